@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+)
+
+// Money is an amount of US dollars counted in picodollars (1e-12 USD).
+//
+// Integer picodollars make every per-token price of every current model
+// exact: $0.0375 per million tokens is 37,500 picodollars per token. An
+// int64 holds a little over nine million dollars, far more than one
+// developer's ledger will ever see.
+type Money int64
+
+// Units of Money.
+const (
+	Picodollar  Money = 1
+	Nanodollar  Money = 1_000
+	Microdollar Money = 1_000_000
+	Dollar      Money = 1_000_000_000_000
+)
+
+// PerMillion returns the per-token price of usd dollars per million tokens.
+// It rounds to the nearest picodollar; prices with more than six decimals
+// of a dollar per million tokens do not exist today.
+func PerMillion(usd float64) Money {
+	return Money(math.Round(usd * 1e6))
+}
+
+// String returns m as an exact decimal number of dollars with no trailing
+// zeros: "0.000123", "12", "-0.5".
+func (m Money) String() string {
+	neg := m < 0
+	u := uint64(m)
+	if neg {
+		u = uint64(-m)
+	}
+	whole := u / uint64(Dollar)
+	frac := u % uint64(Dollar)
+	s := fmt.Sprintf("%d", whole)
+	if frac != 0 {
+		f := strings.TrimRight(fmt.Sprintf("%012d", frac), "0")
+		s += "." + f
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Format returns m rounded to cents for people: "$1.24", or with more
+// digits for amounts below a cent: "$0.0031".
+func (m Money) Format() string {
+	abs := m
+	sign := ""
+	if abs < 0 {
+		abs, sign = -abs, "-"
+	}
+	d := float64(abs) / float64(Dollar)
+	switch {
+	case abs == 0:
+		return "$0.00"
+	case abs < Dollar/100:
+		return fmt.Sprintf("%s$%.4f", sign, d)
+	default:
+		return fmt.Sprintf("%s$%.2f", sign, d)
+	}
+}
+
+// Dollars returns m as a float64, for display and charts only.
+func (m Money) Dollars() float64 { return float64(m) / float64(Dollar) }
+
+// ErrBadMoney is returned by ParseMoney for text that is not an amount.
+var ErrBadMoney = errors.New("not an amount of dollars")
+
+// ParseMoney parses a decimal number of dollars such as "5", "0.25" or
+// "$1.50". Digits past the picodollar are an error, not silently dropped.
+func ParseMoney(s string) (Money, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimPrefix(t, "$")
+	r, ok := new(big.Rat).SetString(t)
+	if !ok || t == "" || strings.ContainsAny(t, "/eE") {
+		return 0, fmt.Errorf("parse %q: %w", s, ErrBadMoney)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(int64(Dollar)))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("parse %q: finer than a picodollar: %w", s, ErrBadMoney)
+	}
+	n := r.Num()
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("parse %q: too large: %w", s, ErrBadMoney)
+	}
+	return Money(n.Int64()), nil
+}
+
+// MarshalText encodes m as its exact decimal string, so JSON never carries
+// money as a float.
+func (m Money) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText decodes an exact decimal string.
+func (m *Money) UnmarshalText(b []byte) error {
+	v, err := ParseMoney(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}

@@ -1,0 +1,149 @@
+// Package gateway is Sluice's request path: it routes a caller's request to
+// its provider, authenticates it with a local token, estimates and holds its
+// worst-case cost, forwards it with the real provider key, relays the answer
+// (streams event by event), reads the usage the provider reports, prices it
+// and settles the hold with the actual cost.
+//
+// The package knows nothing of storage or UI. It declares the small
+// interfaces it consumes (Ledger, KeySource, TokenSource) and the store
+// package satisfies them.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Usage is the tokens one request used, normalised across dialects.
+//
+// InputTokens counts every input token, cached and cache-written ones
+// included; CachedInputTokens and CacheWriteTokens are parts of it.
+// OutputTokens counts every output token, reasoning ones included;
+// ReasoningTokens is a part of it.
+type Usage struct {
+	InputTokens       int64 `json:"input_tokens"`
+	OutputTokens      int64 `json:"output_tokens"`
+	CachedInputTokens int64 `json:"cached_input_tokens"`
+	CacheWriteTokens  int64 `json:"cache_write_tokens"`
+	// CacheWrite1hTokens is the part of CacheWriteTokens written with
+	// Anthropic's one-hour lifetime, which is priced higher.
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens,omitempty"`
+	ReasoningTokens    int64 `json:"reasoning_tokens"`
+}
+
+// IsZero reports whether u holds no tokens at all.
+func (u Usage) IsZero() bool { return u == Usage{} }
+
+// Outcomes of a request, as recorded in the ledger.
+const (
+	OutcomeOK       = "ok"        // upstream answered 2xx and the answer reached the client
+	OutcomeError    = "error"     // upstream answered an error, or could not be reached
+	OutcomeBilling  = "billing"   // upstream said the provider account cannot pay
+	OutcomeRefused  = "refused"   // Sluice refused it (budget, auth, guard) before forwarding
+	OutcomeCut      = "cut"       // a stream ended early: upstream cut it, or a budget did
+	OutcomeCanceled = "canceled"  // the client went away before the answer was complete
+	OutcomeCrashed  = "crashed"   // a hold found open at start-up, charged at its held amount
+	OutcomeBlocked  = "blocked"   // refused by the guard or authentication; never forwarded
+)
+
+// Record is one request as the ledger keeps it.
+type Record struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Token    string    `json:"token"` // local token name, "client key", or "" when unauthenticated
+	Provider string    `json:"provider"`
+	Model    string    `json:"model"`
+	Route    string    `json:"route"` // e.g. "openai.chat", "anthropic.messages", "gemini.generateContent"
+	Stream   bool      `json:"stream"`
+	Status   int       `json:"status"`
+	Outcome  string    `json:"outcome"`
+	Usage
+	Cost Money `json:"cost_usd"`
+	// Priced is false when no price was known for the model: Cost is then
+	// zero or, with Estimated, the conservative amount that was held.
+	Priced    bool  `json:"priced"`
+	Estimated bool  `json:"estimated,omitempty"`
+	LatencyMS int64 `json:"latency_ms"`
+	TTFBMS    int64 `json:"ttfb_ms"`
+	// UpstreamID is the provider's request id (x-request-id, request-id...).
+	UpstreamID string `json:"upstream_request_id,omitempty"`
+	// Held is the amount held before forwarding.
+	Held  Money  `json:"held_usd"`
+	Error string `json:"error,omitempty"`
+	// Budget names the budget that refused the request, for refusals.
+	Budget string `json:"budget,omitempty"`
+	// Remaining is what that budget had left when it refused.
+	Remaining *Money `json:"remaining_usd,omitempty"`
+	// PriceRef names the price row used: provider/model@date.
+	PriceRef string `json:"price,omitempty"`
+}
+
+// Hold is the worst-case cost of a request, reserved before it is
+// forwarded.
+type Hold struct {
+	ID       string
+	Time     time.Time
+	Token    string
+	Provider string
+	Model    string
+	Route    string
+	Stream   bool
+	Amount   Money
+	// Estimated marks a hold for a model with no price (a conservative
+	// default amount).
+	Estimated bool
+}
+
+// Ledger reserves and settles money. Implementations must be safe for
+// concurrent use.
+type Ledger interface {
+	// Hold reserves h.Amount against every budget that applies to it,
+	// atomically with respect to every other Hold, and makes the hold
+	// durable before it returns. It returns an error wrapping a *Refusal
+	// when a budget cannot cover it.
+	Hold(ctx context.Context, h Hold) error
+	// Settle replaces the hold named by r.ID (if any) with the actual cost
+	// in r and appends r to the ledger, exactly once: a second Settle of
+	// the same ID is a no-op.
+	Settle(ctx context.Context, r Record) error
+}
+
+// Refusal is why a budget refused a hold.
+type Refusal struct {
+	Budget    string    // the budget's name, e.g. "daily global"
+	Scope     string    // what it covers, e.g. "all requests", "provider openai"
+	Limit     Money     // its limit for the period
+	Spent     Money     // settled plus held in this period
+	Remaining Money     // Limit - Spent, never below zero
+	Resets    time.Time // zero for a total budget
+	Wanted    Money     // the amount asked for
+	// Hint says how to raise it.
+	Hint string
+}
+
+func (r *Refusal) Error() string {
+	return "budget " + r.Budget + " exceeded"
+}
+
+// ErrUnknownToken is returned by TokenSource for a secret that names no
+// local token.
+var ErrUnknownToken = errors.New("unknown local token")
+
+// KeySource gives provider API keys. Implementations must be safe for
+// concurrent use and should answer from memory after the first call.
+type KeySource interface {
+	// Key returns provider's key, or an error wrapping ErrNoKey.
+	Key(ctx context.Context, provider string) (string, error)
+}
+
+// ErrNoKey is returned by a KeySource with no key for a provider.
+var ErrNoKey = errors.New("no key stored")
+
+// TokenSource resolves local tokens (sk-sluice-...). Implementations must be
+// safe for concurrent use.
+type TokenSource interface {
+	// Token returns the name of the local token whose secret is secret, or
+	// ErrUnknownToken.
+	Token(ctx context.Context, secret string) (name string, err error)
+}
