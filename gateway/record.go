@@ -37,14 +37,14 @@ func (u Usage) IsZero() bool { return u == Usage{} }
 
 // Outcomes of a request, as recorded in the ledger.
 const (
-	OutcomeOK       = "ok"        // upstream answered 2xx and the answer reached the client
-	OutcomeError    = "error"     // upstream answered an error, or could not be reached
-	OutcomeBilling  = "billing"   // upstream said the provider account cannot pay
-	OutcomeRefused  = "refused"   // Sluice refused it (budget, auth, guard) before forwarding
-	OutcomeCut      = "cut"       // a stream ended early: upstream cut it, or a budget did
-	OutcomeCanceled = "canceled"  // the client went away before the answer was complete
-	OutcomeCrashed  = "crashed"   // a hold found open at start-up, charged at its held amount
-	OutcomeBlocked  = "blocked"   // refused by the guard or authentication; never forwarded
+	OutcomeOK       = "ok"       // upstream answered 2xx and the answer reached the client
+	OutcomeError    = "error"    // upstream answered an error, or could not be reached
+	OutcomeBilling  = "billing"  // upstream said the provider account cannot pay
+	OutcomeRefused  = "refused"  // Sluice refused it (budget, auth, guard) before forwarding
+	OutcomeCut      = "cut"      // a stream ended early: upstream cut it, or a budget did
+	OutcomeCanceled = "canceled" // the client went away before the answer was complete
+	OutcomeCrashed  = "crashed"  // a hold found open at start-up, charged at its held amount
+	OutcomeBlocked  = "blocked"  // refused by the guard or authentication; never forwarded
 )
 
 // Record is one request as the ledger keeps it.
