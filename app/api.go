@@ -1,0 +1,215 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+)
+
+// The JSON API: POST /api/{method} with the method's argument as the JSON
+// body answers {"result": ...} or {"error": {"code": ..., "message": ...}};
+// GET /api/follow is a text/event-stream of records as they settle.
+
+type keyArgs struct {
+	Provider string `json:"provider"`
+	Key      string `json:"key,omitempty"`
+}
+
+type nameArgs struct {
+	Name string `json:"name"`
+}
+
+type raiseArgs struct {
+	Name string        `json:"name"`
+	By   gateway.Money `json:"by_usd"`
+	For  string        `json:"for"` // a Go duration: "1h", "30m"
+}
+
+type importArgs struct {
+	Data string `json:"data"`
+}
+
+// method is one API call: it decodes its argument, calls api, and returns
+// the result to encode.
+type method func(ctx context.Context, api API, arg json.RawMessage) (any, error)
+
+func call[In, Out any](f func(API, context.Context, In) (Out, error)) method {
+	return func(ctx context.Context, api API, arg json.RawMessage) (any, error) {
+		var in In
+		if len(arg) > 0 && string(arg) != "null" {
+			if err := json.Unmarshal(arg, &in); err != nil {
+				return nil, &apiError{http.StatusBadRequest, "bad_request", "bad argument: " + err.Error()}
+			}
+		}
+		return f(api, ctx, in)
+	}
+}
+
+type none struct{}
+
+var methods = map[string]method{
+	"spend":   call(func(a API, ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) { return a.Spend(ctx, q) }),
+	"records": call(func(a API, ctx context.Context, q store.LogQuery) ([]gateway.Record, error) { return a.Records(ctx, q) }),
+	"keys":    call(func(a API, ctx context.Context, _ none) (KeyList, error) { return a.Keys(ctx) }),
+	"key.set": call(func(a API, ctx context.Context, k keyArgs) (none, error) {
+		return none{}, a.SetKey(ctx, k.Provider, k.Key)
+	}),
+	"key.delete": call(func(a API, ctx context.Context, k keyArgs) (none, error) {
+		return none{}, a.DeleteKey(ctx, k.Provider)
+	}),
+	"key.test": call(func(a API, ctx context.Context, k keyArgs) (gateway.KeyCheck, error) {
+		return a.TestKey(ctx, k.Provider)
+	}),
+	"tokens": call(func(a API, ctx context.Context, _ none) ([]store.TokenInfo, error) { return a.Tokens(ctx) }),
+	"token.new": call(func(a API, ctx context.Context, n nameArgs) (string, error) {
+		return a.NewToken(ctx, n.Name)
+	}),
+	"token.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
+		return none{}, a.DeleteToken(ctx, n.Name)
+	}),
+	"prices": call(func(a API, ctx context.Context, _ none) (PriceList, error) { return a.Prices(ctx) }),
+	"prices.import": call(func(a API, ctx context.Context, in importArgs) (ImportResult, error) {
+		return a.ImportPrices(ctx, []byte(in.Data))
+	}),
+	"budgets": call(func(a API, ctx context.Context, _ none) ([]store.BudgetStatus, error) { return a.Budgets(ctx) }),
+	"budget.put": call(func(a API, ctx context.Context, b gateway.Budget) (gateway.Budget, error) {
+		return a.PutBudget(ctx, b)
+	}),
+	"budget.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
+		return none{}, a.DeleteBudget(ctx, n.Name)
+	}),
+	"budget.raise": call(func(a API, ctx context.Context, r raiseArgs) (gateway.Budget, error) {
+		d, err := time.ParseDuration(r.For)
+		if err != nil {
+			return gateway.Budget{}, &apiError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duration %q: %v", r.For, err)}
+		}
+		return a.RaiseBudget(ctx, r.Name, r.By, d)
+	}),
+	"settings": call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
+	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (store.Settings, error) {
+		return a.PutSettings(ctx, s)
+	}),
+}
+
+// apiError is an error with the status and code the API answers it with.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// toAPIError maps an error to its status and code: the one place where
+// Sluice's errors become HTTP statuses for the API.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
+		return &apiError{http.StatusNotFound, "not_found", err.Error()}
+	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid):
+		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+	case errors.Is(err, store.ErrNoKeyring):
+		return &apiError{http.StatusServiceUnavailable, "no_keyring", err.Error()}
+	}
+	return &apiError{http.StatusInternalServerError, "internal", err.Error()}
+}
+
+// APIHandler serves the JSON API of api under /api/. authorized decides
+// whether a request may use it.
+func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if !authorized(r) {
+			writeAPIError(w, &apiError{http.StatusUnauthorized, "unauthorized", "sign in to Sluice first"})
+			return
+		}
+		name := strings.TrimPrefix(r.URL.Path, "/api/")
+		if name == "follow" && r.Method == http.MethodGet {
+			serveFollow(w, r, api)
+			return
+		}
+		m, ok := methods[name]
+		if !ok {
+			writeAPIError(w, &apiError{http.StatusNotFound, "not_found", "no API method " + strconvQuote(name)})
+			return
+		}
+		if r.Method != http.MethodPost {
+			writeAPIError(w, &apiError{http.StatusMethodNotAllowed, "method", "use POST"})
+			return
+		}
+		arg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+		if err != nil {
+			writeAPIError(w, &apiError{http.StatusRequestEntityTooLarge, "too_large", err.Error()})
+			return
+		}
+		res, err := m(r.Context(), api, arg)
+		if err != nil {
+			writeAPIError(w, toAPIError(err))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"result": res})
+	})
+}
+
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(map[string]any{"error": e})
+}
+
+func serveFollow(w http.ResponseWriter, r *http.Request, api API) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+	ctx := r.Context()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	recs := make(chan gateway.Record, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- api.Follow(ctx, func(rec gateway.Record) {
+			select {
+			case recs <- rec:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case err := <-done:
+			if err != nil {
+				fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())
+				rc.Flush()
+			}
+			return
+		case <-ping.C:
+			io.WriteString(w, ": ping\n\n")
+			rc.Flush()
+		case rec := <-recs:
+			b, _ := json.Marshal(rec)
+			fmt.Fprintf(w, "data: %s\n\n", b)
+			rc.Flush()
+		}
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

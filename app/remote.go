@@ -1,0 +1,222 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+)
+
+// ServeInfo is what a running gateway writes to serve.json in its data
+// directory (mode 0600) so that the command line can reach it.
+type ServeInfo struct {
+	Addr  string `json:"addr"`  // host:port it listens on
+	PID   int    `json:"pid"`   // its process id
+	Admin string `json:"admin"` // the secret that authorizes the JSON API
+}
+
+// ServeInfoFile is the name of the file ServeInfo is written to.
+const ServeInfoFile = "serve.json"
+
+// ReadServeInfo reads the serve.json of a data directory.
+func ReadServeInfo(dataDir string) (ServeInfo, error) {
+	var si ServeInfo
+	b, err := os.ReadFile(filepath.Join(dataDir, ServeInfoFile))
+	if err != nil {
+		return si, err
+	}
+	if err := json.Unmarshal(b, &si); err != nil {
+		return si, fmt.Errorf("read %s: %w", ServeInfoFile, err)
+	}
+	return si, nil
+}
+
+// Remote answers the API through a running gateway. It is safe for
+// concurrent use.
+type Remote struct {
+	Info   ServeInfo
+	Client *http.Client // nil means a client with no overall timeout
+}
+
+var _ API = (*Remote)(nil)
+
+func (c *Remote) client() *http.Client {
+	if c.Client != nil {
+		return c.Client
+	}
+	return http.DefaultClient
+}
+
+func (c *Remote) request(ctx context.Context, method, name string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.Info.Addr+"/api/"+name, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Info.Admin)
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
+}
+
+// do calls method name with in and decodes its result into out.
+func (c *Remote) do(ctx context.Context, name string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := c.request(ctx, http.MethodPost, name, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the running sluice at %s: %w", c.Info.Addr, err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Result json.RawMessage `json:"result"`
+		Error  *apiError       `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return fmt.Errorf("running sluice answered HTTP %d: %w", resp.StatusCode, err)
+	}
+	if env.Error != nil {
+		return remoteError(env.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(env.Result, out)
+}
+
+// remoteError turns an API error back into one that errors.Is can test.
+func remoteError(e *apiError) error {
+	switch e.Code {
+	case "not_found":
+		return fmt.Errorf("%s: %w", e.Message, errRemoteNotFound)
+	case "no_keyring":
+		return fmt.Errorf("%s: %w", e.Message, store.ErrNoKeyring)
+	}
+	return errors.New(e.Message)
+}
+
+// errRemoteNotFound wraps ErrNotFound without repeating its text.
+var errRemoteNotFound = &quietError{ErrNotFound}
+
+type quietError struct{ err error }
+
+func (q *quietError) Error() string { return "not found" }
+func (q *quietError) Unwrap() error { return q.err }
+
+func (c *Remote) Spend(ctx context.Context, q store.SpendQuery) (rows []store.SpendRow, err error) {
+	return rows, c.do(ctx, "spend", q, &rows)
+}
+
+func (c *Remote) Records(ctx context.Context, q store.LogQuery) (recs []gateway.Record, err error) {
+	return recs, c.do(ctx, "records", q, &recs)
+}
+
+func (c *Remote) Follow(ctx context.Context, fn func(gateway.Record)) error {
+	req, err := c.request(ctx, http.MethodGet, "follow", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the running sluice at %s: %w", c.Info.Addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("running sluice answered HTTP %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var r gateway.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return fmt.Errorf("read record: %w", err)
+		}
+		fn(r)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return errors.New("the running sluice stopped")
+}
+
+func (c *Remote) Keys(ctx context.Context) (l KeyList, err error) {
+	return l, c.do(ctx, "keys", nil, &l)
+}
+
+func (c *Remote) SetKey(ctx context.Context, provider, key string) error {
+	return c.do(ctx, "key.set", keyArgs{Provider: provider, Key: key}, nil)
+}
+
+func (c *Remote) DeleteKey(ctx context.Context, provider string) error {
+	return c.do(ctx, "key.delete", keyArgs{Provider: provider}, nil)
+}
+
+func (c *Remote) TestKey(ctx context.Context, provider string) (kc gateway.KeyCheck, err error) {
+	return kc, c.do(ctx, "key.test", keyArgs{Provider: provider}, &kc)
+}
+
+func (c *Remote) Tokens(ctx context.Context) (ts []store.TokenInfo, err error) {
+	return ts, c.do(ctx, "tokens", nil, &ts)
+}
+
+func (c *Remote) NewToken(ctx context.Context, name string) (secret string, err error) {
+	return secret, c.do(ctx, "token.new", nameArgs{name}, &secret)
+}
+
+func (c *Remote) DeleteToken(ctx context.Context, name string) error {
+	return c.do(ctx, "token.delete", nameArgs{name}, nil)
+}
+
+func (c *Remote) Prices(ctx context.Context) (l PriceList, err error) {
+	return l, c.do(ctx, "prices", nil, &l)
+}
+
+func (c *Remote) ImportPrices(ctx context.Context, data []byte) (r ImportResult, err error) {
+	return r, c.do(ctx, "prices.import", importArgs{Data: string(data)}, &r)
+}
+
+func (c *Remote) Budgets(ctx context.Context) (bs []store.BudgetStatus, err error) {
+	return bs, c.do(ctx, "budgets", nil, &bs)
+}
+
+func (c *Remote) PutBudget(ctx context.Context, b gateway.Budget) (out gateway.Budget, err error) {
+	return out, c.do(ctx, "budget.put", b, &out)
+}
+
+func (c *Remote) DeleteBudget(ctx context.Context, name string) error {
+	return c.do(ctx, "budget.delete", nameArgs{name}, nil)
+}
+
+func (c *Remote) RaiseBudget(ctx context.Context, name string, by gateway.Money, d time.Duration) (out gateway.Budget, err error) {
+	return out, c.do(ctx, "budget.raise", raiseArgs{Name: name, By: by, For: d.String()}, &out)
+}
+
+func (c *Remote) Settings(ctx context.Context) (s store.Settings, err error) {
+	return s, c.do(ctx, "settings", nil, &s)
+}
+
+func (c *Remote) PutSettings(ctx context.Context, in store.Settings) (s store.Settings, err error) {
+	return s, c.do(ctx, "settings.put", in, &s)
+}

@@ -1,0 +1,250 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+)
+
+// DefaultAddr is where Sluice listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:4020"
+
+// DataFile is the name of the bbolt file in the data directory.
+const DataFile = "sluice.db"
+
+// DefaultDataDir returns the per-user config directory's sluice folder.
+func DefaultDataDir() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the per-user config directory (use --data): %w", err)
+	}
+	return filepath.Join(dir, "sluice"), nil
+}
+
+// ErrRunning is returned by Serve when another gateway owns the data.
+var ErrRunning = errors.New("sluice is already running")
+
+// OpenData opens the data file of dir for a process that is not the
+// gateway's owner yet. It fails within about a second, with an error
+// wrapping ErrRunning that says where, when a gateway holds the file.
+func OpenData(dir string, opts store.Options) (*store.DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Second
+	}
+	db, err := store.Open(filepath.Join(dir, DataFile), opts)
+	if errors.Is(err, store.ErrLocked) {
+		where := ""
+		if si, rerr := ReadServeInfo(dir); rerr == nil {
+			where = fmt.Sprintf(" (pid %d, http://%s)", si.PID, si.Addr)
+		}
+		return nil, fmt.Errorf("%w on %s%s: stop it first, or use another --data", ErrRunning, dir, where)
+	}
+	return db, err
+}
+
+// Connect returns the API for dir: through the gateway running on it, if
+// any, else straight from the data file. close releases what it opened.
+func Connect(dir string, upstreams map[string]string) (api API, close func() error, err error) {
+	if si, err := ReadServeInfo(dir); err == nil && alive(si) {
+		return &Remote{Info: si}, func() error { return nil }, nil
+	}
+	db, err := OpenData(dir, store.Options{})
+	if errors.Is(err, ErrRunning) {
+		// Started a moment ago: its serve.json may just be appearing.
+		for i := 0; i < 20; i++ {
+			time.Sleep(100 * time.Millisecond)
+			if si, err := ReadServeInfo(dir); err == nil && alive(si) {
+				return &Remote{Info: si}, func() error { return nil }, nil
+			}
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams}, db.Close, nil
+}
+
+// alive reports whether a gateway answers at si.Addr.
+func alive(si ServeInfo) bool {
+	c, err := net.DialTimeout("tcp", si.Addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// Config is how to run the gateway.
+type Config struct {
+	Addr      string            // "" means DefaultAddr
+	DataDir   string            // required
+	Upstreams map[string]string // provider → base URL, for this run
+	// Log receives the operator's lines (listening, recovered holds,
+	// keyring state); nil means os.Stderr.
+	Log io.Writer
+}
+
+// Serve runs the gateway until ctx ends, then shuts down cleanly: no new
+// requests, in-flight ones finish (or, after a grace period, are cut and
+// settled), the data file is closed.
+func Serve(ctx context.Context, cfg Config) error {
+	logw := cfg.Log
+	if logw == nil {
+		logw = os.Stderr
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(logw, "sluice: "+format+"\n", args...) }
+	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), cfg.Upstreams); err != nil {
+		return err
+	}
+	db, err := OpenData(cfg.DataDir, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("recover open holds: %w", err)
+	}
+	if n > 0 {
+		logf("charged %d request(s) left open by a crash at their held amounts", n)
+	}
+
+	keys := &store.Keyring{}
+	if backend, err := keys.Probe(ctx); err != nil {
+		logf("%v", err)
+	} else {
+		logf("provider keys from %s", backend)
+	}
+
+	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: db, Logf: logf}
+	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams}
+	if err := svc.apply(); err != nil {
+		return err
+	}
+
+	addr := cfg.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	tcp := ln.Addr().(*net.TCPAddr)
+	if !tcp.IP.IsLoopback() {
+		logf("warning: listening on %s, which is not loopback: anyone who can reach it can try it", tcp)
+	}
+	proxy.AllowedHosts = allowedHosts(tcp)
+
+	admin := randomHex(24)
+	si := ServeInfo{Addr: hostPort(tcp), PID: os.Getpid(), Admin: admin}
+	if err := writeServeInfo(cfg.DataDir, si); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(cfg.DataDir, ServeInfoFile))
+
+	var inflight sync.WaitGroup
+	mux := http.NewServeMux()
+	mux.Handle("/api/", APIHandler(svc, func(r *http.Request) bool {
+		return adminAuthorized(r, admin, proxy.AllowedHosts)
+	}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Sluice is running at http://%s\nPoint your SDKs here: eval \"$(sluice env)\"\n", si.Addr)
+	})
+	mux.Handle("/", proxy)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Done()
+			mux.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logf("listening on http://%s", si.Addr)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	logf("shutting down")
+	grace, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(grace); err != nil {
+		srv.Close() // cuts what is left; each handler still settles
+	}
+	inflight.Wait()
+	return nil
+}
+
+// adminAuthorized admits the command line (its bearer secret from
+// serve.json) and nothing from a browser page of another site.
+func adminAuthorized(r *http.Request, admin string, hosts []string) bool {
+	hostOK := false
+	for _, h := range hosts {
+		if strings.EqualFold(h, r.Host) {
+			hostOK = true
+		}
+	}
+	if !hostOK || r.Header.Get("Origin") != "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(admin)) == 1
+}
+
+// allowedHosts are the Host values a loopback listener answers to.
+func allowedHosts(a *net.TCPAddr) []string {
+	port := strconv.Itoa(a.Port)
+	hosts := []string{hostPort(a)}
+	if a.IP.IsLoopback() || a.IP.IsUnspecified() {
+		hosts = append(hosts, "127.0.0.1:"+port, "localhost:"+port, "[::1]:"+port)
+	}
+	return hosts
+}
+
+func hostPort(a *net.TCPAddr) string {
+	if a.IP.IsUnspecified() {
+		return "127.0.0.1:" + strconv.Itoa(a.Port)
+	}
+	return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
+}
+
+func writeServeInfo(dir string, si ServeInfo) error {
+	b, _ := json.MarshalIndent(si, "", "  ")
+	tmp := filepath.Join(dir, ServeInfoFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", ServeInfoFile, err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, ServeInfoFile))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

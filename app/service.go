@@ -1,0 +1,337 @@
+// Package app is Sluice's application service: the one API that the
+// command line and the dashboard talk to, whether they run in the
+// gateway's process or beside it, and the wiring of a running gateway.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+)
+
+// API is everything the command line and the dashboard can ask of Sluice.
+// Service answers it from the data file; Remote answers it through a
+// running gateway.
+type API interface {
+	Spend(ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error)
+	Records(ctx context.Context, q store.LogQuery) ([]gateway.Record, error)
+	// Follow calls fn with each new record until ctx ends.
+	Follow(ctx context.Context, fn func(gateway.Record)) error
+
+	Keys(ctx context.Context) (KeyList, error)
+	SetKey(ctx context.Context, provider, key string) error
+	DeleteKey(ctx context.Context, provider string) error
+	TestKey(ctx context.Context, provider string) (gateway.KeyCheck, error)
+
+	Tokens(ctx context.Context) ([]store.TokenInfo, error)
+	NewToken(ctx context.Context, name string) (string, error)
+	DeleteToken(ctx context.Context, name string) error
+
+	Prices(ctx context.Context) (PriceList, error)
+	ImportPrices(ctx context.Context, data []byte) (ImportResult, error)
+
+	Budgets(ctx context.Context) ([]store.BudgetStatus, error)
+	PutBudget(ctx context.Context, b gateway.Budget) (gateway.Budget, error)
+	DeleteBudget(ctx context.Context, name string) error
+	RaiseBudget(ctx context.Context, name string, by gateway.Money, d time.Duration) (gateway.Budget, error)
+
+	Settings(ctx context.Context) (store.Settings, error)
+	PutSettings(ctx context.Context, s store.Settings) (store.Settings, error)
+}
+
+// KeyList is the provider keys Sluice can use, never the keys themselves.
+type KeyList struct {
+	Backend string    `json:"backend"`          // the keyring in use, "" when none
+	Problem string    `json:"problem,omitempty"` // why there is no keyring
+	Keys    []KeyInfo `json:"keys"`
+}
+
+// KeyInfo is one provider's key, masked.
+type KeyInfo struct {
+	Provider string `json:"provider"`
+	Masked   string `json:"masked"`           // "" when there is none
+	Source   string `json:"source,omitempty"` // "keyring" or "environment"
+	EnvVar   string `json:"env_var,omitempty"`
+}
+
+// PriceList is the price table in force.
+type PriceList struct {
+	Version   string          `json:"version"`
+	Overrides int             `json:"overrides"`
+	Prices    []gateway.Price `json:"prices"`
+}
+
+// ImportResult says what an import took.
+type ImportResult struct {
+	Format string `json:"format"`
+	Rows   int    `json:"rows"`
+}
+
+// Service answers the API from an open data file. It is safe for
+// concurrent use.
+type Service struct {
+	DB   *store.DB
+	Keyring *store.Keyring
+	// Proxy, when the gateway runs in this process, is told of new prices,
+	// settings and keys.
+	Proxy *gateway.Proxy
+	// Upstreams are base URLs given on the command line; they win over the
+	// saved settings for this run.
+	Upstreams map[string]string
+	// Client makes key tests; nil means one with a 20 s timeout.
+	Client *http.Client
+}
+
+var _ API = (*Service)(nil)
+
+// ErrNotFound is returned for a provider, token or budget that does not
+// exist.
+var ErrNotFound = errors.New("not found")
+
+func (s *Service) Spend(ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) {
+	return s.DB.Spend(q)
+}
+
+func (s *Service) Records(ctx context.Context, q store.LogQuery) ([]gateway.Record, error) {
+	return s.DB.Records(q)
+}
+
+func (s *Service) Follow(ctx context.Context, fn func(gateway.Record)) error {
+	ch, unsubscribe := s.DB.Subscribe()
+	defer unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			fn(r)
+		}
+	}
+}
+
+// providers returns the providers in force: defaults, then saved
+// settings, then the command line.
+func (s *Service) providers() (map[string]gateway.Provider, error) {
+	ps := gateway.DefaultProviders()
+	set, err := s.DB.Settings()
+	if err != nil {
+		return nil, err
+	}
+	if ps, err = gateway.WithUpstreams(ps, set.Upstreams); err != nil {
+		return nil, fmt.Errorf("saved settings: %w", err)
+	}
+	return gateway.WithUpstreams(ps, s.Upstreams)
+}
+
+func (s *Service) provider(name string) (gateway.Provider, error) {
+	ps, err := s.providers()
+	if err != nil {
+		return gateway.Provider{}, err
+	}
+	p, ok := ps[strings.ToLower(name)]
+	if !ok {
+		return gateway.Provider{}, fmt.Errorf("provider %q: %w (known: %s)", name, ErrNotFound, strings.Join(gateway.ProviderNames(ps), ", "))
+	}
+	return p, nil
+}
+
+func (s *Service) Keys(ctx context.Context) (KeyList, error) {
+	var l KeyList
+	backend, err := s.Keyring.Probe(ctx)
+	if err != nil {
+		l.Problem = err.Error()
+	} else {
+		l.Backend = backend
+	}
+	ps, err := s.providers()
+	if err != nil {
+		return l, err
+	}
+	for _, name := range gateway.ProviderNames(ps) {
+		if ps[name].Keyless {
+			continue
+		}
+		info := KeyInfo{Provider: name, EnvVar: store.EnvVar(name)}
+		key, err := s.Keyring.Key(ctx, name)
+		switch {
+		case err == nil:
+			info.Masked = store.Mask(key)
+			info.Source = s.Keyring.Source(name)
+		case errors.Is(err, gateway.ErrNoKey):
+		default:
+			return l, err
+		}
+		l.Keys = append(l.Keys, info)
+	}
+	return l, nil
+}
+
+func (s *Service) SetKey(ctx context.Context, provider, key string) error {
+	p, err := s.provider(provider)
+	if err != nil {
+		return err
+	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return errors.New("the key is empty")
+	}
+	if strings.HasPrefix(key, gateway.LocalTokenPrefix) {
+		return errors.New("that is a Sluice token, not a provider key")
+	}
+	return s.Keyring.Set(ctx, p.Name, key)
+}
+
+func (s *Service) DeleteKey(ctx context.Context, provider string) error {
+	p, err := s.provider(provider)
+	if err != nil {
+		return err
+	}
+	return s.Keyring.Delete(ctx, p.Name)
+}
+
+func (s *Service) TestKey(ctx context.Context, provider string) (gateway.KeyCheck, error) {
+	p, err := s.provider(provider)
+	if err != nil {
+		return gateway.KeyCheck{}, err
+	}
+	key := ""
+	if !p.Keyless {
+		if key, err = s.Keyring.Key(ctx, p.Name); err != nil {
+			return gateway.KeyCheck{}, err
+		}
+	}
+	c := s.Client
+	if c == nil {
+		c = &http.Client{Timeout: 20 * time.Second}
+	}
+	return gateway.CheckKey(ctx, c, p, key)
+}
+
+func (s *Service) Tokens(ctx context.Context) ([]store.TokenInfo, error) { return s.DB.Tokens() }
+
+func (s *Service) NewToken(ctx context.Context, name string) (string, error) {
+	return s.DB.NewToken(name)
+}
+
+func (s *Service) DeleteToken(ctx context.Context, name string) error { return s.DB.DeleteToken(name) }
+
+// priceTable is the embedded table with the saved overrides on top.
+func (s *Service) priceTable() (*gateway.Prices, int, error) {
+	over, err := s.DB.PriceOverrides()
+	if err != nil {
+		return nil, 0, err
+	}
+	return gateway.DefaultPrices().With(over), len(over), nil
+}
+
+func (s *Service) Prices(ctx context.Context) (PriceList, error) {
+	t, n, err := s.priceTable()
+	if err != nil {
+		return PriceList{}, err
+	}
+	return PriceList{Version: gateway.DefaultPrices().Version(), Overrides: n, Prices: t.All()}, nil
+}
+
+func (s *Service) ImportPrices(ctx context.Context, data []byte) (ImportResult, error) {
+	rows, format, err := gateway.ParsePrices(data)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	over, err := s.DB.PriceOverrides()
+	if err != nil {
+		return ImportResult{}, err
+	}
+	byKey := make(map[string]int, len(over))
+	for i, p := range over {
+		byKey[p.Provider+"/"+p.Model] = i
+	}
+	for _, p := range rows {
+		if i, ok := byKey[p.Provider+"/"+p.Model]; ok {
+			over[i] = p
+			continue
+		}
+		byKey[p.Provider+"/"+p.Model] = len(over)
+		over = append(over, p)
+	}
+	sort.Slice(over, func(i, j int) bool {
+		if over[i].Provider != over[j].Provider {
+			return over[i].Provider < over[j].Provider
+		}
+		return over[i].Model < over[j].Model
+	})
+	if err := s.DB.PutPriceOverrides(over); err != nil {
+		return ImportResult{}, err
+	}
+	if s.Proxy != nil {
+		s.Proxy.SetPrices(gateway.DefaultPrices().With(over))
+	}
+	return ImportResult{Format: format, Rows: len(rows)}, nil
+}
+
+func (s *Service) Budgets(ctx context.Context) ([]store.BudgetStatus, error) { return s.DB.Budgets() }
+
+func (s *Service) PutBudget(ctx context.Context, b gateway.Budget) (gateway.Budget, error) {
+	return s.DB.PutBudget(b)
+}
+
+func (s *Service) DeleteBudget(ctx context.Context, name string) error {
+	return s.DB.DeleteBudget(name)
+}
+
+func (s *Service) RaiseBudget(ctx context.Context, name string, by gateway.Money, d time.Duration) (gateway.Budget, error) {
+	return s.DB.RaiseBudget(name, by, d)
+}
+
+func (s *Service) Settings(ctx context.Context) (store.Settings, error) { return s.DB.Settings() }
+
+func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Settings, error) {
+	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
+		return store.Settings{}, err
+	}
+	switch set.UnpricedPolicy {
+	case "", "refuse", "estimate":
+	default:
+		return store.Settings{}, fmt.Errorf("unpriced policy %q: want refuse or estimate", set.UnpricedPolicy)
+	}
+	if err := s.DB.PutSettings(set); err != nil {
+		return store.Settings{}, err
+	}
+	if err := s.apply(); err != nil {
+		return store.Settings{}, err
+	}
+	return set, nil
+}
+
+// apply hands the saved settings, prices and providers to the proxy
+// running in this process.
+func (s *Service) apply() error {
+	if s.Proxy == nil {
+		return nil
+	}
+	set, err := s.DB.Settings()
+	if err != nil {
+		return err
+	}
+	ps, err := s.providers()
+	if err != nil {
+		return err
+	}
+	t, _, err := s.priceTable()
+	if err != nil {
+		return err
+	}
+	s.Proxy.SetProviders(ps)
+	s.Proxy.SetPrices(t)
+	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins})
+	return nil
+}

@@ -1,0 +1,677 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluicehq/sluice/app"
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+	"golang.org/x/term"
+)
+
+// cli runs one command.
+type cli struct {
+	ctx            context.Context
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	data      string
+	upstreams upstreamFlag
+}
+
+// flags returns a flag set with the flags every command takes.
+func (c *cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.StringVar(&c.data, "data", "", "data directory (default: the per-user config directory's sluice folder)")
+	fs.Var(&c.upstreams, "upstream", "provider base URL for this run, NAME=URL (repeatable)")
+	return fs
+}
+
+// parse parses args with flags and positional arguments in any order.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func (c *cli) dataDir() (string, error) {
+	if c.data != "" {
+		return c.data, nil
+	}
+	return app.DefaultDataDir()
+}
+
+// connect returns the API, through a running gateway if there is one.
+func (c *cli) connect() (app.API, func() error, error) {
+	dir, err := c.dataDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	return app.Connect(dir, c.upstreams.m)
+}
+
+// upstreamFlag collects --upstream NAME=URL.
+type upstreamFlag struct{ m map[string]string }
+
+func (u *upstreamFlag) String() string { return "" }
+
+func (u *upstreamFlag) Set(s string) error {
+	name, url, ok := strings.Cut(s, "=")
+	if !ok || name == "" || url == "" {
+		return fmt.Errorf("want NAME=URL, got %q", s)
+	}
+	if u.m == nil {
+		u.m = map[string]string{}
+	}
+	u.m[strings.ToLower(name)] = url
+	return nil
+}
+
+func (c *cli) serve(args []string) error {
+	fs := c.flags("serve")
+	addr := fs.String("addr", app.DefaultAddr, "address to listen on")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: serve takes no arguments", errUsage)
+	}
+	dir, err := c.dataDir()
+	if err != nil {
+		return err
+	}
+	return app.Serve(c.ctx, app.Config{Addr: *addr, DataDir: dir, Upstreams: c.upstreams.m, Log: c.stderr})
+}
+
+func (c *cli) key(args []string) error {
+	fs := c.flags("key")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		pos = []string{"ls"}
+	}
+	need := func(n int, what string) error {
+		if len(pos) != n {
+			return fmt.Errorf("%w: sluice key %s", errUsage, what)
+		}
+		return nil
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	switch pos[0] {
+	case "set", "add":
+		if err := need(2, "set PROVIDER (the key is read from stdin)"); err != nil {
+			return err
+		}
+		key, err := c.readSecret("Paste your " + pos[1] + " API key (it will not be shown): ")
+		if err != nil {
+			return err
+		}
+		if err := api.SetKey(c.ctx, pos[1], key); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "stored the %s key %s in the keyring\n", pos[1], store.Mask(key))
+		return nil
+	case "rm", "remove", "delete":
+		if err := need(2, "rm PROVIDER"); err != nil {
+			return err
+		}
+		if err := api.DeleteKey(c.ctx, pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "removed the %s key\n", pos[1])
+		return nil
+	case "test":
+		if err := need(2, "test PROVIDER"); err != nil {
+			return err
+		}
+		kc, err := api.TestKey(c.ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, kc)
+		}
+		if kc.Valid {
+			fmt.Fprintf(c.stdout, "%s: valid (%s)\n", kc.Provider, kc.Message)
+			return nil
+		}
+		fmt.Fprintf(c.stdout, "%s: not valid (%s)\n", kc.Provider, kc.Message)
+		return exitError{1}
+	case "ls", "list":
+		l, err := api.Keys(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, l)
+		}
+		if l.Backend != "" {
+			fmt.Fprintf(c.stdout, "keyring: %s\n", l.Backend)
+		} else {
+			fmt.Fprintf(c.stdout, "keyring: none (%s)\n", l.Problem)
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROVIDER\tKEY\tFROM")
+		for _, k := range l.Keys {
+			masked, src := k.Masked, k.Source
+			if masked == "" {
+				masked, src = "-", "set with: sluice key set "+k.Provider+"  (or "+k.EnvVar+")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Provider, masked, src)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("%w: sluice key set|ls|rm|test", errUsage)
+}
+
+// readSecret reads one line from stdin, without echo on a terminal.
+func (c *cli) readSecret(prompt string) (string, error) {
+	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(c.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read key: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("read key from stdin: %w", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+func (c *cli) token(args []string) error {
+	fs := c.flags("token")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		pos = []string{"ls"}
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	switch pos[0] {
+	case "new", "create", "add":
+		if len(pos) != 2 {
+			return fmt.Errorf("%w: sluice token new NAME", errUsage)
+		}
+		secret, err := api.NewToken(c.ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, secret)
+		fmt.Fprintf(c.stderr, "token %q made: copy it now, Sluice keeps only its hash\n", pos[1])
+		return nil
+	case "rm", "remove", "revoke", "delete":
+		if len(pos) != 2 {
+			return fmt.Errorf("%w: sluice token rm NAME", errUsage)
+		}
+		if err := api.DeleteToken(c.ctx, pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "revoked token %q\n", pos[1])
+		return nil
+	case "ls", "list":
+		ts, err := api.Tokens(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, ts)
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED")
+		for _, t := range ts {
+			last := "never"
+			if !t.LastUsed.IsZero() {
+				last = t.LastUsed.Local().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Created.Local().Format("2006-01-02 15:04"), last)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("%w: sluice token new|ls|rm", errUsage)
+}
+
+func (c *cli) log(args []string) error {
+	fs := c.flags("log")
+	n := fs.Int("n", 20, "how many requests")
+	asJSON := fs.Bool("json", false, "one JSON object per request per line")
+	follow := fs.Bool("follow", false, "keep printing requests as they finish")
+	fs.BoolVar(follow, "f", false, "same as --follow")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	recs, err := api.Records(c.ctx, store.LogQuery{Limit: *n})
+	if err != nil {
+		return err
+	}
+	var tw *tabwriter.Writer
+	print := func(r gateway.Record) error {
+		if *asJSON {
+			return writeJSONLine(c.stdout, r)
+		}
+		if tw == nil {
+			tw = tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tTOKEN\tPROVIDER/MODEL\tSTATUS\tOUTCOME\tIN\tOUT\tCOST\tMS")
+		}
+		cost := r.Cost.Format()
+		switch {
+		case !r.Priced && !r.Estimated:
+			cost = "unpriced"
+		case r.Estimated:
+			cost += "~"
+		}
+		out := r.OutputTokens
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%d\t%s\t%d\t%d\t%s\t%d\n", r.Time.Local().Format("01-02 15:04:05"),
+			orDash(r.Token), r.Provider, r.Model, r.Status, r.Outcome, r.InputTokens, out, cost, r.LatencyMS)
+		return nil
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if err := print(recs[i]); err != nil {
+			return err
+		}
+	}
+	if tw != nil {
+		tw.Flush()
+	}
+	if !*follow {
+		return nil
+	}
+	return api.Follow(c.ctx, func(r gateway.Record) {
+		print(r)
+		if tw != nil {
+			tw.Flush()
+		}
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c *cli) spend(args []string) error {
+	fs := c.flags("spend")
+	since := fs.String("since", "", "from this date (2026-11-01) or this long ago (7d, 24h); default: the last 30 days")
+	by := fs.String("by", "day", "group by day, provider, model or token")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	switch *by {
+	case "day", "provider", "model", "token":
+	default:
+		return fmt.Errorf("%w: --by day|provider|model|token", errUsage)
+	}
+	from := time.Now().AddDate(0, 0, -29)
+	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.Local)
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return fmt.Errorf("%w: --since: %v", errUsage, err)
+		}
+		from = t
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	rows, err := api.Spend(c.ctx, store.SpendQuery{Since: from, By: *by})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, rows)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\tREQUESTS\tINPUT\tCACHED\tOUTPUT\tCOST\t\n", strings.ToUpper(*by))
+	var total store.SpendRow
+	for _, r := range rows {
+		cost := r.Cost.Format()
+		if r.Unpriced > 0 {
+			cost += fmt.Sprintf(" (+%d unpriced)", r.Unpriced)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", orDash(r.Key), r.Requests, r.InputTokens, r.CachedInputTokens, r.OutputTokens, cost)
+		total.Requests += r.Requests
+		total.InputTokens += r.InputTokens
+		total.CachedInputTokens += r.CachedInputTokens
+		total.OutputTokens += r.OutputTokens
+		total.Cost += r.Cost
+		total.Unpriced += r.Unpriced
+	}
+	cost := total.Cost.Format()
+	if total.Unpriced > 0 {
+		cost += fmt.Sprintf(" (+%d unpriced)", total.Unpriced)
+	}
+	fmt.Fprintf(tw, "TOTAL since %s\t%d\t%d\t%d\t%d\t%s\t\n", from.Format("2006-01-02"), total.Requests, total.InputTokens, total.CachedInputTokens, total.OutputTokens, cost)
+	return tw.Flush()
+}
+
+// parseSince reads a date (2006-01-02, local), an RFC 3339 time, or a
+// span back from now (90m, 24h, 7d).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (2006-01-02) nor a span (7d, 24h)", s)
+}
+
+func (c *cli) prices(args []string) error {
+	fs := c.flags("prices")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		pos = []string{"ls"}
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	switch pos[0] {
+	case "ls", "list":
+		l, err := api.Prices(c.ctx)
+		if err != nil {
+			return err
+		}
+		if len(pos) > 1 {
+			var keep []gateway.Price
+			for _, p := range l.Prices {
+				if p.Provider == pos[1] || strings.Contains(p.Model, pos[1]) {
+					keep = append(keep, p)
+				}
+			}
+			l.Prices = keep
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, l)
+		}
+		fmt.Fprintf(c.stdout, "price table of %s, %d override(s); dollars per million tokens\n", l.Version, l.Overrides)
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROVIDER\tMODEL\tINPUT\tCACHED\tCACHE WRITE\tOUTPUT\tSOURCE")
+		for _, p := range l.Prices {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", p.Provider, p.Model, perM(p.Input), perM(p.CachedInput),
+				perM(p.CacheWrite), perM(p.Output), p.Source, p.Updated)
+		}
+		return tw.Flush()
+	case "import":
+		if len(pos) != 2 {
+			return fmt.Errorf("%w: sluice prices import FILE", errUsage)
+		}
+		b, err := os.ReadFile(pos[1])
+		if err != nil {
+			return err
+		}
+		res, err := api.ImportPrices(c.ctx, b)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", pos[1], err)
+		}
+		fmt.Fprintf(c.stdout, "imported %d price rows (%s format) as overrides\n", res.Rows, res.Format)
+		return nil
+	}
+	return fmt.Errorf("%w: sluice prices ls|import FILE", errUsage)
+}
+
+// perM shows a per-token price as dollars per million tokens.
+func perM(m gateway.Money) string {
+	if m == 0 {
+		return "-"
+	}
+	return (m * 1_000_000).String()
+}
+
+func (c *cli) budget(args []string) error {
+	fs := c.flags("budget")
+	asJSON := fs.Bool("json", false, "print JSON")
+	limit := fs.String("limit", "", "limit in dollars")
+	period := fs.String("period", "", "day, week, month or total")
+	provider := fs.String("provider", "", "only this provider")
+	model := fs.String("model", "", "only this model or pattern (claude-opus-*)")
+	token := fs.String("token", "", "only this local token")
+	soft := fs.Int("soft", 0, "warning threshold in percent (default 80)")
+	name := fs.String("name", "", "the budget's name (default: made from its scope and period)")
+	by := fs.String("by", "", "with raise: dollars to add")
+	dur := fs.String("for", "1h", "with raise: how long the raise lasts")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		pos = []string{"ls"}
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	switch pos[0] {
+	case "set", "add":
+		if *limit == "" || *period == "" {
+			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME]", errUsage)
+		}
+		lim, err := gateway.ParseMoney(*limit)
+		if err != nil {
+			return err
+		}
+		b := gateway.Budget{Name: *name, Limit: lim, Period: gateway.Period(*period), Provider: *provider, Model: *model, Token: *token, Soft: *soft}
+		if len(pos) == 2 && b.Name == "" {
+			b.Name = pos[1]
+		}
+		if b.Name == "" {
+			b.Name = defaultBudgetName(b)
+		}
+		if existing, err := api.Budgets(c.ctx); err == nil {
+			for _, e := range existing {
+				if e.Budget.Name == b.Name {
+					b.ID = e.Budget.ID
+				}
+			}
+		}
+		out, err := api.PutBudget(c.ctx, b)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "budget %q: %s per %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
+		return nil
+	case "rm", "remove", "delete":
+		if len(pos) != 2 {
+			return fmt.Errorf("%w: sluice budget rm NAME", errUsage)
+		}
+		if err := api.DeleteBudget(c.ctx, pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "removed budget %q\n", pos[1])
+		return nil
+	case "raise":
+		if len(pos) != 2 || *by == "" {
+			return fmt.Errorf("%w: sluice budget raise NAME --by USD [--for 1h]", errUsage)
+		}
+		amount, err := gateway.ParseMoney(*by)
+		if err != nil {
+			return err
+		}
+		d, err := time.ParseDuration(*dur)
+		if err != nil {
+			return fmt.Errorf("%w: --for: %v", errUsage, err)
+		}
+		out, err := api.RaiseBudget(c.ctx, pos[1], amount, d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "budget %q raised by %s until %s\n", out.Name, out.Raise.Format(), out.RaiseUntil.Local().Format("15:04"))
+		return nil
+	case "ls", "list":
+		bs, err := api.Budgets(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, bs)
+		}
+		sort.Slice(bs, func(i, j int) bool { return bs[i].Budget.Name < bs[j].Budget.Name })
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSCOPE\tPERIOD\tLIMIT\tSPENT\tREMAINING\tRESETS")
+		for _, s := range bs {
+			resets := "never"
+			if !s.Resets.IsZero() {
+				resets = s.Resets.Local().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Budget.Name, s.Budget.Scope(), s.Budget.Period,
+				s.Limit.Format(), s.Spent.Format(), s.Remaining.Format(), resets)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("%w: sluice budget set|ls|rm|raise", errUsage)
+}
+
+func defaultBudgetName(b gateway.Budget) string {
+	scope := "all"
+	switch {
+	case b.Provider != "":
+		scope = b.Provider
+	case b.Model != "":
+		scope = b.Model
+	case b.Token != "":
+		scope = "token-" + b.Token
+	}
+	return scope + "-" + string(b.Period)
+}
+
+func (c *cli) env(args []string) error {
+	fs := c.flags("env")
+	shell := fs.String("shell", "sh", "sh, fish or powershell")
+	name := fs.String("name", "shell", "name of the local token made for these exports")
+	addr := fs.String("addr", "", "the gateway's address (default: the running one's, else "+app.DefaultAddr+")")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := c.dataDir()
+	if err != nil {
+		return err
+	}
+	if *addr == "" {
+		*addr = app.DefaultAddr
+		if si, err := app.ReadServeInfo(dir); err == nil {
+			*addr = si.Addr
+		}
+	}
+	token := os.Getenv("SLUICE_TOKEN")
+	note := ""
+	if !strings.HasPrefix(token, gateway.LocalTokenPrefix) {
+		api, closeAPI, err := c.connect()
+		if err != nil {
+			return err
+		}
+		defer closeAPI()
+		n := *name
+		for i := 2; ; i++ {
+			token, err = api.NewToken(c.ctx, n)
+			if err == nil {
+				break
+			}
+			if i > 100 || !strings.Contains(err.Error(), "exists") {
+				return err
+			}
+			n = fmt.Sprintf("%s-%d", *name, i)
+		}
+		note = fmt.Sprintf("made local token %q for these exports", n)
+	}
+	base := "http://" + *addr
+	vars := [][2]string{
+		{"SLUICE_TOKEN", token},
+		{"OPENAI_BASE_URL", base + "/v1"},
+		{"OPENAI_API_BASE", base + "/v1"},
+		{"OPENAI_API_KEY", token},
+		{"ANTHROPIC_BASE_URL", base},
+		{"ANTHROPIC_API_KEY", token},
+		{"GOOGLE_GEMINI_BASE_URL", base},
+		{"GEMINI_API_KEY", token},
+	}
+	w := c.stdout
+	if note != "" {
+		fmt.Fprintf(w, "# %s\n", note)
+	}
+	fmt.Fprintln(w, "# OpenAI SDKs, Codex CLI and aider read OPENAI_*; Anthropic SDKs and Claude Code read ANTHROPIC_*; Gemini SDKs read GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL")
+	for _, v := range vars {
+		switch *shell {
+		case "fish":
+			fmt.Fprintf(w, "set -gx %s %s\n", v[0], shQuote(v[1]))
+		case "powershell", "pwsh":
+			fmt.Fprintf(w, "$env:%s = '%s'\n", v[0], v[1])
+		case "sh", "bash", "zsh":
+			fmt.Fprintf(w, "export %s=%s\n", v[0], shQuote(v[1]))
+		default:
+			return fmt.Errorf("%w: --shell sh|fish|powershell", errUsage)
+		}
+	}
+	return nil
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// Dialects: the wire formats Sluice speaks.
+const (
+	DialectOpenAI    = "openai"    // OpenAI and every OpenAI-compatible provider
+	DialectAnthropic = "anthropic" // Anthropic's Messages API
+	DialectGemini    = "gemini"    // Google's Gemini API (generativelanguage)
+)
+
+// Provider is one upstream: where it lives and how it is spoken to.
+type Provider struct {
+	Name    string // "openai", "mistral", ...
+	Dialect string // one of the Dialect constants
+	// BaseURL is the base the provider's own SDK takes:
+	// https://api.openai.com/v1, https://api.anthropic.com,
+	// https://generativelanguage.googleapis.com.
+	BaseURL string
+	// Keyless providers (a local Ollama) need no key; a request with no
+	// credentials at all is still served.
+	Keyless bool
+	// OpenAIPath is, for a provider whose own dialect is not OpenAI's, the
+	// path under BaseURL of its OpenAI-compatible endpoint ("/v1" for
+	// Anthropic, "/v1beta/openai" for Gemini); "" when it has none.
+	OpenAIPath string
+	// Prefixes are model-name prefixes that identify the provider's models
+	// on a plain /v1 route.
+	Prefixes []string
+}
+
+// DefaultProviders returns the providers Sluice knows, keyed by name.
+func DefaultProviders() map[string]Provider {
+	ps := []Provider{
+		{Name: "openai", Dialect: DialectOpenAI, BaseURL: "https://api.openai.com/v1",
+			Prefixes: []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
+		{Name: "anthropic", Dialect: DialectAnthropic, BaseURL: "https://api.anthropic.com", OpenAIPath: "/v1",
+			Prefixes: []string{"claude-"}},
+		{Name: "gemini", Dialect: DialectGemini, BaseURL: "https://generativelanguage.googleapis.com", OpenAIPath: "/v1beta/openai",
+			Prefixes: []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
+		{Name: "mistral", Dialect: DialectOpenAI, BaseURL: "https://api.mistral.ai/v1",
+			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
+		{Name: "groq", Dialect: DialectOpenAI, BaseURL: "https://api.groq.com/openai/v1"},
+		{Name: "deepseek", Dialect: DialectOpenAI, BaseURL: "https://api.deepseek.com/v1",
+			Prefixes: []string{"deepseek-"}},
+		{Name: "xai", Dialect: DialectOpenAI, BaseURL: "https://api.x.ai/v1",
+			Prefixes: []string{"grok-"}},
+		{Name: "openrouter", Dialect: DialectOpenAI, BaseURL: "https://openrouter.ai/api/v1"},
+		{Name: "together", Dialect: DialectOpenAI, BaseURL: "https://api.together.xyz/v1"},
+		{Name: "fireworks", Dialect: DialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1",
+			Prefixes: []string{"accounts/fireworks/"}},
+		{Name: "ollama", Dialect: DialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
+	}
+	m := make(map[string]Provider, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p
+	}
+	return m
+}
+
+// ProviderNames returns the names in ps, sorted.
+func ProviderNames(ps map[string]Provider) []string {
+	names := make([]string, 0, len(ps))
+	for n := range ps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// WithUpstreams returns a copy of ps with base URLs replaced by overrides
+// (provider name → base URL). An override for an unknown name adds an
+// OpenAI-compatible provider of that name, so a self-hosted model server can
+// be reached under /NAME/v1.
+func WithUpstreams(ps map[string]Provider, overrides map[string]string) (map[string]Provider, error) {
+	out := make(map[string]Provider, len(ps)+len(overrides))
+	for n, p := range ps {
+		out[n] = p
+	}
+	for name, base := range overrides {
+		name = strings.ToLower(strings.TrimSpace(name))
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("upstream %s=%s: want an http or https URL", name, base)
+		}
+		if !validName(name) {
+			return nil, fmt.Errorf("upstream %s: a name is lower-case letters, digits and dashes", name)
+		}
+		p, ok := out[name]
+		if !ok {
+			p = Provider{Name: name, Dialect: DialectOpenAI}
+		}
+		p.BaseURL = strings.TrimRight(base, "/")
+		out[name] = p
+	}
+	return out, nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// upstreamURL joins the provider's base with the path the caller used,
+// as the provider's own SDK would: OpenAI-style bases end in /v1 (or an
+// equivalent), so the caller's /v1 is dropped.
+func (p Provider) upstreamURL(path, rawQuery string) string {
+	base := strings.TrimRight(p.BaseURL, "/")
+	if p.Dialect == DialectOpenAI {
+		path = strings.TrimPrefix(path, "/v1")
+	}
+	u := base + path
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	return u
+}

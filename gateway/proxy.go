@@ -1,0 +1,611 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Proxy is Sluice's gateway: an http.Handler for every provider route.
+//
+// Configure it by setting fields before serving; the zero value of each
+// field means its default. Providers and prices can be swapped while
+// serving with SetProviders and SetPrices. A Proxy is safe for concurrent
+// use.
+type Proxy struct {
+	// Ledger holds and settles every metered request. It must not be nil.
+	Ledger Ledger
+	// Keys gives provider keys for requests made with a local token. Nil
+	// means no stored keys: only requests carrying their own provider key
+	// (and keyless providers) are served.
+	Keys KeySource
+	// Tokens resolves local tokens. Nil means no local token is valid.
+	Tokens TokenSource
+
+	// Transport sends requests upstream. Nil means a transport tuned for
+	// many concurrent streams to few hosts, with HeaderTimeout.
+	Transport http.RoundTripper
+	// HeaderTimeout bounds the wait for an upstream's response headers
+	// when Transport is nil; 0 means 10 minutes (reasoning models think
+	// long before the first byte).
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds the silence between two reads of an upstream
+	// body; 0 means 5 minutes.
+	IdleTimeout time.Duration
+
+	// MaxBodyBytes caps a request body; 0 means 32 MiB.
+	MaxBodyBytes int64
+	// AllowedHosts are the exact Host header values served ("127.0.0.1:4020",
+	// "localhost:4020", "[::1]:4020"), against DNS rebinding. Empty means
+	// any Host; set it whenever the proxy listens on a real socket.
+	AllowedHosts []string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logf logs a line for the operator; nil means log.Printf. Keys and
+	// local tokens are never passed to it.
+	Logf func(format string, args ...any)
+
+	providers atomic.Pointer[map[string]Provider]
+	prices    atomic.Pointer[Prices]
+	policy    atomic.Pointer[Policy]
+
+	transportOnce sync.Once
+	transport     http.RoundTripper
+}
+
+// Policy is what the user decides about requests the proxy cannot price
+// or that come from browsers. Its zero value is the safe default.
+type Policy struct {
+	// Unpriced says what to do with a model that has no price when a
+	// budget applies to it: "refuse" (the default, "") or "estimate" (hold
+	// UnpricedHold and mark the record estimated).
+	Unpriced string
+	// UnpricedHold is the conservative amount held for an unpriced model
+	// under the "estimate" policy; 0 means $1.
+	UnpricedHold Money
+	// AllowedOrigins are browser origins ("http://localhost:3000") whose
+	// requests are served. Every other browser request is refused.
+	AllowedOrigins []string
+}
+
+// SetPolicy replaces the policy in force.
+func (p *Proxy) SetPolicy(pol Policy) { p.policy.Store(&pol) }
+
+// Policy returns the policy in force.
+func (p *Proxy) Policy() Policy {
+	if pol := p.policy.Load(); pol != nil {
+		return *pol
+	}
+	return Policy{}
+}
+
+// Budgeter is the optional capability of a Ledger that keeps budgets:
+// whether any budget applies to a hold. Without it every Ledger is taken
+// to have budgets.
+type Budgeter interface {
+	Budgeted(h Hold) bool
+}
+
+// SetProviders replaces the providers served. Nil restores the defaults.
+func (p *Proxy) SetProviders(ps map[string]Provider) {
+	if ps == nil {
+		p.providers.Store(nil)
+		return
+	}
+	p.providers.Store(&ps)
+}
+
+// Providers returns the providers served.
+func (p *Proxy) Providers() map[string]Provider {
+	if ps := p.providers.Load(); ps != nil {
+		return *ps
+	}
+	return defaultProviders
+}
+
+var defaultProviders = DefaultProviders()
+
+// SetPrices replaces the price table. Nil restores the embedded table.
+func (p *Proxy) SetPrices(t *Prices) { p.prices.Store(t) }
+
+// Prices returns the price table in force.
+func (p *Proxy) Prices() *Prices {
+	if t := p.prices.Load(); t != nil {
+		return t
+	}
+	return DefaultPrices()
+}
+
+func (p *Proxy) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Proxy) logf(format string, args ...any) {
+	if p.Logf != nil {
+		p.Logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+func (p *Proxy) roundTripper() http.RoundTripper {
+	if p.Transport != nil {
+		return p.Transport
+	}
+	p.transportOnce.Do(func() {
+		ht := p.HeaderTimeout
+		if ht == 0 {
+			ht = 10 * time.Minute
+		}
+		p.transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: ht,
+			ExpectContinueTimeout: time.Second,
+		}
+	})
+	return p.transport
+}
+
+// exchange is one request on its way through the proxy.
+type exchange struct {
+	rec      Record
+	route    route
+	provider Provider
+	compat   bool // an OpenAI-style request to a provider's OpenAI-compatible endpoint
+	info     RequestInfo
+	price    Price
+	priced   bool
+	held     bool
+	hold     Hold
+	start    time.Time
+}
+
+// ServeHTTP serves one provider request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := p.now()
+	dialect := guessDialect(r.URL.Path)
+	if status, msg := p.guard(r); status != 0 {
+		writeError(w, dialect, status, kindPermission, msg)
+		return
+	}
+	providers := p.Providers()
+	rt, rerr := parseRoute(r.Method, r.URL.Path, providers)
+	if rerr != nil {
+		writeError(w, rerr.dialect, rerr.status, kindNotFound, rerr.msg)
+		return
+	}
+	dialect = rt.Dialect
+
+	var body []byte
+	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		limit := p.MaxBodyBytes
+		if limit <= 0 {
+			limit = 32 << 20
+		}
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, dialect, http.StatusRequestEntityTooLarge, kindTooLarge,
+					fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit))
+				return
+			}
+			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error())
+			return
+		}
+	}
+
+	x := &exchange{route: rt, start: start}
+	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name}
+	model := rt.Model
+	if rt.metered() {
+		info, err := InspectRequest(dialect, rt.Name, body)
+		if err != nil {
+			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error())
+			return
+		}
+		x.info = info
+		if model == "" {
+			model = info.Model
+		}
+		if model == "" {
+			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "the request names no model")
+			return
+		}
+	}
+
+	provName := rt.Provider
+	if provName == "" {
+		var upstreamModel string
+		provName, upstreamModel = routeModel(model, providers, p.Prices())
+		if upstreamModel != model {
+			nb, err := setJSONMember(body, "model", upstreamModel)
+			if err != nil {
+				writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error())
+				return
+			}
+			body, model = nb, upstreamModel
+		}
+	}
+	prov, ok := providers[provName]
+	if !ok {
+		writeError(w, dialect, http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(provName))
+		return
+	}
+	if prov.Dialect != dialect {
+		if dialect != DialectOpenAI || prov.OpenAIPath == "" {
+			writeError(w, dialect, http.StatusNotFound, kindNotFound,
+				fmt.Sprintf("provider %s does not speak the %s API", prov.Name, dialect))
+			return
+		}
+		x.compat = true
+	}
+	x.provider = prov
+	x.rec.Provider, x.rec.Model = prov.Name, strings.TrimPrefix(model, "models/")
+	x.rec.Stream = x.info.Stream || rt.Stream
+
+	// Credentials: a local token is swapped for the provider's key; a
+	// provider key of the caller's own goes through as it came.
+	cred := credential(r)
+	var upstreamKey string
+	switch {
+	case strings.HasPrefix(cred, LocalTokenPrefix):
+		name, err := p.token(r.Context(), cred)
+		if err != nil {
+			if errors.Is(err, ErrUnknownToken) {
+				writeError(w, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
+			} else {
+				p.logf("sluice: token lookup: %v", err)
+				writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
+			}
+			return
+		}
+		x.rec.Token = name
+		if !prov.Keyless {
+			key, err := p.key(r.Context(), prov.Name)
+			if err != nil {
+				if errors.Is(err, ErrNoKey) {
+					writeError(w, dialect, http.StatusUnauthorized, kindAuth,
+						fmt.Sprintf("Sluice has no %s key: add one with `sluice key set %s` (or in the Keys page)", prov.Name, prov.Name))
+				} else {
+					p.logf("sluice: read %s key: %v", prov.Name, err)
+					writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
+						fmt.Sprintf("Sluice could not read its %s key: %v", prov.Name, err))
+				}
+				return
+			}
+			upstreamKey = key
+		}
+	case cred != "":
+		x.rec.Token = ClientKeyToken
+	case prov.Keyless:
+		x.rec.Token = ""
+	default:
+		writeError(w, dialect, http.StatusUnauthorized, kindAuth,
+			"no API key: make a local token with `sluice token new NAME` and pass it as your SDK's API key (`eval \"$(sluice env)\"` sets it up)")
+		return
+	}
+
+	// Estimate and hold before a byte goes upstream.
+	if rt.metered() {
+		if !p.admit(w, x) {
+			return
+		}
+	}
+
+	// Streams in OpenAI's dialect report usage only when asked.
+	hideUsage := false
+	if rt.metered() && x.info.Stream && !x.info.IncludeUsage && (rt.Name == "openai.chat" || rt.Name == "openai.completions") {
+		nb, err := AddStreamUsage(body)
+		if err == nil {
+			body, hideUsage = nb, true
+		}
+	}
+
+	out, err := p.outbound(r, x, body, cred, upstreamKey)
+	if err != nil {
+		p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, err.Error())
+		writeError(w, dialect, http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
+		return
+	}
+	p.relay(w, r, x, out, hideUsage)
+}
+
+// ClientKeyToken is the token name recorded for requests that carried a
+// provider key of their own.
+const ClientKeyToken = "client key"
+
+// LocalTokenPrefix starts every local token.
+const LocalTokenPrefix = "sk-sluice-"
+
+func (p *Proxy) token(ctx context.Context, secret string) (string, error) {
+	if p.Tokens == nil {
+		return "", ErrUnknownToken
+	}
+	return p.Tokens.Token(ctx, secret)
+}
+
+func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
+	if p.Keys == nil {
+		return "", ErrNoKey
+	}
+	return p.Keys.Key(ctx, provider)
+}
+
+// admit estimates the worst-case cost of x and holds it. It answers the
+// caller itself and returns false when the request must not go upstream.
+func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
+	dialect := x.route.Dialect
+	x.price, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
+	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
+		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream}
+	switch {
+	case x.route.Free, x.provider.Keyless:
+		// Nothing to hold: free routes and local models cost nothing.
+	case x.priced:
+		h.Amount = worstCost(x.price, x.info, x.route)
+	default:
+		budgeted := true
+		if b, ok := p.Ledger.(Budgeter); ok {
+			budgeted = b.Budgeted(h)
+		}
+		if budgeted {
+			pol := p.Policy()
+			if pol.Unpriced != "estimate" {
+				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
+				p.settle(x.rec)
+				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
+					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds: add a price with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model))
+				return false
+			}
+			h.Amount = pol.UnpricedHold
+			if h.Amount <= 0 {
+				h.Amount = Dollar
+			}
+			h.Estimated = true
+		}
+	}
+	err := p.Ledger.Hold(context.WithoutCancel(context.Background()), h)
+	var ref *Refusal
+	switch {
+	case errors.As(err, &ref):
+		x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+		x.rec.Held = h.Amount
+		x.rec.Budget = ref.Budget
+		rem := ref.Remaining
+		x.rec.Remaining = &rem
+		x.rec.Error = refusalMessage(ref, "")
+		x.rec.Priced = x.priced
+		p.settle(x.rec)
+		hint := ""
+		if x.priced {
+			inCost := x.price.Cost(Usage{InputTokens: x.info.InputBound})
+			hint = affordHint(dialect, ref.Remaining, inCost, x.price.Cost(Usage{OutputTokens: 1}))
+		}
+		writeRefusal(w, dialect, ref, hint)
+		return false
+	case err != nil:
+		p.logf("sluice: hold %s: %v", x.rec.ID, err)
+		writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
+			"Sluice could not record this request in its ledger, so it was not sent: "+err.Error())
+		return false
+	}
+	x.held, x.hold = true, h
+	x.rec.Held = h.Amount
+	x.rec.Estimated = h.Estimated
+	x.rec.Priced = x.priced || x.provider.Keyless
+	if x.priced {
+		x.rec.PriceRef = x.price.Ref()
+	}
+	return true
+}
+
+// worstCost is the most the request can cost: every input token at the
+// dearest input rate the row has (a cache write can cost more than plain
+// input), every output token the request allows.
+func worstCost(pr Price, info RequestInfo, rt route) Money {
+	out := info.MaxOutput
+	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
+		out = pr.MaxOutput
+	}
+	if out <= 0 {
+		out = defaultMaxOutput
+	}
+	choices := info.Choices
+	if choices < 1 {
+		choices = 1
+	}
+	out *= choices
+	switch rt.Name {
+	case "openai.embeddings", "gemini.embedContent", "gemini.batchEmbedContents":
+		out = 0
+	}
+	in := info.InputBound
+	worst := pr.Cost(Usage{InputTokens: in, OutputTokens: out})
+	for _, u := range []Usage{
+		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in},
+		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in, CacheWrite1hTokens: in},
+	} {
+		if c := pr.Cost(u); c > worst {
+			worst = c
+		}
+	}
+	return worst
+}
+
+// defaultMaxOutput bounds the output of a model whose price row gives no
+// maximum, for a request that sets none.
+const defaultMaxOutput = 65536
+
+// outbound builds the request to the provider.
+func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, cred, key string) (*http.Request, error) {
+	path := x.route.Path
+	var target string
+	if x.compat {
+		base := strings.TrimRight(x.provider.BaseURL, "/") + x.provider.OpenAIPath
+		target = base + strings.TrimPrefix(path, "/v1")
+	} else {
+		target = x.provider.upstreamURL(path, "")
+	}
+	q := r.URL.Query()
+	local := strings.HasPrefix(cred, LocalTokenPrefix)
+	if local {
+		q.Del("key")
+	}
+	if enc := q.Encode(); enc != "" {
+		target += "?" + enc
+	}
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out.ContentLength = int64(len(body))
+	out.Header = r.Header.Clone()
+	for _, h := range strippedRequestHeaders {
+		out.Header.Del(h)
+	}
+	removeConnectionHeaders(out.Header)
+	if local || x.provider.Keyless && cred == "" {
+		out.Header.Del("Authorization")
+		out.Header.Del("X-Api-Key")
+		out.Header.Del("X-Goog-Api-Key")
+		if key != "" {
+			switch {
+			case x.compat || x.provider.Dialect == DialectOpenAI:
+				out.Header.Set("Authorization", "Bearer "+key)
+			case x.provider.Dialect == DialectAnthropic:
+				out.Header.Set("X-Api-Key", key)
+			case x.provider.Dialect == DialectGemini:
+				out.Header.Set("X-Goog-Api-Key", key)
+			}
+		}
+	}
+	if out.Header.Get("User-Agent") == "" {
+		out.Header.Set("User-Agent", "sluice")
+	}
+	return out, nil
+}
+
+// strippedRequestHeaders never go upstream: hop-by-hop headers, what
+// belongs to the connection with Sluice, and browser context. Accept-Encoding
+// is dropped so that the transport negotiates compression itself and Sluice
+// reads usage from plain bytes.
+var strippedRequestHeaders = []string{
+	"Host", "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Content-Length", "Accept-Encoding", "Cookie", "Origin", "Referer",
+	"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User",
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+}
+
+func removeConnectionHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, sf := range strings.Split(f, ",") {
+			if sf = strings.TrimSpace(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
+}
+
+// strippedResponseHeaders never go back to the caller: hop-by-hop headers,
+// upstream cookies and CORS grants (Sluice grants no browser access).
+var strippedResponseHeaders = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
+	"Transfer-Encoding", "Upgrade", "Set-Cookie", "Alt-Svc",
+	"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+	"Access-Control-Allow-Headers", "Access-Control-Allow-Methods",
+	"Access-Control-Expose-Headers", "Access-Control-Max-Age",
+}
+
+// credential returns the key the caller sent, wherever its SDK puts it.
+func credential(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if k, ok := strings.CutPrefix(a, "Bearer "); ok {
+			return strings.TrimSpace(k)
+		}
+		if k, ok := strings.CutPrefix(a, "bearer "); ok {
+			return strings.TrimSpace(k)
+		}
+	}
+	for _, h := range []string{"X-Api-Key", "X-Goog-Api-Key", "Api-Key"} {
+		if k := r.Header.Get(h); k != "" {
+			return strings.TrimSpace(k)
+		}
+	}
+	return r.URL.Query().Get("key")
+}
+
+// guard refuses what must not reach a provider route: a Host outside the
+// allowlist (DNS rebinding) and browser requests from origins not allowed.
+func (p *Proxy) guard(r *http.Request) (int, string) {
+	if len(p.AllowedHosts) > 0 && !containsFold(p.AllowedHosts, r.Host) {
+		return http.StatusForbidden, fmt.Sprintf("Sluice does not answer for host %q; use %s", r.Host, p.AllowedHosts[0])
+	}
+	origin := r.Header.Get("Origin")
+	site := r.Header.Get("Sec-Fetch-Site")
+	if origin == "" && (site == "" || site == "none") {
+		return 0, "" // not a browser, or a user typing a URL
+	}
+	if origin != "" && containsFold(p.Policy().AllowedOrigins, origin) {
+		return 0, ""
+	}
+	if origin == "" {
+		origin = "(a browser page, Sec-Fetch-Site: " + site + ")"
+	}
+	return http.StatusForbidden, fmt.Sprintf("Sluice refuses browser requests from %s to provider routes: a web page must not spend your keys; allow the origin in Settings if it is yours", origin)
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// setJSONMember returns the JSON object body with member name set to the
+// string value, every other member kept as it was.
+func setJSONMember(body []byte, name, value string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	v, _ := json.Marshal(value)
+	m[name] = v
+	return json.Marshal(m)
+}
+
+// NewID returns a request id that sorts by time: 16 hex digits of Unix
+// nanoseconds and 8 random ones.
+func NewID(t time.Time) string {
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
+	rand.Read(b[8:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,553 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memLedger is a small hand-written Ledger: it keeps holds and records in
+// memory and refuses holds past limit when limit is set.
+type memLedger struct {
+	mu      sync.Mutex // guards the fields below
+	limit   Money      // 0: no budget
+	spent   Money
+	holds   map[string]Hold
+	records []Record
+}
+
+func (l *memLedger) Hold(ctx context.Context, h Hold) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.holds == nil {
+		l.holds = map[string]Hold{}
+	}
+	if l.limit > 0 {
+		var held Money
+		for _, o := range l.holds {
+			held += o.Amount
+		}
+		if l.spent+held+h.Amount > l.limit {
+			rem := l.limit - l.spent - held
+			return &Refusal{Budget: "daily", Scope: "all requests", Limit: l.limit, Spent: l.spent + held,
+				Remaining: max(rem, 0), Resets: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), Wanted: h.Amount,
+				Hint: "Raise it with: sluice budget raise daily --by 5 --for 1h"}
+		}
+	}
+	l.holds[h.ID] = h
+	return nil
+}
+
+func (l *memLedger) Settle(ctx context.Context, r Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, o := range l.records {
+		if o.ID == r.ID {
+			return nil
+		}
+	}
+	delete(l.holds, r.ID)
+	l.spent += r.Cost
+	l.records = append(l.records, r)
+	return nil
+}
+
+// all returns the records and the number of open holds once every hold
+// is settled (a request settles just after its answer reaches the client),
+// or after a second.
+func (l *memLedger) all() ([]Record, int) {
+	for i := 0; ; i++ {
+		l.mu.Lock()
+		recs, open := append([]Record(nil), l.records...), len(l.holds)
+		l.mu.Unlock()
+		if open == 0 || i == 100 {
+			return recs, open
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (l *memLedger) Budgeted(h Hold) bool { return l.limit > 0 }
+
+type mapKeys map[string]string
+
+func (m mapKeys) Key(ctx context.Context, p string) (string, error) {
+	if k, ok := m[p]; ok {
+		return k, nil
+	}
+	return "", ErrNoKey
+}
+
+type mapTokens map[string]string
+
+func (m mapTokens) Token(ctx context.Context, s string) (string, error) {
+	if n, ok := m[s]; ok {
+		return n, nil
+	}
+	return "", ErrUnknownToken
+}
+
+const testToken = "sk-sluice-testtoken0123456789abcdefABCDEF"
+
+// upstreamSeen is what a fake upstream received.
+type upstreamSeen struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	body [][]byte
+}
+
+func (s *upstreamSeen) add(r *http.Request, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, r)
+	s.body = append(s.body, b)
+}
+
+func (s *upstreamSeen) last(t *testing.T) (*http.Request, []byte) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) == 0 {
+		t.Fatal("upstream saw no request")
+	}
+	return s.reqs[len(s.reqs)-1], s.body[len(s.body)-1]
+}
+
+func (s *upstreamSeen) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.reqs)
+}
+
+const chatBody = `{"id":"chatcmpl-1","object":"chat.completion","created":1764230400,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1200,"completion_tokens":300,"total_tokens":1500,"prompt_tokens_details":{"cached_tokens":1000},"completion_tokens_details":{"reasoning_tokens":0}}}`
+
+const chatStreamUsage = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n\n" +
+	"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}],\"usage\":null}\n\n" +
+	"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n" +
+	"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,\"total_tokens\":12}}\n\n" +
+	"data: [DONE]\n\n"
+
+const chatStreamPlain = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n" +
+	"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n" +
+	"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n" +
+	"data: [DONE]\n\n"
+
+// fakeOpenAI answers chat completions like OpenAI does.
+func fakeOpenAI(t *testing.T, seen *upstreamSeen) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen.add(r, b)
+		w.Header().Set("X-Request-Id", "req_up_1")
+		switch {
+		case r.URL.Path == "/v1/models":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"object":"list","data":[]}`)
+		case strings.Contains(string(b), `"model":"broken"`):
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`)
+		case strings.Contains(string(b), `"stream":true`):
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, chatStreamUsage)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, chatBody)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newTestProxy(t *testing.T, l Ledger, upstreams map[string]string) (*Proxy, *httptest.Server) {
+	t.Helper()
+	ps, err := WithUpstreams(DefaultProviders(), upstreams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"openai": "sk-real-openai", "mistral": "mistral-real", "anthropic": "sk-ant-real", "gemini": "AIza-real"},
+		Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	p.SetProviders(ps)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return p, srv
+}
+
+func post(t *testing.T, url string, hdr map[string]string, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestProxyChatSwapsKeyAndMeters(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 || body != chatBody {
+		t.Fatalf("POST /v1/chat/completions = %d %q, want 200 and the upstream body unchanged", resp.StatusCode, body)
+	}
+	r, _ := seen.last(t)
+	if got := r.Header.Get("Authorization"); got != "Bearer sk-real-openai" {
+		t.Errorf("upstream Authorization = %q, want the real key", got)
+	}
+	recs, open := l.all()
+	if len(recs) != 1 || open != 0 {
+		t.Fatalf("ledger has %d records and %d open holds, want 1 and 0", len(recs), open)
+	}
+	rec := recs[0]
+	want := Usage{InputTokens: 1200, OutputTokens: 300, CachedInputTokens: 1000}
+	if rec.Usage != want || rec.Token != "laptop" || rec.Provider != "openai" || rec.Model != "gpt-4o-mini" || rec.Outcome != OutcomeOK || rec.UpstreamID != "req_up_1" {
+		t.Errorf("record = %+v, want usage %+v by laptop on openai/gpt-4o-mini, ok, upstream id req_up_1", rec, want)
+	}
+	price, ok := DefaultPrices().Lookup("openai", "gpt-4o-mini")
+	if !ok {
+		t.Fatal("no price for gpt-4o-mini")
+	}
+	if rec.Cost != price.Cost(want) || rec.Cost <= 0 || !rec.Priced {
+		t.Errorf("record cost = %v (priced %v), want %v", rec.Cost, rec.Priced, price.Cost(want))
+	}
+	if rec.Held < rec.Cost {
+		t.Errorf("held %v < cost %v: the hold must bound the cost", rec.Held, rec.Cost)
+	}
+}
+
+func TestProxyStreamHidesUsageItAskedFor(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	}
+	if body != chatStreamPlain {
+		t.Errorf("stream relayed =\n%s\nwant exactly what OpenAI sends without include_usage:\n%s", body, chatStreamPlain)
+	}
+	_, sent := seen.last(t)
+	var m map[string]any
+	json.Unmarshal(sent, &m)
+	so, _ := m["stream_options"].(map[string]any)
+	if so["include_usage"] != true {
+		t.Errorf("upstream body %s: want stream_options.include_usage true", sent)
+	}
+	recs, _ := l.all()
+	if len(recs) != 1 || recs[0].InputTokens != 10 || recs[0].OutputTokens != 2 || !recs[0].Stream {
+		t.Fatalf("records = %+v, want one stream with 10 in and 2 out", recs)
+	}
+
+	// A caller who asked for usage sees it.
+	_, body = post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	if body != chatStreamUsage {
+		t.Errorf("stream with include_usage relayed =\n%s\nwant\n%s", body, chatStreamUsage)
+	}
+}
+
+func TestProxyRefusals(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
+	p.MaxBodyBytes = 1 << 10
+	host := strings.TrimPrefix(srv.URL, "http://")
+	p.AllowedHosts = []string{host}
+
+	chat := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	msgs := `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
+	tests := []struct {
+		name     string
+		path     string
+		hdr      map[string]string
+		body     string
+		status   int
+		contains string // in the body
+		shape    string // "openai", "anthropic" or "gemini"
+	}{
+		{"no key", "/v1/chat/completions", nil, chat, 401, "sluice token new", "openai"},
+		{"unknown token", "/v1/messages", map[string]string{"X-Api-Key": "sk-sluice-nope"}, msgs, 401, "not known", "anthropic"},
+		{"unknown route", "/v1/nonsense", map[string]string{"Authorization": "Bearer " + testToken}, chat, 404, "no route", "openai"},
+		{"unknown provider", "/acme/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, chat, 404, "unknown provider", "openai"},
+		{"gemini unknown method", "/v1beta/models/gemini-2.5-flash:frobnicate", map[string]string{"X-Goog-Api-Key": testToken}, `{}`, 404, "no route", "gemini"},
+		{"too large", "/v1/messages", map[string]string{"X-Api-Key": testToken}, `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"` + strings.Repeat("x", 2000) + `"}]}`, 413, "larger", "anthropic"},
+		{"malformed json", "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, `{"model":`, 400, "could not read", "openai"},
+		{"browser origin", "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken, "Origin": "https://evil.example"}, chat, 403, "browser", "openai"},
+		{"cross-site fetch", "/v1/messages", map[string]string{"X-Api-Key": testToken, "Sec-Fetch-Site": "cross-site"}, msgs, 403, "browser", "anthropic"},
+		{"bad host", "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken, "Host": "evil.example:4020"}, chat, 403, "host", "openai"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.hdr {
+				if k == "Host" {
+					req.Host = v
+					continue
+				}
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(strings.ToLower(string(b)), strings.ToLower(tt.contains)) {
+				t.Fatalf("POST %s = %d %s, want %d mentioning %q", tt.path, resp.StatusCode, b, tt.status, tt.contains)
+			}
+			checkShape(t, tt.shape, b)
+			if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("answer grants CORS; want none")
+			}
+		})
+	}
+	if n := seen.count(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+
+	// Node's fetch sends Sec-Fetch-Mode: cors on every request: that alone
+	// is not a browser.
+	resp, _ := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken, "Sec-Fetch-Mode": "cors"}, chat)
+	if resp.StatusCode != 200 {
+		t.Errorf("request with Sec-Fetch-Mode: cors alone = %d, want 200", resp.StatusCode)
+	}
+	// An allowed origin is served.
+	p.SetPolicy(Policy{AllowedOrigins: []string{"http://localhost:3000"}})
+	resp, _ = post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken, "Origin": "http://localhost:3000"}, chat)
+	if resp.StatusCode != 200 {
+		t.Errorf("request from an allowed origin = %d, want 200", resp.StatusCode)
+	}
+}
+
+// checkShape checks that b is an error document of the dialect.
+func checkShape(t *testing.T, dialect string, b []byte) {
+	t.Helper()
+	var v struct {
+		Type  string `json:"type"`
+		Error struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+			Code    any    `json:"code"`
+			Status  string `json:"status"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || v.Error.Message == "" {
+		t.Fatalf("error body %s: not an error document (%v)", b, err)
+	}
+	switch dialect {
+	case "anthropic":
+		if v.Type != "error" || v.Error.Type == "" {
+			t.Errorf("error body %s: want Anthropic's shape", b)
+		}
+	case "gemini":
+		if v.Error.Status == "" || v.Error.Code == nil {
+			t.Errorf("error body %s: want Gemini's shape", b)
+		}
+	default:
+		if v.Error.Type == "" {
+			t.Errorf("error body %s: want OpenAI's shape", b)
+		}
+	}
+}
+
+func TestProxyBudgetRefusal(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{limit: Microdollar}
+	_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
+	for _, tt := range []struct{ path, hdr, body, shape, typ string }{
+		{"/v1/chat/completions", "Authorization", `{"model":"gpt-4o-mini","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}`, "openai", "budget_exceeded"},
+		{"/v1/messages", "X-Api-Key", `{"model":"claude-sonnet-4-5","max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}`, "anthropic", "billing_error"},
+		{"/v1beta/models/gemini-2.5-flash:generateContent", "X-Goog-Api-Key", `{"contents":[{"parts":[{"text":"hi"}]}]}`, "gemini", ""},
+	} {
+		val := testToken
+		if tt.hdr == "Authorization" {
+			val = "Bearer " + testToken
+		}
+		resp, b := post(t, srv.URL+tt.path, map[string]string{tt.hdr: val}, tt.body)
+		if resp.StatusCode != 402 || resp.Header.Get("X-Should-Retry") != "false" || resp.Header.Get("X-Sluice-Budget") != "daily" {
+			t.Fatalf("POST %s = %d %v, want 402 with x-should-retry false and the budget named", tt.path, resp.StatusCode, resp.Header)
+		}
+		checkShape(t, tt.shape, []byte(b))
+		if tt.typ != "" && !strings.Contains(b, tt.typ) {
+			t.Errorf("402 body %s: want %q", b, tt.typ)
+		}
+		if !strings.Contains(b, "daily") || !strings.Contains(b, "budget raise") {
+			t.Errorf("402 body %s: want the budget's name and how to raise it", b)
+		}
+	}
+	if n := seen.count(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+	recs, open := l.all()
+	if len(recs) != 3 || open != 0 {
+		t.Fatalf("ledger has %d records, %d open holds; want 3 refusals, 0 holds", len(recs), open)
+	}
+	for _, r := range recs {
+		if r.Outcome != OutcomeRefused || r.Status != 402 || r.Budget != "daily" || r.Remaining == nil || r.Cost != 0 {
+			t.Errorf("refusal record = %+v, want refused, 402, budget daily, remaining set, cost 0", r)
+		}
+	}
+}
+
+func TestProxyUpstreamErrorsRelayedAndRecorded(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"broken","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 429 || !strings.Contains(body, "insufficient_quota") {
+		t.Fatalf("status %d body %s, want the upstream's 429 unchanged", resp.StatusCode, body)
+	}
+	recs, open := l.all()
+	if len(recs) != 1 || open != 0 || recs[0].Outcome != OutcomeBilling || recs[0].Cost != 0 || recs[0].Status != 429 {
+		t.Fatalf("records %+v (open %d), want one billing record at $0", recs, open)
+	}
+}
+
+func TestProxyUnreachableAndTimeout(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer stall.Close()
+
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": deadURL + "/v1", "anthropic": stall.URL})
+	p.HeaderTimeout = 200 * time.Millisecond
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","messages":[]}`)
+	if resp.StatusCode != 502 {
+		t.Errorf("unreachable upstream = %d %s, want 502", resp.StatusCode, body)
+	}
+	checkShape(t, "openai", []byte(body))
+	resp, body = post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken},
+		`{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[]}`)
+	if resp.StatusCode != 504 {
+		t.Errorf("stalled upstream = %d %s, want 504", resp.StatusCode, body)
+	}
+	checkShape(t, "anthropic", []byte(body))
+	recs, open := l.all()
+	if len(recs) != 2 || open != 0 {
+		t.Fatalf("ledger has %d records, %d holds; want 2 and 0", len(recs), open)
+	}
+}
+
+func TestProxyClientKeyAndGeminiKeySwap(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen.add(r, b)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1,"totalTokenCount":6},"modelVersion":"gemini-2.5-flash"}`)
+	}))
+	defer up.Close()
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"gemini": up.URL})
+
+	resp, _ := post(t, srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent?key="+testToken, nil, `{"contents":[{"parts":[{"text":"hi"}]}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	r, _ := seen.last(t)
+	if r.URL.Query().Get("key") != "" || r.Header.Get("X-Goog-Api-Key") != "AIza-real" {
+		t.Errorf("upstream got key query %q, header %q; want no query key and the real key in the header", r.URL.Query().Get("key"), r.Header.Get("X-Goog-Api-Key"))
+	}
+	if r.URL.Path != "/v1beta/models/gemini-2.5-flash:generateContent" {
+		t.Errorf("upstream path = %q", r.URL.Path)
+	}
+
+	// A provider key of the caller's own goes through untouched.
+	resp, _ = post(t, srv.URL+"/v1/models/gemini-2.5-flash:generateContent", map[string]string{"X-Goog-Api-Key": "AIza-callers-own"}, `{"contents":[]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	r, _ = seen.last(t)
+	if r.Header.Get("X-Goog-Api-Key") != "AIza-callers-own" || r.URL.Path != "/v1/models/gemini-2.5-flash:generateContent" {
+		t.Errorf("upstream got %q at %s, want the caller's key at the v1 path", r.Header.Get("X-Goog-Api-Key"), r.URL.Path)
+	}
+	recs, _ := l.all()
+	if len(recs) != 2 || recs[0].Token != "laptop" || recs[1].Token != ClientKeyToken || recs[1].InputTokens != 5 {
+		t.Fatalf("records = %+v, want laptop then client key", recs)
+	}
+}
+
+func TestRouteModel(t *testing.T) {
+	ps := DefaultProviders()
+	tests := []struct{ model, provider, upstream string }{
+		{"gpt-4o-mini", "openai", "gpt-4o-mini"},
+		{"o3-mini", "openai", "o3-mini"},
+		{"mistral-large-latest", "mistral", "mistral-large-latest"},
+		{"mistral/mistral-large-latest", "mistral", "mistral-large-latest"},
+		{"groq/llama-3.3-70b-versatile", "groq", "llama-3.3-70b-versatile"},
+		{"openrouter/anthropic/claude-sonnet-4.5", "openrouter", "anthropic/claude-sonnet-4.5"},
+		{"deepseek-chat", "deepseek", "deepseek-chat"},
+		{"grok-4", "xai", "grok-4"},
+		{"claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"},
+		{"gemini-2.5-flash", "gemini", "gemini-2.5-flash"},
+		{"ollama/llama3.2", "ollama", "llama3.2"},
+	}
+	for _, tt := range tests {
+		p, m := routeModel(tt.model, ps, DefaultPrices())
+		if p != tt.provider || m != tt.upstream {
+			t.Errorf("routeModel(%q) = %s, %s; want %s, %s", tt.model, p, m, tt.provider, tt.upstream)
+		}
+	}
+}
+
+func TestProxyCompatRoutesByModel(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"mistral": up.URL + "/v1", "anthropic": up.URL})
+	for _, tt := range []struct{ model, path, provider, sentModel string }{
+		{"mistral/mistral-large-latest", "/v1/chat/completions", "mistral", "mistral-large-latest"},
+		{"claude-sonnet-4-5", "/v1/chat/completions", "anthropic", "claude-sonnet-4-5"},
+	} {
+		resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+			`{"model":"`+tt.model+`","messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d %s", tt.model, resp.StatusCode, body)
+		}
+		r, b := seen.last(t)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		if r.URL.Path != tt.path || m["model"] != tt.sentModel {
+			t.Errorf("%s: upstream got %s model %v, want %s model %s", tt.model, r.URL.Path, m["model"], tt.path, tt.sentModel)
+		}
+	}
+	recs, _ := l.all()
+	if len(recs) != 2 || recs[0].Provider != "mistral" || recs[1].Provider != "anthropic" {
+		t.Fatalf("records = %+v", recs)
+	}
+}
+

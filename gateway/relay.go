@@ -1,0 +1,421 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxMeteredBody is how much of a non-stream answer Sluice keeps to read
+// usage from; the answer itself is relayed whole whatever its size.
+const maxMeteredBody = 64 << 20
+
+// relay sends out upstream, passes the answer to w as it arrives, and
+// settles x.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *http.Request, hideUsage bool) {
+	dialect := x.route.Dialect
+	ctx, cancel := context.WithCancelCause(out.Context())
+	defer cancel(nil)
+	out = out.WithContext(ctx)
+
+	resp, err := p.roundTripper().RoundTrip(out)
+	if err != nil {
+		status, outcome, kind, msg := upstreamFailure(r.Context(), err, x.provider.Name)
+		var u Usage
+		if outcome == OutcomeCanceled {
+			// The provider may already have read the input.
+			u = floorUsage(x, u, 0)
+		}
+		p.finish(x, status, outcome, u, err.Error())
+		if outcome != OutcomeCanceled {
+			writeError(w, dialect, status, kind, msg)
+		}
+		return
+	}
+	defer resp.Body.Close()
+	x.rec.UpstreamID = upstreamRequestID(resp.Header)
+
+	idle := p.IdleTimeout
+	if idle <= 0 {
+		idle = 5 * time.Minute
+	}
+	body := newIdleReader(resp.Body, idle, func() { cancel(errIdle) })
+	defer body.stop()
+
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	for _, k := range strippedResponseHeaders {
+		h.Del(k)
+	}
+	removeConnectionHeaders(h)
+
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	sse := mediaType == "text/event-stream"
+	if resp.StatusCode >= 300 || !x.route.metered() || !sse {
+		p.relayBody(w, x, resp, body, ctx)
+		return
+	}
+	h.Del("Content-Length")
+	p.relayStream(w, x, resp, body, ctx, hideUsage)
+}
+
+// relayBody passes a whole (non-stream) answer through unchanged, keeping
+// what it needs to read usage or a provider's billing complaint.
+func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) {
+	w.WriteHeader(resp.StatusCode)
+	var kept bytes.Buffer
+	var dst io.Writer = w
+	if x.route.metered() {
+		dst = io.MultiWriter(w, &limitedBuffer{buf: &kept, max: maxMeteredBody})
+	}
+	first := true
+	n, copyErr := copyFlush(dst, w, body, func() {
+		if first {
+			first = false
+			x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
+		}
+	})
+	if !x.route.metered() {
+		return
+	}
+	status := resp.StatusCode
+	var u Usage
+	outcome := OutcomeOK
+	errMsg := ""
+	if status >= 400 {
+		outcome, errMsg = classifyUpstreamError(x.provider.Name, status, kept.Bytes())
+	} else {
+		var model string
+		var ok bool
+		u, model, ok = UsageFromBody(meterDialect(x), x.route.Name, kept.Bytes())
+		if ok && model != "" && x.rec.Model == "" {
+			x.rec.Model = model
+		}
+		if copyErr != nil {
+			outcome, errMsg = interruption(ctx, copyErr)
+			status = statusFor(outcome, status)
+			if !ok {
+				u = floorUsage(x, Usage{}, n)
+			}
+		}
+	}
+	p.finish(x, status, outcome, u, errMsg)
+}
+
+// relayStream passes an SSE answer through event by event, flushing each
+// at once, while metering it.
+func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context, hideUsage bool) {
+	rc := http.NewResponseController(w)
+	w.WriteHeader(resp.StatusCode)
+	rc.Flush()
+
+	m := &StreamMeter{Dialect: meterDialect(x), Route: x.route.Name, HideUsage: hideUsage}
+	er := NewEventReader(body)
+	outcome := OutcomeOK
+	errMsg := ""
+	status := resp.StatusCode
+	for {
+		ev, err := er.Next()
+		if len(ev.Raw) > 0 {
+			if b := m.Relay(ev); len(b) > 0 {
+				if x.rec.TTFBMS == 0 {
+					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
+				}
+				if _, werr := w.Write(b); werr != nil {
+					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+werr.Error()
+					status = 499
+					break
+				}
+				if ferr := rc.Flush(); ferr != nil {
+					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+ferr.Error()
+					status = 499
+					break
+				}
+			}
+			if x.priced && x.hold.Amount > 0 && x.price.Cost(m.Usage) > x.hold.Amount {
+				// The estimate was too low (a price changed, or the
+				// provider counted more than the bound): stop here rather
+				// than spend past what the budgets granted.
+				outcome, errMsg = OutcomeCut, "stream cut: its cost passed the amount held for it"
+				w.Write(CutEvent(m.Dialect, x.route.Name, kindBudget, "Sluice ended this stream: its cost passed what the budget had reserved for it"))
+				rc.Flush()
+				break
+			}
+		}
+		if err == io.EOF {
+			if !m.Done && m.ErrorMessage == "" {
+				outcome, errMsg = OutcomeCut, "upstream ended the stream without its final event"
+				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider ended the stream early"))
+				rc.Flush()
+			}
+			break
+		}
+		if err != nil {
+			outcome, errMsg = interruption(ctx, err)
+			if outcome != OutcomeCanceled {
+				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider's stream broke off: "+errMsg))
+				rc.Flush()
+			}
+			status = statusFor(outcome, status)
+			break
+		}
+	}
+	if m.ErrorMessage != "" && outcome == OutcomeOK {
+		outcome, errMsg = OutcomeError, m.ErrorMessage
+		if isBillingMessage(m.ErrorMessage) {
+			outcome = OutcomeBilling
+		}
+	}
+	if m.Model != "" && x.rec.Model == "" {
+		x.rec.Model = m.Model
+	}
+	if x.rec.UpstreamID == "" {
+		x.rec.UpstreamID = m.UpstreamID
+	}
+	u := m.Usage
+	if outcome != OutcomeOK {
+		u = floorUsage(x, u, m.Relayed)
+	}
+	p.finish(x, status, outcome, u, errMsg)
+}
+
+// meterDialect is the dialect of the answer: an OpenAI-compatible endpoint
+// answers in OpenAI's words whoever runs it.
+func meterDialect(x *exchange) string {
+	if x.compat {
+		return DialectOpenAI
+	}
+	return x.provider.Dialect
+}
+
+// floorUsage is what an interrupted request is charged at least: the input
+// and what was relayed. Where the provider had not yet reported them, the
+// request's input bound stands for the input and the relayed bytes for the
+// output (a token is at least a byte, and every streamed token comes
+// wrapped in far more than one byte of framing). The record is marked
+// estimated when it has to guess.
+func floorUsage(x *exchange, u Usage, relayed int64) Usage {
+	if u.InputTokens == 0 && x.info.InputBound > 0 {
+		u.InputTokens = x.info.InputBound
+		x.rec.Estimated = true
+	}
+	if relayed > 0 {
+		guess := relayed / 4
+		if max := x.info.MaxOutput * max(x.info.Choices, 1); max > 0 && guess > max {
+			guess = max
+		}
+		if guess > u.OutputTokens {
+			u.OutputTokens = guess
+			x.rec.Estimated = true
+		}
+	}
+	return u
+}
+
+// finish fills x's record with how the request ended and settles it.
+func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg string) {
+	if !x.route.metered() {
+		return
+	}
+	end := p.now()
+	x.rec.Status = status
+	x.rec.Outcome = outcome
+	x.rec.Usage = u
+	x.rec.LatencyMS = end.Sub(x.start).Milliseconds()
+	if x.rec.TTFBMS == 0 && status < 400 {
+		x.rec.TTFBMS = x.rec.LatencyMS
+	}
+	x.rec.Error = errMsg
+	switch {
+	case x.route.Free || x.provider.Keyless:
+		x.rec.Cost = 0
+	case x.priced:
+		x.rec.Cost = x.price.Cost(u)
+	case x.hold.Estimated && (outcome == OutcomeOK || !u.IsZero()):
+		// No price: charge what was held, so a budget is never
+		// understated.
+		x.rec.Cost = x.hold.Amount
+	}
+	p.settle(x.rec)
+}
+
+// settle records r, retrying a little: money is never dropped on the
+// floor. A hold that still cannot be settled stays open and becomes a
+// charge at its held amount at the next start.
+func (p *Proxy) settle(r Record) {
+	var err error
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = p.Ledger.Settle(ctx, r)
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)
+	}
+	p.logf("sluice: settle %s: %v (its hold stays open and is charged at start-up)", r.ID, err)
+}
+
+var errIdle = errors.New("upstream sent nothing for too long")
+
+// upstreamFailure maps a failed round trip to the status, outcome and
+// message the caller gets.
+func upstreamFailure(clientCtx context.Context, err error, provider string) (status int, outcome, kind, msg string) {
+	if clientCtx.Err() != nil {
+		return 499, OutcomeCanceled, kindUpstream, "client went away"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusGatewayTimeout, OutcomeError, kindTimeout, provider + " did not answer in time"
+	}
+	return http.StatusBadGateway, OutcomeError, kindUpstream, "Sluice could not reach " + provider + ": " + err.Error()
+}
+
+// interruption names what broke a body copy.
+func interruption(ctx context.Context, err error) (outcome, msg string) {
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errIdle) {
+		return OutcomeCut, errIdle.Error()
+	}
+	if ctx.Err() != nil {
+		return OutcomeCanceled, "client went away"
+	}
+	var we *clientWriteError
+	if errors.As(err, &we) {
+		return OutcomeCanceled, "client went away: " + we.err.Error()
+	}
+	return OutcomeCut, "upstream connection broke: " + err.Error()
+}
+
+func statusFor(outcome string, status int) int {
+	if outcome == OutcomeCanceled {
+		return 499
+	}
+	return status
+}
+
+// classifyUpstreamError tells an account that cannot pay from other
+// errors, so it is shown with what to do.
+func classifyUpstreamError(provider string, status int, body []byte) (outcome, msg string) {
+	msg = string(body)
+	if len(msg) > 2000 {
+		msg = msg[:2000]
+	}
+	if status == http.StatusPaymentRequired || isBillingMessage(msg) {
+		return OutcomeBilling, msg
+	}
+	return OutcomeError, msg
+}
+
+// isBillingMessage reports whether a provider's error text says the
+// account itself cannot pay.
+func isBillingMessage(s string) bool {
+	l := strings.ToLower(s)
+	for _, k := range []string{"insufficient_quota", "credit balance is too low", "billing_error", "billing", "insufficient credits", "payment required"} {
+		if strings.Contains(l, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamRequestID is the provider's id for the request, from whichever
+// header it uses.
+func upstreamRequestID(h http.Header) string {
+	for _, k := range []string{"X-Request-Id", "Request-Id", "X-Goog-Request-Id", "Cf-Ray"} {
+		if v := h.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// clientWriteError marks a failure to write to the client, to tell it from a
+// failure to read from upstream.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return e.err.Error() }
+
+// copyFlush copies src to dst, flushing w after every read so that bytes
+// reach the client as they arrive; onData runs before the first write.
+func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func()) (int64, error) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			onData()
+			if _, werr := dst.Write(buf[:k]); werr != nil {
+				return n, &clientWriteError{werr}
+			}
+			n += int64(k)
+			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+				return n, &clientWriteError{ferr}
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the rest.
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(b []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		if len(b) > room {
+			l.buf.Write(b[:room])
+		} else {
+			l.buf.Write(b)
+		}
+	}
+	return len(b), nil
+}
+
+// idleReader calls onIdle when no read has returned data for d.
+type idleReader struct {
+	r     io.Reader
+	d     time.Duration
+	mu    sync.Mutex // guards t
+	t     *time.Timer
+	fired func()
+}
+
+func newIdleReader(r io.Reader, d time.Duration, onIdle func()) *idleReader {
+	ir := &idleReader{r: r, d: d, fired: onIdle}
+	ir.t = time.AfterFunc(d, onIdle)
+	return ir
+}
+
+func (ir *idleReader) Read(b []byte) (int, error) {
+	n, err := ir.r.Read(b)
+	if n > 0 {
+		ir.mu.Lock()
+		ir.t.Reset(ir.d)
+		ir.mu.Unlock()
+	}
+	return n, err
+}
+
+// stop ends the timer; the reader must not be used afterwards.
+func (ir *idleReader) stop() {
+	ir.mu.Lock()
+	ir.t.Stop()
+	ir.mu.Unlock()
+}

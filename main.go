@@ -1,0 +1,104 @@
+// Command sluice is a local AI gateway for one developer: it proxies the
+// OpenAI, Anthropic and Gemini SDKs to their providers, keeps the provider
+// keys in the OS keyring, meters every request's tokens and dollars, and
+// refuses with 402 what a budget cannot cover.
+//
+// Usage: sluice help
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sluicehq/sluice/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		var ex exitError
+		if errors.As(err, &ex) {
+			os.Exit(ex.code)
+		}
+		fmt.Fprintln(os.Stderr, "sluice:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError ends the program with a status and no further message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	switch cmd {
+	case "serve":
+		return c.serve(args)
+	case "key", "keys":
+		return c.key(args)
+	case "token", "tokens":
+		return c.token(args)
+	case "log":
+		return c.log(args)
+	case "spend":
+		return c.spend(args)
+	case "prices", "price":
+		return c.prices(args)
+	case "budget", "budgets":
+		return c.budget(args)
+	case "env":
+		return c.env(args)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, "sluice", version)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q (see sluice help)", errUsage, cmd)
+}
+
+var version = "dev"
+
+var _ = app.DefaultAddr
+
+const usage = `Sluice: a local AI gateway that meters and budgets every call your SDKs make.
+
+  sluice serve [--addr 127.0.0.1:4020] [--upstream NAME=URL ...]
+                                    run the gateway (headless)
+  sluice env [--shell sh|fish|powershell]
+                                    print exports that point SDKs and tools at Sluice
+  sluice key set PROVIDER           store a provider key (read from stdin) in the OS keyring
+  sluice key ls | rm PROVIDER | test PROVIDER
+  sluice token new NAME             make a local token (sk-sluice-...), shown once
+  sluice token ls | rm NAME
+  sluice log [-n N] [--json] [--follow]
+  sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
+  sluice prices ls [--json] | import FILE
+  sluice budget set --limit USD --period day|week|month|total
+                    [--provider P | --model M | --token NAME] [--soft PCT] [--name NAME]
+  sluice budget ls [--json] | rm NAME | raise NAME --by USD [--for 1h]
+
+Every command takes --data DIR (default: the per-user config directory's
+sluice folder). Commands go through the running gateway when there is one.
+
+Providers: openai anthropic gemini mistral groq deepseek xai openrouter
+together fireworks ollama.
+`
