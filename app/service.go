@@ -48,7 +48,7 @@ type API interface {
 
 // KeyList is the provider keys Sluice can use, never the keys themselves.
 type KeyList struct {
-	Backend string    `json:"backend"`          // the keyring in use, "" when none
+	Backend string    `json:"backend"`           // the keyring in use, "" when none
 	Problem string    `json:"problem,omitempty"` // why there is no keyring
 	Keys    []KeyInfo `json:"keys"`
 }
@@ -77,7 +77,7 @@ type ImportResult struct {
 // Service answers the API from an open data file. It is safe for
 // concurrent use.
 type Service struct {
-	DB   *store.DB
+	DB      *store.DB
 	Keyring *store.Keyring
 	// Proxy, when the gateway runs in this process, is told of new prices,
 	// settings and keys.

@@ -550,4 +550,3 @@ func TestProxyCompatRoutesByModel(t *testing.T) {
 		t.Fatalf("records = %+v", recs)
 	}
 }
-
