@@ -1,0 +1,606 @@
+package gateway
+
+import (
+	_ "embed"
+	"math"
+	"math/bits"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+//go:generate go run ./internal/pricegen -genai ../../shared/data/genai-prices.json -litellm ../../shared/data/litellm-model-prices.json -out prices.json
+
+// Price is what one model of one provider costs, per token.
+//
+// Every rate is Money per token: $X per million tokens is PerMillion(X).
+// A zero CachedInput or CacheWrite means the source lists no separate rate
+// for those tokens, and they are charged at Input; a zero CacheWrite1h means
+// one-hour cache writes are charged at CacheWrite (or Input). A zero Output
+// is a real zero: embedding models have no output.
+type Price struct {
+	Provider string `json:"provider"`
+	// Model is the canonical model id, e.g. "gpt-4o-mini",
+	// "claude-sonnet-4-5", "gemini-2.5-pro".
+	Model string `json:"model"`
+	// Match lists the other ids this row answers for, compared without
+	// regard to case:
+	//
+	//   "gpt-4o-2024-08-06"   exactly this id;
+	//   "claude-sonnet-4-5*"  this prefix, followed by nothing, by '-' or
+	//                         by '@' ("claude-sonnet-4-5-20250929" yes,
+	//                         "claude-sonnet-4-50" no); a prefix that itself
+	//                         ends in a character other than a letter or
+	//                         digit ("ft:gpt-4o-2024-*") takes any rest;
+	//                         either way, never a rest that names an audio
+	//                         or image variant ("-tts", "-image-generation");
+	//   "*"                   every model of the provider (how Ollama is
+	//                         free).
+	Match        []string `json:"match,omitempty"`
+	Input        Money    `json:"input"`
+	Output       Money    `json:"output"`
+	CachedInput  Money    `json:"cached_input,omitempty"`
+	CacheWrite   Money    `json:"cache_write,omitempty"`
+	CacheWrite1h Money    `json:"cache_write_1h,omitempty"`
+	// Tiers are long-context rates, by ascending AboveInputTokens.
+	Tiers         []Tier `json:"tiers,omitempty"`
+	ContextWindow int64  `json:"context_window,omitempty"`
+	MaxOutput     int64  `json:"max_output,omitempty"`
+	// Source says where the rates come from: "genai-prices 47df840a",
+	// "litellm f9ff1473", "override", "local, free".
+	Source string `json:"source"`
+	// Updated is the date of the source data, YYYY-MM-DD.
+	Updated string `json:"updated"`
+}
+
+// Tier is a long-context rate: when a request's total input tokens (cached
+// and cache-write ones included) exceed AboveInputTokens, every token of
+// that request is charged at the tier's rates, not just the excess. Of
+// several tiers, the one with the highest threshold below the input wins.
+// A zero field keeps the rate the Price has without the tier.
+type Tier struct {
+	AboveInputTokens int64 `json:"above_input_tokens"`
+	Input            Money `json:"input,omitempty"`
+	Output           Money `json:"output,omitempty"`
+	CachedInput      Money `json:"cached_input,omitempty"`
+	CacheWrite       Money `json:"cache_write,omitempty"`
+	CacheWrite1h     Money `json:"cache_write_1h,omitempty"`
+}
+
+// Kinds of tokens in a CostLine.
+const (
+	CostInput        = "input"          // input tokens neither read from nor written to a cache
+	CostCachedInput  = "cached_input"   // input tokens read from a cache
+	CostCacheWrite   = "cache_write"    // input tokens written to a cache (default lifetime)
+	CostCacheWrite1h = "cache_write_1h" // input tokens written to a one-hour cache
+	CostOutput       = "output"         // output tokens other than reasoning ones
+	CostReasoning    = "reasoning"      // reasoning tokens, charged as output
+)
+
+// CostLine is one term of a request's cost: Tokens at PerMillion dollars
+// per million tokens make Amount.
+type CostLine struct {
+	Kind   string `json:"kind"`
+	Tokens int64  `json:"tokens"`
+	// PerMillion is the rate in dollars per million tokens, as an exact
+	// decimal: "0.15".
+	PerMillion string `json:"per_million"`
+	Amount     Money  `json:"amount"`
+	// Note says why this rate applies when it is not the plain one: a
+	// long-context tier, or a missing cache rate charged as input.
+	Note string `json:"note,omitempty"`
+}
+
+// Ref names the row: "provider/model@updated", or "provider/model" when
+// the row has no date.
+func (p Price) Ref() string {
+	if p.Updated == "" {
+		return p.Provider + "/" + p.Model
+	}
+	return p.Provider + "/" + p.Model + "@" + p.Updated
+}
+
+// Cost returns what u costs at p, in exact integer arithmetic.
+//
+// Input tokens other than cached and cache-write ones are charged at Input
+// (never fewer than zero of them); cached ones at CachedInput; cache writes
+// at CacheWrite, except the CacheWrite1hTokens part at CacheWrite1h. Output
+// tokens, reasoning ones included, are charged at Output. Counts that
+// contradict each other (more cached tokens than input tokens) are charged
+// as reported rather than netted to less. The result saturates at the
+// largest Money instead of wrapping.
+func (p Price) Cost(u Usage) Money {
+	parts := p.costParts(u)
+	var total Money
+	for _, c := range parts {
+		total = addMoney(total, c.amount)
+	}
+	return total
+}
+
+// Explain returns the arithmetic of Cost(u), one line per kind of token
+// that u has; the Amounts add up to Cost(u). It returns nil for a zero u.
+func (p Price) Explain(u Usage) []CostLine {
+	var lines []CostLine
+	for _, c := range p.costParts(u) {
+		if c.tokens == 0 {
+			continue
+		}
+		lines = append(lines, CostLine{
+			Kind:       c.kind,
+			Tokens:     c.tokens,
+			PerMillion: mulMoney(c.rate, 1_000_000).String(),
+			Amount:     c.amount,
+			Note:       c.note,
+		})
+	}
+	return lines
+}
+
+type costPart struct {
+	kind   string
+	tokens int64
+	rate   Money
+	amount Money
+	note   string
+}
+
+// costParts splits u into the kinds of tokens Cost charges, with the rate
+// of each.
+func (p Price) costParts(u Usage) [6]costPart {
+	in := max(u.InputTokens, 0)
+	cached := max(u.CachedInputTokens, 0)
+	w1h := max(u.CacheWrite1hTokens, 0)
+	writes := max(u.CacheWriteTokens, w1h)
+	w5m := writes - w1h
+	uncached := max(in-cached-writes, 0)
+	reasoning := max(u.ReasoningTokens, 0)
+	out := max(u.OutputTokens, reasoning)
+	visible := out - reasoning
+
+	r := p.ratesFor(in)
+	parts := [6]costPart{
+		{kind: CostInput, tokens: uncached, rate: r.input, note: r.inputNote},
+		{kind: CostCachedInput, tokens: cached, rate: r.cached, note: r.cachedNote},
+		{kind: CostCacheWrite, tokens: w5m, rate: r.write, note: r.writeNote},
+		{kind: CostCacheWrite1h, tokens: w1h, rate: r.write1h, note: r.write1hNote},
+		{kind: CostOutput, tokens: visible, rate: r.output, note: r.outputNote},
+		{kind: CostReasoning, tokens: reasoning, rate: r.output, note: r.outputNote},
+	}
+	for i := range parts {
+		parts[i].amount = mulMoney(parts[i].rate, parts[i].tokens)
+	}
+	return parts
+}
+
+type rateSet struct {
+	input, output, cached, write, write1h                     Money
+	inputNote, outputNote, cachedNote, writeNote, write1hNote string
+}
+
+// ratesFor returns the rates that apply to a request with inputTokens
+// input tokens, after tiers and fallbacks.
+func (p Price) ratesFor(inputTokens int64) rateSet {
+	r := rateSet{input: p.Input, output: p.Output, cached: p.CachedInput, write: p.CacheWrite, write1h: p.CacheWrite1h}
+	var tier *Tier
+	for i := range p.Tiers {
+		t := &p.Tiers[i]
+		if inputTokens > t.AboveInputTokens && (tier == nil || t.AboveInputTokens > tier.AboveInputTokens) {
+			tier = t
+		}
+	}
+	if tier != nil {
+		note := "long-context rate: more than " + strconv.FormatInt(tier.AboveInputTokens, 10) + " input tokens"
+		set := func(dst *Money, dstNote *string, v Money) {
+			if v != 0 {
+				*dst, *dstNote = v, note
+			}
+		}
+		set(&r.input, &r.inputNote, tier.Input)
+		set(&r.output, &r.outputNote, tier.Output)
+		set(&r.cached, &r.cachedNote, tier.CachedInput)
+		set(&r.write, &r.writeNote, tier.CacheWrite)
+		set(&r.write1h, &r.write1hNote, tier.CacheWrite1h)
+	}
+	if r.cached == 0 {
+		r.cached, r.cachedNote = r.input, joinNote(r.inputNote, "no cached-input rate listed: charged as input")
+	}
+	if r.write == 0 {
+		r.write, r.writeNote = r.input, joinNote(r.inputNote, "no cache-write rate listed: charged as input")
+	}
+	if r.write1h == 0 {
+		r.write1h, r.write1hNote = r.write, joinNote(r.writeNote, "no one-hour cache-write rate listed: charged as a cache write")
+	}
+	return r
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// mulMoney returns rate*tokens, saturating at the largest Money. Both are
+// never negative here.
+func mulMoney(rate Money, tokens int64) Money {
+	if rate <= 0 || tokens <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(rate), uint64(tokens))
+	if hi != 0 || lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return Money(lo)
+}
+
+// addMoney returns a+b for non-negative amounts, saturating at the largest
+// Money.
+func addMoney(a, b Money) Money {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// Prices is a price table. It is immutable once built and safe for
+// concurrent use.
+type Prices struct {
+	rows    []Price // sorted by provider, then model
+	byProv  map[string]*priceIndex
+	version string
+}
+
+// priceIndex finds rows of one provider by model id.
+type priceIndex struct {
+	exact    map[string]int // normalised id → index into rows
+	prefixes []pricePrefix  // longest prefix first
+	catchAll int            // row with Match "*", or -1
+}
+
+type pricePrefix struct {
+	prefix string
+	row    int
+}
+
+// NewPrices builds a table from rows. Of rows with the same provider and
+// model (compared without regard to case), the last one wins; rows without
+// a provider or model are ignored. Providers are stored in lower case.
+//
+// When two rows claim the same id, a row whose Model is that id wins over
+// another row's Match entry; otherwise the row first in provider, model
+// order wins.
+func NewPrices(rows []Price) *Prices {
+	seen := make(map[string]int, len(rows))
+	var kept []Price
+	for _, r := range rows {
+		r.Provider = strings.ToLower(strings.TrimSpace(r.Provider))
+		r.Model = strings.TrimSpace(r.Model)
+		if r.Provider == "" || r.Model == "" {
+			continue
+		}
+		r = r.clone()
+		key := r.Provider + "\x00" + strings.ToLower(r.Model)
+		if i, ok := seen[key]; ok {
+			kept[i] = r
+			continue
+		}
+		seen[key] = len(kept)
+		kept = append(kept, r)
+	}
+	sort.SliceStable(kept, func(i, j int) bool { return priceLess(kept[i], kept[j]) })
+
+	t := &Prices{rows: kept, byProv: make(map[string]*priceIndex)}
+	ix := func(prov string) *priceIndex {
+		x := t.byProv[prov]
+		if x == nil {
+			x = &priceIndex{exact: make(map[string]int), catchAll: -1}
+			t.byProv[prov] = x
+		}
+		return x
+	}
+	for i, r := range kept {
+		ix(r.Provider).exact[priceModelID(r.Provider, r.Model)] = i
+		if r.Updated > t.version {
+			t.version = r.Updated
+		}
+	}
+	for i, r := range kept {
+		x := ix(r.Provider)
+		for _, m := range r.Match {
+			m = strings.ToLower(strings.TrimSpace(m))
+			switch {
+			case m == "*":
+				if x.catchAll < 0 {
+					x.catchAll = i
+				}
+			case strings.HasSuffix(m, "*"):
+				x.prefixes = append(x.prefixes, pricePrefix{prefix: priceModelID(r.Provider, strings.TrimSuffix(m, "*")), row: i})
+			case m != "":
+				id := priceModelID(r.Provider, m)
+				if _, taken := x.exact[id]; !taken {
+					x.exact[id] = i
+				}
+			}
+		}
+	}
+	for _, x := range t.byProv {
+		sort.SliceStable(x.prefixes, func(i, j int) bool { return len(x.prefixes[i].prefix) > len(x.prefixes[j].prefix) })
+	}
+	return t
+}
+
+func priceLess(a, b Price) bool {
+	if a.Provider != b.Provider {
+		return a.Provider < b.Provider
+	}
+	la, lb := strings.ToLower(a.Model), strings.ToLower(b.Model)
+	if la != lb {
+		return la < lb
+	}
+	return a.Model < b.Model
+}
+
+// With returns a new table: t's rows with overrides laid over them. An
+// override replaces the row of the same provider and model and may add
+// models t lacks. An override with no Match, ContextWindow or MaxOutput
+// keeps those of the row it replaces, so a new rate for "gpt-4o" still
+// answers for "gpt-4o-2024-08-06"; one with no Source says "override".
+func (t *Prices) With(overrides []Price) *Prices {
+	base := make(map[string]Price, len(t.rows))
+	for _, r := range t.rows {
+		base[r.Provider+"\x00"+strings.ToLower(r.Model)] = r
+	}
+	rows := make([]Price, 0, len(t.rows)+len(overrides))
+	rows = append(rows, t.rows...)
+	for _, o := range overrides {
+		o.Provider = strings.ToLower(strings.TrimSpace(o.Provider))
+		o.Model = strings.TrimSpace(o.Model)
+		if old, ok := base[o.Provider+"\x00"+strings.ToLower(o.Model)]; ok {
+			if o.Match == nil {
+				o.Match = old.Match
+			}
+			if o.ContextWindow == 0 {
+				o.ContextWindow = old.ContextWindow
+			}
+			if o.MaxOutput == 0 {
+				o.MaxOutput = old.MaxOutput
+			}
+		}
+		if o.Source == "" {
+			o.Source = "override"
+		}
+		rows = append(rows, o)
+	}
+	return NewPrices(rows)
+}
+
+// Version returns the date of the newest data in the table, YYYY-MM-DD;
+// for DefaultPrices, the date of the embedded table's sources.
+func (t *Prices) Version() string { return t.version }
+
+// All returns every row, sorted by provider, then model.
+func (t *Prices) All() []Price {
+	out := make([]Price, len(t.rows))
+	for i, r := range t.rows {
+		out[i] = r.clone()
+	}
+	return out
+}
+
+// Lookup returns the price of model at provider, and false when the table
+// has none: an unknown model is never priced at zero. Ids are compared
+// without regard to case, and in this order:
+//
+//  1. the id as sent, exactly, against each row's Model and exact Match
+//     entries; then against prefix Match entries, longest first;
+//  2. the same for the id without a snapshot suffix ("-2024-08-06",
+//     "-20250929", "@20250514", "-0613", "-09-2025", "-001", "-latest"),
+//     removed one at a time, so "gpt-4o-2024-08-06" finds "gpt-4o" but
+//     "gpt-4o-mini" never does;
+//  3. the provider's catch-all row ("*"), returned with Model set to the id.
+//
+// Gemini ids lose any "models/" prefix, Fireworks ids their
+// "accounts/fireworks/models/" prefix. An OpenRouter id "vendor/model"
+// with no OpenRouter row falls back to the vendor's own row when the vendor
+// is a Sluice provider (openai, anthropic, google, mistralai, deepseek,
+// x-ai): that row is returned as it is, Provider and all, with Source
+// saying it stands in for OpenRouter's price; ids with a ":variant" suffix
+// (":free", ":extended") do not fall back. Every Ollama model is local and
+// free: with no row of its own it gets a zero price with Source "local,
+// free".
+func (t *Prices) Lookup(provider, model string) (Price, bool) {
+	prov := strings.ToLower(strings.TrimSpace(provider))
+	id := priceModelID(prov, model)
+	if id == "" {
+		return Price{}, false
+	}
+	if p, ok := t.find(prov, id); ok {
+		return p, true
+	}
+	switch prov {
+	case "openrouter":
+		vendor, rest, ok := strings.Cut(id, "/")
+		if !ok || strings.Contains(rest, ":") {
+			break
+		}
+		own, ok := openRouterVendors[vendor]
+		if !ok {
+			break
+		}
+		if p, ok := t.find(own, priceModelID(own, rest)); ok {
+			p.Source = p.Source + " (" + own + "'s own price; no openrouter row)"
+			return p, true
+		}
+	case "ollama":
+		return Price{Provider: "ollama", Model: id, Source: "local, free"}, true
+	}
+	return Price{}, false
+}
+
+// openRouterVendors maps OpenRouter's vendor prefixes to the Sluice
+// providers that sell the same models directly.
+var openRouterVendors = map[string]string{
+	"openai":    "openai",
+	"anthropic": "anthropic",
+	"google":    "gemini",
+	"mistralai": "mistral",
+	"deepseek":  "deepseek",
+	"x-ai":      "xai",
+}
+
+// find applies Lookup's rules 1 to 3 to one provider's rows.
+func (t *Prices) find(prov, id string) (Price, bool) {
+	x := t.byProv[prov]
+	if x == nil {
+		return Price{}, false
+	}
+	for cand := id; ; {
+		if i, ok := x.exact[cand]; ok {
+			return t.rows[i].clone(), true
+		}
+		for _, pp := range x.prefixes {
+			if priceMatchesPrefix(pp.prefix, cand) {
+				return t.rows[pp.row].clone(), true
+			}
+		}
+		next, ok := snapshotBase(cand)
+		if !ok {
+			break
+		}
+		cand = next
+	}
+	if x.catchAll >= 0 {
+		p := t.rows[x.catchAll].clone()
+		p.Model = id
+		return p, true
+	}
+	return Price{}, false
+}
+
+// priceModelID normalises a model id for comparison.
+func priceModelID(provider, model string) string {
+	m := strings.ToLower(strings.TrimSpace(model))
+	switch provider {
+	case "gemini":
+		// "models/gemini-2.5-flash", "publishers/google/models/...".
+		if i := strings.LastIndex(m, "models/"); i >= 0 {
+			m = m[i+len("models/"):]
+		}
+	case "fireworks":
+		m = strings.TrimPrefix(m, "accounts/fireworks/models/")
+	}
+	return m
+}
+
+// priceMatchesPrefix reports whether id matches the prefix rule prefix
+// (the Match entry without its '*').
+func priceMatchesPrefix(prefix, id string) bool {
+	if !strings.HasPrefix(id, prefix) {
+		return false
+	}
+	rest := id[len(prefix):]
+	if rest == "" || prefix == "" {
+		return true
+	}
+	if c := rest[0]; isAlnum(prefix[len(prefix)-1]) && c != '-' && c != '@' {
+		return false
+	}
+	// "gemini-2.5-pro*" stands for snapshots of that model, not for
+	// "gemini-2.5-pro-preview-tts", whose audio is priced otherwise.
+	return unmeteredModality(rest) == ""
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// snapshotBase returns id without its last snapshot suffix: a date
+// ("-2024-08-06", "-20250929", "@20250514", "-09-2025", "-05-20"), a
+// four-digit tag ("-0613", "-2407"), a three-digit version ("-001") or
+// "-latest".
+func snapshotBase(id string) (string, bool) {
+	if base, ok := strings.CutSuffix(id, "-latest"); ok && base != "" {
+		return base, true
+	}
+	// Each shape is digit groups separated by '-', after a '-' or '@'.
+	for _, shape := range [][]int{{4, 2, 2}, {8}, {2, 4}, {2, 2}, {4}, {3}} {
+		if base, ok := cutDigitGroups(id, shape); ok {
+			return base, true
+		}
+	}
+	return "", false
+}
+
+// cutDigitGroups removes a suffix of digit groups of the given lengths,
+// joined by '-' and introduced by '-' or '@' (only '-' for short tags), and
+// reports whether it did.
+func cutDigitGroups(id string, groups []int) (string, bool) {
+	n := len(groups) - 1
+	for _, g := range groups {
+		n += g
+	}
+	if len(id) < n+2 {
+		return "", false
+	}
+	tail := id[len(id)-n:]
+	pos := 0
+	for gi, g := range groups {
+		if gi > 0 {
+			if tail[pos] != '-' {
+				return "", false
+			}
+			pos++
+		}
+		for k := 0; k < g; k++ {
+			if c := tail[pos+k]; c < '0' || c > '9' {
+				return "", false
+			}
+		}
+		pos += g
+	}
+	sep := id[len(id)-n-1]
+	if sep != '-' && !(sep == '@' && n >= 8) {
+		return "", false
+	}
+	return id[:len(id)-n-1], true
+}
+
+func (p Price) clone() Price {
+	if p.Match != nil {
+		p.Match = append([]string(nil), p.Match...)
+	}
+	if p.Tiers != nil {
+		p.Tiers = append([]Tier(nil), p.Tiers...)
+	}
+	return p
+}
+
+//go:embed prices.json
+var embeddedPrices []byte
+
+var defaultPrices = sync.OnceValue(func() *Prices {
+	t, err := loadEmbeddedPrices()
+	if err != nil {
+		// Unreachable in a tested build: TestDefaultPricesEmbedded fails
+		// first.
+		// An empty table prices nothing, which the unknown-price policy
+		// handles; a panic here would take the gateway down.
+		return NewPrices(nil)
+	}
+	return t
+})
+
+// DefaultPrices returns the price table built into Sluice (prices.json,
+// derived from genai-prices and LiteLLM; see PRICES-LICENSES.md). It is
+// parsed once, on first use.
+func DefaultPrices() *Prices { return defaultPrices() }
+
+func loadEmbeddedPrices() (*Prices, error) {
+	imp, err := ImportPrices(embeddedPrices)
+	if err != nil {
+		return nil, err
+	}
+	return NewPrices(imp.Prices), nil
+}

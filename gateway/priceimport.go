@@ -1,0 +1,761 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Formats of price tables that ImportPrices reads.
+const (
+	// FormatSluice is Sluice's own file: a PriceFile, as in prices.json.
+	FormatSluice = "sluice-prices"
+	// FormatGenAIPrices is pydantic/genai-prices' prices/data.json: an
+	// array of providers, each with models, match rules and per-million
+	// prices.
+	FormatGenAIPrices = "genai-prices"
+	// FormatLiteLLM is LiteLLM's model_prices_and_context_window.json: an
+	// object of model keys with per-token costs.
+	FormatLiteLLM = "litellm"
+)
+
+// ErrPriceFormat is returned for input that is none of the formats
+// ImportPrices reads.
+var ErrPriceFormat = errors.New("not a price table in a known format (Sluice, genai-prices or LiteLLM JSON)")
+
+// PriceFile is Sluice's own price table format, the one prices.json uses.
+type PriceFile struct {
+	Format  string `json:"format"`  // FormatSluice
+	Version string `json:"version"` // date of the data, YYYY-MM-DD
+	// Sources credit the data the rows derive from.
+	Sources []string `json:"sources,omitempty"`
+	Prices  []Price  `json:"prices"`
+}
+
+// PriceImport is the result of reading a price table.
+type PriceImport struct {
+	Format string // FormatSluice, FormatGenAIPrices or FormatLiteLLM
+	// Prices are the rows Sluice can use. Source is the format's name;
+	// Updated is empty unless the file says it (only Sluice files do): the
+	// caller knows the date of the data.
+	Prices []Price
+	// Skipped are models of Sluice providers that were left out because
+	// their price cannot be held or metered here, with the reason.
+	Skipped []SkippedPrice
+}
+
+// SkippedPrice is a model ImportPrices left out, and why.
+type SkippedPrice struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	Reason   string `json:"reason"`
+}
+
+// ParsePrices reads a price table in any format ImportPrices knows and
+// returns its usable rows and the format's name.
+func ParsePrices(b []byte) ([]Price, string, error) {
+	imp, err := ImportPrices(b)
+	if err != nil {
+		return nil, "", err
+	}
+	return imp.Prices, imp.Format, nil
+}
+
+// ImportPrices reads a price table, telling the format from its shape:
+// a Sluice PriceFile, genai-prices' data.json or LiteLLM's
+// model_prices_and_context_window.json.
+//
+// Rows come out for Sluice's providers only, under Sluice's names
+// (genai-prices' "google" is "gemini", "x-ai" is "xai"; LiteLLM's
+// "together_ai" is "together", and so on); Ollama rows are dropped, its
+// models being free anyway. Models are skipped, and listed in Skipped,
+// when their price is not a per-token rate Sluice can meter: audio or
+// image output, per-request or per-image fees, prices that change with
+// the time of day, or no price at all. A genai-prices model with prices
+// that changed over time gets the newest ones; LiteLLM's priority, flex
+// and batch rates are not read (Sluice charges the standard tier).
+func ImportPrices(b []byte) (PriceImport, error) {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return PriceImport{}, fmt.Errorf("read prices: empty input: %w", ErrPriceFormat)
+	case b[0] == '[':
+		return importGenAIPrices(b)
+	case b[0] == '{':
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(b, &probe); err != nil {
+			return PriceImport{}, fmt.Errorf("read prices: %w: %v", ErrPriceFormat, err)
+		}
+		if f, ok := probe["format"]; ok {
+			var name string
+			if json.Unmarshal(f, &name) == nil && name == FormatSluice {
+				return importSluicePrices(b)
+			}
+		}
+		for k, v := range probe {
+			if k == "sample_spec" {
+				continue
+			}
+			var entry map[string]json.RawMessage
+			if json.Unmarshal(v, &entry) == nil {
+				if _, ok := entry["litellm_provider"]; ok {
+					return importLiteLLM(probe)
+				}
+			}
+		}
+	}
+	return PriceImport{}, fmt.Errorf("read prices: %w", ErrPriceFormat)
+}
+
+func importSluicePrices(b []byte) (PriceImport, error) {
+	var f PriceFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return PriceImport{}, fmt.Errorf("read %s file: %w", FormatSluice, err)
+	}
+	for i, p := range f.Prices {
+		if err := checkPrice(p); err != nil {
+			return PriceImport{}, fmt.Errorf("read %s file: row %d: %w", FormatSluice, i, err)
+		}
+	}
+	return PriceImport{Format: FormatSluice, Prices: f.Prices}, nil
+}
+
+// checkPrice rejects a row no table should hold.
+func checkPrice(p Price) error {
+	if strings.TrimSpace(p.Provider) == "" || strings.TrimSpace(p.Model) == "" {
+		return errors.New("provider and model are required")
+	}
+	rates := []Money{p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h}
+	for _, t := range p.Tiers {
+		if t.AboveInputTokens < 0 {
+			return fmt.Errorf("%s: negative tier threshold", p.Ref())
+		}
+		rates = append(rates, t.Input, t.Output, t.CachedInput, t.CacheWrite, t.CacheWrite1h)
+	}
+	for _, r := range rates {
+		if r < 0 {
+			return fmt.Errorf("%s: negative rate", p.Ref())
+		}
+	}
+	return nil
+}
+
+// Sluice provider names for genai-prices' provider ids.
+var genaiProviders = map[string]string{
+	"openai":     "openai",
+	"anthropic":  "anthropic",
+	"google":     "gemini",
+	"mistral":    "mistral",
+	"groq":       "groq",
+	"deepseek":   "deepseek",
+	"x-ai":       "xai",
+	"openrouter": "openrouter",
+	"together":   "together",
+	"fireworks":  "fireworks",
+}
+
+type genaiProvider struct {
+	ID     string        `json:"id"`
+	Models *[]genaiModel `json:"models"`
+}
+
+type genaiModel struct {
+	ID            string          `json:"id"`
+	Match         json.RawMessage `json:"match"`
+	ContextWindow int64           `json:"context_window"`
+	Prices        json.RawMessage `json:"prices"`
+}
+
+type genaiConditional struct {
+	Constraint *struct {
+		StartDate string `json:"start_date"`
+		StartTime string `json:"start_time"`
+		EndTime   string `json:"end_time"`
+	} `json:"constraint"`
+	Prices map[string]json.RawMessage `json:"prices"`
+}
+
+func importGenAIPrices(b []byte) (PriceImport, error) {
+	var provs []genaiProvider
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&provs); err != nil {
+		return PriceImport{}, fmt.Errorf("read %s: %w: %v", FormatGenAIPrices, ErrPriceFormat, err)
+	}
+	if len(provs) == 0 {
+		return PriceImport{}, fmt.Errorf("read prices: empty array: %w", ErrPriceFormat)
+	}
+	imp := PriceImport{Format: FormatGenAIPrices}
+	for _, gp := range provs {
+		if gp.ID == "" || gp.Models == nil {
+			return PriceImport{}, fmt.Errorf("read %s: an entry is not a provider with an id and models: %w", FormatGenAIPrices, ErrPriceFormat)
+		}
+		prov, ok := genaiProviders[gp.ID]
+		if !ok {
+			continue
+		}
+		for _, m := range *gp.Models {
+			p, reason, err := genaiPrice(prov, m)
+			if err != nil {
+				return PriceImport{}, fmt.Errorf("read %s: %s/%s: %w", FormatGenAIPrices, gp.ID, m.ID, err)
+			}
+			if reason != "" {
+				imp.Skipped = append(imp.Skipped, SkippedPrice{Provider: prov, Model: m.ID, Reason: reason})
+				continue
+			}
+			imp.Prices = append(imp.Prices, p)
+		}
+	}
+	return imp, nil
+}
+
+// genaiPrice converts one genai-prices model, or says why it is skipped.
+func genaiPrice(prov string, m genaiModel) (Price, string, error) {
+	if m.ID == "" {
+		return Price{}, "", errors.New("model without an id")
+	}
+	if prov == "gemini" && strings.HasPrefix(strings.ToLower(m.ID), "claude") {
+		return Price{}, "Vertex AI model; the Gemini API does not serve it", nil
+	}
+	if reason := unmeteredModality(m.ID); reason != "" {
+		return Price{}, reason, nil
+	}
+	fields, reason, err := genaiActivePrices(m.Prices)
+	if err != nil || reason != "" {
+		return Price{}, reason, err
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		switch k {
+		case "input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok":
+		case "input_audio_mtok", "cache_audio_read_mtok":
+			// Audio input at its own rate: Usage does not tell audio
+			// tokens apart, so they are charged as text input.
+		case "output_audio_mtok":
+			return Price{}, "audio output has its own rate, which Sluice cannot meter", nil
+		case "requests_kcount":
+			return Price{}, "charges per request as well as per token", nil
+		default:
+			return Price{}, "unknown price field " + k, nil
+		}
+	}
+	p := Price{Provider: prov, Model: m.ID, ContextWindow: m.ContextWindow, Source: FormatGenAIPrices}
+	type dest struct {
+		base *Money
+		tier func(*Tier) *Money
+	}
+	dests := map[string]dest{
+		"input_mtok":       {&p.Input, func(t *Tier) *Money { return &t.Input }},
+		"output_mtok":      {&p.Output, func(t *Tier) *Money { return &t.Output }},
+		"cache_read_mtok":  {&p.CachedInput, func(t *Tier) *Money { return &t.CachedInput }},
+		"cache_write_mtok": {&p.CacheWrite, func(t *Tier) *Money { return &t.CacheWrite }},
+	}
+	tiered := map[string][]genaiTierStep{}
+	for k, d := range dests {
+		raw, ok := fields[k]
+		if !ok {
+			continue
+		}
+		base, steps, err := genaiRate(raw)
+		if err != nil {
+			return Price{}, "", fmt.Errorf("%s: %w", k, err)
+		}
+		*d.base = base
+		if len(steps) > 0 {
+			tiered[k] = steps
+		}
+	}
+	p.Tiers = buildTiers(tiered, func(k string, t *Tier) *Money { return dests[k].tier(t) })
+	if p.Input == 0 && p.Output == 0 {
+		return Price{}, "no price listed (free or unpublished)", nil
+	}
+	match, err := genaiMatch(prov, m.ID, m.Match)
+	if err != nil {
+		return Price{}, "", err
+	}
+	p.Match = match
+	return p, "", nil
+}
+
+// genaiActivePrices picks the prices a model has now: a plain object, or
+// of conditional prices the one with the latest start date. Of prices
+// that depend on the time of day (DeepSeek's off-peak discount) the
+// dearest is taken: Sluice meters by the request, not by the clock, and a
+// budget must never be understated.
+func genaiActivePrices(raw json.RawMessage) (map[string]json.RawMessage, string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '[' {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, "", fmt.Errorf("prices: %w", err)
+		}
+		return fields, "", nil
+	}
+	var conds []genaiConditional
+	if err := json.Unmarshal(raw, &conds); err != nil {
+		return nil, "", fmt.Errorf("prices: %w", err)
+	}
+	best, bestDate := -1, ""
+	for _, c := range conds {
+		if c.Constraint != nil && (c.Constraint.StartTime != "" || c.Constraint.EndTime != "") {
+			return dearest(conds), "", nil
+		}
+	}
+	for i, c := range conds {
+		date := ""
+		if c.Constraint != nil {
+			date = c.Constraint.StartDate
+		}
+		if best < 0 || date > bestDate {
+			best, bestDate = i, date
+		}
+	}
+	if best < 0 {
+		return nil, "no price listed (free or unpublished)", nil
+	}
+	return conds[best].Prices, "", nil
+}
+
+// dearest returns the prices of conds with the highest input rate.
+func dearest(conds []genaiConditional) map[string]json.RawMessage {
+	var best map[string]json.RawMessage
+	var bestRate Money = -1
+	for _, c := range conds {
+		r, _, err := genaiRate(c.Prices["input_mtok"])
+		if err == nil && r > bestRate {
+			best, bestRate = c.Prices, r
+		}
+	}
+	return best
+}
+
+type genaiTierStep struct {
+	start int64
+	rate  Money
+}
+
+// genaiRate reads a price in dollars per million tokens: a number, or
+// {"base": n, "tiers": [{"start": tokens, "price": n}]}.
+func genaiRate(raw json.RawMessage) (Money, []genaiTierStep, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '{' {
+		var t struct {
+			Base  json.Number `json:"base"`
+			Tiers []struct {
+				Start json.Number `json:"start"`
+				Price json.Number `json:"price"`
+			} `json:"tiers"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&t); err != nil {
+			return 0, nil, err
+		}
+		base, err := decimalRate(string(t.Base), 1_000_000)
+		if err != nil {
+			return 0, nil, err
+		}
+		var steps []genaiTierStep
+		for _, s := range t.Tiers {
+			start, err := strconv.ParseInt(string(s.Start), 10, 64)
+			if err != nil {
+				return 0, nil, fmt.Errorf("tier start %q: %w", s.Start, err)
+			}
+			rate, err := decimalRate(string(s.Price), 1_000_000)
+			if err != nil {
+				return 0, nil, err
+			}
+			steps = append(steps, genaiTierStep{start, rate})
+		}
+		return base, steps, nil
+	}
+	r, err := decimalRate(string(raw), 1_000_000)
+	return r, nil, err
+}
+
+// buildTiers turns per-field tier steps into Tiers: one per distinct
+// threshold, each field at its own highest step not above it.
+func buildTiers(steps map[string][]genaiTierStep, field func(string, *Tier) *Money) []Tier {
+	starts := map[int64]bool{}
+	for _, ss := range steps {
+		for _, s := range ss {
+			starts[s.start] = true
+		}
+	}
+	if len(starts) == 0 {
+		return nil
+	}
+	var tiers []Tier
+	for start := range starts {
+		t := Tier{AboveInputTokens: start}
+		for k, ss := range steps {
+			best := int64(-1)
+			for _, s := range ss {
+				if s.start <= start && s.start > best {
+					best = s.start
+					*field(k, &t) = s.rate
+				}
+			}
+		}
+		tiers = append(tiers, t)
+	}
+	sort.Slice(tiers, func(i, j int) bool { return tiers[i].AboveInputTokens < tiers[j].AboveInputTokens })
+	return tiers
+}
+
+// genaiMatch converts a genai-prices match rule into Match entries:
+// equals and ends_with become exact ids, starts_with and contains become
+// prefixes (Sluice compares whole ids, so "contains" reads as "starts
+// with"). Regular expressions are dropped: the ones genai-prices uses name
+// dated snapshots, which Lookup finds by removing the date.
+func genaiMatch(prov, model string, raw json.RawMessage) ([]string, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	var out []string
+	seen := map[string]bool{priceModelID(prov, model): true}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	var walk func(json.RawMessage) error
+	walk = func(raw json.RawMessage) error {
+		var rule map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &rule); err != nil {
+			return fmt.Errorf("match: %w", err)
+		}
+		keys := make([]string, 0, len(rule))
+		for k := range rule {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := rule[k]
+			switch k {
+			case "or":
+				var subs []json.RawMessage
+				if err := json.Unmarshal(v, &subs); err != nil {
+					return fmt.Errorf("match: %w", err)
+				}
+				for _, s := range subs {
+					if err := walk(s); err != nil {
+						return err
+					}
+				}
+			case "equals", "ends_with", "starts_with", "contains":
+				var s string
+				if err := json.Unmarshal(v, &s); err != nil {
+					return fmt.Errorf("match %s: %w", k, err)
+				}
+				id := priceModelID(prov, s)
+				if id == "" {
+					continue
+				}
+				if k == "starts_with" || k == "contains" {
+					id += "*"
+				}
+				add(id)
+			}
+		}
+		return nil
+	}
+	if err := walk(raw); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// unmeteredModality says why a model named id is skipped when its name
+// marks it as audio, speech or image generation: those are billed by
+// output modality, per image or per second, which Usage does not carry.
+func unmeteredModality(id string) string {
+	m := strings.ToLower(id)
+	for _, w := range []string{"audio", "realtime", "transcribe", "tts", "whisper", "speech", "live"} {
+		if containsWord(m, w) {
+			return "audio model; audio tokens have their own rates, which Sluice cannot meter"
+		}
+	}
+	for _, w := range []string{"image", "imagen", "dall-e"} {
+		if containsWord(m, w) {
+			return "image model; image output is billed per image or image token, which Sluice cannot meter"
+		}
+	}
+	return ""
+}
+
+// containsWord reports whether w appears in s as a whole '-', '/', '.',
+// ':' or '_' separated word.
+func containsWord(s, w string) bool {
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool {
+		return r == '-' || r == '/' || r == '.' || r == ':' || r == '_' || r == '@'
+	}) {
+		if part == w {
+			return true
+		}
+	}
+	return false
+}
+
+// decimalRate converts a decimal number of dollars per perTokens tokens
+// into Money per token, exactly when it can be and otherwise rounded to the
+// nearest picodollar.
+func decimalRate(s string, perTokens int64) (Money, error) {
+	s = strings.TrimSpace(s)
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || s == "" {
+		return 0, fmt.Errorf("price %q is not a number", s)
+	}
+	if r.Sign() < 0 {
+		return 0, fmt.Errorf("price %q is negative", s)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(int64(Dollar)))
+	r.Quo(r, new(big.Rat).SetInt64(perTokens))
+	// Round half up: add one half, take the floor.
+	r.Add(r, big.NewRat(1, 2))
+	n := new(big.Int).Quo(r.Num(), r.Denom())
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("price %q is too large", s)
+	}
+	return Money(n.Int64()), nil
+}
+
+// Sluice provider names for LiteLLM's litellm_provider values. Vertex AI
+// rows count for the Gemini API only for Gemini models, at the same list
+// prices; a row of "gemini" itself wins over them.
+var litellmProviders = map[string]string{
+	"openai":                        "openai",
+	"text-completion-openai":        "openai",
+	"anthropic":                     "anthropic",
+	"gemini":                        "gemini",
+	"vertex_ai-language-models":     "gemini",
+	"vertex_ai-embedding-models":    "gemini",
+	"mistral":                       "mistral",
+	"codestral":                     "mistral",
+	"text-completion-codestral":     "mistral",
+	"groq":                          "groq",
+	"deepseek":                      "deepseek",
+	"xai":                           "xai",
+	"openrouter":                    "openrouter",
+	"together_ai":                   "together",
+	"fireworks_ai":                  "fireworks",
+	"fireworks_ai-embedding-models": "fireworks",
+}
+
+// litellmKeyPrefixes are the "provider/" prefixes LiteLLM puts on its keys.
+var litellmKeyPrefixes = []string{
+	"openai/", "text-completion-openai/", "anthropic/", "gemini/", "vertex_ai/",
+	"mistral/", "codestral/", "text-completion-codestral/", "groq/", "deepseek/",
+	"xai/", "openrouter/", "together_ai/", "fireworks_ai/",
+}
+
+// litellmRates maps LiteLLM's per-token cost fields to Price fields.
+var litellmRates = map[string]func(*Price, *Tier) *Money{
+	"input_cost_per_token": func(p *Price, t *Tier) *Money {
+		if t != nil {
+			return &t.Input
+		}
+		return &p.Input
+	},
+	"output_cost_per_token": func(p *Price, t *Tier) *Money {
+		if t != nil {
+			return &t.Output
+		}
+		return &p.Output
+	},
+	"cache_read_input_token_cost": func(p *Price, t *Tier) *Money {
+		if t != nil {
+			return &t.CachedInput
+		}
+		return &p.CachedInput
+	},
+	"cache_creation_input_token_cost": func(p *Price, t *Tier) *Money {
+		if t != nil {
+			return &t.CacheWrite
+		}
+		return &p.CacheWrite
+	},
+	"cache_creation_input_token_cost_above_1hr": func(p *Price, t *Tier) *Money {
+		if t != nil {
+			return &t.CacheWrite1h
+		}
+		return &p.CacheWrite1h
+	},
+}
+
+func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		if k != "sample_spec" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+
+	imp := PriceImport{Format: FormatLiteLLM}
+	type kept struct {
+		p     Price
+		exact bool // litellm_provider names the Sluice provider itself
+	}
+	rows := map[string]kept{}
+	var order []string
+	for _, key := range keys {
+		var e map[string]json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(entries[key]))
+		dec.UseNumber()
+		if err := dec.Decode(&e); err != nil {
+			return PriceImport{}, fmt.Errorf("read %s: %s: %w", FormatLiteLLM, key, err)
+		}
+		var lp string
+		if raw, ok := e["litellm_provider"]; ok {
+			if err := json.Unmarshal(raw, &lp); err != nil {
+				return PriceImport{}, fmt.Errorf("read %s: %s: litellm_provider: %w", FormatLiteLLM, key, err)
+			}
+		}
+		prov, ok := litellmProviders[lp]
+		if !ok {
+			continue
+		}
+		model := key
+		for _, pre := range litellmKeyPrefixes {
+			if rest, ok := strings.CutPrefix(model, pre); ok {
+				model = rest
+				break
+			}
+		}
+		if strings.HasPrefix(lp, "vertex_ai") && !strings.HasPrefix(strings.ToLower(model), "gemini-") {
+			continue
+		}
+		p, reason, err := litellmPrice(prov, model, e)
+		if err != nil {
+			return PriceImport{}, fmt.Errorf("read %s: %s: %w", FormatLiteLLM, key, err)
+		}
+		if reason != "" {
+			imp.Skipped = append(imp.Skipped, SkippedPrice{Provider: prov, Model: model, Reason: reason})
+			continue
+		}
+		id := prov + "\x00" + priceModelID(prov, model)
+		exact := lp == prov
+		if old, dup := rows[id]; dup {
+			if old.exact || !exact {
+				continue
+			}
+		} else {
+			order = append(order, id)
+		}
+		rows[id] = kept{p, exact}
+	}
+	for _, id := range order {
+		imp.Prices = append(imp.Prices, rows[id].p)
+	}
+	return imp, nil
+}
+
+// litellmPrice converts one LiteLLM entry, or says why it is skipped.
+func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, string, error) {
+	var mode string
+	if raw, ok := e["mode"]; ok {
+		if err := json.Unmarshal(raw, &mode); err != nil {
+			return Price{}, "", fmt.Errorf("mode: %w", err)
+		}
+	}
+	switch mode {
+	case "", "chat", "completion", "responses", "embedding":
+	default:
+		return Price{}, "mode " + mode + " is not billed per text token", nil
+	}
+	if reason := unmeteredModality(model); reason != "" {
+		return Price{}, reason, nil
+	}
+	for _, k := range []string{"output_cost_per_audio_token", "output_cost_per_image", "output_cost_per_image_token", "output_cost_per_video_token", "output_cost_per_second"} {
+		if _, ok := e[k]; ok {
+			return Price{}, "output other than text (" + k + ") has its own rate, which Sluice cannot meter", nil
+		}
+	}
+	if r, ok := e["output_cost_per_reasoning_token"]; ok {
+		if o, ok := e["output_cost_per_token"]; !ok || !sameNumber(r, o) {
+			return Price{}, "reasoning tokens have their own rate", nil
+		}
+	}
+	if _, ok := e["input_cost_per_token"]; !ok {
+		return Price{}, "no per-token input price", nil
+	}
+
+	p := Price{Provider: prov, Model: model, Source: FormatLiteLLM}
+	steps := map[string][]genaiTierStep{}
+	for k, raw := range e {
+		// Long-context rates are "<field>_above_<N>k_tokens"; the field
+		// itself may be "cache_creation_input_token_cost_above_1hr".
+		field, threshold := k, int64(0)
+		if i := strings.LastIndex(k, "_above_"); i > 0 && strings.HasSuffix(k, "k_tokens") {
+			n, err := strconv.ParseInt(k[i+len("_above_"):len(k)-len("k_tokens")], 10, 64)
+			if err != nil || n <= 0 {
+				continue
+			}
+			field, threshold = k[:i], n*1000
+		}
+		set, ok := litellmRates[field]
+		if !ok {
+			continue
+		}
+		rate, err := litellmNumber(raw)
+		if err != nil {
+			return Price{}, "", fmt.Errorf("%s: %w", k, err)
+		}
+		if threshold == 0 {
+			*set(&p, nil) = rate
+		} else {
+			steps[field] = append(steps[field], genaiTierStep{threshold, rate})
+		}
+	}
+	p.Tiers = buildTiers(steps, func(k string, t *Tier) *Money { return litellmRates[k](nil, t) })
+	if p.Input == 0 && p.Output == 0 {
+		return Price{}, "no price listed (free or unpublished)", nil
+	}
+	p.ContextWindow, _ = litellmInt(e["max_input_tokens"])
+	p.MaxOutput, _ = litellmInt(e["max_output_tokens"])
+	return p, "", nil
+}
+
+// litellmNumber reads a LiteLLM per-token cost in dollars.
+func litellmNumber(raw json.RawMessage) (Money, error) {
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&n); err != nil {
+		return 0, err
+	}
+	return decimalRate(string(n), 1)
+}
+
+func litellmInt(raw json.RawMessage) (int64, bool) {
+	var n json.Number
+	if len(raw) == 0 || json.Unmarshal(raw, &n) != nil {
+		return 0, false
+	}
+	v, err := n.Int64()
+	if err != nil {
+		f, ferr := n.Float64()
+		if ferr != nil {
+			return 0, false
+		}
+		v = int64(f)
+	}
+	return v, true
+}
+
+func sameNumber(a, b json.RawMessage) bool {
+	x, errX := litellmNumber(a)
+	y, errY := litellmNumber(b)
+	return errX == nil && errY == nil && x == y
+}
