@@ -1,0 +1,317 @@
+package store
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
+)
+
+// BudgetStatus is a budget and where it stands now.
+type BudgetStatus struct {
+	gateway.Budget
+	// LimitNow is the limit in force: Limit, plus Raise while it lasts.
+	LimitNow gateway.Money `json:"limit_now_usd"`
+	// Spent is what settled requests spent in the current window.
+	Spent gateway.Money `json:"spent_usd"`
+	// Held is what requests in flight have reserved.
+	Held gateway.Money `json:"held_usd"`
+	// Remaining is LimitNow - Spent - Held, never below zero: the most the
+	// next request may be held for.
+	Remaining gateway.Money `json:"remaining_usd"`
+	// Start and Resets bound the current window; both are zero for a
+	// total budget.
+	Start  time.Time `json:"start,omitzero"`
+	Resets time.Time `json:"resets,omitzero"`
+	// SoftReached is true once Spent reaches the soft threshold.
+	SoftReached bool `json:"soft_reached"`
+}
+
+func (db *DB) status(st *budgetState, now time.Time) BudgetStatus {
+	limit := st.b.LimitAt(now)
+	return BudgetStatus{
+		Budget:      st.b,
+		LimitNow:    limit,
+		Spent:       st.settled,
+		Held:        st.held,
+		Remaining:   max(limit-st.settled-st.held, 0),
+		Start:       st.start,
+		Resets:      st.end,
+		SoftReached: st.settled >= st.b.SoftAt(now),
+	}
+}
+
+// Budgets returns every budget and where it stands, by name.
+func (db *DB) Budgets() ([]BudgetStatus, error) {
+	now := db.now()
+	db.mu.Lock()
+	out := make([]BudgetStatus, 0, len(db.budgets))
+	for _, st := range db.budgets {
+		db.roll(st, now)
+		out = append(out, db.status(st, now))
+	}
+	db.mu.Unlock()
+	slices.SortFunc(out, func(a, b BudgetStatus) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// Budget returns the budget with that ID or name (names match regardless
+// of case), or an error wrapping ErrNotFound.
+func (db *DB) Budget(nameOrID string) (BudgetStatus, error) {
+	now := db.now()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	st := db.findBudget(nameOrID)
+	if st == nil {
+		return BudgetStatus{}, fmt.Errorf("budget %q: %w", nameOrID, ErrNotFound)
+	}
+	db.roll(st, now)
+	return db.status(st, now), nil
+}
+
+// findBudget returns the budget with ID nameOrID, or else the one with
+// that name, or nil. Guarded by db.mu.
+func (db *DB) findBudget(nameOrID string) *budgetState {
+	if st, ok := db.budgets[nameOrID]; ok {
+		return st
+	}
+	for _, st := range db.budgets {
+		if strings.EqualFold(st.b.Name, nameOrID) {
+			return st
+		}
+	}
+	return nil
+}
+
+// PutBudget creates b, or replaces the budget with b's ID, and returns it
+// as stored: with an ID assigned if it had none, a creation time, and a
+// soft threshold of gateway.DefaultSoft if it had none. Names are unique
+// regardless of case (ErrExists). An invalid budget is an error wrapping
+// both ErrInvalid and gateway.ErrInvalidBudget.
+//
+// The budget's spend in its current window is read from the rollups, and
+// the holds open now count against it at once.
+func (db *DB) PutBudget(b gateway.Budget) (gateway.Budget, error) {
+	if b.Soft == 0 {
+		b.Soft = gateway.DefaultSoft
+	}
+	if err := b.Validate(); err != nil {
+		return gateway.Budget{}, &invalidError{err}
+	}
+	db.settleMu.Lock()
+	defer db.settleMu.Unlock()
+	now := db.now()
+
+	db.mu.Lock()
+	for _, st := range db.budgets {
+		if st.b.ID != b.ID && strings.EqualFold(st.b.Name, b.Name) {
+			db.mu.Unlock()
+			return gateway.Budget{}, fmt.Errorf("budget %q: %w", b.Name, ErrExists)
+		}
+	}
+	if old, ok := db.budgets[b.ID]; ok && b.Created.IsZero() {
+		b.Created = old.b.Created
+	}
+	loc := db.loc
+	db.mu.Unlock()
+
+	if b.ID == "" {
+		b.ID = newBudgetID()
+	}
+	if b.Created.IsZero() {
+		b.Created = now
+	}
+	data, err := json.Marshal(b)
+	if err != nil {
+		return gateway.Budget{}, fmt.Errorf("save budget %q: %w", b.Name, err)
+	}
+	start, end := b.Window(now, loc)
+	var settled gateway.Money
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketBudgets).Put([]byte(b.ID), data); err != nil {
+			return err
+		}
+		settled, err = windowSpend(tx, b, start, end, loc)
+		return err
+	})
+	if err != nil {
+		return gateway.Budget{}, fmt.Errorf("save budget %q: %w", b.Name, err)
+	}
+
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.install(&budgetState{b: b, start: start, end: end, settled: settled}, now)
+	return b, nil
+}
+
+// install puts st in place of any budget with its ID, counts the open
+// holds that apply to it, and marks as already sent the events its
+// current spend would earn: events report spending, not configuration.
+// Guarded by db.mu.
+func (db *DB) install(st *budgetState, now time.Time) {
+	id := st.b.ID
+	for _, oh := range db.holds {
+		oh.budgets = slices.DeleteFunc(oh.budgets, func(bid string) bool { return bid == id })
+		if st.b.Applies(oh.h) {
+			st.held += oh.h.Amount
+			oh.budgets = append(oh.budgets, id)
+		}
+	}
+	st.softFired = st.settled >= st.b.SoftAt(now)
+	st.limitFired = st.settled >= st.b.LimitAt(now)
+	db.budgets[id] = st
+}
+
+// DeleteBudget deletes the budget with that ID or name.
+func (db *DB) DeleteBudget(nameOrID string) error {
+	db.settleMu.Lock()
+	defer db.settleMu.Unlock()
+	db.mu.Lock()
+	st := db.findBudget(nameOrID)
+	db.mu.Unlock()
+	if st == nil {
+		return fmt.Errorf("budget %q: %w", nameOrID, ErrNotFound)
+	}
+	id := st.b.ID
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBudgets).Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete budget %q: %w", st.b.Name, err)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	delete(db.budgets, id)
+	for _, oh := range db.holds {
+		oh.budgets = slices.DeleteFunc(oh.budgets, func(bid string) bool { return bid == id })
+	}
+	return nil
+}
+
+// RaiseBudget raises the budget with that ID or name by by, for d from
+// now; then the raise expires by itself. A raise made while another is in
+// force adds to it and lasts until the later of the two ends, so raising
+// again always leaves more room than before.
+func (db *DB) RaiseBudget(nameOrID string, by gateway.Money, d time.Duration) (gateway.Budget, error) {
+	if by <= 0 {
+		return gateway.Budget{}, invalidf("raise budget %q: the raise must be more than $0", nameOrID)
+	}
+	if d <= 0 {
+		return gateway.Budget{}, invalidf("raise budget %q: the raise must last some time", nameOrID)
+	}
+	db.settleMu.Lock()
+	defer db.settleMu.Unlock()
+	now := db.now()
+	db.mu.Lock()
+	st := db.findBudget(nameOrID)
+	var b gateway.Budget
+	if st != nil {
+		b = st.b
+	}
+	db.mu.Unlock()
+	if st == nil {
+		return gateway.Budget{}, fmt.Errorf("budget %q: %w", nameOrID, ErrNotFound)
+	}
+
+	until := now.Add(d)
+	if b.Raise > 0 && now.Before(b.RaiseUntil) {
+		b.Raise += by
+		if b.RaiseUntil.After(until) {
+			until = b.RaiseUntil
+		}
+	} else {
+		b.Raise = by
+	}
+	b.RaiseUntil = until
+	data, err := json.Marshal(b)
+	if err != nil {
+		return gateway.Budget{}, fmt.Errorf("raise budget %q: %w", b.Name, err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBudgets).Put([]byte(b.ID), data)
+	})
+	if err != nil {
+		return gateway.Budget{}, fmt.Errorf("raise budget %q: %w", b.Name, err)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	st.b = b
+	st.rearm(now)
+	return b, nil
+}
+
+// readBudgets reads every budget and its spend in its window of now.
+func readBudgets(tx *bolt.Tx, now time.Time, loc *time.Location) ([]*budgetState, error) {
+	var out []*budgetState
+	err := tx.Bucket(bucketBudgets).ForEach(func(k, v []byte) error {
+		var b gateway.Budget
+		if err := json.Unmarshal(v, &b); err != nil {
+			return fmt.Errorf("decode budget %s: %w", k, err)
+		}
+		start, end := b.Window(now, loc)
+		settled, err := windowSpend(tx, b, start, end, loc)
+		if err != nil {
+			return err
+		}
+		out = append(out, &budgetState{b: b, start: start, end: end, settled: settled})
+		return nil
+	})
+	return out, err
+}
+
+// loadBudgets reads the budgets at Open, before the DB is shared.
+func (db *DB) loadBudgets(tx *bolt.Tx) error {
+	now := db.now()
+	states, err := readBudgets(tx, now, db.loc)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		db.install(st, now)
+	}
+	return nil
+}
+
+// reloadBudgets recomputes every budget's window and spend in loc, the new
+// time zone. The caller holds settleMu exclusively, so the spend read from
+// the file is all there is.
+func (db *DB) reloadBudgets(loc *time.Location) error {
+	now := db.now()
+	var states []*budgetState
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		states, err = readBudgets(tx, now, loc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reload budgets: %w", err)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.loc = loc
+	db.budgets = make(map[string]*budgetState, len(states))
+	for _, oh := range db.holds {
+		oh.budgets = oh.budgets[:0]
+	}
+	for _, st := range states {
+		db.install(st, now)
+	}
+	return nil
+}
+
+func newBudgetID() string { return "bud_" + randomHex(6) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b)
+}

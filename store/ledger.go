@@ -1,0 +1,574 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
+)
+
+// budgetState is what admission knows of one budget: its spend in the
+// current window and the holds open against it. Guarded by DB.mu.
+type budgetState struct {
+	b          gateway.Budget
+	start, end time.Time     // current window; both zero for a total budget
+	settled    gateway.Money // settled spend with record times in the window
+	held       gateway.Money // open holds reserved against this budget
+	// later is settled spend of windows after the current one, by window
+	// start (Unix nanoseconds): records whose time passed the window's end
+	// before anything asked for the new window. It becomes settled when
+	// the window rolls over.
+	later map[int64]gateway.Money
+
+	softFired  bool // a soft event was sent in this window
+	limitFired bool // a limit event was sent in this window
+}
+
+// openHold is a hold reserved in memory, and the budgets it was reserved
+// against. Guarded by DB.mu.
+type openHold struct {
+	h       gateway.Hold
+	budgets []string // budget IDs
+}
+
+// BudgetEvent says a budget crossed its soft threshold or hit its limit.
+// Each kind is sent at most once per budget per window; a raise, or a
+// limit changed with PutBudget, sets them off again.
+type BudgetEvent struct {
+	Kind     string        `json:"kind"` // BudgetSoft or BudgetLimit
+	BudgetID string        `json:"budget_id"`
+	Budget   string        `json:"budget"` // its name
+	Scope    string        `json:"scope"`
+	Spent    gateway.Money `json:"spent_usd"` // settled in the window
+	Limit    gateway.Money `json:"limit_usd"` // in force, raise included
+	Resets   time.Time     `json:"resets,omitzero"`
+	Time     time.Time     `json:"time"`
+}
+
+// Kinds of BudgetEvent.
+const (
+	// BudgetSoft: settled spend reached the soft threshold.
+	BudgetSoft = "soft"
+	// BudgetLimit: settled spend reached the limit, or the budget refused
+	// a request.
+	BudgetLimit = "limit"
+)
+
+// roll moves st to the window holding now, if now is past its end. A clock
+// that went backwards keeps the later window until it catches up.
+func (db *DB) roll(st *budgetState, now time.Time) {
+	if st.end.IsZero() || now.Before(st.end) {
+		return
+	}
+	start, end := st.b.Window(now, db.loc)
+	if !start.After(st.start) {
+		return
+	}
+	st.start, st.end = start, end
+	st.settled = st.later[start.UnixNano()]
+	for k := range st.later {
+		if k <= start.UnixNano() {
+			delete(st.later, k)
+		}
+	}
+	st.softFired, st.limitFired = false, false
+}
+
+// addSettled counts cost, of a record made at t, in st's window of t.
+// Spend of a window before the current one no longer matters.
+func (db *DB) addSettled(st *budgetState, t time.Time, cost gateway.Money) {
+	if st.end.IsZero() || (!t.Before(st.start) && t.Before(st.end)) {
+		st.settled += cost
+		return
+	}
+	if start, _ := st.b.Window(t, db.loc); start.After(st.start) {
+		if st.later == nil {
+			st.later = make(map[int64]gateway.Money)
+		}
+		st.later[start.UnixNano()] += cost
+	}
+}
+
+// events returns the events st has newly earned at now, and re-arms those
+// a raise has taken back.
+func (st *budgetState) events(now time.Time) []BudgetEvent {
+	limit, soft := st.b.LimitAt(now), st.b.SoftAt(now)
+	var evs []BudgetEvent
+	if st.settled < soft {
+		st.softFired = false
+	} else if !st.softFired {
+		st.softFired = true
+		evs = append(evs, st.event(BudgetSoft, now))
+	}
+	// The limit event, which a refusal may have fired too, is re-armed by
+	// a new window or a new limit (see rearm), not by spend alone.
+	if st.settled >= limit && !st.limitFired {
+		st.limitFired = true
+		evs = append(evs, st.event(BudgetLimit, now))
+	}
+	return evs
+}
+
+// rearm lets both events fire again if spend is below their thresholds
+// at now, after the limit changed.
+func (st *budgetState) rearm(now time.Time) {
+	if st.settled < st.b.SoftAt(now) {
+		st.softFired = false
+	}
+	if st.settled+st.held < st.b.LimitAt(now) {
+		st.limitFired = false
+	}
+}
+
+func (st *budgetState) event(kind string, now time.Time) BudgetEvent {
+	return BudgetEvent{
+		Kind:     kind,
+		BudgetID: st.b.ID,
+		Budget:   st.b.Name,
+		Scope:    st.b.Scope(),
+		Spent:    st.settled,
+		Limit:    st.b.LimitAt(now),
+		Resets:   st.end,
+		Time:     now,
+	}
+}
+
+func (db *DB) fire(evs []BudgetEvent) {
+	if db.onEvent == nil {
+		return
+	}
+	for _, ev := range evs {
+		db.onEvent(ev)
+	}
+}
+
+// Hold reserves h.Amount against every budget that applies to h and makes
+// the hold durable before it returns.
+//
+// Admission is atomic: under one lock Hold checks that each applicable
+// budget's limit at now, less its settled spend and open holds, covers
+// h.Amount, and reserves it in memory; then it writes the hold and waits
+// for the write to reach the disk. If the write fails the reservation is
+// undone and the error returned. A hold of zero is always admitted.
+//
+// When a budget cannot cover the hold, Hold returns an error wrapping a
+// *gateway.Refusal naming the refusing budget with the least remaining.
+// ctx is consulted only before anything is reserved: once the write has
+// started, Hold waits for it, so that a hold on disk is never unknown to
+// its caller.
+func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hold %s: %w", h.ID, err)
+	}
+	if h.ID == "" {
+		return invalidf("hold: no ID")
+	}
+	if h.Amount < 0 {
+		return invalidf("hold %s: negative amount %s", h.ID, h.Amount)
+	}
+	now := db.now()
+	if h.Time.IsZero() {
+		h.Time = now
+	}
+	data, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("hold %s: %w", h.ID, err)
+	}
+
+	ref, evs, err := db.reserve(h, now)
+	db.fire(evs)
+	if err != nil {
+		return err
+	}
+	if ref != nil {
+		return fmt.Errorf("hold %s: %w", h.ID, ref)
+	}
+
+	id := []byte(h.ID)
+	err = db.commits.do(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketRecordIDs).Get(id) != nil {
+			return fmt.Errorf("hold %s: already settled: %w", h.ID, ErrExists)
+		}
+		return tx.Bucket(bucketHolds).Put(id, data)
+	})
+	if err != nil {
+		db.unreserve(h.ID)
+		return fmt.Errorf("hold %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// reserve admits h in memory, or says which budget refuses it.
+func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []BudgetEvent, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if _, ok := db.holds[h.ID]; ok {
+		return nil, nil, fmt.Errorf("hold %s: already open: %w", h.ID, ErrExists)
+	}
+	var (
+		applies []*budgetState
+		refusal *gateway.Refusal
+		evs     []BudgetEvent
+	)
+	for _, st := range db.budgets {
+		if !st.b.Applies(h) {
+			continue
+		}
+		db.roll(st, now)
+		applies = append(applies, st)
+		limit := st.b.LimitAt(now)
+		spent := st.settled + st.held
+		if h.Amount == 0 || limit-spent >= h.Amount {
+			continue
+		}
+		ref := newRefusal(st, h.Amount, limit, spent)
+		if refusal == nil || ref.Remaining < refusal.Remaining ||
+			ref.Remaining == refusal.Remaining && ref.Budget < refusal.Budget {
+			refusal = ref
+		}
+		if !st.limitFired {
+			st.limitFired = true
+			evs = append(evs, st.event(BudgetLimit, now))
+		}
+	}
+	if refusal != nil {
+		return refusal, evs, nil
+	}
+	oh := &openHold{h: h}
+	for _, st := range applies {
+		st.held += h.Amount
+		oh.budgets = append(oh.budgets, st.b.ID)
+	}
+	db.holds[h.ID] = oh
+	return nil, evs, nil
+}
+
+// newRefusal describes st refusing wanted. Guarded by db.mu.
+func newRefusal(st *budgetState, wanted, limit, spent gateway.Money) *gateway.Refusal {
+	remaining := max(limit-spent, 0)
+	// Suggest a raise of the shortfall in whole dollars, at least one.
+	by := (wanted - remaining + gateway.Dollar - 1) / gateway.Dollar * gateway.Dollar
+	by = max(by, gateway.Dollar)
+	hint := fmt.Sprintf("Raise it with: sluice budget raise %s --by %s --for 1h", shellQuote(st.b.Name), by)
+	return &gateway.Refusal{
+		Budget:    st.b.Name,
+		Scope:     st.b.Scope(),
+		Limit:     limit,
+		Spent:     spent,
+		Remaining: remaining,
+		Resets:    st.end,
+		Wanted:    wanted,
+		Hint:      hint,
+	}
+}
+
+// shellQuote quotes s for a POSIX shell if it needs quoting.
+func shellQuote(s string) string {
+	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:/@+=", r))
+	}) < 0
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// unreserve takes back a reservation whose hold never reached the disk.
+func (db *DB) unreserve(id string) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	oh, ok := db.holds[id]
+	if !ok {
+		return
+	}
+	delete(db.holds, id)
+	for _, bid := range oh.budgets {
+		if st, ok := db.budgets[bid]; ok {
+			st.held -= oh.h.Amount
+		}
+	}
+}
+
+// Settle replaces the hold named by r.ID, if there is one, with r: in one
+// transaction it deletes the hold, appends r to the log and adds r to the
+// day's rollup; then, in memory, it moves the money from held to settled.
+//
+// Settle is exactly once per ID: settling an ID that is already in the
+// log does nothing and returns nil. A record with no hold (a refusal, a
+// request that failed authentication) is just appended. Records whose
+// outcome is refused or blocked cost nothing, whatever r.Cost says, and
+// never count against a budget. A zero r.Time means now; a zero r.Held is
+// filled in from the hold.
+//
+// ctx is not consulted: a settlement must not be lost because the client
+// that made the request went away. If the write fails, the hold stays
+// open, on disk and in memory, and the error is returned.
+func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
+	if r.ID == "" {
+		return invalidf("settle: no ID")
+	}
+	if r.Time.IsZero() {
+		r.Time = db.now()
+	}
+	if isRefusal(r.Outcome) {
+		r.Cost = 0
+	}
+
+	rec, applied, evs, err := db.settle(r)
+	if err != nil {
+		return fmt.Errorf("settle %s: %w", r.ID, err)
+	}
+	if applied {
+		db.publish(rec)
+		db.fire(evs)
+	}
+	return nil
+}
+
+// settle writes r and applies it in memory, holding settleMu shared from
+// the write until memory agrees with the file.
+func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []BudgetEvent, err error) {
+	db.settleMu.RLock()
+	defer db.settleMu.RUnlock()
+	loc := db.location()
+	err = db.commits.do(func(tx *bolt.Tx) error {
+		var err error
+		rec, applied, err = settleTx(tx, r, loc)
+		return err
+	})
+	if err != nil || !applied {
+		return rec, false, nil, err
+	}
+	return rec, true, db.applySettled([]gateway.Record{rec}), nil
+}
+
+// isRefusal reports whether outcome means Sluice never forwarded the
+// request, which then costs nothing.
+func isRefusal(outcome string) bool {
+	return outcome == gateway.OutcomeRefused || outcome == gateway.OutcomeBlocked
+}
+
+// settleTx writes r in tx unless its ID is already in the log, and returns
+// the record as written. It is idempotent, as a batched write must be.
+func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record, bool, error) {
+	id := []byte(r.ID)
+	ids := tx.Bucket(bucketRecordIDs)
+	if ids.Get(id) != nil {
+		return r, false, nil
+	}
+	holds := tx.Bucket(bucketHolds)
+	if v := holds.Get(id); v != nil {
+		if r.Held == 0 {
+			var h gateway.Hold
+			if err := json.Unmarshal(v, &h); err != nil {
+				return r, false, fmt.Errorf("decode hold: %w", err)
+			}
+			r.Held = h.Amount
+		}
+		if err := holds.Delete(id); err != nil {
+			return r, false, err
+		}
+	}
+	records := tx.Bucket(bucketRecords)
+	seq, err := records.NextSequence()
+	if err != nil {
+		return r, false, err
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return r, false, err
+	}
+	key := recordKey(r.Time, seq)
+	if err := records.Put(key, data); err != nil {
+		return r, false, err
+	}
+	if err := ids.Put(id, key); err != nil {
+		return r, false, err
+	}
+	if err := addRollup(tx.Bucket(bucketRollups), r, loc); err != nil {
+		return r, false, err
+	}
+	return r, true, nil
+}
+
+// applySettled moves settled records' money from held to settled in
+// memory and returns the events that earns.
+func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
+	now := db.now()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var evs []BudgetEvent
+	for _, r := range recs {
+		if oh, ok := db.holds[r.ID]; ok {
+			delete(db.holds, r.ID)
+			delete(db.orphans, r.ID)
+			for _, bid := range oh.budgets {
+				if st, ok := db.budgets[bid]; ok {
+					st.held -= oh.h.Amount
+				}
+			}
+		}
+		if r.Cost == 0 || isRefusal(r.Outcome) {
+			continue
+		}
+		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token}
+		for _, st := range db.budgets {
+			if !st.b.Applies(h) {
+				continue
+			}
+			db.roll(st, now)
+			db.addSettled(st, r.Time, r.Cost)
+			evs = append(evs, st.events(now)...)
+		}
+	}
+	return evs
+}
+
+// Recover turns every hold that was open when the file was opened (left
+// by a process that crashed) into a record charged at its held amount,
+// with outcome "crashed" and marked estimated, and adds it to the
+// rollups. It returns how many it charged; a second call charges none.
+// Call it once at start-up, before serving requests.
+func (db *DB) Recover(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("recover holds: %w", err)
+	}
+	recs, evs, err := db.chargeOrphans()
+	if err != nil {
+		return 0, fmt.Errorf("recover holds: %w", err)
+	}
+	db.publish(recs...)
+	db.fire(evs)
+	return len(recs), nil
+}
+
+// chargeOrphans charges the holds a crash left open and applies the
+// charges in memory, holding settleMu shared throughout.
+func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
+	db.settleMu.RLock()
+	defer db.settleMu.RUnlock()
+
+	db.mu.Lock()
+	loc := db.loc
+	ids := make([]string, 0, len(db.orphans))
+	for id := range db.orphans {
+		ids = append(ids, id)
+	}
+	db.mu.Unlock()
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	slices.Sort(ids)
+
+	var recs []gateway.Record
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		recs = recs[:0]
+		holds := tx.Bucket(bucketHolds)
+		for _, id := range ids {
+			var h gateway.Hold
+			ok, err := getJSON(holds, []byte(id), &h)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			rec, applied, err := settleTx(tx, crashedRecord(h), loc)
+			if err != nil {
+				return err
+			}
+			if applied {
+				recs = append(recs, rec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	evs := db.applySettled(recs)
+	db.mu.Lock()
+	for _, id := range ids {
+		delete(db.orphans, id)
+	}
+	db.mu.Unlock()
+	return recs, evs, nil
+}
+
+// crashedRecord is the charge for a hold a crash left open: what was held,
+// since what the request really cost is unknown.
+func crashedRecord(h gateway.Hold) gateway.Record {
+	return gateway.Record{
+		ID:        h.ID,
+		Time:      h.Time,
+		Token:     h.Token,
+		Provider:  h.Provider,
+		Model:     h.Model,
+		Route:     h.Route,
+		Stream:    h.Stream,
+		Outcome:   gateway.OutcomeCrashed,
+		Cost:      h.Amount,
+		Priced:    !h.Estimated,
+		Estimated: true,
+		Held:      h.Amount,
+		Error:     "sluice stopped before the request finished; charged the amount held for it",
+	}
+}
+
+// loadHolds puts the holds on disk in memory, reserved against the budgets
+// that apply, and remembers them for Recover.
+func (db *DB) loadHolds(tx *bolt.Tx) error {
+	return tx.Bucket(bucketHolds).ForEach(func(k, v []byte) error {
+		var h gateway.Hold
+		if err := json.Unmarshal(v, &h); err != nil {
+			return fmt.Errorf("decode hold %s: %w", k, err)
+		}
+		oh := &openHold{h: h}
+		for _, st := range db.budgets {
+			if st.b.Applies(h) {
+				st.held += h.Amount
+				oh.budgets = append(oh.budgets, st.b.ID)
+			}
+		}
+		db.holds[h.ID] = oh
+		db.orphans[h.ID] = true
+		return nil
+	})
+}
+
+// Held returns the total of the holds open now.
+func (db *DB) Held() gateway.Money {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var sum gateway.Money
+	for _, oh := range db.holds {
+		sum += oh.h.Amount
+	}
+	return sum
+}
+
+// OpenHolds returns the number of holds open now, those a crash left
+// included until Recover charges them.
+func (db *DB) OpenHolds() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.holds)
+}
+
+// Budgeted reports whether any budget applies to h; it satisfies
+// gateway.Budgeter, which decides whether an unpriced model may pass.
+func (db *DB) Budgeted(h gateway.Hold) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, st := range db.budgets {
+		if st.b.Applies(h) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,214 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
+)
+
+// recordKey orders the log by request time, then by the order of
+// settlement: eight bytes of time, eight of sequence, big-endian. The sign
+// bit of the time is flipped so that the bytes sort as the numbers do.
+func recordKey(t time.Time, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, timeBits(t))
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
+}
+
+func timeBits(t time.Time) uint64 { return uint64(t.UnixNano()) ^ 1<<63 }
+
+// LogQuery selects records from the log. Zero fields select everything.
+type LogQuery struct {
+	// Limit is the most records returned; 0 means 100.
+	Limit int
+	// Before is a record ID: only records older than it are returned, so
+	// the last ID of one page is the cursor of the next.
+	Before string
+	// Provider, Token, Outcome and Status must match exactly; Model is an
+	// exact name or a path.Match pattern.
+	Provider, Model, Token, Outcome string
+	Status                          int
+	// Since drops records older than it.
+	Since time.Time
+}
+
+// DefaultLogLimit is the page size of a LogQuery without a Limit.
+const DefaultLogLimit = 100
+
+// Records returns the records q selects, newest first. A Before that
+// names no record is an error wrapping ErrNotFound.
+func (db *DB) Records(q LogQuery) ([]gateway.Record, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
+	if q.Model != "" {
+		if _, err := path.Match(q.Model, ""); err != nil {
+			return nil, invalidf("model pattern %q is malformed", q.Model)
+		}
+	}
+	var since []byte
+	if !q.Since.IsZero() {
+		since = binary.BigEndian.AppendUint64(nil, timeBits(q.Since))
+	}
+	out := []gateway.Record{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRecords).Cursor()
+		var k, v []byte
+		if q.Before != "" {
+			key := tx.Bucket(bucketRecordIDs).Get([]byte(q.Before))
+			if key == nil {
+				return fmt.Errorf("record %q: %w", q.Before, ErrNotFound)
+			}
+			c.Seek(key)
+			k, v = c.Prev()
+		} else {
+			k, v = c.Last()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			if since != nil && bytes.Compare(k[:8], since) < 0 {
+				break
+			}
+			var r gateway.Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode record: %w", err)
+			}
+			if q.matches(r) {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	return out, nil
+}
+
+func (q LogQuery) matches(r gateway.Record) bool {
+	switch {
+	case q.Provider != "" && r.Provider != q.Provider,
+		q.Token != "" && r.Token != q.Token,
+		q.Outcome != "" && r.Outcome != q.Outcome,
+		q.Status != 0 && r.Status != q.Status:
+		return false
+	case q.Model != "" && r.Model != q.Model:
+		ok, _ := path.Match(q.Model, r.Model)
+		return ok
+	}
+	return true
+}
+
+// Record returns the record with that ID, or an error wrapping
+// ErrNotFound.
+func (db *DB) Record(id string) (gateway.Record, error) {
+	var r gateway.Record
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		key := tx.Bucket(bucketRecordIDs).Get([]byte(id))
+		if key == nil {
+			return ErrNotFound
+		}
+		ok, err := getJSON(tx.Bucket(bucketRecords), key, &r)
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return gateway.Record{}, fmt.Errorf("record %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// PruneRecords deletes the log records made before t and returns how
+// many. Rollups, and so Spend and budgets, keep counting them.
+func (db *DB) PruneRecords(t time.Time) (int, error) {
+	limit := binary.BigEndian.AppendUint64(nil, timeBits(t))
+	total := 0
+	for {
+		// Delete in slices so no one transaction grows without bound.
+		n := 0
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			n = 0
+			ids := tx.Bucket(bucketRecordIDs)
+			c := tx.Bucket(bucketRecords).Cursor()
+			for k, v := c.First(); k != nil && bytes.Compare(k[:8], limit) < 0 && n < 5000; k, v = c.First() {
+				var r struct{ ID string }
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("decode record: %w", err)
+				}
+				if err := ids.Delete([]byte(r.ID)); err != nil {
+					return err
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune log: %w", err)
+		}
+		total += n
+		if n < 5000 {
+			return total, nil
+		}
+	}
+}
+
+// subscriber is one Subscribe feed.
+type subscriber struct {
+	ch chan gateway.Record
+}
+
+// SubscribeBuffer is how many records a Subscribe feed holds for a reader
+// that has fallen behind.
+const SubscribeBuffer = 256
+
+// Subscribe returns a live feed of the records appended from now on, and
+// a function that ends it and closes the channel. Close ends every feed.
+//
+// The feed never slows the ledger: when a reader falls SubscribeBuffer
+// records behind, further records are dropped for it until it catches up.
+// A reader that must see every record reads the log with Records.
+func (db *DB) Subscribe() (<-chan gateway.Record, func()) {
+	s := &subscriber{ch: make(chan gateway.Record, SubscribeBuffer)}
+	db.subMu.Lock()
+	defer db.subMu.Unlock()
+	if db.closed {
+		close(s.ch)
+		return s.ch, func() {}
+	}
+	db.subs[s] = struct{}{}
+	return s.ch, sync.OnceFunc(func() {
+		db.subMu.Lock()
+		defer db.subMu.Unlock()
+		if _, ok := db.subs[s]; ok {
+			delete(db.subs, s)
+			close(s.ch)
+		}
+	})
+}
+
+// publish hands recs to every feed that has room.
+func (db *DB) publish(recs ...gateway.Record) {
+	db.subMu.Lock()
+	defer db.subMu.Unlock()
+	for s := range db.subs {
+		for _, r := range recs {
+			select {
+			case s.ch <- r:
+			default:
+			}
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Rollups sum the log by day (in the store's time zone) × provider ×
+// model × token, so that summaries and budget windows are read without
+// scanning every request. A key is the day as YYYY-MM-DD and the three
+// names, separated by zero bytes; keys sort by day first.
+
+const dayLayout = "2006-01-02"
+
+func rollupKey(day, provider, model, token string) []byte {
+	k := make([]byte, 0, len(day)+len(provider)+len(model)+len(token)+3)
+	k = append(k, day...)
+	k = append(k, 0)
+	k = append(k, provider...)
+	k = append(k, 0)
+	k = append(k, model...)
+	k = append(k, 0)
+	return append(k, token...)
+}
+
+// splitRollupKey returns the parts of a rollup key. The strings are copies.
+func splitRollupKey(k []byte) (day, provider, model, token string, ok bool) {
+	parts := bytes.SplitN(k, []byte{0}, 4)
+	if len(parts) != 4 {
+		return "", "", "", "", false
+	}
+	return string(parts[0]), string(parts[1]), string(parts[2]), string(parts[3]), true
+}
+
+// rollup is the sum of a set of records.
+type rollup struct {
+	Requests int64 // every record, refusals included
+	Refused  int64 // records Sluice refused or blocked
+	Unpriced int64 // forwarded records with no known price
+	gateway.Usage
+	Cost gateway.Money
+}
+
+func (r *rollup) add(o rollup) {
+	r.Requests += o.Requests
+	r.Refused += o.Refused
+	r.Unpriced += o.Unpriced
+	r.InputTokens += o.InputTokens
+	r.OutputTokens += o.OutputTokens
+	r.CachedInputTokens += o.CachedInputTokens
+	r.CacheWriteTokens += o.CacheWriteTokens
+	r.CacheWrite1hTokens += o.CacheWrite1hTokens
+	r.ReasoningTokens += o.ReasoningTokens
+	r.Cost += o.Cost
+}
+
+func recordRollup(r gateway.Record) rollup {
+	ru := rollup{Requests: 1, Usage: r.Usage, Cost: r.Cost}
+	switch {
+	case isRefusal(r.Outcome):
+		ru.Refused = 1
+	case !r.Priced:
+		ru.Unpriced = 1
+	}
+	return ru
+}
+
+// rollupVersion leads every encoded rollup.
+const rollupVersion = 1
+
+func (r rollup) encode() []byte {
+	b := make([]byte, 0, 48)
+	b = append(b, rollupVersion)
+	for _, v := range r.fields() {
+		b = binary.AppendVarint(b, *v)
+	}
+	return b
+}
+
+func (r *rollup) fields() []*int64 {
+	return []*int64{&r.Requests, &r.Refused, &r.Unpriced,
+		&r.InputTokens, &r.OutputTokens, &r.CachedInputTokens, &r.CacheWriteTokens,
+		&r.CacheWrite1hTokens, &r.ReasoningTokens, (*int64)(&r.Cost)}
+}
+
+var errBadRollup = errors.New("malformed rollup")
+
+func decodeRollup(b []byte) (rollup, error) {
+	var r rollup
+	if len(b) == 0 || b[0] != rollupVersion {
+		return r, errBadRollup
+	}
+	b = b[1:]
+	for _, f := range r.fields() {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return r, errBadRollup
+		}
+		*f, b = v, b[n:]
+	}
+	return r, nil
+}
+
+// addRollup adds r to its day's rollup.
+func addRollup(b *bolt.Bucket, r gateway.Record, loc *time.Location) error {
+	key := rollupKey(r.Time.In(loc).Format(dayLayout), r.Provider, r.Model, r.Token)
+	sum := recordRollup(r)
+	if v := b.Get(key); v != nil {
+		old, err := decodeRollup(v)
+		if err != nil {
+			return fmt.Errorf("rollup %q: %w", key, err)
+		}
+		sum.add(old)
+	}
+	return b.Put(key, sum.encode())
+}
+
+// forEachRollup calls fn for each rollup of the days from first to last,
+// inclusive; an empty first or last leaves that end open.
+func forEachRollup(tx *bolt.Tx, first, last string, fn func(day, provider, model, token string, r rollup) error) error {
+	c := tx.Bucket(bucketRollups).Cursor()
+	var k, v []byte
+	if first != "" {
+		k, v = c.Seek([]byte(first))
+	} else {
+		k, v = c.First()
+	}
+	for ; k != nil; k, v = c.Next() {
+		day, provider, model, token, ok := splitRollupKey(k)
+		if !ok {
+			return fmt.Errorf("rollup key %q: %w", k, errBadRollup)
+		}
+		if last != "" && day > last {
+			return nil
+		}
+		r, err := decodeRollup(v)
+		if err != nil {
+			return fmt.Errorf("rollup %q: %w", k, err)
+		}
+		if err := fn(day, provider, model, token, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// windowSpend sums the cost of the records b applies to within the window
+// [start, end), read from the rollups; zero times leave that end open.
+// Windows are whole days in loc, as rollups are.
+func windowSpend(tx *bolt.Tx, b gateway.Budget, start, end time.Time, loc *time.Location) (gateway.Money, error) {
+	var first, last string
+	if !start.IsZero() {
+		first = start.In(loc).Format(dayLayout)
+	}
+	if !end.IsZero() {
+		last = end.Add(-time.Nanosecond).In(loc).Format(dayLayout)
+	}
+	var sum gateway.Money
+	err := forEachRollup(tx, first, last, func(_, provider, model, token string, r rollup) error {
+		if b.Applies(gateway.Hold{Provider: provider, Model: model, Token: token}) {
+			sum += r.Cost
+		}
+		return nil
+	})
+	return sum, err
+}
+
+// SpendQuery selects and groups spend.
+type SpendQuery struct {
+	// Since and Until bound the days summed, Until exclusive; zero leaves
+	// that end open. Spend is kept by day, so a bound inside a day takes
+	// in the whole day.
+	Since, Until time.Time
+	// By is "day", "provider", "model" or "token"; "" sums everything in
+	// one row with the key "total".
+	By string
+}
+
+// SpendRow is the sum of the records that share a key.
+type SpendRow struct {
+	Key string `json:"key"`
+	// Requests counts every record, refused ones included; Refused is the
+	// part of them Sluice refused or blocked.
+	Requests int64 `json:"requests"`
+	Refused  int64 `json:"refused"`
+	gateway.Usage
+	Cost gateway.Money `json:"cost_usd"`
+	// Unpriced counts forwarded requests whose model had no known price;
+	// their cost is not in Cost unless it was estimated.
+	Unpriced int64 `json:"unpriced"`
+}
+
+// Spend sums spend from the rollups, grouped by q.By: days oldest first;
+// providers, models and tokens by cost, highest first.
+func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
+	switch q.By {
+	case "", "day", "provider", "model", "token":
+	default:
+		return nil, invalidf("spend by %q: use day, provider, model or token", q.By)
+	}
+	loc := db.location()
+	var first, last string
+	if !q.Since.IsZero() {
+		first = q.Since.In(loc).Format(dayLayout)
+	}
+	if !q.Until.IsZero() {
+		last = q.Until.Add(-time.Nanosecond).In(loc).Format(dayLayout)
+	}
+	groups := map[string]*rollup{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return forEachRollup(tx, first, last, func(day, provider, model, token string, r rollup) error {
+			key := "total"
+			switch q.By {
+			case "day":
+				key = day
+			case "provider":
+				key = provider
+			case "model":
+				key = model
+			case "token":
+				key = token
+			}
+			g := groups[key]
+			if g == nil {
+				g = &rollup{}
+				groups[key] = g
+			}
+			g.add(r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read spend: %w", err)
+	}
+	rows := make([]SpendRow, 0, len(groups))
+	for k, g := range groups {
+		rows = append(rows, SpendRow{Key: k, Requests: g.Requests, Refused: g.Refused, Usage: g.Usage, Cost: g.Cost, Unpriced: g.Unpriced})
+	}
+	slices.SortFunc(rows, func(a, b SpendRow) int {
+		if q.By == "day" {
+			return cmp.Compare(a.Key, b.Key)
+		}
+		return cmp.Or(cmp.Compare(b.Cost, a.Cost), cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Key, b.Key))
+	})
+	return rows, nil
+}

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+)
+
+func TestSpend(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skipf("no Europe/Berlin zone: %v", err)
+	}
+	db, _ := openTest(t, Options{Location: berlin})
+	day := func(d, h int) time.Time { return time.Date(2025, 3, d, h, 0, 0, 0, berlin) }
+	recs := []gateway.Record{
+		{Time: day(13, 10), Provider: "openai", Model: "gpt-4o", Token: "ci", Outcome: gateway.OutcomeOK, Priced: true,
+			Usage: gateway.Usage{InputTokens: 1000, OutputTokens: 200, CachedInputTokens: 400, ReasoningTokens: 50}, Cost: cents(3)},
+		{Time: day(13, 23), Provider: "anthropic", Model: "claude-opus-4-1", Token: "ci", Outcome: gateway.OutcomeOK, Priced: true,
+			Usage: gateway.Usage{InputTokens: 2000, OutputTokens: 100, CacheWriteTokens: 1500, CacheWrite1hTokens: 500}, Cost: cents(20)},
+		// 00:30 in Berlin is still the 13th in UTC: rollups go by the
+		// store's zone.
+		{Time: day(14, 0).Add(30 * time.Minute), Provider: "openai", Model: "gpt-4o", Token: "laptop", Outcome: gateway.OutcomeOK, Priced: true,
+			Usage: gateway.Usage{InputTokens: 10, OutputTokens: 10}, Cost: cents(1)},
+		{Time: day(14, 12), Provider: "mystery", Model: "m1", Token: "laptop", Outcome: gateway.OutcomeOK,
+			Usage: gateway.Usage{InputTokens: 5, OutputTokens: 5}},
+		{Time: day(15, 9), Provider: "anthropic", Model: "claude-opus-4-1", Token: "ci", Status: 402, Outcome: gateway.OutcomeRefused, Cost: cents(99)},
+	}
+	for i, r := range recs {
+		r.ID = fmt.Sprint("r", i)
+		mustSettle(t, db, r)
+	}
+	type row struct {
+		key                string
+		requests, refused  int64
+		unpriced           int64
+		in, out, cached    int64
+		write, write1h, rz int64
+		cost               gateway.Money
+	}
+	conv := func(rows []SpendRow) []row {
+		var out []row
+		for _, r := range rows {
+			out = append(out, row{r.Key, r.Requests, r.Refused, r.Unpriced, r.InputTokens, r.OutputTokens, r.CachedInputTokens,
+				r.CacheWriteTokens, r.CacheWrite1hTokens, r.ReasoningTokens, r.Cost})
+		}
+		return out
+	}
+	tests := []struct {
+		q    SpendQuery
+		want []row
+	}{
+		{SpendQuery{}, []row{{"total", 5, 1, 1, 3015, 315, 400, 1500, 500, 50, cents(24)}}},
+		{SpendQuery{By: "day"}, []row{
+			{"2025-03-13", 2, 0, 0, 3000, 300, 400, 1500, 500, 50, cents(23)},
+			{"2025-03-14", 2, 0, 1, 15, 15, 0, 0, 0, 0, cents(1)},
+			{"2025-03-15", 1, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+		}},
+		{SpendQuery{By: "provider"}, []row{
+			{"anthropic", 2, 1, 0, 2000, 100, 0, 1500, 500, 0, cents(20)},
+			{"openai", 2, 0, 0, 1010, 210, 400, 0, 0, 50, cents(4)},
+			{"mystery", 1, 0, 1, 5, 5, 0, 0, 0, 0, 0},
+		}},
+		{SpendQuery{By: "model"}, []row{
+			{"claude-opus-4-1", 2, 1, 0, 2000, 100, 0, 1500, 500, 0, cents(20)},
+			{"gpt-4o", 2, 0, 0, 1010, 210, 400, 0, 0, 50, cents(4)},
+			{"m1", 1, 0, 1, 5, 5, 0, 0, 0, 0, 0},
+		}},
+		{SpendQuery{By: "token"}, []row{
+			{"ci", 3, 1, 0, 3000, 300, 400, 1500, 500, 50, cents(23)},
+			{"laptop", 2, 0, 1, 15, 15, 0, 0, 0, 0, cents(1)},
+		}},
+		{SpendQuery{By: "day", Since: day(14, 0)}, []row{
+			{"2025-03-14", 2, 0, 1, 15, 15, 0, 0, 0, 0, cents(1)},
+			{"2025-03-15", 1, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+		}},
+		// Bounds inside a day take in the whole day; Until is exclusive.
+		{SpendQuery{By: "day", Since: day(13, 22), Until: day(15, 0)}, []row{
+			{"2025-03-13", 2, 0, 0, 3000, 300, 400, 1500, 500, 50, cents(23)},
+			{"2025-03-14", 2, 0, 1, 15, 15, 0, 0, 0, 0, cents(1)},
+		}},
+		{SpendQuery{By: "token", Until: day(14, 1)}, []row{
+			{"ci", 2, 0, 0, 3000, 300, 400, 1500, 500, 50, cents(23)},
+			{"laptop", 2, 0, 1, 15, 15, 0, 0, 0, 0, cents(1)},
+		}},
+		{SpendQuery{Since: day(20, 0)}, nil},
+	}
+	for _, tt := range tests {
+		rows, err := db.Spend(tt.q)
+		if err != nil {
+			t.Errorf("Spend(%+v) = %v", tt.q, err)
+			continue
+		}
+		if got := conv(rows); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Spend(%+v) =\n%v, want\n%v", tt.q, got, tt.want)
+		}
+	}
+	if _, err := db.Spend(SpendQuery{By: "hour"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Spend(By: hour) = %v, want ErrInvalid", err)
+	}
+}
+
+func TestRollupEncoding(t *testing.T) {
+	r := rollup{Requests: 3, Refused: 1, Unpriced: 1, Usage: gateway.Usage{InputTokens: 1 << 40, OutputTokens: 7, CachedInputTokens: 2,
+		CacheWriteTokens: 3, CacheWrite1hTokens: 1, ReasoningTokens: 5}, Cost: 9 * gateway.Dollar}
+	got, err := decodeRollup(r.encode())
+	if err != nil || got != r {
+		t.Errorf("decodeRollup(encode(%+v)) = %+v, %v", r, got, err)
+	}
+	for _, bad := range [][]byte{nil, {9}, {rollupVersion, 2}} {
+		if _, err := decodeRollup(bad); err == nil {
+			t.Errorf("decodeRollup(%v) = nil error, want one", bad)
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Unpriced policies: what Sluice does with a request for a model whose
+// price it does not know, when a budget applies to it.
+const (
+	UnpricedRefuse   = "refuse"   // refuse it (402)
+	UnpricedEstimate = "estimate" // hold UnpricedHold and mark the record estimated
+)
+
+// Settings are the user's preferences, kept in the data file.
+type Settings struct {
+	// Upstreams replaces providers' base URLs: name → the base the
+	// provider's own SDK takes.
+	Upstreams map[string]string `json:"upstreams,omitempty"`
+	// UnpricedPolicy is UnpricedRefuse or UnpricedEstimate.
+	UnpricedPolicy string `json:"unpriced_policy"`
+	// UnpricedHold is what a request for an unpriced model holds under
+	// UnpricedEstimate.
+	UnpricedHold gateway.Money `json:"unpriced_hold_usd"`
+	// TimeZone is the IANA zone of budget windows and daily spend, such as
+	// "Europe/Berlin"; "" means the system's.
+	TimeZone string `json:"time_zone,omitempty"`
+	// AllowedOrigins are browser origins (scheme://host[:port]) allowed to
+	// call provider routes.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// LogBodies keeps request and response bodies in the log.
+	LogBodies bool `json:"log_bodies"`
+	// RetentionDays is how many days of log records are kept; 0 keeps
+	// them all. Spend rollups are always kept.
+	RetentionDays int `json:"retention_days"`
+}
+
+// DefaultSettings are the settings of a new data file.
+func DefaultSettings() Settings {
+	return Settings{
+		UnpricedPolicy: UnpricedRefuse,
+		UnpricedHold:   gateway.Dollar / 2,
+	}
+}
+
+var (
+	keySettings = []byte("settings")
+	keyPrices   = []byte("prices")
+)
+
+// Settings returns the stored settings; fields never set have their
+// DefaultSettings values.
+func (db *DB) Settings() (Settings, error) {
+	var s Settings
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		s, err = readSettings(tx)
+		return err
+	})
+	if err != nil {
+		return Settings{}, fmt.Errorf("read settings: %w", err)
+	}
+	return s, nil
+}
+
+func readSettings(tx *bolt.Tx) (Settings, error) {
+	s := DefaultSettings()
+	_, err := getJSON(tx.Bucket(bucketMeta), keySettings, &s)
+	return s, err
+}
+
+// settingsLocation returns the zone s names, or time.Local.
+func settingsLocation(s Settings) *time.Location {
+	if s.TimeZone != "" {
+		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.Local
+}
+
+// PutSettings validates s and stores it. An empty UnpricedPolicy means
+// UnpricedRefuse. A new TimeZone moves budget windows at once, unless
+// Options.Location fixed them; spend already rolled up stays under the
+// days it was recorded in.
+func (db *DB) PutSettings(s Settings) error {
+	if s.UnpricedPolicy == "" {
+		s.UnpricedPolicy = UnpricedRefuse
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	db.settleMu.Lock()
+	defer db.settleMu.Unlock()
+	var old Settings
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		var err error
+		if old, err = readSettings(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySettings, data)
+	})
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	if !db.fixedLoc && old.TimeZone != s.TimeZone {
+		return db.reloadBudgets(settingsLocation(s))
+	}
+	return nil
+}
+
+func (s Settings) validate() error {
+	switch s.UnpricedPolicy {
+	case UnpricedRefuse, UnpricedEstimate:
+	default:
+		return invalidf("unpriced policy %q: use %q or %q", s.UnpricedPolicy, UnpricedRefuse, UnpricedEstimate)
+	}
+	if s.UnpricedHold < 0 {
+		return invalidf("unpriced hold %s is negative", s.UnpricedHold)
+	}
+	if s.UnpricedPolicy == UnpricedEstimate && s.UnpricedHold == 0 {
+		return invalidf("unpriced hold must be more than $0 when unpriced requests are estimated")
+	}
+	if s.TimeZone != "" {
+		if _, err := time.LoadLocation(s.TimeZone); err != nil {
+			return invalidf("time zone %q is not known", s.TimeZone)
+		}
+	}
+	for name, base := range s.Upstreams {
+		if name == "" || strings.ContainsAny(name, " =/") {
+			return invalidf("upstream name %q: use the provider's name, such as openai", name)
+		}
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalidf("upstream %s: %q is not an http or https URL", name, base)
+		}
+	}
+	for _, o := range s.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return invalidf("allowed origin %q: write it as scheme://host[:port]", o)
+		}
+	}
+	if s.RetentionDays < 0 {
+		return invalidf("retention of %d days is negative", s.RetentionDays)
+	}
+	return nil
+}
+
+// PriceOverrides returns the user's price rows, which take precedence
+// over the built-in table.
+func (db *DB) PriceOverrides() ([]gateway.Price, error) {
+	prices := []gateway.Price{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketMeta), keyPrices, &prices)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read price overrides: %w", err)
+	}
+	return prices, nil
+}
+
+// PutPriceOverrides replaces the user's price rows with prices. Each row
+// needs a provider and a model, one row per pair, and no negative rate;
+// a row without a Source is marked "override".
+func (db *DB) PutPriceOverrides(prices []gateway.Price) error {
+	seen := make(map[[2]string]bool, len(prices))
+	rows := make([]gateway.Price, len(prices))
+	for i, p := range prices {
+		if p.Provider == "" || p.Model == "" {
+			return invalidf("price row %d: needs a provider and a model", i+1)
+		}
+		k := [2]string{p.Provider, strings.ToLower(p.Model)}
+		if seen[k] {
+			return invalidf("price for %s/%s given twice", p.Provider, p.Model)
+		}
+		seen[k] = true
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
+			return invalidf("price for %s/%s: a rate is negative", p.Provider, p.Model)
+		}
+		for _, t := range p.Tiers {
+			if t.AboveInputTokens < 0 || t.Input < 0 || t.Output < 0 {
+				return invalidf("price for %s/%s: a long-context tier is negative", p.Provider, p.Model)
+			}
+		}
+		if p.Source == "" {
+			p.Source = "override"
+		}
+		rows[i] = p
+	}
+	data, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("save price overrides: %w", err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyPrices, data)
+	})
+	if err != nil {
+		return fmt.Errorf("save price overrides: %w", err)
+	}
+	return nil
+}
