@@ -115,7 +115,14 @@ func Serve(ctx context.Context, cfg Config) error {
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), cfg.Upstreams); err != nil {
 		return err
 	}
-	db, err := OpenData(cfg.DataDir, store.Options{})
+	db, err := OpenData(cfg.DataDir, store.Options{OnBudgetEvent: func(ev store.BudgetEvent) {
+		switch ev.Kind {
+		case store.BudgetSoft:
+			logf("budget %q (%s) passed its warning threshold: %s spent of %s", ev.Budget, ev.Scope, ev.Spent.Format(), ev.Limit.Format())
+		case store.BudgetLimit:
+			logf("budget %q (%s) reached its limit: %s spent of %s; requests it covers get 402 until it resets or is raised", ev.Budget, ev.Scope, ev.Spent.Format(), ev.Limit.Format())
+		}
+	}})
 	if err != nil {
 		return err
 	}
