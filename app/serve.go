@@ -191,6 +191,10 @@ func Serve(ctx context.Context, cfg Config) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	pruned := make(chan struct{})
+	pruneCtx, stopPrune := context.WithCancel(ctx)
+	defer func() { stopPrune(); <-pruned }()
+	go func() { defer close(pruned); prune(pruneCtx, db, logf) }()
 	logf("listening on http://%s", si.Addr)
 
 	select {
@@ -206,6 +210,28 @@ func Serve(ctx context.Context, cfg Config) error {
 	}
 	inflight.Wait()
 	return nil
+}
+
+// prune deletes log records older than the retention setting, at start
+// and then hourly, until ctx ends.
+func prune(ctx context.Context, db *store.DB, logf func(string, ...any)) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if set, err := db.Settings(); err == nil && set.RetentionDays > 0 {
+			cut := time.Now().AddDate(0, 0, -set.RetentionDays)
+			if n, err := db.PruneRecords(cut); err != nil {
+				logf("prune the request log: %v", err)
+			} else if n > 0 {
+				logf("pruned %d log record(s) older than %d days (spend totals keep them)", n, set.RetentionDays)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // adminAuthorized admits the command line (its bearer secret from
