@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/app"
+)
+
+// sluice runs one command line in-process and returns its output.
+func sluice(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestCLIWithoutGateway(t *testing.T) {
+	dir := t.TempDir()
+	// Flags before and after the arguments.
+	out, _, err := sluice(t, "", "token", "--data", dir, "new", "laptop")
+	if err != nil || !strings.HasPrefix(out, "sk-sluice-") {
+		t.Fatalf("token new = %q, %v; want a token", out, err)
+	}
+	if _, _, err := sluice(t, "", "token", "new", "laptop", "--data", dir); err == nil {
+		t.Errorf("token new with a name in use succeeded, want an error")
+	}
+	out, _, err = sluice(t, "", "token", "ls", "--data", dir)
+	if err != nil || !strings.Contains(out, "laptop") || strings.Contains(out, "sk-sluice-") {
+		t.Errorf("token ls = %q, %v; want the name and never the secret", out, err)
+	}
+	if _, _, err := sluice(t, "", "budget", "set", "--limit", "5", "--period", "day", "--data", dir); err != nil {
+		t.Fatalf("budget set: %v", err)
+	}
+	// Setting it again by the same name changes it.
+	if _, _, err := sluice(t, "", "budget", "set", "--limit", "7.5", "--period", "day", "--data", dir); err != nil {
+		t.Fatalf("budget set again: %v", err)
+	}
+	out, _, err = sluice(t, "", "budget", "ls", "--json", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bs []struct {
+		Name  string `json:"name"`
+		Limit string `json:"limit_usd"`
+	}
+	if err := json.Unmarshal([]byte(out), &bs); err != nil || len(bs) != 1 || bs[0].Limit != "7.5" {
+		t.Errorf("budget ls --json = %s (%v), want one budget of 7.5", out, err)
+	}
+	out, _, err = sluice(t, "", "log", "--json", "--data", dir)
+	if err != nil || out != "" {
+		t.Errorf("log --json on an empty ledger = %q, %v; want nothing", out, err)
+	}
+	out, _, err = sluice(t, "", "prices", "ls", "--json", "--data", dir)
+	if err != nil || !strings.Contains(out, `"gpt-4o-mini"`) {
+		t.Errorf("prices ls --json: %v, want the embedded table", err)
+	}
+	if _, _, err := sluice(t, "", "frobnicate"); !errors.Is(err, errUsage) {
+		t.Errorf("unknown command: %v, want a usage error", err)
+	}
+}
+
+func TestCLIThroughRunningGateway(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	var si app.ServeInfo
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var err error
+		if si, err = app.ReadServeInfo(dir); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve wrote no serve.json: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, app.ServeInfoFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("serve.json mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+
+	// Commands go through the running gateway (the data file is locked).
+	start := time.Now()
+	out, _, err := sluice(t, "", "token", "new", "ci", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "sk-sluice-") {
+		t.Fatalf("token new through the gateway = %q, %v", out, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("token new took %v through the gateway", d)
+	}
+	// The new token works at once on provider routes: an unknown one gets
+	// 401, a known one gets past authentication (no key stored: 401 that
+	// says so).
+	req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","messages":[]}`))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(b), "sluice key set openai") {
+		t.Errorf("request with the new token = %d %s, want 401 saying to add an openai key", resp.StatusCode, b)
+	}
+
+	// The admin API refuses requests without the secret, and browsers.
+	for _, hdr := range []map[string]string{{}, {"Authorization": "Bearer " + si.Admin, "Origin": "http://evil.example"}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/api/tokens", nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("admin API with %v = %d, want 401", hdr, resp.StatusCode)
+		}
+	}
+
+	// A second gateway on the same data fails fast and says why.
+	start = time.Now()
+	_, _, err = sluice(t, "", "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	if !errors.Is(err, app.ErrRunning) || time.Since(start) > 2*time.Second {
+		t.Errorf("second serve = %v after %v, want ErrRunning within a second or so", err, time.Since(start))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if _, err := os.Stat(filepath.Join(dir, app.ServeInfoFile)); !os.IsNotExist(err) {
+		t.Errorf("serve.json left behind after shutdown")
+	}
+	// With the gateway gone, commands open the data themselves.
+	out, _, err = sluice(t, "", "token", "ls", "--data", dir)
+	if err != nil || !strings.Contains(out, "ci") {
+		t.Errorf("token ls after shutdown = %q, %v", out, err)
+	}
+}
+
+func TestEnvExports(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SLUICE_TOKEN", "")
+	out, _, err := sluice(t, "", "env", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"export OPENAI_BASE_URL='http://127.0.0.1:4020/v1'", "export ANTHROPIC_BASE_URL='http://127.0.0.1:4020'", "export OPENAI_API_KEY='sk-sluice-", "GEMINI_API_KEY"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("env output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = sluice(t, "", "env", "--shell", "fish", "--data", dir)
+	if err != nil || !strings.Contains(out, "set -gx OPENAI_BASE_URL") || !strings.Contains(out, `"shell-2"`) {
+		t.Errorf("env --shell fish = %q, %v; want set -gx lines and a second token", out, err)
+	}
+	t.Setenv("SLUICE_TOKEN", "sk-sluice-reuse")
+	out, _, err = sluice(t, "", "env", "--shell", "powershell", "--data", dir)
+	if err != nil || !strings.Contains(out, "$env:OPENAI_API_KEY = 'sk-sluice-reuse'") {
+		t.Errorf("env --shell powershell = %q, %v; want the token reused", out, err)
+	}
+}
+
