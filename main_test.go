@@ -180,4 +180,3 @@ func TestEnvExports(t *testing.T) {
 		t.Errorf("env --shell powershell = %q, %v; want the token reused", out, err)
 	}
 }
-
