@@ -1,0 +1,482 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// RequestInfo is what a request body says about routing and worst-case
+// cost.
+type RequestInfo struct {
+	// Model is the body's "model". Gemini requests name the model in the
+	// path, so it is empty for them.
+	Model string
+	// Stream is the body's "stream": true; for Gemini, whether the route
+	// is streamGenerateContent.
+	Stream bool
+	// MaxOutput bounds the output tokens of one completion: the largest
+	// max-tokens field the provider honours. The request's output is at
+	// most MaxOutput × Choices. It is 0 when the body sets no maximum: the
+	// caller then uses the model's own maximum (and should clamp MaxOutput
+	// to it in any case). Routes that produce no output (embeddings, token
+	// counting) report 0 and need no bound.
+	//
+	// The fields read: OpenAI chat max_tokens and max_completion_tokens
+	// (plus the length of a predicted output, whose rejected tokens are
+	// billed as output); completions max_tokens; Responses
+	// max_output_tokens; Anthropic max_tokens and thinking.budget_tokens
+	// (which interleaved thinking lets exceed max_tokens); Gemini
+	// generationConfig.maxOutputTokens and thinkingConfig.thinkingBudget
+	// (Gemini counts thoughts against maxOutputTokens, but its
+	// documentation has said otherwise, so the larger is taken).
+	MaxOutput int64
+	// InputBound bounds the input tokens of what the body holds (see
+	// InputUnbounded for what it cannot hold). It is computed as:
+	//
+	//	the body's length in bytes
+	//	− the bytes of base64 payloads (images, documents, audio)
+	//	+ ImageTokenBound(dialect, model) for every image
+	//	+ a fixed overhead per request, and per built-in tool
+	//
+	// It is an upper bound because every tokenizer the providers use
+	// spends at least one byte of UTF-8 text per token, and every byte of
+	// text, whether in a message, a system prompt or a tool definition,
+	// appears in the body at least once (JSON escapes only lengthen it);
+	// the JSON around each message ({"role":"user","content":""}, 26
+	// bytes and more) exceeds the few tokens a chat template adds per
+	// message. What the body does not spell out is added: each image's
+	// tokens, which follow from its pixels rather than its bytes; the
+	// request's reply priming; Anthropic's tool-use system prompt (under
+	// 600 tokens) and the hidden definitions of its built-in client tools
+	// (computer, bash, text editor: under 1,300 tokens each).
+	InputBound int64
+	// InputUnbounded is set when the request draws input the body does
+	// not hold, or holds in a form whose token count cannot be told from
+	// its size: a previous response or stored conversation or prompt
+	// (Responses API), cached content (Gemini), an MCP server or
+	// container (Anthropic), documents, audio and video (inline or by
+	// file id or URL), and server-side tools such as web search, file
+	// search and code execution, whose results are read back as input.
+	// The caller should then hold for the model's whole context window.
+	// Server-side tools may run several model passes, each billed for its
+	// input, so even that is a bound only for a single pass.
+	InputUnbounded bool
+	// Choices is how many completions the provider generates and bills:
+	// n (and best_of for completions), or candidateCount; at least 1, at
+	// most 1,024 (no provider accepts more: OpenAI allows n up to 128,
+	// best_of 20, Gemini 8 candidates).
+	Choices int64
+	// IncludeUsage is set when an OpenAI-style request already asks for
+	// usage in its stream (stream_options.include_usage).
+	IncludeUsage bool
+}
+
+// maxChoices caps RequestInfo.Choices.
+const maxChoices = 1024
+
+// Token bounds of things a body holds but does not spell out.
+const (
+	// requestOverhead covers reply priming and template tokens no
+	// message's JSON pays for.
+	requestOverhead = 256
+	// anthropicToolsOverhead covers the system prompt Anthropic adds when
+	// a request has tools: 313 to 530 tokens depending on model and
+	// tool_choice.
+	anthropicToolsOverhead = 1_000
+	// anthropicBuiltinToolBound covers the hidden definition of one of
+	// Anthropic's client-side built-in tools: computer use adds about
+	// 1,200 tokens, the text editor 700, bash 245.
+	anthropicBuiltinToolBound = 2_000
+)
+
+// ImageTokenBound is the most input tokens one image can cost on dialect
+// (and, for OpenAI, model):
+//
+//   - OpenAI: gpt-4o-mini bills an image as 2,833 tokens plus 5,667 per
+//     512-pixel tile, at most 8 tiles: 48,169. Every other OpenAI model
+//     costs far less (gpt-4o at most 1,445; the patch-based
+//     gpt-4.1-nano at most 1,536 patches × 2.46 = 3,779), and the
+//     largest documented by an OpenAI-compatible provider is Qwen-VL's
+//     16,384 at its maximum resolution: 16,400 covers them.
+//   - Anthropic resizes any image over about 1,600 tokens (width ×
+//     height / 750, long edge 1,568 pixels); 5,000 leaves room for a
+//     model reading images at a higher resolution.
+//   - Gemini bills 258 tokens per 768-pixel tile (or a fixed 280 to
+//     1,120 by media resolution on newer models); 16,400 covers 63 tiles.
+func ImageTokenBound(dialect, model string) int64 {
+	switch dialect {
+	case DialectAnthropic:
+		return 5_000
+	case DialectOpenAI:
+		if strings.Contains(strings.ToLower(model), "gpt-4o-mini") {
+			return 48_200
+		}
+	}
+	return 16_400
+}
+
+// ErrBadBody is returned for a request body that is not a JSON object;
+// the caller answers 400.
+var ErrBadBody = errors.New("request body is not a JSON object")
+
+// InspectRequest reads what a request body of dialect on route says about
+// its model, streaming and worst-case token counts. A body that is not a
+// well-formed JSON object is an error wrapping ErrBadBody.
+func InspectRequest(dialect, route string, body []byte) (RequestInfo, error) {
+	obj, err := decodeObject(body)
+	if err != nil {
+		return RequestInfo{}, err
+	}
+	info := RequestInfo{Choices: 1}
+	perChoice := int64(0) // MaxOutput
+	switch dialect {
+	case DialectGemini:
+		info.Stream = route == "gemini.streamGenerateContent"
+		gc := field(obj, "generationConfig", "generation_config")
+		perChoice = max(protoCount(field(gc, "maxOutputTokens", "max_output_tokens")),
+			protoCount(field(field(gc, "thinkingConfig", "thinking_config"), "thinkingBudget", "thinking_budget")))
+		info.Choices = protoCount(field(gc, "candidateCount", "candidate_count"))
+	case DialectAnthropic:
+		info.Model, _ = obj["model"].(string)
+		info.Stream, _ = obj["stream"].(bool)
+		perChoice = max(count(obj["max_tokens"]), count(field(obj["thinking"], "budget_tokens")))
+	default:
+		info.Model, _ = obj["model"].(string)
+		info.Stream, _ = obj["stream"].(bool)
+		info.IncludeUsage, _ = field(obj["stream_options"], "include_usage").(bool)
+		switch route {
+		case "openai.responses":
+			perChoice = count(obj["max_output_tokens"])
+		case "openai.completions":
+			perChoice = count(obj["max_tokens"])
+			info.Choices = max(count(obj["n"]), count(obj["best_of"]))
+		case "openai.embeddings":
+		default:
+			perChoice = max(count(obj["max_tokens"]), count(obj["max_completion_tokens"]))
+			info.Choices = count(obj["n"])
+			if perChoice > 0 {
+				perChoice = addTokens(perChoice, textBytes(field(obj["prediction"], "content")))
+			}
+		}
+	}
+	info.Choices = min(max(info.Choices, 1), maxChoices)
+	info.MaxOutput = perChoice
+
+	s := inputScan{}
+	s.walk(obj)
+	s.topLevel(dialect, route, obj)
+	bound := int64(len(body)) - s.binary
+	bound = max(bound, 0)
+	bound = addTokens(bound, mulTokens(s.images, ImageTokenBound(dialect, info.Model)))
+	bound = addTokens(bound, requestOverhead+s.overhead)
+	info.InputBound = bound
+	info.InputUnbounded = s.unbounded
+	return info, nil
+}
+
+// decodeObject decodes body, which must hold exactly one JSON object.
+// Numbers stay json.Number.
+func decodeObject(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: the body is empty", ErrBadBody)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadBody, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrBadBody)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: the body is JSON but not an object", ErrBadBody)
+	}
+	return obj, nil
+}
+
+// field returns the first of names present in v, if v is an object.
+func field(v any, names ...string) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	for _, n := range names {
+		if x, ok := m[n]; ok {
+			return x
+		}
+	}
+	return nil
+}
+
+// count reads a JSON number as a token count: rounded up, at least 0, at
+// most maxTokens; anything else is 0.
+func count(v any) int64 {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0
+	}
+	c, _ := parseCount(n.String())
+	return c
+}
+
+// protoCount is count for Gemini, whose proto JSON parser also takes a
+// number written as a string. (Other providers refuse one, so for them a
+// string counts as no value, and the caller's larger default applies.)
+func protoCount(v any) int64 {
+	if s, ok := v.(string); ok {
+		c, _ := parseCount(strings.TrimSpace(s))
+		return c
+	}
+	return count(v)
+}
+
+// addTokens and mulTokens saturate at maxTokens.
+func addTokens(a, b int64) int64 { return min(a+b, maxTokens) }
+
+func mulTokens(a, b int64) int64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > maxTokens/b {
+		return maxTokens
+	}
+	return a * b
+}
+
+// textBytes is the length of the text in v: a string, or the text parts
+// of an array of content parts.
+func textBytes(v any) int64 {
+	switch t := v.(type) {
+	case string:
+		return int64(len(t))
+	case []any:
+		var n int64
+		for _, p := range t {
+			if s, ok := field(p, "text").(string); ok {
+				n += int64(len(s))
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+// inputScan walks a request body for what its length does not tell.
+type inputScan struct {
+	binary    int64 // bytes of base64 payloads, not text
+	images    int64
+	overhead  int64 // tokens the body does not spell out, besides images
+	unbounded bool
+}
+
+// walk visits every object in v.
+func (s *inputScan) walk(v any) {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			s.walk(e)
+		}
+	case map[string]any:
+		s.part(t)
+		for _, e := range t {
+			s.walk(e)
+		}
+	}
+}
+
+// part notes a content part that is an image, a document, audio or
+// video, in any dialect's spelling.
+func (s *inputScan) part(m map[string]any) {
+	switch typ, _ := m["type"].(string); typ {
+	case "image_url": // OpenAI chat: {"image_url":{"url":...}}
+		s.images++
+		s.dropDataURL(m["image_url"])
+	case "input_image": // Responses: {"image_url":"data:..."} or {"file_id":...}
+		s.images++
+		s.dropDataURL(m["image_url"])
+	case "image": // Anthropic: {"source":{"type":"base64","data":...}}
+		s.images++
+		s.dropSource(m["source"])
+	case "document": // Anthropic
+		switch st, _ := field(m["source"], "type").(string); st {
+		case "text", "content":
+			// Plain text in the body, counted with it.
+		default:
+			s.unbounded = true
+			s.dropSource(m["source"])
+		}
+	case "file": // OpenAI chat: {"file":{"file_data":"data:...","file_id":...}}
+		s.unbounded = true
+		s.dropDataURL(field(m["file"], "file_data"))
+	case "input_file": // Responses
+		s.unbounded = true
+		s.dropDataURL(m["file_data"])
+	case "input_audio": // OpenAI chat: {"input_audio":{"data":base64,"format":"wav"}}
+		s.unbounded = true
+		s.dropString(field(m["input_audio"], "data"))
+	case "audio", "video", "audio_url", "video_url", "input_video", "container_upload":
+		s.unbounded = true
+		s.dropDataURL(m[typ])
+	case "item_reference": // Responses: an item stored upstream
+		s.unbounded = true
+	}
+	// Gemini parts: {"inlineData":{"mimeType":...,"data":base64}} and
+	// {"fileData":{"mimeType":...,"fileUri":...}}.
+	for _, k := range []string{"inlineData", "inline_data", "fileData", "file_data"} {
+		d, ok := m[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		if k == "inlineData" || k == "inline_data" {
+			s.dropString(d["data"])
+		}
+		mime, _ := field(d, "mimeType", "mime_type").(string)
+		if strings.HasPrefix(strings.ToLower(mime), "image/") {
+			s.images++
+		} else {
+			s.unbounded = true
+		}
+	}
+}
+
+// dropDataURL discounts a data: URL, given as a string or as {"url":...}.
+func (s *inputScan) dropDataURL(v any) {
+	if m, ok := v.(map[string]any); ok {
+		v = m["url"]
+	}
+	if u, ok := v.(string); ok && strings.HasPrefix(u, "data:") {
+		s.binary += int64(len(u)) + 2 // and its quotes
+	}
+}
+
+// dropSource discounts an Anthropic base64 source.
+func (s *inputScan) dropSource(v any) {
+	if t, _ := field(v, "type").(string); t == "base64" {
+		s.dropString(field(v, "data"))
+	}
+}
+
+func (s *inputScan) dropString(v any) {
+	if d, ok := v.(string); ok {
+		s.binary += int64(len(d)) + 2
+	}
+}
+
+// topLevel notes the request's tools and its input held upstream.
+func (s *inputScan) topLevel(dialect, route string, obj map[string]any) {
+	tools, _ := obj["tools"].([]any)
+	switch dialect {
+	case DialectOpenAI:
+		if route == "openai.responses" {
+			// ("prompt" is the text itself on completions.)
+			for _, k := range []string{"previous_response_id", "conversation", "prompt"} {
+				if v := obj[k]; v != nil && v != "" {
+					s.unbounded = true
+				}
+			}
+		}
+		if obj["web_search_options"] != nil {
+			s.unbounded = true // search models read their results as input
+		}
+		for _, t := range tools {
+			switch typ, _ := field(t, "type").(string); typ {
+			case "function", "custom":
+			default:
+				s.unbounded = true // web_search, file_search, mcp, code_interpreter...
+			}
+		}
+	case DialectAnthropic:
+		if len(tools) > 0 {
+			s.overhead += anthropicToolsOverhead
+		}
+		for _, t := range tools {
+			typ, _ := field(t, "type").(string)
+			switch {
+			case typ == "" || typ == "custom":
+			case strings.HasPrefix(typ, "web_search"), strings.HasPrefix(typ, "web_fetch"),
+				strings.HasPrefix(typ, "code_execution"), strings.HasPrefix(typ, "tool_search"),
+				strings.HasPrefix(typ, "mcp"):
+				s.unbounded = true // server-side: its results are input
+			default:
+				s.overhead += anthropicBuiltinToolBound // computer, bash, text editor, memory
+			}
+		}
+		if v, ok := obj["mcp_servers"].([]any); ok && len(v) > 0 {
+			s.unbounded = true
+		}
+		if obj["container"] != nil {
+			s.unbounded = true
+		}
+	case DialectGemini:
+		if v := field(obj, "cachedContent", "cached_content"); v != nil && v != "" {
+			s.unbounded = true
+		}
+		for _, t := range tools {
+			m, _ := t.(map[string]any)
+			for k := range m {
+				if k != "functionDeclarations" && k != "function_declarations" {
+					s.unbounded = true // googleSearch, codeExecution, urlContext...
+				}
+			}
+		}
+	}
+}
+
+// AddStreamUsage returns body with stream_options.include_usage set to
+// true, for an OpenAI-style chat or completions stream whose usage Sluice
+// must meter. Every other byte of the body is kept as it was: member
+// order, unknown members, number spellings. A body that is not a JSON
+// object is an error wrapping ErrBadBody.
+//
+// When the caller had not asked for usage itself (RequestInfo.IncludeUsage
+// false), relay the stream through a StreamMeter with HideUsage set.
+func AddStreamUsage(body []byte) ([]byte, error) {
+	if !json.Valid(body) {
+		if _, err := decodeObject(body); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: the body is not valid JSON", ErrBadBody)
+	}
+	ms, open, _, ok := objectMembers(body)
+	if !ok {
+		return nil, fmt.Errorf("%w: the body is JSON but not an object", ErrBadBody)
+	}
+	const member = `"stream_options":{"include_usage":true}`
+	i := lastMember(ms, "stream_options")
+	if i < 0 {
+		if len(ms) == 0 {
+			return splice(body, open+1, open+1, member), nil
+		}
+		end := ms[len(ms)-1].valEnd
+		return splice(body, end, end, ","+member), nil
+	}
+	opts := body[ms[i].valStart:ms[i].valEnd]
+	inner, iopen, _, ok := objectMembers(opts)
+	if !ok {
+		// null, or not an object at all: replace it.
+		return splice(body, ms[i].valStart, ms[i].valEnd, `{"include_usage":true}`), nil
+	}
+	base := ms[i].valStart
+	if j := lastMember(inner, "include_usage"); j >= 0 {
+		return splice(body, base+inner[j].valStart, base+inner[j].valEnd, "true"), nil
+	}
+	if len(inner) == 0 {
+		return splice(body, base+iopen+1, base+iopen+1, `"include_usage":true`), nil
+	}
+	end := base + inner[len(inner)-1].valEnd
+	return splice(body, end, end, `,"include_usage":true`), nil
+}
+
+// splice returns a copy of b with b[from:to] replaced by s.
+func splice(b []byte, from, to int, s string) []byte {
+	out := make([]byte, 0, len(b)-(to-from)+len(s))
+	out = append(out, b[:from]...)
+	out = append(out, s...)
+	return append(out, b[to:]...)
+}

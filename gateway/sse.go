@@ -1,0 +1,253 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Event is one server-sent event block as it came off the wire.
+//
+// Every byte of a stream belongs to exactly one Event's Raw, so relaying
+// the Raw of each event in turn reproduces the stream byte for byte. A
+// block may carry no data at all: a comment-only keep-alive (": ping") or a
+// stray blank line comes back as an Event with no Name and no Data.
+type Event struct {
+	Name string // the event: field, "" if none
+	Data []byte // the data: lines joined with "\n"; nil if none
+	// Raw is the exact bytes of the event as received, including its
+	// terminating blank line (absent only when the stream ended mid-event).
+	Raw []byte
+}
+
+// Limits of the EventReader.
+const (
+	// MaxEventSize is the largest event, in bytes of Raw, an EventReader
+	// accepts. The biggest events seen in practice, Responses API events
+	// carrying a generated image in base64, run to a few MiB.
+	MaxEventSize = 16 << 20
+
+	initialEventBuffer = 4 << 10
+)
+
+// ErrEventTooLarge is returned by EventReader.Next for an event larger
+// than MaxEventSize. The reader cannot go on after it.
+var ErrEventTooLarge = errors.New("server-sent event larger than 16 MiB")
+
+// EventReader reads server-sent events one at a time, as the WHATWG
+// event-stream format defines them: lines end in "\n", "\r\n" or "\r";
+// a blank line ends an event; lines starting with ":" are comments; the
+// id and retry fields, and unknown fields, are accepted and ignored.
+//
+// An EventReader is not safe for concurrent use.
+type EventReader struct {
+	r     io.Reader
+	buf   []byte // buffered input is buf[start:end]
+	start int
+	end   int
+	err   error // the error that ended the input, returned once the buffer is drained
+	first bool  // no line read yet: a leading byte-order mark is ignored
+}
+
+// NewEventReader returns an EventReader reading from r.
+func NewEventReader(r io.Reader) *EventReader {
+	return &EventReader{r: r, first: true}
+}
+
+// Next returns the next event.
+//
+// At a clean end of the stream (after a blank line, or with nothing read)
+// it returns io.EOF. When the stream ends in the middle of an event it
+// returns that partial event, with the bytes received so far in Raw, and
+// io.ErrUnexpectedEOF, so the caller can still relay them. A read error
+// is returned the same way, with the partial event. Past MaxEventSize it
+// returns ErrEventTooLarge. After any error the reader is spent: later
+// calls return an empty Event and io.EOF, the read error, or
+// ErrEventTooLarge.
+//
+// The returned Event's slices are the caller's: the reader keeps no
+// reference to them.
+func (r *EventReader) Next() (Event, error) {
+	var (
+		ev      Event
+		data    []byte
+		hasData bool
+	)
+	for {
+		line, err := r.line(MaxEventSize - len(ev.Raw))
+		if err == ErrEventTooLarge {
+			r.err, r.buf, r.start, r.end = err, nil, 0, 0
+			return Event{}, err
+		}
+		if len(line) > 0 {
+			ev.Raw = append(ev.Raw, line...)
+			content := trimEOL(line)
+			if r.first {
+				content = bytes.TrimPrefix(content, []byte("\uFEFF"))
+				r.first = false
+			}
+			if len(content) == 0 && len(content) < len(line) {
+				// A blank line ends the event.
+				if hasData {
+					ev.Data = data
+				}
+				return ev, nil
+			}
+			name, value := splitField(content)
+			switch name {
+			case "event":
+				ev.Name = string(value)
+			case "data":
+				if hasData {
+					data = append(data, '\n')
+				} else {
+					data = make([]byte, 0, len(value))
+				}
+				data = append(data, value...)
+				hasData = true
+			}
+		}
+		if err != nil {
+			if hasData {
+				ev.Data = data
+			}
+			if len(ev.Raw) == 0 {
+				if err == io.EOF {
+					return Event{}, io.EOF
+				}
+				return Event{}, err
+			}
+			// Later calls see no more bytes and return io.EOF or
+			// the read error itself, with an empty Event.
+			if err == io.EOF {
+				return ev, io.ErrUnexpectedEOF
+			}
+			return ev, err
+		}
+	}
+}
+
+// splitField splits a non-blank line into its field name and value. A
+// comment has the name "".
+func splitField(line []byte) (name string, value []byte) {
+	if line[0] == ':' {
+		return "", nil
+	}
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		return string(line), nil
+	}
+	value = line[i+1:]
+	if len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	return string(line[:i]), value
+}
+
+// trimEOL returns line without its line ending.
+func trimEOL(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
+}
+
+// line returns the next line with its line ending. At the end of the input
+// it returns what is left of an unterminated line (possibly nothing) and
+// the error that ended the input. A line longer than limit is
+// ErrEventTooLarge. The returned slice is only valid until the next call.
+func (r *EventReader) line(limit int) ([]byte, error) {
+	scan := r.start
+	for {
+		if i := bytes.IndexAny(r.buf[scan:r.end], "\r\n"); i >= 0 {
+			j := scan + i
+			switch {
+			case r.buf[j] == '\n':
+			case j+1 < r.end:
+				// "\r" is a line ending on its own unless "\n" follows.
+				if r.buf[j+1] == '\n' {
+					j++
+				}
+			case r.err != nil:
+				// "\r" is the last byte of the stream.
+			default:
+				// Wait for the next byte to tell "\r" from "\r\n".
+				scan = j
+				if err := r.fill(&scan, limit); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if j+1-r.start > limit {
+				return nil, ErrEventTooLarge
+			}
+			line := r.buf[r.start : j+1]
+			r.start = j + 1
+			return line, nil
+		}
+		if r.end-r.start > limit {
+			return nil, ErrEventTooLarge
+		}
+		if r.err != nil {
+			rest := r.buf[r.start:r.end]
+			r.start = r.end
+			return rest, r.err
+		}
+		scan = r.end
+		if err := r.fill(&scan, limit); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fill reads more input into the buffer, moving buffered bytes to its
+// front and growing it as needed; *scan is kept pointing at the same byte.
+// It records the error that ends the input in r.err rather than
+// returning it; it returns only ErrEventTooLarge.
+func (r *EventReader) fill(scan *int, limit int) error {
+	// Move the buffered bytes to the front only when the buffer is full:
+	// moving them on every read would make a long line that arrives a
+	// few bytes at a time cost quadratic time.
+	if r.end == len(r.buf) && r.start > 0 {
+		n := copy(r.buf, r.buf[r.start:r.end])
+		*scan -= r.start
+		r.start, r.end = 0, n
+	}
+	if r.end == len(r.buf) {
+		if r.end > limit+1 {
+			// Even a line ending now would not fit.
+			return ErrEventTooLarge
+		}
+		size := 2 * len(r.buf)
+		if size < initialEventBuffer {
+			size = initialEventBuffer
+		}
+		// One byte past the limit to see a "\n" after a final "\r".
+		if size > limit+2 {
+			size = limit + 2
+		}
+		buf := make([]byte, size)
+		copy(buf, r.buf[:r.end])
+		r.buf = buf
+	}
+	for tries := 0; tries < 100; tries++ {
+		n, err := r.r.Read(r.buf[r.end:])
+		if n < 0 || n > len(r.buf)-r.end {
+			r.err = errors.New("event stream reader returned an impossible count")
+			return nil
+		}
+		r.end += n
+		if err != nil {
+			r.err = err
+			return nil
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	r.err = io.ErrNoProgress
+	return nil
+}

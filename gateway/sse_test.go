@@ -1,0 +1,285 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// readers wraps an input in the ways a network connection hands it over.
+var readers = []struct {
+	name string
+	wrap func(io.Reader) io.Reader
+}{
+	{"whole", func(r io.Reader) io.Reader { return r }},
+	{"one byte", iotest.OneByteReader},
+	{"half", iotest.HalfReader},
+	{"data+EOF", iotest.DataErrReader},
+}
+
+// readAll reads every event of r, and the error that ended it.
+func readAll(r io.Reader) ([]Event, error) {
+	er := NewEventReader(r)
+	var evs []Event
+	for {
+		ev, err := er.Next()
+		if len(ev.Raw) > 0 {
+			evs = append(evs, ev)
+		}
+		if err != nil {
+			return evs, err
+		}
+	}
+}
+
+func TestEventReader(t *testing.T) {
+	type want struct {
+		name, data string
+		noData     bool
+		raw        string
+	}
+	tests := []struct {
+		desc string
+		in   string
+		want []want
+		err  error
+	}{
+		{
+			desc: "LF",
+			in:   "data: {\"a\":1}\n\ndata: [DONE]\n\n",
+			want: []want{{data: `{"a":1}`, raw: "data: {\"a\":1}\n\n"}, {data: "[DONE]", raw: "data: [DONE]\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "CRLF",
+			in:   "event: message_start\r\ndata: {\"type\":\"message_start\"}\r\n\r\n",
+			want: []want{{name: "message_start", data: `{"type":"message_start"}`, raw: "event: message_start\r\ndata: {\"type\":\"message_start\"}\r\n\r\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "CR alone",
+			in:   "data: a\rdata: b\r\rdata: c\r\r",
+			want: []want{{data: "a\nb", raw: "data: a\rdata: b\r\r"}, {data: "c", raw: "data: c\r\r"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "mixed line endings",
+			in:   "data: a\r\ndata: b\n\r\ndata: c\r\n\n",
+			want: []want{{data: "a\nb", raw: "data: a\r\ndata: b\n\r\n"}, {data: "c", raw: "data: c\r\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "comments are kept as events of their own",
+			in:   ": ping\n\ndata: x\n\n:keep-alive\r\n\r\n",
+			want: []want{{noData: true, raw: ": ping\n\n"}, {data: "x", raw: "data: x\n\n"}, {noData: true, raw: ":keep-alive\r\n\r\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "comment inside an event",
+			in:   "event: e\n: note\ndata: x\n\n",
+			want: []want{{name: "e", data: "x", raw: "event: e\n: note\ndata: x\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "multi-line data",
+			in:   "data: {\ndata: \"a\": 1\ndata: }\n\n",
+			want: []want{{data: "{\n\"a\": 1\n}", raw: "data: {\ndata: \"a\": 1\ndata: }\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "id, retry and unknown fields are ignored",
+			in:   "id: 7\nretry: 3000\nfoo: bar\ndata: x\n\n",
+			want: []want{{data: "x", raw: "id: 7\nretry: 3000\nfoo: bar\ndata: x\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "value spacing",
+			in:   "data:x\n\ndata:  y\n\ndata\n\ndata:\n\n",
+			want: []want{{data: "x", raw: "data:x\n\n"}, {data: " y", raw: "data:  y\n\n"}, {data: "", raw: "data\n\n"}, {data: "", raw: "data:\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "stray blank lines",
+			in:   "\n\ndata: x\n\n\n",
+			want: []want{{noData: true, raw: "\n"}, {noData: true, raw: "\n"}, {data: "x", raw: "data: x\n\n"}, {noData: true, raw: "\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "byte-order mark",
+			in:   "\uFEFFdata: x\n\n",
+			want: []want{{data: "x", raw: "\uFEFFdata: x\n\n"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "no trailing blank line",
+			in:   "data: a\n\ndata: b\n",
+			want: []want{{data: "a", raw: "data: a\n\n"}, {data: "b", raw: "data: b\n"}},
+			err:  io.ErrUnexpectedEOF,
+		},
+		{
+			desc: "cut mid-line",
+			in:   "data: a\n\ndata: {\"x\":",
+			want: []want{{data: "a", raw: "data: a\n\n"}, {data: `{"x":`, raw: "data: {\"x\":"}},
+			err:  io.ErrUnexpectedEOF,
+		},
+		{
+			desc: "final CR ends the line",
+			in:   "data: a\r\r",
+			want: []want{{data: "a", raw: "data: a\r\r"}},
+			err:  io.EOF,
+		},
+		{
+			desc: "empty",
+			in:   "",
+			err:  io.EOF,
+		},
+	}
+	for _, tt := range tests {
+		for _, rd := range readers {
+			t.Run(tt.desc+"/"+rd.name, func(t *testing.T) {
+				evs, err := readAll(rd.wrap(strings.NewReader(tt.in)))
+				if err != tt.err {
+					t.Errorf("Next(%q) error = %v, want %v", tt.in, err, tt.err)
+				}
+				if len(evs) != len(tt.want) {
+					t.Fatalf("Next(%q) gave %d events, want %d: %q", tt.in, len(evs), len(tt.want), evs)
+				}
+				for i, w := range tt.want {
+					ev := evs[i]
+					if ev.Name != w.name || string(ev.Raw) != w.raw {
+						t.Errorf("event %d of %q = {%q, raw %q}, want {%q, raw %q}", i, tt.in, ev.Name, ev.Raw, w.name, w.raw)
+					}
+					if w.noData {
+						if ev.Data != nil {
+							t.Errorf("event %d of %q: Data = %q, want nil", i, tt.in, ev.Data)
+						}
+					} else if ev.Data == nil || string(ev.Data) != w.data {
+						t.Errorf("event %d of %q: Data = %q, want %q", i, tt.in, ev.Data, w.data)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestEventReaderRecorded checks that every recorded stream comes back
+// byte for byte, however it is split.
+func TestEventReaderRecorded(t *testing.T) {
+	files, err := filepath.Glob("testdata/*/*.sse")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recorded streams: %v", err)
+	}
+	for _, f := range files {
+		in, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rd := range readers {
+			evs, err := readAll(rd.wrap(bytes.NewReader(in)))
+			if err != io.EOF && err != io.ErrUnexpectedEOF {
+				t.Errorf("%s/%s: Next error = %v", f, rd.name, err)
+			}
+			var got []byte
+			for _, ev := range evs {
+				got = append(got, ev.Raw...)
+			}
+			if !bytes.Equal(got, in) {
+				t.Errorf("%s/%s: concatenated Raw differs from the stream", f, rd.name)
+			}
+		}
+	}
+}
+
+// repeatReader yields n copies of b, then io.EOF.
+type repeatReader struct {
+	b byte
+	n int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	for i := range p[:k] {
+		p[i] = r.b
+	}
+	r.n -= k
+	return k, nil
+}
+
+func TestEventReaderLongLine(t *testing.T) {
+	const n = 3 << 20 // well past the 1 MiB lines must reach
+	r := io.MultiReader(strings.NewReader("data: "), &repeatReader{'a', n}, strings.NewReader("\n\ndata: [DONE]\n\n"))
+	er := NewEventReader(iotest.HalfReader(r))
+	ev, err := er.Next()
+	if err != nil || len(ev.Data) != n || len(ev.Raw) != n+8 {
+		t.Fatalf("Next() = %d data bytes, %d raw, %v; want %d, %d, nil", len(ev.Data), len(ev.Raw), err, n, n+8)
+	}
+	ev, err = er.Next()
+	if err != nil || string(ev.Data) != "[DONE]" {
+		t.Fatalf("Next() after a long event = %q, %v; want [DONE], nil", ev.Data, err)
+	}
+}
+
+func TestEventReaderTooLarge(t *testing.T) {
+	tests := []struct {
+		desc string
+		r    func() io.Reader
+	}{
+		{"one long line", func() io.Reader {
+			return io.MultiReader(strings.NewReader("data: "), &repeatReader{'a', MaxEventSize}, strings.NewReader("\n\n"))
+		}},
+		{"many lines", func() io.Reader {
+			line := "data: " + strings.Repeat("b", 1000) + "\n"
+			return strings.NewReader(strings.Repeat(line, MaxEventSize/len(line)+1) + "\n")
+		}},
+	}
+	for _, tt := range tests {
+		er := NewEventReader(tt.r())
+		if _, err := er.Next(); err != ErrEventTooLarge {
+			t.Errorf("%s: Next() error = %v, want ErrEventTooLarge", tt.desc, err)
+		}
+		if _, err := er.Next(); err != ErrEventTooLarge {
+			t.Errorf("%s: Next() after ErrEventTooLarge = %v, want it again", tt.desc, err)
+		}
+	}
+	// Just under the limit is fine.
+	body := "data: " + strings.Repeat("c", MaxEventSize-8) + "\n\n"
+	ev, err := NewEventReader(strings.NewReader(body)).Next()
+	if err != nil || len(ev.Raw) != MaxEventSize {
+		t.Errorf("Next() of a %d-byte event = %d bytes, %v; want it whole", MaxEventSize, len(ev.Raw), err)
+	}
+}
+
+func TestEventReaderReadError(t *testing.T) {
+	boom := errors.New("connection reset by peer")
+	r := io.MultiReader(strings.NewReader("data: a\n\ndata: {\"par"), iotest.ErrReader(boom))
+	er := NewEventReader(r)
+	if ev, err := er.Next(); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("Next() = %q, %v; want a, nil", ev.Data, err)
+	}
+	ev, err := er.Next()
+	if err != boom || string(ev.Raw) != `data: {"par` {
+		t.Fatalf("Next() = raw %q, %v; want the partial event and %v", ev.Raw, err, boom)
+	}
+	if ev, err := er.Next(); err != boom || len(ev.Raw) != 0 {
+		t.Errorf("Next() after a read error = raw %q, %v; want nothing and %v", ev.Raw, err, boom)
+	}
+}
+
+// TestEventReaderOwnsNothing checks that an event stays intact after the
+// reader moves on.
+func TestEventReaderOwnsNothing(t *testing.T) {
+	er := NewEventReader(iotest.OneByteReader(strings.NewReader("data: first\n\ndata: second\n\n")))
+	a, _ := er.Next()
+	b, _ := er.Next()
+	if string(a.Data) != "first" || string(a.Raw) != "data: first\n\n" || string(b.Data) != "second" {
+		t.Errorf("events after reading on = %q %q, %q; want first, second", a.Data, a.Raw, b.Data)
+	}
+}
