@@ -440,11 +440,16 @@ func worstCost(pr Price, info RequestInfo, rt route) Money {
 		choices = 1
 	}
 	out *= choices
-	switch rt.Name {
-	case "openai.embeddings", "gemini.embedContent", "gemini.batchEmbedContents":
+	if isEmbedding(rt.Name) {
 		out = 0
 	}
 	in := info.InputBound
+	if info.InputUnbounded && pr.ContextWindow > in {
+		// Input the body cannot bound (a stored conversation, cached
+		// content, server-side tools): the whole context window may be
+		// read.
+		in = pr.ContextWindow
+	}
 	worst := pr.Cost(Usage{InputTokens: in, OutputTokens: out})
 	for _, u := range []Usage{
 		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in},

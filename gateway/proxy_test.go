@@ -550,3 +550,22 @@ func TestProxyCompatRoutesByModel(t *testing.T) {
 		t.Fatalf("records = %+v", recs)
 	}
 }
+
+func TestProxyGeminiEmbeddingChargedAtInputBound(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"embedding":{"values":[0.1,0.2]}}`)
+	}))
+	defer up.Close()
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"gemini": up.URL})
+	resp, _ := post(t, srv.URL+"/v1beta/models/gemini-embedding-001:embedContent", map[string]string{"X-Goog-Api-Key": testToken},
+		`{"content":{"parts":[{"text":"hello world"}]}}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	recs, _ := l.all()
+	if len(recs) != 1 || !recs[0].Estimated || recs[0].InputTokens < 2 || (recs[0].Priced && recs[0].Cost <= 0) {
+		t.Fatalf("record = %+v, want an estimated charge for the input bound, never $0", recs)
+	}
+}

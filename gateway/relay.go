@@ -100,6 +100,12 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		if ok && model != "" && x.rec.Model == "" {
 			x.rec.Model = model
 		}
+		if !ok && copyErr == nil && status < 300 && isEmbedding(x.route.Name) {
+			// Gemini's embedding answers report no usage: charge the
+			// input bound, an upper bound, and say it is an estimate.
+			u = Usage{InputTokens: x.info.InputBound}
+			x.rec.Estimated = true
+		}
 		if copyErr != nil {
 			outcome, errMsg = interruption(ctx, copyErr)
 			status = statusFor(outcome, status)
@@ -186,6 +192,14 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		u = floorUsage(x, u, m.Relayed)
 	}
 	p.finish(x, status, outcome, u, errMsg)
+}
+
+func isEmbedding(route string) bool {
+	switch route {
+	case "openai.embeddings", "gemini.embedContent", "gemini.batchEmbedContents":
+		return true
+	}
+	return false
 }
 
 // meterDialect is the dialect of the answer: an OpenAI-compatible endpoint

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// addRecorded seeds f with every recorded payload matching pattern.
+func addRecorded(f *testing.F, pattern string, add func([]byte)) {
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds match %s: %v", pattern, err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		add(b)
+	}
+}
+
+// chunkReader hands out its input in reads of the sizes in sizes, cycling.
+type chunkReader struct {
+	b     []byte
+	sizes []byte
+	i     int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := 1
+	if len(r.sizes) > 0 {
+		n = int(r.sizes[r.i%len(r.sizes)]) + 1
+		r.i++
+	}
+	n = min(n, len(p), len(r.b))
+	copy(p, r.b[:n])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// FuzzEventReader checks that the reader never panics and never loses or
+// invents a byte: the Raw of all events is the input, however it is split.
+func FuzzEventReader(f *testing.F) {
+	addRecorded(f, "testdata/*/*.sse", func(b []byte) { f.Add(b, []byte{3, 0, 17}) })
+	for _, s := range []string{"", "\n", "\r", "\r\n", "data: x", "data: x\r", "data: x\r\n\r", ":\n\n", "\uFEFF\r\r", "event:\ndata\n\n"} {
+		f.Add([]byte(s), []byte{0})
+	}
+	f.Fuzz(func(t *testing.T, in, sizes []byte) {
+		er := NewEventReader(&chunkReader{b: in, sizes: sizes})
+		var raw []byte
+		for {
+			ev, err := er.Next()
+			raw = append(raw, ev.Raw...)
+			if err == nil {
+				if len(ev.Raw) == 0 {
+					t.Fatalf("Next() returned an empty event and no error")
+				}
+				continue
+			}
+			if err != io.EOF && err != io.ErrUnexpectedEOF {
+				t.Fatalf("Next() error = %v on a %d-byte input", err, len(in))
+			}
+			if err == io.ErrUnexpectedEOF && len(ev.Raw) == 0 {
+				t.Fatalf("io.ErrUnexpectedEOF with no partial event")
+			}
+			break
+		}
+		if !bytes.Equal(raw, in) {
+			t.Fatalf("Raw of all events = %q, want the input %q", raw, in)
+		}
+	})
+}
+
+// routes lists every dialect and route the gateway meters.
+var routes = []struct{ dialect, route string }{
+	{DialectOpenAI, "openai.chat"},
+	{DialectOpenAI, "openai.responses"},
+	{DialectOpenAI, "openai.completions"},
+	{DialectOpenAI, "openai.embeddings"},
+	{DialectAnthropic, "anthropic.messages"},
+	{DialectAnthropic, "anthropic.count_tokens"},
+	{DialectGemini, "gemini.generateContent"},
+	{DialectGemini, "gemini.streamGenerateContent"},
+	{DialectGemini, "gemini.countTokens"},
+	{DialectGemini, "gemini.embedContent"},
+	{DialectGemini, "gemini.batchEmbedContents"},
+}
+
+func checkUsage(t *testing.T, what string, u Usage) {
+	t.Helper()
+	if u.InputTokens < 0 || u.OutputTokens < 0 || u.CachedInputTokens < 0 || u.CacheWriteTokens < 0 ||
+		u.CacheWrite1hTokens < 0 || u.ReasoningTokens < 0 {
+		t.Fatalf("%s: negative count in %+v", what, u)
+	}
+	if u.CachedInputTokens+u.CacheWriteTokens > u.InputTokens || u.CacheWrite1hTokens > u.CacheWriteTokens || u.ReasoningTokens > u.OutputTokens {
+		t.Fatalf("%s: a part exceeds its total in %+v", what, u)
+	}
+}
+
+// FuzzUsage checks that usage read from any body or stream is never
+// negative, and that nothing panics.
+func FuzzUsage(f *testing.F) {
+	addRecorded(f, "testdata/*/*.json", func(b []byte) { f.Add(b) })
+	addRecorded(f, "testdata/*/*.sse", func(b []byte) { f.Add(b) })
+	f.Add([]byte(`{"usage":{"prompt_tokens":-1,"completion_tokens":1e999,"total_tokens":"x"}}`))
+	f.Add([]byte("data: {\"choices\":[],\"usage\":null,\"usage\":{\"prompt_tokens\":3}}\n\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, r := range routes {
+			u, _, _ := UsageFromBody(r.dialect, r.route, in)
+			checkUsage(t, "UsageFromBody("+r.route+")", u)
+
+			// The input as one event's data, and as a stream.
+			for _, hide := range []bool{false, true} {
+				m := &StreamMeter{Dialect: r.dialect, Route: r.route, HideUsage: hide}
+				out := m.Relay(Event{Data: in, Raw: append([]byte("data: "), in...)})
+				if out != nil && m.Relayed != int64(len(out)) {
+					t.Fatalf("Relayed = %d after relaying %d bytes", m.Relayed, len(out))
+				}
+				checkUsage(t, "Relay("+r.route+")", m.Usage)
+
+				m = &StreamMeter{Dialect: r.dialect, Route: r.route, HideUsage: hide}
+				er := NewEventReader(bytes.NewReader(in))
+				var relayed int64
+				for {
+					ev, err := er.Next()
+					if len(ev.Raw) > 0 {
+						out := m.Relay(ev)
+						relayed += int64(len(out))
+						if !hide && !bytes.Equal(out, ev.Raw) {
+							t.Fatalf("Relay changed an event without HideUsage: %q to %q", ev.Raw, out)
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				if m.Relayed != relayed {
+					t.Fatalf("Relayed = %d, want %d", m.Relayed, relayed)
+				}
+				checkUsage(t, "StreamMeter("+r.route+")", m.Usage)
+			}
+		}
+	})
+}
+
+// FuzzInspect checks InspectRequest's bounds on any body, the text bound
+// on plain-text requests, and that AddStreamUsage always yields a body
+// asking for usage.
+func FuzzInspect(f *testing.F) {
+	f.Add([]byte(`{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}],"max_tokens":10,"n":2}`), "hello")
+	f.Add([]byte(`{"model":"c","max_tokens":-5,"thinking":{"budget_tokens":1e20},"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","data":"AAAA"}}]}]}`), "")
+	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBO"}},{"text":"x"}]}],"generationConfig":{"maxOutputTokens":"9"}}`), "日本")
+	f.Add([]byte(`{"stream_options":{"include_usage":false},"a":[{"type":"image_url","image_url":"data:,"}]}`), "\"\\")
+	f.Add([]byte(`[]`), "")
+	f.Fuzz(func(t *testing.T, body []byte, text string) {
+		for _, r := range routes {
+			info, err := InspectRequest(r.dialect, r.route, body)
+			if err != nil {
+				if !errors.Is(err, ErrBadBody) {
+					t.Fatalf("InspectRequest error %v does not wrap ErrBadBody", err)
+				}
+				continue
+			}
+			if info.InputBound < 0 || info.MaxOutput < 0 || info.Choices < 1 || info.Choices > maxChoices ||
+				info.InputBound > maxTokens || info.MaxOutput > maxTokens {
+				t.Fatalf("InspectRequest(%s, %s) = %+v: a bound out of range", r.route, body, info)
+			}
+		}
+
+		for _, rq := range plainRequests(text) {
+			info, err := InspectRequest(rq.dialect, rq.route, rq.body)
+			if err != nil {
+				t.Fatalf("InspectRequest(%s) error %v", rq.body, err)
+			}
+			if info.InputBound < rq.textBytes {
+				t.Fatalf("InspectRequest(%s).InputBound = %d, less than its %d bytes of text", rq.body, info.InputBound, rq.textBytes)
+			}
+		}
+
+		out, err := AddStreamUsage(body)
+		if err != nil {
+			if !errors.Is(err, ErrBadBody) {
+				t.Fatalf("AddStreamUsage error %v does not wrap ErrBadBody", err)
+			}
+			return
+		}
+		// Decoded into maps: keys match exactly, as in the providers'
+		// parsers (a struct would match them case-insensitively).
+		var v map[string]any
+		if !json.Valid(out) || json.Unmarshal(out, &v) != nil || field(v["stream_options"], "include_usage") != true {
+			t.Fatalf("AddStreamUsage(%s) = %s, which does not ask for usage", body, out)
+		}
+	})
+}
