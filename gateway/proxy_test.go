@@ -569,3 +569,51 @@ func TestProxyGeminiEmbeddingChargedAtInputBound(t *testing.T) {
 		t.Fatalf("record = %+v, want an estimated charge for the input bound, never $0", recs)
 	}
 }
+
+func TestClassifyUpstreamError(t *testing.T) {
+	tests := []struct {
+		provider string
+		status   int
+		body     string
+		want     string
+	}{
+		{"openai", 429, `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`, OutcomeBilling},
+		{"openai", 429, `{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 29000.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`, OutcomeError},
+		{"anthropic", 400, `{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}`, OutcomeBilling},
+		{"anthropic", 429, `{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}`, OutcomeError},
+		{"anthropic", 402, `{"type":"error","error":{"type":"billing_error","message":"payment failed"}}`, OutcomeBilling},
+		{"openrouter", 402, `{"error":{"message":"Insufficient credits. Add more using https://openrouter.ai/credits","code":402}}`, OutcomeBilling},
+		{"gemini", 429, `{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}`, OutcomeError},
+		{"gemini", 400, `{"error":{"code":400,"message":"Billing account not configured for this project.","status":"FAILED_PRECONDITION"}}`, OutcomeBilling},
+	}
+	for _, tt := range tests {
+		got, msg := classifyUpstreamError(tt.provider, tt.status, []byte(tt.body))
+		if got != tt.want {
+			t.Errorf("classifyUpstreamError(%s, %d, %.60s…) = %s, want %s", tt.provider, tt.status, tt.body, got, tt.want)
+		}
+		if got == OutcomeBilling && !strings.Contains(msg, "add credit") {
+			t.Errorf("billing message %q does not say what to do", msg)
+		}
+	}
+}
+
+func TestCheckKey(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := r.Header.Get("Authorization") == "Bearer good" || r.Header.Get("X-Api-Key") == "good" || r.Header.Get("X-Goog-Api-Key") == "good"
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `{"data":[]}`)
+	}))
+	defer up.Close()
+	ps, _ := WithUpstreams(DefaultProviders(), map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
+	for _, name := range []string{"openai", "anthropic", "gemini"} {
+		for _, key := range []string{"good", "bad"} {
+			c, err := CheckKey(context.Background(), nil, ps[name], key)
+			if err != nil || c.Valid != (key == "good") {
+				t.Errorf("CheckKey(%s, %s) = %+v, %v; want valid %v", name, key, c, err, key == "good")
+			}
+		}
+	}
+}

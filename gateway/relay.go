@@ -178,7 +178,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	if m.ErrorMessage != "" && outcome == OutcomeOK {
 		outcome, errMsg = OutcomeError, m.ErrorMessage
 		if isBillingMessage(m.ErrorMessage) {
-			outcome = OutcomeBilling
+			outcome, errMsg = OutcomeBilling, BillingAdvice(x.provider.Name)+" Provider said: "+m.ErrorMessage
 		}
 	}
 	if m.Model != "" && x.rec.Model == "" {
@@ -317,23 +317,45 @@ func statusFor(outcome string, status int) int {
 }
 
 // classifyUpstreamError tells an account that cannot pay from other
-// errors, so it is shown with what to do.
+// errors (a rate limit is not a billing problem), so it is shown with what
+// to do about it.
 func classifyUpstreamError(provider string, status int, body []byte) (outcome, msg string) {
 	msg = string(body)
 	if len(msg) > 2000 {
 		msg = msg[:2000]
 	}
 	if status == http.StatusPaymentRequired || isBillingMessage(msg) {
-		return OutcomeBilling, msg
+		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}
 	return OutcomeError, msg
+}
+
+// BillingAdvice says what to do when a provider reports that the account
+// itself cannot pay.
+func BillingAdvice(provider string) string {
+	where := map[string]string{
+		"openai":     "platform.openai.com → Settings → Billing",
+		"anthropic":  "console.anthropic.com → Settings → Billing",
+		"gemini":     "aistudio.google.com → Billing (link a billing account to the project)",
+		"openrouter": "openrouter.ai → Credits",
+		"mistral":    "console.mistral.ai → Billing",
+		"groq":       "console.groq.com → Settings → Billing",
+		"deepseek":   "platform.deepseek.com → Top up",
+		"xai":        "console.x.ai → Billing",
+		"together":   "api.together.ai → Settings → Billing",
+		"fireworks":  "fireworks.ai → Account → Billing",
+	}[provider]
+	if where == "" {
+		where = "the provider's billing page"
+	}
+	return "The " + provider + " account cannot pay for requests (this is not a rate limit, and not a Sluice budget): add credit or a payment method at " + where + ", then retry."
 }
 
 // isBillingMessage reports whether a provider's error text says the
 // account itself cannot pay.
 func isBillingMessage(s string) bool {
 	l := strings.ToLower(s)
-	for _, k := range []string{"insufficient_quota", "credit balance is too low", "billing_error", "billing", "insufficient credits", "payment required"} {
+	for _, k := range []string{"insufficient_quota", "credit balance is too low", "billing_error", "billing", "insufficient credits", "insufficient balance", "payment required"} {
 		if strings.Contains(l, k) {
 			return true
 		}
