@@ -182,11 +182,15 @@ type SpendQuery struct {
 	// By is "day", "provider", "model" or "token"; "" sums everything in
 	// one row with the key "total".
 	By string
+	// Then, when set, splits each row of By further by "provider",
+	// "model" or "token", into rows that share Key and differ in Sub.
+	Then string
 }
 
 // SpendRow is the sum of the records that share a key.
 type SpendRow struct {
 	Key string `json:"key"`
+	Sub string `json:"sub,omitempty"` // the Then key
 	// Requests counts every record, refused ones included; Refused is the
 	// part of them Sluice refused or blocked.
 	Requests int64 `json:"requests"`
@@ -206,6 +210,12 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 	default:
 		return nil, invalidf("spend by %q: use day, provider, model or token", q.By)
 	}
+	switch q.Then {
+	case "", "provider", "model", "token":
+	default:
+		return nil, invalidf("spend then by %q: use provider, model or token", q.Then)
+	}
+	type groupKey struct{ key, sub string }
 	loc := db.location()
 	var first, last string
 	if !q.Since.IsZero() {
@@ -214,19 +224,25 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 	if !q.Until.IsZero() {
 		last = q.Until.Add(-time.Nanosecond).In(loc).Format(dayLayout)
 	}
-	groups := map[string]*rollup{}
+	groups := map[groupKey]*rollup{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return forEachRollup(tx, first, last, func(day, provider, model, token string, r rollup) error {
-			key := "total"
-			switch q.By {
-			case "day":
-				key = day
-			case "provider":
-				key = provider
-			case "model":
-				key = model
-			case "token":
-				key = token
+			pick := func(by string) string {
+				switch by {
+				case "day":
+					return day
+				case "provider":
+					return provider
+				case "model":
+					return model
+				case "token":
+					return token
+				}
+				return ""
+			}
+			key := groupKey{pick(q.By), pick(q.Then)}
+			if q.By == "" {
+				key.key = "total"
 			}
 			g := groups[key]
 			if g == nil {
@@ -242,11 +258,11 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 	}
 	rows := make([]SpendRow, 0, len(groups))
 	for k, g := range groups {
-		rows = append(rows, SpendRow{Key: k, Requests: g.Requests, Refused: g.Refused, Usage: g.Usage, Cost: g.Cost, Unpriced: g.Unpriced})
+		rows = append(rows, SpendRow{Key: k.key, Sub: k.sub, Requests: g.Requests, Refused: g.Refused, Usage: g.Usage, Cost: g.Cost, Unpriced: g.Unpriced})
 	}
 	slices.SortFunc(rows, func(a, b SpendRow) int {
 		if q.By == "day" {
-			return cmp.Compare(a.Key, b.Key)
+			return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(b.Cost, a.Cost), cmp.Compare(a.Sub, b.Sub))
 		}
 		return cmp.Or(cmp.Compare(b.Cost, a.Cost), cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Key, b.Key))
 	})

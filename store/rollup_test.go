@@ -98,6 +98,22 @@ func TestSpend(t *testing.T) {
 			t.Errorf("Spend(%+v) =\n%v, want\n%v", tt.q, got, tt.want)
 		}
 	}
+	// Day by provider, for stacked charts.
+	rows, err := db.Spend(SpendQuery{By: "day", Then: "provider"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s/%s:%d:%v", r.Key, r.Sub, r.Requests, r.Cost))
+	}
+	want := []string{"2025-03-13/anthropic:1:0.2", "2025-03-13/openai:1:0.03", "2025-03-14/openai:1:0.01", "2025-03-14/mystery:1:0", "2025-03-15/anthropic:1:0"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Spend(By: day, Then: provider) = %v, want %v", got, want)
+	}
+	if _, err := db.Spend(SpendQuery{By: "day", Then: "day"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Spend(Then: day) = %v, want ErrInvalid", err)
+	}
 	if _, err := db.Spend(SpendQuery{By: "hour"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Spend(By: hour) = %v, want ErrInvalid", err)
 	}

@@ -39,13 +39,24 @@ type Settings struct {
 	// RetentionDays is how many days of log records are kept; 0 keeps
 	// them all. Spend rollups are always kept.
 	RetentionDays int `json:"retention_days"`
+	// CloseAction is what closing the desktop window does: CloseHide keeps
+	// the gateway running in the background (run sluice again to bring
+	// the window back), CloseQuit stops it.
+	CloseAction string `json:"close_action"`
 }
+
+// Close actions of the desktop window.
+const (
+	CloseHide = "hide"
+	CloseQuit = "quit"
+)
 
 // DefaultSettings are the settings of a new data file.
 func DefaultSettings() Settings {
 	return Settings{
 		UnpricedPolicy: UnpricedRefuse,
 		UnpricedHold:   gateway.Dollar / 2,
+		CloseAction:    CloseHide,
 	}
 }
 
@@ -150,6 +161,11 @@ func (s Settings) validate() error {
 		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			return invalidf("allowed origin %q: write it as scheme://host[:port]", o)
 		}
+	}
+	switch s.CloseAction {
+	case "", CloseHide, CloseQuit:
+	default:
+		return invalidf("close action %q: use hide or quit", s.CloseAction)
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)

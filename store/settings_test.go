@@ -60,7 +60,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	}
 	// The JSON is what the app's API will carry.
 	b, _ := json.Marshal(DefaultSettings())
-	if want := `{"unpriced_policy":"refuse","unpriced_hold_usd":"0.5","log_bodies":false,"retention_days":0}`; string(b) != want {
+	if want := `{"unpriced_policy":"refuse","unpriced_hold_usd":"0.5","log_bodies":false,"retention_days":0,"close_action":"hide"}`; string(b) != want {
 		t.Errorf("json(DefaultSettings()) = %s, want %s", b, want)
 	}
 }
