@@ -102,7 +102,7 @@ func (c *cli) serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	return app.Serve(c.ctx, app.Config{Addr: *addr, DataDir: dir, Upstreams: c.upstreams.m, Log: c.stderr})
+	return app.Serve(c.ctx, app.Config{Addr: *addr, DataDir: dir, Upstreams: c.upstreams.m, Log: c.stderr, UI: dashboard()})
 }
 
 func (c *cli) key(args []string) error {
@@ -628,7 +628,7 @@ func (c *cli) env(args []string) error {
 			if err == nil {
 				break
 			}
-			if i > 100 || !strings.Contains(err.Error(), "exists") {
+			if i > 100 || !errors.Is(err, store.ErrExists) {
 				return err
 			}
 			n = fmt.Sprintf("%s-%d", *name, i)
@@ -675,3 +675,109 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+func (c *cli) loginLink(args []string) error {
+	fs := c.flags("login")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	link, err := api.Login(c.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, link)
+	return nil
+}
+
+func (c *cli) settings(args []string) error {
+	fs := c.flags("settings")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	set, err := api.Settings(c.ctx)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		if *asJSON {
+			return writeJSON(c.stdout, set)
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "unpriced_policy\t%s\n", set.UnpricedPolicy)
+		fmt.Fprintf(tw, "unpriced_hold\t%s\n", set.UnpricedHold.Format())
+		fmt.Fprintf(tw, "time_zone\t%s\n", orDash(set.TimeZone))
+		fmt.Fprintf(tw, "allowed_origins\t%s\n", orDash(strings.Join(set.AllowedOrigins, ",")))
+		fmt.Fprintf(tw, "log_bodies\t%v\n", set.LogBodies)
+		fmt.Fprintf(tw, "retention_days\t%d\n", set.RetentionDays)
+		fmt.Fprintf(tw, "close_action\t%s\n", set.CloseAction)
+		names := make([]string, 0, len(set.Upstreams))
+		for n := range set.Upstreams {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(tw, "upstream.%s\t%s\n", n, set.Upstreams[n])
+		}
+		return tw.Flush()
+	}
+	if len(pos) != 3 || pos[0] != "set" {
+		return fmt.Errorf("%w: sluice settings set KEY VALUE", errUsage)
+	}
+	key, val := pos[1], pos[2]
+	switch {
+	case strings.HasPrefix(key, "upstream."):
+		name := strings.TrimPrefix(key, "upstream.")
+		if set.Upstreams == nil {
+			set.Upstreams = map[string]string{}
+		}
+		if val == "" || val == "default" {
+			delete(set.Upstreams, name)
+		} else {
+			set.Upstreams[name] = val
+		}
+	case key == "unpriced_policy":
+		set.UnpricedPolicy = val
+	case key == "unpriced_hold":
+		if set.UnpricedHold, err = gateway.ParseMoney(val); err != nil {
+			return err
+		}
+	case key == "time_zone":
+		set.TimeZone = val
+	case key == "allowed_origins":
+		set.AllowedOrigins = nil
+		for _, o := range strings.Split(val, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				set.AllowedOrigins = append(set.AllowedOrigins, o)
+			}
+		}
+	case key == "log_bodies":
+		if set.LogBodies, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: log_bodies is true or false", errUsage)
+		}
+	case key == "retention_days":
+		if set.RetentionDays, err = strconv.Atoi(val); err != nil {
+			return fmt.Errorf("%w: retention_days is a number of days", errUsage)
+		}
+	case key == "close_action":
+		set.CloseAction = val
+	default:
+		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
+	}
+	if _, err := api.PutSettings(c.ctx, set); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s = %s\n", key, val)
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/sluicehq/sluice/app"
@@ -43,12 +44,16 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
 	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
+		return c.desktop(args)
+	}
+	cmd, args := args[0], args[1:]
 	switch cmd {
+	case "login":
+		return c.loginLink(args)
+	case "settings":
+		return c.settings(args)
 	case "serve":
 		return c.serve(args)
 	case "key", "keys":
@@ -69,20 +74,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "version", "--version":
-		fmt.Fprintln(stdout, "sluice", version)
+		fmt.Fprintln(stdout, "sluice", app.Version)
 		return nil
 	}
 	return fmt.Errorf("%w: unknown command %q (see sluice help)", errUsage, cmd)
 }
 
-var version = "dev"
-
-var _ = app.DefaultAddr
 
 const usage = `Sluice: a local AI gateway that meters and budgets every call your SDKs make.
 
+  sluice [--addr 127.0.0.1:4020] [--upstream NAME=URL ...]
+                                    open the desktop window, with the gateway inside
   sluice serve [--addr 127.0.0.1:4020] [--upstream NAME=URL ...]
-                                    run the gateway (headless)
+                                    run the gateway headless; the dashboard is in the browser
+  sluice login                      print a one-time sign-in link to the dashboard
   sluice env [--shell sh|fish|powershell]
                                     print exports that point SDKs and tools at Sluice
   sluice key set PROVIDER           store a provider key (read from stdin) in the OS keyring
@@ -95,6 +100,10 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice budget set --limit USD --period day|week|month|total
                     [--provider P | --model M | --token NAME] [--soft PCT] [--name NAME]
   sluice budget ls [--json] | rm NAME | raise NAME --by USD [--for 1h]
+  sluice settings [--json] | settings set KEY VALUE
+                    keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
+                    time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
+                    close_action (hide|quit)
 
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.

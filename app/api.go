@@ -33,6 +33,18 @@ type raiseArgs struct {
 	For  string        `json:"for"` // a Go duration: "1h", "30m"
 }
 
+type sinceArgs struct {
+	Since int64 `json:"since"`
+}
+
+type idArgs struct {
+	ID string `json:"id"`
+}
+
+type priceArgs struct {
+	Price gateway.Price `json:"price"`
+}
+
 type importArgs struct {
 	Data string `json:"data"`
 }
@@ -93,6 +105,17 @@ var methods = map[string]method{
 		}
 		return a.RaiseBudget(ctx, r.Name, r.By, d)
 	}),
+	"status":  call(func(a API, ctx context.Context, _ none) (Status, error) { return a.Status(ctx) }),
+	"changes": call(func(a API, ctx context.Context, _ none) (Changes, error) { return a.Changes(ctx) }),
+	"notices": call(func(a API, ctx context.Context, in sinceArgs) ([]Notice, error) { return a.Notices(ctx, in.Since) }),
+	"summary": call(func(a API, ctx context.Context, _ none) (Summary, error) { return a.Summary(ctx) }),
+	"record": call(func(a API, ctx context.Context, in idArgs) (RecordDetail, error) {
+		return a.RecordDetail(ctx, in.ID)
+	}),
+	"price.put": call(func(a API, ctx context.Context, in priceArgs) (none, error) {
+		return none{}, a.PutPrice(ctx, in.Price)
+	}),
+	"login":    call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
 	"settings": call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
 	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (store.Settings, error) {
 		return a.PutSettings(ctx, s)
@@ -119,6 +142,10 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
 	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid):
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+	case errors.Is(err, ErrNotServing):
+		return &apiError{http.StatusConflict, "not_serving", err.Error()}
+	case errors.Is(err, store.ErrExists):
+		return &apiError{http.StatusConflict, "exists", err.Error()}
 	case errors.Is(err, store.ErrNoKeyring):
 		return &apiError{http.StatusServiceUnavailable, "no_keyring", err.Error()}
 	}
@@ -137,6 +164,10 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 		name := strings.TrimPrefix(r.URL.Path, "/api/")
 		if name == "follow" && r.Method == http.MethodGet {
 			serveFollow(w, r, api)
+			return
+		}
+		if name == "export" && r.Method == http.MethodGet {
+			serveExport(w, r, api)
 			return
 		}
 		m, ok := methods[name]

@@ -106,6 +106,10 @@ func remoteError(e *apiError) error {
 		return fmt.Errorf("%s: %w", e.Message, errRemoteNotFound)
 	case "no_keyring":
 		return fmt.Errorf("%s: %w", e.Message, store.ErrNoKeyring)
+	case "exists":
+		return fmt.Errorf("%s: %w", e.Message, store.ErrExists)
+	case "not_serving":
+		return ErrNotServing
 	}
 	return errors.New(e.Message)
 }
@@ -219,4 +223,32 @@ func (c *Remote) Settings(ctx context.Context) (s store.Settings, err error) {
 
 func (c *Remote) PutSettings(ctx context.Context, in store.Settings) (s store.Settings, err error) {
 	return s, c.do(ctx, "settings.put", in, &s)
+}
+
+func (c *Remote) Status(ctx context.Context) (s Status, err error) {
+	return s, c.do(ctx, "status", nil, &s)
+}
+
+func (c *Remote) Changes(ctx context.Context) (ch Changes, err error) {
+	return ch, c.do(ctx, "changes", nil, &ch)
+}
+
+func (c *Remote) Notices(ctx context.Context, since int64) (ns []Notice, err error) {
+	return ns, c.do(ctx, "notices", sinceArgs{since}, &ns)
+}
+
+func (c *Remote) Summary(ctx context.Context) (s Summary, err error) {
+	return s, c.do(ctx, "summary", nil, &s)
+}
+
+func (c *Remote) RecordDetail(ctx context.Context, id string) (d RecordDetail, err error) {
+	return d, c.do(ctx, "record", idArgs{id}, &d)
+}
+
+func (c *Remote) PutPrice(ctx context.Context, p gateway.Price) error {
+	return c.do(ctx, "price.put", priceArgs{p}, nil)
+}
+
+func (c *Remote) Login(ctx context.Context) (link string, err error) {
+	return link, c.do(ctx, "login", nil, &link)
 }

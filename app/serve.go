@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -101,20 +102,45 @@ type Config struct {
 	// Log receives the operator's lines (listening, recovered holds,
 	// keyring state); nil means os.Stderr.
 	Log io.Writer
+	// UI is the built dashboard (index.html at its root); nil serves none.
+	UI fs.FS
+	// Desktop marks a gateway running inside the desktop window.
+	Desktop bool
+	// Notify, when set, shows notices natively.
+	Notify func(Notice)
 }
 
-// Serve runs the gateway until ctx ends, then shuts down cleanly: no new
-// requests, in-flight ones finish (or, after a grace period, are cut and
-// settled), the data file is closed.
-func Serve(ctx context.Context, cfg Config) error {
+// Gateway is a running Sluice: the data file, the proxy, the API and the
+// dashboard, listening on a socket. Make one with Start.
+type Gateway struct {
+	Addr    string // host:port it listens on
+	Service *Service
+
+	db       *store.DB
+	srv      *http.Server
+	served   chan error
+	inflight sync.WaitGroup
+	sessions *sessions
+	handler  http.Handler
+	stopBG   context.CancelFunc
+	bgDone   chan struct{}
+	dataDir  string
+	logf     func(string, ...any)
+}
+
+// Start opens the data, charges holds left by a crash, and starts serving.
+// It fails within about a second, wrapping ErrRunning, when another
+// gateway owns the data.
+func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	logw := cfg.Log
 	if logw == nil {
 		logw = os.Stderr
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(logw, "sluice: "+format+"\n", args...) }
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), cfg.Upstreams); err != nil {
-		return err
+		return nil, err
 	}
+	hub := &Hub{Notify: cfg.Notify}
 	db, err := OpenData(cfg.DataDir, store.Options{OnBudgetEvent: func(ev store.BudgetEvent) {
 		switch ev.Kind {
 		case store.BudgetSoft:
@@ -122,14 +148,21 @@ func Serve(ctx context.Context, cfg Config) error {
 		case store.BudgetLimit:
 			logf("budget %q (%s) reached its limit: %s spent of %s; requests it covers get 402 until it resets or is raised", ev.Budget, ev.Scope, ev.Spent.Format(), ev.Limit.Format())
 		}
+		hub.BudgetEvent(ev)
 	}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, sessions: newSessions(), served: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			db.Close()
+		}
+	}()
 	n, err := db.Recover(ctx)
 	if err != nil {
-		return fmt.Errorf("recover open holds: %w", err)
+		return nil, fmt.Errorf("recover open holds: %w", err)
 	}
 	if n > 0 {
 		logf("charged %d request(s) left open by a crash at their held amounts", n)
@@ -143,10 +176,12 @@ func Serve(ctx context.Context, cfg Config) error {
 	}
 
 	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: db, Logf: logf}
-	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams}
+	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams, Hub: hub,
+		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop}
 	if err := svc.apply(); err != nil {
-		return err
+		return nil, err
 	}
+	g.Service = svc
 
 	addr := cfg.Addr
 	if addr == "" {
@@ -154,62 +189,117 @@ func Serve(ctx context.Context, cfg Config) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	defer ln.Close()
 	tcp := ln.Addr().(*net.TCPAddr)
 	if !tcp.IP.IsLoopback() {
 		logf("warning: listening on %s, which is not loopback: anyone who can reach it can try it", tcp)
 	}
 	proxy.AllowedHosts = allowedHosts(tcp)
+	g.Addr = hostPort(tcp)
+	svc.Addr = g.Addr
 
 	admin := randomHex(24)
-	si := ServeInfo{Addr: hostPort(tcp), PID: os.Getpid(), Admin: admin}
+	si := ServeInfo{Addr: g.Addr, PID: os.Getpid(), Admin: admin}
 	if err := writeServeInfo(cfg.DataDir, si); err != nil {
-		return err
+		ln.Close()
+		return nil, err
 	}
-	defer os.Remove(filepath.Join(cfg.DataDir, ServeInfoFile))
+	svc.LoginLink = g.LoginLink
 
-	var inflight sync.WaitGroup
 	mux := http.NewServeMux()
 	mux.Handle("/api/", APIHandler(svc, func(r *http.Request) bool {
-		return adminAuthorized(r, admin, proxy.AllowedHosts)
+		return trusted(r) || g.authorized(r, admin, proxy.AllowedHosts)
 	}))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Sluice is running at http://%s\nPoint your SDKs here: eval \"$(sluice env)\"\n", si.Addr)
-	})
-	mux.Handle("/", proxy)
-	srv := &http.Server{
+	mux.HandleFunc("GET /login", g.login)
+	ui := uiHandler(cfg.UI)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ui != nil && isUIPath(r, cfg.UI) {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	g.handler = mux
+	g.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			inflight.Add(1)
-			defer inflight.Done()
+			g.inflight.Add(1)
+			defer g.inflight.Done()
 			mux.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	pruned := make(chan struct{})
-	pruneCtx, stopPrune := context.WithCancel(ctx)
-	defer func() { stopPrune(); <-pruned }()
-	go func() { defer close(pruned); prune(pruneCtx, db, logf) }()
-	logf("listening on http://%s", si.Addr)
+	go func() { g.served <- g.srv.Serve(ln) }()
+	bg, stop := context.WithCancel(context.Background())
+	g.stopBG, g.bgDone = stop, make(chan struct{})
+	go func() {
+		defer close(g.bgDone)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); prune(bg, db, logf) }()
+		go func() { defer wg.Done(); hub.Watch(bg, db) }()
+		wg.Wait()
+	}()
+	logf("listening on http://%s", g.Addr)
+	ok = true
+	return g, nil
+}
 
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	logf("shutting down")
+// Handler is the gateway's whole HTTP handler, for an in-process caller
+// that is trusted as the user (the desktop window's asset server).
+func (g *Gateway) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.inflight.Add(1)
+		defer g.inflight.Done()
+		g.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), trustedKey{}, true)))
+	})
+}
+
+// Done yields the error that stopped the server, if it stops on its own.
+func (g *Gateway) Done() <-chan error { return g.served }
+
+// Stop shuts down cleanly: no new requests, in-flight ones finish (or,
+// after a grace period, are cut and settled), the data file is closed.
+func (g *Gateway) Stop() error {
+	g.logf("shutting down")
 	grace, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(grace); err != nil {
-		srv.Close() // cuts what is left; each handler still settles
+	if err := g.srv.Shutdown(grace); err != nil {
+		g.srv.Close() // cuts what is left; each handler still settles
 	}
-	inflight.Wait()
-	return nil
+	g.inflight.Wait()
+	g.stopBG()
+	<-g.bgDone
+	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
+	return g.db.Close()
+}
+
+// Serve runs the gateway until ctx ends, printing a one-time sign-in link
+// for the dashboard, then shuts down cleanly.
+func Serve(ctx context.Context, cfg Config) error {
+	g, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.UI != nil {
+		g.logf("dashboard: %s", g.LoginLink())
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-g.served:
+		g.Stop()
+		return err
+	}
+	return g.Stop()
+}
+
+type trustedKey struct{}
+
+// trusted reports whether r came through Gateway.Handler.
+func trusted(r *http.Request) bool {
+	v, _ := r.Context().Value(trustedKey{}).(bool)
+	return v
 }
 
 // prune deletes log records older than the retention setting, at start
@@ -234,20 +324,29 @@ func prune(ctx context.Context, db *store.DB, logf func(string, ...any)) {
 	}
 }
 
-// adminAuthorized admits the command line (its bearer secret from
-// serve.json) and nothing from a browser page of another site.
-func adminAuthorized(r *http.Request, admin string, hosts []string) bool {
+// authorized admits the command line (the bearer secret from serve.json)
+// and the dashboard in a browser (its session cookie), and nothing from a
+// page of another site.
+func (g *Gateway) authorized(r *http.Request, admin string, hosts []string) bool {
 	hostOK := false
 	for _, h := range hosts {
 		if strings.EqualFold(h, r.Host) {
 			hostOK = true
 		}
 	}
-	if !hostOK || r.Header.Get("Origin") != "" {
+	if !hostOK {
 		return false
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(admin)) == 1
+	if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(o, "http://"+r.Host) {
+		return false
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return subtle.ConstantTimeCompare([]byte(got), []byte(admin)) == 1
+	}
+	return g.sessions.valid(r)
 }
 
 // allowedHosts are the Host values a loopback listener answers to.

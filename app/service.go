@@ -44,7 +44,22 @@ type API interface {
 
 	Settings(ctx context.Context) (store.Settings, error)
 	PutSettings(ctx context.Context, s store.Settings) (store.Settings, error)
+
+	Status(ctx context.Context) (Status, error)
+	Changes(ctx context.Context) (Changes, error)
+	Notices(ctx context.Context, since int64) ([]Notice, error)
+	Summary(ctx context.Context) (Summary, error)
+	RecordDetail(ctx context.Context, id string) (RecordDetail, error)
+	PutPrice(ctx context.Context, p gateway.Price) error
+	// Login returns a one-time sign-in link for the dashboard of the
+	// running gateway.
+	Login(ctx context.Context) (string, error)
 }
+
+// Version is Sluice's version, set at build time with
+// -ldflags "-X github.com/sluicehq/sluice/app.Version=v1.2.3".
+var Version = "dev"
+
 
 // KeyList is the provider keys Sluice can use, never the keys themselves.
 type KeyList struct {
@@ -87,6 +102,17 @@ type Service struct {
 	Upstreams map[string]string
 	// Client makes key tests; nil means one with a 20 s timeout.
 	Client *http.Client
+
+	// Hub, when the gateway runs in this process, counts changes and keeps
+	// notices for the dashboard.
+	Hub *Hub
+	// Addr, DataDir, Started and Desktop describe the running gateway.
+	Addr    string
+	DataDir string
+	Started time.Time
+	Desktop bool
+	// LoginLink, set by a running gateway, makes a sign-in link.
+	LoginLink func() string
 }
 
 var _ API = (*Service)(nil)

@@ -1,0 +1,294 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+)
+
+// Status is what the dashboard shows about the running gateway.
+type Status struct {
+	Addr        string    `json:"addr"`
+	DataDir     string    `json:"data_dir"`
+	Version     string    `json:"version"`
+	Desktop     bool      `json:"desktop"`
+	Keyring     KeyList   `json:"keyring"` // Backend and Problem only
+	Started     time.Time `json:"started"`
+	CloseAction string    `json:"close_action"`
+	Running     bool      `json:"running"`
+}
+
+// Summary is the overview's numbers.
+type Summary struct {
+	Time    time.Time            `json:"time"`
+	Today   store.SpendRow       `json:"today"`
+	Month   store.SpendRow       `json:"month"`
+	RPM     []int                `json:"rpm"` // requests per minute, the last 60 minutes, oldest first
+	Budgets []store.BudgetStatus `json:"budgets"`
+	Records int64                `json:"records"` // requests ever recorded
+}
+
+// RecordDetail is one request with the arithmetic of its cost.
+type RecordDetail struct {
+	Record      gateway.Record     `json:"record"`
+	Price       *gateway.Price     `json:"price"`
+	Lines       []gateway.CostLine `json:"lines"`
+	Explanation string             `json:"explanation,omitempty"`
+}
+
+// Notice is something the user should know now: a budget past its
+// warning threshold or at its limit, a provider account that cannot pay.
+type Notice struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"` // "soft", "limit" or "billing"
+	Title   string    `json:"title"`
+	Message string    `json:"message"`
+}
+
+// Changes is a counter the dashboard polls: it moves whenever a record
+// settles or a notice is raised.
+type Changes struct {
+	Seq int64 `json:"seq"`
+}
+
+// Hub counts changes and keeps recent notices. It is safe for concurrent
+// use; the zero value is ready.
+type Hub struct {
+	// Notify, when set, shows a notice natively (a desktop notification).
+	// It is called outside the Hub's lock and must not block for long.
+	Notify func(Notice)
+
+	mu      sync.Mutex // guards seq and notices
+	seq     int64
+	notices []Notice // the last maxNotices, oldest first
+}
+
+const maxNotices = 200
+
+// Bump records that something changed.
+func (h *Hub) Bump() {
+	h.mu.Lock()
+	h.seq++
+	h.mu.Unlock()
+}
+
+// Seq returns the change counter.
+func (h *Hub) Seq() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seq
+}
+
+// Raise adds a notice and shows it natively when it can.
+func (h *Hub) Raise(kind, title, message string) {
+	h.mu.Lock()
+	h.seq++
+	n := Notice{Seq: h.seq, Time: time.Now(), Kind: kind, Title: title, Message: message}
+	h.notices = append(h.notices, n)
+	if len(h.notices) > maxNotices {
+		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
+	}
+	notify := h.Notify
+	h.mu.Unlock()
+	if notify != nil {
+		notify(n)
+	}
+}
+
+// Since returns the notices raised after seq.
+func (h *Hub) Since(seq int64) []Notice {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []Notice{}
+	for _, n := range h.notices {
+		if n.Seq > seq {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// BudgetEvent turns a store budget event into a notice.
+func (h *Hub) BudgetEvent(ev store.BudgetEvent) {
+	switch ev.Kind {
+	case store.BudgetSoft:
+		h.Raise("soft", "Budget "+ev.Budget+" passed its warning threshold",
+			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+").")
+	case store.BudgetLimit:
+		h.Raise("limit", "Budget "+ev.Budget+" reached its limit",
+			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+"). Requests it covers get 402 until it resets or you raise it.")
+	}
+}
+
+// Watch bumps the counter for every record db settles and raises a
+// notice for provider billing trouble, until ctx ends.
+func (h *Hub) Watch(ctx context.Context, db *store.DB) {
+	ch, unsubscribe := db.Subscribe()
+	defer unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r, ok := <-ch:
+			if !ok {
+				return
+			}
+			if r.Outcome == gateway.OutcomeBilling {
+				h.Raise("billing", "The "+r.Provider+" account cannot pay", gateway.BillingAdvice(r.Provider))
+				continue
+			}
+			h.Bump()
+		}
+	}
+}
+
+func (s *Service) Status(ctx context.Context) (Status, error) {
+	st := Status{Addr: s.Addr, DataDir: s.DataDir, Version: Version, Desktop: s.Desktop, Started: s.Started, Running: true}
+	if backend, err := s.Keyring.Probe(ctx); err != nil {
+		st.Keyring.Problem = err.Error()
+	} else {
+		st.Keyring.Backend = backend
+	}
+	set, err := s.DB.Settings()
+	if err != nil {
+		return st, err
+	}
+	st.CloseAction = set.CloseAction
+	return st, nil
+}
+
+func (s *Service) Changes(ctx context.Context) (Changes, error) {
+	if s.Hub == nil {
+		return Changes{}, nil
+	}
+	return Changes{Seq: s.Hub.Seq()}, nil
+}
+
+func (s *Service) Notices(ctx context.Context, since int64) ([]Notice, error) {
+	if s.Hub == nil {
+		return []Notice{}, nil
+	}
+	return s.Hub.Since(since), nil
+}
+
+func (s *Service) Summary(ctx context.Context) (Summary, error) {
+	now := time.Now()
+	loc := s.location()
+	local := now.In(loc)
+	today := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	month := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
+	sum := Summary{Time: now, RPM: make([]int, 60)}
+	one := func(since time.Time) (store.SpendRow, error) {
+		rows, err := s.DB.Spend(store.SpendQuery{Since: since})
+		if err != nil || len(rows) == 0 {
+			return store.SpendRow{Key: "total"}, err
+		}
+		return rows[0], nil
+	}
+	var err error
+	if sum.Today, err = one(today); err != nil {
+		return sum, err
+	}
+	if sum.Month, err = one(month); err != nil {
+		return sum, err
+	}
+	all, err := one(time.Time{})
+	if err != nil {
+		return sum, err
+	}
+	sum.Records = all.Requests
+	recent, err := s.DB.Records(store.LogQuery{Since: now.Add(-time.Hour), Limit: 100_000})
+	if err != nil {
+		return sum, err
+	}
+	for _, r := range recent {
+		ago := int(now.Sub(r.Time) / time.Minute)
+		if ago >= 0 && ago < 60 {
+			sum.RPM[59-ago]++
+		}
+	}
+	if sum.Budgets, err = s.DB.Budgets(); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+func (s *Service) location() *time.Location {
+	if set, err := s.DB.Settings(); err == nil && set.TimeZone != "" {
+		if loc, err := time.LoadLocation(set.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.Local
+}
+
+func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, error) {
+	r, err := s.DB.Record(id)
+	if err != nil {
+		return RecordDetail{}, err
+	}
+	d := RecordDetail{Record: r, Lines: []gateway.CostLine{}}
+	t, _, err := s.priceTable()
+	if err != nil {
+		return d, err
+	}
+	if p, ok := t.Lookup(r.Provider, r.Model); ok && r.Priced {
+		d.Price = &p
+		d.Lines = p.Explain(r.Usage)
+	}
+	switch r.Outcome {
+	case gateway.OutcomeRefused:
+		d.Explanation = r.Error
+		if r.Budget != "" && r.Remaining != nil {
+			d.Explanation = "Budget " + r.Budget + " said no: this request could have cost up to " + r.Held.Format() +
+				" and the budget had " + r.Remaining.Format() + " left. " + r.Error
+		}
+	case gateway.OutcomeBilling:
+		d.Explanation = r.Error
+	case gateway.OutcomeCrashed:
+		d.Explanation = "Sluice stopped while this request was in flight; it was charged at the amount held for it."
+	case gateway.OutcomeCut, gateway.OutcomeCanceled:
+		d.Explanation = r.Error
+		if r.Estimated {
+			d.Explanation += " The provider had not reported all tokens: the input bound and the bytes relayed stand in for them."
+		}
+	}
+	return d, nil
+}
+
+// PutPrice saves one price row as an override.
+func (s *Service) PutPrice(ctx context.Context, p gateway.Price) error {
+	if p.Provider == "" || p.Model == "" {
+		return &apiError{400, "invalid", "a price needs a provider and a model"}
+	}
+	if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
+		return &apiError{400, "invalid", "prices cannot be negative"}
+	}
+	if p.Source == "" {
+		p.Source = "override"
+	}
+	if p.Updated == "" {
+		p.Updated = time.Now().Format("2006-01-02")
+	}
+	over, err := s.DB.PriceOverrides()
+	if err != nil {
+		return err
+	}
+	replaced := false
+	for i, o := range over {
+		if o.Provider == p.Provider && o.Model == p.Model {
+			over[i], replaced = p, true
+		}
+	}
+	if !replaced {
+		over = append(over, p)
+	}
+	if err := s.DB.PutPriceOverrides(over); err != nil {
+		return err
+	}
+	return s.apply()
+}
