@@ -80,7 +80,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("%w: unknown command %q (see sluice help)", errUsage, cmd)
 }
 
-
 const usage = `Sluice: a local AI gateway that meters and budgets every call your SDKs make.
 
   sluice [--addr 127.0.0.1:4020] [--upstream NAME=URL ...]
