@@ -357,6 +357,6 @@ func (s *Service) apply() error {
 	}
 	s.Proxy.SetProviders(ps)
 	s.Proxy.SetPrices(t)
-	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins})
+	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies})
 	return nil
 }

@@ -79,6 +79,9 @@ type Policy struct {
 	// AllowedOrigins are browser origins ("http://localhost:3000") whose
 	// requests are served. Every other browser request is refused.
 	AllowedOrigins []string
+	// LogBodies keeps request and response bodies in the records, cut at
+	// MaxLoggedBody bytes, with secrets redacted.
+	LogBodies bool
 }
 
 // SetPolicy replaces the policy in force.
@@ -180,6 +183,10 @@ type exchange struct {
 	held     bool
 	hold     Hold
 	start    time.Time
+	// logBodies: keep the bodies in the record; respBody collects the
+	// answer up to MaxLoggedBody.
+	logBodies bool
+	respBody  []byte
 }
 
 // ServeHTTP serves one provider request.
@@ -218,8 +225,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	x := &exchange{route: rt, start: start}
+	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies}
 	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name}
+	if x.logBodies {
+		x.rec.RequestBody = LoggedBody(body)
+	}
 	model := rt.Model
 	if rt.metered() {
 		info, err := InspectRequest(dialect, rt.Name, body)

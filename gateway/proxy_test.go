@@ -617,3 +617,30 @@ func TestCheckKey(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyLogsBodiesOnlyWhenAsked(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	req := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"my key is sk-proj-abcdefghijklmnopqrstu"}]}`
+	post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, req)
+	p.SetPolicy(Policy{LogBodies: true})
+	post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, req)
+	post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, strings.Replace(req, `"model"`, `"stream":true,"model"`, 1))
+	recs, _ := l.all()
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want 3", len(recs))
+	}
+	if recs[0].RequestBody != "" || recs[0].ResponseBody != "" {
+		t.Errorf("bodies logged without opting in: %+v", recs[0])
+	}
+	for _, r := range recs[1:] {
+		if !strings.Contains(r.RequestBody, `"gpt-4o-mini"`) || strings.Contains(r.RequestBody, "sk-proj-") || !strings.Contains(r.RequestBody, "[redacted]") {
+			t.Errorf("request body logged = %q, want it with the secret redacted", r.RequestBody)
+		}
+		if !strings.Contains(r.ResponseBody, "Hello") && !strings.Contains(r.ResponseBody, "Hi") {
+			t.Errorf("response body logged = %q, want the answer", r.ResponseBody)
+		}
+	}
+}

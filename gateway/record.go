@@ -77,6 +77,10 @@ type Record struct {
 	Remaining *Money `json:"remaining_usd,omitempty"`
 	// PriceRef names the price row used: provider/model@date.
 	PriceRef string `json:"price,omitempty"`
+	// RequestBody and ResponseBody are kept only when the user opts in to
+	// body logging, cut at MaxLoggedBody bytes, with secrets redacted.
+	RequestBody  string `json:"request_body,omitempty"`
+	ResponseBody string `json:"response_body,omitempty"`
 }
 
 // Hold is the worst-case cost of a request, reserved before it is

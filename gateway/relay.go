@@ -87,6 +87,9 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	if !x.route.metered() {
 		return
 	}
+	if x.logBodies {
+		x.respBody = kept.Bytes()
+	}
 	status := resp.StatusCode
 	var u Usage
 	outcome := OutcomeOK
@@ -133,6 +136,9 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
 			if b := m.Relay(ev); len(b) > 0 {
+				if x.logBodies && len(x.respBody) < MaxLoggedBody {
+					x.respBody = append(x.respBody, b...)
+				}
 				if x.rec.TTFBMS == 0 {
 					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 				}
@@ -249,11 +255,19 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 		x.rec.TTFBMS = x.rec.LatencyMS
 	}
 	x.rec.Error = errMsg
+	if x.logBodies {
+		x.rec.ResponseBody = LoggedBody(x.respBody)
+	}
 	switch {
 	case x.route.Free || x.provider.Keyless:
 		x.rec.Cost = 0
 	case x.priced:
 		x.rec.Cost = x.price.Cost(u)
+		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
+			// A guess never charges past the worst case the request was
+			// admitted for.
+			x.rec.Cost = x.hold.Amount
+		}
 	case x.hold.Estimated && (outcome == OutcomeOK || !u.IsZero()):
 		// No price: charge what was held, so a budget is never
 		// understated.
