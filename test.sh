@@ -13,9 +13,11 @@ cd "$(dirname "$0")"
 go vet ./...
 
 # The end-to-end tests need the SDKs from npm; install them the first time.
-if [[ ! -d e2e/node_modules ]] && command -v npm >/dev/null; then
-  (cd e2e && npm ci --no-audit --no-fund)
-fi
+for dir in e2e frontend; do
+  if [[ ! -d $dir/node_modules ]] && command -v npm >/dev/null; then
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+done
 
 if [[ "${CI:-}" == true ]]; then
   export SLUICE_REQUIRE_KEYRING=1

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireTool skips the test when a program is missing, or fails it under
+// CI=true, where .ci/run installs it.
+func requireTool(t *testing.T, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing (%s); under CI=true it must be there", name, install)
+	}
+	t.Skipf("skipping: %s is missing (%s)", name, install)
+	return ""
+}
+
+// TestDashboardInBrowser drives the dashboard of `sluice serve` in headless
+// Chromium (frontend/tests/ui.test.mjs, with playwright-core): sign in with
+// the printed link, watch an SDK request appear, set a budget and watch a
+// request get refused, add a key, make a token.
+func TestDashboardInBrowser(t *testing.T) {
+	node := requireNode(t)
+	requireTool(t, "chromium", "apt-get install chromium")
+	script := filepath.Join("..", "frontend", "tests", "ui.test.mjs")
+	if _, err := os.Stat(script); err != nil {
+		t.Fatalf("no UI test script: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("..", "frontend", "node_modules", "playwright-core")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("frontend/node_modules/playwright-core is missing: run npm ci in frontend/")
+		}
+		t.Skip("skipping: playwright-core is not installed (npm ci in frontend/)")
+	}
+	f, s, token := sluiceSetup(t)
+	link := strings.TrimSpace(s.mustCLI("", "login"))
+	if !strings.Contains(link, "/login?t=") {
+		t.Fatalf("sluice login printed %q, want a sign-in link", link)
+	}
+	shots := filepath.Join("..", "frontend", "tests", "screenshots")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", script)
+	cmd.Env = append(os.Environ(),
+		"SLUICE_URL="+link,
+		"SLUICE_ADDR="+strings.TrimPrefix(s.url, "http://"),
+		"SLUICE_TOKEN="+token,
+		"SLUICE_DATA="+s.data,
+		"SLUICE_BIN="+s.bin,
+		"SLUICE_SCREENSHOTS="+shots,
+		"FAKE_OPENAI="+f["openai"].srv.URL,
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("ui.test.mjs:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("the dashboard's browser test failed: %v", err)
+	}
+	// The SDK requests the script made reached the upstream through Sluice
+	// and are in the ledger.
+	rows := s.logRows()
+	if len(rows) == 0 {
+		t.Errorf("sluice log holds no request after the dashboard test")
+	}
+}
+
+// TestDesktopWindow builds the desktop binary, starts it under Xvfb, and
+// checks that its window shows the dashboard and its gateway answers.
+func TestDesktopWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the desktop build in -short mode")
+	}
+	xvfb := requireTool(t, "xvfb-run", "apt-get install xvfb")
+	requireTool(t, "import", "apt-get install imagemagick")
+	requireTool(t, "pkg-config", "apt-get install pkg-config")
+	if err := exec.Command("pkg-config", "--exists", "webkit2gtk-4.1", "gtk+-3.0").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("webkit2gtk-4.1 and gtk+-3.0 development files are missing (apt-get install libgtk-3-dev libwebkit2gtk-4.1-dev)")
+		}
+		t.Skip("skipping: no webkit2gtk-4.1/gtk+-3.0 development files")
+	}
+	bin := filepath.Join(tmpRoot, "sluice-desktop")
+	build := exec.Command("go", "build", "-tags", "desktop,production,webkit2_41", "-o", bin, "github.com/sluicehq/sluice")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("desktop build: %v\n%s", err, out)
+	}
+
+	port := freePort(t)
+	data := filepath.Join(t.TempDir(), "data")
+	shot := filepath.Join(t.TempDir(), "window.png")
+	// xvfb-run runs a small script: start the window, wait for the
+	// gateway, let the page render, take a screenshot of the screen, quit.
+	script := fmt.Sprintf(`
+%q --addr 127.0.0.1:%d --data %q >%q 2>&1 &
+pid=$!
+for i in $(seq 100); do
+  if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
+  sleep 0.2
+done
+echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%d/v1/chat/completions)
+sleep 4
+import -window root %q
+kill -TERM $pid
+wait $pid
+`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), port, port, shot)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS=disabled:", "OPENAI_API_KEY=sk-test-desktop")
+	out, err := cmd.CombinedOutput()
+	log, _ := os.ReadFile(filepath.Join(filepath.Dir(shot), "window.log"))
+	if err != nil {
+		t.Fatalf("desktop run: %v\n%s\nsluice said:\n%s", err, out, log)
+	}
+	if !strings.Contains(string(log), "listening on http://127.0.0.1:"+strconv.Itoa(port)) {
+		t.Fatalf("the desktop app's gateway did not listen; it said:\n%s", log)
+	}
+	// The gateway in the window answered: the dashboard, and a provider
+	// route (401: the request carries no key).
+	if !strings.Contains(string(out), "GATEWAY-UP") || !strings.Contains(string(out), "PROVIDER-401") {
+		t.Errorf("the desktop app's gateway did not answer as it should:\n%s", out)
+	}
+	if !strings.Contains(string(log), "shutting down") {
+		t.Errorf("the desktop app did not shut down cleanly on SIGTERM; it said:\n%s", log)
+	}
+	// A window that shows the dashboard has many colours; an empty screen
+	// or a blank window has one or two.
+	colours, err := exec.Command("identify", "-format", "%k", shot).Output()
+	if err != nil {
+		t.Fatalf("identify %s: %v", shot, err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(colours)))
+	if n < 20 {
+		t.Errorf("the screenshot has %d colours: the window shows no dashboard", n)
+	}
+	if dst := os.Getenv("SLUICE_DESKTOP_SCREENSHOT"); dst != "" {
+		b, _ := os.ReadFile(shot)
+		os.WriteFile(dst, b, 0o644)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
