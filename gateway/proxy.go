@@ -187,6 +187,8 @@ type exchange struct {
 	// answer up to MaxLoggedBody.
 	logBodies bool
 	respBody  []byte
+	// outBound is the output the hold allowed for (all choices).
+	outBound int64
 }
 
 // ServeHTTP serves one provider request.
@@ -376,7 +378,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
-		h.Amount = worstCost(x.price, x.info, x.route)
+		h.Amount, x.outBound = worstCost(x.price, x.info, x.route)
 	default:
 		budgeted := true
 		if b, ok := p.Ledger.(Budgeter); ok {
@@ -437,7 +439,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 // worstCost is the most the request can cost: every input token at the
 // dearest input rate the row has (a cache write can cost more than plain
 // input), every output token the request allows.
-func worstCost(pr Price, info RequestInfo, rt route) Money {
+func worstCost(pr Price, info RequestInfo, rt route) (Money, int64) {
 	out := info.MaxOutput
 	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
 		out = pr.MaxOutput
@@ -469,7 +471,7 @@ func worstCost(pr Price, info RequestInfo, rt route) Money {
 			worst = c
 		}
 	}
-	return worst
+	return worst, out
 }
 
 // defaultMaxOutput bounds the output of a model whose price row gives no

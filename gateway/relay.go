@@ -221,8 +221,9 @@ func meterDialect(x *exchange) string {
 // and what was relayed. Where the provider had not yet reported them, the
 // request's input bound stands for the input and the relayed bytes for the
 // output (a token is at least a byte, and every streamed token comes
-// wrapped in far more than one byte of framing). The record is marked
-// estimated when it has to guess.
+// wrapped in far more than one byte of framing), never more than the
+// output the request was admitted for. A larger count the provider did
+// report stands. The record is marked estimated when it has to guess.
 func floorUsage(x *exchange, u Usage, relayed int64) Usage {
 	if u.InputTokens == 0 && x.info.InputBound > 0 {
 		u.InputTokens = x.info.InputBound
@@ -230,8 +231,12 @@ func floorUsage(x *exchange, u Usage, relayed int64) Usage {
 	}
 	if relayed > 0 {
 		guess := relayed / 4
-		if max := x.info.MaxOutput * max(x.info.Choices, 1); max > 0 && guess > max {
-			guess = max
+		bound := x.outBound
+		if bound <= 0 {
+			bound = x.info.MaxOutput * max(x.info.Choices, 1)
+		}
+		if bound > 0 && guess > bound {
+			guess = bound
 		}
 		if guess > u.OutputTokens {
 			u.OutputTokens = guess
