@@ -71,6 +71,21 @@ func (c *cli) connect() (app.API, func() error, error) {
 	return app.Connect(dir, c.upstreams.m)
 }
 
+// start parses args, with def as the subcommand when none is given, and
+// connects to the API; done releases what the connection opened.
+func (c *cli) start(fs *flag.FlagSet, args []string, def string) (pos []string, api app.API, done func() error, err error) {
+	if pos, err = parse(fs, args); err != nil {
+		return nil, nil, nil, err
+	}
+	if len(pos) == 0 && def != "" {
+		pos = []string{def}
+	}
+	if api, done, err = c.connect(); err != nil {
+		return nil, nil, nil, err
+	}
+	return pos, api, done, nil
+}
+
 // upstreamFlag collects --upstream NAME=URL.
 type upstreamFlag struct{ m map[string]string }
 
@@ -108,24 +123,17 @@ func (c *cli) serve(args []string) error {
 func (c *cli) key(args []string) error {
 	fs := c.flags("key")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	pos, api, closeAPI, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		pos = []string{"ls"}
-	}
+	defer closeAPI()
 	need := func(n int, what string) error {
 		if len(pos) != n {
 			return fmt.Errorf("%w: sluice key %s", errUsage, what)
 		}
 		return nil
 	}
-	api, closeAPI, err := c.connect()
-	if err != nil {
-		return err
-	}
-	defer closeAPI()
 	switch pos[0] {
 	case "set", "add":
 		if err := need(2, "set PROVIDER (the key is read from stdin)"); err != nil {
@@ -214,14 +222,7 @@ func (c *cli) readSecret(prompt string) (string, error) {
 func (c *cli) token(args []string) error {
 	fs := c.flags("token")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		pos = []string{"ls"}
-	}
-	api, closeAPI, err := c.connect()
+	pos, api, closeAPI, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
@@ -275,10 +276,7 @@ func (c *cli) log(args []string) error {
 	asJSON := fs.Bool("json", false, "one JSON object per request per line")
 	follow := fs.Bool("follow", false, "keep printing requests as they finish")
 	fs.BoolVar(follow, "f", false, "same as --follow")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	api, closeAPI, err := c.connect()
+	_, api, closeAPI, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
@@ -415,14 +413,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 func (c *cli) prices(args []string) error {
 	fs := c.flags("prices")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		pos = []string{"ls"}
-	}
-	api, closeAPI, err := c.connect()
+	pos, api, closeAPI, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
@@ -491,14 +482,7 @@ func (c *cli) budget(args []string) error {
 	name := fs.String("name", "", "the budget's name (default: made from its scope and period)")
 	by := fs.String("by", "", "with raise: dollars to add")
 	dur := fs.String("for", "1h", "with raise: how long the raise lasts")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		pos = []string{"ls"}
-	}
-	api, closeAPI, err := c.connect()
+	pos, api, closeAPI, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
@@ -677,11 +661,7 @@ func writeJSON(w io.Writer, v any) error {
 func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
 
 func (c *cli) loginLink(args []string) error {
-	fs := c.flags("login")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	api, closeAPI, err := c.connect()
+	_, api, closeAPI, err := c.start(c.flags("login"), args, "")
 	if err != nil {
 		return err
 	}
@@ -697,11 +677,7 @@ func (c *cli) loginLink(args []string) error {
 func (c *cli) settings(args []string) error {
 	fs := c.flags("settings")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	api, closeAPI, err := c.connect()
+	pos, api, closeAPI, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
