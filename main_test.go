@@ -116,6 +116,35 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 		t.Errorf("request with the new token = %d %s, want 401 saying to add an openai key", resp.StatusCode, b)
 	}
 
+	// log --follow prints each request as it settles: a budget refusal of
+	// a request that brought its own provider key.
+	if _, _, err := sluice(t, "", "budget", "set", "--limit", "0.000001", "--period", "day", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	fctx, stopFollow := context.WithCancel(context.Background())
+	followed := make(chan string, 1)
+	go func() {
+		var out bytes.Buffer
+		run(fctx, []string{"log", "--follow", "--json", "-n", "0", "--data", dir}, strings.NewReader(""), &out, io.Discard)
+		followed <- out.String()
+	}()
+	time.Sleep(300 * time.Millisecond) // let it subscribe
+	req, _ = http.NewRequest(http.MethodPost, "http://"+si.Addr+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer sk-callers-own-key")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 402 {
+		t.Errorf("request past the budget = %d, want 402", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stopFollow()
+	if out := <-followed; !strings.Contains(out, `"outcome":"refused"`) || !strings.Contains(out, `"token":"client key"`) {
+		t.Errorf("log --follow --json printed %q, want the refusal", out)
+	}
+
 	// The admin API refuses requests without the secret, and browsers.
 	for _, hdr := range []map[string]string{{}, {"Authorization": "Bearer " + si.Admin, "Origin": "http://evil.example"}} {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/api/tokens", nil)
