@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/app"
@@ -38,10 +40,24 @@ func (c *cli) desktop(args []string) error {
 	}
 	g, err := app.Start(c.ctx, app.Config{Addr: *addr, DataDir: dir, Upstreams: c.upstreams.m, Log: c.stderr,
 		UI: dashboard(), Desktop: true, Notify: notify})
-	if err != nil {
+	var handler http.Handler
+	var served <-chan error
+	switch {
+	case errors.Is(err, app.ErrRunning):
+		// Another sluice owns the data. If it is a window, the lock below
+		// brings it forward and this process ends; if it is a headless
+		// gateway, this window shows its dashboard.
+		si, rerr := app.ReadServeInfo(dir)
+		if rerr != nil {
+			return err
+		}
+		handler = app.RemoteHandler(si)
+	case err != nil:
 		return err
+	default:
+		defer g.Stop()
+		handler, served = g.Handler(), g.Done()
 	}
-	defer g.Stop()
 
 	id := sha256.Sum256([]byte(dir))
 	err = wails.Run(&options.App{
@@ -52,7 +68,7 @@ func (c *cli) desktop(args []string) error {
 		MinHeight: 480,
 		AssetServer: &assetserver.Options{
 			Assets:  dashboard(),
-			Handler: g.Handler(),
+			Handler: handler,
 		},
 		OnStartup: func(ctx context.Context) {
 			wctx.Store(&ctx)
@@ -61,7 +77,7 @@ func (c *cli) desktop(args []string) error {
 				select {
 				case <-c.ctx.Done():
 					runtime.Quit(ctx)
-				case err := <-g.Done():
+				case err := <-served:
 					fmt.Fprintln(c.stderr, "sluice: gateway stopped:", err)
 					runtime.Quit(ctx)
 				case <-ctx.Done():
@@ -69,6 +85,9 @@ func (c *cli) desktop(args []string) error {
 			}()
 		},
 		OnBeforeClose: func(ctx context.Context) bool {
+			if g == nil {
+				return false // the gateway is another process's
+			}
 			set, err := g.Service.Settings(ctx)
 			if err == nil && set.CloseAction == store.CloseHide && c.ctx.Err() == nil {
 				runtime.WindowHide(ctx)
@@ -79,6 +98,7 @@ func (c *cli) desktop(args []string) error {
 		SingleInstanceLock: &options.SingleInstanceLock{
 			UniqueId: "dev.sluice.desktop." + hex.EncodeToString(id[:8]),
 			OnSecondInstanceLaunch: func(options.SecondInstanceData) {
+				fmt.Fprintln(c.stderr, "sluice: started again: bringing the window forward")
 				if ctx := wctx.Load(); ctx != nil {
 					runtime.WindowShow(*ctx)
 					runtime.WindowUnminimise(*ctx)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,4 +253,21 @@ func (c *Remote) PutPrice(ctx context.Context, p gateway.Price) error {
 
 func (c *Remote) Login(ctx context.Context) (link string, err error) {
 	return link, c.do(ctx, "login", nil, &link)
+}
+
+// RemoteHandler serves the dashboard's API calls from the gateway
+// described by si, for a window opened while another process owns the
+// data: it forwards them with the command line's secret.
+func RemoteHandler(si ServeInfo) http.Handler {
+	target := &url.URL{Scheme: "http", Host: si.Addr}
+	return &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = si.Addr
+			for _, h := range []string{"Origin", "Referer", "Cookie", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"} {
+				r.Out.Header.Del(h)
+			}
+			r.Out.Header.Set("Authorization", "Bearer "+si.Admin)
+		},
+	}
 }

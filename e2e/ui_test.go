@@ -116,13 +116,19 @@ done
 echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%d/v1/chat/completions)
 sleep 4
 import -window root %q
+# A second start on the same data brings the first window forward and ends.
+timeout 20 %q --data %q >/dev/null 2>&1
+echo SECOND-EXIT-$?
 kill -TERM $pid
 wait $pid
-`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), port, port, shot)
+`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), port, port, shot, bin, data)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
-	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS=disabled:", "OPENAI_API_KEY=sk-test-desktop")
+	// The single-instance lock works over the D-Bus session bus, as on a
+	// desktop: run the whole script in a session of its own.
+	dbus := requireTool(t, "dbus-run-session", "apt-get install dbus")
+	cmd := exec.CommandContext(ctx, dbus, "--", xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-test-desktop")
 	out, err := cmd.CombinedOutput()
 	log, _ := os.ReadFile(filepath.Join(filepath.Dir(shot), "window.log"))
 	if err != nil {
@@ -135,6 +141,9 @@ wait $pid
 	// route (401: the request carries no key).
 	if !strings.Contains(string(out), "GATEWAY-UP") || !strings.Contains(string(out), "PROVIDER-401") {
 		t.Errorf("the desktop app's gateway did not answer as it should:\n%s", out)
+	}
+	if strings.Contains(string(out), "SECOND-EXIT-124") || !strings.Contains(string(log), "bringing the window forward") {
+		t.Errorf("a second start did not hand over to the running window:\n%s\nsluice said:\n%s", out, log)
 	}
 	if !strings.Contains(string(log), "shutting down") {
 		t.Errorf("the desktop app did not shut down cleanly on SIGTERM; it said:\n%s", log)
