@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -112,6 +113,11 @@ type Service struct {
 	Desktop bool
 	// LoginLink, set by a running gateway, makes a sign-in link.
 	LoginLink func() string
+
+	probeMu      sync.Mutex // guards the probe fields
+	probedAt     time.Time
+	probeBackend string
+	probeProblem string
 }
 
 var _ API = (*Service)(nil)
@@ -172,12 +178,7 @@ func (s *Service) provider(name string) (gateway.Provider, error) {
 
 func (s *Service) Keys(ctx context.Context) (KeyList, error) {
 	var l KeyList
-	backend, err := s.Keyring.Probe(ctx)
-	if err != nil {
-		l.Problem = err.Error()
-	} else {
-		l.Backend = backend
-	}
+	l.Backend, l.Problem = s.keyringState(ctx)
 	ps, err := s.providers()
 	if err != nil {
 		return l, err
@@ -213,6 +214,7 @@ func (s *Service) SetKey(ctx context.Context, provider, key string) error {
 	if strings.HasPrefix(key, gateway.LocalTokenPrefix) {
 		return errors.New("that is a Sluice token, not a provider key")
 	}
+	defer s.forgetKeyringState()
 	return s.Keyring.Set(ctx, p.Name, key)
 }
 

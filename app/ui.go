@@ -148,11 +148,7 @@ func (h *Hub) Watch(ctx context.Context, db *store.DB) {
 
 func (s *Service) Status(ctx context.Context) (Status, error) {
 	st := Status{Addr: s.Addr, DataDir: s.DataDir, Version: Version, Desktop: s.Desktop, Started: s.Started, Running: true}
-	if backend, err := s.Keyring.Probe(ctx); err != nil {
-		st.Keyring.Problem = err.Error()
-	} else {
-		st.Keyring.Backend = backend
-	}
+	st.Keyring.Backend, st.Keyring.Problem = s.keyringState(ctx)
 	set, err := s.DB.Settings()
 	if err != nil {
 		return st, err
@@ -291,4 +287,29 @@ func (s *Service) PutPrice(ctx context.Context, p gateway.Price) error {
 		return err
 	}
 	return s.apply()
+}
+
+// keyringState says which keyring is in use, or why none is. A probe can
+// take the keyring's whole timeout (a locked keyring waiting on a
+// password), so its answer is kept for a while: the dashboard asks often.
+func (s *Service) keyringState(ctx context.Context) (backend, problem string) {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if time.Since(s.probedAt) > 30*time.Second {
+		s.probeBackend, s.probeProblem = "", ""
+		if b, err := s.Keyring.Probe(ctx); err != nil {
+			s.probeProblem = err.Error()
+		} else {
+			s.probeBackend = b
+		}
+		s.probedAt = time.Now()
+	}
+	return s.probeBackend, s.probeProblem
+}
+
+// forgetKeyringState makes the next keyringState probe again.
+func (s *Service) forgetKeyringState() {
+	s.probeMu.Lock()
+	s.probedAt = time.Time{}
+	s.probeMu.Unlock()
 }
