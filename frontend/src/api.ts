@@ -1,0 +1,297 @@
+// The typed client of Sluice's JSON API: POST api/{method} with the
+// argument as the body, answered by {"result": ...} or {"error": {...}}.
+// Money is always an exact decimal string of dollars; times are RFC 3339.
+
+export type Money = string;
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens?: number;
+  reasoning_tokens: number;
+}
+
+export interface KeyringState {
+  backend: string;
+  problem?: string;
+}
+
+export interface Status {
+  addr: string;
+  data_dir: string;
+  version: string;
+  desktop: boolean;
+  keyring: KeyringState;
+  started: string;
+  close_action: string;
+  running?: boolean;
+}
+
+export interface SpendRow extends Usage {
+  key: string;
+  sub?: string;
+  requests: number;
+  refused: number;
+  cost_usd: Money;
+  unpriced: number;
+}
+
+export interface Budget {
+  id?: string;
+  name: string;
+  limit_usd: Money;
+  period: Period;
+  provider?: string;
+  model?: string;
+  token?: string;
+  soft_pct: number;
+  raise_usd?: Money;
+  raise_until?: string;
+  created?: string;
+}
+
+export type Period = 'day' | 'week' | 'month' | 'total';
+
+export interface BudgetStatus extends Budget {
+  limit_now_usd: Money;
+  spent_usd: Money;
+  held_usd: Money;
+  remaining_usd: Money;
+  start?: string;
+  resets?: string;
+  soft_reached: boolean;
+}
+
+export interface Summary {
+  time: string;
+  today: SpendRow;
+  month: SpendRow;
+  rpm: number[];
+  budgets: BudgetStatus[];
+  records?: number;
+}
+
+export type Outcome = 'ok' | 'error' | 'billing' | 'refused' | 'cut' | 'canceled' | 'crashed' | 'blocked';
+
+export interface RecordRow extends Usage {
+  id: string;
+  time: string;
+  token: string;
+  provider: string;
+  model: string;
+  route: string;
+  stream: boolean;
+  status: number;
+  outcome: Outcome | string;
+  cost_usd: Money;
+  priced: boolean;
+  estimated?: boolean;
+  latency_ms: number;
+  ttfb_ms: number;
+  upstream_request_id?: string;
+  held_usd: Money;
+  error?: string;
+  budget?: string;
+  remaining_usd?: Money;
+  price?: string;
+}
+
+export interface CostLine {
+  kind: string;
+  tokens: number;
+  per_million: string;
+  amount: Money;
+  note?: string;
+}
+
+export interface Tier {
+  above_input_tokens: number;
+  input?: Money;
+  output?: Money;
+  cached_input?: Money;
+  cache_write?: Money;
+  cache_write_1h?: Money;
+}
+
+export interface Price {
+  provider: string;
+  model: string;
+  match?: string[];
+  input: Money;
+  output: Money;
+  cached_input?: Money;
+  cache_write?: Money;
+  cache_write_1h?: Money;
+  tiers?: Tier[];
+  context_window?: number;
+  max_output?: number;
+  source: string;
+  updated: string;
+}
+
+export interface RecordDetail {
+  record: RecordRow;
+  price: Price | null;
+  lines: CostLine[] | null;
+  explanation?: string;
+}
+
+export interface KeyInfo {
+  provider: string;
+  masked: string;
+  source?: string;
+  env_var?: string;
+}
+
+export interface KeyList {
+  backend: string;
+  problem?: string;
+  keys: KeyInfo[] | null;
+}
+
+export interface KeyCheck {
+  provider: string;
+  valid: boolean;
+  status?: number;
+  message: string;
+}
+
+export interface TokenInfo {
+  name: string;
+  created: string;
+  last_used?: string;
+}
+
+export interface PriceList {
+  version: string;
+  overrides: number;
+  prices: Price[] | null;
+}
+
+export interface Settings {
+  upstreams?: Record<string, string>;
+  unpriced_policy: string;
+  unpriced_hold_usd: Money;
+  time_zone?: string;
+  allowed_origins?: string[] | null;
+  log_bodies: boolean;
+  retention_days: number;
+  close_action?: string;
+  port?: number;
+}
+
+export interface Notice {
+  seq: number;
+  time: string;
+  kind: 'soft' | 'limit' | 'billing' | string;
+  title: string;
+  message: string;
+}
+
+export interface LogQuery {
+  limit?: number;
+  before?: string;
+  provider?: string;
+  model?: string;
+  token?: string;
+  outcome?: string;
+  status?: number;
+  since?: string;
+}
+
+export interface SpendQuery {
+  since?: string;
+  until?: string;
+  by: 'day' | 'provider' | 'model' | 'token' | '';
+  then?: 'provider' | 'model' | 'token';
+}
+
+/** ApiError is an answer other than 2xx, or no answer at all (code "offline"). */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+const unauthorizedListeners: Listener[] = [];
+
+/** onUnauthorized registers fn to run when any call answers 401. */
+export function onUnauthorized(fn: Listener): void {
+  unauthorizedListeners.push(fn);
+}
+
+/** call invokes one API method. */
+export async function call<T>(method: string, arg?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`api/${method}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(arg ?? null),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch (e) {
+    throw new ApiError('offline', 'Sluice is not answering. Is it still running?', 0);
+  }
+  let body: { result?: T; error?: { code: string; message: string } } | null = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (res.status === 401) {
+    for (const fn of unauthorizedListeners) fn();
+  }
+  if (!res.ok || !body || body.error) {
+    const err = body?.error;
+    throw new ApiError(err?.code ?? 'http_' + res.status, err?.message ?? `Sluice answered ${res.status} ${res.statusText}`, res.status);
+  }
+  return body.result as T;
+}
+
+/** The API's methods, typed. */
+export const api = {
+  status: () => call<Status>('status'),
+  changes: () => call<{ seq: number }>('changes'),
+  notices: (since = 0) => call<Notice[] | null>('notices', { since }),
+  summary: () => call<Summary>('summary'),
+  spend: (q: SpendQuery) => call<SpendRow[] | null>('spend', q),
+  records: (q: LogQuery) => call<RecordRow[] | null>('records', q),
+  record: (id: string) => call<RecordDetail>('record', { id }),
+  keys: () => call<KeyList>('keys'),
+  setKey: (provider: string, key: string) => call<null>('key.set', { provider, key }),
+  deleteKey: (provider: string) => call<null>('key.delete', { provider }),
+  testKey: (provider: string) => call<KeyCheck>('key.test', { provider }),
+  tokens: () => call<TokenInfo[] | null>('tokens'),
+  newToken: (name: string) => call<string>('token.new', { name }),
+  deleteToken: (name: string) => call<null>('token.delete', { name }),
+  prices: () => call<PriceList>('prices'),
+  importPrices: (data: string) => call<{ format: string; rows: number }>('prices.import', { data }),
+  putPrice: (price: Price) => call<null>('price.put', { price }),
+  budgets: () => call<BudgetStatus[] | null>('budgets'),
+  putBudget: (b: Budget) => call<Budget>('budget.put', b),
+  deleteBudget: (name: string) => call<null>('budget.delete', { name }),
+  raiseBudget: (name: string, by_usd: Money, forDuration: string) =>
+    call<Budget>('budget.raise', { name, by_usd, for: forDuration }),
+  settings: () => call<Settings>('settings'),
+  putSettings: (s: Settings) => call<Settings>('settings.put', s),
+};
+
+/** exportURL is the download address of the log with the given filters. */
+export function exportURL(format: 'csv' | 'jsonl', q: LogQuery): string {
+  const p = new URLSearchParams({ format });
+  for (const k of ['provider', 'model', 'token', 'outcome'] as const) {
+    const v = q[k];
+    if (v) p.set(k, v);
+  }
+  if (q.status) p.set('status', String(q.status));
+  return `api/export?${p}`;
+}

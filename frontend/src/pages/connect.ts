@@ -1,0 +1,248 @@
+// Connect: copyable lines that point SDKs and tools at Sluice, with the
+// live address and a token made right here.
+
+import { api } from '../api';
+import type { Page } from '../app';
+import { h, replace, type Child } from '../dom';
+import { busy, button, callout, card, codeBlock, errorMessage, fieldWithButton, input, pageHead, segmented, toast } from '../ui';
+
+const PLACEHOLDER = '$SLUICE_TOKEN';
+
+interface Snippet {
+  id: string;
+  group: 'shell' | 'python' | 'typescript' | 'tools';
+  title: string;
+  note?: Child;
+  code: (base: string, token: string, tokenExpr: { py: string; ts: string }) => string;
+}
+
+const SNIPPETS: Snippet[] = [
+  {
+    id: 'env',
+    group: 'shell',
+    title: 'Shell exports',
+    note: ['Every SDK that reads the standard variables now goes through Sluice. ', h('code', null, 'eval "$(sluice env)"'), ' prints the same lines.'],
+    code: (b, t) =>
+      [
+        t === PLACEHOLDER ? '# export SLUICE_TOKEN=sk-sluice-…   (make a token above)' : `export SLUICE_TOKEN=${t}`,
+        `export OPENAI_BASE_URL=${b}/v1`,
+        `export OPENAI_API_BASE=${b}/v1`,
+        `export OPENAI_API_KEY="$SLUICE_TOKEN"`,
+        `export ANTHROPIC_BASE_URL=${b}`,
+        `export ANTHROPIC_API_KEY="$SLUICE_TOKEN"`,
+        `export GOOGLE_GEMINI_BASE_URL=${b}`,
+        `export GEMINI_API_KEY="$SLUICE_TOKEN"`,
+      ].join('\n'),
+  },
+  {
+    id: 'curl',
+    group: 'shell',
+    title: 'curl',
+    code: (b, t) =>
+      `curl ${b}/v1/chat/completions \\
+  -H "Authorization: Bearer ${t}" \\
+  -H "Content-Type: application/json" \\
+  -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}'`,
+  },
+  {
+    id: 'openai-py',
+    group: 'python',
+    title: 'OpenAI SDK · Python',
+    code: (b, _t, e) => `from openai import OpenAI
+
+client = OpenAI(base_url="${b}/v1", api_key=${e.py})
+r = client.chat.completions.create(
+    model="gpt-4o-mini",
+    messages=[{"role": "user", "content": "Hello"}],
+)
+print(r.choices[0].message.content)`,
+  },
+  {
+    id: 'anthropic-py',
+    group: 'python',
+    title: 'Anthropic SDK · Python',
+    code: (b, _t, e) => `import anthropic
+
+client = anthropic.Anthropic(base_url="${b}", api_key=${e.py})
+m = client.messages.create(
+    model="claude-sonnet-4-5",
+    max_tokens=1024,
+    messages=[{"role": "user", "content": "Hello"}],
+)
+print(m.content[0].text)`,
+  },
+  {
+    id: 'gemini-py',
+    group: 'python',
+    title: 'Gemini SDK (google-genai) · Python',
+    code: (b, _t, e) => `from google import genai
+from google.genai import types
+
+client = genai.Client(
+    api_key=${e.py},
+    http_options=types.HttpOptions(base_url="${b}"),
+)
+r = client.models.generate_content(model="gemini-2.5-flash", contents="Hello")
+print(r.text)`,
+  },
+  {
+    id: 'langchain-py',
+    group: 'python',
+    title: 'LangChain · Python',
+    code: (b, _t, e) => `from langchain_openai import ChatOpenAI
+from langchain_anthropic import ChatAnthropic
+
+gpt = ChatOpenAI(model="gpt-4o-mini", base_url="${b}/v1", api_key=${e.py})
+claude = ChatAnthropic(model="claude-sonnet-4-5", base_url="${b}", api_key=${e.py})
+print(gpt.invoke("Hello").content)`,
+  },
+  {
+    id: 'openai-ts',
+    group: 'typescript',
+    title: 'OpenAI SDK · TypeScript',
+    code: (b, _t, e) => `import OpenAI from 'openai';
+
+const client = new OpenAI({ baseURL: '${b}/v1', apiKey: ${e.ts} });
+const r = await client.chat.completions.create({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Hello' }],
+});
+console.log(r.choices[0].message.content);`,
+  },
+  {
+    id: 'anthropic-ts',
+    group: 'typescript',
+    title: 'Anthropic SDK · TypeScript',
+    code: (b, _t, e) => `import Anthropic from '@anthropic-ai/sdk';
+
+const client = new Anthropic({ baseURL: '${b}', apiKey: ${e.ts} });
+const m = await client.messages.create({
+  model: 'claude-sonnet-4-5',
+  max_tokens: 1024,
+  messages: [{ role: 'user', content: 'Hello' }],
+});
+console.log(m.content);`,
+  },
+  {
+    id: 'gemini-ts',
+    group: 'typescript',
+    title: 'Gemini SDK (@google/genai) · TypeScript',
+    code: (b, _t, e) => `import { GoogleGenAI } from '@google/genai';
+
+const ai = new GoogleGenAI({ apiKey: ${e.ts}, httpOptions: { baseUrl: '${b}' } });
+const r = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello' });
+console.log(r.text);`,
+  },
+  {
+    id: 'vercel-ai',
+    group: 'typescript',
+    title: 'Vercel AI SDK · TypeScript',
+    code: (b, _t, e) => `import { generateText } from 'ai';
+import { createOpenAI } from '@ai-sdk/openai';
+import { createAnthropic } from '@ai-sdk/anthropic';
+
+const openai = createOpenAI({ baseURL: '${b}/v1', apiKey: ${e.ts} });
+const anthropic = createAnthropic({ baseURL: '${b}/v1', apiKey: ${e.ts} });
+
+const { text } = await generateText({ model: openai('gpt-4o-mini'), prompt: 'Hello' });
+console.log(text);`,
+  },
+  {
+    id: 'claude-code',
+    group: 'tools',
+    title: 'Claude Code',
+    note: 'ANTHROPIC_AUTH_TOKEN sends the token as a bearer token; ANTHROPIC_API_KEY works too.',
+    code: (b, t) => `export ANTHROPIC_BASE_URL=${b}
+export ANTHROPIC_AUTH_TOKEN=${q(t)}
+claude`,
+  },
+  {
+    id: 'codex',
+    group: 'tools',
+    title: 'Codex CLI',
+    code: (b, t) => `export OPENAI_BASE_URL=${b}/v1
+export OPENAI_API_KEY=${q(t)}
+codex`,
+  },
+  {
+    id: 'aider',
+    group: 'tools',
+    title: 'aider',
+    note: 'Or set OPENAI_API_BASE and OPENAI_API_KEY in the environment.',
+    code: (b, t) => `aider --openai-api-base ${b}/v1 --openai-api-key ${q(t)} --model gpt-4o`,
+  },
+];
+
+/** q quotes a token for a shell line; the placeholder stays a variable reference. */
+function q(t: string): string {
+  return t === PLACEHOLDER ? `"${PLACEHOLDER}"` : t;
+}
+
+const GROUPS: [string, string][] = [
+  ['all', 'All'],
+  ['shell', 'Shell & curl'],
+  ['python', 'Python'],
+  ['typescript', 'TypeScript'],
+  ['tools', 'Coding tools'],
+];
+
+export const connectPage: Page = {
+  id: 'connect',
+  title: 'Connect',
+  icon: 'connect',
+  mount(el, app) {
+    let token: string | null = null;
+    let group = 'all';
+    const base = `http://${app.status.addr}`;
+    const tokenHost = h('div', { class: 'connect-token' });
+    const grid = h('div', { class: 'snippets' });
+
+    const name = input({ name: 'name', value: 'snippets', placeholder: 'e.g. my-project' });
+    const make = button('Make a token for these snippets', { kind: 'primary', type: 'submit', icon: 'plus' });
+    const form = h('form', { class: 'inline-form', 'aria-label': 'Make a token for these snippets' }, fieldWithButton('Token name', name, make));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const n = name.value.trim();
+      if (!n) return;
+      void busy(make, async () => {
+        try {
+          token = await api.newToken(n);
+          replace(
+            tokenHost,
+            callout('ok', [`The snippets below now carry token “${n}”. `, h('strong', null, 'Copy what you need now'), ': the token is not shown again once you leave this page.'], { title: 'Token made', role: 'status' }),
+          );
+          render();
+        } catch (err) {
+          toast(errorMessage(err), 'danger', { title: 'Could not make the token' });
+        }
+      });
+    });
+    replace(
+      tokenHost,
+      h('p', { class: 'muted' }, 'The snippets use ', h('code', null, PLACEHOLDER), ' until you make a token here. Or keep the placeholder and set SLUICE_TOKEN in your shell.'),
+      form,
+    );
+
+    function render(): void {
+      const t = token ?? PLACEHOLDER;
+      const expr = token ? { py: `"${token}"`, ts: `'${token}'` } : { py: 'os.environ["SLUICE_TOKEN"]', ts: 'process.env.SLUICE_TOKEN' };
+      replace(
+        grid,
+        SNIPPETS.filter((s) => group === 'all' || s.group === group).map((s) => {
+          let code = s.code(base, t, expr);
+          if (!token && s.group === 'python') code = 'import os\n' + code;
+          return h('article', { class: 'card snippet', 'aria-label': s.title }, h('h3', null, s.title), s.note ? h('p', { class: 'muted small' }, s.note) : null, codeBlock(code, s.title));
+        }),
+      );
+    }
+
+    el.append(
+      pageHead('Connect your tools', ['Sluice listens on ', h('code', null, base), '. Point an SDK or tool there with a local token and every call is metered.']),
+      card('Token', tokenHost),
+      h('div', { class: 'snippet-filter' }, segmented('Show snippets for', GROUPS, group, (v) => ((group = v), render()))),
+      grid,
+    );
+    render();
+    return {};
+  },
+};

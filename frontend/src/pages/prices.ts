@@ -1,0 +1,186 @@
+// Prices: the table Sluice prices requests with, where each row comes
+// from, import from a LiteLLM or genai-prices file, and one row edited as
+// an override.
+
+import { api, type Price, type PriceList } from '../api';
+import type { Page } from '../app';
+import { h, replace } from '../dom';
+import { exactMoney, fromPerMillion, perMillion } from '../money';
+import { count, countShort } from '../format';
+import { badge, button, card, errorBox, errorMessage, field, formDialog, icon, input, loading, pageHead, toast } from '../ui';
+
+const SHOW = 200;
+
+export const pricesPage: Page = {
+  id: 'prices',
+  title: 'Prices',
+  icon: 'prices',
+  mount(el) {
+    let alive = true;
+    let list: PriceList | null = null;
+    const summary = h('div', { class: 'price-summary' });
+    const tableHost = h('div', null, loading());
+    const filter = input({ type: 'search', name: 'filter', placeholder: 'Provider or model, e.g. claude or openai/gpt-4o' });
+    filter.addEventListener('input', () => render());
+
+    const file = h('input', { type: 'file', accept: '.json,application/json', class: 'visually-hidden', id: 'price-file' });
+    const importBtn = h('label', { class: 'btn btn-secondary btn-md', for: 'price-file' }, icon('upload', 16), h('span', null, 'Import prices file'));
+    file.setAttribute('aria-label', 'Import prices file (LiteLLM or genai-prices JSON)');
+    file.addEventListener('change', async () => {
+      const f = file.files?.[0];
+      if (!f) return;
+      try {
+        const data = await f.text();
+        const r = await api.importPrices(data);
+        toast(`Took ${count(r.rows)} price rows from the ${r.format} file.`, 'ok', { title: 'Prices imported' });
+        await load();
+      } catch (e) {
+        toast(errorMessage(e), 'danger', { title: 'Could not import that file' });
+      } finally {
+        file.value = '';
+      }
+    });
+
+    el.append(
+      pageHead('Prices', 'Dollars per million tokens, as Sluice charges them. Imported files and your own edits override the built-in table.', [file, importBtn]),
+      summary,
+      card(null, [h('div', { class: 'table-toolbar' }, field('Filter prices', filter)), tableHost], { class: 'card-table', label: 'Price table' }),
+    );
+
+    async function load(): Promise<void> {
+      try {
+        list = await api.prices();
+      } catch (e) {
+        if (alive) replace(tableHost, errorBox(e));
+        return;
+      }
+      if (!alive) return;
+      const rows = list.prices ?? [];
+      const sources = new Set(rows.map((p) => p.source));
+      replace(
+        summary,
+        h(
+          'dl',
+          { class: 'stats stats-small' },
+          statItem('Rows', count(rows.length)),
+          statItem('Overrides', count(list.overrides)),
+          statItem('Table version', list.version || '—'),
+          statItem('Sources', count(sources.size)),
+        ),
+      );
+      render();
+    }
+
+    function render(): void {
+      if (!list) return;
+      const terms = filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+      const all = list.prices ?? [];
+      const rows = all.filter((p) => {
+        const hay = `${p.provider}/${p.model} ${(p.match ?? []).join(' ')} ${p.source}`.toLowerCase();
+        return terms.every((t) => hay.includes(t));
+      });
+      const shown = rows.slice(0, SHOW);
+      replace(
+        tableHost,
+        h(
+          'div',
+          { class: 'table-scroll' },
+          h(
+            'table',
+            { class: 'table table-prices', 'aria-label': 'Prices per million tokens' },
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                h('th', { scope: 'col' }, 'Model'),
+                h('th', { scope: 'col', class: 'num' }, 'Input'),
+                h('th', { scope: 'col', class: 'num' }, 'Output'),
+                h('th', { scope: 'col', class: 'num hide-sm' }, 'Cached input'),
+                h('th', { scope: 'col', class: 'num hide-md' }, 'Cache write'),
+                h('th', { scope: 'col', class: 'num hide-md' }, 'Context'),
+                h('th', { scope: 'col', class: 'hide-sm' }, 'Source'),
+                h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+              ),
+            ),
+            h(
+              'tbody',
+              null,
+              shown.map((p) =>
+                h(
+                  'tr',
+                  null,
+                  h('th', { scope: 'row' }, h('span', { class: 'muted prov' }, p.provider + '/'), h('span', { class: 'mono model' }, p.model), p.tiers?.length ? badge('tiers', 'info', 'Long-context rates apply above some input sizes') : null),
+                  h('td', { class: 'num mono' }, rate(p.input)),
+                  h('td', { class: 'num mono' }, rate(p.output)),
+                  h('td', { class: 'num mono hide-sm' }, p.cached_input ? rate(p.cached_input) : h('span', { class: 'muted' }, '—')),
+                  h('td', { class: 'num mono hide-md' }, p.cache_write ? rate(p.cache_write) : h('span', { class: 'muted' }, '—')),
+                  h('td', { class: 'num hide-md muted' }, p.context_window ? countShort(p.context_window) : '—'),
+                  h('td', { class: 'hide-sm source-cell' }, p.source === 'override' ? badge('override', 'info') : h('div', { class: 'muted small source', title: p.source }, p.source), h('div', { class: 'muted small' }, p.updated)),
+                  h('td', { class: 'actions' }, button('', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Edit price of ${p.provider}/${p.model}`, title: 'Edit as an override', onClick: () => edit(p) })),
+                ),
+              ),
+            ),
+          ),
+        ),
+        h('p', { class: 'muted small pad' }, rows.length > SHOW ? `Showing ${SHOW} of ${count(rows.length)} rows. Type in the filter to narrow them.` : `${count(rows.length)} of ${count(all.length)} rows.`),
+      );
+    }
+
+    function edit(p: Price): void {
+      const fields: [keyof Price, string, string][] = [
+        ['input', 'Input', 'Every input token not cached'],
+        ['output', 'Output', 'Output tokens, reasoning included'],
+        ['cached_input', 'Cached input', 'Empty: charged as input'],
+        ['cache_write', 'Cache write', 'Empty: charged as input'],
+        ['cache_write_1h', 'Cache write (1 h)', 'Anthropic one-hour cache; empty: as cache write'],
+      ];
+      const inputs = new Map<keyof Price, HTMLInputElement>();
+      const els = fields.map(([k, label, hint]) => {
+        const v = p[k] as string | undefined;
+        const i = input({ name: k, inputmode: 'decimal', value: v ? perMillion(v) : '', placeholder: '0' });
+        inputs.set(k, i);
+        return field(`${label}, $ per 1M tokens`, i, { hint });
+      });
+      formDialog(
+        `Price of ${p.provider}/${p.model}`,
+        els,
+        'Save override',
+        async () => {
+          const np: Price = { ...p, source: 'override', updated: '' };
+          for (const [k, label] of fields) {
+            const raw = inputs.get(k)!.value.trim();
+            if (raw === '') {
+              if (k === 'input' || k === 'output') throw new Error(`${label} needs a price (0 for free).`);
+              delete np[k];
+              continue;
+            }
+            const per = fromPerMillion(raw.replace(/^\$/, ''));
+            if (per === null || per.startsWith('-')) throw new Error(`${label}: “${raw}” is not a price Sluice can keep exactly.`);
+            (np as unknown as Record<string, string>)[k] = per;
+          }
+          await api.putPrice(np);
+          toast(`${p.provider}/${p.model} now uses your prices.`, 'ok', { title: 'Override saved' });
+          await load();
+        },
+        'Your prices win over the built-in table and imports for this model. Rates are exact: no rounding.',
+      );
+    }
+
+    void load();
+    return {
+      unmount() {
+        alive = false;
+      },
+    };
+  },
+};
+
+function rate(perToken: string | undefined): string {
+  return exactMoney(perMillion(perToken ?? '0'));
+}
+
+function statItem(label: string, value: string): HTMLElement {
+  return h('div', { class: 'stat' }, h('dt', { class: 'stat-label' }, label), h('dd', { class: 'stat-value' }, value));
+}

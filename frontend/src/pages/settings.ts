@@ -1,0 +1,183 @@
+// Settings: upstream base URLs, the unpriced-model policy, time zone,
+// request-body logging and retention, allowed browser origins, what
+// closing the window does; and, read-only, the address and data directory.
+
+import { api, type Settings } from '../api';
+import type { Page } from '../app';
+import { h, replace } from '../dom';
+import { exactMoney, normalizeMoney } from '../money';
+import { busy, button, callout, card, codeBlock, errorBox, errorMessage, field, input, loading, pageHead, toast } from '../ui';
+import { locale } from '../locale';
+
+export const settingsPage: Page = {
+  id: 'settings',
+  title: 'Settings',
+  icon: 'settings',
+  mount(el, app) {
+    let alive = true;
+    const host = h('div', null, loading());
+    el.append(pageHead('Settings', 'How Sluice routes, prices and keeps requests.'), host);
+
+    async function load(): Promise<void> {
+      let s: Settings;
+      let providers: string[];
+      try {
+        const [set, keys] = await Promise.all([api.settings(), api.keys().catch(() => null)]);
+        s = set;
+        providers = (keys?.keys ?? []).map((k) => k.provider);
+      } catch (e) {
+        if (alive) replace(host, errorBox(e));
+        return;
+      }
+      if (!alive) return;
+      replace(host, form(s, providers));
+    }
+
+    function form(s: Settings, providers: string[]): HTMLElement {
+      const st = app.status;
+      // Upstreams: one row per provider with a key slot, plus any saved
+      // override, plus a blank row to add another (an OpenAI-compatible
+      // server of your own, or Ollama elsewhere).
+      const upstreams = { ...(s.upstreams ?? {}) };
+      const names = [...new Set([...providers, ...Object.keys(upstreams)])].sort();
+      const upRows = h('div', { class: 'upstreams' });
+      const upInputs = new Map<string, HTMLInputElement>();
+      for (const n of names) {
+        const i = input({ type: 'url', name: `upstream-${n}`, value: upstreams[n] ?? '', placeholder: 'Provider default' });
+        upInputs.set(n, i);
+        upRows.append(field(n, i, { class: 'field-row' }));
+      }
+      const newName = input({ name: 'upstream-new-name', placeholder: 'e.g. ollama or my-server' });
+      const newURL = input({ type: 'url', name: 'upstream-new-url', placeholder: 'http://127.0.0.1:11434/v1' });
+      const addRow = h('div', { class: 'field-pair' }, field('New upstream name', newName), field('Its base URL', newURL));
+
+      const refuse = h('input', { type: 'radio', name: 'unpriced', value: 'refuse', id: 'unpriced-refuse', checked: s.unpriced_policy !== 'estimate' });
+      const estimate = h('input', { type: 'radio', name: 'unpriced', value: 'estimate', id: 'unpriced-estimate', checked: s.unpriced_policy === 'estimate' });
+      const hold = input({ name: 'unpriced-hold', inputmode: 'decimal', value: s.unpriced_hold_usd ?? '', placeholder: '0.50', class: 'input input-narrow' });
+
+      const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+      const zoneList = h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z })));
+      const zone = input({ name: 'time-zone', value: s.time_zone ?? '', list: 'zones', placeholder: `System (${Intl.DateTimeFormat(locale).resolvedOptions().timeZone})` });
+
+      const bodies = h('input', { type: 'checkbox', name: 'log-bodies', id: 'log-bodies', checked: s.log_bodies });
+      const retention = input({ type: 'number', name: 'retention', min: '0', step: '1', value: String(s.retention_days ?? 0), class: 'input input-narrow', inputmode: 'numeric' });
+
+      const origins = h('textarea', { class: 'input', name: 'origins', rows: '3', spellcheck: 'false', placeholder: 'http://localhost:3000' });
+      origins.value = (s.allowed_origins ?? []).join('\n');
+
+      const closeHide = h('input', { type: 'radio', name: 'close', value: 'hide', id: 'close-hide', checked: (s.close_action || st.close_action) !== 'quit' });
+      const closeQuit = h('input', { type: 'radio', name: 'close', value: 'quit', id: 'close-quit', checked: (s.close_action || st.close_action) === 'quit' });
+
+      const radio = (el: HTMLInputElement, label: string, hint: string) =>
+        h('div', { class: 'choice' }, el, h('label', { for: el.id }, h('span', { class: 'choice-label' }, label), h('span', { class: 'choice-hint' }, hint)));
+
+      const save = button('Save settings', { kind: 'primary', type: 'submit' });
+      const errorHost = h('div', { role: 'alert' });
+      const f = h(
+        'form',
+        { class: 'settings', 'aria-label': 'Settings', novalidate: true },
+        card(
+          'This gateway',
+          h(
+            'dl',
+            { class: 'kvs kvs-wide' },
+            h('div', { class: 'kv' }, h('dt', null, 'Address'), h('dd', null, h('code', null, `http://${st.addr}`))),
+            h('div', { class: 'kv' }, h('dt', null, 'Port'), h('dd', null, String(s.port ?? portOf(st.addr)))),
+            h('div', { class: 'kv' }, h('dt', null, 'Data directory'), h('dd', null, h('code', { class: 'wrap' }, st.data_dir))),
+            h('div', { class: 'kv' }, h('dt', null, 'Version'), h('dd', null, st.version)),
+            h('div', { class: 'kv' }, h('dt', null, 'Keyring'), h('dd', null, st.keyring?.backend || st.keyring?.problem || 'none')),
+          ),
+          { class: 'card-plain' },
+        ),
+        card(
+          'Upstreams',
+          [
+            h('p', { class: 'muted' }, 'Where Sluice sends each provider’s requests. Leave empty for the provider’s own API. A name Sluice does not know becomes an OpenAI-compatible provider under /NAME/v1.'),
+            upRows,
+            addRow,
+          ],
+        ),
+        card('Models without a price', [
+          h(
+            'fieldset',
+            { class: 'choices' },
+            h('legend', { class: 'visually-hidden' }, 'When a request names a model with no known price'),
+            radio(refuse, 'Refuse them', 'Requests a budget covers get 402 until the model has a price.'),
+            radio(estimate, 'Hold an estimate', 'Hold the amount below against the budgets and mark the record estimated.'),
+          ),
+          field('Amount held for an unpriced request', hold, { hint: 'In dollars, such as 0.50.' }),
+        ]),
+        card('Time zone', [field('Time zone for days and budget periods', zone, { hint: 'An IANA name such as Europe/Berlin. Empty uses the system’s.' }), zoneList]),
+        card('Request log', [
+          h('div', { class: 'choice' }, bodies, h('label', { for: 'log-bodies' }, h('span', { class: 'choice-label' }, 'Keep request and response bodies'), h('span', { class: 'choice-hint' }, 'Off by default. Secrets are redacted before anything is written.'))),
+          field('Keep log records for (days)', retention, { hint: '0 keeps them all. Spend totals are kept either way.' }),
+        ]),
+        card('Browser origins', [field('Origins allowed to call provider routes', origins, { hint: 'One per line, such as http://localhost:3000, for web apps that call Sluice from the browser.' })]),
+        st.desktop
+          ? card('Closing the window', [
+              h(
+                'fieldset',
+                { class: 'choices' },
+                h('legend', { class: 'visually-hidden' }, 'When you close the window'),
+                radio(closeHide, 'Hide to the background', 'The gateway keeps running; open Sluice again to bring the window back.'),
+                radio(closeQuit, 'Quit Sluice', 'The gateway stops and tools get connection errors until you start it again.'),
+              ),
+            ])
+          : null,
+        errorHost,
+        h('div', { class: 'form-actions' }, save),
+      );
+
+      f.addEventListener('submit', (e) => {
+        e.preventDefault();
+        errorHost.replaceChildren();
+        void busy(save, async () => {
+          try {
+            const next: Settings = { ...s };
+            const ups: Record<string, string> = {};
+            for (const [n, i] of upInputs) if (i.value.trim()) ups[n] = i.value.trim();
+            const nn = newName.value.trim().toLowerCase();
+            if (nn || newURL.value.trim()) {
+              if (!nn || !newURL.value.trim()) throw new Error('A new upstream needs both a name and a base URL.');
+              ups[nn] = newURL.value.trim();
+            }
+            next.upstreams = ups;
+            next.unpriced_policy = estimate.checked ? 'estimate' : 'refuse';
+            const h0 = normalizeMoney(hold.value || '0');
+            if (h0 === null || h0.startsWith('-')) throw new Error(`“${hold.value}” is not an amount of dollars.`);
+            next.unpriced_hold_usd = h0;
+            next.time_zone = zone.value.trim();
+            next.log_bodies = bodies.checked;
+            const days = parseInt(retention.value || '0', 10);
+            if (!(days >= 0)) throw new Error('Keep log records for a whole number of days, or 0 for all of them.');
+            next.retention_days = days;
+            next.allowed_origins = origins.value
+              .split(/\s+/)
+              .map((o) => o.trim())
+              .filter(Boolean);
+            if (st.desktop) next.close_action = closeQuit.checked ? 'quit' : 'hide';
+            const saved = await api.putSettings(next);
+            toast(`Saved. Unpriced models: ${saved.unpriced_policy === 'estimate' ? `hold ${exactMoney(saved.unpriced_hold_usd)}` : 'refused'}.`, 'ok', { title: 'Settings saved' });
+            await app.reloadStatus().catch(() => {});
+            await load();
+          } catch (err) {
+            errorHost.replaceChildren(callout('danger', errorMessage(err), { title: 'Not saved' }));
+          }
+        });
+      });
+      return h('div', null, f, st.desktop ? null : card('Signing in from another browser', [h('p', { class: 'muted' }, 'Each sign-in link works once. For a new one, while ', h('code', null, 'sluice serve'), ' runs:'), codeBlock('sluice login', 'sign-in command')], { class: 'card-plain' }));
+    }
+
+    void load();
+    return {
+      unmount() {
+        alive = false;
+      },
+    };
+  },
+};
+
+function portOf(addr: string): string {
+  const i = addr.lastIndexOf(':');
+  return i >= 0 ? addr.slice(i + 1) : addr;
+}

@@ -1,0 +1,413 @@
+// Browser end-to-end test of the dashboard: Debian's Chromium, driven by
+// playwright-core, against a running `sluice serve` with fake upstreams.
+// The OpenAI SDK makes real requests through Sluice while the page is open.
+//
+// Environment (set by the Go test that starts the gateway):
+//   SLUICE_URL    the one-time sign-in link `sluice serve` printed
+//   SLUICE_ADDR   host:port the gateway listens on
+//   SLUICE_TOKEN  a local token (sk-sluice-...) for the SDK
+//   SLUICE_DATA, SLUICE_BIN, FAKE_OPENAI  the data directory, the binary,
+//                 the fake OpenAI upstream (informational here)
+// Optional:
+//   SLUICE_SCREENSHOTS      where screenshots go (default: tests/screenshots)
+//   SLUICE_REQUIRE_KEYRING  "1": a missing OS keyring fails the key test
+//   CHROMIUM                the browser (default /usr/bin/chromium)
+//
+// Run: node --test frontend/tests/ (or node frontend/tests/ui.test.mjs)
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const env = {
+  url: process.env.SLUICE_URL,
+  addr: process.env.SLUICE_ADDR,
+  token: process.env.SLUICE_TOKEN,
+};
+const missing = Object.entries({ SLUICE_URL: env.url, SLUICE_ADDR: env.addr, SLUICE_TOKEN: env.token })
+  .filter(([, v]) => !v)
+  .map(([k]) => k);
+let skip = missing.length ? `needs ${missing.join(', ')} (the Go test sets them)` : false;
+const shotsDir = process.env.SLUICE_SCREENSHOTS || path.join(here, 'screenshots');
+
+// The SDK is installed with the other end-to-end clients.
+let OpenAI;
+if (!skip) {
+  try {
+    ({ default: OpenAI } = await import(pathToFileURL(path.join(here, '..', '..', 'e2e', 'node_modules', 'openai', 'index.mjs')).href));
+  } catch (e) {
+    // CI has the SDK installed; there, its absence is a failure.
+    if (process.env.CI === 'true') throw e;
+    skip = `needs the openai SDK in e2e/node_modules (cd e2e && npm ci): ${e.message}`;
+  }
+}
+
+const LIVE_MS = 2000; // a finished request must show within this, with no reload
+const WIDE = { width: 1440, height: 900 };
+const NARROW = { width: 480, height: 900 };
+
+let context;
+let page;
+let profile;
+const pageErrors = [];
+
+function sdk(apiKey = env.token) {
+  return new OpenAI({ baseURL: `http://${env.addr}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+}
+
+function chat(apiKey, model = 'gpt-4o-mini') {
+  return sdk(apiKey).chat.completions.create({ model, messages: [{ role: 'user', content: 'What is a sluice?' }] });
+}
+
+async function go(section) {
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: section, exact: true }).click();
+  await page.getByRole('heading', { level: 1 }).first().waitFor();
+}
+
+function logRows() {
+  return page.getByRole('table', { name: 'Requests' }).locator('tbody tr');
+}
+
+/** newestID waits for the log to load and returns the id of its first row, or null when it is empty. */
+async function newestID() {
+  await page.waitForFunction(() => !document.querySelector('.page-requests .table-host .loading'));
+  const first = page.locator('.page-requests tbody tr[data-id]').first();
+  return (await first.count()) ? first.getAttribute('data-id') : null;
+}
+
+/** until polls fn until it returns a truthy value or ms pass. */
+async function until(what, ms, fn) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ui-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    viewport: WIDE,
+    colorScheme: 'light',
+    timezoneId: 'UTC',
+    locale: 'en-US',
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://${env.addr}` });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(10_000);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  fs.mkdirSync(shotsDir, { recursive: true });
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+test('without signing in, the dashboard asks for the sign-in link', { skip }, async () => {
+  await page.goto(`http://${env.addr}/`);
+  await page.getByRole('heading', { name: 'Sign in to Sluice' }).waitFor();
+});
+
+test('the sign-in link opens the overview', { skip }, async () => {
+  await page.goto(env.url);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  const status = page.getByRole('status').filter({ hasText: 'Gateway running' });
+  await status.waitFor();
+  assert.match(await status.innerText(), new RegExp(env.addr.replace(/\./g, '\\.')));
+  await shoot('overview-start', WIDE);
+  // Marks this document: a reload would lose it.
+  await page.evaluate(() => (window.__sluiceNoReload = true));
+});
+
+test('a request made with the OpenAI SDK shows up live, with its cost', { skip }, async (t) => {
+  await go('Requests');
+  const before = await newestID();
+
+  const r = await chat(env.token);
+  assert.ok(r.choices[0].message.content, 'the SDK got an answer');
+  const done = Date.now();
+  await until('the request in the log', LIVE_MS, async () => ((await newestID()) ?? before) !== before);
+  const took = Date.now() - done;
+  assert.ok(took <= LIVE_MS, `the request showed after ${took} ms`);
+  t.diagnostic(`the request showed in the log ${took} ms after the SDK had its answer`);
+  assert.equal(await page.evaluate(() => window.__sluiceNoReload), true, 'the page did not reload');
+
+  const row = logRows().first();
+  assert.match(await row.innerText(), /gpt-4o-mini/);
+  await row.click();
+  const detail = page.getByRole('complementary', { name: 'Request details' });
+  await detail.getByRole('heading', { name: 'gpt-4o-mini' }).waitFor();
+  const arithmetic = detail.getByRole('table', { name: 'Cost arithmetic' });
+  await arithmetic.waitFor();
+  const total = await arithmetic.locator('tfoot').innerText();
+  const m = total.match(/\$(\d+\.\d+)/);
+  assert.ok(m, `Cost arithmetic total = ${JSON.stringify(total)}, want a dollar amount`);
+  assert.ok(Number(m[1]) > 0, `cost ${m[1]} is not positive`);
+  assert.match(await arithmetic.innerText(), /Input[\s\S]*Output/);
+  assert.match(await detail.innerText(), /Time to first byte/);
+  await shoot('requests-detail', WIDE);
+});
+
+test('a key added in Keys is stored and shown only masked', { skip }, async (t) => {
+  await go('Keys');
+  const table = page.getByRole('table', { name: 'Provider keys' });
+  await table.waitFor();
+  if (await page.getByText('No keyring', { exact: true }).count()) {
+    if (process.env.SLUICE_REQUIRE_KEYRING === '1') assert.fail('no OS keyring, and SLUICE_REQUIRE_KEYRING=1');
+    t.skip('no OS keyring here');
+    return;
+  }
+  const secret = 'sk-mistral-ui-test-0123456789abcdefXYZ';
+  const row = table.getByRole('row', { name: 'mistral' });
+  await row.getByRole('button', { name: /(Add|Replace) mistral key/ }).click();
+  const dialog = page.getByRole('dialog');
+  const field = dialog.getByLabel('mistral API key');
+  assert.equal(await field.getAttribute('type'), 'password');
+  await field.fill(secret);
+  await dialog.getByRole('button', { name: 'Save key' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const masked = row.locator('code.masked');
+  await masked.waitFor();
+  const shown = await masked.innerText();
+  assert.ok(shown.length > 0 && !shown.includes(secret) && !shown.includes('0123456789abcdef'), `masked key = ${JSON.stringify(shown)}`);
+  assert.ok(!(await page.content()).includes(secret), 'the full key is nowhere in the page');
+});
+
+let notebookSecret = '';
+
+test('a token made in Tokens is shown once, with a copy button', { skip }, async () => {
+  await go('Tokens');
+  await page.getByLabel('Token name').fill('notebook');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const shown = page.getByRole('region', { name: 'New token notebook' });
+  await shown.waitFor();
+  assert.match(await shown.innerText(), /will not show it again/);
+  notebookSecret = (await shown.locator('pre').innerText()).trim();
+  assert.match(notebookSecret, /^sk-sluice-\S+$/);
+  await shown.getByRole('button', { name: 'Copy token notebook' }).click();
+  await shown.getByRole('button', { name: 'Copy token notebook' }).filter({ hasText: 'Copied' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), notebookSecret);
+  await page.getByRole('table', { name: 'Local tokens' }).getByRole('row', { name: /notebook/ }).waitFor();
+  await shoot('tokens-created', WIDE);
+
+  // Away and back: the secret is gone for good.
+  await go('Overview');
+  await go('Tokens');
+  await page.getByRole('table', { name: 'Local tokens' }).getByRole('row', { name: /notebook/ }).waitFor();
+  assert.equal(await page.getByRole('region', { name: 'New token notebook' }).count(), 0);
+  assert.ok(!(await page.content()).includes(notebookSecret), 'the secret is not in the page any more');
+
+  // The new token works, and its requests carry its name.
+  await chat(notebookSecret, 'gpt-4o');
+  await chat(notebookSecret, 'gpt-4o-mini');
+  await go('Requests');
+  await until('a request of token notebook', LIVE_MS, async () => (await logRows().filter({ hasText: 'notebook' }).count()) >= 2);
+});
+
+test('a budget of $0.000001 a day makes the next request get 402, named in the log', { skip }, async () => {
+  await go('Budgets');
+  // A roomy monthly budget too, so the gauges show both states.
+  await makeBudget({ name: 'monthly', limit: '20', period: 'month' });
+  await makeBudget({ name: 'tiny', limit: '0.000001', period: 'day' });
+  await page.getByRole('article', { name: 'Budget tiny' }).waitFor();
+
+  await go('Requests');
+  const before = await newestID();
+  let status = 0;
+  try {
+    await chat(env.token);
+  } catch (e) {
+    status = e.status;
+  }
+  assert.equal(status, 402, 'the SDK got 402 Payment Required');
+  await until('the refusal in the log', LIVE_MS, async () => ((await newestID()) ?? before) !== before);
+  const row = logRows().first();
+  assert.match(await row.innerText(), /refused/);
+  await row.click();
+  const detail = page.getByRole('complementary', { name: 'Request details' });
+  await detail.getByText('Refused by budget “tiny”').waitFor();
+  assert.match(await detail.innerText(), /tiny/);
+  await shoot('requests-refused', WIDE);
+
+  // The quick filter shows only refusals.
+  await page.getByRole('group', { name: 'Quick filters' }).getByRole('button', { name: 'Refused' }).click();
+  await until('only refusals listed', 3000, async () => {
+    const texts = await logRows().allInnerTexts();
+    return texts.length > 0 && texts.every((t) => /refused/.test(t));
+  });
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+
+  // The export carries the session and the filters.
+  const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+  const res = await page.request.get(new URL(href, page.url()).href);
+  assert.equal(res.status(), 200, 'Export CSV answers 200');
+  const csv = await res.text();
+  assert.match(csv, /gpt-4o-mini/);
+  assert.match(csv, /refused/);
+});
+
+test('budgets can be edited, raised for an hour and removed', { skip }, async () => {
+  await go('Budgets');
+  const monthly = page.getByRole('article', { name: 'Budget monthly' });
+  await monthly.getByRole('button', { name: 'Edit monthly' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Edit budget “monthly”' });
+  await dialog.getByLabel('Limit in dollars').fill('25');
+  await dialog.getByRole('button', { name: 'Save budget' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await until('the new limit', 3000, async () => /\$25\.00 per month/.test(await monthly.innerText()));
+
+  await monthly.getByRole('button', { name: 'Raise monthly by $5 for 1 hour' }).click();
+  await until('the raise', 3000, async () => /includes \+\$5\.00 until/.test(await monthly.innerText()));
+  assert.match(await monthly.innerText(), /\$30\.00/, 'the limit in force includes the raise');
+
+  await makeBudget({ name: 'scratch', limit: '1', period: 'week' });
+  await page.getByRole('button', { name: 'Remove scratch' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Remove budget “scratch”?' });
+  await confirm.getByRole('button', { name: 'Remove budget' }).click();
+  await page.getByRole('article', { name: 'Budget scratch' }).waitFor({ state: 'detached' });
+});
+
+test('a token can be revoked', { skip }, async () => {
+  await go('Tokens');
+  await page.getByLabel('Token name').fill('throwaway');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const tokens = page.getByRole('table', { name: 'Local tokens' });
+  await tokens.getByRole('row', { name: /throwaway/ }).waitFor();
+  await settle();
+  await page.getByRole('button', { name: 'Revoke throwaway' }).click();
+  await page.getByRole('dialog', { name: 'Revoke token “throwaway”?' }).getByRole('button', { name: 'Revoke token' }).click();
+  await tokens.getByRole('row', { name: /throwaway/ }).waitFor({ state: 'detached' });
+});
+
+test('prices: filter, import a LiteLLM file, edit a row as an override', { skip }, async () => {
+  await go('Prices');
+  const table = page.getByRole('table', { name: 'Prices per million tokens' });
+  await table.waitFor();
+  const litellm = { 'mistral-ui-test-1': { input_cost_per_token: 2e-6, output_cost_per_token: 6e-6, litellm_provider: 'mistral', mode: 'chat', max_input_tokens: 32000 } };
+  await page.getByLabel(/Import prices file/).first().setInputFiles({ name: 'litellm.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(litellm)) });
+  await page.getByText('Prices imported').waitFor();
+  await page.getByLabel('Filter prices').fill('mistral-ui-test');
+  const imported = table.getByRole('row', { name: /mistral-ui-test-1/ });
+  await imported.waitFor();
+  assert.match(await imported.innerText(), /\$2\.00[\s\S]*\$6\.00/);
+
+  await page.getByLabel('Filter prices').fill('openai/gpt-4o-mini');
+  const row = table.getByRole('row', { name: /openai\/gpt-4o-mini\b/ }).first();
+  await row.getByRole('button', { name: /Edit price of openai\/gpt-4o-mini/ }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Input, $ per 1M tokens', { exact: true }).fill('0.2');
+  await dialog.getByRole('button', { name: 'Save override' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const edited = table.getByRole('row', { name: /openai\/gpt-4o-mini\b/ }).first();
+  await until('the override in the table', 3000, async () => /\$0\.20/.test(await edited.innerText()) && /override/.test(await edited.innerText()));
+  await page.getByLabel('Filter prices').fill('');
+});
+
+test('settings are saved', { skip }, async () => {
+  await go('Settings');
+  const days = page.getByLabel('Keep log records for (days)');
+  await days.fill('45');
+  await page.getByLabel('Hold an estimate').check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').waitFor();
+  await go('Overview');
+  await go('Settings');
+  assert.equal(await page.getByLabel('Keep log records for (days)').inputValue(), '45');
+  assert.equal(await page.getByLabel('Hold an estimate').isChecked(), true);
+  // Back to the default, so the screenshots show what a new user sees.
+  await page.getByLabel('Keep log records for (days)').fill('0');
+  await page.getByLabel('Refuse them').check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+});
+
+test('the Connect page fills its snippets with the address and a new token', { skip }, async () => {
+  await go('Connect');
+  const curl = page.getByRole('article', { name: 'curl' });
+  assert.match(await curl.innerText(), /\$SLUICE_TOKEN/);
+  await page.getByRole('button', { name: 'Make a token for these snippets' }).click();
+  await page.getByText('Token made').waitFor();
+  const text = await curl.innerText();
+  assert.match(text, new RegExp(`http://${env.addr.replace(/\./g, '\\.')}/v1/chat/completions`));
+  assert.match(text, /Bearer sk-sluice-/);
+  for (const name of ['Shell exports', 'OpenAI SDK · Python', 'Anthropic SDK · TypeScript', 'Gemini SDK (google-genai) · Python', 'LangChain · Python', 'Vercel AI SDK · TypeScript', 'Claude Code', 'Codex CLI', 'aider']) {
+    await page.getByRole('article', { name }).waitFor();
+  }
+});
+
+test('the overview shows each budget against its limit and stacks spend by token', { skip }, async () => {
+  await go('Overview');
+  const budgets = page.getByRole('region', { name: 'Budgets' });
+  const tiny = budgets.getByRole('meter', { name: /^tiny:/ });
+  const monthly = budgets.getByRole('meter', { name: /^monthly:/ });
+  await tiny.waitFor();
+  assert.match(await tiny.getAttribute('class'), /ring-danger/, 'the budget at its limit is red');
+  assert.match(await monthly.getAttribute('class'), /ring-ok/, 'the roomy budget is not');
+  await page.getByRole('group', { name: 'Stack spend by' }).getByRole('button', { name: 'Token' }).click();
+  await page.locator('.chart-legend').getByText('notebook').waitFor();
+
+  // A request (refused: the tiny budget still says no) counts today at once.
+  const today = page.locator('.stat').filter({ hasText: 'Spent today' });
+  const count = async () => Number((await today.innerText()).match(/([\d,]+) requests?/)[1].replace(/,/g, ''));
+  const before = await count();
+  await chat(env.token).catch(() => {});
+  await until('today’s request count on the overview', LIVE_MS, async () => (await count()) > before);
+});
+
+test('every page, light and dark, narrow and wide', { skip }, async () => {
+  const pages = ['Overview', 'Requests', 'Budgets', 'Keys', 'Tokens', 'Connect', 'Prices', 'Settings'];
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [size, vp] of [
+      ['wide', WIDE],
+      ['narrow', NARROW],
+    ]) {
+      await page.setViewportSize(vp);
+      for (const p of pages) {
+        await go(p);
+        await settle();
+        await page.screenshot({ path: path.join(shotsDir, `${p.toLowerCase()}-${scheme}-${size}.png`) });
+      }
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize(WIDE);
+  assert.deepEqual(pageErrors, [], 'no script errors in the page');
+});
+
+async function makeBudget({ name, limit, period }) {
+  await page.getByRole('button', { name: 'New budget' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New budget' });
+  await dialog.getByLabel('Name', { exact: true }).fill(name);
+  await dialog.getByLabel('Limit in dollars').fill(limit);
+  await dialog.getByLabel('Period').selectOption(period);
+  await dialog.getByRole('button', { name: 'Create budget' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByRole('article', { name: `Budget ${name}` }).waitFor();
+}
+
+/** settle waits for the page's data and charts to be drawn, and dismisses toasts that would cover a screenshot. */
+async function settle() {
+  await page.waitForFunction(() => !document.querySelector('.loading'));
+  const toasts = page.getByRole('status').getByRole('button', { name: 'Dismiss' });
+  while (await toasts.count()) await toasts.first().click();
+  await page.waitForTimeout(250);
+}
+
+async function shoot(name, vp) {
+  await page.setViewportSize(vp);
+  await settle();
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+}
