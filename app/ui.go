@@ -232,17 +232,22 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 	if err != nil {
 		return d, err
 	}
-	if p, ok := t.Lookup(r.Provider, r.Model); ok && r.Priced {
-		d.Price = &p
-		d.Lines = p.Explain(r.Usage)
+	switch {
+	case r.Rates != nil:
+		// The row the request was charged with, whatever prices say now.
+		d.Price = r.Rates
+		d.Lines = r.Rates.Explain(r.Usage)
+	case r.Priced && r.Cost > 0:
+		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.Cost(r.Usage) == r.Cost {
+			d.Price = &p
+			d.Lines = p.Explain(r.Usage)
+		}
 	}
 	switch r.Outcome {
 	case gateway.OutcomeRefused:
+		// The refusal's own message names the budget, its spend, its
+		// reset and how to raise it.
 		d.Explanation = r.Error
-		if r.Budget != "" && r.Remaining != nil {
-			d.Explanation = "Budget " + r.Budget + " said no: this request could have cost up to " + r.Held.Format() +
-				" and the budget had " + r.Remaining.Format() + " left. " + r.Error
-		}
 	case gateway.OutcomeBilling:
 		d.Explanation = r.Error
 	case gateway.OutcomeCrashed:

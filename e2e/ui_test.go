@@ -51,7 +51,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	if !strings.Contains(link, "/login?t=") {
 		t.Fatalf("sluice login printed %q, want a sign-in link", link)
 	}
-	shots := filepath.Join("..", "frontend", "tests", "screenshots")
+	// Screenshots of every page go to a temporary folder, or where
+	// SLUICE_SCREENSHOTS says (to refresh the README's pictures).
+	shots := os.Getenv("SLUICE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", script)
@@ -76,6 +81,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	rows := s.logRows()
 	if len(rows) == 0 {
 		t.Errorf("sluice log holds no request after the dashboard test")
+	}
+}
+
+// TestDashboardMoney runs the dashboard's unit tests of its exact money
+// arithmetic (frontend/tests/money.test.mjs) under Node.
+func TestDashboardMoney(t *testing.T) {
+	node := requireNode(t)
+	cmd := exec.Command(node, "--test", filepath.Join("..", "frontend", "tests", "money.test.mjs"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("money.test.mjs: %v\n%s", err, out)
 	}
 }
 

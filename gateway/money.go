@@ -52,8 +52,9 @@ func (m Money) String() string {
 	return s
 }
 
-// Format returns m rounded to cents for people: "$1.24", or with more
-// digits for amounts below a cent: "$0.0031".
+// Format returns m for people: rounded to cents ("$1.24"), or, below a
+// cent, to the millionth of a dollar without trailing zeros ("$0.0031",
+// "$0.000001"), so that a small amount never reads as zero.
 func (m Money) Format() string {
 	abs := m
 	sign := ""
@@ -65,7 +66,14 @@ func (m Money) Format() string {
 	case abs == 0:
 		return "$0.00"
 	case abs < Dollar/100:
-		return fmt.Sprintf("%s$%.4f", sign, d)
+		s := strings.TrimRight(fmt.Sprintf("%.6f", d), "0")
+		if s == "0." {
+			return sign + "<$0.000001"
+		}
+		if len(s) < len("0.0001") {
+			s += strings.Repeat("0", len("0.0001")-len(s))
+		}
+		return sign + "$" + s
 	default:
 		return fmt.Sprintf("%s$%.2f", sign, d)
 	}

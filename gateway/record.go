@@ -77,6 +77,9 @@ type Record struct {
 	Remaining *Money `json:"remaining_usd,omitempty"`
 	// PriceRef names the price row used: provider/model@date.
 	PriceRef string `json:"price,omitempty"`
+	// Rates is the price row the cost was computed with, kept so that the
+	// arithmetic can be shown after prices change.
+	Rates *Price `json:"rates,omitempty"`
 	// RequestBody and ResponseBody are kept only when the user opts in to
 	// body logging, cut at MaxLoggedBody bytes, with secrets redacted.
 	RequestBody  string `json:"request_body,omitempty"`

@@ -268,6 +268,9 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 		x.rec.Cost = 0
 	case x.priced:
 		x.rec.Cost = x.price.Cost(u)
+		rates := x.price
+		rates.Match = nil
+		x.rec.Rates = &rates
 		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
 			// A guess never charges past the worst case the request was
 			// admitted for.
