@@ -401,7 +401,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 			h.Estimated = true
 		}
 	}
-	err := p.Ledger.Hold(context.WithoutCancel(context.Background()), h)
+	err := p.Ledger.Hold(context.Background(), h)
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
