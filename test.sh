@@ -34,7 +34,14 @@ if ! command -v dbus-run-session >/dev/null || ! command -v gnome-keyring-daemon
 fi
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# The desktop test's GTK may start a document portal that mounts itself
+# under the runtime directory: unmount it before removing the directory,
+# and never let the clean-up change the tests' exit status.
+cleanup() {
+  fusermount -u "$scratch/run/doc" 2>/dev/null || fusermount3 -u "$scratch/run/doc" 2>/dev/null || true
+  rm -rf "$scratch" 2>/dev/null || true
+}
+trap 'status=$?; cleanup; exit $status' EXIT
 mkdir -m 700 "$scratch/data" "$scratch/run"
 # Tells the tests that the session's keyring is this throwaway one.
 export SLUICE_TEST_KEYRING=1

@@ -144,7 +144,9 @@ wait $pid
 	// desktop: run the whole script in a session of its own.
 	dbus := requireTool(t, "dbus-run-session", "apt-get install dbus")
 	cmd := exec.CommandContext(ctx, dbus, "--", xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
-	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-test-desktop")
+	// GTK_USE_PORTAL=0: no desktop portals, which the window does not need
+	// and which outlive it.
+	cmd.Env = append(os.Environ(), "OPENAI_API_KEY=sk-test-desktop", "GTK_USE_PORTAL=0")
 	out, err := cmd.CombinedOutput()
 	log, _ := os.ReadFile(filepath.Join(filepath.Dir(shot), "window.log"))
 	if err != nil {

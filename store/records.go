@@ -36,6 +36,8 @@ type LogQuery struct {
 	// exact name or a path.Match pattern.
 	Provider, Model, Token, Outcome string
 	Status                          int
+	// Estimated keeps only records whose cost is an estimate.
+	Estimated bool
 	// Since drops records older than it.
 	Since time.Time
 }
@@ -98,7 +100,8 @@ func (q LogQuery) matches(r gateway.Record) bool {
 	case q.Provider != "" && r.Provider != q.Provider,
 		q.Token != "" && r.Token != q.Token,
 		q.Outcome != "" && r.Outcome != q.Outcome,
-		q.Status != 0 && r.Status != q.Status:
+		q.Status != 0 && r.Status != q.Status,
+		q.Estimated && !r.Estimated:
 		return false
 	case q.Model != "" && r.Model != q.Model:
 		ok, _ := path.Match(q.Model, r.Model)

@@ -198,6 +198,7 @@ export interface LogQuery {
   token?: string;
   outcome?: string;
   status?: number;
+  estimated?: boolean;
   since?: string;
 }
 
@@ -293,5 +294,6 @@ export function exportURL(format: 'csv' | 'jsonl', q: LogQuery): string {
     if (v) p.set(k, v);
   }
   if (q.status) p.set('status', String(q.status));
+  if (q.estimated) p.set('estimated', '1');
   return `api/export?${p}`;
 }

@@ -10,7 +10,6 @@ import { count, fullTime, ms, when } from '../format';
 import { badge, busy, button, callout, card, copyButton, errorBox, errorMessage, field, icon, input, loading, outcomeBadge, pageHead, select, empty, toast } from '../ui';
 
 const PAGE_SIZE = 50;
-const ESTIMATED_SCAN = 500;
 
 interface Filters {
   provider: string;
@@ -147,6 +146,7 @@ export const requestsPage: Page = {
       if (f.outcome) q.outcome = f.outcome;
       const st = parseInt(f.status, 10);
       if (st > 0) q.status = st;
+      if (f.estimated) q.estimated = true;
       return q;
     }
 
@@ -165,7 +165,7 @@ export const requestsPage: Page = {
       const my = ++loads;
       const q = query();
       q.before = cursors[pageIndex];
-      q.limit = f.estimated ? ESTIMATED_SCAN : PAGE_SIZE;
+      q.limit = PAGE_SIZE;
       let got: RecordRow[];
       try {
         got = (await api.records(q)) ?? [];
@@ -175,7 +175,6 @@ export const requestsPage: Page = {
       }
       if (!alive || my !== loads) return;
       nextCursor = got.length === q.limit ? got[got.length - 1].id : undefined;
-      if (f.estimated) got = got.filter((r) => r.estimated);
       const fresh = live ? new Set(got.filter((r) => !seen.has(r.id)).map((r) => r.id)) : new Set<string>();
       rows = got;
       seen = new Set(got.map((r) => r.id));
