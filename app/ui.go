@@ -19,6 +19,15 @@ type Status struct {
 	Started     time.Time `json:"started"`
 	CloseAction string    `json:"close_action"`
 	Running     bool      `json:"running"`
+	// Upstreams are the base URLs in force, by provider, and where each
+	// comes from: "default", "settings" or "command line".
+	Upstreams map[string]Upstream `json:"upstreams"`
+}
+
+// Upstream is a provider's base URL in force.
+type Upstream struct {
+	BaseURL string `json:"base_url"`
+	From    string `json:"from"`
 }
 
 // Summary is the overview's numbers.
@@ -154,6 +163,20 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.CloseAction = set.CloseAction
+	ps, err := s.providers()
+	if err != nil {
+		return st, err
+	}
+	st.Upstreams = make(map[string]Upstream, len(ps))
+	for name, p := range ps {
+		from := "default"
+		if _, ok := s.Upstreams[name]; ok {
+			from = "command line"
+		} else if _, ok := set.Upstreams[name]; ok {
+			from = "settings"
+		}
+		st.Upstreams[name] = Upstream{BaseURL: p.BaseURL, From: from}
+	}
 	return st, nil
 }
 

@@ -204,3 +204,33 @@ func TestDashboardAPI(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestStatusUpstreams(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	dir := t.TempDir()
+	g, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DataDir: dir, Log: io.Discard,
+		Upstreams: map[string]string{"openai": "http://127.0.0.1:9/v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	ctx := context.Background()
+	set, _ := g.Service.Settings(ctx)
+	set.Upstreams = map[string]string{"anthropic": "https://proxy.example/anthropic"}
+	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	st, err := g.Service.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Upstream{
+		"openai":    {"http://127.0.0.1:9/v1", "command line"},
+		"anthropic": {"https://proxy.example/anthropic", "settings"},
+		"gemini":    {"https://generativelanguage.googleapis.com", "default"},
+	} {
+		if got := st.Upstreams[name]; got != want {
+			t.Errorf("Status().Upstreams[%s] = %+v, want %+v", name, got, want)
+		}
+	}
+}

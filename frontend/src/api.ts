@@ -27,6 +27,8 @@ export interface Status {
   started: string;
   close_action: string;
   running?: boolean;
+  /** base URLs in force by provider, and where each comes from */
+  upstreams?: Record<string, { base_url: string; from: 'default' | 'settings' | 'command line' }>;
 }
 
 export interface SpendRow extends Usage {

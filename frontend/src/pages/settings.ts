@@ -42,10 +42,14 @@ export const settingsPage: Page = {
       const names = [...new Set([...providers, ...Object.keys(upstreams)])].sort();
       const upRows = h('div', { class: 'upstreams' });
       const upInputs = new Map<string, HTMLInputElement>();
+      const inForce = st?.upstreams ?? {};
       for (const n of names) {
-        const i = input({ type: 'url', name: `upstream-${n}`, value: upstreams[n] ?? '', placeholder: 'Provider default' });
+        const now = inForce[n];
+        const placeholder = now && now.from === 'default' ? now.base_url : 'Provider default';
+        const i = input({ type: 'url', name: `upstream-${n}`, value: upstreams[n] ?? '', placeholder });
         upInputs.set(n, i);
-        upRows.append(field(n, i, { class: 'field-row' }));
+        const hint = now && now.from === 'command line' ? `This run uses ${now.base_url}, from --upstream on the command line.` : undefined;
+        upRows.append(field(n, i, { class: 'field-row', hint }));
       }
       const newName = input({ name: 'upstream-new-name', placeholder: 'e.g. ollama or my-server' });
       const newURL = input({ type: 'url', name: 'upstream-new-url', placeholder: 'http://127.0.0.1:11434/v1' });
