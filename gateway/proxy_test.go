@@ -585,6 +585,10 @@ func TestClassifyUpstreamError(t *testing.T) {
 		{"openrouter", 402, `{"error":{"message":"Insufficient credits. Add more using https://openrouter.ai/credits","code":402}}`, OutcomeBilling},
 		{"gemini", 429, `{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}`, OutcomeError},
 		{"gemini", 400, `{"error":{"code":400,"message":"Billing account not configured for this project.","status":"FAILED_PRECONDITION"}}`, OutcomeBilling},
+		// Rate limits whose text points at the billing page are still rate limits.
+		{"gemini", 429, `{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.","status":"RESOURCE_EXHAUSTED"}}`, OutcomeError},
+		{"openai", 429, `{"error":{"message":"Rate limit reached for gpt-4o-mini on requests per day (RPD): Limit 200. Add a payment method to your account to increase your rate limit. Visit https://platform.openai.com/account/billing to add a payment method.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`, OutcomeError},
+		{"groq", 429, `plain text: see your plan and billing details`, OutcomeError},
 	}
 	for _, tt := range tests {
 		got, msg := classifyUpstreamError(tt.provider, tt.status, []byte(tt.body))

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -339,17 +340,63 @@ func statusFor(outcome string, status int) int {
 }
 
 // classifyUpstreamError tells an account that cannot pay from other
-// errors (a rate limit is not a billing problem), so it is shown with what
-// to do about it.
+// errors (a rate limit is not a billing problem, even when its text points
+// at the billing page), so it is shown with what to do about it.
 func classifyUpstreamError(provider string, status int, body []byte) (outcome, msg string) {
 	msg = string(body)
 	if len(msg) > 2000 {
 		msg = msg[:2000]
 	}
-	if status == http.StatusPaymentRequired || isBillingMessage(msg) {
+	if status == http.StatusPaymentRequired || isBillingError(body) {
 		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}
 	return OutcomeError, msg
+}
+
+// isBillingError reads a provider's error document: its code or type when
+// it has one (OpenAI insufficient_quota, Anthropic billing_error; rate
+// limits and Gemini's RESOURCE_EXHAUSTED are not billing), else its words.
+func isBillingError(body []byte) bool {
+	var doc struct {
+		Error struct {
+			Type    string `json:"type"`
+			Code    any    `json:"code"`
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return isBillingMessage(string(body))
+	}
+	e := doc.Error
+	code, _ := e.Code.(string)
+	for _, v := range []string{e.Type, code} {
+		switch strings.ToLower(v) {
+		case "insufficient_quota", "billing_error", "billing_hard_limit_reached", "billing_not_active":
+			return true
+		case "rate_limit_exceeded", "rate_limit_error", "tokens", "requests", "overloaded_error":
+			return false
+		}
+	}
+	if e.Status == "RESOURCE_EXHAUSTED" {
+		return false
+	}
+	return isBillingMessage(e.Message)
+}
+
+// isBillingMessage reports whether a provider's error text says the
+// account itself cannot pay. It matches phrases, not the bare word
+// "billing": rate-limit messages link to billing pages too.
+func isBillingMessage(s string) bool {
+	l := strings.ToLower(s)
+	for _, k := range []string{"insufficient_quota", "credit balance is too low", "billing_error", "insufficient credits",
+		"insufficient balance", "payment required", "billing account", "billing is not enabled", "billing to be enabled",
+		"billing_disabled", "billing has not been enabled"} {
+		if strings.Contains(l, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // BillingAdvice says what to do when a provider reports that the account
@@ -371,18 +418,6 @@ func BillingAdvice(provider string) string {
 		where = "the provider's billing page"
 	}
 	return "The " + provider + " account cannot pay for requests (this is not a rate limit, and not a Sluice budget): add credit or a payment method at " + where + ", then retry."
-}
-
-// isBillingMessage reports whether a provider's error text says the
-// account itself cannot pay.
-func isBillingMessage(s string) bool {
-	l := strings.ToLower(s)
-	for _, k := range []string{"insufficient_quota", "credit balance is too low", "billing_error", "billing", "insufficient credits", "insufficient balance", "payment required"} {
-		if strings.Contains(l, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // upstreamRequestID is the provider's id for the request, from whichever
