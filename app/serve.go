@@ -124,6 +124,8 @@ type Gateway struct {
 	handler  http.Handler
 	stopBG   context.CancelFunc
 	bgDone   chan struct{}
+	closing  chan struct{} // closed when Stop begins
+	stopOnce sync.Once
 	dataDir  string
 	logf     func(string, ...any)
 }
@@ -153,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, sessions: newSessions(), served: make(chan error, 1)}
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, sessions: newSessions(), served: make(chan error, 1), closing: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -177,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 
 	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: db, Logf: logf}
 	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams, Hub: hub,
-		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop}
+		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing}
 	if err := svc.apply(); err != nil {
 		return nil, err
 	}
@@ -263,6 +265,7 @@ func (g *Gateway) Done() <-chan error { return g.served }
 // after a grace period, are cut and settled), the data file is closed.
 func (g *Gateway) Stop() error {
 	g.logf("shutting down")
+	g.stopOnce.Do(func() { close(g.closing) }) // live followers end now; requests in flight finish
 	grace, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := g.srv.Shutdown(grace); err != nil {

@@ -113,6 +113,9 @@ type Service struct {
 	Desktop bool
 	// LoginLink, set by a running gateway, makes a sign-in link.
 	LoginLink func() string
+	// Closing, when set, is closed as the gateway starts shutting down:
+	// Follow ends then, so that shutdown need not wait for followers.
+	Closing <-chan struct{}
 
 	probeMu      sync.Mutex // guards the probe fields
 	probedAt     time.Time
@@ -140,6 +143,8 @@ func (s *Service) Follow(ctx context.Context, fn func(gateway.Record)) error {
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-s.Closing:
 			return nil
 		case r, ok := <-ch:
 			if !ok {
