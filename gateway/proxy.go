@@ -102,6 +102,15 @@ type Budgeter interface {
 	Budgeted(h Hold) bool
 }
 
+// Extender is the optional capability of a Ledger to raise an open hold,
+// against the same budgets, when a stream costs more than was held for it
+// (a price changed, or the provider counted more input than the bound). It
+// returns an error wrapping a *Refusal when a budget cannot cover it.
+// Without it, such a stream is cut.
+type Extender interface {
+	Extend(ctx context.Context, id string, amount Money) error
+}
+
 // SetProviders replaces the providers served. Nil restores the defaults.
 func (p *Proxy) SetProviders(ps map[string]Provider) {
 	if ps == nil {
@@ -189,6 +198,9 @@ type exchange struct {
 	respBody  []byte
 	// outBound is the output the hold allowed for (all choices).
 	outBound int64
+	// reported is the usage the provider itself reported, before any
+	// floor for an interrupted request was added.
+	reported Usage
 }
 
 // ServeHTTP serves one provider request.

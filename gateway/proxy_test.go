@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -646,5 +647,86 @@ func TestProxyLogsBodiesOnlyWhenAsked(t *testing.T) {
 		if !strings.Contains(r.ResponseBody, "Hello") && !strings.Contains(r.ResponseBody, "Hi") {
 			t.Errorf("response body logged = %q, want the answer", r.ResponseBody)
 		}
+	}
+}
+
+// extLedger is a memLedger that can raise a hold within its limit.
+type extLedger struct{ *memLedger }
+
+func (l extLedger) Extend(ctx context.Context, id string, amount Money) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.holds[id]
+	if !ok {
+		return errors.New("no such hold")
+	}
+	var held Money
+	for _, o := range l.holds {
+		held += o.Amount
+	}
+	if l.limit > 0 && l.spent+held-h.Amount+amount > l.limit {
+		return &Refusal{Budget: "daily", Scope: "all requests", Limit: l.limit, Spent: l.spent + held, Remaining: l.limit - l.spent - held, Wanted: amount - h.Amount}
+	}
+	h.Amount = amount
+	l.holds[id] = h
+	return nil
+}
+
+func TestProxyStreamOutgrowingItsHold(t *testing.T) {
+	// The provider reports far more input than the body could hold: a
+	// stream whose cost passes its hold is held more when the budget
+	// allows, and cut with a well-formed error event when it does not.
+	const stream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":200000,\"output_tokens\":1}}}\n\n" +
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n" +
+		"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n" +
+		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, stream)
+	}))
+	defer up.Close()
+	req := `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	price, _ := DefaultPrices().Lookup("anthropic", "claude-sonnet-4-5")
+	full := price.Cost(Usage{InputTokens: 200000, OutputTokens: 2})
+
+	for _, tt := range []struct {
+		name    string
+		limit   Money
+		outcome string
+	}{
+		{"budget covers it", 100 * Dollar, OutcomeOK},
+		{"budget cannot", full / 2, OutcomeCut},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := extLedger{&memLedger{limit: tt.limit}}
+			_, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
+			resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken}, req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d %s", resp.StatusCode, body)
+			}
+			recs, open := l.all()
+			if len(recs) != 1 || open != 0 {
+				t.Fatalf("%d records, %d open holds; want 1 and 0", len(recs), open)
+			}
+			r := recs[0]
+			if r.Outcome != tt.outcome {
+				t.Errorf("outcome = %s (%s), want %s", r.Outcome, r.Error, tt.outcome)
+			}
+			switch tt.outcome {
+			case OutcomeOK:
+				if r.Cost != full || !strings.HasSuffix(body, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n") {
+					t.Errorf("cost %v, want %v, and the whole stream relayed", r.Cost, full)
+				}
+			case OutcomeCut:
+				if !strings.Contains(body, "event: error") || !strings.Contains(body, "billing_error") || strings.Contains(body, "message_stop") {
+					t.Errorf("cut stream ended with %q, want an Anthropic error event and no message_stop", body[max(0, len(body)-300):])
+				}
+				if r.Cost < price.Cost(Usage{InputTokens: 200000}) {
+					t.Errorf("cut stream charged %v, below the input the provider reported", r.Cost)
+				}
+			}
+		})
 	}
 }

@@ -156,12 +156,14 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			}
 			if x.priced && x.hold.Amount > 0 && x.price.Cost(m.Usage) > x.hold.Amount {
 				// The estimate was too low (a price changed, or the
-				// provider counted more than the bound): stop here rather
-				// than spend past what the budgets granted.
-				outcome, errMsg = OutcomeCut, "stream cut: its cost passed the amount held for it"
-				w.Write(CutEvent(m.Dialect, x.route.Name, kindBudget, "Sluice ended this stream: its cost passed what the budget had reserved for it"))
-				rc.Flush()
-				break
+				// provider counted more than the bound): hold more, or
+				// stop here rather than spend past what the budgets grant.
+				if msg := p.extend(x, x.price.Cost(m.Usage)); msg != "" {
+					outcome, errMsg = OutcomeCut, "stream cut: "+msg
+					w.Write(CutEvent(m.Dialect, x.route.Name, kindBudget, "Sluice ended this stream: "+msg))
+					rc.Flush()
+					break
+				}
 			}
 		}
 		if err == io.EOF {
@@ -195,6 +197,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		x.rec.UpstreamID = m.UpstreamID
 	}
 	u := m.Usage
+	x.reported = u
 	if outcome != OutcomeOK {
 		u = floorUsage(x, u, m.Relayed)
 	}
@@ -207,6 +210,28 @@ func isEmbedding(route string) bool {
 		return true
 	}
 	return false
+}
+
+// extend asks the ledger to hold cost and some room to go on; it returns
+// why not when the stream must stop.
+func (p *Proxy) extend(x *exchange, cost Money) string {
+	e, ok := p.Ledger.(Extender)
+	if !ok {
+		return "its cost passed the amount held for it"
+	}
+	amount := cost + x.hold.Amount // room for as much again
+	err := e.Extend(context.Background(), x.hold.ID, amount)
+	var ref *Refusal
+	switch {
+	case err == nil:
+		x.hold.Amount, x.rec.Held = amount, amount
+		return ""
+	case errors.As(err, &ref):
+		return refusalMessage(ref, "")
+	default:
+		p.logf("sluice: extend hold %s: %v", x.hold.ID, err)
+		return "its cost passed the amount held for it, and no more could be held"
+	}
 }
 
 // meterDialect is the dialect of the answer: an OpenAI-compatible endpoint
@@ -274,8 +299,8 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 		x.rec.Rates = &rates
 		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
 			// A guess never charges past the worst case the request was
-			// admitted for.
-			x.rec.Cost = x.hold.Amount
+			// admitted for, nor below what the provider itself reported.
+			x.rec.Cost = max(x.hold.Amount, x.price.Cost(x.reported))
 		}
 	case x.hold.Estimated && (outcome == OutcomeOK || !u.IsZero()):
 		// No price: charge what was held, so a budget is never

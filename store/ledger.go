@@ -572,3 +572,84 @@ func (db *DB) Budgeted(h gateway.Hold) bool {
 	}
 	return false
 }
+
+// Extend raises the open hold id to amount, when every budget it was
+// reserved against can cover the difference, and makes the new amount
+// durable before it returns. It returns an error wrapping a
+// *gateway.Refusal when a budget cannot; the hold then stays as it was.
+// A stream whose cost outgrows its hold asks for this before it goes on.
+func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error {
+	now := db.now()
+	db.mu.Lock()
+	oh, ok := db.holds[id]
+	if !ok {
+		db.mu.Unlock()
+		return fmt.Errorf("extend hold %s: %w", id, ErrNotFound)
+	}
+	more := amount - oh.h.Amount
+	if more <= 0 {
+		db.mu.Unlock()
+		return nil
+	}
+	var refusal *gateway.Refusal
+	var evs []BudgetEvent
+	for _, bid := range oh.budgets {
+		st, ok := db.budgets[bid]
+		if !ok {
+			continue
+		}
+		db.roll(st, now)
+		limit := st.b.LimitAt(now)
+		spent := st.settled + st.held
+		if limit-spent >= more {
+			continue
+		}
+		ref := newRefusal(st, more, limit, spent)
+		if refusal == nil || ref.Remaining < refusal.Remaining {
+			refusal = ref
+		}
+		if !st.limitFired {
+			st.limitFired = true
+			evs = append(evs, st.event(BudgetLimit, now))
+		}
+	}
+	if refusal != nil {
+		db.mu.Unlock()
+		db.fire(evs)
+		return fmt.Errorf("extend hold %s: %w", id, refusal)
+	}
+	for _, bid := range oh.budgets {
+		if st, ok := db.budgets[bid]; ok {
+			st.held += more
+		}
+	}
+	old := oh.h
+	oh.h.Amount = amount
+	h := oh.h
+	db.mu.Unlock()
+
+	data, err := json.Marshal(h)
+	if err == nil {
+		key := []byte(id)
+		err = db.commits.do(func(tx *bolt.Tx) error {
+			if tx.Bucket(bucketHolds).Get(key) == nil {
+				return fmt.Errorf("extend hold %s: settled meanwhile: %w", id, ErrNotFound)
+			}
+			return tx.Bucket(bucketHolds).Put(key, data)
+		})
+	}
+	if err != nil {
+		db.mu.Lock()
+		if cur, ok := db.holds[id]; ok && cur == oh {
+			for _, bid := range oh.budgets {
+				if st, ok := db.budgets[bid]; ok {
+					st.held -= more
+				}
+			}
+			oh.h = old
+		}
+		db.mu.Unlock()
+		return fmt.Errorf("extend hold %s: %w", id, err)
+	}
+	return nil
+}

@@ -749,3 +749,41 @@ func TestBudgeted(t *testing.T) {
 		t.Errorf("Budgeted(anthropic hold) = false, want true")
 	}
 }
+
+func TestExtend(t *testing.T) {
+	db, path := openTest(t, Options{})
+	if _, err := db.PutBudget(gateway.Budget{Name: "day", Limit: 10 * gateway.Dollar, Period: gateway.PeriodDay}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h := gateway.Hold{ID: "h1", Provider: "openai", Model: "gpt-4o", Amount: 4 * gateway.Dollar}
+	if err := db.Hold(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Extend(ctx, "h1", 7*gateway.Dollar); err != nil {
+		t.Fatalf("Extend to $7 within a $10 budget = %v", err)
+	}
+	if got := db.Held(); got != 7*gateway.Dollar {
+		t.Errorf("Held() = %v after Extend, want 7", got)
+	}
+	var ref *gateway.Refusal
+	if err := db.Extend(ctx, "h1", 11*gateway.Dollar); !errors.As(err, &ref) || ref.Budget != "day" {
+		t.Fatalf("Extend past the budget = %v, want a refusal by day", err)
+	}
+	if got := db.Held(); got != 7*gateway.Dollar {
+		t.Errorf("Held() = %v after a refused Extend, want 7 still", got)
+	}
+	// The extended amount is what a crash charges.
+	db.Close()
+	db2 := openAt(t, path, Options{})
+	if n, err := db2.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	recs, err := db2.Records(LogQuery{})
+	if err != nil || len(recs) != 1 || recs[0].Cost != 7*gateway.Dollar {
+		t.Fatalf("records after recovery = %+v, %v; want one charged $7", recs, err)
+	}
+	if err := db2.Extend(ctx, "nope", gateway.Dollar); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Extend(unknown) = %v, want ErrNotFound", err)
+	}
+}
