@@ -141,20 +141,28 @@ func refusalMessage(ref *Refusal, hint string) string {
 	return b.String()
 }
 
-// affordHint says how many output tokens the remaining money affords, when
-// a smaller request would fit.
-func affordHint(dialect string, remaining, inputCost, perOutputToken Money) string {
-	if perOutputToken <= 0 || remaining <= inputCost {
+// affordHint says how many output tokens the remaining money affords,
+// when a smaller request would fit: the largest n whose worst case,
+// computed as the hold computes it, is within remaining.
+func affordHint(route string, remaining Money, worst func(maxOutput int64) Money, hi int64) string {
+	if hi < 1 || worst(1) > remaining {
 		return ""
 	}
-	n := int64((remaining - inputCost) / perOutputToken)
-	if n < 1 {
-		return ""
+	lo := int64(1) // worst(lo) fits
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if worst(mid) <= remaining {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
 	}
 	field := "max_tokens"
-	switch dialect {
-	case DialectGemini:
+	switch route {
+	case "openai.responses":
+		field = "max_output_tokens"
+	case "gemini.generateContent", "gemini.streamGenerateContent":
 		field = "maxOutputTokens"
 	}
-	return "A request with " + field + " at most " + strconv.FormatInt(n, 10) + " would fit."
+	return "A request with " + field + " at most " + strconv.FormatInt(lo, 10) + " would fit."
 }

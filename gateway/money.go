@@ -52,9 +52,10 @@ func (m Money) String() string {
 	return s
 }
 
-// Format returns m for people: rounded to cents ("$1.24"), or, below a
-// cent, to the millionth of a dollar without trailing zeros ("$0.0031",
-// "$0.000001"), so that a small amount never reads as zero.
+// Format returns m for people: at least two decimals ("$5.00"), up to
+// four below $100 ("$0.0117", "$12.3456") and up to six below a cent
+// ("$0.000001"), so that neither a small amount nor a difference that
+// matters reads as something else.
 func (m Money) Format() string {
 	abs := m
 	sign := ""
@@ -62,21 +63,26 @@ func (m Money) Format() string {
 		abs, sign = -abs, "-"
 	}
 	d := float64(abs) / float64(Dollar)
+	var s string
 	switch {
 	case abs == 0:
 		return "$0.00"
 	case abs < Dollar/100:
-		s := strings.TrimRight(fmt.Sprintf("%.6f", d), "0")
-		if s == "0." {
+		s = fmt.Sprintf("%.6f", d)
+		if strings.TrimRight(s, "0.") == "" {
 			return sign + "<$0.000001"
 		}
-		if len(s) < len("0.0001") {
-			s += strings.Repeat("0", len("0.0001")-len(s))
-		}
-		return sign + "$" + s
+	case abs < 100*Dollar:
+		s = fmt.Sprintf("%.4f", d)
 	default:
-		return fmt.Sprintf("%s$%.2f", sign, d)
+		s = fmt.Sprintf("%.2f", d)
 	}
+	whole, frac, _ := strings.Cut(s, ".")
+	frac = strings.TrimRight(frac, "0")
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	return sign + "$" + whole + "." + frac
 }
 
 // Dollars returns m as a float64, for display and charts only.

@@ -9,13 +9,16 @@ func TestMoneyFormat(t *testing.T) {
 	}{
 		{0, "$0.00"},
 		{Dollar, "$1.00"},
-		{1234 * Dollar / 1000, "$1.23"},
+		{1234 * Dollar / 1000, "$1.234"},
 		{Dollar / 100, "$0.01"},
+		{11685 * Microdollar, "$0.0117"},
 		{31 * Dollar / 10000, "$0.0031"},
 		{Microdollar, "$0.000001"},
 		{210 * Microdollar, "$0.00021"},
 		{Nanodollar, "<$0.000001"},
 		{-5 * Dollar / 2, "-$2.50"},
+		{5 * Dollar, "$5.00"},
+		{12345 * Dollar / 100, "$123.45"},
 	}
 	for _, tt := range tests {
 		if got := tt.m.Format(); got != tt.want {

@@ -426,9 +426,20 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		x.rec.Priced = x.priced
 		p.settle(x.rec)
 		hint := ""
-		if x.priced {
-			inCost := x.price.Cost(Usage{InputTokens: x.info.InputBound})
-			hint = affordHint(dialect, ref.Remaining, inCost, x.price.Cost(Usage{OutputTokens: 1}))
+		if x.priced && !isEmbedding(x.route.Name) {
+			hi := x.info.MaxOutput
+			if hi <= 0 || x.price.MaxOutput > 0 && hi > x.price.MaxOutput {
+				hi = x.price.MaxOutput
+			}
+			if hi <= 0 {
+				hi = defaultMaxOutput
+			}
+			hint = affordHint(x.route.Name, ref.Remaining, func(n int64) Money {
+				info := x.info
+				info.MaxOutput = n
+				c, _ := worstCost(x.price, info, x.route)
+				return c
+			}, hi-1)
 		}
 		writeRefusal(w, dialect, ref, hint)
 		return false

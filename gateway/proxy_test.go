@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -728,5 +730,41 @@ func TestProxyStreamOutgrowingItsHold(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestProxyRefusalHintFits(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	price, _ := DefaultPrices().Lookup("anthropic", "claude-sonnet-4-5")
+	l := &memLedger{limit: price.Cost(Usage{OutputTokens: 700})}
+	_, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL, "openai": up.URL + "/v1"})
+	for _, tt := range []struct{ path, hdr, body, field string }{
+		{"/v1/messages", "X-Api-Key", `{"model":"claude-sonnet-4-5","max_tokens":4000,"messages":[{"role":"user","content":"Say hi"}]}`, "max_tokens"},
+		{"/v1/responses", "Authorization", `{"model":"gpt-4o","max_output_tokens":100000,"input":"Say hi"}`, "max_output_tokens"},
+	} {
+		val := testToken
+		if tt.hdr == "Authorization" {
+			val = "Bearer " + testToken
+		}
+		resp, body := post(t, srv.URL+tt.path, map[string]string{tt.hdr: val}, tt.body)
+		if resp.StatusCode != 402 {
+			t.Fatalf("POST %s = %d, want 402", tt.path, resp.StatusCode)
+		}
+		i := strings.Index(body, tt.field+" at most ")
+		if i < 0 {
+			t.Fatalf("402 body %s: want a hint naming %s", body, tt.field)
+		}
+		var n int
+		fmt.Sscanf(body[i+len(tt.field+" at most "):], "%d", &n)
+		if n <= 0 {
+			t.Fatalf("hint in %s: no number", body)
+		}
+		// Following the hint gets past the budget.
+		retry := regexp.MustCompile(`"`+tt.field+`":\d+`).ReplaceAllString(tt.body, fmt.Sprintf(`"%s":%d`, tt.field, n))
+		resp, body = post(t, srv.URL+tt.path, map[string]string{tt.hdr: val}, retry)
+		if resp.StatusCode == 402 {
+			t.Errorf("retry with %s %d still refused: %s", tt.field, n, body)
+		}
 	}
 }
