@@ -87,6 +87,12 @@ const usdSmall = new Intl.NumberFormat(locale, {
   currency: 'USD',
   maximumSignificantDigits: 4,
 });
+const usdMid = new Intl.NumberFormat(locale, {
+  style: 'currency',
+  currency: 'USD',
+  minimumFractionDigits: 2,
+  maximumFractionDigits: 4,
+});
 const usdCompact = new Intl.NumberFormat(locale, {
   style: 'currency',
   currency: 'USD',
@@ -94,11 +100,15 @@ const usdCompact = new Intl.NumberFormat(locale, {
   maximumFractionDigits: 1,
 });
 
-/** formatMoney shows an amount for reading: cents, or four significant digits under a cent. */
+/**
+ * formatMoney shows an amount for reading: four significant digits under a
+ * cent, up to four decimals under $100 ($0.0117, not $0.01), cents above.
+ */
 export function formatMoney(s: string | number | undefined | null): string {
   const v = typeof s === 'number' ? s : dollars(s);
   if (v === 0) return usd.format(0);
   if (Math.abs(v) < 0.01) return usdSmall.format(v);
+  if (Math.abs(v) < 100) return usdMid.format(v);
   return usd.format(v);
 }
 

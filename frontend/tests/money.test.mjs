@@ -81,10 +81,12 @@ test('normalizeMoney prepares user input for the API', () => {
   assert.equal(m.normalizeMoney('five'), null);
 });
 
-test('formatMoney rounds to cents, or four significant digits under a cent', { skip: !new Intl.NumberFormat().resolvedOptions().locale.startsWith('en') && 'needs an English locale' }, () => {
+test('formatMoney shows four significant digits under a cent, up to four decimals under $100, cents above', { skip: !new Intl.NumberFormat().resolvedOptions().locale.startsWith('en') && 'needs an English locale' }, () => {
   const cases = [
     ['0', '$0.00'],
-    ['12.345', '$12.35'],
+    ['12.345', '$12.345'],
+    ['0.011685', '$0.0117'],
+    ['5', '$5.00'],
     ['0.01', '$0.01'],
     ['0.000123', '$0.000123'],
     ['0.0012345', '$0.001235'],
