@@ -49,8 +49,41 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 var errUsage = errors.New("usage")
 
+// commands are the subcommands; anything else is the desktop app's flags.
+var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
+	"token": true, "tokens": true, "log": true, "spend": true, "prices": true, "price": true, "budget": true,
+	"budgets": true, "env": true, "help": true, "version": true}
+
+// valueFlags are the flags every command takes that are followed by a
+// value.
+var valueFlags = map[string]bool{"-data": true, "--data": true, "-addr": true, "--addr": true, "-upstream": true, "--upstream": true}
+
+// commandFirst moves the subcommand in front of flags given before it
+// ("sluice --data D token ls"), so that every command takes its flags
+// anywhere.
+func commandFirst(args []string) []string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case valueFlags[a]:
+			i++ // skip its value
+		case strings.HasPrefix(a, "-"):
+		case commands[a]:
+			if i == 0 {
+				return args
+			}
+			out := append([]string{a}, args[:i]...)
+			return append(out, args[i+1:]...)
+		default:
+			return args
+		}
+	}
+	return args
+}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	args = commandFirst(args)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
 		return c.desktop(args)
 	}

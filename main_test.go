@@ -64,6 +64,11 @@ func TestCLIWithoutGateway(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"gpt-4o-mini"`) {
 		t.Errorf("prices ls --json: %v, want the embedded table", err)
 	}
+	// Flags before the command, too.
+	out, _, err = sluice(t, "", "--data", dir, "token", "ls")
+	if err != nil || !strings.Contains(out, "laptop") {
+		t.Errorf("sluice --data D token ls = %q, %v", out, err)
+	}
 	if _, _, err := sluice(t, "", "frobnicate"); !errors.Is(err, errUsage) {
 		t.Errorf("unknown command: %v, want a usage error", err)
 	}
