@@ -541,6 +541,12 @@ func (c *cli) budget(args []string) error {
 		if err != nil {
 			return err
 		}
+		if out.Raise != amount {
+			// Raises add up while one is in force; the latest end stands.
+			fmt.Fprintf(c.stdout, "budget %q raised by %s: with the raise already in force, +%s until %s\n",
+				out.Name, amount.Format(), out.Raise.Format(), out.RaiseUntil.Local().Format("15:04"))
+			return nil
+		}
 		fmt.Fprintf(c.stdout, "budget %q raised by %s until %s\n", out.Name, out.Raise.Format(), out.RaiseUntil.Local().Format("15:04"))
 		return nil
 	case "ls", "list":
@@ -559,8 +565,12 @@ func (c *cli) budget(args []string) error {
 			if !s.Resets.IsZero() {
 				resets = s.Resets.Local().Format("2006-01-02 15:04")
 			}
+			limit := s.LimitNow.Format()
+			if s.LimitNow != s.Limit {
+				limit += fmt.Sprintf(" (%s +%s until %s)", s.Limit.Format(), (s.LimitNow - s.Limit).Format(), s.RaiseUntil.Local().Format("15:04"))
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Budget.Name, s.Budget.Scope(), s.Budget.Period,
-				s.Limit.Format(), s.Spent.Format(), s.Remaining.Format(), resets)
+				limit, s.Spent.Format(), s.Remaining.Format(), resets)
 		}
 		return tw.Flush()
 	}

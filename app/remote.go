@@ -101,28 +101,34 @@ func (c *Remote) do(ctx context.Context, name string, in, out any) error {
 	return json.Unmarshal(env.Result, out)
 }
 
-// remoteError turns an API error back into one that errors.Is can test.
+// remoteError turns an API error back into one that errors.Is can test,
+// with the running gateway's message as it was.
 func remoteError(e *apiError) error {
+	var is error
 	switch e.Code {
 	case "not_found":
-		return fmt.Errorf("%s: %w", e.Message, errRemoteNotFound)
+		is = ErrNotFound
 	case "no_keyring":
-		return fmt.Errorf("%s: %w", e.Message, store.ErrNoKeyring)
+		is = store.ErrNoKeyring
 	case "exists":
-		return fmt.Errorf("%s: %w", e.Message, store.ErrExists)
+		is = store.ErrExists
 	case "not_serving":
-		return ErrNotServing
+		is = ErrNotServing
+	case "invalid":
+		is = store.ErrInvalid
 	}
-	return errors.New(e.Message)
+	return &wireError{msg: e.Message, is: is}
 }
 
-// errRemoteNotFound wraps ErrNotFound without repeating its text.
-var errRemoteNotFound = &quietError{ErrNotFound}
+// wireError is an error that came over the API: its message, and the
+// sentinel it stands for, if any.
+type wireError struct {
+	msg string
+	is  error
+}
 
-type quietError struct{ err error }
-
-func (q *quietError) Error() string { return "not found" }
-func (q *quietError) Unwrap() error { return q.err }
+func (e *wireError) Error() string { return e.msg }
+func (e *wireError) Unwrap() error { return e.is }
 
 func (c *Remote) Spend(ctx context.Context, q store.SpendQuery) (rows []store.SpendRow, err error) {
 	return rows, c.do(ctx, "spend", q, &rows)

@@ -312,8 +312,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			key, err := p.key(r.Context(), prov.Name)
 			if err != nil {
 				if errors.Is(err, ErrNoKey) {
-					writeError(w, dialect, http.StatusUnauthorized, kindAuth,
-						fmt.Sprintf("Sluice has no %s key: add one with `sluice key set %s` (or in the Keys page)", prov.Name, prov.Name))
+					msg := fmt.Sprintf("Sluice has no %s key: add one with `sluice key set %s` (or in the Keys page)", prov.Name, prov.Name)
+					if err != ErrNoKey {
+						// Why, in the key source's words: with no keyring,
+						// which environment variable to set.
+						msg += ". " + err.Error()
+					}
+					writeError(w, dialect, http.StatusUnauthorized, kindAuth, msg)
 				} else {
 					p.logf("sluice: read %s key: %v", prov.Name, err)
 					writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
