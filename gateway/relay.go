@@ -143,13 +143,12 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 				if x.rec.TTFBMS == 0 {
 					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 				}
-				if _, werr := w.Write(b); werr != nil {
-					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+werr.Error()
-					status = 499
-					break
+				_, werr := w.Write(b)
+				if werr == nil {
+					werr = rc.Flush()
 				}
-				if ferr := rc.Flush(); ferr != nil {
-					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+ferr.Error()
+				if werr != nil {
+					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+werr.Error()
 					status = 499
 					break
 				}
