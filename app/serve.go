@@ -222,13 +222,15 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		proxy.ServeHTTP(w, r)
 	}))
-	g.handler = mux
+	// Every request, from the socket or the window, is counted so that
+	// Stop can wait for it to settle.
+	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.inflight.Add(1)
+		defer g.inflight.Done()
+		mux.ServeHTTP(w, r)
+	})
 	g.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			g.inflight.Add(1)
-			defer g.inflight.Done()
-			mux.ServeHTTP(w, r)
-		}),
+		Handler:           g.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -252,8 +254,6 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 // that is trusted as the user (the desktop window's asset server).
 func (g *Gateway) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.inflight.Add(1)
-		defer g.inflight.Done()
 		g.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), trustedKey{}, true)))
 	})
 }
