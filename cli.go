@@ -368,25 +368,26 @@ func (c *cli) spend(args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%s\tREQUESTS\tINPUT\tCACHED\tOUTPUT\tCOST\t\n", strings.ToUpper(*by))
-	var total store.SpendRow
-	for _, r := range rows {
+	line := func(key string, r store.SpendRow) {
 		cost := r.Cost.Format()
 		if r.Unpriced > 0 {
 			cost += fmt.Sprintf(" (+%d unpriced)", r.Unpriced)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", orDash(r.Key), r.Requests, r.InputTokens, r.CachedInputTokens, r.OutputTokens, cost)
-		total.Requests += r.Requests
-		total.InputTokens += r.InputTokens
-		total.CachedInputTokens += r.CachedInputTokens
-		total.OutputTokens += r.OutputTokens
-		total.Cost += r.Cost
-		total.Unpriced += r.Unpriced
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", orDash(key), r.Requests, r.InputTokens, r.CachedInputTokens, r.OutputTokens, cost)
 	}
-	cost := total.Cost.Format()
-	if total.Unpriced > 0 {
-		cost += fmt.Sprintf(" (+%d unpriced)", total.Unpriced)
+	for _, r := range rows {
+		line(r.Key, r)
 	}
-	fmt.Fprintf(tw, "TOTAL since %s\t%d\t%d\t%d\t%d\t%s\t\n", from.Format("2006-01-02"), total.Requests, total.InputTokens, total.CachedInputTokens, total.OutputTokens, cost)
+	// The total is the rollups' own sum, not one made here.
+	totals, err := api.Spend(c.ctx, store.SpendQuery{Since: from})
+	if err != nil {
+		return err
+	}
+	var total store.SpendRow
+	if len(totals) > 0 {
+		total = totals[0]
+	}
+	line("TOTAL since "+from.Format("2006-01-02"), total)
 	return tw.Flush()
 }
 
