@@ -232,7 +232,7 @@ func opencodeRecipe(base, token string) Recipe {
 		Notes: []string{
 			"opencode passes each provider's options to its AI SDK provider, whose Anthropic base URL ends in /v1.",
 		},
-		Verified: "read from opencode's source (provider options baseURL and apiKey in opencode.json); not run here",
+		Verified: "not yet checked against opencode itself: written from its documented provider options",
 	}
 }
 
@@ -254,7 +254,7 @@ func continueRecipe(base, token string) Recipe {
 		Notes: []string{
 			"Add these entries to the models list of your config.yaml (Continue's editor extensions and its cn command line read the same file).",
 		},
-		Verified: "read from Continue's source (apiBase and apiKey of a model in config.yaml); not run here",
+		Verified: "not yet checked against Continue itself: written from its documented config.yaml model fields",
 	}
 }
 
@@ -265,7 +265,7 @@ func cursorRecipe(base, token string) Recipe {
 			"Cursor Settings → Models → \"Override OpenAI Base URL\" takes a public HTTPS address; put Sluice behind one only if you accept exposing it.",
 			"Extensions and terminals inside Cursor run on your machine: set them up as their own tools (claude-code, codex, the SDKs).",
 		},
-		Verified: "from Cursor's documentation and forum answers; Cursor is a desktop application and was not run here",
+		Verified: "not checked here: Cursor is a desktop application; from its documentation",
 	}
 }
 
@@ -330,7 +330,7 @@ const google = createGoogleGenerativeAI({ baseURL: '%[1]s/v1beta', apiKey: %[2]s
 		Notes: []string{
 			"The AI SDK's Anthropic provider takes its address with /v1 (unlike Anthropic's own SDK), and its Google provider with /v1beta; it has no variable for Google's address.",
 		},
-		Verified: "run here: ai 7.0.173 with @ai-sdk/openai 4.0.118, @ai-sdk/anthropic 4.0.105 and @ai-sdk/google 4.0.121, each with a tool call (e2e TestAISDK)",
+		Verified: "not yet run here: written from the providers' documented options",
 	}
 }
 
@@ -349,7 +349,7 @@ from langchain_anthropic import ChatAnthropic
 gpt = ChatOpenAI(model="gpt-5.5", base_url="%[2]s/v1", api_key=%[3]s)
 claude = ChatAnthropic(model="claude-sonnet-4-5", base_url="%[2]s", api_key=%[3]s)`, pyImportOS(token), base, tokenExpr(token, "python"))},
 		},
-		Verified: "run here: @langchain/openai 1.6.0 and @langchain/anthropic 1.5.11, each with a tool call (e2e TestLangChain); the Python packages were not run",
+		Verified: "not yet run here: written from the packages' documented options",
 	}
 }
 
