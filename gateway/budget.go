@@ -39,8 +39,9 @@ const DefaultSoft = 80
 // Budget is a limit on what requests may spend over a period.
 //
 // A budget covers everything, or exactly one of: one provider, one model
-// (an exact name or a path.Match pattern such as "claude-opus-*"), or one
-// local token.
+// (an exact name or a path.Match pattern such as "claude-opus-*", matched
+// as ModelCovers does: in any case, and covering the model's snapshots, so
+// "gpt-4o" covers "gpt-4o-2024-11-20"), or one local token.
 type Budget struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
@@ -114,11 +115,8 @@ func (b Budget) Applies(h Hold) bool {
 	if b.Token != "" && h.Token != b.Token {
 		return false
 	}
-	if b.Model != "" && h.Model != b.Model {
-		ok, err := path.Match(b.Model, h.Model)
-		if err != nil || !ok {
-			return false
-		}
+	if b.Model != "" && !ModelCovers(b.Model, h.Provider, h.Model) {
+		return false
 	}
 	return true
 }
