@@ -202,15 +202,15 @@ type exchange struct {
 	billing  billing
 	// row is the price row found for the model; price is row at the
 	// request's time (dated and time-of-day rates resolved).
-	row      Price
-	price    Price
-	priced   bool
+	row    Price
+	price  Price
+	priced bool
 	// unpricedHeld is what the hold reserved for parts of the request the
 	// table cannot price (an unknown fee, modality or tier).
 	unpricedHeld Money
-	held     bool
-	hold     Hold
-	start    time.Time
+	held         bool
+	hold         Hold
+	start        time.Time
 	// logBodies: keep the bodies in the record; respBody collects the
 	// answer up to MaxLoggedBody.
 	logBodies bool

@@ -92,16 +92,16 @@ type Record struct {
 	Cost Money `json:"cost_usd"`
 	// Priced is false when no price was known for the model: Cost is then
 	// zero or, with Estimated, the conservative amount that was held.
-	Priced    bool  `json:"priced"`
-	Estimated bool  `json:"estimated,omitempty"`
+	Priced    bool `json:"priced"`
+	Estimated bool `json:"estimated,omitempty"`
 	// Unpriced names the parts of the usage the price row could not
 	// price (a token kind, modality, tool fee, service tier or region it
 	// lists no rate for). Such a record is partially priced: Cost is the
 	// priced part plus what the unpriced-model policy charges for the
 	// rest, and the record is marked Estimated.
-	Unpriced []string `json:"unpriced,omitempty"`
-	LatencyMS int64 `json:"latency_ms"`
-	TTFBMS    int64 `json:"ttfb_ms"`
+	Unpriced  []string `json:"unpriced,omitempty"`
+	LatencyMS int64    `json:"latency_ms"`
+	TTFBMS    int64    `json:"ttfb_ms"`
 	// UpstreamID is the provider's request id (x-request-id, request-id...).
 	UpstreamID string `json:"upstream_request_id,omitempty"`
 	// Held is the amount held before forwarding.

@@ -108,9 +108,9 @@ func decodeJSON(data []byte, v any) bool {
 // openAIUsage is the usage object of OpenAI's Chat Completions,
 // Completions, Embeddings and Responses APIs, and of compatible providers.
 type openAIUsage struct {
-	PromptTokens     *tokens `json:"prompt_tokens"`
-	CompletionTokens *tokens `json:"completion_tokens"`
-	TotalTokens      tokens  `json:"total_tokens"`
+	PromptTokens      *tokens              `json:"prompt_tokens"`
+	CompletionTokens  *tokens              `json:"completion_tokens"`
+	TotalTokens       tokens               `json:"total_tokens"`
 	PromptDetails     *openAIInputDetails  `json:"prompt_tokens_details"`
 	CompletionDetails *openAIOutputDetails `json:"completion_tokens_details"`
 	// DeepSeek reports cache hits here rather than in
@@ -118,8 +118,8 @@ type openAIUsage struct {
 	PromptCacheHitTokens tokens `json:"prompt_cache_hit_tokens"`
 
 	// The Responses API's names.
-	InputTokens  *tokens `json:"input_tokens"`
-	OutputTokens *tokens `json:"output_tokens"`
+	InputTokens   *tokens              `json:"input_tokens"`
+	OutputTokens  *tokens              `json:"output_tokens"`
 	InputDetails  *openAIInputDetails  `json:"input_tokens_details"`
 	OutputDetails *openAIOutputDetails `json:"output_tokens_details"`
 }
