@@ -622,6 +622,20 @@ func TestPromptRefusals(t *testing.T) {
 		t.Errorf("ledger has %d records, want none: nothing was sent", len(recs))
 	}
 
+	// The guard of every route: the body cap, and the Host allowlist.
+	rig.proxy.MaxBodyBytes = 64
+	resp, body := rig.call(t, "/p/tr", "text/plain", strings.Repeat("x", 100), nil)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "larger than Sluice's limit") {
+		t.Errorf("a body past the cap = %d %s, want 413", resp.StatusCode, body)
+	}
+	rig.proxy.MaxBodyBytes = 0
+	rig.proxy.AllowedHosts = []string{"127.0.0.1:4020"}
+	resp, body = rig.call(t, "/p/tr", "application/json", `{"text":"hi","language":"de"}`, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "does not answer for host") {
+		t.Errorf("a request for another Host = %d %s, want 403", resp.StatusCode, body)
+	}
+	rig.proxy.AllowedHosts = nil
+
 	// A GET is not a call.
 	resp, err := http.Get(rig.srv.URL + "/p/tr")
 	if err != nil {
