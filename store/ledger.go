@@ -152,8 +152,8 @@ func (db *DB) fire(evs []BudgetEvent) {
 //
 // Admission is atomic: under one lock Hold checks that each applicable
 // budget's limit at now, less its settled spend and open holds, covers
-// h.Amount, and reserves it in memory; then it writes the hold and waits
-// for the write to reach the disk. If the write fails the reservation is
+// h.Amount, and reserves it in memory; then it appends the hold to the
+// journal and waits for the write to reach the disk. If the write fails the reservation is
 // undone and the error returned. A hold of zero is always admitted.
 //
 // When a budget cannot cover the hold, Hold returns an error wrapping a

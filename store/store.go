@@ -7,11 +7,13 @@
 // concurrent use. Only one process can have a data file open: a second
 // Open fails with ErrLocked.
 //
-// Writes of money (holds and settlements) are group-committed: every
-// write that arrives while one transaction is being fsynced joins the
-// next, so a lone request pays one fsync and many concurrent ones share
-// them. A write that fails returns its error and leaves the in-memory
-// state as it was, consistent with the file.
+// Writes of money are group-committed: every write that arrives while one
+// batch is being synced joins the next, so a lone request pays one sync
+// and many concurrent ones share them. Holds go to a journal beside the
+// data file (one write and one fdatasync per batch) and are folded into
+// bbolt when it fills and at Open; settlements go to bbolt. A write that
+// fails returns its error and leaves the in-memory state as it was,
+// consistent with the files.
 package store
 
 import (
