@@ -449,6 +449,9 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 	if err := addRollup(tx.Bucket(bucketRollups), r, loc); err != nil {
 		return r, false, err
 	}
+	if err := addPromptRollup(tx, r, loc); err != nil {
+		return r, false, err
+	}
 	return r, true, nil
 }
 
@@ -472,7 +475,7 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 		if r.Cost == 0 || isRefusal(r.Outcome) {
 			continue
 		}
-		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token}
+		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}
 		for _, st := range db.budgets {
 			if !st.b.Applies(h) {
 				continue
@@ -566,6 +569,7 @@ func crashedRecord(h gateway.Hold) gateway.Record {
 		Provider:  h.Provider,
 		Model:     h.Model,
 		Route:     h.Route,
+		Prompt:    h.Prompt,
 		Stream:    h.Stream,
 		Outcome:   gateway.OutcomeCrashed,
 		Cost:      h.Amount,
