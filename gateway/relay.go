@@ -318,6 +318,12 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 // than was spent; a crash before it is written charges the hold at the
 // next start. Wait waits for the settlements under way.
 func (p *Proxy) settle(r Record) {
+	if r.Prompt != "" {
+		// A prompt's caller reads the log back as soon as it has its
+		// answer (sluice prompt run, then sluice log): write it first.
+		p.settleNow(r)
+		return
+	}
 	p.settling.Add(1)
 	go func() {
 		defer p.settling.Done()
