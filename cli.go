@@ -475,7 +475,7 @@ func (c *cli) budget(args []string) error {
 	fs := c.flags("budget")
 	asJSON := fs.Bool("json", false, "print JSON")
 	limit := fs.String("limit", "", "limit in dollars")
-	period := fs.String("period", "", "day, week, month or total")
+	period := fs.String("period", "", "day, week, month, total, or a rolling window from 1m to 31d (10m, 1h, 7d)")
 	provider := fs.String("provider", "", "only this provider")
 	model := fs.String("model", "", "only this model or pattern (claude-opus-*)")
 	token := fs.String("token", "", "only this local token")
@@ -491,7 +491,7 @@ func (c *cli) budget(args []string) error {
 	switch pos[0] {
 	case "set", "add":
 		if *limit == "" || *period == "" {
-			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME]", errUsage)
+			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total|10m|1h|7d... [--provider P|--model M|--token NAME]", errUsage)
 		}
 		lim, err := gateway.ParseMoney(*limit)
 		if err != nil {
@@ -514,6 +514,10 @@ func (c *cli) budget(args []string) error {
 		out, err := api.PutBudget(c.ctx, b)
 		if err != nil {
 			return err
+		}
+		if _, rolling := out.Period.Rolling(); rolling {
+			fmt.Fprintf(c.stdout, "budget %q: %s in any %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
+			return nil
 		}
 		fmt.Fprintf(c.stdout, "budget %q: %s per %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
 		return nil
@@ -563,7 +567,12 @@ func (c *cli) budget(args []string) error {
 		fmt.Fprintln(tw, "NAME\tSCOPE\tPERIOD\tLIMIT\tSPENT\tREMAINING\tRESETS")
 		for _, s := range bs {
 			resets := "never"
-			if !s.Resets.IsZero() {
+			switch {
+			case s.Rolling && s.AgesOut.IsZero():
+				resets = "rolling, nothing to age out"
+			case s.Rolling:
+				resets = fmt.Sprintf("rolling, %s/min now, oldest ages out %s", s.Rate.Format(), s.AgesOut.Local().Format("15:04"))
+			case !s.Resets.IsZero():
 				resets = s.Resets.Local().Format("2006-01-02 15:04")
 			}
 			limit := s.LimitNow.Format()

@@ -135,7 +135,8 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice log [-n N] [--json] [--follow]
   sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
   sluice prices ls [--json] | import FILE
-  sluice budget set --limit USD --period day|week|month|total
+  sluice budget set --limit USD --period day|week|month|total|10m|1h|7d...
+                    (a length is a rolling window, 1m to 31d: spend ages out minute by minute)
                     [--provider P | --model M | --token NAME] [--soft PCT] [--name NAME]
   sluice budget ls [--json] | rm NAME | raise NAME --by USD [--for 1h]
   sluice settings [--json] | settings set KEY VALUE

@@ -128,7 +128,13 @@ func writeRefusal(w http.ResponseWriter, dialect string, ref *Refusal, hint stri
 func refusalMessage(ref *Refusal, hint string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Sluice budget %q (%s) would be exceeded: %s spent of %s", ref.Budget, ref.Scope, ref.Spent.Format(), ref.Limit.Format())
-	if !ref.Resets.IsZero() {
+	switch {
+	case ref.Window > 0:
+		fmt.Fprintf(&b, " in any %s", RollingPeriod(ref.Window))
+		if !ref.Resets.IsZero() {
+			fmt.Fprintf(&b, ", enough ages out by %s", ref.Resets.Local().Format("15:04 MST"))
+		}
+	case !ref.Resets.IsZero():
 		fmt.Fprintf(&b, ", resets %s", ref.Resets.Local().Format("Mon 2 Jan 15:04 MST"))
 	}
 	fmt.Fprintf(&b, "; this request could cost up to %s and %s remains.", ref.Wanted.Format(), ref.Remaining.Format())

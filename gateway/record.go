@@ -118,13 +118,14 @@ type Ledger interface {
 
 // Refusal is why a budget refused a hold.
 type Refusal struct {
-	Budget    string    // the budget's name, e.g. "daily global"
-	Scope     string    // what it covers, e.g. "all requests", "provider openai"
-	Limit     Money     // its limit for the period
-	Spent     Money     // settled plus held in this period
-	Remaining Money     // Limit - Spent, never below zero
-	Resets    time.Time // zero for a total budget
-	Wanted    Money     // the amount asked for
+	Budget    string        // the budget's name, e.g. "daily global"
+	Scope     string        // what it covers, e.g. "all requests", "provider openai"
+	Limit     Money         // its limit for the period
+	Spent     Money         // settled plus held in this period
+	Remaining Money         // Limit - Spent, never below zero
+	Resets    time.Time     // zero for a total budget; for a rolling one, when enough spend ages out
+	Window    time.Duration // a rolling budget's length; zero for a calendar one
+	Wanted    Money         // the amount asked for
 	// Hint says how to raise it.
 	Hint string
 }
