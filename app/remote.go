@@ -261,6 +261,18 @@ func (c *Remote) Login(ctx context.Context) (link string, err error) {
 	return link, c.do(ctx, "login", nil, &link)
 }
 
+func (c *Remote) Pause(ctx context.Context, token string, d time.Duration, cut bool) (p gateway.Pause, err error) {
+	return p, c.do(ctx, "pause", pauseArgs{Token: token, For: durationArg(d), Cut: cut}, &p)
+}
+
+func (c *Remote) Resume(ctx context.Context, token string) (ended []gateway.Pause, err error) {
+	return ended, c.do(ctx, "resume", pauseArgs{Token: token}, &ended)
+}
+
+func (c *Remote) AllowLoop(ctx context.Context, token string, d time.Duration) (until time.Time, err error) {
+	return until, c.do(ctx, "loop.allow", pauseArgs{Token: token, For: d.String()}, &until)
+}
+
 // RemoteHandler serves the dashboard's API calls from the gateway
 // described by si, for a window opened while another process owns the
 // data: it forwards them with the command line's secret.

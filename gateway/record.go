@@ -71,6 +71,9 @@ type Record struct {
 	// Held is the amount held before forwarding.
 	Held  Money  `json:"held_usd"`
 	Error string `json:"error,omitempty"`
+	// Reason says why Sluice refused the request (ReasonBudget,
+	// ReasonLoop, ReasonPause...); "" for a request it forwarded.
+	Reason string `json:"reason,omitempty"`
 	// Budget names the budget that refused the request, for refusals.
 	Budget string `json:"budget,omitempty"`
 	// Remaining is what that budget had left when it refused.

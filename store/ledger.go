@@ -112,6 +112,8 @@ type BudgetEvent struct {
 	Limit    gateway.Money `json:"limit_usd"` // in force, raise included
 	Resets   time.Time     `json:"resets,omitzero"`
 	Time     time.Time     `json:"time"`
+	// Rolling is a rolling budget's window; zero for a calendar one.
+	Rolling time.Duration `json:"rolling,omitempty"`
 }
 
 // Kinds of BudgetEvent.
@@ -207,6 +209,7 @@ func (st *budgetState) event(kind string, now time.Time) BudgetEvent {
 		Limit:    st.b.LimitAt(now),
 		Resets:   st.end,
 		Time:     now,
+		Rolling:  st.rolling,
 	}
 }
 

@@ -36,6 +36,9 @@ type LogQuery struct {
 	// exact name or a path.Match pattern.
 	Provider, Model, Token, Outcome string
 	Status                          int
+	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
+	// Budget only refusals by that budget.
+	Reason, Budget string
 	// Estimated keeps only records whose cost is an estimate.
 	Estimated bool
 	// Since drops records older than it.
@@ -101,6 +104,8 @@ func (q LogQuery) matches(r gateway.Record) bool {
 		q.Token != "" && r.Token != q.Token,
 		q.Outcome != "" && r.Outcome != q.Outcome,
 		q.Status != 0 && r.Status != q.Status,
+		q.Reason != "" && r.Reason != q.Reason,
+		q.Budget != "" && r.Budget != q.Budget,
 		q.Estimated && !r.Estimated:
 		return false
 	case q.Model != "" && r.Model != q.Model:
