@@ -36,6 +36,7 @@ type cli struct {
 func (c *cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	fs.Usage = func() { c.usage(fs) }
 	fs.StringVar(&c.data, "data", "", "data directory (default: the per-user config directory's sluice folder)")
 	fs.Var(&c.upstreams, "upstream", "provider base URL for this run, NAME=URL (repeatable)")
 	return fs
@@ -45,7 +46,9 @@ func (c *cli) flags(name string) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		} else if err != nil {
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 		if fs.NArg() == 0 {
@@ -54,6 +57,34 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// usage prints, for -h and --help, the lines of the usage text about
+// fs's command, then its flags, to stdout: asked for, help is no error.
+func (c *cli) usage(fs *flag.FlagSet) {
+	name := fs.Name()
+	if name == "sluice" {
+		name = "" // the window: the usage lines that start with "sluice ["
+	}
+	fmt.Fprintln(c.stdout, "Usage:")
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		rest, ok := strings.CutPrefix(line, "  sluice ")
+		switch {
+		case ok:
+			word, _, _ := strings.Cut(rest, " ")
+			in = word == name || name == "" && strings.HasPrefix(word, "[")
+		case !strings.HasPrefix(line, "   "):
+			in = false
+		}
+		if in {
+			fmt.Fprintln(c.stdout, line)
+		}
+	}
+	fmt.Fprintln(c.stdout, "\nFlags:")
+	fs.SetOutput(c.stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(c.stderr)
 }
 
 func (c *cli) dataDir() (string, error) {
@@ -966,5 +997,23 @@ func (c *cli) settings(args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "%s = %s\n", key, val)
+	return nil
+}
+
+func (c *cli) version(args []string) error {
+	fs := c.flags("version")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: version takes no arguments", errUsage)
+	}
+	b := app.BuildInfo()
+	if *asJSON {
+		return writeJSON(c.stdout, b)
+	}
+	fmt.Fprintln(c.stdout, b)
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 func (c *cli) desktop(args []string) error {
 	fs := c.flags("sluice")
 	addr := fs.String("addr", app.DefaultAddr, "address to listen on")
+	hidden := fs.Bool("hidden", false, "start without showing the window, the gateway running (as at login)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +67,9 @@ func (c *cli) desktop(args []string) error {
 		Height:    820,
 		MinWidth:  480,
 		MinHeight: 480,
+		// Started at login, the gateway runs and the window waits: running
+		// sluice again shows it.
+		StartHidden: *hidden,
 		AssetServer: &assetserver.Options{
 			Assets:  dashboard(),
 			Handler: handler,

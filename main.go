@@ -15,8 +15,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/sluicehq/sluice/app"
 )
 
 func main() {
@@ -48,6 +46,10 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 var errUsage = errors.New("usage")
+
+// errHelp ends a command that was asked for its usage (-h, --help) and
+// printed it: the program then exits with status 0.
+var errHelp = errors.New("help requested")
 
 // commands are the subcommands; anything else is the desktop app's flags.
 var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
@@ -83,7 +85,15 @@ func commandFirst(args []string) []string {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	args = commandFirst(args)
+	err := c.run(commandFirst(args))
+	if errors.Is(err, errHelp) {
+		return nil // the command's usage went to stdout
+	}
+	return err
+}
+
+func (c *cli) run(args []string) error {
+	stdout := c.stdout
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
 		return c.desktop(args)
 	}
@@ -119,16 +129,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "version", "--version":
-		fmt.Fprintln(stdout, "sluice", app.Version)
-		return nil
+		return c.version(args)
 	}
 	return fmt.Errorf("%w: unknown command %q (see sluice help)", errUsage, cmd)
 }
 
 const usage = `Sluice: a local AI gateway that meters and budgets every call your SDKs make.
 
-  sluice [--addr 127.0.0.1:4020] [--upstream NAME=URL ...]
+  sluice [--addr 127.0.0.1:4020] [--upstream NAME=URL ...] [--hidden]
                                     open the desktop window, with the gateway inside
+                                    (--hidden: keep it hidden, as when started at login)
   sluice serve [--addr 127.0.0.1:4020] [--upstream NAME=URL ...]
                                     run the gateway headless; the dashboard is in the browser
   sluice login                      print a one-time sign-in link to the dashboard
@@ -153,6 +163,7 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                     (a length is a rolling window, 1m to 31d: spend ages out minute by minute)
                     [--provider P | --model M | --token NAME] [--soft PCT] [--name NAME]
   sluice budget ls [--json] | rm NAME | raise NAME --by USD [--for 1h]
+  sluice version [--json]           print the version, commit, build date and kind of build
   sluice settings [--json] | settings set KEY VALUE
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,

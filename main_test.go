@@ -360,3 +360,43 @@ func TestEnvExports(t *testing.T) {
 		t.Errorf("env --shell powershell = %q, %v; want the token reused", out, err)
 	}
 }
+
+// TestHelpIsNoError: every command answers -h and --help with its usage
+// on stdout, status 0, and no error line.
+func TestHelpIsNoError(t *testing.T) {
+	dir := t.TempDir()
+	var lines [][]string
+	for cmd := range commands {
+		for _, h := range []string{"-h", "--help"} {
+			lines = append(lines, []string{cmd, h}, []string{cmd, h, "--data", dir})
+		}
+	}
+	lines = append(lines, []string{"--help"}, []string{"-h"}, []string{"--data", dir, "--help"},
+		[]string{"--hidden", "-h"}, []string{"key", "set", "--help"}, []string{"budget", "raise", "x", "-h"})
+	for _, args := range lines {
+		out, errOut, err := sluice(t, "", args...)
+		if err != nil || errOut != "" || !strings.Contains(out, "sluice") {
+			t.Errorf("sluice %s = %v, stderr %q, stdout %q; want status 0, usage on stdout, nothing on stderr",
+				strings.Join(args, " "), err, errOut, out)
+		}
+	}
+	// A flag that does not exist is still an error.
+	if _, _, err := sluice(t, "", "key", "--nope"); !errors.Is(err, errUsage) {
+		t.Errorf("key --nope = %v, want a usage error", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, _, err := sluice(t, "", args...)
+		b := app.BuildInfo()
+		if err != nil || strings.TrimSpace(out) != b.String() || !strings.Contains(out, "headless build") {
+			t.Errorf("sluice %s = %q, %v; want %q", args[0], out, err, b.String())
+		}
+	}
+	out, _, err := sluice(t, "", "version", "--json")
+	var b app.Build
+	if err != nil || json.Unmarshal([]byte(out), &b) != nil || b.Version == "" || b.Desktop || b.Platform == "" {
+		t.Errorf("version --json = %q, %v; want the build as JSON", out, err)
+	}
+}

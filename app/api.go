@@ -225,7 +225,12 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 			writeAPIError(w, &apiError{http.StatusMethodNotAllowed, "method", "use POST"})
 			return
 		}
+		// The body must arrive within a minute; the deadline is lifted
+		// once it is in.
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Now().Add(time.Minute))
 		arg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+		rc.SetReadDeadline(time.Time{})
 		if err != nil {
 			writeAPIError(w, &apiError{http.StatusRequestEntityTooLarge, "too_large", err.Error()})
 			return

@@ -68,10 +68,6 @@ type API interface {
 	Login(ctx context.Context) (string, error)
 }
 
-// Version is Sluice's version, set at build time with
-// -ldflags "-X github.com/sluicehq/sluice/app.Version=v1.2.3".
-var Version = "dev"
-
 // KeyList is the provider keys Sluice can use, never the keys themselves.
 type KeyList struct {
 	Backend string    `json:"backend"`           // the keyring in use, "" when none

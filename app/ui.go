@@ -15,6 +15,8 @@ type Status struct {
 	Addr        string    `json:"addr"`
 	DataDir     string    `json:"data_dir"`
 	Version     string    `json:"version"`
+	Build       Build     `json:"build"` // the gateway's binary
+	About       string    `json:"about"` // the line sluice version prints
 	Desktop     bool      `json:"desktop"`
 	Keyring     KeyList   `json:"keyring"` // Backend and Problem only
 	Started     time.Time `json:"started"`
@@ -221,7 +223,8 @@ func (h *Hub) Watch(ctx context.Context, db *store.DB) {
 }
 
 func (s *Service) Status(ctx context.Context) (Status, error) {
-	st := Status{Addr: s.Addr, DataDir: s.DataDir, Version: Version, Desktop: s.Desktop, Started: s.Started, Running: true}
+	b := BuildInfo()
+	st := Status{Addr: s.Addr, DataDir: s.DataDir, Version: b.Version, Build: b, About: b.String(), Desktop: s.Desktop, Started: s.Started, Running: true}
 	st.Keyring.Backend, st.Keyring.Problem = s.keyringState(ctx)
 	set, err := s.DB.Settings()
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -48,6 +47,14 @@ type Proxy struct {
 
 	// MaxBodyBytes caps a request body; 0 means 32 MiB.
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight caps the request-body bytes held at once across
+	// all requests: a request waits (up to BodyTimeout) for room before its
+	// body is read. 0 means 64 MiB.
+	MaxBodyBytesInFlight int64
+	// BodyTimeout bounds the wait for room and, separately, the arrival of
+	// a whole request body: a client that trickles it is cut. 0 means 30
+	// seconds.
+	BodyTimeout time.Duration
 	// AllowedHosts are the exact Host header values served ("127.0.0.1:4020",
 	// "localhost:4020", "[::1]:4020"), against DNS rebinding. Empty means
 	// any Host; set it whenever the proxy listens on a real socket.
@@ -64,6 +71,8 @@ type Proxy struct {
 
 	transportOnce sync.Once
 	transport     http.RoundTripper
+	gateOnce      sync.Once
+	bodies        *bodyGate
 
 	runaways guard // the runaway guard's memory
 }
@@ -228,25 +237,36 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dialect = rt.Dialect
 
-	var body []byte
-	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		limit := p.MaxBodyBytes
-		if limit <= 0 {
-			limit = 32 << 20
-		}
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	// Authenticate from the headers (or Gemini's ?key=) before a byte of
+	// the body is read: a caller without a credential, or with a local
+	// token Sluice does not know, costs Sluice nothing but its headers.
+	// With no credential at all, only a keyless provider named in the
+	// path (/ollama/v1/...) is served.
+	cred := credential(r)
+	var tokenName string
+	switch {
+	case strings.HasPrefix(cred, LocalTokenPrefix):
+		name, err := p.token(r.Context(), cred)
 		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeError(w, dialect, http.StatusRequestEntityTooLarge, kindTooLarge,
-					fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit))
-				return
+			if errors.Is(err, ErrUnknownToken) {
+				writeError(w, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
+			} else {
+				p.logf("sluice: token lookup: %v", err)
+				writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
 			}
-			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error())
 			return
 		}
+		tokenName = name
+	case cred == "" && !providers[rt.Provider].Keyless:
+		writeError(w, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
+		return
 	}
+
+	body, release, ok := p.readBody(w, r, dialect)
+	if !ok {
+		return
+	}
+	defer release()
 
 	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies}
 	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name}
@@ -302,21 +322,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Credentials: a local token is swapped for the provider's key; a
 	// provider key of the caller's own goes through as it came.
-	cred := credential(r)
 	var upstreamKey string
 	switch {
 	case strings.HasPrefix(cred, LocalTokenPrefix):
-		name, err := p.token(r.Context(), cred)
-		if err != nil {
-			if errors.Is(err, ErrUnknownToken) {
-				writeError(w, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
-			} else {
-				p.logf("sluice: token lookup: %v", err)
-				writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
-			}
-			return
-		}
-		x.rec.Token = name
+		x.rec.Token = tokenName
 		if !prov.Keyless {
 			key, err := p.key(r.Context(), prov.Name)
 			if err != nil {
@@ -342,8 +351,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case prov.Keyless:
 		x.rec.Token = ""
 	default:
-		writeError(w, dialect, http.StatusUnauthorized, kindAuth,
-			"no API key: make a local token with `sluice token new NAME` and pass it as your SDK's API key (`eval \"$(sluice env)\"` sets it up)")
+		writeError(w, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
 		return
 	}
 
@@ -372,8 +380,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, dialect, http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
 		return
 	}
+	// The body's room in the gate is given back once it has gone upstream,
+	// not when a long stream ends.
+	if out.Body != nil && out.Body != http.NoBody {
+		out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
+	}
 	p.relay(w, r, x, out, hideUsage)
 }
+
+// noKeyMessage answers a request with no credential for a provider that
+// needs a key.
+const noKeyMessage = "no API key: make a local token with `sluice token new NAME` and pass it as your SDK's API key (`eval \"$(sluice env)\"` sets it up); a keyless local server such as Ollama takes requests with no key under its own prefix, /ollama/v1"
 
 // ClientKeyToken is the token name recorded for requests that carried a
 // provider key of their own.

@@ -18,10 +18,25 @@ export interface KeyringState {
   problem?: string;
 }
 
+/** What the gateway's binary knows of its own build. */
+export interface Build {
+  version: string;
+  commit?: string;
+  modified?: boolean;
+  date?: string;
+  committed?: string;
+  desktop: boolean;
+  go: string;
+  platform: string;
+}
+
 export interface Status {
   addr: string;
   data_dir: string;
   version: string;
+  build?: Build;
+  /** the line `sluice version` prints */
+  about?: string;
   desktop: boolean;
   keyring: KeyringState;
   started: string;

@@ -311,7 +311,10 @@ async function start(): Promise<void> {
   }
   replace(root, shell);
   const foot = document.getElementById('nav-foot');
-  if (foot) replace(foot, h('span', null, `Sluice ${status.version}`));
+  if (foot) {
+    const kind = status.build ? (status.build.desktop ? 'desktop' : 'headless') : '';
+    replace(foot, h('span', { title: status.about ?? '' }, `Sluice ${status.version}`, kind ? ` · ${kind}` : ''));
+  }
   showGateway(true);
   renderNotices();
   try {

@@ -88,7 +88,7 @@ export const settingsPage: Page = {
             h('div', { class: 'kv' }, h('dt', null, 'Address'), h('dd', null, h('code', null, `http://${st.addr}`))),
             h('div', { class: 'kv' }, h('dt', null, 'Port'), h('dd', null, String(s.port ?? portOf(st.addr)))),
             h('div', { class: 'kv' }, h('dt', null, 'Data directory'), h('dd', null, h('code', { class: 'wrap' }, st.data_dir))),
-            h('div', { class: 'kv' }, h('dt', null, 'Version'), h('dd', null, st.version)),
+            h('div', { class: 'kv' }, h('dt', null, 'Version'), h('dd', { class: 'about' }, st.about ?? st.version)),
             h('div', { class: 'kv' }, h('dt', null, 'Keyring'), h('dd', null, st.keyring?.backend || st.keyring?.problem || 'none')),
           ),
           { class: 'card-plain' },
