@@ -54,7 +54,7 @@ var errHelp = errors.New("help requested")
 // commands are the subcommands; anything else is the desktop app's flags.
 var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
 	"token": true, "tokens": true, "log": true, "spend": true, "prices": true, "price": true, "budget": true,
-	"budgets": true, "env": true, "help": true, "version": true, "pause": true, "resume": true, "loop": true}
+	"budgets": true, "env": true, "connect": true, "help": true, "version": true, "pause": true, "resume": true, "loop": true}
 
 // valueFlags are the flags every command takes that are followed by a
 // value.
@@ -119,6 +119,8 @@ func (c *cli) run(args []string) error {
 		return c.budget(args)
 	case "env":
 		return c.env(args)
+	case "connect":
+		return c.connectTool(args)
 	case "pause":
 		return c.pause(args)
 	case "resume":
@@ -143,7 +145,12 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     run the gateway headless; the dashboard is in the browser
   sluice login                      print a one-time sign-in link to the dashboard
   sluice env [--shell sh|fish|powershell]
-                                    print exports that point SDKs and tools at Sluice
+                                    print exports that point SDKs at Sluice
+  sluice connect [TOOL] [--write | --undo] [--shell sh|fish|powershell]
+                                    what TOOL needs to go through Sluice, with a token of its own:
+                                    claude-code codex aider opencode continue cursor openai
+                                    anthropic gemini ai-sdk langchain; --write edits its config
+                                    file (with a backup), --undo restores it
   sluice key set PROVIDER           store a provider key (read from stdin) in the OS keyring
   sluice key ls | rm PROVIDER | test PROVIDER
   sluice token new NAME             make a local token (sk-sluice-...), shown once

@@ -71,6 +71,11 @@ type priceArgs struct {
 	Price gateway.Price `json:"price"`
 }
 
+type connectArgs struct {
+	Tool  string `json:"tool"`
+	Token bool   `json:"make_token"`
+}
+
 type importArgs struct {
 	Data string `json:"data"`
 }
@@ -112,6 +117,9 @@ var methods = map[string]method{
 	}),
 	"token.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
 		return none{}, a.DeleteToken(ctx, n.Name)
+	}),
+	"connect": call(func(a API, ctx context.Context, in connectArgs) (ConnectResult, error) {
+		return a.Connect(ctx, in.Tool, in.Token)
 	}),
 	"prices": call(func(a API, ctx context.Context, _ none) (PriceList, error) { return a.Prices(ctx) }),
 	"prices.import": call(func(a API, ctx context.Context, in importArgs) (ImportResult, error) {

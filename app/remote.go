@@ -257,6 +257,10 @@ func (c *Remote) PutPrice(ctx context.Context, p gateway.Price) error {
 	return c.do(ctx, "price.put", priceArgs{p}, nil)
 }
 
+func (c *Remote) Connect(ctx context.Context, tool string, makeToken bool) (r ConnectResult, err error) {
+	return r, c.do(ctx, "connect", connectArgs{Tool: tool, Token: makeToken}, &r)
+}
+
 func (c *Remote) Login(ctx context.Context) (link string, err error) {
 	return link, c.do(ctx, "login", nil, &link)
 }

@@ -66,6 +66,11 @@ type API interface {
 	// Login returns a one-time sign-in link for the dashboard of the
 	// running gateway.
 	Login(ctx context.Context) (string, error)
+
+	// Connect returns what tool needs to reach this gateway; with
+	// makeToken, with a new local token named after the tool, else with
+	// TokenPlaceholder.
+	Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error)
 }
 
 // KeyList is the provider keys Sluice can use, never the keys themselves.
@@ -263,6 +268,55 @@ func (s *Service) NewToken(ctx context.Context, name string) (string, error) {
 }
 
 func (s *Service) DeleteToken(ctx context.Context, name string) error { return s.DB.DeleteToken(name) }
+
+func (s *Service) Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error) {
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	return connect(ctx, s, "http://"+addr, tool, makeToken)
+}
+
+// connect makes tool's recipe for a gateway at base, with a new token named
+// after the tool when makeToken is set.
+func connect(ctx context.Context, api API, base, tool string, makeToken bool) (ConnectResult, error) {
+	r, err := ConnectRecipe(tool, base, TokenPlaceholder)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	var res ConnectResult
+	if makeToken {
+		ts, err := api.Tokens(ctx)
+		if err != nil {
+			return ConnectResult{}, err
+		}
+		taken := map[string]bool{}
+		for _, t := range ts {
+			taken[t.Name] = true
+		}
+		for tries := 0; ; tries++ {
+			name := connectTokenName(r.Tool, taken)
+			secret, err := api.NewToken(ctx, name)
+			if errors.Is(err, store.ErrExists) && tries < 100 {
+				taken[name] = true // made meanwhile
+				continue
+			}
+			if err != nil {
+				return ConnectResult{}, err
+			}
+			res.TokenName = name
+			if r, err = ConnectRecipe(tool, base, secret); err != nil {
+				return ConnectResult{}, err
+			}
+			break
+		}
+	}
+	res.Recipe = r
+	if res.Text, err = r.Text("sh"); err != nil {
+		return ConnectResult{}, err
+	}
+	return res, nil
+}
 
 // priceTable is the embedded table with the saved overrides on top.
 func (s *Service) priceTable() (*gateway.Prices, int, error) {

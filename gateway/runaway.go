@@ -418,7 +418,7 @@ func normalizeText(s string) string {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if !isHex(c) || i > 0 && isWord(s[i-1]) {
+		if !isHexByte(c) || i > 0 && isWord(s[i-1]) {
 			i++
 			continue
 		}
@@ -440,7 +440,7 @@ func normalizeText(s string) string {
 		digits, hexes := true, true
 		for j < len(s) && isWord(s[j]) {
 			digits = digits && isDigit(s[j])
-			hexes = hexes && isHex(s[j])
+			hexes = hexes && isHexByte(s[j])
 			j++
 		}
 		if digits && j-i >= 10 || hexes && j-i >= 16 {
@@ -457,8 +457,8 @@ func normalizeText(s string) string {
 	return b.String()
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+func isDigit(c byte) bool   { return c >= '0' && c <= '9' }
+func isHexByte(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // isWord reports whether c is part of a word: a letter, a digit or _.
 func isWord(c byte) bool { return isAlnum(c) || c == '_' }
@@ -475,7 +475,7 @@ func matchUUID(s string) int {
 				return 0
 			}
 		default:
-			if !isHex(s[i]) {
+			if !isHexByte(s[i]) {
 				return 0
 			}
 		}

@@ -203,7 +203,7 @@ func TestPause(t *testing.T) {
 		t.Errorf("call while the token is paused: %d %s, want 402 naming the pause", resp.StatusCode, body)
 	}
 	// Another caller (its own provider key) is not covered.
-	if resp, body := post(t, url+"/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-own"}, chatCall(2, "hello")); resp.StatusCode != 200 {
+	if resp, body := post(t, url+"/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-proj-ownkey0123456789abcdefghij"}, chatCall(2, "hello")); resp.StatusCode != 200 {
 		t.Errorf("a call of another token during the token's pause: %d %s", resp.StatusCode, body)
 	}
 	recs, _ := l.all()
@@ -220,7 +220,7 @@ func TestPause(t *testing.T) {
 	p.SetPolicy(pol)
 	before := seen.count()
 	req, _ := http.NewRequest("GET", url+"/v1/models", nil)
-	req.Header.Set("Authorization", "Bearer sk-own")
+	req.Header.Set("Authorization", "Bearer sk-proj-ownkey0123456789abcdefghij")
 	r2, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
