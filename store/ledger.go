@@ -439,6 +439,9 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 	if err := addMinuteSpend(tx.Bucket(bucketMinutes), r); err != nil {
 		return r, false, err
 	}
+	if err := addPromptRollup(tx, r, loc); err != nil {
+		return r, false, err
+	}
 	return r, true, nil
 }
 
@@ -462,7 +465,7 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 		if r.Cost == 0 || isRefusal(r.Outcome) {
 			continue
 		}
-		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token}
+		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}
 		for _, st := range db.budgets {
 			if !st.b.Applies(h) {
 				continue
@@ -560,6 +563,7 @@ func crashedRecord(h gateway.Hold) gateway.Record {
 		Provider:  h.Provider,
 		Model:     h.Model,
 		Route:     h.Route,
+		Prompt:    h.Prompt,
 		Stream:    h.Stream,
 		Outcome:   gateway.OutcomeCrashed,
 		Cost:      h.Amount,

@@ -39,6 +39,8 @@ type LogQuery struct {
 	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
 	// Budget only refusals by that budget.
 	Reason, Budget string
+	// Prompt keeps only the calls of that saved prompt.
+	Prompt string
 	// Estimated keeps only records whose cost is an estimate.
 	Estimated bool
 	// Since drops records older than it.
@@ -102,6 +104,7 @@ func (q LogQuery) matches(r gateway.Record) bool {
 	switch {
 	case q.Provider != "" && r.Provider != q.Provider,
 		q.Token != "" && r.Token != q.Token,
+		q.Prompt != "" && r.Prompt != q.Prompt,
 		q.Outcome != "" && r.Outcome != q.Outcome,
 		q.Status != 0 && r.Status != q.Status,
 		q.Reason != "" && r.Reason != q.Reason,

@@ -163,6 +163,10 @@ func windowSpend(tx *bolt.Tx, b gateway.Budget, start, end time.Time, loc *time.
 	if !end.IsZero() {
 		last = end.Add(-time.Nanosecond).In(loc).Format(dayLayout)
 	}
+	if b.Prompt != "" {
+		// Spend by prompt is rolled up on its own.
+		return promptWindowSpend(tx, b.Prompt, first, last)
+	}
 	var sum gateway.Money
 	err := forEachRollup(tx, first, last, func(_, provider, model, token string, r rollup) error {
 		if b.Applies(gateway.Hold{Provider: provider, Model: model, Token: token}) {
@@ -270,8 +274,8 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 }
 
 // Spend by minute, for rolling budgets: a key is the minute as eight
-// big-endian bytes of Unix minutes, then the provider, model and token
-// separated by zero bytes; the value is the settled cost as a varint.
+// big-endian bytes of Unix minutes, then the provider, model, token and
+// prompt, each after a zero byte; the value is the settled cost as a varint.
 // Minutes older than the longest rolling window are deleted as new ones
 // are written.
 
@@ -279,14 +283,13 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 // window.
 const minuteKeep = gateway.MaxRolling
 
-func minuteKey(t time.Time, provider, model, token string) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(provider)+len(model)+len(token)+3), uint64(t.Unix()/60))
-	k = append(k, 0)
-	k = append(k, provider...)
-	k = append(k, 0)
-	k = append(k, model...)
-	k = append(k, 0)
-	return append(k, token...)
+func minuteKey(t time.Time, provider, model, token, prompt string) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(provider)+len(model)+len(token)+len(prompt)+4), uint64(t.Unix()/60))
+	for _, s := range []string{provider, model, token, prompt} {
+		k = append(k, 0)
+		k = append(k, s...)
+	}
+	return k
 }
 
 // addMinuteSpend adds r's cost to the minute it settled in, and deletes
@@ -296,7 +299,7 @@ func addMinuteSpend(b *bolt.Bucket, r gateway.Record) error {
 		return nil
 	}
 	t := settledAt(r)
-	key := minuteKey(t, r.Provider, r.Model, r.Token)
+	key := minuteKey(t, r.Provider, r.Model, r.Token, r.Prompt)
 	sum := r.Cost
 	if v := b.Get(key); v != nil {
 		old, n := binary.Varint(v)
@@ -324,11 +327,11 @@ func minuteSpend(tx *bolt.Tx, b gateway.Budget, from time.Time) ([]gateway.Minut
 	var out []gateway.MinuteSpend
 	c := tx.Bucket(bucketMinutes).Cursor()
 	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(from.Unix()/60))); k != nil; k, v = c.Next() {
-		parts := bytes.SplitN(k[min(len(k), 9):], []byte{0}, 3)
-		if len(k) < 9 || len(parts) != 3 {
+		parts := bytes.SplitN(k[min(len(k), 9):], []byte{0}, 4)
+		if len(k) < 9 || len(parts) != 4 {
 			return nil, fmt.Errorf("minute spend key %x: %w", k, errBadRollup)
 		}
-		if !b.Applies(gateway.Hold{Provider: string(parts[0]), Model: string(parts[1]), Token: string(parts[2])}) {
+		if !b.Applies(gateway.Hold{Provider: string(parts[0]), Model: string(parts[1]), Token: string(parts[2]), Prompt: string(parts[3])}) {
 			continue
 		}
 		cost, n := binary.Varint(v)

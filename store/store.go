@@ -73,7 +73,8 @@ var (
 	bucketMinutes   = []byte("minutes")    // minuteKey → varint cost, for rolling budgets
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens, bucketMinutes}
+var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens,
+	bucketPrompts, bucketPromptRollups, bucketMinutes}
 
 // schemaVersion is the layout of the buckets this code reads and writes.
 const schemaVersion = "1"
