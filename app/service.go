@@ -450,8 +450,16 @@ func (s *Service) apply() error {
 	}
 	loop := set.LoopPolicy()
 	loop.Allowed = g.LoopAllowed
-	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
-		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses})
+	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
+		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses}
+	if set.TimeZone != "" {
+		// A price change dated in the sources applies from that day in
+		// the user's time zone.
+		if loc, err := time.LoadLocation(set.TimeZone); err == nil {
+			pol.Location = loc
+		}
+	}
+	s.Proxy.SetPolicy(pol)
 	return nil
 }
 
