@@ -380,6 +380,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
 		return store.Settings{}, err
 	}
+	if set.StreamSliceTokens < 0 {
+		return store.Settings{}, fmt.Errorf("stream slice %d: want a number of tokens, 0 for the default (%d)", set.StreamSliceTokens, gateway.DefaultStreamSlice)
+	}
 	switch set.UnpricedPolicy {
 	case "", "refuse", "estimate":
 	default:
@@ -414,6 +417,7 @@ func (s *Service) apply() error {
 	}
 	s.Proxy.SetProviders(ps)
 	s.Proxy.SetPrices(t)
-	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies})
+	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
+		StreamSlice: set.StreamSliceTokens, StrictHolds: set.StrictHolds})
 	return nil
 }
