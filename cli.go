@@ -510,6 +510,7 @@ func (c *cli) budget(args []string) error {
 	provider := fs.String("provider", "", "only this provider")
 	model := fs.String("model", "", "only this model or pattern (claude-opus-*)")
 	token := fs.String("token", "", "only this local token")
+	prompt := fs.String("prompt", "", "only the calls of this saved prompt (POST /p/NAME)")
 	soft := fs.Int("soft", 0, "warning threshold in percent (default 80)")
 	name := fs.String("name", "", "the budget's name (default: made from its scope and period)")
 	by := fs.String("by", "", "with raise: dollars to add")
@@ -522,13 +523,13 @@ func (c *cli) budget(args []string) error {
 	switch pos[0] {
 	case "set", "add":
 		if *limit == "" || *period == "" {
-			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME]", errUsage)
+			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME|--prompt NAME]", errUsage)
 		}
 		lim, err := gateway.ParseMoney(*limit)
 		if err != nil {
 			return err
 		}
-		b := gateway.Budget{Name: *name, Limit: lim, Period: gateway.Period(*period), Provider: *provider, Model: *model, Token: *token, Soft: *soft}
+		b := gateway.Budget{Name: *name, Limit: lim, Period: gateway.Period(*period), Provider: *provider, Model: *model, Token: *token, Prompt: *prompt, Soft: *soft}
 		if len(pos) == 2 && b.Name == "" {
 			b.Name = pos[1]
 		}
@@ -618,6 +619,8 @@ func defaultBudgetName(b gateway.Budget) string {
 		scope = b.Model
 	case b.Token != "":
 		scope = "token-" + b.Token
+	case b.Prompt != "":
+		scope = "prompt-" + b.Prompt
 	}
 	return scope + "-" + string(b.Period)
 }

@@ -52,6 +52,20 @@ type API interface {
 	Summary(ctx context.Context) (Summary, error)
 	RecordDetail(ctx context.Context, id string) (RecordDetail, error)
 	PutPrice(ctx context.Context, p gateway.Price) error
+
+	Prompts(ctx context.Context) ([]gateway.Prompt, error)
+	// Prompt returns the current version of a prompt, or version v > 0.
+	Prompt(ctx context.Context, name string, v int) (gateway.Prompt, error)
+	PromptVersions(ctx context.Context, name string) ([]gateway.Prompt, error)
+	PutPrompt(ctx context.Context, p gateway.Prompt) (gateway.Prompt, error)
+	DeletePrompt(ctx context.Context, name string) error
+	// RollbackPrompt makes version to current again; 0 means the one
+	// before the current.
+	RollbackPrompt(ctx context.Context, name string, to int) (gateway.Prompt, error)
+	PreviewPrompt(ctx context.Context, in PromptInput) (gateway.PromptPreview, error)
+	// RunPrompt calls a saved prompt through the running gateway.
+	RunPrompt(ctx context.Context, in PromptRun) (gateway.PromptResult, error)
+	PromptSpend(ctx context.Context) ([]store.SpendRow, error)
 	// Login returns a one-time sign-in link for the dashboard of the
 	// running gateway.
 	Login(ctx context.Context) (string, error)
@@ -117,6 +131,11 @@ type Service struct {
 	// Closing, when set, is closed as the gateway starts shutting down:
 	// Follow ends then, so that shutdown need not wait for followers.
 	Closing <-chan struct{}
+
+	// prompts and tokens, set by a running gateway, run prompt calls
+	// made through the API.
+	prompts *gateway.Prompts
+	tokens  appTokens
 
 	probeMu      sync.Mutex // guards the probe fields
 	probedAt     time.Time

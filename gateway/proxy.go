@@ -233,6 +233,8 @@ type exchange struct {
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
+	// call is the prompt endpoint call this request carries, or nil.
+	call *promptCall
 }
 
 // ServeHTTP serves one provider request.
@@ -297,7 +299,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer release()
 
 	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies, userAgent: r.UserAgent()}
-	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name}
+	x.call = promptCallOf(r)
+	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name, Prompt: x.call.promptName()}
 	if x.logBodies {
 		x.rec.RequestBody = LoggedBody(body)
 	}
@@ -454,7 +457,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	dialect := x.route.Dialect
 	x.price, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
-		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream}
+		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
