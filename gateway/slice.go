@@ -58,10 +58,10 @@ func eventStream(route string, stream bool, alt string) bool {
 
 // sliceCost is what x holds for out output tokens: its input bound at the
 // dearest input rate and out tokens of output.
-func sliceCost(x *exchange, out int64) Money {
+func (p *Proxy) sliceCost(x *exchange, out int64) Money {
 	info := x.info
 	info.MaxOutput, info.Choices = out, 1
-	c, _ := worstCost(x.price, info, x.route)
+	c, _ := worstCost(x.row, x.start.In(p.location()), info, x.billing, x.route)
 	return c
 }
 
@@ -93,7 +93,7 @@ func (p *Proxy) growHold(x *exchange, u Usage, shown int64) string {
 	if next.OutputTokens > x.outBound {
 		next.OutputTokens = max(x.outBound, u.OutputTokens)
 	}
-	want := max(x.price.Cost(next), sliceCost(x, next.OutputTokens))
+	want := max(x.price.Cost(next), p.sliceCost(x, next.OutputTokens)+x.unpricedHeld)
 	return p.extend(x, want, next.OutputTokens)
 }
 
