@@ -71,8 +71,11 @@ type Proxy struct {
 
 	transportOnce sync.Once
 	transport     http.RoundTripper
-	gateOnce      sync.Once
-	bodies        *bodyGate
+
+	gateOnce sync.Once
+	bodies   *bodyGate
+
+	settling sync.WaitGroup // settlements still being written; see Wait
 }
 
 // Policy is what the user decides about requests the proxy cannot price
