@@ -362,7 +362,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.compat = true
 	}
 	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, strings.TrimPrefix(model, "models/")
+	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
 	x.sse = eventStream(rt.Name, x.info.Stream, r.URL.Query().Get("alt"))
 

@@ -104,10 +104,19 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		if ok && model != "" && x.rec.Model == "" {
 			x.rec.Model = model
 		}
-		if !ok && copyErr == nil && status < 300 && isEmbedding(x.route.Name) {
+		switch {
+		case ok || status >= 300 || x.route.Free:
+		case copyErr == nil && isEmbedding(x.route.Name):
 			// Gemini's embedding answers report no usage: charge the
 			// input bound, an upper bound, and say it is an estimate.
 			u = Usage{InputTokens: x.info.InputBound}
+			x.rec.Estimated = true
+		case copyErr == nil:
+			// A 2xx answer whose usage cannot be read (none reported, or
+			// past the size Sluice keeps to read it) is never $0: the
+			// input bound and the answer's bytes as output, within the
+			// hold, marked estimated.
+			u = floorUsage(x, Usage{}, n)
 			x.rec.Estimated = true
 		}
 		if copyErr != nil {
@@ -196,8 +205,13 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	}
 	u := m.Usage
 	x.reported = u
-	if outcome != OutcomeOK {
+	switch {
+	case outcome != OutcomeOK:
 		u = floorUsage(x, u, m.Relayed)
+	case u.IsZero() && !x.route.Free:
+		// A whole stream without its usage event: never $0.
+		u = floorUsage(x, u, m.Relayed)
+		x.rec.Estimated = true
 	}
 	p.finish(x, status, outcome, u, errMsg)
 }
