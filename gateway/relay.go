@@ -293,14 +293,33 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 	case x.route.Free || x.provider.Keyless:
 		x.rec.Cost = 0
 	case x.priced:
-		x.rec.Cost = x.price.Cost(u)
-		rates := x.price
+		price := x.price
+		if len(x.row.Windows) > 0 {
+			// A request that spans the edge of a time-of-day window is
+			// charged at the dearer side.
+			if later := x.row.At(end.In(p.location())); later.Cost(u) > price.Cost(u) {
+				price = later
+			}
+		}
+		x.rec.Cost = price.Cost(u)
+		if unknown := price.Unpriced(u); len(unknown) > 0 {
+			// Partially priced: the unpriced-model policy charges the
+			// part the table cannot price, never $0 for it.
+			charge := x.unpricedHeld
+			if charge <= 0 {
+				charge = unpricedCharge(p.Policy())
+			}
+			x.rec.Cost = addMoney(x.rec.Cost, charge)
+			x.rec.Unpriced = unknown
+			x.rec.Estimated = true
+		}
+		rates := price
 		rates.Match = nil
 		x.rec.Rates = &rates
 		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
 			// A guess never charges past the worst case the request was
 			// admitted for, nor below what the provider itself reported.
-			x.rec.Cost = max(x.hold.Amount, x.price.Cost(x.reported))
+			x.rec.Cost = max(x.hold.Amount, price.Cost(x.reported))
 		}
 	case x.hold.Estimated && (outcome == OutcomeOK || !u.IsZero()):
 		// No price: charge what was held, so a budget is never
