@@ -20,6 +20,9 @@ const (
 	CostCodeExecution = "code_execution" // server-side code execution runs
 	CostServiceTier   = "service_tier"   // a service tier's surcharge the table cannot price
 	CostRegion        = "region"         // a region's surcharge the table cannot price
+	// CostUnpricedEstimate is what the unpriced-model policy charged for
+	// the lines marked Unpriced (a record's detail adds it).
+	CostUnpricedEstimate = "unpriced_estimate"
 )
 
 // Modalities of a CostLine's tokens.

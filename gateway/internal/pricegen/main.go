@@ -182,7 +182,9 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 			openrouter = append(openrouter, l)
 			continue
 		}
-		if s, ok := skippedTable.Lookup(l.Provider, l.Model); ok {
+		// A model genai-prices skips for a modality it lists no rates of
+		// is priced from LiteLLM where LiteLLM lists them.
+		if s, ok := skippedTable.Lookup(l.Provider, l.Model); ok && !litellmHasModality(l, skipReason[s.Provider+"/"+strings.ToLower(s.Model)]) {
 			note("skip litellm %s/%s: genai-prices skips %s: %s", l.Provider, l.Model, s.Model, skipReason[s.Provider+"/"+strings.ToLower(s.Model)])
 			continue
 		}
@@ -345,6 +347,18 @@ func claudeAtLeast(model string, major, minor int) bool {
 		}
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// litellmHasModality reports whether l lists the rates whose absence
+// made genai-prices' row unpriceable, as reason says.
+func litellmHasModality(l gateway.Price, reason string) bool {
+	switch {
+	case strings.HasPrefix(reason, "image model"):
+		return l.OutputImage != 0
+	case strings.HasPrefix(reason, "audio model"):
+		return l.InputAudio != 0 || l.OutputAudio != 0
+	}
+	return false
 }
 
 func key(p gateway.Price) string { return p.Provider + "\x00" + strings.ToLower(p.Model) }
