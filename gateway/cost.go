@@ -298,7 +298,7 @@ func (p Price) resolveRates(u Usage, in int64) ([nRates]rate, []costPart) {
 
 	// What a missing rate means, kind by kind.
 	fallback := func(i, to int, note string) {
-		if r[i].v == 0 {
+		if r[i].v == 0 && r[i].ok {
 			r[i] = rate{v: r[to].v, ok: r[to].ok, note: joinNote(r[to].note, note)}
 		}
 	}

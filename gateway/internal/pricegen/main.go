@@ -277,6 +277,9 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 //   - Anthropic bills one-hour cache writes at twice the base input rate,
 //     for every model: rows without a one-hour rate get it, in each tier
 //     and dated period too.
+//   - Anthropic bills web search at $10 per thousand searches whatever
+//     the model (LiteLLM lists that fee for every Claude model it lists
+//     one for): Claude 4 and newer rows without it get it.
 //   - Anthropic bills requests run with inference_geo "us" at 1.1 times
 //     every rate, for Claude Opus 4.6 and newer models: those rows get a
 //     "us" region.
@@ -319,6 +322,10 @@ func providerRules(p *gateway.Price) []string {
 		}
 		if changed {
 			notes = append(notes, "one-hour cache writes at twice the input rate")
+		}
+		if p.WebSearch == 0 && claudeAtLeast(p.Model, 4, 0) {
+			p.WebSearch = gateway.Dollar / 100
+			notes = append(notes, "web search at $10 per thousand searches")
 		}
 		if len(p.Regions) == 0 && claudeAtLeast(p.Model, 4, 6) {
 			p.Regions = []gateway.Region{{Name: "us", Multiplier: "1.1"}}
