@@ -276,6 +276,7 @@ func (g *Gateway) Stop() error {
 		g.srv.Close() // cuts what is left; each handler still settles
 	}
 	g.inflight.Wait()
+	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))

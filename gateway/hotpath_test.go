@@ -111,6 +111,7 @@ func BenchmarkRelayStream(b *testing.B) {
 			for b.Loop() {
 				relay(stream)
 			}
+			p.Wait()
 			b.ReportMetric(perEvent, "allocs/event")
 		})
 	}

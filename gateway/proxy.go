@@ -71,8 +71,11 @@ type Proxy struct {
 
 	transportOnce sync.Once
 	transport     http.RoundTripper
-	gateOnce      sync.Once
-	bodies        *bodyGate
+
+	gateOnce sync.Once
+	bodies   *bodyGate
+
+	settling sync.WaitGroup // settlements still being written; see Wait
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -336,7 +339,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.compat = true
 	}
 	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, strings.TrimPrefix(model, "models/")
+	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
 
 	// Credentials: a local token is swapped for the provider's key; a

@@ -614,6 +614,29 @@ func (m *StreamMeter) Relay(ev Event) []byte {
 	return out
 }
 
+var (
+	usageKey  = []byte(`"usage"`)
+	usageNull = []byte(`"usage":null`)
+	// chunkKeys are the members that make a chunk worth decoding.
+	chunkKeys = [][]byte{[]byte(`"error"`), []byte(`"x_groq"`), []byte(`"type"`)}
+)
+
+// plainChunk reports whether an OpenAI-style chunk can carry nothing the
+// meter reads once the stream's id and model are known: no usage (or
+// only "usage":null), no error, no Groq extension, no Responses event
+// type. It looks at bytes, so a string in the chunk that happens to hold
+// one of those names makes it answer false; false only means the chunk is
+// decoded in full.
+func plainChunk(data []byte) bool {
+	for _, k := range chunkKeys {
+		if bytes.Contains(data, k) {
+			return false
+		}
+	}
+	n := bytes.Count(data, usageKey)
+	return n == 0 || n == 1 && bytes.Contains(data, usageNull)
+}
+
 // openAIChunk is a Chat Completions or Completions chunk, or a Responses
 // API event, as far as metering needs it.
 type openAIChunk struct {
@@ -649,6 +672,14 @@ func (m *StreamMeter) openAI(ev Event) []byte {
 		return ev.Raw
 	}
 	if len(data) == 0 || data[0] != '{' {
+		return ev.Raw
+	}
+	if m.UpstreamID != "" && m.Model != "" && plainChunk(data) {
+		// A content delta like the hundreds before it: nothing to read,
+		// so nothing to decode (or allocate) for it.
+		if m.HideUsage && bytes.Contains(data, usageNull) {
+			return stripNullMember(ev, "usage")
+		}
 		return ev.Raw
 	}
 	var c openAIChunk
