@@ -112,7 +112,10 @@ type KeyInfo struct {
 
 // PriceList is the price table in force.
 type PriceList struct {
-	Version   string          `json:"version"`
+	Version string `json:"version"`
+	// Sources credit the data of the built-in table, with the commit and
+	// date of each.
+	Sources   []string        `json:"sources,omitempty"`
 	Overrides int             `json:"overrides"`
 	Prices    []gateway.Price `json:"prices"`
 	// Date is the date of the table in force: the embedded table's
@@ -385,7 +388,7 @@ func (s *Service) Prices(ctx context.Context) (PriceList, error) {
 	if err != nil {
 		return PriceList{}, err
 	}
-	l := PriceList{Version: gateway.DefaultPrices().Version(), Overrides: n, Prices: t.All(), Date: gateway.DefaultPrices().Version()}
+	l := PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All(), Date: gateway.DefaultPrices().Version()}
 	cur, _, canRollback, err := s.DB.PriceTables()
 	if err != nil {
 		return PriceList{}, err
