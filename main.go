@@ -167,7 +167,7 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     let a token repeat the same request (loop detection refuses
                                     the 9th identical request within 2 minutes with 429)
   sluice log [-n N] [--json] [--follow]
-  sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
+  sluice spend [--since DATE|DURATION] [--by day|provider|model|token|prompt] [--json]
   sluice prices ls [--json] | import FILE
   sluice budget set --limit USD --period day|week|month|total|10m|1h|7d...
                     (a length is a rolling window, 1m to 31d: spend ages out minute by minute)
