@@ -63,7 +63,7 @@ func (b Build) from(bi *debug.BuildInfo) Build {
 		switch s.Key {
 		case "-tags":
 			for _, tag := range strings.Split(s.Value, ",") {
-				if tag == "desktop" {
+				if tag == "desktop" || tag == "dev" {
 					b.Desktop = true
 				}
 			}
