@@ -740,6 +740,7 @@ func (c *cli) settings(args []string) error {
 		fmt.Fprintf(tw, "log_bodies\t%v\n", set.LogBodies)
 		fmt.Fprintf(tw, "retention_days\t%d\n", set.RetentionDays)
 		fmt.Fprintf(tw, "close_action\t%s\n", set.CloseAction)
+		fmt.Fprintf(tw, "start_at_login\t%v\n", set.StartAtLogin)
 		names := make([]string, 0, len(set.Upstreams))
 		for n := range set.Upstreams {
 			names = append(names, n)
@@ -790,6 +791,10 @@ func (c *cli) settings(args []string) error {
 		}
 	case key == "close_action":
 		set.CloseAction = val
+	case key == "start_at_login":
+		if set.StartAtLogin, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: start_at_login is true or false", errUsage)
+		}
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
 	}

@@ -152,7 +152,7 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice settings [--json] | settings set KEY VALUE
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
-                    close_action (hide|quit)
+                    close_action (hide|quit), start_at_login (true|false)
 
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.

@@ -68,6 +68,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		"SLUICE_BIN="+s.bin,
 		"SLUICE_SCREENSHOTS="+shots,
 		"FAKE_OPENAI="+f["openai"].srv.URL,
+		"SLUICE_AUTOSTART="+filepath.Join(tmpRoot, "config", "autostart", "sluice.desktop"),
 	)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -95,8 +96,10 @@ func TestDashboardMoney(t *testing.T) {
 	}
 }
 
-// TestDesktopWindow builds the desktop binary, starts it under Xvfb, and
-// checks that its window shows the dashboard and its gateway answers.
+// TestDesktopWindow builds the desktop binary (or takes the installed one,
+// SLUICE_INSTALLED), starts it under Xvfb, and checks that its window
+// shows the dashboard and its gateway answers; then that, started with
+// --hidden as at login, its gateway answers and no window shows.
 func TestDesktopWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the desktop build in -short mode")
@@ -110,11 +113,14 @@ func TestDesktopWindow(t *testing.T) {
 		}
 		t.Skip("skipping: no webkit2gtk-4.1/gtk+-3.0 development files")
 	}
-	bin := filepath.Join(tmpRoot, "sluice-desktop")
-	build := exec.Command("go", "build", "-tags", "desktop,production,webkit2_41", "-o", bin, "github.com/sluicehq/sluice")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("desktop build: %v\n%s", err, out)
+	bin := os.Getenv("SLUICE_INSTALLED")
+	if bin == "" {
+		bin = filepath.Join(tmpRoot, "sluice-desktop")
+		build := exec.Command("go", "build", "-tags", "desktop,production,webkit2_41", "-o", bin, "github.com/sluicehq/sluice")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("desktop build: %v\n%s", err, out)
+		}
 	}
 
 	port := freePort(t)
@@ -180,6 +186,45 @@ wait $pid
 		b, _ := os.ReadFile(shot)
 		os.WriteFile(dst, b, 0o644)
 	}
+
+	t.Run("hidden", func(t *testing.T) {
+		// As started at login: the gateway serves, the window waits
+		// unseen until sluice is run again.
+		port := freePort(t)
+		dir := t.TempDir()
+		shot, logf := filepath.Join(dir, "hidden.png"), filepath.Join(dir, "hidden.log")
+		script := fmt.Sprintf(`
+%q --hidden --addr 127.0.0.1:%d --data %q >%q 2>&1 &
+pid=$!
+for i in $(seq 100); do
+  if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
+  sleep 0.2
+done
+sleep 3
+import -window root %q
+kill -TERM $pid
+wait $pid
+`, bin, port, filepath.Join(dir, "data"), logf, port, shot)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, dbus, "--", xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
+		cmd.Env = append(os.Environ(), "GTK_USE_PORTAL=0")
+		out, err := cmd.CombinedOutput()
+		log, _ := os.ReadFile(logf)
+		if err != nil || !strings.Contains(string(out), "GATEWAY-UP") {
+			t.Fatalf("sluice --hidden: %v\n%s\nsluice said:\n%s", err, out, log)
+		}
+		colours, err := exec.Command("identify", "-format", "%k", shot).Output()
+		if err != nil {
+			t.Fatalf("identify %s: %v", shot, err)
+		}
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(colours))); n >= 20 {
+			t.Errorf("the screen has %d colours with sluice --hidden: a window shows", n)
+		}
+		if !strings.Contains(string(log), "shutting down") {
+			t.Errorf("sluice --hidden did not shut down cleanly on SIGTERM; it said:\n%s", log)
+		}
+	})
 }
 
 func freePort(t *testing.T) int {

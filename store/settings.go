@@ -43,6 +43,10 @@ type Settings struct {
 	// the gateway running in the background (run sluice again to bring
 	// the window back), CloseQuit stops it.
 	CloseAction string `json:"close_action"`
+	// StartAtLogin starts Sluice, the window hidden and the gateway
+	// running, when the user logs in. The app keeps the OS's entry for it
+	// (app.Autostart) in step with this.
+	StartAtLogin bool `json:"start_at_login,omitempty"`
 }
 
 // Close actions of the desktop window.

@@ -196,6 +196,8 @@ export interface Settings {
   log_bodies: boolean;
   retention_days: number;
   close_action?: string;
+  /** whether the OS starts Sluice at login (window hidden, gateway running) */
+  start_at_login?: boolean;
   port?: number;
 }
 
