@@ -47,9 +47,6 @@ func BuildInfo() Build {
 	if b.Version == "" {
 		b.Version = "dev"
 	}
-	if len(b.Commit) > 12 {
-		b.Commit = b.Commit[:12]
-	}
 	return b
 }
 
@@ -70,6 +67,9 @@ func (b Build) from(bi *debug.BuildInfo) Build {
 		case "vcs.revision":
 			if !stamped {
 				b.Commit = s.Value
+				if len(b.Commit) > 12 {
+					b.Commit = b.Commit[:12]
+				}
 			}
 		case "vcs.time":
 			b.Committed = s.Value
