@@ -33,6 +33,32 @@ type raiseArgs struct {
 	For  string        `json:"for"` // a Go duration: "1h", "30m"
 }
 
+// pauseArgs are the arguments of pause, resume and loop.allow.
+type pauseArgs struct {
+	Token string `json:"token,omitempty"`
+	For   string `json:"for,omitempty"` // a Go duration; "" (pause: until resumed)
+	Cut   bool   `json:"cut,omitempty"` // pause: cut open streams
+}
+
+// durationArg writes d for a pauseArgs: "" for 0.
+func durationArg(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+func (a pauseArgs) duration() (time.Duration, error) {
+	if a.For == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(a.For)
+	if err != nil {
+		return 0, &apiError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duration %q: %v", a.For, err)}
+	}
+	return d, nil
+}
+
 type sinceArgs struct {
 	Since int64 `json:"since"`
 }
@@ -41,8 +67,18 @@ type idArgs struct {
 	ID string `json:"id"`
 }
 
+type promptArgs struct {
+	Name    string `json:"name"`
+	Version int    `json:"version,omitempty"`
+}
+
 type priceArgs struct {
 	Price gateway.Price `json:"price"`
+}
+
+type connectArgs struct {
+	Tool  string `json:"tool"`
+	Token bool   `json:"make_token"`
 }
 
 type importArgs struct {
@@ -87,6 +123,9 @@ var methods = map[string]method{
 	"token.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
 		return none{}, a.DeleteToken(ctx, n.Name)
 	}),
+	"connect": call(func(a API, ctx context.Context, in connectArgs) (ConnectResult, error) {
+		return a.Connect(ctx, in.Tool, in.Token)
+	}),
 	"prices": call(func(a API, ctx context.Context, _ none) (PriceList, error) { return a.Prices(ctx) }),
 	"prices.import": call(func(a API, ctx context.Context, in importArgs) (ImportResult, error) {
 		return a.ImportPrices(ctx, []byte(in.Data))
@@ -105,6 +144,26 @@ var methods = map[string]method{
 		}
 		return a.RaiseBudget(ctx, r.Name, r.By, d)
 	}),
+	"pause": call(func(a API, ctx context.Context, in pauseArgs) (gateway.Pause, error) {
+		d, err := in.duration()
+		if err != nil {
+			return gateway.Pause{}, err
+		}
+		return a.Pause(ctx, in.Token, d, in.Cut)
+	}),
+	"resume": call(func(a API, ctx context.Context, in pauseArgs) ([]gateway.Pause, error) {
+		return a.Resume(ctx, in.Token)
+	}),
+	"loop.allow": call(func(a API, ctx context.Context, in pauseArgs) (time.Time, error) {
+		d, err := in.duration()
+		if err != nil {
+			return time.Time{}, err
+		}
+		if d == 0 {
+			d = time.Hour
+		}
+		return a.AllowLoop(ctx, in.Token, d)
+	}),
 	"status":  call(func(a API, ctx context.Context, _ none) (Status, error) { return a.Status(ctx) }),
 	"changes": call(func(a API, ctx context.Context, _ none) (Changes, error) { return a.Changes(ctx) }),
 	"notices": call(func(a API, ctx context.Context, in sinceArgs) ([]Notice, error) { return a.Notices(ctx, in.Since) }),
@@ -115,8 +174,31 @@ var methods = map[string]method{
 	"price.put": call(func(a API, ctx context.Context, in priceArgs) (none, error) {
 		return none{}, a.PutPrice(ctx, in.Price)
 	}),
-	"login":    call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
-	"settings": call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
+	"prompts": call(func(a API, ctx context.Context, _ none) ([]gateway.Prompt, error) { return a.Prompts(ctx) }),
+	"prompt": call(func(a API, ctx context.Context, in promptArgs) (gateway.Prompt, error) {
+		return a.Prompt(ctx, in.Name, in.Version)
+	}),
+	"prompt.versions": call(func(a API, ctx context.Context, n nameArgs) ([]gateway.Prompt, error) {
+		return a.PromptVersions(ctx, n.Name)
+	}),
+	"prompt.put": call(func(a API, ctx context.Context, p gateway.Prompt) (gateway.Prompt, error) {
+		return a.PutPrompt(ctx, p)
+	}),
+	"prompt.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
+		return none{}, a.DeletePrompt(ctx, n.Name)
+	}),
+	"prompt.rollback": call(func(a API, ctx context.Context, in promptArgs) (gateway.Prompt, error) {
+		return a.RollbackPrompt(ctx, in.Name, in.Version)
+	}),
+	"prompt.preview": call(func(a API, ctx context.Context, in PromptInput) (gateway.PromptPreview, error) {
+		return a.PreviewPrompt(ctx, in)
+	}),
+	"prompt.run": call(func(a API, ctx context.Context, in PromptRun) (gateway.PromptResult, error) {
+		return a.RunPrompt(ctx, in)
+	}),
+	"prompt.spend": call(func(a API, ctx context.Context, _ none) ([]store.SpendRow, error) { return a.PromptSpend(ctx) }),
+	"login":        call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
+	"settings":     call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
 	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (store.Settings, error) {
 		return a.PutSettings(ctx, s)
 	}),
@@ -135,9 +217,14 @@ func (e *apiError) Error() string { return e.Message }
 // Sluice's errors become HTTP statuses for the API.
 func toAPIError(err error) *apiError {
 	var ae *apiError
+	if pe, ok := promptAPIError(err); ok {
+		return pe
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, gateway.ErrInvalidPrompt):
+		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
 	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid):
@@ -179,7 +266,12 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 			writeAPIError(w, &apiError{http.StatusMethodNotAllowed, "method", "use POST"})
 			return
 		}
+		// The body must arrive within a minute; the deadline is lifted
+		// once it is in.
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Now().Add(time.Minute))
 		arg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+		rc.SetReadDeadline(time.Time{})
 		if err != nil {
 			writeAPIError(w, &apiError{http.StatusRequestEntityTooLarge, "too_large", err.Error()})
 			return

@@ -178,9 +178,12 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		logf("provider keys from %s", backend)
 	}
 
-	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: db, Logf: logf}
+	tokens := newAppTokens(db)
+	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: tokens, Logf: logf}
+	prompts := &gateway.Prompts{Proxy: proxy, Source: db}
 	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams, Hub: hub,
-		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing}
+		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing,
+		prompts: prompts, tokens: tokens}
 	if err := svc.apply(); err != nil {
 		return nil, err
 	}
@@ -216,6 +219,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		return trusted(r) || g.authorized(r, admin, proxy.AllowedHosts)
 	}))
 	mux.HandleFunc("GET /login", g.login)
+	mux.Handle(gateway.PromptPrefix, prompts)
 	ui := uiHandler(cfg.UI)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ui != nil && isUIPath(r, cfg.UI) {
@@ -274,6 +278,7 @@ func (g *Gateway) Stop() error {
 		g.srv.Close() // cuts what is left; each handler still settles
 	}
 	g.inflight.Wait()
+	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,15 +48,43 @@ type API interface {
 	Settings(ctx context.Context) (store.Settings, error)
 	PutSettings(ctx context.Context, s store.Settings) (store.Settings, error)
 
+	// Pause refuses every request, or token's, for d (0: until resumed);
+	// cut ends the streams open now instead of letting them finish.
+	Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error)
+	// Resume ends token's pause, or every pause when token is "", and
+	// returns the pauses it ended.
+	Resume(ctx context.Context, token string) ([]gateway.Pause, error)
+	// AllowLoop lets token repeat requests for d.
+	AllowLoop(ctx context.Context, token string, d time.Duration) (time.Time, error)
+
 	Status(ctx context.Context) (Status, error)
 	Changes(ctx context.Context) (Changes, error)
 	Notices(ctx context.Context, since int64) ([]Notice, error)
 	Summary(ctx context.Context) (Summary, error)
 	RecordDetail(ctx context.Context, id string) (RecordDetail, error)
 	PutPrice(ctx context.Context, p gateway.Price) error
+
+	Prompts(ctx context.Context) ([]gateway.Prompt, error)
+	// Prompt returns the current version of a prompt, or version v > 0.
+	Prompt(ctx context.Context, name string, v int) (gateway.Prompt, error)
+	PromptVersions(ctx context.Context, name string) ([]gateway.Prompt, error)
+	PutPrompt(ctx context.Context, p gateway.Prompt) (gateway.Prompt, error)
+	DeletePrompt(ctx context.Context, name string) error
+	// RollbackPrompt makes version to current again; 0 means the one
+	// before the current.
+	RollbackPrompt(ctx context.Context, name string, to int) (gateway.Prompt, error)
+	PreviewPrompt(ctx context.Context, in PromptInput) (gateway.PromptPreview, error)
+	// RunPrompt calls a saved prompt through the running gateway.
+	RunPrompt(ctx context.Context, in PromptRun) (gateway.PromptResult, error)
+	PromptSpend(ctx context.Context) ([]store.SpendRow, error)
 	// Login returns a one-time sign-in link for the dashboard of the
 	// running gateway.
 	Login(ctx context.Context) (string, error)
+
+	// Connect returns what tool needs to reach this gateway; with
+	// makeToken, with a new local token named after the tool, else with
+	// TokenPlaceholder.
+	Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error)
 }
 
 // KeyList is the provider keys Sluice can use, never the keys themselves.
@@ -115,6 +145,11 @@ type Service struct {
 	// Closing, when set, is closed as the gateway starts shutting down:
 	// Follow ends then, so that shutdown need not wait for followers.
 	Closing <-chan struct{}
+
+	// prompts and tokens, set by a running gateway, run prompt calls
+	// made through the API.
+	prompts *gateway.Prompts
+	tokens  appTokens
 
 	probeMu      sync.Mutex // guards the probe fields
 	probedAt     time.Time
@@ -255,6 +290,55 @@ func (s *Service) NewToken(ctx context.Context, name string) (string, error) {
 }
 
 func (s *Service) DeleteToken(ctx context.Context, name string) error { return s.DB.DeleteToken(name) }
+
+func (s *Service) Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error) {
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	return connect(ctx, s, "http://"+addr, tool, makeToken)
+}
+
+// connect makes tool's recipe for a gateway at base, with a new token named
+// after the tool when makeToken is set.
+func connect(ctx context.Context, api API, base, tool string, makeToken bool) (ConnectResult, error) {
+	r, err := ConnectRecipe(tool, base, TokenPlaceholder)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	var res ConnectResult
+	if makeToken {
+		ts, err := api.Tokens(ctx)
+		if err != nil {
+			return ConnectResult{}, err
+		}
+		taken := map[string]bool{}
+		for _, t := range ts {
+			taken[t.Name] = true
+		}
+		for tries := 0; ; tries++ {
+			name := connectTokenName(r.Tool, taken)
+			secret, err := api.NewToken(ctx, name)
+			if errors.Is(err, store.ErrExists) && tries < 100 {
+				taken[name] = true // made meanwhile
+				continue
+			}
+			if err != nil {
+				return ConnectResult{}, err
+			}
+			res.TokenName = name
+			if r, err = ConnectRecipe(tool, base, secret); err != nil {
+				return ConnectResult{}, err
+			}
+			break
+		}
+	}
+	res.Recipe = r
+	if res.Text, err = r.Text("sh"); err != nil {
+		return ConnectResult{}, err
+	}
+	return res, nil
+}
 
 // priceTable is the embedded table with the saved overrides on top.
 func (s *Service) priceTable() (*gateway.Prices, int, error) {
@@ -402,6 +486,143 @@ func (s *Service) apply() error {
 	}
 	s.Proxy.SetProviders(ps)
 	s.Proxy.SetPrices(t)
-	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies})
+	g, err := s.DB.Guard()
+	if err != nil {
+		return err
+	}
+	loop := set.LoopPolicy()
+	loop.Allowed = g.LoopAllowed
+	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
+		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses}
+	if set.TimeZone != "" {
+		// A price change dated in the sources applies from that day in
+		// the user's time zone.
+		if loc, err := time.LoadLocation(set.TimeZone); err == nil {
+			pol.Location = loc
+		}
+	}
+	s.Proxy.SetPolicy(pol)
 	return nil
+}
+
+// knownToken returns an error unless name is a local token (or the name
+// Sluice records for callers with their own provider key).
+func (s *Service) knownToken(name string) error {
+	if name == gateway.ClientKeyToken {
+		return nil
+	}
+	toks, err := s.DB.Tokens()
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.Name == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("token %q: %w (see sluice token ls)", name, ErrNotFound)
+}
+
+func (s *Service) Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error) {
+	if d < 0 {
+		return gateway.Pause{}, &apiError{http.StatusBadRequest, "invalid", "a pause cannot last a negative time"}
+	}
+	if token != "" {
+		if err := s.knownToken(token); err != nil {
+			return gateway.Pause{}, err
+		}
+	}
+	now := time.Now()
+	p := gateway.Pause{Token: token, Since: now, Cut: cut}
+	if d > 0 {
+		p.Until = now.Add(d)
+	}
+	_, err := s.DB.UpdateGuard(func(g *store.Guard) error {
+		// A new pause of the same scope replaces the old one.
+		g.Pauses = slices.DeleteFunc(g.Pauses, func(o gateway.Pause) bool { return o.Token == token })
+		g.Pauses = append(g.Pauses, p)
+		return nil
+	})
+	if err != nil {
+		return gateway.Pause{}, err
+	}
+	if err := s.apply(); err != nil {
+		return p, err
+	}
+	cutN := 0
+	if cut && s.Proxy != nil {
+		cutN = s.Proxy.CutStreams(token)
+	}
+	if s.Hub != nil {
+		what := "Every request is refused"
+		if token != "" {
+			what = "Requests of token " + token + " are refused"
+		}
+		until := " until you resume."
+		if !p.Until.IsZero() {
+			until = " until " + p.Until.Local().Format("15:04:05") + "."
+		}
+		msg := what + until
+		if cutN > 0 {
+			msg += fmt.Sprintf(" %d open stream(s) were cut.", cutN)
+		}
+		s.Hub.RaiseLink(gateway.ReasonPause, "Sluice paused", msg, requestsLink(gateway.ReasonPause, ""))
+	}
+	return p, nil
+}
+
+func (s *Service) Resume(ctx context.Context, token string) ([]gateway.Pause, error) {
+	var ended []gateway.Pause
+	_, err := s.DB.UpdateGuard(func(g *store.Guard) error {
+		g.Pauses = slices.DeleteFunc(g.Pauses, func(o gateway.Pause) bool {
+			if token == "" || o.Token == token {
+				ended = append(ended, o)
+				return true
+			}
+			return false
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ended == nil {
+		ended = []gateway.Pause{}
+	}
+	if s.Hub != nil {
+		s.Hub.Bump()
+	}
+	return ended, s.apply()
+}
+
+func (s *Service) AllowLoop(ctx context.Context, token string, d time.Duration) (time.Time, error) {
+	if d <= 0 {
+		return time.Time{}, &apiError{http.StatusBadRequest, "invalid", "an allowance must last some time"}
+	}
+	if err := s.knownToken(token); err != nil {
+		return time.Time{}, err
+	}
+	until := time.Now().Add(d)
+	_, err := s.DB.UpdateGuard(func(g *store.Guard) error {
+		if g.LoopAllowed == nil {
+			g.LoopAllowed = map[string]time.Time{}
+		}
+		g.LoopAllowed[token] = until
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return until, s.apply()
+}
+
+// requestsLink is the dashboard route of the requests refused for reason
+// (and by budget, if given).
+func requestsLink(reason, budget string) string {
+	q := url.Values{}
+	q.Set("reason", reason)
+	if budget != "" {
+		q.Set("budget", budget)
+	}
+	return "requests?" + q.Encode()
 }

@@ -32,8 +32,9 @@ const (
 	// workers is how many requests are in flight at once.
 	workers = 12
 	// clientKey is the provider key every request carries; Sluice
-	// forwards it unchanged.
-	clientKey = "sk-crashtest-0123456789abcdef"
+	// forwards it unchanged (it has the shape of an OpenAI key, which is
+	// what the gateway sends to OpenAI).
+	clientKey = "sk-proj-crashtest0123456789abcdefT3BlbkFJcrashtest"
 	// dataFile is the ledger's file name in the data directory.
 	dataFile = "sluice.db"
 )
@@ -118,6 +119,16 @@ func TestKillNineUnderLoad(t *testing.T) {
 	// A budget over everything, so that admission, recovery and the
 	// budget's spend all take part.
 	if _, err := db.PutBudget(gateway.Budget{Name: "crash", Limit: 1000 * gateway.Dollar, Period: gateway.PeriodTotal}); err != nil {
+		t.Fatal(err)
+	}
+	// The load's requests differ only in their user field, which loop
+	// detection sets aside: it would refuse them.
+	set, err := db.Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.LoopOff = true
+	if err := db.PutSettings(set); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -48,6 +47,14 @@ type Proxy struct {
 
 	// MaxBodyBytes caps a request body; 0 means 32 MiB.
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight caps the request-body bytes held at once across
+	// all requests: a request waits (up to BodyTimeout) for room before its
+	// body is read. 0 means 64 MiB.
+	MaxBodyBytesInFlight int64
+	// BodyTimeout bounds the wait for room and, separately, the arrival of
+	// a whole request body: a client that trickles it is cut. 0 means 30
+	// seconds.
+	BodyTimeout time.Duration
 	// AllowedHosts are the exact Host header values served ("127.0.0.1:4020",
 	// "localhost:4020", "[::1]:4020"), against DNS rebinding. Empty means
 	// any Host; set it whenever the proxy listens on a real socket.
@@ -64,6 +71,13 @@ type Proxy struct {
 
 	transportOnce sync.Once
 	transport     http.RoundTripper
+
+	gateOnce sync.Once
+	bodies   *bodyGate
+
+	settling sync.WaitGroup // settlements still being written; see Wait
+
+	runaways guard // the runaway guard's memory
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -82,6 +96,16 @@ type Policy struct {
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
+	// Loop is how repeated identical requests are stopped.
+	Loop LoopPolicy
+	// RPM caps requests per minute by local token name.
+	RPM map[string]int
+	// Pauses in force: a request they cover is refused. Ended ones are
+	// ignored.
+	Pauses []Pause
+	// Location is the user's time zone, in which a dated price change
+	// takes effect; nil means the local time zone.
+	Location *time.Location
 }
 
 // SetPolicy replaces the policy in force.
@@ -187,11 +211,18 @@ type exchange struct {
 	provider Provider
 	compat   bool // an OpenAI-style request to a provider's OpenAI-compatible endpoint
 	info     RequestInfo
-	price    Price
-	priced   bool
-	held     bool
-	hold     Hold
-	start    time.Time
+	billing  billing
+	// row is the price row found for the model; price is row at the
+	// request's time (dated and time-of-day rates resolved).
+	row    Price
+	price  Price
+	priced bool
+	// unpricedHeld is what the hold reserved for parts of the request the
+	// table cannot price (an unknown fee, modality or tier).
+	unpricedHeld Money
+	held         bool
+	hold         Hold
+	start        time.Time
 	// logBodies: keep the bodies in the record; respBody collects the
 	// answer up to MaxLoggedBody.
 	logBodies bool
@@ -201,46 +232,74 @@ type exchange struct {
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
+	// call is the prompt endpoint call this request carries, or nil.
+	call *promptCall
 }
 
 // ServeHTTP serves one provider request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
-	dialect := guessDialect(r.URL.Path)
+	dialect := requestDialect(r.URL.Path, r.Header)
 	if status, msg := p.guard(r); status != 0 {
 		writeError(w, dialect, status, kindPermission, msg)
 		return
 	}
+	if msg := CheckRawPath(rawPath(r)); msg != "" {
+		writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg)
+		return
+	}
 	providers := p.Providers()
-	rt, rerr := parseRoute(r.Method, r.URL.Path, providers)
+	if isWebSocket(r) {
+		if ws, err := parseRoute(http.MethodPost, r.URL.Path, r.Header, providers); err == nil && ws.Name == "openai.responses" {
+			// Codex tries the Responses WebSocket mode first and falls
+			// back to HTTPS at once on a 426.
+			w.Header().Set("Connection", "close")
+			writeError(w, DialectOpenAI, http.StatusUpgradeRequired, kindInvalid,
+				"Sluice does not relay the Responses WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters")
+			return
+		}
+	}
+	rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers)
 	if rerr != nil {
 		writeError(w, rerr.dialect, rerr.status, kindNotFound, rerr.msg)
 		return
 	}
 	dialect = rt.Dialect
 
-	var body []byte
-	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		limit := p.MaxBodyBytes
-		if limit <= 0 {
-			limit = 32 << 20
-		}
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	// Authenticate from the headers (or Gemini's ?key=) before a byte of
+	// the body is read: a caller without a credential, or with a local
+	// token Sluice does not know, costs Sluice nothing but its headers.
+	// With no credential at all, only a keyless provider named in the
+	// path (/ollama/v1/...) is served.
+	cred, bearer := credential(r)
+	var tokenName string
+	switch {
+	case strings.HasPrefix(cred, LocalTokenPrefix):
+		name, err := p.token(r.Context(), cred)
 		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeError(w, dialect, http.StatusRequestEntityTooLarge, kindTooLarge,
-					fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit))
-				return
+			if errors.Is(err, ErrUnknownToken) {
+				writeError(w, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
+			} else {
+				p.logf("sluice: token lookup: %v", err)
+				writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
 			}
-			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error())
 			return
 		}
+		tokenName = name
+	case cred == "" && !providers[rt.Provider].Keyless:
+		writeError(w, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
+		return
 	}
 
+	body, release, ok := p.readBody(w, r, dialect)
+	if !ok {
+		return
+	}
+	defer release()
+
 	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies}
-	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name}
+	x.call = promptCallOf(r)
+	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name, Prompt: x.call.promptName()}
 	if x.logBodies {
 		x.rec.RequestBody = LoggedBody(body)
 	}
@@ -252,6 +311,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		x.info = info
+		x.billing = inspectBilling(dialect, body, info.MaxOutput)
 		if model == "" {
 			model = info.Model
 		}
@@ -288,26 +348,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.compat = true
 	}
 	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, strings.TrimPrefix(model, "models/")
+	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
 
 	// Credentials: a local token is swapped for the provider's key; a
-	// provider key of the caller's own goes through as it came.
-	cred := credential(r)
+	// provider key of the caller's own goes to the provider that issued
+	// it, and nowhere else.
 	var upstreamKey string
 	switch {
 	case strings.HasPrefix(cred, LocalTokenPrefix):
-		name, err := p.token(r.Context(), cred)
-		if err != nil {
-			if errors.Is(err, ErrUnknownToken) {
-				writeError(w, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
-			} else {
-				p.logf("sluice: token lookup: %v", err)
-				writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
-			}
-			return
-		}
-		x.rec.Token = name
+		x.rec.Token = tokenName
 		if !prov.Keyless {
 			key, err := p.key(r.Context(), prov.Name)
 			if err != nil {
@@ -328,16 +378,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			upstreamKey = key
 		}
-	case cred != "":
+	case cred != "" && prov.Keyless:
+		// A local model needs no key: the caller's goes nowhere.
 		x.rec.Token = ClientKeyToken
+	case cred != "":
+		if msg := foreignKey(cred, prov, providers); msg != "" {
+			writeError(w, dialect, http.StatusUnauthorized, kindAuth, msg)
+			return
+		}
+		x.rec.Token = ClientKeyToken
+		upstreamKey = cred
 	case prov.Keyless:
 		x.rec.Token = ""
 	default:
-		writeError(w, dialect, http.StatusUnauthorized, kindAuth,
-			"no API key: make a local token with `sluice token new NAME` and pass it as your SDK's API key (`eval \"$(sluice env)\"` sets it up)")
+		writeError(w, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
 		return
 	}
 
+	if !p.runaway(w, x, body) {
+		return
+	}
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
 		if !p.admit(w, x) {
@@ -354,14 +414,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	out, err := p.outbound(r, x, body, cred, upstreamKey)
+	out, err := p.outbound(r, x, body, upstreamKey, bearer)
 	if err != nil {
 		p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, err.Error())
 		writeError(w, dialect, http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
 		return
 	}
+	// The body's room in the gate is given back once it has gone upstream,
+	// not when a long stream ends.
+	if out.Body != nil && out.Body != http.NoBody {
+		out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
+	}
 	p.relay(w, r, x, out, hideUsage)
 }
+
+// noKeyMessage answers a request with no credential for a provider that
+// needs a key.
+const noKeyMessage = "no API key: make a local token with `sluice token new NAME` and pass it as your SDK's API key (`eval \"$(sluice env)\"` sets it up); a keyless local server such as Ollama takes requests with no key under its own prefix, /ollama/v1"
 
 // ClientKeyToken is the token name recorded for requests that carried a
 // provider key of their own.
@@ -388,14 +457,38 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 // caller itself and returns false when the request must not go upstream.
 func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	dialect := x.route.Dialect
-	x.price, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
+	x.row, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
+	at := x.start.In(p.location())
+	x.price = x.row.At(at)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
-		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream}
+		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
-		h.Amount, x.outBound = worstCost(x.price, x.info, x.route)
+		h.Amount, x.outBound = worstCost(x.row, at, x.info, x.billing, x.route)
+		// A part the table cannot price (a fee, modality, tier or
+		// region it lists no rate for) falls under the unpriced-model
+		// policy, like a model without a price.
+		if unknown := x.price.Unpriced(x.billing.probe()); len(unknown) > 0 {
+			budgeted := true
+			if b, ok := p.Ledger.(Budgeter); ok {
+				budgeted = b.Budgeted(h)
+			}
+			pol := p.Policy()
+			if budgeted && pol.Unpriced != "estimate" {
+				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
+				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
+				p.settle(x.rec)
+				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
+					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; ")))
+				return false
+			}
+			x.unpricedHeld = unpricedCharge(pol)
+			h.Amount = addMoney(h.Amount, x.unpricedHeld)
+			h.Estimated = true
+		}
 	default:
 		budgeted := true
 		if b, ok := p.Ledger.(Budgeter); ok {
@@ -404,7 +497,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		if budgeted {
 			pol := p.Policy()
 			if pol.Unpriced != "estimate" {
-				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+				x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonUnpriced
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
 				p.settle(x.rec)
 				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
@@ -422,7 +515,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
-		x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+		x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonBudget
 		x.rec.Held = h.Amount
 		x.rec.Budget = ref.Budget
 		rem := ref.Remaining
@@ -442,7 +535,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 			hint = affordHint(x.route.Name, ref.Remaining, func(n int64) Money {
 				info := x.info
 				info.MaxOutput = n
-				c, _ := worstCost(x.price, info, x.route)
+				c, _ := worstCost(x.row, at, info, x.billing, x.route)
 				return c
 			}, hi-1)
 		}
@@ -464,10 +557,15 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	return true
 }
 
-// worstCost is the most the request can cost: every input token at the
-// dearest input rate the row has (a cache write can cost more than plain
-// input), every output token the request allows.
-func worstCost(pr Price, info RequestInfo, rt route) (Money, int64) {
+// worstCost is the most the request can cost at row, made at t: every
+// input token at the dearest input rate that can apply (a cache write can
+// cost more than plain input, audio more than text; a long-context tier
+// when the bound crosses it), every output token the request allows at
+// the dearest output rate it can be billed at, the service tier and
+// region it asks for, at whichever time-of-day rate is dearer, and the
+// most server-side tool calls its tool settings allow.
+func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (Money, int64) {
+	pr := row.At(t)
 	out := info.MaxOutput
 	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
 		out = pr.MaxOutput
@@ -490,41 +588,70 @@ func worstCost(pr Price, info RequestInfo, rt route) (Money, int64) {
 		// read.
 		in = pr.ContextWindow
 	}
-	worst := pr.Cost(Usage{InputTokens: in, OutputTokens: out})
-	for _, u := range []Usage{
-		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in},
-		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in, CacheWrite1hTokens: in},
-	} {
-		if c := pr.Cost(u); c > worst {
-			worst = c
+	var worst Money
+	for _, alt := range row.Alternatives(t) {
+		for _, u := range b.worstUsages(in, out) {
+			if c := alt.Cost(u); c > worst {
+				worst = c
+			}
 		}
 	}
 	return worst, out
+}
+
+// probe is a usage with one of each thing the request can be billed for
+// apart from text tokens, to ask a price row which of them it cannot
+// price.
+func (b billing) probe() Usage {
+	u := Usage{InputTokens: 1, OutputTokens: 1, ServiceTier: b.tier, InferenceGeo: b.geo, WebSearchCalls: b.webSearch}
+	if b.audioIn {
+		u.InputTokens++
+		u.InputAudioTokens = 1
+	}
+	if b.audioOut {
+		u.OutputTokens++
+		u.OutputAudioTokens = 1
+	}
+	if b.imageOut {
+		u.OutputTokens++
+		u.OutputImageTokens = 1
+	}
+	if b.codeExec {
+		u.CodeExecutionCalls = 1
+	}
+	return u
+}
+
+// unpricedCharge is what the unpriced-model policy charges for a model or
+// a part of a request the table cannot price.
+func unpricedCharge(pol Policy) Money {
+	if pol.UnpricedHold > 0 {
+		return pol.UnpricedHold
+	}
+	return Dollar
+}
+
+// location is the user's time zone.
+func (p *Proxy) location() *time.Location {
+	if loc := p.Policy().Location; loc != nil {
+		return loc
+	}
+	return time.Local
 }
 
 // defaultMaxOutput bounds the output of a model whose price row gives no
 // maximum, for a request that sets none.
 const defaultMaxOutput = 65536
 
-// outbound builds the request to the provider.
-func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, cred, key string) (*http.Request, error) {
-	path := x.route.Path
-	var target string
-	if x.compat {
-		base := strings.TrimRight(x.provider.BaseURL, "/") + x.provider.OpenAIPath
-		target = base + strings.TrimPrefix(path, "/v1")
-	} else {
-		target = x.provider.upstreamURL(path, "")
+// outbound builds the request to the provider: the route's own path
+// joined to the provider's base, the caller's headers and query without
+// any credential, and key, the one credential the provider reads.
+func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
+	target, err := upstreamTarget(x.provider, x.compat, x.route.Path, outboundQuery(r.URL.Query()))
+	if err != nil {
+		return nil, err
 	}
-	q := r.URL.Query()
-	local := strings.HasPrefix(cred, LocalTokenPrefix)
-	if local {
-		q.Del("key")
-	}
-	if enc := q.Encode(); enc != "" {
-		target += "?" + enc
-	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, target, bytes.NewReader(body))
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -534,25 +661,28 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, cred, key st
 		out.Header.Del(h)
 	}
 	removeConnectionHeaders(out.Header)
-	if local || x.provider.Keyless && cred == "" {
-		out.Header.Del("Authorization")
-		out.Header.Del("X-Api-Key")
-		out.Header.Del("X-Goog-Api-Key")
-		if key != "" {
-			switch {
-			case x.compat || x.provider.Dialect == DialectOpenAI:
-				out.Header.Set("Authorization", "Bearer "+key)
-			case x.provider.Dialect == DialectAnthropic:
-				out.Header.Set("X-Api-Key", key)
-			case x.provider.Dialect == DialectGemini:
-				out.Header.Set("X-Goog-Api-Key", key)
-			}
-		}
-	}
+	stripCredentials(out.Header)
+	setCredential(out.Header, x.provider, x.compat, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")
 	}
 	return out, nil
+}
+
+// rawPath is r's path as it came on the wire, before decoding.
+func rawPath(r *http.Request) string {
+	raw := r.RequestURI
+	if raw == "" {
+		return r.URL.EscapedPath()
+	}
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if !strings.HasPrefix(raw, "/") {
+		// An absolute URL (a request meant for a proxy): its path.
+		return r.URL.EscapedPath()
+	}
+	return raw
 }
 
 // strippedRequestHeaders never go upstream: hop-by-hop headers, what
@@ -585,24 +715,6 @@ var strippedResponseHeaders = []string{
 	"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
 	"Access-Control-Allow-Headers", "Access-Control-Allow-Methods",
 	"Access-Control-Expose-Headers", "Access-Control-Max-Age",
-}
-
-// credential returns the key the caller sent, wherever its SDK puts it.
-func credential(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		if k, ok := strings.CutPrefix(a, "Bearer "); ok {
-			return strings.TrimSpace(k)
-		}
-		if k, ok := strings.CutPrefix(a, "bearer "); ok {
-			return strings.TrimSpace(k)
-		}
-	}
-	for _, h := range []string{"X-Api-Key", "X-Goog-Api-Key", "Api-Key"} {
-		if k := r.Header.Get(h); k != "" {
-			return strings.TrimSpace(k)
-		}
-	}
-	return r.URL.Query().Get("key")
 }
 
 // guard refuses what must not reach a provider route: a Host outside the

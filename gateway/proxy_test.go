@@ -177,6 +177,7 @@ func newTestProxy(t *testing.T, l Ledger, upstreams map[string]string) (*Proxy, 
 	p := &Proxy{Ledger: l, Keys: mapKeys{"openai": "sk-real-openai", "mistral": "mistral-real", "anthropic": "sk-ant-real", "gemini": "AIza-real"},
 		Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
 	p.SetProviders(ps)
+	t.Cleanup(p.Wait) // after the server has closed
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	return p, srv

@@ -30,6 +30,36 @@ type Usage struct {
 	// Anthropic's one-hour lifetime, which is priced higher.
 	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens,omitempty"`
 	ReasoningTokens    int64 `json:"reasoning_tokens"`
+
+	// Parts of the counts above that are not text, as the provider split
+	// them by modality; what no modality count claims is text.
+	// InputAudioTokens, InputImageTokens and InputVideoTokens are input
+	// tokens of that modality not read from a cache; CachedAudioTokens is
+	// the part of CachedInputTokens that is audio. The output counts are
+	// parts of OutputTokens other than reasoning.
+	InputAudioTokens  int64 `json:"input_audio_tokens,omitempty"`
+	InputImageTokens  int64 `json:"input_image_tokens,omitempty"`
+	InputVideoTokens  int64 `json:"input_video_tokens,omitempty"`
+	CachedAudioTokens int64 `json:"cached_audio_tokens,omitempty"`
+	OutputAudioTokens int64 `json:"output_audio_tokens,omitempty"`
+	OutputImageTokens int64 `json:"output_image_tokens,omitempty"`
+	OutputVideoTokens int64 `json:"output_video_tokens,omitempty"`
+
+	// Server-side tool calls the provider reported, billed per call on
+	// top of their tokens: web searches (Anthropic's web_search_requests,
+	// OpenAI's web_search_call items, Gemini's grounding queries), web
+	// fetches (Anthropic; no fee of their own) and code execution runs
+	// (Anthropic code execution, OpenAI code interpreter).
+	WebSearchCalls     int64 `json:"web_search_calls,omitempty"`
+	WebFetchCalls      int64 `json:"web_fetch_calls,omitempty"`
+	CodeExecutionCalls int64 `json:"code_execution_calls,omitempty"`
+
+	// ServiceTier is the tier the provider says served the request
+	// (OpenAI "default", "flex", "priority"; Anthropic "standard",
+	// "priority", "batch"); InferenceGeo is where Anthropic ran it ("us",
+	// "global"). Either can change the rates.
+	ServiceTier  string `json:"service_tier,omitempty"`
+	InferenceGeo string `json:"inference_geo,omitempty"`
 }
 
 // IsZero reports whether u holds no tokens at all.
@@ -55,22 +85,34 @@ type Record struct {
 	Provider string    `json:"provider"`
 	Model    string    `json:"model"`
 	Route    string    `json:"route"` // e.g. "openai.chat", "anthropic.messages", "gemini.generateContent"
-	Stream   bool      `json:"stream"`
-	Status   int       `json:"status"`
-	Outcome  string    `json:"outcome"`
+	// Prompt names the saved prompt the request was made for (POST
+	// /p/NAME), "" for every other request.
+	Prompt  string `json:"prompt,omitempty"`
+	Stream  bool   `json:"stream"`
+	Status  int    `json:"status"`
+	Outcome string `json:"outcome"`
 	Usage
 	Cost Money `json:"cost_usd"`
 	// Priced is false when no price was known for the model: Cost is then
 	// zero or, with Estimated, the conservative amount that was held.
-	Priced    bool  `json:"priced"`
-	Estimated bool  `json:"estimated,omitempty"`
-	LatencyMS int64 `json:"latency_ms"`
-	TTFBMS    int64 `json:"ttfb_ms"`
+	Priced    bool `json:"priced"`
+	Estimated bool `json:"estimated,omitempty"`
+	// Unpriced names the parts of the usage the price row could not
+	// price (a token kind, modality, tool fee, service tier or region it
+	// lists no rate for). Such a record is partially priced: Cost is the
+	// priced part plus what the unpriced-model policy charges for the
+	// rest, and the record is marked Estimated.
+	Unpriced  []string `json:"unpriced,omitempty"`
+	LatencyMS int64    `json:"latency_ms"`
+	TTFBMS    int64    `json:"ttfb_ms"`
 	// UpstreamID is the provider's request id (x-request-id, request-id...).
 	UpstreamID string `json:"upstream_request_id,omitempty"`
 	// Held is the amount held before forwarding.
 	Held  Money  `json:"held_usd"`
 	Error string `json:"error,omitempty"`
+	// Reason says why Sluice refused the request (ReasonBudget,
+	// ReasonLoop, ReasonPause...); "" for a request it forwarded.
+	Reason string `json:"reason,omitempty"`
 	// Budget names the budget that refused the request, for refusals.
 	Budget string `json:"budget,omitempty"`
 	// Remaining is what that budget had left when it refused.
@@ -95,6 +137,7 @@ type Hold struct {
 	Provider string
 	Model    string
 	Route    string
+	Prompt   string `json:",omitempty"` // the saved prompt it is for, if any
 	Stream   bool
 	Amount   Money
 	// Estimated marks a hold for a model with no price (a conservative
@@ -118,13 +161,14 @@ type Ledger interface {
 
 // Refusal is why a budget refused a hold.
 type Refusal struct {
-	Budget    string    // the budget's name, e.g. "daily global"
-	Scope     string    // what it covers, e.g. "all requests", "provider openai"
-	Limit     Money     // its limit for the period
-	Spent     Money     // settled plus held in this period
-	Remaining Money     // Limit - Spent, never below zero
-	Resets    time.Time // zero for a total budget
-	Wanted    Money     // the amount asked for
+	Budget    string        // the budget's name, e.g. "daily global"
+	Scope     string        // what it covers, e.g. "all requests", "provider openai"
+	Limit     Money         // its limit for the period
+	Spent     Money         // settled plus held in this period
+	Remaining Money         // Limit - Spent, never below zero
+	Resets    time.Time     // zero for a total budget; for a rolling one, when enough spend ages out
+	Window    time.Duration // a rolling budget's length; zero for a calendar one
+	Wanted    Money         // the amount asked for
 	// Hint says how to raise it.
 	Hint string
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -24,9 +23,74 @@ type budgetState struct {
 	// before anything asked for the new window. It becomes settled when
 	// the window rolls over.
 	later map[int64]gateway.Money
+	// rolling is the length of a rolling budget's window, 0 for a
+	// calendar one. minutes is its settled spend by minute, oldest first,
+	// kept for the window or gateway.RateWindow, whichever is longer.
+	rolling time.Duration
+	minutes []gateway.MinuteSpend
 
 	softFired  bool // a soft event was sent in this window
 	limitFired bool // a limit event was sent in this window
+}
+
+// standing is where st stands, for admission. Guarded by DB.mu.
+func (st *budgetState) standing() gateway.Standing {
+	return gateway.Standing{Settled: st.settled, Held: st.held, End: st.end, Minutes: st.minutes}
+}
+
+// keepFrom is the oldest minute a rolling budget keeps at now.
+func (st *budgetState) keepFrom(now time.Time) time.Time {
+	return now.Truncate(time.Minute).Add(time.Minute - max(st.rolling, gateway.RateWindow))
+}
+
+// slide moves a rolling budget's window to now: spend of minutes before
+// it ages out, and the events re-arm once spend is below them again.
+func (st *budgetState) slide(now time.Time) {
+	start, end := st.b.Window(now, nil)
+	if !end.After(st.end) {
+		return
+	}
+	st.start, st.end = start, end
+	keep := st.keepFrom(now)
+	i := 0
+	for i < len(st.minutes) && st.minutes[i].Minute.Before(keep) {
+		i++
+	}
+	st.minutes = st.minutes[i:]
+	st.settled = 0
+	for _, m := range st.minutes {
+		if !m.Minute.Before(start) {
+			st.settled += m.Spent
+		}
+	}
+	st.rearm(now)
+}
+
+// settledAt is when r's spend counts for a rolling budget: when the
+// request ended, so that a long stream's cost does not age out as it
+// settles.
+func settledAt(r gateway.Record) time.Time {
+	return r.Time.Add(time.Duration(r.LatencyMS) * time.Millisecond)
+}
+
+// addMinute counts cost, settled at t, in a rolling budget's minutes.
+func (st *budgetState) addMinute(t time.Time, cost gateway.Money) {
+	m := t.Truncate(time.Minute)
+	if m.Before(st.end.Add(-max(st.rolling, gateway.RateWindow))) {
+		return // aged out already
+	}
+	if !m.Before(st.start) {
+		st.settled += cost
+	}
+	i := len(st.minutes)
+	for i > 0 && st.minutes[i-1].Minute.After(m) {
+		i--
+	}
+	if i > 0 && st.minutes[i-1].Minute.Equal(m) {
+		st.minutes[i-1].Spent += cost
+		return
+	}
+	st.minutes = slices.Insert(st.minutes, i, gateway.MinuteSpend{Minute: m, Spent: cost})
 }
 
 // openHold is a hold reserved in memory, and the budgets it was reserved
@@ -48,6 +112,8 @@ type BudgetEvent struct {
 	Limit    gateway.Money `json:"limit_usd"` // in force, raise included
 	Resets   time.Time     `json:"resets,omitzero"`
 	Time     time.Time     `json:"time"`
+	// Rolling is a rolling budget's window; zero for a calendar one.
+	Rolling time.Duration `json:"rolling,omitempty"`
 }
 
 // Kinds of BudgetEvent.
@@ -63,6 +129,10 @@ const (
 // that went backwards keeps the later window until it catches up.
 func (db *DB) roll(st *budgetState, now time.Time) {
 	if st.end.IsZero() || now.Before(st.end) {
+		return
+	}
+	if st.rolling > 0 {
+		st.slide(now)
 		return
 	}
 	start, end := st.b.Window(now, db.loc)
@@ -82,6 +152,10 @@ func (db *DB) roll(st *budgetState, now time.Time) {
 // addSettled counts cost, of a record made at t, in st's window of t.
 // Spend of a window before the current one no longer matters.
 func (db *DB) addSettled(st *budgetState, t time.Time, cost gateway.Money) {
+	if st.rolling > 0 {
+		st.addMinute(t, cost)
+		return
+	}
 	if st.end.IsZero() || (!t.Before(st.start) && t.Before(st.end)) {
 		st.settled += cost
 		return
@@ -135,6 +209,7 @@ func (st *budgetState) event(kind string, now time.Time) BudgetEvent {
 		Limit:    st.b.LimitAt(now),
 		Resets:   st.end,
 		Time:     now,
+		Rolling:  st.rolling,
 	}
 }
 
@@ -152,8 +227,8 @@ func (db *DB) fire(evs []BudgetEvent) {
 //
 // Admission is atomic: under one lock Hold checks that each applicable
 // budget's limit at now, less its settled spend and open holds, covers
-// h.Amount, and reserves it in memory; then it writes the hold and waits
-// for the write to reach the disk. If the write fails the reservation is
+// h.Amount, and reserves it in memory; then it appends the hold to the
+// journal and waits for the write to reach the disk. If the write fails the reservation is
 // undone and the error returned. A hold of zero is always admitted.
 //
 // When a budget cannot cover the hold, Hold returns an error wrapping a
@@ -190,17 +265,65 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 	}
 
 	id := []byte(h.ID)
-	err = db.commits.do(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRecordIDs).Get(id) != nil {
 			return fmt.Errorf("hold %s: already settled: %w", h.ID, ErrExists)
 		}
-		return tx.Bucket(bucketHolds).Put(id, data)
+		return nil
 	})
+	if err == nil {
+		err = db.journal.append(data)
+	}
 	if err != nil {
 		db.unreserve(h.ID)
 		return fmt.Errorf("hold %s: %w", h.ID, err)
 	}
 	return nil
+}
+
+// foldHold puts h, encoded as data, in the holds bucket, unless its
+// request is already in the log or bbolt holds it at an amount as high:
+// a journal entry read again, or late, changes nothing.
+func foldHold(tx *bolt.Tx, h gateway.Hold, data []byte) error {
+	id := []byte(h.ID)
+	if tx.Bucket(bucketRecordIDs).Get(id) != nil {
+		return nil
+	}
+	holds := tx.Bucket(bucketHolds)
+	if v := holds.Get(id); v != nil {
+		var old gateway.Hold
+		if json.Unmarshal(v, &old) == nil && old.Amount >= h.Amount {
+			return nil
+		}
+	}
+	return holds.Put(id, data)
+}
+
+// foldHolds puts every hold open in memory in bbolt, so that the journal
+// can start over; the journal calls it when it is full.
+func (db *DB) foldHolds() error {
+	db.mu.Lock()
+	holds := make([]gateway.Hold, 0, len(db.holds))
+	for _, oh := range db.holds {
+		holds = append(holds, oh.h)
+	}
+	db.mu.Unlock()
+	enc := make([][]byte, len(holds))
+	for i, h := range holds {
+		data, err := json.Marshal(h)
+		if err != nil {
+			return fmt.Errorf("fold hold %s: %w", h.ID, err)
+		}
+		enc[i] = data
+	}
+	return db.commits.do(func(tx *bolt.Tx) error {
+		for i, h := range holds {
+			if err := foldHold(tx, h, enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // reserve admits h in memory, or says which budget refuses it.
@@ -221,12 +344,10 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 		}
 		db.roll(st, now)
 		applies = append(applies, st)
-		limit := st.b.LimitAt(now)
-		spent := st.settled + st.held
-		if h.Amount == 0 || limit-spent >= h.Amount {
+		ref := st.b.Admit(now, st.standing(), h.Amount)
+		if ref == nil {
 			continue
 		}
-		ref := newRefusal(st, h.Amount, limit, spent)
 		if refusal == nil || ref.Remaining < refusal.Remaining ||
 			ref.Remaining == refusal.Remaining && ref.Budget < refusal.Budget {
 			refusal = ref
@@ -246,36 +367,6 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 	}
 	db.holds[h.ID] = oh
 	return nil, evs, nil
-}
-
-// newRefusal describes st refusing wanted. Guarded by db.mu.
-func newRefusal(st *budgetState, wanted, limit, spent gateway.Money) *gateway.Refusal {
-	remaining := max(limit-spent, 0)
-	// Suggest a raise of the shortfall in whole dollars, at least one.
-	by := (wanted - remaining + gateway.Dollar - 1) / gateway.Dollar * gateway.Dollar
-	by = max(by, gateway.Dollar)
-	hint := fmt.Sprintf("Raise it with: sluice budget raise %s --by %s --for 1h", shellQuote(st.b.Name), by)
-	return &gateway.Refusal{
-		Budget:    st.b.Name,
-		Scope:     st.b.Scope(),
-		Limit:     limit,
-		Spent:     spent,
-		Remaining: remaining,
-		Resets:    st.end,
-		Wanted:    wanted,
-		Hint:      hint,
-	}
-}
-
-// shellQuote quotes s for a POSIX shell if it needs quoting.
-func shellQuote(s string) string {
-	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:/@+=", r))
-	}) < 0
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // unreserve takes back a reservation whose hold never reached the disk.
@@ -336,6 +427,14 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
+	if r.Held == 0 {
+		// The hold may be only in the journal: take its amount from memory.
+		db.mu.Lock()
+		if oh, ok := db.holds[r.ID]; ok {
+			r.Held = oh.h.Amount
+		}
+		db.mu.Unlock()
+	}
 	err = db.commits.do(func(tx *bolt.Tx) error {
 		var err error
 		rec, applied, err = settleTx(tx, r, loc)
@@ -393,6 +492,12 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 	if err := addRollup(tx.Bucket(bucketRollups), r, loc); err != nil {
 		return r, false, err
 	}
+	if err := addMinuteSpend(tx.Bucket(bucketMinutes), r); err != nil {
+		return r, false, err
+	}
+	if err := addPromptRollup(tx, r, loc); err != nil {
+		return r, false, err
+	}
 	return r, true, nil
 }
 
@@ -416,13 +521,17 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 		if r.Cost == 0 || isRefusal(r.Outcome) {
 			continue
 		}
-		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token}
+		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}
 		for _, st := range db.budgets {
 			if !st.b.Applies(h) {
 				continue
 			}
 			db.roll(st, now)
-			db.addSettled(st, r.Time, r.Cost)
+			t := r.Time
+			if st.rolling > 0 {
+				t = settledAt(r)
+			}
+			db.addSettled(st, t, r.Cost)
 			evs = append(evs, st.events(now)...)
 		}
 	}
@@ -510,6 +619,7 @@ func crashedRecord(h gateway.Hold) gateway.Record {
 		Provider:  h.Provider,
 		Model:     h.Model,
 		Route:     h.Route,
+		Prompt:    h.Prompt,
 		Stream:    h.Stream,
 		Outcome:   gateway.OutcomeCrashed,
 		Cost:      h.Amount,
@@ -599,12 +709,10 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 			continue
 		}
 		db.roll(st, now)
-		limit := st.b.LimitAt(now)
-		spent := st.settled + st.held
-		if limit-spent >= more {
+		ref := st.b.Admit(now, st.standing(), more)
+		if ref == nil {
 			continue
 		}
-		ref := newRefusal(st, more, limit, spent)
 		if refusal == nil || ref.Remaining < refusal.Remaining {
 			refusal = ref
 		}
@@ -630,13 +738,16 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 
 	data, err := json.Marshal(h)
 	if err == nil {
-		key := []byte(id)
-		err = db.commits.do(func(tx *bolt.Tx) error {
-			if tx.Bucket(bucketHolds).Get(key) == nil {
-				return fmt.Errorf("extend hold %s: settled meanwhile: %w", id, ErrNotFound)
-			}
-			return tx.Bucket(bucketHolds).Put(key, data)
-		})
+		// A later entry of the same hold with a higher amount wins when
+		// the journal is read back.
+		err = db.journal.append(data)
+	}
+	if err == nil {
+		db.mu.Lock()
+		if cur, ok := db.holds[id]; !ok || cur != oh {
+			err = fmt.Errorf("extend hold %s: settled meanwhile: %w", id, ErrNotFound)
+		}
+		db.mu.Unlock()
 	}
 	if err != nil {
 		db.mu.Lock()

@@ -36,6 +36,11 @@ type LogQuery struct {
 	// exact name or a path.Match pattern.
 	Provider, Model, Token, Outcome string
 	Status                          int
+	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
+	// Budget only refusals by that budget.
+	Reason, Budget string
+	// Prompt keeps only the calls of that saved prompt.
+	Prompt string
 	// Estimated keeps only records whose cost is an estimate.
 	Estimated bool
 	// Since drops records older than it.
@@ -95,12 +100,34 @@ func (db *DB) Records(q LogQuery) ([]gateway.Record, error) {
 	return out, nil
 }
 
+// RecordTimes returns the times of the records made at or after since,
+// newest first. It reads only the log's keys, which lead with the time,
+// so counting a busy hour's requests decodes none of them.
+func (db *DB) RecordTimes(since time.Time) ([]time.Time, error) {
+	limit := binary.BigEndian.AppendUint64(nil, timeBits(since))
+	var out []time.Time
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRecords).Cursor()
+		for k, _ := c.Last(); k != nil && bytes.Compare(k[:8], limit) >= 0; k, _ = c.Prev() {
+			out = append(out, time.Unix(0, int64(binary.BigEndian.Uint64(k)^1<<63)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read log times: %w", err)
+	}
+	return out, nil
+}
+
 func (q LogQuery) matches(r gateway.Record) bool {
 	switch {
 	case q.Provider != "" && r.Provider != q.Provider,
 		q.Token != "" && r.Token != q.Token,
+		q.Prompt != "" && r.Prompt != q.Prompt,
 		q.Outcome != "" && r.Outcome != q.Outcome,
 		q.Status != 0 && r.Status != q.Status,
+		q.Reason != "" && r.Reason != q.Reason,
+		q.Budget != "" && r.Budget != q.Budget,
 		q.Estimated && !r.Estimated:
 		return false
 	case q.Model != "" && r.Model != q.Model:

@@ -7,11 +7,13 @@
 // concurrent use. Only one process can have a data file open: a second
 // Open fails with ErrLocked.
 //
-// Writes of money (holds and settlements) are group-committed: every
-// write that arrives while one transaction is being fsynced joins the
-// next, so a lone request pays one fsync and many concurrent ones share
-// them. A write that fails returns its error and leaves the in-memory
-// state as it was, consistent with the file.
+// Writes of money are group-committed: every write that arrives while one
+// batch is being synced joins the next, so a lone request pays one sync
+// and many concurrent ones share them. Holds go to a journal beside the
+// data file (one write and one fdatasync per batch) and are folded into
+// bbolt when it fills and at Open; settlements go to bbolt. A write that
+// fails returns its error and leaves the in-memory state as it was,
+// consistent with the files.
 package store
 
 import (
@@ -70,9 +72,11 @@ var (
 	bucketRollups   = []byte("rollups")    // rollupKey → encoded rollup
 	bucketBudgets   = []byte("budgets")    // budget ID → JSON gateway.Budget
 	bucketTokens    = []byte("tokens")     // token name → JSON tokenDoc
+	bucketMinutes   = []byte("minutes")    // minuteKey → varint cost, for rolling budgets
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens}
+var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens,
+	bucketPrompts, bucketPromptRollups, bucketMinutes}
 
 // schemaVersion is the layout of the buckets this code reads and writes.
 const schemaVersion = "1"
@@ -84,6 +88,7 @@ type DB struct {
 	fixedLoc bool // Options.Location was set: settings do not change it
 	onEvent  func(BudgetEvent)
 	commits  committer
+	journal  *journal // open holds, durable before they reach bbolt
 
 	// settleMu orders settlements against loading a budget's spend from
 	// disk. A settlement holds it shared from its write until its amount
@@ -145,17 +150,29 @@ func Open(path string, opts Options) (*DB, error) {
 		flushDone: make(chan struct{}),
 	}
 	db.commits.db = bdb
-	if err := db.init(); err != nil {
+	// The journal is opened only once bbolt's lock is held: one process
+	// at a time.
+	j, entries, err := openJournal(path + journalSuffix)
+	if err != nil {
 		bdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	j.fold = db.foldHolds
+	db.journal = j
+	if err := db.init(entries); err != nil {
+		bdb.Close()
+		j.close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	go db.flushTokensLoop()
 	return db, nil
 }
 
-// init creates the buckets and loads what the store keeps in memory.
-func (db *DB) init() error {
+// init creates the buckets, folds the journal's holds into bbolt, starts
+// the journal over and loads what the store keeps in memory.
+func (db *DB) init(journaled [][]byte) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		noMinutes := tx.Bucket(bucketMinutes) == nil && tx.Bucket(bucketRecords) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -168,9 +185,24 @@ func (db *DB) init() error {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("data file has layout %s; this sluice reads layout %s", v, schemaVersion)
 		}
+		for _, data := range journaled {
+			var h gateway.Hold
+			if err := json.Unmarshal(data, &h); err != nil || h.ID == "" {
+				return fmt.Errorf("hold journal: malformed entry %.80q", data)
+			}
+			if err := foldHold(tx, h, data); err != nil {
+				return err
+			}
+		}
+		if noMinutes {
+			return backfillMinutes(tx, db.now())
+		}
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := db.journal.reset(); err != nil {
 		return err
 	}
 	return db.bolt.View(func(tx *bolt.Tx) error {
@@ -191,6 +223,23 @@ func (db *DB) init() error {
 	})
 }
 
+// backfillMinutes fills spend by minute from the log, for a file written
+// before rolling budgets kept it.
+func backfillMinutes(tx *bolt.Tx, now time.Time) error {
+	b := tx.Bucket(bucketMinutes)
+	c := tx.Bucket(bucketRecords).Cursor()
+	for k, v := c.Seek(recordKey(now.Add(-minuteKeep), 0)); k != nil; k, v = c.Next() {
+		var r gateway.Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode record: %w", err)
+		}
+		if err := addMinuteSpend(b, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close flushes token last-use times, ends every Subscribe feed and closes
 // the file. Calls in flight finish first.
 func (db *DB) Close() error {
@@ -205,7 +254,7 @@ func (db *DB) Close() error {
 			delete(db.subs, s)
 		}
 		db.subMu.Unlock()
-		db.closeErr = errors.Join(flushErr, db.bolt.Close())
+		db.closeErr = errors.Join(flushErr, db.bolt.Close(), db.journal.close())
 	})
 	return db.closeErr
 }

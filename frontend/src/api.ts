@@ -63,6 +63,7 @@ export interface Budget {
   provider?: string;
   model?: string;
   token?: string;
+  prompt?: string;
   soft_pct: number;
   raise_usd?: Money;
   raise_until?: string;
@@ -108,6 +109,8 @@ export interface RecordRow extends Usage {
   latency_ms: number;
   ttfb_ms: number;
   upstream_request_id?: string;
+  /** the saved prompt the request was made for (POST /p/NAME) */
+  prompt?: string;
   held_usd: Money;
   error?: string;
   budget?: string;
@@ -148,11 +151,61 @@ export interface Price {
   updated: string;
 }
 
+export interface Prompt {
+  name: string;
+  version?: number;
+  model: string;
+  template: string;
+  system?: string;
+  /** a JSON Schema the output must fit */
+  schema?: unknown;
+  max_tokens?: number;
+  temperature?: number | null;
+  deleted?: boolean;
+  created?: string;
+  note?: string;
+}
+
+export interface PromptPreview {
+  inputs: string[];
+  missing: string[];
+  system?: string;
+  user: string;
+  provider?: string;
+  request?: unknown;
+  problem?: string;
+}
+
+export interface PromptResult {
+  output: unknown;
+  model: string;
+  usage: Usage;
+  cost_usd: Money;
+  id: string;
+  prompt: string;
+  version: number;
+}
+
 export interface RecordDetail {
   record: RecordRow;
   price: Price | null;
   lines: CostLine[] | null;
   explanation?: string;
+}
+
+export interface ConnectRecipe {
+  tool: string;
+  title: string;
+  group: 'agent' | 'sdk' | 'editor';
+  notes?: string[];
+  verified: string;
+  file?: { path: string; format: string; block: string; writable: boolean; env_fallback?: boolean };
+}
+
+export interface ConnectResult {
+  recipe: ConnectRecipe;
+  token_name?: string;
+  text: string;
 }
 
 export interface KeyInfo {
@@ -215,6 +268,7 @@ export interface LogQuery {
   provider?: string;
   model?: string;
   token?: string;
+  prompt?: string;
   outcome?: string;
   status?: number;
   estimated?: boolean;
@@ -279,6 +333,15 @@ export async function call<T>(method: string, arg?: unknown): Promise<T> {
 
 /** The API's methods, typed. */
 export const api = {
+  prompts: () => call<Prompt[] | null>('prompts'),
+  prompt: (name: string, version = 0) => call<Prompt>('prompt', { name, version }),
+  promptVersions: (name: string) => call<Prompt[] | null>('prompt.versions', { name }),
+  putPrompt: (p: Prompt) => call<Prompt>('prompt.put', p),
+  deletePrompt: (name: string) => call<null>('prompt.delete', { name }),
+  rollbackPrompt: (name: string, version = 0) => call<Prompt>('prompt.rollback', { name, version }),
+  previewPrompt: (prompt: Prompt, inputs: Record<string, string>) => call<PromptPreview>('prompt.preview', { prompt, inputs }),
+  runPrompt: (name: string, inputs: Record<string, string>) => call<PromptResult>('prompt.run', { name, inputs, from: 'dashboard' }),
+  promptSpend: () => call<SpendRow[] | null>('prompt.spend'),
   status: () => call<Status>('status'),
   changes: () => call<{ seq: number }>('changes'),
   notices: (since = 0) => call<Notice[] | null>('notices', { since }),
@@ -292,6 +355,8 @@ export const api = {
   testKey: (provider: string) => call<KeyCheck>('key.test', { provider }),
   tokens: () => call<TokenInfo[] | null>('tokens'),
   newToken: (name: string) => call<string>('token.new', { name }),
+  /** What a tool needs to reach Sluice, rendered by the same Go code as `sluice connect TOOL`; with makeToken, with a new token named after the tool. */
+  connect: (tool: string, makeToken: boolean) => call<ConnectResult>('connect', { tool, make_token: makeToken }),
   deleteToken: (name: string) => call<null>('token.delete', { name }),
   prices: () => call<PriceList>('prices'),
   importPrices: (data: string) => call<{ format: string; rows: number }>('prices.import', { data }),

@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// bodyGate bounds the request-body bytes held in memory at once, across
+// all requests: a request waits for room before its body is read. It is
+// safe for concurrent use.
+type bodyGate struct {
+	mu    sync.Mutex    // guards used and freed
+	max   int64         // bytes that may be held at once
+	used  int64         // bytes held now
+	freed chan struct{} // closed (and replaced) whenever bytes are given back
+}
+
+func newBodyGate(max int64) *bodyGate {
+	return &bodyGate{max: max, freed: make(chan struct{})}
+}
+
+// acquire waits until n bytes fit, or ctx ends. A request larger than the
+// whole gate gets in alone.
+func (g *bodyGate) acquire(ctx context.Context, n int64) error {
+	for {
+		g.mu.Lock()
+		if g.used+n <= g.max || g.used == 0 {
+			g.used += n
+			g.mu.Unlock()
+			return nil
+		}
+		freed := g.freed
+		g.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release gives back n bytes.
+func (g *bodyGate) release(n int64) {
+	if n == 0 {
+		return
+	}
+	g.mu.Lock()
+	g.used -= n
+	close(g.freed)
+	g.freed = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (p *Proxy) gate() *bodyGate {
+	p.gateOnce.Do(func() {
+		n := p.MaxBodyBytesInFlight
+		if n <= 0 {
+			n = 64 << 20
+		}
+		p.bodies = newBodyGate(n)
+	})
+	return p.bodies
+}
+
+// readBody reads the request body within the body deadline and the room
+// the body gate gives. On failure it answers the caller itself and
+// returns ok false; otherwise release gives the body's room back, once
+// the body is no longer needed.
+func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string) (body []byte, release func(), ok bool) {
+	release = func() {}
+	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil, release, true
+	}
+	limit := p.MaxBodyBytes
+	if limit <= 0 {
+		limit = 32 << 20
+	}
+	tooBig := func() {
+		w.Header().Set("Connection", "close")
+		writeError(w, dialect, http.StatusRequestEntityTooLarge, kindTooLarge,
+			fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit))
+	}
+	if r.ContentLength > limit {
+		tooBig()
+		return nil, release, false
+	}
+	timeout := p.BodyTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+
+	// Wait for room, at most as long as the body may take to arrive.
+	gate := p.gate()
+	wait, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	var held int64
+	var once sync.Once
+	release = func() { once.Do(func() { gate.release(held) }) }
+	grow := func(n int64) bool {
+		if err := gate.acquire(wait, n); err != nil {
+			release()
+			w.Header().Set("Connection", "close")
+			writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
+				"Sluice is holding as many request bodies as its memory limit allows; try again in a moment")
+			return false
+		}
+		held += n
+		return true
+	}
+
+	// The whole body must arrive within the deadline: a client that
+	// trickles it is cut. The deadline is lifted once the body is in, so
+	// that a long answer is not cut with it.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(timeout))
+	defer rc.SetReadDeadline(time.Time{})
+
+	src := http.MaxBytesReader(w, r.Body, limit)
+	var buf []byte
+	if r.ContentLength >= 0 {
+		if !grow(r.ContentLength) {
+			return nil, release, false
+		}
+		buf = make([]byte, 0, r.ContentLength+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			// Unknown length (chunked), or more than announced: grow,
+			// counting the new room against the gate first.
+			next := min(max(2*int64(cap(buf)), 64<<10), limit+1)
+			if next <= int64(cap(buf)) {
+				next = int64(cap(buf)) + 1
+			}
+			if !grow(next - int64(cap(buf))) {
+				return nil, release, false
+			}
+			nb := make([]byte, len(buf), next)
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, release, true
+		}
+		if err != nil {
+			release()
+			var mb *http.MaxBytesError
+			switch {
+			case errors.As(err, &mb):
+				tooBig()
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				w.Header().Set("Connection", "close")
+				writeError(w, dialect, http.StatusRequestTimeout, kindInvalid,
+					fmt.Sprintf("the request body did not arrive within %s", timeout))
+			default:
+				writeError(w, dialect, http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error())
+			}
+			return nil, release, false
+		}
+	}
+}
+
+// sentBody is a request body on its way upstream: once it is read to the
+// end or closed, it drops the bytes and calls sent.
+type sentBody struct {
+	mu   sync.Mutex // guards r: the transport may Close while it Reads
+	r    io.ReadCloser
+	sent func()
+}
+
+func (b *sentBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.r == nil {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.r.Close()
+		b.r = nil
+		b.sent()
+	}
+	return n, err
+}
+
+func (b *sentBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.r != nil {
+		b.r.Close()
+		b.r = nil
+	}
+	b.sent()
+	return nil
+}

@@ -1,0 +1,239 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rawRequest writes the head of a POST with the given headers to addr and
+// then body, and returns the connection for the rest.
+func rawRequest(t *testing.T, addr, path string, hdr map[string]string, contentLength int, body string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", path, addr, contentLength)
+	for k, v := range hdr {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// readStatus reads the status of the answer on c, failing the test when
+// none comes within d.
+func readStatus(t *testing.T, c net.Conn, d time.Duration) (int, string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer within %s: %v", d, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestAuthBeforeBody: a request with no credential, or an unknown local
+// token, is answered from its headers alone, while its announced 30 MiB
+// body has not even been sent.
+func TestAuthBeforeBody(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, tt := range []struct {
+		name string
+		path string
+		hdr  map[string]string
+	}{
+		{"no key", "/v1/chat/completions", nil},
+		{"no key, model routed to a keyless provider", "/v1/chat/completions", nil},
+		{"unknown token", "/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-sluice-unknown"}},
+		{"unknown token in x-api-key", "/v1/messages", map[string]string{"X-Api-Key": "sk-sluice-unknown"}},
+		{"unknown token in gemini's query", "/v1beta/models/gemini-2.5-flash:generateContent?key=sk-sluice-unknown", nil},
+		{"no key on a keyed provider's prefix", "/mistral/v1/chat/completions", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := rawRequest(t, addr, tt.path, tt.hdr, 30<<20, `{"model":"ollama/llama3","messages":[`)
+			status, body := readStatus(t, c, 5*time.Second)
+			if status != http.StatusUnauthorized {
+				t.Errorf("POST %s with no body sent = %d %s, want 401 at once", tt.path, status, body)
+			}
+		})
+	}
+	if n := seen.count(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+}
+
+// TestKeylessNeedsNoKey: a keyless provider named in the path still takes
+// requests with no credential.
+func TestKeylessNeedsNoKey(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"ollama": up.URL + "/v1"})
+	resp, body := post(t, srv.URL+"/ollama/v1/chat/completions", nil, `{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /ollama/v1/chat/completions with no key = %d %s, want 200", resp.StatusCode, body)
+	}
+	if r, _ := seen.last(t); r.Header.Get("Authorization") != "" {
+		t.Errorf("ollama got Authorization %q, want none", r.Header.Get("Authorization"))
+	}
+}
+
+// TestSlowBodyCut: a body that trickles is cut at BodyTimeout, and the
+// request never goes upstream.
+func TestSlowBodyCut(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	p.BodyTimeout = 300 * time.Millisecond
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	c := rawRequest(t, addr, "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, 1000, `{"model":"gpt-4o-mini",`)
+	start := time.Now()
+	go func() {
+		for i := 0; i < 50; i++ {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	status, body := readStatus(t, c, 5*time.Second)
+	if status != http.StatusRequestTimeout || !strings.Contains(body, "did not arrive") {
+		t.Errorf("trickled body = %d %s, want 408", status, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("trickled body cut after %s, want about 300ms", d)
+	}
+	if n := seen.count(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+}
+
+// TestBodyGate: bodies wait for room in the gate, and room comes back once
+// a body has gone upstream.
+func TestBodyGate(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	p.MaxBodyBytes = 4000
+	p.MaxBodyBytesInFlight = 5000
+	p.BodyTimeout = 2 * time.Second
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+	chat := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	pad := func(n int) string { return chat + strings.Repeat(" ", n-len(chat)) }
+
+	// The first request takes 3000 bytes of room and sends its body
+	// slowly; a second of 3000 does not fit and waits.
+	first := rawRequest(t, addr, "/v1/chat/completions", auth, 3000, chat)
+	time.Sleep(200 * time.Millisecond)
+	second := rawRequest(t, addr, "/v1/chat/completions", auth, 3000, pad(3000))
+	time.Sleep(300 * time.Millisecond)
+	if n := seen.count(); n != 0 {
+		t.Fatalf("upstream saw %d requests while the gate was full, want none", n)
+	}
+	// The first completes: the second gets its room and is served.
+	io.WriteString(first, strings.Repeat(" ", 3000-len(chat)))
+	if status, body := readStatus(t, first, 5*time.Second); status != 200 {
+		t.Fatalf("first = %d %s, want 200", status, body)
+	}
+	if status, body := readStatus(t, second, 5*time.Second); status != 200 {
+		t.Fatalf("second = %d %s, want 200", status, body)
+	}
+
+}
+
+// TestBodyGateFull: a body that waits for room longer than BodyTimeout is
+// refused with 503 and never read.
+func TestBodyGateFull(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	p.MaxBodyBytesInFlight = 5000
+	p.BodyTimeout = 300 * time.Millisecond
+	// Bodies being read hold all the room.
+	if err := p.gate().acquire(context.Background(), 5000); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "memory limit") {
+		t.Errorf("request waiting for room = %d %s, want 503", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("refused after %s, want about 300ms", d)
+	}
+	if n := seen.count(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+	p.gate().release(5000)
+	if resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != 200 {
+		t.Errorf("request with room = %d %s, want 200", resp.StatusCode, body)
+	}
+	// The handler gives its room back just after it answers.
+	for i := 0; ; i++ {
+		g := p.gate()
+		g.mu.Lock()
+		used := g.used
+		g.mu.Unlock()
+		if used == 0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("gate holds %d bytes after every request ended, want 0", used)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestBodyGateAccounting(t *testing.T) {
+	g := newBodyGate(100)
+	ctx := context.Background()
+	if err := g.acquire(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := g.acquire(short, 60); err == nil {
+		t.Fatal("acquire(60) with 60 of 100 held succeeded, want it to wait until its context ends")
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := g.acquire(ctx, 60); err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	g.release(60)
+	wg.Wait()
+	// One request larger than the whole gate gets in alone.
+	g.release(60)
+	if err := g.acquire(ctx, 500); err != nil {
+		t.Fatal(err)
+	}
+	if g.used != 500 {
+		t.Errorf("used = %d, want 500", g.used)
+	}
+}
