@@ -127,23 +127,27 @@ func TestDesktopWindow(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	shot := filepath.Join(t.TempDir(), "window.png")
 	// xvfb-run runs a small script: start the window, wait for the
-	// gateway, let the page render, take a screenshot of the screen, quit.
+	// gateway, wait for the page to render, take a screenshot, quit.
 	script := fmt.Sprintf(`
-%q --addr 127.0.0.1:%d --data %q >%q 2>&1 &
+%[1]q --addr 127.0.0.1:%[2]d --data %[3]q >%[4]q 2>&1 &
 pid=$!
 for i in $(seq 100); do
-  if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
+  if curl -fsS -o /dev/null http://127.0.0.1:%[2]d/; then echo GATEWAY-UP; break; fi
   sleep 0.2
 done
-echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%d/v1/chat/completions)
-sleep 4
-import -window root %q
+echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%[2]d/v1/chat/completions)
+# Wait for the window to show the dashboard (many colours), 30 s at most.
+for i in $(seq 30); do
+  sleep 1
+  import -window root %[5]q
+  [ "$(identify -format %%k %[5]q)" -ge 20 ] && break
+done
 # A second start on the same data brings the first window forward and ends.
-timeout 20 %q --data %q >/dev/null 2>&1
+timeout 20 %[1]q --data %[3]q >/dev/null 2>&1
 echo SECOND-EXIT-$?
 kill -TERM $pid
 wait $pid
-`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), port, port, shot, bin, data)
+`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), shot)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// The single-instance lock works over the D-Bus session bus, as on a
@@ -200,7 +204,8 @@ for i in $(seq 100); do
   if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
   sleep 0.2
 done
-sleep 3
+# Time enough for a window to show, were there one.
+sleep 6
 import -window root %q
 kill -TERM $pid
 wait $pid
