@@ -11,6 +11,20 @@ export interface Usage {
   cache_write_tokens: number;
   cache_write_1h_tokens?: number;
   reasoning_tokens: number;
+  /** parts of the counts above by modality (what none claims is text) */
+  input_audio_tokens?: number;
+  input_image_tokens?: number;
+  input_video_tokens?: number;
+  cached_audio_tokens?: number;
+  output_audio_tokens?: number;
+  output_image_tokens?: number;
+  output_video_tokens?: number;
+  /** server-side tool calls billed per call */
+  web_search_calls?: number;
+  web_fetch_calls?: number;
+  code_execution_calls?: number;
+  service_tier?: string;
+  inference_geo?: string;
 }
 
 export interface KeyringState {
@@ -44,6 +58,17 @@ export interface Status {
   running?: boolean;
   /** base URLs in force by provider, and where each comes from */
   upstreams?: Record<string, { base_url: string; from: 'default' | 'settings' | 'command line' }>;
+  /** the pauses in force */
+  pauses?: Pause[] | null;
+}
+
+/** Pause is a pause of every request (no token) or of one token's. */
+export interface Pause {
+  token?: string;
+  since: string;
+  /** when it ends by itself; absent: until resumed */
+  until?: string;
+  cut?: boolean;
 }
 
 export interface SpendRow extends Usage {
@@ -70,7 +95,8 @@ export interface Budget {
   created?: string;
 }
 
-export type Period = 'day' | 'week' | 'month' | 'total';
+/** A calendar period, or a rolling window written as a length: "10m", "1h", "7d". */
+export type Period = 'day' | 'week' | 'month' | 'total' | string;
 
 export interface BudgetStatus extends Budget {
   limit_now_usd: Money;
@@ -80,6 +106,11 @@ export interface BudgetStatus extends Budget {
   start?: string;
   resets?: string;
   soft_reached: boolean;
+  /** a rolling budget's spend per minute over the last 5 minutes */
+  rate_usd_per_min?: Money;
+  rolling?: boolean;
+  /** when a rolling budget's oldest spend ages out */
+  ages_out?: string;
 }
 
 export interface Summary {
@@ -113,17 +144,28 @@ export interface RecordRow extends Usage {
   prompt?: string;
   held_usd: Money;
   error?: string;
+  /** why Sluice refused it: budget, unpriced, loop, rpm or pause */
+  reason?: string;
   budget?: string;
   remaining_usd?: Money;
   price?: string;
+  /** what the price row could not price: the record is partially priced */
+  unpriced?: string[];
 }
 
 export interface CostLine {
   kind: string;
+  /** text, audio, image or video, for token lines */
+  modality?: string;
   tokens: number;
-  per_million: string;
+  /** server-side tool calls, for fee lines */
+  calls?: number;
+  per_million?: string;
+  per_call?: string;
   amount: Money;
   note?: string;
+  /** the table has no rate for this line; the unpriced-model policy covers it */
+  unpriced?: boolean;
 }
 
 export interface Tier {
@@ -144,7 +186,22 @@ export interface Price {
   cached_input?: Money;
   cache_write?: Money;
   cache_write_1h?: Money;
+  input_audio?: Money;
+  cached_input_audio?: Money;
+  input_image?: Money;
+  input_video?: Money;
+  output_audio?: Money;
+  output_image?: Money;
+  output_video?: Money;
+  reasoning?: Money;
   tiers?: Tier[];
+  /** fee per server-side web search (or per request that searched) */
+  web_search?: Money;
+  web_search_per_request?: boolean;
+  service_tiers?: ({ name: string } & Partial<Record<'input' | 'output' | 'cached_input' | 'cache_write', Money>>)[];
+  regions?: { name: string; multiplier: string }[];
+  earlier?: ({ until: string } & Partial<Record<'input' | 'output' | 'cached_input' | 'cache_write', Money>>)[];
+  windows?: ({ from: string; to: string; name?: string } & Partial<Record<'input' | 'output' | 'cached_input', Money>>)[];
   context_window?: number;
   max_output?: number;
   source: string;
@@ -236,6 +293,8 @@ export interface TokenInfo {
 
 export interface PriceList {
   version: string;
+  /** the data the built-in table derives from, with commit and date */
+  sources?: string[];
   overrides: number;
   prices: Price[] | null;
 }
@@ -249,6 +308,10 @@ export interface Settings {
   log_bodies: boolean;
   retention_days: number;
   close_action?: string;
+  loop_off?: boolean;
+  loop_limit?: number;
+  loop_window_s?: number;
+  token_rpm?: Record<string, number>;
   /** whether the OS starts Sluice at login (window hidden, gateway running) */
   start_at_login?: boolean;
   port?: number;
@@ -260,6 +323,8 @@ export interface Notice {
   kind: 'soft' | 'limit' | 'billing' | string;
   title: string;
   message: string;
+  /** the route of the requests involved, e.g. "requests?reason=loop&token=ci" */
+  link?: string;
 }
 
 export interface LogQuery {
@@ -273,6 +338,8 @@ export interface LogQuery {
   status?: number;
   estimated?: boolean;
   since?: string;
+  reason?: string;
+  budget?: string;
 }
 
 export interface SpendQuery {
@@ -366,6 +433,9 @@ export const api = {
   deleteBudget: (name: string) => call<null>('budget.delete', { name }),
   raiseBudget: (name: string, by_usd: Money, forDuration: string) =>
     call<Budget>('budget.raise', { name, by_usd, for: forDuration }),
+  pause: (token: string, forDuration: string, cut: boolean) => call<Pause>('pause', { token, for: forDuration, cut }),
+  resume: (token = '') => call<Pause[] | null>('resume', { token }),
+  allowLoop: (token: string, forDuration = '1h') => call<string>('loop.allow', { token, for: forDuration }),
   settings: () => call<Settings>('settings'),
   putSettings: (s: Settings) => call<Settings>('settings.put', s),
 };
@@ -373,7 +443,7 @@ export const api = {
 /** exportURL is the download address of the log with the given filters. */
 export function exportURL(format: 'csv' | 'jsonl', q: LogQuery): string {
   const p = new URLSearchParams({ format });
-  for (const k of ['provider', 'model', 'token', 'outcome'] as const) {
+  for (const k of ['provider', 'model', 'token', 'outcome', 'reason', 'budget'] as const) {
     const v = q[k];
     if (v) p.set(k, v);
   }

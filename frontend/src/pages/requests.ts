@@ -2,7 +2,7 @@
 // one request: its tokens, the arithmetic of its cost, its timing, and for
 // a refusal which budget said no and why.
 
-import { api, exportURL, type LogQuery, type RecordDetail, type RecordRow } from '../api';
+import { api, exportURL, type LogQuery, type CostLine, type RecordDetail, type RecordRow } from '../api';
 import type { Page } from '../app';
 import { h, replace, uid } from '../dom';
 import { exactMoney, formatMoney, parsePico, picoString } from '../money';
@@ -18,7 +18,19 @@ interface Filters {
   status: string;
   outcome: string;
   estimated: boolean;
+  reason: string;
+  budget: string;
 }
+
+/** REASONS are why Sluice refuses a request, for the Refused-by filter. */
+const REASONS: [string, string][] = [
+  ['', 'Any'],
+  ['budget', 'Budget'],
+  ['loop', 'Loop detection'],
+  ['rpm', 'Requests-per-minute cap'],
+  ['pause', 'Pause'],
+  ['unpriced', 'No price'],
+];
 
 export const requestsPage: Page = {
   id: 'requests',
@@ -33,6 +45,8 @@ export const requestsPage: Page = {
       status: params.get('status') ?? '',
       outcome: params.get('outcome') ?? '',
       estimated: params.get('estimated') === '1',
+      reason: params.get('reason') ?? '',
+      budget: params.get('budget') ?? '',
     };
     // cursors[i] is the Before of page i; page 0 is the newest and is live.
     let cursors: (string | undefined)[] = [undefined];
@@ -54,6 +68,12 @@ export const requestsPage: Page = {
     const providerSel = select([['', 'All providers']], f.provider, { name: 'provider' });
     const modelIn = input({ name: 'model', placeholder: 'e.g. gpt-4o* ', value: f.model, type: 'search' });
     const tokenSel = select([['', 'All tokens']], f.token, { name: 'token' });
+    const reasonSel = select(REASONS, f.reason, { name: 'reason' });
+    reasonSel.addEventListener('change', () => {
+      f.reason = reasonSel.value;
+      f.budget = '';
+      restart();
+    });
     const statusIn = input({ name: 'status', inputmode: 'numeric', placeholder: 'e.g. 429', value: f.status, class: 'input input-narrow' });
     const quick = h('div', { class: 'segmented quick', role: 'group', 'aria-label': 'Quick filters' });
     const quickButtons: HTMLButtonElement[] = [];
@@ -115,8 +135,9 @@ export const requestsPage: Page = {
       kind: 'ghost',
       size: 'sm',
       onClick: () => {
-        Object.assign(f, { provider: '', model: '', token: '', status: '', outcome: '', estimated: false });
+        Object.assign(f, { provider: '', model: '', token: '', status: '', outcome: '', estimated: false, reason: '', budget: '' });
         providerSel.value = '';
+        reasonSel.value = '';
         tokenSel.value = '';
         modelIn.value = '';
         statusIn.value = '';
@@ -132,6 +153,7 @@ export const requestsPage: Page = {
       field('Model', modelIn),
       field('Token', tokenSel),
       field('Status', statusIn, { class: 'field-narrow' }),
+      field('Refused by', reasonSel),
       h('div', { class: 'field field-quick' }, h('span', { class: 'label-like', 'aria-hidden': 'true' }, 'Show only'), quick),
       h('div', { class: 'filters-end' }, clear),
     );
@@ -147,6 +169,8 @@ export const requestsPage: Page = {
       const st = parseInt(f.status, 10);
       if (st > 0) q.status = st;
       if (f.estimated) q.estimated = true;
+      if (f.reason) q.reason = f.reason;
+      if (f.budget) q.budget = f.budget;
       return q;
     }
 
@@ -361,6 +385,38 @@ function closeButton(close: () => void): HTMLElement {
   return button('', { kind: 'ghost', size: 'sm', icon: 'x', label: 'Close details', onClick: close });
 }
 
+/** refusedTitle says who refused a request. */
+function refusedTitle(r: RecordRow): string {
+  if (r.budget) return `Refused by budget “${r.budget}”`;
+  switch (r.reason) {
+    case 'loop':
+      return 'Refused: the same request repeated (loop detection)';
+    case 'rpm':
+      return `Refused: token ${r.token} is over its requests-per-minute cap`;
+    case 'pause':
+      return 'Refused: Sluice was paused';
+    case 'unpriced':
+      return 'Refused: no price for this model';
+  }
+  return 'Refused';
+}
+
+/** allowLoopButton lets a token repeat requests for an hour. */
+function allowLoopButton(token: string): HTMLElement {
+  const b = button(`Allow repeats from “${token}” for 1 hour`, { size: 'sm', icon: 'check' });
+  b.addEventListener('click', () =>
+    busy(b, async () => {
+      try {
+        await api.allowLoop(token, '1h');
+        toast(`Token “${token}” may repeat requests for the next hour.`, 'ok', { title: 'Repeats allowed' });
+      } catch (e) {
+        toast(errorMessage(e), 'danger', { title: 'Could not allow the repeats' });
+      }
+    }),
+  );
+  return b;
+}
+
 /** raiseButton raises the budget that refused a request by $5 for an hour. */
 function raiseButton(budget: string): HTMLElement {
   const b = button(`Raise “${budget}” by $5 for 1 hour`, { size: 'sm', icon: 'plus' });
@@ -384,7 +440,27 @@ const KIND_LABEL: Record<string, string> = {
   cache_write_1h: 'Cache write (1 h)',
   output: 'Output',
   reasoning: 'Reasoning',
+  web_search: 'Web search',
+  web_fetch: 'Web fetch',
+  code_execution: 'Code execution',
+  service_tier: 'Service tier',
+  region: 'Region',
+  unpriced_estimate: 'Unpriced part (estimate)',
 };
+
+/** lineLabel names a cost line by its kind and, when not text, its modality. */
+function lineLabel(l: CostLine): string {
+  const kind = KIND_LABEL[l.kind] ?? l.kind;
+  return l.modality && l.modality !== 'text' ? `${kind}, ${l.modality}` : kind;
+}
+
+/** lineRate is the rate column of a cost line: per million tokens or per call. */
+function lineRate(l: CostLine): HTMLElement | string {
+  if (l.unpriced) return h('span', { class: 'muted' }, 'no rate');
+  if (l.per_call !== undefined) return `× ${exactMoney(l.per_call)} each`;
+  if (l.per_million !== undefined) return `× ${exactMoney(l.per_million)} /1M`;
+  return '';
+}
 
 function detail(d: RecordDetail, close: () => void): HTMLElement {
   const r = d.record;
@@ -395,7 +471,7 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
   const explanation =
     d.explanation || r.error
       ? callout(refused || r.outcome === 'billing' ? 'danger' : 'warn', d.explanation || r.error, {
-          title: refused ? (r.budget ? `Refused by budget “${r.budget}”` : 'Refused') : r.outcome === 'billing' ? 'The provider account cannot pay' : r.outcome === 'cut' ? 'Cut short' : r.outcome === 'ok' ? 'Note' : 'What went wrong',
+          title: refused ? refusedTitle(r) : r.outcome === 'billing' ? 'The provider account cannot pay' : r.outcome === 'cut' ? 'Cut short' : r.outcome === 'ok' ? 'Note' : 'What went wrong',
         })
       : null;
 
@@ -406,9 +482,20 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
     ['of which cached', r.cached_input_tokens],
     ['of which cache write', r.cache_write_tokens],
     ['of which cache write (1 h)', r.cache_write_1h_tokens],
+    ['of which audio', r.input_audio_tokens],
+    ['of which image', r.input_image_tokens],
+    ['of which video', r.input_video_tokens],
+    ['of which cached audio', r.cached_audio_tokens],
     ['Output', r.output_tokens],
     ['of which reasoning', r.reasoning_tokens],
+    ['of which audio', r.output_audio_tokens],
+    ['of which image', r.output_image_tokens],
+    ['of which video', r.output_video_tokens],
+    ['Web searches', r.web_search_calls],
+    ['Web fetches', r.web_fetch_calls],
+    ['Code execution runs', r.code_execution_calls],
   ];
+  const optional = new Set(['Web searches', 'Web fetches', 'Code execution runs']);
 
   // The lines are priced by the row in force now; when prices changed
   // since the request, they no longer add up to what it was charged.
@@ -419,18 +506,18 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
     ? h(
         'table',
         { class: 'table table-compact table-cost', 'aria-label': 'Cost arithmetic' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col', class: 'num' }, 'Tokens'), h('th', { scope: 'col', class: 'num' }, 'Rate per 1M'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col', class: 'num' }, 'Tokens or calls'), h('th', { scope: 'col', class: 'num' }, 'Rate'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
         h(
           'tbody',
           null,
           lines.map((l) =>
             h(
               'tr',
-              null,
-              h('td', null, KIND_LABEL[l.kind] ?? l.kind, l.note ? h('div', { class: 'muted small' }, l.note) : null),
-              h('td', { class: 'num' }, count(l.tokens)),
-              h('td', { class: 'num mono' }, `× ${exactMoney(l.per_million)}`),
-              h('td', { class: 'num mono' }, exactMoney(l.amount)),
+              l.unpriced ? { class: 'line-unpriced' } : null,
+              h('td', null, lineLabel(l), l.unpriced ? [' ', badge('unpriced', 'warn')] : null, l.note ? h('div', { class: 'muted small' }, l.note) : null),
+              h('td', { class: 'num' }, l.calls ? `${count(l.calls)} ${l.calls === 1 ? 'call' : 'calls'}` : l.tokens ? count(l.tokens) : ''),
+              h('td', { class: 'num mono' }, lineRate(l)),
+              h('td', { class: 'num mono' }, l.unpriced ? h('span', { class: 'muted' }, '—') : exactMoney(l.amount)),
             ),
           ),
         ),
@@ -461,7 +548,13 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
         h('p', { class: 'detail-amount', title: 'Exact amount' }, exactMoney(r.cost_usd)),
         h('p', { class: 'muted small' }, refused ? `Nothing charged · it could have cost up to ${exactMoney(r.held_usd)}` : `${formatMoney(r.cost_usd)} · held ${exactMoney(r.held_usd)} before forwarding`),
       ),
-      h('div', { class: 'detail-badges' }, outcomeBadge(r.outcome, r.status), r.estimated ? badge('estimated', 'info') : null),
+      h(
+        'div',
+        { class: 'detail-badges' },
+        outcomeBadge(r.outcome, r.status),
+        r.estimated ? badge('estimated', 'info') : null,
+        r.unpriced?.length ? badge('partially priced', 'warn', 'Part of this request has no rate in the price table: ' + r.unpriced.join('; ')) : null,
+      ),
     ),
     explanation,
     refused && r.budget
@@ -470,8 +563,10 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
           raiseButton(r.budget),
         ]
       : null,
+    refused && r.reason === 'loop' && r.token ? allowLoopButton(r.token) : null,
     refused ? null : h('h3', null, 'Tokens'),
-    refused ? null : h('dl', { class: 'kvs kvs-tokens' }, tokenRows.filter(([k, v]) => !k.startsWith('of which') || (v ?? 0) > 0).map(([k, v]) => kv(k, count(v ?? 0)))),
+    refused ? null : h('dl', { class: 'kvs kvs-tokens' }, tokenRows.filter(([k, v]) => (!k.startsWith('of which') && !optional.has(k)) || (v ?? 0) > 0).map(([k, v]) => kv(k, count(v ?? 0)))),
+    !refused && (r.service_tier || r.inference_geo) ? h('dl', { class: 'kvs' }, r.service_tier ? kv('Service tier', r.service_tier) : null, r.inference_geo ? kv('Region', r.inference_geo) : null) : null,
     refused ? null : h('h3', null, 'Cost arithmetic'),
     !refused && (d.price || r.price) ? h('p', { class: 'muted small' }, 'Price row ', h('code', null, r.price || `${d.price!.provider}/${d.price!.model}@${d.price!.updated}`), d.price ? ` · ${d.price.source}` : null) : null,
     refused ? null : arithmetic,
