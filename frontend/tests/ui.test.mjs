@@ -296,6 +296,12 @@ test('prices: filter, import a LiteLLM file, edit a row as an override', { skip 
   await go('Prices');
   const table = page.getByRole('table', { name: 'Prices per million tokens' });
   await table.waitFor();
+  // The table's date and where it comes from; Update prices is there (it
+  // fetches from the internet, so it is exercised by the Go tests against
+  // a local server instead).
+  assert.match(await page.locator('.stat').filter({ hasText: 'Table of' }).innerText(), /\d{4}-\d{2}-\d{2}/);
+  assert.match(await page.locator('.stat').filter({ hasText: 'From' }).innerText(), /built in/);
+  await page.getByRole('button', { name: 'Update prices' }).waitFor();
   const litellm = { 'mistral-ui-test-1': { input_cost_per_token: 2e-6, output_cost_per_token: 6e-6, litellm_provider: 'mistral', mode: 'chat', max_input_tokens: 32000 } };
   await page.getByLabel(/Import prices file/).first().setInputFiles({ name: 'litellm.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(litellm)) });
   await page.getByText('Prices imported').waitFor();
