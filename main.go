@@ -186,7 +186,8 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
                     close_action (hide|quit), loop_limit (N|off|default), loop_window (2m),
-                    stream_slice_tokens, strict_holds, start_at_login (true|false)
+                    stream_slice_tokens, strict_holds, background_hold_hours,
+                    start_at_login (true|false)
 
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.

@@ -400,3 +400,17 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version --json = %q, %v; want the build as JSON", out, err)
 	}
 }
+
+func TestSettingsBackgroundHold(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := sluice(t, "", "settings", "set", "background_hold_hours", "2", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := sluice(t, "", "settings", "--json", "--data", dir)
+	if err != nil || !strings.Contains(out, `"background_hold_hours": 2`) && !strings.Contains(out, `"background_hold_hours":2`) {
+		t.Errorf("settings --json = %s, %v; want background_hold_hours 2", out, err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "background_hold_hours", "-1", "--data", dir); err == nil {
+		t.Errorf("settings set background_hold_hours -1 succeeded, want an error")
+	}
+}
