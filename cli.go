@@ -635,9 +635,13 @@ func (c *cli) env(args []string) error {
 		return err
 	}
 	if *addr == "" {
+		// The running gateway's own word, over its control socket; a
+		// serve.json left by a crash may name a port someone else has now.
 		*addr = app.DefaultAddr
-		if si, err := app.ReadServeInfo(dir); err == nil {
-			*addr = si.Addr
+		if r, err := app.Dial(dir); err == nil {
+			if st, err := r.Status(c.ctx); err == nil {
+				*addr = st.Addr
+			}
 		}
 	}
 	token := os.Getenv("SLUICE_TOKEN")

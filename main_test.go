@@ -150,8 +150,13 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 		t.Errorf("log --follow --json printed %q, want the refusal", out)
 	}
 
-	// The admin API refuses requests without the secret, and browsers.
-	for _, hdr := range []map[string]string{{}, {"Authorization": "Bearer " + si.Admin, "Origin": "http://evil.example"}} {
+	// The control socket is the user's only.
+	if fi, err := os.Stat(filepath.Join(dir, app.ControlSocket)); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("control socket mode = %v, %v; want a socket, 0600", fi.Mode(), err)
+	}
+	// The admin API on TCP refuses requests without a session, whatever
+	// they carry, and browsers.
+	for _, hdr := range []map[string]string{{}, {"Authorization": "Bearer x"}, {"Origin": "http://evil.example"}} {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/api/tokens", nil)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
@@ -184,6 +189,9 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, app.ServeInfoFile)); !os.IsNotExist(err) {
 		t.Errorf("serve.json left behind after shutdown")
+	}
+	if _, err := os.Stat(filepath.Join(dir, app.ControlSocket)); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind after shutdown")
 	}
 	// With the gateway gone, commands open the data themselves.
 	out, _, err = sluice(t, "", "token", "ls", "--data", dir)

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -63,35 +62,30 @@ func OpenData(dir string, opts store.Options) (*store.DB, error) {
 }
 
 // Connect returns the API for dir: through the gateway running on it, if
-// any, else straight from the data file. close releases what it opened.
+// one answers on its control socket, else straight from the data file.
+// close releases what it opened.
 func Connect(dir string, upstreams map[string]string) (api API, close func() error, err error) {
-	if si, err := ReadServeInfo(dir); err == nil && alive(si) {
-		return &Remote{Info: si}, func() error { return nil }, nil
+	if r, err := Dial(dir); err == nil {
+		return r, func() error { return nil }, nil
 	}
 	db, err := OpenData(dir, store.Options{})
 	if errors.Is(err, ErrRunning) {
-		// Started a moment ago: its serve.json may just be appearing.
+		// Started a moment ago: its socket may just be appearing.
 		for i := 0; i < 20; i++ {
 			time.Sleep(100 * time.Millisecond)
-			if si, err := ReadServeInfo(dir); err == nil && alive(si) {
-				return &Remote{Info: si}, func() error { return nil }, nil
+			if r, err := Dial(dir); err == nil {
+				return r, func() error { return nil }, nil
 			}
 		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	// No gateway owns the data: what one left behind when it crashed is
+	// stale.
+	os.Remove(filepath.Join(dir, ServeInfoFile))
+	os.Remove(controlPath(dir))
 	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams}, db.Close, nil
-}
-
-// alive reports whether a gateway answers at si.Addr.
-func alive(si ServeInfo) bool {
-	c, err := net.DialTimeout("tcp", si.Addr, 500*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 // Config is how to run the gateway.
@@ -118,6 +112,7 @@ type Gateway struct {
 
 	db       *store.DB
 	srv      *http.Server
+	ctl      *http.Server // the control socket's
 	served   chan error
 	inflight sync.WaitGroup
 	sessions *sessions
@@ -201,17 +196,22 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	g.Addr = hostPort(tcp)
 	svc.Addr = g.Addr
 
-	admin := randomHex(24)
-	si := ServeInfo{Addr: g.Addr, PID: os.Getpid(), Admin: admin}
+	ctl, err := listenControl(cfg.DataDir)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	si := ServeInfo{Addr: g.Addr, PID: os.Getpid()}
 	if err := writeServeInfo(cfg.DataDir, si); err != nil {
 		ln.Close()
+		ctl.Close()
 		return nil, err
 	}
 	svc.LoginLink = g.LoginLink
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", APIHandler(svc, func(r *http.Request) bool {
-		return trusted(r) || g.authorized(r, admin, proxy.AllowedHosts)
+		return trusted(r) || g.authorized(r, proxy.AllowedHosts)
 	}))
 	mux.HandleFunc("GET /login", g.login)
 	ui := uiHandler(cfg.UI)
@@ -234,7 +234,9 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	g.ctl = &http.Server{Handler: controlHandler(g.handler), ReadHeaderTimeout: 10 * time.Second}
 	go func() { g.served <- g.srv.Serve(ln) }()
+	go g.ctl.Serve(ctl) // ends with Stop's Shutdown
 	bg, stop := context.WithCancel(context.Background())
 	g.stopBG, g.bgDone = stop, make(chan struct{})
 	go func() {
@@ -268,13 +270,22 @@ func (g *Gateway) Stop() error {
 	g.stopOnce.Do(func() { close(g.closing) }) // live followers end now; requests in flight finish
 	grace, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := g.srv.Shutdown(grace); err != nil {
-		g.srv.Close() // cuts what is left; each handler still settles
+	var wg sync.WaitGroup
+	for _, srv := range []*http.Server{g.srv, g.ctl} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(grace); err != nil {
+				srv.Close() // cuts what is left; each handler still settles
+			}
+		}()
 	}
+	wg.Wait()
 	g.inflight.Wait()
 	g.stopBG()
 	<-g.bgDone
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
+	os.Remove(controlPath(g.dataDir))
 	return g.db.Close()
 }
 
@@ -327,10 +338,10 @@ func prune(ctx context.Context, db *store.DB, logf func(string, ...any)) {
 	}
 }
 
-// authorized admits the command line (the bearer secret from serve.json)
-// and the dashboard in a browser (its session cookie), and nothing from a
-// page of another site.
-func (g *Gateway) authorized(r *http.Request, admin string, hosts []string) bool {
+// authorized admits the dashboard in a browser (its session), and nothing
+// from a page of another site. The command line comes over the control
+// socket, which is trusted.
+func (g *Gateway) authorized(r *http.Request, hosts []string) bool {
 	hostOK := false
 	for _, h := range hosts {
 		if strings.EqualFold(h, r.Host) {
@@ -345,9 +356,6 @@ func (g *Gateway) authorized(r *http.Request, admin string, hosts []string) bool
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return false
-	}
-	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(got), []byte(admin)) == 1
 	}
 	return g.sessions.valid(r)
 }

@@ -157,15 +157,11 @@ func TestDashboardAPI(t *testing.T) {
 		t.Errorf("RecordDetail(refusal) explanation = %q, %v; want the budget named", d.Explanation, err)
 	}
 
-	// Export, through the API with the CLI's secret.
-	si, err := ReadServeInfo(g.dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Export, through the control socket as the command line would.
+	ctl := &http.Client{Transport: socketTransport(controlPath(g.dataDir))}
 	for format, want := range map[string]string{"csv": "id,time,token,provider", "jsonl": `"provider":"openai"`} {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+g.Addr+"/api/export?format="+format, nil)
-		req.Header.Set("Authorization", "Bearer "+si.Admin)
-		resp, err := http.DefaultClient.Do(req)
+		req, _ := http.NewRequest(http.MethodGet, "http://sluice/api/export?format="+format, nil)
+		resp, err := ctl.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
