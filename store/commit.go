@@ -2,7 +2,9 @@ package store
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -25,6 +27,8 @@ type committer struct {
 	mu    sync.Mutex // guards queue and busy
 	queue []*commitOp
 	busy  bool // a leader is committing or has been chosen
+
+	txs atomic.Int64 // transactions committed or tried, for benchmarks
 }
 
 type commitOp struct {
@@ -64,6 +68,11 @@ func (c *committer) do(fn func(*bolt.Tx) error) error {
 
 // lead commits the queue as one batch and passes the lead on.
 func (c *committer) lead() {
+	// Let the goroutines that are ready to run go first, so that those
+	// about to write join this batch. With one P (one core, or a process
+	// pinned to one) the leader would otherwise commit its own write
+	// alone before anyone else ran, and commits would not group at all.
+	runtime.Gosched()
 	c.mu.Lock()
 	batch := c.queue
 	c.queue = nil
@@ -86,6 +95,7 @@ func (c *committer) commit(batch []*commitOp) {
 	for len(batch) > 0 {
 		failed := -1
 		var failErr error
+		c.txs.Add(1)
 		err := c.db.Update(func(tx *bolt.Tx) error {
 			for i, op := range batch {
 				if err := callWrite(op.fn, tx); err != nil {

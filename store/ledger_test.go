@@ -674,40 +674,6 @@ func TestBudgetEvents(t *testing.T) {
 	}
 }
 
-// BenchmarkHoldSettle measures a hold and its settlement, durable both,
-// from many concurrent requests against three budgets.
-func BenchmarkHoldSettle(b *testing.B) {
-	db, _ := openTest(b, Options{})
-	for _, bu := range []gateway.Budget{
-		{Name: "all", Limit: 1_000_000 * gateway.Dollar, Period: gateway.PeriodMonth},
-		{Name: "openai", Limit: 1_000_000 * gateway.Dollar, Period: gateway.PeriodDay, Provider: "openai"},
-		{Name: "ci", Limit: 1_000_000 * gateway.Dollar, Period: gateway.PeriodTotal, Token: "ci"},
-	} {
-		mustPutBudget(b, db, bu)
-	}
-	var seq atomic.Int64
-	ctx := context.Background()
-	b.SetParallelism(32)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := fmt.Sprintf("req-%09d", seq.Add(1))
-			h := gateway.Hold{ID: id, Token: "ci", Provider: "openai", Model: "gpt-4o-mini", Route: "openai.chat", Amount: cents(1)}
-			if err := db.Hold(ctx, h); err != nil {
-				b.Error(err)
-				return
-			}
-			r := gateway.Record{ID: id, Token: "ci", Provider: "openai", Model: "gpt-4o-mini", Route: "openai.chat", Status: 200,
-				Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 1200, OutputTokens: 300}, Cost: cents(1) / 3, Priced: true}
-			if err := db.Settle(ctx, r); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
-}
-
 // TestBudgetEventCallsBack raises the budget from inside the event
 // callback, as an app answering "raise it" at once might.
 func TestBudgetEventCallsBack(t *testing.T) {

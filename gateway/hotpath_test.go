@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the request path's parts, each run with -benchmem so that
+// a regression in time or allocations shows in one number:
+//
+//	go test -run '^$' -bench 'Route|Inspect|Relay' -benchmem ./gateway
+//
+// The ledger's part (a durable hold and its settlement) is measured in
+// store's BenchmarkHoldSettle.
+
+// BenchmarkRouteAndAuth: the guard, the route and the credential of a
+// chat completion, the local token resolved.
+func BenchmarkRouteAndAuth(b *testing.B) {
+	p := &Proxy{Tokens: mapTokens{testToken: "bench"}, AllowedHosts: []string{"127.0.0.1:4020", "localhost:4020"}}
+	providers := p.Providers()
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4020/v1/chat/completions", nil)
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	r.Header.Set("Content-Type", "application/json")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if status, _ := p.guard(r); status != 0 {
+			b.Fatal("guard refused")
+		}
+		rt, rerr := parseRoute(r.Method, r.URL.Path, providers)
+		if rerr != nil || rt.Name != "openai.chat" {
+			b.Fatalf("route %+v, %v", rt, rerr)
+		}
+		if name, err := p.token(ctx, credential(r)); err != nil || name != "bench" {
+			b.Fatalf("token %q, %v", name, err)
+		}
+	}
+}
+
+// BenchmarkInspectAndEstimate: reading a chat request's bounds, routing its
+// model, looking up its price and working out its worst-case cost.
+func BenchmarkInspectAndEstimate(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,"messages":[` +
+		`{"role":"system","content":"You are a helpful assistant."},` +
+		`{"role":"user","content":"Say hello and offer help in one sentence."}],"stream":true,"stream_options":{"include_usage":true}}`)
+	p := &Proxy{}
+	providers := p.Providers()
+	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", providers)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		info, err := InspectRequest(rt.Dialect, rt.Name, body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prov, model := routeModel(info.Model, providers, p.Prices())
+		pr, ok := p.Prices().Lookup(prov, model)
+		if !ok {
+			b.Fatal("no price")
+		}
+		if c, _ := worstCost(pr, info, rt); c <= 0 {
+			b.Fatal("no cost")
+		}
+	}
+}
+
+// BenchmarkRelayStream: a recorded OpenAI stream relayed event by event
+// to a client (flushing each) while its usage is read, the settlement
+// going to a ledger that keeps nothing. allocs/event is the allocations of one
+// stream, less those of one stream of no content events, per content
+// event: what each further event costs.
+func BenchmarkRelayStream(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run("events-"+strconv.Itoa(n), func(b *testing.B) {
+			stream := benchStream(n)
+			base := benchStream(0)
+			p := &Proxy{Ledger: nopLedger{}, Logf: b.Logf}
+			pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
+			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", p.Providers())
+			prov := p.Providers()["openai"]
+			relay := func(s []byte) {
+				x := &exchange{route: rt, provider: prov, price: pr, priced: true, held: true,
+					hold: Hold{ID: "h", Amount: Dollar}, start: time.Now(), rec: Record{ID: "h"}}
+				resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}}
+				p.relayStream(discardWriter{h: http.Header{}}, x, resp, bytes.NewReader(s), context.Background(), false)
+				if x.rec.Outcome != OutcomeOK || x.rec.InputTokens != 24 {
+					b.Fatalf("relay ended %s %q, usage %+v", x.rec.Outcome, x.rec.Error, x.rec.Usage)
+				}
+			}
+			allocs := func(s []byte, runs int) float64 {
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				for range runs {
+					relay(s)
+				}
+				runtime.ReadMemStats(&m1)
+				return float64(m1.Mallocs-m0.Mallocs) / float64(runs)
+			}
+			perEvent := (allocs(stream, 50) - allocs(base, 50)) / float64(n)
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for b.Loop() {
+				relay(stream)
+			}
+			b.ReportMetric(perEvent, "allocs/event")
+		})
+	}
+}
+
+// benchStream is an OpenAI chat stream of n content chunks, as OpenAI
+// sends them, with the finish chunk, a usage chunk and [DONE].
+func benchStream(n int) []byte {
+	const pre = `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764230400,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":`
+	var s bytes.Buffer
+	s.WriteString(pre + `{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
+	for i := range n {
+		s.WriteString(pre + `{"content":" word` + strconv.Itoa(i) + `"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
+	}
+	s.WriteString(pre + `{},"logprobs":null,"finish_reason":"stop"}],"usage":null}` + "\n\n")
+	s.WriteString(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764230400,"model":"gpt-4o-mini-2024-07-18","choices":[],` +
+		`"usage":{"prompt_tokens":24,"completion_tokens":` + strconv.Itoa(n) + `,"total_tokens":` + strconv.Itoa(24+n) + `,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}` + "\n\n")
+	s.WriteString("data: [DONE]\n\n")
+	return s.Bytes()
+}
+
+// nopLedger admits every hold and forgets every settlement.
+type nopLedger struct{}
+
+func (nopLedger) Hold(context.Context, Hold) error     { return nil }
+func (nopLedger) Settle(context.Context, Record) error { return nil }
+
+// discardWriter is a ResponseWriter that flushes and drops what it gets.
+type discardWriter struct{ h http.Header }
+
+func (w discardWriter) Header() http.Header         { return w.h }
+func (w discardWriter) Write(b []byte) (int, error) { return io.Discard.Write(b) }
+func (w discardWriter) WriteHeader(int)             {}
+func (w discardWriter) Flush()                      {}
