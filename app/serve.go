@@ -116,6 +116,7 @@ type Gateway struct {
 	served   chan error
 	inflight sync.WaitGroup
 	sessions *sessions
+	hosts    []string // the Host values the listener answers to
 	handler  http.Handler
 	stopBG   context.CancelFunc
 	bgDone   chan struct{}
@@ -150,7 +151,8 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, sessions: newSessions(), served: make(chan error, 1), closing: make(chan struct{})}
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, served: make(chan error, 1), closing: make(chan struct{})}
+	g.sessions = newSessions(g.sessionIdle)
 	ok := false
 	defer func() {
 		if !ok {
@@ -193,6 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		logf("warning: listening on %s, which is not loopback: anyone who can reach it can try it", tcp)
 	}
 	proxy.AllowedHosts = allowedHosts(tcp)
+	g.hosts = proxy.AllowedHosts
 	g.Addr = hostPort(tcp)
 	svc.Addr = g.Addr
 
@@ -211,9 +214,10 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", APIHandler(svc, func(r *http.Request) bool {
-		return trusted(r) || g.authorized(r, proxy.AllowedHosts)
+		return trusted(r) || g.authorized(r)
 	}))
-	mux.HandleFunc("GET /login", g.login)
+	mux.HandleFunc("/login", g.login)
+	mux.HandleFunc("POST /logout", g.logout)
 	ui := uiHandler(cfg.UI)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ui != nil && isUIPath(r, cfg.UI) {
@@ -338,17 +342,21 @@ func prune(ctx context.Context, db *store.DB, logf func(string, ...any)) {
 	}
 }
 
-// authorized admits the dashboard in a browser (its session), and nothing
-// from a page of another site. The command line comes over the control
-// socket, which is trusted.
-func (g *Gateway) authorized(r *http.Request, hosts []string) bool {
-	hostOK := false
-	for _, h := range hosts {
-		if strings.EqualFold(h, r.Host) {
-			hostOK = true
-		}
+// authorized admits the dashboard in a browser: its session cookie and
+// its per-tab secret both, from a page of its own origin. The command line
+// comes over the control socket, which is trusted.
+func (g *Gateway) authorized(r *http.Request) bool {
+	if !g.browserOK(r) {
+		return false
 	}
-	if !hostOK {
+	_, ok := g.sessions.find(r, sessionCookie(g.Addr))
+	return ok
+}
+
+// browserOK reports whether r comes under an allowed Host and from no page
+// of another site.
+func (g *Gateway) browserOK(r *http.Request) bool {
+	if !containsFold(g.hosts, r.Host) {
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(o, "http://"+r.Host) {
@@ -357,7 +365,7 @@ func (g *Gateway) authorized(r *http.Request, hosts []string) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return false
 	}
-	return g.sessions.valid(r)
+	return true
 }
 
 // allowedHosts are the Host values a loopback listener answers to.

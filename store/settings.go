@@ -43,6 +43,9 @@ type Settings struct {
 	// the gateway running in the background (run sluice again to bring
 	// the window back), CloseQuit stops it.
 	CloseAction string `json:"close_action"`
+	// SessionHours is how long a browser's dashboard session lasts
+	// without use; 0 means 24.
+	SessionHours int `json:"session_hours,omitempty"`
 }
 
 // Close actions of the desktop window.
@@ -166,6 +169,9 @@ func (s Settings) validate() error {
 	case "", CloseHide, CloseQuit:
 	default:
 		return invalidf("close action %q: use hide or quit", s.CloseAction)
+	}
+	if s.SessionHours < 0 || s.SessionHours > 24*366 {
+		return invalidf("session of %d hours: use 1 to %d, or 0 for the default of 24", s.SessionHours, 24*366)
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)
