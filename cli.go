@@ -510,6 +510,7 @@ func (c *cli) budget(args []string) error {
 	provider := fs.String("provider", "", "only this provider")
 	model := fs.String("model", "", "only this model or pattern (claude-opus-*)")
 	token := fs.String("token", "", "only this local token")
+	prompt := fs.String("prompt", "", "only the calls of this saved prompt (POST /p/NAME)")
 	soft := fs.Int("soft", 0, "warning threshold in percent (default 80)")
 	name := fs.String("name", "", "the budget's name (default: made from its scope and period)")
 	by := fs.String("by", "", "with raise: dollars to add")
@@ -522,13 +523,13 @@ func (c *cli) budget(args []string) error {
 	switch pos[0] {
 	case "set", "add":
 		if *limit == "" || *period == "" {
-			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME]", errUsage)
+			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME|--prompt NAME]", errUsage)
 		}
 		lim, err := gateway.ParseMoney(*limit)
 		if err != nil {
 			return err
 		}
-		b := gateway.Budget{Name: *name, Limit: lim, Period: gateway.Period(*period), Provider: *provider, Model: *model, Token: *token, Soft: *soft}
+		b := gateway.Budget{Name: *name, Limit: lim, Period: gateway.Period(*period), Provider: *provider, Model: *model, Token: *token, Prompt: *prompt, Soft: *soft}
 		if len(pos) == 2 && b.Name == "" {
 			b.Name = pos[1]
 		}
@@ -618,6 +619,8 @@ func defaultBudgetName(b gateway.Budget) string {
 		scope = b.Model
 	case b.Token != "":
 		scope = "token-" + b.Token
+	case b.Prompt != "":
+		scope = "prompt-" + b.Prompt
 	}
 	return scope + "-" + string(b.Period)
 }
@@ -680,7 +683,8 @@ func (c *cli) env(args []string) error {
 	if note != "" {
 		fmt.Fprintf(w, "# %s\n", note)
 	}
-	fmt.Fprintln(w, "# OpenAI SDKs, Codex CLI and aider read OPENAI_*; Anthropic SDKs and Claude Code read ANTHROPIC_*; Gemini SDKs read GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL")
+	fmt.Fprintln(w, "# OpenAI SDKs read OPENAI_BASE_URL and OPENAI_API_KEY, aider OPENAI_API_BASE; Anthropic SDKs ANTHROPIC_*; Gemini SDKs GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL.")
+	fmt.Fprintln(w, "# Codex ignores all of these, and Claude Code wants ANTHROPIC_AUTH_TOKEN: run `sluice connect TOOL` for a tool's own setup.")
 	for _, v := range vars {
 		switch *shell {
 		case "fish":
@@ -696,7 +700,84 @@ func (c *cli) env(args []string) error {
 	return nil
 }
 
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func shQuote(s string) string { return app.ShellQuote(s) }
+
+// connectTool prints what a tool needs to reach Sluice, with a new local
+// token named after it, or writes it into the tool's config file.
+func (c *cli) connectTool(args []string) error {
+	fs := c.flags("connect")
+	shell := fs.String("shell", "sh", "sh, fish or powershell")
+	write := fs.Bool("write", false, "edit the tool's config file in place (keeping its other settings, with a backup)")
+	undo := fs.Bool("undo", false, "put the tool's config file back as it was before --write")
+	asJSON := fs.Bool("json", false, "print the recipe as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fmt.Fprintln(c.stdout, "sluice connect TOOL [--write | --undo]   for TOOL one of:")
+		for _, id := range app.ConnectTools() {
+			r, _ := app.ConnectRecipe(id, "http://"+app.DefaultAddr, app.TokenPlaceholder)
+			fmt.Fprintf(c.stdout, "  %-12s %s\n", id, r.Title)
+		}
+		return nil
+	}
+	if len(pos) > 1 || *write && *undo {
+		return fmt.Errorf("%w: sluice connect TOOL [--write | --undo]", errUsage)
+	}
+	tool := pos[0]
+	files := app.ToolFiles{}
+	if *undo {
+		r, err := app.ConnectRecipe(tool, "http://"+app.DefaultAddr, app.TokenPlaceholder)
+		if err != nil {
+			return err
+		}
+		res, err := files.Undo(r.Tool)
+		if err != nil {
+			return err
+		}
+		if res.Backup != "" {
+			fmt.Fprintf(c.stdout, "restored %s as it was before sluice connect --write\n", res.Path)
+		} else {
+			fmt.Fprintf(c.stdout, "removed %s, which sluice connect --write had made\n", res.Path)
+		}
+		return nil
+	}
+	if _, err := app.ConnectRecipe(tool, "http://"+app.DefaultAddr, app.TokenPlaceholder); err != nil {
+		return err
+	}
+	api, closeAPI, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	res, err := api.Connect(c.ctx, tool, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "made local token %q for %s\n", res.TokenName, res.Recipe.Title)
+	if *asJSON {
+		return writeJSON(c.stdout, res)
+	}
+	if *write {
+		w, err := files.Write(res.Recipe)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "wrote %s for %s", w.Path, res.Recipe.Title)
+		if w.Backup != "" {
+			fmt.Fprintf(c.stdout, " (as it was before: %s)", w.Backup)
+		}
+		fmt.Fprintf(c.stdout, "\nundo with: sluice connect %s --undo\n", res.Recipe.Tool)
+		return nil
+	}
+	text, err := res.Recipe.Text(*shell)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	fmt.Fprint(c.stdout, text)
+	return nil
+}
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -54,7 +54,7 @@ var errHelp = errors.New("help requested")
 // commands are the subcommands; anything else is the desktop app's flags.
 var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
 	"token": true, "tokens": true, "log": true, "spend": true, "prices": true, "price": true, "budget": true,
-	"budgets": true, "env": true, "help": true, "version": true}
+	"budgets": true, "env": true, "connect": true, "help": true, "version": true, "prompt": true, "prompts": true}
 
 // valueFlags are the flags every command takes that are followed by a
 // value.
@@ -119,6 +119,10 @@ func (c *cli) run(args []string) error {
 		return c.budget(args)
 	case "env":
 		return c.env(args)
+	case "prompt", "prompts":
+		return c.prompt(args)
+	case "connect":
+		return c.connectTool(args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -137,7 +141,12 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     run the gateway headless; the dashboard is in the browser
   sluice login                      print a one-time sign-in link to the dashboard
   sluice env [--shell sh|fish|powershell]
-                                    print exports that point SDKs and tools at Sluice
+                                    print exports that point SDKs at Sluice
+  sluice connect [TOOL] [--write | --undo] [--shell sh|fish|powershell]
+                                    what TOOL needs to go through Sluice, with a token of its own:
+                                    claude-code codex aider opencode continue cursor openai
+                                    anthropic gemini ai-sdk langchain; --write edits its config
+                                    file (with a backup), --undo restores it
   sluice key set PROVIDER           store a provider key (read from stdin) in the OS keyring
   sluice key ls | rm PROVIDER | test PROVIDER
   sluice token new NAME             make a local token (sk-sluice-...), shown once
@@ -146,8 +155,14 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
   sluice prices ls [--json] | import FILE
   sluice budget set --limit USD --period day|week|month|total
-                    [--provider P | --model M | --token NAME] [--soft PCT] [--name NAME]
+                    [--provider P | --model M | --token NAME | --prompt NAME] [--soft PCT] [--name NAME]
   sluice budget ls [--json] | rm NAME | raise NAME --by USD [--for 1h]
+  sluice prompt set NAME --model MODEL --template FILE|TEXT [--system TEXT]
+                    [--schema FILE] [--max-tokens N] [--temperature T]
+                                    save a prompt as an endpoint, POST /p/NAME (each change is a version)
+  sluice prompt ls [--json] | show NAME [--version N] | rm NAME | rollback NAME [--to N]
+  sluice prompt run NAME [--var K=V ...] [--json]
+                                    call it through the running gateway; stdin is the input "text"
   sluice version [--json]           print the version, commit, build date and kind of build
   sluice settings [--json] | settings set KEY VALUE
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,

@@ -135,7 +135,7 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond) // let it subscribe
 	req, _ = http.NewRequest(http.MethodPost, "http://"+si.Addr+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Authorization", "Bearer sk-callers-own-key")
+	req.Header.Set("Authorization", "Bearer sk-proj-callersOwnKey000000000000T3BlbkFJcallersOwnKey")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

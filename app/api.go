@@ -41,8 +41,18 @@ type idArgs struct {
 	ID string `json:"id"`
 }
 
+type promptArgs struct {
+	Name    string `json:"name"`
+	Version int    `json:"version,omitempty"`
+}
+
 type priceArgs struct {
 	Price gateway.Price `json:"price"`
+}
+
+type connectArgs struct {
+	Tool  string `json:"tool"`
+	Token bool   `json:"make_token"`
 }
 
 type importArgs struct {
@@ -87,6 +97,9 @@ var methods = map[string]method{
 	"token.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
 		return none{}, a.DeleteToken(ctx, n.Name)
 	}),
+	"connect": call(func(a API, ctx context.Context, in connectArgs) (ConnectResult, error) {
+		return a.Connect(ctx, in.Tool, in.Token)
+	}),
 	"prices": call(func(a API, ctx context.Context, _ none) (PriceList, error) { return a.Prices(ctx) }),
 	"prices.import": call(func(a API, ctx context.Context, in importArgs) (ImportResult, error) {
 		return a.ImportPrices(ctx, []byte(in.Data))
@@ -115,8 +128,31 @@ var methods = map[string]method{
 	"price.put": call(func(a API, ctx context.Context, in priceArgs) (none, error) {
 		return none{}, a.PutPrice(ctx, in.Price)
 	}),
-	"login":    call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
-	"settings": call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
+	"prompts": call(func(a API, ctx context.Context, _ none) ([]gateway.Prompt, error) { return a.Prompts(ctx) }),
+	"prompt": call(func(a API, ctx context.Context, in promptArgs) (gateway.Prompt, error) {
+		return a.Prompt(ctx, in.Name, in.Version)
+	}),
+	"prompt.versions": call(func(a API, ctx context.Context, n nameArgs) ([]gateway.Prompt, error) {
+		return a.PromptVersions(ctx, n.Name)
+	}),
+	"prompt.put": call(func(a API, ctx context.Context, p gateway.Prompt) (gateway.Prompt, error) {
+		return a.PutPrompt(ctx, p)
+	}),
+	"prompt.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
+		return none{}, a.DeletePrompt(ctx, n.Name)
+	}),
+	"prompt.rollback": call(func(a API, ctx context.Context, in promptArgs) (gateway.Prompt, error) {
+		return a.RollbackPrompt(ctx, in.Name, in.Version)
+	}),
+	"prompt.preview": call(func(a API, ctx context.Context, in PromptInput) (gateway.PromptPreview, error) {
+		return a.PreviewPrompt(ctx, in)
+	}),
+	"prompt.run": call(func(a API, ctx context.Context, in PromptRun) (gateway.PromptResult, error) {
+		return a.RunPrompt(ctx, in)
+	}),
+	"prompt.spend": call(func(a API, ctx context.Context, _ none) ([]store.SpendRow, error) { return a.PromptSpend(ctx) }),
+	"login":        call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
+	"settings":     call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
 	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (store.Settings, error) {
 		return a.PutSettings(ctx, s)
 	}),
@@ -135,9 +171,14 @@ func (e *apiError) Error() string { return e.Message }
 // Sluice's errors become HTTP statuses for the API.
 func toAPIError(err error) *apiError {
 	var ae *apiError
+	if pe, ok := promptAPIError(err); ok {
+		return pe
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, gateway.ErrInvalidPrompt):
+		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
 	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid):

@@ -258,8 +258,48 @@ func (c *Remote) PutPrice(ctx context.Context, p gateway.Price) error {
 	return c.do(ctx, "price.put", priceArgs{p}, nil)
 }
 
+func (c *Remote) Connect(ctx context.Context, tool string, makeToken bool) (r ConnectResult, err error) {
+	return r, c.do(ctx, "connect", connectArgs{Tool: tool, Token: makeToken}, &r)
+}
+
 func (c *Remote) Login(ctx context.Context) (link string, err error) {
 	return link, c.do(ctx, "login", nil, &link)
+}
+
+func (c *Remote) Prompts(ctx context.Context) (ps []gateway.Prompt, err error) {
+	return ps, c.do(ctx, "prompts", nil, &ps)
+}
+
+func (c *Remote) Prompt(ctx context.Context, name string, v int) (p gateway.Prompt, err error) {
+	return p, c.do(ctx, "prompt", promptArgs{Name: name, Version: v}, &p)
+}
+
+func (c *Remote) PromptVersions(ctx context.Context, name string) (ps []gateway.Prompt, err error) {
+	return ps, c.do(ctx, "prompt.versions", nameArgs{name}, &ps)
+}
+
+func (c *Remote) PutPrompt(ctx context.Context, in gateway.Prompt) (p gateway.Prompt, err error) {
+	return p, c.do(ctx, "prompt.put", in, &p)
+}
+
+func (c *Remote) DeletePrompt(ctx context.Context, name string) error {
+	return c.do(ctx, "prompt.delete", nameArgs{name}, nil)
+}
+
+func (c *Remote) RollbackPrompt(ctx context.Context, name string, to int) (p gateway.Prompt, err error) {
+	return p, c.do(ctx, "prompt.rollback", promptArgs{Name: name, Version: to}, &p)
+}
+
+func (c *Remote) PreviewPrompt(ctx context.Context, in PromptInput) (pv gateway.PromptPreview, err error) {
+	return pv, c.do(ctx, "prompt.preview", in, &pv)
+}
+
+func (c *Remote) RunPrompt(ctx context.Context, in PromptRun) (r gateway.PromptResult, err error) {
+	return r, c.do(ctx, "prompt.run", in, &r)
+}
+
+func (c *Remote) PromptSpend(ctx context.Context) (rows []store.SpendRow, err error) {
+	return rows, c.do(ctx, "prompt.spend", nil, &rows)
 }
 
 // RemoteHandler serves the dashboard's API calls from the gateway running

@@ -174,9 +174,12 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		logf("provider keys from %s", backend)
 	}
 
-	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: db, Logf: logf}
+	tokens := newAppTokens(db)
+	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: tokens, Logf: logf}
+	prompts := &gateway.Prompts{Proxy: proxy, Source: db}
 	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams, Hub: hub,
-		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing}
+		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing,
+		prompts: prompts, tokens: tokens}
 	if err := svc.apply(); err != nil {
 		return nil, err
 	}
@@ -218,6 +221,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}))
 	mux.HandleFunc("/login", g.login)
 	mux.HandleFunc("POST /logout", g.logout)
+	mux.Handle(gateway.PromptPrefix, prompts)
 	ui := uiHandler(cfg.UI)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ui != nil && isUIPath(r, cfg.UI) {

@@ -52,9 +52,28 @@ type API interface {
 	Summary(ctx context.Context) (Summary, error)
 	RecordDetail(ctx context.Context, id string) (RecordDetail, error)
 	PutPrice(ctx context.Context, p gateway.Price) error
+
+	Prompts(ctx context.Context) ([]gateway.Prompt, error)
+	// Prompt returns the current version of a prompt, or version v > 0.
+	Prompt(ctx context.Context, name string, v int) (gateway.Prompt, error)
+	PromptVersions(ctx context.Context, name string) ([]gateway.Prompt, error)
+	PutPrompt(ctx context.Context, p gateway.Prompt) (gateway.Prompt, error)
+	DeletePrompt(ctx context.Context, name string) error
+	// RollbackPrompt makes version to current again; 0 means the one
+	// before the current.
+	RollbackPrompt(ctx context.Context, name string, to int) (gateway.Prompt, error)
+	PreviewPrompt(ctx context.Context, in PromptInput) (gateway.PromptPreview, error)
+	// RunPrompt calls a saved prompt through the running gateway.
+	RunPrompt(ctx context.Context, in PromptRun) (gateway.PromptResult, error)
+	PromptSpend(ctx context.Context) ([]store.SpendRow, error)
 	// Login returns a one-time sign-in link for the dashboard of the
 	// running gateway.
 	Login(ctx context.Context) (string, error)
+
+	// Connect returns what tool needs to reach this gateway; with
+	// makeToken, with a new local token named after the tool, else with
+	// TokenPlaceholder.
+	Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error)
 }
 
 // KeyList is the provider keys Sluice can use, never the keys themselves.
@@ -112,6 +131,11 @@ type Service struct {
 	// Closing, when set, is closed as the gateway starts shutting down:
 	// Follow ends then, so that shutdown need not wait for followers.
 	Closing <-chan struct{}
+
+	// prompts and tokens, set by a running gateway, run prompt calls
+	// made through the API.
+	prompts *gateway.Prompts
+	tokens  appTokens
 
 	probeMu      sync.Mutex // guards the probe fields
 	probedAt     time.Time
@@ -252,6 +276,55 @@ func (s *Service) NewToken(ctx context.Context, name string) (string, error) {
 }
 
 func (s *Service) DeleteToken(ctx context.Context, name string) error { return s.DB.DeleteToken(name) }
+
+func (s *Service) Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error) {
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	return connect(ctx, s, "http://"+addr, tool, makeToken)
+}
+
+// connect makes tool's recipe for a gateway at base, with a new token named
+// after the tool when makeToken is set.
+func connect(ctx context.Context, api API, base, tool string, makeToken bool) (ConnectResult, error) {
+	r, err := ConnectRecipe(tool, base, TokenPlaceholder)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	var res ConnectResult
+	if makeToken {
+		ts, err := api.Tokens(ctx)
+		if err != nil {
+			return ConnectResult{}, err
+		}
+		taken := map[string]bool{}
+		for _, t := range ts {
+			taken[t.Name] = true
+		}
+		for tries := 0; ; tries++ {
+			name := connectTokenName(r.Tool, taken)
+			secret, err := api.NewToken(ctx, name)
+			if errors.Is(err, store.ErrExists) && tries < 100 {
+				taken[name] = true // made meanwhile
+				continue
+			}
+			if err != nil {
+				return ConnectResult{}, err
+			}
+			res.TokenName = name
+			if r, err = ConnectRecipe(tool, base, secret); err != nil {
+				return ConnectResult{}, err
+			}
+			break
+		}
+	}
+	res.Recipe = r
+	if res.Text, err = r.Text("sh"); err != nil {
+		return ConnectResult{}, err
+	}
+	return res, nil
+}
 
 // priceTable is the embedded table with the saved overrides on top.
 func (s *Service) priceTable() (*gateway.Prices, int, error) {

@@ -32,8 +32,9 @@ const (
 	// workers is how many requests are in flight at once.
 	workers = 12
 	// clientKey is the provider key every request carries; Sluice
-	// forwards it unchanged.
-	clientKey = "sk-crashtest-0123456789abcdef"
+	// forwards it unchanged (it has the shape of an OpenAI key, which is
+	// what the gateway sends to OpenAI).
+	clientKey = "sk-proj-crashtest0123456789abcdefT3BlbkFJcrashtest"
 	// dataFile is the ledger's file name in the data directory.
 	dataFile = "sluice.db"
 )

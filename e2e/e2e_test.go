@@ -178,6 +178,20 @@ func sluiceSetup(t *testing.T) (fakes, *sluice, string) {
 		"anthropic": f["anthropic"].srv.URL,
 		"gemini":    f["gemini"].srv.URL,
 	})
+	setKeys(t, s, mode)
+	out := s.mustCLI("", "token", "new", "e2e")
+	token, _, _ := strings.Cut(out, "\n")
+	token = strings.TrimSpace(token)
+	if !strings.HasPrefix(token, localTokenPrefix) {
+		t.Fatalf("sluice token new e2e printed %q first, want a %s... token", token, localTokenPrefix)
+	}
+	return f, s, token
+}
+
+// setKeys stores the fake provider keys in the keyring, as the key mode
+// asks.
+func setKeys(t *testing.T, s *sluice, mode keyMode) {
+	t.Helper()
 	if mode != keysInEnv {
 		for _, p := range []string{"openai", "anthropic", "gemini"} {
 			if _, err := s.runCLI(providerKeys[p]+"\n", "key", "set", p); err != nil {
@@ -189,13 +203,6 @@ func sluiceSetup(t *testing.T) (fakes, *sluice, string) {
 			}
 		}
 	}
-	out := s.mustCLI("", "token", "new", "e2e")
-	token, _, _ := strings.Cut(out, "\n")
-	token = strings.TrimSpace(token)
-	if !strings.HasPrefix(token, localTokenPrefix) {
-		t.Fatalf("sluice token new e2e printed %q first, want a %s... token", token, localTokenPrefix)
-	}
-	return f, s, token
 }
 
 // TestSDKsThroughSluice runs every call through `sluice serve` with a local

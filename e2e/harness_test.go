@@ -251,11 +251,17 @@ type sluice struct {
 // input and returns its standard output.
 func (s *sluice) runCLI(stdin string, args ...string) (string, error) {
 	s.t.Helper()
+	return s.runCLIEnv(nil, stdin, args...)
+}
+
+// runCLIEnv is runCLI with extra variables in the environment.
+func (s *sluice) runCLIEnv(extra []string, stdin string, args ...string) (string, error) {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args = append(args, "--data", s.data)
 	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = s.env
+	cmd.Env = append(append([]string(nil), s.env...), extra...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -39,8 +39,8 @@ const DefaultSoft = 80
 // Budget is a limit on what requests may spend over a period.
 //
 // A budget covers everything, or exactly one of: one provider, one model
-// (an exact name or a path.Match pattern such as "claude-opus-*"), or one
-// local token.
+// (an exact name or a path.Match pattern such as "claude-opus-*"), one
+// local token, or one saved prompt (the calls to POST /p/NAME).
 type Budget struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
@@ -50,6 +50,7 @@ type Budget struct {
 	Provider string `json:"provider,omitempty"`
 	Model    string `json:"model,omitempty"`
 	Token    string `json:"token,omitempty"`
+	Prompt   string `json:"prompt,omitempty"`
 
 	// Soft is the threshold, in percent of the limit, past which the
 	// budget raises a warning; 0 means DefaultSoft.
@@ -84,13 +85,13 @@ func (b Budget) Validate() error {
 		return bad("period %q is not day, week, month or total", b.Period)
 	}
 	scopes := 0
-	for _, s := range []string{b.Provider, b.Model, b.Token} {
+	for _, s := range []string{b.Provider, b.Model, b.Token, b.Prompt} {
 		if s != "" {
 			scopes++
 		}
 	}
 	if scopes > 1 {
-		return bad("a budget covers one provider, one model or one token, not several")
+		return bad("a budget covers one provider, one model, one token or one prompt, not several")
 	}
 	if b.Model != "" {
 		if _, err := path.Match(b.Model, ""); err != nil {
@@ -112,6 +113,9 @@ func (b Budget) Applies(h Hold) bool {
 		return false
 	}
 	if b.Token != "" && h.Token != b.Token {
+		return false
+	}
+	if b.Prompt != "" && h.Prompt != b.Prompt {
 		return false
 	}
 	if b.Model != "" && h.Model != b.Model {
@@ -192,7 +196,7 @@ func (b Budget) SoftAt(now time.Time) Money {
 }
 
 // Scope describes what b covers: "all requests", "provider openai",
-// "model claude-opus-*", "token ci".
+// "model claude-opus-*", "token ci", "prompt summarize".
 func (b Budget) Scope() string {
 	switch {
 	case b.Provider != "":
@@ -201,6 +205,8 @@ func (b Budget) Scope() string {
 		return "model " + b.Model
 	case b.Token != "":
 		return "token " + b.Token
+	case b.Prompt != "":
+		return "prompt " + b.Prompt
 	}
 	return "all requests"
 }

@@ -5,10 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
+
+func (p Provider) hostForTest() string {
+	u, _ := url.Parse(p.BaseURL)
+	return u.Host
+}
 
 // addRecorded seeds f with every recorded payload matching pattern.
 func addRecorded(f *testing.F, pattern string, add func([]byte)) {
@@ -198,6 +207,93 @@ func FuzzInspect(f *testing.F) {
 		var v map[string]any
 		if !json.Valid(out) || json.Unmarshal(out, &v) != nil || field(v["stream_options"], "include_usage") != true {
 			t.Fatalf("AddStreamUsage(%s) = %s, which does not ask for usage", body, out)
+		}
+	})
+}
+
+// allowListRE matches the paths of Endpoints, placeholders filled with
+// what a checked segment may hold, under any Gemini API version.
+func allowListRE(t testing.TB) map[string][]*regexp.Regexp {
+	res := map[string][]*regexp.Regexp{}
+	for _, e := range Endpoints() {
+		p := regexp.QuoteMeta(e.Path)
+		p = strings.ReplaceAll(p, `\{id\}`, `[A-Za-z0-9_.:-]+`)
+		p = strings.ReplaceAll(p, `\{model\}`, `[A-Za-z0-9_.-]+`)
+		if e.Dialect == DialectGemini {
+			p = strings.Replace(p, "/v1beta/", "/v1(beta|alpha)?/", 1)
+		}
+		res[e.Method] = append(res[e.Method], regexp.MustCompile("^"+p+"$"))
+	}
+	return res
+}
+
+// FuzzRoute checks that no method and raw path makes Sluice forward a
+// request outside its allow-list or to a path other than the one it
+// routed, and that parsing never panics.
+func FuzzRoute(f *testing.F) {
+	for _, e := range Endpoints() {
+		f.Add(e.Method, strings.NewReplacer("{id}", "resp_1", "{model}", "gemini-2.5-flash").Replace(e.Path))
+	}
+	for _, s := range []string{"/v1/responses/resp_1/../../files", "/v1/responses/%2e%2e/files", "/v1/files/a%2Fb", "/v1%2fchat/completions",
+		"/openai/v1/chat/completions", "/mistral/chat/completions", "/anthropic/messages", "/messages", "/gemini/v1beta/models/x:generateContent",
+		"/v1beta/models/a%3Ab:generateContent", "/v1//chat/completions", "/v1/chat/completions/", "/v1/models/ft:gpt-4o:org::1", "/%76%31/chat/completions",
+		"/v1/responses\\..\\files", "/v1/batches", "/v1/messages/batches", "/v1beta/cachedContents", "/v1beta/models/..:generateContent"} {
+		f.Add("POST", s)
+		f.Add("GET", s)
+	}
+	providers := DefaultProviders()
+	allowed := allowListRE(f)
+	f.Fuzz(func(t *testing.T, method, raw string) {
+		if CheckRawPath(raw) != "" {
+			return // refused with 400
+		}
+		lower := strings.ToLower(raw)
+		for _, bad := range []string{"%2f", "%2e", "%5c", "%25", "/../", "/./", "\\"} {
+			if strings.Contains(lower+"/", bad) {
+				t.Fatalf("CheckRawPath(%q) passed a path holding %q", raw, bad)
+			}
+		}
+		path, err := url.PathUnescape(raw)
+		if err != nil {
+			return // net/http refuses it before Sluice sees it
+		}
+		for _, h := range []http.Header{nil, {"Anthropic-Version": {"2023-06-01"}}, {"X-Goog-Api-Key": {"k"}}} {
+			rt, rerr := parseRoute(method, path, h, providers)
+			if rerr != nil {
+				if rerr.status != http.StatusNotFound || rerr.msg == "" {
+					t.Fatalf("parseRoute(%q, %q) error %+v: want a 404 with a message", method, path, rerr)
+				}
+				continue
+			}
+			// The path sent upstream is in the allow-list, for its method.
+			check := rt.Path
+			if rt.Dialect == DialectOpenAI && !strings.HasPrefix(check, "/v1/") {
+				t.Fatalf("parseRoute(%q, %q).Path = %q: not under /v1", method, path, check)
+			}
+			ok := false
+			for _, re := range allowed[method] {
+				ok = ok || re.MatchString(check)
+			}
+			if !ok {
+				t.Fatalf("parseRoute(%q, %q) forwards %s %q, which is not in the allow-list", method, path, method, check)
+			}
+			prov, known := providers[rt.Provider]
+			if !known {
+				prov = providers["openai"]
+			}
+			u, err := upstreamTarget(prov, false, rt.Path, outboundQuery(url.Values{"KEY": {"x"}, "alt": {"sse"}, "api_key": {"sk-sluice-x"}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := url.Parse(u.String())
+			if err != nil || again.Host != prov.hostForTest() || len(again.Query()) != 1 {
+				t.Fatalf("upstream URL %s: want the provider's host and no key", u)
+			}
+			base, _ := url.Parse(prov.BaseURL)
+			want := strings.TrimRight(base.Path, "/") + strings.TrimPrefix(rt.Path, map[bool]string{true: "/v1"}[prov.Dialect == DialectOpenAI])
+			if again.Path != want {
+				t.Fatalf("upstream URL %s has path %q, want %q", u, again.Path, want)
+			}
 		}
 	})
 }

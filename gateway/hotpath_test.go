@@ -34,11 +34,12 @@ func BenchmarkRouteAndAuth(b *testing.B) {
 		if status, _ := p.guard(r); status != 0 {
 			b.Fatal("guard refused")
 		}
-		rt, rerr := parseRoute(r.Method, r.URL.Path, providers)
+		rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers)
 		if rerr != nil || rt.Name != "openai.chat" {
 			b.Fatalf("route %+v, %v", rt, rerr)
 		}
-		if name, err := p.token(ctx, credential(r)); err != nil || name != "bench" {
+		cred, _ := credential(r)
+		if name, err := p.token(ctx, cred); err != nil || name != "bench" {
 			b.Fatalf("token %q, %v", name, err)
 		}
 	}
@@ -52,7 +53,7 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		`{"role":"user","content":"Say hello and offer help in one sentence."}],"stream":true,"stream_options":{"include_usage":true}}`)
 	p := &Proxy{}
 	providers := p.Providers()
-	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", providers)
+	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, providers)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -83,7 +84,7 @@ func BenchmarkRelayStream(b *testing.B) {
 			base := benchStream(0)
 			p := &Proxy{Ledger: nopLedger{}, Logf: b.Logf}
 			pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
-			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", p.Providers())
+			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.Providers())
 			prov := p.Providers()["openai"]
 			relay := func(s []byte) {
 				x := &exchange{route: rt, provider: prov, price: pr, priced: true, held: true,

@@ -32,27 +32,34 @@ type Provider struct {
 	// Prefixes are model-name prefixes that identify the provider's models
 	// on a plain /v1 route.
 	Prefixes []string
+	// KeyPrefixes are the prefixes the provider documents for its API
+	// keys. A caller's own key is forwarded only to the provider whose
+	// prefix it has; to a provider that has prefixes, only such a key.
+	KeyPrefixes []string
 }
 
 // DefaultProviders returns the providers Sluice knows, keyed by name.
 func DefaultProviders() map[string]Provider {
 	ps := []Provider{
 		{Name: "openai", Dialect: DialectOpenAI, BaseURL: "https://api.openai.com/v1",
-			Prefixes: []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
+			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
+			Prefixes:    []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
 		{Name: "anthropic", Dialect: DialectAnthropic, BaseURL: "https://api.anthropic.com", OpenAIPath: "/v1",
-			Prefixes: []string{"claude-"}},
+			KeyPrefixes: []string{"sk-ant-"},
+			Prefixes:    []string{"claude-"}},
 		{Name: "gemini", Dialect: DialectGemini, BaseURL: "https://generativelanguage.googleapis.com", OpenAIPath: "/v1beta/openai",
-			Prefixes: []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
+			KeyPrefixes: []string{"AIza"},
+			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
 		{Name: "mistral", Dialect: DialectOpenAI, BaseURL: "https://api.mistral.ai/v1",
 			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
-		{Name: "groq", Dialect: DialectOpenAI, BaseURL: "https://api.groq.com/openai/v1"},
+		{Name: "groq", Dialect: DialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", KeyPrefixes: []string{"gsk_"}},
 		{Name: "deepseek", Dialect: DialectOpenAI, BaseURL: "https://api.deepseek.com/v1",
 			Prefixes: []string{"deepseek-"}},
-		{Name: "xai", Dialect: DialectOpenAI, BaseURL: "https://api.x.ai/v1",
+		{Name: "xai", Dialect: DialectOpenAI, BaseURL: "https://api.x.ai/v1", KeyPrefixes: []string{"xai-"},
 			Prefixes: []string{"grok-"}},
-		{Name: "openrouter", Dialect: DialectOpenAI, BaseURL: "https://openrouter.ai/api/v1"},
+		{Name: "openrouter", Dialect: DialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", KeyPrefixes: []string{"sk-or-"}},
 		{Name: "together", Dialect: DialectOpenAI, BaseURL: "https://api.together.xyz/v1"},
-		{Name: "fireworks", Dialect: DialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1",
+		{Name: "fireworks", Dialect: DialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", KeyPrefixes: []string{"fw_"},
 			Prefixes: []string{"accounts/fireworks/"}},
 		{Name: "ollama", Dialect: DialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
 	}
@@ -111,19 +118,4 @@ func validName(s string) bool {
 		}
 	}
 	return true
-}
-
-// upstreamURL joins the provider's base with the path the caller used,
-// as the provider's own SDK would: OpenAI-style bases end in /v1 (or an
-// equivalent), so the caller's /v1 is dropped.
-func (p Provider) upstreamURL(path, rawQuery string) string {
-	base := strings.TrimRight(p.BaseURL, "/")
-	if p.Dialect == DialectOpenAI {
-		path = strings.TrimPrefix(path, "/v1")
-	}
-	u := base + path
-	if rawQuery != "" {
-		u += "?" + rawQuery
-	}
-	return u
 }

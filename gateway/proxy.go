@@ -210,18 +210,34 @@ type exchange struct {
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
+	// call is the prompt endpoint call this request carries, or nil.
+	call *promptCall
 }
 
 // ServeHTTP serves one provider request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
-	dialect := guessDialect(r.URL.Path)
+	dialect := requestDialect(r.URL.Path, r.Header)
 	if status, msg := p.guard(r); status != 0 {
 		writeError(w, dialect, status, kindPermission, msg)
 		return
 	}
+	if msg := CheckRawPath(rawPath(r)); msg != "" {
+		writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg)
+		return
+	}
 	providers := p.Providers()
-	rt, rerr := parseRoute(r.Method, r.URL.Path, providers)
+	if isWebSocket(r) {
+		if ws, err := parseRoute(http.MethodPost, r.URL.Path, r.Header, providers); err == nil && ws.Name == "openai.responses" {
+			// Codex tries the Responses WebSocket mode first and falls
+			// back to HTTPS at once on a 426.
+			w.Header().Set("Connection", "close")
+			writeError(w, DialectOpenAI, http.StatusUpgradeRequired, kindInvalid,
+				"Sluice does not relay the Responses WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters")
+			return
+		}
+	}
+	rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers)
 	if rerr != nil {
 		writeError(w, rerr.dialect, rerr.status, kindNotFound, rerr.msg)
 		return
@@ -233,7 +249,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// token Sluice does not know, costs Sluice nothing but its headers.
 	// With no credential at all, only a keyless provider named in the
 	// path (/ollama/v1/...) is served.
-	cred := credential(r)
+	cred, bearer := credential(r)
 	var tokenName string
 	switch {
 	case strings.HasPrefix(cred, LocalTokenPrefix):
@@ -260,7 +276,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer release()
 
 	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies}
-	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name}
+	x.call = promptCallOf(r)
+	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name, Prompt: x.call.promptName()}
 	if x.logBodies {
 		x.rec.RequestBody = LoggedBody(body)
 	}
@@ -312,7 +329,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.rec.Stream = x.info.Stream || rt.Stream
 
 	// Credentials: a local token is swapped for the provider's key; a
-	// provider key of the caller's own goes through as it came.
+	// provider key of the caller's own goes to the provider that issued
+	// it, and nowhere else.
 	var upstreamKey string
 	switch {
 	case strings.HasPrefix(cred, LocalTokenPrefix):
@@ -337,8 +355,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			upstreamKey = key
 		}
-	case cred != "":
+	case cred != "" && prov.Keyless:
+		// A local model needs no key: the caller's goes nowhere.
 		x.rec.Token = ClientKeyToken
+	case cred != "":
+		if msg := foreignKey(cred, prov, providers); msg != "" {
+			writeError(w, dialect, http.StatusUnauthorized, kindAuth, msg)
+			return
+		}
+		x.rec.Token = ClientKeyToken
+		upstreamKey = cred
 	case prov.Keyless:
 		x.rec.Token = ""
 	default:
@@ -362,7 +388,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	out, err := p.outbound(r, x, body, cred, upstreamKey)
+	out, err := p.outbound(r, x, body, upstreamKey, bearer)
 	if err != nil {
 		p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, err.Error())
 		writeError(w, dialect, http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
@@ -407,7 +433,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	dialect := x.route.Dialect
 	x.price, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
-		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream}
+		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
@@ -523,25 +549,15 @@ func worstCost(pr Price, info RequestInfo, rt route) (Money, int64) {
 // maximum, for a request that sets none.
 const defaultMaxOutput = 65536
 
-// outbound builds the request to the provider.
-func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, cred, key string) (*http.Request, error) {
-	path := x.route.Path
-	var target string
-	if x.compat {
-		base := strings.TrimRight(x.provider.BaseURL, "/") + x.provider.OpenAIPath
-		target = base + strings.TrimPrefix(path, "/v1")
-	} else {
-		target = x.provider.upstreamURL(path, "")
+// outbound builds the request to the provider: the route's own path
+// joined to the provider's base, the caller's headers and query without
+// any credential, and key, the one credential the provider reads.
+func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
+	target, err := upstreamTarget(x.provider, x.compat, x.route.Path, outboundQuery(r.URL.Query()))
+	if err != nil {
+		return nil, err
 	}
-	q := r.URL.Query()
-	local := strings.HasPrefix(cred, LocalTokenPrefix)
-	if local {
-		q.Del("key")
-	}
-	if enc := q.Encode(); enc != "" {
-		target += "?" + enc
-	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, target, bytes.NewReader(body))
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -551,25 +567,28 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, cred, key st
 		out.Header.Del(h)
 	}
 	removeConnectionHeaders(out.Header)
-	if local || x.provider.Keyless && cred == "" {
-		out.Header.Del("Authorization")
-		out.Header.Del("X-Api-Key")
-		out.Header.Del("X-Goog-Api-Key")
-		if key != "" {
-			switch {
-			case x.compat || x.provider.Dialect == DialectOpenAI:
-				out.Header.Set("Authorization", "Bearer "+key)
-			case x.provider.Dialect == DialectAnthropic:
-				out.Header.Set("X-Api-Key", key)
-			case x.provider.Dialect == DialectGemini:
-				out.Header.Set("X-Goog-Api-Key", key)
-			}
-		}
-	}
+	stripCredentials(out.Header)
+	setCredential(out.Header, x.provider, x.compat, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")
 	}
 	return out, nil
+}
+
+// rawPath is r's path as it came on the wire, before decoding.
+func rawPath(r *http.Request) string {
+	raw := r.RequestURI
+	if raw == "" {
+		return r.URL.EscapedPath()
+	}
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if !strings.HasPrefix(raw, "/") {
+		// An absolute URL (a request meant for a proxy): its path.
+		return r.URL.EscapedPath()
+	}
+	return raw
 }
 
 // strippedRequestHeaders never go upstream: hop-by-hop headers, what
@@ -602,24 +621,6 @@ var strippedResponseHeaders = []string{
 	"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
 	"Access-Control-Allow-Headers", "Access-Control-Allow-Methods",
 	"Access-Control-Expose-Headers", "Access-Control-Max-Age",
-}
-
-// credential returns the key the caller sent, wherever its SDK puts it.
-func credential(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		if k, ok := strings.CutPrefix(a, "Bearer "); ok {
-			return strings.TrimSpace(k)
-		}
-		if k, ok := strings.CutPrefix(a, "bearer "); ok {
-			return strings.TrimSpace(k)
-		}
-	}
-	for _, h := range []string{"X-Api-Key", "X-Goog-Api-Key", "Api-Key"} {
-		if k := r.Header.Get(h); k != "" {
-			return strings.TrimSpace(k)
-		}
-	}
-	return r.URL.Query().Get("key")
 }
 
 // guard refuses what must not reach a provider route: a Host outside the

@@ -55,9 +55,12 @@ type Record struct {
 	Provider string    `json:"provider"`
 	Model    string    `json:"model"`
 	Route    string    `json:"route"` // e.g. "openai.chat", "anthropic.messages", "gemini.generateContent"
-	Stream   bool      `json:"stream"`
-	Status   int       `json:"status"`
-	Outcome  string    `json:"outcome"`
+	// Prompt names the saved prompt the request was made for (POST
+	// /p/NAME), "" for every other request.
+	Prompt  string `json:"prompt,omitempty"`
+	Stream  bool   `json:"stream"`
+	Status  int    `json:"status"`
+	Outcome string `json:"outcome"`
 	Usage
 	Cost Money `json:"cost_usd"`
 	// Priced is false when no price was known for the model: Cost is then
@@ -95,6 +98,7 @@ type Hold struct {
 	Provider string
 	Model    string
 	Route    string
+	Prompt   string `json:",omitempty"` // the saved prompt it is for, if any
 	Stream   bool
 	Amount   Money
 	// Estimated marks a hold for a model with no price (a conservative

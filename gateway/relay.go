@@ -288,6 +288,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 	if x.logBodies {
 		x.rec.ResponseBody = LoggedBody(x.respBody)
 	}
+	defer func() { x.call.report(x.rec) }()
 	switch {
 	case x.route.Free || x.provider.Keyless:
 		x.rec.Cost = 0

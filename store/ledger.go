@@ -393,6 +393,9 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 	if err := addRollup(tx.Bucket(bucketRollups), r, loc); err != nil {
 		return r, false, err
 	}
+	if err := addPromptRollup(tx, r, loc); err != nil {
+		return r, false, err
+	}
 	return r, true, nil
 }
 
@@ -416,7 +419,7 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 		if r.Cost == 0 || isRefusal(r.Outcome) {
 			continue
 		}
-		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token}
+		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}
 		for _, st := range db.budgets {
 			if !st.b.Applies(h) {
 				continue
@@ -510,6 +513,7 @@ func crashedRecord(h gateway.Hold) gateway.Record {
 		Provider:  h.Provider,
 		Model:     h.Model,
 		Route:     h.Route,
+		Prompt:    h.Prompt,
 		Stream:    h.Stream,
 		Outcome:   gateway.OutcomeCrashed,
 		Cost:      h.Amount,

@@ -36,6 +36,8 @@ type LogQuery struct {
 	// exact name or a path.Match pattern.
 	Provider, Model, Token, Outcome string
 	Status                          int
+	// Prompt keeps only the calls of that saved prompt.
+	Prompt string
 	// Estimated keeps only records whose cost is an estimate.
 	Estimated bool
 	// Since drops records older than it.
@@ -99,6 +101,7 @@ func (q LogQuery) matches(r gateway.Record) bool {
 	switch {
 	case q.Provider != "" && r.Provider != q.Provider,
 		q.Token != "" && r.Token != q.Token,
+		q.Prompt != "" && r.Prompt != q.Prompt,
 		q.Outcome != "" && r.Outcome != q.Outcome,
 		q.Status != 0 && r.Status != q.Status,
 		q.Estimated && !r.Estimated:

@@ -163,6 +163,10 @@ func windowSpend(tx *bolt.Tx, b gateway.Budget, start, end time.Time, loc *time.
 	if !end.IsZero() {
 		last = end.Add(-time.Nanosecond).In(loc).Format(dayLayout)
 	}
+	if b.Prompt != "" {
+		// Spend by prompt is rolled up on its own.
+		return promptWindowSpend(tx, b.Prompt, first, last)
+	}
 	var sum gateway.Money
 	err := forEachRollup(tx, first, last, func(_, provider, model, token string, r rollup) error {
 		if b.Applies(gateway.Hold{Provider: provider, Model: model, Token: token}) {

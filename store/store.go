@@ -72,7 +72,8 @@ var (
 	bucketTokens    = []byte("tokens")     // token name → JSON tokenDoc
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens}
+var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens,
+	bucketPrompts, bucketPromptRollups}
 
 // schemaVersion is the layout of the buckets this code reads and writes.
 const schemaVersion = "1"

@@ -155,6 +155,21 @@ export interface RecordDetail {
   explanation?: string;
 }
 
+export interface ConnectRecipe {
+  tool: string;
+  title: string;
+  group: 'agent' | 'sdk' | 'editor';
+  notes?: string[];
+  verified: string;
+  file?: { path: string; format: string; block: string; writable: boolean; env_fallback?: boolean };
+}
+
+export interface ConnectResult {
+  recipe: ConnectRecipe;
+  token_name?: string;
+  text: string;
+}
+
 export interface KeyInfo {
   provider: string;
   masked: string;
@@ -317,6 +332,8 @@ export const api = {
   testKey: (provider: string) => call<KeyCheck>('key.test', { provider }),
   tokens: () => call<TokenInfo[] | null>('tokens'),
   newToken: (name: string) => call<string>('token.new', { name }),
+  /** What a tool needs to reach Sluice, rendered by the same Go code as `sluice connect TOOL`; with makeToken, with a new token named after the tool. */
+  connect: (tool: string, makeToken: boolean) => call<ConnectResult>('connect', { tool, make_token: makeToken }),
   deleteToken: (name: string) => call<null>('token.delete', { name }),
   prices: () => call<PriceList>('prices'),
   importPrices: (data: string) => call<{ format: string; rows: number }>('prices.import', { data }),

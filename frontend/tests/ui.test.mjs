@@ -403,6 +403,17 @@ test('the Connect page fills its snippets with the address and a new token', { s
   for (const name of ['Shell exports', 'OpenAI SDK · Python', 'Anthropic SDK · TypeScript', 'Gemini SDK (google-genai) · Python', 'LangChain · Python', 'Vercel AI SDK · TypeScript', 'Claude Code', 'Codex CLI', 'aider']) {
     await page.getByRole('article', { name }).waitFor();
   }
+  // The coding tools' cards carry the text `sluice connect TOOL` prints,
+  // from the gateway; a token made here is named after the tool.
+  const codex = page.getByRole('article', { name: 'Codex CLI' });
+  assert.match(await codex.innerText(), /env_key = "SLUICE_TOKEN"/);
+  await codex.getByRole('button', { name: 'Make a token for Codex CLI' }).click();
+  await page.getByText(/Token “codex(-\d+)?” made for Codex CLI/).first().waitFor();
+  const ct = await codex.innerText();
+  assert.match(ct, /model_provider = "sluice"/);
+  assert.match(ct, new RegExp(`base_url = "http://${env.addr.replace(/\./g, '\\.')}/v1"`));
+  assert.match(ct, /experimental_bearer_token = "sk-sluice-/);
+  assert.match(await page.getByRole('article', { name: 'Claude Code' }).innerText(), /ANTHROPIC_AUTH_TOKEN/);
 });
 
 test('the overview shows each budget against its limit and stacks spend by token', { skip }, async () => {

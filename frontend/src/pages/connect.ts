@@ -1,7 +1,7 @@
 // Connect: copyable lines that point SDKs and tools at Sluice, with the
 // live address and a token made right here.
 
-import { api } from '../api';
+import { api, type ConnectResult } from '../api';
 import type { Page } from '../app';
 import { h, replace, type Child } from '../dom';
 import { busy, button, callout, card, codeBlock, errorMessage, fieldWithButton, input, pageHead, segmented, toast } from '../ui';
@@ -21,7 +21,7 @@ const SNIPPETS: Snippet[] = [
     id: 'env',
     group: 'shell',
     title: 'Shell exports',
-    note: ['Every SDK that reads the standard variables now goes through Sluice. ', h('code', null, 'eval "$(sluice env)"'), ' prints the same lines.'],
+    note: ['The SDKs read these. ', h('code', null, 'eval "$(sluice env)"'), ' prints the same lines. Coding tools each want their own setup (Codex ignores these variables): see Coding tools.'],
     code: (b, t) =>
       [
         t === PLACEHOLDER ? '# export SLUICE_TOKEN=sk-sluice-…   (make a token above)' : `export SLUICE_TOKEN=${t}`,
@@ -147,36 +147,10 @@ const anthropic = createAnthropic({ baseURL: '${b}/v1', apiKey: ${e.ts} });
 const { text } = await generateText({ model: openai('gpt-4o-mini'), prompt: 'Hello' });
 console.log(text);`,
   },
-  {
-    id: 'claude-code',
-    group: 'tools',
-    title: 'Claude Code',
-    note: 'ANTHROPIC_AUTH_TOKEN sends the token as a bearer token; ANTHROPIC_API_KEY works too.',
-    code: (b, t) => `export ANTHROPIC_BASE_URL=${b}
-export ANTHROPIC_AUTH_TOKEN=${q(t)}
-claude`,
-  },
-  {
-    id: 'codex',
-    group: 'tools',
-    title: 'Codex CLI',
-    code: (b, t) => `export OPENAI_BASE_URL=${b}/v1
-export OPENAI_API_KEY=${q(t)}
-codex`,
-  },
-  {
-    id: 'aider',
-    group: 'tools',
-    title: 'aider',
-    note: 'Or set OPENAI_API_BASE and OPENAI_API_KEY in the environment.',
-    code: (b, t) => `aider --openai-api-base ${b}/v1 --openai-api-key ${q(t)} --model gpt-4o`,
-  },
 ];
 
-/** q quotes a token for a shell line; the placeholder stays a variable reference. */
-function q(t: string): string {
-  return t === PLACEHOLDER ? `"${PLACEHOLDER}"` : t;
-}
+/** TOOLS are shown from the recipes `sluice connect TOOL` prints, made by the gateway. */
+const TOOLS = ['claude-code', 'codex', 'aider', 'opencode', 'continue', 'cursor'];
 
 const GROUPS: [string, string][] = [
   ['all', 'All'],
@@ -223,6 +197,48 @@ export const connectPage: Page = {
       form,
     );
 
+    const recipes = new Map<string, ConnectResult>();
+    const made = new Set<string>();
+    void Promise.all(
+      TOOLS.map(async (id) => {
+        try {
+          recipes.set(id, await api.connect(id, false));
+        } catch (err) {
+          toast(errorMessage(err), 'danger', { title: `Could not load the ${id} recipe` });
+        }
+      }),
+    ).then(() => render());
+
+    function toolCard(id: string): HTMLElement | null {
+      const r = recipes.get(id);
+      if (!r) return null;
+      const rec = r.recipe;
+      const makeBtn = button(`Make a token for ${rec.title}`, {
+        size: 'sm',
+        icon: 'plus',
+        onClick: () =>
+          void busy(makeBtn, async () => {
+            try {
+              const res = await api.connect(id, true);
+              recipes.set(id, res);
+              made.add(id);
+              toast(`Token “${res.token_name}” made for ${rec.title}. Copy the lines now: the token is not shown again.`, 'ok', { title: 'Token made' });
+              render();
+            } catch (err) {
+              toast(errorMessage(err), 'danger', { title: 'Could not make the token' });
+            }
+          }),
+      });
+      return h(
+        'article',
+        { class: 'card snippet', 'aria-label': rec.title },
+        h('h3', null, rec.title),
+        h('p', { class: 'muted small' }, rec.file?.writable ? ['Or from a terminal: ', h('code', null, `sluice connect ${id} --write`), ' edits ', h('code', null, rec.file.path), ' for you (', h('code', null, '--undo'), ' restores it).'] : ['The same text: ', h('code', null, `sluice connect ${id}`)]),
+        codeBlock(r.text, rec.title),
+        rec.tool === 'cursor' || made.has(id) ? null : makeBtn,
+      );
+    }
+
     function render(): void {
       const t = token ?? PLACEHOLDER;
       const expr = token ? { py: `"${token}"`, ts: `'${token}'` } : { py: 'os.environ["SLUICE_TOKEN"]', ts: 'process.env.SLUICE_TOKEN' };
@@ -233,6 +249,7 @@ export const connectPage: Page = {
           if (!token && s.group === 'python') code = 'import os\n' + code;
           return h('article', { class: 'card snippet', 'aria-label': s.title }, h('h3', null, s.title), s.note ? h('p', { class: 'muted small' }, s.note) : null, codeBlock(code, s.title));
         }),
+        group === 'all' || group === 'tools' ? TOOLS.map(toolCard) : null,
       );
     }
 

@@ -1,0 +1,438 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A recipe is what one tool or SDK needs to send its calls through Sluice:
+// environment variables, a block of its config file, or code. Every claim
+// a recipe makes about a tool says how it was checked (Verified): by
+// running the tool against `sluice serve` in the end-to-end tests, or, for
+// a tool that cannot run there, by reading its source.
+
+// Recipe is how one tool reaches Sluice.
+type Recipe struct {
+	Tool  string `json:"tool"`
+	Title string `json:"title"`
+	Group string `json:"group"` // "agent", "sdk" or "editor"
+	// Env are the variables the tool reads, in the order to set them.
+	Env []EnvVar `json:"env,omitempty"`
+	// File is the tool's config file block, when the tool needs one (or
+	// takes its settings from one as well as from the environment).
+	File *ConfigFile `json:"file,omitempty"`
+	// Code are snippets for SDKs, which take the address in code.
+	Code []Snippet `json:"code,omitempty"`
+	// Notes say what a user must know: what the tool ignores, where it
+	// differs from its siblings.
+	Notes []string `json:"notes,omitempty"`
+	// Verified says how this recipe was checked against the tool itself.
+	Verified string `json:"verified"`
+}
+
+// EnvVar is one environment variable a tool reads.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ConfigFile is a block of a tool's own config file.
+type ConfigFile struct {
+	// Path is where the tool reads it, as a user writes it
+	// ("~/.codex/config.toml").
+	Path   string `json:"path"`
+	Format string `json:"format"` // "json", "toml" or "yaml"
+	Block  string `json:"block"`
+	// Writable: `sluice connect TOOL --write` edits the file in place.
+	Writable bool `json:"writable"`
+	// EnvFallback: the tool also takes Env from its environment, so the
+	// file is one of two ways.
+	EnvFallback bool `json:"env_fallback,omitempty"`
+}
+
+// Snippet is code in one language.
+type Snippet struct {
+	Lang string `json:"lang"` // "typescript", "python", "shell"
+	Text string `json:"text"`
+}
+
+// TokenPlaceholder stands for the token in a recipe shown before one is
+// made: a shell variable in environment lines, the same name in files.
+const TokenPlaceholder = "$SLUICE_TOKEN"
+
+// connectTool makes a tool's recipe for a gateway at base
+// ("http://127.0.0.1:4020") and a local token (TokenPlaceholder when none
+// was made yet).
+type connectTool struct {
+	id, title, group string
+	recipe           func(base, token string) Recipe
+}
+
+var connectTools = []connectTool{
+	{"claude-code", "Claude Code", "agent", claudeCodeRecipe},
+	{"codex", "Codex CLI", "agent", codexRecipe},
+	{"aider", "aider", "agent", aiderRecipe},
+	{"opencode", "opencode", "agent", opencodeRecipe},
+	{"continue", "Continue", "editor", continueRecipe},
+	{"cursor", "Cursor", "editor", cursorRecipe},
+	{"openai", "OpenAI SDK", "sdk", openaiRecipe},
+	{"anthropic", "Anthropic SDK", "sdk", anthropicRecipe},
+	{"gemini", "Gemini SDK (google-genai)", "sdk", geminiRecipe},
+	{"ai-sdk", "Vercel AI SDK", "sdk", aiSDKRecipe},
+	{"langchain", "LangChain", "sdk", langchainRecipe},
+}
+
+// ConnectTools returns the ids of the tools `sluice connect` knows, in the
+// order they are shown.
+func ConnectTools() []string {
+	ids := make([]string, len(connectTools))
+	for i, t := range connectTools {
+		ids[i] = t.id
+	}
+	return ids
+}
+
+// ConnectRecipe returns tool's recipe for a gateway at base with token.
+func ConnectRecipe(tool, base, token string) (Recipe, error) {
+	tool = strings.ToLower(strings.TrimSpace(tool))
+	if alias, ok := toolAliases[tool]; ok {
+		tool = alias
+	}
+	for _, t := range connectTools {
+		if t.id == tool {
+			r := t.recipe(strings.TrimRight(base, "/"), token)
+			r.Tool, r.Title, r.Group = t.id, t.title, t.group
+			return r, nil
+		}
+	}
+	return Recipe{}, fmt.Errorf("tool %q: %w (known: %s)", tool, ErrNotFound, strings.Join(ConnectTools(), ", "))
+}
+
+var toolAliases = map[string]string{
+	"claude": "claude-code", "claudecode": "claude-code", "codex-cli": "codex",
+	"vercel": "ai-sdk", "vercel-ai": "ai-sdk", "ai": "ai-sdk", "google": "gemini", "google-genai": "gemini",
+}
+
+// tokenExpr is how code reads the token: the literal when one was made,
+// else the environment variable.
+func tokenExpr(token, lang string) string {
+	if token == TokenPlaceholder {
+		switch lang {
+		case "python":
+			return `os.environ["SLUICE_TOKEN"]`
+		default:
+			return "process.env.SLUICE_TOKEN"
+		}
+	}
+	if lang == "python" {
+		return `"` + token + `"`
+	}
+	return "'" + token + "'"
+}
+
+func pyImportOS(token string) string {
+	if token == TokenPlaceholder {
+		return "import os\n"
+	}
+	return ""
+}
+
+func claudeCodeRecipe(base, token string) Recipe {
+	env := []EnvVar{{"ANTHROPIC_BASE_URL", base}, {"ANTHROPIC_AUTH_TOKEN", token}}
+	return Recipe{
+		Env: env,
+		File: &ConfigFile{Path: "~/.claude/settings.json", Format: "json", Writable: true, EnvFallback: true,
+			Block: jsonEnvBlock(env)},
+		Notes: []string{
+			"Claude Code sends ANTHROPIC_AUTH_TOKEN as a bearer token.",
+			"Claude Code asks for max_tokens 128000 on every call; Sluice holds a stream's input and a slice of output and extends the hold as the answer comes, so a small budget still serves it.",
+		},
+		Verified: "run here: @anthropic-ai/claude-code 2.1.332, `claude -p` with a tool call, set up both from the environment and from ~/.claude/settings.json, against sluice serve (e2e TestClaudeCode)",
+	}
+}
+
+func jsonEnvBlock(env []EnvVar) string {
+	var b strings.Builder
+	b.WriteString("{\n  \"env\": {\n")
+	for i, v := range env {
+		fmt.Fprintf(&b, "    %s: %s", jsonString(v.Name), jsonString(v.Value))
+		if i < len(env)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("  }\n}\n")
+	return b.String()
+}
+
+// codexProvider is the name of the model provider table Sluice writes into
+// Codex's config.
+const codexProvider = "sluice"
+
+func codexRecipe(base, token string) Recipe {
+	auth := "experimental_bearer_token = " + tomlString(token)
+	if token == TokenPlaceholder {
+		auth = `env_key = "SLUICE_TOKEN"`
+	}
+	block := fmt.Sprintf(`model_provider = %q
+
+[model_providers.%s]
+name = "Sluice"
+base_url = %s
+wire_api = "responses"
+%s
+`, codexProvider, codexProvider, tomlString(base+"/v1"), auth)
+	return Recipe{
+		File: &ConfigFile{Path: "~/.codex/config.toml", Format: "toml", Writable: true, Block: block},
+		Notes: []string{
+			"Codex reads neither OPENAI_BASE_URL nor OPENAI_API_KEY: its address and key come only from config.toml ($CODEX_HOME/config.toml when CODEX_HOME is set).",
+			"model_provider is a top-level key: it goes above the first [table] of the file.",
+			"A provider table of its own makes Codex use HTTPS streams (no WebSocket) and send the token as a bearer token.",
+			"`codex -m MODEL` or model = \"...\" picks the model; a model newer than Sluice's price table is refused under a budget until `sluice prices update`.",
+			"Codex retries a refused stream five times (stream_max_retries) before it shows Sluice's 402 and stops.",
+		},
+		Verified: "run here: @openai/codex 0.171.0, `codex exec` with a tool call, against sluice serve (e2e TestCodex); the same run shows it ignores OPENAI_BASE_URL",
+	}
+}
+
+func aiderRecipe(base, token string) Recipe {
+	env := []EnvVar{{"OPENAI_API_BASE", base + "/v1"}, {"OPENAI_API_KEY", token}}
+	return Recipe{
+		Env: env,
+		File: &ConfigFile{Path: "~/.aider.conf.yml", Format: "yaml", Writable: true, EnvFallback: true,
+			Block: "openai-api-base: " + yamlString(base+"/v1") + "\nopenai-api-key: " + yamlString(token) + "\n"},
+		Notes: []string{
+			"aider sends every model named openai/MODEL to this address: `aider --model openai/gpt-5.5`, or `--model openai/claude-sonnet-4-5` (Sluice routes claude-… names to Anthropic).",
+		},
+		Verified: "read from aider's source (aider/args.py: --openai-api-base reads OPENAI_API_BASE, --openai-api-key OPENAI_API_KEY, and ~/.aider.conf.yml takes the same keys); not run here: aider is a Python program",
+	}
+}
+
+func opencodeRecipe(base, token string) Recipe {
+	block := fmt.Sprintf(`{
+  "$schema": "https://opencode.ai/config.json",
+  "provider": {
+    "anthropic": {
+      "options": {
+        "baseURL": %s,
+        "apiKey": %s
+      }
+    },
+    "openai": {
+      "options": {
+        "baseURL": %s,
+        "apiKey": %s
+      }
+    }
+  }
+}
+`, jsonString(base+"/v1"), jsonString(token), jsonString(base+"/v1"), jsonString(token))
+	return Recipe{
+		File: &ConfigFile{Path: "~/.config/opencode/opencode.json", Format: "json", Writable: true, Block: block},
+		Notes: []string{
+			"opencode passes each provider's options to its AI SDK provider, whose Anthropic base URL ends in /v1.",
+		},
+		Verified: "not yet checked against opencode itself: written from its documented provider options",
+	}
+}
+
+func continueRecipe(base, token string) Recipe {
+	block := fmt.Sprintf(`models:
+  - name: GPT through Sluice
+    provider: openai
+    model: gpt-5.5
+    apiBase: %s
+    apiKey: %s
+  - name: Claude through Sluice
+    provider: anthropic
+    model: claude-sonnet-4-5
+    apiBase: %s
+    apiKey: %s
+`, yamlString(base+"/v1"), yamlString(token), yamlString(base+"/v1/"), yamlString(token))
+	return Recipe{
+		File: &ConfigFile{Path: "~/.continue/config.yaml", Format: "yaml", Block: block},
+		Notes: []string{
+			"Add these entries to the models list of your config.yaml (Continue's editor extensions and its cn command line read the same file).",
+		},
+		Verified: "not yet checked against Continue itself: written from its documented config.yaml model fields",
+	}
+}
+
+func cursorRecipe(base, token string) Recipe {
+	return Recipe{
+		Notes: []string{
+			"Cursor sends its model requests from Cursor's own servers, not from your machine, so they cannot reach " + base + ": Sluice cannot meter Cursor's built-in chat.",
+			"Cursor Settings → Models → \"Override OpenAI Base URL\" takes a public HTTPS address; put Sluice behind one only if you accept exposing it.",
+			"Extensions and terminals inside Cursor run on your machine: set them up as their own tools (claude-code, codex, the SDKs).",
+		},
+		Verified: "not checked here: Cursor is a desktop application; from its documentation",
+	}
+}
+
+func openaiRecipe(base, token string) Recipe {
+	return Recipe{
+		Env: []EnvVar{{"OPENAI_BASE_URL", base + "/v1"}, {"OPENAI_API_KEY", token}},
+		Code: []Snippet{
+			{"typescript", fmt.Sprintf(`import OpenAI from 'openai';
+
+const client = new OpenAI({ baseURL: '%s/v1', apiKey: %s });`, base, tokenExpr(token, "ts"))},
+			{"python", fmt.Sprintf(`%sfrom openai import OpenAI
+
+client = OpenAI(base_url="%s/v1", api_key=%s)`, pyImportOS(token), base, tokenExpr(token, "python"))},
+		},
+		Verified: "run here: openai (npm) 7.55.0 from OPENAI_BASE_URL and OPENAI_API_KEY (e2e TestSDK*); the Python SDK reads the same variables",
+	}
+}
+
+func anthropicRecipe(base, token string) Recipe {
+	return Recipe{
+		Env: []EnvVar{{"ANTHROPIC_BASE_URL", base}, {"ANTHROPIC_API_KEY", token}},
+		Code: []Snippet{
+			{"typescript", fmt.Sprintf(`import Anthropic from '@anthropic-ai/sdk';
+
+const client = new Anthropic({ baseURL: '%s', apiKey: %s });`, base, tokenExpr(token, "ts"))},
+			{"python", fmt.Sprintf(`%simport anthropic
+
+client = anthropic.Anthropic(base_url="%s", api_key=%s)`, pyImportOS(token), base, tokenExpr(token, "python"))},
+		},
+		Notes:    []string{"The Anthropic SDKs take the address without /v1."},
+		Verified: "run here: @anthropic-ai/sdk 1.10.0 (e2e TestSDK*)",
+	}
+}
+
+func geminiRecipe(base, token string) Recipe {
+	return Recipe{
+		Env: []EnvVar{{"GOOGLE_GEMINI_BASE_URL", base}, {"GEMINI_API_KEY", token}},
+		Code: []Snippet{
+			{"typescript", fmt.Sprintf(`import { GoogleGenAI } from '@google/genai';
+
+const ai = new GoogleGenAI({ apiKey: %s, httpOptions: { baseUrl: '%s' } });`, tokenExpr(token, "ts"), base)},
+			{"python", fmt.Sprintf(`%sfrom google import genai
+from google.genai import types
+
+client = genai.Client(api_key=%s, http_options=types.HttpOptions(base_url="%s"))`, pyImportOS(token), tokenExpr(token, "python"), base)},
+		},
+		Verified: "run here: @google/genai 3.1.0 (e2e TestSDK*)",
+	}
+}
+
+func aiSDKRecipe(base, token string) Recipe {
+	return Recipe{
+		Env: []EnvVar{{"OPENAI_BASE_URL", base + "/v1"}, {"OPENAI_API_KEY", token}, {"ANTHROPIC_BASE_URL", base + "/v1"},
+			{"ANTHROPIC_API_KEY", token}, {"GOOGLE_GENERATIVE_AI_API_KEY", token}},
+		Code: []Snippet{{"typescript", fmt.Sprintf(`import { createOpenAI } from '@ai-sdk/openai';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createGoogleGenerativeAI } from '@ai-sdk/google';
+
+const openai = createOpenAI({ baseURL: '%[1]s/v1', apiKey: %[2]s });
+const anthropic = createAnthropic({ baseURL: '%[1]s/v1', apiKey: %[2]s });
+const google = createGoogleGenerativeAI({ baseURL: '%[1]s/v1beta', apiKey: %[2]s });`, base, tokenExpr(token, "ts"))}},
+		Notes: []string{
+			"The AI SDK's Anthropic provider takes its address with /v1 (unlike Anthropic's own SDK), and its Google provider with /v1beta; it has no variable for Google's address.",
+		},
+		Verified: "not yet run here: written from the providers' documented options",
+	}
+}
+
+func langchainRecipe(base, token string) Recipe {
+	return Recipe{
+		Env: []EnvVar{{"OPENAI_BASE_URL", base + "/v1"}, {"OPENAI_API_KEY", token}, {"ANTHROPIC_API_URL", base}, {"ANTHROPIC_API_KEY", token}},
+		Code: []Snippet{
+			{"typescript", fmt.Sprintf(`import { ChatOpenAI } from '@langchain/openai';
+import { ChatAnthropic } from '@langchain/anthropic';
+
+const gpt = new ChatOpenAI({ model: 'gpt-5.5', apiKey: %[2]s, configuration: { baseURL: '%[1]s/v1' } });
+const claude = new ChatAnthropic({ model: 'claude-sonnet-4-5', apiKey: %[2]s, anthropicApiUrl: '%[1]s' });`, base, tokenExpr(token, "ts"))},
+			{"python", fmt.Sprintf(`%sfrom langchain_openai import ChatOpenAI
+from langchain_anthropic import ChatAnthropic
+
+gpt = ChatOpenAI(model="gpt-5.5", base_url="%[2]s/v1", api_key=%[3]s)
+claude = ChatAnthropic(model="claude-sonnet-4-5", base_url="%[2]s", api_key=%[3]s)`, pyImportOS(token), base, tokenExpr(token, "python"))},
+		},
+		Verified: "not yet run here: written from the packages' documented options",
+	}
+}
+
+// Text is the recipe as `sluice connect` prints it and the Connect page
+// shows it: comments, then environment lines for shell (sh, fish or
+// powershell) or the config file block.
+func (r Recipe) Text(shell string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n", r.Title)
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "# %s\n", n)
+	}
+	fmt.Fprintf(&b, "# Checked: %s\n", r.Verified)
+	if len(r.Env) > 0 {
+		for _, v := range r.Env {
+			line, err := envLine(shell, v.Name, v.Value)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(line)
+		}
+		if r.File != nil && r.File.EnvFallback {
+			fmt.Fprintf(&b, "# Or keep them in %s: sluice connect %s --write\n", r.File.Path, r.Tool)
+		}
+	} else if r.File != nil {
+		how := "add this to " + r.File.Path
+		if r.File.Writable {
+			how += " (sluice connect " + r.Tool + " --write does it, with a backup; --undo restores it)"
+		}
+		fmt.Fprintf(&b, "# %s:\n%s", how, r.File.Block)
+	}
+	for _, s := range r.Code {
+		fmt.Fprintf(&b, "# Or in %s:\n", s.Lang)
+		for _, l := range strings.Split(s.Text, "\n") {
+			fmt.Fprintf(&b, "#   %s\n", l)
+		}
+	}
+	return b.String(), nil
+}
+
+// envLine sets one variable in shell's words. A value that is the token
+// placeholder stays a variable reference.
+func envLine(shell, name, value string) (string, error) {
+	switch shell {
+	case "", "sh", "bash", "zsh":
+		if value == TokenPlaceholder {
+			return fmt.Sprintf("export %s=\"$SLUICE_TOKEN\"\n", name), nil
+		}
+		return fmt.Sprintf("export %s=%s\n", name, ShellQuote(value)), nil
+	case "fish":
+		if value == TokenPlaceholder {
+			return fmt.Sprintf("set -gx %s $SLUICE_TOKEN\n", name), nil
+		}
+		return fmt.Sprintf("set -gx %s %s\n", name, ShellQuote(value)), nil
+	case "powershell", "pwsh":
+		if value == TokenPlaceholder {
+			return fmt.Sprintf("$env:%s = $env:SLUICE_TOKEN\n", name), nil
+		}
+		return fmt.Sprintf("$env:%s = '%s'\n", name, strings.ReplaceAll(value, "'", "''")), nil
+	}
+	return "", fmt.Errorf("unknown shell %q: want sh, fish or powershell", shell)
+}
+
+// ShellQuote quotes s for a POSIX shell (and fish).
+func ShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// ConnectResult is a recipe with the token made for it.
+type ConnectResult struct {
+	Recipe    Recipe `json:"recipe"`
+	TokenName string `json:"token_name,omitempty"` // "" when the recipe holds the placeholder
+	Text      string `json:"text"`
+}
+
+// connectTokenName is the name of the local token made for tool: the
+// tool's id, or the first free id-N.
+func connectTokenName(tool string, taken map[string]bool) string {
+	if !taken[tool] {
+		return tool
+	}
+	for i := 2; ; i++ {
+		n := fmt.Sprintf("%s-%d", tool, i)
+		if !taken[n] {
+			return n
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// credentialHeaders are the headers SDKs and tools carry keys in. None of
+// them goes upstream as the caller sent it: the outbound request gets only
+// the one credential its provider reads.
+var credentialHeaders = []string{
+	"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key",
+	"X-Auth-Token", "X-Access-Token", "X-Key", "Ocp-Apim-Subscription-Key", "Cookie",
+}
+
+// credentialParams are the query parameters keys travel in, compared
+// without regard to case.
+var credentialParams = []string{"key", "api_key", "api-key", "apikey", "access_token", "token", "auth", "x-api-key"}
+
+// credential returns the key the caller sent, wherever its SDK puts it,
+// and whether it came in the Authorization header.
+func credential(r *http.Request) (key string, bearer bool) {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if scheme, k, ok := strings.Cut(strings.TrimSpace(a), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			if k = strings.TrimSpace(k); k != "" {
+				return k, true
+			}
+		}
+	}
+	for _, h := range []string{"X-Api-Key", "X-Goog-Api-Key", "Api-Key"} {
+		if k := strings.TrimSpace(r.Header.Get(h)); k != "" {
+			return k, false
+		}
+	}
+	for name, vs := range r.URL.Query() {
+		if isCredentialParam(name) {
+			for _, v := range vs {
+				if v = strings.TrimSpace(v); v != "" {
+					return v, false
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+func isCredentialParam(name string) bool {
+	for _, p := range credentialParams {
+		if strings.EqualFold(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsLocalToken reports whether s carries a local token.
+func holdsLocalToken(s string) bool {
+	return strings.Contains(strings.ToLower(s), LocalTokenPrefix)
+}
+
+// stripCredentials removes from h every header that carries a key: the
+// known credential headers, and any other whose value holds a local token.
+func stripCredentials(h http.Header) {
+	for _, k := range credentialHeaders {
+		h.Del(k)
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			if holdsLocalToken(v) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// outboundQuery is the caller's query without a credential of any kind.
+func outboundQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range q {
+		if isCredentialParam(k) || holdsLocalToken(k) {
+			continue
+		}
+		for _, v := range vs {
+			if !holdsLocalToken(v) {
+				out.Add(k, v)
+			}
+		}
+	}
+	return out
+}
+
+// setCredential sets on h the one header the provider reads its key
+// from. bearer keeps an Anthropic OAuth token (Claude Code signed in to
+// a subscription) in Authorization, where Anthropic reads it.
+func setCredential(h http.Header, p Provider, compat bool, key string, bearer bool) {
+	if key == "" {
+		return
+	}
+	switch {
+	case compat || p.Dialect == DialectOpenAI:
+		h.Set("Authorization", "Bearer "+key)
+	case p.Dialect == DialectAnthropic:
+		if bearer && strings.HasPrefix(key, "sk-ant-oat") {
+			h.Set("Authorization", "Bearer "+key)
+		} else {
+			h.Set("X-Api-Key", key)
+		}
+	case p.Dialect == DialectGemini:
+		h.Set("X-Goog-Api-Key", key)
+	}
+}
+
+// keyIssuer names the provider that issued key, told by the key prefixes
+// providers document, or "" when no prefix says. The longest prefix wins
+// ("sk-or-" is OpenRouter's, "sk-ant-" Anthropic's). Two shapes have no
+// prefix of their own: OpenAI's older keys, "sk-" with the marker
+// "T3BlbkFJ" (base64 of "OpenAI") inside, and DeepSeek's, "sk-" and 32
+// hex digits.
+func keyIssuer(key string, providers map[string]Provider) string {
+	best, bestLen := "", 0
+	for _, p := range providers {
+		for _, pre := range p.KeyPrefixes {
+			if strings.HasPrefix(key, pre) && len(pre) > bestLen {
+				best, bestLen = p.Name, len(pre)
+			}
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if rest, ok := strings.CutPrefix(key, "sk-"); ok {
+		if strings.Contains(rest, "T3BlbkFJ") {
+			return "openai"
+		}
+		if len(rest) == 32 && isHex(rest) {
+			return "deepseek"
+		}
+	}
+	return ""
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// knownKeyShape reports whether the provider's keys have a documented
+// shape, so that a key without it cannot be the provider's.
+func knownKeyShape(p Provider) bool {
+	return len(p.KeyPrefixes) > 0 || p.Name == "openai" || p.Name == "deepseek"
+}
+
+// foreignKey says why the caller's own key must not go to p, or "" when
+// it may: a key goes only to the provider that issued it, and to a
+// provider whose keys have a documented shape only a key of that shape.
+func foreignKey(key string, p Provider, providers map[string]Provider) string {
+	issuer := keyIssuer(key, providers)
+	switch {
+	case issuer == p.Name:
+		return ""
+	case issuer != "":
+		return "this request carries what looks like a " + issuer + " key (by its prefix), and it goes to " + p.Name +
+			": Sluice sends a provider key only to the provider that issued it. Use a local token (`sluice token new NAME`), or a " + p.Name + " key"
+	case knownKeyShape(p):
+		return "Sluice cannot tell which provider issued this key (it has none of the prefixes " + p.Name +
+			" keys have), so it does not send it to " + p.Name + ". Use a local token (`sluice token new NAME`), or a " + p.Name + " key"
+	}
+	return ""
+}

@@ -1,0 +1,792 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// PromptSource gives the prompts served at /p/. Implementations must be
+// safe for concurrent use.
+type PromptSource interface {
+	// Prompt returns the current version of the prompt named name, or an
+	// error wrapping ErrNoPrompt.
+	Prompt(ctx context.Context, name string) (Prompt, error)
+	// Prompts returns the current version of every prompt, by name.
+	Prompts(ctx context.Context) ([]Prompt, error)
+}
+
+// ErrNoPrompt is returned by a PromptSource for a name that has no prompt.
+var ErrNoPrompt = errors.New("no such prompt")
+
+// Prompts serves saved prompts as endpoints: POST /p/{name} renders the
+// prompt with the caller's inputs and sends it, as a request in the
+// provider's own format, through Proxy, so that it is authenticated, held,
+// forwarded, metered and settled exactly like any other request, its
+// record carrying the prompt's name. GET /p/openapi.json describes every
+// prompt endpoint.
+//
+// Callers authenticate with a local token. Answers and errors are plain
+// JSON ({"output": ...} or {"error": {"type": ..., "message": ...}}), or
+// server-sent events with ?stream=true. A Prompts is safe for concurrent
+// use.
+type Prompts struct {
+	// Proxy carries every call. It must not be nil.
+	Proxy *Proxy
+	// Source gives the prompts. It must not be nil.
+	Source PromptSource
+}
+
+// PromptPrefix is the path under which prompts are served.
+const PromptPrefix = "/p/"
+
+// defaultPromptMaxTokens is the output limit sent to a provider that
+// requires one (Anthropic) for a prompt that sets none.
+const defaultPromptMaxTokens = 4096
+
+// PromptResult is a prompt call's answer.
+type PromptResult struct {
+	// Output is the model's text as a JSON string, or, for a prompt with a
+	// schema, the JSON value it produced.
+	Output json.RawMessage `json:"output"`
+	Model  string          `json:"model"`
+	Usage  Usage           `json:"usage"`
+	Cost   Money           `json:"cost_usd"`
+	// ID is the request's ID in the log.
+	ID      string `json:"id"`
+	Prompt  string `json:"prompt"`
+	Version int    `json:"version"`
+}
+
+// PromptError is a prompt call that failed, as its caller is told.
+type PromptError struct {
+	Status  int    `json:"-"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	// Budget names the budget that refused the call (402).
+	Budget string `json:"budget,omitempty"`
+	// Output is what the model answered, when it did not fit the schema.
+	Output string `json:"output,omitempty"`
+	// ID is the request's ID in the log, when it got that far.
+	ID string `json:"id,omitempty"`
+}
+
+func (e *PromptError) Error() string { return e.Message }
+
+// Error types of prompt calls, beyond the proxy's own kinds.
+const (
+	kindMissingInput   = "invalid_input"
+	kindSchemaMismatch = "schema_mismatch"
+	kindNoOutput       = "no_output"
+)
+
+// ServeHTTP serves /p/openapi.json and /p/{name}.
+func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := ps.Proxy
+	if status, msg := p.guard(r); status != 0 {
+		writePromptError(w, &PromptError{Status: status, Type: kindPermission, Message: msg})
+		return
+	}
+	name, ok := strings.CutPrefix(r.URL.Path, PromptPrefix)
+	if !ok || strings.Contains(name, "/") || name == "" {
+		writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: kindNotFound,
+			Message: "prompt endpoints are POST /p/NAME; GET /p/openapi.json describes them"})
+		return
+	}
+	if name == "openapi.json" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET")
+			writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: kindInvalid, Message: "use GET"})
+			return
+		}
+		ps.serveOpenAPI(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: kindInvalid,
+			Message: "call a prompt with POST /p/" + name + " and its inputs as a JSON object (or text/plain as the input \"text\")"})
+		return
+	}
+
+	// Authenticate before reading the body, as provider routes do.
+	cred, _ := credential(r)
+	if !strings.HasPrefix(cred, LocalTokenPrefix) {
+		writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: kindAuth,
+			Message: "a prompt endpoint takes a local token: send Authorization: Bearer sk-sluice-… (make one with `sluice token new NAME`)"})
+		return
+	}
+	if _, err := p.token(r.Context(), cred); err != nil {
+		if errors.Is(err, ErrUnknownToken) {
+			writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: kindAuth, Message: "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`"})
+		} else {
+			p.logf("sluice: token lookup: %v", err)
+			writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: kindUnavailable, Message: "Sluice could not check its token: " + err.Error()})
+		}
+		return
+	}
+
+	pr, err := ps.Source.Prompt(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, ErrNoPrompt) {
+			writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: kindNotFound,
+				Message: fmt.Sprintf("no prompt %q: define it with `sluice prompt set %s --model MODEL --template TEXT` (or in the Prompts page)", name, name)})
+			return
+		}
+		p.logf("sluice: read prompt %s: %v", name, err)
+		writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: kindUnavailable, Message: "Sluice could not read the prompt: " + err.Error()})
+		return
+	}
+
+	limit := p.MaxBodyBytes
+	if limit <= 0 {
+		limit = 32 << 20
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writePromptError(w, &PromptError{Status: http.StatusRequestEntityTooLarge, Type: kindTooLarge,
+				Message: fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit)})
+			return
+		}
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: "could not read the request body: " + err.Error()})
+		return
+	}
+	inputs, err := PromptInputs(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: err.Error()})
+		return
+	}
+	system, user, err := pr.Render(inputs)
+	if err != nil {
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindMissingInput, Message: "prompt " + pr.Name + ": " + err.Error()})
+		return
+	}
+	stream := false
+	switch strings.ToLower(r.URL.Query().Get("stream")) {
+	case "", "false", "0":
+	case "true", "1":
+		stream = true
+	default:
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: "stream is true or false"})
+		return
+	}
+	ps.call(w, r, pr, system, user, stream, cred)
+}
+
+// call sends the rendered prompt through the proxy and answers the caller.
+func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, system, user string, stream bool, cred string) {
+	p := ps.Proxy
+	path, query, hdr, body, err := providerRequest(pr, system, user, stream, p.Providers(), p.Prices())
+	if err != nil {
+		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: kindInvalid, Message: "prompt " + pr.Name + ": " + err.Error()})
+		return
+	}
+	pc := &promptCall{name: pr.Name}
+	ctx := context.WithValue(r.Context(), promptCallKey{}, pc)
+	target := &url.URL{Path: path, RawQuery: query}
+	in, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
+	if err != nil {
+		writePromptError(w, &PromptError{Status: http.StatusInternalServerError, Type: kindInvalid, Message: err.Error()})
+		return
+	}
+	in.Host = r.Host
+	in.RemoteAddr = r.RemoteAddr
+	in.Header = hdr
+	in.Header.Set("Authorization", "Bearer "+cred)
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		in.Header.Set("User-Agent", ua)
+	}
+
+	cw := &captureWriter{header: http.Header{}, client: w, stream: stream, dialect: hdr.Get(dialectHeader)}
+	in.Header.Del(dialectHeader)
+	p.ServeHTTP(cw, in)
+	rec, _ := pc.record()
+
+	if cw.streaming {
+		ps.endStream(cw, pr, rec)
+		return
+	}
+	status := cw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status >= 300 {
+		writePromptError(w, innerError(status, cw.header, cw.body.Bytes(), rec))
+		return
+	}
+	text, err := outputText(cw.dialect, cw.body.Bytes())
+	if err != nil {
+		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: kindNoOutput, Message: err.Error(), ID: rec.ID})
+		return
+	}
+	res, perr := result(pr, rec, text)
+	if perr != nil {
+		writePromptError(w, perr)
+		return
+	}
+	if stream {
+		// Asked for a stream, answered whole: one delta, then the end.
+		startSSE(w)
+		writeEvent(w, "delta", map[string]string{"text": text})
+		writeEvent(w, "done", res)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Sluice-Request-Id", rec.ID)
+	w.WriteHeader(http.StatusOK)
+	json.NewEncoder(w).Encode(res)
+}
+
+// result is the answer for text, the model's output: validated against
+// the prompt's schema, if it has one.
+func result(pr Prompt, rec Record, text string) (PromptResult, *PromptError) {
+	res := PromptResult{Model: rec.Model, Usage: rec.Usage, Cost: rec.Cost, ID: rec.ID, Prompt: pr.Name, Version: pr.Version}
+	if res.Model == "" {
+		res.Model = pr.Model
+	}
+	if len(pr.Schema) == 0 {
+		res.Output, _ = json.Marshal(text)
+		return res, nil
+	}
+	out := []byte(strings.TrimSpace(text))
+	if err := ValidateJSON(pr.Schema, out); err != nil {
+		return res, &PromptError{Status: http.StatusBadGateway, Type: kindSchemaMismatch,
+			Message: "the model's output does not fit the prompt's schema: " + err.Error(), Output: text, ID: rec.ID}
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, out); err != nil {
+		return res, &PromptError{Status: http.StatusBadGateway, Type: kindSchemaMismatch, Message: "the model's output is not JSON: " + err.Error(), Output: text, ID: rec.ID}
+	}
+	res.Output = buf.Bytes()
+	return res, nil
+}
+
+// innerError turns what the proxy answered (its own refusal, or a
+// provider's error it relayed) into the prompt caller's error.
+func innerError(status int, h http.Header, body []byte, rec Record) *PromptError {
+	var doc struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &doc) == nil {
+		msg = doc.Error.Message
+	}
+	if msg == "" {
+		msg = strings.TrimSpace(string(body))
+		if len(msg) > 2000 {
+			msg = msg[:2000]
+		}
+	}
+	e := &PromptError{Status: status, Message: msg, ID: rec.ID}
+	if kind := h.Get("X-Sluice-Error"); kind != "" {
+		// Sluice's own answer: a budget, a key, a price.
+		e.Type = kind
+		e.Budget = h.Get("X-Sluice-Budget")
+		if status == http.StatusNotFound {
+			e.Status = http.StatusBadGateway
+		}
+		return e
+	}
+	e.Type = kindUpstream
+	provider := rec.Provider
+	if provider == "" {
+		provider = "the provider"
+	}
+	e.Message = fmt.Sprintf("%s answered %d: %s", provider, status, msg)
+	if rec.Outcome == OutcomeBilling {
+		e.Message = rec.Error
+	}
+	if status != http.StatusTooManyRequests {
+		e.Status = http.StatusBadGateway
+	}
+	return e
+}
+
+func writePromptError(w http.ResponseWriter, e *PromptError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if e.Status == http.StatusPaymentRequired || e.Status < 500 && e.Status != http.StatusTooManyRequests {
+		h.Set("X-Should-Retry", "false")
+	}
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(map[string]any{"error": e})
+}
+
+// promptCall links a prompt's request through the proxy to the prompt: the
+// proxy records the prompt's name and reports the record it settles.
+type promptCall struct {
+	name string
+	mu   sync.Mutex // guards rec and done
+	rec  Record
+	done bool
+}
+
+type promptCallKey struct{}
+
+// promptCallOf returns the prompt call r belongs to, or nil.
+func promptCallOf(r *http.Request) *promptCall {
+	pc, _ := r.Context().Value(promptCallKey{}).(*promptCall)
+	return pc
+}
+
+// promptName is the name of the prompt the call is for, "" for nil.
+func (pc *promptCall) promptName() string {
+	if pc == nil {
+		return ""
+	}
+	return pc.name
+}
+
+// report keeps the record the proxy settles. It is safe on nil.
+func (pc *promptCall) report(r Record) {
+	if pc == nil {
+		return
+	}
+	pc.mu.Lock()
+	pc.rec, pc.done = r, true
+	pc.mu.Unlock()
+}
+
+func (pc *promptCall) record() (Record, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.rec, pc.done
+}
+
+// dialectHeader carries the dialect of the provider request from
+// providerRequest to the capture; it never leaves the process.
+const dialectHeader = "X-Sluice-Prompt-Dialect"
+
+// providerRequest builds the provider's own request for a rendered prompt:
+// its path on the proxy (with the provider named, so the route is exact),
+// query, headers and body.
+func providerRequest(pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (path, query string, hdr http.Header, body []byte, err error) {
+	provName, model := routeModel(pr.Model, providers, prices)
+	prov, ok := providers[provName]
+	if !ok {
+		return "", "", nil, nil, fmt.Errorf("model %q: no provider %q", pr.Model, provName)
+	}
+	hdr = http.Header{}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set(dialectHeader, prov.Dialect)
+	var schema any
+	if len(pr.Schema) > 0 {
+		schema = json.RawMessage(pr.Schema)
+	}
+	var req map[string]any
+	switch prov.Dialect {
+	case DialectOpenAI:
+		path = "/" + prov.Name + "/v1/chat/completions"
+		var msgs []map[string]string
+		if system != "" {
+			msgs = append(msgs, map[string]string{"role": "system", "content": system})
+		}
+		msgs = append(msgs, map[string]string{"role": "user", "content": user})
+		req = map[string]any{"model": model, "messages": msgs}
+		if pr.MaxTokens > 0 {
+			if prov.Name == "openai" {
+				// OpenAI's reasoning models refuse max_tokens.
+				req["max_completion_tokens"] = pr.MaxTokens
+			} else {
+				req["max_tokens"] = pr.MaxTokens
+			}
+		}
+		if pr.Temperature != nil {
+			req["temperature"] = *pr.Temperature
+		}
+		if schema != nil {
+			req["response_format"] = map[string]any{"type": "json_schema",
+				"json_schema": map[string]any{"name": schemaName(pr.Name), "schema": schema}}
+		}
+		if stream {
+			req["stream"] = true
+			req["stream_options"] = map[string]any{"include_usage": true}
+		}
+	case DialectAnthropic:
+		path = "/" + prov.Name + "/v1/messages"
+		hdr.Set("Anthropic-Version", "2023-06-01")
+		maxTokens := pr.MaxTokens
+		if maxTokens <= 0 {
+			maxTokens = defaultPromptMaxTokens
+		}
+		req = map[string]any{"model": model, "max_tokens": maxTokens,
+			"messages": []map[string]string{{"role": "user", "content": user}}}
+		if system != "" {
+			req["system"] = system
+		}
+		if pr.Temperature != nil {
+			req["temperature"] = *pr.Temperature
+		}
+		if schema != nil {
+			// Anthropic's structured outputs: the answer's text is JSON
+			// that fits the schema.
+			req["output_config"] = map[string]any{"format": map[string]any{"type": "json_schema", "schema": schema}}
+		}
+		if stream {
+			req["stream"] = true
+		}
+	case DialectGemini:
+		m := strings.TrimPrefix(model, "models/")
+		verb := "generateContent"
+		if stream {
+			verb, query = "streamGenerateContent", "alt=sse"
+		}
+		path = "/" + prov.Name + "/v1beta/models/" + url.PathEscape(m) + ":" + verb
+		req = map[string]any{"contents": []map[string]any{{"role": "user", "parts": []map[string]string{{"text": user}}}}}
+		if system != "" {
+			req["systemInstruction"] = map[string]any{"parts": []map[string]string{{"text": system}}}
+		}
+		gc := map[string]any{}
+		if pr.MaxTokens > 0 {
+			gc["maxOutputTokens"] = pr.MaxTokens
+		}
+		if pr.Temperature != nil {
+			gc["temperature"] = *pr.Temperature
+		}
+		if schema != nil {
+			gc["responseMimeType"] = "application/json"
+			gc["responseJsonSchema"] = schema
+		}
+		if len(gc) > 0 {
+			req["generationConfig"] = gc
+		}
+	default:
+		return "", "", nil, nil, fmt.Errorf("provider %s speaks no API a prompt can use", prov.Name)
+	}
+	body, err = json.Marshal(req)
+	return path, query, hdr, body, err
+}
+
+// schemaName is a name OpenAI accepts for a JSON schema (letters, digits,
+// '_' and '-', at most 64).
+func schemaName(prompt string) string {
+	if prompt == "" {
+		return "output"
+	}
+	return prompt
+}
+
+// outputText reads the model's text from a whole answer in dialect.
+func outputText(dialect string, body []byte) (string, error) {
+	switch dialect {
+	case DialectOpenAI:
+		var doc struct {
+			Choices []struct {
+				Message struct {
+					Content *string `json:"content"`
+					Refusal *string `json:"refusal"`
+				} `json:"message"`
+				FinishReason string `json:"finish_reason"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
+		}
+		if len(doc.Choices) == 0 {
+			return "", errors.New("the provider answered with no choices")
+		}
+		m := doc.Choices[0].Message
+		if m.Content == nil {
+			if m.Refusal != nil {
+				return "", errors.New("the model refused: " + *m.Refusal)
+			}
+			return "", errors.New("the model answered with no text (finish reason " + doc.Choices[0].FinishReason + ")")
+		}
+		return *m.Content, nil
+	case DialectAnthropic:
+		var doc struct {
+			Content []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"content"`
+			StopReason string `json:"stop_reason"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
+		}
+		var b strings.Builder
+		found := false
+		for _, c := range doc.Content {
+			if c.Type == "text" {
+				b.WriteString(c.Text)
+				found = true
+			}
+		}
+		if !found {
+			return "", errors.New("the model answered with no text (stop reason " + doc.StopReason + ")")
+		}
+		return b.String(), nil
+	case DialectGemini:
+		var doc geminiAnswer
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
+		}
+		text, ok := doc.text()
+		if !ok {
+			why := "no candidates"
+			if doc.PromptFeedback.BlockReason != "" {
+				why = "the prompt was blocked: " + doc.PromptFeedback.BlockReason
+			} else if len(doc.Candidates) > 0 {
+				why = "finish reason " + doc.Candidates[0].FinishReason
+			}
+			return "", errors.New("the model answered with no text (" + why + ")")
+		}
+		return text, nil
+	}
+	return "", fmt.Errorf("no reader for %s answers", dialect)
+}
+
+// geminiAnswer is a generateContent answer or stream chunk, as far as
+// its text goes.
+type geminiAnswer struct {
+	Candidates []struct {
+		Content struct {
+			Parts []struct {
+				Text    string `json:"text"`
+				Thought bool   `json:"thought"`
+			} `json:"parts"`
+		} `json:"content"`
+		FinishReason string `json:"finishReason"`
+	} `json:"candidates"`
+	PromptFeedback struct {
+		BlockReason string `json:"blockReason"`
+	} `json:"promptFeedback"`
+}
+
+func (g geminiAnswer) text() (string, bool) {
+	if len(g.Candidates) == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	found := false
+	for _, p := range g.Candidates[0].Content.Parts {
+		if !p.Thought {
+			b.WriteString(p.Text)
+			found = found || p.Text != ""
+		}
+	}
+	return b.String(), found
+}
+
+// deltaText reads the text an event of a stream in dialect adds.
+func deltaText(dialect string, ev Event) string {
+	if len(ev.Data) == 0 {
+		return ""
+	}
+	switch dialect {
+	case DialectOpenAI:
+		var c struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal(ev.Data, &c) == nil && len(c.Choices) > 0 {
+			return c.Choices[0].Delta.Content
+		}
+	case DialectAnthropic:
+		var e struct {
+			Type  string `json:"type"`
+			Delta struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"delta"`
+		}
+		if json.Unmarshal(ev.Data, &e) == nil && e.Type == "content_block_delta" && e.Delta.Type == "text_delta" {
+			return e.Delta.Text
+		}
+	case DialectGemini:
+		var g geminiAnswer
+		if json.Unmarshal(ev.Data, &g) == nil {
+			s, _ := g.text()
+			return s
+		}
+	}
+	return ""
+}
+
+// captureWriter is the proxy's ResponseWriter for a prompt call. A whole
+// answer, or any error, is kept to be read once the proxy is done; a
+// stream is turned, event by event, into the prompt's own events on the
+// client as it arrives.
+type captureWriter struct {
+	header  http.Header
+	status  int
+	body    bytes.Buffer
+	client  http.ResponseWriter
+	stream  bool   // the caller asked for a stream
+	dialect string // of the provider's answer
+
+	streaming bool            // relaying a stream to client
+	pending   []byte          // bytes of an event not yet complete
+	output    strings.Builder // the text streamed so far
+	failed    error           // a write to the client failed
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+
+func (c *captureWriter) WriteHeader(status int) {
+	if c.status != 0 {
+		return
+	}
+	c.status = status
+	mt, _, _ := mime.ParseMediaType(c.header.Get("Content-Type"))
+	if c.stream && status < 300 && mt == "text/event-stream" {
+		c.streaming = true
+		startSSE(c.client)
+	}
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	if !c.streaming {
+		c.body.Write(b)
+		return len(b), nil
+	}
+	if c.failed != nil {
+		return 0, c.failed
+	}
+	c.pending = append(c.pending, b...)
+	er := NewEventReader(bytes.NewReader(c.pending))
+	consumed := 0
+	for {
+		ev, err := er.Next()
+		if err != nil {
+			break // io.EOF, or an event not yet complete
+		}
+		consumed += len(ev.Raw)
+		if t := deltaText(c.dialect, ev); t != "" {
+			c.output.WriteString(t)
+			if err := writeEvent(c.client, "delta", map[string]string{"text": t}); err != nil {
+				c.failed = err
+				return 0, err
+			}
+		}
+	}
+	c.pending = append(c.pending[:0], c.pending[consumed:]...)
+	return len(b), nil
+}
+
+// FlushError lets the proxy flush as it relays: a stream's events are
+// flushed to the client as they are written.
+func (c *captureWriter) FlushError() error {
+	if c.failed != nil {
+		return c.failed
+	}
+	return nil
+}
+
+// endStream ends a streamed call: the final event carries the whole output,
+// usage and cost, or says why the call failed.
+func (ps *Prompts) endStream(c *captureWriter, pr Prompt, rec Record) {
+	if c.failed != nil {
+		return
+	}
+	if rec.Outcome != OutcomeOK {
+		msg := rec.Error
+		if msg == "" {
+			msg = "the stream ended early"
+		}
+		writeEvent(c.client, "error", map[string]any{"error": &PromptError{Status: http.StatusBadGateway, Type: kindUpstream, Message: msg, ID: rec.ID}})
+		return
+	}
+	res, perr := result(pr, rec, c.output.String())
+	if perr != nil {
+		writeEvent(c.client, "error", map[string]any{"error": perr})
+		return
+	}
+	writeEvent(c.client, "done", res)
+}
+
+func startSSE(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	http.NewResponseController(w).Flush()
+}
+
+// writeEvent writes one server-sent event and flushes it.
+func writeEvent(w http.ResponseWriter, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+		return err
+	}
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// Run calls the prompt named name with inputs as the local token secret
+// would over HTTP, and returns its answer or a *PromptError. host is a Host
+// the proxy answers for.
+func (ps *Prompts) Run(ctx context.Context, name string, inputs map[string]string, secret, host string) (PromptResult, error) {
+	body, err := json.Marshal(inputs)
+	if err != nil {
+		return PromptResult{}, err
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, PromptPrefix+url.PathEscape(name), bytes.NewReader(body))
+	if err != nil {
+		return PromptResult{}, err
+	}
+	r.Host = host
+	r.RemoteAddr = "127.0.0.1:0"
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+secret)
+	rec := &bufferWriter{header: http.Header{}}
+	ps.ServeHTTP(rec, r)
+	if rec.status >= 300 {
+		var doc struct {
+			Error PromptError `json:"error"`
+		}
+		if err := json.Unmarshal(rec.body.Bytes(), &doc); err != nil {
+			return PromptResult{}, fmt.Errorf("prompt %s: HTTP %d: %s", name, rec.status, rec.body.String())
+		}
+		doc.Error.Status = rec.status
+		return PromptResult{}, &doc.Error
+	}
+	var res PromptResult
+	if err := json.Unmarshal(rec.body.Bytes(), &res); err != nil {
+		return PromptResult{}, fmt.Errorf("prompt %s: read the answer: %w", name, err)
+	}
+	return res, nil
+}
+
+// bufferWriter is a ResponseWriter that keeps the whole answer.
+type bufferWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferWriter) Header() http.Header { return b.header }
+func (b *bufferWriter) WriteHeader(s int) {
+	if b.status == 0 {
+		b.status = s
+	}
+}
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
