@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -804,6 +805,7 @@ func (c *cli) loginLink(args []string) error {
 func (c *cli) settings(args []string) error {
 	fs := c.flags("settings")
 	asJSON := fs.Bool("json", false, "print JSON")
+	allowKeyTo := fs.String("allow-key-to", "", "with set upstream.NAME: confirm that provider keys may go to this host (host or host:port)")
 	pos, api, closeAPI, err := c.start(fs, args, "")
 	if err != nil {
 		return err
@@ -825,6 +827,12 @@ func (c *cli) settings(args []string) error {
 		fmt.Fprintf(tw, "log_bodies\t%v\n", set.LogBodies)
 		fmt.Fprintf(tw, "retention_days\t%d\n", set.RetentionDays)
 		fmt.Fprintf(tw, "close_action\t%s\n", set.CloseAction)
+		session := set.SessionHours
+		if session == 0 {
+			session = 24
+		}
+		fmt.Fprintf(tw, "session_hours\t%d\n", session)
+		fmt.Fprintf(tw, "allow_key_to\t%s\n", orDash(strings.Join(set.AllowKeyTo, ",")))
 		names := make([]string, 0, len(set.Upstreams))
 		for n := range set.Upstreams {
 			names = append(names, n)
@@ -849,6 +857,25 @@ func (c *cli) settings(args []string) error {
 			delete(set.Upstreams, name)
 		} else {
 			set.Upstreams[name] = val
+		}
+		if *allowKeyTo != "" {
+			if host := gateway.HostOf(val); !strings.EqualFold(host, *allowKeyTo) {
+				return fmt.Errorf("%w: --allow-key-to %s does not match the host of %s (%s)", errUsage, *allowKeyTo, val, host)
+			}
+			if !slices.ContainsFunc(set.AllowKeyTo, func(h string) bool { return strings.EqualFold(h, *allowKeyTo) }) {
+				set.AllowKeyTo = append(set.AllowKeyTo, strings.ToLower(*allowKeyTo))
+			}
+		}
+	case key == "allow_key_to":
+		set.AllowKeyTo = nil
+		for _, h := range strings.Split(val, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				set.AllowKeyTo = append(set.AllowKeyTo, strings.ToLower(h))
+			}
+		}
+	case key == "session_hours":
+		if set.SessionHours, err = strconv.Atoi(val); err != nil {
+			return fmt.Errorf("%w: session_hours is a number of hours", errUsage)
 		}
 	case key == "unpriced_policy":
 		set.UnpricedPolicy = val
@@ -877,6 +904,9 @@ func (c *cli) settings(args []string) error {
 		set.CloseAction = val
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
+	}
+	if *allowKeyTo != "" && !strings.HasPrefix(key, "upstream.") {
+		return fmt.Errorf("%w: --allow-key-to goes with settings set upstream.NAME URL", errUsage)
 	}
 	if _, err := api.PutSettings(c.ctx, set); err != nil {
 		return err

@@ -262,3 +262,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version --json = %q, %v; want the build as JSON", out, err)
 	}
 }
+
+// TestAllowKeyTo: a built-in provider's key goes elsewhere only when the
+// command line confirms the host.
+func TestAllowKeyTo(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.mistral", "http://127.0.0.1:9/v1", "--data", dir); err == nil || !strings.Contains(err.Error(), "--allow-key-to 127.0.0.1:9") {
+		t.Errorf("settings set upstream.mistral elsewhere without confirmation = %v, want refused, naming the flag", err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.mistral", "http://127.0.0.1:9/v1", "--allow-key-to", "evil.example", "--data", dir); !errors.Is(err, errUsage) {
+		t.Errorf("--allow-key-to a host other than the URL's = %v, want a usage error", err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.mistral", "http://127.0.0.1:9/v1", "--allow-key-to", "127.0.0.1:9", "--data", dir); err != nil {
+		t.Fatalf("settings set upstream.mistral --allow-key-to: %v", err)
+	}
+	out, _, err := sluice(t, "", "settings", "--data", dir)
+	if err != nil || !strings.Contains(out, "allow_key_to   127.0.0.1:9") && !strings.Contains(out, "127.0.0.1:9") {
+		t.Errorf("settings = %q, %v; want the confirmed host", out, err)
+	}
+	// Keyless local servers need no confirmation; the official address
+	// neither.
+	for _, kv := range [][2]string{{"upstream.ollama", "http://10.0.0.2:11434/v1"}, {"upstream.openai", "https://api.openai.com/v1"}} {
+		if _, _, err := sluice(t, "", "settings", "set", kv[0], kv[1], "--data", dir); err != nil {
+			t.Errorf("settings set %s %s: %v", kv[0], kv[1], err)
+		}
+	}
+}

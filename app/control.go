@@ -56,7 +56,11 @@ func controlHandler(h http.Handler) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), trustedKey{}, true)))
+		ctx := context.WithValue(r.Context(), trustedKey{}, true)
+		if r.Header.Get(windowHeader) == "" {
+			ctx = CommandLine(ctx)
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

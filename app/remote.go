@@ -313,6 +313,7 @@ func RemoteHandler(dir string) http.Handler {
 			for _, h := range []string{"Origin", "Referer", "Cookie", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"} {
 				r.Out.Header.Del(h)
 			}
+			r.Out.Header.Set(windowHeader, "1") // the dashboard, not the command line
 		},
 	}
 }

@@ -334,17 +334,48 @@ func TestStatusUpstreams(t *testing.T) {
 	ctx := context.Background()
 	set, _ := g.Service.Settings(ctx)
 	set.Upstreams = map[string]string{"anthropic": "https://proxy.example/anthropic"}
-	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+	// The dashboard cannot send a key elsewhere, nor confirm a host.
+	if _, err := g.Service.PutSettings(ctx, set); err == nil || !strings.Contains(err.Error(), "--allow-key-to proxy.example") {
+		t.Fatalf("PutSettings(upstream.anthropic elsewhere) from the dashboard = %v, want refused", err)
+	}
+	set.AllowKeyTo = []string{"proxy.example"}
+	if _, err := g.Service.PutSettings(ctx, set); err == nil {
+		t.Fatalf("PutSettings(allow_key_to) from the dashboard succeeded, want refused")
+	}
+	// The command line must confirm it.
+	set.AllowKeyTo = nil
+	if _, err := g.Service.PutSettings(CommandLine(ctx), set); err == nil || !strings.Contains(err.Error(), "--allow-key-to proxy.example") {
+		t.Fatalf("PutSettings(upstream.anthropic elsewhere) from the command line without confirmation = %v, want refused", err)
+	}
+	set.AllowKeyTo = []string{"proxy.example"}
+	if _, err := g.Service.PutSettings(CommandLine(ctx), set); err != nil {
 		t.Fatal(err)
+	}
+	// Once confirmed, the dashboard may save other settings, and even
+	// point another provider at the confirmed host.
+	set.RetentionDays = 3
+	set.Upstreams["mistral"] = "https://proxy.example/mistral/v1"
+	set.Upstreams["ollama"] = "http://10.1.2.3:11434/v1"
+	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+		t.Fatalf("PutSettings from the dashboard after confirmation: %v", err)
+	}
+	// A custom provider may be added from the dashboard; no key goes to it
+	// until its host is confirmed.
+	set.Upstreams["vllm"] = "http://127.0.0.1:8000/v1"
+	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+		t.Fatalf("PutSettings(upstream.vllm) from the dashboard: %v", err)
 	}
 	st, err := g.Service.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]Upstream{
-		"openai":    {"http://127.0.0.1:9/v1", "command line"},
-		"anthropic": {"https://proxy.example/anthropic", "settings"},
-		"gemini":    {"https://generativelanguage.googleapis.com", "default"},
+		"openai":    {BaseURL: "http://127.0.0.1:9/v1", From: "command line"},
+		"anthropic": {BaseURL: "https://proxy.example/anthropic", From: "settings"},
+		"mistral":   {BaseURL: "https://proxy.example/mistral/v1", From: "settings"},
+		"gemini":    {BaseURL: "https://generativelanguage.googleapis.com", From: "default", Official: true},
+		"ollama":    {BaseURL: "http://10.1.2.3:11434/v1", From: "settings", Keyless: true},
+		"vllm":      {BaseURL: "http://127.0.0.1:8000/v1", From: "settings", Withheld: true},
 	} {
 		if got := st.Upstreams[name]; got != want {
 			t.Errorf("Status().Upstreams[%s] = %+v, want %+v", name, got, want)

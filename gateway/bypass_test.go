@@ -245,7 +245,7 @@ func newCatalogueRig(t *testing.T, budget bool, configure func(*gateway.Proxy)) 
 	}
 	p := &gateway.Proxy{Ledger: db, Tokens: db, Logf: t.Logf,
 		Keys: fixedKeys{"openai": upOpenAIKey, "anthropic": upAnthropicKey, "gemini": upGeminiKey, "xai": "xai-upstreamFake"}}
-	p.SetProviders(ps)
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
 	if configure != nil {
 		configure(p)
 	}

@@ -69,7 +69,7 @@ func newRig(t *testing.T, up *httptest.Server, limit gateway.Money, configure fu
 		t.Fatal(err)
 	}
 	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-upstream-key"}, Tokens: db, Logf: t.Logf}
-	p.SetProviders(ps)
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
 	if configure != nil {
 		configure(p)
 	}

@@ -372,6 +372,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A key goes only to the provider's official address, or to one the
+	// user confirmed from the command line.
+	if upstreamKey != "" && prov.UnconfirmedHost != "" {
+		writeError(w, dialect, http.StatusForbidden, kindPermission, unconfirmedMessage(prov))
+		return
+	}
+
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
 		if !p.admit(w, x) {

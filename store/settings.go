@@ -43,6 +43,10 @@ type Settings struct {
 	// the gateway running in the background (run sluice again to bring
 	// the window back), CloseQuit stops it.
 	CloseAction string `json:"close_action"`
+	// AllowKeyTo are hosts (host or host:port) the user confirmed, from
+	// the command line, as places provider keys may go besides each
+	// provider's official address.
+	AllowKeyTo []string `json:"allow_key_to,omitempty"`
 	// SessionHours is how long a browser's dashboard session lasts
 	// without use; 0 means 24.
 	SessionHours int `json:"session_hours,omitempty"`

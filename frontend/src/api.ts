@@ -43,7 +43,19 @@ export interface Status {
   close_action: string;
   running?: boolean;
   /** base URLs in force by provider, and where each comes from */
-  upstreams?: Record<string, { base_url: string; from: 'default' | 'settings' | 'command line' }>;
+  upstreams?: Record<string, Upstream>;
+}
+
+/** Upstream is where a provider's requests go, and whether its key goes with them. */
+export interface Upstream {
+  base_url: string;
+  from: 'default' | 'settings' | 'command line';
+  /** a local server that takes no key */
+  keyless?: boolean;
+  /** the provider's official https address */
+  official?: boolean;
+  /** no key is sent there: nobody confirmed it from the command line */
+  withheld?: boolean;
 }
 
 export interface SpendRow extends Usage {
@@ -212,6 +224,8 @@ export interface Settings {
   retention_days: number;
   close_action?: string;
   port?: number;
+  session_hours?: number;
+  allow_key_to?: string[] | null;
 }
 
 export interface Notice {

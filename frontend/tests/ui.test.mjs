@@ -373,6 +373,26 @@ test('prices: filter, import a LiteLLM file, edit a row as an override', { skip 
   await page.getByLabel('Filter prices').fill('');
 });
 
+test('the dashboard shows where keys go and cannot send one elsewhere', { skip }, async () => {
+  // The gateway runs with --upstream openai=FAKE on its command line.
+  await go('Keys');
+  const note = page.getByRole('note').filter({ hasText: 'Keys and addresses other than the providers’ own' });
+  await note.waitFor();
+  assert.match(await note.innerText(), /openai requests, with your openai key, go to http:\/\/127\.0\.0\.1/);
+  await go('Settings');
+  await page.getByRole('note').filter({ hasText: 'Keys and addresses other than the providers’ own' }).waitFor();
+
+  const mistral = page.getByLabel('mistral', { exact: true });
+  await mistral.fill('http://127.0.0.1:9/v1');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  const refused = page.getByRole('alert').filter({ hasText: 'Not saved' });
+  await refused.waitFor();
+  assert.match(await refused.innerText(), /--allow-key-to 127\.0\.0\.1:9/);
+  await go('Overview');
+  await go('Settings');
+  assert.equal(await page.getByLabel('mistral', { exact: true }).inputValue(), '', 'the upstream was not saved');
+});
+
 test('settings are saved', { skip }, async () => {
   await go('Settings');
   const days = page.getByLabel('Keep log records for (days)');
