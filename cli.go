@@ -334,8 +334,12 @@ func (c *cli) log(args []string) error {
 			cost += "~"
 		}
 		out := r.OutputTokens
-		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%d\t%s\t%d\t%d\t%s\t%d\n", r.Time.Local().Format("01-02 15:04:05"),
-			orDash(r.Token), r.Provider, r.Model, r.Status, r.Outcome, r.InputTokens, out, cost, r.LatencyMS)
+		what := r.Provider + "/" + r.Model
+		if r.Prompt != "" {
+			what += " (p/" + r.Prompt + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%d\n", r.Time.Local().Format("01-02 15:04:05"),
+			orDash(r.Token), what, r.Status, r.Outcome, r.InputTokens, out, cost, r.LatencyMS)
 		return nil
 	}
 	for i := len(recs) - 1; i >= 0; i-- {

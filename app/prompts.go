@@ -135,7 +135,9 @@ func promptAPIError(err error) (*apiError, bool) {
 		return nil, false
 	}
 	status := pe.Status
-	if status == 0 {
+	if status == 0 || status == http.StatusUnauthorized || status == http.StatusForbidden {
+		// The API's own 401 means "sign in again"; a prompt call that
+		// could not authenticate upstream (no key stored) is not that.
 		status = http.StatusBadGateway
 	}
 	msg := pe.Message

@@ -290,6 +290,7 @@ func (g *Gateway) Stop() error {
 	}
 	wg.Wait()
 	g.inflight.Wait()
+	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))

@@ -449,6 +449,14 @@ func (s *Service) apply() error {
 	}
 	s.Proxy.SetProviders(ps)
 	s.Proxy.SetPrices(t)
-	s.Proxy.SetPolicy(gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies})
+	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies}
+	if set.TimeZone != "" {
+		// A price change dated in the sources applies from that day in
+		// the user's time zone.
+		if loc, err := time.LoadLocation(set.TimeZone); err == nil {
+			pol.Location = loc
+		}
+	}
+	s.Proxy.SetPolicy(pol)
 	return nil
 }

@@ -232,12 +232,12 @@ func (s *Service) Summary(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	sum.Records = all.Requests
-	recent, err := s.DB.Records(store.LogQuery{Since: now.Add(-time.Hour), Limit: 100_000})
+	recent, err := s.DB.RecordTimes(now.Add(-time.Hour))
 	if err != nil {
 		return sum, err
 	}
-	for _, r := range recent {
-		ago := int(now.Sub(r.Time) / time.Minute)
+	for _, t := range recent {
+		ago := int(now.Sub(t) / time.Minute)
 		if ago >= 0 && ago < 60 {
 			sum.RPM[59-ago]++
 		}

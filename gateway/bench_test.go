@@ -50,6 +50,7 @@ func BenchmarkProxy(b *testing.B) {
 	p := &gateway.Proxy{Ledger: db, Tokens: db, Keys: benchKeys{}, Logf: b.Logf}
 	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"openai": up.URL + "/v1"})
 	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	defer p.Wait() // after the server has closed
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 
@@ -81,6 +82,8 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("sluice", func(b *testing.B) { run(b, srv.URL+"/v1/chat/completions", token, chat) })
 	b.Run("direct-stream", func(b *testing.B) { run(b, up.URL+"/v1/chat/completions", "sk-upstream", streamReq) })
 	b.Run("sluice-stream", func(b *testing.B) { run(b, srv.URL+"/v1/chat/completions", token, streamReq) })
+	srv.Close()
+	p.Wait()
 	if n := db.OpenHolds(); n != 0 {
 		b.Errorf("%d holds left open", n)
 	}

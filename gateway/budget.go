@@ -39,8 +39,10 @@ const DefaultSoft = 80
 // Budget is a limit on what requests may spend over a period.
 //
 // A budget covers everything, or exactly one of: one provider, one model
-// (an exact name or a path.Match pattern such as "claude-opus-*"), one
-// local token, or one saved prompt (the calls to POST /p/NAME).
+// (an exact name or a path.Match pattern such as "claude-opus-*", matched
+// as ModelCovers does: in any case, and covering the model's snapshots, so
+// "gpt-4o" covers "gpt-4o-2024-11-20"), one local token, or one saved
+// prompt (the calls to POST /p/NAME).
 type Budget struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
@@ -118,11 +120,8 @@ func (b Budget) Applies(h Hold) bool {
 	if b.Prompt != "" && h.Prompt != b.Prompt {
 		return false
 	}
-	if b.Model != "" && h.Model != b.Model {
-		ok, err := path.Match(b.Model, h.Model)
-		if err != nil || !ok {
-			return false
-		}
+	if b.Model != "" && !ModelCovers(b.Model, h.Provider, h.Model) {
+		return false
 	}
 	return true
 }

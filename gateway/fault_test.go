@@ -73,6 +73,7 @@ func newRig(t *testing.T, up *httptest.Server, limit gateway.Money, configure fu
 	if configure != nil {
 		configure(p)
 	}
+	t.Cleanup(p.Wait) // after the server has closed, before the ledger
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}

@@ -66,7 +66,8 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		if !ok {
 			b.Fatal("no price")
 		}
-		if c, _ := worstCost(pr, info, rt); c <= 0 {
+		bill := inspectBilling(rt.Dialect, body, info.MaxOutput)
+		if c, _ := worstCost(pr, time.Now(), info, bill, rt); c <= 0 {
 			b.Fatal("no cost")
 		}
 	}
@@ -110,6 +111,7 @@ func BenchmarkRelayStream(b *testing.B) {
 			for b.Loop() {
 				relay(stream)
 			}
+			p.Wait()
 			b.ReportMetric(perEvent, "allocs/event")
 		})
 	}

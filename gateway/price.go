@@ -5,20 +5,23 @@ import (
 	"math"
 	"math/bits"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 )
 
 //go:generate go run ./internal/pricegen -genai ../../shared/data/genai-prices.json -litellm ../../shared/data/litellm-model-prices.json -out prices.json
 
-// Price is what one model of one provider costs, per token.
+// Price is what one model of one provider costs.
 //
-// Every rate is Money per token: $X per million tokens is PerMillion(X).
-// A zero CachedInput or CacheWrite means the source lists no separate rate
-// for those tokens, and they are charged at Input; a zero CacheWrite1h means
-// one-hour cache writes are charged at CacheWrite (or Input). A zero Output
-// is a real zero: embedding models have no output.
+// Every token rate is Money per token: $X per million tokens is
+// PerMillion(X). What a zero rate means depends on the rate, as the
+// sources list them (see Cost): a zero CachedInput charges cached tokens
+// as input, a zero Reasoning charges reasoning as output, zero InputImage
+// and InputVideo charge those tokens as input; a zero CacheWrite,
+// CacheWrite1h, InputAudio, CachedInputAudio, OutputAudio, OutputImage,
+// OutputVideo or WebSearch means no rate is known, and tokens or calls of
+// that kind are left unpriced rather than charged at another kind's rate.
+// A zero Output is a real zero: embedding models have no output.
 type Price struct {
 	Provider string `json:"provider"`
 	// Model is the canonical model id, e.g. "gpt-4o-mini",
@@ -43,10 +46,44 @@ type Price struct {
 	CachedInput  Money    `json:"cached_input,omitempty"`
 	CacheWrite   Money    `json:"cache_write,omitempty"`
 	CacheWrite1h Money    `json:"cache_write_1h,omitempty"`
+	// Rates by modality, where the provider bills one apart from text.
+	InputAudio       Money `json:"input_audio,omitempty"`
+	CachedInputAudio Money `json:"cached_input_audio,omitempty"`
+	InputImage       Money `json:"input_image,omitempty"`
+	InputVideo       Money `json:"input_video,omitempty"`
+	OutputAudio      Money `json:"output_audio,omitempty"`
+	OutputImage      Money `json:"output_image,omitempty"`
+	OutputVideo      Money `json:"output_video,omitempty"`
+	// Reasoning is the rate of reasoning tokens where it is not Output's.
+	Reasoning Money `json:"reasoning,omitempty"`
 	// Tiers are long-context rates, by ascending AboveInputTokens.
-	Tiers         []Tier `json:"tiers,omitempty"`
-	ContextWindow int64  `json:"context_window,omitempty"`
-	MaxOutput     int64  `json:"max_output,omitempty"`
+	Tiers []Tier `json:"tiers,omitempty"`
+
+	// WebSearch is the fee of one server-side web search: per query, or
+	// with WebSearchPerRequest per request that searched at all (Gemini
+	// 2.x grounding is billed per grounded prompt).
+	WebSearch           Money `json:"web_search,omitempty"`
+	WebSearchPerRequest bool  `json:"web_search_per_request,omitempty"`
+
+	// ServiceTiers are the rates of service tiers other than the standard
+	// one (OpenAI "flex" and "priority"), used when the provider's usage
+	// says the request was served in that tier.
+	ServiceTiers []ServiceTier `json:"service_tiers,omitempty"`
+	// Regions are multipliers on every rate when the provider says where
+	// the request ran (Anthropic's inference_geo "us").
+	Regions []Region `json:"regions,omitempty"`
+	// Earlier are the rates in force before a price change, oldest first:
+	// each applies to requests made before its Until date, in the user's
+	// time zone. The row's own rates apply from the last change on.
+	Earlier []DatedRates `json:"earlier,omitempty"`
+	// Windows are rates for times of day (DeepSeek's off-peak discount).
+	Windows []WindowRates `json:"windows,omitempty"`
+	// Applied says which dated or time-of-day rates At chose; it is set
+	// only on a row returned by At.
+	Applied string `json:"applied,omitempty"`
+
+	ContextWindow int64 `json:"context_window,omitempty"`
+	MaxOutput     int64 `json:"max_output,omitempty"`
 	// Source says where the rates come from: "genai-prices 47df840a",
 	// "litellm f9ff1473", "override", "local, free".
 	Source string `json:"source"`
@@ -66,30 +103,73 @@ type Tier struct {
 	CachedInput      Money `json:"cached_input,omitempty"`
 	CacheWrite       Money `json:"cache_write,omitempty"`
 	CacheWrite1h     Money `json:"cache_write_1h,omitempty"`
+	InputAudio       Money `json:"input_audio,omitempty"`
+	CachedInputAudio Money `json:"cached_input_audio,omitempty"`
 }
 
-// Kinds of tokens in a CostLine.
-const (
-	CostInput        = "input"          // input tokens neither read from nor written to a cache
-	CostCachedInput  = "cached_input"   // input tokens read from a cache
-	CostCacheWrite   = "cache_write"    // input tokens written to a cache (default lifetime)
-	CostCacheWrite1h = "cache_write_1h" // input tokens written to a one-hour cache
-	CostOutput       = "output"         // output tokens other than reasoning ones
-	CostReasoning    = "reasoning"      // reasoning tokens, charged as output
-)
+// Rates are the per-token rates of a Price, apart from its identity and
+// its alternatives: what a service tier, a date or a time of day replaces.
+type Rates struct {
+	Input            Money  `json:"input"`
+	Output           Money  `json:"output"`
+	CachedInput      Money  `json:"cached_input,omitempty"`
+	CacheWrite       Money  `json:"cache_write,omitempty"`
+	CacheWrite1h     Money  `json:"cache_write_1h,omitempty"`
+	InputAudio       Money  `json:"input_audio,omitempty"`
+	CachedInputAudio Money  `json:"cached_input_audio,omitempty"`
+	InputImage       Money  `json:"input_image,omitempty"`
+	InputVideo       Money  `json:"input_video,omitempty"`
+	OutputAudio      Money  `json:"output_audio,omitempty"`
+	OutputImage      Money  `json:"output_image,omitempty"`
+	OutputVideo      Money  `json:"output_video,omitempty"`
+	Reasoning        Money  `json:"reasoning,omitempty"`
+	Tiers            []Tier `json:"tiers,omitempty"`
+}
 
-// CostLine is one term of a request's cost: Tokens at PerMillion dollars
-// per million tokens make Amount.
-type CostLine struct {
-	Kind   string `json:"kind"`
-	Tokens int64  `json:"tokens"`
-	// PerMillion is the rate in dollars per million tokens, as an exact
-	// decimal: "0.15".
-	PerMillion string `json:"per_million"`
-	Amount     Money  `json:"amount"`
-	// Note says why this rate applies when it is not the plain one: a
-	// long-context tier, or a missing cache rate charged as input.
-	Note string `json:"note,omitempty"`
+// ServiceTier is the rates of one named service tier. A zero rate in it
+// is unknown for that tier, never the standard rate.
+type ServiceTier struct {
+	Name string `json:"name"`
+	Rates
+}
+
+// Region is a multiplier on every rate for requests run in one region.
+type Region struct {
+	Name string `json:"name"` // as the provider reports it: "us"
+	// Multiplier is an exact decimal: "1.1".
+	Multiplier string `json:"multiplier"`
+}
+
+// DatedRates are the rates in force before Until (YYYY-MM-DD).
+type DatedRates struct {
+	Until string `json:"until"`
+	Rates
+}
+
+// WindowRates are the rates for requests made between From and To
+// (HH:MM, UTC; To before From wraps past midnight).
+type WindowRates struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Name says what the window is: "off-peak".
+	Name string `json:"name,omitempty"`
+	Rates
+}
+
+// RatesOf returns p's own rates.
+func (p Price) RatesOf() Rates {
+	return Rates{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite,
+		CacheWrite1h: p.CacheWrite1h, InputAudio: p.InputAudio, CachedInputAudio: p.CachedInputAudio,
+		InputImage: p.InputImage, InputVideo: p.InputVideo, OutputAudio: p.OutputAudio, OutputImage: p.OutputImage,
+		OutputVideo: p.OutputVideo, Reasoning: p.Reasoning, Tiers: p.Tiers}
+}
+
+// SetRates replaces p's rates with r.
+func (p *Price) SetRates(r Rates) {
+	p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h = r.Input, r.Output, r.CachedInput, r.CacheWrite, r.CacheWrite1h
+	p.InputAudio, p.CachedInputAudio, p.InputImage, p.InputVideo = r.InputAudio, r.CachedInputAudio, r.InputImage, r.InputVideo
+	p.OutputAudio, p.OutputImage, p.OutputVideo, p.Reasoning = r.OutputAudio, r.OutputImage, r.OutputVideo, r.Reasoning
+	p.Tiers = r.Tiers
 }
 
 // Ref names the row: "provider/model@updated", or "provider/model" when
@@ -99,127 +179,6 @@ func (p Price) Ref() string {
 		return p.Provider + "/" + p.Model
 	}
 	return p.Provider + "/" + p.Model + "@" + p.Updated
-}
-
-// Cost returns what u costs at p, in exact integer arithmetic.
-//
-// Input tokens other than cached and cache-write ones are charged at Input
-// (never fewer than zero of them); cached ones at CachedInput; cache writes
-// at CacheWrite, except the CacheWrite1hTokens part at CacheWrite1h. Output
-// tokens, reasoning ones included, are charged at Output. Counts that
-// contradict each other (more cached tokens than input tokens) are charged
-// as reported rather than netted to less. The result saturates at the
-// largest Money instead of wrapping.
-func (p Price) Cost(u Usage) Money {
-	parts := p.costParts(u)
-	var total Money
-	for _, c := range parts {
-		total = addMoney(total, c.amount)
-	}
-	return total
-}
-
-// Explain returns the arithmetic of Cost(u), one line per kind of token
-// that u has; the Amounts add up to Cost(u). It returns nil for a zero u.
-func (p Price) Explain(u Usage) []CostLine {
-	var lines []CostLine
-	for _, c := range p.costParts(u) {
-		if c.tokens == 0 {
-			continue
-		}
-		lines = append(lines, CostLine{
-			Kind:       c.kind,
-			Tokens:     c.tokens,
-			PerMillion: mulMoney(c.rate, 1_000_000).String(),
-			Amount:     c.amount,
-			Note:       c.note,
-		})
-	}
-	return lines
-}
-
-type costPart struct {
-	kind   string
-	tokens int64
-	rate   Money
-	amount Money
-	note   string
-}
-
-// costParts splits u into the kinds of tokens Cost charges, with the rate
-// of each.
-func (p Price) costParts(u Usage) [6]costPart {
-	in := max(u.InputTokens, 0)
-	cached := max(u.CachedInputTokens, 0)
-	w1h := max(u.CacheWrite1hTokens, 0)
-	writes := max(u.CacheWriteTokens, w1h)
-	w5m := writes - w1h
-	uncached := max(in-cached-writes, 0)
-	reasoning := max(u.ReasoningTokens, 0)
-	out := max(u.OutputTokens, reasoning)
-	visible := out - reasoning
-
-	r := p.ratesFor(in)
-	parts := [6]costPart{
-		{kind: CostInput, tokens: uncached, rate: r.input, note: r.inputNote},
-		{kind: CostCachedInput, tokens: cached, rate: r.cached, note: r.cachedNote},
-		{kind: CostCacheWrite, tokens: w5m, rate: r.write, note: r.writeNote},
-		{kind: CostCacheWrite1h, tokens: w1h, rate: r.write1h, note: r.write1hNote},
-		{kind: CostOutput, tokens: visible, rate: r.output, note: r.outputNote},
-		{kind: CostReasoning, tokens: reasoning, rate: r.output, note: r.outputNote},
-	}
-	for i := range parts {
-		parts[i].amount = mulMoney(parts[i].rate, parts[i].tokens)
-	}
-	return parts
-}
-
-type rateSet struct {
-	input, output, cached, write, write1h                     Money
-	inputNote, outputNote, cachedNote, writeNote, write1hNote string
-}
-
-// ratesFor returns the rates that apply to a request with inputTokens
-// input tokens, after tiers and fallbacks.
-func (p Price) ratesFor(inputTokens int64) rateSet {
-	r := rateSet{input: p.Input, output: p.Output, cached: p.CachedInput, write: p.CacheWrite, write1h: p.CacheWrite1h}
-	var tier *Tier
-	for i := range p.Tiers {
-		t := &p.Tiers[i]
-		if inputTokens > t.AboveInputTokens && (tier == nil || t.AboveInputTokens > tier.AboveInputTokens) {
-			tier = t
-		}
-	}
-	if tier != nil {
-		note := "long-context rate: more than " + strconv.FormatInt(tier.AboveInputTokens, 10) + " input tokens"
-		set := func(dst *Money, dstNote *string, v Money) {
-			if v != 0 {
-				*dst, *dstNote = v, note
-			}
-		}
-		set(&r.input, &r.inputNote, tier.Input)
-		set(&r.output, &r.outputNote, tier.Output)
-		set(&r.cached, &r.cachedNote, tier.CachedInput)
-		set(&r.write, &r.writeNote, tier.CacheWrite)
-		set(&r.write1h, &r.write1hNote, tier.CacheWrite1h)
-	}
-	if r.cached == 0 {
-		r.cached, r.cachedNote = r.input, joinNote(r.inputNote, "no cached-input rate listed: charged as input")
-	}
-	if r.write == 0 {
-		r.write, r.writeNote = r.input, joinNote(r.inputNote, "no cache-write rate listed: charged as input")
-	}
-	if r.write1h == 0 {
-		r.write1h, r.write1hNote = r.write, joinNote(r.writeNote, "no one-hour cache-write rate listed: charged as a cache write")
-	}
-	return r
-}
-
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
 }
 
 // mulMoney returns rate*tokens, saturating at the largest Money. Both are
@@ -479,20 +438,8 @@ func (t *Prices) find(prov, id string) (Price, bool) {
 	return Price{}, false
 }
 
-// priceModelID normalises a model id for comparison.
-func priceModelID(provider, model string) string {
-	m := strings.ToLower(strings.TrimSpace(model))
-	switch provider {
-	case "gemini":
-		// "models/gemini-2.5-flash", "publishers/google/models/...".
-		if i := strings.LastIndex(m, "models/"); i >= 0 {
-			m = m[i+len("models/"):]
-		}
-	case "fireworks":
-		m = strings.TrimPrefix(m, "accounts/fireworks/models/")
-	}
-	return m
-}
+// priceModelID normalises a model id for comparison: ModelID.
+func priceModelID(provider, model string) string { return ModelID(provider, model) }
 
 // priceMatchesPrefix reports whether id matches the prefix rule prefix
 // (the Match entry without its '*').
@@ -507,64 +454,32 @@ func priceMatchesPrefix(prefix, id string) bool {
 	if c := rest[0]; isAlnum(prefix[len(prefix)-1]) && c != '-' && c != '@' {
 		return false
 	}
+	if isAlnum(prefix[len(prefix)-1]) && rest[0] == '-' && !isSnapshotOf(prefix, id) {
+		// "claude-opus-5*" stands for snapshots of claude-opus-5 and its
+		// variants ("-preview-06-05"), never for a minor version of it
+		// ("claude-opus-5-5", "claude-opus-5-5-20260101").
+		seg, _, _ := strings.Cut(rest[1:], "-")
+		if len(seg) <= 2 && allDigits(seg) {
+			return false
+		}
+	}
 	// "gemini-2.5-pro*" stands for snapshots of that model, not for
 	// "gemini-2.5-pro-preview-tts", whose audio is priced otherwise.
 	return unmeteredModality(rest) == ""
 }
 
+// isSnapshotOf reports whether id is base with snapshot suffixes only.
+func isSnapshotOf(base, id string) bool {
+	for _, b := range ModelBases(id)[1:] {
+		if b == base {
+			return true
+		}
+	}
+	return false
+}
+
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// snapshotBase returns id without its last snapshot suffix: a date
-// ("-2024-08-06", "-20250929", "@20250514", "-09-2025", "-05-20"), a
-// four-digit tag ("-0613", "-2407"), a three-digit version ("-001") or
-// "-latest".
-func snapshotBase(id string) (string, bool) {
-	if base, ok := strings.CutSuffix(id, "-latest"); ok && base != "" {
-		return base, true
-	}
-	// Each shape is digit groups separated by '-', after a '-' or '@'.
-	for _, shape := range [][]int{{4, 2, 2}, {8}, {2, 4}, {2, 2}, {4}, {3}} {
-		if base, ok := cutDigitGroups(id, shape); ok {
-			return base, true
-		}
-	}
-	return "", false
-}
-
-// cutDigitGroups removes a suffix of digit groups of the given lengths,
-// joined by '-' and introduced by '-' or '@' (only '-' for short tags), and
-// reports whether it did.
-func cutDigitGroups(id string, groups []int) (string, bool) {
-	n := len(groups) - 1
-	for _, g := range groups {
-		n += g
-	}
-	if len(id) < n+2 {
-		return "", false
-	}
-	tail := id[len(id)-n:]
-	pos := 0
-	for gi, g := range groups {
-		if gi > 0 {
-			if tail[pos] != '-' {
-				return "", false
-			}
-			pos++
-		}
-		for k := 0; k < g; k++ {
-			if c := tail[pos+k]; c < '0' || c > '9' {
-				return "", false
-			}
-		}
-		pos += g
-	}
-	sep := id[len(id)-n-1]
-	if sep != '-' && !(sep == '@' && n >= 8) {
-		return "", false
-	}
-	return id[:len(id)-n-1], true
 }
 
 func (p Price) clone() Price {
@@ -573,6 +488,18 @@ func (p Price) clone() Price {
 	}
 	if p.Tiers != nil {
 		p.Tiers = append([]Tier(nil), p.Tiers...)
+	}
+	if p.ServiceTiers != nil {
+		p.ServiceTiers = append([]ServiceTier(nil), p.ServiceTiers...)
+	}
+	if p.Regions != nil {
+		p.Regions = append([]Region(nil), p.Regions...)
+	}
+	if p.Earlier != nil {
+		p.Earlier = append([]DatedRates(nil), p.Earlier...)
+	}
+	if p.Windows != nil {
+		p.Windows = append([]WindowRates(nil), p.Windows...)
 	}
 	return p
 }

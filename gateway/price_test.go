@@ -69,13 +69,16 @@ func TestPriceCost(t *testing.T) {
 		{"tier with cache writes", sonnet45,
 			Usage{InputTokens: 210_001, CacheWriteTokens: 20_001, CacheWrite1hTokens: 10_001, OutputTokens: 100},
 			1_140_000_000_000 + 75_000_000_000 + 120_012_000_000 + 2_250_000_000},
-		// No cache rates: every input token at Input.
+		// No cache rates: cached tokens at Input (never less than the
+		// bill); cache writes, whose rate is above Input, are left
+		// unpriced rather than charged at Input: 90×1e6 + 1×2e6.
 		{"no cache rates", Price{Input: PerMillion(1), Output: PerMillion(2)},
 			Usage{InputTokens: 100, CachedInputTokens: 40, CacheWriteTokens: 10, CacheWrite1hTokens: 5, OutputTokens: 1},
-			100*1_000_000 + 2_000_000},
-		// No one-hour rate: one-hour writes at CacheWrite.
+			90*1_000_000 + 2_000_000},
+		// No one-hour rate: one-hour writes are unpriced, not charged
+		// at the five-minute rate.
 		{"no 1h rate", Price{Input: PerMillion(3), CacheWrite: PerMillion(3.75)},
-			Usage{InputTokens: 100, CacheWriteTokens: 100, CacheWrite1hTokens: 100}, 375_000_000},
+			Usage{InputTokens: 100, CacheWriteTokens: 100, CacheWrite1hTokens: 100}, 0},
 		// A one-hour count without the write count it belongs to is
 		// still charged.
 		{"1h without writes", sonnet45, Usage{InputTokens: 10, CacheWrite1hTokens: 10}, 60_000_000},
@@ -109,11 +112,11 @@ func TestPriceExplain(t *testing.T) {
 	got := sonnet45.Explain(u)
 	tier := "long-context rate: more than 200000 input tokens"
 	want := []CostLine{
-		{Kind: CostInput, Tokens: 190_000, PerMillion: "6", Amount: 190_000 * 6_000_000, Note: tier},
-		{Kind: CostCachedInput, Tokens: 1, PerMillion: "0.6", Amount: 600_000, Note: tier},
+		{Kind: CostInput, Modality: ModalityText, Tokens: 190_000, PerMillion: "6", Amount: 190_000 * 6_000_000, Note: tier},
+		{Kind: CostCachedInput, Modality: ModalityText, Tokens: 1, PerMillion: "0.6", Amount: 600_000, Note: tier},
 		{Kind: CostCacheWrite, Tokens: 10_000, PerMillion: "7.5", Amount: 10_000 * 7_500_000, Note: tier},
 		{Kind: CostCacheWrite1h, Tokens: 10_000, PerMillion: "12", Amount: 10_000 * 12_000_000, Note: tier},
-		{Kind: CostOutput, Tokens: 100, PerMillion: "22.5", Amount: 100 * 22_500_000, Note: tier},
+		{Kind: CostOutput, Modality: ModalityText, Tokens: 100, PerMillion: "22.5", Amount: 100 * 22_500_000, Note: tier},
 		{Kind: CostReasoning, Tokens: 200, PerMillion: "22.5", Amount: 200 * 22_500_000, Note: tier},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -131,9 +134,9 @@ func TestPriceExplain(t *testing.T) {
 	u = Usage{InputTokens: 10, CachedInputTokens: 4, OutputTokens: 2}
 	got = fallback.Explain(u)
 	want = []CostLine{
-		{Kind: CostInput, Tokens: 6, PerMillion: "0.5", Amount: 3_000_000},
-		{Kind: CostCachedInput, Tokens: 4, PerMillion: "0.5", Amount: 2_000_000, Note: "no cached-input rate listed: charged as input"},
-		{Kind: CostOutput, Tokens: 2, PerMillion: "1.5", Amount: 3_000_000},
+		{Kind: CostInput, Modality: ModalityText, Tokens: 6, PerMillion: "0.5", Amount: 3_000_000},
+		{Kind: CostCachedInput, Modality: ModalityText, Tokens: 4, PerMillion: "0.5", Amount: 2_000_000, Note: "no cached-input rate listed: charged as input"},
+		{Kind: CostOutput, Modality: ModalityText, Tokens: 2, PerMillion: "1.5", Amount: 3_000_000},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Explain(%+v) =\n%+v\nwant\n%+v", u, got, want)
@@ -310,8 +313,8 @@ func TestLookupPrecedence(t *testing.T) {
 		want  Money
 	}{
 		{"x-1", 1},
-		{"x-2-2025", 3}, // longest prefix
-		{"x-3", 2},
+		{"x-2-2025", 3},  // longest prefix
+		{"x-preview", 2}, // ("x-3" would be a minor version: no price)
 		{"y", 4},
 	} {
 		if p, ok := table.Lookup("p", tt.model); !ok || p.Input != tt.want {
@@ -476,16 +479,19 @@ func TestDefaultPricesWellKnown(t *testing.T) {
 		{"openai", "text-embedding-3-small", "text-embedding-3-small", rates{0.02, 0, 0, 0, 0}, nil},
 		{"openai", "text-embedding-3-large", "text-embedding-3-large", rates{0.13, 0, 0, 0, 0}, nil},
 		{"anthropic", "claude-sonnet-4", "claude-sonnet-4-0", rates{3, 15, 0.30, 3.75, 6},
-			&Tier{AboveInputTokens: 200_000, Input: PerMillion(6), Output: PerMillion(22.5), CachedInput: PerMillion(0.6), CacheWrite: PerMillion(7.5)}},
+			// Anthropic's rule fills the one-hour rate: twice the input.
+			&Tier{AboveInputTokens: 200_000, Input: PerMillion(6), Output: PerMillion(22.5), CachedInput: PerMillion(0.6), CacheWrite: PerMillion(7.5), CacheWrite1h: PerMillion(12)}},
 		{"anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4-0", rates{3, 15, 0.30, 3.75, 6}, nil},
 		{"anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5", rates{3, 15, 0.30, 3.75, 6},
 			&Tier{AboveInputTokens: 200_000, Input: PerMillion(6), Output: PerMillion(22.5), CachedInput: PerMillion(0.6), CacheWrite: PerMillion(7.5), CacheWrite1h: PerMillion(12)}},
 		{"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", rates{1, 5, 0.1, 1.25, 2}, nil},
 		{"anthropic", "claude-opus-4-1-20250805", "claude-opus-4-1", rates{15, 75, 1.5, 18.75, 30}, nil},
 		{"anthropic", "claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest", rates{3, 15, 0.3, 3.75, 6}, nil},
-		{"anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku-latest", rates{0.8, 4, 0.08, 1, 0}, nil},
+		{"anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku-latest", rates{0.8, 4, 0.08, 1, 1.6}, nil},
 		{"gemini", "models/gemini-2.5-pro", "gemini-2.5-pro", rates{1.25, 10, 0.125, 0, 0},
-			&Tier{AboveInputTokens: 200_000, Input: PerMillion(2.5), Output: PerMillion(15), CachedInput: PerMillion(0.25)}},
+			// Gemini Pro bills audio input as text input.
+			&Tier{AboveInputTokens: 200_000, Input: PerMillion(2.5), Output: PerMillion(15), CachedInput: PerMillion(0.25),
+				InputAudio: PerMillion(2.5), CachedInputAudio: PerMillion(0.25)}},
 		{"gemini", "gemini-2.5-flash", "gemini-2.5-flash", rates{0.3, 2.5, 0.03, 0, 0}, nil},
 		{"gemini", "gemini-2.5-flash-lite", "gemini-2.5-flash-lite", rates{0.1, 0.4, 0.01, 0, 0}, nil},
 		{"gemini", "gemini-2.0-flash-001", "gemini-2.0-flash", rates{0.1, 0.4, 0.025, 0, 0}, nil},

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Formats of price tables that ImportPrices reads.
@@ -222,61 +223,32 @@ func genaiPrice(prov string, m genaiModel) (Price, string, error) {
 	if prov == "gemini" && strings.HasPrefix(strings.ToLower(m.ID), "claude") {
 		return Price{}, "Vertex AI model; the Gemini API does not serve it", nil
 	}
-	if reason := unmeteredModality(m.ID); reason != "" {
-		return Price{}, reason, nil
-	}
-	fields, reason, err := genaiActivePrices(m.Prices)
+	periods, reason, err := genaiPeriods(m.Prices)
 	if err != nil || reason != "" {
 		return Price{}, reason, err
 	}
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		switch k {
-		case "input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok":
-		case "input_audio_mtok", "cache_audio_read_mtok":
-			// Audio input at its own rate: Usage does not tell audio
-			// tokens apart, so they are charged as text input.
-		case "output_audio_mtok":
-			return Price{}, "audio output has its own rate, which Sluice cannot meter", nil
-		case "requests_kcount":
-			return Price{}, "charges per request as well as per token", nil
-		default:
-			return Price{}, "unknown price field " + k, nil
-		}
-	}
 	p := Price{Provider: prov, Model: m.ID, ContextWindow: m.ContextWindow, Source: FormatGenAIPrices}
-	type dest struct {
-		base *Money
-		tier func(*Tier) *Money
-	}
-	dests := map[string]dest{
-		"input_mtok":       {&p.Input, func(t *Tier) *Money { return &t.Input }},
-		"output_mtok":      {&p.Output, func(t *Tier) *Money { return &t.Output }},
-		"cache_read_mtok":  {&p.CachedInput, func(t *Tier) *Money { return &t.CachedInput }},
-		"cache_write_mtok": {&p.CacheWrite, func(t *Tier) *Money { return &t.CacheWrite }},
-	}
-	tiered := map[string][]genaiTierStep{}
-	for k, d := range dests {
-		raw, ok := fields[k]
-		if !ok {
-			continue
+	for i, per := range periods {
+		r, reason, err := genaiRates(per.fields)
+		if err != nil || reason != "" {
+			return Price{}, reason, err
 		}
-		base, steps, err := genaiRate(raw)
-		if err != nil {
-			return Price{}, "", fmt.Errorf("%s: %w", k, err)
-		}
-		*d.base = base
-		if len(steps) > 0 {
-			tiered[k] = steps
+		switch {
+		case per.until != "":
+			p.Earlier = append(p.Earlier, DatedRates{Until: per.until, Rates: r})
+		case per.window != nil:
+			w := *per.window
+			w.Rates = r
+			p.Windows = append(p.Windows, w)
+		case i >= 0:
+			p.SetRates(r)
 		}
 	}
-	p.Tiers = buildTiers(tiered, func(k string, t *Tier) *Money { return dests[k].tier(t) })
 	if p.Input == 0 && p.Output == 0 {
 		return Price{}, "no price listed (free or unpublished)", nil
+	}
+	if reason := unmeteredModality(m.ID); reason != "" && !chatAudioModel(m.ID, p.RatesOf()) {
+		return Price{}, reason, nil
 	}
 	match, err := genaiMatch(prov, m.ID, m.Match)
 	if err != nil {
@@ -286,43 +258,141 @@ func genaiPrice(prov string, m genaiModel) (Price, string, error) {
 	return p, "", nil
 }
 
-// genaiActivePrices picks the prices a model has now: a plain object, or
-// of conditional prices the one with the latest start date. Of prices
-// that depend on the time of day (DeepSeek's off-peak discount) the
-// dearest is taken: Sluice meters by the request, not by the clock, and a
-// budget must never be understated.
-func genaiActivePrices(raw json.RawMessage) (map[string]json.RawMessage, string, error) {
+// genaiRates converts one set of genai-prices prices.
+func genaiRates(fields map[string]json.RawMessage) (Rates, string, error) {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		switch k {
+		case "input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok",
+			"input_audio_mtok", "cache_audio_read_mtok", "output_audio_mtok":
+		case "requests_kcount":
+			return Rates{}, "charges per request as well as per token", nil
+		default:
+			return Rates{}, "unknown price field " + k, nil
+		}
+	}
+	var r Rates
+	type dest struct {
+		base *Money
+		tier func(*Tier) *Money // nil: the source has no tiers for it
+	}
+	dests := map[string]dest{
+		"input_mtok":            {&r.Input, func(t *Tier) *Money { return &t.Input }},
+		"output_mtok":           {&r.Output, func(t *Tier) *Money { return &t.Output }},
+		"cache_read_mtok":       {&r.CachedInput, func(t *Tier) *Money { return &t.CachedInput }},
+		"cache_write_mtok":      {&r.CacheWrite, func(t *Tier) *Money { return &t.CacheWrite }},
+		"input_audio_mtok":      {&r.InputAudio, func(t *Tier) *Money { return &t.InputAudio }},
+		"cache_audio_read_mtok": {&r.CachedInputAudio, func(t *Tier) *Money { return &t.CachedInputAudio }},
+		"output_audio_mtok":     {&r.OutputAudio, nil},
+	}
+	tiered := map[string][]genaiTierStep{}
+	for k, d := range dests {
+		raw, ok := fields[k]
+		if !ok {
+			continue
+		}
+		base, steps, err := genaiRate(raw)
+		if err != nil {
+			return Rates{}, "", fmt.Errorf("%s: %w", k, err)
+		}
+		*d.base = base
+		if len(steps) > 0 {
+			if d.tier == nil {
+				return Rates{}, k + " has long-context tiers, which Sluice cannot hold", nil
+			}
+			tiered[k] = steps
+		}
+	}
+	r.Tiers = buildTiers(tiered, func(k string, t *Tier) *Money { return dests[k].tier(t) })
+	return r, "", nil
+}
+
+// genaiPeriod is one set of a model's prices and when it applies: before
+// until (a date), in window (a time of day), or otherwise.
+type genaiPeriod struct {
+	fields map[string]json.RawMessage
+	until  string
+	window *WindowRates
+}
+
+// genaiPeriods reads a model's prices: a plain object, or conditional
+// prices. Prices with start dates become periods, each in force until the
+// next one's date; the newest is the row's own. Of prices for a time of
+// day (DeepSeek's standard hours), the constrained ones are the row's own
+// and the unconstrained ones apply in the rest of the day (the off-peak
+// window).
+func genaiPeriods(raw json.RawMessage) ([]genaiPeriod, string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '[' {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return nil, "", fmt.Errorf("prices: %w", err)
 		}
-		return fields, "", nil
+		return []genaiPeriod{{fields: fields}}, "", nil
 	}
 	var conds []genaiConditional
 	if err := json.Unmarshal(raw, &conds); err != nil {
 		return nil, "", fmt.Errorf("prices: %w", err)
 	}
-	best, bestDate := -1, ""
-	for _, c := range conds {
-		if c.Constraint != nil && (c.Constraint.StartTime != "" || c.Constraint.EndTime != "") {
-			return dearest(conds), "", nil
-		}
-	}
-	for i, c := range conds {
-		date := ""
-		if c.Constraint != nil {
-			date = c.Constraint.StartDate
-		}
-		if best < 0 || date > bestDate {
-			best, bestDate = i, date
-		}
-	}
-	if best < 0 {
+	if len(conds) == 0 {
 		return nil, "no price listed (free or unpublished)", nil
 	}
-	return conds[best].Prices, "", nil
+	var timed, plain []genaiConditional
+	for _, c := range conds {
+		if c.Constraint != nil && (c.Constraint.StartTime != "" || c.Constraint.EndTime != "") {
+			timed = append(timed, c)
+		} else {
+			plain = append(plain, c)
+		}
+	}
+	if len(timed) > 0 {
+		if len(timed) != 1 || len(plain) != 1 {
+			return []genaiPeriod{{fields: dearest(conds)}}, "", nil
+		}
+		c := timed[0].Constraint
+		from, to := clock(c.EndTime), clock(c.StartTime)
+		if from == "" || to == "" {
+			return nil, "prices by time of day with unreadable times", nil
+		}
+		return []genaiPeriod{
+			{fields: timed[0].Prices},
+			{fields: plain[0].Prices, window: &WindowRates{From: from, To: to, Name: "off-peak"}},
+		}, "", nil
+	}
+	sort.SliceStable(plain, func(i, j int) bool { return startDate(plain[i]) < startDate(plain[j]) })
+	var out []genaiPeriod
+	for i, c := range plain {
+		per := genaiPeriod{fields: c.Prices}
+		if i < len(plain)-1 {
+			per.until = startDate(plain[i+1])
+			if per.until == "" || per.until == startDate(c) {
+				continue
+			}
+		}
+		out = append(out, per)
+	}
+	return out, "", nil
+}
+
+func startDate(c genaiConditional) string {
+	if c.Constraint == nil {
+		return ""
+	}
+	return c.Constraint.StartDate
+}
+
+// clock turns genai-prices' "16:30:00Z" into "16:30"; "" when it is not a
+// UTC time of day.
+func clock(s string) string {
+	t, err := time.Parse("15:04:05Z", s)
+	if err != nil {
+		return ""
+	}
+	return t.Format("15:04")
 }
 
 // dearest returns the prices of conds with the highest input rate.
@@ -494,6 +564,24 @@ func unmeteredModality(id string) string {
 	return ""
 }
 
+// chatAudioModel reports whether id names an audio model of the chat
+// APIs ("gpt-audio", "gpt-4o-audio-preview") whose audio rates r lists:
+// its usage splits tokens by modality, so it can be metered. Speech,
+// transcription and realtime models cannot: their endpoints report no
+// usage Sluice reads.
+func chatAudioModel(id string, r Rates) bool {
+	m := strings.ToLower(id)
+	if !containsWord(m, "audio") || r.InputAudio == 0 && r.OutputAudio == 0 {
+		return false
+	}
+	for _, w := range []string{"realtime", "transcribe", "tts", "whisper", "speech", "live", "image", "imagen"} {
+		if containsWord(m, w) {
+			return false
+		}
+	}
+	return true
+}
+
 // containsWord reports whether w appears in s as a whole '-', '/', '.',
 // ':' or '_' separated word.
 func containsWord(s, w string) bool {
@@ -559,39 +647,73 @@ var litellmKeyPrefixes = []string{
 	"xai/", "openrouter/", "together_ai/", "fireworks_ai/",
 }
 
-// litellmRates maps LiteLLM's per-token cost fields to Price fields.
-var litellmRates = map[string]func(*Price, *Tier) *Money{
-	"input_cost_per_token": func(p *Price, t *Tier) *Money {
+// litellmRates maps LiteLLM's per-token cost fields to Rates fields;
+// long-context variants ("..._above_200k_tokens") go to a Tier's field of
+// the same name, where a Tier has one.
+var litellmRates = map[string]func(*Rates, *Tier) *Money{
+	"input_cost_per_token": func(r *Rates, t *Tier) *Money {
 		if t != nil {
 			return &t.Input
 		}
-		return &p.Input
+		return &r.Input
 	},
-	"output_cost_per_token": func(p *Price, t *Tier) *Money {
+	"output_cost_per_token": func(r *Rates, t *Tier) *Money {
 		if t != nil {
 			return &t.Output
 		}
-		return &p.Output
+		return &r.Output
 	},
-	"cache_read_input_token_cost": func(p *Price, t *Tier) *Money {
+	"cache_read_input_token_cost": func(r *Rates, t *Tier) *Money {
 		if t != nil {
 			return &t.CachedInput
 		}
-		return &p.CachedInput
+		return &r.CachedInput
 	},
-	"cache_creation_input_token_cost": func(p *Price, t *Tier) *Money {
+	"cache_creation_input_token_cost": func(r *Rates, t *Tier) *Money {
 		if t != nil {
 			return &t.CacheWrite
 		}
-		return &p.CacheWrite
+		return &r.CacheWrite
 	},
-	"cache_creation_input_token_cost_above_1hr": func(p *Price, t *Tier) *Money {
+	"cache_creation_input_token_cost_above_1hr": func(r *Rates, t *Tier) *Money {
 		if t != nil {
 			return &t.CacheWrite1h
 		}
-		return &p.CacheWrite1h
+		return &r.CacheWrite1h
 	},
+	"input_cost_per_audio_token": func(r *Rates, t *Tier) *Money {
+		if t != nil {
+			return &t.InputAudio
+		}
+		return &r.InputAudio
+	},
+	"cache_read_input_audio_token_cost": func(r *Rates, t *Tier) *Money {
+		if t != nil {
+			return &t.CachedInputAudio
+		}
+		return &r.CachedInputAudio
+	},
+	"input_cost_per_image_token":      baseRate(func(r *Rates) *Money { return &r.InputImage }),
+	"output_cost_per_audio_token":     baseRate(func(r *Rates) *Money { return &r.OutputAudio }),
+	"output_cost_per_image_token":     baseRate(func(r *Rates) *Money { return &r.OutputImage }),
+	"output_cost_per_video_token":     baseRate(func(r *Rates) *Money { return &r.OutputVideo }),
+	"output_cost_per_reasoning_token": baseRate(func(r *Rates) *Money { return &r.Reasoning }),
 }
+
+// baseRate is a litellmRates entry for a rate that has no long-context
+// variant: a tier's is dropped.
+func baseRate(f func(*Rates) *Money) func(*Rates, *Tier) *Money {
+	return func(r *Rates, t *Tier) *Money {
+		if t != nil {
+			return new(Money)
+		}
+		return f(r)
+	}
+}
+
+// litellmServiceTiers maps the suffixes of LiteLLM's service-tier rates
+// to the service_tier values providers report.
+var litellmServiceTiers = map[string]string{"_priority": "priority", "_flex": "flex", "_batches": "batch"}
 
 func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
 	keys := make([]string, 0, len(entries))
@@ -674,17 +796,16 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 	default:
 		return Price{}, "mode " + mode + " is not billed per text token", nil
 	}
-	if reason := unmeteredModality(model); reason != "" {
-		return Price{}, reason, nil
-	}
-	for _, k := range []string{"output_cost_per_audio_token", "output_cost_per_image", "output_cost_per_image_token", "output_cost_per_video_token", "output_cost_per_second"} {
+	// Output priced per image or per second, without a per-token rate,
+	// cannot be metered from usage.
+	for k, perToken := range map[string]string{
+		"output_cost_per_image":  "output_cost_per_image_token",
+		"output_cost_per_second": "",
+	} {
 		if _, ok := e[k]; ok {
-			return Price{}, "output other than text (" + k + ") has its own rate, which Sluice cannot meter", nil
-		}
-	}
-	if r, ok := e["output_cost_per_reasoning_token"]; ok {
-		if o, ok := e["output_cost_per_token"]; !ok || !sameNumber(r, o) {
-			return Price{}, "reasoning tokens have their own rate", nil
+			if _, tok := e[perToken]; perToken == "" || !tok {
+				return Price{}, "output other than text (" + k + ") has its own rate, which Sluice cannot meter", nil
+			}
 		}
 	}
 	if _, ok := e["input_cost_per_token"]; !ok {
@@ -692,17 +813,33 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 	}
 
 	p := Price{Provider: prov, Model: model, Source: FormatLiteLLM}
-	steps := map[string][]genaiTierStep{}
+	base := Rates{}
+	tiers := map[string]*Rates{} // service tier → its rates
+	steps := map[string]map[string][]genaiTierStep{}
 	for k, raw := range e {
+		if strings.HasPrefix(k, "regional_processing_uplift_multiplier_") {
+			var n json.Number
+			if json.Unmarshal(raw, &n) == nil {
+				p.Regions = append(p.Regions, Region{Name: strings.TrimPrefix(k, "regional_processing_uplift_multiplier_"), Multiplier: n.String()})
+			}
+			continue
+		}
+		// Service-tier rates end in "_priority", "_flex" or "_batches".
+		field, tier := k, ""
+		for suffix, name := range litellmServiceTiers {
+			if rest, ok := strings.CutSuffix(k, suffix); ok {
+				field, tier = rest, name
+			}
+		}
 		// Long-context rates are "<field>_above_<N>k_tokens"; the field
 		// itself may be "cache_creation_input_token_cost_above_1hr".
-		field, threshold := k, int64(0)
-		if i := strings.LastIndex(k, "_above_"); i > 0 && strings.HasSuffix(k, "k_tokens") {
-			n, err := strconv.ParseInt(k[i+len("_above_"):len(k)-len("k_tokens")], 10, 64)
+		threshold := int64(0)
+		if i := strings.LastIndex(field, "_above_"); i > 0 && strings.HasSuffix(field, "k_tokens") {
+			n, err := strconv.ParseInt(field[i+len("_above_"):len(field)-len("k_tokens")], 10, 64)
 			if err != nil || n <= 0 {
 				continue
 			}
-			field, threshold = k[:i], n*1000
+			field, threshold = field[:i], n*1000
 		}
 		set, ok := litellmRates[field]
 		if !ok {
@@ -712,15 +849,69 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 		if err != nil {
 			return Price{}, "", fmt.Errorf("%s: %w", k, err)
 		}
+		dst := &base
+		if tier != "" {
+			if tiers[tier] == nil {
+				tiers[tier] = &Rates{}
+			}
+			dst = tiers[tier]
+		}
 		if threshold == 0 {
-			*set(&p, nil) = rate
+			*set(dst, nil) = rate
 		} else {
-			steps[field] = append(steps[field], genaiTierStep{threshold, rate})
+			if steps[tier] == nil {
+				steps[tier] = map[string][]genaiTierStep{}
+			}
+			steps[tier][field] = append(steps[tier][field], genaiTierStep{threshold, rate})
 		}
 	}
-	p.Tiers = buildTiers(steps, func(k string, t *Tier) *Money { return litellmRates[k](nil, t) })
+	if reason := unmeteredModality(model); reason != "" && !chatAudioModel(model, base) {
+		return Price{}, reason, nil
+	}
+	// A reasoning rate equal to the output rate says nothing.
+	if base.Reasoning == base.Output {
+		base.Reasoning = 0
+	}
+	mkTiers := func(tier string) []Tier {
+		return buildTiers(steps[tier], func(k string, t *Tier) *Money { return litellmRates[k](nil, t) })
+	}
+	base.Tiers = mkTiers("")
+	p.SetRates(base)
+	names := make([]string, 0, len(tiers))
+	for name := range tiers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r := *tiers[name]
+		if r.Reasoning == r.Output {
+			r.Reasoning = 0
+		}
+		r.Tiers = mkTiers(name)
+		p.ServiceTiers = append(p.ServiceTiers, ServiceTier{Name: name, Rates: r})
+	}
+	sort.Slice(p.Regions, func(i, j int) bool { return p.Regions[i].Name < p.Regions[j].Name })
 	if p.Input == 0 && p.Output == 0 {
 		return Price{}, "no price listed (free or unpublished)", nil
+	}
+	if raw, ok := e["search_context_cost_per_query"]; ok {
+		var sizes map[string]json.Number
+		if json.Unmarshal(raw, &sizes) == nil {
+			// The dearest context size: the request's choice is not
+			// in its usage.
+			for _, v := range sizes {
+				if fee, err := decimalRate(v.String(), 1); err == nil && fee > p.WebSearch {
+					p.WebSearch = fee
+				}
+			}
+		}
+		var unit string
+		if raw, ok := e["web_search_billing_unit"]; ok {
+			_ = json.Unmarshal(raw, &unit)
+		}
+		// Gemini 2.x grounding is billed per grounded prompt, Gemini 3
+		// per search query ("per_query").
+		p.WebSearchPerRequest = prov == "gemini" && unit != "per_query" && p.WebSearch > 0
 	}
 	p.ContextWindow, _ = litellmInt(e["max_input_tokens"])
 	p.MaxOutput, _ = litellmInt(e["max_output_tokens"])

@@ -41,10 +41,12 @@ func TestParsePricesGenAI(t *testing.T) {
 			Match: []string{"gpt-4o-mini-2024-07-18", "gpt-4o-mini-search-preview", "gpt-4o-mini-search-preview-2025-03-11"},
 			Input: 150_000, Output: 600_000, CachedInput: 75_000, ContextWindow: 128_000, Source: FormatGenAIPrices,
 		},
-		// Conditional prices: the newest start date wins.
+		// Conditional prices: the newest start date is the row's own,
+		// the older ones apply until it.
 		"openai/o3": {
 			Provider: "openai", Model: "o3", Match: []string{"o3-2025-04-16"},
 			Input: 2_000_000, Output: 8_000_000, CachedInput: 500_000, Source: FormatGenAIPrices,
+			Earlier: []DatedRates{{Until: "2025-06-10", Rates: Rates{Input: 10_000_000, Output: 40_000_000, CachedInput: 500_000}}},
 		},
 		"openai/text-embedding-3-small": {
 			Provider: "openai", Model: "text-embedding-3-small", Input: 20_000, ContextWindow: 8192, Source: FormatGenAIPrices,
@@ -61,11 +63,13 @@ func TestParsePricesGenAI(t *testing.T) {
 			Provider: "anthropic", Model: "claude-opus-4-6",
 			Match: []string{"claude-opus-4-6*", "claude-opus-4.6*", "claude-4-6-opus*", "claude-4.6-opus*"},
 			Input: 5_000_000, Output: 25_000_000, CachedInput: 500_000, CacheWrite: 6_250_000, ContextWindow: 200_000, Source: FormatGenAIPrices,
+			Earlier: []DatedRates{{Until: "2026-03-13", Rates: Rates{Input: 5_000_000, Output: 25_000_000, CachedInput: 500_000, CacheWrite: 6_250_000,
+				Tiers: []Tier{{AboveInputTokens: 200_000, Input: 10_000_000, Output: 37_500_000, CachedInput: 1_000_000, CacheWrite: 12_500_000}}}}},
 		},
-		// "google" is gemini; audio input is charged as text.
+		// "google" is gemini; audio input has its own rates.
 		"gemini/gemini-2.5-flash": {
 			Provider: "gemini", Model: "gemini-2.5-flash", Match: []string{"gemini-2.5-flash-latest", "gemini-2.5-flash-preview-09-2025"},
-			Input: 300_000, Output: 2_500_000, CachedInput: 30_000, Source: FormatGenAIPrices,
+			Input: 300_000, Output: 2_500_000, CachedInput: 30_000, InputAudio: 1_000_000, CachedInputAudio: 100_000, Source: FormatGenAIPrices,
 		},
 		"gemini/gemini-2.5-pro": {
 			Provider: "gemini", Model: "gemini-2.5-pro", Match: []string{"gemini-2.5-pro*"},
@@ -148,6 +152,11 @@ func TestParsePricesLiteLLM(t *testing.T) {
 	want := map[string]Price{
 		"openai/gpt-4o-mini": {
 			Provider: "openai", Model: "gpt-4o-mini", Input: 150_000, Output: 600_000, CachedInput: 75_000,
+			// Service-tier rates, by the service_tier value.
+			ServiceTiers: []ServiceTier{
+				{Name: "batch", Rates: Rates{Input: 75_000, Output: 300_000}},
+				{Name: "priority", Rates: Rates{Input: 250_000, Output: 1_000_000, CachedInput: 125_000}},
+			},
 			ContextWindow: 128_000, MaxOutput: 16_384, Source: FormatLiteLLM,
 		},
 		// One-hour writes and long-context rates, one-hour ones included.
@@ -156,17 +165,22 @@ func TestParsePricesLiteLLM(t *testing.T) {
 			Input: 3_000_000, Output: 15_000_000, CachedInput: 300_000, CacheWrite: 3_750_000, CacheWrite1h: 6_000_000,
 			Tiers: []Tier{{AboveInputTokens: 200_000, Input: 6_000_000, Output: 22_500_000, CachedInput: 600_000,
 				CacheWrite: 7_500_000, CacheWrite1h: 12_000_000}},
+			// search_context_cost_per_query: $0.01 per search.
+			WebSearch:     10_000_000_000,
 			ContextWindow: 200_000, MaxOutput: 64_000, Source: FormatLiteLLM,
 		},
 		// A Vertex AI row counts for gemini...
 		"gemini/gemini-2.5-pro": {
 			Provider: "gemini", Model: "gemini-2.5-pro", Input: 1_250_000, Output: 10_000_000, CachedInput: 125_000,
-			Tiers:         []Tier{{AboveInputTokens: 200_000, Input: 2_500_000, Output: 15_000_000, CachedInput: 250_000, CacheWrite: 250_000}},
+			Tiers: []Tier{{AboveInputTokens: 200_000, Input: 2_500_000, Output: 15_000_000, CachedInput: 250_000, CacheWrite: 250_000}},
+			// Gemini 2.x grounding: $35 per thousand grounded prompts.
+			WebSearch: 35_000_000_000, WebSearchPerRequest: true,
 			ContextWindow: 1_048_576, MaxOutput: 65_535, Source: FormatLiteLLM,
 		},
 		// ...but the "gemini/" row wins over the Vertex one.
 		"gemini/gemini-2.5-flash": {
 			Provider: "gemini", Model: "gemini-2.5-flash", Input: 300_000, Output: 2_500_000, CachedInput: 30_000,
+			InputAudio: 1_000_000, WebSearch: 35_000_000_000, WebSearchPerRequest: true,
 			ContextWindow: 1_048_576, MaxOutput: 65_535, Source: FormatLiteLLM,
 		},
 		"together/meta-llama/Llama-3.3-70B-Instruct-Turbo": {

@@ -298,11 +298,11 @@ var providerCases = []struct {
 	{"openai", DialectOpenAI, "gpt-4o-mini", "/v1/chat/completions", "Authorization", "Bearer sk-real-openai",
 		"The function returns early when `items` is empty, so `total` is never initialised on that path. Initialise it before the guard:\n\n```python\ntotal = 0\nif not items:\n    return total\n```",
 		"The capital of France is Paris.",
-		Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448}},
+		Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448, ServiceTier: "default"}},
 	{"mistral", DialectOpenAI, "mistral/mistral-small-latest", "/v1/chat/completions", "Authorization", "Bearer mistral-real",
 		"The function returns early when `items` is empty, so `total` is never initialised on that path. Initialise it before the guard:\n\n```python\ntotal = 0\nif not items:\n    return total\n```",
 		"The capital of France is Paris.",
-		Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448}},
+		Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448, ServiceTier: "default"}},
 	{"anthropic", DialectAnthropic, "claude-sonnet-4-5", "/v1/messages", "X-Api-Key", "sk-ant-real",
 		"Use `^[a-z0-9-]+(\\.[a-z0-9-]+)*(?<!\\.)$`: the lookbehind refuses a name that ends in a dot.",
 		"Beam sweeps the black sea —\nstone tower keeps its promise\nto ships it won't meet.",
@@ -621,6 +621,20 @@ func TestPromptRefusals(t *testing.T) {
 	if recs, _ := rig.ledger.all(); len(recs) != 0 {
 		t.Errorf("ledger has %d records, want none: nothing was sent", len(recs))
 	}
+
+	// The guard of every route: the body cap, and the Host allowlist.
+	rig.proxy.MaxBodyBytes = 64
+	resp, body := rig.call(t, "/p/tr", "text/plain", strings.Repeat("x", 100), nil)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "larger than Sluice's limit") {
+		t.Errorf("a body past the cap = %d %s, want 413", resp.StatusCode, body)
+	}
+	rig.proxy.MaxBodyBytes = 0
+	rig.proxy.AllowedHosts = []string{"127.0.0.1:4020"}
+	resp, body = rig.call(t, "/p/tr", "application/json", `{"text":"hi","language":"de"}`, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "does not answer for host") {
+		t.Errorf("a request for another Host = %d %s, want 403", resp.StatusCode, body)
+	}
+	rig.proxy.AllowedHosts = nil
 
 	// A GET is not a call.
 	resp, err := http.Get(rig.srv.URL + "/p/tr")

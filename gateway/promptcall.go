@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -146,27 +145,22 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	limit := p.MaxBodyBytes
-	if limit <= 0 {
-		limit = 32 << 20
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writePromptError(w, &PromptError{Status: http.StatusRequestEntityTooLarge, Type: kindTooLarge,
-				Message: fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit)})
-			return
-		}
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: "could not read the request body: " + err.Error()})
+	// The body is read as a provider request's is: capped, within a
+	// deadline, counted against the bytes Sluice holds in memory. Errors
+	// come in OpenAI's shape, {"error": {"message", "type"}}, which is
+	// the plain one too.
+	body, release, ok := p.readBody(w, r, DialectOpenAI)
+	if !ok {
 		return
 	}
+	defer release()
 	inputs, err := PromptInputs(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: err.Error()})
 		return
 	}
 	system, user, err := pr.Render(inputs)
+	release() // the rendered request is counted when the proxy reads it
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindMissingInput, Message: "prompt " + pr.Name + ": " + err.Error()})
 		return

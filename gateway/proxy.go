@@ -71,8 +71,11 @@ type Proxy struct {
 
 	transportOnce sync.Once
 	transport     http.RoundTripper
-	gateOnce      sync.Once
-	bodies        *bodyGate
+
+	gateOnce sync.Once
+	bodies   *bodyGate
+
+	settling sync.WaitGroup // settlements still being written; see Wait
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -91,6 +94,9 @@ type Policy struct {
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
+	// Location is the user's time zone, in which a dated price change
+	// takes effect; nil means the local time zone.
+	Location *time.Location
 }
 
 // SetPolicy replaces the policy in force.
@@ -196,11 +202,18 @@ type exchange struct {
 	provider Provider
 	compat   bool // an OpenAI-style request to a provider's OpenAI-compatible endpoint
 	info     RequestInfo
-	price    Price
-	priced   bool
-	held     bool
-	hold     Hold
-	start    time.Time
+	billing  billing
+	// row is the price row found for the model; price is row at the
+	// request's time (dated and time-of-day rates resolved).
+	row    Price
+	price  Price
+	priced bool
+	// unpricedHeld is what the hold reserved for parts of the request the
+	// table cannot price (an unknown fee, modality or tier).
+	unpricedHeld Money
+	held         bool
+	hold         Hold
+	start        time.Time
 	// logBodies: keep the bodies in the record; respBody collects the
 	// answer up to MaxLoggedBody.
 	logBodies bool
@@ -289,6 +302,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		x.info = info
+		x.billing = inspectBilling(dialect, body, info.MaxOutput)
 		if model == "" {
 			model = info.Model
 		}
@@ -325,7 +339,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.compat = true
 	}
 	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, strings.TrimPrefix(model, "models/")
+	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
 
 	// Credentials: a local token is swapped for the provider's key; a
@@ -438,14 +452,38 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 // caller itself and returns false when the request must not go upstream.
 func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	dialect := x.route.Dialect
-	x.price, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
+	x.row, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
+	at := x.start.In(p.location())
+	x.price = x.row.At(at)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
 		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
-		h.Amount, x.outBound = worstCost(x.price, x.info, x.route)
+		h.Amount, x.outBound = worstCost(x.row, at, x.info, x.billing, x.route)
+		// A part the table cannot price (a fee, modality, tier or
+		// region it lists no rate for) falls under the unpriced-model
+		// policy, like a model without a price.
+		if unknown := x.price.Unpriced(x.billing.probe()); len(unknown) > 0 {
+			budgeted := true
+			if b, ok := p.Ledger.(Budgeter); ok {
+				budgeted = b.Budgeted(h)
+			}
+			pol := p.Policy()
+			if budgeted && pol.Unpriced != "estimate" {
+				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
+				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
+				p.settle(x.rec)
+				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
+					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; ")))
+				return false
+			}
+			x.unpricedHeld = unpricedCharge(pol)
+			h.Amount = addMoney(h.Amount, x.unpricedHeld)
+			h.Estimated = true
+		}
 	default:
 		budgeted := true
 		if b, ok := p.Ledger.(Budgeter); ok {
@@ -492,7 +530,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 			hint = affordHint(x.route.Name, ref.Remaining, func(n int64) Money {
 				info := x.info
 				info.MaxOutput = n
-				c, _ := worstCost(x.price, info, x.route)
+				c, _ := worstCost(x.row, at, info, x.billing, x.route)
 				return c
 			}, hi-1)
 		}
@@ -514,10 +552,15 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	return true
 }
 
-// worstCost is the most the request can cost: every input token at the
-// dearest input rate the row has (a cache write can cost more than plain
-// input), every output token the request allows.
-func worstCost(pr Price, info RequestInfo, rt route) (Money, int64) {
+// worstCost is the most the request can cost at row, made at t: every
+// input token at the dearest input rate that can apply (a cache write can
+// cost more than plain input, audio more than text; a long-context tier
+// when the bound crosses it), every output token the request allows at
+// the dearest output rate it can be billed at, the service tier and
+// region it asks for, at whichever time-of-day rate is dearer, and the
+// most server-side tool calls its tool settings allow.
+func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (Money, int64) {
+	pr := row.At(t)
 	out := info.MaxOutput
 	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
 		out = pr.MaxOutput
@@ -540,16 +583,55 @@ func worstCost(pr Price, info RequestInfo, rt route) (Money, int64) {
 		// read.
 		in = pr.ContextWindow
 	}
-	worst := pr.Cost(Usage{InputTokens: in, OutputTokens: out})
-	for _, u := range []Usage{
-		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in},
-		{InputTokens: in, OutputTokens: out, CacheWriteTokens: in, CacheWrite1hTokens: in},
-	} {
-		if c := pr.Cost(u); c > worst {
-			worst = c
+	var worst Money
+	for _, alt := range row.Alternatives(t) {
+		for _, u := range b.worstUsages(in, out) {
+			if c := alt.Cost(u); c > worst {
+				worst = c
+			}
 		}
 	}
 	return worst, out
+}
+
+// probe is a usage with one of each thing the request can be billed for
+// apart from text tokens, to ask a price row which of them it cannot
+// price.
+func (b billing) probe() Usage {
+	u := Usage{InputTokens: 1, OutputTokens: 1, ServiceTier: b.tier, InferenceGeo: b.geo, WebSearchCalls: b.webSearch}
+	if b.audioIn {
+		u.InputTokens++
+		u.InputAudioTokens = 1
+	}
+	if b.audioOut {
+		u.OutputTokens++
+		u.OutputAudioTokens = 1
+	}
+	if b.imageOut {
+		u.OutputTokens++
+		u.OutputImageTokens = 1
+	}
+	if b.codeExec {
+		u.CodeExecutionCalls = 1
+	}
+	return u
+}
+
+// unpricedCharge is what the unpriced-model policy charges for a model or
+// a part of a request the table cannot price.
+func unpricedCharge(pol Policy) Money {
+	if pol.UnpricedHold > 0 {
+		return pol.UnpricedHold
+	}
+	return Dollar
+}
+
+// location is the user's time zone.
+func (p *Proxy) location() *time.Location {
+	if loc := p.Policy().Location; loc != nil {
+		return loc
+	}
+	return time.Local
 }
 
 // defaultMaxOutput bounds the output of a model whose price row gives no

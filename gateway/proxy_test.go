@@ -181,6 +181,7 @@ func newTestProxy(t *testing.T, l Ledger, upstreams map[string]string) (*Proxy, 
 		hosts = append(hosts, HostOf(u))
 	}
 	p.SetProviders(Confirm(ps, hosts))
+	t.Cleanup(p.Wait) // after the server has closed
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	return p, srv

@@ -30,6 +30,36 @@ type Usage struct {
 	// Anthropic's one-hour lifetime, which is priced higher.
 	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens,omitempty"`
 	ReasoningTokens    int64 `json:"reasoning_tokens"`
+
+	// Parts of the counts above that are not text, as the provider split
+	// them by modality; what no modality count claims is text.
+	// InputAudioTokens, InputImageTokens and InputVideoTokens are input
+	// tokens of that modality not read from a cache; CachedAudioTokens is
+	// the part of CachedInputTokens that is audio. The output counts are
+	// parts of OutputTokens other than reasoning.
+	InputAudioTokens  int64 `json:"input_audio_tokens,omitempty"`
+	InputImageTokens  int64 `json:"input_image_tokens,omitempty"`
+	InputVideoTokens  int64 `json:"input_video_tokens,omitempty"`
+	CachedAudioTokens int64 `json:"cached_audio_tokens,omitempty"`
+	OutputAudioTokens int64 `json:"output_audio_tokens,omitempty"`
+	OutputImageTokens int64 `json:"output_image_tokens,omitempty"`
+	OutputVideoTokens int64 `json:"output_video_tokens,omitempty"`
+
+	// Server-side tool calls the provider reported, billed per call on
+	// top of their tokens: web searches (Anthropic's web_search_requests,
+	// OpenAI's web_search_call items, Gemini's grounding queries), web
+	// fetches (Anthropic; no fee of their own) and code execution runs
+	// (Anthropic code execution, OpenAI code interpreter).
+	WebSearchCalls     int64 `json:"web_search_calls,omitempty"`
+	WebFetchCalls      int64 `json:"web_fetch_calls,omitempty"`
+	CodeExecutionCalls int64 `json:"code_execution_calls,omitempty"`
+
+	// ServiceTier is the tier the provider says served the request
+	// (OpenAI "default", "flex", "priority"; Anthropic "standard",
+	// "priority", "batch"); InferenceGeo is where Anthropic ran it ("us",
+	// "global"). Either can change the rates.
+	ServiceTier  string `json:"service_tier,omitempty"`
+	InferenceGeo string `json:"inference_geo,omitempty"`
 }
 
 // IsZero reports whether u holds no tokens at all.
@@ -65,10 +95,16 @@ type Record struct {
 	Cost Money `json:"cost_usd"`
 	// Priced is false when no price was known for the model: Cost is then
 	// zero or, with Estimated, the conservative amount that was held.
-	Priced    bool  `json:"priced"`
-	Estimated bool  `json:"estimated,omitempty"`
-	LatencyMS int64 `json:"latency_ms"`
-	TTFBMS    int64 `json:"ttfb_ms"`
+	Priced    bool `json:"priced"`
+	Estimated bool `json:"estimated,omitempty"`
+	// Unpriced names the parts of the usage the price row could not
+	// price (a token kind, modality, tool fee, service tier or region it
+	// lists no rate for). Such a record is partially priced: Cost is the
+	// priced part plus what the unpriced-model policy charges for the
+	// rest, and the record is marked Estimated.
+	Unpriced  []string `json:"unpriced,omitempty"`
+	LatencyMS int64    `json:"latency_ms"`
+	TTFBMS    int64    `json:"ttfb_ms"`
 	// UpstreamID is the provider's request id (x-request-id, request-id...).
 	UpstreamID string `json:"upstream_request_id,omitempty"`
 	// Held is the amount held before forwarding.

@@ -104,10 +104,19 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		if ok && model != "" && x.rec.Model == "" {
 			x.rec.Model = model
 		}
-		if !ok && copyErr == nil && status < 300 && isEmbedding(x.route.Name) {
+		switch {
+		case ok || status >= 300 || x.route.Free:
+		case copyErr == nil && isEmbedding(x.route.Name):
 			// Gemini's embedding answers report no usage: charge the
 			// input bound, an upper bound, and say it is an estimate.
 			u = Usage{InputTokens: x.info.InputBound}
+			x.rec.Estimated = true
+		case copyErr == nil:
+			// A 2xx answer whose usage cannot be read (none reported, or
+			// past the size Sluice keeps to read it) is never $0: the
+			// input bound and the answer's bytes as output, within the
+			// hold, marked estimated.
+			u = floorUsage(x, Usage{}, n)
 			x.rec.Estimated = true
 		}
 		if copyErr != nil {
@@ -197,8 +206,13 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	}
 	u := m.Usage
 	x.reported = u
-	if outcome != OutcomeOK {
+	switch {
+	case outcome != OutcomeOK:
 		u = floorUsage(x, u, m.Relayed)
+	case u.IsZero() && !x.route.Free:
+		// A whole stream without its usage event: never $0.
+		u = floorUsage(x, u, m.Relayed)
+		x.rec.Estimated = true
 	}
 	p.finish(x, status, outcome, u, errMsg)
 }
@@ -293,14 +307,33 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 	case x.route.Free || x.provider.Keyless:
 		x.rec.Cost = 0
 	case x.priced:
-		x.rec.Cost = x.price.Cost(u)
-		rates := x.price
+		price := x.price
+		if len(x.row.Windows) > 0 {
+			// A request that spans the edge of a time-of-day window is
+			// charged at the dearer side.
+			if later := x.row.At(end.In(p.location())); later.Cost(u) > price.Cost(u) {
+				price = later
+			}
+		}
+		x.rec.Cost = price.Cost(u)
+		if unknown := price.Unpriced(u); len(unknown) > 0 {
+			// Partially priced: the unpriced-model policy charges the
+			// part the table cannot price, never $0 for it.
+			charge := x.unpricedHeld
+			if charge <= 0 {
+				charge = unpricedCharge(p.Policy())
+			}
+			x.rec.Cost = addMoney(x.rec.Cost, charge)
+			x.rec.Unpriced = unknown
+			x.rec.Estimated = true
+		}
+		rates := price
 		rates.Match = nil
 		x.rec.Rates = &rates
 		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
 			// A guess never charges past the worst case the request was
 			// admitted for, nor below what the provider itself reported.
-			x.rec.Cost = max(x.hold.Amount, x.price.Cost(x.reported))
+			x.rec.Cost = max(x.hold.Amount, price.Cost(x.reported))
 		}
 	case x.hold.Estimated && (outcome == OutcomeOK || !u.IsZero()):
 		// No price: charge what was held, so a budget is never
@@ -310,10 +343,37 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 	p.settle(x.rec)
 }
 
-// settle records r, retrying a little: money is never dropped on the
+// settle records r once the answer has gone: the handler returns at once,
+// so the end of a stream reaches the caller and the connection takes its
+// next request without waiting for the ledger's disk, and the settlement
+// shares a commit with the holds of the requests that follow. Until it is
+// written the request's hold stays reserved, so a budget never counts less
+// than was spent; a crash before it is written charges the hold at the
+// next start. Wait waits for the settlements under way.
+func (p *Proxy) settle(r Record) {
+	if r.Prompt != "" {
+		// A prompt's caller reads the log back as soon as it has its
+		// answer (sluice prompt run, then sluice log): write it first.
+		p.settleNow(r)
+		return
+	}
+	p.settling.Add(1)
+	go func() {
+		defer p.settling.Done()
+		p.settleNow(r)
+	}()
+}
+
+// Wait returns once every settlement of a request already answered is
+// written (or given up on: its hold then stays open). Call it after the
+// server has stopped handing requests to the proxy, before closing the
+// ledger.
+func (p *Proxy) Wait() { p.settling.Wait() }
+
+// settleNow records r, retrying a little: money is never dropped on the
 // floor. A hold that still cannot be settled stays open and becomes a
 // charge at its held amount at the next start.
-func (p *Proxy) settle(r Record) {
+func (p *Proxy) settleNow(r Record) {
 	var err error
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -80,6 +80,18 @@ func (u Usage) normalize() Usage {
 	u.CacheWriteTokens = min(max(u.CacheWriteTokens, 0), u.InputTokens-u.CachedInputTokens)
 	u.CacheWrite1hTokens = min(max(u.CacheWrite1hTokens, 0), u.CacheWriteTokens)
 	u.ReasoningTokens = min(max(u.ReasoningTokens, 0), u.OutputTokens)
+	u.CachedAudioTokens = min(max(u.CachedAudioTokens, 0), u.CachedInputTokens)
+	in := u.InputTokens - u.CachedInputTokens - u.CacheWriteTokens
+	u.InputAudioTokens = min(max(u.InputAudioTokens, 0), in)
+	u.InputImageTokens = min(max(u.InputImageTokens, 0), in-u.InputAudioTokens)
+	u.InputVideoTokens = min(max(u.InputVideoTokens, 0), in-u.InputAudioTokens-u.InputImageTokens)
+	out := u.OutputTokens - u.ReasoningTokens
+	u.OutputAudioTokens = min(max(u.OutputAudioTokens, 0), out)
+	u.OutputImageTokens = min(max(u.OutputImageTokens, 0), out-u.OutputAudioTokens)
+	u.OutputVideoTokens = min(max(u.OutputVideoTokens, 0), out-u.OutputAudioTokens-u.OutputImageTokens)
+	u.WebSearchCalls = max(u.WebSearchCalls, 0)
+	u.WebFetchCalls = max(u.WebFetchCalls, 0)
+	u.CodeExecutionCalls = max(u.CodeExecutionCalls, 0)
 	return u
 }
 
@@ -96,28 +108,44 @@ func decodeJSON(data []byte, v any) bool {
 // openAIUsage is the usage object of OpenAI's Chat Completions,
 // Completions, Embeddings and Responses APIs, and of compatible providers.
 type openAIUsage struct {
-	PromptTokens     *tokens `json:"prompt_tokens"`
-	CompletionTokens *tokens `json:"completion_tokens"`
-	TotalTokens      tokens  `json:"total_tokens"`
-	PromptDetails    *struct {
-		CachedTokens tokens `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-	CompletionDetails *struct {
-		ReasoningTokens tokens `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
+	PromptTokens      *tokens              `json:"prompt_tokens"`
+	CompletionTokens  *tokens              `json:"completion_tokens"`
+	TotalTokens       tokens               `json:"total_tokens"`
+	PromptDetails     *openAIInputDetails  `json:"prompt_tokens_details"`
+	CompletionDetails *openAIOutputDetails `json:"completion_tokens_details"`
 	// DeepSeek reports cache hits here rather than in
 	// prompt_tokens_details.
 	PromptCacheHitTokens tokens `json:"prompt_cache_hit_tokens"`
 
 	// The Responses API's names.
-	InputTokens  *tokens `json:"input_tokens"`
-	OutputTokens *tokens `json:"output_tokens"`
-	InputDetails *struct {
-		CachedTokens tokens `json:"cached_tokens"`
-	} `json:"input_tokens_details"`
-	OutputDetails *struct {
-		ReasoningTokens tokens `json:"reasoning_tokens"`
-	} `json:"output_tokens_details"`
+	InputTokens   *tokens              `json:"input_tokens"`
+	OutputTokens  *tokens              `json:"output_tokens"`
+	InputDetails  *openAIInputDetails  `json:"input_tokens_details"`
+	OutputDetails *openAIOutputDetails `json:"output_tokens_details"`
+}
+
+// openAIInputDetails splits the input count: Chat Completions'
+// prompt_tokens_details and the Responses API's input_tokens_details.
+// Newer models report cache writes (cache_write_tokens), billed at their
+// own rate; audio models report audio input (audio_tokens) and, in
+// cached_tokens_details, the cached part of it.
+type openAIInputDetails struct {
+	CachedTokens        tokens `json:"cached_tokens"`
+	CacheWriteTokens    tokens `json:"cache_write_tokens"`
+	AudioTokens         tokens `json:"audio_tokens"`
+	ImageTokens         tokens `json:"image_tokens"`
+	CachedTokensDetails *struct {
+		AudioTokens tokens `json:"audio_tokens"`
+		ImageTokens tokens `json:"image_tokens"`
+	} `json:"cached_tokens_details"`
+}
+
+// openAIOutputDetails splits the output count: reasoning, audio and image
+// tokens are parts of it.
+type openAIOutputDetails struct {
+	ReasoningTokens tokens `json:"reasoning_tokens"`
+	AudioTokens     tokens `json:"audio_tokens"`
+	ImageTokens     tokens `json:"image_tokens"`
 }
 
 // usage converts u; ok is false when it holds no token counts.
@@ -138,27 +166,49 @@ func (u *openAIUsage) usage() (Usage, bool) {
 	if !ok {
 		return Usage{}, false
 	}
-	switch {
-	case u.PromptDetails != nil && u.PromptDetails.CachedTokens > 0:
-		cached = int64(u.PromptDetails.CachedTokens)
-	case u.InputDetails != nil && u.InputDetails.CachedTokens > 0:
-		cached = int64(u.InputDetails.CachedTokens)
-	default:
+	inD := u.PromptDetails
+	if inD == nil || inD.CachedTokens == 0 && inD.CacheWriteTokens == 0 && inD.AudioTokens == 0 && inD.ImageTokens == 0 {
+		if u.InputDetails != nil {
+			inD = u.InputDetails
+		}
+	}
+	outD := u.CompletionDetails
+	if outD == nil || outD.ReasoningTokens == 0 && outD.AudioTokens == 0 && outD.ImageTokens == 0 {
+		if u.OutputDetails != nil {
+			outD = u.OutputDetails
+		}
+	}
+	var d openAIInputDetails
+	if inD != nil {
+		d = *inD
+	}
+	cached = int64(d.CachedTokens)
+	if cached == 0 {
 		cached = int64(u.PromptCacheHitTokens)
 	}
-	switch {
-	case u.CompletionDetails != nil && u.CompletionDetails.ReasoningTokens > 0:
-		reasoning = int64(u.CompletionDetails.ReasoningTokens)
-	case u.OutputDetails != nil:
-		reasoning = int64(u.OutputDetails.ReasoningTokens)
+	var od openAIOutputDetails
+	if outD != nil {
+		od = *outD
 	}
+	reasoning = int64(od.ReasoningTokens)
 	// OpenAI counts reasoning inside completion_tokens. Some compatible
 	// providers (xAI among them) count it beside: their total then adds
 	// up only with reasoning added.
 	if reasoning > 0 && int64(u.TotalTokens) == in+out+reasoning {
 		out += reasoning
 	}
-	return Usage{InputTokens: in, OutputTokens: out, CachedInputTokens: cached, ReasoningTokens: reasoning}.normalize(), true
+	got := Usage{InputTokens: in, OutputTokens: out, CachedInputTokens: cached, ReasoningTokens: reasoning,
+		CacheWriteTokens: int64(d.CacheWriteTokens), OutputAudioTokens: int64(od.AudioTokens), OutputImageTokens: int64(od.ImageTokens)}
+	// audio_tokens and image_tokens count every input token of the
+	// modality, cached ones included.
+	var cachedAudio, cachedImage int64
+	if cd := d.CachedTokensDetails; cd != nil {
+		cachedAudio, cachedImage = int64(cd.AudioTokens), int64(cd.ImageTokens)
+	}
+	got.CachedAudioTokens = cachedAudio
+	got.InputAudioTokens = max(int64(d.AudioTokens)-cachedAudio, 0)
+	got.InputImageTokens = max(int64(d.ImageTokens)-cachedImage, 0)
+	return got.normalize(), true
 }
 
 func deref(t *tokens) int64 {
@@ -176,19 +226,30 @@ type anthropicUsage struct {
 	CacheWrite    *tokens `json:"cache_creation_input_tokens"`
 	CacheRead     *tokens `json:"cache_read_input_tokens"`
 	CacheCreation *struct {
+		Ephemeral5m tokens `json:"ephemeral_5m_input_tokens"`
 		Ephemeral1h tokens `json:"ephemeral_1h_input_tokens"`
 	} `json:"cache_creation"`
 	OutputTokens  *tokens `json:"output_tokens"`
 	OutputDetails *struct {
 		ThinkingTokens tokens `json:"thinking_tokens"`
 	} `json:"output_tokens_details"`
+	// ServerToolUse counts the server-side tool calls billed per call.
+	ServerToolUse *struct {
+		WebSearchRequests     tokens `json:"web_search_requests"`
+		WebFetchRequests      tokens `json:"web_fetch_requests"`
+		CodeExecutionRequests tokens `json:"code_execution_requests"`
+	} `json:"server_tool_use"`
+	ServiceTier  string `json:"service_tier"`
+	InferenceGeo string `json:"inference_geo"`
 }
 
 // anthropicCounts are Anthropic's counts as it reports them, before
 // normalisation.
 type anthropicCounts struct {
-	input, cacheRead, cacheWrite, cacheWrite1h, output, thinking int64
-	seen                                                         bool
+	input, cacheRead, cacheWrite, cacheWrite5m, cacheWrite1h, output, thinking int64
+	webSearch, webFetch, codeExec, codeBlocks                                  int64
+	serviceTier, geo                                                           string
+	seen                                                                       bool
 }
 
 // apply takes every count u holds; Anthropic's counts are cumulative, so a
@@ -208,21 +269,65 @@ func (c *anthropicCounts) apply(u *anthropicUsage) {
 	set(&c.cacheWrite, u.CacheWrite)
 	set(&c.output, u.OutputTokens)
 	if u.CacheCreation != nil {
+		c.cacheWrite5m = int64(u.CacheCreation.Ephemeral5m)
 		c.cacheWrite1h = int64(u.CacheCreation.Ephemeral1h)
 	}
 	if u.OutputDetails != nil {
 		c.thinking = int64(u.OutputDetails.ThinkingTokens)
 	}
+	if s := u.ServerToolUse; s != nil {
+		c.webSearch = max(c.webSearch, int64(s.WebSearchRequests))
+		c.webFetch = max(c.webFetch, int64(s.WebFetchRequests))
+		c.codeExec = max(c.codeExec, int64(s.CodeExecutionRequests))
+	}
+	if u.ServiceTier != "" {
+		c.serviceTier = u.ServiceTier
+	}
+	if u.InferenceGeo != "" {
+		c.geo = u.InferenceGeo
+	}
+}
+
+// contentBlocks counts the server-side code execution calls among a
+// message's content blocks: Anthropic's usage has no count of them.
+func (c *anthropicCounts) contentBlocks(blocks []anthropicBlock) {
+	n := int64(0)
+	for _, b := range blocks {
+		if b.isCodeExecution() {
+			n++
+		}
+	}
+	c.codeBlocks = max(c.codeBlocks, n)
+}
+
+// anthropicBlock is a content block, as far as metering needs it.
+type anthropicBlock struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// isCodeExecution reports whether b runs code in Anthropic's sandbox
+// (code_execution, bash_code_execution, text_editor_code_execution).
+func (b anthropicBlock) isCodeExecution() bool {
+	return b.Type == "server_tool_use" && strings.Contains(b.Name, "code_execution")
 }
 
 func (c *anthropicCounts) usage() Usage {
+	// cache_creation splits the writes by lifetime; their sum stands
+	// when the total is missing.
+	writes := max(c.cacheWrite, c.cacheWrite5m+c.cacheWrite1h)
 	return Usage{
-		InputTokens:        c.input + c.cacheRead + c.cacheWrite,
+		InputTokens:        c.input + c.cacheRead + writes,
 		OutputTokens:       c.output,
 		CachedInputTokens:  c.cacheRead,
-		CacheWriteTokens:   c.cacheWrite,
+		CacheWriteTokens:   writes,
 		CacheWrite1hTokens: c.cacheWrite1h,
 		ReasoningTokens:    c.thinking,
+		WebSearchCalls:     c.webSearch,
+		WebFetchCalls:      c.webFetch,
+		CodeExecutionCalls: max(c.codeExec, c.codeBlocks),
+		ServiceTier:        c.serviceTier,
+		InferenceGeo:       c.geo,
 	}.normalize()
 }
 
@@ -234,6 +339,36 @@ type geminiUsage struct {
 	ThoughtsTokenCount      tokens  `json:"thoughtsTokenCount"`
 	ToolUsePromptTokenCount tokens  `json:"toolUsePromptTokenCount"`
 	TotalTokenCount         tokens  `json:"totalTokenCount"`
+	// The counts above by modality (TEXT, IMAGE, VIDEO, AUDIO, DOCUMENT):
+	// promptTokensDetails includes cached tokens, cacheTokensDetails
+	// splits cachedContentTokenCount, candidatesTokensDetails
+	// candidatesTokenCount.
+	PromptDetails     []geminiModalityCount `json:"promptTokensDetails"`
+	CacheDetails      []geminiModalityCount `json:"cacheTokensDetails"`
+	CandidatesDetails []geminiModalityCount `json:"candidatesTokensDetails"`
+	ToolUseDetails    []geminiModalityCount `json:"toolUsePromptTokensDetails"`
+}
+
+// geminiModalityCount is a ModalityTokenCount.
+type geminiModalityCount struct {
+	Modality   string `json:"modality"`
+	TokenCount tokens `json:"tokenCount"`
+}
+
+// geminiModalities are the modalities Usage counts apart from text.
+var geminiModalities = [3]string{"AUDIO", "IMAGE", "VIDEO"}
+
+// byModality returns the counts of ds for each of geminiModalities.
+func byModality(ds []geminiModalityCount) [3]int64 {
+	var n [3]int64
+	for _, d := range ds {
+		for i, m := range geminiModalities {
+			if strings.EqualFold(d.Modality, m) {
+				n[i] += int64(d.TokenCount)
+			}
+		}
+	}
+	return n
 }
 
 // geminiCounts are Gemini's counts as it reports them. Every chunk of a
@@ -241,7 +376,10 @@ type geminiUsage struct {
 // a chunk that leaves one out cannot lower it.
 type geminiCounts struct {
 	prompt, candidates, cached, thoughts, toolUse int64
-	seen                                          bool
+	// Modality counts, each in geminiModalities order.
+	promptBy, cacheBy, candidatesBy [3]int64
+	searches                        int64
+	seen                            bool
 }
 
 func (c *geminiCounts) merge(u *geminiUsage) {
@@ -254,6 +392,25 @@ func (c *geminiCounts) merge(u *geminiUsage) {
 	c.cached = max(c.cached, int64(u.CachedContentTokenCount))
 	c.thoughts = max(c.thoughts, int64(u.ThoughtsTokenCount))
 	c.toolUse = max(c.toolUse, int64(u.ToolUsePromptTokenCount))
+	prompt, tool := byModality(u.PromptDetails), byModality(u.ToolUseDetails)
+	cache, cand := byModality(u.CacheDetails), byModality(u.CandidatesDetails)
+	for i := range geminiModalities {
+		c.promptBy[i] = max(c.promptBy[i], prompt[i]+tool[i])
+		c.cacheBy[i] = max(c.cacheBy[i], cache[i])
+		c.candidatesBy[i] = max(c.candidatesBy[i], cand[i])
+	}
+}
+
+// grounding counts the Google Search queries the candidates ran, which
+// grounding bills per query (or per request that ran any).
+func (c *geminiCounts) grounding(cands []geminiCandidate) {
+	n := int64(0)
+	for _, cd := range cands {
+		if cd.GroundingMetadata != nil {
+			n += int64(len(cd.GroundingMetadata.WebSearchQueries))
+		}
+	}
+	c.searches = max(c.searches, n)
 }
 
 func (c *geminiCounts) usage() Usage {
@@ -262,15 +419,21 @@ func (c *geminiCounts) usage() Usage {
 		OutputTokens:      c.candidates + c.thoughts,
 		CachedInputTokens: c.cached,
 		ReasoningTokens:   c.thoughts,
+		CachedAudioTokens: c.cacheBy[0],
+		InputAudioTokens:  max(c.promptBy[0]-c.cacheBy[0], 0),
+		InputImageTokens:  max(c.promptBy[1]-c.cacheBy[1], 0),
+		InputVideoTokens:  max(c.promptBy[2]-c.cacheBy[2], 0),
+		OutputAudioTokens: c.candidatesBy[0],
+		OutputImageTokens: c.candidatesBy[1],
+		OutputVideoTokens: c.candidatesBy[2],
+		WebSearchCalls:    c.searches,
 	}.normalize()
 }
 
 // geminiResponse is a GenerateContentResponse (or an embedding or count
 // response), as far as metering needs it.
 type geminiResponse struct {
-	Candidates []struct {
-		FinishReason string `json:"finishReason"`
-	} `json:"candidates"`
+	Candidates     []geminiCandidate `json:"candidates"`
 	PromptFeedback *struct {
 		BlockReason string `json:"blockReason"`
 	} `json:"promptFeedback"`
@@ -278,6 +441,14 @@ type geminiResponse struct {
 	ModelVersion  string          `json:"modelVersion"`
 	ResponseID    string          `json:"responseId"`
 	Error         json.RawMessage `json:"error"`
+}
+
+// geminiCandidate is a response candidate, as far as metering needs it.
+type geminiCandidate struct {
+	FinishReason      string `json:"finishReason"`
+	GroundingMetadata *struct {
+		WebSearchQueries []string `json:"webSearchQueries"`
+	} `json:"groundingMetadata"`
 }
 
 // UsageFromBody reads the usage a provider reported in a complete
@@ -298,6 +469,8 @@ func UsageFromBody(dialect, route string, body []byte) (u Usage, model string, o
 			XGroq *struct {
 				Usage *openAIUsage `json:"usage"`
 			} `json:"x_groq"`
+			ServiceTier string         `json:"service_tier"`
+			Output      []openAIOutput `json:"output"`
 		}
 		if !decodeJSON(body, &b) {
 			return Usage{}, "", false
@@ -306,11 +479,14 @@ func UsageFromBody(dialect, route string, body []byte) (u Usage, model string, o
 		if !ok && b.XGroq != nil {
 			u, ok = b.XGroq.Usage.usage()
 		}
+		u.ServiceTier = b.ServiceTier
+		u.WebSearchCalls, u.CodeExecutionCalls = openAIToolCalls(b.Output)
 		return u, b.Model, ok
 	case DialectAnthropic:
 		var b struct {
-			Model string          `json:"model"`
-			Usage *anthropicUsage `json:"usage"`
+			Model   string           `json:"model"`
+			Usage   *anthropicUsage  `json:"usage"`
+			Content []anthropicBlock `json:"content"`
 		}
 		if !decodeJSON(body, &b) || !isObject(body) {
 			return Usage{}, "", false
@@ -320,6 +496,7 @@ func UsageFromBody(dialect, route string, body []byte) (u Usage, model string, o
 		}
 		var c anthropicCounts
 		c.apply(b.Usage)
+		c.contentBlocks(b.Content)
 		return c.usage(), b.Model, c.seen
 	case DialectGemini:
 		var rs []geminiResponse
@@ -340,6 +517,7 @@ func UsageFromBody(dialect, route string, body []byte) (u Usage, model string, o
 		var c geminiCounts
 		for i := range rs {
 			c.merge(rs[i].UsageMetadata)
+			c.grounding(rs[i].Candidates)
 			if rs[i].ModelVersion != "" {
 				model = rs[i].ModelVersion
 			}
@@ -347,6 +525,25 @@ func UsageFromBody(dialect, route string, body []byte) (u Usage, model string, o
 		return c.usage(), model, c.seen
 	}
 	return Usage{}, "", false
+}
+
+// openAIOutput is an output item of a Responses API response.
+type openAIOutput struct {
+	Type string `json:"type"`
+}
+
+// openAIToolCalls counts the built-in tool calls among a response's output
+// items that are billed per call: web searches and code interpreter runs.
+func openAIToolCalls(items []openAIOutput) (webSearch, codeExec int64) {
+	for _, it := range items {
+		switch it.Type {
+		case "web_search_call":
+			webSearch++
+		case "code_interpreter_call":
+			codeExec++
+		}
+	}
+	return webSearch, codeExec
 }
 
 // isObject reports whether b holds a JSON object (b is assumed valid).
@@ -392,9 +589,11 @@ type StreamMeter struct {
 	// Relayed counts the bytes Relay handed on.
 	Relayed int64
 
-	anthropic anthropicCounts
-	gemini    geminiCounts
-	seq       int64 // the last Responses API sequence_number seen
+	anthropic   anthropicCounts
+	gemini      geminiCounts
+	seq         int64  // the last Responses API sequence_number seen
+	serviceTier string // an OpenAI chunk's service_tier
+	codeBlocks  int64  // Anthropic code execution blocks started
 }
 
 // Relay notes ev and returns the bytes to pass to the client: ev.Raw, or
@@ -415,6 +614,29 @@ func (m *StreamMeter) Relay(ev Event) []byte {
 	return out
 }
 
+var (
+	usageKey  = []byte(`"usage"`)
+	usageNull = []byte(`"usage":null`)
+	// chunkKeys are the members that make a chunk worth decoding.
+	chunkKeys = [][]byte{[]byte(`"error"`), []byte(`"x_groq"`), []byte(`"type"`)}
+)
+
+// plainChunk reports whether an OpenAI-style chunk can carry nothing the
+// meter reads once the stream's id and model are known: no usage (or
+// only "usage":null), no error, no Groq extension, no Responses event
+// type. It looks at bytes, so a string in the chunk that happens to hold
+// one of those names makes it answer false; false only means the chunk is
+// decoded in full.
+func plainChunk(data []byte) bool {
+	for _, k := range chunkKeys {
+		if bytes.Contains(data, k) {
+			return false
+		}
+	}
+	n := bytes.Count(data, usageKey)
+	return n == 0 || n == 1 && bytes.Contains(data, usageNull)
+}
+
 // openAIChunk is a Chat Completions or Completions chunk, or a Responses
 // API event, as far as metering needs it.
 type openAIChunk struct {
@@ -426,15 +648,18 @@ type openAIChunk struct {
 	XGroq   *struct {
 		Usage *openAIUsage `json:"usage"`
 	} `json:"x_groq"`
+	ServiceTier string `json:"service_tier"`
 
 	// Responses API events.
 	Type     string `json:"type"`
 	Sequence tokens `json:"sequence_number"`
 	Response *struct {
-		ID    string          `json:"id"`
-		Model string          `json:"model"`
-		Usage *openAIUsage    `json:"usage"`
-		Error json.RawMessage `json:"error"`
+		ID          string          `json:"id"`
+		Model       string          `json:"model"`
+		Usage       *openAIUsage    `json:"usage"`
+		Error       json.RawMessage `json:"error"`
+		ServiceTier string          `json:"service_tier"`
+		Output      []openAIOutput  `json:"output"`
 	} `json:"response"`
 	Code    json.RawMessage `json:"code"`
 	Message string          `json:"message"`
@@ -447,6 +672,14 @@ func (m *StreamMeter) openAI(ev Event) []byte {
 		return ev.Raw
 	}
 	if len(data) == 0 || data[0] != '{' {
+		return ev.Raw
+	}
+	if m.UpstreamID != "" && m.Model != "" && plainChunk(data) {
+		// A content delta like the hundreds before it: nothing to read,
+		// so nothing to decode (or allocate) for it.
+		if m.HideUsage && bytes.Contains(data, usageNull) {
+			return stripNullMember(ev, "usage")
+		}
 		return ev.Raw
 	}
 	var c openAIChunk
@@ -463,6 +696,9 @@ func (m *StreamMeter) openAI(ev Event) []byte {
 	if c.Model != "" {
 		m.Model = c.Model
 	}
+	if c.ServiceTier != "" {
+		m.serviceTier = c.ServiceTier
+	}
 	if isPresent(c.Error) {
 		m.ErrorMessage = errorText(c.Error)
 	}
@@ -478,6 +714,9 @@ func (m *StreamMeter) openAI(ev Event) []byte {
 		if got, ok := c.XGroq.Usage.usage(); ok {
 			m.Usage = got
 		}
+	}
+	if !m.Usage.IsZero() {
+		m.Usage.ServiceTier = m.serviceTier
 	}
 	if !m.HideUsage {
 		return ev.Raw
@@ -510,6 +749,8 @@ func (m *StreamMeter) responsesEvent(c *openAIChunk) {
 		}
 		if u, ok := c.Response.Usage.usage(); ok {
 			m.Usage = u
+			m.Usage.ServiceTier = c.Response.ServiceTier
+			m.Usage.WebSearchCalls, m.Usage.CodeExecutionCalls = openAIToolCalls(c.Response.Output)
 		}
 		if c.Type == "response.failed" {
 			m.ErrorMessage = "response failed"
@@ -530,15 +771,32 @@ func (m *StreamMeter) responsesEvent(c *openAIChunk) {
 // anthropicEvent notes an Anthropic Messages stream event.
 func (m *StreamMeter) anthropicEvent(ev Event) {
 	switch ev.Name {
-	case "content_block_start", "content_block_delta", "content_block_stop", "ping":
+	case "content_block_start":
+		// Only a server-side code execution block is metered: Anthropic
+		// bills it but counts it nowhere in usage.
+		if bytes.Contains(ev.Data, []byte("code_execution")) {
+			var e struct {
+				ContentBlock anthropicBlock `json:"content_block"`
+			}
+			if decodeJSON(ev.Data, &e) && e.ContentBlock.isCodeExecution() {
+				m.codeBlocks++
+				m.anthropic.codeBlocks = m.codeBlocks
+				if m.anthropic.seen {
+					m.Usage = m.anthropic.usage()
+				}
+			}
+		}
+		return
+	case "content_block_delta", "content_block_stop", "ping":
 		return // the bulk of a stream: nothing to meter
 	}
 	var e struct {
 		Type    string `json:"type"`
 		Message *struct {
-			ID    string          `json:"id"`
-			Model string          `json:"model"`
-			Usage *anthropicUsage `json:"usage"`
+			ID      string           `json:"id"`
+			Model   string           `json:"model"`
+			Usage   *anthropicUsage  `json:"usage"`
+			Content []anthropicBlock `json:"content"`
 		} `json:"message"`
 		Usage *anthropicUsage `json:"usage"`
 		Error json.RawMessage `json:"error"`
@@ -558,6 +816,7 @@ func (m *StreamMeter) anthropicEvent(ev Event) {
 			m.Model = e.Message.Model
 		}
 		m.anthropic.apply(e.Message.Usage)
+		m.anthropic.contentBlocks(e.Message.Content)
 	case "message_delta":
 		// Cumulative counts: output so far, and input again when
 		// server tools made it grow.
@@ -595,8 +854,11 @@ func (m *StreamMeter) geminiChunk(ev Event) {
 	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
 		m.Done = true // a refused prompt: no candidates will follow
 	}
+	m.gemini.grounding(r.Candidates)
 	if r.UsageMetadata != nil {
 		m.gemini.merge(r.UsageMetadata)
+	}
+	if m.gemini.seen {
 		m.Usage = m.gemini.usage()
 	}
 }

@@ -27,10 +27,10 @@ func TestUsageFromBody(t *testing.T) {
 		ok                   bool
 	}{
 		{"openai/chat.json", DialectOpenAI, "openai.chat",
-			Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448},
+			Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448, ServiceTier: "default"},
 			"gpt-5-mini-2025-08-07", true},
 		{"openai/responses.json", DialectOpenAI, "openai.responses",
-			Usage{InputTokens: 5120, OutputTokens: 812, CachedInputTokens: 4096, ReasoningTokens: 576},
+			Usage{InputTokens: 5120, OutputTokens: 812, CachedInputTokens: 4096, ReasoningTokens: 576, ServiceTier: "default"},
 			"gpt-5-2025-08-07", true},
 		{"openai/completions.json", DialectOpenAI, "openai.completions",
 			Usage{InputTokens: 5, OutputTokens: 12}, "gpt-3.5-turbo-instruct:20230824-v2", true},
@@ -38,7 +38,7 @@ func TestUsageFromBody(t *testing.T) {
 			Usage{InputTokens: 17}, "text-embedding-3-small", true},
 		{"openai/error.json", DialectOpenAI, "openai.chat", Usage{}, "", false},
 		{"anthropic/messages.json", DialectAnthropic, "anthropic.messages",
-			Usage{InputTokens: 14 + 10240 + 2048, OutputTokens: 503, CachedInputTokens: 10240, CacheWriteTokens: 2048, CacheWrite1hTokens: 2048},
+			Usage{InputTokens: 14 + 10240 + 2048, OutputTokens: 503, CachedInputTokens: 10240, CacheWriteTokens: 2048, CacheWrite1hTokens: 2048, ServiceTier: "standard"},
 			"claude-sonnet-4-5-20250929", true},
 		{"anthropic/count_tokens.json", DialectAnthropic, "anthropic.count_tokens", Usage{}, "", true},
 		{"anthropic/error.json", DialectAnthropic, "anthropic.messages", Usage{}, "", false},
@@ -46,7 +46,7 @@ func TestUsageFromBody(t *testing.T) {
 			Usage{InputTokens: 10437, OutputTokens: 212 + 701, CachedInputTokens: 8192, ReasoningTokens: 701},
 			"gemini-2.5-flash", true},
 		{"gemini/generate_content_search.json", DialectGemini, "gemini.generateContent",
-			Usage{InputTokens: 9 + 1204, OutputTokens: 180 + 310, ReasoningTokens: 310},
+			Usage{InputTokens: 9 + 1204, OutputTokens: 180 + 310, ReasoningTokens: 310, WebSearchCalls: 1},
 			"gemini-2.5-flash", true},
 		{"gemini/count_tokens.json", DialectGemini, "gemini.countTokens", Usage{}, "", true},
 		{"gemini/embed_content.json", DialectGemini, "gemini.embedContent", Usage{}, "", false},
@@ -129,7 +129,7 @@ func TestStreamMeter(t *testing.T) {
 		end                  error
 	}{
 		{"openai/chat_stream_usage.sse", DialectOpenAI, "openai.chat",
-			Usage{InputTokens: 1536, OutputTokens: 8, CachedInputTokens: 1280},
+			Usage{InputTokens: 1536, OutputTokens: 8, CachedInputTokens: 1280, ServiceTier: "default"},
 			"gpt-4.1-mini-2025-04-14", "chatcmpl-CBx2H7kQeR9tLmV4nPz8aWcY6sJ1o", true, "", io.EOF},
 		{"openai/chat_stream.sse", DialectOpenAI, "openai.chat",
 			Usage{}, "gpt-4.1-mini-2025-04-14", "chatcmpl-CBx2H7kQeR9tLmV4nPz8aWcY6sJ1o", true, "", io.EOF},
@@ -141,7 +141,7 @@ func TestStreamMeter(t *testing.T) {
 		{"openai/completions_stream_usage.sse", DialectOpenAI, "openai.completions",
 			Usage{InputTokens: 4, OutputTokens: 5}, "gpt-3.5-turbo-instruct:20230824-v2", "cmpl-CBy1pW6sT3nL0xQ9vRmK2eJ8aZdYc", true, "", io.EOF},
 		{"openai/responses_stream.sse", DialectOpenAI, "openai.responses",
-			Usage{InputTokens: 2048, OutputTokens: 151, CachedInputTokens: 1792, ReasoningTokens: 128},
+			Usage{InputTokens: 2048, OutputTokens: 151, CachedInputTokens: 1792, ReasoningTokens: 128, ServiceTier: "auto"},
 			"gpt-5-2025-08-07", "resp_68b5f0a1c2d48193a0f4e27b9c1d5e6f0a2b3c4d5e6f7a8b", true, "", io.EOF},
 		{"openai/responses_stream_failed.sse", DialectOpenAI, "openai.responses",
 			Usage{}, "gpt-5-2025-08-07", "resp_68b5f0a1c2d48193a0f4e27b9c1d5e6f0a2b3c4d5e6f7a8b", true,
@@ -150,16 +150,16 @@ func TestStreamMeter(t *testing.T) {
 			Usage{}, "gpt-5-2025-08-07", "resp_68b5f0a1c2d48193a0f4e27b9c1d5e6f0a2b3c4d5e6f7a8b", false,
 			"rate_limit_exceeded: Rate limit reached for gpt-5 in organization org-Xq7 on tokens per min (TPM): Limit 30000, Used 29871, Requested 1204. Please try again in 2.15s.", io.EOF},
 		{"anthropic/messages_stream.sse", DialectAnthropic, "anthropic.messages",
-			Usage{InputTokens: 22 + 4096, OutputTokens: 387, CachedInputTokens: 4096},
+			Usage{InputTokens: 22 + 4096, OutputTokens: 387, CachedInputTokens: 4096, ServiceTier: "standard"},
 			"claude-sonnet-4-5-20250929", "msg_01Hq9Jm3wQxY4rT7vZ2pLk8N", true, "", io.EOF},
 		{"anthropic/messages_stream_web_search.sse", DialectAnthropic, "anthropic.messages",
-			Usage{InputTokens: 12284, OutputTokens: 103},
+			Usage{InputTokens: 12284, OutputTokens: 103, WebSearchCalls: 1, ServiceTier: "standard"},
 			"claude-haiku-4-5-20251001", "msg_01Ws8eArCh5Tz2Lp9Qm4Kx7V", true, "", io.EOF},
 		{"anthropic/messages_stream_cut.sse", DialectAnthropic, "anthropic.messages",
-			Usage{InputTokens: 22 + 4096, OutputTokens: 1, CachedInputTokens: 4096},
+			Usage{InputTokens: 22 + 4096, OutputTokens: 1, CachedInputTokens: 4096, ServiceTier: "standard"},
 			"claude-sonnet-4-5-20250929", "msg_01Bv6Tn2cRw8Yx3Zq5Lm7Jk4", false, "", io.EOF},
 		{"anthropic/messages_stream_error.sse", DialectAnthropic, "anthropic.messages",
-			Usage{InputTokens: 1875, OutputTokens: 2},
+			Usage{InputTokens: 1875, OutputTokens: 2, ServiceTier: "standard"},
 			"claude-opus-4-1-20250805", "msg_01QwErTy7uIoP3aSdF5gHjKl", false, "overloaded_error: Overloaded", io.EOF},
 		{"gemini/stream_generate_content.sse", DialectGemini, "gemini.streamGenerateContent",
 			Usage{InputTokens: 42, OutputTokens: 29 + 391, ReasoningTokens: 391},
@@ -219,7 +219,7 @@ func TestHideUsage(t *testing.T) {
 			if m.Relayed != int64(len(tt.want)) {
 				t.Errorf("%s/%s: Relayed = %d, want %d", tt.desc, rd.name, m.Relayed, len(tt.want))
 			}
-			want := Usage{InputTokens: 1536, OutputTokens: 8, CachedInputTokens: 1280}
+			want := Usage{InputTokens: 1536, OutputTokens: 8, CachedInputTokens: 1280, ServiceTier: "default"}
 			if m.Usage != want || !m.Done {
 				t.Errorf("%s/%s: hidden usage metered as %+v, done %v; want %+v, done", tt.desc, rd.name, m.Usage, m.Done, want)
 			}

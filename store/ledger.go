@@ -152,8 +152,8 @@ func (db *DB) fire(evs []BudgetEvent) {
 //
 // Admission is atomic: under one lock Hold checks that each applicable
 // budget's limit at now, less its settled spend and open holds, covers
-// h.Amount, and reserves it in memory; then it writes the hold and waits
-// for the write to reach the disk. If the write fails the reservation is
+// h.Amount, and reserves it in memory; then it appends the hold to the
+// journal and waits for the write to reach the disk. If the write fails the reservation is
 // undone and the error returned. A hold of zero is always admitted.
 //
 // When a budget cannot cover the hold, Hold returns an error wrapping a
@@ -190,17 +190,65 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 	}
 
 	id := []byte(h.ID)
-	err = db.commits.do(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRecordIDs).Get(id) != nil {
 			return fmt.Errorf("hold %s: already settled: %w", h.ID, ErrExists)
 		}
-		return tx.Bucket(bucketHolds).Put(id, data)
+		return nil
 	})
+	if err == nil {
+		err = db.journal.append(data)
+	}
 	if err != nil {
 		db.unreserve(h.ID)
 		return fmt.Errorf("hold %s: %w", h.ID, err)
 	}
 	return nil
+}
+
+// foldHold puts h, encoded as data, in the holds bucket, unless its
+// request is already in the log or bbolt holds it at an amount as high:
+// a journal entry read again, or late, changes nothing.
+func foldHold(tx *bolt.Tx, h gateway.Hold, data []byte) error {
+	id := []byte(h.ID)
+	if tx.Bucket(bucketRecordIDs).Get(id) != nil {
+		return nil
+	}
+	holds := tx.Bucket(bucketHolds)
+	if v := holds.Get(id); v != nil {
+		var old gateway.Hold
+		if json.Unmarshal(v, &old) == nil && old.Amount >= h.Amount {
+			return nil
+		}
+	}
+	return holds.Put(id, data)
+}
+
+// foldHolds puts every hold open in memory in bbolt, so that the journal
+// can start over; the journal calls it when it is full.
+func (db *DB) foldHolds() error {
+	db.mu.Lock()
+	holds := make([]gateway.Hold, 0, len(db.holds))
+	for _, oh := range db.holds {
+		holds = append(holds, oh.h)
+	}
+	db.mu.Unlock()
+	enc := make([][]byte, len(holds))
+	for i, h := range holds {
+		data, err := json.Marshal(h)
+		if err != nil {
+			return fmt.Errorf("fold hold %s: %w", h.ID, err)
+		}
+		enc[i] = data
+	}
+	return db.commits.do(func(tx *bolt.Tx) error {
+		for i, h := range holds {
+			if err := foldHold(tx, h, enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // reserve admits h in memory, or says which budget refuses it.
@@ -336,6 +384,14 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
+	if r.Held == 0 {
+		// The hold may be only in the journal: take its amount from memory.
+		db.mu.Lock()
+		if oh, ok := db.holds[r.ID]; ok {
+			r.Held = oh.h.Amount
+		}
+		db.mu.Unlock()
+	}
 	err = db.commits.do(func(tx *bolt.Tx) error {
 		var err error
 		rec, applied, err = settleTx(tx, r, loc)
@@ -634,13 +690,16 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 
 	data, err := json.Marshal(h)
 	if err == nil {
-		key := []byte(id)
-		err = db.commits.do(func(tx *bolt.Tx) error {
-			if tx.Bucket(bucketHolds).Get(key) == nil {
-				return fmt.Errorf("extend hold %s: settled meanwhile: %w", id, ErrNotFound)
-			}
-			return tx.Bucket(bucketHolds).Put(key, data)
-		})
+		// A later entry of the same hold with a higher amount wins when
+		// the journal is read back.
+		err = db.journal.append(data)
+	}
+	if err == nil {
+		db.mu.Lock()
+		if cur, ok := db.holds[id]; !ok || cur != oh {
+			err = fmt.Errorf("extend hold %s: settled meanwhile: %w", id, ErrNotFound)
+		}
+		db.mu.Unlock()
 	}
 	if err != nil {
 		db.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -368,9 +369,17 @@ func TestCrashRecovery(t *testing.T) {
 	mustHold(t, db, gateway.Hold{ID: "open2", Provider: "mystery", Model: "m1", Amount: cents(30), Estimated: true})
 	mustSettle(t, db, gateway.Record{ID: "settled", Provider: "openai", Model: "gpt-4o", Outcome: gateway.OutcomeOK, Cost: cents(5), Priced: true})
 
-	// What a crash leaves: the file as the last commit wrote it.
+	// What a crash leaves: the file as the last commit wrote it, and the
+	// hold journal as the last append wrote it.
 	crashed := filepath.Join(dir, "crashed.db")
 	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(crashed, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	journaled, err := os.ReadFile(path + journalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashed+journalSuffix, journaled, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -79,6 +79,11 @@ func TestRecordsQuery(t *testing.T) {
 	if got, _ := db.Records(LogQuery{}); got == nil {
 		t.Errorf("Records() = nil, want an empty or full slice, never nil")
 	}
+	times, err := db.RecordTimes(base.Add(2 * time.Minute))
+	want := []time.Time{base.Add(4 * time.Minute), base.Add(3 * time.Minute), base.Add(2 * time.Minute)}
+	if err != nil || !slices.EqualFunc(times, want, time.Time.Equal) {
+		t.Errorf("RecordTimes(base+2m) = %v, %v; want %v", times, err, want)
+	}
 }
 
 func TestRecordsEmpty(t *testing.T) {

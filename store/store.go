@@ -7,11 +7,13 @@
 // concurrent use. Only one process can have a data file open: a second
 // Open fails with ErrLocked.
 //
-// Writes of money (holds and settlements) are group-committed: every
-// write that arrives while one transaction is being fsynced joins the
-// next, so a lone request pays one fsync and many concurrent ones share
-// them. A write that fails returns its error and leaves the in-memory
-// state as it was, consistent with the file.
+// Writes of money are group-committed: every write that arrives while one
+// batch is being synced joins the next, so a lone request pays one sync
+// and many concurrent ones share them. Holds go to a journal beside the
+// data file (one write and one fdatasync per batch) and are folded into
+// bbolt when it fills and at Open; settlements go to bbolt. A write that
+// fails returns its error and leaves the in-memory state as it was,
+// consistent with the files.
 package store
 
 import (
@@ -85,6 +87,7 @@ type DB struct {
 	fixedLoc bool // Options.Location was set: settings do not change it
 	onEvent  func(BudgetEvent)
 	commits  committer
+	journal  *journal // open holds, durable before they reach bbolt
 
 	// settleMu orders settlements against loading a budget's spend from
 	// disk. A settlement holds it shared from its write until its amount
@@ -146,16 +149,27 @@ func Open(path string, opts Options) (*DB, error) {
 		flushDone: make(chan struct{}),
 	}
 	db.commits.db = bdb
-	if err := db.init(); err != nil {
+	// The journal is opened only once bbolt's lock is held: one process
+	// at a time.
+	j, entries, err := openJournal(path + journalSuffix)
+	if err != nil {
 		bdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	j.fold = db.foldHolds
+	db.journal = j
+	if err := db.init(entries); err != nil {
+		bdb.Close()
+		j.close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	go db.flushTokensLoop()
 	return db, nil
 }
 
-// init creates the buckets and loads what the store keeps in memory.
-func (db *DB) init() error {
+// init creates the buckets, folds the journal's holds into bbolt, starts
+// the journal over and loads what the store keeps in memory.
+func (db *DB) init(journaled [][]byte) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -169,9 +183,21 @@ func (db *DB) init() error {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("data file has layout %s; this sluice reads layout %s", v, schemaVersion)
 		}
+		for _, data := range journaled {
+			var h gateway.Hold
+			if err := json.Unmarshal(data, &h); err != nil || h.ID == "" {
+				return fmt.Errorf("hold journal: malformed entry %.80q", data)
+			}
+			if err := foldHold(tx, h, data); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := db.journal.reset(); err != nil {
 		return err
 	}
 	return db.bolt.View(func(tx *bolt.Tx) error {
@@ -206,7 +232,7 @@ func (db *DB) Close() error {
 			delete(db.subs, s)
 		}
 		db.subMu.Unlock()
-		db.closeErr = errors.Join(flushErr, db.bolt.Close())
+		db.closeErr = errors.Join(flushErr, db.bolt.Close(), db.journal.close())
 	})
 	return db.closeErr
 }

@@ -75,6 +75,7 @@ export interface Budget {
   provider?: string;
   model?: string;
   token?: string;
+  prompt?: string;
   soft_pct: number;
   raise_usd?: Money;
   raise_until?: string;
@@ -120,6 +121,8 @@ export interface RecordRow extends Usage {
   latency_ms: number;
   ttfb_ms: number;
   upstream_request_id?: string;
+  /** the saved prompt the request was made for (POST /p/NAME) */
+  prompt?: string;
   held_usd: Money;
   error?: string;
   budget?: string;
@@ -158,6 +161,41 @@ export interface Price {
   max_output?: number;
   source: string;
   updated: string;
+}
+
+export interface Prompt {
+  name: string;
+  version?: number;
+  model: string;
+  template: string;
+  system?: string;
+  /** a JSON Schema the output must fit */
+  schema?: unknown;
+  max_tokens?: number;
+  temperature?: number | null;
+  deleted?: boolean;
+  created?: string;
+  note?: string;
+}
+
+export interface PromptPreview {
+  inputs: string[];
+  missing: string[];
+  system?: string;
+  user: string;
+  provider?: string;
+  request?: unknown;
+  problem?: string;
+}
+
+export interface PromptResult {
+  output: unknown;
+  model: string;
+  usage: Usage;
+  cost_usd: Money;
+  id: string;
+  prompt: string;
+  version: number;
 }
 
 export interface RecordDetail {
@@ -242,6 +280,7 @@ export interface LogQuery {
   provider?: string;
   model?: string;
   token?: string;
+  prompt?: string;
   outcome?: string;
   status?: number;
   estimated?: boolean;
@@ -333,6 +372,15 @@ export async function call<T>(method: string, arg?: unknown): Promise<T> {
 
 /** The API's methods, typed. */
 export const api = {
+  prompts: () => call<Prompt[] | null>('prompts'),
+  prompt: (name: string, version = 0) => call<Prompt>('prompt', { name, version }),
+  promptVersions: (name: string) => call<Prompt[] | null>('prompt.versions', { name }),
+  putPrompt: (p: Prompt) => call<Prompt>('prompt.put', p),
+  deletePrompt: (name: string) => call<null>('prompt.delete', { name }),
+  rollbackPrompt: (name: string, version = 0) => call<Prompt>('prompt.rollback', { name, version }),
+  previewPrompt: (prompt: Prompt, inputs: Record<string, string>) => call<PromptPreview>('prompt.preview', { prompt, inputs }),
+  runPrompt: (name: string, inputs: Record<string, string>) => call<PromptResult>('prompt.run', { name, inputs, from: 'dashboard' }),
+  promptSpend: () => call<SpendRow[] | null>('prompt.spend'),
   status: () => call<Status>('status'),
   changes: () => call<{ seq: number }>('changes'),
   notices: (since = 0) => call<Notice[] | null>('notices', { since }),

@@ -120,8 +120,8 @@ export const budgetsPage: Page = {
     }
 
     async function edit(b: BudgetStatus | null): Promise<void> {
-      const [keys, tokens] = await Promise.all([api.keys().catch(() => null), api.tokens().catch(() => null)]);
-      const scope = b?.provider ? 'provider' : b?.model ? 'model' : b?.token ? 'token' : 'all';
+      const [keys, tokens, prompts] = await Promise.all([api.keys().catch(() => null), api.tokens().catch(() => null), api.prompts().catch(() => null)]);
+      const scope = b?.provider ? 'provider' : b?.model ? 'model' : b?.token ? 'token' : b?.prompt ? 'prompt' : 'all';
       const name = input({ name: 'name', value: b?.name ?? '', required: true, placeholder: 'e.g. daily' });
       const limit = input({ name: 'limit', value: b ? b.limit_usd : '', required: true, inputmode: 'decimal', placeholder: '5.00' });
       const period = select(
@@ -140,6 +140,7 @@ export const budgetsPage: Page = {
           ['provider', 'One provider'],
           ['model', 'Models matching a pattern'],
           ['token', 'One token'],
+          ['prompt', 'One prompt endpoint'],
         ],
         scope,
         { name: 'scope' },
@@ -151,12 +152,17 @@ export const budgetsPage: Page = {
       const tokenNames = (tokens ?? []).map((t) => t.name);
       if (b?.token && !tokenNames.includes(b.token)) tokenNames.push(b.token);
       const tokenSel = select(tokenNames.map((t) => [t, t] as [string, string]), b?.token ?? tokenNames[0] ?? '', { name: 'token' });
+      const promptNames = (prompts ?? []).map((p) => p.name);
+      if (b?.prompt && !promptNames.includes(b.prompt)) promptNames.push(b.prompt);
+      const promptSel = select(promptNames.map((p) => [p, p] as [string, string]), b?.prompt ?? promptNames[0] ?? '', { name: 'prompt' });
       const soft = input({ name: 'soft', type: 'number', min: '1', max: '100', step: '1', value: String(b?.soft_pct || 80), inputmode: 'numeric' });
 
       const providerField = field('Provider', providerSel);
       const modelField = field('Model pattern', modelIn, { hint: 'An exact model id, or a pattern with * such as claude-*' });
       const tokenField = field('Token', tokenSel, { hint: tokenNames.length ? undefined : 'Make a token on the Tokens page first.' });
+      const promptField = field('Prompt', promptSel, { hint: promptNames.length ? 'Only the calls of POST /p/NAME count.' : 'Save a prompt on the Prompts page first.' });
       const syncScope = () => {
+        promptField.hidden = scopeSel.value !== 'prompt';
         providerField.hidden = scopeSel.value !== 'provider';
         modelField.hidden = scopeSel.value !== 'model';
         tokenField.hidden = scopeSel.value !== 'token';
@@ -174,6 +180,7 @@ export const budgetsPage: Page = {
           providerField,
           modelField,
           tokenField,
+          promptField,
           field('Warn at (% of the limit)', soft, { hint: 'The gauge turns amber and you get a notice past this.' }),
         ],
         b ? 'Save budget' : 'Create budget',
@@ -195,6 +202,9 @@ export const budgetsPage: Page = {
           } else if (scopeSel.value === 'token') {
             if (!tokenSel.value) throw new Error('Choose a token.');
             nb.token = tokenSel.value;
+          } else if (scopeSel.value === 'prompt') {
+            if (!promptSel.value) throw new Error('Choose a prompt.');
+            nb.prompt = promptSel.value;
           }
           await api.putBudget(nb);
           toast(b ? `Budget “${n}” saved.` : `Budget “${n}” created: ${exactMoney(lim)} ${periodText(nb.period)}.`, 'ok');

@@ -184,10 +184,11 @@ function stats(sum: Summary): HTMLElement {
   );
 }
 
-export function scopeText(b: { provider?: string; model?: string; token?: string }): string {
+export function scopeText(b: { provider?: string; model?: string; token?: string; prompt?: string }): string {
   if (b.provider) return `provider ${b.provider}`;
   if (b.model) return `model ${b.model}`;
   if (b.token) return `token ${b.token}`;
+  if (b.prompt) return `prompt ${b.prompt}`;
   return 'all requests';
 }
 

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -214,6 +215,12 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 		}
 	}
 
+	for i := range direct {
+		for _, n := range providerRules(&direct[i]) {
+			note("derive %s: %s", direct[i].Ref(), n)
+		}
+	}
+
 	rows := append([]gateway.Price(nil), direct...)
 	for _, p := range openrouter {
 		vendor, _, _ := strings.Cut(p.Model, "/")
@@ -257,6 +264,89 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 	return out, notes, err
 }
 
+// providerRules fills rates the sources leave out but the provider's
+// published rules fix, and names what it filled:
+//
+//   - Gemini Pro models bill audio input at the text input rate (their
+//     price list gives one input rate for text, image, video and audio;
+//     the sources list an audio rate only where it differs): such rows
+//     get InputAudio = Input and CachedInputAudio = CachedInput, in each
+//     tier too. Without them an audio request would be partially priced.
+//   - Anthropic bills one-hour cache writes at twice the base input rate,
+//     for every model: rows without a one-hour rate get it, in each tier
+//     and dated period too.
+//   - Anthropic bills requests run with inference_geo "us" at 1.1 times
+//     every rate, for Claude Opus 4.6 and newer models: those rows get a
+//     "us" region.
+func providerRules(p *gateway.Price) []string {
+	var notes []string
+	switch p.Provider {
+	case "gemini":
+		// Only Pro models: Flash models list audio apart, and one whose
+		// audio rate the sources lack stays unpriced for audio.
+		if p.InputAudio == 0 && p.Output != 0 && strings.Contains(strings.ToLower(p.Model), "-pro") {
+			p.InputAudio = p.Input
+			if p.CachedInputAudio == 0 {
+				p.CachedInputAudio = p.CachedInput
+			}
+			for i := range p.Tiers {
+				p.Tiers[i].InputAudio, p.Tiers[i].CachedInputAudio = p.Tiers[i].Input, p.Tiers[i].CachedInput
+			}
+			notes = append(notes, "audio input at the text input rate")
+		}
+	case "anthropic":
+		twice := func(r *gateway.Rates) bool {
+			changed := false
+			if r.CacheWrite1h == 0 && r.Input != 0 {
+				r.CacheWrite1h, changed = 2*r.Input, true
+			}
+			for i := range r.Tiers {
+				if t := &r.Tiers[i]; t.CacheWrite1h == 0 && t.Input != 0 {
+					t.CacheWrite1h, changed = 2*t.Input, true
+				}
+			}
+			return changed
+		}
+		r := p.RatesOf()
+		r.Tiers = append([]gateway.Tier(nil), r.Tiers...)
+		changed := twice(&r)
+		p.SetRates(r)
+		for i := range p.Earlier {
+			p.Earlier[i].Tiers = append([]gateway.Tier(nil), p.Earlier[i].Tiers...)
+			changed = twice(&p.Earlier[i].Rates) || changed
+		}
+		if changed {
+			notes = append(notes, "one-hour cache writes at twice the input rate")
+		}
+		if len(p.Regions) == 0 && claudeAtLeast(p.Model, 4, 6) {
+			p.Regions = []gateway.Region{{Name: "us", Multiplier: "1.1"}}
+			notes = append(notes, "inference_geo us at 1.1 times every rate")
+		}
+	}
+	return notes
+}
+
+// claudeAtLeast reports whether model names a Claude model of version
+// major.minor or newer: "claude-opus-4-6", "claude-sonnet-5",
+// "claude-fable-5-1" (the older "claude-3-5-sonnet" order is older anyway).
+func claudeAtLeast(model string, major, minor int) bool {
+	parts := strings.Split(strings.ToLower(model), "-")
+	if len(parts) < 3 || parts[0] != "claude" {
+		return false
+	}
+	ma, err := strconv.Atoi(parts[2])
+	if err != nil || parts[1] == "" || parts[1][0] >= '0' && parts[1][0] <= '9' {
+		return false
+	}
+	mi := 0
+	if len(parts) > 3 && len(parts[3]) <= 2 {
+		if n, err := strconv.Atoi(parts[3]); err == nil {
+			mi = n
+		}
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
 func key(p gateway.Price) string { return p.Provider + "\x00" + strings.ToLower(p.Model) }
 
 func perM(m gateway.Money) string { return "$" + (m * 1_000_000).String() }
@@ -288,6 +378,33 @@ func fill(g *gateway.Price, l gateway.Price) (filled, rejected []string) {
 				}
 			}
 		}
+	}
+	for _, f := range []struct {
+		name   string
+		dst, v *gateway.Money
+	}{
+		{"input_audio", &g.InputAudio, &l.InputAudio},
+		{"cached_input_audio", &g.CachedInputAudio, &l.CachedInputAudio},
+		{"input_image", &g.InputImage, &l.InputImage},
+		{"input_video", &g.InputVideo, &l.InputVideo},
+		{"output_audio", &g.OutputAudio, &l.OutputAudio},
+		{"output_image", &g.OutputImage, &l.OutputImage},
+		{"output_video", &g.OutputVideo, &l.OutputVideo},
+		{"reasoning", &g.Reasoning, &l.Reasoning},
+	} {
+		set(f.name, f.dst, *f.v)
+	}
+	if g.WebSearch == 0 && l.WebSearch != 0 {
+		g.WebSearch, g.WebSearchPerRequest = l.WebSearch, l.WebSearchPerRequest
+		filled = append(filled, "web_search")
+	}
+	if len(g.ServiceTiers) == 0 && len(l.ServiceTiers) > 0 {
+		g.ServiceTiers = append([]gateway.ServiceTier(nil), l.ServiceTiers...)
+		filled = append(filled, "service_tiers")
+	}
+	if len(g.Regions) == 0 && len(l.Regions) > 0 {
+		g.Regions = append([]gateway.Region(nil), l.Regions...)
+		filled = append(filled, "regions")
 	}
 	if g.ContextWindow == 0 && l.ContextWindow != 0 {
 		g.ContextWindow = l.ContextWindow

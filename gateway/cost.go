@@ -1,0 +1,452 @@
+package gateway
+
+import (
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kinds of CostLine.
+const (
+	CostInput         = "input"          // input tokens neither read from nor written to a cache
+	CostCachedInput   = "cached_input"   // input tokens read from a cache
+	CostCacheWrite    = "cache_write"    // input tokens written to a cache (default lifetime)
+	CostCacheWrite1h  = "cache_write_1h" // input tokens written to a one-hour cache
+	CostOutput        = "output"         // output tokens other than reasoning ones
+	CostReasoning     = "reasoning"      // reasoning tokens
+	CostWebSearch     = "web_search"     // server-side web searches, per call
+	CostWebFetch      = "web_fetch"      // server-side web fetches, per call
+	CostCodeExecution = "code_execution" // server-side code execution runs
+	CostServiceTier   = "service_tier"   // a service tier's surcharge the table cannot price
+	CostRegion        = "region"         // a region's surcharge the table cannot price
+)
+
+// Modalities of a CostLine's tokens.
+const (
+	ModalityText  = "text"
+	ModalityAudio = "audio"
+	ModalityImage = "image"
+	ModalityVideo = "video"
+)
+
+// CostLine is one term of a request's cost: Tokens at PerMillion dollars
+// per million tokens, or Calls at PerCall dollars each, make Amount.
+type CostLine struct {
+	Kind     string `json:"kind"`
+	Modality string `json:"modality,omitempty"`
+	Tokens   int64  `json:"tokens"`
+	Calls    int64  `json:"calls,omitempty"`
+	// PerMillion is the rate in dollars per million tokens, as an exact
+	// decimal: "0.15". PerCall is a fee in dollars per call.
+	PerMillion string `json:"per_million,omitempty"`
+	PerCall    string `json:"per_call,omitempty"`
+	Amount     Money  `json:"amount"`
+	// Note says why this rate applies when it is not the plain one: a
+	// long-context tier, a service tier, a region, a dated or off-peak
+	// rate, a missing cache rate charged as input.
+	Note string `json:"note,omitempty"`
+	// Unpriced is set when the table has no rate for this line: its
+	// Amount is zero and the unpriced-model policy covers it.
+	Unpriced bool `json:"unpriced,omitempty"`
+}
+
+// Cost returns what the priced part of u costs at p, in exact integer
+// arithmetic; Unpriced lists what it leaves out.
+//
+// Input tokens other than cached and cache-write ones are charged at
+// Input, or at their modality's rate (audio at InputAudio; image and
+// video at InputImage and InputVideo, or at Input when the row lists
+// none, as providers bill them); cached ones at CachedInput (CachedInputAudio
+// for audio; Input when the row lists no cached rate); cache writes at
+// CacheWrite, the CacheWrite1hTokens part at CacheWrite1h. Output tokens
+// are charged at Output or their modality's rate, reasoning ones at
+// Reasoning (Output when the row lists none). Server-side web searches
+// are charged WebSearch per call. A long-context tier, the service tier
+// and the region the usage names choose or scale the rates.
+//
+// Counts that contradict each other (more cached tokens than input
+// tokens) are charged as reported rather than netted to less. The result
+// saturates at the largest Money instead of wrapping.
+func (p Price) Cost(u Usage) Money {
+	var total Money
+	for _, c := range p.costParts(u) {
+		if c.known {
+			total = addMoney(total, c.amount)
+		}
+	}
+	return total
+}
+
+// Explain returns the arithmetic of Cost(u), one line per kind and
+// modality of token, and per kind of tool call, that u has; the Amounts
+// add up to Cost(u). Lines the table cannot price are marked Unpriced.
+// It returns nil for a zero u.
+func (p Price) Explain(u Usage) []CostLine {
+	var lines []CostLine
+	for _, c := range p.costParts(u) {
+		if c.tokens == 0 && c.calls == 0 && !c.surcharge {
+			continue
+		}
+		l := CostLine{Kind: c.kind, Modality: c.modality, Tokens: c.tokens, Calls: c.calls, Note: c.note, Unpriced: !c.known}
+		if c.known {
+			l.Amount = c.amount
+			if c.calls > 0 || c.perCall {
+				l.PerCall = c.rate.String()
+			} else {
+				l.PerMillion = mulMoney(c.rate, 1_000_000).String()
+			}
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// Unpriced returns, for each part of u that p cannot price, what it is
+// and why; nil when p prices all of u.
+func (p Price) Unpriced(u Usage) []string {
+	var out []string
+	for _, l := range p.Explain(u) {
+		if !l.Unpriced {
+			continue
+		}
+		what := l.Kind
+		if l.Modality != "" && l.Modality != ModalityText {
+			what += " (" + l.Modality + ")"
+		}
+		if l.Note != "" {
+			what += ": " + l.Note
+		}
+		out = append(out, what)
+	}
+	return out
+}
+
+type costPart struct {
+	kind, modality string
+	tokens, calls  int64
+	rate           Money // per token, or per call for tool fees
+	known          bool
+	perCall        bool
+	surcharge      bool // a line that stands for an unknown surcharge
+	amount         Money
+	note           string
+}
+
+// costParts splits u into the lines Cost charges, with the rate of each.
+func (p Price) costParts(u Usage) []costPart {
+	in := max(u.InputTokens, 0)
+	cached := max(u.CachedInputTokens, 0)
+	w1h := max(u.CacheWrite1hTokens, 0)
+	writes := max(u.CacheWriteTokens, w1h)
+	w5m := writes - w1h
+	take := func(n int64, from *int64) int64 {
+		n = min(max(n, 0), *from)
+		*from -= n
+		return n
+	}
+	cachedText := cached
+	cachedAudio := take(u.CachedAudioTokens, &cachedText)
+	inText := max(in-cached-writes, 0)
+	inAudio := take(u.InputAudioTokens, &inText)
+	inImage := take(u.InputImageTokens, &inText)
+	inVideo := take(u.InputVideoTokens, &inText)
+	reasoning := max(u.ReasoningTokens, 0)
+	outText := max(u.OutputTokens, reasoning) - reasoning
+	outAudio := take(u.OutputAudioTokens, &outText)
+	outImage := take(u.OutputImageTokens, &outText)
+	outVideo := take(u.OutputVideoTokens, &outText)
+
+	r, extra := p.resolveRates(u, in)
+	tok := func(kind, modality string, n int64, i int) costPart {
+		return costPart{kind: kind, modality: modality, tokens: n, rate: r[i].v, known: r[i].ok, note: r[i].note}
+	}
+	parts := []costPart{
+		tok(CostInput, ModalityText, inText, rInput),
+		tok(CostInput, ModalityAudio, inAudio, rInputAudio),
+		tok(CostInput, ModalityImage, inImage, rInputImage),
+		tok(CostInput, ModalityVideo, inVideo, rInputVideo),
+		tok(CostCachedInput, ModalityText, cachedText, rCached),
+		tok(CostCachedInput, ModalityAudio, cachedAudio, rCachedAudio),
+		tok(CostCacheWrite, "", w5m, rWrite),
+		tok(CostCacheWrite1h, "", w1h, rWrite1h),
+		tok(CostOutput, ModalityText, outText, rOutput),
+		tok(CostReasoning, "", reasoning, rReasoning),
+		tok(CostOutput, ModalityAudio, outAudio, rOutputAudio),
+		tok(CostOutput, ModalityImage, outImage, rOutputImage),
+		tok(CostOutput, ModalityVideo, outVideo, rOutputVideo),
+	}
+	for i := range parts {
+		parts[i].amount = mulMoney(parts[i].rate, parts[i].tokens)
+	}
+
+	searches := max(u.WebSearchCalls, 0)
+	search := costPart{kind: CostWebSearch, calls: searches, perCall: true, rate: p.WebSearch, known: p.WebSearch > 0}
+	switch {
+	case !search.known:
+		search.note = "no web search fee listed for this model"
+	case p.WebSearchPerRequest && searches > 0:
+		search.calls = 1
+		search.note = "billed per request that searched (" + strconv.FormatInt(searches, 10) + " queries)"
+	}
+	search.amount = mulMoney(search.rate, search.calls)
+	parts = append(parts, search,
+		costPart{kind: CostWebFetch, calls: max(u.WebFetchCalls, 0), perCall: true, known: true,
+			note: "no fee per fetch: the fetched content is billed as input tokens"},
+		costPart{kind: CostCodeExecution, calls: max(u.CodeExecutionCalls, 0), perCall: true,
+			note: "code execution is billed by container time or session, at a rate the price table does not list"},
+	)
+	return append(parts, extra...)
+}
+
+// Indexes of the rates resolveRates returns.
+const (
+	rInput = iota
+	rOutput
+	rCached
+	rWrite
+	rWrite1h
+	rInputAudio
+	rCachedAudio
+	rInputImage
+	rInputVideo
+	rOutputAudio
+	rOutputImage
+	rOutputVideo
+	rReasoning
+	nRates
+)
+
+var rateNames = [nRates]string{"input", "output", "cached-input", "cache-write", "one-hour cache-write",
+	"audio input", "cached audio input", "image input", "video input", "audio output", "image output",
+	"video output", "reasoning"}
+
+func (r Rates) arr() [nRates]Money {
+	return [nRates]Money{r.Input, r.Output, r.CachedInput, r.CacheWrite, r.CacheWrite1h, r.InputAudio,
+		r.CachedInputAudio, r.InputImage, r.InputVideo, r.OutputAudio, r.OutputImage, r.OutputVideo, r.Reasoning}
+}
+
+func (t Tier) arr() [nRates]Money {
+	var a [nRates]Money
+	a[rInput], a[rOutput], a[rCached], a[rWrite], a[rWrite1h] = t.Input, t.Output, t.CachedInput, t.CacheWrite, t.CacheWrite1h
+	a[rInputAudio], a[rCachedAudio] = t.InputAudio, t.CachedInputAudio
+	return a
+}
+
+type rate struct {
+	v    Money
+	ok   bool
+	note string
+}
+
+// standardTiers are the service_tier values that mean the standard rates.
+var standardTiers = map[string]bool{"": true, "default": true, "standard": true, "auto": true, "standard_only": true, "on_demand": true}
+
+// standardRegions are the inference_geo values that mean no surcharge.
+var standardRegions = map[string]bool{"": true, "global": true, "not_available": true}
+
+// resolveRates returns the rate of each kind of token for usage u with
+// in input tokens, after service tier, long-context tier, fallbacks and
+// region; and lines for surcharges the table cannot price.
+func (p Price) resolveRates(u Usage, in int64) ([nRates]rate, []costPart) {
+	var r [nRates]rate
+	var extra []costPart
+	base := p.RatesOf()
+	v := base.arr()
+	for i := range r {
+		r[i] = rate{v: v[i], ok: true, note: p.Applied}
+	}
+	tiers := base.Tiers
+
+	if name := strings.ToLower(strings.TrimSpace(u.ServiceTier)); !standardTiers[name] {
+		st, found := p.serviceTier(name)
+		switch {
+		case !found:
+			extra = append(extra, costPart{kind: CostServiceTier, surcharge: true,
+				note: "service tier " + name + ": no rates listed; tokens are charged at the standard rates"})
+		default:
+			note := "service tier " + name
+			sv := st.arr()
+			for i := range r {
+				r[i].v = sv[i]
+				r[i].note = joinNote(r[i].note, note)
+				if sv[i] == 0 && v[i] != 0 {
+					r[i].ok = false
+					r[i].note = joinNote(r[i].note, "no "+rateNames[i]+" rate listed for it")
+				}
+			}
+			if tierFor(base.Tiers, in) != nil && tierFor(st.Tiers, in) == nil {
+				for i := range r {
+					r[i].ok = false
+					r[i].note = joinNote(r[i].note, "no long-context rate listed for it")
+				}
+			}
+			tiers = st.Tiers
+		}
+	}
+	if t := tierFor(tiers, in); t != nil {
+		note := "long-context rate: more than " + strconv.FormatInt(t.AboveInputTokens, 10) + " input tokens"
+		for i, tv := range t.arr() {
+			if tv != 0 {
+				r[i].v, r[i].note = tv, joinNote(r[i].note, note)
+			}
+		}
+	}
+
+	// What a missing rate means, kind by kind.
+	fallback := func(i, to int, note string) {
+		if r[i].v == 0 {
+			r[i] = rate{v: r[to].v, ok: r[to].ok, note: joinNote(r[to].note, note)}
+		}
+	}
+	fallback(rCached, rInput, "no cached-input rate listed: charged as input")
+	fallback(rReasoning, rOutput, "")
+	fallback(rInputImage, rInput, "")
+	fallback(rInputVideo, rInput, "")
+	for _, i := range []int{rWrite, rWrite1h, rInputAudio, rCachedAudio, rOutputAudio, rOutputImage, rOutputVideo} {
+		if r[i].v == 0 && r[i].ok {
+			r[i].ok = false
+			r[i].note = joinNote(r[i].note, "no "+rateNames[i]+" rate listed for this model")
+		}
+	}
+
+	if geo := strings.ToLower(strings.TrimSpace(u.InferenceGeo)); !standardRegions[geo] {
+		num, den, found := p.region(geo)
+		if !found {
+			extra = append(extra, costPart{kind: CostRegion, surcharge: true,
+				note: "inference_geo " + geo + ": no regional multiplier listed; tokens are charged at the global rates"})
+		} else {
+			note := "×" + p.regionMultiplier(geo) + " for inference_geo " + geo
+			for i := range r {
+				r[i].v = scaleMoney(r[i].v, num, den)
+				r[i].note = joinNote(r[i].note, note)
+			}
+		}
+	}
+	return r, extra
+}
+
+func tierFor(tiers []Tier, in int64) *Tier {
+	var tier *Tier
+	for i := range tiers {
+		t := &tiers[i]
+		if in > t.AboveInputTokens && (tier == nil || t.AboveInputTokens > tier.AboveInputTokens) {
+			tier = t
+		}
+	}
+	return tier
+}
+
+func (p Price) serviceTier(name string) (ServiceTier, bool) {
+	for _, st := range p.ServiceTiers {
+		if strings.EqualFold(st.Name, name) {
+			return st, true
+		}
+	}
+	return ServiceTier{}, false
+}
+
+func (p Price) regionMultiplier(geo string) string {
+	for _, rg := range p.Regions {
+		if strings.EqualFold(rg.Name, geo) {
+			return rg.Multiplier
+		}
+	}
+	return ""
+}
+
+// region returns the multiplier of geo as a fraction.
+func (p Price) region(geo string) (num, den int64, ok bool) {
+	m := p.regionMultiplier(geo)
+	if m == "" {
+		return 0, 0, false
+	}
+	x, good := new(big.Rat).SetString(m)
+	if !good || x.Sign() <= 0 || !x.Num().IsInt64() || !x.Denom().IsInt64() {
+		return 0, 0, false
+	}
+	return x.Num().Int64(), x.Denom().Int64(), true
+}
+
+// scaleMoney returns m×num/den rounded up to the picodollar, so a
+// multiplied rate never understates.
+func scaleMoney(m Money, num, den int64) Money {
+	if m <= 0 {
+		return m
+	}
+	x := new(big.Int).Mul(big.NewInt(int64(m)), big.NewInt(num))
+	x.Add(x, big.NewInt(den-1))
+	x.Quo(x, big.NewInt(den))
+	if !x.IsInt64() {
+		return Money(1<<63 - 1)
+	}
+	return Money(x.Int64())
+}
+
+func joinNote(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// At returns p with the rates in force at t: the rates of the price
+// change period t falls in (dates compared in t's location, which should
+// be the user's time zone), and of the time-of-day window it falls in
+// (windows are in UTC). The row returned has no Earlier or Windows, and
+// Applied says which of them it took, if any.
+func (p Price) At(t time.Time) Price {
+	if len(p.Earlier) == 0 && len(p.Windows) == 0 {
+		return p
+	}
+	p = p.clone()
+	day := t.Format("2006-01-02")
+	for _, e := range p.Earlier {
+		if day < e.Until {
+			p.SetRates(e.Rates)
+			p.Applied = "rates in force until " + e.Until
+			break
+		}
+	}
+	hm := t.UTC().Format("15:04")
+	for _, w := range p.Windows {
+		if inWindow(hm, w.From, w.To) {
+			p.SetRates(w.Rates)
+			name := w.Name
+			if name == "" {
+				name = "time-of-day"
+			}
+			p.Applied = joinNote(p.Applied, name+" rate, "+w.From+"–"+w.To+" UTC")
+			break
+		}
+	}
+	p.Earlier, p.Windows = nil, nil
+	return p
+}
+
+// Alternatives returns the rows a request made at t may be charged at:
+// p at t's date without a time-of-day window, and with each window. A
+// worst case takes the dearest.
+func (p Price) Alternatives(t time.Time) []Price {
+	day := p
+	day.Windows = nil
+	out := []Price{day.At(t)}
+	for _, w := range p.Windows {
+		alt := p.At(t)
+		alt.SetRates(w.Rates)
+		out = append(out, alt)
+	}
+	return out
+}
+
+// inWindow reports whether hm (HH:MM) is in [from, to), wrapping past
+// midnight when to is before from.
+func inWindow(hm, from, to string) bool {
+	if from <= to {
+		return hm >= from && hm < to
+	}
+	return hm >= from || hm < to
+}

@@ -1,0 +1,253 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// journal is the hold journal: an append-only file beside the data file
+// that makes a hold durable with one write and one fdatasync, shared by
+// every hold written meanwhile. A bbolt commit costs two fdatasyncs and
+// the page writes of a copy-on-write B+tree; a hold, which lives for the
+// few seconds of its request and is then replaced by its settlement in
+// bbolt, needs neither.
+//
+// The file is preallocated (written with zeros and synced once), so an
+// append overwrites blocks the file already owns and fdatasync need not
+// write the file system's metadata. It starts with a header (magic and
+// epoch); each entry is a length, a CRC-32C of the epoch and payload, the
+// epoch, and the payload (a hold as JSON). Reading stops at the first
+// entry that is cut, fails its checksum or carries another epoch: a torn
+// write at a crash was never acknowledged. When the file is full, every
+// hold still open is folded into bbolt's holds bucket (one commit), and
+// the journal starts over under the next epoch, so entries of the last
+// round are no longer read.
+//
+// At Open the entries are folded into bbolt before anything else, so the
+// rest of the store (Recover, the holds bucket) sees one set of open
+// holds. Entries are never the only trace of anything but an open hold:
+// reading one whose ID is already in the log, or whose amount is below
+// the one bbolt has, changes nothing.
+//
+// A journal is safe for concurrent use.
+type journal struct {
+	f *os.File
+
+	// fold puts every hold open in memory into bbolt and returns once
+	// that is on disk; the journal calls it before starting over.
+	fold func() error
+
+	mu    sync.Mutex // guards queue and busy
+	queue []*journalOp
+	busy  bool // a leader is writing or has been chosen
+
+	// limit is where a round of entries ends and the journal is folded;
+	// 0 means journalSize. Tests set it low.
+	limit int64
+
+	// Owned by the leader of the moment.
+	epoch uint64
+	off   int64 // where the next entry goes
+	size  int64 // bytes the file owns
+	buf   []byte
+
+	syncs atomic.Int64 // fdatasyncs done, for benchmarks
+}
+
+type journalOp struct {
+	payload []byte
+	done    chan journalResult // buffered: a lead signal, then the result
+}
+
+type journalResult struct {
+	err  error
+	lead bool
+}
+
+const (
+	journalMagic  = "SLHOLDS1"
+	journalHeader = 16                 // magic, epoch
+	journalEntry  = 16                 // length, CRC, epoch
+	journalSize   = 4 << 20            // preallocated bytes
+	journalMax    = 1 << 20            // the largest payload read back
+	journalSuffix = ".holds"           // after the data file's name
+	journalPerm   = os.FileMode(0o600) // as the data file
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// openJournal opens (or makes) the journal at path and returns it with
+// the payloads of the current epoch's entries, oldest first. The caller
+// must fold them into bbolt and then call reset before appending.
+func openJournal(path string) (*journal, [][]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, journalPerm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open hold journal: %w", err)
+	}
+	j := &journal{f: f}
+	entries, err := j.read()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return j, entries, nil
+}
+
+// read returns the payloads of the entries of the file's epoch.
+func (j *journal) read() ([][]byte, error) {
+	fi, err := j.f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read hold journal: %w", err)
+	}
+	j.size = fi.Size()
+	data := make([]byte, j.size)
+	if _, err := io.ReadFull(io.NewSectionReader(j.f, 0, j.size), data); err != nil {
+		return nil, fmt.Errorf("read hold journal: %w", err)
+	}
+	if len(data) < journalHeader || string(data[:8]) != journalMagic {
+		return nil, nil // new, or never written past its zeros
+	}
+	j.epoch = binary.LittleEndian.Uint64(data[8:16])
+	var out [][]byte
+	for off := journalHeader; off+journalEntry <= len(data); {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		sum := binary.LittleEndian.Uint32(data[off+4:])
+		epoch := binary.LittleEndian.Uint64(data[off+8:])
+		end := off + journalEntry + n
+		if n == 0 || n > journalMax || end > len(data) || epoch != j.epoch ||
+			crc32.Checksum(data[off+8:end], crcTable) != sum {
+			break
+		}
+		out = append(out, data[off+journalEntry:end])
+		off = end
+	}
+	return out, nil
+}
+
+// reset starts the journal over under the next epoch, preallocating it
+// if it is short, and syncs it. Only the leader (or Open, before any
+// append) may call it; whatever was in the journal must be in bbolt.
+func (j *journal) reset() error {
+	if j.size < journalSize {
+		if _, err := j.f.WriteAt(make([]byte, journalSize-j.size), j.size); err != nil {
+			return fmt.Errorf("preallocate hold journal: %w", err)
+		}
+		j.size = journalSize
+	}
+	j.epoch++
+	var h [journalHeader]byte
+	copy(h[:], journalMagic)
+	binary.LittleEndian.PutUint64(h[8:], j.epoch)
+	if _, err := j.f.WriteAt(h[:], 0); err != nil {
+		return fmt.Errorf("reset hold journal: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("sync hold journal: %w", err)
+	}
+	j.off = journalHeader
+	return nil
+}
+
+// append writes payload as an entry and returns once it is on disk,
+// sharing the write and its fdatasync with every append that arrives
+// while another batch is being written.
+func (j *journal) append(payload []byte) error {
+	op := &journalOp{payload: payload, done: make(chan journalResult, 1)}
+	j.mu.Lock()
+	j.queue = append(j.queue, op)
+	if j.busy {
+		j.mu.Unlock()
+		r := <-op.done
+		if !r.lead {
+			return r.err
+		}
+	} else {
+		j.busy = true
+		j.mu.Unlock()
+	}
+	j.lead()
+	return (<-op.done).err
+}
+
+// lead writes the queue as one batch and passes the lead on, as the
+// committer does.
+func (j *journal) lead() {
+	runtime.Gosched() // let writes about to be made join this batch
+	j.mu.Lock()
+	batch := j.queue
+	j.queue = nil
+	j.mu.Unlock()
+
+	err := j.write(batch)
+	for _, op := range batch {
+		op.done <- journalResult{err: err}
+	}
+
+	j.mu.Lock()
+	if len(j.queue) > 0 {
+		j.queue[0].done <- journalResult{lead: true}
+	} else {
+		j.busy = false
+	}
+	j.mu.Unlock()
+}
+
+// write appends the batch's entries and syncs them.
+func (j *journal) write(batch []*journalOp) error {
+	j.buf = j.buf[:0]
+	for _, op := range batch {
+		if len(op.payload) == 0 || len(op.payload) > journalMax {
+			return fmt.Errorf("hold journal: entry of %d bytes", len(op.payload))
+		}
+		var e [journalEntry]byte
+		binary.LittleEndian.PutUint32(e[0:], uint32(len(op.payload)))
+		binary.LittleEndian.PutUint64(e[8:], j.epoch)
+		sum := crc32.Update(crc32.Checksum(e[8:16], crcTable), crcTable, op.payload)
+		binary.LittleEndian.PutUint32(e[4:], sum)
+		j.buf = append(j.buf, e[:]...)
+		j.buf = append(j.buf, op.payload...)
+	}
+	limit := j.limit
+	if limit <= 0 || limit > j.size {
+		limit = j.size
+	}
+	if j.off+int64(len(j.buf)) > limit {
+		if err := j.fold(); err != nil {
+			return fmt.Errorf("hold journal full, and folding it failed: %w", err)
+		}
+		if need := journalHeader + int64(len(j.buf)); need > j.size {
+			if _, err := j.f.WriteAt(make([]byte, need-j.size), j.size); err != nil {
+				return fmt.Errorf("grow hold journal: %w", err)
+			}
+			j.size = need
+		}
+		if err := j.reset(); err != nil {
+			return err
+		}
+	}
+	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
+		return fmt.Errorf("write hold journal: %w", err)
+	}
+	j.syncs.Add(1)
+	if err := fdatasync(j.f); err != nil {
+		// What was written may or may not be on disk: never write over
+		// it, so that a later entry is not mistaken for part of it.
+		j.off += int64(len(j.buf))
+		return fmt.Errorf("sync hold journal: %w", err)
+	}
+	j.off += int64(len(j.buf))
+	return nil
+}
+
+func (j *journal) close() error {
+	if j == nil {
+		return nil
+	}
+	return j.f.Close()
+}

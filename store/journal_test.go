@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestJournalEntries reads back what was appended, stops at a torn or
+// corrupt entry, and after a reset reads only the new round.
+func TestJournalEntries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.holds")
+	j, got, err := openJournal(path)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("openJournal(new) = %q, %v; want nothing", got, err)
+	}
+	j.fold = func() error { return nil }
+	if err := j.reset(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"one", "two", "three"} {
+		if err := j.append([]byte(p)); err != nil {
+			t.Fatalf("append(%s) = %v", p, err)
+		}
+	}
+	read := func() []string {
+		t.Helper()
+		j2, entries, err := openJournal(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j2.close()
+		var out []string
+		for _, e := range entries {
+			out = append(out, string(e))
+		}
+		return out
+	}
+	if got := read(); !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Fatalf("entries = %q, want one two three", got)
+	}
+
+	// A bit flipped in the last entry: it is dropped, the others stay.
+	data, _ := os.ReadFile(path)
+	end := journalHeader + 3*journalEntry + len("onetwothree")
+	data[end-1] ^= 0x40
+	os.WriteFile(path, data, 0o600)
+	if got := read(); !slices.Equal(got, []string{"one", "two"}) {
+		t.Errorf("entries after corrupting the last = %q, want one two", got)
+	}
+	// A length running past the end of the file: dropped too.
+	data[end-1] ^= 0x40
+	copy(data[end:], []byte{0xff, 0xff, 0x0f, 0x00})
+	os.WriteFile(path, data, 0o600)
+	if got := read(); !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Errorf("entries before a bad length = %q, want one two three", got)
+	}
+
+	// A new round: the old entries are not read, even where they were
+	// not written over.
+	if err := j.reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.append([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("entries after a reset = %q, want x", got)
+	}
+	j.close()
+}
+
+// TestJournalCrashAcrossFolds holds, extends and settles from many
+// goroutines while a small journal is folded into bbolt again and again,
+// then takes the files as a crash would leave them: every open hold must
+// come back at its amount, extended ones at the extended amount, and no
+// settled request may be charged again.
+func TestJournalCrashAcrossFolds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sluice.db")
+	db := openAt(t, path, Options{})
+	mustPutBudget(t, db, gateway.Budget{Name: "all", Limit: 1000 * gateway.Dollar, Period: gateway.PeriodTotal})
+	db.journal.limit = 1500 // a fold every few holds
+	ctx := context.Background()
+	const n = 60
+	amount := func(i int) gateway.Money { return cents(int64(i + 1)) }
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("h%02d", i)
+			if err := db.Hold(ctx, gateway.Hold{ID: id, Provider: "openai", Model: "gpt-4o", Amount: amount(i)}); err != nil {
+				t.Errorf("Hold(%s) = %v", id, err)
+				return
+			}
+			if i%3 == 0 {
+				if err := db.Extend(ctx, id, 2*amount(i)); err != nil {
+					t.Errorf("Extend(%s) = %v", id, err)
+				}
+			}
+			if i%2 == 0 {
+				mustSettle(t, db, gateway.Record{ID: id, Provider: "openai", Model: "gpt-4o", Outcome: gateway.OutcomeOK, Cost: cents(1), Priced: true})
+			}
+		})
+	}
+	wg.Wait()
+	if db.journal.epoch < 3 {
+		t.Errorf("journal epoch %d after %d holds, want several folds", db.journal.epoch, n)
+	}
+
+	crashed := filepath.Join(dir, "crashed.db")
+	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(crashed, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	journaled, err := os.ReadFile(path + journalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashed+journalSuffix, journaled, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	db2 := openAt(t, crashed, Options{})
+	var wantHeld gateway.Money
+	for i := 1; i < n; i += 2 {
+		a := amount(i)
+		if i%3 == 0 {
+			a *= 2
+		}
+		wantHeld += a
+	}
+	if got, open := db2.Held(), db2.OpenHolds(); got != wantHeld || open != n/2 {
+		t.Errorf("after the crash: %d holds open, %s held; want %d and %s", open, got, n/2, wantHeld)
+	}
+	if k, err := db2.Recover(ctx); err != nil || k != n/2 {
+		t.Fatalf("Recover() = %d, %v; want %d", k, err, n/2)
+	}
+	recs, err := db2.Records(LogQuery{Limit: 1000})
+	if err != nil || len(recs) != n {
+		t.Fatalf("Records() = %d records, %v; want %d", len(recs), err, n)
+	}
+	for _, r := range recs {
+		var i int
+		fmt.Sscanf(r.ID, "h%02d", &i)
+		want := cents(1)
+		if i%2 == 1 {
+			want = amount(i)
+			if i%3 == 0 {
+				want *= 2
+			}
+		}
+		if r.Cost != want {
+			t.Errorf("record %s (%s) costs %s, want %s", r.ID, r.Outcome, r.Cost, want)
+		}
+	}
+	if st := mustBudget(t, db2, "all"); st.Held != 0 {
+		t.Errorf("held %s after Recover, want 0", st.Held)
+	}
+}
