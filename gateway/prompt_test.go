@@ -490,7 +490,13 @@ func TestPromptStreamEachProvider(t *testing.T) {
 			if !recs[0].Stream || recs[0].Prompt != "tr" || recs[0].Outcome != OutcomeOK {
 				t.Errorf("record = %+v, want a stream of prompt tr, ok", recs[0])
 			}
-			_, sent := rig.fakes[c.dialect].last(t)
+			up, sent := rig.fakes[c.dialect].last(t)
+			if c.dialect == DialectGemini && (up.URL.Query().Get("alt") != "sse" || !strings.HasSuffix(up.URL.Path, ":streamGenerateContent")) {
+				t.Errorf("Gemini stream went to %s, want :streamGenerateContent?alt=sse", up.URL)
+			}
+			if c.dialect == DialectAnthropic && sent["stream"] != true {
+				t.Errorf("Anthropic stream request %v does not ask for a stream", sent)
+			}
 			if c.dialect == DialectOpenAI {
 				so, _ := sent["stream_options"].(map[string]any)
 				if so["include_usage"] != true {

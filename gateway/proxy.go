@@ -76,6 +76,8 @@ type Proxy struct {
 	bodies   *bodyGate
 
 	settling sync.WaitGroup // settlements still being written; see Wait
+
+	runaways guard // the runaway guard's memory
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -94,6 +96,13 @@ type Policy struct {
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
+	// Loop is how repeated identical requests are stopped.
+	Loop LoopPolicy
+	// RPM caps requests per minute by local token name.
+	RPM map[string]int
+	// Pauses in force: a request they cover is refused. Ended ones are
+	// ignored.
+	Pauses []Pause
 	// Location is the user's time zone, in which a dated price change
 	// takes effect; nil means the local time zone.
 	Location *time.Location
@@ -393,6 +402,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if !p.runaway(w, x, body) {
+		return
+	}
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
 		if !p.admit(w, x) {
@@ -492,7 +504,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		if budgeted {
 			pol := p.Policy()
 			if pol.Unpriced != "estimate" {
-				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+				x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonUnpriced
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
 				p.settle(x.rec)
 				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
@@ -510,7 +522,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
-		x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+		x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonBudget
 		x.rec.Held = h.Amount
 		x.rec.Budget = ref.Budget
 		rem := ref.Remaining

@@ -24,6 +24,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	dialect := x.route.Dialect
 	ctx, cancel := context.WithCancelCause(out.Context())
 	defer cancel(nil)
+	defer p.fly(x.rec.Token, cancel)()
 	out = out.WithContext(ctx)
 
 	resp, err := p.roundTripper().RoundTrip(out)
@@ -184,7 +185,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		}
 		if err != nil {
 			outcome, errMsg = interruption(ctx, err)
-			if outcome != OutcomeCanceled {
+			if errors.Is(context.Cause(ctx), errPaused) {
+				w.Write(CutEvent(m.Dialect, x.route.Name, kindPaused, "Sluice ended this stream: it was paused"))
+				rc.Flush()
+			} else if outcome != OutcomeCanceled {
 				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider's stream broke off: "+errMsg))
 				rc.Flush()
 			}
@@ -404,8 +408,8 @@ func upstreamFailure(clientCtx context.Context, err error, provider string) (sta
 
 // interruption names what broke a body copy.
 func interruption(ctx context.Context, err error) (outcome, msg string) {
-	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errIdle) {
-		return OutcomeCut, errIdle.Error()
+	if cause := context.Cause(ctx); cause != nil && (errors.Is(cause, errIdle) || errors.Is(cause, errPaused)) {
+		return OutcomeCut, cause.Error()
 	}
 	if ctx.Err() != nil {
 		return OutcomeCanceled, "client went away"
