@@ -1002,6 +1002,12 @@ func (c *cli) settings(args []string) error {
 		}
 		fmt.Fprintf(tw, "session_hours\t%d\n", session)
 		fmt.Fprintf(tw, "allow_key_to\t%s\n", orDash(strings.Join(set.AllowKeyTo, ",")))
+		slice := fmt.Sprint(set.StreamSliceTokens)
+		if set.StreamSliceTokens == 0 {
+			slice = fmt.Sprintf("%d (default)", gateway.DefaultStreamSlice)
+		}
+		fmt.Fprintf(tw, "stream_slice_tokens\t%s\n", slice)
+		fmt.Fprintf(tw, "strict_holds\t%v\n", set.StrictHolds)
 		loop := set.LoopPolicy()
 		if loop.Off {
 			fmt.Fprintf(tw, "loop_limit\toff\n")
@@ -1086,6 +1092,14 @@ func (c *cli) settings(args []string) error {
 		}
 	case key == "close_action":
 		set.CloseAction = val
+	case key == "stream_slice_tokens":
+		if set.StreamSliceTokens, err = strconv.ParseInt(val, 10, 64); err != nil || set.StreamSliceTokens < 0 {
+			return fmt.Errorf("%w: stream_slice_tokens is a number of tokens (0: the default, %d)", errUsage, gateway.DefaultStreamSlice)
+		}
+	case key == "strict_holds":
+		if set.StrictHolds, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: strict_holds is true or false", errUsage)
+		}
 	case key == "loop_limit":
 		switch val {
 		case "off", "0":

@@ -419,6 +419,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
 		return store.Settings{}, err
 	}
+	if set.StreamSliceTokens < 0 {
+		return store.Settings{}, fmt.Errorf("stream slice %d: want a number of tokens, 0 for the default (%d)", set.StreamSliceTokens, gateway.DefaultStreamSlice)
+	}
 	switch set.UnpricedPolicy {
 	case "", "refuse", "estimate":
 	default:
@@ -467,7 +470,7 @@ func (s *Service) apply() error {
 	loop := set.LoopPolicy()
 	loop.Allowed = g.LoopAllowed
 	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
-		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses}
+		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses, StreamSlice: set.StreamSliceTokens, StrictHolds: set.StrictHolds}
 	if set.TimeZone != "" {
 		// A price change dated in the sources applies from that day in
 		// the user's time zone.

@@ -580,6 +580,26 @@ func TestPromptSchemaEachProvider(t *testing.T) {
 	}
 }
 
+func TestPromptStreamSchemaMismatch(t *testing.T) {
+	src := memPrompts{"classify": {Name: "classify", Version: 1, Model: "claude-sonnet-4-5", Template: "{{text}}", Schema: json.RawMessage(ticketSchema)}}
+	rig := newPromptRig(t, src)
+	req, _ := http.NewRequest(http.MethodPost, rig.srv.URL+"/p/classify?stream=true", strings.NewReader("charged twice"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The recorded stream is a haiku, not a ticket: the text streams, and
+	// the last event says it does not fit.
+	deltas, final, data := readPromptStream(t, resp.Body)
+	var e struct{ Error PromptError }
+	json.Unmarshal(data, &e)
+	if len(deltas) == 0 || final != "error" || e.Error.Type != "schema_mismatch" || !strings.Contains(e.Error.Message, "not JSON") || e.Error.ID == "" {
+		t.Errorf("deltas %q, final %s %s; want the text, then an error event saying it is not JSON", deltas, final, data)
+	}
+}
+
 func jsonSame(t *testing.T, a, b []byte) bool {
 	var x, y any
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {

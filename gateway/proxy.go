@@ -96,6 +96,14 @@ type Policy struct {
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
+	// StreamSlice is how many output tokens a stream is held for at a
+	// time: a stream holds its input bound and one slice, and holds one
+	// more slice whenever its output reaches what is held (when the
+	// Ledger is an Extender). 0 means DefaultStreamSlice.
+	StreamSlice int64
+	// StrictHolds holds every stream's worst case up front, as a request
+	// that does not stream is held.
+	StrictHolds bool
 	// Loop is how repeated identical requests are stopped.
 	Loop LoopPolicy
 	// RPM caps requests per minute by local token name.
@@ -107,6 +115,11 @@ type Policy struct {
 	// takes effect; nil means the local time zone.
 	Location *time.Location
 }
+
+// DefaultStreamSlice is the output a stream is held for at a time unless
+// the policy says otherwise: more than a typical answer, so that most
+// streams are held once.
+const DefaultStreamSlice = 8192
 
 // SetPolicy replaces the policy in force.
 func (p *Proxy) SetPolicy(pol Policy) { p.policy.Store(&pol) }
@@ -227,8 +240,18 @@ type exchange struct {
 	// answer up to MaxLoggedBody.
 	logBodies bool
 	respBody  []byte
-	// outBound is the output the hold allowed for (all choices).
+	// outBound is the most output the request allows (all choices).
 	outBound int64
+	// sliced: the hold covers outHeld output tokens, less than outBound,
+	// and grows a slice at a time as the stream is relayed.
+	sliced  bool
+	outHeld int64
+	slice   int64
+	// sse: the answer will be an event stream Sluice meters event by
+	// event (what a sliced hold needs).
+	sse bool
+	// userAgent names the calling tool, for advice in a refusal.
+	userAgent string
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
@@ -297,7 +320,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 
-	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies}
+	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies, userAgent: r.UserAgent()}
 	x.call = promptCallOf(r)
 	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name, Prompt: x.call.promptName()}
 	if x.logBodies {
@@ -350,6 +373,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.provider = prov
 	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
+	x.sse = eventStream(rt.Name, x.info.Stream, r.URL.Query().Get("alt"))
 
 	// Credentials: a local token is swapped for the provider's key; a
 	// provider key of the caller's own goes to the provider that issued
@@ -474,6 +498,11 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
 		h.Amount, x.outBound = worstCost(x.row, at, x.info, x.billing, x.route)
+		x.outHeld = x.outBound
+		if slice := p.streamSlice(x); slice > 0 && slice < x.outBound {
+			x.sliced, x.slice, x.outHeld = true, slice, slice
+			h.Amount = p.sliceCost(x, slice)
+		}
 		// A part the table cannot price (a fee, modality, tier or
 		// region it lists no rate for) falls under the unpriced-model
 		// policy, like a model without a price.
@@ -545,6 +574,10 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 				c, _ := worstCost(x.row, at, info, x.billing, x.route)
 				return c
 			}, hi-1)
+			if hint != "" && isClaudeCode(x.userAgent) {
+				n := strings.TrimSuffix(strings.TrimPrefix(hint, "A request with max_tokens at most "), " would fit.")
+				hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + n + "."
+			}
 		}
 		writeRefusal(w, dialect, ref, hint)
 		return false

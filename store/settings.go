@@ -50,6 +50,11 @@ type Settings struct {
 	// SessionHours is how long a browser's dashboard session lasts
 	// without use; 0 means 24.
 	SessionHours int `json:"session_hours,omitempty"`
+	// StreamSliceTokens is how many output tokens a stream is held for at
+	// a time (gateway.Policy.StreamSlice); 0 means the default.
+	StreamSliceTokens int64 `json:"stream_slice_tokens,omitempty"`
+	// StrictHolds holds every stream's worst case up front.
+	StrictHolds bool `json:"strict_holds,omitempty"`
 	// LoopOff turns loop detection off. LoopLimit is how many identical
 	// requests a token may send within LoopWindowSeconds before the next
 	// is refused; 0 means gateway.DefaultLoopLimit and
