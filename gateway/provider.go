@@ -148,6 +148,20 @@ func Confirm(ps map[string]Provider, hosts []string) map[string]Provider {
 	return out
 }
 
+// WithConfirmedUpstreams is WithUpstreams for overrides the user gave on
+// the command line (or a test its fake upstreams): keys may go to each.
+func WithConfirmedUpstreams(ps map[string]Provider, overrides map[string]string) (map[string]Provider, error) {
+	out, err := WithUpstreams(ps, overrides)
+	if err != nil {
+		return nil, err
+	}
+	hosts := make([]string, 0, len(overrides))
+	for _, base := range overrides {
+		hosts = append(hosts, HostOf(base))
+	}
+	return Confirm(out, hosts), nil
+}
+
 // HostOf returns the host (and port, if any) of a base URL, as Confirm
 // takes it; "" when base is not a URL.
 func HostOf(base string) string {
