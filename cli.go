@@ -630,11 +630,18 @@ func (c *cli) prices(args []string) error {
 			return writeJSON(c.stdout, l)
 		}
 		fmt.Fprintf(c.stdout, "price table of %s, %d override(s); dollars per million tokens\n", l.Version, l.Overrides)
+		for _, src := range l.Sources {
+			if strings.HasPrefix(src, "See ") {
+				fmt.Fprintf(c.stdout, "  %s\n", src)
+			} else {
+				fmt.Fprintf(c.stdout, "  from %s\n", src)
+			}
+		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PROVIDER\tMODEL\tINPUT\tCACHED\tCACHE WRITE\tOUTPUT\tSOURCE")
+		fmt.Fprintln(tw, "PROVIDER\tMODEL\tINPUT\tCACHED\tCACHE WRITE\tOUTPUT\tALSO\tSOURCE")
 		for _, p := range l.Prices {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", p.Provider, p.Model, perM(p.Input), perM(p.CachedInput),
-				perM(p.CacheWrite), perM(p.Output), p.Source, p.Updated)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", p.Provider, p.Model, perM(p.Input), perM(p.CachedInput),
+				perM(p.CacheWrite), perM(p.Output), priceExtras(p), p.Source, p.Updated)
 		}
 		return tw.Flush()
 	case "import":
@@ -653,6 +660,51 @@ func (c *cli) prices(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: sluice prices ls|import FILE", errUsage)
+}
+
+// priceExtras names the rates of p beyond the columns of `prices ls`:
+// modalities, long-context tiers, service tiers, regions, fees, dated and
+// time-of-day rates; "-" when it has none.
+func priceExtras(p gateway.Price) string {
+	var out []string
+	for _, r := range []struct {
+		name string
+		v    gateway.Money
+	}{
+		{"1h write", p.CacheWrite1h}, {"audio in", p.InputAudio}, {"cached audio", p.CachedInputAudio},
+		{"image in", p.InputImage}, {"video in", p.InputVideo}, {"audio out", p.OutputAudio},
+		{"image out", p.OutputImage}, {"video out", p.OutputVideo}, {"reasoning", p.Reasoning},
+	} {
+		if r.v != 0 {
+			out = append(out, r.name+" "+perM(r.v))
+		}
+	}
+	for _, t := range p.Tiers {
+		out = append(out, fmt.Sprintf(">%dk %s/%s", t.AboveInputTokens/1000, perM(t.Input), perM(t.Output)))
+	}
+	for _, st := range p.ServiceTiers {
+		out = append(out, st.Name+" "+perM(st.Input)+"/"+perM(st.Output))
+	}
+	for _, rg := range p.Regions {
+		out = append(out, rg.Name+" ×"+rg.Multiplier)
+	}
+	if p.WebSearch != 0 {
+		unit := "search"
+		if p.WebSearchPerRequest {
+			unit = "grounded request"
+		}
+		out = append(out, "$"+p.WebSearch.String()+"/"+unit)
+	}
+	for _, e := range p.Earlier {
+		out = append(out, "before "+e.Until+" "+perM(e.Input)+"/"+perM(e.Output))
+	}
+	for _, w := range p.Windows {
+		out = append(out, w.Name+" "+w.From+"-"+w.To+" UTC "+perM(w.Input)+"/"+perM(w.Output))
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ", ")
 }
 
 // perM shows a per-token price as dollars per million tokens.

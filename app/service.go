@@ -104,7 +104,10 @@ type KeyInfo struct {
 
 // PriceList is the price table in force.
 type PriceList struct {
-	Version   string          `json:"version"`
+	Version string `json:"version"`
+	// Sources credit the data of the built-in table, with the commit and
+	// date of each.
+	Sources   []string        `json:"sources,omitempty"`
 	Overrides int             `json:"overrides"`
 	Prices    []gateway.Price `json:"prices"`
 }
@@ -360,7 +363,7 @@ func (s *Service) Prices(ctx context.Context) (PriceList, error) {
 	if err != nil {
 		return PriceList{}, err
 	}
-	return PriceList{Version: gateway.DefaultPrices().Version(), Overrides: n, Prices: t.All()}, nil
+	return PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All()}, nil
 }
 
 func (s *Service) ImportPrices(ctx context.Context, data []byte) (ImportResult, error) {

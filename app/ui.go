@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -346,6 +347,19 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.Cost(r.Usage) == r.Cost {
 			d.Price = &p
 			d.Lines = p.Explain(r.Usage)
+		}
+	}
+	if len(r.Unpriced) > 0 && len(d.Lines) > 0 {
+		// The part the table could not price was charged by the
+		// unpriced-model policy: one line says how much, so the lines
+		// add up to the cost.
+		var priced gateway.Money
+		for _, l := range d.Lines {
+			priced += l.Amount
+		}
+		if rest := r.Cost - priced; rest > 0 {
+			d.Lines = append(d.Lines, gateway.CostLine{Kind: gateway.CostUnpricedEstimate, Amount: rest,
+				Note: "the unpriced-model policy's estimate for what has no rate: " + strings.Join(r.Unpriced, "; ")})
 		}
 	}
 	switch r.Outcome {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	_ "embed"
+	"encoding/json"
 	"math"
 	"math/bits"
 	"sort"
@@ -209,6 +210,7 @@ type Prices struct {
 	rows    []Price // sorted by provider, then model
 	byProv  map[string]*priceIndex
 	version string
+	sources []string
 }
 
 // priceIndex finds rows of one provider by model id.
@@ -332,8 +334,15 @@ func (t *Prices) With(overrides []Price) *Prices {
 		}
 		rows = append(rows, o)
 	}
-	return NewPrices(rows)
+	t2 := NewPrices(rows)
+	t2.sources = t.sources
+	return t2
 }
+
+// Sources credit the data the table derives from, as its file lists them
+// (the embedded table's: genai-prices and LiteLLM, with their commits and
+// dates); nil for a table built from rows alone.
+func (t *Prices) Sources() []string { return append([]string(nil), t.sources...) }
 
 // Version returns the date of the newest data in the table, YYYY-MM-DD;
 // for DefaultPrices, the date of the embedded table's sources.
@@ -529,5 +538,13 @@ func loadEmbeddedPrices() (*Prices, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewPrices(imp.Prices), nil
+	var f struct {
+		Sources []string `json:"sources"`
+	}
+	if err := json.Unmarshal(embeddedPrices, &f); err != nil {
+		return nil, err
+	}
+	t := NewPrices(imp.Prices)
+	t.sources = f.Sources
+	return t, nil
 }
