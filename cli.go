@@ -1156,6 +1156,7 @@ func (c *cli) settings(args []string) error {
 			window = gateway.DefaultLoopWindow
 		}
 		fmt.Fprintf(tw, "loop_window\t%s\n", window)
+		fmt.Fprintf(tw, "start_at_login\t%v\n", set.StartAtLogin)
 		names := make([]string, 0, len(set.Upstreams))
 		for n := range set.Upstreams {
 			names = append(names, n)
@@ -1252,6 +1253,10 @@ func (c *cli) settings(args []string) error {
 			return fmt.Errorf("%w: loop_window is a duration such as 2m", errUsage)
 		}
 		set.LoopWindowSeconds = int(d / time.Second)
+	case key == "start_at_login":
+		if set.StartAtLogin, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: start_at_login is true or false", errUsage)
+		}
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
 	}

@@ -85,7 +85,8 @@ func Connect(dir string, upstreams map[string]string) (api API, close func() err
 	// stale.
 	os.Remove(filepath.Join(dir, ServeInfoFile))
 	os.Remove(controlPath(dir))
-	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams}, db.Close, nil
+	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams, DataDir: dir,
+		Autostart: &Autostart{Args: autostartArgs(dir, "")}}, db.Close, nil
 }
 
 // Config is how to run the gateway.
@@ -201,6 +202,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	g.hosts = proxy.AllowedHosts
 	g.Addr = hostPort(tcp)
 	svc.Addr = g.Addr
+	svc.Autostart = &Autostart{Args: autostartArgs(cfg.DataDir, cfg.Addr)}
 
 	ctl, err := listenControl(cfg.DataDir)
 	if err != nil {
