@@ -169,7 +169,7 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     let a token repeat the same request (loop detection refuses
                                     the 9th identical request within 2 minutes with 429)
   sluice log [-n N] [--json] [--follow]
-  sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
+  sluice spend [--since DATE|DURATION] [--by day|provider|model|token|prompt] [--json]
   sluice prices ls [--json] | import FILE | update [URL|FILE] | rollback
                                     update: take the current genai-prices table (or a LiteLLM
                                     file) over the embedded one; rollback: the table before
