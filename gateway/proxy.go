@@ -75,7 +75,8 @@ type Proxy struct {
 	gateOnce sync.Once
 	bodies   *bodyGate
 
-	settling sync.WaitGroup // settlements still being written; see Wait
+	settling   sync.WaitGroup // settlements still being written; see Wait
+	background atomic.Int64   // settlements in the background or about to be
 }
 
 // Policy is what the user decides about requests the proxy cannot price
