@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,6 +254,7 @@ func (c *cli) readSecret(prompt string) (string, error) {
 func (c *cli) token(args []string) error {
 	fs := c.flags("token")
 	asJSON := fs.Bool("json", false, "print JSON")
+	rpm := fs.Int("rpm", -1, "with new: cap the token's requests per minute (0: no cap)")
 	pos, api, closeAPI, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
@@ -261,7 +263,7 @@ func (c *cli) token(args []string) error {
 	switch pos[0] {
 	case "new", "create", "add":
 		if len(pos) != 2 {
-			return fmt.Errorf("%w: sluice token new NAME", errUsage)
+			return fmt.Errorf("%w: sluice token new NAME [--rpm N]", errUsage)
 		}
 		secret, err := api.NewToken(c.ctx, pos[1])
 		if err != nil {
@@ -269,7 +271,23 @@ func (c *cli) token(args []string) error {
 		}
 		fmt.Fprintln(c.stdout, secret)
 		fmt.Fprintf(c.stderr, "token %q made: copy it now, Sluice keeps only its hash\n", pos[1])
+		if *rpm >= 0 {
+			return c.setRPM(api, pos[1], *rpm, c.stderr)
+		}
 		return nil
+	case "rpm":
+		n := *rpm
+		if len(pos) == 3 {
+			v, err := strconv.Atoi(pos[2])
+			if err != nil {
+				return fmt.Errorf("%w: sluice token rpm NAME N (N a whole number; 0 removes the cap)", errUsage)
+			}
+			n = v
+		}
+		if len(pos) < 2 || len(pos) > 3 || n < 0 {
+			return fmt.Errorf("%w: sluice token rpm NAME N (0 removes the cap)", errUsage)
+		}
+		return c.setRPM(api, pos[1], n, c.stdout)
 	case "rm", "remove", "revoke", "delete":
 		if len(pos) != 2 {
 			return fmt.Errorf("%w: sluice token rm NAME", errUsage)
@@ -287,18 +305,157 @@ func (c *cli) token(args []string) error {
 		if *asJSON {
 			return writeJSON(c.stdout, ts)
 		}
+		set, err := api.Settings(c.ctx)
+		if err != nil {
+			return err
+		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED")
+		fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED\tRPM CAP")
 		for _, t := range ts {
 			last := "never"
 			if !t.LastUsed.IsZero() {
 				last = t.LastUsed.Local().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Created.Local().Format("2006-01-02 15:04"), last)
+			cap := "-"
+			if n := set.TokenRPM[t.Name]; n > 0 {
+				cap = strconv.Itoa(n)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Created.Local().Format("2006-01-02 15:04"), last, cap)
 		}
 		return tw.Flush()
 	}
-	return fmt.Errorf("%w: sluice token new|ls|rm", errUsage)
+	return fmt.Errorf("%w: sluice token new|ls|rm|rpm", errUsage)
+}
+
+// setRPM caps token's requests per minute at n (0 removes the cap).
+func (c *cli) setRPM(api app.API, token string, n int, out io.Writer) error {
+	toks, err := api.Tokens(c.ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(toks, func(t store.TokenInfo) bool { return t.Name == token }) {
+		return fmt.Errorf("no token %q (see sluice token ls)", token)
+	}
+	set, err := api.Settings(c.ctx)
+	if err != nil {
+		return err
+	}
+	if set.TokenRPM == nil {
+		set.TokenRPM = map[string]int{}
+	}
+	if n == 0 {
+		delete(set.TokenRPM, token)
+	} else {
+		set.TokenRPM[token] = n
+	}
+	if _, err := api.PutSettings(c.ctx, set); err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintf(out, "token %q: no requests-per-minute cap\n", token)
+	} else {
+		fmt.Fprintf(out, "token %q: at most %d requests a minute; more get 429\n", token, n)
+	}
+	return nil
+}
+
+// pause refuses every request, or a token's, until resumed or for a time.
+func (c *cli) pause(args []string) error {
+	fs := c.flags("pause")
+	token := fs.String("token", "", "pause only this local token")
+	dur := fs.String("for", "", "end the pause by itself after this long (30m, 2h); default: until sluice resume")
+	cut := fs.Bool("cut", false, "cut the streams open now instead of letting them finish")
+	pos, api, closeAPI, err := c.start(fs, args, "")
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: sluice pause [--token NAME] [--for 30m] [--cut]", errUsage)
+	}
+	var d time.Duration
+	if *dur != "" {
+		if d, err = time.ParseDuration(*dur); err != nil || d <= 0 {
+			return fmt.Errorf("%w: --for wants a duration such as 30m or 2h", errUsage)
+		}
+	}
+	p, err := api.Pause(c.ctx, *token, d, *cut)
+	if err != nil {
+		return err
+	}
+	what := "every request"
+	if p.Token != "" {
+		what = "token " + strconv.Quote(p.Token)
+	}
+	if p.Until.IsZero() {
+		fmt.Fprintf(c.stdout, "paused %s until sluice resume\n", what)
+	} else {
+		fmt.Fprintf(c.stdout, "paused %s until %s\n", what, p.Until.Local().Format("15:04:05"))
+	}
+	return nil
+}
+
+// resume ends a token's pause, or every pause.
+func (c *cli) resume(args []string) error {
+	fs := c.flags("resume")
+	token := fs.String("token", "", "end only this token's pause")
+	pos, api, closeAPI, err := c.start(fs, args, "")
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: sluice resume [--token NAME]", errUsage)
+	}
+	ended, err := api.Resume(c.ctx, *token)
+	if err != nil {
+		return err
+	}
+	if len(ended) == 0 {
+		if *token != "" {
+			fmt.Fprintf(c.stdout, "token %q was not paused\n", *token)
+		} else {
+			fmt.Fprintln(c.stdout, "nothing was paused")
+		}
+		return nil
+	}
+	for _, p := range ended {
+		if p.Token == "" {
+			fmt.Fprintln(c.stdout, "resumed every request")
+		} else {
+			fmt.Fprintf(c.stdout, "resumed token %q\n", p.Token)
+		}
+	}
+	if *token != "" {
+		if st, err := api.Status(c.ctx); err == nil && slices.ContainsFunc(st.Pauses, func(p gateway.Pause) bool { return p.Token == "" }) {
+			fmt.Fprintln(c.stdout, "every request is still paused: sluice resume ends that")
+		}
+	}
+	return nil
+}
+
+// loop allows a token's repeated requests for a while.
+func (c *cli) loop(args []string) error {
+	fs := c.flags("loop")
+	dur := fs.String("for", "1h", "how long the allowance lasts")
+	pos, api, closeAPI, err := c.start(fs, args, "")
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	if len(pos) != 2 || pos[0] != "allow" {
+		return fmt.Errorf("%w: sluice loop allow TOKEN [--for 1h]", errUsage)
+	}
+	d, err := time.ParseDuration(*dur)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%w: --for wants a duration such as 1h", errUsage)
+	}
+	until, err := api.AllowLoop(c.ctx, pos[1], d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "token %q may repeat requests until %s\n", pos[1], until.Local().Format("15:04:05"))
+	return nil
 }
 
 func (c *cli) log(args []string) error {
@@ -473,11 +630,18 @@ func (c *cli) prices(args []string) error {
 			return writeJSON(c.stdout, l)
 		}
 		fmt.Fprintf(c.stdout, "price table of %s, %d override(s); dollars per million tokens\n", l.Version, l.Overrides)
+		for _, src := range l.Sources {
+			if strings.HasPrefix(src, "See ") {
+				fmt.Fprintf(c.stdout, "  %s\n", src)
+			} else {
+				fmt.Fprintf(c.stdout, "  from %s\n", src)
+			}
+		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PROVIDER\tMODEL\tINPUT\tCACHED\tCACHE WRITE\tOUTPUT\tSOURCE")
+		fmt.Fprintln(tw, "PROVIDER\tMODEL\tINPUT\tCACHED\tCACHE WRITE\tOUTPUT\tALSO\tSOURCE")
 		for _, p := range l.Prices {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", p.Provider, p.Model, perM(p.Input), perM(p.CachedInput),
-				perM(p.CacheWrite), perM(p.Output), p.Source, p.Updated)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", p.Provider, p.Model, perM(p.Input), perM(p.CachedInput),
+				perM(p.CacheWrite), perM(p.Output), priceExtras(p), p.Source, p.Updated)
 		}
 		return tw.Flush()
 	case "import":
@@ -498,6 +662,51 @@ func (c *cli) prices(args []string) error {
 	return fmt.Errorf("%w: sluice prices ls|import FILE", errUsage)
 }
 
+// priceExtras names the rates of p beyond the columns of `prices ls`:
+// modalities, long-context tiers, service tiers, regions, fees, dated and
+// time-of-day rates; "-" when it has none.
+func priceExtras(p gateway.Price) string {
+	var out []string
+	for _, r := range []struct {
+		name string
+		v    gateway.Money
+	}{
+		{"1h write", p.CacheWrite1h}, {"audio in", p.InputAudio}, {"cached audio", p.CachedInputAudio},
+		{"image in", p.InputImage}, {"video in", p.InputVideo}, {"audio out", p.OutputAudio},
+		{"image out", p.OutputImage}, {"video out", p.OutputVideo}, {"reasoning", p.Reasoning},
+	} {
+		if r.v != 0 {
+			out = append(out, r.name+" "+perM(r.v))
+		}
+	}
+	for _, t := range p.Tiers {
+		out = append(out, fmt.Sprintf(">%dk %s/%s", t.AboveInputTokens/1000, perM(t.Input), perM(t.Output)))
+	}
+	for _, st := range p.ServiceTiers {
+		out = append(out, st.Name+" "+perM(st.Input)+"/"+perM(st.Output))
+	}
+	for _, rg := range p.Regions {
+		out = append(out, rg.Name+" ×"+rg.Multiplier)
+	}
+	if p.WebSearch != 0 {
+		unit := "search"
+		if p.WebSearchPerRequest {
+			unit = "grounded request"
+		}
+		out = append(out, "$"+p.WebSearch.String()+"/"+unit)
+	}
+	for _, e := range p.Earlier {
+		out = append(out, "before "+e.Until+" "+perM(e.Input)+"/"+perM(e.Output))
+	}
+	for _, w := range p.Windows {
+		out = append(out, w.Name+" "+w.From+"-"+w.To+" UTC "+perM(w.Input)+"/"+perM(w.Output))
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ", ")
+}
+
 // perM shows a per-token price as dollars per million tokens.
 func perM(m gateway.Money) string {
 	if m == 0 {
@@ -510,7 +719,7 @@ func (c *cli) budget(args []string) error {
 	fs := c.flags("budget")
 	asJSON := fs.Bool("json", false, "print JSON")
 	limit := fs.String("limit", "", "limit in dollars")
-	period := fs.String("period", "", "day, week, month or total")
+	period := fs.String("period", "", "day, week, month, total, or a rolling window from 1m to 31d (10m, 1h, 7d)")
 	provider := fs.String("provider", "", "only this provider")
 	model := fs.String("model", "", "only this model or pattern (claude-opus-*)")
 	token := fs.String("token", "", "only this local token")
@@ -527,7 +736,7 @@ func (c *cli) budget(args []string) error {
 	switch pos[0] {
 	case "set", "add":
 		if *limit == "" || *period == "" {
-			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total [--provider P|--model M|--token NAME|--prompt NAME]", errUsage)
+			return fmt.Errorf("%w: sluice budget set --limit USD --period day|week|month|total|10m|1h|7d... [--provider P|--model M|--token NAME|--prompt NAME]", errUsage)
 		}
 		lim, err := gateway.ParseMoney(*limit)
 		if err != nil {
@@ -550,6 +759,10 @@ func (c *cli) budget(args []string) error {
 		out, err := api.PutBudget(c.ctx, b)
 		if err != nil {
 			return err
+		}
+		if _, rolling := out.Period.Rolling(); rolling {
+			fmt.Fprintf(c.stdout, "budget %q: %s in any %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
+			return nil
 		}
 		fmt.Fprintf(c.stdout, "budget %q: %s per %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
 		return nil
@@ -599,7 +812,12 @@ func (c *cli) budget(args []string) error {
 		fmt.Fprintln(tw, "NAME\tSCOPE\tPERIOD\tLIMIT\tSPENT\tREMAINING\tRESETS")
 		for _, s := range bs {
 			resets := "never"
-			if !s.Resets.IsZero() {
+			switch {
+			case s.Rolling && s.AgesOut.IsZero():
+				resets = "rolling, nothing to age out"
+			case s.Rolling:
+				resets = fmt.Sprintf("rolling, %s/min now, oldest ages out %s", s.Rate.Format(), s.AgesOut.Local().Format("15:04"))
+			case !s.Resets.IsZero():
 				resets = s.Resets.Local().Format("2006-01-02 15:04")
 			}
 			limit := s.LimitNow.Format()
@@ -825,6 +1043,27 @@ func (c *cli) settings(args []string) error {
 		fmt.Fprintf(tw, "log_bodies\t%v\n", set.LogBodies)
 		fmt.Fprintf(tw, "retention_days\t%d\n", set.RetentionDays)
 		fmt.Fprintf(tw, "close_action\t%s\n", set.CloseAction)
+		slice := fmt.Sprint(set.StreamSliceTokens)
+		if set.StreamSliceTokens == 0 {
+			slice = fmt.Sprintf("%d (default)", gateway.DefaultStreamSlice)
+		}
+		fmt.Fprintf(tw, "stream_slice_tokens\t%s\n", slice)
+		fmt.Fprintf(tw, "strict_holds\t%v\n", set.StrictHolds)
+		loop := set.LoopPolicy()
+		if loop.Off {
+			fmt.Fprintf(tw, "loop_limit\toff\n")
+		} else {
+			limit := loop.Limit
+			if limit == 0 {
+				limit = gateway.DefaultLoopLimit
+			}
+			fmt.Fprintf(tw, "loop_limit\t%d\n", limit)
+		}
+		window := loop.Window
+		if window == 0 {
+			window = gateway.DefaultLoopWindow
+		}
+		fmt.Fprintf(tw, "loop_window\t%s\n", window)
 		names := make([]string, 0, len(set.Upstreams))
 		for n := range set.Upstreams {
 			names = append(names, n)
@@ -875,6 +1114,33 @@ func (c *cli) settings(args []string) error {
 		}
 	case key == "close_action":
 		set.CloseAction = val
+	case key == "stream_slice_tokens":
+		if set.StreamSliceTokens, err = strconv.ParseInt(val, 10, 64); err != nil || set.StreamSliceTokens < 0 {
+			return fmt.Errorf("%w: stream_slice_tokens is a number of tokens (0: the default, %d)", errUsage, gateway.DefaultStreamSlice)
+		}
+	case key == "strict_holds":
+		if set.StrictHolds, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: strict_holds is true or false", errUsage)
+		}
+	case key == "loop_limit":
+		switch val {
+		case "off", "0":
+			set.LoopOff = true
+		case "on", "default":
+			set.LoopOff, set.LoopLimit = false, 0
+		default:
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: loop_limit is a number of repeats, off or default", errUsage)
+			}
+			set.LoopOff, set.LoopLimit = false, n
+		}
+	case key == "loop_window":
+		d, err := time.ParseDuration(val)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("%w: loop_window is a duration such as 2m", errUsage)
+		}
+		set.LoopWindowSeconds = int(d / time.Second)
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
 	}

@@ -74,6 +74,9 @@ func (c *cli) prompt(args []string) error {
 				if err != nil {
 					return fmt.Errorf("read the schema: %w", err)
 				}
+				if !json.Valid(b) {
+					return fmt.Errorf("the schema %s is not JSON", *schema)
+				}
 				p.Schema = b
 			}
 		}

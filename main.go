@@ -54,7 +54,8 @@ var errHelp = errors.New("help requested")
 // commands are the subcommands; anything else is the desktop app's flags.
 var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
 	"token": true, "tokens": true, "log": true, "spend": true, "prices": true, "price": true, "budget": true,
-	"budgets": true, "env": true, "connect": true, "help": true, "version": true, "prompt": true, "prompts": true}
+	"budgets": true, "env": true, "connect": true, "help": true, "version": true, "prompt": true, "prompts": true,
+	"pause": true, "resume": true, "loop": true}
 
 // valueFlags are the flags every command takes that are followed by a
 // value.
@@ -123,6 +124,12 @@ func (c *cli) run(args []string) error {
 		return c.prompt(args)
 	case "connect":
 		return c.connectTool(args)
+	case "pause":
+		return c.pause(args)
+	case "resume":
+		return c.resume(args)
+	case "loop":
+		return c.loop(args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -150,11 +157,20 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice key set PROVIDER           store a provider key (read from stdin) in the OS keyring
   sluice key ls | rm PROVIDER | test PROVIDER
   sluice token new NAME             make a local token (sk-sluice-...), shown once
-  sluice token ls | rm NAME
+  sluice token ls | rm NAME | rpm NAME N
+                                    N > 0 caps the token's requests per minute (429 past it)
+  sluice pause [--token NAME] [--for 30m] [--cut]
+                                    refuse every request (or the token's) with 402 until resumed;
+                                    --cut ends the streams open now instead of letting them finish
+  sluice resume [--token NAME]      end the pauses (all of them, without --token)
+  sluice loop allow TOKEN [--for 1h]
+                                    let a token repeat the same request (loop detection refuses
+                                    the 9th identical request within 2 minutes with 429)
   sluice log [-n N] [--json] [--follow]
   sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
   sluice prices ls [--json] | import FILE
-  sluice budget set --limit USD --period day|week|month|total
+  sluice budget set --limit USD --period day|week|month|total|10m|1h|7d...
+                    (a length is a rolling window, 1m to 31d: spend ages out minute by minute)
                     [--provider P | --model M | --token NAME | --prompt NAME] [--soft PCT] [--name NAME]
   sluice budget ls [--json] | rm NAME | raise NAME --by USD [--for 1h]
   sluice prompt set NAME --model MODEL --template FILE|TEXT [--system TEXT]
@@ -167,7 +183,8 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice settings [--json] | settings set KEY VALUE
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
-                    close_action (hide|quit)
+                    close_action (hide|quit), loop_limit (N|off|default), loop_window (2m),
+                    stream_slice_tokens, strict_holds
 
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.

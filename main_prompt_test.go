@@ -52,6 +52,10 @@ func TestPromptCommands(t *testing.T) {
 	if _, _, err := sluice(t, "", "prompt", "set", "summarize", "--schema", schema, "--data", dir); err == nil || !strings.Contains(err.Error(), "uniqueItems") {
 		t.Errorf("prompt set with an unsupported schema keyword = %v, want an error naming it", err)
 	}
+	os.WriteFile(schema, []byte(`{"type":`), 0o600)
+	if _, _, err := sluice(t, "", "prompt", "set", "summarize", "--schema", schema, "--data", dir); err == nil || !strings.Contains(err.Error(), "not JSON") {
+		t.Errorf("prompt set with a schema that is not JSON = %v, want an error saying so", err)
+	}
 	out, _, err = sluice(t, "", "prompt", "rollback", "summarize", "--data", dir)
 	if err != nil || !strings.Contains(out, "summarize v3: rollback to v1") {
 		t.Errorf("prompt rollback = %q, %v", out, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,6 +190,151 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	out, _, err = sluice(t, "", "token", "ls", "--data", dir)
 	if err != nil || !strings.Contains(out, "ci") {
 		t.Errorf("token ls after shutdown = %q, %v", out, err)
+	}
+}
+
+// TestCLIPause pauses a running gateway from the command line: a token's
+// pause, a pause of everything that ends by itself, and resume.
+func TestCLIPause(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c1","object":"chat.completion","model":"llama3","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--upstream", "ollama=" + up.URL + "/v1"}, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var si app.ServeInfo
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if si, err = app.ReadServeInfo(dir); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve wrote no serve.json: %v", err)
+		}
+	}
+	secrets := map[string]string{}
+	for _, name := range []string{"ci", "laptop"} {
+		out, _, err := sluice(t, "", "token", "new", name, "--data", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[name] = strings.TrimSpace(out)
+	}
+	call := func(token, question string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/ollama/v1/chat/completions",
+			strings.NewReader(`{"model":"llama3","messages":[{"role":"user","content":"`+question+`"}]}`))
+		req.Header.Set("Authorization", "Bearer "+secrets[token])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("ci", "one"); code != 200 {
+		t.Fatalf("call before any pause: %d %s", code, body)
+	}
+
+	out, _, err := sluice(t, "", "pause", "--token", "ci", "--data", dir)
+	if err != nil || !strings.Contains(out, `paused token "ci" until sluice resume`) {
+		t.Fatalf("pause --token ci = %q, %v", out, err)
+	}
+	if code, body := call("ci", "two"); code != 402 || !strings.Contains(body, `paused token \"ci\"`) {
+		t.Errorf("ci while paused: %d %s, want 402 naming the pause", code, body)
+	}
+	if code, body := call("laptop", "three"); code != 200 {
+		t.Errorf("laptop while ci is paused: %d %s, want 200", code, body)
+	}
+	if _, _, err := sluice(t, "", "pause", "--token", "nosuch", "--data", dir); err == nil {
+		t.Errorf("pause --token nosuch succeeded, want an error")
+	}
+
+	// A pause of everything for two seconds ends by itself; the token's
+	// pause stays until resumed.
+	out, _, err = sluice(t, "", "pause", "--for", "2s", "--data", dir)
+	if err != nil || !strings.Contains(out, "paused every request until") {
+		t.Fatalf("pause --for 2s = %q, %v", out, err)
+	}
+	if code, body := call("laptop", "four"); code != 402 || !strings.Contains(body, "Sluice is paused") {
+		t.Errorf("laptop during the pause of everything: %d %s, want 402", code, body)
+	}
+	st, _, _ := sluice(t, "", "log", "--json", "-n", "1", "--data", dir)
+	if !strings.Contains(st, `"reason":"pause"`) {
+		t.Errorf("the refusal's log row %s has no reason pause", st)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if code, body := call("laptop", "five"); code != 200 {
+		t.Errorf("laptop after the pause ran out: %d %s, want 200", code, body)
+	}
+	if code, _ := call("ci", "six"); code != 402 {
+		t.Errorf("ci after the other pause ran out: %d, want 402 (its own pause lasts)", code)
+	}
+
+	out, _, err = sluice(t, "", "resume", "--data", dir)
+	if err != nil || !strings.Contains(out, `resumed token "ci"`) {
+		t.Errorf("resume = %q, %v", out, err)
+	}
+	if code, body := call("ci", "seven"); code != 200 {
+		t.Errorf("ci after resume: %d %s, want 200", code, body)
+	}
+	out, _, _ = sluice(t, "", "resume", "--data", dir)
+	if !strings.Contains(out, "nothing was paused") {
+		t.Errorf("resume with nothing paused = %q", out)
+	}
+
+	// A pause outlives a restart.
+	sluice(t, "", "pause", "--token", "laptop", "--data", dir)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel = cancel2 // the deferred stop ends this one
+	done = make(chan error, 1)
+	os.Remove(filepath.Join(dir, app.ServeInfoFile))
+	go func() {
+		done <- run(ctx2, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--upstream", "ollama=" + up.URL + "/v1"}, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if si, err = app.ReadServeInfo(dir); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve wrote no serve.json after restart: %v", err)
+		}
+	}
+	if code, _ := call("laptop", "eight"); code != 402 {
+		t.Errorf("laptop after a restart while paused: %d, want 402", code)
+	}
+
+	// Loop allowance and the rpm cap from the command line.
+	if out, _, err := sluice(t, "", "loop", "allow", "ci", "--data", dir); err != nil || !strings.Contains(out, `token "ci" may repeat requests until`) {
+		t.Errorf("loop allow ci = %q, %v", out, err)
+	}
+	for i := 0; i < 12; i++ {
+		if code, body := call("ci", "same again"); code != 200 {
+			t.Fatalf("allowed repeat %d: %d %s", i+1, code, body)
+		}
+	}
+	if out, _, err := sluice(t, "", "token", "rpm", "ci", "2", "--data", dir); err != nil || !strings.Contains(out, "at most 2 requests a minute") {
+		t.Errorf("token rpm ci 2 = %q, %v", out, err)
+	}
+	call("ci", "a")
+	call("ci", "b")
+	if code, body := call("ci", "c"); code != 429 || !strings.Contains(body, "2 requests a minute") {
+		t.Errorf("third call in a minute with a cap of 2: %d %s, want 429", code, body)
 	}
 }
 

@@ -33,6 +33,32 @@ type raiseArgs struct {
 	For  string        `json:"for"` // a Go duration: "1h", "30m"
 }
 
+// pauseArgs are the arguments of pause, resume and loop.allow.
+type pauseArgs struct {
+	Token string `json:"token,omitempty"`
+	For   string `json:"for,omitempty"` // a Go duration; "" (pause: until resumed)
+	Cut   bool   `json:"cut,omitempty"` // pause: cut open streams
+}
+
+// durationArg writes d for a pauseArgs: "" for 0.
+func durationArg(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+func (a pauseArgs) duration() (time.Duration, error) {
+	if a.For == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(a.For)
+	if err != nil {
+		return 0, &apiError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duration %q: %v", a.For, err)}
+	}
+	return d, nil
+}
+
 type sinceArgs struct {
 	Since int64 `json:"since"`
 }
@@ -117,6 +143,26 @@ var methods = map[string]method{
 			return gateway.Budget{}, &apiError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duration %q: %v", r.For, err)}
 		}
 		return a.RaiseBudget(ctx, r.Name, r.By, d)
+	}),
+	"pause": call(func(a API, ctx context.Context, in pauseArgs) (gateway.Pause, error) {
+		d, err := in.duration()
+		if err != nil {
+			return gateway.Pause{}, err
+		}
+		return a.Pause(ctx, in.Token, d, in.Cut)
+	}),
+	"resume": call(func(a API, ctx context.Context, in pauseArgs) ([]gateway.Pause, error) {
+		return a.Resume(ctx, in.Token)
+	}),
+	"loop.allow": call(func(a API, ctx context.Context, in pauseArgs) (time.Time, error) {
+		d, err := in.duration()
+		if err != nil {
+			return time.Time{}, err
+		}
+		if d == 0 {
+			d = time.Hour
+		}
+		return a.AllowLoop(ctx, in.Token, d)
 	}),
 	"status":  call(func(a API, ctx context.Context, _ none) (Status, error) { return a.Status(ctx) }),
 	"changes": call(func(a API, ctx context.Context, _ none) (Changes, error) { return a.Changes(ctx) }),

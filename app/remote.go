@@ -265,6 +265,18 @@ func (c *Remote) Login(ctx context.Context) (link string, err error) {
 	return link, c.do(ctx, "login", nil, &link)
 }
 
+func (c *Remote) Pause(ctx context.Context, token string, d time.Duration, cut bool) (p gateway.Pause, err error) {
+	return p, c.do(ctx, "pause", pauseArgs{Token: token, For: durationArg(d), Cut: cut}, &p)
+}
+
+func (c *Remote) Resume(ctx context.Context, token string) (ended []gateway.Pause, err error) {
+	return ended, c.do(ctx, "resume", pauseArgs{Token: token}, &ended)
+}
+
+func (c *Remote) AllowLoop(ctx context.Context, token string, d time.Duration) (until time.Time, err error) {
+	return until, c.do(ctx, "loop.allow", pauseArgs{Token: token, For: d.String()}, &until)
+}
+
 func (c *Remote) Prompts(ctx context.Context) (ps []gateway.Prompt, err error) {
 	return ps, c.do(ctx, "prompts", nil, &ps)
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +47,15 @@ type API interface {
 
 	Settings(ctx context.Context) (store.Settings, error)
 	PutSettings(ctx context.Context, s store.Settings) (store.Settings, error)
+
+	// Pause refuses every request, or token's, for d (0: until resumed);
+	// cut ends the streams open now instead of letting them finish.
+	Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error)
+	// Resume ends token's pause, or every pause when token is "", and
+	// returns the pauses it ended.
+	Resume(ctx context.Context, token string) ([]gateway.Pause, error)
+	// AllowLoop lets token repeat requests for d.
+	AllowLoop(ctx context.Context, token string, d time.Duration) (time.Time, error)
 
 	Status(ctx context.Context) (Status, error)
 	Changes(ctx context.Context) (Changes, error)
@@ -93,7 +104,10 @@ type KeyInfo struct {
 
 // PriceList is the price table in force.
 type PriceList struct {
-	Version   string          `json:"version"`
+	Version string `json:"version"`
+	// Sources credit the data of the built-in table, with the commit and
+	// date of each.
+	Sources   []string        `json:"sources,omitempty"`
 	Overrides int             `json:"overrides"`
 	Prices    []gateway.Price `json:"prices"`
 }
@@ -340,7 +354,7 @@ func (s *Service) Prices(ctx context.Context) (PriceList, error) {
 	if err != nil {
 		return PriceList{}, err
 	}
-	return PriceList{Version: gateway.DefaultPrices().Version(), Overrides: n, Prices: t.All()}, nil
+	return PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All()}, nil
 }
 
 func (s *Service) ImportPrices(ctx context.Context, data []byte) (ImportResult, error) {
@@ -399,6 +413,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
 		return store.Settings{}, err
 	}
+	if set.StreamSliceTokens < 0 {
+		return store.Settings{}, fmt.Errorf("stream slice %d: want a number of tokens, 0 for the default (%d)", set.StreamSliceTokens, gateway.DefaultStreamSlice)
+	}
 	switch set.UnpricedPolicy {
 	case "", "refuse", "estimate":
 	default:
@@ -433,7 +450,14 @@ func (s *Service) apply() error {
 	}
 	s.Proxy.SetProviders(ps)
 	s.Proxy.SetPrices(t)
-	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies}
+	g, err := s.DB.Guard()
+	if err != nil {
+		return err
+	}
+	loop := set.LoopPolicy()
+	loop.Allowed = g.LoopAllowed
+	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
+		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses, StreamSlice: set.StreamSliceTokens, StrictHolds: set.StrictHolds}
 	if set.TimeZone != "" {
 		// A price change dated in the sources applies from that day in
 		// the user's time zone.
@@ -443,4 +467,126 @@ func (s *Service) apply() error {
 	}
 	s.Proxy.SetPolicy(pol)
 	return nil
+}
+
+// knownToken returns an error unless name is a local token (or the name
+// Sluice records for callers with their own provider key).
+func (s *Service) knownToken(name string) error {
+	if name == gateway.ClientKeyToken {
+		return nil
+	}
+	toks, err := s.DB.Tokens()
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.Name == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("token %q: %w (see sluice token ls)", name, ErrNotFound)
+}
+
+func (s *Service) Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error) {
+	if d < 0 {
+		return gateway.Pause{}, &apiError{http.StatusBadRequest, "invalid", "a pause cannot last a negative time"}
+	}
+	if token != "" {
+		if err := s.knownToken(token); err != nil {
+			return gateway.Pause{}, err
+		}
+	}
+	now := time.Now()
+	p := gateway.Pause{Token: token, Since: now, Cut: cut}
+	if d > 0 {
+		p.Until = now.Add(d)
+	}
+	_, err := s.DB.UpdateGuard(func(g *store.Guard) error {
+		// A new pause of the same scope replaces the old one.
+		g.Pauses = slices.DeleteFunc(g.Pauses, func(o gateway.Pause) bool { return o.Token == token })
+		g.Pauses = append(g.Pauses, p)
+		return nil
+	})
+	if err != nil {
+		return gateway.Pause{}, err
+	}
+	if err := s.apply(); err != nil {
+		return p, err
+	}
+	cutN := 0
+	if cut && s.Proxy != nil {
+		cutN = s.Proxy.CutStreams(token)
+	}
+	if s.Hub != nil {
+		what := "Every request is refused"
+		if token != "" {
+			what = "Requests of token " + token + " are refused"
+		}
+		until := " until you resume."
+		if !p.Until.IsZero() {
+			until = " until " + p.Until.Local().Format("15:04:05") + "."
+		}
+		msg := what + until
+		if cutN > 0 {
+			msg += fmt.Sprintf(" %d open stream(s) were cut.", cutN)
+		}
+		s.Hub.RaiseLink(gateway.ReasonPause, "Sluice paused", msg, requestsLink(gateway.ReasonPause, ""))
+	}
+	return p, nil
+}
+
+func (s *Service) Resume(ctx context.Context, token string) ([]gateway.Pause, error) {
+	var ended []gateway.Pause
+	_, err := s.DB.UpdateGuard(func(g *store.Guard) error {
+		g.Pauses = slices.DeleteFunc(g.Pauses, func(o gateway.Pause) bool {
+			if token == "" || o.Token == token {
+				ended = append(ended, o)
+				return true
+			}
+			return false
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ended == nil {
+		ended = []gateway.Pause{}
+	}
+	if s.Hub != nil {
+		s.Hub.Bump()
+	}
+	return ended, s.apply()
+}
+
+func (s *Service) AllowLoop(ctx context.Context, token string, d time.Duration) (time.Time, error) {
+	if d <= 0 {
+		return time.Time{}, &apiError{http.StatusBadRequest, "invalid", "an allowance must last some time"}
+	}
+	if err := s.knownToken(token); err != nil {
+		return time.Time{}, err
+	}
+	until := time.Now().Add(d)
+	_, err := s.DB.UpdateGuard(func(g *store.Guard) error {
+		if g.LoopAllowed == nil {
+			g.LoopAllowed = map[string]time.Time{}
+		}
+		g.LoopAllowed[token] = until
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return until, s.apply()
+}
+
+// requestsLink is the dashboard route of the requests refused for reason
+// (and by budget, if given).
+func requestsLink(reason, budget string) string {
+	q := url.Values{}
+	q.Set("reason", reason)
+	if budget != "" {
+		q.Set("budget", budget)
+	}
+	return "requests?" + q.Encode()
 }

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +26,8 @@ type Status struct {
 	// Upstreams are the base URLs in force, by provider, and where each
 	// comes from: "default", "settings" or "command line".
 	Upstreams map[string]Upstream `json:"upstreams"`
+	// Pauses are the pauses in force.
+	Pauses []gateway.Pause `json:"pauses"`
 }
 
 // Upstream is a provider's base URL in force.
@@ -55,9 +59,12 @@ type RecordDetail struct {
 type Notice struct {
 	Seq     int64     `json:"seq"`
 	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"` // "soft", "limit" or "billing"
+	Kind    string    `json:"kind"` // "soft", "limit", "billing", "loop", "rpm" or "pause"
 	Title   string    `json:"title"`
 	Message string    `json:"message"`
+	// Link is the dashboard route of the requests involved, such as
+	// "requests?reason=loop&token=ci"; "" when there are none.
+	Link string `json:"link,omitempty"`
 }
 
 // Changes is a counter the dashboard polls: it moves whenever a record
@@ -73,10 +80,18 @@ type Hub struct {
 	// It is called outside the Hub's lock and must not block for long.
 	Notify func(Notice)
 
-	mu      sync.Mutex // guards seq and notices
+	mu      sync.Mutex // guards seq, notices and refused
 	seq     int64
 	notices []Notice // the last maxNotices, oldest first
+	// refused is when a notice was last raised for refusals by the
+	// guard, by reason and token: a runaway refused a thousand times
+	// raises one notice, not a thousand.
+	refused map[string]time.Time
 }
+
+// refusalQuiet is how long after a refusal notice the same kind of
+// refusal of the same token raises none.
+const refusalQuiet = 10 * time.Minute
 
 const maxNotices = 200
 
@@ -95,10 +110,14 @@ func (h *Hub) Seq() int64 {
 }
 
 // Raise adds a notice and shows it natively when it can.
-func (h *Hub) Raise(kind, title, message string) {
+func (h *Hub) Raise(kind, title, message string) { h.RaiseLink(kind, title, message, "") }
+
+// RaiseLink adds a notice that links to the requests involved and shows
+// it natively when it can.
+func (h *Hub) RaiseLink(kind, title, message, link string) {
 	h.mu.Lock()
 	h.seq++
-	n := Notice{Seq: h.seq, Time: time.Now(), Kind: kind, Title: title, Message: message}
+	n := Notice{Seq: h.seq, Time: time.Now(), Kind: kind, Title: title, Message: message, Link: link}
 	h.notices = append(h.notices, n)
 	if len(h.notices) > maxNotices {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
@@ -130,9 +149,52 @@ func (h *Hub) BudgetEvent(ev store.BudgetEvent) {
 		h.Raise("soft", "Budget "+ev.Budget+" passed its warning threshold",
 			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+").")
 	case store.BudgetLimit:
-		h.Raise("limit", "Budget "+ev.Budget+" reached its limit",
-			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+"). Requests it covers get 402 until it resets or you raise it.")
+		until := "until it resets or you raise it"
+		if ev.Rolling > 0 {
+			until = "until spend ages out of its " + string(gateway.RollingPeriod(ev.Rolling)) + " window or you raise it"
+		}
+		h.RaiseLink("limit", "Budget "+ev.Budget+" reached its limit",
+			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+"). Requests it covers get 402 "+until+".",
+			requestsLink(gateway.ReasonBudget, ev.Budget))
 	}
+}
+
+// Refused raises a notice for a request the runaway guard refused,
+// unless one was raised for the same reason and token lately.
+func (h *Hub) Refused(r gateway.Record) {
+	var title string
+	switch r.Reason {
+	case gateway.ReasonLoop:
+		title = "Sluice stopped a loop"
+	case gateway.ReasonRPM:
+		title = "Token " + r.Token + " hit its requests-per-minute cap"
+	case gateway.ReasonPause:
+		title = "Sluice refused a request: paused"
+	default:
+		h.Bump()
+		return
+	}
+	key := r.Reason + "\x00" + r.Token
+	h.mu.Lock()
+	last, seen := h.refused[key]
+	quiet := seen && r.Time.Sub(last) < refusalQuiet && r.Time.Sub(last) >= 0
+	if !quiet {
+		if h.refused == nil {
+			h.refused = map[string]time.Time{}
+		}
+		h.refused[key] = r.Time
+	}
+	h.mu.Unlock()
+	if quiet {
+		h.Bump()
+		return
+	}
+	q := url.Values{}
+	q.Set("reason", r.Reason)
+	if r.Token != "" {
+		q.Set("token", r.Token)
+	}
+	h.RaiseLink(r.Reason, title, r.Error, "requests?"+q.Encode())
 }
 
 // Watch bumps the counter for every record db settles and raises a
@@ -152,6 +214,10 @@ func (h *Hub) Watch(ctx context.Context, db *store.DB) {
 				h.Raise("billing", "The "+r.Provider+" account cannot pay", gateway.BillingAdvice(r.Provider))
 				continue
 			}
+			if r.Outcome == gateway.OutcomeRefused && r.Reason != "" {
+				h.Refused(r)
+				continue
+			}
 			h.Bump()
 		}
 	}
@@ -166,6 +232,11 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 		return st, err
 	}
 	st.CloseAction = set.CloseAction
+	g, err := s.DB.Guard()
+	if err != nil {
+		return st, err
+	}
+	st.Pauses = g.Pauses
 	ps, err := s.providers()
 	if err != nil {
 		return st, err
@@ -267,6 +338,19 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.Cost(r.Usage) == r.Cost {
 			d.Price = &p
 			d.Lines = p.Explain(r.Usage)
+		}
+	}
+	if len(r.Unpriced) > 0 && len(d.Lines) > 0 {
+		// The part the table could not price was charged by the
+		// unpriced-model policy: one line says how much, so the lines
+		// add up to the cost.
+		var priced gateway.Money
+		for _, l := range d.Lines {
+			priced += l.Amount
+		}
+		if rest := r.Cost - priced; rest > 0 {
+			d.Lines = append(d.Lines, gateway.CostLine{Kind: gateway.CostUnpricedEstimate, Amount: rest,
+				Note: "the unpriced-model policy's estimate for what has no rate: " + strings.Join(r.Unpriced, "; ")})
 		}
 	}
 	switch r.Outcome {

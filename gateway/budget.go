@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Period is how often a budget starts again from zero.
+// Period is how often a budget starts again from zero, or, for a rolling
+// period such as "10m", how far back its spend counts.
 type Period string
 
 // Periods. Day, week and month windows are calendar windows in the user's
@@ -23,13 +24,77 @@ const (
 	PeriodTotal Period = "total" // never resets
 )
 
-// Valid reports whether p is one of the four periods.
+// Rolling periods: a period written as a length, such as "10m", "1h",
+// "1h30m" or "7d" (units m, h and d, whole minutes from MinRolling to
+// MaxRolling), is a window that slides minute by minute: spend counts
+// for that long after the minute it settled in, then ages out. "No more
+// than $2 in any ten minutes" is a spend-rate limit.
+const (
+	MinRolling = time.Minute
+	MaxRolling = 31 * 24 * time.Hour
+)
+
+// Valid reports whether p is one of the four calendar periods or a
+// rolling period.
 func (p Period) Valid() bool {
 	switch p {
 	case PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal:
 		return true
 	}
-	return false
+	_, ok := p.Rolling()
+	return ok
+}
+
+// Rolling returns the length of a rolling period, and whether p is one.
+func (p Period) Rolling() (time.Duration, bool) {
+	s := string(p)
+	if s == "" {
+		return 0, false
+	}
+	var d time.Duration
+	for s != "" {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 6 || i == len(s) {
+			return 0, false
+		}
+		var n time.Duration
+		for _, c := range s[:i] {
+			n = n*10 + time.Duration(c-'0')
+		}
+		switch s[i] {
+		case 'm':
+			d += n * time.Minute
+		case 'h':
+			d += n * time.Hour
+		case 'd':
+			d += n * 24 * time.Hour
+		default:
+			return 0, false
+		}
+		if d > MaxRolling {
+			return 0, false
+		}
+		s = s[i+1:]
+	}
+	if d < MinRolling {
+		return 0, false
+	}
+	return d, true
+}
+
+// RollingPeriod returns the rolling period of length d, written in the
+// largest whole unit ("10m", "2h", "7d").
+func RollingPeriod(d time.Duration) Period {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return Period(fmt.Sprintf("%dd", d/(24*time.Hour)))
+	case d%time.Hour == 0:
+		return Period(fmt.Sprintf("%dh", d/time.Hour))
+	}
+	return Period(fmt.Sprintf("%dm", d/time.Minute))
 }
 
 // DefaultSoft is the soft threshold, in percent of the limit, of a budget
@@ -39,8 +104,10 @@ const DefaultSoft = 80
 // Budget is a limit on what requests may spend over a period.
 //
 // A budget covers everything, or exactly one of: one provider, one model
-// (an exact name or a path.Match pattern such as "claude-opus-*"), one
-// local token, or one saved prompt (the calls to POST /p/NAME).
+// (an exact name or a path.Match pattern such as "claude-opus-*", matched
+// as ModelCovers does: in any case, and covering the model's snapshots, so
+// "gpt-4o" covers "gpt-4o-2024-11-20"), one local token, or one saved
+// prompt (the calls to POST /p/NAME).
 type Budget struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
@@ -82,7 +149,7 @@ func (b Budget) Validate() error {
 		return bad("limit %s is negative", b.Limit)
 	}
 	if !b.Period.Valid() {
-		return bad("period %q is not day, week, month or total", b.Period)
+		return bad("period %q is not day, week, month, total or a rolling window from 1m to 31d (10m, 1h, 7d)", b.Period)
 	}
 	scopes := 0
 	for _, s := range []string{b.Provider, b.Model, b.Token, b.Prompt} {
@@ -118,19 +185,21 @@ func (b Budget) Applies(h Hold) bool {
 	if b.Prompt != "" && h.Prompt != b.Prompt {
 		return false
 	}
-	if b.Model != "" && h.Model != b.Model {
-		ok, err := path.Match(b.Model, h.Model)
-		if err != nil || !ok {
-			return false
-		}
+	if b.Model != "" && !ModelCovers(b.Model, h.Provider, h.Model) {
+		return false
 	}
 	return true
 }
 
 // Window returns the period of b that contains now, in loc (nil means
 // time.Local): start inclusive, end exclusive. A total budget's window
-// has a zero start and a zero end.
+// has a zero start and a zero end. A rolling window of length d is the d
+// of whole minutes that ends with the minute now is in.
 func (b Budget) Window(now time.Time, loc *time.Location) (start, end time.Time) {
+	if d, ok := b.Period.Rolling(); ok {
+		end = now.Truncate(time.Minute).Add(time.Minute)
+		return end.Add(-d), end
+	}
 	if loc == nil {
 		loc = time.Local
 	}
@@ -209,4 +278,99 @@ func (b Budget) Scope() string {
 		return "prompt " + b.Prompt
 	}
 	return "all requests"
+}
+
+// MinuteSpend is what settled in one minute.
+type MinuteSpend struct {
+	Minute time.Time // the minute's first instant
+	Spent  Money
+}
+
+// Standing is where a budget stands at an instant, as the ledger keeps
+// it.
+type Standing struct {
+	// Settled is the settled spend in the budget's current window.
+	Settled Money
+	// Held is what the holds open against the budget reserve.
+	Held Money
+	// End is the end of the current window: when it resets. Zero for a
+	// total budget.
+	End time.Time
+	// Minutes is a rolling budget's settled spend by minute, oldest
+	// first, from the start of its window at least.
+	Minutes []MinuteSpend
+}
+
+// Admit decides whether b, standing at s, can cover want more at now. It
+// returns nil when it can, else the refusal to answer. Admission is this
+// arithmetic alone: the ledger keeps the standing and saves the hold.
+func (b Budget) Admit(now time.Time, s Standing, want Money) *Refusal {
+	limit := b.LimitAt(now)
+	spent := s.Settled + s.Held
+	if want == 0 || limit-spent >= want {
+		return nil
+	}
+	remaining := max(limit-spent, 0)
+	// Suggest a raise of the shortfall in whole dollars, at least one.
+	by := (want - remaining + Dollar - 1) / Dollar * Dollar
+	by = max(by, Dollar)
+	ref := &Refusal{
+		Budget:    b.Name,
+		Scope:     b.Scope(),
+		Limit:     limit,
+		Spent:     spent,
+		Remaining: remaining,
+		Resets:    s.End,
+		Wanted:    want,
+		Hint:      fmt.Sprintf("Raise it with: sluice budget raise %s --by %s --for 1h", ShellQuote(b.Name), by),
+	}
+	if d, ok := b.Period.Rolling(); ok {
+		ref.Window = d
+		ref.Resets = agesOut(s.Minutes, s.End.Add(-d), d, spent+want-limit)
+	}
+	return ref
+}
+
+// agesOut returns when enough of the spend in minutes from start on will
+// have aged out of a rolling window of length d to free need, or zero if
+// all of it would not.
+func agesOut(minutes []MinuteSpend, start time.Time, d time.Duration, need Money) time.Time {
+	var freed Money
+	for _, m := range minutes {
+		if m.Minute.Before(start) {
+			continue
+		}
+		freed += m.Spent
+		if freed >= need {
+			return m.Minute.Add(d)
+		}
+	}
+	return time.Time{}
+}
+
+// RateWindow is how far back Rate looks.
+const RateWindow = 5 * time.Minute
+
+// Rate returns the spend per minute over the RateWindow that ends with
+// the minute now is in, from spend by minute.
+func Rate(minutes []MinuteSpend, now time.Time) Money {
+	from := now.Truncate(time.Minute).Add(time.Minute - RateWindow)
+	var sum Money
+	for _, m := range minutes {
+		if !m.Minute.Before(from) && !m.Minute.After(now) {
+			sum += m.Spent
+		}
+	}
+	return sum / Money(RateWindow/time.Minute)
+}
+
+// ShellQuote quotes s for a POSIX shell if it needs quoting.
+func ShellQuote(s string) string {
+	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:/@+=", r))
+	}) < 0
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -120,7 +120,7 @@ func (f *fakeProviders) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	switch {
-	case r.Method == "POST" && p == "/v1/chat/completions":
+	case r.Method == "POST" && strings.HasSuffix(p, "/chat/completions"):
 		switch {
 		case stream && answer == "stream-nousage":
 			sse(`data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"`+strings.Repeat("word ", 200)+`"}}]}`, `data: [DONE]`)
@@ -219,7 +219,7 @@ type catalogueRig struct {
 	token string
 }
 
-func newCatalogueRig(t *testing.T, budget bool, configure func(*gateway.Proxy)) *catalogueRig {
+func newCatalogueRig(t *testing.T, budget bool, budgetModel string, configure func(*gateway.Proxy)) *catalogueRig {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
 	if err != nil {
@@ -228,7 +228,7 @@ func newCatalogueRig(t *testing.T, budget bool, configure func(*gateway.Proxy)) 
 	t.Cleanup(func() { db.Close() })
 	if budget {
 		// One picodollar: every hold of a priced request is refused.
-		if _, err := db.PutBudget(gateway.Budget{Name: "tiny", Limit: 1, Period: gateway.PeriodTotal}); err != nil {
+		if _, err := db.PutBudget(gateway.Budget{Name: "tiny", Limit: 1, Period: gateway.PeriodTotal, Model: budgetModel}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -270,6 +270,11 @@ type attempt struct {
 	// then, when set, runs after the request with no budget, for attempts
 	// whose charge comes later (background responses).
 	then func(t *testing.T, g *catalogueRig)
+	// budgetModel, when set, scopes the refusing budget to this model
+	// (as the user typed it) instead of every request.
+	budgetModel string
+	// estimated: the row must be marked an estimate.
+	estimated bool
 }
 
 // The caller's local token goes where the SDK puts it; tok marks where.
@@ -366,6 +371,28 @@ var (
 		{name: "xAI key to OpenAI", method: "POST", path: "/openai/v1/chat/completions", header: map[string]string{"Authorization": "Bearer " + ownXAIKey}, body: chatBody, want: "refused", status: 401},
 		{name: "unknown key to OpenAI", method: "POST", path: "/v1/chat/completions", header: map[string]string{"Authorization": "Bearer some-key-of-no-known-shape"}, body: chatBody, want: "refused", status: 401},
 
+		// 2xx answers whose usage cannot be read: charged an estimate.
+		{name: "answer without usage", method: "POST", path: "/v1/chat/completions", header: withHeader(bearer, "X-Test-Answer", "nousage"), body: chatBody, want: "metered", status: 200, estimated: true},
+		{name: "responses answer without usage", method: "POST", path: "/v1/responses", header: withHeader(bearer, "X-Test-Answer", "nousage"), body: respBody, want: "metered", status: 200, estimated: true},
+		{name: "stream without its usage event", method: "POST", path: "/v1/chat/completions", header: withHeader(bearer, "X-Test-Answer", "stream-nousage"), body: `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`, want: "metered", status: 200, estimated: true},
+		{name: "usage past the hold", method: "POST", path: "/v1/chat/completions", header: withHeader(bearer, "X-Test-Answer", "hugeusage"), body: chatBody, want: "metered", status: 200},
+
+		// Model names in every spelling: one budget by model covers them all.
+		{name: "model budget, exact", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("gpt-4o-mini"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
+		{name: "model budget, upper case", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("GPT-4o-Mini"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
+		{name: "model budget, spaces", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel(" gpt-4o-mini "), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
+		{name: "model budget, dated snapshot", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("gpt-4o-mini-2024-07-18"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
+		{name: "model budget, -latest", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("gpt-4o-mini-latest"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
+		{name: "model budget, provider prefix", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("openai/gpt-4o-mini"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
+		{name: "model budget, budget typed in caps", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("gpt-4o-mini"), want: "metered", status: 200, budgetModel: "GPT-4o-mini"},
+		{name: "model budget, anthropic snapshot", method: "POST", path: "/v1/messages", header: xAPIKey, body: strings.Replace(msgBody, "claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 1), want: "metered", status: 200, budgetModel: "claude-sonnet-4-5"},
+		{name: "model budget, anthropic @ tag", method: "POST", path: "/v1/messages", header: xAPIKey, body: strings.Replace(msgBody, "claude-sonnet-4-5", "claude-sonnet-4-5@20250929", 1), want: "metered", status: 200, budgetModel: "claude-sonnet-4-5"},
+		{name: "model budget, gemini resource name", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("models/gemini-2.5-flash"), want: "metered", status: 200, budgetModel: "gemini-2.5-flash"},
+		// A minor version is another model: unpriced, and refused under a
+		// budget by the unpriced policy, never priced as its elder.
+		{name: "minor version claude-opus-5-5", method: "POST", path: "/v1/messages", header: xAPIKey, body: strings.Replace(msgBody, "claude-sonnet-4-5", "claude-opus-5-5", 1), want: "unpriced", status: 200},
+		{name: "minor version claude-opus-4-10", method: "POST", path: "/v1/messages", header: xAPIKey, body: strings.Replace(msgBody, "claude-sonnet-4-5", "claude-opus-4-10", 1), want: "unpriced", status: 200},
+
 		// Tokens in odd places: still the local token, never sent on.
 		{name: "token in Api-Key", method: "POST", path: "/v1/chat/completions", header: map[string]string{"Api-Key": tok}, body: chatBody, want: "metered", status: 200},
 		{name: "token in ?KEY=", method: "POST", path: "/v1/chat/completions?KEY=" + tok, body: chatBody, want: "metered", status: 200},
@@ -381,7 +408,7 @@ func TestBypassCatalogue(t *testing.T) {
 	for _, a := range catalogueSet {
 		t.Run(a.name, func(t *testing.T) {
 			for _, budget := range []bool{true, false} {
-				g := newCatalogueRig(t, budget, nil)
+				g := newCatalogueRig(t, budget, a.budgetModel, nil)
 				resp, body := g.send(t, a)
 				hits := g.up.all()
 				for _, h := range hits {
@@ -421,6 +448,19 @@ func TestBypassCatalogue(t *testing.T) {
 					if len(recs) != 1 || recs[0].Cost <= 0 || open != 0 {
 						t.Fatalf("ledger: %d rows, %d open holds (%+v), want exactly one row costing above $0 and no hold", len(recs), open, recs)
 					}
+					if a.estimated && !recs[0].Estimated {
+						t.Errorf("row %+v: want it marked estimated", recs[0])
+					}
+				case budget && a.want == "unpriced":
+					if resp.StatusCode != http.StatusPaymentRequired || len(billable) != 0 {
+						t.Fatalf("unpriced model under a budget: %s %s = %d %s, upstream got %d billable; want 402 and nothing", a.method, a.path, resp.StatusCode, body, len(billable))
+					}
+				case a.want == "unpriced":
+					// No budget applies and no price is known: forwarded,
+					// recorded once as unpriced, never priced as another model.
+					if resp.StatusCode != a.status || len(recs) != 1 || recs[0].Priced || recs[0].PriceRef != "" {
+						t.Fatalf("unpriced model without a budget: %d, rows %+v; want %d and one unpriced row", resp.StatusCode, recs, a.status)
+					}
 				case a.want == "free":
 					if resp.StatusCode != a.status {
 						t.Fatalf("budget %v: %s %s = %d %s, want %d", budget, a.method, a.path, resp.StatusCode, body, a.status)
@@ -434,7 +474,7 @@ func TestBypassCatalogue(t *testing.T) {
 						}
 					}
 				}
-				if a.want != "metered" {
+				if a.want != "metered" && a.want != "unpriced" {
 					for _, r := range recs {
 						if r.Cost != 0 {
 							t.Errorf("budget %v: row %+v charged for an unforwarded call", budget, r)

@@ -20,6 +20,9 @@ const (
 	CostCodeExecution = "code_execution" // server-side code execution runs
 	CostServiceTier   = "service_tier"   // a service tier's surcharge the table cannot price
 	CostRegion        = "region"         // a region's surcharge the table cannot price
+	// CostUnpricedEstimate is what the unpriced-model policy charged for
+	// the lines marked Unpriced (a record's detail adds it).
+	CostUnpricedEstimate = "unpriced_estimate"
 )
 
 // Modalities of a CostLine's tokens.
@@ -295,7 +298,7 @@ func (p Price) resolveRates(u Usage, in int64) ([nRates]rate, []costPart) {
 
 	// What a missing rate means, kind by kind.
 	fallback := func(i, to int, note string) {
-		if r[i].v == 0 {
+		if r[i].v == 0 && r[i].ok {
 			r[i] = rate{v: r[to].v, ok: r[to].ok, note: joinNote(r[to].note, note)}
 		}
 	}

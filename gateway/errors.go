@@ -16,9 +16,11 @@ func writeError(w http.ResponseWriter, dialect string, status int, kind, msg str
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Sluice-Error", kind)
-	if status == http.StatusPaymentRequired || status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
+	if status == http.StatusPaymentRequired || kind == kindLoop || kind == kindRateLimit ||
+		status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
 		// SDKs retry 408, 409, 429 and 5xx; everything Sluice refuses
-		// would be refused again.
+		// would be refused again. Its own 429s (a loop, a token's rate
+		// cap) say so too: the official SDKs obey x-should-retry first.
 		h.Set("X-Should-Retry", "false")
 	}
 	w.WriteHeader(status)
@@ -52,11 +54,14 @@ const (
 	kindUpstream    = "upstream_error"
 	kindTimeout     = "upstream_timeout"
 	kindUnavailable = "sluice_unavailable"
+	kindPaused      = "sluice_paused"
+	kindLoop        = "loop_detected"
+	kindRateLimit   = "rate_limit_exceeded"
 )
 
 func openAICode(status int, kind string) any {
 	switch kind {
-	case kindBudget, kindUnpriced:
+	case kindBudget, kindUnpriced, kindPaused, kindLoop, kindRateLimit:
 		return kind
 	}
 	switch status {
@@ -82,6 +87,8 @@ func anthropicErrorType(status int, kind string) string {
 		return "request_too_large"
 	case status == http.StatusGatewayTimeout:
 		return "timeout_error"
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_error"
 	case status >= 500:
 		return "api_error"
 	}
@@ -103,6 +110,8 @@ func geminiStatus(status int) string {
 		return "FAILED_PRECONDITION"
 	case http.StatusGatewayTimeout:
 		return "DEADLINE_EXCEEDED"
+	case http.StatusTooManyRequests:
+		return "RESOURCE_EXHAUSTED"
 	case http.StatusBadGateway, http.StatusServiceUnavailable:
 		return "UNAVAILABLE"
 	}
@@ -128,7 +137,13 @@ func writeRefusal(w http.ResponseWriter, dialect string, ref *Refusal, hint stri
 func refusalMessage(ref *Refusal, hint string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Sluice budget %q (%s) would be exceeded: %s spent of %s", ref.Budget, ref.Scope, ref.Spent.Format(), ref.Limit.Format())
-	if !ref.Resets.IsZero() {
+	switch {
+	case ref.Window > 0:
+		fmt.Fprintf(&b, " in any %s", RollingPeriod(ref.Window))
+		if !ref.Resets.IsZero() {
+			fmt.Fprintf(&b, ", enough ages out by %s", ref.Resets.Local().Format("15:04 MST"))
+		}
+	case !ref.Resets.IsZero():
 		fmt.Fprintf(&b, ", resets %s", ref.Resets.Local().Format("Mon 2 Jan 15:04 MST"))
 	}
 	fmt.Fprintf(&b, "; this request could cost up to %s and %s remains.", ref.Wanted.Format(), ref.Remaining.Format())

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	_ "embed"
+	"encoding/json"
 	"math"
 	"math/bits"
 	"sort"
@@ -209,6 +210,7 @@ type Prices struct {
 	rows    []Price // sorted by provider, then model
 	byProv  map[string]*priceIndex
 	version string
+	sources []string
 }
 
 // priceIndex finds rows of one provider by model id.
@@ -332,8 +334,15 @@ func (t *Prices) With(overrides []Price) *Prices {
 		}
 		rows = append(rows, o)
 	}
-	return NewPrices(rows)
+	t2 := NewPrices(rows)
+	t2.sources = t.sources
+	return t2
 }
+
+// Sources credit the data the table derives from, as its file lists them
+// (the embedded table's: genai-prices and LiteLLM, with their commits and
+// dates); nil for a table built from rows alone.
+func (t *Prices) Sources() []string { return append([]string(nil), t.sources...) }
 
 // Version returns the date of the newest data in the table, YYYY-MM-DD;
 // for DefaultPrices, the date of the embedded table's sources.
@@ -438,20 +447,8 @@ func (t *Prices) find(prov, id string) (Price, bool) {
 	return Price{}, false
 }
 
-// priceModelID normalises a model id for comparison.
-func priceModelID(provider, model string) string {
-	m := strings.ToLower(strings.TrimSpace(model))
-	switch provider {
-	case "gemini":
-		// "models/gemini-2.5-flash", "publishers/google/models/...".
-		if i := strings.LastIndex(m, "models/"); i >= 0 {
-			m = m[i+len("models/"):]
-		}
-	case "fireworks":
-		m = strings.TrimPrefix(m, "accounts/fireworks/models/")
-	}
-	return m
-}
+// priceModelID normalises a model id for comparison: ModelID.
+func priceModelID(provider, model string) string { return ModelID(provider, model) }
 
 // priceMatchesPrefix reports whether id matches the prefix rule prefix
 // (the Match entry without its '*').
@@ -466,64 +463,32 @@ func priceMatchesPrefix(prefix, id string) bool {
 	if c := rest[0]; isAlnum(prefix[len(prefix)-1]) && c != '-' && c != '@' {
 		return false
 	}
+	if isAlnum(prefix[len(prefix)-1]) && rest[0] == '-' && !isSnapshotOf(prefix, id) {
+		// "claude-opus-5*" stands for snapshots of claude-opus-5 and its
+		// variants ("-preview-06-05"), never for a minor version of it
+		// ("claude-opus-5-5", "claude-opus-5-5-20260101").
+		seg, _, _ := strings.Cut(rest[1:], "-")
+		if len(seg) <= 2 && allDigits(seg) {
+			return false
+		}
+	}
 	// "gemini-2.5-pro*" stands for snapshots of that model, not for
 	// "gemini-2.5-pro-preview-tts", whose audio is priced otherwise.
 	return unmeteredModality(rest) == ""
 }
 
+// isSnapshotOf reports whether id is base with snapshot suffixes only.
+func isSnapshotOf(base, id string) bool {
+	for _, b := range ModelBases(id)[1:] {
+		if b == base {
+			return true
+		}
+	}
+	return false
+}
+
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// snapshotBase returns id without its last snapshot suffix: a date
-// ("-2024-08-06", "-20250929", "@20250514", "-09-2025", "-05-20"), a
-// four-digit tag ("-0613", "-2407"), a three-digit version ("-001") or
-// "-latest".
-func snapshotBase(id string) (string, bool) {
-	if base, ok := strings.CutSuffix(id, "-latest"); ok && base != "" {
-		return base, true
-	}
-	// Each shape is digit groups separated by '-', after a '-' or '@'.
-	for _, shape := range [][]int{{4, 2, 2}, {8}, {2, 4}, {2, 2}, {4}, {3}} {
-		if base, ok := cutDigitGroups(id, shape); ok {
-			return base, true
-		}
-	}
-	return "", false
-}
-
-// cutDigitGroups removes a suffix of digit groups of the given lengths,
-// joined by '-' and introduced by '-' or '@' (only '-' for short tags), and
-// reports whether it did.
-func cutDigitGroups(id string, groups []int) (string, bool) {
-	n := len(groups) - 1
-	for _, g := range groups {
-		n += g
-	}
-	if len(id) < n+2 {
-		return "", false
-	}
-	tail := id[len(id)-n:]
-	pos := 0
-	for gi, g := range groups {
-		if gi > 0 {
-			if tail[pos] != '-' {
-				return "", false
-			}
-			pos++
-		}
-		for k := 0; k < g; k++ {
-			if c := tail[pos+k]; c < '0' || c > '9' {
-				return "", false
-			}
-		}
-		pos += g
-	}
-	sep := id[len(id)-n-1]
-	if sep != '-' && !(sep == '@' && n >= 8) {
-		return "", false
-	}
-	return id[:len(id)-n-1], true
 }
 
 func (p Price) clone() Price {
@@ -573,5 +538,13 @@ func loadEmbeddedPrices() (*Prices, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewPrices(imp.Prices), nil
+	var f struct {
+		Sources []string `json:"sources"`
+	}
+	if err := json.Unmarshal(embeddedPrices, &f); err != nil {
+		return nil, err
+	}
+	t := NewPrices(imp.Prices)
+	t.sources = f.Sources
+	return t, nil
 }

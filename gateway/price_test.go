@@ -313,8 +313,8 @@ func TestLookupPrecedence(t *testing.T) {
 		want  Money
 	}{
 		{"x-1", 1},
-		{"x-2-2025", 3}, // longest prefix
-		{"x-3", 2},
+		{"x-2-2025", 3},  // longest prefix
+		{"x-preview", 2}, // ("x-3" would be a minor version: no price)
 		{"y", 4},
 	} {
 		if p, ok := table.Lookup("p", tt.model); !ok || p.Input != tt.want {

@@ -247,7 +247,7 @@ func genaiPrice(prov string, m genaiModel) (Price, string, error) {
 	if p.Input == 0 && p.Output == 0 {
 		return Price{}, "no price listed (free or unpublished)", nil
 	}
-	if reason := unmeteredModality(m.ID); reason != "" && !chatAudioModel(m.ID, p.RatesOf()) {
+	if reason := unmeteredModality(m.ID); reason != "" && !modalityModel(m.ID, p.RatesOf()) {
 		return Price{}, reason, nil
 	}
 	match, err := genaiMatch(prov, m.ID, m.Match)
@@ -564,18 +564,20 @@ func unmeteredModality(id string) string {
 	return ""
 }
 
-// chatAudioModel reports whether id names an audio model of the chat
-// APIs ("gpt-audio", "gpt-4o-audio-preview") whose audio rates r lists:
-// its usage splits tokens by modality, so it can be metered. Speech,
-// transcription and realtime models cannot: their endpoints report no
-// usage Sluice reads.
-func chatAudioModel(id string, r Rates) bool {
+// modalityModel reports whether id names an audio or image model of the
+// chat APIs ("gpt-audio", "gpt-4o-audio-preview", "gemini-2.5-flash-image")
+// whose rates for that modality r lists: its usage splits tokens by
+// modality, so it can be metered. Speech, transcription, realtime and
+// per-image models cannot: their endpoints report no usage Sluice reads.
+func modalityModel(id string, r Rates) bool {
 	m := strings.ToLower(id)
-	if !containsWord(m, "audio") || r.InputAudio == 0 && r.OutputAudio == 0 {
+	audio := containsWord(m, "audio") && (r.InputAudio != 0 || r.OutputAudio != 0)
+	image := containsWord(m, "image") && r.OutputImage != 0
+	if !audio && !image {
 		return false
 	}
-	for _, w := range []string{"realtime", "transcribe", "tts", "whisper", "speech", "live", "image", "imagen"} {
-		if containsWord(m, w) {
+	for _, w := range []string{"realtime", "transcribe", "tts", "whisper", "speech", "live", "imagen", "dall-e", "gpt-image", "generation"} {
+		if containsWord(m, w) || strings.Contains(m, w) && strings.Contains(w, "-") {
 			return false
 		}
 	}
@@ -793,6 +795,12 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 	}
 	switch mode {
 	case "", "chat", "completion", "responses", "embedding":
+	case "image_generation":
+		// Gemini's image models answer generateContent and report their
+		// image tokens in usage; other image APIs bill per image.
+		if _, ok := e["output_cost_per_image_token"]; prov != "gemini" || !ok {
+			return Price{}, "mode " + mode + " is not billed per text token", nil
+		}
 	default:
 		return Price{}, "mode " + mode + " is not billed per text token", nil
 	}
@@ -865,7 +873,7 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 			steps[tier][field] = append(steps[tier][field], genaiTierStep{threshold, rate})
 		}
 	}
-	if reason := unmeteredModality(model); reason != "" && !chatAudioModel(model, base) {
+	if reason := unmeteredModality(model); reason != "" && !modalityModel(model, base) {
 		return Price{}, reason, nil
 	}
 	// A reasoning rate equal to the output rate says nothing.

@@ -490,7 +490,13 @@ func TestPromptStreamEachProvider(t *testing.T) {
 			if !recs[0].Stream || recs[0].Prompt != "tr" || recs[0].Outcome != OutcomeOK {
 				t.Errorf("record = %+v, want a stream of prompt tr, ok", recs[0])
 			}
-			_, sent := rig.fakes[c.dialect].last(t)
+			up, sent := rig.fakes[c.dialect].last(t)
+			if c.dialect == DialectGemini && (up.URL.Query().Get("alt") != "sse" || !strings.HasSuffix(up.URL.Path, ":streamGenerateContent")) {
+				t.Errorf("Gemini stream went to %s, want :streamGenerateContent?alt=sse", up.URL)
+			}
+			if c.dialect == DialectAnthropic && sent["stream"] != true {
+				t.Errorf("Anthropic stream request %v does not ask for a stream", sent)
+			}
 			if c.dialect == DialectOpenAI {
 				so, _ := sent["stream_options"].(map[string]any)
 				if so["include_usage"] != true {
@@ -571,6 +577,26 @@ func TestPromptSchemaEachProvider(t *testing.T) {
 				t.Errorf("%d records, want 6", len(recs))
 			}
 		})
+	}
+}
+
+func TestPromptStreamSchemaMismatch(t *testing.T) {
+	src := memPrompts{"classify": {Name: "classify", Version: 1, Model: "claude-sonnet-4-5", Template: "{{text}}", Schema: json.RawMessage(ticketSchema)}}
+	rig := newPromptRig(t, src)
+	req, _ := http.NewRequest(http.MethodPost, rig.srv.URL+"/p/classify?stream=true", strings.NewReader("charged twice"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The recorded stream is a haiku, not a ticket: the text streams, and
+	// the last event says it does not fit.
+	deltas, final, data := readPromptStream(t, resp.Body)
+	var e struct{ Error PromptError }
+	json.Unmarshal(data, &e)
+	if len(deltas) == 0 || final != "error" || e.Error.Type != "schema_mismatch" || !strings.Contains(e.Error.Message, "not JSON") || e.Error.ID == "" {
+		t.Errorf("deltas %q, final %s %s; want the text, then an error event saying it is not JSON", deltas, final, data)
 	}
 }
 

@@ -47,9 +47,14 @@ func OpenAPI(prompts []Prompt, server string) map[string]any {
 			content["text/plain"] = map[string]any{"schema": map[string]any{"type": "string"}, "example": "…"}
 		}
 		var output any = map[string]any{"type": "string", "description": "the model's text"}
+		var outExample any = "…"
 		if len(p.Schema) > 0 {
 			output = json.RawMessage(p.Schema)
+			outExample = map[string]any{}
 		}
+		answerExample := map[string]any{"output": outExample, "model": p.Model,
+			"usage":    map[string]any{"input_tokens": 120, "output_tokens": 40, "cached_input_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0},
+			"cost_usd": "0.000042", "id": "…", "prompt": p.Name, "version": p.Version}
 		answer := map[string]any{
 			"type":     "object",
 			"required": []string{"output", "model", "usage", "cost_usd"},
@@ -81,7 +86,7 @@ func OpenAPI(prompts []Prompt, server string) map[string]any {
 				"requestBody": map[string]any{"required": true, "content": content},
 				"responses": map[string]any{
 					"200": map[string]any{"description": "the model's answer", "content": map[string]any{
-						"application/json":  map[string]any{"schema": answer},
+						"application/json":  map[string]any{"schema": answer, "example": answerExample},
 						"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}},
 					}},
 					"400": errResp("an input is missing or not the prompt's"),

@@ -77,6 +77,8 @@ type Proxy struct {
 
 	settling   sync.WaitGroup // settlements still being written; see Wait
 	background atomic.Int64   // settlements in the background or about to be
+
+	runaways guard // the runaway guard's memory
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -95,10 +97,30 @@ type Policy struct {
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
+	// StreamSlice is how many output tokens a stream is held for at a
+	// time: a stream holds its input bound and one slice, and holds one
+	// more slice whenever its output reaches what is held (when the
+	// Ledger is an Extender). 0 means DefaultStreamSlice.
+	StreamSlice int64
+	// StrictHolds holds every stream's worst case up front, as a request
+	// that does not stream is held.
+	StrictHolds bool
+	// Loop is how repeated identical requests are stopped.
+	Loop LoopPolicy
+	// RPM caps requests per minute by local token name.
+	RPM map[string]int
+	// Pauses in force: a request they cover is refused. Ended ones are
+	// ignored.
+	Pauses []Pause
 	// Location is the user's time zone, in which a dated price change
 	// takes effect; nil means the local time zone.
 	Location *time.Location
 }
+
+// DefaultStreamSlice is the output a stream is held for at a time unless
+// the policy says otherwise: more than a typical answer, so that most
+// streams are held once.
+const DefaultStreamSlice = 8192
 
 // SetPolicy replaces the policy in force.
 func (p *Proxy) SetPolicy(pol Policy) { p.policy.Store(&pol) }
@@ -219,8 +241,18 @@ type exchange struct {
 	// answer up to MaxLoggedBody.
 	logBodies bool
 	respBody  []byte
-	// outBound is the output the hold allowed for (all choices).
+	// outBound is the most output the request allows (all choices).
 	outBound int64
+	// sliced: the hold covers outHeld output tokens, less than outBound,
+	// and grows a slice at a time as the stream is relayed.
+	sliced  bool
+	outHeld int64
+	slice   int64
+	// sse: the answer will be an event stream Sluice meters event by
+	// event (what a sliced hold needs).
+	sse bool
+	// userAgent names the calling tool, for advice in a refusal.
+	userAgent string
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
@@ -289,7 +321,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 
-	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies}
+	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies, userAgent: r.UserAgent()}
 	x.call = promptCallOf(r)
 	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name, Prompt: x.call.promptName()}
 	if x.logBodies {
@@ -340,8 +372,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.compat = true
 	}
 	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, strings.TrimPrefix(model, "models/")
+	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
+	x.sse = eventStream(rt.Name, x.info.Stream, r.URL.Query().Get("alt"))
 
 	// Credentials: a local token is swapped for the provider's key; a
 	// provider key of the caller's own goes to the provider that issued
@@ -387,6 +420,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if !p.runaway(w, x, body) {
+		return
+	}
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
 		if !p.admit(w, x) {
@@ -456,6 +492,11 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
 		h.Amount, x.outBound = worstCost(x.row, at, x.info, x.billing, x.route)
+		x.outHeld = x.outBound
+		if slice := p.streamSlice(x); slice > 0 && slice < x.outBound {
+			x.sliced, x.slice, x.outHeld = true, slice, slice
+			h.Amount = p.sliceCost(x, slice)
+		}
 		// A part the table cannot price (a fee, modality, tier or
 		// region it lists no rate for) falls under the unpriced-model
 		// policy, like a model without a price.
@@ -486,7 +527,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		if budgeted {
 			pol := p.Policy()
 			if pol.Unpriced != "estimate" {
-				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+				x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonUnpriced
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
 				p.settle(x.rec)
 				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
@@ -504,7 +545,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
-		x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
+		x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonBudget
 		x.rec.Held = h.Amount
 		x.rec.Budget = ref.Budget
 		rem := ref.Remaining
@@ -527,6 +568,10 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 				c, _ := worstCost(x.row, at, info, x.billing, x.route)
 				return c
 			}, hi-1)
+			if hint != "" && isClaudeCode(x.userAgent) {
+				n := strings.TrimSuffix(strings.TrimPrefix(hint, "A request with max_tokens at most "), " would fit.")
+				hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + n + "."
+			}
 		}
 		writeRefusal(w, dialect, ref, hint)
 		return false

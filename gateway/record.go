@@ -110,6 +110,9 @@ type Record struct {
 	// Held is the amount held before forwarding.
 	Held  Money  `json:"held_usd"`
 	Error string `json:"error,omitempty"`
+	// Reason says why Sluice refused the request (ReasonBudget,
+	// ReasonLoop, ReasonPause...); "" for a request it forwarded.
+	Reason string `json:"reason,omitempty"`
 	// Budget names the budget that refused the request, for refusals.
 	Budget string `json:"budget,omitempty"`
 	// Remaining is what that budget had left when it refused.
@@ -158,13 +161,14 @@ type Ledger interface {
 
 // Refusal is why a budget refused a hold.
 type Refusal struct {
-	Budget    string    // the budget's name, e.g. "daily global"
-	Scope     string    // what it covers, e.g. "all requests", "provider openai"
-	Limit     Money     // its limit for the period
-	Spent     Money     // settled plus held in this period
-	Remaining Money     // Limit - Spent, never below zero
-	Resets    time.Time // zero for a total budget
-	Wanted    Money     // the amount asked for
+	Budget    string        // the budget's name, e.g. "daily global"
+	Scope     string        // what it covers, e.g. "all requests", "provider openai"
+	Limit     Money         // its limit for the period
+	Spent     Money         // settled plus held in this period
+	Remaining Money         // Limit - Spent, never below zero
+	Resets    time.Time     // zero for a total budget; for a rolling one, when enough spend ages out
+	Window    time.Duration // a rolling budget's length; zero for a calendar one
+	Wanted    Money         // the amount asked for
 	// Hint says how to raise it.
 	Hint string
 }

@@ -24,6 +24,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	dialect := x.route.Dialect
 	ctx, cancel := context.WithCancelCause(out.Context())
 	defer cancel(nil)
+	defer p.fly(x.rec.Token, cancel)()
 	out = out.WithContext(ctx)
 
 	resp, err := p.roundTripper().RoundTrip(out)
@@ -104,10 +105,19 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		if ok && model != "" && x.rec.Model == "" {
 			x.rec.Model = model
 		}
-		if !ok && copyErr == nil && status < 300 && isEmbedding(x.route.Name) {
+		switch {
+		case ok || status >= 300 || x.route.Free:
+		case copyErr == nil && isEmbedding(x.route.Name):
 			// Gemini's embedding answers report no usage: charge the
 			// input bound, an upper bound, and say it is an estimate.
 			u = Usage{InputTokens: x.info.InputBound}
+			x.rec.Estimated = true
+		case copyErr == nil:
+			// A 2xx answer whose usage cannot be read (none reported, or
+			// past the size Sluice keeps to read it) is never $0: the
+			// input bound and the answer's bytes as output, within the
+			// hold, marked estimated.
+			u = floorUsage(x, Usage{}, n)
 			x.rec.Estimated = true
 		}
 		if copyErr != nil {
@@ -133,34 +143,33 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode
+	var shown int64 // bytes of generated output the events carried
 	for {
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
-			if b := m.Relay(ev); len(b) > 0 {
+			b := m.Relay(ev)
+			if x.sliced {
+				shown += shownBytes(ev.Data)
+			}
+			// Hold what this event brings (and a slice more) before it
+			// goes on, or stop here rather than spend past what the
+			// budgets grant.
+			if msg := p.growHold(x, m.Usage, shown); msg != "" {
+				outcome, errMsg = OutcomeCut, "stream cut: "+msg
+				w.Write(CutEvent(m.Dialect, x.route.Name, kindBudget, "Sluice ended this stream: "+msg))
+				rc.Flush()
+				break
+			}
+			if len(b) > 0 {
 				if x.logBodies && len(x.respBody) < MaxLoggedBody {
 					x.respBody = append(x.respBody, b...)
 				}
 				if x.rec.TTFBMS == 0 {
 					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 				}
-				_, werr := w.Write(b)
-				if werr == nil {
-					werr = rc.Flush()
-				}
-				if werr != nil {
+				if werr := writeFlush(w, rc, b); werr != nil {
 					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+werr.Error()
 					status = 499
-					break
-				}
-			}
-			if x.priced && x.hold.Amount > 0 && x.price.Cost(m.Usage) > x.hold.Amount {
-				// The estimate was too low (a price changed, or the
-				// provider counted more than the bound): hold more, or
-				// stop here rather than spend past what the budgets grant.
-				if msg := p.extend(x, x.price.Cost(m.Usage)); msg != "" {
-					outcome, errMsg = OutcomeCut, "stream cut: "+msg
-					w.Write(CutEvent(m.Dialect, x.route.Name, kindBudget, "Sluice ended this stream: "+msg))
-					rc.Flush()
 					break
 				}
 			}
@@ -175,7 +184,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		}
 		if err != nil {
 			outcome, errMsg = interruption(ctx, err)
-			if outcome != OutcomeCanceled {
+			if errors.Is(context.Cause(ctx), errPaused) {
+				w.Write(CutEvent(m.Dialect, x.route.Name, kindPaused, "Sluice ended this stream: it was paused"))
+				rc.Flush()
+			} else if outcome != OutcomeCanceled {
 				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider's stream broke off: "+errMsg))
 				rc.Flush()
 			}
@@ -197,8 +209,13 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	}
 	u := m.Usage
 	x.reported = u
-	if outcome != OutcomeOK {
+	switch {
+	case outcome != OutcomeOK:
 		u = floorUsage(x, u, m.Relayed)
+	case u.IsZero() && !x.route.Free:
+		// A whole stream without its usage event: never $0.
+		u = floorUsage(x, u, m.Relayed)
+		x.rec.Estimated = true
 	}
 	p.finish(x, status, outcome, u, errMsg)
 }
@@ -209,28 +226,6 @@ func isEmbedding(route string) bool {
 		return true
 	}
 	return false
-}
-
-// extend asks the ledger to hold cost and some room to go on; it returns
-// why not when the stream must stop.
-func (p *Proxy) extend(x *exchange, cost Money) string {
-	e, ok := p.Ledger.(Extender)
-	if !ok {
-		return "its cost passed the amount held for it"
-	}
-	amount := cost + x.hold.Amount // room for as much again
-	err := e.Extend(context.Background(), x.hold.ID, amount)
-	var ref *Refusal
-	switch {
-	case err == nil:
-		x.hold.Amount, x.rec.Held = amount, amount
-		return ""
-	case errors.As(err, &ref):
-		return refusalMessage(ref, "")
-	default:
-		p.logf("sluice: extend hold %s: %v", x.hold.ID, err)
-		return "its cost passed the amount held for it, and no more could be held"
-	}
 }
 
 // meterDialect is the dialect of the answer: an OpenAI-compatible endpoint
@@ -407,8 +402,8 @@ func upstreamFailure(clientCtx context.Context, err error, provider string) (sta
 
 // interruption names what broke a body copy.
 func interruption(ctx context.Context, err error) (outcome, msg string) {
-	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errIdle) {
-		return OutcomeCut, errIdle.Error()
+	if cause := context.Cause(ctx); cause != nil && (errors.Is(cause, errIdle) || errors.Is(cause, errPaused)) {
+		return OutcomeCut, cause.Error()
 	}
 	if ctx.Err() != nil {
 		return OutcomeCanceled, "client went away"
@@ -599,4 +594,12 @@ func (ir *idleReader) stop() {
 	ir.mu.Lock()
 	ir.t.Stop()
 	ir.mu.Unlock()
+}
+
+// writeFlush writes b to the client and flushes it at once.
+func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return rc.Flush()
 }

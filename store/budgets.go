@@ -32,11 +32,19 @@ type BudgetStatus struct {
 	Resets time.Time `json:"resets,omitzero"`
 	// SoftReached is true once Spent reaches the soft threshold.
 	SoftReached bool `json:"soft_reached"`
+	// Rate is a rolling budget's spend per minute over the last
+	// gateway.RateWindow; zero for a calendar budget.
+	Rate gateway.Money `json:"rate_usd_per_min"`
+	// Rolling is true for a rolling budget. Its Start and Resets are the
+	// window now, which slides minute by minute; AgesOut is when the
+	// oldest spend in it ages out, zero when there is none.
+	Rolling bool      `json:"rolling,omitempty"`
+	AgesOut time.Time `json:"ages_out,omitzero"`
 }
 
 func (db *DB) status(st *budgetState, now time.Time) BudgetStatus {
 	limit := st.b.LimitAt(now)
-	return BudgetStatus{
+	bs := BudgetStatus{
 		Budget:      st.b,
 		LimitNow:    limit,
 		Spent:       st.settled,
@@ -46,6 +54,17 @@ func (db *DB) status(st *budgetState, now time.Time) BudgetStatus {
 		Resets:      st.end,
 		SoftReached: st.settled >= st.b.SoftAt(now),
 	}
+	if st.rolling > 0 {
+		bs.Rolling = true
+		bs.Rate = gateway.Rate(st.minutes, now)
+		for _, m := range st.minutes {
+			if !m.Minute.Before(st.start) && m.Spent > 0 {
+				bs.AgesOut = m.Minute.Add(st.rolling)
+				break
+			}
+		}
+	}
+	return bs
 }
 
 // Budgets returns every budget and where it stands, by name.
@@ -134,13 +153,12 @@ func (db *DB) PutBudget(b gateway.Budget) (gateway.Budget, error) {
 	if err != nil {
 		return gateway.Budget{}, fmt.Errorf("save budget %q: %w", b.Name, err)
 	}
-	start, end := b.Window(now, loc)
-	var settled gateway.Money
+	var st *budgetState
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketBudgets).Put([]byte(b.ID), data); err != nil {
 			return err
 		}
-		settled, err = windowSpend(tx, b, start, end, loc)
+		st, err = newBudgetState(tx, b, now, loc)
 		return err
 	})
 	if err != nil {
@@ -149,7 +167,7 @@ func (db *DB) PutBudget(b gateway.Budget) (gateway.Budget, error) {
 
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.install(&budgetState{b: b, start: start, end: end, settled: settled}, now)
+	db.install(st, now)
 	return b, nil
 }
 
@@ -257,15 +275,38 @@ func readBudgets(tx *bolt.Tx, now time.Time, loc *time.Location) ([]*budgetState
 		if err := json.Unmarshal(v, &b); err != nil {
 			return fmt.Errorf("decode budget %s: %w", k, err)
 		}
-		start, end := b.Window(now, loc)
-		settled, err := windowSpend(tx, b, start, end, loc)
+		st, err := newBudgetState(tx, b, now, loc)
 		if err != nil {
 			return err
 		}
-		out = append(out, &budgetState{b: b, start: start, end: end, settled: settled})
+		out = append(out, st)
 		return nil
 	})
 	return out, err
+}
+
+// newBudgetState reads b's spend in its window of now: from the daily
+// rollups for a calendar budget, from spend by minute for a rolling one.
+func newBudgetState(tx *bolt.Tx, b gateway.Budget, now time.Time, loc *time.Location) (*budgetState, error) {
+	start, end := b.Window(now, loc)
+	st := &budgetState{b: b, start: start, end: end}
+	if d, ok := b.Period.Rolling(); ok {
+		st.rolling = d
+		minutes, err := minuteSpend(tx, b, st.keepFrom(now))
+		if err != nil {
+			return nil, err
+		}
+		st.minutes = minutes
+		for _, m := range minutes {
+			if !m.Minute.Before(start) {
+				st.settled += m.Spent
+			}
+		}
+		return st, nil
+	}
+	settled, err := windowSpend(tx, b, start, end, loc)
+	st.settled = settled
+	return st, err
 }
 
 // loadBudgets reads the budgets at Open, before the DB is shared.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -24,9 +23,74 @@ type budgetState struct {
 	// before anything asked for the new window. It becomes settled when
 	// the window rolls over.
 	later map[int64]gateway.Money
+	// rolling is the length of a rolling budget's window, 0 for a
+	// calendar one. minutes is its settled spend by minute, oldest first,
+	// kept for the window or gateway.RateWindow, whichever is longer.
+	rolling time.Duration
+	minutes []gateway.MinuteSpend
 
 	softFired  bool // a soft event was sent in this window
 	limitFired bool // a limit event was sent in this window
+}
+
+// standing is where st stands, for admission. Guarded by DB.mu.
+func (st *budgetState) standing() gateway.Standing {
+	return gateway.Standing{Settled: st.settled, Held: st.held, End: st.end, Minutes: st.minutes}
+}
+
+// keepFrom is the oldest minute a rolling budget keeps at now.
+func (st *budgetState) keepFrom(now time.Time) time.Time {
+	return now.Truncate(time.Minute).Add(time.Minute - max(st.rolling, gateway.RateWindow))
+}
+
+// slide moves a rolling budget's window to now: spend of minutes before
+// it ages out, and the events re-arm once spend is below them again.
+func (st *budgetState) slide(now time.Time) {
+	start, end := st.b.Window(now, nil)
+	if !end.After(st.end) {
+		return
+	}
+	st.start, st.end = start, end
+	keep := st.keepFrom(now)
+	i := 0
+	for i < len(st.minutes) && st.minutes[i].Minute.Before(keep) {
+		i++
+	}
+	st.minutes = st.minutes[i:]
+	st.settled = 0
+	for _, m := range st.minutes {
+		if !m.Minute.Before(start) {
+			st.settled += m.Spent
+		}
+	}
+	st.rearm(now)
+}
+
+// settledAt is when r's spend counts for a rolling budget: when the
+// request ended, so that a long stream's cost does not age out as it
+// settles.
+func settledAt(r gateway.Record) time.Time {
+	return r.Time.Add(time.Duration(r.LatencyMS) * time.Millisecond)
+}
+
+// addMinute counts cost, settled at t, in a rolling budget's minutes.
+func (st *budgetState) addMinute(t time.Time, cost gateway.Money) {
+	m := t.Truncate(time.Minute)
+	if m.Before(st.end.Add(-max(st.rolling, gateway.RateWindow))) {
+		return // aged out already
+	}
+	if !m.Before(st.start) {
+		st.settled += cost
+	}
+	i := len(st.minutes)
+	for i > 0 && st.minutes[i-1].Minute.After(m) {
+		i--
+	}
+	if i > 0 && st.minutes[i-1].Minute.Equal(m) {
+		st.minutes[i-1].Spent += cost
+		return
+	}
+	st.minutes = slices.Insert(st.minutes, i, gateway.MinuteSpend{Minute: m, Spent: cost})
 }
 
 // openHold is a hold reserved in memory, and the budgets it was reserved
@@ -48,6 +112,8 @@ type BudgetEvent struct {
 	Limit    gateway.Money `json:"limit_usd"` // in force, raise included
 	Resets   time.Time     `json:"resets,omitzero"`
 	Time     time.Time     `json:"time"`
+	// Rolling is a rolling budget's window; zero for a calendar one.
+	Rolling time.Duration `json:"rolling,omitempty"`
 }
 
 // Kinds of BudgetEvent.
@@ -63,6 +129,10 @@ const (
 // that went backwards keeps the later window until it catches up.
 func (db *DB) roll(st *budgetState, now time.Time) {
 	if st.end.IsZero() || now.Before(st.end) {
+		return
+	}
+	if st.rolling > 0 {
+		st.slide(now)
 		return
 	}
 	start, end := st.b.Window(now, db.loc)
@@ -82,6 +152,10 @@ func (db *DB) roll(st *budgetState, now time.Time) {
 // addSettled counts cost, of a record made at t, in st's window of t.
 // Spend of a window before the current one no longer matters.
 func (db *DB) addSettled(st *budgetState, t time.Time, cost gateway.Money) {
+	if st.rolling > 0 {
+		st.addMinute(t, cost)
+		return
+	}
 	if st.end.IsZero() || (!t.Before(st.start) && t.Before(st.end)) {
 		st.settled += cost
 		return
@@ -135,6 +209,7 @@ func (st *budgetState) event(kind string, now time.Time) BudgetEvent {
 		Limit:    st.b.LimitAt(now),
 		Resets:   st.end,
 		Time:     now,
+		Rolling:  st.rolling,
 	}
 }
 
@@ -269,12 +344,10 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 		}
 		db.roll(st, now)
 		applies = append(applies, st)
-		limit := st.b.LimitAt(now)
-		spent := st.settled + st.held
-		if h.Amount == 0 || limit-spent >= h.Amount {
+		ref := st.b.Admit(now, st.standing(), h.Amount)
+		if ref == nil {
 			continue
 		}
-		ref := newRefusal(st, h.Amount, limit, spent)
 		if refusal == nil || ref.Remaining < refusal.Remaining ||
 			ref.Remaining == refusal.Remaining && ref.Budget < refusal.Budget {
 			refusal = ref
@@ -294,36 +367,6 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 	}
 	db.holds[h.ID] = oh
 	return nil, evs, nil
-}
-
-// newRefusal describes st refusing wanted. Guarded by db.mu.
-func newRefusal(st *budgetState, wanted, limit, spent gateway.Money) *gateway.Refusal {
-	remaining := max(limit-spent, 0)
-	// Suggest a raise of the shortfall in whole dollars, at least one.
-	by := (wanted - remaining + gateway.Dollar - 1) / gateway.Dollar * gateway.Dollar
-	by = max(by, gateway.Dollar)
-	hint := fmt.Sprintf("Raise it with: sluice budget raise %s --by %s --for 1h", shellQuote(st.b.Name), by)
-	return &gateway.Refusal{
-		Budget:    st.b.Name,
-		Scope:     st.b.Scope(),
-		Limit:     limit,
-		Spent:     spent,
-		Remaining: remaining,
-		Resets:    st.end,
-		Wanted:    wanted,
-		Hint:      hint,
-	}
-}
-
-// shellQuote quotes s for a POSIX shell if it needs quoting.
-func shellQuote(s string) string {
-	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:/@+=", r))
-	}) < 0
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // unreserve takes back a reservation whose hold never reached the disk.
@@ -449,6 +492,9 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 	if err := addRollup(tx.Bucket(bucketRollups), r, loc); err != nil {
 		return r, false, err
 	}
+	if err := addMinuteSpend(tx.Bucket(bucketMinutes), r); err != nil {
+		return r, false, err
+	}
 	if err := addPromptRollup(tx, r, loc); err != nil {
 		return r, false, err
 	}
@@ -481,7 +527,11 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 				continue
 			}
 			db.roll(st, now)
-			db.addSettled(st, r.Time, r.Cost)
+			t := r.Time
+			if st.rolling > 0 {
+				t = settledAt(r)
+			}
+			db.addSettled(st, t, r.Cost)
 			evs = append(evs, st.events(now)...)
 		}
 	}
@@ -659,12 +709,10 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 			continue
 		}
 		db.roll(st, now)
-		limit := st.b.LimitAt(now)
-		spent := st.settled + st.held
-		if limit-spent >= more {
+		ref := st.b.Admit(now, st.standing(), more)
+		if ref == nil {
 			continue
 		}
-		ref := newRefusal(st, more, limit, spent)
 		if refusal == nil || ref.Remaining < refusal.Remaining {
 			refusal = ref
 		}

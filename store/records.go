@@ -36,6 +36,9 @@ type LogQuery struct {
 	// exact name or a path.Match pattern.
 	Provider, Model, Token, Outcome string
 	Status                          int
+	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
+	// Budget only refusals by that budget.
+	Reason, Budget string
 	// Prompt keeps only the calls of that saved prompt.
 	Prompt string
 	// Estimated keeps only records whose cost is an estimate.
@@ -123,6 +126,8 @@ func (q LogQuery) matches(r gateway.Record) bool {
 		q.Prompt != "" && r.Prompt != q.Prompt,
 		q.Outcome != "" && r.Outcome != q.Outcome,
 		q.Status != 0 && r.Status != q.Status,
+		q.Reason != "" && r.Reason != q.Reason,
+		q.Budget != "" && r.Budget != q.Budget,
 		q.Estimated && !r.Estimated:
 		return false
 	case q.Model != "" && r.Model != q.Model:

@@ -272,3 +272,78 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 	})
 	return rows, nil
 }
+
+// Spend by minute, for rolling budgets: a key is the minute as eight
+// big-endian bytes of Unix minutes, then the provider, model, token and
+// prompt, each after a zero byte; the value is the settled cost as a varint.
+// Minutes older than the longest rolling window are deleted as new ones
+// are written.
+
+// minuteKeep is how long spend by minute is kept: the longest rolling
+// window.
+const minuteKeep = gateway.MaxRolling
+
+func minuteKey(t time.Time, provider, model, token, prompt string) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(provider)+len(model)+len(token)+len(prompt)+4), uint64(t.Unix()/60))
+	for _, s := range []string{provider, model, token, prompt} {
+		k = append(k, 0)
+		k = append(k, s...)
+	}
+	return k
+}
+
+// addMinuteSpend adds r's cost to the minute it settled in, and deletes
+// a few minutes that have aged out of every window.
+func addMinuteSpend(b *bolt.Bucket, r gateway.Record) error {
+	if r.Cost == 0 || isRefusal(r.Outcome) {
+		return nil
+	}
+	t := settledAt(r)
+	key := minuteKey(t, r.Provider, r.Model, r.Token, r.Prompt)
+	sum := r.Cost
+	if v := b.Get(key); v != nil {
+		old, n := binary.Varint(v)
+		if n <= 0 {
+			return fmt.Errorf("minute spend %x: %w", key, errBadRollup)
+		}
+		sum += gateway.Money(old)
+	}
+	if err := b.Put(key, binary.AppendVarint(nil, int64(sum))); err != nil {
+		return err
+	}
+	cut := binary.BigEndian.AppendUint64(nil, uint64(t.Add(-minuteKeep).Unix()/60))
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cut) < 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// minuteSpend returns the spend by minute from from on of the records b
+// applies to, oldest first.
+func minuteSpend(tx *bolt.Tx, b gateway.Budget, from time.Time) ([]gateway.MinuteSpend, error) {
+	var out []gateway.MinuteSpend
+	c := tx.Bucket(bucketMinutes).Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(from.Unix()/60))); k != nil; k, v = c.Next() {
+		parts := bytes.SplitN(k[min(len(k), 9):], []byte{0}, 4)
+		if len(k) < 9 || len(parts) != 4 {
+			return nil, fmt.Errorf("minute spend key %x: %w", k, errBadRollup)
+		}
+		if !b.Applies(gateway.Hold{Provider: string(parts[0]), Model: string(parts[1]), Token: string(parts[2]), Prompt: string(parts[3])}) {
+			continue
+		}
+		cost, n := binary.Varint(v)
+		if n <= 0 {
+			return nil, fmt.Errorf("minute spend %x: %w", k, errBadRollup)
+		}
+		m := time.Unix(int64(binary.BigEndian.Uint64(k[:8]))*60, 0)
+		if l := len(out); l > 0 && out[l-1].Minute.Equal(m) {
+			out[l-1].Spent += gateway.Money(cost)
+		} else {
+			out = append(out, gateway.MinuteSpend{Minute: m, Spent: gateway.Money(cost)})
+		}
+	}
+	return out, nil
+}

@@ -43,6 +43,25 @@ type Settings struct {
 	// the gateway running in the background (run sluice again to bring
 	// the window back), CloseQuit stops it.
 	CloseAction string `json:"close_action"`
+	// StreamSliceTokens is how many output tokens a stream is held for at
+	// a time (gateway.Policy.StreamSlice); 0 means the default.
+	StreamSliceTokens int64 `json:"stream_slice_tokens,omitempty"`
+	// StrictHolds holds every stream's worst case up front.
+	StrictHolds bool `json:"strict_holds,omitempty"`
+	// LoopOff turns loop detection off. LoopLimit is how many identical
+	// requests a token may send within LoopWindowSeconds before the next
+	// is refused; 0 means gateway.DefaultLoopLimit and
+	// gateway.DefaultLoopWindow.
+	LoopOff           bool `json:"loop_off,omitempty"`
+	LoopLimit         int  `json:"loop_limit,omitempty"`
+	LoopWindowSeconds int  `json:"loop_window_s,omitempty"`
+	// TokenRPM caps requests per minute by local token name.
+	TokenRPM map[string]int `json:"token_rpm,omitempty"`
+}
+
+// LoopPolicy returns the loop detection s sets, without allowances.
+func (s Settings) LoopPolicy() gateway.LoopPolicy {
+	return gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: time.Duration(s.LoopWindowSeconds) * time.Second}
 }
 
 // Close actions of the desktop window.
@@ -170,7 +189,86 @@ func (s Settings) validate() error {
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)
 	}
+	if s.LoopLimit < 0 || s.LoopLimit > 10000 {
+		return invalidf("loop limit %d: use a number of repeats from 1 to 10000 (or turn loop detection off)", s.LoopLimit)
+	}
+	if s.LoopWindowSeconds < 0 || s.LoopWindowSeconds > 86400 {
+		return invalidf("loop window of %d seconds: use up to a day", s.LoopWindowSeconds)
+	}
+	for tok, n := range s.TokenRPM {
+		if n < 0 {
+			return invalidf("requests per minute for token %q is negative", tok)
+		}
+	}
 	return nil
+}
+
+// Guard is the runaway guard's state that the user sets from the window
+// or the command line and that outlives a restart: pauses, and tokens
+// whose repeats are allowed for a while.
+type Guard struct {
+	Pauses      []gateway.Pause      `json:"pauses"`
+	LoopAllowed map[string]time.Time `json:"loop_allowed,omitempty"`
+}
+
+// Active returns g without the pauses and allowances that have ended at
+// now.
+func (g Guard) Active(now time.Time) Guard {
+	out := Guard{Pauses: []gateway.Pause{}}
+	for _, p := range g.Pauses {
+		if p.Active(now) {
+			out.Pauses = append(out.Pauses, p)
+		}
+	}
+	for tok, until := range g.LoopAllowed {
+		if until.After(now) {
+			if out.LoopAllowed == nil {
+				out.LoopAllowed = map[string]time.Time{}
+			}
+			out.LoopAllowed[tok] = until
+		}
+	}
+	return out
+}
+
+var keyGuard = []byte("guard")
+
+// Guard returns the pauses and loop allowances in force now.
+func (db *DB) Guard() (Guard, error) {
+	var g Guard
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketMeta), keyGuard, &g)
+		return err
+	})
+	if err != nil {
+		return Guard{}, fmt.Errorf("read pauses: %w", err)
+	}
+	return g.Active(db.now()), nil
+}
+
+// UpdateGuard changes the guard state with fn, atomically, and returns
+// it as saved; what has ended is dropped first.
+func (db *DB) UpdateGuard(fn func(*Guard) error) (Guard, error) {
+	var g Guard
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		var cur Guard
+		if _, err := getJSON(tx.Bucket(bucketMeta), keyGuard, &cur); err != nil {
+			return err
+		}
+		g = cur.Active(db.now())
+		if err := fn(&g); err != nil {
+			return err
+		}
+		data, err := json.Marshal(g)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyGuard, data)
+	})
+	if err != nil {
+		return Guard{}, fmt.Errorf("save pauses: %w", err)
+	}
+	return g, nil
 }
 
 // PriceOverrides returns the user's price rows, which take precedence

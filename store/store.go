@@ -72,10 +72,11 @@ var (
 	bucketRollups   = []byte("rollups")    // rollupKey → encoded rollup
 	bucketBudgets   = []byte("budgets")    // budget ID → JSON gateway.Budget
 	bucketTokens    = []byte("tokens")     // token name → JSON tokenDoc
+	bucketMinutes   = []byte("minutes")    // minuteKey → varint cost, for rolling budgets
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens,
-	bucketPrompts, bucketPromptRollups}
+	bucketPrompts, bucketPromptRollups, bucketMinutes}
 
 // schemaVersion is the layout of the buckets this code reads and writes.
 const schemaVersion = "1"
@@ -171,6 +172,7 @@ func Open(path string, opts Options) (*DB, error) {
 // the journal over and loads what the store keeps in memory.
 func (db *DB) init(journaled [][]byte) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		noMinutes := tx.Bucket(bucketMinutes) == nil && tx.Bucket(bucketRecords) != nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -191,6 +193,9 @@ func (db *DB) init(journaled [][]byte) error {
 			if err := foldHold(tx, h, data); err != nil {
 				return err
 			}
+		}
+		if noMinutes {
+			return backfillMinutes(tx, db.now())
 		}
 		return nil
 	})
@@ -216,6 +221,23 @@ func (db *DB) init(journaled [][]byte) error {
 		}
 		return db.loadTokens(tx)
 	})
+}
+
+// backfillMinutes fills spend by minute from the log, for a file written
+// before rolling budgets kept it.
+func backfillMinutes(tx *bolt.Tx, now time.Time) error {
+	b := tx.Bucket(bucketMinutes)
+	c := tx.Bucket(bucketRecords).Cursor()
+	for k, v := c.Seek(recordKey(now.Add(-minuteKeep), 0)); k != nil; k, v = c.Next() {
+		var r gateway.Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode record: %w", err)
+		}
+		if err := addMinuteSpend(b, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close flushes token last-use times, ends every Subscribe feed and closes

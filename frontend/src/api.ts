@@ -11,6 +11,20 @@ export interface Usage {
   cache_write_tokens: number;
   cache_write_1h_tokens?: number;
   reasoning_tokens: number;
+  /** parts of the counts above by modality (what none claims is text) */
+  input_audio_tokens?: number;
+  input_image_tokens?: number;
+  input_video_tokens?: number;
+  cached_audio_tokens?: number;
+  output_audio_tokens?: number;
+  output_image_tokens?: number;
+  output_video_tokens?: number;
+  /** server-side tool calls billed per call */
+  web_search_calls?: number;
+  web_fetch_calls?: number;
+  code_execution_calls?: number;
+  service_tier?: string;
+  inference_geo?: string;
 }
 
 export interface KeyringState {
@@ -116,14 +130,23 @@ export interface RecordRow extends Usage {
   budget?: string;
   remaining_usd?: Money;
   price?: string;
+  /** what the price row could not price: the record is partially priced */
+  unpriced?: string[];
 }
 
 export interface CostLine {
   kind: string;
+  /** text, audio, image or video, for token lines */
+  modality?: string;
   tokens: number;
-  per_million: string;
+  /** server-side tool calls, for fee lines */
+  calls?: number;
+  per_million?: string;
+  per_call?: string;
   amount: Money;
   note?: string;
+  /** the table has no rate for this line; the unpriced-model policy covers it */
+  unpriced?: boolean;
 }
 
 export interface Tier {
@@ -144,7 +167,22 @@ export interface Price {
   cached_input?: Money;
   cache_write?: Money;
   cache_write_1h?: Money;
+  input_audio?: Money;
+  cached_input_audio?: Money;
+  input_image?: Money;
+  input_video?: Money;
+  output_audio?: Money;
+  output_image?: Money;
+  output_video?: Money;
+  reasoning?: Money;
   tiers?: Tier[];
+  /** fee per server-side web search (or per request that searched) */
+  web_search?: Money;
+  web_search_per_request?: boolean;
+  service_tiers?: ({ name: string } & Partial<Record<'input' | 'output' | 'cached_input' | 'cache_write', Money>>)[];
+  regions?: { name: string; multiplier: string }[];
+  earlier?: ({ until: string } & Partial<Record<'input' | 'output' | 'cached_input' | 'cache_write', Money>>)[];
+  windows?: ({ from: string; to: string; name?: string } & Partial<Record<'input' | 'output' | 'cached_input', Money>>)[];
   context_window?: number;
   max_output?: number;
   source: string;
@@ -236,6 +274,8 @@ export interface TokenInfo {
 
 export interface PriceList {
   version: string;
+  /** the data the built-in table derives from, with commit and date */
+  sources?: string[];
   overrides: number;
   prices: Price[] | null;
 }

@@ -64,9 +64,17 @@ export const pricesPage: Page = {
           { class: 'stats stats-small' },
           statItem('Rows', count(rows.length)),
           statItem('Overrides', count(list.overrides)),
-          statItem('Table version', list.version || '—'),
+          statItem('Table date', list.version || '—'),
           statItem('Sources', count(sources.size)),
         ),
+        list.sources?.length
+          ? h(
+              'div',
+              { class: 'price-sources' },
+              h('p', { class: 'muted small' }, 'The built-in table is built from:'),
+              h('ul', { class: 'muted small' }, list.sources.map((src) => h('li', null, src))),
+            )
+          : null,
       );
       render();
     }
@@ -111,7 +119,7 @@ export const pricesPage: Page = {
                 h(
                   'tr',
                   null,
-                  h('th', { scope: 'row' }, h('span', { class: 'muted prov' }, p.provider + '/'), h('span', { class: 'mono model' }, p.model), p.tiers?.length ? badge('tiers', 'info', 'Long-context rates apply above some input sizes') : null),
+                  h('th', { scope: 'row' }, h('span', { class: 'muted prov' }, p.provider + '/'), h('span', { class: 'mono model' }, p.model), extras(p)),
                   h('td', { class: 'num mono' }, rate(p.input)),
                   h('td', { class: 'num mono' }, rate(p.output)),
                   h('td', { class: 'num mono hide-sm' }, p.cached_input ? rate(p.cached_input) : h('span', { class: 'muted' }, '—')),
@@ -133,8 +141,8 @@ export const pricesPage: Page = {
         ['input', 'Input', 'Every input token not cached'],
         ['output', 'Output', 'Output tokens, reasoning included'],
         ['cached_input', 'Cached input', 'Empty: charged as input'],
-        ['cache_write', 'Cache write', 'Empty: charged as input'],
-        ['cache_write_1h', 'Cache write (1 h)', 'Anthropic one-hour cache; empty: as cache write'],
+        ['cache_write', 'Cache write', 'Empty: no rate known, cache writes are left unpriced'],
+        ['cache_write_1h', 'Cache write (1 h)', 'Anthropic one-hour cache; empty: no rate known, left unpriced'],
       ];
       const inputs = new Map<keyof Price, HTMLInputElement>();
       const els = fields.map(([k, label, hint]) => {
@@ -176,6 +184,30 @@ export const pricesPage: Page = {
     };
   },
 };
+
+/** extras are badges for the rates a row has beyond the table's columns. */
+function extras(p: Price): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  const m = (v: string | undefined) => (v ? `${rate(v)}/1M` : '');
+  if (p.tiers?.length) out.push(badge('tiers', 'info', p.tiers.map((t) => `above ${count(t.above_input_tokens)} input tokens: ${m(t.input)} in, ${m(t.output)} out`).join('; ')));
+  const mods = [
+    ['audio in', p.input_audio],
+    ['cached audio', p.cached_input_audio],
+    ['image in', p.input_image],
+    ['video in', p.input_video],
+    ['audio out', p.output_audio],
+    ['image out', p.output_image],
+    ['video out', p.output_video],
+    ['reasoning', p.reasoning],
+  ].filter(([, v]) => v) as [string, string][];
+  if (mods.length) out.push(badge('modalities', 'info', mods.map(([k, v]) => `${k} ${m(v)}`).join('; ')));
+  if (p.service_tiers?.length) out.push(badge('service tiers', 'info', p.service_tiers.map((t) => `${t.name}: ${m(t.input)} in, ${m(t.output)} out`).join('; ')));
+  if (p.regions?.length) out.push(badge('regions', 'info', p.regions.map((r) => `${r.name} ×${r.multiplier}`).join('; ')));
+  if (p.web_search) out.push(badge('web search', 'info', `${exactMoney(p.web_search)} per ${p.web_search_per_request ? 'request that searched' : 'search'}`));
+  if (p.earlier?.length) out.push(badge('dated', 'info', p.earlier.map((e) => `before ${e.until}: ${m(e.input)} in, ${m(e.output)} out`).join('; ')));
+  if (p.windows?.length) out.push(badge('off-peak', 'info', p.windows.map((w) => `${w.name ?? 'window'} ${w.from}–${w.to} UTC: ${m(w.input)} in, ${m(w.output)} out`).join('; ')));
+  return out;
+}
 
 function rate(perToken: string | undefined): string {
   return exactMoney(perMillion(perToken ?? '0'));

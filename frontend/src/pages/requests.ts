@@ -2,7 +2,7 @@
 // one request: its tokens, the arithmetic of its cost, its timing, and for
 // a refusal which budget said no and why.
 
-import { api, exportURL, type LogQuery, type RecordDetail, type RecordRow } from '../api';
+import { api, exportURL, type LogQuery, type CostLine, type RecordDetail, type RecordRow } from '../api';
 import type { Page } from '../app';
 import { h, replace, uid } from '../dom';
 import { exactMoney, formatMoney, parsePico, picoString } from '../money';
@@ -384,7 +384,27 @@ const KIND_LABEL: Record<string, string> = {
   cache_write_1h: 'Cache write (1 h)',
   output: 'Output',
   reasoning: 'Reasoning',
+  web_search: 'Web search',
+  web_fetch: 'Web fetch',
+  code_execution: 'Code execution',
+  service_tier: 'Service tier',
+  region: 'Region',
+  unpriced_estimate: 'Unpriced part (estimate)',
 };
+
+/** lineLabel names a cost line by its kind and, when not text, its modality. */
+function lineLabel(l: CostLine): string {
+  const kind = KIND_LABEL[l.kind] ?? l.kind;
+  return l.modality && l.modality !== 'text' ? `${kind}, ${l.modality}` : kind;
+}
+
+/** lineRate is the rate column of a cost line: per million tokens or per call. */
+function lineRate(l: CostLine): HTMLElement | string {
+  if (l.unpriced) return h('span', { class: 'muted' }, 'no rate');
+  if (l.per_call !== undefined) return `× ${exactMoney(l.per_call)} each`;
+  if (l.per_million !== undefined) return `× ${exactMoney(l.per_million)} /1M`;
+  return '';
+}
 
 function detail(d: RecordDetail, close: () => void): HTMLElement {
   const r = d.record;
@@ -406,9 +426,20 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
     ['of which cached', r.cached_input_tokens],
     ['of which cache write', r.cache_write_tokens],
     ['of which cache write (1 h)', r.cache_write_1h_tokens],
+    ['of which audio', r.input_audio_tokens],
+    ['of which image', r.input_image_tokens],
+    ['of which video', r.input_video_tokens],
+    ['of which cached audio', r.cached_audio_tokens],
     ['Output', r.output_tokens],
     ['of which reasoning', r.reasoning_tokens],
+    ['of which audio', r.output_audio_tokens],
+    ['of which image', r.output_image_tokens],
+    ['of which video', r.output_video_tokens],
+    ['Web searches', r.web_search_calls],
+    ['Web fetches', r.web_fetch_calls],
+    ['Code execution runs', r.code_execution_calls],
   ];
+  const optional = new Set(['Web searches', 'Web fetches', 'Code execution runs']);
 
   // The lines are priced by the row in force now; when prices changed
   // since the request, they no longer add up to what it was charged.
@@ -419,18 +450,18 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
     ? h(
         'table',
         { class: 'table table-compact table-cost', 'aria-label': 'Cost arithmetic' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col', class: 'num' }, 'Tokens'), h('th', { scope: 'col', class: 'num' }, 'Rate per 1M'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col', class: 'num' }, 'Tokens or calls'), h('th', { scope: 'col', class: 'num' }, 'Rate'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
         h(
           'tbody',
           null,
           lines.map((l) =>
             h(
               'tr',
-              null,
-              h('td', null, KIND_LABEL[l.kind] ?? l.kind, l.note ? h('div', { class: 'muted small' }, l.note) : null),
-              h('td', { class: 'num' }, count(l.tokens)),
-              h('td', { class: 'num mono' }, `× ${exactMoney(l.per_million)}`),
-              h('td', { class: 'num mono' }, exactMoney(l.amount)),
+              l.unpriced ? { class: 'line-unpriced' } : null,
+              h('td', null, lineLabel(l), l.unpriced ? [' ', badge('unpriced', 'warn')] : null, l.note ? h('div', { class: 'muted small' }, l.note) : null),
+              h('td', { class: 'num' }, l.calls ? `${count(l.calls)} ${l.calls === 1 ? 'call' : 'calls'}` : l.tokens ? count(l.tokens) : ''),
+              h('td', { class: 'num mono' }, lineRate(l)),
+              h('td', { class: 'num mono' }, l.unpriced ? h('span', { class: 'muted' }, '—') : exactMoney(l.amount)),
             ),
           ),
         ),
@@ -461,7 +492,13 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
         h('p', { class: 'detail-amount', title: 'Exact amount' }, exactMoney(r.cost_usd)),
         h('p', { class: 'muted small' }, refused ? `Nothing charged · it could have cost up to ${exactMoney(r.held_usd)}` : `${formatMoney(r.cost_usd)} · held ${exactMoney(r.held_usd)} before forwarding`),
       ),
-      h('div', { class: 'detail-badges' }, outcomeBadge(r.outcome, r.status), r.estimated ? badge('estimated', 'info') : null),
+      h(
+        'div',
+        { class: 'detail-badges' },
+        outcomeBadge(r.outcome, r.status),
+        r.estimated ? badge('estimated', 'info') : null,
+        r.unpriced?.length ? badge('partially priced', 'warn', 'Part of this request has no rate in the price table: ' + r.unpriced.join('; ')) : null,
+      ),
     ),
     explanation,
     refused && r.budget
@@ -471,7 +508,8 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
         ]
       : null,
     refused ? null : h('h3', null, 'Tokens'),
-    refused ? null : h('dl', { class: 'kvs kvs-tokens' }, tokenRows.filter(([k, v]) => !k.startsWith('of which') || (v ?? 0) > 0).map(([k, v]) => kv(k, count(v ?? 0)))),
+    refused ? null : h('dl', { class: 'kvs kvs-tokens' }, tokenRows.filter(([k, v]) => (!k.startsWith('of which') && !optional.has(k)) || (v ?? 0) > 0).map(([k, v]) => kv(k, count(v ?? 0)))),
+    !refused && (r.service_tier || r.inference_geo) ? h('dl', { class: 'kvs' }, r.service_tier ? kv('Service tier', r.service_tier) : null, r.inference_geo ? kv('Region', r.inference_geo) : null) : null,
     refused ? null : h('h3', null, 'Cost arithmetic'),
     !refused && (d.price || r.price) ? h('p', { class: 'muted small' }, 'Price row ', h('code', null, r.price || `${d.price!.provider}/${d.price!.model}@${d.price!.updated}`), d.price ? ` · ${d.price.source}` : null) : null,
     refused ? null : arithmetic,

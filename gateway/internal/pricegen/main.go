@@ -182,7 +182,9 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 			openrouter = append(openrouter, l)
 			continue
 		}
-		if s, ok := skippedTable.Lookup(l.Provider, l.Model); ok {
+		// A model genai-prices skips for a modality it lists no rates of
+		// is priced from LiteLLM where LiteLLM lists them.
+		if s, ok := skippedTable.Lookup(l.Provider, l.Model); ok && !litellmHasModality(l, skipReason[s.Provider+"/"+strings.ToLower(s.Model)]) {
 			note("skip litellm %s/%s: genai-prices skips %s: %s", l.Provider, l.Model, s.Model, skipReason[s.Provider+"/"+strings.ToLower(s.Model)])
 			continue
 		}
@@ -275,6 +277,9 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 //   - Anthropic bills one-hour cache writes at twice the base input rate,
 //     for every model: rows without a one-hour rate get it, in each tier
 //     and dated period too.
+//   - Anthropic bills web search at $10 per thousand searches whatever
+//     the model (LiteLLM lists that fee for every Claude model it lists
+//     one for): Claude 4 and newer rows without it get it.
 //   - Anthropic bills requests run with inference_geo "us" at 1.1 times
 //     every rate, for Claude Opus 4.6 and newer models: those rows get a
 //     "us" region.
@@ -318,6 +323,10 @@ func providerRules(p *gateway.Price) []string {
 		if changed {
 			notes = append(notes, "one-hour cache writes at twice the input rate")
 		}
+		if p.WebSearch == 0 && claudeAtLeast(p.Model, 4, 0) {
+			p.WebSearch = gateway.Dollar / 100
+			notes = append(notes, "web search at $10 per thousand searches")
+		}
 		if len(p.Regions) == 0 && claudeAtLeast(p.Model, 4, 6) {
 			p.Regions = []gateway.Region{{Name: "us", Multiplier: "1.1"}}
 			notes = append(notes, "inference_geo us at 1.1 times every rate")
@@ -345,6 +354,18 @@ func claudeAtLeast(model string, major, minor int) bool {
 		}
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// litellmHasModality reports whether l lists the rates whose absence
+// made genai-prices' row unpriceable, as reason says.
+func litellmHasModality(l gateway.Price, reason string) bool {
+	switch {
+	case strings.HasPrefix(reason, "image model"):
+		return l.OutputImage != 0
+	case strings.HasPrefix(reason, "audio model"):
+		return l.InputAudio != 0 || l.OutputAudio != 0
+	}
+	return false
 }
 
 func key(p gateway.Price) string { return p.Provider + "\x00" + strings.ToLower(p.Model) }

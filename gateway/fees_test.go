@@ -1,0 +1,295 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInspectBilling(t *testing.T) {
+	tests := []struct {
+		name, dialect, body string
+		out                 int64
+		want                billing
+	}{
+		{"plain chat", DialectOpenAI, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, 100, billing{}},
+		{"openai audio in and out", DialectOpenAI,
+			`{"model":"gpt-audio","modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}]}`,
+			100, billing{audioIn: true, audioOut: true}},
+		{"openai priority", DialectOpenAI, `{"model":"gpt-5","service_tier":"priority","input":"hi"}`, 100, billing{tier: "priority"}},
+		// max_tool_calls bounds the built-in tool calls of a response.
+		{"responses web search, limited", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"max_tool_calls":4,"input":"hi"}`, 1000, billing{webSearch: 4}},
+		// Without a limit: one call per ten output tokens, at most 50.
+		{"responses web search, no limit", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search_preview"}],"input":"hi"}`, 200, billing{webSearch: 20}},
+		{"responses web search, large output", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"input":"hi"}`, 64000, billing{webSearch: maxToolCallsBound}},
+		{"responses code interpreter", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"code_interpreter","container":{"type":"auto"}}],"input":"hi"}`, 100, billing{codeExec: true}},
+		{"chat search model", DialectOpenAI, `{"model":"gpt-4o-mini-search-preview","web_search_options":{},"messages":[]}`, 100, billing{webSearch: 1}},
+		{"anthropic web search max_uses", DialectAnthropic,
+			`{"model":"claude-opus-4-6","max_tokens":1024,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}],"messages":[]}`,
+			1024, billing{webSearch: 5}},
+		{"anthropic code execution and geo", DialectAnthropic,
+			`{"model":"claude-opus-4-6","max_tokens":1024,"inference_geo":"us","tools":[{"type":"code_execution_20250825","name":"code_execution"}],"messages":[]}`,
+			1024, billing{codeExec: true, geo: "us"}},
+		{"gemini audio in, audio out, search", DialectGemini,
+			`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/mp3","data":"AAAA"}}]}],"generationConfig":{"responseModalities":["AUDIO"]},"tools":[{"googleSearch":{}}]}`,
+			100, billing{audioIn: true, audioOut: true, webSearch: 10}},
+		{"gemini image out", DialectGemini, `{"contents":[],"generation_config":{"response_modalities":["TEXT","IMAGE"]}}`, 100, billing{imageOut: true}},
+	}
+	for _, tt := range tests {
+		if got := inspectBilling(tt.dialect, []byte(tt.body), tt.out); got != tt.want {
+			t.Errorf("%s: inspectBilling = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestWorstCostHighestRate(t *testing.T) {
+	table := DefaultPrices()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	row := func(prov, model string) Price {
+		t.Helper()
+		p, ok := table.Lookup(prov, model)
+		if !ok {
+			t.Fatalf("no price for %s/%s", prov, model)
+		}
+		return p
+	}
+	rt := route{Name: "openai.chat"}
+	info := RequestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
+
+	// Audio in the body: every input token at gpt-audio's audio rate (32
+	// per M, not 2.5); audio asked for out: every output token at 64.
+	audio := row("openai", "gpt-audio")
+	got, _ := worstCost(audio, now, info, billing{audioIn: true, audioOut: true}, rt)
+	if want := 1000*PerMillion(32) + 100*PerMillion(64); got != want {
+		t.Errorf("worstCost(gpt-audio, audio in and out) = %s, want %s", got, want)
+	}
+	text, _ := worstCost(audio, now, info, billing{}, rt)
+	if want := 1000*PerMillion(2.5) + 100*PerMillion(10); text != want {
+		t.Errorf("worstCost(gpt-audio, text) = %s, want %s", text, want)
+	}
+
+	// A bound that crosses 200k input tokens: every token at the tier.
+	pro := row("gemini", "gemini-2.5-pro")
+	long := RequestInfo{InputBound: 250_000, MaxOutput: 1000, Choices: 1}
+	got, _ = worstCost(pro, now, long, billing{audioIn: true}, route{Name: "gemini.generateContent"})
+	if want := 250_000*PerMillion(2.5) + 1000*PerMillion(15); got != want {
+		t.Errorf("worstCost(gemini-2.5-pro, 250k in) = %s, want %s (the long-context tier)", got, want)
+	}
+
+	// Priority asked for: priority rates.
+	mini := row("openai", "gpt-4o-mini")
+	got, _ = worstCost(mini, now, info, billing{tier: "priority"}, rt)
+	if want := 1000*PerMillion(0.25) + 100*PerMillion(1); got != want {
+		t.Errorf("worstCost(gpt-4o-mini, priority) = %s, want %s", got, want)
+	}
+
+	// Five searches at most, $0.01 each, on top of the tokens; US-only
+	// inference at 1.1 times.
+	opus := row("anthropic", "claude-opus-4-6")
+	arInfo := RequestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
+	got, _ = worstCost(opus, now, arInfo, billing{webSearch: 5, geo: "us"}, route{Name: "anthropic.messages"})
+	// The dearest input rate is the one-hour cache write: 10 per M, ×1.1.
+	if want := 1000*PerMillion(11) + 100*PerMillion(27.5) + 5*Dollar/100; got != want {
+		t.Errorf("worstCost(claude-opus-4-6, 5 searches, us) = %s, want %s", got, want)
+	}
+
+	// DeepSeek off-peak: the hold takes the dearer side of the window,
+	// whatever the time.
+	ds := row("deepseek", "deepseek-chat")
+	offPeak := time.Date(2026, 11, 30, 20, 0, 0, 0, time.UTC)
+	got, _ = worstCost(ds, offPeak, info, billing{}, rt)
+	if want := 1000*PerMillion(0.27) + 100*PerMillion(1.1); got != want {
+		t.Errorf("worstCost(deepseek-chat, off-peak) = %s, want %s (the standard rate)", got, want)
+	}
+}
+
+func TestPriceAtDatesAndWindows(t *testing.T) {
+	p := Price{Provider: "x", Model: "m", Input: PerMillion(3), Output: PerMillion(15),
+		Earlier: []DatedRates{
+			{Until: "2026-01-01", Rates: Rates{Input: PerMillion(1), Output: PerMillion(5)}},
+			{Until: "2026-09-01", Rates: Rates{Input: PerMillion(2), Output: PerMillion(10)}},
+		},
+		Windows: []WindowRates{{From: "16:30", To: "00:30", Name: "off-peak", Rates: Rates{Input: PerMillion(0.5), Output: PerMillion(2)}}},
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		at          time.Time
+		in, out     Money
+		appliedPart string
+	}{
+		{time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC), PerMillion(1), PerMillion(5), "until 2026-01-01"},
+		{time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), PerMillion(2), PerMillion(10), "until 2026-09-01"},
+		// 2026-08-31 16:00 UTC is 2026-09-01 01:00 in Tokyo: the new
+		// price, from the user's midnight.
+		{time.Date(2026, 8, 31, 16, 0, 0, 0, time.UTC).In(tokyo), PerMillion(3), PerMillion(15), ""},
+		{time.Date(2026, 8, 31, 16, 0, 0, 0, time.UTC), PerMillion(2), PerMillion(10), "until 2026-09-01"},
+		// The window is in UTC whatever the user's zone.
+		{time.Date(2026, 10, 1, 17, 0, 0, 0, time.UTC).In(tokyo), PerMillion(0.5), PerMillion(2), "off-peak"},
+		{time.Date(2026, 10, 1, 0, 29, 0, 0, time.UTC), PerMillion(0.5), PerMillion(2), "off-peak"},
+		{time.Date(2026, 10, 1, 0, 30, 0, 0, time.UTC), PerMillion(3), PerMillion(15), ""},
+	}
+	for _, tt := range tests {
+		got := p.At(tt.at)
+		if got.Input != tt.in || got.Output != tt.out || !strings.Contains(got.Applied, tt.appliedPart) || (tt.appliedPart == "") != (got.Applied == "") {
+			t.Errorf("At(%s) = in %s out %s (%q), want in %s out %s (%q)", tt.at, got.Input, got.Output, got.Applied, tt.in, tt.out, tt.appliedPart)
+		}
+		if len(got.Earlier) != 0 || len(got.Windows) != 0 {
+			t.Errorf("At(%s) kept its alternatives", tt.at)
+		}
+	}
+}
+
+func TestCostTiersRegionsAndUnknownKinds(t *testing.T) {
+	p := Price{Input: PerMillion(2), Output: PerMillion(8), CachedInput: PerMillion(0.5),
+		ServiceTiers: []ServiceTier{{Name: "flex", Rates: Rates{Input: PerMillion(1), Output: PerMillion(4)}}},
+		Regions:      []Region{{Name: "us", Multiplier: "1.1"}},
+	}
+	tests := []struct {
+		name    string
+		u       Usage
+		want    Money
+		unknown []string
+	}{
+		// flex lists no cached rate: the cached tokens are unpriced,
+		// not charged at the standard cached rate.
+		{"flex", Usage{InputTokens: 1000, CachedInputTokens: 400, OutputTokens: 10, ServiceTier: "flex"},
+			600*PerMillion(1) + 10*PerMillion(4), []string{"cached_input"}},
+		{"standard spelled out", Usage{InputTokens: 1000, OutputTokens: 10, ServiceTier: "default"}, 1000*PerMillion(2) + 10*PerMillion(8), nil},
+		{"unknown tier", Usage{InputTokens: 1000, OutputTokens: 10, ServiceTier: "scale"}, 1000*PerMillion(2) + 10*PerMillion(8), []string{"service_tier"}},
+		{"region", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "us"}, 1000*PerMillion(2.2) + 10*PerMillion(8.8), nil},
+		{"unknown region", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "eu"}, 1000*PerMillion(2) + 10*PerMillion(8), []string{"region"}},
+		{"global", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "global"}, 1000*PerMillion(2) + 10*PerMillion(8), nil},
+		// Audio without an audio rate is never charged as text.
+		{"audio in", Usage{InputTokens: 1000, InputAudioTokens: 900, OutputTokens: 10}, 100*PerMillion(2) + 10*PerMillion(8), []string{"input (audio)"}},
+		{"image and video in at the input rate", Usage{InputTokens: 1000, InputImageTokens: 300, InputVideoTokens: 600}, 1000 * PerMillion(2), nil},
+		{"audio out", Usage{InputTokens: 10, OutputTokens: 100, OutputAudioTokens: 90}, 10*PerMillion(2) + 10*PerMillion(8), []string{"output (audio)"}},
+		{"web search without a fee", Usage{InputTokens: 10, WebSearchCalls: 2}, 10 * PerMillion(2), []string{"web_search"}},
+		{"code execution", Usage{InputTokens: 10, CodeExecutionCalls: 1}, 10 * PerMillion(2), []string{"code_execution"}},
+		{"web fetch is free", Usage{InputTokens: 10, WebFetchCalls: 3}, 10 * PerMillion(2), nil},
+	}
+	for _, tt := range tests {
+		got := p.Cost(tt.u)
+		unknown := p.Unpriced(tt.u)
+		ok := got == tt.want && len(unknown) == len(tt.unknown)
+		for i := range tt.unknown {
+			ok = ok && i < len(unknown) && strings.HasPrefix(unknown[i], tt.unknown[i])
+		}
+		if !ok {
+			t.Errorf("%s: Cost = %s, Unpriced = %q; want %s, %q", tt.name, got, unknown, tt.want, tt.unknown)
+		}
+	}
+}
+
+// anthropicFeeUpstream answers Messages requests with a recorded-shape
+// answer that used two web searches and ran code once.
+func anthropicFeeUpstream(t *testing.T, seen *upstreamSeen) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen.add(r, b)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Request-Id", "req_fee")
+		content := `[{"type":"text","text":"ok"}]`
+		if strings.Contains(string(b), "code_execution") {
+			content = `[{"type":"server_tool_use","id":"srvtoolu_1","name":"code_execution","input":{"code":"print(1)"}},{"type":"code_execution_tool_result","tool_use_id":"srvtoolu_1","content":{"type":"code_execution_result","stdout":"1\n","stderr":"","return_code":0}},{"type":"text","text":"1"}]`
+		}
+		io.WriteString(w, `{"id":"msg_fee","type":"message","role":"assistant","model":"claude-opus-4-6","content":`+content+`,"stop_reason":"end_turn","usage":{"input_tokens":1000,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":100,"server_tool_use":{"web_search_requests":2,"web_fetch_requests":0},"service_tier":"standard","inference_geo":"global"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestProxyToolFees: server-side web searches are held for by the
+// request's max_uses, charged by the count the provider reports, and
+// shown in the arithmetic.
+func TestProxyToolFees(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := anthropicFeeUpstream(t, seen)
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
+	resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken},
+		`{"model":"claude-opus-4-6","max_tokens":100,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}],"messages":[{"role":"user","content":"news?"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /v1/messages = %d %s", resp.StatusCode, body)
+	}
+	recs, _ := l.all()
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	r := recs[0]
+	tokens := 1000*PerMillion(5) + 100*PerMillion(25)
+	if want := tokens + 2*Dollar/100; r.Cost != want || r.WebSearchCalls != 2 || len(r.Unpriced) != 0 {
+		t.Errorf("record cost %s, searches %d, unpriced %q; want %s for the tokens and two $0.01 searches", r.Cost, r.WebSearchCalls, r.Unpriced, want)
+	}
+	if r.Held < tokens+3*Dollar/100 {
+		t.Errorf("held %s, want at least the tokens and three searches (max_uses), %s", r.Held, tokens+3*Dollar/100)
+	}
+	var line *CostLine
+	lines := r.Rates.Explain(r.Usage)
+	for i := range lines {
+		if lines[i].Kind == CostWebSearch {
+			line = &lines[i]
+		}
+	}
+	if line == nil || line.Calls != 2 || line.PerCall != "0.01" || line.Amount != 2*Dollar/100 {
+		t.Errorf("arithmetic = %+v, want a web_search line of 2 calls at 0.01", lines)
+	}
+}
+
+// TestProxyPartiallyPriced: a fee the table does not know (Anthropic
+// code execution) falls under the unpriced-model policy: refused under a
+// budget by default, held and charged at the estimate otherwise, and the
+// record says which part had no price.
+func TestProxyPartiallyPriced(t *testing.T) {
+	req := `{"model":"claude-opus-4-6","max_tokens":100,"tools":[{"type":"code_execution_20250825","name":"code_execution"}],"messages":[{"role":"user","content":"run it"}]}`
+	t.Run("refused under a budget", func(t *testing.T) {
+		seen := &upstreamSeen{}
+		up := anthropicFeeUpstream(t, seen)
+		l := &memLedger{limit: 100 * Dollar}
+		_, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
+		resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken}, req)
+		if resp.StatusCode != http.StatusPaymentRequired || !strings.Contains(body, "code_execution") {
+			t.Fatalf("POST /v1/messages = %d %s, want 402 naming the unpriced part", resp.StatusCode, body)
+		}
+		checkShape(t, DialectAnthropic, []byte(body))
+		if n := seen.count(); n != 0 {
+			t.Errorf("upstream saw %d requests, want none", n)
+		}
+		recs, _ := l.all()
+		if len(recs) != 1 || recs[0].Outcome != OutcomeRefused || len(recs[0].Unpriced) == 0 {
+			t.Errorf("records = %+v, want one refusal naming the unpriced part", recs)
+		}
+	})
+	t.Run("estimated", func(t *testing.T) {
+		seen := &upstreamSeen{}
+		up := anthropicFeeUpstream(t, seen)
+		l := &memLedger{limit: 100 * Dollar}
+		p, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
+		p.SetPolicy(Policy{Unpriced: "estimate", UnpricedHold: 2 * Dollar})
+		resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken}, req)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST /v1/messages = %d %s", resp.StatusCode, body)
+		}
+		recs, _ := l.all()
+		if len(recs) != 1 {
+			t.Fatalf("%d records, want 1", len(recs))
+		}
+		r := recs[0]
+		priced := 1000*PerMillion(5) + 100*PerMillion(25) + 2*Dollar/100
+		if r.CodeExecutionCalls != 1 || len(r.Unpriced) != 1 || !strings.HasPrefix(r.Unpriced[0], "code_execution") || !r.Estimated || !r.Priced {
+			t.Errorf("record = %+v, want one code execution run, marked partially priced and estimated", r)
+		}
+		if want := priced + 2*Dollar; r.Cost != want {
+			t.Errorf("cost %s, want the priced part %s plus the policy's $2", r.Cost, priced)
+		}
+		if r.Held < r.Cost {
+			t.Errorf("held %s < cost %s", r.Held, r.Cost)
+		}
+	})
+}

@@ -1,0 +1,566 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The runaway guard stops what a day's budget is too slow to stop: an
+// agent stuck sending the same request again and again, a token sending
+// more requests a minute than its cap, and everything while the user has
+// paused Sluice. Refusals are answered in the caller's dialect, with
+// x-should-retry: false so that the SDKs do not send them again.
+
+// Reasons a request was refused, as Record.Reason keeps them.
+const (
+	ReasonBudget   = "budget"   // a budget cannot cover it (402)
+	ReasonUnpriced = "unpriced" // no price and a budget applies (402)
+	ReasonLoop     = "loop"     // the same request repeated too often (429)
+	ReasonRPM      = "rpm"      // the token's requests-per-minute cap (429)
+	ReasonPause    = "pause"    // Sluice, or the token, is paused (402)
+)
+
+// Loop detection defaults: the ninth identical request within two
+// minutes is refused.
+const (
+	DefaultLoopLimit  = 8
+	DefaultLoopWindow = 2 * time.Minute
+)
+
+// LoopPolicy is how loops are detected. Its zero value is the default:
+// on, DefaultLoopLimit repeats within DefaultLoopWindow.
+type LoopPolicy struct {
+	// Off turns loop detection off.
+	Off bool
+	// Limit is how many identical requests may be sent within Window;
+	// the next is refused. 0 means DefaultLoopLimit.
+	Limit int
+	// Window is how far back repeats count; 0 means DefaultLoopWindow.
+	Window time.Duration
+	// Allowed exempts tokens, by name, until the time given.
+	Allowed map[string]time.Time
+}
+
+func (lp LoopPolicy) limit() int {
+	if lp.Limit <= 0 {
+		return DefaultLoopLimit
+	}
+	return lp.Limit
+}
+
+func (lp LoopPolicy) window() time.Duration {
+	if lp.Window <= 0 {
+		return DefaultLoopWindow
+	}
+	return lp.Window
+}
+
+// Pause stops requests until it ends or the user resumes.
+type Pause struct {
+	// Token is the local token paused; "" pauses every request.
+	Token string    `json:"token,omitempty"`
+	Since time.Time `json:"since"`
+	// Until is when the pause ends by itself; zero lasts until resumed.
+	Until time.Time `json:"until,omitzero"`
+	// Cut says open streams were cut when the pause began, rather than
+	// left to finish.
+	Cut bool `json:"cut,omitempty"`
+}
+
+// Active reports whether p is in force at now.
+func (p Pause) Active(now time.Time) bool {
+	return p.Until.IsZero() || now.Before(p.Until)
+}
+
+// Covers reports whether p stops a request made with token.
+func (p Pause) Covers(token string) bool { return p.Token == "" || p.Token == token }
+
+// guard is the runaway guard's memory: recent requests by fingerprint,
+// recent admissions by token, and the streams open now. Safe for
+// concurrent use.
+type guard struct {
+	mu      sync.Mutex // guards the fields below
+	repeats map[[32]byte]*repeat
+	minute  map[string][]time.Time // token → admissions in the last minute
+	flights map[*flight]struct{}
+	swept   time.Time
+}
+
+// repeat is the recent sending times of one fingerprint, oldest first,
+// at most the loop limit of them.
+type repeat struct {
+	times []time.Time
+}
+
+// flight is a request being relayed, which a pause may cut.
+type flight struct {
+	token  string
+	cancel context.CancelCauseFunc
+}
+
+// errPaused is the cause of a stream cut by a pause.
+var errPaused = errors.New("stream cut: Sluice was paused")
+
+// runaway refuses x, answering the caller, when a pause, the token's
+// requests-per-minute cap or loop detection stops it; it returns false
+// then. It is the runaway guard's one step in the request path.
+func (p *Proxy) runaway(w http.ResponseWriter, x *exchange, body []byte) bool {
+	now := x.start
+	pol := p.Policy()
+	dialect := x.route.Dialect
+	token := x.rec.Token
+	for _, pa := range pol.Pauses {
+		if pa.Active(now) && pa.Covers(token) {
+			msg := pauseMessage(pa, token)
+			p.refuse(x, http.StatusPaymentRequired, ReasonPause, msg)
+			w.Header().Set("X-Sluice-Paused", "true")
+			writeError(w, dialect, http.StatusPaymentRequired, kindPaused, msg)
+			return false
+		}
+	}
+	g := &p.runaways
+	if x.route.metered() && !pol.Loop.Off && !(pol.Loop.Allowed[token].After(now)) {
+		fp, desc := fingerprint(token, x.rec.Model, x.route.Name, body)
+		if n, first := g.repeat(fp, now, pol.Loop.limit(), pol.Loop.window()); n > pol.Loop.limit() {
+			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, desc, fp, n, first, pol.Loop)
+			p.refuse(x, http.StatusTooManyRequests, ReasonLoop, msg)
+			writeError(w, dialect, http.StatusTooManyRequests, kindLoop, msg)
+			return false
+		}
+	}
+	if limit := pol.RPM[token]; limit > 0 {
+		if wait := g.admitRPM(token, now, limit); wait > 0 {
+			msg := fmt.Sprintf("Sluice caps token %q at %d requests a minute, and it has sent %d in the last minute; the next fits in %ds. Change the cap with `sluice token rpm %s N` (0 removes it).",
+				token, limit, limit, int(wait.Seconds()+0.999), ShellQuote(token))
+			p.refuse(x, http.StatusTooManyRequests, ReasonRPM, msg)
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+			writeError(w, dialect, http.StatusTooManyRequests, kindRateLimit, msg)
+			return false
+		}
+	}
+	return true
+}
+
+// refuse settles x as refused by the guard.
+func (p *Proxy) refuse(x *exchange, status int, reason, msg string) {
+	if !x.route.metered() {
+		return
+	}
+	x.rec.Status, x.rec.Outcome, x.rec.Reason, x.rec.Error = status, OutcomeRefused, reason, msg
+	p.settle(x.rec)
+}
+
+func pauseMessage(pa Pause, token string) string {
+	var b strings.Builder
+	if pa.Token == "" {
+		b.WriteString("Sluice is paused: every request is refused")
+	} else {
+		fmt.Fprintf(&b, "Sluice has paused token %q: its requests are refused", token)
+	}
+	if pa.Until.IsZero() {
+		b.WriteString(" until you resume")
+	} else {
+		fmt.Fprintf(&b, " until %s", pa.Until.Local().Format("15:04:05 MST"))
+	}
+	fmt.Fprintf(&b, " (paused since %s). Nothing was sent upstream. Resume with `sluice resume", pa.Since.Local().Format("15:04:05"))
+	if pa.Token != "" {
+		b.WriteString(" --token " + ShellQuote(pa.Token))
+	}
+	b.WriteString("` or the Resume button in Sluice's window.")
+	return b.String()
+}
+
+func loopMessage(token, provider, model, path, desc string, fp [32]byte, n int, first time.Time, lp LoopPolicy) string {
+	who := "token " + strconv.Quote(token)
+	if token == "" {
+		who = "a caller with no token"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Sluice stopped a loop: %s has sent this same request (%s %s on %s", who, provider, model, path)
+	if desc != "" {
+		fmt.Fprintf(&b, ", ending %q", desc)
+	}
+	fmt.Fprintf(&b, "; fingerprint %s) %d times since %s, more than the %d allowed in %s. Nothing was sent upstream.",
+		hex.EncodeToString(fp[:4]), n, first.Local().Format("15:04:05"), lp.limit(), lp.window())
+	if token != "" {
+		fmt.Fprintf(&b, " If the repeats are meant, allow them for an hour with `sluice loop allow %s`,", ShellQuote(token))
+	} else {
+		b.WriteString(" If the repeats are meant,")
+	}
+	b.WriteString(" or change loop detection with `sluice settings set loop_limit N` (off turns it off).")
+	return b.String()
+}
+
+// repeat counts a request with fingerprint fp sent at now and returns how
+// many were sent within window, this one included (at most limit+1), and
+// when the first of them was.
+func (g *guard) repeat(fp [32]byte, now time.Time, limit int, window time.Duration) (int, time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.repeats == nil {
+		g.repeats = make(map[[32]byte]*repeat)
+	}
+	g.sweep(now, window)
+	r := g.repeats[fp]
+	if r == nil {
+		r = &repeat{}
+		g.repeats[fp] = r
+	}
+	from := now.Add(-window)
+	i := 0
+	for i < len(r.times) && !r.times[i].After(from) {
+		i++
+	}
+	r.times = append(r.times[i:], now)
+	if len(r.times) > limit+1 {
+		r.times = r.times[len(r.times)-limit-1:]
+	}
+	return len(r.times), r.times[0]
+}
+
+// sweep forgets fingerprints not seen within window, at most once a
+// window. Guarded by g.mu.
+func (g *guard) sweep(now time.Time, window time.Duration) {
+	if now.Sub(g.swept) < window {
+		return
+	}
+	g.swept = now
+	from := now.Add(-window)
+	for fp, r := range g.repeats {
+		if len(r.times) == 0 || !r.times[len(r.times)-1].After(from) {
+			delete(g.repeats, fp)
+		}
+	}
+	for tok, ts := range g.minute {
+		if len(ts) == 0 || !ts[len(ts)-1].After(now.Add(-time.Minute)) {
+			delete(g.minute, tok)
+		}
+	}
+}
+
+// admitRPM counts a request of token at now against a cap of limit a
+// minute. It returns 0 when the request is within the cap (and counts
+// it), else how long until it would be.
+func (g *guard) admitRPM(token string, now time.Time, limit int) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.minute == nil {
+		g.minute = make(map[string][]time.Time)
+	}
+	ts := g.minute[token]
+	from := now.Add(-time.Minute)
+	i := 0
+	for i < len(ts) && !ts[i].After(from) {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) >= limit {
+		g.minute[token] = ts
+		return ts[len(ts)-limit].Sub(from)
+	}
+	g.minute[token] = append(ts, now)
+	return 0
+}
+
+// fly registers a request being relayed with the cancel of its upstream
+// context, so that a pause can cut it; the returned func unregisters it.
+func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
+	f := &flight{token: token, cancel: cancel}
+	g := &p.runaways
+	g.mu.Lock()
+	if g.flights == nil {
+		g.flights = make(map[*flight]struct{})
+	}
+	g.flights[f] = struct{}{}
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		delete(g.flights, f)
+		g.mu.Unlock()
+	}
+}
+
+// CutStreams ends every request being relayed for token ("" means every
+// token) at once: what was relayed is charged, the caller's stream ends
+// with an error event naming the pause. It returns how many it cut.
+func (p *Proxy) CutStreams(token string) int {
+	g := &p.runaways
+	g.mu.Lock()
+	var cut []*flight
+	for f := range g.flights {
+		if token == "" || f.token == token {
+			cut = append(cut, f)
+		}
+	}
+	g.mu.Unlock()
+	for _, f := range cut {
+		f.cancel(errPaused)
+	}
+	return len(cut)
+}
+
+// Loop fingerprints. Two requests are the same when they come with the
+// same token, for the same model and route, and their JSON bodies are
+// equal once what changes from call to call is set aside:
+//
+//   - object members, at any depth, named "id", ending in "_id" or "Id"
+//     (tool_call_id, tool_use_id, previous_response_id, request_id...),
+//     or named user, metadata, timestamp, created, created_at, nonce,
+//     idempotency_key, safety_identifier or prompt_cache_key;
+//   - inside strings: UUIDs, ISO 8601 date-times ("2026-11-30T10:31:02Z",
+//     "2026-11-30 10:31"), runs of ten or more digits (Unix times) and
+//     runs of sixteen or more hex digits.
+//
+// Everything else counts, so requests that differ in what they ask (a
+// different page, a different question) are different requests however
+// fast they come. A body that is not JSON counts as its bytes.
+
+var perCallMembers = map[string]bool{
+	"id": true, "user": true, "metadata": true, "timestamp": true, "created": true,
+	"created_at": true, "nonce": true, "idempotency_key": true, "safety_identifier": true,
+	"prompt_cache_key": true,
+}
+
+func perCallMember(name string) bool {
+	return perCallMembers[name] || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID")
+}
+
+// fingerprint returns the loop fingerprint of a request and a few words
+// of its last message, to tell the user which request repeats.
+func fingerprint(token, model, route string, body []byte) ([32]byte, string) {
+	h := sha256.New()
+	for _, s := range []string{token, model, route} {
+		writeString(h, s)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		h.Write(body)
+		var out [32]byte
+		h.Sum(out[:0])
+		return out, ""
+	}
+	hashValue(h, v)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out, lastWords(v)
+}
+
+type hashWriter interface{ Write([]byte) (int, error) }
+
+func writeString(h hashWriter, s string) {
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+	h.Write([]byte(s))
+}
+
+// hashValue writes v to h, per-call members and values set aside. Keys
+// are written in sorted order.
+func hashValue(h hashWriter, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		h.Write([]byte{'{'})
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			if !perCallMember(k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			writeString(h, k)
+			hashValue(h, v[k])
+		}
+		h.Write([]byte{'}'})
+	case []any:
+		h.Write([]byte{'['})
+		for _, e := range v {
+			hashValue(h, e)
+		}
+		h.Write([]byte{']'})
+	case string:
+		h.Write([]byte{'s'})
+		writeString(h, normalizeText(v))
+	case json.Number:
+		h.Write([]byte{'n'})
+		writeString(h, string(v))
+	case bool:
+		if v {
+			h.Write([]byte{'t'})
+		} else {
+			h.Write([]byte{'f'})
+		}
+	case nil:
+		h.Write([]byte{'0'})
+	}
+}
+
+// normalizeText replaces what changes per call inside a string (UUIDs,
+// date-times, long numbers, long hex runs) with placeholders.
+func normalizeText(s string) string {
+	if !strings.ContainsAny(s, "0123456789") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if !isHexByte(c) || i > 0 && isWord(s[i-1]) {
+			i++
+			continue
+		}
+		if n := matchUUID(s[i:]); n > 0 {
+			b.WriteString(s[last:i])
+			b.WriteString("<uuid>")
+			i += n
+			last = i
+			continue
+		}
+		if n := matchDateTime(s[i:]); n > 0 {
+			b.WriteString(s[last:i])
+			b.WriteString("<time>")
+			i += n
+			last = i
+			continue
+		}
+		j := i
+		digits, hexes := true, true
+		for j < len(s) && isWord(s[j]) {
+			digits = digits && isDigit(s[j])
+			hexes = hexes && isHexByte(s[j])
+			j++
+		}
+		if digits && j-i >= 10 || hexes && j-i >= 16 {
+			b.WriteString(s[last:i])
+			b.WriteString("<n>")
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool   { return c >= '0' && c <= '9' }
+func isHexByte(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// isWord reports whether c is part of a word: a letter, a digit or _.
+func isWord(c byte) bool { return isAlnum(c) || c == '_' }
+
+// matchUUID returns 36 if s starts with a UUID.
+func matchUUID(s string) int {
+	if len(s) < 36 {
+		return 0
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return 0
+			}
+		default:
+			if !isHexByte(s[i]) {
+				return 0
+			}
+		}
+	}
+	if len(s) > 36 && isWord(s[36]) {
+		return 0
+	}
+	return 36
+}
+
+// matchDateTime returns the length of an ISO 8601 date-time at the start
+// of s ("2026-11-30T10:31", with seconds, fraction and zone if there), or 0.
+func matchDateTime(s string) int {
+	pat := "dddd-dd-ddTdd:dd"
+	if len(s) < len(pat) {
+		return 0
+	}
+	for i := 0; i < len(pat); i++ {
+		switch pat[i] {
+		case 'd':
+			if !isDigit(s[i]) {
+				return 0
+			}
+		case 'T':
+			if s[i] != 'T' && s[i] != ' ' && s[i] != 't' {
+				return 0
+			}
+		default:
+			if s[i] != pat[i] {
+				return 0
+			}
+		}
+	}
+	n := len(pat)
+	for n < len(s) && (isDigit(s[n]) || strings.IndexByte(":.,Z+-", s[n]) >= 0) && n < 40 {
+		n++
+	}
+	return n
+}
+
+// lastWords returns the start of the last message of a request body in
+// any dialect, for the user to recognise it by.
+func lastWords(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	var text string
+	for _, key := range []string{"messages", "input", "contents", "prompt"} {
+		if t := textOf(m[key], 0); t != "" {
+			text = t
+			break
+		}
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	if len(text) > 60 {
+		cut := 60
+		for cut > 0 && text[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		text = text[:cut] + "…"
+	}
+	return text
+}
+
+// textOf finds the text of the last message or part in v.
+func textOf(v any, depth int) string {
+	if depth > 6 {
+		return ""
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		for i := len(v) - 1; i >= 0; i-- {
+			if t := textOf(v[i], depth+1); t != "" {
+				return t
+			}
+		}
+	case map[string]any:
+		for _, key := range []string{"content", "text", "parts", "input"} {
+			if t := textOf(v[key], depth+1); t != "" {
+				return t
+			}
+		}
+	}
+	return ""
+}

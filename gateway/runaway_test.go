@@ -1,0 +1,250 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func guardRig(t *testing.T) (*Proxy, string, *upstreamSeen, *memLedger, *testClock) {
+	t.Helper()
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	clock := &testClock{t: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}
+	p.Now = clock.Now
+	return p, srv.URL, seen, l, clock
+}
+
+var auth = map[string]string{"Authorization": "Bearer " + testToken}
+
+// chatCall is an agent's call as its SDK sends it: per-call ids and a
+// timestamp in the system prompt change every time.
+func chatCall(i int, question string) string {
+	return fmt.Sprintf(`{"model":"gpt-4o-mini","user":"u-%d","metadata":{"run":"%d"},"messages":[`+
+		`{"role":"system","content":"You are a build agent. Now: 2026-11-30T10:%02d:%02d.%03dZ, session 3f2b8c1e-9a4d-4e6f-8b1a-%012d."},`+
+		`{"role":"assistant","tool_calls":[{"id":"call_%d","type":"function","function":{"name":"run","arguments":"{\"cmd\":\"make test\"}"}}]},`+
+		`{"role":"tool","tool_call_id":"call_%d","content":"FAIL: TestBuild (exit 2) at %d"},`+
+		`{"role":"user","content":"%s"}]}`, i, i, i%60, i%60, i, i, i, i, 1764496800+i, question)
+}
+
+func TestLoopRefusedOnTheNinth(t *testing.T) {
+	_, url, seen, l, clock := guardRig(t)
+	for i := 1; i <= 8; i++ {
+		resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(i, "The build failed. Fix it and try again."))
+		if resp.StatusCode != 200 {
+			t.Fatalf("identical call %d: %d %s, want 200", i, resp.StatusCode, body)
+		}
+		clock.Add(5 * time.Second)
+	}
+	resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(9, "The build failed. Fix it and try again."))
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("ninth identical call: %d %s, want 429", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("X-Should-Retry"); got != "false" {
+		t.Errorf("loop 429 x-should-retry = %q, want false", got)
+	}
+	var e struct {
+		Error struct{ Message, Type, Code string }
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Type != kindLoop || e.Error.Code != kindLoop {
+		t.Errorf("loop 429 body %s, want an OpenAI error of type %s", body, kindLoop)
+	}
+	for _, want := range []string{`token "laptop"`, "gpt-4o-mini", "/v1/chat/completions", "The build failed. Fix it and try again.", "9 times", "sluice loop allow laptop", "loop_limit"} {
+		if !strings.Contains(e.Error.Message, want) {
+			t.Errorf("loop message %q does not say %q", e.Error.Message, want)
+		}
+	}
+	if n := seen.count(); n != 8 {
+		t.Errorf("upstream saw %d calls, want 8", n)
+	}
+	recs, _ := l.all()
+	last := recs[len(recs)-1]
+	if last.Status != 429 || last.Outcome != OutcomeRefused || last.Reason != ReasonLoop || last.Token != "laptop" {
+		t.Errorf("refused record = status %d outcome %q reason %q token %q, want 429 refused loop laptop", last.Status, last.Outcome, last.Reason, last.Token)
+	}
+	// The loop stays refused while it goes on; quiet for the window, it
+	// is let through again.
+	clock.Add(10 * time.Second)
+	if resp, _ := post(t, url+"/v1/chat/completions", auth, chatCall(10, "The build failed. Fix it and try again.")); resp.StatusCode != 429 {
+		t.Errorf("tenth identical call: %d, want 429", resp.StatusCode)
+	}
+	clock.Add(DefaultLoopWindow + time.Second)
+	if resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(11, "The build failed. Fix it and try again.")); resp.StatusCode != 200 {
+		t.Errorf("the same call after %s of quiet: %d %s, want 200", DefaultLoopWindow, resp.StatusCode, body)
+	}
+}
+
+func TestLoopOtherDialects(t *testing.T) {
+	p, url, _, _, _ := guardRig(t)
+	pol := p.Policy()
+	pol.Loop.Limit = 2
+	p.SetPolicy(pol)
+	body := `{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"again"}]}`
+	for i := 0; i < 2; i++ {
+		// Anthropic's upstream is not faked: 502s count as sent too.
+		post(t, url+"/v1/messages", map[string]string{"X-Api-Key": testToken}, body)
+	}
+	resp, got := post(t, url+"/v1/messages", map[string]string{"X-Api-Key": testToken}, body)
+	var e struct {
+		Type  string
+		Error struct{ Type, Message string }
+	}
+	json.Unmarshal([]byte(got), &e)
+	if resp.StatusCode != 429 || e.Type != "error" || e.Error.Type != "rate_limit_error" || resp.Header.Get("X-Should-Retry") != "false" {
+		t.Errorf("third identical Anthropic call: %d %s (x-should-retry %q), want 429 rate_limit_error, x-should-retry false", resp.StatusCode, got, resp.Header.Get("X-Should-Retry"))
+	}
+}
+
+func TestLoopBurstOfDifferentCallsPasses(t *testing.T) {
+	_, url, seen, _, _ := guardRig(t)
+	// Fifty calls in the same instant, each asking something else.
+	for i := 0; i < 50; i++ {
+		resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(i, fmt.Sprintf("Summarise page %d of the report.", i)))
+		if resp.StatusCode != 200 {
+			t.Fatalf("call %d of a burst of different calls: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if seen.count() != 50 {
+		t.Errorf("upstream saw %d calls, want 50", seen.count())
+	}
+}
+
+func TestLoopAllowAndOff(t *testing.T) {
+	p, url, _, _, clock := guardRig(t)
+	call := func() int {
+		resp, _ := post(t, url+"/v1/chat/completions", auth, chatCall(1, "same"))
+		return resp.StatusCode
+	}
+	pol := p.Policy()
+	pol.Loop.Allowed = map[string]time.Time{"laptop": clock.Now().Add(time.Hour)}
+	p.SetPolicy(pol)
+	for i := 0; i < 12; i++ {
+		if got := call(); got != 200 {
+			t.Fatalf("allowed token, identical call %d: %d, want 200", i+1, got)
+		}
+	}
+	clock.Add(time.Hour)
+	codes := []int{}
+	for i := 0; i < DefaultLoopLimit+1; i++ {
+		codes = append(codes, call())
+	}
+	if want := fmt.Sprint([]int{200, 200, 200, 200, 200, 200, 200, 200, 429}); fmt.Sprint(codes) != want {
+		t.Errorf("after the allowance ended, nine identical calls answered %v, want %s", codes, want)
+	}
+	pol.Loop = LoopPolicy{Off: true}
+	p.SetPolicy(pol)
+	if got := call(); got != 200 {
+		t.Errorf("loop detection off: %d, want 200", got)
+	}
+}
+
+func TestRPMCap(t *testing.T) {
+	p, url, _, l, clock := guardRig(t)
+	pol := p.Policy()
+	pol.RPM = map[string]int{"laptop": 3}
+	p.SetPolicy(pol)
+	for i := 0; i < 3; i++ {
+		if resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(i, fmt.Sprintf("q%d", i))); resp.StatusCode != 200 {
+			t.Fatalf("call %d under a cap of 3: %d %s", i, resp.StatusCode, body)
+		}
+		clock.Add(10 * time.Second)
+	}
+	resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(4, "q4"))
+	if resp.StatusCode != 429 || resp.Header.Get("X-Should-Retry") != "false" || resp.Header.Get("Retry-After") != "30" {
+		t.Errorf("fourth call in a minute: %d %s (x-should-retry %q, retry-after %q), want 429, false, 30",
+			resp.StatusCode, body, resp.Header.Get("X-Should-Retry"), resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(body, "3 requests a minute") || !strings.Contains(body, "sluice token rpm laptop") {
+		t.Errorf("rpm message %s does not name the cap and how to change it", body)
+	}
+	recs, _ := l.all()
+	if r := recs[len(recs)-1]; r.Reason != ReasonRPM || r.Status != 429 {
+		t.Errorf("refused record reason %q status %d, want rpm 429", r.Reason, r.Status)
+	}
+	clock.Add(31 * time.Second)
+	if resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(5, "q5")); resp.StatusCode != 200 {
+		t.Errorf("a call once the first aged out: %d %s, want 200", resp.StatusCode, body)
+	}
+}
+
+func TestPause(t *testing.T) {
+	p, url, seen, l, clock := guardRig(t)
+	now := clock.Now()
+	pol := p.Policy()
+	pol.Pauses = []Pause{{Token: "laptop", Since: now, Until: now.Add(30 * time.Minute)}}
+	p.SetPolicy(pol)
+	resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(1, "hello"))
+	if resp.StatusCode != 402 || resp.Header.Get("X-Should-Retry") != "false" || !strings.Contains(body, `paused token \"laptop\"`) || !strings.Contains(body, "sluice resume --token laptop") {
+		t.Errorf("call while the token is paused: %d %s, want 402 naming the pause", resp.StatusCode, body)
+	}
+	// Another caller (its own provider key) is not covered.
+	if resp, body := post(t, url+"/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-proj-ownkey0123456789abcdefghij"}, chatCall(2, "hello")); resp.StatusCode != 200 {
+		t.Errorf("a call of another token during the token's pause: %d %s", resp.StatusCode, body)
+	}
+	recs, _ := l.all()
+	if r := recs[0]; r.Reason != ReasonPause || r.Status != 402 || r.Outcome != OutcomeRefused {
+		t.Errorf("paused record reason %q status %d outcome %q, want pause 402 refused", r.Reason, r.Status, r.Outcome)
+	}
+	// It ends by itself.
+	clock.Add(30 * time.Minute)
+	if resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(3, "hello")); resp.StatusCode != 200 {
+		t.Errorf("a call after the pause ended: %d %s", resp.StatusCode, body)
+	}
+	// A pause of everything covers every caller, even model lists.
+	pol.Pauses = []Pause{{Since: clock.Now()}}
+	p.SetPolicy(pol)
+	before := seen.count()
+	req, _ := http.NewRequest("GET", url+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer sk-proj-ownkey0123456789abcdefghij")
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if r2.StatusCode != 402 || !strings.Contains(string(b), "Sluice is paused") || seen.count() != before {
+		t.Errorf("list models while paused: %d %s, want 402 and nothing upstream", r2.StatusCode, b)
+	}
+}
+
+func TestNormalizeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"now 2026-11-30T10:31:02.123Z ok":          "now <time> ok",
+		"at 2026-11-30 10:31 local":                "at <time> local",
+		"id 3f2b8c1e-9a4d-4e6f-8b1a-000000000001.": "id <uuid>.",
+		"ts 1764496800 and 42":                     "ts <n> and 42",
+		"sha deadbeefdeadbeef0123 end":             "sha <n> end",
+		"page 7 of 12":                             "page 7 of 12",
+		"no digits here":                           "no digits here",
+		"abc1764496800":                            "abc1764496800",
+	} {
+		if got := normalizeText(in); got != want {
+			t.Errorf("normalizeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
