@@ -256,6 +256,11 @@ type exchange struct {
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
+	// costed and cost remember the last usage priced while relaying a
+	// stream: most events change nothing, and pricing allocates.
+	costed    Usage
+	cost      Money
+	costKnown bool
 	// call is the prompt endpoint call this request carries, or nil.
 	call *promptCall
 }
