@@ -332,9 +332,11 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 // than was spent; a crash before it is written charges the hold at the
 // next start. Wait waits for the settlements under way.
 func (p *Proxy) settle(r Record) {
-	if r.Prompt != "" {
+	if r.Prompt != "" || r.Outcome == OutcomeRefused || r.Outcome == OutcomeBlocked {
 		// A prompt's caller reads the log back as soon as it has its
-		// answer (sluice prompt run, then sluice log): write it first.
+		// answer (sluice prompt run, then sluice log), and so does one
+		// told why it was refused: write it first. Neither is the
+		// path a served request's speed depends on.
 		p.settleNow(r)
 		return
 	}
