@@ -38,6 +38,14 @@ type API interface {
 	DeleteToken(ctx context.Context, name string) error
 
 	Prices(ctx context.Context) (PriceList, error)
+	// UpdatePrices makes a genai-prices or LiteLLM table the one in
+	// force, over the embedded table: from data when it is given (read
+	// from source, a file), else fetched from the URL source
+	// (DefaultPricesURL when empty). The table it replaces is kept for
+	// RollbackPrices.
+	UpdatePrices(ctx context.Context, source string, data []byte) (PriceUpdate, error)
+	// RollbackPrices puts back the table in force before the last update.
+	RollbackPrices(ctx context.Context) (PriceUpdate, error)
 	ImportPrices(ctx context.Context, data []byte) (ImportResult, error)
 
 	Budgets(ctx context.Context) ([]store.BudgetStatus, error)
@@ -110,6 +118,22 @@ type PriceList struct {
 	Sources   []string        `json:"sources,omitempty"`
 	Overrides int             `json:"overrides"`
 	Prices    []gateway.Price `json:"prices"`
+	// Date is the date of the table in force: the embedded table's
+	// version, or the day a fetched table was taken.
+	Date string `json:"date"`
+	// Table is the fetched table in force (sluice prices update), nil when
+	// the embedded table stands alone.
+	Table *PriceTableInfo `json:"table,omitempty"`
+	// CanRollback: sluice prices rollback has a table to go back to.
+	CanRollback bool `json:"can_rollback"`
+}
+
+// PriceTableInfo describes a fetched price table.
+type PriceTableInfo struct {
+	Source  string    `json:"source"`
+	Format  string    `json:"format"`
+	Fetched time.Time `json:"fetched"`
+	Rows    int       `json:"rows"`
 }
 
 // ImportResult says what an import took.
@@ -341,12 +365,22 @@ func connect(ctx context.Context, api API, base, tool string, makeToken bool) (C
 }
 
 // priceTable is the embedded table with the saved overrides on top.
+// priceTable is the embedded table with the fetched table (sluice prices
+// update) over it, and the saved overrides over both.
 func (s *Service) priceTable() (*gateway.Prices, int, error) {
 	over, err := s.DB.PriceOverrides()
 	if err != nil {
 		return nil, 0, err
 	}
-	return gateway.DefaultPrices().With(over), len(over), nil
+	cur, _, _, err := s.DB.PriceTables()
+	if err != nil {
+		return nil, 0, err
+	}
+	t := gateway.DefaultPrices()
+	if cur != nil {
+		t = t.With(cur.Rows)
+	}
+	return t.With(over), len(over), nil
 }
 
 func (s *Service) Prices(ctx context.Context) (PriceList, error) {
@@ -354,7 +388,17 @@ func (s *Service) Prices(ctx context.Context) (PriceList, error) {
 	if err != nil {
 		return PriceList{}, err
 	}
-	return PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All()}, nil
+	l := PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All(), Date: gateway.DefaultPrices().Version()}
+	cur, _, canRollback, err := s.DB.PriceTables()
+	if err != nil {
+		return PriceList{}, err
+	}
+	l.CanRollback = canRollback
+	if cur != nil {
+		l.Table = &PriceTableInfo{Source: cur.Source, Format: cur.Format, Fetched: cur.Fetched, Rows: len(cur.Rows)}
+		l.Date = cur.Fetched.Format("2006-01-02")
+	}
+	return l, nil
 }
 
 func (s *Service) ImportPrices(ctx context.Context, data []byte) (ImportResult, error) {

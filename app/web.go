@@ -147,7 +147,8 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 		writeAPIError(w, &apiError{http.StatusBadRequest, "invalid", "format is csv or jsonl"})
 		return
 	}
-	lq := store.LogQuery{Limit: 1_000_000, Provider: q.Get("provider"), Model: q.Get("model"), Token: q.Get("token"), Outcome: q.Get("outcome")}
+	lq := store.LogQuery{Limit: 1_000_000, Provider: q.Get("provider"), Model: q.Get("model"), Token: q.Get("token"), Outcome: q.Get("outcome"),
+		Reason: q.Get("reason"), Budget: q.Get("budget")}
 	lq.Estimated = q.Get("estimated") == "1" || q.Get("estimated") == "true"
 	if st, err := strconv.Atoi(q.Get("status")); err == nil {
 		lq.Status = st

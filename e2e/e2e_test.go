@@ -32,7 +32,9 @@ package e2e
 //     v1beta); httpOptions.apiVersion "v1beta" switches to
 //     "/v1beta/models/...".
 //   - Key: "x-goog-api-key: KEY".
-//   - No retries unless httpOptions.retryOptions is set.
+//   - No retries unless httpOptions.retryOptions is set; with them it
+//     retries 408, 429 and 5xx without reading x-should-retry (a loop or
+//     rpm refusal is then refused again on each retry, never forwarded).
 //   - Any 4xx/5xx is an ApiError with .status; its .message is the JSON
 //     error body as a string ({"error":{"code":402,...}}).
 //

@@ -424,6 +424,7 @@ type logRow struct {
 	LatencyMS          *int64    `json:"latency_ms"`
 	Priced             *bool     `json:"priced"`
 	Budget             string    `json:"budget"`
+	Reason             string    `json:"reason"`
 }
 
 // logRows returns every row `sluice log --json` prints.

@@ -295,11 +295,11 @@ func (p Prompt) Preview(inputs map[string]string, providers map[string]Provider,
 	}
 	prov, _ := routeModel(p.Model, providers, prices)
 	pv.Provider = prov
-	_, _, _, body, err := providerRequest(p, pv.System, pv.User, false, providers, prices)
+	preq, err := providerRequest(p, pv.System, pv.User, false, providers, prices)
 	if err != nil {
 		pv.Problem = err.Error()
 		return pv
 	}
-	pv.Request = body
+	pv.Request = preq.body
 	return pv
 }

@@ -180,29 +180,28 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // call sends the rendered prompt through the proxy and answers the caller.
 func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, system, user string, stream bool, cred string) {
 	p := ps.Proxy
-	path, query, hdr, body, err := providerRequest(pr, system, user, stream, p.Providers(), p.Prices())
+	preq, err := providerRequest(pr, system, user, stream, p.Providers(), p.Prices())
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: kindInvalid, Message: "prompt " + pr.Name + ": " + err.Error()})
 		return
 	}
 	pc := &promptCall{name: pr.Name}
 	ctx := context.WithValue(r.Context(), promptCallKey{}, pc)
-	target := &url.URL{Path: path, RawQuery: query}
-	in, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
+	target := &url.URL{Path: preq.path, RawQuery: preq.query}
+	in, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(preq.body))
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusInternalServerError, Type: kindInvalid, Message: err.Error()})
 		return
 	}
 	in.Host = r.Host
 	in.RemoteAddr = r.RemoteAddr
-	in.Header = hdr
+	in.Header = preq.header
 	in.Header.Set("Authorization", "Bearer "+cred)
 	if ua := r.Header.Get("User-Agent"); ua != "" {
 		in.Header.Set("User-Agent", ua)
 	}
 
-	cw := &captureWriter{header: http.Header{}, client: w, stream: stream, dialect: hdr.Get(dialectHeader)}
-	in.Header.Del(dialectHeader)
+	cw := &captureWriter{header: http.Header{}, client: w, stream: stream, dialect: preq.dialect}
 	p.ServeHTTP(cw, in)
 	rec, _ := pc.record()
 
@@ -359,22 +358,25 @@ func (pc *promptCall) record() (Record, bool) {
 	return pc.rec, pc.done
 }
 
-// dialectHeader carries the dialect of the provider request from
-// providerRequest to the capture; it never leaves the process.
-const dialectHeader = "X-Sluice-Prompt-Dialect"
+// promptRequest is a rendered prompt as its provider's own request.
+type promptRequest struct {
+	path    string // on the proxy, with the provider named so the route is exact
+	query   string
+	header  http.Header
+	body    []byte
+	dialect string // of the request, and so of the answer
+}
 
-// providerRequest builds the provider's own request for a rendered prompt:
-// its path on the proxy (with the provider named, so the route is exact),
-// query, headers and body.
-func providerRequest(pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (path, query string, hdr http.Header, body []byte, err error) {
+// providerRequest builds the provider's own request for a rendered prompt.
+func providerRequest(pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
 	provName, model := routeModel(pr.Model, providers, prices)
 	prov, ok := providers[provName]
 	if !ok {
-		return "", "", nil, nil, fmt.Errorf("model %q: no provider %q", pr.Model, provName)
+		return promptRequest{}, fmt.Errorf("model %q: no provider %q", pr.Model, provName)
 	}
-	hdr = http.Header{}
+	hdr := http.Header{}
 	hdr.Set("Content-Type", "application/json")
-	hdr.Set(dialectHeader, prov.Dialect)
+	var path, query string
 	var schema any
 	if len(pr.Schema) > 0 {
 		schema = json.RawMessage(pr.Schema)
@@ -457,10 +459,10 @@ func providerRequest(pr Prompt, system, user string, stream bool, providers map[
 			req["generationConfig"] = gc
 		}
 	default:
-		return "", "", nil, nil, fmt.Errorf("provider %s speaks no API a prompt can use", prov.Name)
+		return promptRequest{}, fmt.Errorf("provider %s speaks no API a prompt can use", prov.Name)
 	}
-	body, err = json.Marshal(req)
-	return path, query, hdr, body, err
+	body, err := json.Marshal(req)
+	return promptRequest{path: path, query: query, header: hdr, body: body, dialect: prov.Dialect}, err
 }
 
 // schemaName is a name OpenAI accepts for a JSON schema (letters, digits,

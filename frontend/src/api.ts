@@ -58,6 +58,17 @@ export interface Status {
   running?: boolean;
   /** base URLs in force by provider, and where each comes from */
   upstreams?: Record<string, { base_url: string; from: 'default' | 'settings' | 'command line' }>;
+  /** the pauses in force */
+  pauses?: Pause[] | null;
+}
+
+/** Pause is a pause of every request (no token) or of one token's. */
+export interface Pause {
+  token?: string;
+  since: string;
+  /** when it ends by itself; absent: until resumed */
+  until?: string;
+  cut?: boolean;
 }
 
 export interface SpendRow extends Usage {
@@ -84,7 +95,8 @@ export interface Budget {
   created?: string;
 }
 
-export type Period = 'day' | 'week' | 'month' | 'total';
+/** A calendar period, or a rolling window written as a length: "10m", "1h", "7d". */
+export type Period = 'day' | 'week' | 'month' | 'total' | string;
 
 export interface BudgetStatus extends Budget {
   limit_now_usd: Money;
@@ -94,6 +106,11 @@ export interface BudgetStatus extends Budget {
   start?: string;
   resets?: string;
   soft_reached: boolean;
+  /** a rolling budget's spend per minute over the last 5 minutes */
+  rate_usd_per_min?: Money;
+  rolling?: boolean;
+  /** when a rolling budget's oldest spend ages out */
+  ages_out?: string;
 }
 
 export interface Summary {
@@ -127,6 +144,8 @@ export interface RecordRow extends Usage {
   prompt?: string;
   held_usd: Money;
   error?: string;
+  /** why Sluice refused it: budget, unpriced, loop, rpm or pause */
+  reason?: string;
   budget?: string;
   remaining_usd?: Money;
   price?: string;
@@ -231,6 +250,17 @@ export interface RecordDetail {
   explanation?: string;
 }
 
+export interface PriceUpdate {
+  source: string;
+  format?: string;
+  rows: number;
+  skipped?: number;
+  added: string[] | null;
+  changed: { model: string; was: string; now: string }[] | null;
+  removed: string[] | null;
+  date: string;
+}
+
 export interface ConnectRecipe {
   tool: string;
   title: string;
@@ -278,6 +308,11 @@ export interface PriceList {
   sources?: string[];
   overrides: number;
   prices: Price[] | null;
+  /** the date of the table in force: the embedded table's, or the day a fetched one was taken */
+  date: string;
+  /** the fetched table in force, if any (`sluice prices update`) */
+  table?: { source: string; format: string; fetched: string; rows: number };
+  can_rollback: boolean;
 }
 
 export interface Settings {
@@ -289,6 +324,10 @@ export interface Settings {
   log_bodies: boolean;
   retention_days: number;
   close_action?: string;
+  loop_off?: boolean;
+  loop_limit?: number;
+  loop_window_s?: number;
+  token_rpm?: Record<string, number>;
   port?: number;
 }
 
@@ -298,6 +337,8 @@ export interface Notice {
   kind: 'soft' | 'limit' | 'billing' | string;
   title: string;
   message: string;
+  /** the route of the requests involved, e.g. "requests?reason=loop&token=ci" */
+  link?: string;
 }
 
 export interface LogQuery {
@@ -311,6 +352,8 @@ export interface LogQuery {
   status?: number;
   estimated?: boolean;
   since?: string;
+  reason?: string;
+  budget?: string;
 }
 
 export interface SpendQuery {
@@ -394,6 +437,9 @@ export const api = {
   tokens: () => call<TokenInfo[] | null>('tokens'),
   newToken: (name: string) => call<string>('token.new', { name }),
   /** What a tool needs to reach Sluice, rendered by the same Go code as `sluice connect TOOL`; with makeToken, with a new token named after the tool. */
+  /** Takes the current price table (genai-prices' data.json unless source names another URL) over the embedded one. */
+  updatePrices: (source?: string) => call<PriceUpdate>('prices.update', source ? { source } : {}),
+  rollbackPrices: () => call<PriceUpdate>('prices.rollback'),
   connect: (tool: string, makeToken: boolean) => call<ConnectResult>('connect', { tool, make_token: makeToken }),
   deleteToken: (name: string) => call<null>('token.delete', { name }),
   prices: () => call<PriceList>('prices'),
@@ -404,6 +450,9 @@ export const api = {
   deleteBudget: (name: string) => call<null>('budget.delete', { name }),
   raiseBudget: (name: string, by_usd: Money, forDuration: string) =>
     call<Budget>('budget.raise', { name, by_usd, for: forDuration }),
+  pause: (token: string, forDuration: string, cut: boolean) => call<Pause>('pause', { token, for: forDuration, cut }),
+  resume: (token = '') => call<Pause[] | null>('resume', { token }),
+  allowLoop: (token: string, forDuration = '1h') => call<string>('loop.allow', { token, for: forDuration }),
   settings: () => call<Settings>('settings'),
   putSettings: (s: Settings) => call<Settings>('settings.put', s),
 };
@@ -411,7 +460,7 @@ export const api = {
 /** exportURL is the download address of the log with the given filters. */
 export function exportURL(format: 'csv' | 'jsonl', q: LogQuery): string {
   const p = new URLSearchParams({ format });
-  for (const k of ['provider', 'model', 'token', 'outcome'] as const) {
+  for (const k of ['provider', 'model', 'token', 'outcome', 'reason', 'budget'] as const) {
     const v = q[k];
     if (v) p.set(k, v);
   }

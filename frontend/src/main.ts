@@ -2,10 +2,10 @@
 // polling that keeps the page in step with Sluice.
 
 import './style.css';
-import { api, onUnauthorized, ApiError, type Notice, type Status } from './api';
+import { api, onUnauthorized, ApiError, type Notice, type Pause, type Status } from './api';
 import type { App, Page, PageHandle } from './app';
 import { h, replace } from './dom';
-import { icon, toast, errorBox, loading, button } from './ui';
+import { icon, toast, errorBox, errorMessage, loading, button, busy, field, formDialog, input, select } from './ui';
 import { when } from './format';
 import { overviewPage } from './pages/overview';
 import { requestsPage } from './pages/requests';
@@ -37,6 +37,9 @@ const gwStatus = h('div', { class: 'gw-status', role: 'status', 'aria-live': 'po
 const bellCount = h('span', { class: 'bell-count', hidden: true });
 const bell = h('button', { type: 'button', class: 'btn btn-ghost btn-md bell', 'aria-haspopup': 'dialog', 'aria-expanded': 'false' }, icon('bell', 18), bellCount);
 const noticeList = h('div', { class: 'notice-list' });
+
+const pauseBtn = button('Pause', { kind: 'secondary', icon: 'pause', label: 'Pause Sluice: refuse requests for a while' });
+const pausedBox = h('div', { class: 'paused', role: 'status', 'aria-live': 'polite', hidden: true });
 const noticePanel = h(
   'div',
   { class: 'notice-panel', role: 'dialog', 'aria-label': 'Notices', hidden: true },
@@ -75,7 +78,7 @@ const shell = h(
     { class: 'topbar' },
     h('a', { class: 'brand', href: '#/overview', 'aria-label': 'Sluice, overview' }, logo(), h('span', null, 'Sluice')),
     gwStatus,
-    h('div', { class: 'topbar-end' }, h('div', { class: 'bell-wrap' }, bell, noticePanel)),
+    h('div', { class: 'topbar-end' }, pausedBox, pauseBtn, h('div', { class: 'bell-wrap' }, bell, noticePanel)),
   ),
   nav,
   main,
@@ -98,6 +101,93 @@ function showGateway(answering: boolean): void {
   const label = running ? 'Gateway running' : answering ? 'Gateway stopped' : 'Gateway not answering';
   gwText.replaceChildren(h('span', { class: 'gw-label' }, label), h('span', { class: 'gw-addr' }, status ? `http://${status.addr}` : ''));
 }
+
+// ---- pause ----
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+let pauseTimer = 0;
+
+/** activePauses are the pauses in force now. */
+function activePauses(): Pause[] {
+  const now = Date.now();
+  return (status?.pauses ?? []).filter((p) => !p.until || Date.parse(p.until) > now);
+}
+
+/** renderPauses shows what is paused in the header, and looks again when a pause is due to end. */
+function renderPauses(): void {
+  const ps = activePauses();
+  clearTimeout(pauseTimer);
+  const next = Math.min(...ps.filter((p) => p.until).map((p) => Date.parse(p.until!)));
+  if (Number.isFinite(next)) {
+    pauseTimer = window.setTimeout(() => void app.reloadStatus().catch(() => renderPauses()), Math.max(0, next - Date.now()) + 300);
+  }
+  pausedBox.hidden = ps.length === 0;
+  if (ps.length === 0) {
+    pausedBox.replaceChildren();
+    return;
+  }
+  const what = (p: Pause) => `${p.token ? `token ${p.token}` : 'all requests'}${p.until ? ` until ${clock.format(new Date(p.until))}` : ''}`;
+  const resume = button('Resume', { kind: 'primary', size: 'sm', icon: 'play', label: 'Resume: end every pause' });
+  resume.addEventListener('click', () =>
+    busy(resume, async () => {
+      try {
+        await api.resume();
+        await app.reloadStatus();
+        toast('Requests go through again.', 'ok', { title: 'Sluice resumed' });
+      } catch (e) {
+        toast(errorMessage(e), 'danger', { title: 'Could not resume' });
+      }
+    }),
+  );
+  pausedBox.replaceChildren(h('span', { class: 'paused-text' }, h('strong', null, 'Paused: '), ps.map(what).join(', ')), resume);
+}
+
+async function openPauseDialog(): Promise<void> {
+  const tokens = (await api.tokens().catch(() => null)) ?? [];
+  const scope = select([['', 'Every request'], ...tokens.map((t) => [t.name, `Only token ${t.name}`] as [string, string])], '', { name: 'scope' });
+  const dur = select(
+    [
+      ['', 'Until I resume'],
+      ['10m', '10 minutes'],
+      ['30m', '30 minutes'],
+      ['1h', '1 hour'],
+      ['custom', 'Another length…'],
+    ],
+    '',
+    { name: 'for' },
+  );
+  const custom = input({ name: 'custom', placeholder: 'e.g. 90s, 15m, 2h' });
+  const customField = field('Length', custom, { hint: 'A length such as 90s, 15m or 2h; the pause ends by itself then.' });
+  const syncDur = () => (customField.hidden = dur.value !== 'custom');
+  dur.addEventListener('change', syncDur);
+  syncDur();
+  const streams = select(
+    [
+      ['finish', 'Let them finish'],
+      ['cut', 'Cut them now'],
+    ],
+    'finish',
+    { name: 'streams' },
+  );
+  formDialog(
+    'Pause Sluice',
+    [field('What to pause', scope), field('For', dur), customField, field('Requests being answered now', streams, { hint: 'Cut streams are charged for what was relayed.' })],
+    'Pause',
+    async () => {
+      let d = dur.value;
+      if (d === 'custom') {
+        d = custom.value.trim().replace(/\s+/g, '');
+        if (!/^(\d+(\.\d+)?(h|m|s|ms))+$/.test(d)) throw new Error('Give the length as 90s, 15m or 2h.');
+      }
+      const p = await api.pause(scope.value, d, streams.value === 'cut');
+      await app.reloadStatus();
+      toast(`${p.token ? `Token ${p.token}'s requests are` : 'Every request is'} refused with 402 ${p.until ? `until ${clock.format(new Date(p.until))}` : 'until you resume'}.`, 'warn', { title: 'Sluice paused' });
+    },
+    'While paused, Sluice answers requests with 402 naming the pause. Nothing reaches a provider.',
+  );
+}
+
+pauseBtn.addEventListener('click', () => void openPauseDialog());
 
 // ---- notices ----
 
@@ -133,7 +223,18 @@ function renderNotices(seen = seenSeq()): void {
           'li',
           { class: `notice notice-${n.kind}${n.seq > seen ? ' is-new' : ''}` },
           h('span', { class: 'notice-icon' }, icon('alert', 16)),
-          h('div', null, h('p', { class: 'notice-title' }, n.title), h('p', { class: 'notice-msg' }, n.message), h('p', { class: 'notice-time' }, when(n.time))),
+          h(
+            'div',
+            null,
+            h('p', { class: 'notice-title' }, n.title),
+            h('p', { class: 'notice-msg' }, n.message),
+            h(
+              'p',
+              { class: 'notice-time' },
+              when(n.time),
+              n.link ? [' · ', h('a', { href: `#/${n.link}`, class: 'notice-link', onclick: () => toggleNotices(false) }, 'Show the requests')] : null,
+            ),
+          ),
         ),
       ),
     ),
@@ -192,6 +293,7 @@ const app: App = {
   async reloadStatus() {
     status = await api.status();
     showGateway(true);
+    renderPauses();
   },
 };
 
@@ -249,6 +351,20 @@ async function refreshPage(): Promise<void> {
   }
 }
 
+// A pause or resume from the command line shows in the header after the
+// next change; status is fetched at most once a second for it.
+let statusDue = 0;
+let statusTimer = 0;
+function reloadStatusSoon(): void {
+  if (statusTimer) return;
+  const wait = Math.max(0, statusDue - Date.now());
+  statusTimer = window.setTimeout(() => {
+    statusTimer = 0;
+    statusDue = Date.now() + 1000;
+    app.reloadStatus().catch(() => {});
+  }, wait);
+}
+
 async function poll(): Promise<void> {
   if (signedOut) return;
   try {
@@ -261,6 +377,7 @@ async function poll(): Promise<void> {
       lastSeq = seq;
       fetchNotices(true).catch(() => {});
       void refreshPage();
+      reloadStatusSoon();
     }
     lastSeq = seq;
   } catch (e) {
@@ -317,6 +434,7 @@ async function start(): Promise<void> {
     replace(foot, h('span', { title: status.about ?? '' }, `Sluice ${status.version}`, kind ? ` · ${kind}` : ''));
   }
   showGateway(true);
+  renderPauses();
   renderNotices();
   try {
     await fetchNotices(false);

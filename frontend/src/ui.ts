@@ -29,6 +29,8 @@ const ICONS: Record<string, string> = {
   trash: 'M4 6h12M8 6V4h4v2M6 6l1 11h6l1-11',
   arrowRight: 'M4 10h12m-4-4 4 4-4 4',
   arrowLeft: 'M16 10H4m4-4-4 4 4 4',
+  pause: 'M7 4.5v11M13 4.5v11',
+  play: 'M6.5 4.5v11l9-5.5z',
 };
 
 /** icon returns a decorative SVG icon. */

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -332,10 +333,14 @@ test('prices: filter, import a LiteLLM file, edit a row as an override', { skip 
   await go('Prices');
   const table = page.getByRole('table', { name: 'Prices per million tokens' });
   await table.waitFor();
-  // The table's date and the sources it is built from.
-  const summary = await page.locator('.price-summary').innerText();
-  assert.match(summary, /Table date[\s\S]*\d{4}-\d{2}-\d{2}/i);
-  assert.match(summary, /genai-prices[\s\S]*litellm/i);
+  // The table's date and where it comes from; Update prices is there (it
+  // fetches from the internet, so it is exercised by the Go tests against
+  // a local server instead).
+  assert.match(await page.locator('.stat').filter({ hasText: 'Table of' }).innerText(), /\d{4}-\d{2}-\d{2}/);
+  assert.match(await page.locator('.stat').filter({ hasText: 'From' }).innerText(), /built in/);
+  await page.getByRole('button', { name: 'Update prices' }).waitFor();
+  // The sources the built-in table derives from, with commit and date.
+  assert.match(await page.locator('.price-sources').innerText(), /genai-prices[\s\S]*47df840a[\s\S]*litellm/i);
   const litellm = { 'mistral-ui-test-1': { input_cost_per_token: 2e-6, output_cost_per_token: 6e-6, litellm_provider: 'mistral', mode: 'chat', max_input_tokens: 32000 } };
   await page.getByLabel(/Import prices file/).first().setInputFiles({ name: 'litellm.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(litellm)) });
   await page.getByText('Prices imported').waitFor();
@@ -416,6 +421,100 @@ test('the overview shows each budget against its limit and stacks spend by token
   const before = await count();
   await chat(env.token).catch(() => {});
   await until('today’s request count on the overview', LIVE_MS, async () => (await count()) > before);
+});
+
+function sluiceCLI(...args) {
+  return execFileSync(process.env.SLUICE_BIN, [...args, '--data', process.env.SLUICE_DATA], { encoding: 'utf8', timeout: 20_000 });
+}
+
+/** chatStatus makes a call and returns its status and error message (200 and '' when it went through). */
+async function chatStatus() {
+  try {
+    await chat(env.token);
+    return { status: 200, message: '' };
+  } catch (e) {
+    return { status: e.status ?? 0, message: e.message ?? '' };
+  }
+}
+
+const pausedBox = () => page.locator('header .paused');
+
+test('the Pause button refuses every request with 402 until Resume, with a notice linking to them', { skip }, async () => {
+  // The tiny budget of an earlier test would refuse everything anyway.
+  sluiceCLI('budget', 'rm', 'tiny');
+  await go('Overview');
+  assert.equal((await chatStatus()).status, 200, 'a call goes through before the pause');
+
+  await page.getByRole('banner').getByRole('button', { name: /^Pause Sluice/ }).click();
+  const dialog = page.getByRole('dialog', { name: 'Pause Sluice' });
+  await dialog.getByLabel('What to pause').selectOption('');
+  await dialog.getByLabel('For', { exact: true }).selectOption('');
+  await dialog.getByLabel('Requests being answered now').selectOption('cut');
+  await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await until('the header says paused', 3000, async () => /Paused: all requests/.test(await pausedBox().innerText().catch(() => '')));
+  await shoot('paused-header', WIDE);
+
+  const refused = await chatStatus();
+  assert.equal(refused.status, 402, 'a call while paused gets 402');
+  assert.match(refused.message, /Sluice is paused/);
+
+  // The refusal raises a notice whose link lists the refused requests.
+  await until('a pause notice', 5000, async () => !(await page.locator('.bell-count').isHidden()));
+  await page.getByRole('button', { name: /^Notices/ }).click();
+  const panel = page.getByRole('dialog', { name: 'Notices' });
+  await panel.getByText('Sluice refused a request: paused').waitFor();
+  await panel.getByRole('link', { name: 'Show the requests' }).first().click();
+  await page.getByRole('heading', { level: 1, name: 'Requests' }).waitFor();
+  assert.equal(await page.getByLabel('Refused by').inputValue(), 'pause', 'the log is filtered by the refusal reason');
+  await until('only pause refusals listed', 3000, async () => {
+    const texts = await logRows().allInnerTexts();
+    return texts.length > 0 && texts.every((t) => /refused/.test(t));
+  });
+  await logRows().first().click();
+  await page.getByRole('complementary', { name: 'Request details' }).getByText('Refused: Sluice was paused').waitFor();
+
+  await pausedBox().getByRole('button', { name: /^Resume/ }).click();
+  await pausedBox().waitFor({ state: 'hidden' });
+  assert.equal((await chatStatus()).status, 200, 'a call goes through after Resume');
+});
+
+test('a pause of one token from the dashboard ends by itself', { skip }, async () => {
+  await page.getByRole('banner').getByRole('button', { name: /^Pause Sluice/ }).click();
+  const dialog = page.getByRole('dialog', { name: 'Pause Sluice' });
+  await dialog.getByLabel('What to pause').selectOption('e2e');
+  await dialog.getByLabel('For', { exact: true }).selectOption('custom');
+  await dialog.getByLabel('Length').fill('4s');
+  await dialog.getByRole('button', { name: 'Pause', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await until('the header names the paused token', 3000, async () => /Paused: token e2e until/.test(await pausedBox().innerText().catch(() => '')));
+  const refused = await chatStatus();
+  assert.equal(refused.status, 402);
+  assert.match(refused.message, /paused token "e2e"/);
+  // No reload, no click: the header clears when the pause runs out.
+  await pausedBox().waitFor({ state: 'hidden', timeout: 10_000 });
+  assert.equal((await chatStatus()).status, 200, 'a call goes through once the pause has ended');
+});
+
+test('a pause and resume from the command line show in the header', { skip }, async () => {
+  assert.match(sluiceCLI('pause', '--for', '10m'), /paused every request until/);
+  await until('the header shows the CLI pause', 5000, async () => /Paused: all requests until/.test(await pausedBox().innerText().catch(() => '')));
+  assert.match(sluiceCLI('resume'), /resumed every request/);
+  await pausedBox().waitFor({ state: 'hidden', timeout: 5000 });
+});
+
+test('a rolling budget shows its spend rate next to it', { skip }, async () => {
+  await go('Budgets');
+  await makeBudget({ name: 'rate', limit: '100', period: '10m' });
+  const card = page.getByRole('article', { name: 'Budget rate' });
+  assert.match(await card.innerText(), /in any 10 minutes/);
+  assert.match(await card.innerText(), /\/min over the last 5 min/);
+  assert.equal((await chatStatus()).status, 200);
+  await go('Overview');
+  const rate = page.getByRole('region', { name: 'Budgets' }).getByLabel('rate spend rate');
+  await until('the rate on the overview', LIVE_MS * 2, async () => /\/min over the last 5 min/.test(await rate.innerText().catch(() => '')));
+  await page.getByRole('region', { name: 'Budgets' }).getByText(/Rolling window: the oldest spend ages out/).waitFor();
+  sluiceCLI('budget', 'rm', 'rate');
 });
 
 test('every page, light and dark, narrow and wide', { skip }, async () => {

@@ -5,9 +5,9 @@ import { api, type Budget, type BudgetStatus, type Period } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { dollars, exactMoney, formatMoney, normalizeMoney } from '../money';
-import { parseTime, resetTime } from '../format';
+import { parseTime } from '../format';
 import { bar, busy, button, confirm, empty, errorBox, errorMessage, field, formDialog, input, loading, meterTone, pageHead, pctText, select, toast } from '../ui';
-import { periodText, scopeText } from './overview';
+import { periodText, rateText, scopeText, windowText } from './overview';
 import { locale } from '../locale';
 
 const RAISE_BY = '5';
@@ -111,7 +111,8 @@ export const budgetsPage: Page = {
         h(
           'p',
           { class: 'muted small budget-foot' },
-          resetTime(b.resets),
+          windowText(b),
+          b.rolling ? ` · ${rateText(b)}` : null,
           ` · warns at ${b.soft_pct || 80}%`,
           raised ? h('span', { class: 'raised' }, ` · includes +${formatMoney(b.raise_usd)} until ${hm.format(raisedUntil!)}`) : null,
         ),
@@ -124,16 +125,26 @@ export const budgetsPage: Page = {
       const scope = b?.provider ? 'provider' : b?.model ? 'model' : b?.token ? 'token' : b?.prompt ? 'prompt' : 'all';
       const name = input({ name: 'name', value: b?.name ?? '', required: true, placeholder: 'e.g. daily' });
       const limit = input({ name: 'limit', value: b ? b.limit_usd : '', required: true, inputmode: 'decimal', placeholder: '5.00' });
-      const period = select(
-        [
-          ['day', 'Per day'],
-          ['week', 'Per week'],
-          ['month', 'Per month'],
-          ['total', 'In total (never resets)'],
-        ],
-        b?.period ?? 'day',
-        { name: 'period' },
-      );
+      const periods: [string, string][] = [
+        ['day', 'Per day'],
+        ['week', 'Per week'],
+        ['month', 'Per month'],
+        ['total', 'In total (never resets)'],
+        ['10m', 'In any 10 minutes (rolling)'],
+        ['1h', 'In any hour (rolling)'],
+        ['24h', 'In any 24 hours (rolling)'],
+        ['7d', 'In any 7 days (rolling)'],
+        ['rolling', 'In any … (rolling window)'],
+      ];
+      const known = periods.some(([v]) => v === b?.period);
+      const period = select(periods, b ? (known ? b.period : 'rolling') : 'day', { name: 'period' });
+      const windowIn = input({ name: 'window', value: b && !known ? b.period : '', placeholder: 'e.g. 30m, 2h, 3d' });
+      const windowField = field('Rolling window', windowIn, { hint: 'From 1m to 31d. Spend counts for this long after it is made, then ages out minute by minute.' });
+      const syncPeriod = () => {
+        windowField.hidden = period.value !== 'rolling';
+      };
+      period.addEventListener('change', syncPeriod);
+      syncPeriod();
       const scopeSel = select(
         [
           ['all', 'All requests'],
@@ -176,6 +187,7 @@ export const budgetsPage: Page = {
           field('Name', name),
           field('Limit in dollars', limit, { hint: 'For example 5 or 0.50. Exact to the picodollar.' }),
           field('Period', period),
+          windowField,
           field('Applies to', scopeSel),
           providerField,
           modelField,
@@ -191,7 +203,12 @@ export const budgetsPage: Page = {
           if (lim === null || lim.startsWith('-')) throw new Error(`“${limit.value}” is not an amount of dollars.`);
           const softPct = parseInt(soft.value, 10);
           if (!(softPct >= 1 && softPct <= 100)) throw new Error('The warning threshold is a percentage from 1 to 100.');
-          const nb: Budget = { name: n, limit_usd: lim, period: period.value as Period, soft_pct: softPct };
+          let per: Period = period.value;
+          if (per === 'rolling') {
+            per = windowIn.value.trim().toLowerCase().replace(/\s+/g, '');
+            if (!/^(\d+[mhd])+$/.test(per)) throw new Error('Give the rolling window as a length such as 30m, 2h or 3d.');
+          }
+          const nb: Budget = { name: n, limit_usd: lim, period: per, soft_pct: softPct };
           if (b?.id) nb.id = b.id;
           if (scopeSel.value === 'provider') {
             if (!providerSel.value) throw new Error('Choose a provider.');

@@ -5,7 +5,7 @@ import { api, type BudgetStatus, type SpendRow, type Summary } from '../api';
 import type { App, Page } from '../app';
 import { h, replace } from '../dom';
 import { dollars, exactMoney, formatMoney } from '../money';
-import { count, countShort, plural, resetTime } from '../format';
+import { count, countShort, parseTime, plural, relative, resetTime } from '../format';
 import { stackedBars, rpmBars, PALETTE, OTHER_COLOR, type Chart, type StackGroup } from '../chart';
 import { card, pageHead, ring, meterTone, pctText, segmented, errorBox, loading, icon, button } from '../ui';
 import { locale } from '../locale';
@@ -193,7 +193,26 @@ export function scopeText(b: { provider?: string; model?: string; token?: string
 }
 
 export function periodText(p: string): string {
-  return { day: 'per day', week: 'per week', month: 'per month', total: 'in total' }[p] ?? p;
+  return { day: 'per day', week: 'per week', month: 'per month', total: 'in total' }[p] ?? `in any ${rollingText(p)}`;
+}
+
+/** rollingText writes a rolling period such as "10m" in words: "10 minutes". */
+export function rollingText(p: string): string {
+  const units: Record<string, [string, string]> = { m: ['minute', 'minutes'], h: ['hour', 'hours'], d: ['day', 'days'] };
+  const parts = [...p.matchAll(/(\d+)([mhd])/g)].map(([, n, u]) => `${n} ${Number(n) === 1 ? units[u][0] : units[u][1]}`);
+  return parts.length ? parts.join(' ') : p;
+}
+
+/** rateText says how fast a rolling budget is spending now. */
+export function rateText(b: BudgetStatus): string {
+  return `${formatMoney(b.rate_usd_per_min ?? '0')}/min over the last 5 min`;
+}
+
+/** windowText says when a budget's spend comes back: its reset, or for a rolling one when its oldest spend ages out. */
+export function windowText(b: BudgetStatus): string {
+  if (!b.rolling) return resetTime(b.resets);
+  const d = parseTime(b.ages_out);
+  return d ? `Rolling window: the oldest spend ages out ${relative(b.ages_out)}` : 'Rolling window: nothing to age out';
 }
 
 function budgetsSection(budgets: BudgetStatus[], app: App, anyRecords: boolean): HTMLElement | null {
@@ -224,7 +243,8 @@ function budgetsSection(budgets: BudgetStatus[], app: App, anyRecords: boolean):
           h('h3', null, b.name),
           h('p', { class: 'gauge-amount' }, h('strong', null, formatMoney(b.spent_usd)), ' of ', exactMoney(b.limit_now_usd), ' ', h('span', { class: 'muted' }, periodText(b.period))),
           h('p', { class: 'muted' }, `${formatMoney(b.remaining_usd)} left · ${scopeText(b)}`),
-          h('p', { class: 'muted small' }, resetTime(b.resets)),
+          b.rolling ? h('p', { class: 'gauge-rate', 'aria-label': `${b.name} spend rate` }, h('strong', null, rateText(b))) : null,
+          h('p', { class: 'muted small' }, windowText(b)),
         ),
       );
     }),

@@ -18,7 +18,19 @@ interface Filters {
   status: string;
   outcome: string;
   estimated: boolean;
+  reason: string;
+  budget: string;
 }
+
+/** REASONS are why Sluice refuses a request, for the Refused-by filter. */
+const REASONS: [string, string][] = [
+  ['', 'Any'],
+  ['budget', 'Budget'],
+  ['loop', 'Loop detection'],
+  ['rpm', 'Requests-per-minute cap'],
+  ['pause', 'Pause'],
+  ['unpriced', 'No price'],
+];
 
 export const requestsPage: Page = {
   id: 'requests',
@@ -33,6 +45,8 @@ export const requestsPage: Page = {
       status: params.get('status') ?? '',
       outcome: params.get('outcome') ?? '',
       estimated: params.get('estimated') === '1',
+      reason: params.get('reason') ?? '',
+      budget: params.get('budget') ?? '',
     };
     // cursors[i] is the Before of page i; page 0 is the newest and is live.
     let cursors: (string | undefined)[] = [undefined];
@@ -54,6 +68,12 @@ export const requestsPage: Page = {
     const providerSel = select([['', 'All providers']], f.provider, { name: 'provider' });
     const modelIn = input({ name: 'model', placeholder: 'e.g. gpt-4o* ', value: f.model, type: 'search' });
     const tokenSel = select([['', 'All tokens']], f.token, { name: 'token' });
+    const reasonSel = select(REASONS, f.reason, { name: 'reason' });
+    reasonSel.addEventListener('change', () => {
+      f.reason = reasonSel.value;
+      f.budget = '';
+      restart();
+    });
     const statusIn = input({ name: 'status', inputmode: 'numeric', placeholder: 'e.g. 429', value: f.status, class: 'input input-narrow' });
     const quick = h('div', { class: 'segmented quick', role: 'group', 'aria-label': 'Quick filters' });
     const quickButtons: HTMLButtonElement[] = [];
@@ -115,8 +135,9 @@ export const requestsPage: Page = {
       kind: 'ghost',
       size: 'sm',
       onClick: () => {
-        Object.assign(f, { provider: '', model: '', token: '', status: '', outcome: '', estimated: false });
+        Object.assign(f, { provider: '', model: '', token: '', status: '', outcome: '', estimated: false, reason: '', budget: '' });
         providerSel.value = '';
+        reasonSel.value = '';
         tokenSel.value = '';
         modelIn.value = '';
         statusIn.value = '';
@@ -132,6 +153,7 @@ export const requestsPage: Page = {
       field('Model', modelIn),
       field('Token', tokenSel),
       field('Status', statusIn, { class: 'field-narrow' }),
+      field('Refused by', reasonSel),
       h('div', { class: 'field field-quick' }, h('span', { class: 'label-like', 'aria-hidden': 'true' }, 'Show only'), quick),
       h('div', { class: 'filters-end' }, clear),
     );
@@ -147,6 +169,8 @@ export const requestsPage: Page = {
       const st = parseInt(f.status, 10);
       if (st > 0) q.status = st;
       if (f.estimated) q.estimated = true;
+      if (f.reason) q.reason = f.reason;
+      if (f.budget) q.budget = f.budget;
       return q;
     }
 
@@ -361,6 +385,38 @@ function closeButton(close: () => void): HTMLElement {
   return button('', { kind: 'ghost', size: 'sm', icon: 'x', label: 'Close details', onClick: close });
 }
 
+/** refusedTitle says who refused a request. */
+function refusedTitle(r: RecordRow): string {
+  if (r.budget) return `Refused by budget “${r.budget}”`;
+  switch (r.reason) {
+    case 'loop':
+      return 'Refused: the same request repeated (loop detection)';
+    case 'rpm':
+      return `Refused: token ${r.token} is over its requests-per-minute cap`;
+    case 'pause':
+      return 'Refused: Sluice was paused';
+    case 'unpriced':
+      return 'Refused: no price for this model';
+  }
+  return 'Refused';
+}
+
+/** allowLoopButton lets a token repeat requests for an hour. */
+function allowLoopButton(token: string): HTMLElement {
+  const b = button(`Allow repeats from “${token}” for 1 hour`, { size: 'sm', icon: 'check' });
+  b.addEventListener('click', () =>
+    busy(b, async () => {
+      try {
+        await api.allowLoop(token, '1h');
+        toast(`Token “${token}” may repeat requests for the next hour.`, 'ok', { title: 'Repeats allowed' });
+      } catch (e) {
+        toast(errorMessage(e), 'danger', { title: 'Could not allow the repeats' });
+      }
+    }),
+  );
+  return b;
+}
+
 /** raiseButton raises the budget that refused a request by $5 for an hour. */
 function raiseButton(budget: string): HTMLElement {
   const b = button(`Raise “${budget}” by $5 for 1 hour`, { size: 'sm', icon: 'plus' });
@@ -415,7 +471,7 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
   const explanation =
     d.explanation || r.error
       ? callout(refused || r.outcome === 'billing' ? 'danger' : 'warn', d.explanation || r.error, {
-          title: refused ? (r.budget ? `Refused by budget “${r.budget}”` : 'Refused') : r.outcome === 'billing' ? 'The provider account cannot pay' : r.outcome === 'cut' ? 'Cut short' : r.outcome === 'ok' ? 'Note' : 'What went wrong',
+          title: refused ? refusedTitle(r) : r.outcome === 'billing' ? 'The provider account cannot pay' : r.outcome === 'cut' ? 'Cut short' : r.outcome === 'ok' ? 'Note' : 'What went wrong',
         })
       : null;
 
@@ -507,6 +563,7 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
           raiseButton(r.budget),
         ]
       : null,
+    refused && r.reason === 'loop' && r.token ? allowLoopButton(r.token) : null,
     refused ? null : h('h3', null, 'Tokens'),
     refused ? null : h('dl', { class: 'kvs kvs-tokens' }, tokenRows.filter(([k, v]) => (!k.startsWith('of which') && !optional.has(k)) || (v ?? 0) > 0).map(([k, v]) => kv(k, count(v ?? 0)))),
     !refused && (r.service_tier || r.inference_geo) ? h('dl', { class: 'kvs' }, r.service_tier ? kv('Service tier', r.service_tier) : null, r.inference_geo ? kv('Region', r.inference_geo) : null) : null,
