@@ -527,15 +527,15 @@ func orDash(s string) string {
 func (c *cli) spend(args []string) error {
 	fs := c.flags("spend")
 	since := fs.String("since", "", "from this date (2026-11-01) or this long ago (7d, 24h); default: the last 30 days")
-	by := fs.String("by", "day", "group by day, provider, model or token")
+	by := fs.String("by", "day", "group by day, provider, model, token or prompt")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	switch *by {
-	case "day", "provider", "model", "token":
+	case "day", "provider", "model", "token", "prompt":
 	default:
-		return fmt.Errorf("%w: --by day|provider|model|token", errUsage)
+		return fmt.Errorf("%w: --by day|provider|model|token|prompt", errUsage)
 	}
 	from := time.Now().AddDate(0, 0, -29)
 	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.Local)
@@ -579,7 +579,11 @@ func (c *cli) spend(args []string) error {
 	if len(totals) > 0 {
 		total = totals[0]
 	}
-	line("TOTAL since "+from.Format("2006-01-02"), total)
+	label := "TOTAL since "
+	if *by == "prompt" {
+		label = "ALL REQUESTS since " // prompt calls and the rest
+	}
+	line(label+from.Format("2006-01-02"), total)
 	return tw.Flush()
 }
 
@@ -1145,6 +1149,7 @@ func (c *cli) settings(args []string) error {
 			window = gateway.DefaultLoopWindow
 		}
 		fmt.Fprintf(tw, "loop_window\t%s\n", window)
+		fmt.Fprintf(tw, "start_at_login\t%v\n", set.StartAtLogin)
 		names := make([]string, 0, len(set.Upstreams))
 		for n := range set.Upstreams {
 			names = append(names, n)
@@ -1222,6 +1227,10 @@ func (c *cli) settings(args []string) error {
 			return fmt.Errorf("%w: loop_window is a duration such as 2m", errUsage)
 		}
 		set.LoopWindowSeconds = int(d / time.Second)
+	case key == "start_at_login":
+		if set.StartAtLogin, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: start_at_login is true or false", errUsage)
+		}
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
 	}

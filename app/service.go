@@ -166,6 +166,9 @@ type Service struct {
 	Desktop bool
 	// LoginLink, set by a running gateway, makes a sign-in link.
 	LoginLink func() string
+	// Autostart, when set, is how this system starts Sluice at login; the
+	// StartAtLogin setting adds and removes its entry. Nil: not here.
+	Autostart *Autostart
 	// Closing, when set, is closed as the gateway starts shutting down:
 	// Follow ends then, so that shutdown need not wait for followers.
 	Closing <-chan struct{}
@@ -451,7 +454,20 @@ func (s *Service) RaiseBudget(ctx context.Context, name string, by gateway.Money
 	return s.DB.RaiseBudget(name, by, d)
 }
 
-func (s *Service) Settings(ctx context.Context) (store.Settings, error) { return s.DB.Settings() }
+// Settings returns the saved settings; StartAtLogin says whether the OS's
+// entry is there, whatever was saved.
+func (s *Service) Settings(ctx context.Context) (store.Settings, error) {
+	set, err := s.DB.Settings()
+	if err != nil || s.Autostart == nil {
+		return set, err
+	}
+	on, err := s.Autostart.Enabled()
+	if err != nil {
+		return set, err
+	}
+	set.StartAtLogin = on
+	return set, nil
+}
 
 func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Settings, error) {
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
@@ -465,13 +481,39 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	default:
 		return store.Settings{}, fmt.Errorf("unpriced policy %q: want refuse or estimate", set.UnpricedPolicy)
 	}
+	old, err := s.Settings(ctx)
+	if err != nil {
+		return store.Settings{}, err
+	}
+	if set.StartAtLogin && s.Autostart == nil {
+		return store.Settings{}, &apiError{http.StatusBadRequest, "invalid", ErrNoAutostart.Error() + " on this system"}
+	}
 	if err := s.DB.PutSettings(set); err != nil {
 		return store.Settings{}, err
+	}
+	if set.StartAtLogin != old.StartAtLogin {
+		if err := s.startAtLogin(set.StartAtLogin); err != nil {
+			// The saved settings say what the OS does.
+			s.DB.PutSettings(old)
+			return store.Settings{}, err
+		}
 	}
 	if err := s.apply(); err != nil {
 		return store.Settings{}, err
 	}
 	return set, nil
+}
+
+// startAtLogin adds or removes the OS's entry that starts Sluice at login.
+func (s *Service) startAtLogin(on bool) error {
+	err := s.Autostart.Disable()
+	if on {
+		err = s.Autostart.Enable()
+	}
+	if errors.Is(err, ErrNoAutostart) {
+		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+	}
+	return err
 }
 
 // apply hands the saved settings, prices and providers to the proxy

@@ -407,6 +407,11 @@ func TestProxyBudgetRefusal(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want none", n)
 	}
 	recs, open := l.all()
+	for i := 0; i < 100 && len(recs) < 3; i++ {
+		// Refusals hold nothing, and settle just after their answer.
+		time.Sleep(10 * time.Millisecond)
+		recs, open = l.all()
+	}
 	if len(recs) != 3 || open != 0 {
 		t.Fatalf("ledger has %d records, %d open holds; want 3 refusals, 0 holds", len(recs), open)
 	}

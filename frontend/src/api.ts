@@ -328,6 +328,8 @@ export interface Settings {
   loop_limit?: number;
   loop_window_s?: number;
   token_rpm?: Record<string, number>;
+  /** whether the OS starts Sluice at login (window hidden, gateway running) */
+  start_at_login?: boolean;
   port?: number;
 }
 

@@ -379,6 +379,27 @@ test('settings are saved', { skip }, async () => {
   await page.getByText('Settings saved').first().waitFor();
 });
 
+test('start at login adds and removes the autostart entry; the footer and Settings show the version', { skip }, async () => {
+  await go('Settings');
+  const about = await page.locator('dd.about').innerText();
+  assert.match(about, /^sluice \S+ \(.*(desktop|headless) build/);
+  assert.match(await page.locator('#nav-foot').innerText(), /^Sluice \S+ · (desktop|headless)$/);
+  const box = page.getByLabel('Start Sluice when I log in');
+  assert.equal(await box.isChecked(), false);
+  await box.check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+  const entry = fs.readFileSync(process.env.SLUICE_AUTOSTART, 'utf8');
+  assert.match(entry, /^Exec=.* --hidden --data /m);
+  await go('Overview');
+  await go('Settings');
+  assert.equal(await page.getByLabel('Start Sluice when I log in').isChecked(), true);
+  await page.getByLabel('Start Sluice when I log in').uncheck();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+  assert.equal(fs.existsSync(process.env.SLUICE_AUTOSTART), false);
+});
+
 test('the Connect page fills its snippets with the address and a new token', { skip }, async () => {
   await go('Connect');
   const curl = page.getByRole('article', { name: 'curl' });
