@@ -246,7 +246,7 @@ func newCatalogueRig(t *testing.T, budget bool, budgetModel string, configure fu
 	}
 	p := &gateway.Proxy{Ledger: db, Tokens: db, Logf: t.Logf,
 		Keys: fixedKeys{"openai": upOpenAIKey, "anthropic": upAnthropicKey, "gemini": upGeminiKey, "xai": "xai-upstreamFake"}}
-	p.SetProviders(ps)
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
 	if configure != nil {
 		configure(p)
 	}

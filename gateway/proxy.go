@@ -431,6 +431,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A key goes only to the provider's official address, or to one the
+	// user confirmed from the command line.
+	if upstreamKey != "" && prov.UnconfirmedHost != "" {
+		writeError(w, dialect, http.StatusForbidden, kindPermission, unconfirmedMessage(prov))
+		return
+	}
+
 	if !p.runaway(w, x, body) {
 		return
 	}
