@@ -629,12 +629,18 @@ func (c *cli) prices(args []string) error {
 		if *asJSON {
 			return writeJSON(c.stdout, l)
 		}
-		fmt.Fprintf(c.stdout, "price table of %s, %d override(s); dollars per million tokens\n", l.Version, l.Overrides)
-		for _, src := range l.Sources {
-			if strings.HasPrefix(src, "See ") {
-				fmt.Fprintf(c.stdout, "  %s\n", src)
-			} else {
-				fmt.Fprintf(c.stdout, "  from %s\n", src)
+		from := "the embedded table"
+		if l.Table != nil {
+			from = l.Table.Source
+		}
+		fmt.Fprintf(c.stdout, "price table of %s (%s), %d override(s); dollars per million tokens\n", l.Date, from, l.Overrides)
+		if l.Table == nil {
+			for _, src := range l.Sources {
+				if strings.HasPrefix(src, "See ") {
+					fmt.Fprintf(c.stdout, "  %s\n", src)
+				} else {
+					fmt.Fprintf(c.stdout, "  from %s\n", src)
+				}
 			}
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -658,8 +664,83 @@ func (c *cli) prices(args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "imported %d price rows (%s format) as overrides\n", res.Rows, res.Format)
 		return nil
+	case "update":
+		if len(pos) > 2 {
+			return fmt.Errorf("%w: sluice prices update [URL|FILE]", errUsage)
+		}
+		src := ""
+		var data []byte
+		if len(pos) == 2 {
+			src = pos[1]
+			if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
+				if data, err = os.ReadFile(src); err != nil {
+					return fmt.Errorf("%w; the price table in force is unchanged", err)
+				}
+			}
+		}
+		res, err := api.UpdatePrices(c.ctx, src, data)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, res)
+		}
+		fmt.Fprintf(c.stdout, "took %d price rows (%s format) from %s", res.Rows, res.Format, res.Source)
+		if res.Skipped > 0 {
+			fmt.Fprintf(c.stdout, "; %d models left out (prices Sluice cannot meter)", res.Skipped)
+		}
+		fmt.Fprintln(c.stdout)
+		c.printPriceChanges(res)
+		fmt.Fprintln(c.stdout, "go back to the table before with: sluice prices rollback")
+		return nil
+	case "rollback":
+		res, err := api.RollbackPrices(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, res)
+		}
+		fmt.Fprintf(c.stdout, "back to the price table from %s\n", res.Source)
+		c.printPriceChanges(res)
+		return nil
 	}
-	return fmt.Errorf("%w: sluice prices ls|import FILE", errUsage)
+	return fmt.Errorf("%w: sluice prices ls|import FILE|update [URL|FILE]|rollback", errUsage)
+}
+
+// printPriceChanges lists what an update or rollback changed.
+func (c *cli) printPriceChanges(res app.PriceUpdate) {
+	const show = 30
+	list := func(what string, ms []string) {
+		if len(ms) == 0 {
+			return
+		}
+		fmt.Fprintf(c.stdout, "%s %d model(s):", what, len(ms))
+		for i, m := range ms {
+			if i == show {
+				fmt.Fprintf(c.stdout, " ... and %d more", len(ms)-show)
+				break
+			}
+			fmt.Fprintf(c.stdout, " %s", m)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	list("newly priced", res.Added)
+	list("no longer priced", res.Removed)
+	if len(res.Changed) > 0 {
+		fmt.Fprintf(c.stdout, "%d model(s) changed price:\n", len(res.Changed))
+		for i, ch := range res.Changed {
+			if i == show {
+				fmt.Fprintf(c.stdout, "  ... and %d more (sluice prices update --json lists them all)\n", len(res.Changed)-show)
+				break
+			}
+			fmt.Fprintf(c.stdout, "  %s: %s, was %s\n", ch.Model, ch.Now, ch.Was)
+		}
+	}
+	if len(res.Added)+len(res.Removed)+len(res.Changed) == 0 {
+		fmt.Fprintln(c.stdout, "no price changed")
+	}
+	fmt.Fprintf(c.stdout, "price table of %s in force\n", res.Date)
 }
 
 // priceExtras names the rates of p beyond the columns of `prices ls`:
@@ -1064,6 +1145,7 @@ func (c *cli) settings(args []string) error {
 			window = gateway.DefaultLoopWindow
 		}
 		fmt.Fprintf(tw, "loop_window\t%s\n", window)
+		fmt.Fprintf(tw, "start_at_login\t%v\n", set.StartAtLogin)
 		names := make([]string, 0, len(set.Upstreams))
 		for n := range set.Upstreams {
 			names = append(names, n)
@@ -1141,6 +1223,10 @@ func (c *cli) settings(args []string) error {
 			return fmt.Errorf("%w: loop_window is a duration such as 2m", errUsage)
 		}
 		set.LoopWindowSeconds = int(d / time.Second)
+	case key == "start_at_login":
+		if set.StartAtLogin, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: start_at_login is true or false", errUsage)
+		}
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
 	}

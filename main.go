@@ -168,7 +168,9 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     the 9th identical request within 2 minutes with 429)
   sluice log [-n N] [--json] [--follow]
   sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
-  sluice prices ls [--json] | import FILE
+  sluice prices ls [--json] | import FILE | update [URL|FILE] | rollback
+                                    update: take the current genai-prices table (or a LiteLLM
+                                    file) over the embedded one; rollback: the table before
   sluice budget set --limit USD --period day|week|month|total|10m|1h|7d...
                     (a length is a rolling window, 1m to 31d: spend ages out minute by minute)
                     [--provider P | --model M | --token NAME | --prompt NAME] [--soft PCT] [--name NAME]
@@ -184,7 +186,7 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
                     close_action (hide|quit), loop_limit (N|off|default), loop_window (2m),
-                    stream_slice_tokens, strict_holds
+                    stream_slice_tokens, strict_holds, start_at_login (true|false)
 
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.

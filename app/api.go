@@ -76,6 +76,11 @@ type priceArgs struct {
 	Price gateway.Price `json:"price"`
 }
 
+type updateArgs struct {
+	Source string `json:"source,omitempty"`
+	Data   []byte `json:"data,omitempty"` // base64 in JSON
+}
+
 type connectArgs struct {
 	Tool  string `json:"tool"`
 	Token bool   `json:"make_token"`
@@ -122,6 +127,12 @@ var methods = map[string]method{
 	}),
 	"token.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
 		return none{}, a.DeleteToken(ctx, n.Name)
+	}),
+	"prices.update": call(func(a API, ctx context.Context, in updateArgs) (PriceUpdate, error) {
+		return a.UpdatePrices(ctx, in.Source, in.Data)
+	}),
+	"prices.rollback": call(func(a API, ctx context.Context, _ none) (PriceUpdate, error) {
+		return a.RollbackPrices(ctx)
 	}),
 	"connect": call(func(a API, ctx context.Context, in connectArgs) (ConnectResult, error) {
 		return a.Connect(ctx, in.Tool, in.Token)
@@ -227,7 +238,7 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
-	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat):
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotServing):
 		return &apiError{http.StatusConflict, "not_serving", err.Error()}

@@ -257,6 +257,14 @@ func (c *Remote) PutPrice(ctx context.Context, p gateway.Price) error {
 	return c.do(ctx, "price.put", priceArgs{p}, nil)
 }
 
+func (c *Remote) UpdatePrices(ctx context.Context, source string, data []byte) (r PriceUpdate, err error) {
+	return r, c.do(ctx, "prices.update", updateArgs{Source: source, Data: data}, &r)
+}
+
+func (c *Remote) RollbackPrices(ctx context.Context) (r PriceUpdate, err error) {
+	return r, c.do(ctx, "prices.rollback", nil, &r)
+}
+
 func (c *Remote) Connect(ctx context.Context, tool string, makeToken bool) (r ConnectResult, err error) {
 	return r, c.do(ctx, "connect", connectArgs{Tool: tool, Token: makeToken}, &r)
 }

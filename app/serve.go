@@ -81,7 +81,8 @@ func Connect(dir string, upstreams map[string]string) (api API, close func() err
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams}, db.Close, nil
+	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams, DataDir: dir,
+		Autostart: &Autostart{Args: autostartArgs(dir, "")}}, db.Close, nil
 }
 
 // alive reports whether a gateway answers at si.Addr.
@@ -203,6 +204,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	proxy.AllowedHosts = allowedHosts(tcp)
 	g.Addr = hostPort(tcp)
 	svc.Addr = g.Addr
+	svc.Autostart = &Autostart{Args: autostartArgs(cfg.DataDir, cfg.Addr)}
 
 	admin := randomHex(24)
 	si := ServeInfo{Addr: g.Addr, PID: os.Getpid(), Admin: admin}

@@ -38,6 +38,14 @@ type API interface {
 	DeleteToken(ctx context.Context, name string) error
 
 	Prices(ctx context.Context) (PriceList, error)
+	// UpdatePrices makes a genai-prices or LiteLLM table the one in
+	// force, over the embedded table: from data when it is given (read
+	// from source, a file), else fetched from the URL source
+	// (DefaultPricesURL when empty). The table it replaces is kept for
+	// RollbackPrices.
+	UpdatePrices(ctx context.Context, source string, data []byte) (PriceUpdate, error)
+	// RollbackPrices puts back the table in force before the last update.
+	RollbackPrices(ctx context.Context) (PriceUpdate, error)
 	ImportPrices(ctx context.Context, data []byte) (ImportResult, error)
 
 	Budgets(ctx context.Context) ([]store.BudgetStatus, error)
@@ -110,6 +118,22 @@ type PriceList struct {
 	Sources   []string        `json:"sources,omitempty"`
 	Overrides int             `json:"overrides"`
 	Prices    []gateway.Price `json:"prices"`
+	// Date is the date of the table in force: the embedded table's
+	// version, or the day a fetched table was taken.
+	Date string `json:"date"`
+	// Table is the fetched table in force (sluice prices update), nil when
+	// the embedded table stands alone.
+	Table *PriceTableInfo `json:"table,omitempty"`
+	// CanRollback: sluice prices rollback has a table to go back to.
+	CanRollback bool `json:"can_rollback"`
+}
+
+// PriceTableInfo describes a fetched price table.
+type PriceTableInfo struct {
+	Source  string    `json:"source"`
+	Format  string    `json:"format"`
+	Fetched time.Time `json:"fetched"`
+	Rows    int       `json:"rows"`
 }
 
 // ImportResult says what an import took.
@@ -142,6 +166,9 @@ type Service struct {
 	Desktop bool
 	// LoginLink, set by a running gateway, makes a sign-in link.
 	LoginLink func() string
+	// Autostart, when set, is how this system starts Sluice at login; the
+	// StartAtLogin setting adds and removes its entry. Nil: not here.
+	Autostart *Autostart
 	// Closing, when set, is closed as the gateway starts shutting down:
 	// Follow ends then, so that shutdown need not wait for followers.
 	Closing <-chan struct{}
@@ -341,12 +368,22 @@ func connect(ctx context.Context, api API, base, tool string, makeToken bool) (C
 }
 
 // priceTable is the embedded table with the saved overrides on top.
+// priceTable is the embedded table with the fetched table (sluice prices
+// update) over it, and the saved overrides over both.
 func (s *Service) priceTable() (*gateway.Prices, int, error) {
 	over, err := s.DB.PriceOverrides()
 	if err != nil {
 		return nil, 0, err
 	}
-	return gateway.DefaultPrices().With(over), len(over), nil
+	cur, _, _, err := s.DB.PriceTables()
+	if err != nil {
+		return nil, 0, err
+	}
+	t := gateway.DefaultPrices()
+	if cur != nil {
+		t = t.With(cur.Rows)
+	}
+	return t.With(over), len(over), nil
 }
 
 func (s *Service) Prices(ctx context.Context) (PriceList, error) {
@@ -354,7 +391,17 @@ func (s *Service) Prices(ctx context.Context) (PriceList, error) {
 	if err != nil {
 		return PriceList{}, err
 	}
-	return PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All()}, nil
+	l := PriceList{Version: gateway.DefaultPrices().Version(), Sources: gateway.DefaultPrices().Sources(), Overrides: n, Prices: t.All(), Date: gateway.DefaultPrices().Version()}
+	cur, _, canRollback, err := s.DB.PriceTables()
+	if err != nil {
+		return PriceList{}, err
+	}
+	l.CanRollback = canRollback
+	if cur != nil {
+		l.Table = &PriceTableInfo{Source: cur.Source, Format: cur.Format, Fetched: cur.Fetched, Rows: len(cur.Rows)}
+		l.Date = cur.Fetched.Format("2006-01-02")
+	}
+	return l, nil
 }
 
 func (s *Service) ImportPrices(ctx context.Context, data []byte) (ImportResult, error) {
@@ -407,7 +454,20 @@ func (s *Service) RaiseBudget(ctx context.Context, name string, by gateway.Money
 	return s.DB.RaiseBudget(name, by, d)
 }
 
-func (s *Service) Settings(ctx context.Context) (store.Settings, error) { return s.DB.Settings() }
+// Settings returns the saved settings; StartAtLogin says whether the OS's
+// entry is there, whatever was saved.
+func (s *Service) Settings(ctx context.Context) (store.Settings, error) {
+	set, err := s.DB.Settings()
+	if err != nil || s.Autostart == nil {
+		return set, err
+	}
+	on, err := s.Autostart.Enabled()
+	if err != nil {
+		return set, err
+	}
+	set.StartAtLogin = on
+	return set, nil
+}
 
 func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Settings, error) {
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
@@ -421,13 +481,39 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	default:
 		return store.Settings{}, fmt.Errorf("unpriced policy %q: want refuse or estimate", set.UnpricedPolicy)
 	}
+	old, err := s.Settings(ctx)
+	if err != nil {
+		return store.Settings{}, err
+	}
+	if set.StartAtLogin && s.Autostart == nil {
+		return store.Settings{}, &apiError{http.StatusBadRequest, "invalid", ErrNoAutostart.Error() + " on this system"}
+	}
 	if err := s.DB.PutSettings(set); err != nil {
 		return store.Settings{}, err
+	}
+	if set.StartAtLogin != old.StartAtLogin {
+		if err := s.startAtLogin(set.StartAtLogin); err != nil {
+			// The saved settings say what the OS does.
+			s.DB.PutSettings(old)
+			return store.Settings{}, err
+		}
 	}
 	if err := s.apply(); err != nil {
 		return store.Settings{}, err
 	}
 	return set, nil
+}
+
+// startAtLogin adds or removes the OS's entry that starts Sluice at login.
+func (s *Service) startAtLogin(on bool) error {
+	err := s.Autostart.Disable()
+	if on {
+		err = s.Autostart.Enable()
+	}
+	if errors.Is(err, ErrNoAutostart) {
+		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+	}
+	return err
 }
 
 // apply hands the saved settings, prices and providers to the proxy

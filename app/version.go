@@ -47,9 +47,6 @@ func BuildInfo() Build {
 	if b.Version == "" {
 		b.Version = "dev"
 	}
-	if len(b.Commit) > 12 {
-		b.Commit = b.Commit[:12]
-	}
 	return b
 }
 
@@ -63,13 +60,16 @@ func (b Build) from(bi *debug.BuildInfo) Build {
 		switch s.Key {
 		case "-tags":
 			for _, tag := range strings.Split(s.Value, ",") {
-				if tag == "desktop" {
+				if tag == "desktop" || tag == "dev" {
 					b.Desktop = true
 				}
 			}
 		case "vcs.revision":
 			if !stamped {
 				b.Commit = s.Value
+				if len(b.Commit) > 12 {
+					b.Commit = b.Commit[:12]
+				}
 			}
 		case "vcs.time":
 			b.Committed = s.Value

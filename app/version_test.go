@@ -19,9 +19,9 @@ func TestBuildFrom(t *testing.T) {
 		want  Build
 	}{
 		{"from the build info", Build{}, info,
-			Build{Version: "v0.4.0", Commit: "0123456789abcdef0123", Modified: true, Committed: "2026-11-30T09:00:00Z", Desktop: true}},
-		{"stamped wins", Build{Version: "v1.0.0", Commit: "feedface", Date: "2026-12-01T00:00:00Z"}, info,
-			Build{Version: "v1.0.0", Commit: "feedface", Date: "2026-12-01T00:00:00Z", Committed: "2026-11-30T09:00:00Z", Desktop: true}},
+			Build{Version: "v0.4.0", Commit: "0123456789ab", Modified: true, Committed: "2026-11-30T09:00:00Z", Desktop: true}},
+		{"stamped wins", Build{Version: "v1.0.0", Commit: "feedface0123+changes", Date: "2026-12-01T00:00:00Z"}, info,
+			Build{Version: "v1.0.0", Commit: "feedface0123+changes", Date: "2026-12-01T00:00:00Z", Committed: "2026-11-30T09:00:00Z", Desktop: true}},
 		{"headless, no version control", Build{}, &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}},
 			Build{}},
 	}

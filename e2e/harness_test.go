@@ -146,6 +146,9 @@ func sluiceEnv(t *testing.T, mode keyMode) []string {
 	// each CLI call take a second; the caller's own GORACE options still
 	// win, coming last.
 	env = append(env, strings.TrimSpace("GORACE=atexit_sleep_ms=20 "+os.Getenv("GORACE")))
+	// A config folder of the tests' own: start at login writes its entry
+	// there, never into the developer's session.
+	env = append(env, "XDG_CONFIG_HOME="+filepath.Join(tmpRoot, "config"))
 	if mode == keysInEnv {
 		if runtime.GOOS != "linux" {
 			t.Skip("skipping the e2e tests: outside Linux they would use the login keychain; run them through ./test.sh with SLUICE_TEST_KEYRING=1 on a throwaway keychain")

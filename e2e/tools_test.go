@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,6 +356,65 @@ model = "gpt-5.4-mini"
 	}
 	if b, _ := os.ReadFile(config); string(b) != mine {
 		t.Errorf("config.toml after --undo:\n%s\nwant it as it was:\n%s", b, mine)
+	}
+	s.stop()
+}
+
+// TestCodexDefaultModelUnpriced runs Codex on its own default model, newer
+// than Sluice's price table: under a budget the 402 names the model and the
+// one command that fixes it, and after `sluice prices update` (from a
+// local server, in genai-prices' format) the same run goes through.
+func TestCodexDefaultModelUnpriced(t *testing.T) {
+	codex := toolBinary(t, "codex")
+	work := workDir(t)
+	fake := newAgentFake(t, "exec_command", `{"cmd":"cat note.txt"}`, "The note says the kettle is blue.")
+	s := agentSluice(t, fake)
+	seen := map[string]bool{}
+	s.mustCLI("", "budget", "set", "--limit", "5", "--period", "day", "--name", "e2e-day")
+	codexHome := t.TempDir()
+	if _, err := s.runCLIEnv([]string{"CODEX_HOME=" + codexHome}, "", "connect", "codex", "--write"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"exec", "--skip-git-repo-check", "-s", "danger-full-access", "What does note.txt say?"}
+	res := runTool(t, 90*time.Second, work, t.TempDir(), []string{"CODEX_HOME=" + codexHome}, codex, args...)
+	rows := s.newRows(seen, 1)
+	if res.err == nil || len(rows) == 0 {
+		t.Fatalf("codex on its default model under a budget: want a refusal\n%s", res)
+	}
+	model := rows[0].Model
+	out := res.stdout + res.stderr
+	if rows[0].Status != 402 || !strings.Contains(out, model) || !strings.Contains(out, "sluice prices update") {
+		t.Errorf("codex's refusal (row status %d, model %q) does not name the model and `sluice prices update`:\n%s", rows[0].Status, model, res)
+	}
+	if fake.count() != 0 {
+		t.Errorf("the upstream got %d requests for an unpriced model under a budget", fake.count())
+	}
+
+	// A price table that knows the model, served as genai-prices serves it.
+	table := `[{"id":"openai","name":"OpenAI","api_pattern":"https://api\\.openai\\.com","models":[` +
+		`{"id":"` + model + `","name":"` + model + `","match":{"starts_with":"` + model + `"},"context_window":400000,` +
+		`"prices":{"input_mtok":1.25,"cache_read_mtok":0.125,"output_mtok":10}}]}]`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, table)
+	}))
+	defer srv.Close()
+	upd := s.mustCLI("", "prices", "update", srv.URL+"/prices/data.json")
+	if !strings.Contains(upd, "openai/"+model) || !strings.Contains(upd, "sluice prices rollback") {
+		t.Errorf("sluice prices update printed:\n%s\nwant it to name openai/%s as newly priced and how to roll back", upd, model)
+	}
+	res = runTool(t, 2*time.Minute, work, t.TempDir(), []string{"CODEX_HOME=" + codexHome}, codex, args...)
+	if res.err != nil {
+		t.Fatalf("codex after prices update:\n%s", res)
+	}
+	rows = s.newRows(seen, 1)
+	if len(rows) == 0 {
+		t.Fatal("no ledger row for codex's call after the update")
+	}
+	for _, r := range rows {
+		if r.Status != 200 || r.Model != model || r.Priced == nil || !*r.Priced {
+			t.Errorf("row after update: status %d model %q priced %v", r.Status, r.Model, r.Priced)
+		}
 	}
 	s.stop()
 }

@@ -68,6 +68,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		"SLUICE_BIN="+s.bin,
 		"SLUICE_SCREENSHOTS="+shots,
 		"FAKE_OPENAI="+f["openai"].srv.URL,
+		"SLUICE_AUTOSTART="+filepath.Join(tmpRoot, "config", "autostart", "sluice.desktop"),
 	)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -95,8 +96,10 @@ func TestDashboardMoney(t *testing.T) {
 	}
 }
 
-// TestDesktopWindow builds the desktop binary, starts it under Xvfb, and
-// checks that its window shows the dashboard and its gateway answers.
+// TestDesktopWindow builds the desktop binary (or takes the installed one,
+// SLUICE_INSTALLED), starts it under Xvfb, and checks that its window
+// shows the dashboard and its gateway answers; then that, started with
+// --hidden as at login, its gateway answers and no window shows.
 func TestDesktopWindow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the desktop build in -short mode")
@@ -110,34 +113,41 @@ func TestDesktopWindow(t *testing.T) {
 		}
 		t.Skip("skipping: no webkit2gtk-4.1/gtk+-3.0 development files")
 	}
-	bin := filepath.Join(tmpRoot, "sluice-desktop")
-	build := exec.Command("go", "build", "-tags", "desktop,production,webkit2_41", "-o", bin, "github.com/sluicehq/sluice")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("desktop build: %v\n%s", err, out)
+	bin := os.Getenv("SLUICE_INSTALLED")
+	if bin == "" {
+		bin = filepath.Join(tmpRoot, "sluice-desktop")
+		build := exec.Command("go", "build", "-tags", "desktop,production,webkit2_41", "-o", bin, "github.com/sluicehq/sluice")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("desktop build: %v\n%s", err, out)
+		}
 	}
 
 	port := freePort(t)
 	data := filepath.Join(t.TempDir(), "data")
 	shot := filepath.Join(t.TempDir(), "window.png")
 	// xvfb-run runs a small script: start the window, wait for the
-	// gateway, let the page render, take a screenshot of the screen, quit.
+	// gateway, wait for the page to render, take a screenshot, quit.
 	script := fmt.Sprintf(`
-%q --addr 127.0.0.1:%d --data %q >%q 2>&1 &
+%[1]q --addr 127.0.0.1:%[2]d --data %[3]q >%[4]q 2>&1 &
 pid=$!
 for i in $(seq 100); do
-  if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
+  if curl -fsS -o /dev/null http://127.0.0.1:%[2]d/; then echo GATEWAY-UP; break; fi
   sleep 0.2
 done
-echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%d/v1/chat/completions)
-sleep 4
-import -window root %q
+echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%[2]d/v1/chat/completions)
+# Wait for the window to show the dashboard (many colours), 30 s at most.
+for i in $(seq 30); do
+  sleep 1
+  import -window root %[5]q
+  [ "$(identify -format %%k %[5]q)" -ge 20 ] && break
+done
 # A second start on the same data brings the first window forward and ends.
-timeout 20 %q --data %q >/dev/null 2>&1
+timeout 20 %[1]q --data %[3]q >/dev/null 2>&1
 echo SECOND-EXIT-$?
 kill -TERM $pid
 wait $pid
-`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), port, port, shot, bin, data)
+`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), shot)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// The single-instance lock works over the D-Bus session bus, as on a
@@ -180,6 +190,46 @@ wait $pid
 		b, _ := os.ReadFile(shot)
 		os.WriteFile(dst, b, 0o644)
 	}
+
+	t.Run("hidden", func(t *testing.T) {
+		// As started at login: the gateway serves, the window waits
+		// unseen until sluice is run again.
+		port := freePort(t)
+		dir := t.TempDir()
+		shot, logf := filepath.Join(dir, "hidden.png"), filepath.Join(dir, "hidden.log")
+		script := fmt.Sprintf(`
+%q --hidden --addr 127.0.0.1:%d --data %q >%q 2>&1 &
+pid=$!
+for i in $(seq 100); do
+  if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
+  sleep 0.2
+done
+# Time enough for a window to show, were there one.
+sleep 6
+import -window root %q
+kill -TERM $pid
+wait $pid
+`, bin, port, filepath.Join(dir, "data"), logf, port, shot)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, dbus, "--", xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
+		cmd.Env = append(os.Environ(), "GTK_USE_PORTAL=0")
+		out, err := cmd.CombinedOutput()
+		log, _ := os.ReadFile(logf)
+		if err != nil || !strings.Contains(string(out), "GATEWAY-UP") {
+			t.Fatalf("sluice --hidden: %v\n%s\nsluice said:\n%s", err, out, log)
+		}
+		colours, err := exec.Command("identify", "-format", "%k", shot).Output()
+		if err != nil {
+			t.Fatalf("identify %s: %v", shot, err)
+		}
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(colours))); n >= 20 {
+			t.Errorf("the screen has %d colours with sluice --hidden: a window shows", n)
+		}
+		if !strings.Contains(string(log), "shutting down") {
+			t.Errorf("sluice --hidden did not shut down cleanly on SIGTERM; it said:\n%s", log)
+		}
+	})
 }
 
 func freePort(t *testing.T) int {

@@ -530,7 +530,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
 				p.settle(x.rec)
 				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
-					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds: add a price with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model))
+					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds. Fix: run `sluice prices update` (the current price table; or Update on the Prices page). Or add the price with `sluice prices import FILE`, or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model))
 				return false
 			}
 			h.Amount = pol.UnpricedHold

@@ -57,6 +57,10 @@ type Settings struct {
 	LoopWindowSeconds int  `json:"loop_window_s,omitempty"`
 	// TokenRPM caps requests per minute by local token name.
 	TokenRPM map[string]int `json:"token_rpm,omitempty"`
+	// StartAtLogin starts Sluice, the window hidden and the gateway
+	// running, when the user logs in. The app keeps the OS's entry for it
+	// (app.Autostart) in step with this.
+	StartAtLogin bool `json:"start_at_login,omitempty"`
 }
 
 // LoopPolicy returns the loop detection s sets, without allowances.

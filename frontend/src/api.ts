@@ -250,6 +250,17 @@ export interface RecordDetail {
   explanation?: string;
 }
 
+export interface PriceUpdate {
+  source: string;
+  format?: string;
+  rows: number;
+  skipped?: number;
+  added: string[] | null;
+  changed: { model: string; was: string; now: string }[] | null;
+  removed: string[] | null;
+  date: string;
+}
+
 export interface ConnectRecipe {
   tool: string;
   title: string;
@@ -297,6 +308,11 @@ export interface PriceList {
   sources?: string[];
   overrides: number;
   prices: Price[] | null;
+  /** the date of the table in force: the embedded table's, or the day a fetched one was taken */
+  date: string;
+  /** the fetched table in force, if any (`sluice prices update`) */
+  table?: { source: string; format: string; fetched: string; rows: number };
+  can_rollback: boolean;
 }
 
 export interface Settings {
@@ -312,6 +328,8 @@ export interface Settings {
   loop_limit?: number;
   loop_window_s?: number;
   token_rpm?: Record<string, number>;
+  /** whether the OS starts Sluice at login (window hidden, gateway running) */
+  start_at_login?: boolean;
   port?: number;
 }
 
@@ -421,6 +439,9 @@ export const api = {
   tokens: () => call<TokenInfo[] | null>('tokens'),
   newToken: (name: string) => call<string>('token.new', { name }),
   /** What a tool needs to reach Sluice, rendered by the same Go code as `sluice connect TOOL`; with makeToken, with a new token named after the tool. */
+  /** Takes the current price table (genai-prices' data.json unless source names another URL) over the embedded one. */
+  updatePrices: (source?: string) => call<PriceUpdate>('prices.update', source ? { source } : {}),
+  rollbackPrices: () => call<PriceUpdate>('prices.rollback'),
   connect: (tool: string, makeToken: boolean) => call<ConnectResult>('connect', { tool, make_token: makeToken }),
   deleteToken: (name: string) => call<null>('token.delete', { name }),
   prices: () => call<PriceList>('prices'),

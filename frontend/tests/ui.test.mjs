@@ -296,6 +296,12 @@ test('prices: filter, import a LiteLLM file, edit a row as an override', { skip 
   await go('Prices');
   const table = page.getByRole('table', { name: 'Prices per million tokens' });
   await table.waitFor();
+  // The table's date and where it comes from; Update prices is there (it
+  // fetches from the internet, so it is exercised by the Go tests against
+  // a local server instead).
+  assert.match(await page.locator('.stat').filter({ hasText: 'Table of' }).innerText(), /\d{4}-\d{2}-\d{2}/);
+  assert.match(await page.locator('.stat').filter({ hasText: 'From' }).innerText(), /built in/);
+  await page.getByRole('button', { name: 'Update prices' }).waitFor();
   const litellm = { 'mistral-ui-test-1': { input_cost_per_token: 2e-6, output_cost_per_token: 6e-6, litellm_provider: 'mistral', mode: 'chat', max_input_tokens: 32000 } };
   await page.getByLabel(/Import prices file/).first().setInputFiles({ name: 'litellm.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(litellm)) });
   await page.getByText('Prices imported').waitFor();
@@ -332,6 +338,27 @@ test('settings are saved', { skip }, async () => {
   await page.getByLabel('Refuse them').check();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved').first().waitFor();
+});
+
+test('start at login adds and removes the autostart entry; the footer and Settings show the version', { skip }, async () => {
+  await go('Settings');
+  const about = await page.locator('dd.about').innerText();
+  assert.match(about, /^sluice \S+ \(.*(desktop|headless) build/);
+  assert.match(await page.locator('#nav-foot').innerText(), /^Sluice \S+ · (desktop|headless)$/);
+  const box = page.getByLabel('Start Sluice when I log in');
+  assert.equal(await box.isChecked(), false);
+  await box.check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+  const entry = fs.readFileSync(process.env.SLUICE_AUTOSTART, 'utf8');
+  assert.match(entry, /^Exec=.* --hidden --data /m);
+  await go('Overview');
+  await go('Settings');
+  assert.equal(await page.getByLabel('Start Sluice when I log in').isChecked(), true);
+  await page.getByLabel('Start Sluice when I log in').uncheck();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+  assert.equal(fs.existsSync(process.env.SLUICE_AUTOSTART), false);
 });
 
 test('the Connect page fills its snippets with the address and a new token', { skip }, async () => {

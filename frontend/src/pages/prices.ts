@@ -2,12 +2,12 @@
 // from, import from a LiteLLM or genai-prices file, and one row edited as
 // an override.
 
-import { api, type Price, type PriceList } from '../api';
+import { api, type Price, type PriceList, type PriceUpdate } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { exactMoney, fromPerMillion, perMillion } from '../money';
 import { count, countShort } from '../format';
-import { badge, button, card, errorBox, errorMessage, field, formDialog, icon, input, loading, pageHead, toast } from '../ui';
+import { badge, busy, button, card, errorBox, errorMessage, field, formDialog, icon, input, loading, pageHead, toast } from '../ui';
 
 const SHOW = 200;
 
@@ -41,8 +41,43 @@ export const pricesPage: Page = {
       }
     });
 
+    function changes(r: PriceUpdate): string {
+      const parts = [`${count(r.added?.length ?? 0)} newly priced`, `${count(r.changed?.length ?? 0)} changed`];
+      if (r.removed?.length) parts.push(`${count(r.removed.length)} no longer priced`);
+      return `${parts.join(', ')}. Table of ${r.date} in force.`;
+    }
+    const updateBtn = button('Update prices', {
+      icon: 'download',
+      title: 'Take the current genai-prices table over the built-in one (sluice prices update)',
+      onClick: () =>
+        void busy(updateBtn, async () => {
+          try {
+            const r = await api.updatePrices();
+            toast(`Took ${count(r.rows)} rows from ${r.source}: ${changes(r)}`, 'ok', { title: 'Prices updated' });
+            await load();
+          } catch (e) {
+            toast(errorMessage(e), 'danger', { title: 'Could not update the prices' });
+          }
+        }),
+    });
+    const rollbackBtn = button('Roll back', {
+      kind: 'ghost',
+      icon: 'arrowLeft',
+      title: 'Go back to the table in force before the last update (sluice prices rollback)',
+      onClick: () =>
+        void busy(rollbackBtn, async () => {
+          try {
+            const r = await api.rollbackPrices();
+            toast(`Back to ${r.source}: ${changes(r)}`, 'ok', { title: 'Prices rolled back' });
+            await load();
+          } catch (e) {
+            toast(errorMessage(e), 'danger', { title: 'Could not roll back' });
+          }
+        }),
+    });
+
     el.append(
-      pageHead('Prices', 'Dollars per million tokens, as Sluice charges them. Imported files and your own edits override the built-in table.', [file, importBtn]),
+      pageHead('Prices', 'Dollars per million tokens, as Sluice charges them. Updates take the current table over the built-in one; imported files and your own edits override both.', [updateBtn, rollbackBtn, file, importBtn]),
       summary,
       card(null, [h('div', { class: 'table-toolbar' }, field('Filter prices', filter)), tableHost], { class: 'card-table', label: 'Price table' }),
     );
@@ -55,6 +90,7 @@ export const pricesPage: Page = {
         return;
       }
       if (!alive) return;
+      rollbackBtn.hidden = !list.can_rollback;
       const rows = list.prices ?? [];
       const sources = new Set(rows.map((p) => p.source));
       replace(
@@ -64,7 +100,8 @@ export const pricesPage: Page = {
           { class: 'stats stats-small' },
           statItem('Rows', count(rows.length)),
           statItem('Overrides', count(list.overrides)),
-          statItem('Table date', list.version || '—'),
+          statItem('Table of', list.date || list.version || '—'),
+          statItem('From', list.table ? list.table.source : 'built in'),
           statItem('Sources', count(sources.size)),
         ),
         list.sources?.length

@@ -1,6 +1,7 @@
 // Settings: upstream base URLs, the unpriced-model policy, time zone,
-// request-body logging and retention, loop detection, allowed browser origins, what
-// closing the window does; and, read-only, the address and data directory.
+// request-body logging and retention, loop detection, allowed browser
+// origins, start at login, what closing the window does; and, read-only,
+// the address, data directory and version.
 
 import { api, type Settings } from '../api';
 import type { Page } from '../app';
@@ -76,6 +77,8 @@ export const settingsPage: Page = {
       const closeHide = h('input', { type: 'radio', name: 'close', value: 'hide', id: 'close-hide', checked: (s.close_action || st.close_action) !== 'quit' });
       const closeQuit = h('input', { type: 'radio', name: 'close', value: 'quit', id: 'close-quit', checked: (s.close_action || st.close_action) === 'quit' });
 
+      const atLogin = h('input', { type: 'checkbox', name: 'start-at-login', id: 'start-at-login', checked: !!s.start_at_login });
+
       const radio = (el: HTMLInputElement, label: string, hint: string) =>
         h('div', { class: 'choice' }, el, h('label', { for: el.id }, h('span', { class: 'choice-label' }, label), h('span', { class: 'choice-hint' }, hint)));
 
@@ -126,6 +129,19 @@ export const settingsPage: Page = {
           field('Within (minutes)', loopWindow, { hint: '2 by default.' }),
         ]),
         card('Browser origins', [field('Origins allowed to call provider routes', origins, { hint: 'One per line, such as http://localhost:3000, for web apps that call Sluice from the browser.' })]),
+        card('Start at login', [
+          h(
+            'div',
+            { class: 'choice' },
+            atLogin,
+            h(
+              'label',
+              { for: 'start-at-login' },
+              h('span', { class: 'choice-label' }, 'Start Sluice when I log in'),
+              h('span', { class: 'choice-hint' }, 'The gateway runs from the start of your session, its window hidden until you open Sluice. Turning this off removes the entry from your system’s startup list.'),
+            ),
+          ),
+        ]),
         st.desktop
           ? card('Closing the window', [
               h(
@@ -176,6 +192,7 @@ export const settingsPage: Page = {
             if (!(lw >= 1 && lw <= 86400)) throw new Error('The loop window is from a second to a day.');
             next.loop_window_s = lw === 120 ? 0 : lw;
             if (st.desktop) next.close_action = closeQuit.checked ? 'quit' : 'hide';
+            next.start_at_login = atLogin.checked;
             const saved = await api.putSettings(next);
             toast(`Saved. Unpriced models: ${saved.unpriced_policy === 'estimate' ? `hold ${exactMoney(saved.unpriced_hold_usd)}` : 'refused'}.`, 'ok', { title: 'Settings saved' });
             await app.reloadStatus().catch(() => {});
