@@ -527,15 +527,15 @@ func orDash(s string) string {
 func (c *cli) spend(args []string) error {
 	fs := c.flags("spend")
 	since := fs.String("since", "", "from this date (2026-11-01) or this long ago (7d, 24h); default: the last 30 days")
-	by := fs.String("by", "day", "group by day, provider, model or token")
+	by := fs.String("by", "day", "group by day, provider, model, token or prompt")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	switch *by {
-	case "day", "provider", "model", "token":
+	case "day", "provider", "model", "token", "prompt":
 	default:
-		return fmt.Errorf("%w: --by day|provider|model|token", errUsage)
+		return fmt.Errorf("%w: --by day|provider|model|token|prompt", errUsage)
 	}
 	from := time.Now().AddDate(0, 0, -29)
 	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.Local)
@@ -579,7 +579,11 @@ func (c *cli) spend(args []string) error {
 	if len(totals) > 0 {
 		total = totals[0]
 	}
-	line("TOTAL since "+from.Format("2006-01-02"), total)
+	label := "TOTAL since "
+	if *by == "prompt" {
+		label = "ALL REQUESTS since " // prompt calls and the rest
+	}
+	line(label+from.Format("2006-01-02"), total)
 	return tw.Flush()
 }
 
@@ -941,9 +945,13 @@ func (c *cli) env(args []string) error {
 		return err
 	}
 	if *addr == "" {
+		// The running gateway's own word, over its control socket; a
+		// serve.json left by a crash may name a port someone else has now.
 		*addr = app.DefaultAddr
-		if si, err := app.ReadServeInfo(dir); err == nil {
-			*addr = si.Addr
+		if r, err := app.Dial(dir); err == nil {
+			if st, err := r.Status(c.ctx); err == nil {
+				*addr = st.Addr
+			}
 		}
 	}
 	token := os.Getenv("SLUICE_TOKEN")
@@ -1103,6 +1111,7 @@ func (c *cli) loginLink(args []string) error {
 func (c *cli) settings(args []string) error {
 	fs := c.flags("settings")
 	asJSON := fs.Bool("json", false, "print JSON")
+	allowKeyTo := fs.String("allow-key-to", "", "with set upstream.NAME: confirm that provider keys may go to this host (host or host:port)")
 	pos, api, closeAPI, err := c.start(fs, args, "")
 	if err != nil {
 		return err
@@ -1124,6 +1133,12 @@ func (c *cli) settings(args []string) error {
 		fmt.Fprintf(tw, "log_bodies\t%v\n", set.LogBodies)
 		fmt.Fprintf(tw, "retention_days\t%d\n", set.RetentionDays)
 		fmt.Fprintf(tw, "close_action\t%s\n", set.CloseAction)
+		session := set.SessionHours
+		if session == 0 {
+			session = 24
+		}
+		fmt.Fprintf(tw, "session_hours\t%d\n", session)
+		fmt.Fprintf(tw, "allow_key_to\t%s\n", orDash(strings.Join(set.AllowKeyTo, ",")))
 		slice := fmt.Sprint(set.StreamSliceTokens)
 		if set.StreamSliceTokens == 0 {
 			slice = fmt.Sprintf("%d (default)", gateway.DefaultStreamSlice)
@@ -1170,6 +1185,25 @@ func (c *cli) settings(args []string) error {
 			delete(set.Upstreams, name)
 		} else {
 			set.Upstreams[name] = val
+		}
+		if *allowKeyTo != "" {
+			if host := gateway.HostOf(val); !strings.EqualFold(host, *allowKeyTo) {
+				return fmt.Errorf("%w: --allow-key-to %s does not match the host of %s (%s)", errUsage, *allowKeyTo, val, host)
+			}
+			if !slices.ContainsFunc(set.AllowKeyTo, func(h string) bool { return strings.EqualFold(h, *allowKeyTo) }) {
+				set.AllowKeyTo = append(set.AllowKeyTo, strings.ToLower(*allowKeyTo))
+			}
+		}
+	case key == "allow_key_to":
+		set.AllowKeyTo = nil
+		for _, h := range strings.Split(val, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				set.AllowKeyTo = append(set.AllowKeyTo, strings.ToLower(h))
+			}
+		}
+	case key == "session_hours":
+		if set.SessionHours, err = strconv.Atoi(val); err != nil {
+			return fmt.Errorf("%w: session_hours is a number of hours", errUsage)
 		}
 	case key == "unpriced_policy":
 		set.UnpricedPolicy = val
@@ -1229,6 +1263,9 @@ func (c *cli) settings(args []string) error {
 		}
 	default:
 		return fmt.Errorf("%w: unknown setting %q (see sluice help)", errUsage, key)
+	}
+	if *allowKeyTo != "" && !strings.HasPrefix(key, "upstream.") {
+		return fmt.Errorf("%w: --allow-key-to goes with settings set upstream.NAME URL", errUsage)
 	}
 	if _, err := api.PutSettings(c.ctx, set); err != nil {
 		return err

@@ -48,11 +48,10 @@ func (c *cli) desktop(args []string) error {
 		// Another sluice owns the data. If it is a window, the lock below
 		// brings it forward and this process ends; if it is a headless
 		// gateway, this window shows its dashboard.
-		si, rerr := app.ReadServeInfo(dir)
-		if rerr != nil {
+		if _, derr := app.Dial(dir); derr != nil {
 			return err
 		}
-		handler = app.RemoteHandler(si)
+		handler = app.RemoteHandler(dir)
 	case err != nil:
 		return err
 	default:

@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/sluicehq/sluice/app"
 )
 
 func main() {
@@ -85,7 +87,7 @@ func commandFirst(args []string) []string {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	c := &cli{ctx: app.CommandLine(ctx), stdin: stdin, stdout: stdout, stderr: stderr}
 	err := c.run(commandFirst(args))
 	if errors.Is(err, errHelp) {
 		return nil // the command's usage went to stdout
@@ -167,7 +169,7 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     let a token repeat the same request (loop detection refuses
                                     the 9th identical request within 2 minutes with 429)
   sluice log [-n N] [--json] [--follow]
-  sluice spend [--since DATE|DURATION] [--by day|provider|model|token] [--json]
+  sluice spend [--since DATE|DURATION] [--by day|provider|model|token|prompt] [--json]
   sluice prices ls [--json] | import FILE | update [URL|FILE] | rollback
                                     update: take the current genai-prices table (or a LiteLLM
                                     file) over the embedded one; rollback: the table before
@@ -186,7 +188,10 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
                     close_action (hide|quit), loop_limit (N|off|default), loop_window (2m),
-                    stream_slice_tokens, strict_holds, start_at_login (true|false)
+                    stream_slice_tokens, strict_holds, start_at_login (true|false),
+                    session_hours, allow_key_to (comma-separated)
+  sluice settings set upstream.NAME URL --allow-key-to HOST
+                    point a provider elsewhere and confirm that its key may go there
 
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.

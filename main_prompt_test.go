@@ -150,6 +150,11 @@ func TestPromptRunThroughGateway(t *testing.T) {
 		t.Errorf("POST /p/summarize = %d %s", status, body)
 	}
 
+	out, _, err = sluice(t, "", "spend", "--by", "prompt", "--data", dir)
+	if err != nil || !strings.Contains(out, "summarize") || !strings.Contains(out, "ALL REQUESTS since") {
+		t.Errorf("spend --by prompt = %q, %v", out, err)
+	}
+
 	// A budget on the prompt refuses its calls, and no others.
 	if out, _, err := sluice(t, "", "budget", "set", "--limit", "0.000001", "--period", "day", "--prompt", "summarize", "--data", dir); err != nil || !strings.Contains(out, "prompt summarize") {
 		t.Fatalf("budget set --prompt = %q, %v", out, err)

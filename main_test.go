@@ -151,8 +151,13 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 		t.Errorf("log --follow --json printed %q, want the refusal", out)
 	}
 
-	// The admin API refuses requests without the secret, and browsers.
-	for _, hdr := range []map[string]string{{}, {"Authorization": "Bearer " + si.Admin, "Origin": "http://evil.example"}} {
+	// The control socket is the user's only.
+	if fi, err := os.Stat(filepath.Join(dir, app.ControlSocket)); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("control socket mode = %v, %v; want a socket, 0600", fi.Mode(), err)
+	}
+	// The admin API on TCP refuses requests without a session, whatever
+	// they carry, and browsers.
+	for _, hdr := range []map[string]string{{}, {"Authorization": "Bearer x"}, {"Origin": "http://evil.example"}} {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/api/tokens", nil)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
@@ -185,6 +190,9 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, app.ServeInfoFile)); !os.IsNotExist(err) {
 		t.Errorf("serve.json left behind after shutdown")
+	}
+	if _, err := os.Stat(filepath.Join(dir, app.ControlSocket)); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind after shutdown")
 	}
 	// With the gateway gone, commands open the data themselves.
 	out, _, err = sluice(t, "", "token", "ls", "--data", dir)
@@ -398,5 +406,31 @@ func TestVersion(t *testing.T) {
 	var b app.Build
 	if err != nil || json.Unmarshal([]byte(out), &b) != nil || b.Version == "" || b.Desktop || b.Platform == "" {
 		t.Errorf("version --json = %q, %v; want the build as JSON", out, err)
+	}
+}
+
+// TestAllowKeyTo: a built-in provider's key goes elsewhere only when the
+// command line confirms the host.
+func TestAllowKeyTo(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.mistral", "http://127.0.0.1:9/v1", "--data", dir); err == nil || !strings.Contains(err.Error(), "--allow-key-to 127.0.0.1:9") {
+		t.Errorf("settings set upstream.mistral elsewhere without confirmation = %v, want refused, naming the flag", err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.mistral", "http://127.0.0.1:9/v1", "--allow-key-to", "evil.example", "--data", dir); !errors.Is(err, errUsage) {
+		t.Errorf("--allow-key-to a host other than the URL's = %v, want a usage error", err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.mistral", "http://127.0.0.1:9/v1", "--allow-key-to", "127.0.0.1:9", "--data", dir); err != nil {
+		t.Fatalf("settings set upstream.mistral --allow-key-to: %v", err)
+	}
+	out, _, err := sluice(t, "", "settings", "--data", dir)
+	if err != nil || !strings.Contains(out, "allow_key_to   127.0.0.1:9") && !strings.Contains(out, "127.0.0.1:9") {
+		t.Errorf("settings = %q, %v; want the confirmed host", out, err)
+	}
+	// Keyless local servers need no confirmation; the official address
+	// neither.
+	for _, kv := range [][2]string{{"upstream.ollama", "http://10.0.0.2:11434/v1"}, {"upstream.openai", "https://api.openai.com/v1"}} {
+		if _, _, err := sluice(t, "", "settings", "set", kv[0], kv[1], "--data", dir); err != nil {
+			t.Errorf("settings set %s %s: %v", kv[0], kv[1], err)
+		}
 	}
 }

@@ -330,7 +330,7 @@ const google = createGoogleGenerativeAI({ baseURL: '%[1]s/v1beta', apiKey: %[2]s
 		Notes: []string{
 			"The AI SDK's Anthropic provider takes its address with /v1 (unlike Anthropic's own SDK), and its Google provider with /v1beta; it has no variable for Google's address.",
 		},
-		Verified: "not yet run here: written from the providers' documented options",
+		Verified: "run here: ai 7.0.173 with @ai-sdk/openai 4.0.118, @ai-sdk/anthropic 4.0.105 and @ai-sdk/google 4.0.121, from these variables (Google's base URL in code), each with a tool round trip, and under a budget it cannot pay (e2e TestAISDKAndLangChain)",
 	}
 }
 
@@ -349,7 +349,7 @@ from langchain_anthropic import ChatAnthropic
 gpt = ChatOpenAI(model="gpt-5.5", base_url="%[2]s/v1", api_key=%[3]s)
 claude = ChatAnthropic(model="claude-sonnet-4-5", base_url="%[2]s", api_key=%[3]s)`, pyImportOS(token), base, tokenExpr(token, "python"))},
 		},
-		Verified: "not yet run here: written from the packages' documented options",
+		Verified: "run here: @langchain/openai 1.6.0 and @langchain/anthropic 1.5.11 (with @langchain/core 1.4.0), from these variables, each with a tool round trip, and under a budget it cannot pay (e2e TestAISDKAndLangChain); the Python packages were not run",
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -21,11 +22,12 @@ import (
 )
 
 // ServeInfo is what a running gateway writes to serve.json in its data
-// directory (mode 0600) so that the command line can reach it.
+// directory (mode 0600): where it listens, for people and for `sluice env`
+// when asked offline. The command line never sends anything to that
+// address; it reaches the gateway over the control socket.
 type ServeInfo struct {
-	Addr  string `json:"addr"`  // host:port it listens on
-	PID   int    `json:"pid"`   // its process id
-	Admin string `json:"admin"` // the secret that authorizes the JSON API
+	Addr string `json:"addr"` // host:port it listens on
+	PID  int    `json:"pid"`  // its process id
 }
 
 // ServeInfoFile is the name of the file ServeInfo is written to.
@@ -44,28 +46,27 @@ func ReadServeInfo(dataDir string) (ServeInfo, error) {
 	return si, nil
 }
 
-// Remote answers the API through a running gateway. It is safe for
-// concurrent use.
+// Remote answers the API through a running gateway, over its control
+// socket. Make one with Dial. It is safe for concurrent use.
 type Remote struct {
-	Info   ServeInfo
-	Client *http.Client // nil means a client with no overall timeout
+	Socket string // the control socket's path
+
+	once   sync.Once
+	client *http.Client // every connection to Socket; no overall timeout
 }
 
 var _ API = (*Remote)(nil)
 
-func (c *Remote) client() *http.Client {
-	if c.Client != nil {
-		return c.Client
-	}
-	return http.DefaultClient
+func (c *Remote) httpClient() *http.Client {
+	c.once.Do(func() { c.client = &http.Client{Transport: socketTransport(c.Socket)} })
+	return c.client
 }
 
 func (c *Remote) request(ctx context.Context, method, name string, body io.Reader) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.Info.Addr+"/api/"+name, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://sluice/api/"+name, body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Info.Admin)
 	req.Header.Set("Content-Type", "application/json")
 	return req, nil
 }
@@ -80,9 +81,9 @@ func (c *Remote) do(ctx context.Context, name string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.client().Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return fmt.Errorf("reach the running sluice at %s: %w", c.Info.Addr, err)
+		return fmt.Errorf("reach the running sluice on %s: %w", c.Socket, err)
 	}
 	defer resp.Body.Close()
 	var env struct {
@@ -143,9 +144,9 @@ func (c *Remote) Follow(ctx context.Context, fn func(gateway.Record)) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.client().Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return fmt.Errorf("reach the running sluice at %s: %w", c.Info.Addr, err)
+		return fmt.Errorf("reach the running sluice on %s: %w", c.Socket, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -321,19 +322,18 @@ func (c *Remote) PromptSpend(ctx context.Context) (rows []store.SpendRow, err er
 	return rows, c.do(ctx, "prompt.spend", nil, &rows)
 }
 
-// RemoteHandler serves the dashboard's API calls from the gateway
-// described by si, for a window opened while another process owns the
-// data: it forwards them with the command line's secret.
-func RemoteHandler(si ServeInfo) http.Handler {
-	target := &url.URL{Scheme: "http", Host: si.Addr}
+// RemoteHandler serves the dashboard's API calls from the gateway running
+// on dir, for a window opened while another process owns the data: it
+// forwards them over the control socket.
+func RemoteHandler(dir string) http.Handler {
 	return &httputil.ReverseProxy{
+		Transport: socketTransport(controlPath(dir)),
 		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Host = si.Addr
+			r.SetURL(&url.URL{Scheme: "http", Host: "sluice"})
 			for _, h := range []string{"Origin", "Referer", "Cookie", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"} {
 				r.Out.Header.Del(h)
 			}
-			r.Out.Header.Set("Authorization", "Bearer "+si.Admin)
+			r.Out.Header.Set(windowHeader, "1") // the dashboard, not the command line
 		},
 	}
 }

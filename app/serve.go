@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -63,36 +62,31 @@ func OpenData(dir string, opts store.Options) (*store.DB, error) {
 }
 
 // Connect returns the API for dir: through the gateway running on it, if
-// any, else straight from the data file. close releases what it opened.
+// one answers on its control socket, else straight from the data file.
+// close releases what it opened.
 func Connect(dir string, upstreams map[string]string) (api API, close func() error, err error) {
-	if si, err := ReadServeInfo(dir); err == nil && alive(si) {
-		return &Remote{Info: si}, func() error { return nil }, nil
+	if r, err := Dial(dir); err == nil {
+		return r, func() error { return nil }, nil
 	}
 	db, err := OpenData(dir, store.Options{})
 	if errors.Is(err, ErrRunning) {
-		// Started a moment ago: its serve.json may just be appearing.
+		// Started a moment ago: its socket may just be appearing.
 		for i := 0; i < 20; i++ {
 			time.Sleep(100 * time.Millisecond)
-			if si, err := ReadServeInfo(dir); err == nil && alive(si) {
-				return &Remote{Info: si}, func() error { return nil }, nil
+			if r, err := Dial(dir); err == nil {
+				return r, func() error { return nil }, nil
 			}
 		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	// No gateway owns the data: what one left behind when it crashed is
+	// stale.
+	os.Remove(filepath.Join(dir, ServeInfoFile))
+	os.Remove(controlPath(dir))
 	return &Service{DB: db, Keyring: &store.Keyring{}, Upstreams: upstreams, DataDir: dir,
 		Autostart: &Autostart{Args: autostartArgs(dir, "")}}, db.Close, nil
-}
-
-// alive reports whether a gateway answers at si.Addr.
-func alive(si ServeInfo) bool {
-	c, err := net.DialTimeout("tcp", si.Addr, 500*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 // Config is how to run the gateway.
@@ -119,9 +113,11 @@ type Gateway struct {
 
 	db       *store.DB
 	srv      *http.Server
+	ctl      *http.Server // the control socket's
 	served   chan error
 	inflight sync.WaitGroup
 	sessions *sessions
+	hosts    []string // the Host values the listener answers to
 	handler  http.Handler
 	stopBG   context.CancelFunc
 	bgDone   chan struct{}
@@ -156,7 +152,8 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, sessions: newSessions(), served: make(chan error, 1), closing: make(chan struct{})}
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, served: make(chan error, 1), closing: make(chan struct{})}
+	g.sessions = newSessions(g.sessionIdle)
 	ok := false
 	defer func() {
 		if !ok {
@@ -202,23 +199,30 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		logf("warning: listening on %s, which is not loopback: anyone who can reach it can try it", tcp)
 	}
 	proxy.AllowedHosts = allowedHosts(tcp)
+	g.hosts = proxy.AllowedHosts
 	g.Addr = hostPort(tcp)
 	svc.Addr = g.Addr
 	svc.Autostart = &Autostart{Args: autostartArgs(cfg.DataDir, cfg.Addr)}
 
-	admin := randomHex(24)
-	si := ServeInfo{Addr: g.Addr, PID: os.Getpid(), Admin: admin}
+	ctl, err := listenControl(cfg.DataDir)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	si := ServeInfo{Addr: g.Addr, PID: os.Getpid()}
 	if err := writeServeInfo(cfg.DataDir, si); err != nil {
 		ln.Close()
+		ctl.Close()
 		return nil, err
 	}
 	svc.LoginLink = g.LoginLink
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", APIHandler(svc, func(r *http.Request) bool {
-		return trusted(r) || g.authorized(r, admin, proxy.AllowedHosts)
+		return trusted(r) || g.authorized(r)
 	}))
-	mux.HandleFunc("GET /login", g.login)
+	mux.HandleFunc("/login", g.login)
+	mux.HandleFunc("POST /logout", g.logout)
 	mux.Handle(gateway.PromptPrefix, prompts)
 	ui := uiHandler(cfg.UI)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +244,9 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	g.ctl = &http.Server{Handler: controlHandler(g.handler), ReadHeaderTimeout: 10 * time.Second}
 	go func() { g.served <- g.srv.Serve(ln) }()
+	go g.ctl.Serve(ctl) // ends with Stop's Shutdown
 	bg, stop := context.WithCancel(context.Background())
 	g.stopBG, g.bgDone = stop, make(chan struct{})
 	go func() {
@@ -274,14 +280,23 @@ func (g *Gateway) Stop() error {
 	g.stopOnce.Do(func() { close(g.closing) }) // live followers end now; requests in flight finish
 	grace, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := g.srv.Shutdown(grace); err != nil {
-		g.srv.Close() // cuts what is left; each handler still settles
+	var wg sync.WaitGroup
+	for _, srv := range []*http.Server{g.srv, g.ctl} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(grace); err != nil {
+				srv.Close() // cuts what is left; each handler still settles
+			}
+		}()
 	}
+	wg.Wait()
 	g.inflight.Wait()
 	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
+	os.Remove(controlPath(g.dataDir))
 	return g.db.Close()
 }
 
@@ -334,17 +349,21 @@ func prune(ctx context.Context, db *store.DB, logf func(string, ...any)) {
 	}
 }
 
-// authorized admits the command line (the bearer secret from serve.json)
-// and the dashboard in a browser (its session cookie), and nothing from a
-// page of another site.
-func (g *Gateway) authorized(r *http.Request, admin string, hosts []string) bool {
-	hostOK := false
-	for _, h := range hosts {
-		if strings.EqualFold(h, r.Host) {
-			hostOK = true
-		}
+// authorized admits the dashboard in a browser: its session cookie and
+// its per-tab secret both, from a page of its own origin. The command line
+// comes over the control socket, which is trusted.
+func (g *Gateway) authorized(r *http.Request) bool {
+	if !g.browserOK(r) {
+		return false
 	}
-	if !hostOK {
+	_, ok := g.sessions.find(r, sessionCookie(g.Addr))
+	return ok
+}
+
+// browserOK reports whether r comes under an allowed Host and from no page
+// of another site.
+func (g *Gateway) browserOK(r *http.Request) bool {
+	if !containsFold(g.hosts, r.Host) {
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(o, "http://"+r.Host) {
@@ -353,10 +372,7 @@ func (g *Gateway) authorized(r *http.Request, admin string, hosts []string) bool
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return false
 	}
-	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(got), []byte(admin)) == 1
-	}
-	return g.sessions.valid(r)
+	return true
 }
 
 // allowedHosts are the Host values a loopback listener answers to.

@@ -227,7 +227,16 @@ func (s *Service) providers() (map[string]gateway.Provider, error) {
 	if ps, err = gateway.WithUpstreams(ps, set.Upstreams); err != nil {
 		return nil, fmt.Errorf("saved settings: %w", err)
 	}
-	return gateway.WithUpstreams(ps, s.Upstreams)
+	if ps, err = gateway.WithUpstreams(ps, s.Upstreams); err != nil {
+		return nil, err
+	}
+	// Keys may go to the hosts confirmed from the command line: saved, or
+	// given to this run.
+	hosts := append([]string(nil), set.AllowKeyTo...)
+	for _, base := range s.Upstreams {
+		hosts = append(hosts, gateway.HostOf(base))
+	}
+	return gateway.Confirm(ps, hosts), nil
 }
 
 func (s *Service) provider(name string) (gateway.Provider, error) {
@@ -483,6 +492,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	}
 	old, err := s.Settings(ctx)
 	if err != nil {
+		return store.Settings{}, err
+	}
+	if err := checkKeyDestinations(ctx, old, set); err != nil {
 		return store.Settings{}, err
 	}
 	if set.StartAtLogin && s.Autostart == nil {

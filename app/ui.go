@@ -34,6 +34,14 @@ type Status struct {
 type Upstream struct {
 	BaseURL string `json:"base_url"`
 	From    string `json:"from"`
+	// Keyless providers (a local Ollama) send no key anywhere.
+	Keyless bool `json:"keyless,omitempty"`
+	// Official is true when BaseURL is the provider's official https
+	// address.
+	Official bool `json:"official,omitempty"`
+	// Withheld is true when no key is sent to BaseURL: nobody confirmed
+	// it from the command line.
+	Withheld bool `json:"withheld,omitempty"`
 }
 
 // Summary is the overview's numbers.
@@ -254,7 +262,8 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 		} else if _, ok := set.Upstreams[name]; ok {
 			from = "settings"
 		}
-		st.Upstreams[name] = Upstream{BaseURL: p.BaseURL, From: from}
+		st.Upstreams[name] = Upstream{BaseURL: p.BaseURL, From: from, Keyless: p.Keyless,
+			Official: gateway.Official(name, p.BaseURL), Withheld: p.UnconfirmedHost != ""}
 	}
 	return st, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -17,89 +18,192 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-// The dashboard in a browser: a one-time sign-in link, printed by `sluice
-// serve` (and `sluice login`), trades itself for a session cookie.
+// The dashboard in a browser. A one-time sign-in link, printed by `sluice
+// serve` (and `sluice login`), trades itself for a session: an HttpOnly
+// cookie and a per-tab secret. Cookies are not scoped by port, so every
+// other server on 127.0.0.1 the browser visits receives the cookie; the
+// secret never leaves the page that signed in (it arrives in the redirect's
+// fragment, which no server sees, and lives in that tab's sessionStorage),
+// and the API wants both: the cookie alone reads nothing and changes
+// nothing.
 
 const (
-	sessionCookie = "sluice_session"
-	sessionLife   = 30 * 24 * time.Hour
-	loginLife     = 24 * time.Hour
+	// loginLife is how long a sign-in code can be redeemed.
+	loginLife = 10 * time.Minute
+	// DefaultSessionIdle is how long a session lasts without use, unless
+	// the session_hours setting says otherwise.
+	DefaultSessionIdle = 24 * time.Hour
+	// TabHeader carries the per-tab secret on every API call.
+	TabHeader = "X-Sluice-Tab"
+	// tabFragment starts the fragment of the redirect that hands the page
+	// its per-tab secret.
+	tabFragment = "#sluice-tab="
 )
 
-// sessions keeps sign-in codes and browser sessions in memory: a restart
-// signs every browser out. It is safe for concurrent use.
+// session is one signed-in browser tab.
+type session struct {
+	id   string    // the cookie's value
+	tab  string    // the per-tab secret
+	used time.Time // last authorized request
+}
+
+// sessions keeps the sign-in code and browser sessions in memory: a
+// restart signs every browser out. It is safe for concurrent use.
 type sessions struct {
-	mu     sync.Mutex           // guards codes and active
-	codes  map[string]time.Time // one-time sign-in code → expiry
-	active map[string]time.Time // session id → expiry
+	// idle returns how long a session lasts without use.
+	idle func() time.Duration
+	now  func() time.Time
+
+	mu      sync.Mutex // guards the fields below
+	code    string     // the one sign-in code that works; "" when none
+	codeExp time.Time
+	active  []*session
 }
 
-func newSessions() *sessions {
-	return &sessions{codes: map[string]time.Time{}, active: map[string]time.Time{}}
+func newSessions(idle func() time.Duration) *sessions {
+	return &sessions{idle: idle, now: time.Now}
 }
 
+// newCode makes a sign-in code; it replaces any earlier one.
 func (s *sessions) newCode() string {
 	code := randomHex(16)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.codes[code] = time.Now().Add(loginLife)
+	s.code, s.codeExp = code, s.now().Add(loginLife)
 	return code
 }
 
-// redeem trades a code for a new session id, once.
-func (s *sessions) redeem(code string) (string, bool) {
+// redeem trades the sign-in code for a new session, once.
+func (s *sessions) redeem(code string) (*session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
-	for c, exp := range s.codes {
-		if now.After(exp) {
-			delete(s.codes, c)
-		}
+	now := s.now()
+	if s.code == "" || now.After(s.codeExp) || subtle.ConstantTimeCompare([]byte(s.code), []byte(code)) != 1 {
+		return nil, false
 	}
-	for c := range s.codes {
-		if subtle.ConstantTimeCompare([]byte(c), []byte(code)) == 1 {
-			delete(s.codes, c)
-			id := randomHex(24)
-			s.active[id] = now.Add(sessionLife)
-			return id, true
-		}
-	}
-	return "", false
+	s.code = ""
+	s.prune(now)
+	ss := &session{id: randomHex(24), tab: randomHex(24), used: now}
+	s.active = append(s.active, ss)
+	return ss, true
 }
 
-func (s *sessions) valid(r *http.Request) bool {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return false
+// prune drops sessions idle for too long. s.mu must be held.
+func (s *sessions) prune(now time.Time) {
+	idle := s.idle()
+	keep := s.active[:0]
+	for _, ss := range s.active {
+		if now.Sub(ss.used) <= idle {
+			keep = append(keep, ss)
+		}
+	}
+	clear(s.active[len(keep):])
+	s.active = keep
+}
+
+// find returns the live session r proves, by its cookie and its per-tab
+// secret both, and marks it used.
+func (s *sessions) find(r *http.Request, cookie string) (*session, bool) {
+	c, err := r.Cookie(cookie)
+	tab := r.Header.Get(TabHeader)
+	if err != nil || c.Value == "" || tab == "" {
+		return nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, exp := range s.active {
-		if subtle.ConstantTimeCompare([]byte(id), []byte(c.Value)) == 1 {
-			return time.Now().Before(exp)
+	now := s.now()
+	s.prune(now)
+	for _, ss := range s.active {
+		if subtle.ConstantTimeCompare([]byte(ss.id), []byte(c.Value)) == 1 {
+			if subtle.ConstantTimeCompare([]byte(ss.tab), []byte(tab)) != 1 {
+				return nil, false
+			}
+			ss.used = now
+			return ss, true
 		}
 	}
-	return false
+	return nil, false
 }
 
-// LoginLink returns a fresh one-time sign-in link for the dashboard.
+// end signs a session out.
+func (s *sessions) end(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, o := range s.active {
+		if o == ss {
+			s.active = append(s.active[:i], s.active[i+1:]...)
+			return
+		}
+	}
+}
+
+// sessionCookie is the name of the session cookie of a gateway on port:
+// two gateways on one machine do not sign each other's browsers out.
+func sessionCookie(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return "sluice_session_" + port
+}
+
+// LoginLink returns a fresh one-time sign-in link for the dashboard; the
+// link it returned before stops working.
 func (g *Gateway) LoginLink() string {
 	return "http://" + g.Addr + "/login?t=" + g.sessions.newCode()
+}
+
+// sessionIdle is how long a browser session lasts without use.
+func (g *Gateway) sessionIdle() time.Duration {
+	if set, err := g.db.Settings(); err == nil && set.SessionHours > 0 {
+		return time.Duration(set.SessionHours) * time.Hour
+	}
+	return DefaultSessionIdle
 }
 
 func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	id, ok := g.sessions.redeem(r.URL.Query().Get("t"))
+	// GET only (a HEAD, which link checkers send, must not use the code
+	// up), under an allowed Host only (not through a rebinding name).
+	if r.Method != http.MethodGet || !containsFold(g.hosts, r.Host) {
+		http.Error(w, "sign in with GET on "+g.Addr, http.StatusForbidden)
+		return
+	}
+	ss, ok := g.sessions.redeem(r.URL.Query().Get("t"))
 	if !ok {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`<!doctype html><meta charset="utf-8"><title>Sluice</title><body style="font-family:system-ui;max-width:36em;margin:4em auto;line-height:1.5"><h1>This sign-in link has been used or has expired</h1><p>Run <code>sluice login</code> for a new one, then open it here.</p>`))
+		w.Write([]byte(`<!doctype html><meta charset="utf-8"><title>Sluice</title><body style="font-family:system-ui;max-width:36em;margin:4em auto;line-height:1.5"><h1>This sign-in link has been used or has expired</h1><p>Each link works once, for 10 minutes, and only the newest one works. Run <code>sluice login</code> for a new one, then open it here.</p>`))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionLife / time.Second)})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	// A session cookie (no Max-Age): the per-tab secret dies with the tab
+	// anyway.
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie(g.Addr), Value: ss.id, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/"+tabFragment+ss.tab, http.StatusSeeOther)
+}
+
+// logout ends the session the request proves.
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if !g.browserOK(r) {
+		writeAPIError(w, &apiError{http.StatusUnauthorized, "unauthorized", "sign in to Sluice first"})
+		return
+	}
+	if ss, ok := g.sessions.find(r, sessionCookie(g.Addr)); ok {
+		g.sessions.end(ss)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie(g.Addr), Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"result":null}` + "\n"))
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // uiHandler serves the built dashboard, or nil when there is none.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -33,6 +34,7 @@ func apiCall(t *testing.T, c *http.Client, url, method string, arg any, hdr map[
 	t.Helper()
 	b, _ := json.Marshal(arg)
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/"+method, strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -47,6 +49,29 @@ func apiCall(t *testing.T, c *http.Client, url, method string, arg any, hdr map[
 	body, _ := io.ReadAll(resp.Body)
 	json.Unmarshal(body, &env)
 	return resp.StatusCode, env.Result
+}
+
+// signIn opens a sign-in link with c and returns the per-tab secret the
+// page would keep.
+func signIn(t *testing.T, c *http.Client, link string) string {
+	t.Helper()
+	resp, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tab, ok := strings.CutPrefix(resp.Request.URL.Fragment, strings.TrimPrefix(tabFragment, "#"))
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/" || !ok || tab == "" {
+		t.Fatalf("sign-in link ended at %s with %d, want / with 200 and the tab secret in the fragment", resp.Request.URL, resp.StatusCode)
+	}
+	return tab
+}
+
+// setNow moves the sessions' clock.
+func setNow(g *Gateway, now func() time.Time) {
+	g.sessions.mu.Lock()
+	g.sessions.now = now
+	g.sessions.mu.Unlock()
 }
 
 func TestBrowserSignIn(t *testing.T) {
@@ -71,42 +96,56 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 
 	link := g.LoginLink()
-	resp, err := c.Get(link)
-	if err != nil {
-		t.Fatal(err)
+	// A HEAD (a link checker, a preview) does not use the code up, nor
+	// does a GET under another Host name.
+	if resp, err := c.Head(link); err != nil || resp.StatusCode == 200 || resp.StatusCode == 303 {
+		t.Errorf("HEAD of the sign-in link = %v, %v; want it refused", resp.StatusCode, err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Request.URL.Path != "/" {
-		t.Fatalf("sign-in link ended at %s with %d, want / with 200", resp.Request.URL, resp.StatusCode)
+	req, _ := http.NewRequest(http.MethodGet, link, nil)
+	req.Host = "rebound.example:" + strings.Split(g.Addr, ":")[1]
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("sign-in under another Host = %v, %v; want 403", resp.StatusCode, err)
 	}
+	tab := signIn(t, c, link)
 	var cookie *http.Cookie
-	for _, ck := range resp.Request.Response.Cookies() {
-		if ck.Name == sessionCookie {
+	for _, ck := range jar.Cookies(mustURL(t, base)) {
+		if ck.Name == sessionCookie(g.Addr) {
 			cookie = ck
 		}
 	}
-	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("session cookie = %+v, want HttpOnly and SameSite=Strict", cookie)
+	if cookie == nil {
+		t.Fatalf("no %s cookie after sign-in", sessionCookie(g.Addr))
 	}
-	st, res := apiCall(t, c, base, "status", nil, nil)
+	withTab := map[string]string{TabHeader: tab}
+	st, res := apiCall(t, c, base, "status", nil, withTab)
 	var s Status
 	json.Unmarshal(res, &s)
 	if st != 200 || s.Addr != g.Addr {
 		t.Fatalf("status after sign-in = %d %s", st, res)
 	}
+	// The cookie alone is not enough: the tab's secret must come too, and
+	// be this session's.
+	if st, _ := apiCall(t, c, base, "status", nil, nil); st != 401 {
+		t.Errorf("API call with the cookie and no tab secret = %d, want 401", st)
+	}
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab + "0"}); st != 401 {
+		t.Errorf("API call with a wrong tab secret = %d, want 401", st)
+	}
+	if st, _ := apiCall(t, http.DefaultClient, base, "status", nil, withTab); st != 401 {
+		t.Errorf("API call with the tab secret and no cookie = %d, want 401", st)
+	}
 	// Same-origin fetches carry Origin; other sites are refused.
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{"Origin": base}); st != 200 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab, "Origin": base}); st != 200 {
 		t.Errorf("same-origin API call = %d, want 200", st)
 	}
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{"Origin": "http://evil.example"}); st != 401 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab, "Origin": "http://evil.example"}); st != 401 {
 		t.Errorf("cross-origin API call = %d, want 401", st)
 	}
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{"Sec-Fetch-Site": "cross-site"}); st != 401 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab, "Sec-Fetch-Site": "cross-site"}); st != 401 {
 		t.Errorf("cross-site API call = %d, want 401", st)
 	}
 	// The link works once.
-	other := &http.Client{}
-	resp, err = other.Get(link)
+	resp, err := (&http.Client{}).Get(link)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +153,88 @@ func TestBrowserSignIn(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Errorf("second use of the sign-in link = %d, want 401", resp.StatusCode)
 	}
+
+	// Signing out ends the session.
+	req, _ = http.NewRequest(http.MethodPost, base+"/logout", nil)
+	req.Header.Set(TabHeader, tab)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign out = %d, want 200", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodPost, base+"/api/status", strings.NewReader("null"))
+	req.Header.Set(TabHeader, tab)
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(cookie)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("API call with a signed-out session's cookie and secret = %v, %v; want 401", resp.StatusCode, err)
+	}
+}
+
+func TestSignInCodes(t *testing.T) {
+	g := startTest(t)
+	// Only the newest code works.
+	old, link := g.LoginLink(), g.LoginLink()
+	if resp, err := http.Get(old); err != nil || resp.StatusCode != 401 {
+		t.Errorf("an older sign-in link = %v, %v; want 401", resp.StatusCode, err)
+	}
+	jar, _ := cookiejar.New(nil)
+	signIn(t, &http.Client{Jar: jar}, link)
+
+	// A code lives minutes, not a day.
+	link = g.LoginLink()
+	start := time.Now()
+	setNow(g, func() time.Time { return start.Add(loginLife + time.Second) })
+	if resp, err := http.Get(link); err != nil || resp.StatusCode != 401 {
+		t.Errorf("a sign-in link %s old = %v, %v; want 401", loginLife+time.Second, resp.StatusCode, err)
+	}
+}
+
+func TestSessionIdle(t *testing.T) {
+	g := startTest(t)
+	base := "http://" + g.Addr
+	start := time.Now()
+	setNow(g, func() time.Time { return start })
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	tab := signIn(t, c, g.LoginLink())
+	withTab := map[string]string{TabHeader: tab}
+	// Use keeps a session alive; a day without use ends it.
+	for _, after := range []time.Duration{20 * time.Hour, 40 * time.Hour} {
+		setNow(g, func() time.Time { return start.Add(after) })
+		if st, _ := apiCall(t, c, base, "status", nil, withTab); st != 200 {
+			t.Fatalf("API call %s after sign-in, used since = %d, want 200", after, st)
+		}
+	}
+	setNow(g, func() time.Time { return start.Add(40*time.Hour + DefaultSessionIdle + time.Minute) })
+	if st, _ := apiCall(t, c, base, "status", nil, withTab); st != 401 {
+		t.Errorf("API call a day after the last use = %d, want 401", st)
+	}
+
+	// The session_hours setting shortens it.
+	set, _ := g.Service.Settings(context.Background())
+	set.SessionHours = 1
+	if _, err := g.Service.PutSettings(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	setNow(g, func() time.Time { return start })
+	tab = signIn(t, c, g.LoginLink())
+	setNow(g, func() time.Time { return start.Add(61 * time.Minute) })
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab}); st != 401 {
+		t.Errorf("API call 61 minutes idle with session_hours 1 = %d, want 401", st)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func TestDashboardAPI(t *testing.T) {
@@ -157,15 +278,11 @@ func TestDashboardAPI(t *testing.T) {
 		t.Errorf("RecordDetail(refusal) explanation = %q, %v; want the budget named", d.Explanation, err)
 	}
 
-	// Export, through the API with the CLI's secret.
-	si, err := ReadServeInfo(g.dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Export, through the control socket as the command line would.
+	ctl := &http.Client{Transport: socketTransport(controlPath(g.dataDir))}
 	for format, want := range map[string]string{"csv": "id,time,token,provider", "jsonl": `"provider":"openai"`} {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+g.Addr+"/api/export?format="+format, nil)
-		req.Header.Set("Authorization", "Bearer "+si.Admin)
-		resp, err := http.DefaultClient.Do(req)
+		req, _ := http.NewRequest(http.MethodGet, "http://sluice/api/export?format="+format, nil)
+		resp, err := ctl.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,17 +334,48 @@ func TestStatusUpstreams(t *testing.T) {
 	ctx := context.Background()
 	set, _ := g.Service.Settings(ctx)
 	set.Upstreams = map[string]string{"anthropic": "https://proxy.example/anthropic"}
-	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+	// The dashboard cannot send a key elsewhere, nor confirm a host.
+	if _, err := g.Service.PutSettings(ctx, set); err == nil || !strings.Contains(err.Error(), "--allow-key-to proxy.example") {
+		t.Fatalf("PutSettings(upstream.anthropic elsewhere) from the dashboard = %v, want refused", err)
+	}
+	set.AllowKeyTo = []string{"proxy.example"}
+	if _, err := g.Service.PutSettings(ctx, set); err == nil {
+		t.Fatalf("PutSettings(allow_key_to) from the dashboard succeeded, want refused")
+	}
+	// The command line must confirm it.
+	set.AllowKeyTo = nil
+	if _, err := g.Service.PutSettings(CommandLine(ctx), set); err == nil || !strings.Contains(err.Error(), "--allow-key-to proxy.example") {
+		t.Fatalf("PutSettings(upstream.anthropic elsewhere) from the command line without confirmation = %v, want refused", err)
+	}
+	set.AllowKeyTo = []string{"proxy.example"}
+	if _, err := g.Service.PutSettings(CommandLine(ctx), set); err != nil {
 		t.Fatal(err)
+	}
+	// Once confirmed, the dashboard may save other settings, and even
+	// point another provider at the confirmed host.
+	set.RetentionDays = 3
+	set.Upstreams["mistral"] = "https://proxy.example/mistral/v1"
+	set.Upstreams["ollama"] = "http://10.1.2.3:11434/v1"
+	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+		t.Fatalf("PutSettings from the dashboard after confirmation: %v", err)
+	}
+	// A custom provider may be added from the dashboard; no key goes to it
+	// until its host is confirmed.
+	set.Upstreams["vllm"] = "http://127.0.0.1:8000/v1"
+	if _, err := g.Service.PutSettings(ctx, set); err != nil {
+		t.Fatalf("PutSettings(upstream.vllm) from the dashboard: %v", err)
 	}
 	st, err := g.Service.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]Upstream{
-		"openai":    {"http://127.0.0.1:9/v1", "command line"},
-		"anthropic": {"https://proxy.example/anthropic", "settings"},
-		"gemini":    {"https://generativelanguage.googleapis.com", "default"},
+		"openai":    {BaseURL: "http://127.0.0.1:9/v1", From: "command line"},
+		"anthropic": {BaseURL: "https://proxy.example/anthropic", From: "settings"},
+		"mistral":   {BaseURL: "https://proxy.example/mistral/v1", From: "settings"},
+		"gemini":    {BaseURL: "https://generativelanguage.googleapis.com", From: "default", Official: true},
+		"ollama":    {BaseURL: "http://10.1.2.3:11434/v1", From: "settings", Keyless: true},
+		"vllm":      {BaseURL: "http://127.0.0.1:8000/v1", From: "settings", Withheld: true},
 	} {
 		if got := st.Upstreams[name]; got != want {
 			t.Errorf("Status().Upstreams[%s] = %+v, want %+v", name, got, want)

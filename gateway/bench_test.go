@@ -49,7 +49,7 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	p := &gateway.Proxy{Ledger: db, Tokens: db, Keys: benchKeys{}, Logf: b.Logf}
 	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"openai": up.URL + "/v1"})
-	p.SetProviders(ps)
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
 	defer p.Wait() // after the server has closed
 	srv := httptest.NewServer(p)
 	defer srv.Close()

@@ -15,6 +15,7 @@ package gateway_test
 // A new trick goes in the catalogue as one more entry.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -245,7 +246,7 @@ func newCatalogueRig(t *testing.T, budget bool, budgetModel string, configure fu
 	}
 	p := &gateway.Proxy{Ledger: db, Tokens: db, Logf: t.Logf,
 		Keys: fixedKeys{"openai": upOpenAIKey, "anthropic": upAnthropicKey, "gemini": upGeminiKey, "xai": "xai-upstreamFake"}}
-	p.SetProviders(ps)
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
 	if configure != nil {
 		configure(p)
 	}
@@ -286,6 +287,7 @@ var (
 	msgBody    = `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
 	geminiBody = `{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":100}}`
 	bearer     = map[string]string{"Authorization": "Bearer " + tok}
+	bgBody     = `{"model":"gpt-4o-mini","background":true,"max_output_tokens":100,"input":"hi"}`
 	xAPIKey    = map[string]string{"X-Api-Key": tok, "Anthropic-Version": "2023-06-01"}
 	googKey    = map[string]string{"X-Goog-Api-Key": tok}
 	chatModel  = func(m string) string {
@@ -377,6 +379,49 @@ var (
 		{name: "stream without its usage event", method: "POST", path: "/v1/chat/completions", header: withHeader(bearer, "X-Test-Answer", "stream-nousage"), body: `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`, want: "metered", status: 200, estimated: true},
 		{name: "usage past the hold", method: "POST", path: "/v1/chat/completions", header: withHeader(bearer, "X-Test-Answer", "hugeusage"), body: chatBody, want: "metered", status: 200},
 
+		// Background responses: held until read back finished, charged once.
+		{name: "background response read back", method: "POST", path: "/v1/responses", header: bearer, body: bgBody, want: "metered", status: 200,
+			then: func(t *testing.T, g *catalogueRig) {
+				id := g.waitDeferred(t)
+				for i := 0; i < 3; i++ { // in progress, then completed, then read again
+					if resp, body := g.send(t, attempt{method: "GET", path: "/v1/responses/" + id, header: bearer}); resp.StatusCode != 200 {
+						t.Fatalf("GET response = %d %s", resp.StatusCode, body)
+					}
+					if recs, _ := g.db.Records(store.LogQuery{}); i == 0 && len(recs) != 0 {
+						t.Fatalf("charged %+v while the response was in progress", recs)
+					}
+				}
+			}},
+		{name: "background response resumed stream", method: "POST", path: "/v1/responses", header: bearer, body: bgBody, want: "metered", status: 200,
+			then: func(t *testing.T, g *catalogueRig) {
+				id := g.waitDeferred(t)
+				g.send(t, attempt{method: "GET", path: "/v1/responses/" + id, header: bearer})
+				if resp, body := g.send(t, attempt{method: "GET", path: "/v1/responses/" + id + "?stream=true&starting_after=3", header: bearer}); !strings.Contains(body, "response.completed") {
+					t.Fatalf("resumed stream = %d %s", resp.StatusCode, body)
+				}
+			}},
+		{name: "background response cancelled", method: "POST", path: "/v1/responses", header: bearer, body: bgBody, want: "metered", status: 200, estimated: true,
+			then: func(t *testing.T, g *catalogueRig) {
+				id := g.waitDeferred(t)
+				g.send(t, attempt{method: "POST", path: "/v1/responses/" + id + "/cancel", header: bearer})
+			}},
+		{name: "background response deleted unread", method: "POST", path: "/v1/responses", header: bearer, body: bgBody, want: "metered", status: 200, estimated: true,
+			then: func(t *testing.T, g *catalogueRig) {
+				id := g.waitDeferred(t)
+				g.send(t, attempt{method: "DELETE", path: "/v1/responses/" + id, header: bearer})
+			}},
+		{name: "background response never read back", method: "POST", path: "/v1/responses", header: bearer, body: bgBody, want: "metered", status: 200, estimated: true,
+			then: func(t *testing.T, g *catalogueRig) {
+				g.waitDeferred(t)
+				// A restart keeps the hold open: it is not a crash.
+				if n, err := g.db.Recover(context.Background()); err != nil || n != 0 || g.db.OpenHolds() != 1 {
+					t.Fatalf("Recover = %d, %v with %d holds open; want nothing charged, the hold kept", n, err, g.db.OpenHolds())
+				}
+				if n, err := g.db.Expire(context.Background(), time.Now().Add(25*time.Hour)); err != nil || n != 1 {
+					t.Fatalf("Expire a day later = %d, %v; want the hold charged", n, err)
+				}
+			}},
+
 		// Model names in every spelling: one budget by model covers them all.
 		{name: "model budget, exact", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("gpt-4o-mini"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
 		{name: "model budget, upper case", method: "POST", path: "/v1/chat/completions", header: bearer, body: chatModel("GPT-4o-Mini"), want: "metered", status: 200, budgetModel: "gpt-4o-mini"},
@@ -420,6 +465,9 @@ func TestBypassCatalogue(t *testing.T) {
 						billable = append(billable, h)
 					}
 				}
+				if !budget && a.then != nil && resp.StatusCode == a.status {
+					a.then(t, g)
+				}
 				recs, open := g.settled(t)
 				switch {
 				case a.want == "refused":
@@ -440,10 +488,6 @@ func TestBypassCatalogue(t *testing.T) {
 				case a.want == "metered":
 					if resp.StatusCode != a.status {
 						t.Fatalf("%s %s = %d %s, want %d", a.method, a.path, resp.StatusCode, body, a.status)
-					}
-					if a.then != nil {
-						a.then(t, g)
-						recs, open = g.settled(t)
 					}
 					if len(recs) != 1 || recs[0].Cost <= 0 || open != 0 {
 						t.Fatalf("ledger: %d rows, %d open holds (%+v), want exactly one row costing above $0 and no hold", len(recs), open, recs)
@@ -513,6 +557,23 @@ func (g *catalogueRig) send(t *testing.T, a attempt) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// waitDeferred waits until one background response's hold is deferred
+// and returns the response's id.
+func (g *catalogueRig) waitDeferred(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 500 && g.db.Deferrals() == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := g.db.Deferrals(); n != 1 {
+		t.Fatalf("%d deferred holds, want the background response's", n)
+	}
+	recs, _ := g.db.Records(store.LogQuery{})
+	if len(recs) != 0 {
+		t.Fatalf("rows %+v before the response was read back, want none", recs)
+	}
+	return "resp_bg1"
 }
 
 // settled waits for every hold to close, then returns the rows and the

@@ -69,7 +69,7 @@ func newRig(t *testing.T, up *httptest.Server, limit gateway.Money, configure fu
 		t.Fatal(err)
 	}
 	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-upstream-key"}, Tokens: db, Logf: t.Logf}
-	p.SetProviders(ps)
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
 	// These tests fire hundreds of requests that differ only in their
 	// user field, which loop detection sets aside: it would stop them
 	// (runaway_test.go tests it).

@@ -73,6 +73,10 @@ type RequestInfo struct {
 	// IncludeUsage is set when an OpenAI-style request already asks for
 	// usage in its stream (stream_options.include_usage).
 	IncludeUsage bool
+	// Background is set for a Responses API request run in the
+	// background ("background": true): its usage is known only when the
+	// response is read back.
+	Background bool
 }
 
 // maxChoices caps RequestInfo.Choices.
@@ -148,6 +152,9 @@ func InspectRequest(dialect, route string, body []byte) (RequestInfo, error) {
 		info.Model, _ = obj["model"].(string)
 		info.Stream, _ = obj["stream"].(bool)
 		info.IncludeUsage, _ = field(obj["stream_options"], "include_usage").(bool)
+		if route == "openai.responses" {
+			info.Background, _ = obj["background"].(bool)
+		}
 		switch route {
 		case "openai.responses":
 			perChoice = count(obj["max_output_tokens"])

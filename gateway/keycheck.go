@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,14 @@ func CheckKey(ctx context.Context, client *http.Client, p Provider, key string) 
 	if client == nil {
 		client = http.DefaultClient
 	}
+	if key != "" && p.UnconfirmedHost != "" {
+		return KeyCheck{}, errors.New(unconfirmedMessage(p))
+	}
+	// A redirect is never followed with the key: it would carry the key's
+	// header to wherever it points.
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client = &noRedirect
 	base := strings.TrimRight(p.BaseURL, "/")
 	var url string
 	switch p.Dialect {
@@ -56,6 +65,8 @@ func CheckKey(ctx context.Context, client *http.Client, p Provider, key string) 
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	c := KeyCheck{Provider: p.Name, Status: resp.StatusCode}
 	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return c, fmt.Errorf("%s answered HTTP %d, a redirect to %q: Sluice does not follow a redirect with a key, so it cannot tell whether the key is valid", p.Name, resp.StatusCode, resp.Header.Get("Location"))
 	case resp.StatusCode < 300:
 		c.Valid, c.Message = true, p.Name+" accepted the key"
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||

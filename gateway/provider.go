@@ -36,6 +36,12 @@ type Provider struct {
 	// keys. A caller's own key is forwarded only to the provider whose
 	// prefix it has; to a provider that has prefixes, only such a key.
 	KeyPrefixes []string
+	// UnconfirmedHost, when not "", is BaseURL's host, where no key may go:
+	// it is not the provider's official https address, and the user has
+	// not confirmed it from the command line (see Confirm). The proxy and
+	// CheckKey send no key there, the stored one nor a caller's own;
+	// requests without a key still go.
+	UnconfirmedHost string
 }
 
 // DefaultProviders returns the providers Sluice knows, keyed by name.
@@ -103,9 +109,73 @@ func WithUpstreams(ps map[string]Provider, overrides map[string]string) (map[str
 			p = Provider{Name: name, Dialect: DialectOpenAI}
 		}
 		p.BaseURL = strings.TrimRight(base, "/")
+		p.UnconfirmedHost = ""
+		if !p.Keyless && !Official(name, base) {
+			p.UnconfirmedHost = strings.ToLower(u.Host)
+		}
 		out[name] = p
 	}
 	return out, nil
+}
+
+// Official reports whether base is the official https address of the
+// built-in provider name: its default base URL's host, over https.
+func Official(name, base string) bool {
+	def, ok := defaultProviders[name]
+	if !ok {
+		return false
+	}
+	u, err := url.Parse(base)
+	d, derr := url.Parse(def.BaseURL)
+	return err == nil && derr == nil && u.Scheme == "https" && d.Scheme == "https" && strings.EqualFold(u.Host, d.Host)
+}
+
+// Confirm returns a copy of ps in which keys may go to every host in
+// hosts (host or host:port, as a URL spells it): the upstreams the user
+// confirmed from the command line.
+func Confirm(ps map[string]Provider, hosts []string) map[string]Provider {
+	out := make(map[string]Provider, len(ps))
+	for n, p := range ps {
+		if p.UnconfirmedHost != "" {
+			for _, h := range hosts {
+				if strings.EqualFold(strings.TrimSpace(h), p.UnconfirmedHost) {
+					p.UnconfirmedHost = ""
+				}
+			}
+		}
+		out[n] = p
+	}
+	return out
+}
+
+// WithConfirmedUpstreams is WithUpstreams for overrides the user gave on
+// the command line (or a test its fake upstreams): keys may go to each.
+func WithConfirmedUpstreams(ps map[string]Provider, overrides map[string]string) (map[string]Provider, error) {
+	out, err := WithUpstreams(ps, overrides)
+	if err != nil {
+		return nil, err
+	}
+	hosts := make([]string, 0, len(overrides))
+	for _, base := range overrides {
+		hosts = append(hosts, HostOf(base))
+	}
+	return Confirm(out, hosts), nil
+}
+
+// HostOf returns the host (and port, if any) of a base URL, as Confirm
+// takes it; "" when base is not a URL.
+func HostOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// unconfirmedMessage explains why a key was not sent to p.
+func unconfirmedMessage(p Provider) string {
+	return fmt.Sprintf("Sluice will not send a %s key to %s: that is not %s's official address, and it was not confirmed from the command line. If that server is yours, confirm it: sluice settings set upstream.%s %s --allow-key-to %s (or start Sluice with --upstream %s=%s)",
+		p.Name, p.UnconfirmedHost, p.Name, p.Name, p.BaseURL, p.UnconfirmedHost, p.Name, p.BaseURL)
 }
 
 func validName(s string) bool {

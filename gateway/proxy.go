@@ -69,6 +69,10 @@ type Proxy struct {
 	prices    atomic.Pointer[Prices]
 	policy    atomic.Pointer[Policy]
 
+	// lastExpire is when ServeHTTP last charged expired background
+	// holds, in Unix nanoseconds.
+	lastExpire atomic.Int64
+
 	transportOnce sync.Once
 	transport     http.RoundTripper
 
@@ -96,6 +100,10 @@ type Policy struct {
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
+	// BackgroundHold is how long the hold of a background response stays
+	// open waiting for the response to be read back; past it the hold is
+	// charged. 0 means 24 hours.
+	BackgroundHold time.Duration
 	// StreamSlice is how many output tokens a stream is held for at a
 	// time: a stream holds its input bound and one slice, and holds one
 	// more slice whenever its output reaches what is held (when the
@@ -257,11 +265,15 @@ type exchange struct {
 	reported Usage
 	// call is the prompt endpoint call this request carries, or nil.
 	call *promptCall
+	// deferred is the record of a background response waiting on the
+	// response this read-back names, if any.
+	deferred *Record
 }
 
 // ServeHTTP serves one provider request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
+	p.expireDeferred(start)
 	dialect := requestDialect(r.URL.Path, r.Header)
 	if status, msg := p.guard(r); status != 0 {
 		writeError(w, dialect, status, kindPermission, msg)
@@ -419,9 +431,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A key goes only to the provider's official address, or to one the
+	// user confirmed from the command line.
+	if upstreamKey != "" && prov.UnconfirmedHost != "" {
+		writeError(w, dialect, http.StatusForbidden, kindPermission, unconfirmedMessage(prov))
+		return
+	}
+
 	if !p.runaway(w, x, body) {
 		return
 	}
+
+	// A read-back of a background response Sluice holds for is watched
+	// for the finished response's usage.
+	if rt.Op != "" {
+		if d, ok := p.Ledger.(Deferrer); ok {
+			rec, found, err := d.Deferred(r.Context(), prov.Name+"/"+rt.ID)
+			if err != nil {
+				p.logf("sluice: deferred %s/%s: %v", prov.Name, rt.ID, err)
+			}
+			if found {
+				x.deferred = &rec
+			}
+		}
+	}
+
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
 		if !p.admit(w, x) {

@@ -176,7 +176,11 @@ func newTestProxy(t *testing.T, l Ledger, upstreams map[string]string) (*Proxy, 
 	}
 	p := &Proxy{Ledger: l, Keys: mapKeys{"openai": "sk-real-openai", "mistral": "mistral-real", "anthropic": "sk-ant-real", "gemini": "AIza-real"},
 		Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
-	p.SetProviders(ps)
+	var hosts []string
+	for _, u := range upstreams {
+		hosts = append(hosts, HostOf(u))
+	}
+	p.SetProviders(Confirm(ps, hosts))
 	t.Cleanup(p.Wait) // after the server has closed
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -407,6 +411,11 @@ func TestProxyBudgetRefusal(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want none", n)
 	}
 	recs, open := l.all()
+	for i := 0; i < 100 && len(recs) < 3; i++ {
+		// Refusals hold nothing, and settle just after their answer.
+		time.Sleep(10 * time.Millisecond)
+		recs, open = l.all()
+	}
 	if len(recs) != 3 || open != 0 {
 		t.Fatalf("ledger has %d records, %d open holds; want 3 refusals, 0 holds", len(recs), open)
 	}
@@ -616,6 +625,7 @@ func TestCheckKey(t *testing.T) {
 	}))
 	defer up.Close()
 	ps, _ := WithUpstreams(DefaultProviders(), map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
+	ps = Confirm(ps, []string{HostOf(up.URL)})
 	for _, name := range []string{"openai", "anthropic", "gemini"} {
 		for _, key := range []string{"good", "bad"} {
 			c, err := CheckKey(context.Background(), nil, ps[name], key)

@@ -75,6 +75,9 @@ const (
 	OutcomeCanceled = "canceled" // the client went away before the answer was complete
 	OutcomeCrashed  = "crashed"  // a hold found open at start-up, charged at its held amount
 	OutcomeBlocked  = "blocked"  // refused by the guard or authentication; never forwarded
+	// OutcomeExpired: a background response whose usage was never read
+	// back within its hold's lifetime, charged at its held amount.
+	OutcomeExpired = "expired"
 )
 
 // Record is one request as the ledger keeps it.
@@ -157,6 +160,24 @@ type Ledger interface {
 	// in r and appends r to the ledger, exactly once: a second Settle of
 	// the same ID is a no-op.
 	Settle(ctx context.Context, r Record) error
+}
+
+// Deferrer is the optional capability of a Ledger to keep a request's
+// hold open after its answer, for work the provider finishes later: a
+// background response, whose usage is known only when it is read back.
+// Settle of the deferred record's ID ends the deferral. Without it, such
+// a request is charged its hold at once.
+type Deferrer interface {
+	// Defer keeps the open hold r.ID until the work named key is reported
+	// finished, or until until has passed; r is the record to settle
+	// then. The deferral is durable before Defer returns.
+	Defer(ctx context.Context, key string, r Record, until time.Time) error
+	// Deferred returns the record waiting on key, and false when none is.
+	Deferred(ctx context.Context, key string) (Record, bool, error)
+	// Expire settles every deferred record whose time has passed by now,
+	// at its held amount with outcome "expired", marked estimated. It
+	// returns how many it charged.
+	Expire(ctx context.Context, now time.Time) (int, error)
 }
 
 // Refusal is why a budget refused a hold.

@@ -62,7 +62,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	sse := mediaType == "text/event-stream"
-	if resp.StatusCode >= 300 || !x.route.metered() || !sse {
+	if resp.StatusCode >= 300 || !x.route.metered() && x.deferred == nil || !sse {
 		p.relayBody(w, x, resp, body, ctx)
 		return
 	}
@@ -76,7 +76,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	w.WriteHeader(resp.StatusCode)
 	var kept bytes.Buffer
 	var dst io.Writer = w
-	if x.route.metered() {
+	if x.route.metered() || x.deferred != nil {
 		dst = io.MultiWriter(w, &limitedBuffer{buf: &kept, max: maxMeteredBody})
 	}
 	first := true
@@ -86,6 +86,12 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 			x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 		}
 	})
+	if x.deferred != nil {
+		if copyErr == nil {
+			p.readBack(x, resp.StatusCode, kept.Bytes())
+		}
+		return
+	}
 	if !x.route.metered() {
 		return
 	}
@@ -99,6 +105,12 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	if status >= 400 {
 		outcome, errMsg = classifyUpstreamError(x.provider.Name, status, kept.Bytes())
 	} else {
+		if id, st := responseState(kept.Bytes()); x.info.Background && copyErr == nil && id != "" && !terminalResponse(st) {
+			// Queued in the background: the hold stays until the
+			// response is read back finished.
+			p.deferHold(x, status, id)
+			return
+		}
 		var model string
 		var ok bool
 		u, model, ok = UsageFromBody(meterDialect(x), x.route.Name, kept.Bytes())
@@ -139,6 +151,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	rc.Flush()
 
 	m := &StreamMeter{Dialect: meterDialect(x), Route: x.route.Name, HideUsage: hideUsage}
+	if x.deferred != nil {
+		// A background response's stream, resumed (starting_after).
+		m.Route = "openai.responses"
+	}
 	er := NewEventReader(body)
 	outcome := OutcomeOK
 	errMsg := ""
@@ -175,7 +191,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			}
 		}
 		if err == io.EOF {
-			if !m.Done && m.ErrorMessage == "" {
+			if !m.Done && m.ErrorMessage == "" && x.route.metered() {
 				outcome, errMsg = OutcomeCut, "upstream ended the stream without its final event"
 				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider ended the stream early"))
 				rc.Flush()
@@ -200,6 +216,18 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if isBillingMessage(m.ErrorMessage) {
 			outcome, errMsg = OutcomeBilling, BillingAdvice(x.provider.Name)+" Provider said: "+m.ErrorMessage
 		}
+	}
+	if x.deferred != nil {
+		if m.Done {
+			p.settleDeferred(*x.deferred, m.Usage, m.ErrorMessage != "" && m.Usage.IsZero())
+		}
+		return
+	}
+	if x.info.Background && outcome != OutcomeOK && !m.Done && m.UpstreamID != "" {
+		// The client left a background response's stream: the response
+		// runs on, and is charged when it is read back.
+		p.deferHold(x, status, m.UpstreamID)
+		return
 	}
 	if m.Model != "" && x.rec.Model == "" {
 		x.rec.Model = m.Model

@@ -25,10 +25,13 @@ import (
 // limit by that much. StrictHolds holds the worst case instead.
 
 // streamSlice is the slice a request is held for, or 0 when it is held for
-// its worst case: it does not stream events Sluice reads one by one, the
-// ledger cannot extend a hold, or the policy wants strict holds.
+// its worst case: it does not stream events Sluice reads one by one, it
+// runs in the background, the ledger cannot extend a hold, or the policy
+// wants strict holds.
 func (p *Proxy) streamSlice(x *exchange) int64 {
-	if !x.sse || isEmbedding(x.route.Name) {
+	if !x.sse || isEmbedding(x.route.Name) || x.info.Background {
+		// A background response runs on when its stream is left: it is
+		// held for its worst case until it is read back.
 		return 0
 	}
 	if _, ok := p.Ledger.(Extender); !ok {

@@ -98,7 +98,7 @@ func sliceSetup(t *testing.T, upstream string, pol gateway.Policy) (*store.DB, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": upstream})
+	ps, err := gateway.WithConfirmedUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": upstream})
 	if err != nil {
 		t.Fatal(err)
 	}

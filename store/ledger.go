@@ -473,6 +473,9 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 			return r, false, err
 		}
 	}
+	if err := deleteDeferredTx(tx, id); err != nil {
+		return r, false, err
+	}
 	records := tx.Bucket(bucketRecords)
 	seq, err := records.NextSequence()
 	if err != nil {
@@ -509,6 +512,7 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 	defer db.mu.Unlock()
 	var evs []BudgetEvent
 	for _, r := range recs {
+		db.forgetDeferred(r.ID)
 		if oh, ok := db.holds[r.ID]; ok {
 			delete(db.holds, r.ID)
 			delete(db.orphans, r.ID)
@@ -541,7 +545,9 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 // Recover turns every hold that was open when the file was opened (left
 // by a process that crashed) into a record charged at its held amount,
 // with outcome "crashed" and marked estimated, and adds it to the
-// rollups. It returns how many it charged; a second call charges none.
+// rollups; a deferred hold (see Defer) stays open until its time has
+// passed, and is then charged as expired. It returns how many it charged;
+// a second call charges none.
 // Call it once at start-up, before serving requests.
 func (db *DB) Recover(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
@@ -553,7 +559,13 @@ func (db *DB) Recover(ctx context.Context) (int, error) {
 	}
 	db.publish(recs...)
 	db.fire(evs)
-	return len(recs), nil
+	// Deferred holds (background responses) are not orphans; those whose
+	// time passed while Sluice was stopped are charged now.
+	expired, err := db.Expire(ctx, db.now())
+	if err != nil {
+		return len(recs), fmt.Errorf("recover holds: %w", err)
+	}
+	return len(recs) + expired, nil
 }
 
 // chargeOrphans charges the holds a crash left open and applies the

@@ -183,8 +183,9 @@ type SpendQuery struct {
 	// that end open. Spend is kept by day, so a bound inside a day takes
 	// in the whole day.
 	Since, Until time.Time
-	// By is "day", "provider", "model" or "token"; "" sums everything in
-	// one row with the key "total".
+	// By is "day", "provider", "model", "token" or "prompt" (the calls of
+	// each prompt endpoint; no Then); "" sums everything in one row with
+	// the key "total".
 	By string
 	// Then, when set, splits each row of By further by "provider",
 	// "model" or "token", into rows that share Key and differ in Sub.
@@ -211,8 +212,14 @@ type SpendRow struct {
 func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 	switch q.By {
 	case "", "day", "provider", "model", "token":
+	case "prompt":
+		// Calls of prompt endpoints, rolled up on their own.
+		if q.Then != "" {
+			return nil, invalidf("spend by prompt cannot be split further")
+		}
+		return db.PromptSpend(q.Since, q.Until)
 	default:
-		return nil, invalidf("spend by %q: use day, provider, model or token", q.By)
+		return nil, invalidf("spend by %q: use day, provider, model, token or prompt", q.By)
 	}
 	switch q.Then {
 	case "", "provider", "model", "token":

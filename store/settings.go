@@ -43,6 +43,13 @@ type Settings struct {
 	// the gateway running in the background (run sluice again to bring
 	// the window back), CloseQuit stops it.
 	CloseAction string `json:"close_action"`
+	// AllowKeyTo are hosts (host or host:port) the user confirmed, from
+	// the command line, as places provider keys may go besides each
+	// provider's official address.
+	AllowKeyTo []string `json:"allow_key_to,omitempty"`
+	// SessionHours is how long a browser's dashboard session lasts
+	// without use; 0 means 24.
+	SessionHours int `json:"session_hours,omitempty"`
 	// StreamSliceTokens is how many output tokens a stream is held for at
 	// a time (gateway.Policy.StreamSlice); 0 means the default.
 	StreamSliceTokens int64 `json:"stream_slice_tokens,omitempty"`
@@ -189,6 +196,9 @@ func (s Settings) validate() error {
 	case "", CloseHide, CloseQuit:
 	default:
 		return invalidf("close action %q: use hide or quit", s.CloseAction)
+	}
+	if s.SessionHours < 0 || s.SessionHours > 24*366 {
+		return invalidf("session of %d hours: use 1 to %d, or 0 for the default of 24", s.SessionHours, 24*366)
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)

@@ -76,7 +76,7 @@ var (
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens,
-	bucketPrompts, bucketPromptRollups, bucketMinutes}
+	bucketPrompts, bucketPromptRollups, bucketMinutes, bucketDeferred}
 
 // schemaVersion is the layout of the buckets this code reads and writes.
 const schemaVersion = "1"
@@ -101,6 +101,9 @@ type DB struct {
 	budgets map[string]*budgetState // by budget ID
 	holds   map[string]*openHold    // by hold ID
 	orphans map[string]bool         // hold IDs found open at Open, for Recover
+	// deferred are holds kept open after their request (a background
+	// response), by hold ID.
+	deferred map[string]deferral
 
 	tokMu  sync.RWMutex           // guards tokens
 	tokens map[string]*tokenEntry // by SHA-256 of the secret
@@ -217,6 +220,9 @@ func (db *DB) init(journaled [][]byte) error {
 			return err
 		}
 		if err := db.loadHolds(tx); err != nil {
+			return err
+		}
+		if err := db.loadDeferred(tx); err != nil {
 			return err
 		}
 		return db.loadTokens(tx)

@@ -57,9 +57,21 @@ export interface Status {
   close_action: string;
   running?: boolean;
   /** base URLs in force by provider, and where each comes from */
-  upstreams?: Record<string, { base_url: string; from: 'default' | 'settings' | 'command line' }>;
+  upstreams?: Record<string, Upstream>;
   /** the pauses in force */
   pauses?: Pause[] | null;
+}
+
+/** Upstream is where a provider's requests go, and whether its key goes with them. */
+export interface Upstream {
+  base_url: string;
+  from: 'default' | 'settings' | 'command line';
+  /** a local server that takes no key */
+  keyless?: boolean;
+  /** the provider's official https address */
+  official?: boolean;
+  /** no key is sent there: nobody confirmed it from the command line */
+  withheld?: boolean;
 }
 
 /** Pause is a pause of every request (no token) or of one token's. */
@@ -331,6 +343,8 @@ export interface Settings {
   /** whether the OS starts Sluice at login (window hidden, gateway running) */
   start_at_login?: boolean;
   port?: number;
+  session_hours?: number;
+  allow_key_to?: string[] | null;
 }
 
 export interface Notice {
@@ -384,13 +398,40 @@ export function onUnauthorized(fn: Listener): void {
   unauthorizedListeners.push(fn);
 }
 
+// The per-tab secret: the sign-in redirect hands it to this page in the
+// URL's fragment (which no server sees); it stays in this tab's
+// sessionStorage and goes with every API call. The session cookie alone,
+// which the browser also sends to every other server on this host, opens
+// nothing.
+const TAB_KEY = 'sluice.tab';
+const TAB_FRAGMENT = '#sluice-tab=';
+const TAB_HEADER = 'X-Sluice-Tab';
+
+/** takeTabSecret moves a secret from the address bar into this tab's storage; call it before routing. */
+export function takeTabSecret(): void {
+  if (!location.hash.startsWith(TAB_FRAGMENT)) return;
+  const secret = location.hash.slice(TAB_FRAGMENT.length);
+  if (secret) sessionStorage.setItem(TAB_KEY, secret);
+  history.replaceState(null, '', location.pathname + location.search + '#/overview');
+}
+
+/** signedInHere reports whether this tab holds a browser session's secret (the desktop window needs none). */
+export function signedInHere(): boolean {
+  return sessionStorage.getItem(TAB_KEY) !== null;
+}
+
+function authHeaders(): Record<string, string> {
+  const secret = sessionStorage.getItem(TAB_KEY);
+  return secret ? { [TAB_HEADER]: secret } : {};
+}
+
 /** call invokes one API method. */
 export async function call<T>(method: string, arg?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`api/${method}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...authHeaders() },
       body: JSON.stringify(arg ?? null),
       credentials: 'same-origin',
       cache: 'no-store',
@@ -458,6 +499,46 @@ export const api = {
   settings: () => call<Settings>('settings'),
   putSettings: (s: Settings) => call<Settings>('settings.put', s),
 };
+
+/** signOut ends this tab's session. */
+export async function signOut(): Promise<void> {
+  try {
+    await fetch('logout', { method: 'POST', headers: authHeaders(), credentials: 'same-origin', cache: 'no-store' });
+  } finally {
+    sessionStorage.removeItem(TAB_KEY);
+  }
+}
+
+/** download fetches url with this tab's secret and saves the answer as a file named name. */
+export async function download(url: string, name: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: authHeaders(), credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    throw new ApiError('offline', 'Sluice is not answering. Is it still running?', 0);
+  }
+  if (res.status === 401) {
+    for (const fn of unauthorizedListeners) fn();
+  }
+  if (!res.ok) {
+    let msg = `Sluice answered ${res.status} ${res.statusText}`;
+    try {
+      msg = (await res.json())?.error?.message ?? msg;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError('http_' + res.status, msg, res.status);
+  }
+  const blob = await res.blob();
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
+}
 
 /** exportURL is the download address of the log with the given filters. */
 export function exportURL(format: 'csv' | 'jsonl', q: LogQuery): string {

@@ -2,7 +2,7 @@
 // polling that keeps the page in step with Sluice.
 
 import './style.css';
-import { api, onUnauthorized, ApiError, type Notice, type Pause, type Status } from './api';
+import { api, onUnauthorized, signedInHere, signOut, takeTabSecret, ApiError, type Notice, type Pause, type Status } from './api';
 import type { App, Page, PageHandle } from './app';
 import { h, replace } from './dom';
 import { icon, toast, errorBox, errorMessage, loading, button, busy, field, formDialog, input, select } from './ui';
@@ -418,6 +418,8 @@ onUnauthorized(showSignIn);
 
 // ---- start ----
 
+takeTabSecret();
+
 async function start(): Promise<void> {
   replace(root, h('div', { class: 'boot' }, loading()));
   try {
@@ -432,6 +434,20 @@ async function start(): Promise<void> {
   if (foot) {
     const kind = status.build ? (status.build.desktop ? 'desktop' : 'headless') : '';
     replace(foot, h('span', { title: status.about ?? '' }, `Sluice ${status.version}`, kind ? ` · ${kind}` : ''));
+  }
+  if (signedInHere() && !document.getElementById('signout')) {
+    const out = button('Sign out', {
+      kind: 'ghost',
+      size: 'sm',
+      onClick: () => {
+        void signOut().finally(() => {
+          showSignIn();
+          toast('This tab is signed out. Open a new sign-in link (sluice login) to come back.', 'info', { title: 'Signed out' });
+        });
+      },
+    });
+    out.id = 'signout';
+    document.querySelector('.topbar-end')?.append(out);
   }
   showGateway(true);
   renderPauses();

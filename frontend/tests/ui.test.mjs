@@ -18,6 +18,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -130,6 +131,64 @@ test('the sign-in link opens the overview', { skip }, async () => {
   await shoot('overview-start', WIDE);
   // Marks this document: a reload would lose it.
   await page.evaluate(() => (window.__sluiceNoReload = true));
+});
+
+test('another local server the browser visits gets the session cookie, and replaying it opens nothing', { skip }, async () => {
+  // A dev server on another port of the same host: cookies are not scoped
+  // by port, so the browser sends it Sluice's session cookie.
+  let seenCookie = '';
+  const evil = http.createServer((req, res) => {
+    seenCookie = req.headers.cookie ?? '';
+    res.setHeader('Content-Type', 'text/html');
+    res.end('<!doctype html><title>dev server</title><h1>a dev server</h1>');
+  });
+  await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+  try {
+    const evilPage = await context.newPage();
+    await evilPage.goto(`http://127.0.0.1:${evil.address().port}/`);
+    await evilPage.close();
+  } finally {
+    evil.close();
+  }
+  assert.match(seenCookie, /sluice_session_\d+=/, 'the other server received the session cookie');
+
+  // It replays the cookie to Sluice, with the right Host, as a program
+  // would: no Origin, no Sec-Fetch headers.
+  const replay = (method, pathname, body) =>
+    new Promise((resolve, reject) => {
+      const [host, port] = env.addr.split(':');
+      const req = http.request({ host, port, method, path: pathname, headers: { Cookie: seenCookie, Host: env.addr, 'Content-Type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', reject);
+      req.end(body ?? '');
+    });
+  const attempts = [
+    ['POST', '/api/status', 'null'],
+    ['POST', '/api/keys', 'null'],
+    ['POST', '/api/settings', 'null'],
+    ['POST', '/api/records', '{}'],
+    ['POST', '/api/settings.put', JSON.stringify({ upstreams: { mistral: 'http://127.0.0.1:9/v1' }, unpriced_policy: 'refuse', unpriced_hold_usd: '0.5', log_bodies: false, retention_days: 0 })],
+    ['POST', '/api/key.test', JSON.stringify({ provider: 'mistral' })],
+    ['POST', '/api/token.new', JSON.stringify({ name: 'stolen' })],
+    ['POST', '/api/login', 'null'],
+    ['GET', '/api/export?format=csv', ''],
+    ['GET', '/api/follow', ''],
+  ];
+  for (const [method, pathname, body] of attempts) {
+    const r = await replay(method, pathname, body);
+    assert.equal(r.status, 401, `${method} ${pathname} with the replayed cookie answered ${r.status}: ${r.text.slice(0, 200)}`);
+  }
+
+  // Nothing changed, and the tab that signed in still works.
+  await go('Settings');
+  await page.getByRole('button', { name: 'Save settings' }).waitFor();
+  assert.ok(!(await page.content()).includes('127.0.0.1:9'), 'the replay changed no upstream');
+  await go('Tokens');
+  await page.getByRole('table', { name: 'Local tokens' }).waitFor();
+  assert.equal(await page.getByRole('table', { name: 'Local tokens' }).getByRole('row', { name: /stolen/ }).count(), 0, 'the replay made no token');
 });
 
 test('a request made with the OpenAI SDK shows up live, with its cost', { skip }, async (t) => {
@@ -250,11 +309,10 @@ test('a budget of $0.000001 a day makes the next request get 402, named in the l
   });
   await page.getByRole('button', { name: 'Clear filters' }).click();
 
-  // The export carries the session and the filters.
-  const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
-  const res = await page.request.get(new URL(href, page.url()).href);
-  assert.equal(res.status(), 200, 'Export CSV answers 200');
-  const csv = await res.text();
+  // The export carries the session, the tab's secret and the filters.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);
+  assert.equal(dl.suggestedFilename(), 'sluice-requests.csv');
+  const csv = fs.readFileSync(await dl.path(), 'utf8');
   assert.match(csv, /gpt-4o-mini/);
   assert.match(csv, /refused/);
 });
@@ -320,6 +378,26 @@ test('prices: filter, import a LiteLLM file, edit a row as an override', { skip 
   const edited = table.getByRole('row', { name: /openai\/gpt-4o-mini\b/ }).first();
   await until('the override in the table', 3000, async () => /\$0\.20/.test(await edited.innerText()) && /override/.test(await edited.innerText()));
   await page.getByLabel('Filter prices').fill('');
+});
+
+test('the dashboard shows where keys go and cannot send one elsewhere', { skip }, async () => {
+  // The gateway runs with --upstream openai=FAKE on its command line.
+  await go('Keys');
+  const note = page.getByRole('note').filter({ hasText: 'Keys and addresses other than the providers’ own' });
+  await note.waitFor();
+  assert.match(await note.innerText(), /openai requests, with your openai key, go to http:\/\/127\.0\.0\.1/);
+  await go('Settings');
+  await page.getByRole('note').filter({ hasText: 'Keys and addresses other than the providers’ own' }).waitFor();
+
+  const mistral = page.getByLabel('mistral', { exact: true });
+  await mistral.fill('http://127.0.0.1:9/v1');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  const refused = page.getByRole('alert').filter({ hasText: 'Not saved' });
+  await refused.waitFor();
+  assert.match(await refused.innerText(), /--allow-key-to 127\.0\.0\.1:9/);
+  await go('Overview');
+  await go('Settings');
+  assert.equal(await page.getByLabel('mistral', { exact: true }).inputValue(), '', 'the upstream was not saved');
 });
 
 test('settings are saved', { skip }, async () => {
@@ -545,6 +623,14 @@ test('every page, light and dark, narrow and wide', { skip }, async () => {
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize(WIDE);
   assert.deepEqual(pageErrors, [], 'no script errors in the page');
+});
+
+test('signing out ends the session', { skip }, async () => {
+  await go('Overview');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in to Sluice' }).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Sign in to Sluice' }).waitFor();
 });
 
 async function makeBudget({ name, limit, period }) {

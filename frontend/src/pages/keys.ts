@@ -4,17 +4,21 @@
 import { api, type KeyInfo, type KeyList } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
+import { keyDestinations } from '../destinations';
 import { badge, busy, button, callout, card, confirm, errorBox, errorMessage, field, formDialog, input, loading, pageHead, toast } from '../ui';
 
 export const keysPage: Page = {
   id: 'keys',
   title: 'Keys',
   icon: 'keys',
-  mount(el) {
+  mount(el, app) {
     let alive = true;
     const backendHost = h('div');
+    const destinations = keyDestinations(app.status);
+    if (destinations) el.append(destinations);
     const listHost = h('div', null, loading());
-    el.append(pageHead('Provider keys', 'Sluice adds your real provider key to each request. Your tools only ever see a local token.'), backendHost, card(null, listHost, { class: 'card-table', label: 'Providers' }));
+    el.prepend(pageHead('Provider keys', 'Sluice adds your real provider key to each request. Your tools only ever see a local token.'));
+    el.append(backendHost, card(null, listHost, { class: 'card-table', label: 'Providers' }));
 
     async function load(): Promise<void> {
       let kl: KeyList;

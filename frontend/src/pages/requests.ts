@@ -2,7 +2,7 @@
 // one request: its tokens, the arithmetic of its cost, its timing, and for
 // a refusal which budget said no and why.
 
-import { api, exportURL, type LogQuery, type CostLine, type RecordDetail, type RecordRow } from '../api';
+import { api, download, exportURL, type LogQuery, type CostLine, type RecordDetail, type RecordRow } from '../api';
 import type { Page } from '../app';
 import { h, replace, uid } from '../dom';
 import { exactMoney, formatMoney, parsePico, picoString } from '../money';
@@ -105,6 +105,17 @@ export const requestsPage: Page = {
 
     const csv = h('a', { class: 'btn btn-secondary btn-sm', download: 'sluice-requests.csv' }, icon('download', 16), h('span', null, 'Export CSV'));
     const jsonl = h('a', { class: 'btn btn-secondary btn-sm', download: 'sluice-requests.jsonl' }, icon('download', 16), h('span', null, 'Export JSONL'));
+    // The export needs this tab's secret, which a plain link cannot send:
+    // fetch it, then save it.
+    for (const [a, name] of [
+      [csv, 'sluice-requests.csv'],
+      [jsonl, 'sluice-requests.jsonl'],
+    ] as const) {
+      a.addEventListener('click', (e) => {
+        e.preventDefault();
+        download(a.href, name).catch((err) => toast(errorMessage(err), 'danger', { title: 'Export failed' }));
+      });
+    }
     const syncExport = () => {
       const q = query();
       csv.href = exportURL('csv', q);

@@ -9,6 +9,7 @@ import { h, replace } from '../dom';
 import { exactMoney, normalizeMoney } from '../money';
 import { busy, button, callout, card, codeBlock, errorBox, errorMessage, field, input, loading, pageHead, toast } from '../ui';
 import { locale } from '../locale';
+import { keyDestinations } from '../destinations';
 
 export const settingsPage: Page = {
   id: 'settings',
@@ -67,6 +68,8 @@ export const settingsPage: Page = {
       const bodies = h('input', { type: 'checkbox', name: 'log-bodies', id: 'log-bodies', checked: s.log_bodies });
       const retention = input({ type: 'number', name: 'retention', min: '0', step: '1', value: String(s.retention_days ?? 0), class: 'input input-narrow', inputmode: 'numeric' });
 
+      const sessionHours = input({ type: 'number', name: 'session-hours', min: '1', step: '1', value: String(s.session_hours || 24), class: 'input input-narrow', inputmode: 'numeric' });
+
       const origins = h('textarea', { class: 'input', name: 'origins', rows: '3', spellcheck: 'false', placeholder: 'http://localhost:3000' });
       origins.value = (s.allowed_origins ?? []).join('\n');
 
@@ -103,7 +106,8 @@ export const settingsPage: Page = {
         card(
           'Upstreams',
           [
-            h('p', { class: 'muted' }, 'Where Sluice sends each provider’s requests. Leave empty for the provider’s own API. A name Sluice does not know becomes an OpenAI-compatible provider under /NAME/v1.'),
+            h('p', { class: 'muted' }, 'Where Sluice sends each provider’s requests. Leave empty for the provider’s own API. A name Sluice does not know becomes an OpenAI-compatible provider under /NAME/v1. A provider’s key goes only to its official address, or to one confirmed with sluice settings set upstream.NAME URL --allow-key-to HOST.'),
+            keyDestinations(st),
             upRows,
             addRow,
           ],
@@ -128,6 +132,7 @@ export const settingsPage: Page = {
           field('Identical requests allowed', loopLimit, { hint: 'The next one within the window is refused. 8 by default.' }),
           field('Within (minutes)', loopWindow, { hint: '2 by default.' }),
         ]),
+        card('Browser sessions', [field('Sign a browser out after (hours without use)', sessionHours, { hint: 'Each tab signs in with its own link. Default 24.' })]),
         card('Browser origins', [field('Origins allowed to call provider routes', origins, { hint: 'One per line, such as http://localhost:3000, for web apps that call Sluice from the browser.' })]),
         card('Start at login', [
           h(
@@ -180,6 +185,9 @@ export const settingsPage: Page = {
             const days = parseInt(retention.value || '0', 10);
             if (!(days >= 0)) throw new Error('Keep log records for a whole number of days, or 0 for all of them.');
             next.retention_days = days;
+            const hours = parseInt(sessionHours.value || '24', 10);
+            if (!(hours >= 1)) throw new Error('Sign browsers out after a whole number of hours, 1 or more.');
+            next.session_hours = hours === 24 ? 0 : hours;
             next.allowed_origins = origins.value
               .split(/\s+/)
               .map((o) => o.trim())

@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Background responses. A Responses API request with "background": true
+// is answered at once, queued, with no usage: the model runs afterwards,
+// and its usage is known only when the response is read back (GET
+// /v1/responses/{id}, or its stream resumed with starting_after). Sluice
+// keeps the request's hold open, durably, until a read-back reports the
+// response finished, and charges it then, once; a response cancelled or
+// deleted before that, or never read back within Policy.BackgroundHold,
+// is charged its hold.
+
+// defaultBackgroundHold is how long a background response's hold waits.
+const defaultBackgroundHold = 24 * time.Hour
+
+// expireEvery is how often ServeHTTP asks the ledger to charge deferred
+// holds whose time has passed.
+const expireEvery = time.Minute
+
+// expireDeferred charges deferred holds whose time has passed, at most
+// once every expireEvery.
+func (p *Proxy) expireDeferred(now time.Time) {
+	d, ok := p.Ledger.(Deferrer)
+	if !ok {
+		return
+	}
+	last := p.lastExpire.Load()
+	if now.UnixNano()-last < int64(expireEvery) || !p.lastExpire.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := d.Expire(ctx, now); err != nil {
+		p.logf("sluice: charge expired background holds: %v", err)
+	}
+}
+
+// responseState reads a Responses API response object's id and status.
+func responseState(body []byte) (id, status string) {
+	var doc struct {
+		ID     string `json:"id"`
+		Object string `json:"object"`
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(body, &doc) != nil || doc.Object != "response" {
+		return "", ""
+	}
+	return doc.ID, doc.Status
+}
+
+// terminalResponse reports whether a response in status will change no
+// more.
+func terminalResponse(status string) bool {
+	switch status {
+	case "completed", "incomplete", "failed", "cancelled":
+		return true
+	}
+	return false
+}
+
+// deferHold keeps x's hold open until the background response id is read
+// back finished. A ledger that cannot defer charges the hold now.
+func (p *Proxy) deferHold(x *exchange, status int, id string) {
+	end := p.now()
+	x.rec.Status = status
+	x.rec.Outcome = OutcomeOK
+	x.rec.LatencyMS = end.Sub(x.start).Milliseconds()
+	if x.rec.UpstreamID == "" {
+		x.rec.UpstreamID = id
+	}
+	if x.priced {
+		rates := x.price
+		rates.Match = nil
+		x.rec.Rates = &rates
+	}
+	lifetime := p.Policy().BackgroundHold
+	if lifetime <= 0 {
+		lifetime = defaultBackgroundHold
+	}
+	d, ok := p.Ledger.(Deferrer)
+	if ok && x.held {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := d.Defer(ctx, x.provider.Name+"/"+id, x.rec, end.Add(lifetime))
+		cancel()
+		if err == nil {
+			return
+		}
+		p.logf("sluice: defer background response %s: %v (charged its hold now)", id, err)
+	}
+	x.rec.Cost = x.hold.Amount
+	x.rec.Estimated = true
+	x.rec.Error = "background response: its usage could not be waited for; charged the amount held for it"
+	p.settle(x.rec)
+}
+
+// readBack looks at a read-back of a deferred background response and
+// settles the deferred record when the response is finished, cancelled or
+// deleted.
+func (p *Proxy) readBack(x *exchange, status int, body []byte) {
+	if status < 200 || status >= 300 {
+		return
+	}
+	switch x.route.Op {
+	case "responses.cancel", "responses.delete":
+		p.settleDeferred(*x.deferred, Usage{}, true)
+	case "responses.get":
+		_, st := responseState(body)
+		if !terminalResponse(st) {
+			return
+		}
+		u, _, ok := UsageFromBody(DialectOpenAI, "openai.responses", body)
+		if !ok || st == "cancelled" {
+			p.settleDeferred(*x.deferred, Usage{}, true)
+			return
+		}
+		p.settleDeferred(*x.deferred, u, false)
+	}
+}
+
+// settleDeferred charges a deferred background response: at the usage its
+// finished response reports, or, when it was cancelled, deleted or
+// reports none, at its held amount.
+func (p *Proxy) settleDeferred(rec Record, u Usage, atHold bool) {
+	end := p.now()
+	rec.LatencyMS = end.Sub(rec.Time).Milliseconds()
+	switch {
+	case atHold || u.IsZero():
+		rec.Usage = u
+		rec.Cost = rec.Held
+		rec.Estimated = true
+		rec.Error = "background response cancelled, deleted or finished without usage: charged the amount held for it"
+	case rec.Rates != nil:
+		// At the rates in force when the request was made.
+		rec.Usage = u
+		rec.Cost = rec.Rates.Cost(u)
+	default:
+		rec.Usage = u
+		rec.Cost = rec.Held
+	}
+	if rec.Status == 0 {
+		rec.Status = http.StatusOK
+	}
+	p.settle(rec)
+}
