@@ -218,16 +218,21 @@ func (h *Hub) Watch(ctx context.Context, db *store.DB) {
 			if !ok {
 				return
 			}
-			if r.Outcome == gateway.OutcomeBilling {
-				h.Raise("billing", "The "+r.Provider+" account cannot pay", gateway.BillingAdvice(r.Provider))
-				continue
-			}
-			if r.Outcome == gateway.OutcomeRefused && r.Reason != "" {
-				h.Refused(r)
-				continue
-			}
-			h.Bump()
+			h.record(r)
 		}
+	}
+}
+
+// record takes in one settled record: a notice for billing trouble or a
+// guard refusal, a change in any case.
+func (h *Hub) record(r gateway.Record) {
+	switch {
+	case r.Outcome == gateway.OutcomeBilling:
+		h.Raise("billing", "The "+r.Provider+" account cannot pay", gateway.BillingAdvice(r.Provider))
+	case r.Outcome == gateway.OutcomeRefused && r.Reason != "":
+		h.Refused(r)
+	default:
+		h.Bump()
 	}
 }
 

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -246,5 +248,88 @@ func TestNormalizeText(t *testing.T) {
 		if got := normalizeText(in); got != want {
 			t.Errorf("normalizeText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPauseCutsOpenStreams: a pause that cuts ends the token's stream
+// being relayed at once, with the dialect's error event, and charges what
+// was relayed; another token's stream goes on.
+func TestPauseCutsOpenStreams(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		for i := 0; ; i++ {
+			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word%d \"},\"finish_reason\":null}]}\n\n", i)
+			rc.Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-release:
+				io.WriteString(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\ndata: [DONE]\n\n")
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer up.Close()
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	p.Tokens = mapTokens{testToken: "laptop", testToken + "2": "other"}
+
+	open := func(token, q string) (*http.Response, *bufio.Reader) {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"`+q+`"}]}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "data: ") {
+			t.Fatalf("first line of the stream = %q, %v", line, err)
+		}
+		return resp, br
+	}
+	mine, mineBody := open(testToken, "one")
+	defer mine.Body.Close()
+	theirs, theirBody := open(testToken+"2", "two")
+	defer theirs.Body.Close()
+
+	if n := p.CutStreams("laptop"); n != 1 {
+		t.Errorf("CutStreams(laptop) = %d, want 1", n)
+	}
+	rest, _ := io.ReadAll(mineBody)
+	if !strings.Contains(string(rest), "Sluice ended this stream: it was paused") {
+		t.Errorf("the cut stream ended with %q, want an error event naming the pause", tail(string(rest), 300))
+	}
+	close(release)
+	other, _ := io.ReadAll(theirBody)
+	if !strings.Contains(string(other), "[DONE]") {
+		t.Errorf("the other token's stream ended with %q, want it to finish", tail(string(other), 300))
+	}
+	recs, _ := l.all()
+	var cut Record
+	for _, r := range recs {
+		if r.Token == "laptop" {
+			cut = r
+		}
+	}
+	if cut.Outcome != OutcomeCut || !strings.Contains(cut.Error, "paused") || cut.OutputTokens == 0 {
+		t.Errorf("cut record outcome %q error %q output %d, want cut, naming the pause, with what was relayed charged", cut.Outcome, cut.Error, cut.OutputTokens)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
 	}
 }

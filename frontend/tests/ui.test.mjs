@@ -487,10 +487,17 @@ function sluiceCLI(...args) {
   return execFileSync(process.env.SLUICE_BIN, [...args, '--data', process.env.SLUICE_DATA], { encoding: 'utf8', timeout: 20_000 });
 }
 
-/** chatStatus makes a call and returns its status and error message (200 and '' when it went through). */
+let asked = 0;
+
+/**
+ * chatStatus makes a call and returns its status and error message (200
+ * and '' when it went through). Each call asks something else, so that loop
+ * detection never takes them for a loop.
+ */
 async function chatStatus() {
+  asked++;
   try {
-    await chat(env.token);
+    await sdk().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `What is sluice gate number ${asked}?` }] });
     return { status: 200, message: '' };
   } catch (e) {
     return { status: e.status ?? 0, message: e.message ?? '' };
@@ -575,6 +582,26 @@ test('a rolling budget shows its spend rate next to it', { skip }, async () => {
   await until('the rate on the overview', LIVE_MS * 2, async () => /\/min over the last 5 min/.test(await rate.innerText().catch(() => '')));
   await page.getByRole('region', { name: 'Budgets' }).getByText(/Rolling window: the oldest spend ages out/).waitFor();
   sluiceCLI('budget', 'rm', 'rate');
+});
+
+test('loop detection is set in Settings', { skip }, async () => {
+  await go('Settings');
+  const form = page.getByRole('form', { name: 'Settings' });
+  await form.getByLabel('Identical requests allowed').fill('5');
+  await form.getByLabel('Within (minutes)').fill('3');
+  await form.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+  const set = JSON.parse(sluiceCLI('settings', '--json'));
+  assert.equal(set.loop_limit, 5);
+  assert.equal(set.loop_window_s, 180);
+  assert.ok(!set.loop_off, 'loop detection stays on');
+  await form.getByLabel('Refuse requests that repeat').uncheck();
+  await form.getByRole('button', { name: 'Save settings' }).click();
+  await until('loop detection off', 3000, () => JSON.parse(sluiceCLI('settings', '--json')).loop_off === true);
+  sluiceCLI('settings', 'set', 'loop_limit', 'default');
+  sluiceCLI('settings', 'set', 'loop_window', '2m');
+  const back = JSON.parse(sluiceCLI('settings', '--json'));
+  assert.ok(!back.loop_off && !back.loop_limit, 'loop_limit default turns it back on at 8');
 });
 
 test('every page, light and dark, narrow and wide', { skip }, async () => {
