@@ -277,9 +277,16 @@ func TestCLIPause(t *testing.T) {
 	if code, body := call("laptop", "four"); code != 402 || !strings.Contains(body, "Sluice is paused") {
 		t.Errorf("laptop during the pause of everything: %d %s, want 402", code, body)
 	}
-	st, _, _ := sluice(t, "", "log", "--json", "-n", "1", "--data", dir)
-	if !strings.Contains(st, `"reason":"pause"`) {
-		t.Errorf("the refusal's log row %s has no reason pause", st)
+	// The refusal is written just after it is answered.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, _, _ := sluice(t, "", "log", "--json", "-n", "1", "--data", dir)
+		if strings.Contains(st, `"reason":"pause"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the refusal's log row %s has no reason pause", st)
+			break
+		}
 	}
 	time.Sleep(2100 * time.Millisecond)
 	if code, body := call("laptop", "five"); code != 200 {

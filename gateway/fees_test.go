@@ -252,8 +252,9 @@ func TestProxyPartiallyPriced(t *testing.T) {
 		seen := &upstreamSeen{}
 		up := anthropicFeeUpstream(t, seen)
 		l := &memLedger{limit: 100 * Dollar}
-		_, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
+		p, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
 		resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken}, req)
+		p.Wait()
 		if resp.StatusCode != http.StatusPaymentRequired || !strings.Contains(body, "code_execution") {
 			t.Fatalf("POST /v1/messages = %d %s, want 402 naming the unpriced part", resp.StatusCode, body)
 		}
