@@ -65,6 +65,15 @@ func TestCLIWithoutGateway(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"gpt-4o-mini"`) {
 		t.Errorf("prices ls --json: %v, want the embedded table", err)
 	}
+	// The table's date and its sources head the list; rates beyond the
+	// columns (audio, off-peak, tiers) are named on each row.
+	out, _, err = sluice(t, "", "prices", "ls", "--data", dir)
+	for _, want := range []string{"price table of 2026-", "from genai-prices: github.com/pydantic/genai-prices", "from litellm: ",
+		"audio in 32", "off-peak 16:30-00:30 UTC", ">272k"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("prices ls: %v, output lacks %q", err, want)
+		}
+	}
 	// Flags before the command, too.
 	out, _, err = sluice(t, "", "--data", dir, "token", "ls")
 	if err != nil || !strings.Contains(out, "laptop") {
