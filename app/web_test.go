@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -426,5 +427,37 @@ func TestExportIsSafe(t *testing.T) {
 				t.Errorf("csv model cell %q, want it neutralised with a leading '", m)
 			}
 		}
+	}
+}
+
+// TestAPITakesJSONOnly: an API call with a body other than JSON is refused
+// before anything is done.
+func TestAPITakesJSONOnly(t *testing.T) {
+	g := startTest(t)
+	ctl := &http.Client{Transport: socketTransport(controlPath(g.dataDir))}
+	for ct, want := range map[string]int{
+		"application/json":                  200,
+		"application/json; charset=utf-8":   200,
+		"text/plain":                        415,
+		"application/x-www-form-urlencoded": 415,
+		"multipart/form-data; boundary=x":   415,
+		"":                                  415,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://sluice/api/token.new", strings.NewReader(`{"name":"t`+strconv.Itoa(len(ct))+`"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := ctl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("token.new as %q = %d, want %d", ct, resp.StatusCode, want)
+		}
+	}
+	ts, _ := g.Service.Tokens(context.Background())
+	if len(ts) != 2 {
+		t.Errorf("%d tokens made, want 2 (the JSON calls only)", len(ts))
 	}
 }
