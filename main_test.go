@@ -425,6 +425,20 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+func TestSettingsBackgroundHold(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := sluice(t, "", "settings", "set", "background_hold_hours", "2", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := sluice(t, "", "settings", "--json", "--data", dir)
+	if err != nil || !strings.Contains(out, `"background_hold_hours": 2`) && !strings.Contains(out, `"background_hold_hours":2`) {
+		t.Errorf("settings --json = %s, %v; want background_hold_hours 2", out, err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "background_hold_hours", "-1", "--data", dir); err == nil {
+		t.Errorf("settings set background_hold_hours -1 succeeded, want an error")
+	}
+}
+
 // TestAllowKeyTo: a built-in provider's key goes elsewhere only when the
 // command line confirms the host.
 func TestAllowKeyTo(t *testing.T) {
