@@ -232,12 +232,15 @@ func opencodeRecipe(base, token string) Recipe {
 		Notes: []string{
 			"opencode passes each provider's options to its AI SDK provider, whose Anthropic base URL ends in /v1.",
 		},
-		Verified: "not yet checked against opencode itself: written from its documented provider options",
+		Verified: "run here by hand (not in the automated tests): opencode-ai 1.18.33, `opencode run -m anthropic/claude-sonnet-4-5` and `-m openai/gpt-5.5` with this file as ~/.config/opencode/opencode.json, against a local fake provider: it sent the token to /v1/messages and /v1/responses",
 	}
 }
 
 func continueRecipe(base, token string) Recipe {
-	block := fmt.Sprintf(`models:
+	block := fmt.Sprintf(`name: Sluice
+version: 1.0.0
+schema: v1
+models:
   - name: GPT through Sluice
     provider: openai
     model: gpt-5.5
@@ -252,20 +255,20 @@ func continueRecipe(base, token string) Recipe {
 	return Recipe{
 		File: &ConfigFile{Path: "~/.continue/config.yaml", Format: "yaml", Block: block},
 		Notes: []string{
-			"Add these entries to the models list of your config.yaml (Continue's editor extensions and its cn command line read the same file).",
+			"A config.yaml of your own already has name, version and schema: add the two entries to its models list. Continue's cn command line reads this file, and so do its editor extensions.",
 		},
-		Verified: "not yet checked against Continue itself: written from its documented config.yaml model fields",
+		Verified: "run here by hand (not in the automated tests): @continuedev/cli 1.5.47, `cn -p` reading ~/.continue/config.yaml, against a local fake provider: the openai entry sent the token to /v1/responses, the anthropic entry to /v1/messages",
 	}
 }
 
 func cursorRecipe(base, token string) Recipe {
 	return Recipe{
 		Notes: []string{
-			"Cursor sends its model requests from Cursor's own servers, not from your machine, so they cannot reach " + base + ": Sluice cannot meter Cursor's built-in chat.",
-			"Cursor Settings → Models → \"Override OpenAI Base URL\" takes a public HTTPS address; put Sluice behind one only if you accept exposing it.",
+			"Cursor has no file or variable for this: in Cursor Settings → Models, paste the token as the OpenAI API Key, turn on \"Override OpenAI Base URL\" and enter " + base + "/v1 (token: " + token + ").",
+			"Not checked here: Cursor is a desktop application. Its users report that it calls a custom base URL from Cursor's servers, not from your machine (proxies for it open a public tunnel), which cannot reach " + base + "; and that its agent may send Responses-shaped bodies to /chat/completions. Its built-in models never go through Sluice.",
 			"Extensions and terminals inside Cursor run on your machine: set them up as their own tools (claude-code, codex, the SDKs).",
 		},
-		Verified: "not checked here: Cursor is a desktop application; from its documentation",
+		Verified: "not checked: a desktop application; from its users' reports",
 	}
 }
 
@@ -330,7 +333,7 @@ const google = createGoogleGenerativeAI({ baseURL: '%[1]s/v1beta', apiKey: %[2]s
 		Notes: []string{
 			"The AI SDK's Anthropic provider takes its address with /v1 (unlike Anthropic's own SDK), and its Google provider with /v1beta; it has no variable for Google's address.",
 		},
-		Verified: "not yet run here: written from the providers' documented options",
+		Verified: "run here: ai 7.0.173 with @ai-sdk/openai 4.0.118, @ai-sdk/anthropic 4.0.105 and @ai-sdk/google 4.0.121, from these variables (Google's base URL in code), each with a tool round trip, and under a budget it cannot pay (e2e TestAISDKAndLangChain)",
 	}
 }
 
@@ -349,7 +352,7 @@ from langchain_anthropic import ChatAnthropic
 gpt = ChatOpenAI(model="gpt-5.5", base_url="%[2]s/v1", api_key=%[3]s)
 claude = ChatAnthropic(model="claude-sonnet-4-5", base_url="%[2]s", api_key=%[3]s)`, pyImportOS(token), base, tokenExpr(token, "python"))},
 		},
-		Verified: "not yet run here: written from the packages' documented options",
+		Verified: "run here: @langchain/openai 1.6.0 and @langchain/anthropic 1.5.11 (with @langchain/core 1.4.0), from these variables, each with a tool round trip, and under a budget it cannot pay (e2e TestAISDKAndLangChain); the Python packages were not run",
 	}
 }
 

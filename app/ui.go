@@ -218,16 +218,21 @@ func (h *Hub) Watch(ctx context.Context, db *store.DB) {
 			if !ok {
 				return
 			}
-			if r.Outcome == gateway.OutcomeBilling {
-				h.Raise("billing", "The "+r.Provider+" account cannot pay", gateway.BillingAdvice(r.Provider))
-				continue
-			}
-			if r.Outcome == gateway.OutcomeRefused && r.Reason != "" {
-				h.Refused(r)
-				continue
-			}
-			h.Bump()
+			h.record(r)
 		}
+	}
+}
+
+// record takes in one settled record: a notice for billing trouble or a
+// guard refusal, a change in any case.
+func (h *Hub) record(r gateway.Record) {
+	switch {
+	case r.Outcome == gateway.OutcomeBilling:
+		h.Raise("billing", "The "+r.Provider+" account cannot pay", gateway.BillingAdvice(r.Provider))
+	case r.Outcome == gateway.OutcomeRefused && r.Reason != "":
+		h.Refused(r)
+	default:
+		h.Bump()
 	}
 }
 
@@ -344,7 +349,8 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 		d.Price = r.Rates
 		d.Lines = r.Rates.Explain(r.Usage)
 	case r.Priced && r.Cost > 0:
-		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.Cost(r.Usage) == r.Cost {
+		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.At(r.Time.In(s.location())).Cost(r.Usage) == r.Cost {
+			p = p.At(r.Time.In(s.location()))
 			d.Price = &p
 			d.Lines = p.Explain(r.Usage)
 		}

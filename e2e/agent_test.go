@@ -39,9 +39,11 @@ const (
 func newAgentFake(t *testing.T, tool, args, reply string) *agentFake {
 	a := &agentFake{Tool: tool, Args: args, Reply: reply}
 	authorized := func(r *http.Request) bool {
-		switch r.URL.Path {
-		case "/v1/messages":
+		switch {
+		case r.URL.Path == "/v1/messages":
 			return r.Header.Get("X-Api-Key") == anthropicKey || r.Header.Get("Authorization") == "Bearer "+anthropicKey
+		case strings.HasPrefix(r.URL.Path, "/v1beta/"):
+			return r.Header.Get("X-Goog-Api-Key") == geminiKey || r.URL.Query().Get("key") == geminiKey
 		default:
 			return r.Header.Get("Authorization") == "Bearer "+openaiKey
 		}
@@ -74,17 +76,32 @@ func (a *agentFake) handle(f *fakeUpstream, w http.ResponseWriter, r *http.Reque
 	offers := false
 	tools, _ := req["tools"].([]any)
 	for _, t := range tools {
-		if m, ok := t.(map[string]any); ok && m["name"] == a.Tool {
+		m, _ := t.(map[string]any)
+		fn, _ := m["function"].(map[string]any) // Chat Completions
+		decls, _ := m["functionDeclarations"].([]any)
+		if m["name"] == a.Tool || fn != nil && fn["name"] == a.Tool {
 			offers = true
+		}
+		for _, d := range decls {
+			if dm, _ := d.(map[string]any); dm["name"] == a.Tool {
+				offers = true
+			}
 		}
 	}
 	var result string
 	var gotResult bool
-	switch r.URL.Path {
-	case "/v1/messages":
+	kind := r.URL.Path
+	switch {
+	case r.URL.Path == "/v1/messages":
 		result, gotResult = anthropicToolResult(req)
-	case "/v1/responses":
+	case r.URL.Path == "/v1/responses":
 		result, gotResult = responsesToolResult(req)
+	case r.URL.Path == "/v1/chat/completions":
+		result, gotResult = chatToolResult(req)
+	case strings.HasPrefix(r.URL.Path, "/v1beta/models/") && strings.HasSuffix(r.URL.Path, ":streamGenerateContent"):
+		kind = "gemini"
+		model = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1beta/models/"), ":streamGenerateContent")
+		result, gotResult = geminiToolResult(req)
 	default:
 		writeBody(w, http.StatusNotFound, "application/json", []byte(`{"error":{"message":"not found","type":"invalid_request_error"}}`))
 		return
@@ -97,7 +114,7 @@ func (a *agentFake) handle(f *fakeUpstream, w http.ResponseWriter, r *http.Reque
 	n := f.count()
 	fill := map[string]string{
 		"{{MODEL}}": model, "{{N}}": fmt.Sprint(n), "{{TOOL}}": a.Tool,
-		"{{ARGS}}": jsonString(a.Args), "{{IN}}": fmt.Sprint(agentIn),
+		"{{ARGS}}": jsonString(a.Args), "{{ARGSOBJ}}": a.Args, "{{IN}}": fmt.Sprint(agentIn),
 	}
 	name := "text"
 	text := "Nothing to do."
@@ -114,7 +131,9 @@ func (a *agentFake) handle(f *fakeUpstream, w http.ResponseWriter, r *http.Reque
 	}
 	fill["{{OUT}}"], fill["{{TOTAL}}"] = fmt.Sprint(out), fmt.Sprint(agentIn+out)
 	file := map[string]string{"/v1/messages tool": "anthropic-tool-use.sse", "/v1/messages text": "anthropic-text.sse",
-		"/v1/responses tool": "responses-function-call.sse", "/v1/responses text": "responses-text.sse"}[r.URL.Path+" "+name]
+		"/v1/responses tool": "responses-function-call.sse", "/v1/responses text": "responses-text.sse",
+		"/v1/chat/completions tool": "chat-tool-call.sse", "/v1/chat/completions text": "chat-text.sse",
+		"gemini tool": "gemini-function-call.sse", "gemini text": "gemini-text.sse"}[kind+" "+name]
 	stream := f.file(file)
 	for k, v := range fill {
 		stream = bytes.ReplaceAll(stream, []byte(k), []byte(v))
@@ -152,6 +171,35 @@ func responsesToolResult(req map[string]any) (string, bool) {
 		m, _ := items[i].(map[string]any)
 		if m["type"] == "function_call_output" {
 			return textOf(m["output"]), true
+		}
+	}
+	return "", false
+}
+
+// chatToolResult finds a tool message in a Chat Completions conversation.
+func chatToolResult(req map[string]any) (string, bool) {
+	msgs, _ := req["messages"].([]any)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m, _ := msgs[i].(map[string]any)
+		if m["role"] == "tool" {
+			return textOf(m["content"]), true
+		}
+	}
+	return "", false
+}
+
+// geminiToolResult finds a functionResponse part in a Gemini conversation.
+func geminiToolResult(req map[string]any) (string, bool) {
+	contents, _ := req["contents"].([]any)
+	for _, c := range contents {
+		cm, _ := c.(map[string]any)
+		parts, _ := cm["parts"].([]any)
+		for _, p := range parts {
+			pm, _ := p.(map[string]any)
+			if fr, ok := pm["functionResponse"]; ok {
+				b, _ := json.Marshal(fr)
+				return string(b), true
+			}
 		}
 	}
 	return "", false

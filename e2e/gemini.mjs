@@ -30,6 +30,16 @@ async function generateStream(env, apiVersion) {
 
 const cases = {
   generate: (env) => generate(env),
+  // With retryOptions the SDK retries 429 itself (x-should-retry is not
+  // read): three attempts, a tenth of a second apart.
+  async 'generate-retry'(env) {
+    const c = new GoogleGenAI({
+      apiKey: env.apiKey,
+      httpOptions: { baseUrl: env.baseURL, timeout: 30_000, retryOptions: { attempts: 3, initialDelay: 0.1, maxDelay: 0.2, jitter: 0 } },
+    });
+    const r = await c.models.generateContent({ model: 'gemini-2.5-flash', contents });
+    return { text: r.text, usage: r.usageMetadata };
+  },
   'generate-stream': (env) => generateStream(env),
   'generate-v1beta': (env) => generate(env, 'v1beta'),
   'generate-stream-v1beta': (env) => generateStream(env, 'v1beta'),

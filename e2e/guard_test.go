@@ -90,6 +90,29 @@ func TestLoopRefusalNotRetried(t *testing.T) {
 		})
 	}
 
+	// @google/genai with retryOptions retries the 429 (it does not read
+	// x-should-retry): each retry is refused again and none is forwarded.
+	t.Run("gemini/generate-retry", func(t *testing.T) {
+		c := sdkCaseNamed(t, "gemini/generate")
+		before := f.counts()
+		o := runSDK(t, c.script, "generate-retry", sdkBase(c.provider, s.url), token)
+		if o.OK || o.Error == nil || o.Error.Status != 429 {
+			t.Fatalf("generate-retry after the loop was refused: %+v, want a 429 ApiError", o)
+		}
+		if after := f.counts(); !maps.Equal(after, before) {
+			t.Errorf("upstreams received %v requests, had %v: a retried refusal must never reach them", after, before)
+		}
+		rows := s.newRows(seen, 3)
+		if len(rows) != 3 {
+			t.Errorf("%d new log rows, want 3 refusals (the call and its two retries): %+v", len(rows), rows)
+		}
+		for _, r := range rows {
+			if r.Status != 429 || r.Reason != gateway.ReasonLoop {
+				t.Errorf("log row status %d reason %q, want 429 loop", r.Status, r.Reason)
+			}
+		}
+	})
+
 	// `sluice loop allow` lets the token repeat again.
 	s.mustCLI("", "loop", "allow", "e2e", "--for", "1h")
 	c := sdkCaseNamed(t, "openai/chat")

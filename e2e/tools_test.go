@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -163,6 +164,7 @@ func agentSluice(t *testing.T, fake *agentFake) *sluice {
 	s := startSluice(t, sluiceEnv(t, mode), map[string]string{
 		"openai":    fake.srv.URL + "/v1",
 		"anthropic": fake.srv.URL,
+		"gemini":    fake.srv.URL,
 	})
 	setKeys(t, s, mode)
 	return s
@@ -417,4 +419,100 @@ func TestCodexDefaultModelUnpriced(t *testing.T) {
 		}
 	}
 	s.stop()
+}
+
+// TestAISDKAndLangChain runs the Vercel AI SDK (OpenAI, Anthropic and
+// Google providers) and LangChain JS (OpenAI and Anthropic) from the
+// environment `sluice connect ai-sdk` and `sluice connect langchain` print,
+// each with a tool round trip; then under a budget nothing fits in, each
+// shows the 402 and stops.
+func TestAISDKAndLangChain(t *testing.T) {
+	node := requireNode(t)
+	for _, p := range []string{"ai", "@ai-sdk/openai", "@ai-sdk/anthropic", "@ai-sdk/google", "@langchain/openai", "@langchain/anthropic", "@langchain/core"} {
+		toolPackage(t, p)
+	}
+	work := workDir(t)
+	fake := newAgentFake(t, "read_note", `{"path":"note.txt"}`, "The note says the kettle is blue.")
+	s := agentSluice(t, fake)
+	seen := map[string]bool{}
+	env := map[string][]string{}
+	for _, tool := range []string{"ai-sdk", "langchain"} {
+		env[tool] = exportLines(t, s.mustCLI("", "connect", tool))
+	}
+	cases := []struct{ tool, name, provider string }{
+		{"ai-sdk", "ai-sdk-openai", "openai"},
+		{"ai-sdk", "ai-sdk-anthropic", "anthropic"},
+		{"ai-sdk", "ai-sdk-google", "gemini"},
+		{"langchain", "langchain-openai", "openai"},
+		{"langchain", "langchain-anthropic", "anthropic"},
+	}
+	run := func(tool, name string) outcome {
+		t.Helper()
+		extra := append([]string{"SLUICE_E2E_BASE_URL=" + s.url, "SLUICE_E2E_NOTE=" + filepath.Join(work, "note.txt")}, env[tool]...)
+		res := runTool(t, 90*time.Second, ".", t.TempDir(), extra, node, "tools.mjs", name)
+		if res.err != nil {
+			t.Fatalf("%s:\n%s", name, res)
+		}
+		var o outcome
+		line := strings.TrimSpace(res.stdout)
+		if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+			line = line[i+1:]
+		}
+		if err := json.Unmarshal([]byte(line), &o); err != nil {
+			t.Fatalf("%s printed no outcome: %v\n%s", name, err, res)
+		}
+		return o
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := len(fake.toolResults())
+			o := run(c.tool, c.name)
+			if !o.OK {
+				t.Fatalf("%s failed: %+v", c.name, o.Error)
+			}
+			var r struct {
+				Text      string
+				ToolCalls int
+			}
+			json.Unmarshal(o.Result, &r)
+			if r.ToolCalls < 1 || !strings.Contains(r.Text, fake.Reply) {
+				t.Errorf("%s: result %s, want a tool call and the final answer", c.name, o.Result)
+			}
+			if got := fake.toolResults(); len(got) == n || !strings.Contains(got[len(got)-1], noteSecret) {
+				t.Errorf("%s: the tool's result did not come back to the model: %q", c.name, got[n:])
+			}
+			checkToolRows(t, s.newRows(seen, 2), c.tool, c.provider, 2)
+		})
+	}
+
+	const budget = "e2e-tiny"
+	s.mustCLI("", "budget", "set", "--limit", "0.000001", "--period", "day", "--name", budget)
+	for _, c := range cases {
+		t.Run(c.name+"/refused", func(t *testing.T) {
+			before := fake.count()
+			o := run(c.tool, c.name)
+			if o.OK || o.Error == nil || o.Error.Status != 402 || !strings.Contains(o.Error.Message+string(o.Error.Body), budget) {
+				t.Errorf("%s under a budget nothing fits in: %+v, want its 402 naming %s", c.name, o.Error, budget)
+			}
+			if fake.count() != before {
+				t.Errorf("%s: the upstream got a refused call", c.name)
+			}
+			rows := s.newRows(seen, 1)
+			if len(rows) != 1 || rows[0].Status != 402 {
+				t.Errorf("%s: %d rows %+v, want one 402: no retries", c.name, len(rows), rows)
+			}
+		})
+	}
+	s.stop()
+}
+
+// toolPackage skips (fails under CI=true) when an npm package is missing.
+func toolPackage(t *testing.T, name string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join("node_modules", name, "package.json")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed in e2e/node_modules (npm ci)", name)
+		}
+		t.Skipf("skipping: %s is not installed (npm ci in e2e/)", name)
+	}
 }

@@ -530,6 +530,13 @@ func lastWords(v any) string {
 			break
 		}
 	}
+	if len(text) > 240 {
+		cut := 240
+		for cut > 0 && text[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		text = text[:cut]
+	}
 	text = strings.Join(strings.Fields(text), " ")
 	if len(text) > 60 {
 		cut := 60

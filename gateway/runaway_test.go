@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -82,8 +84,7 @@ func TestLoopRefusedOnTheNinth(t *testing.T) {
 	if n := seen.count(); n != 8 {
 		t.Errorf("upstream saw %d calls, want 8", n)
 	}
-	recs, _ := l.all()
-	last := recs[len(recs)-1]
+	last := waitRecord(t, l, func(r Record) bool { return r.Outcome == OutcomeRefused })
 	if last.Status != 429 || last.Outcome != OutcomeRefused || last.Reason != ReasonLoop || last.Token != "laptop" {
 		t.Errorf("refused record = status %d outcome %q reason %q token %q, want 429 refused loop laptop", last.Status, last.Outcome, last.Reason, last.Token)
 	}
@@ -182,8 +183,7 @@ func TestRPMCap(t *testing.T) {
 	if !strings.Contains(body, "3 requests a minute") || !strings.Contains(body, "sluice token rpm laptop") {
 		t.Errorf("rpm message %s does not name the cap and how to change it", body)
 	}
-	recs, _ := l.all()
-	if r := recs[len(recs)-1]; r.Reason != ReasonRPM || r.Status != 429 {
+	if r := waitRecord(t, l, func(r Record) bool { return r.Outcome == OutcomeRefused }); r.Reason != ReasonRPM || r.Status != 429 {
 		t.Errorf("refused record reason %q status %d, want rpm 429", r.Reason, r.Status)
 	}
 	clock.Add(31 * time.Second)
@@ -206,8 +206,7 @@ func TestPause(t *testing.T) {
 	if resp, body := post(t, url+"/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-proj-ownkey0123456789abcdefghij"}, chatCall(2, "hello")); resp.StatusCode != 200 {
 		t.Errorf("a call of another token during the token's pause: %d %s", resp.StatusCode, body)
 	}
-	recs, _ := l.all()
-	if r := recs[0]; r.Reason != ReasonPause || r.Status != 402 || r.Outcome != OutcomeRefused {
+	if r := waitRecord(t, l, func(r Record) bool { return r.Outcome == OutcomeRefused }); r.Reason != ReasonPause || r.Status != 402 || r.Outcome != OutcomeRefused {
 		t.Errorf("paused record reason %q status %d outcome %q, want pause 402 refused", r.Reason, r.Status, r.Outcome)
 	}
 	// It ends by itself.
@@ -245,6 +244,102 @@ func TestNormalizeText(t *testing.T) {
 	} {
 		if got := normalizeText(in); got != want {
 			t.Errorf("normalizeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestPauseCutsOpenStreams: a pause that cuts ends the token's stream
+// being relayed at once, with the dialect's error event, and charges what
+// was relayed; another token's stream goes on.
+func TestPauseCutsOpenStreams(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		for i := 0; ; i++ {
+			fmt.Fprintf(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word%d \"},\"finish_reason\":null}]}\n\n", i)
+			rc.Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-release:
+				io.WriteString(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\ndata: [DONE]\n\n")
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer up.Close()
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	p.Tokens = mapTokens{testToken: "laptop", testToken + "2": "other"}
+
+	open := func(token, q string) (*http.Response, *bufio.Reader) {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"`+q+`"}]}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "data: ") {
+			t.Fatalf("first line of the stream = %q, %v", line, err)
+		}
+		return resp, br
+	}
+	mine, mineBody := open(testToken, "one")
+	defer mine.Body.Close()
+	theirs, theirBody := open(testToken+"2", "two")
+	defer theirs.Body.Close()
+
+	if n := p.CutStreams("laptop"); n != 1 {
+		t.Errorf("CutStreams(laptop) = %d, want 1", n)
+	}
+	rest, _ := io.ReadAll(mineBody)
+	if !strings.Contains(string(rest), "Sluice ended this stream: it was paused") {
+		t.Errorf("the cut stream ended with %q, want an error event naming the pause", tail(string(rest), 300))
+	}
+	close(release)
+	other, _ := io.ReadAll(theirBody)
+	if !strings.Contains(string(other), "[DONE]") {
+		t.Errorf("the other token's stream ended with %q, want it to finish", tail(string(other), 300))
+	}
+	cut := waitRecord(t, l, func(r Record) bool { return r.Token == "laptop" })
+	if cut.Outcome != OutcomeCut || !strings.Contains(cut.Error, "paused") || cut.OutputTokens == 0 {
+		t.Errorf("cut record outcome %q error %q output %d, want cut, naming the pause, with what was relayed charged", cut.Outcome, cut.Error, cut.OutputTokens)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
+	}
+}
+
+// waitRecord returns the first record that match accepts, waiting for
+// settlements, which are written after the answer has gone.
+func waitRecord(t *testing.T, l *memLedger, match func(Record) bool) Record {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		l.mu.Lock()
+		for _, r := range l.records {
+			if match(r) {
+				l.mu.Unlock()
+				return r
+			}
+		}
+		l.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no such record settled within 5s")
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Settings: upstream base URLs, the unpriced-model policy, time zone,
-// request-body logging and retention, allowed browser origins, start at
-// login, what closing the window does; and, read-only, the address, data
-// directory and version.
+// request-body logging and retention, loop detection, allowed browser
+// origins, start at login, what closing the window does; and, read-only,
+// the address, data directory and version.
 
 import { api, type Settings } from '../api';
 import type { Page } from '../app';
@@ -73,6 +73,10 @@ export const settingsPage: Page = {
       const origins = h('textarea', { class: 'input', name: 'origins', rows: '3', spellcheck: 'false', placeholder: 'http://localhost:3000' });
       origins.value = (s.allowed_origins ?? []).join('\n');
 
+      const loopOn = h('input', { type: 'checkbox', name: 'loop-on', id: 'loop-on', checked: !s.loop_off });
+      const loopLimit = input({ type: 'number', name: 'loop-limit', min: '1', step: '1', value: String(s.loop_limit || 8), class: 'input input-narrow', inputmode: 'numeric' });
+      const loopWindow = input({ type: 'number', name: 'loop-window', min: '1', step: '1', value: String(Math.round((s.loop_window_s || 120) / 60 * 100) / 100), class: 'input input-narrow', inputmode: 'decimal' });
+
       const closeHide = h('input', { type: 'radio', name: 'close', value: 'hide', id: 'close-hide', checked: (s.close_action || st.close_action) !== 'quit' });
       const closeQuit = h('input', { type: 'radio', name: 'close', value: 'quit', id: 'close-quit', checked: (s.close_action || st.close_action) === 'quit' });
 
@@ -122,6 +126,11 @@ export const settingsPage: Page = {
         card('Request log', [
           h('div', { class: 'choice' }, bodies, h('label', { for: 'log-bodies' }, h('span', { class: 'choice-label' }, 'Keep request and response bodies'), h('span', { class: 'choice-hint' }, 'Off by default. Secrets are redacted before anything is written.'))),
           field('Keep log records for (days)', retention, { hint: '0 keeps them all. Spend totals are kept either way.' }),
+        ]),
+        card('Loop detection', [
+          h('div', { class: 'choice' }, loopOn, h('label', { for: 'loop-on' }, h('span', { class: 'choice-label' }, 'Refuse requests that repeat'), h('span', { class: 'choice-hint' }, 'The same request from the same token, past the count below within the window, gets 429 instead of reaching the provider.'))),
+          field('Identical requests allowed', loopLimit, { hint: 'The next one within the window is refused. 8 by default.' }),
+          field('Within (minutes)', loopWindow, { hint: '2 by default.' }),
         ]),
         card('Browser sessions', [field('Sign a browser out after (hours without use)', sessionHours, { hint: 'Each tab signs in with its own link. Default 24.' })]),
         card('Browser origins', [field('Origins allowed to call provider routes', origins, { hint: 'One per line, such as http://localhost:3000, for web apps that call Sluice from the browser.' })]),
@@ -183,6 +192,13 @@ export const settingsPage: Page = {
               .split(/\s+/)
               .map((o) => o.trim())
               .filter(Boolean);
+            next.loop_off = !loopOn.checked;
+            const ll = parseInt(loopLimit.value || '8', 10);
+            if (!(ll >= 1)) throw new Error('Allow at least one identical request.');
+            next.loop_limit = ll === 8 ? 0 : ll;
+            const lw = Math.round(parseFloat(loopWindow.value || '2') * 60);
+            if (!(lw >= 1 && lw <= 86400)) throw new Error('The loop window is from a second to a day.');
+            next.loop_window_s = lw === 120 ? 0 : lw;
             if (st.desktop) next.close_action = closeQuit.checked ? 'quit' : 'hide';
             next.start_at_login = atLogin.checked;
             const saved = await api.putSettings(next);
