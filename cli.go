@@ -1145,6 +1145,11 @@ func (c *cli) settings(args []string) error {
 		}
 		fmt.Fprintf(tw, "stream_slice_tokens\t%s\n", slice)
 		fmt.Fprintf(tw, "strict_holds\t%v\n", set.StrictHolds)
+		bg := fmt.Sprint(set.BackgroundHoldHours)
+		if set.BackgroundHoldHours == 0 {
+			bg = "24 (default)"
+		}
+		fmt.Fprintf(tw, "background_hold_hours\t%s\n", bg)
 		loop := set.LoopPolicy()
 		if loop.Off {
 			fmt.Fprintf(tw, "loop_limit\toff\n")
@@ -1233,6 +1238,10 @@ func (c *cli) settings(args []string) error {
 	case key == "stream_slice_tokens":
 		if set.StreamSliceTokens, err = strconv.ParseInt(val, 10, 64); err != nil || set.StreamSliceTokens < 0 {
 			return fmt.Errorf("%w: stream_slice_tokens is a number of tokens (0: the default, %d)", errUsage, gateway.DefaultStreamSlice)
+		}
+	case key == "background_hold_hours":
+		if set.BackgroundHoldHours, err = strconv.Atoi(val); err != nil || set.BackgroundHoldHours < 0 {
+			return fmt.Errorf("%w: background_hold_hours is a number of hours (0: the default, 24)", errUsage)
 		}
 	case key == "strict_holds":
 		if set.StrictHolds, err = strconv.ParseBool(val); err != nil {

@@ -188,8 +188,8 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
                     time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
                     close_action (hide|quit), loop_limit (N|off|default), loop_window (2m),
-                    stream_slice_tokens, strict_holds, start_at_login (true|false),
-                    session_hours, allow_key_to (comma-separated)
+                    stream_slice_tokens, strict_holds, background_hold_hours,
+                    start_at_login (true|false), session_hours, allow_key_to (comma-separated)
   sluice settings set upstream.NAME URL --allow-key-to HOST
                     point a provider elsewhere and confirm that its key may go there
 

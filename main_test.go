@@ -65,6 +65,15 @@ func TestCLIWithoutGateway(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"gpt-4o-mini"`) {
 		t.Errorf("prices ls --json: %v, want the embedded table", err)
 	}
+	// The table's date and its sources head the list; rates beyond the
+	// columns (audio, off-peak, tiers) are named on each row.
+	out, _, err = sluice(t, "", "prices", "ls", "--data", dir)
+	for _, want := range []string{"price table of 2026-", "from genai-prices: github.com/pydantic/genai-prices", "from litellm: ",
+		"audio in 32", "off-peak 16:30-00:30 UTC", ">272k"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("prices ls: %v, output lacks %q", err, want)
+		}
+	}
 	// Flags before the command, too.
 	out, _, err = sluice(t, "", "--data", dir, "token", "ls")
 	if err != nil || !strings.Contains(out, "laptop") {
@@ -277,9 +286,16 @@ func TestCLIPause(t *testing.T) {
 	if code, body := call("laptop", "four"); code != 402 || !strings.Contains(body, "Sluice is paused") {
 		t.Errorf("laptop during the pause of everything: %d %s, want 402", code, body)
 	}
-	st, _, _ := sluice(t, "", "log", "--json", "-n", "1", "--data", dir)
-	if !strings.Contains(st, `"reason":"pause"`) {
-		t.Errorf("the refusal's log row %s has no reason pause", st)
+	// The refusal is written just after it is answered.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, _, _ := sluice(t, "", "log", "--json", "-n", "1", "--data", dir)
+		if strings.Contains(st, `"reason":"pause"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the refusal's log row %s has no reason pause", st)
+			break
+		}
 	}
 	time.Sleep(2100 * time.Millisecond)
 	if code, body := call("laptop", "five"); code != 200 {
@@ -406,6 +422,20 @@ func TestVersion(t *testing.T) {
 	var b app.Build
 	if err != nil || json.Unmarshal([]byte(out), &b) != nil || b.Version == "" || b.Desktop || b.Platform == "" {
 		t.Errorf("version --json = %q, %v; want the build as JSON", out, err)
+	}
+}
+
+func TestSettingsBackgroundHold(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := sluice(t, "", "settings", "set", "background_hold_hours", "2", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := sluice(t, "", "settings", "--json", "--data", dir)
+	if err != nil || !strings.Contains(out, `"background_hold_hours": 2`) && !strings.Contains(out, `"background_hold_hours":2`) {
+		t.Errorf("settings --json = %s, %v; want background_hold_hours 2", out, err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "background_hold_hours", "-1", "--data", dir); err == nil {
+		t.Errorf("settings set background_hold_hours -1 succeeded, want an error")
 	}
 }
 

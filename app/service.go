@@ -485,6 +485,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if set.StreamSliceTokens < 0 {
 		return store.Settings{}, fmt.Errorf("stream slice %d: want a number of tokens, 0 for the default (%d)", set.StreamSliceTokens, gateway.DefaultStreamSlice)
 	}
+	if set.BackgroundHoldHours < 0 {
+		return store.Settings{}, fmt.Errorf("background hold %d hours: want a number of hours, 0 for the default (24)", set.BackgroundHoldHours)
+	}
 	switch set.UnpricedPolicy {
 	case "", "refuse", "estimate":
 	default:
@@ -555,7 +558,8 @@ func (s *Service) apply() error {
 	loop := set.LoopPolicy()
 	loop.Allowed = g.LoopAllowed
 	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
-		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses, StreamSlice: set.StreamSliceTokens, StrictHolds: set.StrictHolds}
+		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses, StreamSlice: set.StreamSliceTokens, StrictHolds: set.StrictHolds,
+		BackgroundHold: time.Duration(set.BackgroundHoldHours) * time.Hour}
 	if set.TimeZone != "" {
 		// A price change dated in the sources applies from that day in
 		// the user's time zone.

@@ -349,7 +349,8 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 		d.Price = r.Rates
 		d.Lines = r.Rates.Explain(r.Usage)
 	case r.Priced && r.Cost > 0:
-		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.Cost(r.Usage) == r.Cost {
+		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.At(r.Time.In(s.location())).Cost(r.Usage) == r.Cost {
+			p = p.At(r.Time.In(s.location()))
 			d.Price = &p
 			d.Lines = p.Explain(r.Usage)
 		}

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -38,9 +40,13 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func chatBody(stream bool, user string) []byte {
+// chatBody is a chat request whose question carries n, so that no two
+// requests of a run are the same (Sluice's loop guard refuses a client
+// that keeps sending one request).
+func chatBody(stream bool, user string, n int64) []byte {
 	b := `{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,` +
-		`"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello and offer help in one sentence."}]`
+		`"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello and offer help in one sentence. (` +
+		strconv.FormatInt(n, 10) + `)"}]`
 	if stream {
 		b += `,"stream":true,"stream_options":{"include_usage":true}`
 	}
@@ -71,7 +77,7 @@ func runLoad(args []string) error {
 		return holdStreams(client, url, *key, *hold)
 	}
 
-	body := chatBody(*stream, "")
+	var seq atomic.Int64
 	var (
 		mu      sync.Mutex
 		lat     []time.Duration
@@ -90,6 +96,7 @@ func runLoad(args []string) error {
 				var fe error
 				buf := make([]byte, 32<<10)
 				for time.Now().Before(deadline) {
+					body := chatBody(*stream, "", seq.Add(1))
 					d, first, err := one(client, url, *key, body, *stream, buf)
 					if err != nil {
 						e++
@@ -193,7 +200,7 @@ func one(client *http.Client, url, key string, body []byte, stream bool, buf []b
 // holdStreams opens n streams the fake holds open, says "ready" when all
 // have their first event, then reads each to its end.
 func holdStreams(client *http.Client, url, key string, n int) error {
-	body := chatBody(true, "hold")
+	var seq atomic.Int64
 	var (
 		opened sync.WaitGroup
 		done   sync.WaitGroup
@@ -214,7 +221,7 @@ func holdStreams(client *http.Client, url, key string, n int) error {
 			defer done.Done()
 			once := sync.OnceFunc(opened.Done)
 			defer once()
-			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(chatBody(true, "hold", seq.Add(1))))
 			req.Header.Set("Authorization", "Bearer "+key)
 			req.Header.Set("Content-Type", "application/json")
 			t0 := time.Now()

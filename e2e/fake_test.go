@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,7 +239,8 @@ func newFakeOpenAI(t *testing.T) *fakeUpstream {
 			StreamOptions *struct {
 				IncludeUsage bool `json:"include_usage"`
 			} `json:"stream_options"`
-			EncodingFormat string `json:"encoding_format"`
+			EncodingFormat string   `json:"encoding_format"`
+			Modalities     []string `json:"modalities"`
 		}
 		if r.Method == http.MethodPost {
 			if err := json.Unmarshal(body, &req); err != nil {
@@ -257,6 +259,9 @@ func newFakeOpenAI(t *testing.T) *fakeUpstream {
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/chat/completions":
 			switch {
+			case !req.Stream && slices.Contains(req.Modalities, "audio"):
+				// An audio answer: usage split by modality.
+				writeBody(w, http.StatusOK, jsonType, f.file("chat-audio.json"))
 			case !req.Stream:
 				writeBody(w, http.StatusOK, jsonType, f.file("chat.json"))
 			case req.StreamOptions != nil && req.StreamOptions.IncludeUsage:

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 )
 
@@ -19,6 +20,14 @@ type billing struct {
 	webSearch int64 // the most web searches the request can run
 	codeExec  bool  // a code execution tool billed apart from tokens
 }
+
+// Audio parts of a request body, matched as JSON structure: inside a
+// string value a quote is escaped, so text that merely mentions them
+// ("what does input_audio do?") does not match.
+var (
+	openAIAudioPart = regexp.MustCompile(`:\s*"input_audio"`)
+	geminiAudioPart = regexp.MustCompile(`"mime_?[tT]ype"\s*:\s*"audio/`)
+)
 
 // maxToolCallsBound is the web searches held for when the request sets
 // no limit: the providers' own loops stop a turn well before it (Anthropic
@@ -62,7 +71,7 @@ func inspectBilling(dialect string, body []byte, outBound int64) billing {
 	}
 	switch dialect {
 	case DialectGemini:
-		b.audioIn = bytes.Contains(body, []byte(`"audio/`))
+		b.audioIn = geminiAudioPart.Match(body)
 		gc := top["generationConfig"]
 		if gc == nil {
 			gc = top["generation_config"]
@@ -105,7 +114,7 @@ func inspectBilling(dialect string, body []byte, outBound int64) billing {
 			}
 		}
 	default:
-		b.audioIn = bytes.Contains(body, []byte("input_audio")) || bytes.Contains(body, []byte(`"audio/`))
+		b.audioIn = openAIAudioPart.Match(body)
 		var ms []string
 		_ = json.Unmarshal(top["modalities"], &ms)
 		for _, m := range ms {

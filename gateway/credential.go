@@ -33,8 +33,12 @@ func credential(r *http.Request) (key string, bearer bool) {
 			return k, false
 		}
 	}
-	for name, vs := range r.URL.Query() {
-		if isCredentialParam(name) {
+	q := r.URL.Query()
+	for _, p := range credentialParams { // in a fixed order: "key" first
+		for name, vs := range q {
+			if !strings.EqualFold(name, p) {
+				continue
+			}
 			for _, v := range vs {
 				if v = strings.TrimSpace(v); v != "" {
 					return v, false

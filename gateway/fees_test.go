@@ -19,6 +19,14 @@ func TestInspectBilling(t *testing.T) {
 		{"openai audio in and out", DialectOpenAI,
 			`{"model":"gpt-audio","modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}]}`,
 			100, billing{audioIn: true, audioOut: true}},
+		// Text that mentions audio is not audio.
+		{"openai text about audio", DialectOpenAI,
+			`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"what does {\"type\": \"input_audio\"} do? and \"mimeType\":\"audio/mp3\"?"}]}`,
+			100, billing{}},
+		{"openai audio, spaced JSON", DialectOpenAI,
+			`{"model": "gpt-audio", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}`,
+			100, billing{audioIn: true}},
+		{"gemini text about audio", DialectGemini, `{"contents":[{"parts":[{"text":"is \"mimeType\": \"audio/mp3\" right?"}]}]}`, 100, billing{}},
 		{"openai priority", DialectOpenAI, `{"model":"gpt-5","service_tier":"priority","input":"hi"}`, 100, billing{tier: "priority"}},
 		// max_tool_calls bounds the built-in tool calls of a response.
 		{"responses web search, limited", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"max_tool_calls":4,"input":"hi"}`, 1000, billing{webSearch: 4}},
@@ -252,8 +260,9 @@ func TestProxyPartiallyPriced(t *testing.T) {
 		seen := &upstreamSeen{}
 		up := anthropicFeeUpstream(t, seen)
 		l := &memLedger{limit: 100 * Dollar}
-		_, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
+		p, srv := newTestProxy(t, l, map[string]string{"anthropic": up.URL})
 		resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken}, req)
+		p.Wait()
 		if resp.StatusCode != http.StatusPaymentRequired || !strings.Contains(body, "code_execution") {
 			t.Fatalf("POST /v1/messages = %d %s, want 402 naming the unpriced part", resp.StatusCode, body)
 		}

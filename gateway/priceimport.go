@@ -131,13 +131,52 @@ func checkPrice(p Price) error {
 	if strings.TrimSpace(p.Provider) == "" || strings.TrimSpace(p.Model) == "" {
 		return errors.New("provider and model are required")
 	}
-	rates := []Money{p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h}
-	for _, t := range p.Tiers {
-		if t.AboveInputTokens < 0 {
-			return fmt.Errorf("%s: negative tier threshold", p.Ref())
+	var rates []Money
+	addRates := func(r Rates) error {
+		a := r.arr()
+		rates = append(rates, a[:]...)
+		for _, t := range r.Tiers {
+			if t.AboveInputTokens < 0 {
+				return fmt.Errorf("%s: negative tier threshold", p.Ref())
+			}
+			ta := t.arr()
+			rates = append(rates, ta[:]...)
 		}
-		rates = append(rates, t.Input, t.Output, t.CachedInput, t.CacheWrite, t.CacheWrite1h)
+		return nil
 	}
+	if err := addRates(p.RatesOf()); err != nil {
+		return err
+	}
+	for _, st := range p.ServiceTiers {
+		if err := addRates(st.Rates); err != nil {
+			return err
+		}
+	}
+	for _, e := range p.Earlier {
+		if _, err := time.Parse("2006-01-02", e.Until); err != nil {
+			return fmt.Errorf("%s: price change date %q is not YYYY-MM-DD", p.Ref(), e.Until)
+		}
+		if err := addRates(e.Rates); err != nil {
+			return err
+		}
+	}
+	for _, w := range p.Windows {
+		if _, err := time.Parse("15:04", w.From); err != nil {
+			return fmt.Errorf("%s: window start %q is not HH:MM", p.Ref(), w.From)
+		}
+		if _, err := time.Parse("15:04", w.To); err != nil {
+			return fmt.Errorf("%s: window end %q is not HH:MM", p.Ref(), w.To)
+		}
+		if err := addRates(w.Rates); err != nil {
+			return err
+		}
+	}
+	for _, rg := range p.Regions {
+		if _, _, ok := p.region(strings.ToLower(rg.Name)); !ok {
+			return fmt.Errorf("%s: region %s multiplier %q is not a positive decimal", p.Ref(), rg.Name, rg.Multiplier)
+		}
+	}
+	rates = append(rates, p.WebSearch)
 	for _, r := range rates {
 		if r < 0 {
 			return fmt.Errorf("%s: negative rate", p.Ref())

@@ -79,7 +79,8 @@ type Proxy struct {
 	gateOnce sync.Once
 	bodies   *bodyGate
 
-	settling sync.WaitGroup // settlements still being written; see Wait
+	settling   sync.WaitGroup // settlements still being written; see Wait
+	background atomic.Int64   // settlements in the background or about to be
 
 	runaways guard // the runaway guard's memory
 }
@@ -263,6 +264,11 @@ type exchange struct {
 	// reported is the usage the provider itself reported, before any
 	// floor for an interrupted request was added.
 	reported Usage
+	// costed and cost remember the last usage priced while relaying a
+	// stream: most events change nothing, and pricing allocates.
+	costed    Usage
+	cost      Money
+	costKnown bool
 	// call is the prompt endpoint call this request carries, or nil.
 	call *promptCall
 	// deferred is the record of a background response waiting on the

@@ -84,8 +84,7 @@ func TestLoopRefusedOnTheNinth(t *testing.T) {
 	if n := seen.count(); n != 8 {
 		t.Errorf("upstream saw %d calls, want 8", n)
 	}
-	recs, _ := l.all()
-	last := recs[len(recs)-1]
+	last := waitRecord(t, l, func(r Record) bool { return r.Outcome == OutcomeRefused })
 	if last.Status != 429 || last.Outcome != OutcomeRefused || last.Reason != ReasonLoop || last.Token != "laptop" {
 		t.Errorf("refused record = status %d outcome %q reason %q token %q, want 429 refused loop laptop", last.Status, last.Outcome, last.Reason, last.Token)
 	}
@@ -184,8 +183,7 @@ func TestRPMCap(t *testing.T) {
 	if !strings.Contains(body, "3 requests a minute") || !strings.Contains(body, "sluice token rpm laptop") {
 		t.Errorf("rpm message %s does not name the cap and how to change it", body)
 	}
-	recs, _ := l.all()
-	if r := recs[len(recs)-1]; r.Reason != ReasonRPM || r.Status != 429 {
+	if r := waitRecord(t, l, func(r Record) bool { return r.Outcome == OutcomeRefused }); r.Reason != ReasonRPM || r.Status != 429 {
 		t.Errorf("refused record reason %q status %d, want rpm 429", r.Reason, r.Status)
 	}
 	clock.Add(31 * time.Second)
@@ -208,8 +206,7 @@ func TestPause(t *testing.T) {
 	if resp, body := post(t, url+"/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-proj-ownkey0123456789abcdefghij"}, chatCall(2, "hello")); resp.StatusCode != 200 {
 		t.Errorf("a call of another token during the token's pause: %d %s", resp.StatusCode, body)
 	}
-	recs, _ := l.all()
-	if r := recs[0]; r.Reason != ReasonPause || r.Status != 402 || r.Outcome != OutcomeRefused {
+	if r := waitRecord(t, l, func(r Record) bool { return r.Outcome == OutcomeRefused }); r.Reason != ReasonPause || r.Status != 402 || r.Outcome != OutcomeRefused {
 		t.Errorf("paused record reason %q status %d outcome %q, want pause 402 refused", r.Reason, r.Status, r.Outcome)
 	}
 	// It ends by itself.
@@ -307,13 +304,7 @@ func TestPauseCutsOpenStreams(t *testing.T) {
 	if !strings.Contains(string(other), "[DONE]") {
 		t.Errorf("the other token's stream ended with %q, want it to finish", tail(string(other), 300))
 	}
-	recs, _ := l.all()
-	var cut Record
-	for _, r := range recs {
-		if r.Token == "laptop" {
-			cut = r
-		}
-	}
+	cut := waitRecord(t, l, func(r Record) bool { return r.Token == "laptop" })
 	if cut.Outcome != OutcomeCut || !strings.Contains(cut.Error, "paused") || cut.OutputTokens == 0 {
 		t.Errorf("cut record outcome %q error %q output %d, want cut, naming the pause, with what was relayed charged", cut.Outcome, cut.Error, cut.OutputTokens)
 	}
@@ -331,5 +322,24 @@ func BenchmarkFingerprint(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
+	}
+}
+
+// waitRecord returns the first record that match accepts, waiting for
+// settlements, which are written after the answer has gone.
+func waitRecord(t *testing.T, l *memLedger, match func(Record) bool) Record {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		l.mu.Lock()
+		for _, r := range l.records {
+			if match(r) {
+				l.mu.Unlock()
+				return r
+			}
+		}
+		l.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no such record settled within 5s")
+		}
 	}
 }

@@ -82,7 +82,10 @@ func (p *Proxy) growHold(x *exchange, u Usage, shown int64) string {
 	if x.sliced {
 		u.OutputTokens = max(u.OutputTokens, shown)
 	}
-	cost := x.price.Cost(u)
+	if !x.costKnown || u != x.costed {
+		x.costed, x.cost, x.costKnown = u, x.price.Cost(u), true
+	}
+	cost := x.cost
 	if cost <= x.hold.Amount && (!x.sliced || u.OutputTokens <= x.outHeld) {
 		return ""
 	}

@@ -66,13 +66,19 @@ func NewEventReader(r io.Reader) *EventReader {
 // ErrEventTooLarge.
 //
 // The returned Event's slices are the caller's: the reader keeps no
-// reference to them.
+// reference to them. Data may share memory with Raw.
 func (r *EventReader) Next() (Event, error) {
 	var (
 		ev      Event
 		data    []byte
 		hasData bool
 	)
+	// When the whole event is buffered already (the usual case), Raw is
+	// made its exact size and a single data line is a slice of it: one
+	// allocation per event.
+	if i := bytes.Index(r.buf[r.start:r.end], eventEnd); i >= 0 {
+		ev.Raw = make([]byte, 0, i+len(eventEnd))
+	}
 	for {
 		line, err := r.line(MaxEventSize - len(ev.Raw))
 		if err == ErrEventTooLarge {
@@ -81,6 +87,8 @@ func (r *EventReader) Next() (Event, error) {
 		}
 		if len(line) > 0 {
 			ev.Raw = append(ev.Raw, line...)
+			// line as copied into Raw: slices of it outlive the buffer.
+			line = ev.Raw[len(ev.Raw)-len(line):]
 			content := trimEOL(line)
 			if r.first {
 				content = bytes.TrimPrefix(content, []byte("\uFEFF"))
@@ -94,16 +102,21 @@ func (r *EventReader) Next() (Event, error) {
 				return ev, nil
 			}
 			name, value := splitField(content)
-			switch name {
+			switch string(name) { // compared in place, not copied
 			case "event":
 				ev.Name = string(value)
 			case "data":
 				if hasData {
+					// A second line: data becomes a copy of its own
+					// (its capacity ends with the first line, so
+					// appending never writes into Raw).
 					data = append(data, '\n')
+					data = append(data, value...)
+				} else if value == nil {
+					data = []byte{} // "data" alone: an empty line of data
 				} else {
-					data = make([]byte, 0, len(value))
+					data = value[:len(value):len(value)]
 				}
-				data = append(data, value...)
 				hasData = true
 			}
 		}
@@ -127,21 +140,23 @@ func (r *EventReader) Next() (Event, error) {
 	}
 }
 
-// splitField splits a non-blank line into its field name and value. A
-// comment has the name "".
-func splitField(line []byte) (name string, value []byte) {
+var eventEnd = []byte("\n\n")
+
+// splitField splits a non-blank line into its field name and value, both
+// slices of line. A comment has no name.
+func splitField(line []byte) (name, value []byte) {
 	if line[0] == ':' {
-		return "", nil
+		return nil, nil
 	}
 	i := bytes.IndexByte(line, ':')
 	if i < 0 {
-		return string(line), nil
+		return line, nil
 	}
 	value = line[i+1:]
 	if len(value) > 0 && value[0] == ' ' {
 		value = value[1:]
 	}
-	return string(line[:i]), value
+	return line[:i], value
 }
 
 // trimEOL returns line without its line ending.

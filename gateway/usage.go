@@ -1000,7 +1000,8 @@ func splitFieldSafe(line []byte) (string, []byte) {
 	if len(line) == 0 {
 		return "", nil
 	}
-	return splitField(line)
+	name, value := splitField(line)
+	return string(name), value
 }
 
 // CutEvent returns a terminal event for a stream Sluice ends early (a

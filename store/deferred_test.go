@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -77,5 +78,23 @@ func TestDeferSurvivesRestartAndExpires(t *testing.T) {
 	}
 	if recs, _ := db.Records(LogQuery{}); len(recs) != 1 {
 		t.Errorf("%d records after a late settle, want 1", len(recs))
+	}
+}
+
+func TestRecordsModelFilterCoversSnapshots(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i, m := range []string{"gpt-4o-2024-11-20", "gpt-4o-mini", "gpt-4o"} {
+		if err := db.Settle(ctx, gateway.Record{ID: fmt.Sprint("r", i), Provider: "openai", Model: m, Outcome: gateway.OutcomeOK, Cost: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := db.Records(LogQuery{Model: "GPT-4o"})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("Records(model GPT-4o) = %d records, %v; want gpt-4o and its snapshot", len(recs), err)
 	}
 }

@@ -33,7 +33,8 @@ type LogQuery struct {
 	// the last ID of one page is the cursor of the next.
 	Before string
 	// Provider, Token, Outcome and Status must match exactly; Model is an
-	// exact name or a path.Match pattern.
+	// exact name or a path.Match pattern, matched as budgets match models
+	// (gateway.ModelCovers).
 	Provider, Model, Token, Outcome string
 	Status                          int
 	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
@@ -131,8 +132,9 @@ func (q LogQuery) matches(r gateway.Record) bool {
 		q.Estimated && !r.Estimated:
 		return false
 	case q.Model != "" && r.Model != q.Model:
-		ok, _ := path.Match(q.Model, r.Model)
-		return ok
+		// As budgets match models: in any case, and a model's snapshots
+		// with it ("gpt-4o" finds "gpt-4o-2024-11-20").
+		return gateway.ModelCovers(q.Model, r.Provider, r.Model)
 	}
 	return true
 }

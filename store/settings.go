@@ -55,6 +55,10 @@ type Settings struct {
 	StreamSliceTokens int64 `json:"stream_slice_tokens,omitempty"`
 	// StrictHolds holds every stream's worst case up front.
 	StrictHolds bool `json:"strict_holds,omitempty"`
+	// BackgroundHoldHours is how long a background response's hold waits
+	// for the response to be read back before it is charged
+	// (gateway.Policy.BackgroundHold); 0 means 24.
+	BackgroundHoldHours int `json:"background_hold_hours,omitempty"`
 	// LoopOff turns loop detection off. LoopLimit is how many identical
 	// requests a token may send within LoopWindowSeconds before the next
 	// is refused; 0 means gateway.DefaultLoopLimit and

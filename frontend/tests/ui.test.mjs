@@ -220,6 +220,43 @@ test('a request made with the OpenAI SDK shows up live, with its cost', { skip }
   await shoot('requests-detail', WIDE);
 });
 
+test('an audio request shows its cost line by line, by kind and modality', { skip }, async () => {
+  await go('Requests');
+  const before = await newestID();
+  // Audio in and out: the answer's usage splits tokens by modality,
+  // each priced at its own rate.
+  const r = await sdk().chat.completions.create({
+    model: 'gpt-audio',
+    modalities: ['text', 'audio'],
+    audio: { voice: 'alloy', format: 'wav' },
+    messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA=', format: 'wav' } }] }],
+  });
+  assert.ok(r.choices[0].message.audio, 'the SDK got an audio answer');
+  await until('the audio request in the log', LIVE_MS, async () => ((await newestID()) ?? before) !== before);
+  const row = logRows().first();
+  assert.match(await row.innerText(), /gpt-audio/);
+  await row.click();
+  const detail = page.getByRole('complementary', { name: 'Request details' });
+  await detail.getByRole('heading', { name: /gpt-audio/ }).waitFor();
+  const arithmetic = detail.getByRole('table', { name: 'Cost arithmetic' });
+  await arithmetic.waitFor();
+  const text = await arithmetic.innerText();
+  // gpt-audio: text in 2.5, audio in 32, text out 10, audio out 64 per 1M.
+  for (const [label, tokens, rate, amount] of [
+    ['Input', '128', '$2.50', '$0.00032'],
+    ['Input, audio', '1,056', '$32.00', '$0.033792'],
+    ['Output', '64', '$10.00', '$0.00064'],
+    ['Output, audio', '548', '$64.00', '$0.035072'],
+  ]) {
+    const line = arithmetic.getByRole('row', { name: new RegExp(`^${label.replace(/[,]/g, '\\$&')}\\b`) }).first();
+    const got = await line.innerText();
+    for (const want of [tokens, rate, amount]) assert.ok(got.includes(want), `line ${label} = ${JSON.stringify(got)}, want ${want}`);
+  }
+  assert.match(await arithmetic.locator('tfoot').innerText(), /\$0\.069824/, `total of ${text}`);
+  assert.match(await detail.innerText(), /of which audio/);
+  await shoot('requests-detail-audio', WIDE);
+});
+
 test('a key added in Keys is stored and shown only masked', { skip }, async (t) => {
   await go('Keys');
   const table = page.getByRole('table', { name: 'Provider keys' });
@@ -360,6 +397,8 @@ test('prices: filter, import a LiteLLM file, edit a row as an override', { skip 
   assert.match(await page.locator('.stat').filter({ hasText: 'Table of' }).innerText(), /\d{4}-\d{2}-\d{2}/);
   assert.match(await page.locator('.stat').filter({ hasText: 'From' }).innerText(), /built in/);
   await page.getByRole('button', { name: 'Update prices' }).waitFor();
+  // The sources the built-in table derives from, with commit and date.
+  assert.match(await page.locator('.price-sources').innerText(), /genai-prices[\s\S]*47df840a[\s\S]*litellm/i);
   const litellm = { 'mistral-ui-test-1': { input_cost_per_token: 2e-6, output_cost_per_token: 6e-6, litellm_provider: 'mistral', mode: 'chat', max_input_tokens: 32000 } };
   await page.getByLabel(/Import prices file/).first().setInputFiles({ name: 'litellm.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(litellm)) });
   await page.getByText('Prices imported').waitFor();
