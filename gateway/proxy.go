@@ -332,6 +332,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if msg := bodyTypeProblem(r, rt); msg != "" {
+		writeError(w, dialect, http.StatusUnsupportedMediaType, kindInvalid, msg)
+		return
+	}
 	body, release, ok := p.readBody(w, r, dialect)
 	if !ok {
 		return
