@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -95,12 +96,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return err
 }
 
+// gatewayMemory is the soft limit on the gateway's heap: near it, the
+// garbage collector runs sooner, so request bodies already relayed do not
+// pile up as garbage while others are read. GOMEMLIMIT overrides it.
+const gatewayMemory = 256 << 20
+
+// limitMemory sets the gateway's soft memory limit, unless GOMEMLIMIT did.
+func limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(gatewayMemory)
+	}
+}
+
 func (c *cli) run(args []string) error {
 	stdout := c.stdout
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
+		limitMemory()
 		return c.desktop(args)
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "serve" {
+		limitMemory()
+	}
 	switch cmd {
 	case "login":
 		return c.loginLink(args)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -275,6 +276,12 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 		}
 		if r.Method != http.MethodPost {
 			writeAPIError(w, &apiError{http.StatusMethodNotAllowed, "method", "use POST"})
+			return
+		}
+		// JSON only: a form or text body, which any web page can send
+		// without asking, is not an API call.
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeAPIError(w, &apiError{http.StatusUnsupportedMediaType, "content_type", "the API takes Content-Type: application/json"})
 			return
 		}
 		// The body must arrive within a minute; the deadline is lifted

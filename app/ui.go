@@ -125,7 +125,7 @@ func (h *Hub) Raise(kind, title, message string) { h.RaiseLink(kind, title, mess
 func (h *Hub) RaiseLink(kind, title, message, link string) {
 	h.mu.Lock()
 	h.seq++
-	n := Notice{Seq: h.seq, Time: time.Now(), Kind: kind, Title: title, Message: message, Link: link}
+	n := Notice{Seq: h.seq, Time: time.Now(), Kind: kind, Title: gateway.Redact(title), Message: gateway.Redact(message), Link: link}
 	h.notices = append(h.notices, n)
 	if len(h.notices) > maxNotices {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/gateway"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -268,7 +269,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(w)
 		for i := len(recs) - 1; i >= 0; i-- {
-			enc.Encode(recs[i])
+			enc.Encode(exported(recs[i]))
 		}
 		return
 	}
@@ -278,14 +279,35 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 		"input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
 		"cost_usd", "priced", "estimated", "latency_ms", "ttfb_ms", "held_usd", "upstream_request_id", "budget", "error"})
 	for i := len(recs) - 1; i >= 0; i-- {
-		x := recs[i]
-		cw.Write([]string{x.ID, x.Time.Format(time.RFC3339Nano), x.Token, x.Provider, x.Model, x.Route,
+		x := exported(recs[i])
+		cw.Write(csvCells(x.ID, x.Time.Format(time.RFC3339Nano), x.Token, x.Provider, x.Model, x.Route,
 			strconv.FormatBool(x.Stream), strconv.Itoa(x.Status), x.Outcome,
 			i64(x.InputTokens), i64(x.OutputTokens), i64(x.CachedInputTokens), i64(x.CacheWriteTokens), i64(x.ReasoningTokens),
 			x.Cost.String(), strconv.FormatBool(x.Priced), strconv.FormatBool(x.Estimated), i64(x.LatencyMS), i64(x.TTFBMS),
-			x.Held.String(), x.UpstreamID, x.Budget, x.Error})
+			x.Held.String(), x.UpstreamID, x.Budget, x.Error))
 	}
 	cw.Flush()
+}
+
+// exported is a record as an export shows it: its texts redacted once
+// more, for records written before the redactor knew a format.
+func exported(r gateway.Record) gateway.Record {
+	r.Error = gateway.Redact(r.Error)
+	r.RequestBody = gateway.Redact(r.RequestBody)
+	r.ResponseBody = gateway.Redact(r.ResponseBody)
+	return r
+}
+
+// csvCells neutralises cells a spreadsheet would take for a formula (a
+// model name such as =HYPERLINK(...) from a caller's request): a cell that
+// starts with =, +, -, @, a tab or a carriage return gets a leading '.
+func csvCells(cells ...string) []string {
+	for i, c := range cells {
+		if c != "" && strings.IndexByte("=+-@\t\r", c[0]) >= 0 {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
 }
 
 func i64(n int64) string { return strconv.FormatInt(n, 10) }

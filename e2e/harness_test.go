@@ -291,9 +291,15 @@ func (s *sluice) mustCLI(stdin string, args ...string) string {
 // test's cleanup stops it.
 func startSluice(t *testing.T, env []string, upstreams map[string]string) *sluice {
 	t.Helper()
+	return startSluiceBinary(t, sluiceBinary(t), env, upstreams)
+}
+
+// startSluiceBinary is startSluice with the sluice binary bin.
+func startSluiceBinary(t *testing.T, bin string, env []string, upstreams map[string]string) *sluice {
+	t.Helper()
 	s := &sluice{
 		t:    t,
-		bin:  sluiceBinary(t),
+		bin:  bin,
 		data: filepath.Join(t.TempDir(), "data"),
 		env:  env,
 		errs: &watchWriter{prefix: "sluice: listening on ", found: make(chan string, 1)},

@@ -17,8 +17,9 @@ type billing struct {
 	imageOut  bool // images asked for in the output
 	tier      string
 	geo       string
-	webSearch int64 // the most web searches the request can run
-	codeExec  bool  // a code execution tool billed apart from tokens
+	speed     string // Anthropic's output speed asked for
+	webSearch int64  // the most web searches the request can run
+	codeExec  bool   // a code execution tool billed apart from tokens
 }
 
 // Audio parts of a request body, matched as JSON structure: inside a
@@ -45,7 +46,8 @@ func inspectBilling(dialect string, body []byte, outBound int64) billing {
 	var b billing
 	if !bytes.Contains(body, []byte("audio")) && !bytes.Contains(body, []byte("odalities")) &&
 		!bytes.Contains(body, []byte("tools")) && !bytes.Contains(body, []byte("service_tier")) &&
-		!bytes.Contains(body, []byte("inference_geo")) && !bytes.Contains(body, []byte("web_search_options")) {
+		!bytes.Contains(body, []byte("inference_geo")) && !bytes.Contains(body, []byte("web_search_options")) &&
+		!bytes.Contains(body, []byte("speed")) {
 		return b
 	}
 	var top map[string]json.RawMessage
@@ -102,6 +104,7 @@ func inspectBilling(dialect string, body []byte, outBound int64) billing {
 		}
 	case DialectAnthropic:
 		b.geo = str(top["inference_geo"])
+		b.speed = str(top["speed"])
 		for _, t := range tools {
 			typ := str(t["type"])
 			switch {
@@ -146,7 +149,7 @@ func inspectBilling(dialect string, body []byte, outBound int64) billing {
 // that can apply, every output token at each output rate, and the tool
 // calls and tier the request asks for.
 func (b billing) worstUsages(in, out int64) []Usage {
-	base := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, WebSearchCalls: b.webSearch}
+	base := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
 	if b.codeExec {
 		base.CodeExecutionCalls = 1
 	}

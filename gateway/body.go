@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -199,4 +201,36 @@ func (b *sentBody) Close() error {
 	}
 	b.sent()
 	return nil
+}
+
+// bodyTypeProblem says why r's body is not one the route takes, or "":
+// provider routes take JSON (or no Content-Type at all, as some clients
+// send), and OpenAI's file uploads multipart forms. A form or text body,
+// which a web page can send without asking, is refused before it is read.
+func bodyTypeProblem(r *http.Request, rt route) string {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
+		return ""
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return ""
+	case mt == "multipart/form-data" && uploadRoute(rt):
+		return ""
+	}
+	want := "application/json"
+	if uploadRoute(rt) {
+		want += " or multipart/form-data"
+	}
+	return fmt.Sprintf("Content-Type %q is not taken here: send %s", ct, want)
+}
+
+// uploadRoute reports whether rt uploads a file, as a multipart form.
+func uploadRoute(rt route) bool {
+	return rt.Dialect == DialectOpenAI && (rt.Path == "/v1/files" || strings.HasPrefix(rt.Path, "/v1/uploads"))
 }

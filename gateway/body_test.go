@@ -237,3 +237,50 @@ func TestBodyGateAccounting(t *testing.T) {
 		t.Errorf("used = %d, want 500", g.used)
 	}
 }
+
+// TestBodyContentType: provider routes take JSON; a form or text body,
+// which a web page can send without a preflight, is refused unread; file
+// uploads take multipart forms.
+func TestBodyContentType(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
+	chat := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	send := func(path, ct, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tt := range []struct{ path, ct string }{
+		{"/v1/chat/completions", "text/plain;charset=UTF-8"},
+		{"/v1/chat/completions", "application/x-www-form-urlencoded"},
+		{"/v1/messages", "multipart/form-data; boundary=x"},
+		{"/v1beta/models/gemini-2.5-flash:generateContent", "text/plain"},
+		{"/v1/chat/completions", "application/json; charset"},
+	} {
+		if status, body := send(tt.path, tt.ct, chat); status != http.StatusUnsupportedMediaType || !strings.Contains(body, "application/json") {
+			t.Errorf("POST %s as %s = %d %s, want 415", tt.path, tt.ct, status, body)
+		}
+	}
+	if n := seen.count(); n != 0 {
+		t.Fatalf("upstream saw %d requests, want none", n)
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", ""} {
+		if status, body := send("/v1/chat/completions", ct, chat); status != 200 {
+			t.Errorf("POST /v1/chat/completions as %q = %d %s, want 200", ct, status, body)
+		}
+	}
+	if status, body := send("/v1/files", "multipart/form-data; boundary=xyz", "--xyz\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--xyz--\r\n"); status == http.StatusUnsupportedMediaType {
+		t.Errorf("multipart upload to /v1/files = %d %s, want it relayed", status, body)
+	}
+}

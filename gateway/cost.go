@@ -20,6 +20,7 @@ const (
 	CostCodeExecution = "code_execution" // server-side code execution runs
 	CostServiceTier   = "service_tier"   // a service tier's surcharge the table cannot price
 	CostRegion        = "region"         // a region's surcharge the table cannot price
+	CostSpeed         = "speed"          // a faster output speed's surcharge the table cannot price
 	// CostUnpricedEstimate is what the unpriced-model policy charged for
 	// the lines marked Unpriced (a record's detail adds it).
 	CostUnpricedEstimate = "unpriced_estimate"
@@ -313,6 +314,11 @@ func (p Price) resolveRates(u Usage, in int64) ([nRates]rate, []costPart) {
 		}
 	}
 
+	if speed := strings.ToLower(strings.TrimSpace(u.Speed)); speed != "" && speed != "standard" {
+		// No source lists the rates of Anthropic's fast mode.
+		extra = append(extra, costPart{kind: CostSpeed, surcharge: true,
+			note: "speed " + speed + ": no rates listed; tokens are charged at the standard rates"})
+	}
 	if geo := strings.ToLower(strings.TrimSpace(u.InferenceGeo)); !standardRegions[geo] {
 		num, den, found := p.region(geo)
 		if !found {

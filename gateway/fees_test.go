@@ -38,6 +38,7 @@ func TestInspectBilling(t *testing.T) {
 		{"anthropic web search max_uses", DialectAnthropic,
 			`{"model":"claude-opus-4-6","max_tokens":1024,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}],"messages":[]}`,
 			1024, billing{webSearch: 5}},
+		{"anthropic fast mode", DialectAnthropic, `{"model":"claude-opus-4-6","max_tokens":1024,"speed":"fast","messages":[]}`, 1024, billing{speed: "fast"}},
 		{"anthropic code execution and geo", DialectAnthropic,
 			`{"model":"claude-opus-4-6","max_tokens":1024,"inference_geo":"us","tools":[{"type":"code_execution_20250825","name":"code_execution"}],"messages":[]}`,
 			1024, billing{codeExec: true, geo: "us"}},
@@ -180,6 +181,8 @@ func TestCostTiersRegionsAndUnknownKinds(t *testing.T) {
 		{"web search without a fee", Usage{InputTokens: 10, WebSearchCalls: 2}, 10 * PerMillion(2), []string{"web_search"}},
 		{"code execution", Usage{InputTokens: 10, CodeExecutionCalls: 1}, 10 * PerMillion(2), []string{"code_execution"}},
 		{"web fetch is free", Usage{InputTokens: 10, WebFetchCalls: 3}, 10 * PerMillion(2), nil},
+		{"fast mode", Usage{InputTokens: 10, Speed: "fast"}, 10 * PerMillion(2), []string{"speed"}},
+		{"standard speed", Usage{InputTokens: 10, Speed: "standard"}, 10 * PerMillion(2), nil},
 	}
 	for _, tt := range tests {
 		got := p.Cost(tt.u)

@@ -332,6 +332,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if msg := bodyTypeProblem(r, rt); msg != "" {
+		writeError(w, dialect, http.StatusUnsupportedMediaType, kindInvalid, msg)
+		return
+	}
 	body, release, ok := p.readBody(w, r, dialect)
 	if !ok {
 		return
@@ -676,7 +680,7 @@ func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (M
 // apart from text tokens, to ask a price row which of them it cannot
 // price.
 func (b billing) probe() Usage {
-	u := Usage{InputTokens: 1, OutputTokens: 1, ServiceTier: b.tier, InferenceGeo: b.geo, WebSearchCalls: b.webSearch}
+	u := Usage{InputTokens: 1, OutputTokens: 1, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
 	if b.audioIn {
 		u.InputTokens++
 		u.InputAudioTokens = 1

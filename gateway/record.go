@@ -60,6 +60,9 @@ type Usage struct {
 	// "global"). Either can change the rates.
 	ServiceTier  string `json:"service_tier,omitempty"`
 	InferenceGeo string `json:"inference_geo,omitempty"`
+	// Speed is Anthropic's report of the output speed that served the
+	// request ("standard", or "fast" at a premium).
+	Speed string `json:"speed,omitempty"`
 }
 
 // IsZero reports whether u holds no tokens at all.

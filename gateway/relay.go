@@ -307,7 +307,8 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 	if x.rec.TTFBMS == 0 && status < 400 {
 		x.rec.TTFBMS = x.rec.LatencyMS
 	}
-	x.rec.Error = errMsg
+	// An upstream's error text may echo the key it was sent.
+	x.rec.Error = Redact(errMsg)
 	if x.logBodies {
 		x.rec.ResponseBody = LoggedBody(x.respBody)
 	}
@@ -402,6 +403,7 @@ func (p *Proxy) Wait() { p.settling.Wait() }
 // floor. A hold that still cannot be settled stays open and becomes a
 // charge at its held amount at the next start.
 func (p *Proxy) settleNow(r Record) {
+	r.Error = Redact(r.Error)
 	var err error
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -456,10 +458,8 @@ func statusFor(outcome string, status int) int {
 // errors (a rate limit is not a billing problem, even when its text points
 // at the billing page), so it is shown with what to do about it.
 func classifyUpstreamError(provider string, status int, body []byte) (outcome, msg string) {
-	msg = string(body)
-	if len(msg) > 2000 {
-		msg = msg[:2000]
-	}
+	// An upstream's error text may echo the key it was sent.
+	msg, _ = RedactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(body) {
 		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}

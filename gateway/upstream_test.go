@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,5 +119,32 @@ func TestCheckKeyNoRedirect(t *testing.T) {
 	}
 	if n := elsewhere.count(); n != 0 {
 		t.Errorf("the redirect's target saw %d requests, want none", n)
+	}
+}
+
+// TestUpstreamErrorStoredRedacted: a provider that echoes the key in its
+// error text does not put the key in the log.
+func TestUpstreamErrorStoredRedacted(t *testing.T) {
+	const key = "sk-proj-realKeyEchoedBack0123456789abcdefghijklmnopqrstuvwxyz"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":{"message":"Incorrect API key provided: `+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")+`.","type":"invalid_request_error","code":"invalid_api_key"}}`)
+	}))
+	defer up.Close()
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	p.Keys = mapKeys{"openai": key}
+	resp, _ := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 401 {
+		t.Fatalf("status = %d, want the upstream's 401", resp.StatusCode)
+	}
+	recs, _ := l.all()
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	if strings.Contains(recs[0].Error, key[8:24]) || !strings.Contains(recs[0].Error, "[redacted]") {
+		t.Errorf("record error = %q, want the echoed key redacted", recs[0].Error)
 	}
 }

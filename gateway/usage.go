@@ -241,6 +241,7 @@ type anthropicUsage struct {
 	} `json:"server_tool_use"`
 	ServiceTier  string `json:"service_tier"`
 	InferenceGeo string `json:"inference_geo"`
+	Speed        string `json:"speed"`
 }
 
 // anthropicCounts are Anthropic's counts as it reports them, before
@@ -248,7 +249,7 @@ type anthropicUsage struct {
 type anthropicCounts struct {
 	input, cacheRead, cacheWrite, cacheWrite5m, cacheWrite1h, output, thinking int64
 	webSearch, webFetch, codeExec, codeBlocks                                  int64
-	serviceTier, geo                                                           string
+	serviceTier, geo, speed                                                    string
 	seen                                                                       bool
 }
 
@@ -285,6 +286,9 @@ func (c *anthropicCounts) apply(u *anthropicUsage) {
 	}
 	if u.InferenceGeo != "" {
 		c.geo = u.InferenceGeo
+	}
+	if u.Speed != "" {
+		c.speed = u.Speed
 	}
 }
 
@@ -328,6 +332,7 @@ func (c *anthropicCounts) usage() Usage {
 		CodeExecutionCalls: max(c.codeExec, c.codeBlocks),
 		ServiceTier:        c.serviceTier,
 		InferenceGeo:       c.geo,
+		Speed:              c.speed,
 	}.normalize()
 }
 

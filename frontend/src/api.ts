@@ -25,6 +25,8 @@ export interface Usage {
   code_execution_calls?: number;
   service_tier?: string;
   inference_geo?: string;
+  /** Anthropic's output speed: standard, or fast at a premium */
+  speed?: string;
 }
 
 export interface KeyringState {

@@ -456,6 +456,7 @@ const KIND_LABEL: Record<string, string> = {
   code_execution: 'Code execution',
   service_tier: 'Service tier',
   region: 'Region',
+  speed: 'Speed',
   unpriced_estimate: 'Unpriced part (estimate)',
 };
 
@@ -577,7 +578,9 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
     refused && r.reason === 'loop' && r.token ? allowLoopButton(r.token) : null,
     refused ? null : h('h3', null, 'Tokens'),
     refused ? null : h('dl', { class: 'kvs kvs-tokens' }, tokenRows.filter(([k, v]) => (!k.startsWith('of which') && !optional.has(k)) || (v ?? 0) > 0).map(([k, v]) => kv(k, count(v ?? 0)))),
-    !refused && (r.service_tier || r.inference_geo) ? h('dl', { class: 'kvs' }, r.service_tier ? kv('Service tier', r.service_tier) : null, r.inference_geo ? kv('Region', r.inference_geo) : null) : null,
+    !refused && (r.service_tier || r.inference_geo || r.speed)
+      ? h('dl', { class: 'kvs' }, r.service_tier ? kv('Service tier', r.service_tier) : null, r.inference_geo ? kv('Region', r.inference_geo) : null, r.speed ? kv('Speed', r.speed) : null)
+      : null,
     refused ? null : h('h3', null, 'Cost arithmetic'),
     !refused && (d.price || r.price) ? h('p', { class: 'muted small' }, 'Price row ', h('code', null, r.price || `${d.price!.provider}/${d.price!.model}@${d.price!.updated}`), d.price ? ` · ${d.price.source}` : null) : null,
     refused ? null : arithmetic,
