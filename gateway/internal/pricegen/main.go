@@ -280,6 +280,15 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 //   - Anthropic bills web search at $10 per thousand searches whatever
 //     the model (LiteLLM lists that fee for every Claude model it lists
 //     one for): Claude 4 and newer rows without it get it.
+//   - OpenAI bills its web search tool at $10 per thousand calls on
+//     reasoning models (gpt-5 and the o-series), whichever version of the
+//     tool asked for it (web_search or web_search_preview); the search
+//     content tokens arrive as input tokens in the usage. Those rows get
+//     the fee where the sources lack it: without it every Codex request,
+//     which offers the model web search, would be partially priced.
+//     Non-reasoning models (gpt-4o, gpt-4.1) bill $10 or $25 by the
+//     tool's version, which the usage does not say: they stay unpriced
+//     for search unless a source lists their fee.
 //   - Anthropic bills requests run with inference_geo "us" at 1.1 times
 //     every rate, for Claude Opus 4.6 and newer models: those rows get a
 //     "us" region.
@@ -298,6 +307,11 @@ func providerRules(p *gateway.Price) []string {
 				p.Tiers[i].InputAudio, p.Tiers[i].CachedInputAudio = p.Tiers[i].Input, p.Tiers[i].CachedInput
 			}
 			notes = append(notes, "audio input at the text input rate")
+		}
+	case "openai":
+		if p.WebSearch == 0 && p.Output != 0 && openAIReasoning(p.Model) {
+			p.WebSearch = gateway.Dollar / 100
+			notes = append(notes, "web search at $10 per thousand calls")
 		}
 	case "anthropic":
 		twice := func(r *gateway.Rates) bool {
@@ -333,6 +347,23 @@ func providerRules(p *gateway.Price) []string {
 		}
 	}
 	return notes
+}
+
+// openAIReasoning reports whether model names an OpenAI reasoning model
+// that can call the web search tool: the gpt-5 family (its chat variants
+// and search-, audio-, image- or realtime-only models aside) and the
+// o-series (o1, o3, o4-mini...).
+func openAIReasoning(model string) bool {
+	m := strings.ToLower(model)
+	for _, not := range []string{"-chat", "search", "audio", "image", "realtime", "transcribe", "tts", "embedding"} {
+		if strings.Contains(m, not) {
+			return false
+		}
+	}
+	if strings.HasPrefix(m, "gpt-5") {
+		return true
+	}
+	return len(m) >= 2 && m[0] == 'o' && m[1] >= '1' && m[1] <= '9'
 }
 
 // claudeAtLeast reports whether model names a Claude model of version
