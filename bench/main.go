@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures what Sluice costs a request on this machine.
 //
 // In one run it starts a fake OpenAI upstream (fixed JSON answers and SSE
@@ -11,6 +13,8 @@
 // passes, and each ratio is taken within a pass. Then it measures the
 // memory of 1,000 open streams and, over a generated ledger of 1,000,000
 // requests, the overview summary and one page of the filtered log.
+//
+// It reads /proc and pins with taskset, so it builds on Linux only.
 //
 // Run it with bench/run.sh, which builds Sluice and this command. The
 // subcommands fake, bare, load and ledger are its parts, run as processes
