@@ -198,30 +198,29 @@ func (j *journal) lead() {
 	j.mu.Unlock()
 }
 
-// write appends the batch's entries and syncs them.
+// write appends the batch's entries and syncs them. When they do not
+// fit, the journal is folded and started over first, and they become the
+// first entries of the new round: they are encoded only then, so that
+// they carry its epoch. (Encoded before, under the old epoch, they would
+// end the new round where they stand, and every entry written after them
+// in it would be skipped when the journal is read back.)
 func (j *journal) write(batch []*journalOp) error {
-	j.buf = j.buf[:0]
+	var n int64
 	for _, op := range batch {
 		if len(op.payload) == 0 || len(op.payload) > journalMax {
 			return fmt.Errorf("hold journal: entry of %d bytes", len(op.payload))
 		}
-		var e [journalEntry]byte
-		binary.LittleEndian.PutUint32(e[0:], uint32(len(op.payload)))
-		binary.LittleEndian.PutUint64(e[8:], j.epoch)
-		sum := crc32.Update(crc32.Checksum(e[8:16], crcTable), crcTable, op.payload)
-		binary.LittleEndian.PutUint32(e[4:], sum)
-		j.buf = append(j.buf, e[:]...)
-		j.buf = append(j.buf, op.payload...)
+		n += journalEntry + int64(len(op.payload))
 	}
 	limit := j.limit
 	if limit <= 0 || limit > j.size {
 		limit = j.size
 	}
-	if j.off+int64(len(j.buf)) > limit {
+	if j.off+n > limit {
 		if err := j.fold(); err != nil {
 			return fmt.Errorf("hold journal full, and folding it failed: %w", err)
 		}
-		if need := journalHeader + int64(len(j.buf)); need > j.size {
+		if need := journalHeader + n; need > j.size {
 			if _, err := j.f.WriteAt(make([]byte, need-j.size), j.size); err != nil {
 				return fmt.Errorf("grow hold journal: %w", err)
 			}
@@ -230,6 +229,16 @@ func (j *journal) write(batch []*journalOp) error {
 		if err := j.reset(); err != nil {
 			return err
 		}
+	}
+	j.buf = j.buf[:0]
+	for _, op := range batch {
+		var e [journalEntry]byte
+		binary.LittleEndian.PutUint32(e[0:], uint32(len(op.payload)))
+		binary.LittleEndian.PutUint64(e[8:], j.epoch)
+		sum := crc32.Update(crc32.Checksum(e[8:16], crcTable), crcTable, op.payload)
+		binary.LittleEndian.PutUint32(e[4:], sum)
+		j.buf = append(j.buf, e[:]...)
+		j.buf = append(j.buf, op.payload...)
 	}
 	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
 		return fmt.Errorf("write hold journal: %w", err)

@@ -83,9 +83,7 @@ func TestJournalEntries(t *testing.T) {
 // come back at its amount, extended ones at the extended amount, and no
 // settled request may be charged again.
 func TestJournalCrashAcrossFolds(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sluice.db")
-	db := openAt(t, path, Options{})
+	db := openAt(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
 	mustPutBudget(t, db, gateway.Budget{Name: "all", Limit: 1000 * gateway.Dollar, Period: gateway.PeriodTotal})
 	db.journal.limit = 1500 // a fold every few holds
 	ctx := context.Background()
@@ -114,19 +112,7 @@ func TestJournalCrashAcrossFolds(t *testing.T) {
 		t.Errorf("journal epoch %d after %d holds, want several folds", db.journal.epoch, n)
 	}
 
-	crashed := filepath.Join(dir, "crashed.db")
-	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(crashed, 0o600) }); err != nil {
-		t.Fatal(err)
-	}
-	journaled, err := os.ReadFile(path + journalSuffix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(crashed+journalSuffix, journaled, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	db2 := openAt(t, crashed, Options{})
+	db2 := openAt(t, crashCopy(t, db), Options{})
 	var wantHeld gateway.Money
 	for i := 1; i < n; i += 2 {
 		a := amount(i)
@@ -161,5 +147,73 @@ func TestJournalCrashAcrossFolds(t *testing.T) {
 	}
 	if st := mustBudget(t, db2, "all"); st.Held != 0 {
 		t.Errorf("held %s after Recover, want 0", st.Held)
+	}
+}
+
+// crashCopy copies db's data file and journal beside them as a crash
+// would leave them, and returns the copy's path. Nothing may be writing.
+func crashCopy(t *testing.T, db *DB) string {
+	t.Helper()
+	path := db.Path()
+	crashed := filepath.Join(filepath.Dir(path), "crashed.db")
+	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(crashed, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	journaled, err := os.ReadFile(path + journalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashed+journalSuffix, journaled, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return crashed
+}
+
+// TestJournalAfterFold: the batch that fills the journal is written as
+// the first entries of the next round, and what is appended after it in
+// that round is read back after a crash: a hold, and an extension of a
+// hold that the fold put in bbolt at its old amount.
+func TestJournalAfterFold(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	ctx := context.Background()
+	hold := func(id string, amount gateway.Money) {
+		t.Helper()
+		if err := db.Hold(ctx, gateway.Hold{ID: id, Provider: "openai", Model: "gpt-4o", Amount: amount}); err != nil {
+			t.Fatalf("Hold(%s) = %v", id, err)
+		}
+	}
+	hold("a", cents(10))
+	epoch := db.journal.epoch
+	db.journal.limit = db.journal.off // the next append folds
+	hold("b", cents(20))
+	if db.journal.epoch != epoch+1 {
+		t.Fatalf("journal epoch %d after filling it, want %d", db.journal.epoch, epoch+1)
+	}
+	db.journal.limit = 0
+	if err := db.Extend(ctx, "a", cents(15)); err != nil {
+		t.Fatalf("Extend(a) = %v", err)
+	}
+	hold("c", cents(30))
+
+	db2 := openAt(t, crashCopy(t, db), Options{})
+	if got, open := db2.Held(), db2.OpenHolds(); got != cents(65) || open != 3 {
+		t.Errorf("after the crash: %d holds open, %s held; want 3 and %s", open, got, cents(65))
+	}
+	if k, err := db2.Recover(ctx); err != nil || k != 3 {
+		t.Fatalf("Recover() = %d, %v; want 3", k, err)
+	}
+	recs, err := db2.Records(LogQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]gateway.Money{"a": cents(15), "b": cents(20), "c": cents(30)}
+	for _, r := range recs {
+		if r.Cost != want[r.ID] {
+			t.Errorf("record %s (%s) costs %s, want %s", r.ID, r.Outcome, r.Cost, want[r.ID])
+		}
+		delete(want, r.ID)
+	}
+	for id := range want {
+		t.Errorf("hold %s was lost", id)
 	}
 }
