@@ -849,6 +849,10 @@ func (c *cli) budget(args []string) error {
 			fmt.Fprintf(c.stdout, "budget %q: %s in any %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
 			return nil
 		}
+		if out.Period == gateway.PeriodTotal {
+			fmt.Fprintf(c.stdout, "budget %q: %s in total on %s\n", out.Name, out.Limit.Format(), out.Scope())
+			return nil
+		}
 		fmt.Fprintf(c.stdout, "budget %q: %s per %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
 		return nil
 	case "rm", "remove", "delete":

@@ -293,6 +293,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 // more, for records written before the redactor knew a format.
 func exported(r gateway.Record) gateway.Record {
 	r.Error = gateway.Redact(r.Error)
+	r.UpstreamID = gateway.Redact(r.UpstreamID)
 	r.RequestBody = gateway.Redact(r.RequestBody)
 	r.ResponseBody = gateway.Redact(r.ResponseBody)
 	return r

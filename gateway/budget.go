@@ -319,6 +319,7 @@ func (b Budget) Admit(now time.Time, s Standing, want Money) *Refusal {
 		Scope:     b.Scope(),
 		Limit:     limit,
 		Spent:     spent,
+		Held:      s.Held,
 		Remaining: remaining,
 		Resets:    s.End,
 		Wanted:    want,

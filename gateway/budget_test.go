@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -233,5 +234,23 @@ func TestBudgetValidate(t *testing.T) {
 		if err := b.Validate(); !errors.Is(err, ErrInvalidBudget) {
 			t.Errorf("case %d: Validate(%+v) = %v, want ErrInvalidBudget", i, b, err)
 		}
+	}
+}
+
+// A refusal says apart what is spent and what requests in flight hold: a
+// stream cut for its next slice holds its own output so far.
+func TestRefusalMessageSaysHeldApart(t *testing.T) {
+	b := Budget{Name: "cut", Limit: 30 * Dollar / 100, Period: PeriodTotal}
+	ref := b.Admit(time.Now(), Standing{Settled: 15 * Dollar / 100, Held: 14 * Dollar / 100}, 5*Dollar/100)
+	if ref == nil {
+		t.Fatal("Admit = nil, want a refusal")
+	}
+	msg := refusalMessage(ref, "")
+	if want := "$0.15 spent and $0.14 held by requests in flight, of $0.30"; !strings.Contains(msg, want) {
+		t.Errorf("refusalMessage = %q, want it to contain %q", msg, want)
+	}
+	ref = b.Admit(time.Now(), Standing{Settled: 29 * Dollar / 100}, 5*Dollar/100)
+	if msg, want := refusalMessage(ref, ""), "$0.29 spent of $0.30"; !strings.Contains(msg, want) {
+		t.Errorf("refusalMessage = %q, want it to contain %q", msg, want)
 	}
 }

@@ -136,7 +136,14 @@ func writeRefusal(w http.ResponseWriter, dialect string, ref *Refusal, hint stri
 // it resets and how to raise it; hint adds what a smaller request could do.
 func refusalMessage(ref *Refusal, hint string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Sluice budget %q (%s) would be exceeded: %s spent of %s", ref.Budget, ref.Scope, ref.Spent.Format(), ref.Limit.Format())
+	fmt.Fprintf(&b, "Sluice budget %q (%s) would be exceeded: ", ref.Budget, ref.Scope)
+	if held := min(ref.Held, ref.Spent); held > 0 {
+		// What requests in flight hold is not spent yet: a stream asking
+		// for its next slice holds its own output so far.
+		fmt.Fprintf(&b, "%s spent and %s held by requests in flight, of %s", (ref.Spent - held).Format(), held.Format(), ref.Limit.Format())
+	} else {
+		fmt.Fprintf(&b, "%s spent of %s", ref.Spent.Format(), ref.Limit.Format())
+	}
 	switch {
 	case ref.Window > 0:
 		fmt.Fprintf(&b, " in any %s", RollingPeriod(ref.Window))

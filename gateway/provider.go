@@ -174,7 +174,7 @@ func HostOf(base string) string {
 
 // unconfirmedMessage explains why a key was not sent to p.
 func unconfirmedMessage(p Provider) string {
-	return fmt.Sprintf("Sluice will not send a %s key to %s: that is not %s's official address, and it was not confirmed from the command line. If that server is yours, confirm it: sluice settings set upstream.%s %s --allow-key-to %s (or start Sluice with --upstream %s=%s)",
+	return fmt.Sprintf("Sluice will not send the %s key to %s: that is not %s's official address, and it was not confirmed from the command line. If that server is yours, confirm it: sluice settings set upstream.%s %s --allow-key-to %s (or start Sluice with --upstream %s=%s)",
 		p.Name, p.UnconfirmedHost, p.Name, p.Name, p.BaseURL, p.UnconfirmedHost, p.Name, p.BaseURL)
 }
 

@@ -779,3 +779,43 @@ func TestProxyRefusalHintFits(t *testing.T) {
 		}
 	}
 }
+
+// An upstream that echoes the key it was sent in its request id must not
+// put the key in the ledger: the id is kept redacted, or dropped when it is
+// not an id at all.
+func TestProxyUpstreamIDNeverHoldsAKey(t *testing.T) {
+	const key = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0hIj3k"
+	for _, tc := range []struct {
+		name, id string
+		want     func(string) bool
+	}{
+		{"key in the id", "req_" + key, func(id string) bool { return strings.HasPrefix(id, "req_") && !strings.Contains(id, key[8:]) }},
+		{"header echoed", "req_Bearer " + key, func(id string) bool { return id == "" }},
+		{"too long", "req_" + strings.Repeat("a", 300), func(id string) bool { return id == "" }},
+		{"an id", "req_0123abcdEF", func(id string) bool { return id == "req_0123abcdEF" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("X-Request-Id", tc.id)
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, chatBody)
+			}))
+			defer up.Close()
+			l := &memLedger{}
+			_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+			resp, _ := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken},
+				`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, want 200", resp.StatusCode)
+			}
+			recs, _ := l.all()
+			if len(recs) != 1 {
+				t.Fatalf("%d records, want 1", len(recs))
+			}
+			if got := recs[0].UpstreamID; !tc.want(got) || strings.Contains(got, key) {
+				t.Errorf("upstream id %q sent as %q: recorded as %q", tc.name, tc.id, got)
+			}
+		})
+	}
+}

@@ -189,6 +189,7 @@ type Refusal struct {
 	Scope     string        // what it covers, e.g. "all requests", "provider openai"
 	Limit     Money         // its limit for the period
 	Spent     Money         // settled plus held in this period
+	Held      Money         // the part of Spent that open holds reserve (requests in flight)
 	Remaining Money         // Limit - Spent, never below zero
 	Resets    time.Time     // zero for a total budget; for a rolling one, when enough spend ages out
 	Window    time.Duration // a rolling budget's length; zero for a calendar one

@@ -180,7 +180,9 @@ func prefixedKeys(s, _ string) [][2]int {
 			start := at + i
 			end := start + len(kp.prefix)
 			at = end
-			if start > 0 && isKeyByte(s[start-1]) && !afterEscape(s, start) {
+			// A prefix inside a longer word ("disk-...") is not a key's;
+			// one after an underscore is (an id such as req_sk-proj-...).
+			if start > 0 && isKeyByte(s[start-1]) && s[start-1] != '_' && !afterEscape(s, start) {
 				continue
 			}
 			n := 0

@@ -223,17 +223,18 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		}
 		return
 	}
-	if x.info.Background && outcome != OutcomeOK && !m.Done && m.UpstreamID != "" {
+	answerID := providerID(m.UpstreamID)
+	if x.info.Background && outcome != OutcomeOK && !m.Done && answerID != "" {
 		// The client left a background response's stream: the response
 		// runs on, and is charged when it is read back.
-		p.deferHold(x, status, m.UpstreamID)
+		p.deferHold(x, status, answerID)
 		return
 	}
 	if m.Model != "" && x.rec.Model == "" {
 		x.rec.Model = m.Model
 	}
 	if x.rec.UpstreamID == "" {
-		x.rec.UpstreamID = m.UpstreamID
+		x.rec.UpstreamID = answerID
 	}
 	u := m.Usage
 	x.reported = u
@@ -534,14 +535,35 @@ func BillingAdvice(provider string) string {
 }
 
 // upstreamRequestID is the provider's id for the request, from whichever
-// header it uses.
+// header it uses, as providerID keeps it.
 func upstreamRequestID(h http.Header) string {
 	for _, k := range []string{"X-Request-Id", "Request-Id", "X-Goog-Request-Id", "Cf-Ray"} {
 		if v := h.Get(k); v != "" {
-			return v
+			return providerID(v)
 		}
 	}
 	return ""
+}
+
+// maxProviderID is the longest id of a request or an answer the record
+// keeps; providers' ids are a few dozen characters.
+const maxProviderID = 256
+
+// providerID is id as a record may keep it: the ledger is on disk, and an
+// upstream (or whatever answers in its place) that echoes a credential in
+// its id must not put the credential there. An id holding a secret is kept
+// redacted; one that is too long or holds anything but printable ASCII
+// without spaces is not an id and is dropped.
+func providerID(id string) string {
+	if len(id) > maxProviderID {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return ""
+		}
+	}
+	return Redact(id)
 }
 
 // clientWriteError marks a failure to write to the client, to tell it from a
