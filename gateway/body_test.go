@@ -3,10 +3,12 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -282,5 +284,124 @@ func TestBodyContentType(t *testing.T) {
 	}
 	if status, body := send("/v1/files", "multipart/form-data; boundary=xyz", "--xyz\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--xyz--\r\n"); status == http.StatusUnsupportedMediaType {
 		t.Errorf("multipart upload to /v1/files = %d %s, want it relayed", status, body)
+	}
+}
+
+// TestUnplaceableKeyNotRead: a key no provider on the route could have
+// issued is refused from the headers: bodies announced with junk keys take
+// no room in the gate, so they cannot hold back a request with a token.
+func TestUnplaceableKeyNotRead(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
+	p.MaxBodyBytesInFlight = 64 << 20
+	p.BodyTimeout = 20 * time.Second
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, tt := range []struct{ name, path, key string }{
+		{"junk on a model-routed path", "/v1/chat/completions", "Bearer junk"},
+		{"junk to anthropic", "/v1/messages", "Bearer junk"},
+		{"junk to openai by prefix", "/openai/v1/chat/completions", "Bearer junk"},
+		{"an anthropic key to openai's prefix", "/openai/v1/chat/completions", "Bearer sk-ant-api03-x"},
+		{"a gemini key on anthropic's route", "/v1/messages", "Bearer AIzaSyX"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Three junk requests announce 32 MiB each and send nothing.
+			for i := 0; i < 3; i++ {
+				c := rawRequest(t, addr, tt.path, map[string]string{"Authorization": tt.key}, 32<<20, `{"model":"gpt-4o","messages":[`)
+				if status, body := readStatus(t, c, 5*time.Second); status != http.StatusUnauthorized {
+					t.Errorf("POST %s with %q = %d %s, want 401 before the body", tt.path, tt.key, status, body)
+				}
+			}
+		})
+	}
+	// Held open, unanswered, they would fill the gate; refused, they hold
+	// nothing, and a small request with a token is served at once.
+	var conns []net.Conn
+	for i := 0; i < 3; i++ {
+		conns = append(conns, rawRequest(t, addr, "/v1/chat/completions", map[string]string{"Authorization": "Bearer junk"}, 32<<20, `{`))
+	}
+	time.Sleep(200 * time.Millisecond)
+	g := p.gate()
+	g.mu.Lock()
+	used := g.used
+	g.mu.Unlock()
+	if used != 0 {
+		t.Errorf("gate holds %d bytes for junk-key requests, want 0", used)
+	}
+	start := time.Now()
+	c := rawRequest(t, addr, "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, len(`{"model":"gpt-4o-mini","messages":[]}`), `{"model":"gpt-4o-mini","messages":[]}`)
+	if status, body := readStatus(t, c, 5*time.Second); status != 200 {
+		t.Errorf("request with a token beside junk ones = %d %s, want 200", status, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("request with a token served after %s, want at once", d)
+	}
+	if n := seen.count(); n != 1 {
+		t.Errorf("upstream saw %d requests, want only the one with a token", n)
+	}
+	// A key whose prefix names a provider the route reaches is still read.
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-proj-abc"}, `{"model":"gpt-4o-mini","messages":[]}`)
+	if resp.StatusCode != 200 {
+		t.Errorf("an openai key on /v1/chat/completions = %d %s, want 200", resp.StatusCode, body)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// TestRefusalClosesAtOnce: a request refused from its headers is answered
+// at once and its connection closed, while its small body trickles:
+// net/http does not wait to read the body first.
+func TestRefusalClosesAtOnce(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, tt := range []struct {
+		name string
+		hdr  map[string]string
+	}{
+		{"no key", nil},
+		{"junk key", map[string]string{"Authorization": "Bearer junk"}},
+		{"unknown token", map[string]string{"Authorization": "Bearer sk-sluice-unknown"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := rawRequest(t, addr, "/v1/chat/completions", tt.hdr, 100000, `{"model":"gpt-4o-mini",`)
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					if _, err := c.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}()
+			start := time.Now()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer while the body trickles: %v", err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("status = %d, want 401", resp.StatusCode)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("answered after %s, want at once", d)
+			}
+			if !resp.Close {
+				t.Errorf("answer does not say Connection: close")
+			}
+			if _, err := br.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("connection still open after the refusal: %v", err)
+			}
+		})
 	}
 }

@@ -178,3 +178,32 @@ func foreignKey(key string, p Provider, providers map[string]Provider) string {
 	}
 	return ""
 }
+
+// unservableKey says why the caller's own key cannot be served on rt,
+// told from the headers alone, before a byte of the body is read; or ""
+// when it may be. On a route that names its provider, the key must be one
+// foreignKey lets go there (or the provider is keyless: the key goes
+// nowhere). On a route whose provider the body's model chooses, the key
+// must carry the documented prefix of a provider the route can reach: a
+// key Sluice cannot place does not get its body read. (A provider whose
+// keys have no documented prefix takes them under its own path prefix.)
+func unservableKey(key string, rt route, providers map[string]Provider) string {
+	if rt.Provider != "" {
+		prov, ok := providers[rt.Provider]
+		if !ok || prov.Keyless {
+			return ""
+		}
+		return foreignKey(key, prov, providers)
+	}
+	issuer := keyIssuer(key, providers)
+	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.Dialect || rt.Dialect == DialectOpenAI && prov.OpenAIPath != "") {
+		return ""
+	}
+	if issuer != "" {
+		return "this request carries what looks like a " + issuer + " key (by its prefix), and " + issuer +
+			" is not served on this path: Sluice sends a provider key only to the provider that issued it. Use a local token (`sluice token new NAME`)"
+	}
+	return "Sluice cannot tell which provider issued this key (it has no provider's documented prefix), so it does not read the request. " +
+		"Use a local token (`sluice token new NAME`); a provider whose keys have no prefix takes its own key under its own path (/mistral/v1, /together/v1), " +
+		"and a keyless local server under its own, with no key (/ollama/v1)"
+}

@@ -282,11 +282,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.expireDeferred(start)
 	dialect := requestDialect(r.URL.Path, r.Header)
 	if status, msg := p.guard(r); status != 0 {
-		writeError(w, dialect, status, kindPermission, msg)
+		refuseUnread(w, r, dialect, status, kindPermission, msg)
 		return
 	}
 	if msg := CheckRawPath(rawPath(r)); msg != "" {
-		writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg)
+		refuseUnread(w, r, dialect, http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg)
 		return
 	}
 	providers := p.Providers()
@@ -295,14 +295,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Codex tries the Responses WebSocket mode first and falls
 			// back to HTTPS at once on a 426.
 			w.Header().Set("Connection", "close")
-			writeError(w, DialectOpenAI, http.StatusUpgradeRequired, kindInvalid,
+			refuseUnread(w, r, DialectOpenAI, http.StatusUpgradeRequired, kindInvalid,
 				"Sluice does not relay the Responses WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters")
 			return
 		}
 	}
 	rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers)
 	if rerr != nil {
-		writeError(w, rerr.dialect, rerr.status, kindNotFound, rerr.msg)
+		refuseUnread(w, r, rerr.dialect, rerr.status, kindNotFound, rerr.msg)
 		return
 	}
 	dialect = rt.Dialect
@@ -319,21 +319,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name, err := p.token(r.Context(), cred)
 		if err != nil {
 			if errors.Is(err, ErrUnknownToken) {
-				writeError(w, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
+				refuseUnread(w, r, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
 			} else {
 				p.logf("sluice: token lookup: %v", err)
-				writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
+				refuseUnread(w, r, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
 			}
 			return
 		}
 		tokenName = name
 	case cred == "" && !providers[rt.Provider].Keyless:
-		writeError(w, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
+		refuseUnread(w, r, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
 		return
+	case cred != "":
+		if msg := unservableKey(cred, rt, providers); msg != "" {
+			refuseUnread(w, r, dialect, http.StatusUnauthorized, kindAuth, msg)
+			return
+		}
 	}
 
 	if msg := bodyTypeProblem(r, rt); msg != "" {
-		writeError(w, dialect, http.StatusUnsupportedMediaType, kindInvalid, msg)
+		refuseUnread(w, r, dialect, http.StatusUnsupportedMediaType, kindInvalid, msg)
 		return
 	}
 	body, release, ok := p.readBody(w, r, dialect)
@@ -494,6 +499,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
 	}
 	p.relay(w, r, x, out, hideUsage)
+}
+
+// refuseUnread answers a request refused before its body was read, and
+// closes the connection after the answer: otherwise net/http would read
+// (up to 256 KiB of) the unread body, before answering and again when it
+// closes the body, for as long as the caller takes to send it, to keep
+// the connection for another request. The read deadline, already passed,
+// stops that read at once.
+func refuseUnread(w http.ResponseWriter, r *http.Request, dialect string, status int, kind, msg string) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
+	writeError(w, dialect, status, kind, msg)
 }
 
 // noKeyMessage answers a request with no credential for a provider that
