@@ -73,12 +73,31 @@ type CostLine struct {
 // tokens) are charged as reported rather than netted to less. The result
 // saturates at the largest Money instead of wrapping.
 func (p Price) Cost(u Usage) Money {
+	r, _ := p.resolveRates(u, max(u.InputTokens, 0), false)
+	return p.costWith(u, &r)
+}
+
+// costWith is Cost(u) at r, the rates resolveRates returns for u (or for
+// any usage with u's input tokens, service tier, region and speed): the
+// sum of the Amounts of costParts(u) that are known, without building
+// them.
+func (p Price) costWith(u Usage, r *[nRates]rate) Money {
+	n := tokenCounts(u)
 	var total Money
-	for _, c := range p.costParts(u) {
-		if c.known {
-			total = addMoney(total, c.amount)
+	for i := range n {
+		if r[i].ok {
+			total = addMoney(total, mulMoney(r[i].v, n[i]))
 		}
 	}
+	if p.WebSearch > 0 {
+		calls := max(u.WebSearchCalls, 0)
+		if p.WebSearchPerRequest && calls > 0 {
+			calls = 1
+		}
+		total = addMoney(total, mulMoney(p.WebSearch, calls))
+	}
+	// Web fetches are free; code execution, service tier, region and
+	// speed surcharges are never priced.
 	return total
 }
 
@@ -137,8 +156,9 @@ type costPart struct {
 	note           string
 }
 
-// costParts splits u into the lines Cost charges, with the rate of each.
-func (p Price) costParts(u Usage) []costPart {
+// tokenCounts splits u's tokens by the rate each is charged at, indexed
+// like the rates resolveRates returns.
+func tokenCounts(u Usage) [nRates]int64 {
 	in := max(u.InputTokens, 0)
 	cached := max(u.CachedInputTokens, 0)
 	w1h := max(u.CacheWrite1hTokens, 0)
@@ -161,24 +181,34 @@ func (p Price) costParts(u Usage) []costPart {
 	outImage := take(u.OutputImageTokens, &outText)
 	outVideo := take(u.OutputVideoTokens, &outText)
 
-	r, extra := p.resolveRates(u, in)
+	var n [nRates]int64
+	n[rInput], n[rInputAudio], n[rInputImage], n[rInputVideo] = inText, inAudio, inImage, inVideo
+	n[rCached], n[rCachedAudio], n[rWrite], n[rWrite1h] = cachedText, cachedAudio, w5m, w1h
+	n[rOutput], n[rReasoning], n[rOutputAudio], n[rOutputImage], n[rOutputVideo] = outText, reasoning, outAudio, outImage, outVideo
+	return n
+}
+
+// costParts splits u into the lines Cost charges, with the rate of each.
+func (p Price) costParts(u Usage) []costPart {
+	n := tokenCounts(u)
+	r, extra := p.resolveRates(u, max(u.InputTokens, 0), true)
 	tok := func(kind, modality string, n int64, i int) costPart {
 		return costPart{kind: kind, modality: modality, tokens: n, rate: r[i].v, known: r[i].ok, note: r[i].note}
 	}
 	parts := []costPart{
-		tok(CostInput, ModalityText, inText, rInput),
-		tok(CostInput, ModalityAudio, inAudio, rInputAudio),
-		tok(CostInput, ModalityImage, inImage, rInputImage),
-		tok(CostInput, ModalityVideo, inVideo, rInputVideo),
-		tok(CostCachedInput, ModalityText, cachedText, rCached),
-		tok(CostCachedInput, ModalityAudio, cachedAudio, rCachedAudio),
-		tok(CostCacheWrite, "", w5m, rWrite),
-		tok(CostCacheWrite1h, "", w1h, rWrite1h),
-		tok(CostOutput, ModalityText, outText, rOutput),
-		tok(CostReasoning, "", reasoning, rReasoning),
-		tok(CostOutput, ModalityAudio, outAudio, rOutputAudio),
-		tok(CostOutput, ModalityImage, outImage, rOutputImage),
-		tok(CostOutput, ModalityVideo, outVideo, rOutputVideo),
+		tok(CostInput, ModalityText, n[rInput], rInput),
+		tok(CostInput, ModalityAudio, n[rInputAudio], rInputAudio),
+		tok(CostInput, ModalityImage, n[rInputImage], rInputImage),
+		tok(CostInput, ModalityVideo, n[rInputVideo], rInputVideo),
+		tok(CostCachedInput, ModalityText, n[rCached], rCached),
+		tok(CostCachedInput, ModalityAudio, n[rCachedAudio], rCachedAudio),
+		tok(CostCacheWrite, "", n[rWrite], rWrite),
+		tok(CostCacheWrite1h, "", n[rWrite1h], rWrite1h),
+		tok(CostOutput, ModalityText, n[rOutput], rOutput),
+		tok(CostReasoning, "", n[rReasoning], rReasoning),
+		tok(CostOutput, ModalityAudio, n[rOutputAudio], rOutputAudio),
+		tok(CostOutput, ModalityImage, n[rOutputImage], rOutputImage),
+		tok(CostOutput, ModalityVideo, n[rOutputVideo], rOutputVideo),
 	}
 	for i := range parts {
 		parts[i].amount = mulMoney(parts[i].rate, parts[i].tokens)
@@ -251,48 +281,71 @@ var standardRegions = map[string]bool{"": true, "global": true, "not_available":
 
 // resolveRates returns the rate of each kind of token for usage u with
 // in input tokens, after service tier, long-context tier, fallbacks and
-// region; and lines for surcharges the table cannot price.
-func (p Price) resolveRates(u Usage, in int64) ([nRates]rate, []costPart) {
+// region; and, with notes, lines for surcharges the table cannot price
+// and each rate's note. Without notes it leaves both out (what Cost
+// needs), and the values and ok of the rates are the same.
+func (p Price) resolveRates(u Usage, in int64, notes bool) ([nRates]rate, []costPart) {
 	var r [nRates]rate
 	var extra []costPart
-	base := p.RatesOf()
-	v := base.arr()
-	for i := range r {
-		r[i] = rate{v: v[i], ok: true, note: p.Applied}
+	v := [nRates]Money{p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h, p.InputAudio,
+		p.CachedInputAudio, p.InputImage, p.InputVideo, p.OutputAudio, p.OutputImage, p.OutputVideo, p.Reasoning}
+	applied := ""
+	if notes {
+		applied = p.Applied
 	}
-	tiers := base.Tiers
+	for i := range r {
+		r[i] = rate{v: v[i], ok: true, note: applied}
+	}
+	tiers := p.Tiers
 
-	if name := strings.ToLower(strings.TrimSpace(u.ServiceTier)); !standardTiers[name] {
+	if name := normalName(u.ServiceTier); !standardTiers[name] {
 		st, found := p.serviceTier(name)
 		switch {
 		case !found:
-			extra = append(extra, costPart{kind: CostServiceTier, surcharge: true,
-				note: "service tier " + name + ": no rates listed; tokens are charged at the standard rates"})
+			if notes {
+				extra = append(extra, costPart{kind: CostServiceTier, surcharge: true,
+					note: "service tier " + name + ": no rates listed; tokens are charged at the standard rates"})
+			}
 		default:
-			note := "service tier " + name
+			note := ""
+			if notes {
+				note = "service tier " + name
+			}
 			sv := st.arr()
 			for i := range r {
 				r[i].v = sv[i]
-				r[i].note = joinNote(r[i].note, note)
+				if notes {
+					r[i].note = joinNote(r[i].note, note)
+				}
 				if sv[i] == 0 && v[i] != 0 {
 					r[i].ok = false
-					r[i].note = joinNote(r[i].note, "no "+rateNames[i]+" rate listed for it")
+					if notes {
+						r[i].note = joinNote(r[i].note, "no "+rateNames[i]+" rate listed for it")
+					}
 				}
 			}
-			if tierFor(base.Tiers, in) != nil && tierFor(st.Tiers, in) == nil {
+			if tierFor(p.Tiers, in) != nil && tierFor(st.Tiers, in) == nil {
 				for i := range r {
 					r[i].ok = false
-					r[i].note = joinNote(r[i].note, "no long-context rate listed for it")
+					if notes {
+						r[i].note = joinNote(r[i].note, "no long-context rate listed for it")
+					}
 				}
 			}
 			tiers = st.Tiers
 		}
 	}
 	if t := tierFor(tiers, in); t != nil {
-		note := "long-context rate: more than " + strconv.FormatInt(t.AboveInputTokens, 10) + " input tokens"
+		note := ""
+		if notes {
+			note = "long-context rate: more than " + strconv.FormatInt(t.AboveInputTokens, 10) + " input tokens"
+		}
 		for i, tv := range t.arr() {
 			if tv != 0 {
-				r[i].v, r[i].note = tv, joinNote(r[i].note, note)
+				r[i].v = tv
+				if notes {
+					r[i].note = joinNote(r[i].note, note)
+				}
 			}
 		}
 	}
@@ -300,39 +353,59 @@ func (p Price) resolveRates(u Usage, in int64) ([nRates]rate, []costPart) {
 	// What a missing rate means, kind by kind.
 	fallback := func(i, to int, note string) {
 		if r[i].v == 0 && r[i].ok {
-			r[i] = rate{v: r[to].v, ok: r[to].ok, note: joinNote(r[to].note, note)}
+			r[i] = rate{v: r[to].v, ok: r[to].ok}
+			if notes {
+				r[i].note = joinNote(r[to].note, note)
+			}
 		}
 	}
 	fallback(rCached, rInput, "no cached-input rate listed: charged as input")
 	fallback(rReasoning, rOutput, "")
 	fallback(rInputImage, rInput, "")
 	fallback(rInputVideo, rInput, "")
-	for _, i := range []int{rWrite, rWrite1h, rInputAudio, rCachedAudio, rOutputAudio, rOutputImage, rOutputVideo} {
+	for _, i := range [...]int{rWrite, rWrite1h, rInputAudio, rCachedAudio, rOutputAudio, rOutputImage, rOutputVideo} {
 		if r[i].v == 0 && r[i].ok {
 			r[i].ok = false
-			r[i].note = joinNote(r[i].note, "no "+rateNames[i]+" rate listed for this model")
+			if notes {
+				r[i].note = joinNote(r[i].note, "no "+rateNames[i]+" rate listed for this model")
+			}
 		}
 	}
 
-	if speed := strings.ToLower(strings.TrimSpace(u.Speed)); speed != "" && speed != "standard" {
-		// No source lists the rates of Anthropic's fast mode.
-		extra = append(extra, costPart{kind: CostSpeed, surcharge: true,
-			note: "speed " + speed + ": no rates listed; tokens are charged at the standard rates"})
+	if notes {
+		if speed := normalName(u.Speed); speed != "" && speed != "standard" {
+			// No source lists the rates of Anthropic's fast mode.
+			extra = append(extra, costPart{kind: CostSpeed, surcharge: true,
+				note: "speed " + speed + ": no rates listed; tokens are charged at the standard rates"})
+		}
 	}
-	if geo := strings.ToLower(strings.TrimSpace(u.InferenceGeo)); !standardRegions[geo] {
+	if geo := normalName(u.InferenceGeo); !standardRegions[geo] {
 		num, den, found := p.region(geo)
 		if !found {
-			extra = append(extra, costPart{kind: CostRegion, surcharge: true,
-				note: "inference_geo " + geo + ": no regional multiplier listed; tokens are charged at the global rates"})
+			if notes {
+				extra = append(extra, costPart{kind: CostRegion, surcharge: true,
+					note: "inference_geo " + geo + ": no regional multiplier listed; tokens are charged at the global rates"})
+			}
 		} else {
-			note := "×" + p.regionMultiplier(geo) + " for inference_geo " + geo
+			note := ""
+			if notes {
+				note = "×" + p.regionMultiplier(geo) + " for inference_geo " + geo
+			}
 			for i := range r {
 				r[i].v = scaleMoney(r[i].v, num, den)
-				r[i].note = joinNote(r[i].note, note)
+				if notes {
+					r[i].note = joinNote(r[i].note, note)
+				}
 			}
 		}
 	}
 	return r, extra
+}
+
+// normalName is a service tier, region or speed as compared: trimmed and
+// in lower case (without allocating when it already is).
+func normalName(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
 }
 
 func tierFor(tiers []Tier, in int64) *Tier {

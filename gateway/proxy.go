@@ -689,9 +689,14 @@ func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (M
 		in = pr.ContextWindow
 	}
 	var worst Money
+	// The usages differ only in how their tokens split, never in their
+	// input tokens, service tier, region or speed: one resolution of
+	// each row's rates prices them all.
+	us := b.worstUsages(in, out)
 	for _, alt := range row.Alternatives(t) {
-		for _, u := range b.worstUsages(in, out) {
-			if c := alt.Cost(u); c > worst {
+		r, _ := alt.resolveRates(us[0], max(us[0].InputTokens, 0), false)
+		for _, u := range us {
+			if c := alt.costWith(u, &r); c > worst {
 				worst = c
 			}
 		}

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+)
+
+// TestCostMatchesParts: Cost, which resolves rates without their notes
+// and sums without building lines, is the sum of the known lines of
+// costParts, for every row of the table (at every alternative of its
+// dates and windows) and usages that take every branch of the rates.
+func TestCostMatchesParts(t *testing.T) {
+	usages := []Usage{
+		{},
+		{InputTokens: 1000, OutputTokens: 500},
+		{InputTokens: 300_000, OutputTokens: 70_000, CachedInputTokens: 100_000, CacheWriteTokens: 50_000, CacheWrite1hTokens: 20_000, ReasoningTokens: 30_000},
+		{InputTokens: 5000, OutputTokens: 4000, InputAudioTokens: 1000, InputImageTokens: 1000, InputVideoTokens: 1000, CachedInputTokens: 1500, CachedAudioTokens: 500,
+			OutputAudioTokens: 1000, OutputImageTokens: 1000, OutputVideoTokens: 500, ReasoningTokens: 1000},
+		{InputTokens: 1000, OutputTokens: 100, WebSearchCalls: 3, WebFetchCalls: 2, CodeExecutionCalls: 1},
+		{InputTokens: 250_000, OutputTokens: 100, ServiceTier: "priority"},
+		{InputTokens: 1000, OutputTokens: 100, ServiceTier: " Flex "},
+		{InputTokens: 1000, OutputTokens: 100, ServiceTier: "batch"},
+		{InputTokens: 1000, OutputTokens: 100, ServiceTier: "nonesuch"},
+		{InputTokens: 1000, OutputTokens: 100, InferenceGeo: "us"},
+		{InputTokens: 1000, OutputTokens: 100, InferenceGeo: "mars"},
+		{InputTokens: 1000, OutputTokens: 100, Speed: "fast"},
+		{InputTokens: -5, OutputTokens: -1, CachedInputTokens: 9, ReasoningTokens: 7},
+		{InputTokens: 1 << 62, OutputTokens: 1 << 62},
+	}
+	when := []time.Time{time.Date(2024, 1, 1, 3, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 17, 30, 0, 0, time.UTC)}
+	n := 0
+	for _, row := range DefaultPrices().All() {
+		for _, at := range when {
+			for _, alt := range row.Alternatives(at) {
+				for _, u := range usages {
+					var want Money
+					for _, c := range alt.costParts(u) {
+						if c.known {
+							want = addMoney(want, c.amount)
+						}
+					}
+					if got := alt.Cost(u); got != want {
+						t.Fatalf("%s at %v, usage %+v: Cost %d, parts add up to %d", alt.Ref(), at, u, got, want)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no rows")
+	}
+}
+
+// BenchmarkCost: pricing one usage at one row.
+func BenchmarkCost(b *testing.B) {
+	pr, _ := DefaultPrices().Lookup("openai", "gpt-4o-mini")
+	u := Usage{InputTokens: 1200, OutputTokens: 300, CachedInputTokens: 200}
+	b.ReportAllocs()
+	for b.Loop() {
+		if pr.Cost(u) <= 0 {
+			b.Fatal("no cost")
+		}
+	}
+}
