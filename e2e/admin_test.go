@@ -150,7 +150,9 @@ func peakRSS(t *testing.T, pid int) int64 {
 }
 
 // TestMemoryUnderLargeBodies: a real `sluice serve` takes 24 concurrent
-// unauthenticated 30 MiB bodies, and 8 authenticated ones, and its peak
+// unauthenticated 30 MiB bodies, and 8 authenticated ones, and 33 MB
+// arrays of numbers (which decode to some 16 times their size) with a junk
+// key and to the keyless Ollama route, and its peak
 // resident memory stays under 400 MB; a body sent a byte at a time is cut
 // within the body deadline.
 func TestMemoryUnderLargeBodies(t *testing.T) {
@@ -168,7 +170,7 @@ func TestMemoryUnderLargeBodies(t *testing.T) {
 		io.WriteString(w, `{"id":"chatcmpl-mem","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":1,"total_tokens":11}}`)
 	}))
 	defer up.Close()
-	s := startSluiceBinary(t, plainBinary(t), sluiceEnv(t, keysInEnv), map[string]string{"openai": up.URL + "/v1"})
+	s := startSluiceBinary(t, plainBinary(t), sluiceEnv(t, keysInEnv), map[string]string{"openai": up.URL + "/v1", "ollama": up.URL + "/v1"})
 	addr := strings.TrimPrefix(s.url, "http://")
 	pid := s.cmd.Process.Pid
 	before := peakRSS(t, pid)
@@ -257,6 +259,47 @@ func TestMemoryUnderLargeBodies(t *testing.T) {
 			statuses[kind][status]++
 		}()
 	}
+	// Bodies of many small JSON values, which decode to far more memory
+	// than their bytes: with a key no provider issued, and with none to
+	// the keyless Ollama route.
+	const zeros = 16_500_000
+	numbers := func(path, key string) (int, error) {
+		head, tail := `{"model":"gpt-4o","messages":[],"x":[`, `]}`
+		n := int64(len(head) + 2*zeros - 1 + len(tail))
+		req, _ := http.NewRequest(http.MethodPost, s.url+path,
+			io.MultiReader(strings.NewReader(head), io.LimitReader(repeatString("0,"), 2*zeros-1), strings.NewReader(tail)))
+		req.ContentLength = n
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		c := &http.Client{Timeout: 2 * time.Minute}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	statuses["numbers, junk key"], statuses["numbers, keyless"] = map[int]int{}, map[int]int{}
+	for i := 0; i < 6; i++ {
+		kind, path, key := "numbers, junk key", "/v1/chat/completions", "junk"
+		if i >= 4 {
+			kind, path, key = "numbers, keyless", "/ollama/v1/chat/completions", ""
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, err := numbers(path, key)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				status = -1
+			}
+			statuses[kind][status]++
+		}()
+	}
 	wg.Wait()
 	if msg := <-slow; msg != "" {
 		t.Error(msg)
@@ -269,10 +312,32 @@ func TestMemoryUnderLargeBodies(t *testing.T) {
 	if statuses["unauthenticated"][http.StatusOK] > 0 {
 		t.Errorf("unauthenticated requests were served: %v", statuses["unauthenticated"])
 	}
+	if n := statuses["numbers, junk key"][http.StatusUnauthorized] + statuses["numbers, junk key"][-1]; n != 4 {
+		t.Errorf("number-array bodies with a junk key were not refused unread: %v", statuses["numbers, junk key"])
+	}
+	if n := statuses["numbers, keyless"][http.StatusRequestEntityTooLarge]; n != 2 {
+		t.Errorf("number-array bodies to the keyless route = %v, want 413 for each", statuses["numbers, keyless"])
+	}
 	if statuses["authenticated"][http.StatusOK] == 0 {
 		t.Errorf("no authenticated large request was served: %v", statuses["authenticated"])
 	}
 	s.stop()
+}
+
+// repeatedString is an endless reader of one string, over and over.
+type repeatedString struct {
+	s   string
+	off int
+}
+
+func repeatString(s string) *repeatedString { return &repeatedString{s: s} }
+
+func (r *repeatedString) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.s[r.off]
+		r.off = (r.off + 1) % len(r.s)
+	}
+	return len(p), nil
 }
 
 // repeatByte is an endless reader of one byte.

@@ -306,7 +306,7 @@ func startSluiceBinary(t *testing.T, bin string, env []string, upstreams map[str
 		done: make(chan struct{}),
 	}
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", s.data}
-	for _, name := range []string{"openai", "anthropic", "gemini"} {
+	for _, name := range []string{"openai", "anthropic", "gemini", "ollama"} {
 		if u, ok := upstreams[name]; ok {
 			args = append(args, "--upstream", name+"="+u)
 		}

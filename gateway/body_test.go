@@ -405,3 +405,61 @@ func TestRefusalClosesAtOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestJSONValues(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want int64
+	}{
+		{`{}`, 2},
+		{`{"a":1}`, 3},
+		{`{"a":[1,2,3]}`, 6},
+		{`{"a":"x,y:[{"}`, 3},
+		{`{"a":"q\",[{:","b":[{}]}`, 7},
+		{`"just a string, with [brackets]"`, 1},
+	} {
+		if got := jsonValues([]byte(tt.body)); got != tt.want {
+			t.Errorf("jsonValues(%s) = %d, want %d", tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestManyValuesRefused: a body of many small JSON values, which would
+// take far more memory decoded than its bytes, is refused with 413 when
+// it alone would pass the memory the gate allows, in the caller's dialect
+// and before it is decoded; the memory it would take is charged to the
+// gate otherwise. Long text of the same size passes.
+func TestManyValuesRefused(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1", "ollama": up.URL + "/v1", "anthropic": up.URL})
+	p.MaxBodyBytesInFlight = 4 << 20
+	zeros := `{"model":"gpt-4o-mini","messages":[],"x":[0` + strings.Repeat(",0", 100_000) + `]}`
+	prose := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum, dolor: [sit] {amet} ", 100_000) + `"}]}`
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+	for _, tt := range []struct {
+		path string
+		hdr  map[string]string
+		want string
+	}{
+		{"/v1/chat/completions", auth, `"code":`},
+		{"/ollama/v1/chat/completions", nil, `"code":`},
+		{"/v1/messages", map[string]string{"X-Api-Key": testToken}, `"type":"error"`},
+	} {
+		resp, body := post(t, srv.URL+tt.path, tt.hdr, zeros)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "JSON values") || !strings.Contains(body, tt.want) {
+			t.Errorf("POST %s with 100,000 numbers = %d %s, want 413 in its dialect", tt.path, resp.StatusCode, body)
+		}
+	}
+	if n := seen.count(); n != 0 {
+		t.Errorf("upstream saw %d requests, want none", n)
+	}
+	if resp, body := post(t, srv.URL+"/v1/chat/completions", auth, prose); resp.StatusCode != 200 {
+		t.Errorf("POST of %d bytes of text = %d %s, want 200", len(prose), resp.StatusCode, body)
+	}
+	// A body that fits is charged for its values while it is held.
+	small := `{"model":"gpt-4o-mini","messages":[],"x":[0` + strings.Repeat(",0", 1000) + `]}`
+	if resp, body := post(t, srv.URL+"/v1/chat/completions", auth, small); resp.StatusCode != 200 {
+		t.Errorf("POST with 1,000 numbers = %d %s, want 200", resp.StatusCode, body)
+	}
+}
