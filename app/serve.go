@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -237,6 +238,13 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.inflight.Add(1)
 		defer g.inflight.Done()
+		if r.URL.Path != cleanPath(r.URL.Path) {
+			// The mux would answer a path with dot segments or doubled
+			// slashes with a redirect to its clean form: the proxy
+			// refuses it instead, in the caller's dialect.
+			proxy.ServeHTTP(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 	g.srv = &http.Server{
@@ -405,4 +413,20 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// cleanPath is p as http.ServeMux would clean it: rooted, without "." or
+// ".." segments or doubled slashes, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }

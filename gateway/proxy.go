@@ -12,6 +12,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,7 +281,10 @@ type exchange struct {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	p.expireDeferred(start)
-	dialect := requestDialect(r.URL.Path, r.Header)
+	// The dialect of an early refusal: a path with dot segments or
+	// doubled slashes, refused below, is answered as its clean form would
+	// be.
+	dialect := requestDialect(path.Clean("/"+r.URL.Path), r.Header)
 	if status, msg := p.guard(r); status != 0 {
 		refuseUnread(w, r, dialect, status, kindPermission, msg)
 		return

@@ -145,6 +145,9 @@ func CheckRawPath(raw string) string {
 			return "the path holds a dot segment (. or ..)"
 		}
 	}
+	if strings.Contains(raw, "//") {
+		return "the path holds an empty segment (//): check that the base URL set in your SDK or tool does not end in a slash"
+	}
 	for i := 0; i < len(raw); i++ {
 		if raw[i] < 0x21 || raw[i] >= 0x7f {
 			return "the path holds a control, space or non-ASCII byte"
