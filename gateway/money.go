@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -34,22 +35,35 @@ func PerMillion(usd float64) Money {
 // String returns m as an exact decimal number of dollars with no trailing
 // zeros: "0.000123", "12", "-0.5".
 func (m Money) String() string {
-	neg := m < 0
+	var buf [32]byte
+	return string(m.appendText(buf[:0]))
+}
+
+// appendText appends String() to b, without fmt or intermediate strings:
+// encoding a record encodes a dozen amounts, a price row's rates more.
+func (m Money) appendText(b []byte) []byte {
 	u := uint64(m)
-	if neg {
+	if m < 0 {
 		u = uint64(-m)
+		b = append(b, '-')
 	}
 	whole := u / uint64(Dollar)
 	frac := u % uint64(Dollar)
-	s := fmt.Sprintf("%d", whole)
+	b = strconv.AppendUint(b, whole, 10)
 	if frac != 0 {
-		f := strings.TrimRight(fmt.Sprintf("%012d", frac), "0")
-		s += "." + f
+		var d [12]byte
+		for i := len(d) - 1; i >= 0; i-- {
+			d[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := len(d)
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, '.')
+		b = append(b, d[:n]...)
 	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return b
 }
 
 // Format returns m for people: at least two decimals ("$5.00"), up to
@@ -113,7 +127,7 @@ func ParseMoney(s string) (Money, error) {
 
 // MarshalText encodes m as its exact decimal string, so JSON never carries
 // money as a float.
-func (m Money) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+func (m Money) MarshalText() ([]byte, error) { return m.appendText(make([]byte, 0, 24)), nil }
 
 // UnmarshalText decodes an exact decimal string.
 func (m *Money) UnmarshalText(b []byte) error {
