@@ -153,7 +153,15 @@ func (b billing) worstUsages(in, out int64) []Usage {
 	if b.codeExec {
 		base.CodeExecutionCalls = 1
 	}
-	us := []Usage{base}
+	// Each add doubles the usages: size the slice once.
+	n := 8
+	for _, more := range [...]bool{b.audioIn, b.audioOut, b.imageOut} {
+		if more {
+			n *= 2
+		}
+	}
+	us := make([]Usage, 1, n)
+	us[0] = base
 	add := func(f func(u *Usage)) {
 		for _, u := range us {
 			f(&u)

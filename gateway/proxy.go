@@ -665,7 +665,9 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 // region it asks for, at whichever time-of-day rate is dearer, and the
 // most server-side tool calls its tool settings allow.
 func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (Money, int64) {
-	pr := row.At(t)
+	// The output and context limits are the row's own: At and
+	// Alternatives change only its rates.
+	pr := &row
 	out := info.MaxOutput
 	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
 		out = pr.MaxOutput
