@@ -70,6 +70,10 @@ func (p *Proxy) gate() *bodyGate {
 	return p.bodies
 }
 
+// trickleRoom is how much of a body with a known length is read, holding
+// room in the gate as it arrives, before the room for the rest is held.
+const trickleRoom = 256 << 10
+
 // readBody reads the request body within the body deadline and the room
 // the body gate gives. On failure it answers the caller itself and
 // returns ok false; otherwise release gives the body's room back, once
@@ -123,19 +127,33 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string)
 	rc.SetReadDeadline(time.Now().Add(timeout))
 	defer rc.SetReadDeadline(time.Time{})
 
+	// The room held grows with the bytes that have arrived, not with the
+	// length announced, until trickleRoom of them have: a client that
+	// announces a large body and trickles it holds little room while it
+	// lasts. Past that, the whole announced length is held at once, so
+	// that bodies arriving together do not each hold part of the room
+	// and wait for more.
 	src := http.MaxBytesReader(w, r.Body, limit)
-	var buf []byte
+	bound := limit + 1
 	if r.ContentLength >= 0 {
+		bound = r.ContentLength + 1 // room to see the EOF
+	}
+	var buf []byte
+	if r.ContentLength > gate.max {
+		// Larger than the whole gate: it waits for the gate to be empty
+		// and gets in alone.
 		if !grow(r.ContentLength) {
 			return nil, release, false
 		}
-		buf = make([]byte, 0, r.ContentLength+1)
+		buf = make([]byte, 0, bound)
 	}
 	for {
 		if len(buf) == cap(buf) {
-			// Unknown length (chunked), or more than announced: grow,
-			// counting the new room against the gate first.
-			next := min(max(2*int64(cap(buf)), 64<<10), limit+1)
+			// Grow, counting the new room against the gate first.
+			next := min(max(2*int64(cap(buf)), 64<<10), bound)
+			if r.ContentLength >= 0 && int64(cap(buf)) >= trickleRoom {
+				next = bound
+			}
 			if next <= int64(cap(buf)) {
 				next = int64(cap(buf)) + 1
 			}

@@ -463,3 +463,34 @@ func TestManyValuesRefused(t *testing.T) {
 		t.Errorf("POST with 1,000 numbers = %d %s, want 200", resp.StatusCode, body)
 	}
 }
+
+// TestTrickleHoldsLittle: bodies announced large and trickled hold room in
+// the gate only for the bytes that have arrived, so even with keys that
+// pass the header check they do not hold back a request with a token.
+func TestTrickleHoldsLittle(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	p.MaxBodyBytesInFlight = 64 << 20
+	p.BodyTimeout = 20 * time.Second
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for i := 0; i < 3; i++ {
+		rawRequest(t, addr, "/v1/chat/completions", map[string]string{"Authorization": "Bearer sk-proj-trickle"}, 32<<20, `{"model":"gpt-4o-mini",`)
+	}
+	time.Sleep(300 * time.Millisecond)
+	g := p.gate()
+	g.mu.Lock()
+	used := g.used
+	g.mu.Unlock()
+	if used > 1<<20 {
+		t.Errorf("gate holds %d bytes for three barely begun bodies, want what has arrived (under 1 MiB)", used)
+	}
+	start := time.Now()
+	resp, body := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, `{"model":"gpt-4o-mini","messages":[]}`)
+	if resp.StatusCode != 200 {
+		t.Errorf("request with a token beside trickled ones = %d %s, want 200", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("request with a token served after %s, want at once", d)
+	}
+}
