@@ -237,17 +237,11 @@ func addPromptRollup(tx *bolt.Tx, r gateway.Record, loc *time.Location) error {
 	if r.Prompt == "" {
 		return nil
 	}
-	b := tx.Bucket(bucketPromptRollups)
 	key := promptRollupKey(r.Time.In(loc).Format(dayLayout), r.Prompt)
-	sum := recordRollup(r)
-	if v := b.Get(key); v != nil {
-		old, err := decodeRollup(v)
-		if err != nil {
-			return fmt.Errorf("prompt rollup %q: %w", key, err)
-		}
-		sum.add(old)
+	if err := addToRollup(tx.Bucket(bucketPromptRollups), key, r); err != nil {
+		return fmt.Errorf("prompt %w", err)
 	}
-	return b.Put(key, sum.encode())
+	return nil
 }
 
 // promptWindowSpend sums what calls to prompt cost on the days from first

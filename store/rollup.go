@@ -111,7 +111,11 @@ func decodeRollup(b []byte) (rollup, error) {
 
 // addRollup adds r to its day's rollup.
 func addRollup(b *bolt.Bucket, r gateway.Record, loc *time.Location) error {
-	key := rollupKey(r.Time.In(loc).Format(dayLayout), r.Provider, r.Model, r.Token)
+	return addToRollup(b, rollupKey(r.Time.In(loc).Format(dayLayout), r.Provider, r.Model, r.Token), r)
+}
+
+// addToRollup adds r to the rollup under key in b.
+func addToRollup(b *bolt.Bucket, key []byte, r gateway.Record) error {
 	sum := recordRollup(r)
 	if v := b.Get(key); v != nil {
 		old, err := decodeRollup(v)
