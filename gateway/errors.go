@@ -21,7 +21,7 @@ type failure struct {
 	// outcome is what the request's record says: OutcomeRefused for a
 	// refusal of a request admission would have held, OutcomeBlocked for
 	// one stopped earlier (guard, auth, route); "" leaves no record.
-	outcome string
+	outcome Outcome
 	reason  string   // the record's Reason
 	ref     *Refusal // a budget's refusal: its headers go with the answer
 	// header holds headers to answer with besides the error's own.

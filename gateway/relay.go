@@ -279,7 +279,7 @@ func floorUsage(x *exchange, u Usage, relayed int64) Usage {
 }
 
 // finish fills x's record with how the request ended and settles it.
-func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg string) {
+func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg string) {
 	if !x.route.metered() {
 		return
 	}
@@ -405,7 +405,7 @@ var errIdle = errors.New("upstream sent nothing for too long")
 
 // upstreamFailure maps a failed round trip to the status, outcome and
 // message the caller gets.
-func upstreamFailure(clientCtx context.Context, err error, provider string) (status int, outcome string, kind errKind, msg string) {
+func upstreamFailure(clientCtx context.Context, err error, provider string) (status int, outcome Outcome, kind errKind, msg string) {
 	if clientCtx.Err() != nil {
 		return 499, OutcomeCanceled, kindUpstream, "client went away"
 	}
@@ -417,7 +417,7 @@ func upstreamFailure(clientCtx context.Context, err error, provider string) (sta
 }
 
 // interruption names what broke a body copy.
-func interruption(ctx context.Context, err error) (outcome, msg string) {
+func interruption(ctx context.Context, err error) (outcome Outcome, msg string) {
 	if cause := context.Cause(ctx); cause != nil && (errors.Is(cause, errIdle) || errors.Is(cause, errPaused)) {
 		return OutcomeCut, cause.Error()
 	}
@@ -431,7 +431,7 @@ func interruption(ctx context.Context, err error) (outcome, msg string) {
 	return OutcomeCut, "upstream connection broke: " + err.Error()
 }
 
-func statusFor(outcome string, status int) int {
+func statusFor(outcome Outcome, status int) int {
 	if outcome == OutcomeCanceled {
 		return 499
 	}
@@ -441,7 +441,7 @@ func statusFor(outcome string, status int) int {
 // classifyUpstreamError tells an account that cannot pay from other
 // errors (a rate limit is not a billing problem, even when its text points
 // at the billing page), so it is shown with what to do about it.
-func classifyUpstreamError(provider string, status int, body []byte) (outcome, msg string) {
+func classifyUpstreamError(provider string, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
 	msg, _ = RedactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(body) {
