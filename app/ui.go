@@ -388,35 +388,11 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 
 // PutPrice saves one price row as an override.
 func (s *Service) PutPrice(ctx context.Context, p gateway.Price) error {
-	if p.Provider == "" || p.Model == "" {
-		return &apiError{400, "invalid", "a price needs a provider and a model"}
-	}
-	if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
-		return &apiError{400, "invalid", "prices cannot be negative"}
-	}
-	if p.Source == "" {
-		p.Source = "override"
-	}
 	if p.Updated == "" {
+		// A rate set by hand is as of the day it was set.
 		p.Updated = time.Now().Format("2006-01-02")
 	}
-	over, err := s.DB.PriceOverrides()
-	if err != nil {
-		return err
-	}
-	replaced := false
-	for i, o := range over {
-		if o.Provider == p.Provider && o.Model == p.Model {
-			over[i], replaced = p, true
-		}
-	}
-	if !replaced {
-		over = append(over, p)
-	}
-	if err := s.DB.PutPriceOverrides(over); err != nil {
-		return err
-	}
-	return s.apply()
+	return s.putOverrides([]gateway.Price{p})
 }
 
 // keyringState says which keyring is in use, or why none is. A probe can
