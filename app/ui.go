@@ -82,15 +82,20 @@ type Changes struct {
 }
 
 // Hub counts changes and keeps recent notices. It is safe for concurrent
-// use; the zero value is ready.
+// use; the zero value is ready. A Hub with a Notify must be closed.
 type Hub struct {
 	// Notify, when set, shows a notice natively (a desktop notification).
-	// It is called outside the Hub's lock and must not block for long.
+	// It is called on a goroutine of the Hub's own, one notice at a time,
+	// never on the caller's: it may be slow or fail without delaying a
+	// request. When notices come faster than it shows them, some are not
+	// shown natively (see notifier); the Hub's list keeps every one.
 	Notify func(Notice)
 
-	mu      sync.Mutex // guards seq, notices and refused
+	mu      sync.Mutex // guards seq, notices, refused and native
 	seq     int64
-	notices []Notice // the last maxNotices, oldest first
+	notices []Notice  // the last maxNotices, oldest first
+	native  *notifier // started by the first notice when Notify is set
+	closed  bool      // Close was called: no notifier starts again
 	// refused is when a notice was last raised for refusals by the
 	// guard, by reason and token: a runaway refused a thousand times
 	// raises one notice, not a thousand.
@@ -130,10 +135,26 @@ func (h *Hub) RaiseLink(kind, title, message, link string) {
 	if len(h.notices) > maxNotices {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
 	}
-	notify := h.Notify
+	if h.native == nil && h.Notify != nil && !h.closed {
+		h.native = startNotifier(h.Notify)
+	}
+	native := h.native
 	h.mu.Unlock()
-	if notify != nil {
-		notify(n)
+	if native != nil {
+		native.send(n)
+	}
+}
+
+// Close shows the notices still waiting for Notify, for up to a few
+// seconds, and ends the goroutine that shows them. Notices raised after
+// it are kept but not shown natively.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	native := h.native
+	h.closed = true
+	h.mu.Unlock()
+	if native != nil {
+		native.close(notifyFlush)
 	}
 }
 
