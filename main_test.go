@@ -117,6 +117,17 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("token new took %v through the gateway", d)
 	}
+	// Aliases go through the gateway too, refusals and all.
+	if out, _, err := sluice(t, "", "alias", "set", "fast", "gpt-5-mini", "--data", dir); err != nil || !strings.Contains(out, "alias fast → gpt-5-mini") {
+		t.Errorf("alias set through the gateway = %q, %v", out, err)
+	}
+	if _, _, err := sluice(t, "", "alias", "set", "slow", "gtp-5", "--data", dir); err == nil || !strings.Contains(err.Error(), "write it as provider/model") {
+		t.Errorf("alias set with a typo through the gateway = %v, want the gateway's refusal", err)
+	}
+	if out, _, err := sluice(t, "", "alias", "ls", "--data", dir); err != nil || !strings.Contains(out, "fast") || strings.Contains(out, "slow") {
+		t.Errorf("alias ls through the gateway = %q, %v", out, err)
+	}
+
 	// The new token works at once on provider routes: an unknown one gets
 	// 401, a known one gets past authentication (no key stored: 401 that
 	// says so).

@@ -84,6 +84,13 @@ type API interface {
 	// RunPrompt calls a saved prompt through the running gateway.
 	RunPrompt(ctx context.Context, in PromptRun) (gateway.PromptResult, error)
 	PromptSpend(ctx context.Context) ([]store.SpendRow, error)
+	// Aliases returns every alias, by name.
+	Aliases(ctx context.Context) ([]gateway.Alias, error)
+	// PutAlias saves an alias, replacing the one of the same name, once
+	// its targets are models Sluice can reach and it makes no loop.
+	PutAlias(ctx context.Context, a gateway.Alias) (gateway.Alias, error)
+	DeleteAlias(ctx context.Context, name string) error
+
 	// Login returns a one-time sign-in link for the dashboard of the
 	// running gateway.
 	Login(ctx context.Context) (string, error)
