@@ -1157,7 +1157,7 @@ func (c *cli) settings(args []string) error {
 			bg = "24 (default)"
 		}
 		fmt.Fprintf(tw, "background_hold_hours\t%s\n", bg)
-		loop := set.LoopPolicy()
+		loop := set.Policy().Loop
 		if loop.Off {
 			fmt.Fprintf(tw, "loop_limit\toff\n")
 		} else {

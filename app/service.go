@@ -475,12 +475,6 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
 		return store.Settings{}, err
 	}
-	if set.StreamSliceTokens < 0 {
-		return store.Settings{}, fmt.Errorf("stream slice %d: want a number of tokens, 0 for the default (%d)", set.StreamSliceTokens, gateway.DefaultStreamSlice)
-	}
-	if set.BackgroundHoldHours < 0 {
-		return store.Settings{}, fmt.Errorf("background hold %d hours: want a number of hours, 0 for the default (24)", set.BackgroundHoldHours)
-	}
 	old, err := s.Settings(ctx)
 	if err != nil {
 		return store.Settings{}, err
@@ -543,18 +537,11 @@ func (s *Service) apply() error {
 	if err != nil {
 		return err
 	}
-	loop := set.LoopPolicy()
-	loop.Allowed = g.LoopAllowed
-	pol := gateway.Policy{Unpriced: set.UnpricedPolicy, UnpricedHold: set.UnpricedHold, AllowedOrigins: set.AllowedOrigins, LogBodies: set.LogBodies,
-		Loop: loop, RPM: set.TokenRPM, Pauses: g.Pauses, StreamSlice: set.StreamSliceTokens, StrictHolds: set.StrictHolds,
-		BackgroundHold: time.Duration(set.BackgroundHoldHours) * time.Hour}
-	if set.TimeZone != "" {
-		// A price change dated in the sources applies from that day in
-		// the user's time zone.
-		if loc, err := time.LoadLocation(set.TimeZone); err == nil {
-			pol.Location = loc
-		}
-	}
+	// A price change dated in the sources applies from that day in the
+	// user's time zone, which the policy carries.
+	pol := set.Policy()
+	pol.Loop.Allowed = g.LoopAllowed
+	pol.Pauses = g.Pauses
 	s.Proxy.SetPolicy(pol)
 	return nil
 }
