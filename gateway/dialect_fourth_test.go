@@ -159,8 +159,8 @@ func (parrotDialect) errorBody(status int, kind errKind, msg string) []byte {
 }
 
 // budgetLedger keeps holds and records in memory and admits a hold by
-// the budgets' own arithmetic (Budget.Applies, Budget.Admit), as the
-// store does.
+// the budgets' own arithmetic (Budget.Applies, Admission), as the store
+// does.
 type budgetLedger struct {
 	budgets []Budget
 	mu      sync.Mutex // guards the fields below
@@ -185,13 +185,14 @@ func (l *budgetLedger) Hold(ctx context.Context, h Hold) error {
 	for _, o := range l.holds {
 		held += o.Amount
 	}
+	a := Admission{Now: h.Time, Want: h.Amount}
 	for _, b := range l.budgets {
-		if !b.Applies(h) {
-			continue
+		if b.Applies(h) {
+			a.Refuses(b, Standing{Settled: l.spent, Held: held})
 		}
-		if ref := b.Admit(h.Time, Standing{Settled: l.spent, Held: held}, h.Amount); ref != nil {
-			return ref
-		}
+	}
+	if ref := a.Refusal(); ref != nil {
+		return ref
 	}
 	if l.holds == nil {
 		l.holds = map[string]Hold{}

@@ -95,11 +95,11 @@ type Proxy struct {
 // or that come from browsers. Its zero value is the safe default.
 type Policy struct {
 	// Unpriced says what to do with a model that has no price when a
-	// budget applies to it: "refuse" (the default, "") or "estimate" (hold
-	// UnpricedHold and mark the record estimated).
+	// budget applies to it: UnpricedRefuse (the default, "") or
+	// UnpricedEstimate (hold UnpricedHold and mark the record estimated).
 	Unpriced string
 	// UnpricedHold is the conservative amount held for an unpriced model
-	// under the "estimate" policy; 0 means $1.
+	// under UnpricedEstimate; 0 means DefaultUnpricedHold.
 	UnpricedHold Money
 	// AllowedOrigins are browser origins ("http://localhost:3000") whose
 	// requests are served. Every other browser request is refused.
@@ -545,9 +545,6 @@ const noKeyMessage = "no API key: make a local token with `sluice token new NAME
 // provider key of their own.
 const ClientKeyToken = "client key"
 
-// LocalTokenPrefix starts every local token.
-const LocalTokenPrefix = "sk-sluice-"
-
 func (p *Proxy) token(ctx context.Context, secret string) (string, error) {
 	if p.Tokens == nil {
 		return "", ErrUnknownToken
@@ -589,13 +586,13 @@ func (p *Proxy) admit(x *exchange) *failure {
 				budgeted = b.Budgeted(h)
 			}
 			pol := p.Policy()
-			if budgeted && pol.Unpriced != "estimate" {
+			if budgeted && !pol.estimatesUnpriced() {
 				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
 				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
 				return fail(http.StatusPaymentRequired, kindUnpriced,
 					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; "))).refused("")
 			}
-			x.unpricedHeld = unpricedCharge(pol)
+			x.unpricedHeld = pol.unpricedCharge()
 			h.Amount = addMoney(h.Amount, x.unpricedHeld)
 			h.Estimated = true
 		}
@@ -606,15 +603,12 @@ func (p *Proxy) admit(x *exchange) *failure {
 		}
 		if budgeted {
 			pol := p.Policy()
-			if pol.Unpriced != "estimate" {
+			if !pol.estimatesUnpriced() {
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
 				return fail(http.StatusPaymentRequired, kindUnpriced,
 					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds. Fix: run `sluice prices update` (the current price table; or Update on the Prices page). Or add the price with `sluice prices import FILE`, or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model)).refused(ReasonUnpriced)
 			}
-			h.Amount = pol.UnpricedHold
-			if h.Amount <= 0 {
-				h.Amount = Dollar
-			}
+			h.Amount = pol.unpricedCharge()
 			h.Estimated = true
 		}
 	}
@@ -735,15 +729,6 @@ func (b billing) probe() Usage {
 		u.CodeExecutionCalls = 1
 	}
 	return u
-}
-
-// unpricedCharge is what the unpriced-model policy charges for a model or
-// a part of a request the table cannot price.
-func unpricedCharge(pol Policy) Money {
-	if pol.UnpricedHold > 0 {
-		return pol.UnpricedHold
-	}
-	return Dollar
 }
 
 // location is the user's time zone.
