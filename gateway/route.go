@@ -18,6 +18,10 @@ type route struct {
 	Model  string // the model named in the path (Gemini's), if any
 	Stream bool   // the path itself asks for a stream
 	Free   bool   // the provider does not charge for it (token counting, moderation)
+	// claimed: the path is the format's own, naming no provider
+	// (/v1/messages, not /anthropic/v1/messages): a model of another
+	// provider takes the request there.
+	claimed bool
 	// embeds: the route produces no output tokens (embeddings).
 	embeds bool
 	// maxField names the request's output bound, for advice in a refusal.
@@ -133,7 +137,7 @@ func parseRoute(method, path string, h http.Header, providers map[string]Provide
 		}
 		r, f := parseDialectRoute(d, method, path)
 		if f == nil {
-			r.Provider = prov
+			r.Provider, r.claimed = prov, true
 			if byModel && r.metered() {
 				r.Provider = ""
 			}
