@@ -606,6 +606,8 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
       { class: 'kvs' },
       kv('Token', r.token || '—'),
       r.prompt ? kv('Prompt', h('a', { href: `#/prompts?name=${encodeURIComponent(r.prompt)}` }, `POST /p/${r.prompt}`)) : null,
+      r.caller_route ? kv('Caller spoke', h('span', null, h('code', null, r.caller_route), ', translated to ', h('code', null, r.route))) : null,
+      r.caller_route && r.asked_model ? kv('Model asked for', h('code', null, r.asked_model)) : null,
       kv('HTTP status', String(r.status || '—')),
       kv('Sluice id', h('span', { class: 'mono' }, r.id)),
       kv('Upstream request id', r.upstream_request_id ? h('span', { class: 'id-copy' }, h('span', { class: 'mono' }, r.upstream_request_id), copyButton(() => r.upstream_request_id!, 'Copy upstream request id', { compact: true })) : '—'),
