@@ -437,6 +437,8 @@ type logRow struct {
 	Budget             string          `json:"budget"`
 	Reason             string          `json:"reason"`
 	Error              string          `json:"error"`
+	CallerRoute        string          `json:"caller_route"`
+	AskedModel         string          `json:"asked_model"`
 }
 
 // logRows returns every row `sluice log --json` prints.
