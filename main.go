@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.Is(err, errHelp) {
 		return nil // the command's usage went to stdout
 	}
-	return err
+	return explain(err)
 }
 
 // gatewayMemory is the soft limit on the gateway's heap: near it, the

@@ -247,7 +247,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
-	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, ErrNoModelChoice), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat):
+	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, ErrNoModelChoice), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
+		errors.Is(err, gateway.ErrInvalidPrice), errors.Is(err, gateway.ErrInvalidUpstream), errors.Is(err, gateway.ErrInvalidPolicy):
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotServing):
 		return &apiError{http.StatusConflict, "not_serving", err.Error()}

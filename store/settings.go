@@ -3,19 +3,11 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"strings"
+	"math"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
 	bolt "go.etcd.io/bbolt"
-)
-
-// Unpriced policies: what Sluice does with a request for a model whose
-// price it does not know, when a budget applies to it.
-const (
-	UnpricedRefuse   = "refuse"   // refuse it (402)
-	UnpricedEstimate = "estimate" // hold UnpricedHold and mark the record estimated
 )
 
 // Settings are the user's preferences, kept in the data file.
@@ -23,10 +15,11 @@ type Settings struct {
 	// Upstreams replaces providers' base URLs: name → the base the
 	// provider's own SDK takes.
 	Upstreams map[string]string `json:"upstreams,omitempty"`
-	// UnpricedPolicy is UnpricedRefuse or UnpricedEstimate.
+	// UnpricedPolicy is gateway.UnpricedRefuse or gateway.UnpricedEstimate
+	// (gateway.Policy.Unpriced).
 	UnpricedPolicy string `json:"unpriced_policy"`
 	// UnpricedHold is what a request for an unpriced model holds under
-	// UnpricedEstimate.
+	// gateway.UnpricedEstimate (gateway.Policy.UnpricedHold).
 	UnpricedHold gateway.Money `json:"unpriced_hold_usd"`
 	// TimeZone is the IANA zone of budget windows and daily spend, such as
 	// "Europe/Berlin"; "" means the system's.
@@ -74,9 +67,32 @@ type Settings struct {
 	StartAtLogin bool `json:"start_at_login,omitempty"`
 }
 
-// LoopPolicy returns the loop detection s sets, without allowances.
-func (s Settings) LoopPolicy() gateway.LoopPolicy {
-	return gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: time.Duration(s.LoopWindowSeconds) * time.Second}
+// Policy returns the gateway policy s sets: without the runaway guard's
+// pauses and allowances, which Guard keeps, and in the time zone s names
+// (nil, the local one, when it names none or one not known here).
+func (s Settings) Policy() gateway.Policy {
+	pol := gateway.Policy{Unpriced: s.UnpricedPolicy, UnpricedHold: s.UnpricedHold, AllowedOrigins: s.AllowedOrigins,
+		LogBodies: s.LogBodies, RPM: s.TokenRPM, StreamSlice: s.StreamSliceTokens, StrictHolds: s.StrictHolds,
+		BackgroundHold: duration(s.BackgroundHoldHours, time.Hour),
+		Loop:           gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
+	if s.TimeZone != "" {
+		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
+			pol.Location = loc
+		}
+	}
+	return pol
+}
+
+// duration returns n units, saturating rather than wrapping around, so
+// that a number too large to be a duration reads as the longest one.
+func duration(n int, unit time.Duration) time.Duration {
+	switch {
+	case n > int(math.MaxInt64/unit):
+		return math.MaxInt64
+	case n < int(math.MinInt64/unit):
+		return math.MinInt64
+	}
+	return time.Duration(n) * unit
 }
 
 // Close actions of the desktop window.
@@ -88,8 +104,8 @@ const (
 // DefaultSettings are the settings of a new data file.
 func DefaultSettings() Settings {
 	return Settings{
-		UnpricedPolicy: UnpricedRefuse,
-		UnpricedHold:   gateway.Dollar / 2,
+		UnpricedPolicy: gateway.UnpricedRefuse,
+		UnpricedHold:   gateway.DefaultUnpricedHold,
 		CloseAction:    CloseHide,
 	}
 }
@@ -131,12 +147,12 @@ func settingsLocation(s Settings) *time.Location {
 }
 
 // PutSettings validates s and stores it. An empty UnpricedPolicy means
-// UnpricedRefuse. A new TimeZone moves budget windows at once, unless
+// gateway.UnpricedRefuse. A new TimeZone moves budget windows at once, unless
 // Options.Location fixed them; spend already rolled up stays under the
 // days it was recorded in.
 func (db *DB) PutSettings(s Settings) error {
 	if s.UnpricedPolicy == "" {
-		s.UnpricedPolicy = UnpricedRefuse
+		s.UnpricedPolicy = gateway.UnpricedRefuse
 	}
 	if err := s.validate(); err != nil {
 		return err
@@ -165,16 +181,8 @@ func (db *DB) PutSettings(s Settings) error {
 }
 
 func (s Settings) validate() error {
-	switch s.UnpricedPolicy {
-	case UnpricedRefuse, UnpricedEstimate:
-	default:
-		return invalidf("unpriced policy %q: use %q or %q", s.UnpricedPolicy, UnpricedRefuse, UnpricedEstimate)
-	}
-	if s.UnpricedHold < 0 {
-		return invalidf("unpriced hold %s is negative", s.UnpricedHold)
-	}
-	if s.UnpricedPolicy == UnpricedEstimate && s.UnpricedHold == 0 {
-		return invalidf("unpriced hold must be more than $0 when unpriced requests are estimated")
+	if err := s.Policy().Check(); err != nil {
+		return &invalidError{err}
 	}
 	if s.TimeZone != "" {
 		if _, err := time.LoadLocation(s.TimeZone); err != nil {
@@ -182,18 +190,8 @@ func (s Settings) validate() error {
 		}
 	}
 	for name, base := range s.Upstreams {
-		if name == "" || strings.ContainsAny(name, " =/") {
-			return invalidf("upstream name %q: use the provider's name, such as openai", name)
-		}
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return invalidf("upstream %s: %q is not an http or https URL", name, base)
-		}
-	}
-	for _, o := range s.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return invalidf("allowed origin %q: write it as scheme://host[:port]", o)
+		if err := gateway.CheckUpstream(name, base); err != nil {
+			return &invalidError{err}
 		}
 	}
 	switch s.CloseAction {
@@ -206,17 +204,6 @@ func (s Settings) validate() error {
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)
-	}
-	if s.LoopLimit < 0 || s.LoopLimit > 10000 {
-		return invalidf("loop limit %d: use a number of repeats from 1 to 10000 (or turn loop detection off)", s.LoopLimit)
-	}
-	if s.LoopWindowSeconds < 0 || s.LoopWindowSeconds > 86400 {
-		return invalidf("loop window of %d seconds: use up to a day", s.LoopWindowSeconds)
-	}
-	for tok, n := range s.TokenRPM {
-		if n < 0 {
-			return invalidf("requests per minute for token %q is negative", tok)
-		}
 	}
 	return nil
 }
@@ -303,33 +290,15 @@ func (db *DB) PriceOverrides() ([]gateway.Price, error) {
 	return prices, nil
 }
 
-// PutPriceOverrides replaces the user's price rows with prices. Each row
-// needs a provider and a model, one row per pair, and no negative rate;
-// a row without a Source is marked "override".
+// PutPriceOverrides replaces the user's price rows with prices, which
+// must pass gateway.CheckPrices.
 func (db *DB) PutPriceOverrides(prices []gateway.Price) error {
-	seen := make(map[[2]string]bool, len(prices))
-	rows := make([]gateway.Price, len(prices))
-	for i, p := range prices {
-		if p.Provider == "" || p.Model == "" {
-			return invalidf("price row %d: needs a provider and a model", i+1)
-		}
-		k := [2]string{p.Provider, strings.ToLower(p.Model)}
-		if seen[k] {
-			return invalidf("price for %s/%s given twice", p.Provider, p.Model)
-		}
-		seen[k] = true
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
-			return invalidf("price for %s/%s: a rate is negative", p.Provider, p.Model)
-		}
-		for _, t := range p.Tiers {
-			if t.AboveInputTokens < 0 || t.Input < 0 || t.Output < 0 {
-				return invalidf("price for %s/%s: a long-context tier is negative", p.Provider, p.Model)
-			}
-		}
-		if p.Source == "" {
-			p.Source = "override"
-		}
-		rows[i] = p
+	if err := gateway.CheckPrices(prices); err != nil {
+		return &invalidError{err}
+	}
+	rows := prices
+	if rows == nil {
+		rows = []gateway.Price{}
 	}
 	data, err := json.Marshal(rows)
 	if err != nil {
