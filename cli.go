@@ -128,6 +128,9 @@ func (u *upstreamFlag) Set(s string) error {
 	if !ok || name == "" || url == "" {
 		return fmt.Errorf("want NAME=URL, got %q", s)
 	}
+	if err := gateway.CheckUpstream(name, url); err != nil {
+		return err
+	}
 	if u.m == nil {
 		u.m = map[string]string{}
 	}
@@ -960,7 +963,7 @@ func (c *cli) env(args []string) error {
 	}
 	token := os.Getenv("SLUICE_TOKEN")
 	note := ""
-	if !strings.HasPrefix(token, gateway.LocalTokenPrefix) {
+	if !gateway.IsLocalToken(token) {
 		api, closeAPI, err := c.connect()
 		if err != nil {
 			return err
@@ -1303,4 +1306,15 @@ func (c *cli) version(args []string) error {
 	}
 	fmt.Fprintln(c.stdout, b)
 	return nil
+}
+
+// explain adds to an error what to type to fix it: the words of the
+// command line, which the packages below it leave to it.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, app.ErrSavedSettings) && errors.Is(err, gateway.ErrInvalidUpstream):
+		return fmt.Errorf("%w\nSluice keeps that setting as it was saved but cannot use it: remove it with `sluice settings set upstream.NAME default` "+
+			"and add the server again under a name of lower-case letters, digits and dashes (`sluice settings set upstream.my-server URL`)", err)
+	}
+	return err
 }

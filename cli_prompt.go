@@ -133,6 +133,9 @@ func (c *cli) prompt(args []string) error {
 		}
 		p, err := api.Prompt(c.ctx, pos[1], *version)
 		if err != nil {
+			if vs, verr := api.PromptVersions(c.ctx, pos[1]); *version == 0 && verr == nil && len(vs) > 0 && vs[len(vs)-1].Deleted {
+				return fmt.Errorf("%w; `sluice prompt rollback %s` restores it", err, pos[1])
+			}
 			return err
 		}
 		if *asJSON {

@@ -58,7 +58,7 @@ var errHelp = errors.New("help requested")
 var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
 	"token": true, "tokens": true, "log": true, "spend": true, "prices": true, "price": true, "budget": true,
 	"budgets": true, "env": true, "connect": true, "help": true, "version": true, "prompt": true, "prompts": true,
-	"pause": true, "resume": true, "loop": true}
+	"pause": true, "resume": true, "loop": true, "alias": true, "aliases": true}
 
 // valueFlags are the flags every command takes that are followed by a
 // value.
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.Is(err, errHelp) {
 		return nil // the command's usage went to stdout
 	}
-	return err
+	return explain(err)
 }
 
 // gatewayMemory is the soft limit on the gateway's heap: near it, the
@@ -141,6 +141,8 @@ func (c *cli) run(args []string) error {
 		return c.env(args)
 	case "prompt", "prompts":
 		return c.prompt(args)
+	case "alias", "aliases":
+		return c.alias(args)
 	case "connect":
 		return c.connectTool(args)
 	case "pause":
@@ -200,6 +202,14 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice prompt ls [--json] | show NAME [--version N] | rm NAME | rollback NAME [--to N]
   sluice prompt run NAME [--var K=V ...] [--json]
                                     call it through the running gateway; stdin is the input "text"
+  sluice alias set NAME TARGET [--fallback TARGET ...] [--over-soft TARGET]
+                                    requests for model NAME go to TARGET (provider/model, or a
+                                    model the price table knows); a fallback is tried in order when
+                                    the one before fails before its first byte (429, 5xx, no
+                                    connection, a timeout); --over-soft TARGET serves instead once
+                                    a budget that applies is past its soft threshold. NAME may be a
+                                    real model's name, which the alias then stands in for
+  sluice alias ls [--json] | rm NAME
   sluice version [--json]           print the version, commit, build date and kind of build
   sluice settings [--json] | settings set KEY VALUE
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,

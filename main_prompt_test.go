@@ -67,6 +67,10 @@ func TestPromptCommands(t *testing.T) {
 	if strings.Contains(out, "summarize") {
 		t.Errorf("prompt ls after rm = %q", out)
 	}
+	// The command line, not the store, says how to bring it back.
+	if _, _, err := sluice(t, "", "prompt", "show", "summarize", "--data", dir); err == nil || !strings.Contains(err.Error(), "`sluice prompt rollback summarize` restores it") {
+		t.Errorf("prompt show after rm = %v, want an error saying how to restore it", err)
+	}
 	if _, _, err := sluice(t, "", "prompt", "rollback", "summarize", "--data", dir); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/app"
+	bolt "go.etcd.io/bbolt"
 )
 
 // sluice runs one command line in-process and returns its output.
@@ -116,6 +117,17 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("token new took %v through the gateway", d)
 	}
+	// Aliases go through the gateway too, refusals and all.
+	if out, _, err := sluice(t, "", "alias", "set", "fast", "gpt-5-mini", "--data", dir); err != nil || !strings.Contains(out, "alias fast → gpt-5-mini") {
+		t.Errorf("alias set through the gateway = %q, %v", out, err)
+	}
+	if _, _, err := sluice(t, "", "alias", "set", "slow", "gtp-5", "--data", dir); err == nil || !strings.Contains(err.Error(), "write it as provider/model") {
+		t.Errorf("alias set with a typo through the gateway = %v, want the gateway's refusal", err)
+	}
+	if out, _, err := sluice(t, "", "alias", "ls", "--data", dir); err != nil || !strings.Contains(out, "fast") || strings.Contains(out, "slow") {
+		t.Errorf("alias ls through the gateway = %q, %v", out, err)
+	}
+
 	// The new token works at once on provider routes: an unknown one gets
 	// 401, a known one gets past authentication (no key stored: 401 that
 	// says so).
@@ -462,5 +474,57 @@ func TestAllowKeyTo(t *testing.T) {
 		if _, _, err := sluice(t, "", "settings", "set", kv[0], kv[1], "--data", dir); err != nil {
 			t.Errorf("settings set %s %s: %v", kv[0], kv[1], err)
 		}
+	}
+}
+
+// TestSavedUpstreamNameNowRefused: a data file whose settings hold an
+// upstream under a name the provider rule refuses (an older store took
+// "my_server") starts no gateway, with an error that names it and says
+// what to type; the CLI removes it, and nothing else is lost.
+func TestSavedUpstreamNameNowRefused(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := sluice(t, "", "settings", "set", "retention_days", "9", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	// Write the old settings as an older version saved them.
+	bdb, err := bolt.Open(filepath.Join(dir, app.DataFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket([]byte("meta"))
+		var set map[string]any
+		if err := json.Unmarshal(m.Get([]byte("settings")), &set); err != nil {
+			return err
+		}
+		set["upstreams"] = map[string]string{"my_server": "http://127.0.0.1:9/v1"}
+		b, _ := json.Marshal(set)
+		return m.Put([]byte("settings"), b)
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, _, err = sluice(t, "", "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	if err == nil || !strings.Contains(err.Error(), `"my_server"`) || !strings.Contains(err.Error(), "sluice settings set upstream.NAME default") {
+		t.Fatalf("serve with upstream my_server saved = %v, want an error naming it and saying how to remove it", err)
+	}
+	out, _, err := sluice(t, "", "settings", "--json", "--data", dir)
+	if err != nil || !strings.Contains(out, "my_server") {
+		t.Fatalf("settings = %s, %v; want the saved upstream kept as it was", out, err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.my_server", "default", "--data", dir); err != nil {
+		t.Fatalf("settings set upstream.my_server default: %v", err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "upstream.my-server", "http://127.0.0.1:9/v1", "--data", dir); err != nil {
+		t.Fatalf("settings set upstream.my-server: %v", err)
+	}
+	out, _, err = sluice(t, "", "settings", "--json", "--data", dir)
+	if err != nil || strings.Contains(out, "my_server") || !strings.Contains(out, `"my-server"`) || !strings.Contains(out, `"retention_days": 9`) {
+		t.Errorf("settings after the fix = %s, %v; want my-server, no my_server, and the rest as it was", out, err)
+	}
+	if _, _, err := sluice(t, "", "--upstream", "my_server=http://127.0.0.1:9/v1", "serve", "--data", dir); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "lower-case letters") {
+		t.Errorf("serve --upstream my_server=... = %v, want a usage error saying what a name is", err)
 	}
 }

@@ -209,8 +209,15 @@ var methods = map[string]method{
 		return a.RunPrompt(ctx, in)
 	}),
 	"prompt.spend": call(func(a API, ctx context.Context, _ none) ([]store.SpendRow, error) { return a.PromptSpend(ctx) }),
-	"login":        call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
-	"settings":     call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
+	"aliases":      call(func(a API, ctx context.Context, _ none) ([]gateway.Alias, error) { return a.Aliases(ctx) }),
+	"alias.put": call(func(a API, ctx context.Context, in gateway.Alias) (gateway.Alias, error) {
+		return a.PutAlias(ctx, in)
+	}),
+	"alias.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
+		return none{}, a.DeleteAlias(ctx, n.Name)
+	}),
+	"login":    call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
+	"settings": call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
 	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (store.Settings, error) {
 		return a.PutSettings(ctx, s)
 	}),
@@ -239,7 +246,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
-	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat):
+	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
+		errors.Is(err, gateway.ErrInvalidPrice), errors.Is(err, gateway.ErrInvalidUpstream), errors.Is(err, gateway.ErrInvalidPolicy):
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotServing):
 		return &apiError{http.StatusConflict, "not_serving", err.Error()}

@@ -1,7 +1,14 @@
 package app
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +19,11 @@ import (
 // notification) linking to the refused requests, once per reason and
 // token in a while, not once per refusal.
 func TestRefusalNotices(t *testing.T) {
-	var shown []Notice
-	h := &Hub{Notify: func(n Notice) { shown = append(shown, n) }}
+	var (
+		mu    sync.Mutex
+		shown []Notice
+	)
+	h := &Hub{Notify: func(n Notice) { mu.Lock(); shown = append(shown, n); mu.Unlock() }}
 	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	refuse := func(reason, token string, at time.Duration) {
 		h.record(gateway.Record{ID: "r", Time: t0.Add(at), Token: token, Outcome: gateway.OutcomeRefused, Status: 429, Reason: reason, Error: "Sluice stopped a loop: ..."})
@@ -25,6 +35,7 @@ func TestRefusalNotices(t *testing.T) {
 	refuse(gateway.ReasonRPM, "ci", time.Minute)
 	refuse(gateway.ReasonPause, "ci", time.Minute)
 	refuse(gateway.ReasonLoop, "ci", refusalQuiet+time.Second)
+	h.Close() // the native notifications queued are shown
 	ns := h.Since(0)
 	if len(ns) != 5 || len(shown) != 5 {
 		t.Fatalf("%d notices (%d shown natively), want 5: %+v", len(ns), len(shown), ns)
@@ -45,5 +56,141 @@ func TestRefusalNotices(t *testing.T) {
 	// refreshes.
 	if seq := h.Seq(); seq != 7 {
 		t.Errorf("Seq() = %d, want 7 (one per refusal)", seq)
+	}
+}
+
+// TestSlowNotifierDelaysNoRequest: a desktop notifier that hangs (as
+// notify-send may, waiting on a session bus) holds up no request: the
+// budget event a request raises reaches it on its own goroutine, and the
+// request is answered meanwhile.
+func TestSlowNotifierDelaysNoRequest(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // never the developer's keyring
+	t.Setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef0123456789")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("upstream called: %s %s; want every request refused by the budget", r.Method, r.URL.Path)
+	}))
+	defer up.Close()
+	release := make(chan struct{})
+	shown := make(chan Notice, 64)
+	notify := func(n Notice) {
+		shown <- n
+		<-release // hangs until the test is done
+	}
+	g, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Log: io.Discard,
+		Upstreams: map[string]string{"openai": up.URL + "/v1"}, Notify: notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	defer close(release)
+	ctx := context.Background()
+	secret, err := g.Service.NewToken(ctx, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Service.PutBudget(ctx, gateway.Budget{Name: "tiny", Limit: gateway.Microdollar, Period: gateway.PeriodDay}); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 20 * time.Second} // a hang fails the test instead of stalling it
+	ask := func() int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+g.Addr+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("request while the notifier hangs: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// The first refusal raises the limit notice, which the notifier takes
+	// and hangs on; that request, and those after it, are answered.
+	if got := ask(); got != http.StatusPaymentRequired {
+		t.Fatalf("request over a one-microdollar budget = %d, want 402", got)
+	}
+	select {
+	case n := <-shown:
+		if n.Kind != "limit" {
+			t.Errorf("notice shown = %+v, want the limit notice", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the limit notice never reached the notifier")
+	}
+	for i := 0; i < 3; i++ {
+		if got := ask(); got != http.StatusPaymentRequired {
+			t.Fatalf("request %d while the notifier hangs = %d, want 402", i+2, got)
+		}
+	}
+	if ns := g.Service.Hub.Since(0); len(ns) == 0 || ns[0].Kind != "limit" {
+		t.Errorf("notices = %+v, want the limit notice listed for the dashboard", ns)
+	}
+}
+
+// TestNotifierQueue: a notifier that cannot keep up drops what its queue
+// cannot hold, counts it, says so once it catches up, and shows what is
+// queued when it is closed.
+func TestNotifierQueue(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		shown []Notice
+	)
+	gate := make(chan struct{})
+	q := startNotifier(func(n Notice) {
+		<-gate
+		mu.Lock()
+		shown = append(shown, n)
+		mu.Unlock()
+	})
+	// The first notice is taken at once and hangs at the gate; the queue
+	// holds notifyQueue more; the rest are dropped. None of it blocks.
+	total := notifyQueue + 11
+	for i := 0; i < total; i++ {
+		q.send(Notice{Seq: int64(i + 1), Title: strconv.Itoa(i + 1)})
+		if i == 0 {
+			for len(q.queue) > 0 { // wait for the goroutine to take it
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	close(gate)
+	q.close(time.Minute)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(shown) != notifyQueue+2 {
+		t.Fatalf("%d shown, want %d: the first, the queue, and one saying what was dropped", len(shown), notifyQueue+2)
+	}
+	for i, n := range shown[:notifyQueue+1] {
+		if n.Seq != int64(i+1) {
+			t.Errorf("shown[%d] = notice %d, want %d: in order, the newest dropped", i, n.Seq, i+1)
+		}
+	}
+	if last := shown[len(shown)-1]; last.Kind != "missed" || !strings.HasPrefix(last.Title, "10 more") {
+		t.Errorf("last shown = %+v, want one saying 10 more were not shown", last)
+	}
+	q.send(Notice{Title: "late"}) // after close: dropped, no panic
+}
+
+// TestNotifierCloseGivesUp: closing does not wait past its deadline for
+// a notifier that hangs, and what is still queued is not shown after it.
+func TestNotifierCloseGivesUp(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var calls atomic.Int32
+	q := startNotifier(func(Notice) { calls.Add(1); <-release })
+	q.send(Notice{Title: "1"})
+	q.send(Notice{Title: "2"})
+	done := make(chan struct{})
+	go func() { q.close(10 * time.Millisecond); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("close waited on a notifier that hangs")
+	}
+	release <- struct{}{} // the hung call returns
+	<-q.done
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d notices shown, want 1: none after close gave up", n)
 	}
 }

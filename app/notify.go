@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,4 +38,107 @@ func NotifyNative(n Notice) {
 
 func appleQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// notifyQueue is how many notices may wait for a slow Notify; past it,
+// new ones are dropped and counted.
+const notifyQueue = 32
+
+// notifyFlush bounds how long a stopping gateway waits for the notices
+// still queued to be shown.
+const notifyFlush = 5 * time.Second
+
+// notifier shows notices with show on a goroutine of its own, one at a
+// time, so that a slow show (a desktop notification may wait seconds on a
+// shell command) or a failing one never delays whoever raised the notice:
+// a request that settled past a budget, the feed of settled records.
+//
+// Notices wait in a queue of notifyQueue. When it is full, the newest
+// notice is dropped and counted, not shown: the dashboard lists every
+// notice anyway (the Hub keeps them), and once the queue has drained one
+// more notice says how many were not shown. close shows what is still
+// queued, for up to a deadline, and ends the goroutine.
+//
+// A notifier is safe for concurrent use.
+type notifier struct {
+	show  func(Notice)
+	queue chan Notice
+	stop  chan struct{} // closed when close gives up waiting
+	done  chan struct{} // closed when the goroutine has ended
+
+	mu      sync.Mutex // guards closed, dropped and the sending on queue
+	closed  bool
+	dropped int
+}
+
+// startNotifier starts the goroutine that calls show; it ends with close.
+func startNotifier(show func(Notice)) *notifier {
+	q := &notifier{show: show, queue: make(chan Notice, notifyQueue), stop: make(chan struct{}), done: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+// send queues n to be shown, or drops it when the queue is full or
+// closed. It never blocks.
+func (q *notifier) send(n Notice) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		q.dropped++
+		return
+	}
+	select {
+	case q.queue <- n:
+	default:
+		q.dropped++
+	}
+}
+
+func (q *notifier) run() {
+	defer close(q.done)
+	for n := range q.queue {
+		select {
+		case <-q.stop:
+			continue // out of time: what is left is not shown
+		default:
+		}
+		q.show(n)
+		if len(q.queue) > 0 {
+			continue
+		}
+		q.mu.Lock()
+		missed := q.dropped
+		q.dropped = 0
+		q.mu.Unlock()
+		if missed > 0 {
+			q.show(missedNotice(missed, n.Time))
+		}
+	}
+}
+
+// close stops taking notices, shows those queued for up to wait, and
+// returns once the goroutine has ended or wait has passed; then a show
+// still running is the last.
+func (q *notifier) close(wait time.Duration) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	close(q.queue)
+	q.mu.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-q.done:
+	case <-t.C:
+		close(q.stop)
+	}
+}
+
+// missedNotice says that n notices were not shown natively.
+func missedNotice(n int, at time.Time) Notice {
+	return Notice{Time: at, Kind: "missed", Title: fmt.Sprintf("%d more notice(s)", n),
+		Message: "Sluice raised more notices than the desktop could show in time; the dashboard's Notices list has every one."}
 }

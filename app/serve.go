@@ -158,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			hub.Close()
 			db.Close()
 		}
 	}()
@@ -303,6 +304,7 @@ func (g *Gateway) Stop() error {
 	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
+	g.Service.Hub.Close() // what the last requests raised is shown
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
 	os.Remove(controlPath(g.dataDir))
 	return g.db.Close()

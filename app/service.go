@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +84,13 @@ type API interface {
 	// RunPrompt calls a saved prompt through the running gateway.
 	RunPrompt(ctx context.Context, in PromptRun) (gateway.PromptResult, error)
 	PromptSpend(ctx context.Context) ([]store.SpendRow, error)
+	// Aliases returns every alias, by name.
+	Aliases(ctx context.Context) ([]gateway.Alias, error)
+	// PutAlias saves an alias, replacing the one of the same name, once
+	// its targets are models Sluice can reach and it makes no loop.
+	PutAlias(ctx context.Context, a gateway.Alias) (gateway.Alias, error)
+	DeleteAlias(ctx context.Context, name string) error
+
 	// Login returns a one-time sign-in link for the dashboard of the
 	// running gateway.
 	Login(ctx context.Context) (string, error)
@@ -190,6 +196,12 @@ var _ API = (*Service)(nil)
 // exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrSavedSettings is wrapped by errors about settings already saved in
+// the data file that Sluice cannot use as they are (saved by an older
+// version, under rules since made stricter). Nothing is changed or lost:
+// the user corrects them.
+var ErrSavedSettings = errors.New("saved settings")
+
 func (s *Service) Spend(ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) {
 	return s.DB.Spend(q)
 }
@@ -225,7 +237,7 @@ func (s *Service) providers() (map[string]gateway.Provider, error) {
 		return nil, err
 	}
 	if ps, err = gateway.WithUpstreams(ps, set.Upstreams); err != nil {
-		return nil, fmt.Errorf("saved settings: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrSavedSettings, err)
 	}
 	if ps, err = gateway.WithUpstreams(ps, s.Upstreams); err != nil {
 		return nil, err
@@ -281,13 +293,6 @@ func (s *Service) SetKey(ctx context.Context, provider, key string) error {
 	p, err := s.provider(provider)
 	if err != nil {
 		return err
-	}
-	key = strings.TrimSpace(key)
-	if key == "" {
-		return errors.New("the key is empty")
-	}
-	if strings.HasPrefix(key, gateway.LocalTokenPrefix) {
-		return errors.New("that is a Sluice token, not a provider key")
 	}
 	defer s.forgetKeyringState()
 	return s.Keyring.Set(ctx, p.Name, key)
@@ -418,35 +423,23 @@ func (s *Service) ImportPrices(ctx context.Context, data []byte) (ImportResult, 
 	if err != nil {
 		return ImportResult{}, err
 	}
-	over, err := s.DB.PriceOverrides()
-	if err != nil {
+	if err := s.putOverrides(rows); err != nil {
 		return ImportResult{}, err
-	}
-	byKey := make(map[string]int, len(over))
-	for i, p := range over {
-		byKey[p.Provider+"/"+p.Model] = i
-	}
-	for _, p := range rows {
-		if i, ok := byKey[p.Provider+"/"+p.Model]; ok {
-			over[i] = p
-			continue
-		}
-		byKey[p.Provider+"/"+p.Model] = len(over)
-		over = append(over, p)
-	}
-	sort.Slice(over, func(i, j int) bool {
-		if over[i].Provider != over[j].Provider {
-			return over[i].Provider < over[j].Provider
-		}
-		return over[i].Model < over[j].Model
-	})
-	if err := s.DB.PutPriceOverrides(over); err != nil {
-		return ImportResult{}, err
-	}
-	if s.Proxy != nil {
-		s.Proxy.SetPrices(gateway.DefaultPrices().With(over))
 	}
 	return ImportResult{Format: format, Rows: len(rows)}, nil
+}
+
+// putOverrides lays rows over the saved price overrides, saves them and
+// puts the table they make in force.
+func (s *Service) putOverrides(rows []gateway.Price) error {
+	over, err := s.DB.PriceOverrides()
+	if err != nil {
+		return err
+	}
+	if err := s.DB.PutPriceOverrides(gateway.MergePrices(over, rows)); err != nil {
+		return err
+	}
+	return s.apply()
 }
 
 func (s *Service) Budgets(ctx context.Context) ([]store.BudgetStatus, error) { return s.DB.Budgets() }
@@ -487,11 +480,6 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	}
 	if set.BackgroundHoldHours < 0 {
 		return store.Settings{}, fmt.Errorf("background hold %d hours: want a number of hours, 0 for the default (24)", set.BackgroundHoldHours)
-	}
-	switch set.UnpricedPolicy {
-	case "", "refuse", "estimate":
-	default:
-		return store.Settings{}, fmt.Errorf("unpriced policy %q: want refuse or estimate", set.UnpricedPolicy)
 	}
 	old, err := s.Settings(ctx)
 	if err != nil {

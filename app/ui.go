@@ -82,15 +82,20 @@ type Changes struct {
 }
 
 // Hub counts changes and keeps recent notices. It is safe for concurrent
-// use; the zero value is ready.
+// use; the zero value is ready. A Hub with a Notify must be closed.
 type Hub struct {
 	// Notify, when set, shows a notice natively (a desktop notification).
-	// It is called outside the Hub's lock and must not block for long.
+	// It is called on a goroutine of the Hub's own, one notice at a time,
+	// never on the caller's: it may be slow or fail without delaying a
+	// request. When notices come faster than it shows them, some are not
+	// shown natively (see notifier); the Hub's list keeps every one.
 	Notify func(Notice)
 
-	mu      sync.Mutex // guards seq, notices and refused
+	mu      sync.Mutex // guards seq, notices, refused and native
 	seq     int64
-	notices []Notice // the last maxNotices, oldest first
+	notices []Notice  // the last maxNotices, oldest first
+	native  *notifier // started by the first notice when Notify is set
+	closed  bool      // Close was called: no notifier starts again
 	// refused is when a notice was last raised for refusals by the
 	// guard, by reason and token: a runaway refused a thousand times
 	// raises one notice, not a thousand.
@@ -130,10 +135,26 @@ func (h *Hub) RaiseLink(kind, title, message, link string) {
 	if len(h.notices) > maxNotices {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
 	}
-	notify := h.Notify
+	if h.native == nil && h.Notify != nil && !h.closed {
+		h.native = startNotifier(h.Notify)
+	}
+	native := h.native
 	h.mu.Unlock()
-	if notify != nil {
-		notify(n)
+	if native != nil {
+		native.send(n)
+	}
+}
+
+// Close shows the notices still waiting for Notify, for up to a few
+// seconds, and ends the goroutine that shows them. Notices raised after
+// it are kept but not shown natively.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	native := h.native
+	h.closed = true
+	h.mu.Unlock()
+	if native != nil {
+		native.close(notifyFlush)
 	}
 }
 
@@ -388,35 +409,11 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 
 // PutPrice saves one price row as an override.
 func (s *Service) PutPrice(ctx context.Context, p gateway.Price) error {
-	if p.Provider == "" || p.Model == "" {
-		return &apiError{400, "invalid", "a price needs a provider and a model"}
-	}
-	if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
-		return &apiError{400, "invalid", "prices cannot be negative"}
-	}
-	if p.Source == "" {
-		p.Source = "override"
-	}
 	if p.Updated == "" {
+		// A rate set by hand is as of the day it was set.
 		p.Updated = time.Now().Format("2006-01-02")
 	}
-	over, err := s.DB.PriceOverrides()
-	if err != nil {
-		return err
-	}
-	replaced := false
-	for i, o := range over {
-		if o.Provider == p.Provider && o.Model == p.Model {
-			over[i], replaced = p, true
-		}
-	}
-	if !replaced {
-		over = append(over, p)
-	}
-	if err := s.DB.PutPriceOverrides(over); err != nil {
-		return err
-	}
-	return s.apply()
+	return s.putOverrides([]gateway.Price{p})
 }
 
 // keyringState says which keyring is in use, or why none is. A probe can

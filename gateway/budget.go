@@ -301,10 +301,42 @@ type Standing struct {
 	Minutes []MinuteSpend
 }
 
-// Admit decides whether b, standing at s, can cover want more at now. It
-// returns nil when it can, else the refusal to answer. Admission is this
-// arithmetic alone: the ledger keeps the standing and saves the hold.
-func (b Budget) Admit(now time.Time, s Standing, want Money) *Refusal {
+// Admission decides whether the budgets that apply to a hold can cover
+// it: the ledger calls Refuses once for each budget, as it stands, then
+// answers Refusal. It is the arithmetic of admission alone; the ledger
+// keeps the standings, holds the lock and saves the hold. Set Now and
+// Want before the first call; an Admission decides one hold.
+type Admission struct {
+	Now time.Time
+	// Want is what the hold asks for: its amount, or the more an
+	// extension of it asks.
+	Want Money
+
+	refusal *Refusal
+}
+
+// Refuses reports whether b, standing at s, cannot cover a.Want at a.Now.
+func (a *Admission) Refuses(b Budget, s Standing) bool {
+	ref := b.admit(a.Now, s, a.Want)
+	if ref == nil {
+		return false
+	}
+	if a.refusal == nil || ref.Remaining < a.refusal.Remaining ||
+		ref.Remaining == a.refusal.Remaining && ref.Budget < a.refusal.Budget {
+		a.refusal = ref
+	}
+	return true
+}
+
+// Refusal returns the refusal to answer, or nil when every budget Refuses
+// was asked about can cover the hold. Of the budgets that cannot, it names
+// the one with the least remaining, and of those the first by name: the
+// answer does not depend on the order the budgets were asked about in.
+func (a *Admission) Refusal() *Refusal { return a.refusal }
+
+// admit decides whether b, standing at s, can cover want more at now. It
+// returns nil when it can, else b's refusal.
+func (b Budget) admit(now time.Time, s Standing, want Money) *Refusal {
 	limit := b.LimitAt(now)
 	spent := s.Settled + s.Held
 	if want == 0 || limit-spent >= want {

@@ -241,16 +241,52 @@ func TestBudgetValidate(t *testing.T) {
 // stream cut for its next slice holds its own output so far.
 func TestRefusalMessageSaysHeldApart(t *testing.T) {
 	b := Budget{Name: "cut", Limit: 30 * Dollar / 100, Period: PeriodTotal}
-	ref := b.Admit(time.Now(), Standing{Settled: 15 * Dollar / 100, Held: 14 * Dollar / 100}, 5*Dollar/100)
+	ref := b.admit(time.Now(), Standing{Settled: 15 * Dollar / 100, Held: 14 * Dollar / 100}, 5*Dollar/100)
 	if ref == nil {
-		t.Fatal("Admit = nil, want a refusal")
+		t.Fatal("admit = nil, want a refusal")
 	}
 	msg := refusalMessage(ref, "")
 	if want := "$0.15 spent and $0.14 held by requests in flight, of $0.30"; !strings.Contains(msg, want) {
 		t.Errorf("refusalMessage = %q, want it to contain %q", msg, want)
 	}
-	ref = b.Admit(time.Now(), Standing{Settled: 29 * Dollar / 100}, 5*Dollar/100)
+	ref = b.admit(time.Now(), Standing{Settled: 29 * Dollar / 100}, 5*Dollar/100)
 	if msg, want := refusalMessage(ref, ""), "$0.29 spent of $0.30"; !strings.Contains(msg, want) {
 		t.Errorf("refusalMessage = %q, want it to contain %q", msg, want)
+	}
+}
+
+// TestAdmissionTieBreak: of several budgets that refuse, the refusal names
+// the one with the least remaining, then the first by name, whatever
+// order the ledger asks in: a hold and an extension of it answer alike.
+func TestAdmissionTieBreak(t *testing.T) {
+	now := time.Now()
+	budgets := []Budget{
+		{Name: "b-day", Limit: Dollar, Period: PeriodDay},
+		{Name: "a-total", Limit: Dollar, Period: PeriodTotal},
+		{Name: "c-roomy", Limit: 10 * Dollar, Period: PeriodTotal},
+		{Name: "d-tight", Limit: 2 * Dollar, Period: PeriodTotal},
+	}
+	s := Standing{Settled: Dollar / 2}
+	for _, order := range [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {2, 0, 3, 1}} {
+		adm := Admission{Now: now, Want: Dollar}
+		var refused []string
+		for _, i := range order {
+			if adm.Refuses(budgets[i], s) {
+				refused = append(refused, budgets[i].Name)
+			}
+		}
+		ref := adm.Refusal()
+		if ref == nil || ref.Budget != "a-total" || ref.Remaining != Dollar/2 || len(refused) != 2 {
+			t.Errorf("order %v: Refusal() = %+v, refused %v; want a-total ($0.50 left, first by name of the two that refuse)", order, ref, refused)
+		}
+	}
+	adm := Admission{Now: now, Want: Dollar / 4}
+	for _, b := range budgets {
+		if adm.Refuses(b, s) {
+			t.Errorf("Refuses(%s) for $0.25 with $0.50 left", b.Name)
+		}
+	}
+	if ref := adm.Refusal(); ref != nil {
+		t.Errorf("Refusal() = %+v, want nil", ref)
 	}
 }

@@ -58,6 +58,14 @@ func isCredentialParam(name string) bool {
 	return false
 }
 
+// LocalTokenPrefix starts every local token: the secret a caller sends
+// wherever its SDK puts a key, which Sluice swaps for the provider's.
+const LocalTokenPrefix = "sk-sluice-"
+
+// IsLocalToken reports whether s is a local token rather than a provider
+// key: a key that must never be sent upstream nor kept as a provider's.
+func IsLocalToken(s string) bool { return strings.HasPrefix(s, LocalTokenPrefix) }
+
 // holdsLocalToken reports whether s carries a local token.
 func holdsLocalToken(s string) bool {
 	return strings.Contains(strings.ToLower(s), LocalTokenPrefix)

@@ -99,9 +99,6 @@ func (m Money) Format() string {
 	return sign + "$" + whole + "." + frac
 }
 
-// Dollars returns m as a float64, for display and charts only.
-func (m Money) Dollars() float64 { return float64(m) / float64(Dollar) }
-
 // ErrBadMoney is returned by ParseMoney for text that is not an amount.
 var ErrBadMoney = errors.New("not an amount of dollars")
 

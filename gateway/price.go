@@ -242,7 +242,7 @@ func NewPrices(rows []Price) *Prices {
 			continue
 		}
 		r = r.clone()
-		key := r.Provider + "\x00" + strings.ToLower(r.Model)
+		key := priceKey(r.Provider, r.Model)
 		if i, ok := seen[key]; ok {
 			kept[i] = r
 			continue
@@ -292,6 +292,12 @@ func NewPrices(rows []Price) *Prices {
 	return t
 }
 
+// priceKey is what makes two rows the same row: the provider and the
+// model, in any case, without surrounding space.
+func priceKey(provider, model string) string {
+	return strings.ToLower(strings.TrimSpace(provider)) + "\x00" + strings.ToLower(strings.TrimSpace(model))
+}
+
 func priceLess(a, b Price) bool {
 	if a.Provider != b.Provider {
 		return a.Provider < b.Provider
@@ -311,14 +317,14 @@ func priceLess(a, b Price) bool {
 func (t *Prices) With(overrides []Price) *Prices {
 	base := make(map[string]Price, len(t.rows))
 	for _, r := range t.rows {
-		base[r.Provider+"\x00"+strings.ToLower(r.Model)] = r
+		base[priceKey(r.Provider, r.Model)] = r
 	}
 	rows := make([]Price, 0, len(t.rows)+len(overrides))
 	rows = append(rows, t.rows...)
 	for _, o := range overrides {
 		o.Provider = strings.ToLower(strings.TrimSpace(o.Provider))
 		o.Model = strings.TrimSpace(o.Model)
-		if old, ok := base[o.Provider+"\x00"+strings.ToLower(o.Model)]; ok {
+		if old, ok := base[priceKey(o.Provider, o.Model)]; ok {
 			if o.Match == nil {
 				o.Match = old.Match
 			}
@@ -337,6 +343,29 @@ func (t *Prices) With(overrides []Price) *Prices {
 	t2 := NewPrices(rows)
 	t2.sources = t.sources
 	return t2
+}
+
+// MergePrices returns the user's price overrides rows with the rows of
+// add laid over them: a row of add replaces the row of rows with the same
+// provider and model (the model compared without regard to case), or
+// joins them. The result is sorted by provider, then model; rows and add
+// are left as they are.
+func MergePrices(rows, add []Price) []Price {
+	out := make([]Price, 0, len(rows)+len(add))
+	at := make(map[string]int, len(rows)+len(add))
+	for _, list := range [][]Price{rows, add} {
+		for _, p := range list {
+			k := priceKey(p.Provider, p.Model)
+			if i, ok := at[k]; ok {
+				out[i] = p.clone()
+				continue
+			}
+			at[k] = len(out)
+			out = append(out, p.clone())
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return priceLess(out[i], out[j]) })
+	return out
 }
 
 // Sources credit the data the table derives from, as its file lists them

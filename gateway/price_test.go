@@ -370,6 +370,56 @@ func TestPricesWith(t *testing.T) {
 	}
 }
 
+// TestMergePrices: an override replaces the row of the same provider and
+// model, compared as a table compares them, whichever path saves it.
+func TestMergePrices(t *testing.T) {
+	over := []Price{
+		{Provider: "openai", Model: "gpt-4o", Input: 1, Output: 2},
+		{Provider: "anthropic", Model: "claude-x", Input: 5, Output: 6},
+	}
+	got := MergePrices(over, []Price{
+		{Provider: "OpenAI", Model: "GPT-4o", Input: 3, Output: 4},
+		{Provider: "gemini", Model: "gemini-y", Input: 7, Output: 8},
+	})
+	want := []Price{
+		{Provider: "OpenAI", Model: "GPT-4o", Input: 3, Output: 4},
+		{Provider: "anthropic", Model: "claude-x", Input: 5, Output: 6},
+		{Provider: "gemini", Model: "gemini-y", Input: 7, Output: 8},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("MergePrices = %+v, want %+v", got, want)
+	}
+	if over[0].Input != 1 || len(over) != 2 {
+		t.Errorf("MergePrices changed its argument: %+v", over)
+	}
+	if err := CheckPrices(got); err != nil {
+		t.Errorf("CheckPrices(merged) = %v, want nil: a merge never gives a row twice", err)
+	}
+}
+
+// TestCheckPrices: the one rule set for a price row, whether it comes in
+// a file, from the Prices page or from the saved overrides.
+func TestCheckPrices(t *testing.T) {
+	good := Price{Provider: "openai", Model: "gpt-4o", Input: 1, Output: 2}
+	for i, bad := range [][]Price{
+		{{Provider: "openai"}},
+		{{Model: "gpt-4o"}},
+		{{Provider: "openai", Model: "gpt-4o", Input: -1}},
+		{good, {Provider: "OpenAI", Model: "GPT-4o"}},
+		{{Provider: "openai", Model: "gpt-4o", Tiers: []Tier{{AboveInputTokens: 1, Output: -1}}}},
+		{{Provider: "openai", Model: "gpt-4o", ServiceTiers: []ServiceTier{{Name: "flex", Rates: Rates{Input: -1}}}}},
+		{{Provider: "openai", Model: "gpt-4o", Earlier: []DatedRates{{Until: "soon"}}}},
+		{{Provider: "openai", Model: "gpt-4o", WebSearch: -1}},
+	} {
+		if err := CheckPrices(bad); !errors.Is(err, ErrInvalidPrice) {
+			t.Errorf("case %d: CheckPrices(%+v) = %v, want ErrInvalidPrice", i, bad, err)
+		}
+	}
+	if err := CheckPrices([]Price{good, {Provider: "openai", Model: "gpt-4o-mini"}}); err != nil {
+		t.Errorf("CheckPrices(good rows) = %v", err)
+	}
+}
+
 func TestPricesAll(t *testing.T) {
 	table := NewPrices([]Price{
 		{Provider: "openai", Model: "b", Input: 1, Match: []string{"b-1"}},

@@ -119,14 +119,46 @@ func importSluicePrices(b []byte) (PriceImport, error) {
 		return PriceImport{}, fmt.Errorf("read %s file: %w", FormatSluice, err)
 	}
 	for i, p := range f.Prices {
-		if err := checkPrice(p); err != nil {
+		if err := CheckPrice(p); err != nil {
 			return PriceImport{}, fmt.Errorf("read %s file: row %d: %w", FormatSluice, i, err)
 		}
 	}
 	return PriceImport{Format: FormatSluice, Prices: f.Prices}, nil
 }
 
-// checkPrice rejects a row no table should hold.
+// ErrInvalidPrice is wrapped by CheckPrice's and CheckPrices' errors.
+var ErrInvalidPrice = errors.New("invalid price")
+
+// CheckPrices reports what is wrong with rows as a set of the user's
+// price overrides, if anything: a row CheckPrice refuses, or a provider
+// and model given twice (compared as a table compares them, the model
+// without regard to case). The error wraps ErrInvalidPrice.
+func CheckPrices(rows []Price) error {
+	seen := make(map[string]bool, len(rows))
+	for i, p := range rows {
+		if err := CheckPrice(p); err != nil {
+			return fmt.Errorf("price row %d: %w", i+1, err)
+		}
+		k := priceKey(p.Provider, p.Model)
+		if seen[k] {
+			return fmt.Errorf("%w: %s/%s given twice", ErrInvalidPrice, p.Provider, p.Model)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// CheckPrice reports what is wrong with a row no table should hold, if
+// anything: no provider or model, a negative rate or tier threshold
+// anywhere in it, a malformed date, window or region multiplier. The
+// error wraps ErrInvalidPrice.
+func CheckPrice(p Price) error {
+	if err := checkPrice(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPrice, err)
+	}
+	return nil
+}
+
 func checkPrice(p Price) error {
 	if strings.TrimSpace(p.Provider) == "" || strings.TrimSpace(p.Model) == "" {
 		return errors.New("provider and model are required")
@@ -990,10 +1022,4 @@ func litellmInt(raw json.RawMessage) (int64, bool) {
 		v = int64(f)
 	}
 	return v, true
-}
-
-func sameNumber(a, b json.RawMessage) bool {
-	x, errX := litellmNumber(a)
-	y, errY := litellmNumber(b)
-	return errX == nil && errY == nil && x == y
 }

@@ -118,7 +118,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Authenticate before reading the body, as provider routes do.
 	cred, _ := credential(r)
-	if !strings.HasPrefix(cred, LocalTokenPrefix) {
+	if !IsLocalToken(cred) {
 		writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: kindAuth,
 			Message: "a prompt endpoint takes a local token: send Authorization: Bearer sk-sluice-… (make one with `sluice token new NAME`)"})
 		return

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -96,14 +97,11 @@ func WithUpstreams(ps map[string]Provider, overrides map[string]string) (map[str
 		out[n] = p
 	}
 	for name, base := range overrides {
+		if err := CheckUpstream(name, base); err != nil {
+			return nil, err
+		}
 		name = strings.ToLower(strings.TrimSpace(name))
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("upstream %s=%s: want an http or https URL", name, base)
-		}
-		if !validName(name) {
-			return nil, fmt.Errorf("upstream %s: a name is lower-case letters, digits and dashes", name)
-		}
+		u, _ := url.Parse(base)
 		p, ok := out[name]
 		if !ok {
 			p = Provider{Name: name, Dialect: DialectOpenAI}
@@ -176,6 +174,26 @@ func HostOf(base string) string {
 func unconfirmedMessage(p Provider) string {
 	return fmt.Sprintf("Sluice will not send the %s key to %s: that is not %s's official address, and it was not confirmed from the command line. If that server is yours, confirm it: sluice settings set upstream.%s %s --allow-key-to %s (or start Sluice with --upstream %s=%s)",
 		p.Name, p.UnconfirmedHost, p.Name, p.Name, p.BaseURL, p.UnconfirmedHost, p.Name, p.BaseURL)
+}
+
+// ErrInvalidUpstream is wrapped by CheckUpstream's errors.
+var ErrInvalidUpstream = errors.New("invalid upstream")
+
+// CheckUpstream reports what is wrong with an upstream override, name →
+// base URL, if anything. The name, taken in lower case, is 1 to 40
+// lower-case letters, digits and dashes: it is the /NAME/ prefix of the
+// provider's routes and the keyring account of its key. The base is an
+// http or https URL. The error wraps ErrInvalidUpstream.
+func CheckUpstream(name, base string) error {
+	low := strings.ToLower(strings.TrimSpace(name))
+	if !validName(low) {
+		return fmt.Errorf("%w name %q: use 1 to 40 lower-case letters, digits and dashes, such as my-server", ErrInvalidUpstream, name)
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w %s=%s: want an http or https URL", ErrInvalidUpstream, low, base)
+	}
+	return nil
 }
 
 func validName(s string) bool {

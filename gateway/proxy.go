@@ -90,11 +90,11 @@ type Proxy struct {
 // or that come from browsers. Its zero value is the safe default.
 type Policy struct {
 	// Unpriced says what to do with a model that has no price when a
-	// budget applies to it: "refuse" (the default, "") or "estimate" (hold
-	// UnpricedHold and mark the record estimated).
+	// budget applies to it: UnpricedRefuse (the default, "") or
+	// UnpricedEstimate (hold UnpricedHold and mark the record estimated).
 	Unpriced string
 	// UnpricedHold is the conservative amount held for an unpriced model
-	// under the "estimate" policy; 0 means $1.
+	// under UnpricedEstimate; 0 means DefaultUnpricedHold.
 	UnpricedHold Money
 	// AllowedOrigins are browser origins ("http://localhost:3000") whose
 	// requests are served. Every other browser request is refused.
@@ -527,9 +527,6 @@ const noKeyMessage = "no API key: make a local token with `sluice token new NAME
 // provider key of their own.
 const ClientKeyToken = "client key"
 
-// LocalTokenPrefix starts every local token.
-const LocalTokenPrefix = "sk-sluice-"
-
 func (p *Proxy) token(ctx context.Context, secret string) (string, error) {
 	if p.Tokens == nil {
 		return "", ErrUnknownToken
@@ -572,7 +569,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 				budgeted = b.Budgeted(h)
 			}
 			pol := p.Policy()
-			if budgeted && pol.Unpriced != "estimate" {
+			if budgeted && !pol.estimatesUnpriced() {
 				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
 				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
 				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
@@ -581,7 +578,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; ")))
 				return false
 			}
-			x.unpricedHeld = unpricedCharge(pol)
+			x.unpricedHeld = pol.unpricedCharge()
 			h.Amount = addMoney(h.Amount, x.unpricedHeld)
 			h.Estimated = true
 		}
@@ -592,7 +589,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		}
 		if budgeted {
 			pol := p.Policy()
-			if pol.Unpriced != "estimate" {
+			if !pol.estimatesUnpriced() {
 				x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonUnpriced
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
 				p.settle(x.rec)
@@ -600,10 +597,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds. Fix: run `sluice prices update` (the current price table; or Update on the Prices page). Or add the price with `sluice prices import FILE`, or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model))
 				return false
 			}
-			h.Amount = pol.UnpricedHold
-			if h.Amount <= 0 {
-				h.Amount = Dollar
-			}
+			h.Amount = pol.unpricedCharge()
 			h.Estimated = true
 		}
 	}
@@ -727,15 +721,6 @@ func (b billing) probe() Usage {
 		u.CodeExecutionCalls = 1
 	}
 	return u
-}
-
-// unpricedCharge is what the unpriced-model policy charges for a model or
-// a part of a request the table cannot price.
-func unpricedCharge(pol Policy) Money {
-	if pol.UnpricedHold > 0 {
-		return pol.UnpricedHold
-	}
-	return Dollar
 }
 
 // location is the user's time zone.

@@ -128,6 +128,19 @@ type Record struct {
 	// Rates is the price row the cost was computed with, kept so that the
 	// arithmetic can be shown after prices change.
 	Rates *Price `json:"rates,omitempty"`
+
+	// Alias is the alias the request named, "" when it named a model
+	// itself. Provider and Model are then the target that served this
+	// attempt; Routed says why it did (RoutedTarget, RoutedFallback,
+	// RoutedOverSoft) and RouteNote in words. Each attempt at an alias's
+	// targets is a record of its own: Attempt counts them from 1, and
+	// After is the ID of the failed attempt this one followed.
+	Alias     string `json:"alias,omitempty"`
+	Routed    string `json:"routed,omitempty"`
+	RouteNote string `json:"route_note,omitempty"`
+	Attempt   int    `json:"attempt,omitempty"`
+	After     string `json:"after,omitempty"`
+
 	// RequestBody and ResponseBody are kept only when the user opts in to
 	// body logging, cut at MaxLoggedBody bytes, with secrets redacted.
 	RequestBody  string `json:"request_body,omitempty"`

@@ -332,7 +332,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg 
 			// part the table cannot price, never $0 for it.
 			charge := x.unpricedHeld
 			if charge <= 0 {
-				charge = unpricedCharge(p.Policy())
+				charge = p.Policy().unpricedCharge()
 			}
 			x.rec.Cost = addMoney(x.rec.Cost, charge)
 			x.rec.Unpriced = unknown

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -146,5 +147,34 @@ func TestUpstreamErrorStoredRedacted(t *testing.T) {
 	}
 	if strings.Contains(recs[0].Error, key[8:24]) || !strings.Contains(recs[0].Error, "[redacted]") {
 		t.Errorf("record error = %q, want the echoed key redacted", recs[0].Error)
+	}
+}
+
+// TestCheckUpstream: the one rule for an upstream's name and base, which
+// the store applies to saved settings and the command line to --upstream.
+func TestCheckUpstream(t *testing.T) {
+	for _, tt := range []struct {
+		name, base string
+		ok         bool
+	}{
+		{"openai", "https://api.openai.com/v1", true},
+		{"my-server", "http://127.0.0.1:8000/v1", true},
+		{"MyServer", "http://127.0.0.1:8000/v1", true}, // names are taken in lower case
+		{"my_server", "http://127.0.0.1:8000/v1", false},
+		{"my server", "http://127.0.0.1:8000/v1", false},
+		{"a/b", "http://127.0.0.1:8000/v1", false},
+		{"", "http://127.0.0.1:8000/v1", false},
+		{strings.Repeat("a", 41), "http://127.0.0.1:8000/v1", false},
+		{"local", "ftp://127.0.0.1/v1", false},
+		{"local", "127.0.0.1:8000", false},
+	} {
+		err := CheckUpstream(tt.name, tt.base)
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrInvalidUpstream) {
+			t.Errorf("CheckUpstream(%q, %q) = %v, want ok %v", tt.name, tt.base, err, tt.ok)
+		}
+		_, werr := WithUpstreams(DefaultProviders(), map[string]string{tt.name: tt.base})
+		if (werr == nil) != tt.ok {
+			t.Errorf("WithUpstreams(%q: %q) = %v, want ok %v, as CheckUpstream", tt.name, tt.base, werr, tt.ok)
+		}
 	}
 }

@@ -44,8 +44,8 @@ func TestDeferSurvivesRestartAndExpires(t *testing.T) {
 	if n, err := db.Recover(ctx); err != nil || n != 0 {
 		t.Fatalf("Recover = %d, %v; want nothing charged", n, err)
 	}
-	if db.OpenHolds() != 1 || db.Held() != h.Amount {
-		t.Fatalf("after restart %d holds open, %v held; want the deferred hold", db.OpenHolds(), db.Held())
+	if db.OpenHolds() != 1 || heldTotal(db) != h.Amount {
+		t.Fatalf("after restart %d holds open, %v held; want the deferred hold", db.OpenHolds(), heldTotal(db))
 	}
 	got, ok, err := db.Deferred(ctx, "openai/resp_1")
 	if err != nil || !ok || got.ID != "bg1" {

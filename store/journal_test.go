@@ -122,7 +122,7 @@ func TestJournalCrashAcrossFolds(t *testing.T) {
 		}
 		wantHeld += a
 	}
-	if got, open := db2.Held(), db2.OpenHolds(); got != wantHeld || open != n/2 {
+	if got, open := heldTotal(db2), db2.OpenHolds(); got != wantHeld || open != n/2 {
 		t.Errorf("after the crash: %d holds open, %s held; want %d and %s", open, got, n/2, wantHeld)
 	}
 	if k, err := db2.Recover(ctx); err != nil || k != n/2 {
@@ -197,7 +197,7 @@ func TestJournalAfterFold(t *testing.T) {
 	hold("c", cents(30))
 
 	db2 := openAt(t, crashCopy(t, db), Options{})
-	if got, open := db2.Held(), db2.OpenHolds(); got != cents(65) || open != 3 {
+	if got, open := heldTotal(db2), db2.OpenHolds(); got != cents(65) || open != 3 {
 		t.Errorf("after the crash: %d holds open, %s held; want 3 and %s", open, got, cents(65))
 	}
 	if k, err := db2.Recover(ctx); err != nil || k != 3 {

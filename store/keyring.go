@@ -39,11 +39,6 @@ const DefaultService = "sluice"
 // defaultKeyringTimeout bounds each keyring call when Keyring.Timeout is 0.
 const defaultKeyringTimeout = 3 * time.Second
 
-// localTokenPrefix starts every Sluice local token. `sluice env` exports
-// local tokens in OPENAI_API_KEY and friends, so an environment value with
-// this prefix is not a provider key and must never be sent upstream.
-const localTokenPrefix = "sk-sluice-"
-
 // probeAccount is the account Probe looks up. It names no provider, so the
 // lookup only finds out whether the keyring answers.
 const probeAccount = "sluice-probe"
@@ -173,7 +168,10 @@ func (k *Keyring) fromEnv(provider string, broken error) (string, error) {
 	}
 	for _, name := range envVars(provider) {
 		v := strings.TrimSpace(getenv(name))
-		if v == "" || strings.HasPrefix(v, localTokenPrefix) {
+		// `sluice env` exports local tokens in OPENAI_API_KEY and
+		// friends: such a value is not a provider key and must never be
+		// sent upstream.
+		if v == "" || gateway.IsLocalToken(v) {
 			continue
 		}
 		k.mu.Lock()
@@ -203,11 +201,11 @@ func (k *Keyring) Set(ctx context.Context, provider, key string) error {
 	key = strings.TrimSpace(key)
 	switch {
 	case provider == "":
-		return errors.New("store key: no provider named")
+		return invalidf("store key: no provider named")
 	case key == "":
-		return fmt.Errorf("store %s key: the key is empty", provider)
-	case strings.HasPrefix(key, localTokenPrefix):
-		return fmt.Errorf("store %s key: that is a Sluice local token, not a %s API key", provider, provider)
+		return invalidf("store %s key: the key is empty", provider)
+	case gateway.IsLocalToken(key):
+		return invalidf("store %s key: that is a Sluice local token, not a %s API key", provider, provider)
 	}
 	err := k.call(ctx, func(b keyringBackend) error {
 		err := b.Set(k.service(), provider, key)

@@ -309,29 +309,21 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 	}
 	var (
 		applies []*budgetState
-		refusal *gateway.Refusal
 		evs     []BudgetEvent
 	)
+	adm := gateway.Admission{Now: now, Want: h.Amount}
 	for _, st := range db.budgets {
 		if !st.b.Applies(h) {
 			continue
 		}
 		db.roll(st, now)
 		applies = append(applies, st)
-		ref := st.b.Admit(now, st.standing(), h.Amount)
-		if ref == nil {
-			continue
-		}
-		if refusal == nil || ref.Remaining < refusal.Remaining ||
-			ref.Remaining == refusal.Remaining && ref.Budget < refusal.Budget {
-			refusal = ref
-		}
-		if !st.limitFired {
+		if adm.Refuses(st.b, st.standing()) && !st.limitFired {
 			st.limitFired = true
 			evs = append(evs, st.event(BudgetLimit, now))
 		}
 	}
-	if refusal != nil {
+	if refusal := adm.Refusal(); refusal != nil {
 		return refusal, evs, nil
 	}
 	oh := &openHold{h: h}
@@ -679,17 +671,6 @@ func (db *DB) loadHolds(tx *bolt.Tx) error {
 	})
 }
 
-// Held returns the total of the holds open now.
-func (db *DB) Held() gateway.Money {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	var sum gateway.Money
-	for _, oh := range db.holds {
-		sum += oh.h.Amount
-	}
-	return sum
-}
-
 // OpenHolds returns the number of holds open now, those a crash left
 // included until Recover charges them.
 func (db *DB) OpenHolds() int {
@@ -729,27 +710,20 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 		db.mu.Unlock()
 		return nil
 	}
-	var refusal *gateway.Refusal
 	var evs []BudgetEvent
+	adm := gateway.Admission{Now: now, Want: more}
 	for _, bid := range oh.budgets {
 		st, ok := db.budgets[bid]
 		if !ok {
 			continue
 		}
 		db.roll(st, now)
-		ref := st.b.Admit(now, st.standing(), more)
-		if ref == nil {
-			continue
-		}
-		if refusal == nil || ref.Remaining < refusal.Remaining {
-			refusal = ref
-		}
-		if !st.limitFired {
+		if adm.Refuses(st.b, st.standing()) && !st.limitFired {
 			st.limitFired = true
 			evs = append(evs, st.event(BudgetLimit, now))
 		}
 	}
-	if refusal != nil {
+	if refusal := adm.Refusal(); refusal != nil {
 		db.mu.Unlock()
 		db.fire(evs)
 		return fmt.Errorf("extend hold %s: %w", id, refusal)

@@ -738,14 +738,14 @@ func TestExtend(t *testing.T) {
 	if err := db.Extend(ctx, "h1", 7*gateway.Dollar); err != nil {
 		t.Fatalf("Extend to $7 within a $10 budget = %v", err)
 	}
-	if got := db.Held(); got != 7*gateway.Dollar {
+	if got := heldTotal(db); got != 7*gateway.Dollar {
 		t.Errorf("Held() = %v after Extend, want 7", got)
 	}
 	var ref *gateway.Refusal
 	if err := db.Extend(ctx, "h1", 11*gateway.Dollar); !errors.As(err, &ref) || ref.Budget != "day" {
 		t.Fatalf("Extend past the budget = %v, want a refusal by day", err)
 	}
-	if got := db.Held(); got != 7*gateway.Dollar {
+	if got := heldTotal(db); got != 7*gateway.Dollar {
 		t.Errorf("Held() = %v after a refused Extend, want 7 still", got)
 	}
 	// The extended amount is what a crash charges.
@@ -761,4 +761,38 @@ func TestExtend(t *testing.T) {
 	if err := db2.Extend(ctx, "nope", gateway.Dollar); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Extend(unknown) = %v, want ErrNotFound", err)
 	}
+}
+
+// TestHoldAndExtendRefuseAlike: when budgets with the same room left all
+// refuse, a hold and an extension name the same one (the first by name),
+// whatever order the budgets sit in memory.
+func TestHoldAndExtendRefuseAlike(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	for _, name := range []string{"zeta", "alpha", "mid"} {
+		mustPutBudget(t, db, gateway.Budget{Name: name, Limit: 10 * gateway.Dollar, Period: gateway.PeriodDay})
+	}
+	ctx := context.Background()
+	if err := db.Hold(ctx, gateway.Hold{ID: "h1", Provider: "openai", Model: "gpt-4o", Amount: 4 * gateway.Dollar}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ { // map order varies from call to call
+		var ref *gateway.Refusal
+		if err := db.Hold(ctx, gateway.Hold{ID: "h2", Provider: "openai", Model: "gpt-4o", Amount: 7 * gateway.Dollar}); !errors.As(err, &ref) || ref.Budget != "alpha" {
+			t.Fatalf("Hold past three budgets = %v, want a refusal by alpha", err)
+		}
+		if err := db.Extend(ctx, "h1", 11*gateway.Dollar); !errors.As(err, &ref) || ref.Budget != "alpha" {
+			t.Fatalf("Extend past three budgets = %v, want a refusal by alpha", err)
+		}
+	}
+}
+
+// heldTotal returns the total of the holds open in db now.
+func heldTotal(db *DB) gateway.Money {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var sum gateway.Money
+	for _, oh := range db.holds {
+		sum += oh.h.Amount
+	}
+	return sum
 }

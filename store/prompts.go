@@ -100,7 +100,7 @@ func (db *DB) GetPrompt(name string) (gateway.Prompt, error) {
 		return p, fmt.Errorf("prompt %q: %w", name, errNoPrompt)
 	}
 	if p.Deleted {
-		return gateway.Prompt{}, fmt.Errorf("prompt %q was removed (`sluice prompt rollback %s` restores it): %w", name, name, errNoPrompt)
+		return gateway.Prompt{}, fmt.Errorf("prompt %q was removed (its versions are kept): %w", name, errNoPrompt)
 	}
 	return p, nil
 }

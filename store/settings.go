@@ -4,18 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
 	bolt "go.etcd.io/bbolt"
-)
-
-// Unpriced policies: what Sluice does with a request for a model whose
-// price it does not know, when a budget applies to it.
-const (
-	UnpricedRefuse   = "refuse"   // refuse it (402)
-	UnpricedEstimate = "estimate" // hold UnpricedHold and mark the record estimated
 )
 
 // Settings are the user's preferences, kept in the data file.
@@ -23,10 +15,11 @@ type Settings struct {
 	// Upstreams replaces providers' base URLs: name → the base the
 	// provider's own SDK takes.
 	Upstreams map[string]string `json:"upstreams,omitempty"`
-	// UnpricedPolicy is UnpricedRefuse or UnpricedEstimate.
+	// UnpricedPolicy is gateway.UnpricedRefuse or gateway.UnpricedEstimate
+	// (gateway.Policy.Unpriced).
 	UnpricedPolicy string `json:"unpriced_policy"`
 	// UnpricedHold is what a request for an unpriced model holds under
-	// UnpricedEstimate.
+	// gateway.UnpricedEstimate (gateway.Policy.UnpricedHold).
 	UnpricedHold gateway.Money `json:"unpriced_hold_usd"`
 	// TimeZone is the IANA zone of budget windows and daily spend, such as
 	// "Europe/Berlin"; "" means the system's.
@@ -88,8 +81,8 @@ const (
 // DefaultSettings are the settings of a new data file.
 func DefaultSettings() Settings {
 	return Settings{
-		UnpricedPolicy: UnpricedRefuse,
-		UnpricedHold:   gateway.Dollar / 2,
+		UnpricedPolicy: gateway.UnpricedRefuse,
+		UnpricedHold:   gateway.DefaultUnpricedHold,
 		CloseAction:    CloseHide,
 	}
 }
@@ -131,12 +124,12 @@ func settingsLocation(s Settings) *time.Location {
 }
 
 // PutSettings validates s and stores it. An empty UnpricedPolicy means
-// UnpricedRefuse. A new TimeZone moves budget windows at once, unless
+// gateway.UnpricedRefuse. A new TimeZone moves budget windows at once, unless
 // Options.Location fixed them; spend already rolled up stays under the
 // days it was recorded in.
 func (db *DB) PutSettings(s Settings) error {
 	if s.UnpricedPolicy == "" {
-		s.UnpricedPolicy = UnpricedRefuse
+		s.UnpricedPolicy = gateway.UnpricedRefuse
 	}
 	if err := s.validate(); err != nil {
 		return err
@@ -170,16 +163,8 @@ func (db *DB) PutSettings(s Settings) error {
 }
 
 func (s Settings) validate() error {
-	switch s.UnpricedPolicy {
-	case UnpricedRefuse, UnpricedEstimate:
-	default:
-		return invalidf("unpriced policy %q: use %q or %q", s.UnpricedPolicy, UnpricedRefuse, UnpricedEstimate)
-	}
-	if s.UnpricedHold < 0 {
-		return invalidf("unpriced hold %s is negative", s.UnpricedHold)
-	}
-	if s.UnpricedPolicy == UnpricedEstimate && s.UnpricedHold == 0 {
-		return invalidf("unpriced hold must be more than $0 when unpriced requests are estimated")
+	if err := gateway.CheckUnpriced(s.UnpricedPolicy, s.UnpricedHold); err != nil {
+		return &invalidError{err}
 	}
 	if s.TimeZone != "" {
 		if _, err := time.LoadLocation(s.TimeZone); err != nil {
@@ -187,12 +172,8 @@ func (s Settings) validate() error {
 		}
 	}
 	for name, base := range s.Upstreams {
-		if name == "" || strings.ContainsAny(name, " =/") {
-			return invalidf("upstream name %q: use the provider's name, such as openai", name)
-		}
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return invalidf("upstream %s: %q is not an http or https URL", name, base)
+		if err := gateway.CheckUpstream(name, base); err != nil {
+			return &invalidError{err}
 		}
 	}
 	for _, o := range s.AllowedOrigins {
@@ -308,33 +289,15 @@ func (db *DB) PriceOverrides() ([]gateway.Price, error) {
 	return prices, nil
 }
 
-// PutPriceOverrides replaces the user's price rows with prices. Each row
-// needs a provider and a model, one row per pair, and no negative rate;
-// a row without a Source is marked "override".
+// PutPriceOverrides replaces the user's price rows with prices, which
+// must pass gateway.CheckPrices.
 func (db *DB) PutPriceOverrides(prices []gateway.Price) error {
-	seen := make(map[[2]string]bool, len(prices))
-	rows := make([]gateway.Price, len(prices))
-	for i, p := range prices {
-		if p.Provider == "" || p.Model == "" {
-			return invalidf("price row %d: needs a provider and a model", i+1)
-		}
-		k := [2]string{p.Provider, strings.ToLower(p.Model)}
-		if seen[k] {
-			return invalidf("price for %s/%s given twice", p.Provider, p.Model)
-		}
-		seen[k] = true
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
-			return invalidf("price for %s/%s: a rate is negative", p.Provider, p.Model)
-		}
-		for _, t := range p.Tiers {
-			if t.AboveInputTokens < 0 || t.Input < 0 || t.Output < 0 {
-				return invalidf("price for %s/%s: a long-context tier is negative", p.Provider, p.Model)
-			}
-		}
-		if p.Source == "" {
-			p.Source = "override"
-		}
-		rows[i] = p
+	if err := gateway.CheckPrices(prices); err != nil {
+		return &invalidError{err}
+	}
+	rows := prices
+	if rows == nil {
+		rows = []gateway.Price{}
 	}
 	data, err := json.Marshal(rows)
 	if err != nil {

@@ -17,7 +17,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	}
 	s := Settings{
 		Upstreams:      map[string]string{"openai": "https://proxy.example.com/v1", "local": "http://127.0.0.1:8000/v1"},
-		UnpricedPolicy: UnpricedEstimate,
+		UnpricedPolicy: gateway.UnpricedEstimate,
 		UnpricedHold:   gateway.Dollar / 4,
 		TimeZone:       "Europe/Berlin",
 		AllowedOrigins: []string{"http://localhost:5173"},
@@ -38,17 +38,18 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if err := db.PutSettings(Settings{}); err != nil {
 		t.Errorf("PutSettings(zero) = %v", err)
 	}
-	if got, _ := db.Settings(); got.UnpricedPolicy != UnpricedRefuse {
+	if got, _ := db.Settings(); got.UnpricedPolicy != gateway.UnpricedRefuse {
 		t.Errorf("policy after PutSettings(zero) = %q, want refuse", got.UnpricedPolicy)
 	}
 	bad := []Settings{
 		{UnpricedPolicy: "guess"},
-		{UnpricedPolicy: UnpricedEstimate},
+		{UnpricedPolicy: gateway.UnpricedEstimate},
 		{UnpricedHold: -1},
 		{TimeZone: "Mars/Olympus_Mons"},
 		{Upstreams: map[string]string{"openai": "ftp://x"}},
 		{Upstreams: map[string]string{"openai": "api.openai.com"}},
 		{Upstreams: map[string]string{"": "https://x"}},
+		{Upstreams: map[string]string{"my_server": "https://x"}}, // the gateway's name rule
 		{AllowedOrigins: []string{"localhost:5173"}},
 		{AllowedOrigins: []string{"http://localhost:5173/app"}},
 		{RetentionDays: -1},
@@ -83,7 +84,6 @@ func TestPriceOverrides(t *testing.T) {
 	db.Close()
 	db = openAt(t, path, Options{})
 	got, err = db.PriceOverrides()
-	prices[1].Source = "override"
 	if err != nil || !reflect.DeepEqual(got, prices) {
 		t.Errorf("PriceOverrides() = %+v, %v, want %+v", got, err, prices)
 	}

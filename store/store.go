@@ -76,7 +76,7 @@ var (
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketHolds, bucketRecords, bucketRecordIDs, bucketRollups, bucketBudgets, bucketTokens,
-	bucketPrompts, bucketPromptRollups, bucketMinutes, bucketDeferred}
+	bucketPrompts, bucketPromptRollups, bucketMinutes, bucketDeferred, bucketAliases}
 
 // schemaVersion is the layout of the buckets this code reads and writes.
 const schemaVersion = "1"
@@ -107,6 +107,8 @@ type DB struct {
 
 	tokMu  sync.RWMutex           // guards tokens
 	tokens map[string]*tokenEntry // by SHA-256 of the secret
+
+	aliases aliasCache
 
 	subMu  sync.Mutex // guards subs and closed
 	subs   map[*subscriber]struct{}
@@ -253,6 +255,9 @@ func (db *DB) init(journaled [][]byte) error {
 			return err
 		}
 		if err := db.loadDeferred(tx); err != nil {
+			return err
+		}
+		if err := db.loadAliases(tx); err != nil {
 			return err
 		}
 		return db.loadTokens(tx)

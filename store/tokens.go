@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,13 +16,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Local tokens are secrets "sk-sluice-" followed by TokenSecretLength
-// base62 characters (about 238 bits). Only the SHA-256 of a secret is
-// stored; a secret is shown once, by NewToken, and cannot be read back.
-const (
-	tokenSecretPrefix = "sk-sluice-"
-	TokenSecretLength = 40
-)
+// Local tokens are secrets gateway.LocalTokenPrefix followed by
+// TokenSecretLength base62 characters (about 238 bits). Only the SHA-256
+// of a secret is stored; a secret is shown once, by NewToken, and cannot
+// be read back.
+const TokenSecretLength = 40
 
 // tokenFlushInterval is how often last-use times reach the disk. A crash
 // loses at most this much of them, and a busy gateway pays one write per
@@ -86,8 +83,8 @@ func validTokenName(name string) bool {
 // newTokenSecret returns a fresh secret.
 func newTokenSecret() string {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	out := make([]byte, 0, len(tokenSecretPrefix)+TokenSecretLength)
-	out = append(out, tokenSecretPrefix...)
+	out := make([]byte, 0, len(gateway.LocalTokenPrefix)+TokenSecretLength)
+	out = append(out, gateway.LocalTokenPrefix...)
 	buf := make([]byte, TokenSecretLength*2)
 	for len(out) < cap(out) {
 		rand.Read(buf) // never returns an error (crypto/rand, Go 1.24+)
@@ -170,7 +167,7 @@ func (db *DB) DeleteToken(name string) error {
 // error wrapping gateway.ErrUnknownToken. It answers from memory and notes
 // the use, which reaches the disk with the next periodic flush.
 func (db *DB) Token(ctx context.Context, secret string) (string, error) {
-	if !strings.HasPrefix(secret, tokenSecretPrefix) {
+	if !gateway.IsLocalToken(secret) {
 		return "", gateway.ErrUnknownToken
 	}
 	h := hashSecret(secret)

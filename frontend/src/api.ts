@@ -316,6 +316,18 @@ export interface TokenInfo {
   last_used?: string;
 }
 
+/** A model name that stands for other models (`sluice alias`). */
+export interface Alias {
+  name: string;
+  /** provider/model, a model the price table knows, or another alias */
+  target: string;
+  /** tried in order when the ones before fail before their first byte */
+  fallbacks?: string[] | null;
+  /** serves instead of target once a budget that applies is past its soft threshold */
+  over_soft?: string;
+  updated?: string;
+}
+
 export interface PriceList {
   version: string;
   /** the data the built-in table derives from, with commit and date */
@@ -498,6 +510,9 @@ export const api = {
   pause: (token: string, forDuration: string, cut: boolean) => call<Pause>('pause', { token, for: forDuration, cut }),
   resume: (token = '') => call<Pause[] | null>('resume', { token }),
   allowLoop: (token: string, forDuration = '1h') => call<string>('loop.allow', { token, for: forDuration }),
+  aliases: () => call<Alias[] | null>('aliases'),
+  putAlias: (a: Alias) => call<Alias>('alias.put', a),
+  deleteAlias: (name: string) => call<null>('alias.delete', { name }),
   settings: () => call<Settings>('settings'),
   putSettings: (s: Settings) => call<Settings>('settings.put', s),
 };

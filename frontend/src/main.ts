@@ -16,8 +16,9 @@ import { connectPage } from './pages/connect';
 import { pricesPage } from './pages/prices';
 import { settingsPage } from './pages/settings';
 import { promptsPage } from './pages/prompts';
+import { aliasesPage } from './pages/aliases';
 
-const PAGES: Page[] = [overviewPage, requestsPage, budgetsPage, keysPage, tokensPage, promptsPage, connectPage, pricesPage, settingsPage];
+const PAGES: Page[] = [overviewPage, requestsPage, budgetsPage, keysPage, tokensPage, promptsPage, aliasesPage, connectPage, pricesPage, settingsPage];
 const POLL_MS = 500;
 const POLL_HIDDEN_MS = 3000;
 const SEEN_KEY = 'sluice.noticesSeen';

@@ -12,6 +12,7 @@ const ICONS: Record<string, string> = {
   keys: 'M12.5 3a4.5 4.5 0 0 0-4.2 6.1L3 14.4V17h2.6v-1.6h1.6v-1.6h1.6l1.3-1.3A4.5 4.5 0 1 0 12.5 3zm1 3.2a1 1 0 1 1 0 .1z',
   tokens: 'M3 6.5h14v7H3z M6 10h.01 M10 10h.01 M14 10h.01',
   prompts: 'M4 4h12v9H9l-4 3v-3H4z M7 7.5h6 M7 10h4',
+  aliases: 'M3 10h5l4-5h5 M8 10l4 5h5 M15 3l2 2-2 2 M15 13l2 2-2 2',
   connect: 'M8 12l4-4 M6.5 9.5 4.8 11.2a3 3 0 0 0 4.2 4.2l1.7-1.7 M13.5 10.5l1.7-1.7a3 3 0 0 0-4.2-4.2L9.3 6.3',
   prices: 'M3 10.6V3h7.6l6.9 6.9-7.6 7.6z M6.5 6.5h.01',
   settings:

@@ -644,7 +644,7 @@ test('loop detection is set in Settings', { skip }, async () => {
 });
 
 test('every page, light and dark, narrow and wide', { skip }, async () => {
-  const pages = ['Overview', 'Requests', 'Budgets', 'Keys', 'Tokens', 'Connect', 'Prices', 'Settings'];
+  const pages = ['Overview', 'Requests', 'Budgets', 'Keys', 'Tokens', 'Aliases', 'Connect', 'Prices', 'Settings'];
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [size, vp] of [

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/gateway"
+)
+
+func TestCLIAlias(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := sluice(t, "", "alias", "set", "claude-haiku-4-5-20251001", "openai/gpt-5-mini", "--fallback", "deepseek-chat", "--fallback", "anthropic/claude-haiku-4-5-20251001", "--over-soft", "gpt-5-nano", "--data", dir)
+	if err != nil || out != "alias claude-haiku-4-5-20251001 → openai/gpt-5-mini, then deepseek-chat, then anthropic/claude-haiku-4-5-20251001; gpt-5-nano once a budget is past its soft threshold\n" {
+		t.Fatalf("alias set = %q, %v", out, err)
+	}
+	if out, _, err = sluice(t, "", "alias", "set", "bg", "claude-haiku-4-5-20251001", "--data", dir); err != nil {
+		t.Fatalf("alias set (to an alias) = %q, %v", out, err)
+	}
+
+	// Refusals say what is wrong and change nothing.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"set", "x", "gtp-5-mini"}, `target "gtp-5-mini": no provider is named so and the price table knows no such model; write it as provider/model`},
+		{[]string{"set", "x", "nosuch/gpt-5"}, `target "nosuch/gpt-5"`},
+		{[]string{"set", "claude-haiku-4-5-20251001", "bg"}, "aliases would loop: claude-haiku-4-5-20251001 → bg → claude-haiku-4-5-20251001"},
+		{[]string{"set", "x", "openai/gpt-5", "--fallback", "openai/gpt-5"}, "names openai/gpt-5 twice"},
+		{[]string{"rm", "nosuch"}, "not found"},
+	} {
+		_, _, err := sluice(t, "", append(append([]string{"alias"}, tc.args...), "--data", dir)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("alias %v = %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+	if _, _, err := sluice(t, "", "alias", "set", "x", "--data", dir); !errors.Is(err, errUsage) {
+		t.Errorf("alias set without a target = %v, want a usage error", err)
+	}
+
+	out, _, err = sluice(t, "", "alias", "ls", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "bg ") ||
+		!strings.Contains(lines[2], "deepseek-chat, anthropic/claude-haiku-4-5-20251001") || !strings.HasSuffix(lines[2], "gpt-5-nano") {
+		t.Errorf("alias ls =\n%s", out)
+	}
+	out, _, err = sluice(t, "", "alias", "ls", "--json", "--data", dir)
+	var as []gateway.Alias
+	if err != nil || json.Unmarshal([]byte(out), &as) != nil || len(as) != 2 || as[1].OverSoft != "gpt-5-nano" || len(as[1].Fallbacks) != 2 {
+		t.Errorf("alias ls --json = %s, %v", out, err)
+	}
+	if out, _, err = sluice(t, "", "alias", "rm", "BG", "--data", dir); err != nil || out != "removed alias BG\n" {
+		t.Errorf("alias rm = %q, %v", out, err)
+	}
+	if out, _, _ = sluice(t, "", "alias", "--data", dir); strings.Contains(out, "bg") || !strings.Contains(out, "claude-haiku-4-5-20251001") {
+		t.Errorf("alias (ls) after rm =\n%s", out)
+	}
+}

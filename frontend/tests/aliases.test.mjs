@@ -1,0 +1,126 @@
+// Browser end-to-end test of the Aliases page: Debian's Chromium, driven by
+// playwright-core, against a running `sluice serve`. It makes an alias
+// with fallbacks and an over-soft target, sees the gateway refuse a typo
+// and a loop with its own words, edits the alias and removes another.
+//
+// Environment (set by e2e/aliases_test.go):
+//   SLUICE_URL    the one-time sign-in link
+// Optional:
+//   SLUICE_SCREENSHOTS  where screenshots go (default: tests/screenshots)
+//   CHROMIUM            the browser (default /usr/bin/chromium)
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const url = process.env.SLUICE_URL;
+const skip = url ? false : 'needs SLUICE_URL (the Go test sets it)';
+const shotsDir = process.env.SLUICE_SCREENSHOTS || path.join(here, 'screenshots');
+
+let context;
+let page;
+let profile;
+const pageErrors = [];
+
+before(async () => {
+  if (skip) return;
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-aliases-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    viewport: { width: 1440, height: 1000 },
+    colorScheme: 'light',
+    timezoneId: 'UTC',
+    locale: 'en-US',
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(10_000);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  fs.mkdirSync(shotsDir, { recursive: true });
+  await page.goto(url);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+function table() {
+  return page.getByRole('table', { name: 'Aliases' });
+}
+
+async function newAlias(fields) {
+  await page.getByRole('button', { name: 'New alias' }).click();
+  const dlg = page.getByRole('dialog', { name: 'New alias' });
+  await dlg.getByLabel('Name').fill(fields.name);
+  await dlg.getByLabel('Target').fill(fields.target);
+  if (fields.fallbacks) await dlg.getByLabel('Fallbacks').fill(fields.fallbacks);
+  if (fields.overSoft) await dlg.getByLabel('Past a soft threshold').fill(fields.overSoft);
+  await dlg.getByRole('button', { name: 'Create alias' }).click();
+  return dlg;
+}
+
+test('the page says what an alias is, and starts empty', { skip }, async () => {
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Aliases', exact: true }).click();
+  await page.getByRole('heading', { name: 'Aliases', level: 1 }).waitFor();
+  await page.getByText('No aliases yet').waitFor();
+  assert.match(await page.locator('.lead').innerText(), /fallbacks in order/);
+});
+
+test('an alias with fallbacks and an over-soft target is saved and listed', { skip }, async () => {
+  const dlg = await newAlias({
+    name: 'claude-haiku-4-5-20251001',
+    target: 'openai/gpt-5-mini',
+    fallbacks: 'deepseek-chat, anthropic/claude-haiku-4-5-20251001',
+    overSoft: 'gpt-5-nano',
+  });
+  await dlg.waitFor({ state: 'detached' });
+  const row = table().locator('tbody tr[data-alias="claude-haiku-4-5-20251001"]');
+  await row.waitFor();
+  const text = await row.innerText();
+  assert.match(text, /openai\/gpt-5-mini/);
+  assert.match(text, /deepseek-chat → anthropic\/claude-haiku-4-5-20251001/);
+  assert.match(text, /gpt-5-nano/);
+});
+
+test('the gateway refuses a target it cannot reach and a loop, in the dialog', { skip }, async () => {
+  let dlg = await newAlias({ name: 'fast', target: 'gtp-5-mini' });
+  await dlg.getByRole('alert').getByText('write it as provider/model').waitFor();
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+
+  dlg = await newAlias({ name: 'bg', target: 'claude-haiku-4-5-20251001' });
+  await dlg.waitFor({ state: 'detached' });
+  await table().locator('tbody tr[data-alias="bg"]').waitFor();
+
+  // Pointing the first alias back at bg would loop.
+  await page.getByRole('button', { name: 'Edit claude-haiku-4-5-20251001' }).click();
+  const edit = page.getByRole('dialog', { name: 'Edit alias “claude-haiku-4-5-20251001”' });
+  assert.equal(await edit.getByLabel('Name').getAttribute('readonly'), '');
+  await edit.getByLabel('Target').fill('bg');
+  await edit.getByRole('button', { name: 'Save alias' }).click();
+  await edit.getByRole('alert').getByText('aliases would loop: claude-haiku-4-5-20251001 → bg → claude-haiku-4-5-20251001').waitFor();
+  // A real change saves.
+  await edit.getByLabel('Target').fill('openai/gpt-5');
+  await edit.getByLabel('Fallbacks').fill('');
+  await edit.getByRole('button', { name: 'Save alias' }).click();
+  await edit.waitFor({ state: 'detached' });
+  const row = table().locator('tbody tr[data-alias="claude-haiku-4-5-20251001"]');
+  await page.waitForFunction(() => document.querySelector('tr[data-alias="claude-haiku-4-5-20251001"] td')?.textContent === 'openai/gpt-5');
+  assert.match(await row.innerText(), /None/);
+  await page.screenshot({ path: path.join(shotsDir, 'aliases.png'), fullPage: true });
+});
+
+test('an alias is removed after a confirmation', { skip }, async () => {
+  await page.getByRole('button', { name: 'Remove bg' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Remove alias' }).click();
+  await table().locator('tbody tr[data-alias="bg"]').waitFor({ state: 'detached' });
+  assert.equal(await table().locator('tbody tr').count(), 1);
+  assert.deepEqual(pageErrors, []);
+});

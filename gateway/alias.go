@@ -1,0 +1,397 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// An alias is a model name that stands for other models: a request for the
+// alias goes to its target, and, when the target fails before a byte of
+// its answer has reached the caller (429, 5xx, a connection error or a
+// timeout), to each fallback in turn. Once a budget that applies to the
+// request has passed its soft threshold, the alias's over-soft target
+// serves it instead of the target, so that a day's spend slows down rather
+// than stopping. An alias may have the name of a real model ("shadow" it):
+// a request for that name then goes where the alias says.
+//
+// This file holds the rules: what an alias may be, how a target is read,
+// which failures fall back. The request path asks an AliasSource for the
+// alias a request names; the store keeps them.
+
+// Alias is a model name that routes to other models.
+type Alias struct {
+	// Name is what callers send as the model, compared without regard to
+	// case or surrounding space.
+	Name string `json:"name"`
+	// Target serves the alias's requests: "provider/model", or a model
+	// the price table knows, or the name of another alias.
+	Target string `json:"target"`
+	// Fallbacks are tried in order when the target fails before its
+	// first byte with 429, 5xx, a connection error or a timeout.
+	Fallbacks []string `json:"fallbacks,omitempty"`
+	// OverSoft, when not "", serves the alias's requests instead of
+	// Target once a budget that applies to the request has passed its
+	// soft threshold. The fallbacks stay as they are.
+	OverSoft string `json:"over_soft,omitempty"`
+	// Updated is when the alias was last set.
+	Updated time.Time `json:"updated"`
+}
+
+// AliasSource gives the aliases in force. Implementations must be safe for
+// concurrent use and answer from memory: the proxy asks on every request.
+type AliasSource interface {
+	// Alias returns the alias named name, compared as AliasKey compares,
+	// and false when there is none.
+	Alias(name string) (Alias, bool)
+}
+
+// SoftWatcher is the optional capability of a Ledger to say whether a
+// budget that applies to h has passed its soft threshold, and which one.
+// Without it, an alias's over-soft target is never used.
+type SoftWatcher interface {
+	PastSoft(h Hold) (budget string, past bool)
+}
+
+// ErrInvalidAlias is wrapped by the errors of Alias.Validate,
+// CheckAliasLoops and ResolveTarget.
+var ErrInvalidAlias = errors.New("invalid alias")
+
+func badAlias(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidAlias, fmt.Sprintf(format, args...))
+}
+
+// AliasKey is how alias names compare: lower case, without surrounding
+// space.
+func AliasKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// maxAliasName bounds an alias's name and each of its targets.
+const maxAliasName = 256
+
+// maxFallbacks bounds an alias's fallbacks: each is a request's worth of
+// waiting when the ones before it fail.
+const maxFallbacks = 8
+
+// Validate checks what can be checked of a without the providers and
+// prices: a name, a target, and targets that are not blank, unprintable or
+// repeated. Its errors wrap ErrInvalidAlias.
+func (a Alias) Validate() error {
+	if err := checkAliasName("alias name", a.Name); err != nil {
+		return err
+	}
+	if strings.TrimSpace(a.Target) == "" {
+		return badAlias("alias %s has no target: give one as provider/model (openai/gpt-5-mini) or a model the price table knows", a.Name)
+	}
+	if len(a.Fallbacks) > maxFallbacks {
+		return badAlias("alias %s has %d fallbacks: at most %d", a.Name, len(a.Fallbacks), maxFallbacks)
+	}
+	seen := map[string]bool{}
+	for _, t := range a.targets() {
+		if err := checkAliasName("target", t); err != nil {
+			return err
+		}
+		if AliasKey(t) == AliasKey(a.Name) {
+			return badAlias("alias %s names itself as a target: to reach the real model of that name, write it as provider/model", a.Name)
+		}
+	}
+	for _, t := range append([]string{a.Target}, a.Fallbacks...) {
+		k := AliasKey(t)
+		if seen[k] {
+			return badAlias("alias %s names %s twice among its target and fallbacks", a.Name, t)
+		}
+		seen[k] = true
+	}
+	if a.OverSoft != "" && AliasKey(a.OverSoft) == AliasKey(a.Target) {
+		return badAlias("alias %s: the over-soft target is the target itself", a.Name)
+	}
+	return nil
+}
+
+// targets returns every target a names: Target, the fallbacks, then
+// OverSoft when set.
+func (a Alias) targets() []string {
+	ts := append([]string{a.Target}, a.Fallbacks...)
+	if a.OverSoft != "" {
+		ts = append(ts, a.OverSoft)
+	}
+	return ts
+}
+
+func checkAliasName(what, s string) error {
+	t := strings.TrimSpace(s)
+	switch {
+	case t == "":
+		return badAlias("%s is empty", what)
+	case len(t) > maxAliasName:
+		return badAlias("%s %.40q… is longer than %d bytes", what, t, maxAliasName)
+	}
+	for _, r := range t {
+		if r <= ' ' || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			return badAlias("%s %q has a space or a control character", what, t)
+		}
+	}
+	return nil
+}
+
+// CheckAliasLoops returns an error when an alias reaches itself through the
+// aliases its targets name: every request for it would go round forever.
+// A target that is an alias's name counts as naming it. The loop reported
+// starts at the first alias given that is on one.
+func CheckAliasLoops(aliases []Alias) error {
+	byKey := make(map[string]Alias, len(aliases))
+	keys := make([]string, 0, len(aliases))
+	for _, a := range aliases {
+		k := AliasKey(a.Name)
+		if _, dup := byKey[k]; !dup {
+			keys = append(keys, k)
+		}
+		byKey[k] = a
+	}
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(k string) error
+	visit = func(k string) error {
+		switch state[k] {
+		case onPath:
+			i := 0
+			for path[i] != k {
+				i++
+			}
+			loop := append(append([]string(nil), path[i:]...), k)
+			for j, n := range loop {
+				loop[j] = byKey[n].Name
+			}
+			return badAlias("aliases would loop: %s", strings.Join(loop, " → "))
+		case done:
+			return nil
+		}
+		state[k] = onPath
+		path = append(path, k)
+		for _, t := range byKey[k].targets() {
+			if next := AliasKey(t); byKey[next].Name != "" {
+				if err := visit(next); err != nil {
+					return err
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[k] = done
+		return nil
+	}
+	for _, k := range keys {
+		if err := visit(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Target is a model at a provider.
+type Target struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+}
+
+func (t Target) String() string { return t.Provider + "/" + t.Model }
+
+// ResolveTarget reads s as an alias's target: "provider/model" for a
+// provider Sluice knows, or a model the price table prices at exactly one
+// provider, or at several of which one issues models named so (claude-…
+// at anthropic). Local providers (ollama) are reached only as
+// provider/model. Its errors wrap ErrInvalidAlias and say how to name the
+// model instead.
+func ResolveTarget(s string, providers map[string]Provider, prices *Prices) (Target, error) {
+	s = strings.TrimSpace(s)
+	if name, rest, ok := strings.Cut(s, "/"); ok {
+		if p, known := providers[strings.ToLower(name)]; known {
+			if strings.TrimSpace(rest) == "" {
+				return Target{}, badAlias("target %q names provider %s but no model", s, p.Name)
+			}
+			return Target{Provider: p.Name, Model: rest}, nil
+		}
+	}
+	var found []string
+	for _, name := range ProviderNames(providers) {
+		p := providers[name]
+		if p.Keyless || prices == nil {
+			continue
+		}
+		if _, ok := prices.Lookup(name, s); ok {
+			found = append(found, name)
+		}
+	}
+	if len(found) > 1 {
+		var native []string
+		for _, name := range found {
+			for _, pre := range providers[name].Prefixes {
+				if strings.HasPrefix(strings.ToLower(s), pre) {
+					native = append(native, name)
+					break
+				}
+			}
+		}
+		if len(native) == 1 {
+			found = native
+		}
+	}
+	switch len(found) {
+	case 1:
+		return Target{Provider: found[0], Model: s}, nil
+	case 0:
+		return Target{}, badAlias("target %q: no provider is named so and the price table knows no such model; write it as provider/model, with provider one of %s", s, strings.Join(ProviderNames(providers), ", "))
+	}
+	for i, name := range found {
+		found[i] = name + "/" + s
+	}
+	return Target{}, badAlias("target %q is sold by several providers: write one of %s", s, strings.Join(found, ", "))
+}
+
+// CheckTargets checks that each target of a that names no alias in
+// aliases resolves to a provider's model (ResolveTarget).
+func (a Alias) CheckTargets(aliases AliasSource, providers map[string]Provider, prices *Prices) error {
+	for _, t := range a.targets() {
+		if !isProviderModel(t, providers) && aliases != nil {
+			if _, ok := aliases.Alias(t); ok {
+				continue
+			}
+		}
+		if _, err := ResolveTarget(t, providers, prices); err != nil {
+			return fmt.Errorf("alias %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// isProviderModel reports whether s is written provider/model for a
+// provider in providers: such a target never names an alias.
+func isProviderModel(s string, providers map[string]Provider) bool {
+	name, rest, ok := strings.Cut(strings.TrimSpace(s), "/")
+	_, known := providers[strings.ToLower(name)]
+	return ok && known && rest != ""
+}
+
+// Why a target serves a request for an alias, as its record says.
+const (
+	RoutedTarget   = "target"    // the alias's target
+	RoutedFallback = "fallback"  // a fallback, after the targets before it failed
+	RoutedOverSoft = "over-soft" // the over-soft target, a budget being past its soft threshold
+)
+
+// step is one target a request for an alias may try.
+type step struct {
+	target Target
+	// routed is RoutedTarget, RoutedFallback or RoutedOverSoft.
+	routed string
+	// why says, for the record, why this target serves the request.
+	why string
+}
+
+// maxAliasDepth bounds how many aliases a request may pass through: the
+// store refuses loops, and this keeps a request finite even so.
+const maxAliasDepth = 8
+
+// aliasPlanner turns an alias into the targets a request for it tries.
+type aliasPlanner struct {
+	aliases   AliasSource
+	providers map[string]Provider
+	prices    *Prices
+	// pastSoft names a budget past its soft threshold for a request to
+	// the target; nil means none ever is.
+	pastSoft func(Target) (budget string, past bool)
+}
+
+// alias returns the alias t names, if it names one: a target written
+// provider/model never does.
+func (pl aliasPlanner) alias(t string) (Alias, bool) {
+	if pl.aliases == nil || isProviderModel(t, pl.providers) {
+		return Alias{}, false
+	}
+	return pl.aliases.Alias(t)
+}
+
+// first returns the target a request for t goes to first, ignoring
+// over-soft targets: t itself, or the first target of the alias it names.
+func (pl aliasPlanner) first(t string, depth int) (Target, error) {
+	if b, ok := pl.alias(t); ok {
+		if depth >= maxAliasDepth {
+			return Target{}, badAlias("alias %s passes through more than %d aliases", b.Name, maxAliasDepth)
+		}
+		return pl.first(b.Target, depth+1)
+	}
+	return ResolveTarget(t, pl.providers, pl.prices)
+}
+
+// plan returns the targets a request for the alias a tries, in order: its
+// target, or its over-soft target once a budget that applies to a request
+// for the target is past its soft threshold, then its fallbacks. A target
+// that names another alias stands for that alias's own plan; a target met
+// twice is tried once.
+func (pl aliasPlanner) plan(a Alias) ([]step, error) {
+	var out []step
+	seen := map[Target]bool{}
+	var expand func(a Alias, depth int, routed, why string) error
+	add := func(t string, depth int, routed, why string) error {
+		if b, ok := pl.alias(t); ok {
+			if depth >= maxAliasDepth {
+				return badAlias("alias %s passes through more than %d aliases", b.Name, maxAliasDepth)
+			}
+			return expand(b, depth+1, routed, why)
+		}
+		tg, err := ResolveTarget(t, pl.providers, pl.prices)
+		if err != nil {
+			return fmt.Errorf("alias %s: %w", a.Name, err)
+		}
+		if !seen[tg] {
+			seen[tg] = true
+			out = append(out, step{target: tg, routed: routed, why: why})
+		}
+		return nil
+	}
+	expand = func(a Alias, depth int, routed, why string) error {
+		first := a.Target
+		if a.OverSoft != "" && pl.pastSoft != nil {
+			if tg, err := pl.first(a.Target, depth); err == nil {
+				if budget, past := pl.pastSoft(tg); past {
+					first, routed = a.OverSoft, RoutedOverSoft
+					why = fmt.Sprintf("alias %s: budget %s is past its soft threshold, so %s serves it instead of %s", a.Name, budget, a.OverSoft, a.Target)
+				}
+			}
+		}
+		if err := add(first, depth, routed, why); err != nil {
+			return err
+		}
+		for _, f := range a.Fallbacks {
+			if err := add(f, depth, RoutedFallback, "alias "+a.Name+": fallback "+f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := expand(a, 0, RoutedTarget, "alias "+a.Name+": target "+a.Target); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fallsBack reports whether an attempt that failed before a byte of its
+// answer reached the caller goes on to the next target: the provider
+// answered 429 or 5xx (status), or could not be reached at all (err: a
+// refused or reset connection, a connection closed before the headers, a
+// timeout). Never a 4xx the caller caused, and never once the attempt was
+// stopped (the caller went away, or Sluice ended it: a pause).
+func fallsBack(status int, err error, stopped bool) bool {
+	switch {
+	case stopped:
+		return false
+	case err != nil:
+		return true
+	}
+	return status == http.StatusTooManyRequests || status >= 500 && status <= 599
+}
