@@ -104,6 +104,11 @@ func (db *DB) pendingSettle(id string) bool {
 func (db *DB) fold(holds bool) error {
 	db.foldMu.Lock()
 	defer db.foldMu.Unlock()
+	return db.foldLocked(holds)
+}
+
+// foldLocked is fold, foldMu held.
+func (db *DB) foldLocked(holds bool) error {
 	db.pendMu.Lock()
 	batch := db.pending
 	db.pending = nil
@@ -160,13 +165,17 @@ func (db *DB) fold(holds bool) error {
 // flush folds the settlements waiting in the journal, so that what reads
 // the log or the rollups next sees every settlement made so far.
 func (db *DB) flush() error {
+	// Under foldMu: a fold under way has taken its settlements out of
+	// pending but may not have committed them yet.
+	db.foldMu.Lock()
+	defer db.foldMu.Unlock()
 	db.pendMu.Lock()
 	n := len(db.pending)
 	db.pendMu.Unlock()
 	if n == 0 {
 		return nil
 	}
-	if err := db.fold(false); err != nil {
+	if err := db.foldLocked(false); err != nil {
 		return fmt.Errorf("fold settlements: %w", err)
 	}
 	return nil
