@@ -1024,6 +1024,7 @@ func (c *cli) connectTool(args []string) error {
 	write := fs.Bool("write", false, "edit the tool's config file in place (keeping its other settings, with a backup)")
 	undo := fs.Bool("undo", false, "put the tool's config file back as it was before --write")
 	asJSON := fs.Bool("json", false, "print the recipe as JSON")
+	model := fs.String("model", "", "run the tool on this model (provider/model, or a model the price table knows) through an alias named after the tool, which this sets (claude-code)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -1036,8 +1037,8 @@ func (c *cli) connectTool(args []string) error {
 		}
 		return nil
 	}
-	if len(pos) > 1 || *write && *undo {
-		return fmt.Errorf("%w: sluice connect TOOL [--write | --undo]", errUsage)
+	if len(pos) > 1 || *write && *undo || *undo && *model != "" {
+		return fmt.Errorf("%w: sluice connect TOOL [--model TARGET] [--write | --undo]", errUsage)
 	}
 	tool := pos[0]
 	files := app.ToolFiles{}
@@ -1065,11 +1066,14 @@ func (c *cli) connectTool(args []string) error {
 		return err
 	}
 	defer closeAPI()
-	res, err := api.Connect(c.ctx, tool, true)
+	res, err := api.Connect(c.ctx, tool, true, *model)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "made local token %q for %s\n", res.TokenName, res.Recipe.Title)
+	if m := res.Recipe.Model; m != nil {
+		fmt.Fprintf(c.stderr, "alias %s → %s: %s asks for %s\n", m.Alias, m.Target, res.Recipe.Title, m.Alias)
+	}
 	if *asJSON {
 		return writeJSON(c.stdout, res)
 	}
@@ -1157,7 +1161,7 @@ func (c *cli) settings(args []string) error {
 			bg = "24 (default)"
 		}
 		fmt.Fprintf(tw, "background_hold_hours\t%s\n", bg)
-		loop := set.LoopPolicy()
+		loop := set.Policy().Loop
 		if loop.Off {
 			fmt.Fprintf(tw, "loop_limit\toff\n")
 		} else {

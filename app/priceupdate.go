@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -125,11 +124,11 @@ func (s *Service) priceChanges(before *gateway.Prices) (PriceUpdate, error) {
 	var res PriceUpdate
 	old := map[string]gateway.Price{}
 	for _, p := range before.All() {
-		old[p.Provider+"/"+strings.ToLower(p.Model)] = p
+		old[p.Key()] = p
 	}
 	seen := map[string]bool{}
 	for _, p := range after.All() {
-		k := p.Provider + "/" + strings.ToLower(p.Model)
+		k := p.Key()
 		seen[k] = true
 		o, ok := old[k]
 		switch {

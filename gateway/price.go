@@ -242,7 +242,7 @@ func NewPrices(rows []Price) *Prices {
 			continue
 		}
 		r = r.clone()
-		key := priceKey(r.Provider, r.Model)
+		key := r.Key()
 		if i, ok := seen[key]; ok {
 			kept[i] = r
 			continue
@@ -292,10 +292,11 @@ func NewPrices(rows []Price) *Prices {
 	return t
 }
 
-// priceKey is what makes two rows the same row: the provider and the
-// model, in any case, without surrounding space.
-func priceKey(provider, model string) string {
-	return strings.ToLower(strings.TrimSpace(provider)) + "\x00" + strings.ToLower(strings.TrimSpace(model))
+// Key is what makes two rows the same row of a table: the provider and
+// the model, in any case, without surrounding space. A table holds one
+// row per key, and an override replaces the row of its key.
+func (p Price) Key() string {
+	return strings.ToLower(strings.TrimSpace(p.Provider)) + "\x00" + strings.ToLower(strings.TrimSpace(p.Model))
 }
 
 func priceLess(a, b Price) bool {
@@ -317,14 +318,14 @@ func priceLess(a, b Price) bool {
 func (t *Prices) With(overrides []Price) *Prices {
 	base := make(map[string]Price, len(t.rows))
 	for _, r := range t.rows {
-		base[priceKey(r.Provider, r.Model)] = r
+		base[r.Key()] = r
 	}
 	rows := make([]Price, 0, len(t.rows)+len(overrides))
 	rows = append(rows, t.rows...)
 	for _, o := range overrides {
 		o.Provider = strings.ToLower(strings.TrimSpace(o.Provider))
 		o.Model = strings.TrimSpace(o.Model)
-		if old, ok := base[priceKey(o.Provider, o.Model)]; ok {
+		if old, ok := base[o.Key()]; ok {
 			if o.Match == nil {
 				o.Match = old.Match
 			}
@@ -355,7 +356,7 @@ func MergePrices(rows, add []Price) []Price {
 	at := make(map[string]int, len(rows)+len(add))
 	for _, list := range [][]Price{rows, add} {
 		for _, p := range list {
-			k := priceKey(p.Provider, p.Model)
+			k := p.Key()
 			if i, ok := at[k]; ok {
 				out[i] = p.clone()
 				continue

@@ -139,7 +139,7 @@ func CheckPrices(rows []Price) error {
 		if err := CheckPrice(p); err != nil {
 			return fmt.Errorf("price row %d: %w", i+1, err)
 		}
-		k := priceKey(p.Provider, p.Model)
+		k := p.Key()
 		if seen[k] {
 			return fmt.Errorf("%w: %s/%s given twice", ErrInvalidPrice, p.Provider, p.Model)
 		}

@@ -21,7 +21,8 @@ const (
 // the policy says otherwise.
 const DefaultUnpricedHold = Dollar / 2
 
-// ErrInvalidPolicy is wrapped by CheckUnpriced's errors.
+// ErrInvalidPolicy is wrapped by the errors of Policy.Check and
+// CheckUnpriced.
 var ErrInvalidPolicy = errors.New("invalid policy")
 
 // CheckUnpriced reports what is wrong with an unpriced-model policy and

@@ -104,14 +104,14 @@ type openHold struct {
 // Each kind is sent at most once per budget per window; a raise, or a
 // limit changed with PutBudget, sets them off again.
 type BudgetEvent struct {
-	Kind     string        `json:"kind"` // BudgetSoft or BudgetLimit
-	BudgetID string        `json:"budget_id"`
-	Budget   string        `json:"budget"` // its name
-	Scope    string        `json:"scope"`
-	Spent    gateway.Money `json:"spent_usd"` // settled in the window
-	Limit    gateway.Money `json:"limit_usd"` // in force, raise included
-	Resets   time.Time     `json:"resets,omitzero"`
-	Time     time.Time     `json:"time"`
+	Kind   string        `json:"kind"`   // BudgetSoft or BudgetLimit
+	Budget string        `json:"budget"` // its name
+	Scope  string        `json:"scope"`
+	Spent  gateway.Money `json:"spent_usd"` // settled in the window
+	Limit  gateway.Money `json:"limit_usd"` // in force, raise included
+	// Resets is when the window ends: zero for a total budget.
+	Resets time.Time `json:"resets,omitzero"`
+	Time   time.Time `json:"time"` // when it happened, by the store's clock
 	// Rolling is a rolling budget's window; zero for a calendar one.
 	Rolling time.Duration `json:"rolling,omitempty"`
 }
@@ -201,15 +201,14 @@ func (st *budgetState) rearm(now time.Time) {
 
 func (st *budgetState) event(kind string, now time.Time) BudgetEvent {
 	return BudgetEvent{
-		Kind:     kind,
-		BudgetID: st.b.ID,
-		Budget:   st.b.Name,
-		Scope:    st.b.Scope(),
-		Spent:    st.settled,
-		Limit:    st.b.LimitAt(now),
-		Resets:   st.end,
-		Time:     now,
-		Rolling:  st.rolling,
+		Kind:    kind,
+		Budget:  st.b.Name,
+		Scope:   st.b.Scope(),
+		Spent:   st.settled,
+		Limit:   st.b.LimitAt(now),
+		Resets:  st.end,
+		Time:    now,
+		Rolling: st.rolling,
 	}
 }
 

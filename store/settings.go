@@ -3,7 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
+	"math"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -67,9 +67,32 @@ type Settings struct {
 	StartAtLogin bool `json:"start_at_login,omitempty"`
 }
 
-// LoopPolicy returns the loop detection s sets, without allowances.
-func (s Settings) LoopPolicy() gateway.LoopPolicy {
-	return gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: time.Duration(s.LoopWindowSeconds) * time.Second}
+// Policy returns the gateway policy s sets: without the runaway guard's
+// pauses and allowances, which Guard keeps, and in the time zone s names
+// (nil, the local one, when it names none or one not known here).
+func (s Settings) Policy() gateway.Policy {
+	pol := gateway.Policy{Unpriced: s.UnpricedPolicy, UnpricedHold: s.UnpricedHold, AllowedOrigins: s.AllowedOrigins,
+		LogBodies: s.LogBodies, RPM: s.TokenRPM, StreamSlice: s.StreamSliceTokens, StrictHolds: s.StrictHolds,
+		BackgroundHold: duration(s.BackgroundHoldHours, time.Hour),
+		Loop:           gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
+	if s.TimeZone != "" {
+		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
+			pol.Location = loc
+		}
+	}
+	return pol
+}
+
+// duration returns n units, saturating rather than wrapping around, so
+// that a number too large to be a duration reads as the longest one.
+func duration(n int, unit time.Duration) time.Duration {
+	switch {
+	case n > int(math.MaxInt64/unit):
+		return math.MaxInt64
+	case n < int(math.MinInt64/unit):
+		return math.MinInt64
+	}
+	return time.Duration(n) * unit
 }
 
 // Close actions of the desktop window.
@@ -163,7 +186,7 @@ func (db *DB) PutSettings(s Settings) error {
 }
 
 func (s Settings) validate() error {
-	if err := gateway.CheckUnpriced(s.UnpricedPolicy, s.UnpricedHold); err != nil {
+	if err := s.Policy().Check(); err != nil {
 		return &invalidError{err}
 	}
 	if s.TimeZone != "" {
@@ -176,12 +199,6 @@ func (s Settings) validate() error {
 			return &invalidError{err}
 		}
 	}
-	for _, o := range s.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return invalidf("allowed origin %q: write it as scheme://host[:port]", o)
-		}
-	}
 	switch s.CloseAction {
 	case "", CloseHide, CloseQuit:
 	default:
@@ -192,17 +209,6 @@ func (s Settings) validate() error {
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)
-	}
-	if s.LoopLimit < 0 || s.LoopLimit > 10000 {
-		return invalidf("loop limit %d: use a number of repeats from 1 to 10000 (or turn loop detection off)", s.LoopLimit)
-	}
-	if s.LoopWindowSeconds < 0 || s.LoopWindowSeconds > 86400 {
-		return invalidf("loop window of %d seconds: use up to a day", s.LoopWindowSeconds)
-	}
-	for tok, n := range s.TokenRPM {
-		if n < 0 {
-			return invalidf("requests per minute for token %q is negative", tok)
-		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 
@@ -53,6 +54,13 @@ func TestSettingsRoundTrip(t *testing.T) {
 		{AllowedOrigins: []string{"localhost:5173"}},
 		{AllowedOrigins: []string{"http://localhost:5173/app"}},
 		{RetentionDays: -1},
+		// The gateway's policy rules (gateway.Policy.Check).
+		{StreamSliceTokens: -1},
+		{BackgroundHoldHours: -1},
+		{LoopLimit: 10001},
+		{LoopWindowSeconds: 86401},
+		{LoopWindowSeconds: math.MaxInt},
+		{TokenRPM: map[string]int{"ci": -1}},
 	}
 	for _, s := range bad {
 		if err := db.PutSettings(s); !errors.Is(err, ErrInvalid) {
