@@ -1035,6 +1035,7 @@ func (c *cli) connectTool(args []string) error {
 	write := fs.Bool("write", false, "edit the tool's config file in place (keeping its other settings, with a backup)")
 	undo := fs.Bool("undo", false, "put the tool's config file back as it was before --write")
 	asJSON := fs.Bool("json", false, "print the recipe as JSON")
+	model := fs.String("model", "", "run the tool on this model (provider/model, or a model the price table knows) through an alias named after the tool, which this sets (claude-code)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -1047,8 +1048,8 @@ func (c *cli) connectTool(args []string) error {
 		}
 		return nil
 	}
-	if len(pos) > 1 || *write && *undo {
-		return fmt.Errorf("%w: sluice connect TOOL [--write | --undo]", errUsage)
+	if len(pos) > 1 || *write && *undo || *undo && *model != "" {
+		return fmt.Errorf("%w: sluice connect TOOL [--model TARGET] [--write | --undo]", errUsage)
 	}
 	tool := pos[0]
 	files := app.ToolFiles{}
@@ -1076,11 +1077,14 @@ func (c *cli) connectTool(args []string) error {
 		return err
 	}
 	defer closeAPI()
-	res, err := api.Connect(c.ctx, tool, true)
+	res, err := api.Connect(c.ctx, tool, true, *model)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "made local token %q for %s\n", res.TokenName, res.Recipe.Title)
+	if m := res.Recipe.Model; m != nil {
+		fmt.Fprintf(c.stderr, "alias %s → %s: %s asks for %s\n", m.Alias, m.Target, res.Recipe.Title, m.Alias)
+	}
 	if *asJSON {
 		return writeJSON(c.stdout, res)
 	}

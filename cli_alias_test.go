@@ -60,3 +60,25 @@ func TestCLIAlias(t *testing.T) {
 		t.Errorf("alias (ls) after rm =\n%s", out)
 	}
 }
+
+func TestCLIConnectModel(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := sluice(t, "", "connect", "claude-code", "--model", "openai/gpt-5-mini", "--data", dir)
+	if err != nil {
+		t.Fatalf("connect claude-code --model = %v", err)
+	}
+	for _, want := range []string{"export ANTHROPIC_MODEL='claude-code'", "export ANTHROPIC_DEFAULT_HAIKU_MODEL='claude-code'", "export ANTHROPIC_AUTH_TOKEN='sk-sluice-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("connect claude-code --model printed no %s:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "alias claude-code → openai/gpt-5-mini") {
+		t.Errorf("connect claude-code --model said on stderr:\n%s", errOut)
+	}
+	if out, _, _ := sluice(t, "", "alias", "ls", "--data", dir); !strings.Contains(out, "claude-code  openai/gpt-5-mini") {
+		t.Errorf("alias ls after connect --model:\n%s", out)
+	}
+	if _, _, err := sluice(t, "", "connect", "codex", "--model", "gpt-5", "--data", dir); err == nil || !strings.Contains(err.Error(), "cannot choose its model") {
+		t.Errorf("connect codex --model = %v", err)
+	}
+}

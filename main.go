@@ -170,11 +170,13 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice login                      print a one-time sign-in link to the dashboard
   sluice env [--shell sh|fish|powershell]
                                     print exports that point SDKs at Sluice
-  sluice connect [TOOL] [--write | --undo] [--shell sh|fish|powershell]
+  sluice connect [TOOL] [--model TARGET] [--write | --undo] [--shell sh|fish|powershell]
                                     what TOOL needs to go through Sluice, with a token of its own:
                                     claude-code codex aider opencode continue cursor openai
                                     anthropic gemini ai-sdk langchain; --write edits its config
-                                    file (with a backup), --undo restores it
+                                    file (with a backup), --undo restores it; --model (claude-code)
+                                    runs it on TARGET, any provider's model, through the alias
+                                    claude-code, which it sets
   sluice key set PROVIDER           store a provider key (read from stdin) in the OS keyring
   sluice key ls | rm PROVIDER | test PROVIDER
   sluice token new NAME             make a local token (sk-sluice-...), shown once

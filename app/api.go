@@ -85,6 +85,7 @@ type updateArgs struct {
 type connectArgs struct {
 	Tool  string `json:"tool"`
 	Token bool   `json:"make_token"`
+	Model string `json:"model,omitempty"` // a target: the tool runs on it through an alias
 }
 
 type importArgs struct {
@@ -136,7 +137,7 @@ var methods = map[string]method{
 		return a.RollbackPrices(ctx)
 	}),
 	"connect": call(func(a API, ctx context.Context, in connectArgs) (ConnectResult, error) {
-		return a.Connect(ctx, in.Tool, in.Token)
+		return a.Connect(ctx, in.Tool, in.Token, in.Model)
 	}),
 	"prices": call(func(a API, ctx context.Context, _ none) (PriceList, error) { return a.Prices(ctx) }),
 	"prices.import": call(func(a API, ctx context.Context, in importArgs) (ImportResult, error) {
@@ -246,7 +247,7 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{http.StatusNotFound, "not_found", err.Error()}
-	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
+	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, ErrNoModelChoice), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
 		errors.Is(err, gateway.ErrInvalidPrice), errors.Is(err, gateway.ErrInvalidUpstream), errors.Is(err, gateway.ErrInvalidPolicy):
 		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
 	case errors.Is(err, ErrNotServing):

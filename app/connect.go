@@ -1,7 +1,9 @@
 package app
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -28,6 +30,8 @@ type Recipe struct {
 	Notes []string `json:"notes,omitempty"`
 	// Verified says how this recipe was checked against the tool itself.
 	Verified string `json:"verified"`
+	// Model, when set, is the alias the tool runs on.
+	Model *ConnectModel `json:"model,omitempty"`
 }
 
 // EnvVar is one environment variable a tool reads.
@@ -66,20 +70,23 @@ const TokenPlaceholder = "$SLUICE_TOKEN"
 type connectTool struct {
 	id, title, group string
 	recipe           func(base, token string) Recipe
+	// model, when not nil, sets the recipe up for the tool to run on the
+	// model an alias names (ConnectModel).
+	model func(r *Recipe, m ConnectModel)
 }
 
 var connectTools = []connectTool{
-	{"claude-code", "Claude Code", "agent", claudeCodeRecipe},
-	{"codex", "Codex CLI", "agent", codexRecipe},
-	{"aider", "aider", "agent", aiderRecipe},
-	{"opencode", "opencode", "agent", opencodeRecipe},
-	{"continue", "Continue", "editor", continueRecipe},
-	{"cursor", "Cursor", "editor", cursorRecipe},
-	{"openai", "OpenAI SDK", "sdk", openaiRecipe},
-	{"anthropic", "Anthropic SDK", "sdk", anthropicRecipe},
-	{"gemini", "Gemini SDK (google-genai)", "sdk", geminiRecipe},
-	{"ai-sdk", "Vercel AI SDK", "sdk", aiSDKRecipe},
-	{"langchain", "LangChain", "sdk", langchainRecipe},
+	{"claude-code", "Claude Code", "agent", claudeCodeRecipe, claudeCodeModel},
+	{"codex", "Codex CLI", "agent", codexRecipe, nil},
+	{"aider", "aider", "agent", aiderRecipe, nil},
+	{"opencode", "opencode", "agent", opencodeRecipe, nil},
+	{"continue", "Continue", "editor", continueRecipe, nil},
+	{"cursor", "Cursor", "editor", cursorRecipe, nil},
+	{"openai", "OpenAI SDK", "sdk", openaiRecipe, nil},
+	{"anthropic", "Anthropic SDK", "sdk", anthropicRecipe, nil},
+	{"gemini", "Gemini SDK (google-genai)", "sdk", geminiRecipe, nil},
+	{"ai-sdk", "Vercel AI SDK", "sdk", aiSDKRecipe, nil},
+	{"langchain", "LangChain", "sdk", langchainRecipe, nil},
 }
 
 // ConnectTools returns the ids of the tools `sluice connect` knows, in the
@@ -94,6 +101,27 @@ func ConnectTools() []string {
 
 // ConnectRecipe returns tool's recipe for a gateway at base with token.
 func ConnectRecipe(tool, base, token string) (Recipe, error) {
+	return ConnectModelRecipe(tool, base, token, nil)
+}
+
+// ConnectModel is the model a tool is to run on, through an alias: the
+// tool asks for Alias, which Sluice sends to Target.
+type ConnectModel struct {
+	Alias  string `json:"alias"`
+	Target string `json:"target"`
+	// ContextWindow and MaxOutput are the target's, in tokens, from the
+	// price table; 0 when it does not say.
+	ContextWindow int64 `json:"context_window,omitempty"`
+	MaxOutput     int64 `json:"max_output,omitempty"`
+}
+
+// ErrNoModelChoice is returned for a model asked of a tool whose recipe
+// cannot pick one.
+var ErrNoModelChoice = errors.New("this tool's recipe cannot choose its model")
+
+// ConnectModelRecipe returns tool's recipe for a gateway at base with
+// token, set up to run on m's alias when m is not nil.
+func ConnectModelRecipe(tool, base, token string, m *ConnectModel) (Recipe, error) {
 	tool = strings.ToLower(strings.TrimSpace(tool))
 	if alias, ok := toolAliases[tool]; ok {
 		tool = alias
@@ -102,10 +130,28 @@ func ConnectRecipe(tool, base, token string) (Recipe, error) {
 		if t.id == tool {
 			r := t.recipe(strings.TrimRight(base, "/"), token)
 			r.Tool, r.Title, r.Group = t.id, t.title, t.group
+			if m != nil {
+				if t.model == nil {
+					return Recipe{}, fmt.Errorf("%s: %w (only %s can)", t.title, ErrNoModelChoice, strings.Join(modelTools(), ", "))
+				}
+				t.model(&r, *m)
+				r.Model = m
+			}
 			return r, nil
 		}
 	}
 	return Recipe{}, fmt.Errorf("tool %q: %w (known: %s)", tool, ErrNotFound, strings.Join(ConnectTools(), ", "))
+}
+
+// modelTools are the tools whose recipe can choose their model.
+func modelTools() []string {
+	var ids []string
+	for _, t := range connectTools {
+		if t.model != nil {
+			ids = append(ids, t.id)
+		}
+	}
+	return ids
 }
 
 var toolAliases = map[string]string{
@@ -149,6 +195,54 @@ func claudeCodeRecipe(base, token string) Recipe {
 		},
 		Verified: "run here: @anthropic-ai/claude-code 2.1.332, `claude -p` with a tool call, set up both from the environment and from ~/.claude/settings.json, against sluice serve (e2e TestClaudeCode)",
 	}
+}
+
+// claudeCodeOutput is the max_tokens Claude Code 2.1.332 asks for with a
+// model it does not know (checked by running it).
+const claudeCodeOutput = 32000
+
+// claudeCodeModel sets Claude Code up to ask for m's alias, whichever
+// model it would have asked for: its main model, and the opus, sonnet and
+// haiku tiers its subagents name. Each variable was checked by running
+// claude 2.1.332 against a fake provider that logged the model of every
+// request.
+func claudeCodeModel(r *Recipe, m ConnectModel) {
+	r.Env = append(r.Env,
+		EnvVar{"ANTHROPIC_MODEL", m.Alias},
+		EnvVar{"ANTHROPIC_DEFAULT_OPUS_MODEL", m.Alias},
+		EnvVar{"ANTHROPIC_DEFAULT_SONNET_MODEL", m.Alias},
+		EnvVar{"ANTHROPIC_DEFAULT_HAIKU_MODEL", m.Alias},
+	)
+	if m.ContextWindow > 0 {
+		r.Env = append(r.Env, EnvVar{"CLAUDE_CODE_MAX_CONTEXT_TOKENS", strconv.FormatInt(m.ContextWindow, 10)})
+	}
+	if m.MaxOutput > 0 && m.MaxOutput < claudeCodeOutput {
+		r.Env = append(r.Env, EnvVar{"CLAUDE_CODE_MAX_OUTPUT_TOKENS", strconv.FormatInt(m.MaxOutput, 10)})
+	}
+	r.File.Block = jsonEnvBlock(r.Env)
+	notes := []string{
+		fmt.Sprintf("Claude Code asks for the model %s (ANTHROPIC_MODEL, and the opus, sonnet and haiku tiers its subagents use), an alias Sluice sends to %s, in that provider's own format where it is not Anthropic's; the ledger charges %s's prices. `sluice alias set %s TARGET` moves it, with no restart; `--fallback TARGET` adds a fallback for when it is down.", m.Alias, m.Target, m.Target, m.Alias),
+		fmt.Sprintf("ANTHROPIC_SMALL_FAST_MODEL does not move the haiku-tier subagents (they still asked for claude-haiku-5-5); ANTHROPIC_DEFAULT_HAIKU_MODEL does. To run them on a cheaper model: `sluice alias set %s-small TARGET`, then ANTHROPIC_DEFAULT_HAIKU_MODEL=%s-small.", m.Alias, m.Alias),
+	}
+	if m.ContextWindow > 0 {
+		notes = append(notes, fmt.Sprintf("Claude Code does not know the model %s, so it would take its context window for 1M tokens; CLAUDE_CODE_MAX_CONTEXT_TOKENS gives it %s's, %d, from the price table.", m.Alias, m.Target, m.ContextWindow))
+	} else {
+		notes = append(notes, fmt.Sprintf("Claude Code does not know the model %s, so it takes its context window for 1M tokens (it says so on every run): set CLAUDE_CODE_MAX_CONTEXT_TOKENS to %s's real window.", m.Alias, m.Target))
+	}
+	if m.MaxOutput > 0 && m.MaxOutput < claudeCodeOutput {
+		notes = append(notes, fmt.Sprintf("Claude Code asks a model it does not know for %d output tokens; CLAUDE_CODE_MAX_OUTPUT_TOKENS keeps it within %s's %d.", claudeCodeOutput, m.Target, m.MaxOutput))
+	} else {
+		notes = append(notes, fmt.Sprintf("Claude Code asks a model it does not know for %d output tokens (max_tokens); CLAUDE_CODE_MAX_OUTPUT_TOKENS changes it.", claudeCodeOutput))
+	}
+	// What the recipe says of Claude's own models' max_tokens is not so
+	// of the alias.
+	for _, n := range r.Notes {
+		if !strings.Contains(n, "max_tokens 128000") {
+			notes = append(notes, n)
+		}
+	}
+	r.Notes = notes
+	r.Verified += "; the model variables: run here, claude 2.1.332 `-p` with a subagent of each tier against a fake provider logging each request's model and max_tokens"
 }
 
 func jsonEnvBlock(env []EnvVar) string {
@@ -375,7 +469,11 @@ func (r Recipe) Text(shell string) (string, error) {
 			b.WriteString(line)
 		}
 		if r.File != nil && r.File.EnvFallback {
-			fmt.Fprintf(&b, "# Or keep them in %s: sluice connect %s --write\n", r.File.Path, r.Tool)
+			model := ""
+			if r.Model != nil {
+				model = " --model " + ShellQuote(r.Model.Target)
+			}
+			fmt.Fprintf(&b, "# Or keep them in %s: sluice connect %s%s --write\n", r.File.Path, r.Tool, model)
 		}
 	} else if r.File != nil {
 		how := "add this to " + r.File.Path

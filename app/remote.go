@@ -266,8 +266,8 @@ func (c *Remote) RollbackPrices(ctx context.Context) (r PriceUpdate, err error) 
 	return r, c.do(ctx, "prices.rollback", nil, &r)
 }
 
-func (c *Remote) Connect(ctx context.Context, tool string, makeToken bool) (r ConnectResult, err error) {
-	return r, c.do(ctx, "connect", connectArgs{Tool: tool, Token: makeToken}, &r)
+func (c *Remote) Connect(ctx context.Context, tool string, makeToken bool, model string) (r ConnectResult, err error) {
+	return r, c.do(ctx, "connect", connectArgs{Tool: tool, Token: makeToken, Model: model}, &r)
 }
 
 func (c *Remote) Login(ctx context.Context) (link string, err error) {

@@ -97,8 +97,10 @@ type API interface {
 
 	// Connect returns what tool needs to reach this gateway; with
 	// makeToken, with a new local token named after the tool, else with
-	// TokenPlaceholder.
-	Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error)
+	// TokenPlaceholder. With model, a target as an alias takes it, the
+	// tool runs on it through the alias named after the tool, which is
+	// set to it first.
+	Connect(ctx context.Context, tool string, makeToken bool, model string) (ConnectResult, error)
 }
 
 // KeyList is the provider keys Sluice can use, never the keys themselves.
@@ -332,18 +334,66 @@ func (s *Service) NewToken(ctx context.Context, name string) (string, error) {
 
 func (s *Service) DeleteToken(ctx context.Context, name string) error { return s.DB.DeleteToken(name) }
 
-func (s *Service) Connect(ctx context.Context, tool string, makeToken bool) (ConnectResult, error) {
+func (s *Service) Connect(ctx context.Context, tool string, makeToken bool, model string) (ConnectResult, error) {
 	addr := s.Addr
 	if addr == "" {
 		addr = DefaultAddr
 	}
-	return connect(ctx, s, "http://"+addr, tool, makeToken)
+	var m *ConnectModel
+	if model != "" {
+		var err error
+		if m, err = s.connectModel(tool, model); err != nil {
+			return ConnectResult{}, err
+		}
+	}
+	return connect(ctx, s, "http://"+addr, tool, makeToken, m)
+}
+
+// connectModel points the alias named after tool at target, keeping its
+// fallbacks, and returns what the tool's recipe needs to run on it.
+func (s *Service) connectModel(tool, target string) (*ConnectModel, error) {
+	target = strings.TrimSpace(target)
+	// The tool must be one whose recipe can choose its model, before an
+	// alias is set for it.
+	r, err := ConnectModelRecipe(tool, "http://"+DefaultAddr, TokenPlaceholder, &ConnectModel{Alias: "x", Target: target})
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.providers()
+	if err != nil {
+		return nil, err
+	}
+	prices, _, err := s.priceTable()
+	if err != nil {
+		return nil, err
+	}
+	a, ok := s.DB.Alias(r.Tool)
+	if !ok {
+		a = gateway.Alias{Name: r.Tool}
+	}
+	// The new target leaves the fallbacks; the others stay.
+	a.Target = target
+	a.Fallbacks = slices.DeleteFunc(a.Fallbacks, func(f string) bool { return gateway.SameTarget(f, target, ps, prices) })
+	if a.OverSoft != "" && gateway.SameTarget(a.OverSoft, target, ps, prices) {
+		a.OverSoft = ""
+	}
+	if a, err = s.PutAlias(context.Background(), a); err != nil {
+		return nil, err
+	}
+	m := &ConnectModel{Alias: a.Name, Target: a.Target}
+	// A target that is another alias has no one window.
+	if tg, err := gateway.ResolveTarget(target, ps, prices); err == nil {
+		if row, ok := prices.Lookup(tg.Provider, tg.Model); ok {
+			m.ContextWindow, m.MaxOutput = row.ContextWindow, row.MaxOutput
+		}
+	}
+	return m, nil
 }
 
 // connect makes tool's recipe for a gateway at base, with a new token named
-// after the tool when makeToken is set.
-func connect(ctx context.Context, api API, base, tool string, makeToken bool) (ConnectResult, error) {
-	r, err := ConnectRecipe(tool, base, TokenPlaceholder)
+// after the tool when makeToken is set, running on m when it is not nil.
+func connect(ctx context.Context, api API, base, tool string, makeToken bool, m *ConnectModel) (ConnectResult, error) {
+	r, err := ConnectModelRecipe(tool, base, TokenPlaceholder, m)
 	if err != nil {
 		return ConnectResult{}, err
 	}
@@ -368,7 +418,7 @@ func connect(ctx context.Context, api API, base, tool string, makeToken bool) (C
 				return ConnectResult{}, err
 			}
 			res.TokenName = name
-			if r, err = ConnectRecipe(tool, base, secret); err != nil {
+			if r, err = ConnectModelRecipe(tool, base, secret, m); err != nil {
 				return ConnectResult{}, err
 			}
 			break

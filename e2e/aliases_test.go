@@ -15,8 +15,8 @@ import (
 // TestAliasesPageInBrowser drives the Aliases page of `sluice serve` in
 // headless Chromium (frontend/tests/aliases.test.mjs): make an alias with
 // fallbacks and an over-soft target, see a typo and a loop refused in the
-// dialog, edit one and remove another; then the command line sees what
-// the page did.
+// dialog, edit one and remove another; run Claude Code on another model
+// from the Connect page; then the command line sees what the pages did.
 func TestAliasesPageInBrowser(t *testing.T) {
 	node := requireNode(t)
 	requireTool(t, "chromium", "apt-get install chromium")
@@ -58,7 +58,8 @@ func TestAliasesPageInBrowser(t *testing.T) {
 	if err := json.Unmarshal([]byte(ls), &as); err != nil {
 		t.Fatalf("sluice alias ls --json: %v\n%s", err, ls)
 	}
-	if len(as) != 1 || as[0].Name != "claude-haiku-4-5-20251001" || as[0].Target != "openai/gpt-5" || len(as[0].Fallbacks) != 0 || as[0].OverSoft != "gpt-5-nano" {
+	if len(as) != 2 || as[0].Name != "claude-code" || as[0].Target != "openai/gpt-5-mini" ||
+		as[1].Name != "claude-haiku-4-5-20251001" || as[1].Target != "openai/gpt-5" || len(as[1].Fallbacks) != 0 || as[1].OverSoft != "gpt-5-nano" {
 		t.Errorf("sluice alias ls --json after the page's work = %s", ls)
 	}
 }

@@ -201,6 +201,9 @@ type Target struct {
 
 func (t Target) String() string { return t.Provider + "/" + t.Model }
 
+// key is t as targets compare: the model as ModelID has it.
+func (t Target) key() Target { return Target{t.Provider, ModelID(t.Provider, t.Model)} }
+
 // ResolveTarget reads s as an alias's target: "provider/model" for a
 // provider Sluice knows, or a model the price table prices at exactly one
 // provider, or at several of which one issues models named so (claude-…
@@ -254,19 +257,40 @@ func ResolveTarget(s string, providers map[string]Provider, prices *Prices) (Tar
 }
 
 // CheckTargets checks that each target of a that names no alias in
-// aliases resolves to a provider's model (ResolveTarget).
+// aliases resolves to a provider's model (ResolveTarget), and that the
+// target and fallbacks name no model twice, however spelled.
 func (a Alias) CheckTargets(aliases AliasSource, providers map[string]Provider, prices *Prices) error {
-	for _, t := range a.targets() {
+	seen := map[Target]string{}
+	for i, t := range a.targets() {
 		if !isProviderModel(t, providers) && aliases != nil {
 			if _, ok := aliases.Alias(t); ok {
 				continue
 			}
 		}
-		if _, err := ResolveTarget(t, providers, prices); err != nil {
+		tg, err := ResolveTarget(t, providers, prices)
+		if err != nil {
 			return fmt.Errorf("alias %s: %w", a.Name, err)
 		}
+		if i > len(a.Fallbacks) {
+			break // the over-soft target may be a fallback too
+		}
+		if first, dup := seen[tg.key()]; dup {
+			return fmt.Errorf("alias %s: %w", a.Name, badAlias("%s and %s are the same model, %s", first, t, tg))
+		}
+		seen[tg.key()] = t
 	}
 	return nil
+}
+
+// SameTarget reports whether targets s and t name the same model: the
+// same name, or the same provider's model once resolved.
+func SameTarget(s, t string, providers map[string]Provider, prices *Prices) bool {
+	if AliasKey(s) == AliasKey(t) {
+		return true
+	}
+	a, err1 := ResolveTarget(s, providers, prices)
+	b, err2 := ResolveTarget(t, providers, prices)
+	return err1 == nil && err2 == nil && a.key() == b.key()
 }
 
 // isProviderModel reports whether s is written provider/model for a
@@ -348,8 +372,8 @@ func (pl aliasPlanner) plan(a Alias) ([]step, error) {
 		if err != nil {
 			return fmt.Errorf("alias %s: %w", a.Name, err)
 		}
-		if !seen[tg] {
-			seen[tg] = true
+		if !seen[tg.key()] {
+			seen[tg.key()] = true
 			out = append(out, step{target: tg, routed: routed, why: why})
 		}
 		return nil

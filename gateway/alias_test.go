@@ -132,7 +132,18 @@ func TestAliasCheckTargets(t *testing.T) {
 	if err := (Alias{Name: "bg", Target: "cheap", Fallbacks: []string{"claude-haiku-4-5"}}).CheckTargets(others, ps, prices); err != nil {
 		t.Errorf("CheckTargets(alias and priced model) = %v", err)
 	}
-	err := (Alias{Name: "bg", Target: "cheap", Fallbacks: []string{"gtp-5"}}).CheckTargets(others, ps, prices)
+	// The over-soft target may also be a fallback.
+	if err := (Alias{Name: "bg", Target: "cheap", Fallbacks: []string{"deepseek-chat"}, OverSoft: "deepseek/deepseek-chat"}).CheckTargets(others, ps, prices); err != nil {
+		t.Errorf("CheckTargets(over-soft also a fallback) = %v", err)
+	}
+	err := (Alias{Name: "bg", Target: "gpt-5-mini", Fallbacks: []string{"openai/gpt-5-mini"}}).CheckTargets(others, ps, prices)
+	if err == nil || !strings.Contains(err.Error(), "gpt-5-mini and openai/gpt-5-mini are the same model") {
+		t.Errorf("CheckTargets(one model twice) = %v", err)
+	}
+	if !SameTarget("GPT-5-mini", "openai/gpt-5-mini", ps, prices) || SameTarget("gpt-5-mini", "gpt-5-nano", ps, prices) {
+		t.Error("SameTarget is wrong")
+	}
+	err = (Alias{Name: "bg", Target: "cheap", Fallbacks: []string{"gtp-5"}}).CheckTargets(others, ps, prices)
 	if err == nil || !strings.Contains(err.Error(), `alias bg: invalid alias: target "gtp-5"`) {
 		t.Errorf("CheckTargets(typo) = %v", err)
 	}

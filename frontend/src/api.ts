@@ -286,6 +286,8 @@ export interface ConnectRecipe {
   notes?: string[];
   verified: string;
   file?: { path: string; format: string; block: string; writable: boolean; env_fallback?: boolean };
+  /** the alias the tool runs on, when one was asked for */
+  model?: { alias: string; target: string; context_window?: number; max_output?: number };
 }
 
 export interface ConnectResult {
@@ -503,7 +505,8 @@ export const api = {
   /** Takes the current price table (genai-prices' data.json unless source names another URL) over the embedded one. */
   updatePrices: (source?: string) => call<PriceUpdate>('prices.update', source ? { source } : {}),
   rollbackPrices: () => call<PriceUpdate>('prices.rollback'),
-  connect: (tool: string, makeToken: boolean) => call<ConnectResult>('connect', { tool, make_token: makeToken }),
+  /** With model (a target such as openai/gpt-5-mini), the tool runs on it through the alias named after the tool, which this sets. */
+  connect: (tool: string, makeToken: boolean, model = '') => call<ConnectResult>('connect', { tool, make_token: makeToken, model }),
   deleteToken: (name: string) => call<null>('token.delete', { name }),
   prices: () => call<PriceList>('prices'),
   importPrices: (data: string) => call<{ format: string; rows: number }>('prices.import', { data }),

@@ -122,5 +122,33 @@ test('an alias is removed after a confirmation', { skip }, async () => {
   await page.getByRole('dialog').getByRole('button', { name: 'Remove alias' }).click();
   await table().locator('tbody tr[data-alias="bg"]').waitFor({ state: 'detached' });
   assert.equal(await table().locator('tbody tr').count(), 1);
+});
+
+test('the Connect page runs Claude Code on another model through an alias', { skip }, async () => {
+  await page.getByRole('link', { name: 'Connect', exact: true }).first().click();
+  await page.getByRole('heading', { name: 'Connect your tools', level: 1 }).waitFor();
+  const card = page.getByRole('article', { name: 'Claude Code' });
+  const form = card.getByRole('form', { name: 'Run Claude Code on another model' });
+  await form.getByLabel('Run Claude Code on another model').fill('gtp-5-mini');
+  await form.getByRole('button', { name: 'Use this model' }).click();
+  await page.getByText('write it as provider/model').first().waitFor();
+  await form.getByLabel('Run Claude Code on another model').fill('openai/gpt-5-mini');
+  await form.getByRole('button', { name: 'Use this model' }).click();
+  await card.getByText("export ANTHROPIC_MODEL='claude-code'").waitFor();
+  const text = await card.locator('pre').innerText();
+  for (const want of ["export ANTHROPIC_DEFAULT_HAIKU_MODEL='claude-code'", "export ANTHROPIC_DEFAULT_OPUS_MODEL='claude-code'", 'CLAUDE_CODE_MAX_CONTEXT_TOKENS', 'an alias Sluice sends to openai/gpt-5-mini']) {
+    assert.ok(text.includes(want), `the Claude Code card lacks ${want}:\n${text}`);
+  }
+  assert.match(await card.innerText(), /sluice connect claude-code --model openai\/gpt-5-mini --write/);
+  // Its token is made into the same lines.
+  await card.getByRole('button', { name: 'Make a token for Claude Code' }).click();
+  await card.getByText(/export ANTHROPIC_AUTH_TOKEN='sk-sluice-/).waitFor();
+  assert.match(await card.locator('pre').innerText(), /export ANTHROPIC_MODEL='claude-code'/);
+  await page.screenshot({ path: path.join(shotsDir, 'connect-model.png'), fullPage: false });
+
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Aliases', exact: true }).click();
+  const row = table().locator('tbody tr[data-alias="claude-code"]');
+  await row.waitFor();
+  assert.match(await row.innerText(), /openai\/gpt-5-mini/);
   assert.deepEqual(pageErrors, []);
 });

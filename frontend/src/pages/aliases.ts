@@ -45,7 +45,9 @@ export const aliasesPage: Page = {
       pageHead(
         'Aliases',
         [
-          'A model name your tools send that Sluice routes elsewhere: to its target, to fallbacks in order when a provider answers 429 or 5xx or cannot be reached before the first byte, and to a cheaper model once a budget passes its warning threshold. An alias may have a real model’s name, such as the one Claude Code uses for its background calls.',
+          'A model name your tools send that Sluice routes elsewhere: to its target, to fallbacks in order when a provider answers 429 or 5xx or cannot be reached before the first byte, and to a cheaper model once a budget passes its warning threshold. An alias may have a real model’s name, such as the one Claude Code uses for its background calls. The ',
+          h('a', { href: '#/connect' }, 'Connect'),
+          ' page sets one up to run Claude Code on another provider’s model.',
         ],
         button('New alias', { kind: 'primary', icon: 'plus', onClick: () => edit(null) }),
       ),

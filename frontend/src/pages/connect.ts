@@ -199,6 +199,8 @@ export const connectPage: Page = {
 
     const recipes = new Map<string, ConnectResult>();
     const made = new Set<string>();
+    /** the model each tool was set to run on here, through its alias */
+    const models = new Map<string, string>();
     void Promise.all(
       TOOLS.map(async (id) => {
         try {
@@ -219,7 +221,7 @@ export const connectPage: Page = {
         onClick: () =>
           void busy(makeBtn, async () => {
             try {
-              const res = await api.connect(id, true);
+              const res = await api.connect(id, true, models.get(id) ?? '');
               recipes.set(id, res);
               made.add(id);
               toast(`Token “${res.token_name}” made for ${rec.title}. Copy the lines now: the token is not shown again.`, 'ok', { title: 'Token made' });
@@ -229,14 +231,55 @@ export const connectPage: Page = {
             }
           }),
       });
+      const model = models.get(id);
+      const cmd = `sluice connect ${id}${model ? ` --model ${model}` : ''}`;
       return h(
         'article',
         { class: 'card snippet', 'aria-label': rec.title },
         h('h3', null, rec.title),
-        h('p', { class: 'muted small' }, rec.file?.writable ? ['Or from a terminal: ', h('code', null, `sluice connect ${id} --write`), ' edits ', h('code', null, rec.file.path), ' for you (', h('code', null, '--undo'), ' restores it).'] : ['The same text: ', h('code', null, `sluice connect ${id}`)]),
+        h('p', { class: 'muted small' }, rec.file?.writable ? ['Or from a terminal: ', h('code', null, `${cmd} --write`), ' edits ', h('code', null, rec.file.path), ' for you (', h('code', null, `sluice connect ${id} --undo`), ' restores it).'] : ['The same text: ', h('code', null, cmd)]),
+        // The model comes first: the token is made into its lines.
+        id === 'claude-code' && !made.has(id) ? modelForm(id, rec.title) : null,
         codeBlock(r.text, rec.title),
         rec.tool === 'cursor' || made.has(id) ? null : makeBtn,
       );
+    }
+
+    /** modelForm runs a tool on another provider's model, through the alias named after the tool. */
+    function modelForm(id: string, title: string): HTMLElement {
+      const target = input({ name: 'model', value: models.get(id) ?? '', placeholder: 'e.g. openai/gpt-5-mini' });
+      const use = button('Use this model', { size: 'sm', type: 'submit' });
+      const form = h(
+        'form',
+        { class: 'inline-form', 'aria-label': `Run ${title} on another model` },
+        fieldWithButton(`Run ${title} on another model`, target, use, [
+          'Any provider’s model (provider/model, or one the price table knows). Sluice sets the alias ',
+          h('code', null, id),
+          ' to it and ',
+          title,
+          ' asks for that alias; the Aliases page adds fallbacks.',
+        ]),
+      );
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        const m = target.value.trim();
+        if (!m) {
+          target.focus();
+          return;
+        }
+        void busy(use, async () => {
+          try {
+            const res = await api.connect(id, false, m);
+            models.set(id, m);
+            recipes.set(id, res);
+            toast(`Alias “${res.recipe.model?.alias ?? id}” now goes to ${m}.`, 'ok', { title: `${title} on ${m}` });
+            render();
+          } catch (err) {
+            toast(errorMessage(err), 'danger', { title: 'Could not use that model' });
+          }
+        });
+      });
+      return form;
     }
 
     function render(): void {
