@@ -158,7 +158,7 @@ export interface RecordRow extends Usage {
   prompt?: string;
   held_usd: Money;
   error?: string;
-  /** why Sluice refused it: budget, unpriced, loop, rpm or pause */
+  /** why Sluice refused it (budget, unpriced, loop, rpm, pause) or blocked it (auth, guard, route, request) */
   reason?: string;
   budget?: string;
   remaining_usd?: Money;

@@ -22,7 +22,7 @@ interface Filters {
   budget: string;
 }
 
-/** REASONS are why Sluice refuses a request, for the Refused-by filter. */
+/** REASONS are why Sluice refuses or blocks a request, for the Refused-by filter. */
 const REASONS: [string, string][] = [
   ['', 'Any'],
   ['budget', 'Budget'],
@@ -30,6 +30,10 @@ const REASONS: [string, string][] = [
   ['rpm', 'Requests-per-minute cap'],
   ['pause', 'Pause'],
   ['unpriced', 'No price'],
+  ['auth', 'Key or token (blocked)'],
+  ['guard', 'Host or browser (blocked)'],
+  ['route', 'Route (blocked)'],
+  ['request', 'Unreadable request (blocked)'],
 ];
 
 export const requestsPage: Page = {
@@ -79,6 +83,7 @@ export const requestsPage: Page = {
     const quickButtons: HTMLButtonElement[] = [];
     const quickDefs: [string, string][] = [
       ['refused', 'Refused'],
+      ['blocked', 'Blocked'],
       ['cut', 'Cut'],
       ['estimated', 'Estimated'],
       ['billing', 'Billing'],
@@ -396,10 +401,18 @@ function closeButton(close: () => void): HTMLElement {
   return button('', { kind: 'ghost', size: 'sm', icon: 'x', label: 'Close details', onClick: close });
 }
 
-/** refusedTitle says who refused a request. */
+/** refusedTitle says who refused or blocked a request. */
 function refusedTitle(r: RecordRow): string {
   if (r.budget) return `Refused by budget “${r.budget}”`;
   switch (r.reason) {
+    case 'auth':
+      return 'Blocked: no key, or a key or token Sluice does not accept here';
+    case 'guard':
+      return 'Blocked: a host Sluice does not answer for, or a browser page';
+    case 'route':
+      return 'Blocked: a path Sluice does not forward';
+    case 'request':
+      return 'Blocked: Sluice could not take or read the request';
     case 'loop':
       return 'Refused: the same request repeated (loop detection)';
     case 'rpm':
@@ -409,7 +422,7 @@ function refusedTitle(r: RecordRow): string {
     case 'unpriced':
       return 'Refused: no price for this model';
   }
-  return 'Refused';
+  return r.outcome === 'blocked' ? 'Blocked' : 'Refused';
 }
 
 /** allowLoopButton lets a token repeat requests for an hour. */
