@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
 )
 
 // TestRefusalNotices: a guard refusal raises a notice (and a desktop
@@ -192,5 +193,29 @@ func TestNotifierCloseGivesUp(t *testing.T) {
 	<-q.done
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d notices shown, want 1: none after close gave up", n)
+	}
+}
+
+// TestBudgetNotice: a budget event's notice says what was spent, when
+// the budget resets, and carries the time the store saw it happen.
+func TestBudgetNotice(t *testing.T) {
+	at := time.Date(2026, 11, 30, 15, 4, 0, 0, time.Local)
+	resets := time.Date(2026, 12, 1, 0, 0, 0, 0, time.Local)
+	n, ok := budgetNotice(store.BudgetEvent{Kind: store.BudgetLimit, Budget: "daily", Scope: "all requests",
+		Spent: gateway.Dollar, Limit: gateway.Dollar, Resets: resets, Time: at})
+	if !ok || n.Kind != "limit" || !n.Time.Equal(at) || !strings.Contains(n.Message, "until it resets, Tue Dec 1 00:00, or you raise it") ||
+		n.Link != "requests?budget=daily&reason=budget" {
+		t.Errorf("limit notice = %+v, %v", n, ok)
+	}
+	n, _ = budgetNotice(store.BudgetEvent{Kind: store.BudgetLimit, Budget: "ever", Scope: "all requests", Time: at})
+	if !strings.Contains(n.Message, "until it resets or you raise it") {
+		t.Errorf("total budget's limit notice = %+v", n)
+	}
+	n, _ = budgetNotice(store.BudgetEvent{Kind: store.BudgetLimit, Budget: "rate", Rolling: 10 * time.Minute, Resets: resets, Time: at})
+	if !strings.Contains(n.Message, "ages out of its 10m window") {
+		t.Errorf("rolling budget's limit notice = %+v", n)
+	}
+	if n, ok := budgetNotice(store.BudgetEvent{Kind: store.BudgetSoft, Budget: "daily", Spent: gateway.Dollar, Limit: 2 * gateway.Dollar, Scope: "all requests", Time: at}); !ok || n.Kind != "soft" || n.Message != "$1.00 spent of $2.00 (all requests)." {
+		t.Errorf("soft notice = %+v, %v", n, ok)
 	}
 }

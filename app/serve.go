@@ -142,11 +142,10 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	hub := &Hub{Notify: cfg.Notify}
 	db, err := OpenData(cfg.DataDir, store.Options{OnBudgetEvent: func(ev store.BudgetEvent) {
-		switch ev.Kind {
-		case store.BudgetSoft:
-			logf("budget %q (%s) passed its warning threshold: %s spent of %s", ev.Budget, ev.Scope, ev.Spent.Format(), ev.Limit.Format())
-		case store.BudgetLimit:
-			logf("budget %q (%s) reached its limit: %s spent of %s; requests it covers get 402 until it resets or is raised", ev.Budget, ev.Scope, ev.Spent.Format(), ev.Limit.Format())
+		// On the request's goroutine: the log line and the Hub's list are
+		// quick, and the Hub shows the notice natively on its own.
+		if n, ok := budgetNotice(ev); ok {
+			logf("%s: %s", n.Title, n.Message)
 		}
 		hub.BudgetEvent(ev)
 	}})

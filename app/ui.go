@@ -128,9 +128,15 @@ func (h *Hub) Raise(kind, title, message string) { h.RaiseLink(kind, title, mess
 // RaiseLink adds a notice that links to the requests involved and shows
 // it natively when it can.
 func (h *Hub) RaiseLink(kind, title, message, link string) {
+	h.raise(Notice{Time: time.Now(), Kind: kind, Title: title, Message: message, Link: link})
+}
+
+// raise adds n, numbered, and shows it natively when it can.
+func (h *Hub) raise(n Notice) {
+	n.Title, n.Message = gateway.Redact(n.Title), gateway.Redact(n.Message)
 	h.mu.Lock()
 	h.seq++
-	n := Notice{Seq: h.seq, Time: time.Now(), Kind: kind, Title: gateway.Redact(title), Message: gateway.Redact(message), Link: link}
+	n.Seq = h.seq
 	h.notices = append(h.notices, n)
 	if len(h.notices) > maxNotices {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
@@ -173,19 +179,30 @@ func (h *Hub) Since(seq int64) []Notice {
 
 // BudgetEvent turns a store budget event into a notice.
 func (h *Hub) BudgetEvent(ev store.BudgetEvent) {
+	if n, ok := budgetNotice(ev); ok {
+		h.raise(n)
+	}
+}
+
+// budgetNotice is what a budget event tells the user, and whether it
+// tells anything.
+func budgetNotice(ev store.BudgetEvent) (Notice, bool) {
+	spent := ev.Spent.Format() + " spent of " + ev.Limit.Format() + " (" + ev.Scope + ")."
 	switch ev.Kind {
 	case store.BudgetSoft:
-		h.Raise("soft", "Budget "+ev.Budget+" passed its warning threshold",
-			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+").")
+		return Notice{Time: ev.Time, Kind: "soft", Title: "Budget " + ev.Budget + " passed its warning threshold", Message: spent}, true
 	case store.BudgetLimit:
 		until := "until it resets or you raise it"
-		if ev.Rolling > 0 {
+		switch {
+		case ev.Rolling > 0:
 			until = "until spend ages out of its " + string(gateway.RollingPeriod(ev.Rolling)) + " window or you raise it"
+		case !ev.Resets.IsZero():
+			until = "until it resets, " + ev.Resets.Local().Format("Mon Jan 2 15:04") + ", or you raise it"
 		}
-		h.RaiseLink("limit", "Budget "+ev.Budget+" reached its limit",
-			ev.Spent.Format()+" spent of "+ev.Limit.Format()+" ("+ev.Scope+"). Requests it covers get 402 "+until+".",
-			requestsLink(gateway.ReasonBudget, ev.Budget))
+		return Notice{Time: ev.Time, Kind: "limit", Title: "Budget " + ev.Budget + " reached its limit",
+			Message: spent + " Requests it covers get 402 " + until + ".", Link: requestsLink(gateway.ReasonBudget, ev.Budget)}, true
 	}
+	return Notice{}, false
 }
 
 // Refused raises a notice for a request the runaway guard refused,

@@ -152,10 +152,10 @@ func (anthropicDialect) imageTokens(string) int64 { return 5_000 }
 
 func (anthropicDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
 	var b billing
-	b.geo = rawText(top["inference_geo"])
-	b.speed = rawText(top["speed"])
+	b.geo = jsonStr(top["inference_geo"])
+	b.speed = jsonStr(top["speed"])
 	for _, t := range tools {
-		typ := rawText(t["type"])
+		typ := jsonStr(t["type"])
 		switch {
 		case strings.HasPrefix(typ, "web_search_"):
 			var maxUses tokens

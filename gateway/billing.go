@@ -58,8 +58,8 @@ func inspectBilling(d dialect, body []byte, outBound int64) billing {
 	return d.billing(body, top, tools, searches)
 }
 
-// rawText is a JSON string's text, "" for anything else.
-func rawText(raw json.RawMessage) string {
+// jsonStr is a JSON string's text, "" for anything else.
+func jsonStr(raw json.RawMessage) string {
 	var s string
 	_ = json.Unmarshal(raw, &s)
 	return s

@@ -189,11 +189,11 @@ func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools 
 			b.audioOut = true
 		}
 	}
-	b.tier = rawText(top["service_tier"])
+	b.tier = jsonStr(top["service_tier"])
 	var maxCalls tokens
 	_ = json.Unmarshal(top["max_tool_calls"], &maxCalls)
 	for _, t := range tools {
-		switch typ := rawText(t["type"]); {
+		switch typ := jsonStr(t["type"]); {
 		case strings.HasPrefix(typ, "web_search"):
 			b.webSearch = searches(int64(maxCalls))
 		case typ == "code_interpreter":

@@ -317,11 +317,22 @@ func tail(s string, n int) string {
 	return s
 }
 
+// BenchmarkFingerprint: the loop fingerprint of a long request and of a
+// short chat (what bench/run.sh sends).
 func BenchmarkFingerprint(b *testing.B) {
-	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
+	for _, c := range []struct{ name, body string }{
+		{"long", chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200))},
+		{"chat", `{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,"messages":[{"role":"system","content":"You are a helpful assistant."},` +
+			`{"role":"user","content":"Say hello and offer help in one sentence. (1234)"}],"stream":true,"stream_options":{"include_usage":true}}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			body := []byte(c.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
+			}
+		})
 	}
 }
 

@@ -690,7 +690,7 @@ func TestBudgetEventCallsBack(t *testing.T) {
 	raised := make(chan error, 4)
 	db, _ = openTest(t, Options{OnBudgetEvent: func(ev BudgetEvent) {
 		if ev.Kind == BudgetLimit {
-			_, err := db.RaiseBudget(ev.BudgetID, gateway.Dollar, time.Hour)
+			_, err := db.RaiseBudget(ev.Budget, gateway.Dollar, time.Hour)
 			raised <- err
 		}
 	}})
