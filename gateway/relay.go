@@ -19,14 +19,19 @@ import (
 const maxMeteredBody = 64 << 20
 
 // relay sends out upstream, passes the answer to w as it arrives, and
-// settles x.
-func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *http.Request, hideUsage bool) {
+// settles x. It reports true, having sent the caller nothing, when the
+// attempt at an alias's target failed in a way its next target is to be
+// tried for.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *http.Request, hideUsage bool) (fellBack bool) {
 	ctx, cancel := context.WithCancelCause(out.Context())
 	defer cancel(nil)
 	defer p.fly(x.rec.Token, cancel)()
 	out = out.WithContext(ctx)
 
 	resp, err := p.roundTripper().RoundTrip(out)
+	if p.fallBack(r, ctx, x, resp, err) {
+		return true
+	}
 	if err != nil {
 		status, outcome, kind, msg := upstreamFailure(r.Context(), err, x.provider.Name)
 		var u Usage
@@ -71,6 +76,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	}
 	h.Del("Content-Length")
 	p.relayStream(w, x, resp, body, ctx, hideUsage)
+	return false
 }
 
 // relayBody passes a whole (non-stream) answer through unchanged, keeping

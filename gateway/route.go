@@ -11,6 +11,9 @@ type route struct {
 	dialect  dialect   // the caller's dialect: errors are shaped in it
 	Name     routeName // "openai.chat", ...; "" for a request relayed unmetered
 	Provider string    // "" on routes whose provider the model chooses
+	// prefixed: the path named its provider (/{provider}/...), which then
+	// serves the request whatever its model; an alias does not apply.
+	prefixed bool
 	// Path is the path as the provider's own API spells it
 	// ("/v1/chat/completions"), rebuilt from the allow-list entry and the
 	// checked segments the caller sent: never the caller's raw path.
@@ -18,10 +21,6 @@ type route struct {
 	Model  string // the model named in the path (Gemini's), if any
 	Stream bool   // the path itself asks for a stream
 	Free   bool   // the provider does not charge for it (token counting, moderation)
-	// claimed: the path is the format's own, naming no provider
-	// (/v1/messages, not /anthropic/v1/messages): a model of another
-	// provider takes the request there.
-	claimed bool
 	// embeds: the route produces no output tokens (embeddings).
 	embeds bool
 	// maxField names the request's output bound, for advice in a refusal.
@@ -137,7 +136,7 @@ func parseRoute(method, path string, h http.Header, providers map[string]Provide
 		}
 		r, f := parseDialectRoute(d, method, path)
 		if f == nil {
-			r.Provider, r.claimed = prov, true
+			r.Provider = prov
 			if byModel && r.metered() {
 				r.Provider = ""
 			}
@@ -151,7 +150,7 @@ func parseRoute(method, path string, h http.Header, providers map[string]Provide
 				return route{dialect: requestDialect(path, h, providers, ds)}, routeFailure("provider " + p.Name + " speaks " + strconvQuote(p.Dialect) + ", which Sluice does not")
 			}
 			r, f := parseDialectRoute(d, method, rest)
-			r.Provider = p.Name
+			r.Provider, r.prefixed = p.Name, true
 			return r, f
 		}
 	}

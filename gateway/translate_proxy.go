@@ -33,12 +33,9 @@ type translation struct {
 	caller callerFormat
 	target targetFormat
 	req    *xRequest
-	// route, info and billing are the caller's, as read before the
-	// request was translated: what Sluice itself answers is in the
-	// caller's words, and another target starts from them again.
-	route   route
-	info    RequestInfo
-	billing billing
+	// route is the caller's: what Sluice itself answers is in the
+	// caller's words.
+	route route
 	// query is the query the translated request goes with.
 	query url.Values
 }
@@ -58,13 +55,7 @@ func (x *exchange) callerDialect() dialect {
 // other is translated into the provider's format, and its route, the
 // estimate's reading of its body and its record are the provider's, so
 // that it is held, metered and charged as the provider that served it.
-// body is the caller's; aim may be called again with another target.
 func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, providers map[string]Provider) ([]byte, *failure) {
-	if x.xl != nil {
-		// Back to the caller's request, for another target.
-		x.route, x.info, x.billing, x.xl = x.xl.route, x.xl.info, x.xl.billing, nil
-		x.rec.Route, x.rec.CallerRoute, x.rec.AskedModel = string(x.route.Name), "", ""
-	}
 	rt, d := x.route, x.route.dialect
 	x.compat = false
 	prov, ok := providers[t.Provider]
@@ -161,10 +152,11 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 	if err != nil {
 		return nil, refuse(err)
 	}
-	x.xl = &translation{caller: caller, target: target, req: req, route: x.route, info: x.info, billing: x.billing, query: tq}
+	x.xl = &translation{caller: caller, target: target, req: req, route: x.route, query: tq}
 	x.rec.CallerRoute, x.rec.AskedModel = string(x.route.Name), x.info.Model
-	if x.rec.AskedModel == "" {
-		x.rec.AskedModel = x.route.Model
+	if x.rec.AskedModel == "" && x.in != nil {
+		// Gemini's, named in the path as the caller sent it.
+		x.rec.AskedModel = x.in.route.Model
 	}
 	x.route, x.info = nrt, info
 	x.billing = inspectBilling(td, out, info.MaxOutput)
