@@ -366,3 +366,73 @@ func TestAliasShadowsModel(t *testing.T) {
 		t.Errorf("records = %+v", recs)
 	}
 }
+
+// TestNoFallbackAfterFirstByteAnthropic: an Anthropic caller's stream
+// that breaks after its first byte ends with Anthropic's error event, and
+// the alias's fallback is not tried. The alias here has a real model's
+// name, as Claude Code's background model would.
+func TestNoFallbackAfterFirstByteAnthropic(t *testing.T) {
+	var haiku, sonnet atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(b), `"model":"claude-haiku-4-5"`) {
+			sonnet.Add(1)
+			http.Error(w, "the fallback was asked", http.StatusTeapot)
+			return
+		}
+		haiku.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":30,\"output_tokens\":1}}}\n\n")
+		io.WriteString(w, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+		io.WriteString(w, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\""+firstWord+"\"}}\n\n")
+		rc := http.NewResponseController(w)
+		rc.Flush()
+		conn, _, err := rc.Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		conn.Close()
+	}))
+	t.Cleanup(up.Close)
+	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	token, _ := db.NewToken("claude-code")
+	if _, err := db.PutAlias(gateway.Alias{Name: "claude-haiku-4-5-20251001", Target: "anthropic/claude-haiku-4-5", Fallbacks: []string{"anthropic/claude-sonnet-4-5"}}); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": up.URL})
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	t.Cleanup(p.Wait)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(`{"model":"claude-haiku-4-5-20251001","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Title this."}]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	events := strings.Split(strings.TrimSpace(string(b)), "\n\n")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), firstWord) || !strings.HasPrefix(events[len(events)-1], "event: error\ndata: {\"type\":\"error\"") {
+		t.Errorf("answer %d, ending %q; want the first word, then Anthropic's error event", resp.StatusCode, events[len(events)-1])
+	}
+	if haiku.Load() != 1 || sonnet.Load() != 0 {
+		t.Errorf("the target got %d requests and the fallback %d, want 1 and 0", haiku.Load(), sonnet.Load())
+	}
+	recs, _ := db.Records(store.LogQuery{Limit: 10})
+	for i := 0; len(recs) == 0 && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		recs, _ = db.Records(store.LogQuery{Limit: 10})
+	}
+	if len(recs) != 1 || recs[0].Outcome != gateway.OutcomeCut || recs[0].Model != "claude-haiku-4-5" || recs[0].Alias != "claude-haiku-4-5-20251001" || recs[0].InputTokens != 30 {
+		t.Errorf("records = %+v, want one cut at claude-haiku-4-5 through the alias", recs)
+	}
+}
