@@ -128,6 +128,9 @@ func (p Price) Explain(u Usage) []CostLine {
 // Unpriced returns, for each part of u that p cannot price, what it is
 // and why; nil when p prices all of u.
 func (p Price) Unpriced(u Usage) []string {
+	if p.pricesAll(u) {
+		return nil // what nearly every request finds, without Explain's lines
+	}
 	var out []string
 	for _, l := range p.Explain(u) {
 		if !l.Unpriced {
@@ -143,6 +146,35 @@ func (p Price) Unpriced(u Usage) []string {
 		out = append(out, what)
 	}
 	return out
+}
+
+// pricesAll reports that p prices every part of u: that Explain(u) has no
+// line marked Unpriced. False means it may have one.
+func (p Price) pricesAll(u Usage) bool {
+	if u.CodeExecutionCalls > 0 || u.WebSearchCalls > 0 && p.WebSearch <= 0 {
+		return false
+	}
+	// Surcharges Explain lists as lines of their own.
+	if speed := normalName(u.Speed); speed != "" && speed != "standard" {
+		return false
+	}
+	if name := normalName(u.ServiceTier); !standardTiers[name] {
+		if _, found := p.serviceTier(name); !found {
+			return false
+		}
+	}
+	if geo := normalName(u.InferenceGeo); !standardRegions[geo] {
+		if _, _, found := p.region(geo); !found {
+			return false
+		}
+	}
+	r, _ := p.resolveRates(u, max(u.InputTokens, 0), false)
+	for i, n := range tokenCounts(u) {
+		if n != 0 && !r[i].ok {
+			return false
+		}
+	}
+	return true
 }
 
 type costPart struct {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"slices"
 	"strconv"
@@ -30,6 +31,11 @@ const (
 	ReasonLoop     = "loop"     // the same request repeated too often (429)
 	ReasonRPM      = "rpm"      // the token's requests-per-minute cap (429)
 	ReasonPause    = "pause"    // Sluice, or the token, is paused (402)
+	// Blocked before admission: never forwarded.
+	ReasonGuard   = "guard"   // a Host not served, or a browser page (403)
+	ReasonAuth    = "auth"    // no credential, an unknown token, or a key that may not go there (401, 403)
+	ReasonRoute   = "route"   // no such route, or a path Sluice refuses (404, 400)
+	ReasonRequest = "request" // a body Sluice cannot take or read (400, 413, 415)
 )
 
 // Loop detection defaults: the ninth identical request within two
@@ -113,53 +119,35 @@ type flight struct {
 // errPaused is the cause of a stream cut by a pause.
 var errPaused = errors.New("stream cut: Sluice was paused")
 
-// runaway refuses x, answering the caller, when a pause, the token's
-// requests-per-minute cap or loop detection stops it; it returns false
-// then. It is the runaway guard's one step in the request path.
-func (p *Proxy) runaway(w http.ResponseWriter, x *exchange, body []byte) bool {
+// runaway returns the failure that refuses x when a pause, the token's
+// requests-per-minute cap or loop detection stops it. It is the runaway
+// guard's one step in the request path.
+func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 	now := x.start
 	pol := p.Policy()
-	dialect := x.route.Dialect
 	token := x.rec.Token
 	for _, pa := range pol.Pauses {
 		if pa.Active(now) && pa.Covers(token) {
-			msg := pauseMessage(pa, token)
-			p.refuse(x, http.StatusPaymentRequired, ReasonPause, msg)
-			w.Header().Set("X-Sluice-Paused", "true")
-			writeError(w, dialect, http.StatusPaymentRequired, kindPaused, msg)
-			return false
+			return fail(http.StatusPaymentRequired, kindPaused, pauseMessage(pa, token)).refused(ReasonPause).with("X-Sluice-Paused", "true")
 		}
 	}
 	g := &p.runaways
 	if x.route.metered() && !pol.Loop.Off && !(pol.Loop.Allowed[token].After(now)) {
-		fp, desc := fingerprint(token, x.rec.Model, x.route.Name, body)
+		fp := fingerprint(token, x.rec.Model, string(x.route.Name), body)
 		if n, first := g.repeat(fp, now, pol.Loop.limit(), pol.Loop.window()); n > pol.Loop.limit() {
-			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, desc, fp, n, first, pol.Loop)
-			p.refuse(x, http.StatusTooManyRequests, ReasonLoop, msg)
-			writeError(w, dialect, http.StatusTooManyRequests, kindLoop, msg)
-			return false
+			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, bodyWords(body), fp, n, first, pol.Loop)
+			return fail(http.StatusTooManyRequests, kindLoop, msg).refused(ReasonLoop)
 		}
 	}
 	if limit := pol.RPM[token]; limit > 0 {
 		if wait := g.admitRPM(token, now, limit); wait > 0 {
+			secs := int(wait.Seconds() + 0.999)
 			msg := fmt.Sprintf("Sluice caps token %q at %d requests a minute, and it has sent %d in the last minute; the next fits in %ds. Change the cap with `sluice token rpm %s N` (0 removes it).",
-				token, limit, limit, int(wait.Seconds()+0.999), ShellQuote(token))
-			p.refuse(x, http.StatusTooManyRequests, ReasonRPM, msg)
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-			writeError(w, dialect, http.StatusTooManyRequests, kindRateLimit, msg)
-			return false
+				token, limit, limit, secs, ShellQuote(token))
+			return fail(http.StatusTooManyRequests, kindRateLimit, msg).refused(ReasonRPM).with("Retry-After", strconv.Itoa(secs))
 		}
 	}
-	return true
-}
-
-// refuse settles x as refused by the guard.
-func (p *Proxy) refuse(x *exchange, status int, reason, msg string) {
-	if !x.route.metered() {
-		return
-	}
-	x.rec.Status, x.rec.Outcome, x.rec.Reason, x.rec.Error = status, OutcomeRefused, reason, msg
-	p.settle(x.rec)
+	return nil
 }
 
 func pauseMessage(pa Pause, token string) string {
@@ -337,74 +325,124 @@ func perCallMember(name string) bool {
 	return perCallMembers[name] || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID")
 }
 
-// fingerprint returns the loop fingerprint of a request and a few words
-// of its last message, to tell the user which request repeats.
-func fingerprint(token, model, route string, body []byte) ([32]byte, string) {
-	h := sha256.New()
+// fingerprint returns the loop fingerprint of a request. It walks the
+// body's bytes with the JSON scanner, hashing each value as it finds it:
+// an object's members in the order of their names, the last of
+// duplicates (as a decoder keeps), per-call ones left out.
+func fingerprint(token, model, route string, body []byte) [32]byte {
+	h := fpHash{d: sha256.New()}
 	for _, s := range []string{token, model, route} {
-		writeString(h, s)
+		h.str(s)
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		h.Write(body)
-		var out [32]byte
-		h.Sum(out[:0])
-		return out, ""
+	i := spaceEnd(body, 0)
+	end, err := valueEnd(body, i)
+	if err != nil {
+		// Not JSON: the bytes are the request.
+		h.flush()
+		h.d.Write(body)
+	} else {
+		h.value(body[i:end])
 	}
-	hashValue(h, v)
+	h.flush()
 	var out [32]byte
-	h.Sum(out[:0])
-	return out, lastWords(v)
+	h.d.Sum(out[:0])
+	return out
 }
 
-type hashWriter interface{ Write([]byte) (int, error) }
-
-func writeString(h hashWriter, s string) {
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-	h.Write([]byte(s))
+// fpHash feeds a fingerprint's bytes to d through a buffer, so that the
+// many small writes of a walk cost one call of d each few kilobytes.
+type fpHash struct {
+	d   hash.Hash
+	buf []byte
 }
 
-// hashValue writes v to h, per-call members and values set aside. Keys
-// are written in sorted order.
-func hashValue(h hashWriter, v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		h.Write([]byte{'{'})
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			if !perCallMember(k) {
-				keys = append(keys, k)
+func (h *fpHash) byte(c byte) {
+	h.buf = append(h.buf, c)
+	if len(h.buf) >= 4096 {
+		h.flush()
+	}
+}
+
+func (h *fpHash) flush() {
+	h.d.Write(h.buf)
+	h.buf = h.buf[:0]
+}
+
+// str writes s with its length before it.
+func (h *fpHash) str(s string) {
+	h.buf = binary.AppendUvarint(h.buf, uint64(len(s)))
+	if len(h.buf)+len(s) > 4096 {
+		h.flush()
+		h.d.Write([]byte(s))
+		return
+	}
+	h.buf = append(h.buf, s...)
+}
+
+// bytes writes b with its length before it, as str does.
+func (h *fpHash) bytes(b []byte) {
+	h.buf = binary.AppendUvarint(h.buf, uint64(len(b)))
+	if len(h.buf)+len(b) > 4096 {
+		h.flush()
+		h.d.Write(b)
+		return
+	}
+	h.buf = append(h.buf, b...)
+}
+
+// fpMember is an object member as a fingerprint sorts it.
+type fpMember struct {
+	name []byte // decoded
+	val  []byte
+}
+
+// value hashes the well-formed JSON value v: '{' and the members, '['
+// and the elements, 's' and a string's text with what changes per call
+// replaced, 'n' and a number as written, 't', 'f' or '0'.
+func (h *fpHash) value(v []byte) {
+	switch v[0] {
+	case '{':
+		var arr [16]fpMember
+		ms := arr[:0]
+		scanMembers(v, func(key, val []byte) bool {
+			if name := rawText(key); !perCallMember(string(name)) {
+				ms = append(ms, fpMember{name, val})
 			}
+			return true
+		})
+		slices.SortStableFunc(ms, func(a, b fpMember) int { return bytes.Compare(a.name, b.name) })
+		h.byte('{')
+		for i, m := range ms {
+			if i+1 < len(ms) && bytes.Equal(ms[i+1].name, m.name) {
+				continue // a later duplicate wins
+			}
+			h.bytes(m.name)
+			h.value(m.val)
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			writeString(h, k)
-			hashValue(h, v[k])
-		}
-		h.Write([]byte{'}'})
-	case []any:
-		h.Write([]byte{'['})
-		for _, e := range v {
-			hashValue(h, e)
-		}
-		h.Write([]byte{']'})
-	case string:
-		h.Write([]byte{'s'})
-		writeString(h, normalizeText(v))
-	case json.Number:
-		h.Write([]byte{'n'})
-		writeString(h, string(v))
-	case bool:
-		if v {
-			h.Write([]byte{'t'})
+		h.byte('}')
+	case '[':
+		h.byte('[')
+		scanArray(v, func(e []byte) bool {
+			h.value(e)
+			return true
+		})
+		h.byte(']')
+	case '"':
+		h.byte('s')
+		if t := rawText(v); bytes.ContainsAny(t, "0123456789") {
+			h.str(normalizeText(string(t)))
 		} else {
-			h.Write([]byte{'f'})
+			h.bytes(t) // what normalizeText leaves as it is
 		}
-	case nil:
-		h.Write([]byte{'0'})
+	case 't':
+		h.byte('t')
+	case 'f':
+		h.byte('f')
+	case 'n':
+		h.byte('0')
+	default:
+		h.byte('n')
+		h.bytes(v)
 	}
 }
 
@@ -514,6 +552,15 @@ func matchDateTime(s string) int {
 		n++
 	}
 	return n
+}
+
+// bodyWords is lastWords of a JSON request body, "" for any other.
+func bodyWords(body []byte) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	return lastWords(v)
 }
 
 // lastWords returns the start of the last message of a request body in

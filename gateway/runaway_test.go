@@ -73,7 +73,7 @@ func TestLoopRefusedOnTheNinth(t *testing.T) {
 	var e struct {
 		Error struct{ Message, Type, Code string }
 	}
-	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Type != kindLoop || e.Error.Code != kindLoop {
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Type != string(kindLoop) || e.Error.Code != string(kindLoop) {
 		t.Errorf("loop 429 body %s, want an OpenAI error of type %s", body, kindLoop)
 	}
 	for _, want := range []string{`token "laptop"`, "gpt-4o-mini", "/v1/chat/completions", "The build failed. Fix it and try again.", "9 times", "sluice loop allow laptop", "loop_limit"} {
@@ -317,11 +317,22 @@ func tail(s string, n int) string {
 	return s
 }
 
+// BenchmarkFingerprint: the loop fingerprint of a long request and of a
+// short chat (what bench/run.sh sends).
 func BenchmarkFingerprint(b *testing.B) {
-	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
+	for _, c := range []struct{ name, body string }{
+		{"long", chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200))},
+		{"chat", `{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,"messages":[{"role":"system","content":"You are a helpful assistant."},` +
+			`{"role":"user","content":"Say hello and offer help in one sentence. (1234)"}],"stream":true,"stream_options":{"include_usage":true}}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			body := []byte(c.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				fingerprint("laptop", "gpt-4o-mini", "openai.chat", body)
+			}
+		})
 	}
 }
 

@@ -128,6 +128,10 @@ func (db *DB) PutBudget(b gateway.Budget) (gateway.Budget, error) {
 	}
 	db.settleMu.Lock()
 	defer db.settleMu.Unlock()
+	// The spend is read from the rollups: every settlement in them.
+	if err := db.flush(); err != nil {
+		return gateway.Budget{}, fmt.Errorf("save budget %q: %w", b.Name, err)
+	}
 	now := db.now()
 
 	db.mu.Lock()

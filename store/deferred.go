@@ -46,11 +46,14 @@ func (db *DB) Defer(ctx context.Context, key string, r gateway.Record, until tim
 	if err != nil {
 		return fmt.Errorf("defer hold %s: %w", r.ID, err)
 	}
-	hold, err := json.Marshal(h)
+	hold, err := encodeHold(h)
 	if err != nil {
 		return fmt.Errorf("defer hold %s: %w", r.ID, err)
 	}
 	id := []byte(r.ID)
+	if db.pendingSettle(r.ID) {
+		return fmt.Errorf("defer hold %s: already settled: %w", r.ID, ErrExists)
+	}
 	err = db.commits.do(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRecordIDs).Get(id) != nil {
 			return fmt.Errorf("already settled: %w", ErrExists)

@@ -12,28 +12,31 @@ import (
 )
 
 // journal is the hold journal: an append-only file beside the data file
-// that makes a hold durable with one write and one fdatasync, shared by
-// every hold written meanwhile. A bbolt commit costs two fdatasyncs and
-// the page writes of a copy-on-write B+tree; a hold, which lives for the
-// few seconds of its request and is then replaced by its settlement in
-// bbolt, needs neither.
+// that makes a hold, or a settlement, durable with one write and one
+// fdatasync, shared by every entry written meanwhile. A bbolt commit
+// costs two fdatasyncs and the page writes of a copy-on-write B+tree; a
+// hold, which lives for the few seconds of its request, needs neither,
+// and settlements are folded into bbolt many at a time (fold.go).
 //
 // The file is preallocated (written with zeros and synced once), so an
 // append overwrites blocks the file already owns and fdatasync need not
 // write the file system's metadata. It starts with a header (magic and
 // epoch); each entry is a length, a CRC-32C of the epoch and payload, the
-// epoch, and the payload (a hold as JSON). Reading stops at the first
+// epoch, and the payload (a hold as JSON, or recordEntry and a settled
+// record as JSON). Reading stops at the first
 // entry that is cut, fails its checksum or carries another epoch: a torn
 // write at a crash was never acknowledged. When the file is full, every
 // hold still open is folded into bbolt's holds bucket (one commit), and
 // the journal starts over under the next epoch, so entries of the last
-// round are no longer read.
+// round are no longer read; settlements waiting to be folded go into
+// bbolt in the same commit.
 //
-// At Open the entries are folded into bbolt before anything else, so the
-// rest of the store (Recover, the holds bucket) sees one set of open
-// holds. Entries are never the only trace of anything but an open hold:
-// reading one whose ID is already in the log, or whose amount is below
-// the one bbolt has, changes nothing.
+// At Open the entries are folded into bbolt, in order, before anything
+// else, so the rest of the store (Recover, the holds bucket, the log)
+// sees one set of open holds and every settlement. Reading an entry
+// again changes nothing: a hold or a settlement whose ID is already in
+// the log is skipped, and so is a hold whose amount is below the one
+// bbolt has.
 //
 // A journal is safe for concurrent use.
 type journal struct {
@@ -62,6 +65,10 @@ type journal struct {
 
 type journalOp struct {
 	payload []byte
+	// durable, if not nil, is called by the leader once the entry is on
+	// disk, before any later batch is written: a fold that starts the
+	// journal over sees what it did.
+	durable func()
 	done    chan journalResult // buffered: a lead signal, then the result
 }
 
@@ -156,9 +163,11 @@ func (j *journal) reset() error {
 
 // append writes payload as an entry and returns once it is on disk,
 // sharing the write and its fdatasync with every append that arrives
-// while another batch is being written.
-func (j *journal) append(payload []byte) error {
-	op := &journalOp{payload: payload, done: make(chan journalResult, 1)}
+// while another batch is being written. If durable is not nil, it runs
+// once the entry is on disk, before the journal can be folded and started
+// over (see journalOp.durable).
+func (j *journal) append(payload []byte, durable func()) error {
+	op := &journalOp{payload: payload, durable: durable, done: make(chan journalResult, 1)}
 	j.mu.Lock()
 	j.queue = append(j.queue, op)
 	if j.busy {
@@ -186,6 +195,9 @@ func (j *journal) lead() {
 
 	err := j.write(batch)
 	for _, op := range batch {
+		if err == nil && op.durable != nil {
+			op.durable()
+		}
 		op.done <- journalResult{err: err}
 	}
 

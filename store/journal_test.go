@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestJournalEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"one", "two", "three"} {
-		if err := j.append([]byte(p)); err != nil {
+		if err := j.append([]byte(p), nil); err != nil {
 			t.Fatalf("append(%s) = %v", p, err)
 		}
 	}
@@ -68,7 +69,7 @@ func TestJournalEntries(t *testing.T) {
 	if err := j.reset(); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.append([]byte("x")); err != nil {
+	if err := j.append([]byte("x"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(); !slices.Equal(got, []string{"x"}) {
@@ -215,5 +216,76 @@ func TestJournalAfterFold(t *testing.T) {
 	}
 	for id := range want {
 		t.Errorf("hold %s was lost", id)
+	}
+}
+
+// TestSettlementsInJournal: a settlement is durable once it is in the
+// journal, before it is folded into the log. A crash then loses none,
+// charges no settled request again, and the log and the rollups read
+// before the fold see it.
+func TestSettlementsInJournal(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	mustPutBudget(t, db, gateway.Budget{Name: "all", Limit: gateway.Dollar, Period: gateway.PeriodTotal})
+	db.stopFolder() // nothing is folded but by a flush
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		mustHold(t, db, gateway.Hold{ID: id, Provider: "openai", Model: "gpt-4o", Amount: cents(10)})
+	}
+	ok := func(id string, cost gateway.Money) gateway.Record {
+		return gateway.Record{ID: id, Provider: "openai", Model: "gpt-4o", Outcome: gateway.OutcomeOK, Cost: cost, Priced: true}
+	}
+	mustSettle(t, db, ok("a", cents(3)))
+	mustSettle(t, db, ok("b", cents(4)))
+	mustSettle(t, db, ok("a", cents(9))) // a second settlement: nothing
+	mustSettle(t, db, gateway.Record{ID: "r", Provider: "openai", Model: "gpt-4o", Outcome: gateway.OutcomeRefused, Reason: gateway.ReasonBudget})
+	if err := db.Hold(ctx, gateway.Hold{ID: "a", Amount: cents(1)}); !errors.Is(err, ErrExists) {
+		t.Errorf("Hold(a) after its settlement = %v, want ErrExists", err)
+	}
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketRecords).Stats().KeyN; n != 0 {
+			t.Errorf("%d records in the log before a fold, want 0", n)
+		}
+		return nil
+	})
+	crashed := crashCopy(t, db)
+
+	// Read now, the log folds first and has every settlement once.
+	check := func(db *DB, wantIDs int) {
+		t.Helper()
+		recs, err := db.Records(LogQuery{})
+		if err != nil || len(recs) != wantIDs {
+			t.Errorf("Records() = %d records, %v; want %d", len(recs), err, wantIDs)
+		}
+		if r, err := db.Record("a"); err != nil || r.Cost != cents(3) || r.Held != cents(10) {
+			t.Errorf("Record(a) = %+v, %v; want cost 0.03, held 0.1", r, err)
+		}
+		if st := mustBudget(t, db, "all"); st.Spent != cents(7) || st.Held != cents(10) {
+			t.Errorf("budget: spent %s held %s, want 0.07 and 0.1", st.Spent, st.Held)
+		}
+	}
+	check(db, 3)
+	if rows, err := db.Spend(SpendQuery{}); err != nil || len(rows) != 1 || rows[0].Requests != 3 || rows[0].Cost != cents(7) {
+		t.Errorf("Spend() = %+v, %v; want 3 requests costing 0.07", rows, err)
+	}
+
+	// After the crash: the settlements come back from the journal, c
+	// is still open and is charged as crashed.
+	db2 := openAt(t, crashed, Options{})
+	if n := db2.OpenHolds(); n != 1 {
+		t.Errorf("OpenHolds() after the crash = %d, want 1", n)
+	}
+	check(db2, 3)
+	if n, err := db2.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("Recover() = %d, %v; want 1", n, err)
+	}
+	if r, err := db2.Record("c"); err != nil || r.Outcome != gateway.OutcomeCrashed {
+		t.Errorf("Record(c) = %+v, %v; want crashed", r, err)
+	}
+	if st := mustBudget(t, db2, "all"); st.Spent != cents(17) || st.Held != 0 {
+		t.Errorf("after Recover: spent %s held %s, want 0.17 and 0", st.Spent, st.Held)
+	}
+	mustSettle(t, db2, ok("b", cents(50))) // already in the log: nothing
+	if rows, err := db2.Spend(SpendQuery{}); err != nil || len(rows) != 1 || rows[0].Requests != 4 || rows[0].Cost != cents(17) {
+		t.Errorf("Spend() after Recover = %+v, %v; want 4 requests costing 0.17", rows, err)
 	}
 }

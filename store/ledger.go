@@ -249,7 +249,7 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 	if h.Time.IsZero() {
 		h.Time = now
 	}
-	data, err := json.Marshal(h)
+	data, err := encodeHold(h)
 	if err != nil {
 		return fmt.Errorf("hold %s: %w", h.ID, err)
 	}
@@ -264,14 +264,15 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 	}
 
 	id := []byte(h.ID)
+	settled := db.pendingSettle(h.ID)
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRecordIDs).Get(id) != nil {
+		if settled || tx.Bucket(bucketRecordIDs).Get(id) != nil {
 			return fmt.Errorf("hold %s: already settled: %w", h.ID, ErrExists)
 		}
 		return nil
 	})
 	if err == nil {
-		err = db.journal.append(data)
+		err = db.journal.append(data, nil)
 	}
 	if err != nil {
 		db.unreserve(h.ID)
@@ -296,33 +297,6 @@ func foldHold(tx *bolt.Tx, h gateway.Hold, data []byte) error {
 		}
 	}
 	return holds.Put(id, data)
-}
-
-// foldHolds puts every hold open in memory in bbolt, so that the journal
-// can start over; the journal calls it when it is full.
-func (db *DB) foldHolds() error {
-	db.mu.Lock()
-	holds := make([]gateway.Hold, 0, len(db.holds))
-	for _, oh := range db.holds {
-		holds = append(holds, oh.h)
-	}
-	db.mu.Unlock()
-	enc := make([][]byte, len(holds))
-	for i, h := range holds {
-		data, err := json.Marshal(h)
-		if err != nil {
-			return fmt.Errorf("fold hold %s: %w", h.ID, err)
-		}
-		enc[i] = data
-	}
-	return db.commits.do(func(tx *bolt.Tx) error {
-		for i, h := range holds {
-			if err := foldHold(tx, h, enc[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 // reserve admits h in memory, or says which budget refuses it.
@@ -414,38 +388,59 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 
 // settle writes r and applies it in memory, holding settleMu shared from
 // the write until memory agrees with the file.
+//
+// r is written as an entry of the hold journal, which shares its
+// fdatasync with every hold and settlement written meanwhile, and folded
+// into the log and the rollups later (see fold.go); what reads them folds
+// first. The ID is claimed before the write, so that a second settlement
+// of it, concurrent or later, does nothing.
 func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []BudgetEvent, err error) {
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
-	if r.Held == 0 {
+	if ok, err := db.claim(r.ID); err != nil || !ok {
+		return r, false, nil, err
+	}
+	db.mu.Lock()
+	oh, open := db.holds[r.ID]
+	db.mu.Unlock()
+	if r.Held == 0 && open {
 		// The hold may be only in the journal: take its amount from memory.
-		db.mu.Lock()
-		if oh, ok := db.holds[r.ID]; ok {
-			r.Held = oh.h.Amount
-		}
-		db.mu.Unlock()
+		r.Held = oh.h.Amount
 	}
-	err = db.commits.do(func(tx *bolt.Tx) error {
-		var err error
-		rec, applied, err = settleTx(tx, r, loc)
-		return err
-	})
-	if err != nil || !applied {
-		return rec, false, nil, err
+	data, err := encodeRecord(r)
+	if err != nil {
+		db.unclaim(r.ID)
+		return r, false, nil, err
 	}
-	return rec, true, db.applySettled([]gateway.Record{rec}), nil
+	entry := make([]byte, 1+len(data))
+	entry[0] = recordEntry
+	copy(entry[1:], data)
+	err = db.journal.append(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
+	if err != nil {
+		db.unclaim(r.ID)
+		return r, false, nil, err
+	}
+	return r, true, db.applySettled([]gateway.Record{r}), nil
 }
+
+// encodeHold is h as the journal and the holds bucket keep it.
+func encodeHold(h gateway.Hold) ([]byte, error) { return json.Marshal(h) }
+
+// encodeRecord is r as the log keeps it.
+func encodeRecord(r gateway.Record) ([]byte, error) { return json.Marshal(r) }
 
 // isRefusal reports whether outcome means Sluice never forwarded the
 // request, which then costs nothing.
-func isRefusal(outcome string) bool {
+func isRefusal(outcome gateway.Outcome) bool {
 	return outcome == gateway.OutcomeRefused || outcome == gateway.OutcomeBlocked
 }
 
 // settleTx writes r in tx unless its ID is already in the log, and returns
 // the record as written. It is idempotent, as a batched write must be.
-func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record, bool, error) {
+//
+// data is r as JSON, or nil to encode it here.
+func settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location) (gateway.Record, bool, error) {
 	id := []byte(r.ID)
 	ids := tx.Bucket(bucketRecordIDs)
 	if ids.Get(id) != nil {
@@ -458,7 +453,7 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 			if err := json.Unmarshal(v, &h); err != nil {
 				return r, false, fmt.Errorf("decode hold: %w", err)
 			}
-			r.Held = h.Amount
+			r.Held, data = h.Amount, nil
 		}
 		if err := holds.Delete(id); err != nil {
 			return r, false, err
@@ -472,9 +467,10 @@ func settleTx(tx *bolt.Tx, r gateway.Record, loc *time.Location) (gateway.Record
 	if err != nil {
 		return r, false, err
 	}
-	data, err := json.Marshal(r)
-	if err != nil {
-		return r, false, err
+	if data == nil {
+		if data, err = encodeRecord(r); err != nil {
+			return r, false, err
+		}
 	}
 	key := recordKey(r.Time, seq)
 	if err := records.Put(key, data); err != nil {
@@ -576,12 +572,32 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 		return nil, nil, nil
 	}
 	slices.Sort(ids)
+	// Claimed, an orphan cannot be settled meanwhile by anything else; one
+	// already settled is skipped.
+	claimed := make([]string, 0, len(ids))
+	for _, id := range ids {
+		ok, err := db.claim(id)
+		if err != nil {
+			for _, c := range claimed {
+				db.unclaim(c)
+			}
+			return nil, nil, err
+		}
+		if ok {
+			claimed = append(claimed, id)
+		}
+	}
+	defer func() {
+		for _, id := range claimed {
+			db.unclaim(id)
+		}
+	}()
 
 	var recs []gateway.Record
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		recs = recs[:0]
 		holds := tx.Bucket(bucketHolds)
-		for _, id := range ids {
+		for _, id := range claimed {
 			var h gateway.Hold
 			ok, err := getJSON(holds, []byte(id), &h)
 			if err != nil {
@@ -590,7 +606,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 			if !ok {
 				continue
 			}
-			rec, applied, err := settleTx(tx, crashedRecord(h), loc)
+			rec, applied, err := settleTx(tx, crashedRecord(h), nil, loc)
 			if err != nil {
 				return err
 			}
@@ -721,11 +737,11 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 	h := oh.h
 	db.mu.Unlock()
 
-	data, err := json.Marshal(h)
+	data, err := encodeHold(h)
 	if err == nil {
 		// A later entry of the same hold with a higher amount wins when
 		// the journal is read back.
-		err = db.journal.append(data)
+		err = db.journal.append(data, nil)
 	}
 	if err == nil {
 		db.mu.Lock()

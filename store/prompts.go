@@ -296,7 +296,7 @@ func (db *DB) PromptSpend(since, until time.Time) ([]SpendRow, error) {
 		last = until.Add(-time.Nanosecond).In(loc).Format(dayLayout)
 	}
 	sums := map[string]*rollup{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketPromptRollups).Cursor()
 		var k, v []byte
 		if first != "" {

@@ -35,8 +35,9 @@ type LogQuery struct {
 	// Provider, Token, Outcome and Status must match exactly; Model is an
 	// exact name or a path.Match pattern, matched as budgets match models
 	// (gateway.ModelCovers).
-	Provider, Model, Token, Outcome string
-	Status                          int
+	Provider, Model, Token string
+	Outcome                gateway.Outcome
+	Status                 int
 	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
 	// Budget only refusals by that budget.
 	Reason, Budget string
@@ -68,7 +69,7 @@ func (db *DB) Records(q LogQuery) ([]gateway.Record, error) {
 		since = binary.BigEndian.AppendUint64(nil, timeBits(q.Since))
 	}
 	out := []gateway.Record{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRecords).Cursor()
 		var k, v []byte
 		if q.Before != "" {
@@ -107,7 +108,7 @@ func (db *DB) Records(q LogQuery) ([]gateway.Record, error) {
 func (db *DB) RecordTimes(since time.Time) ([]time.Time, error) {
 	limit := binary.BigEndian.AppendUint64(nil, timeBits(since))
 	var out []time.Time
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRecords).Cursor()
 		for k, _ := c.Last(); k != nil && bytes.Compare(k[:8], limit) >= 0; k, _ = c.Prev() {
 			out = append(out, time.Unix(0, int64(binary.BigEndian.Uint64(k)^1<<63)))
@@ -143,7 +144,7 @@ func (q LogQuery) matches(r gateway.Record) bool {
 // ErrNotFound.
 func (db *DB) Record(id string) (gateway.Record, error) {
 	var r gateway.Record
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		key := tx.Bucket(bucketRecordIDs).Get([]byte(id))
 		if key == nil {
 			return ErrNotFound
@@ -164,6 +165,9 @@ func (db *DB) Record(id string) (gateway.Record, error) {
 // many. Rollups, and so Spend and budgets, keep counting them.
 func (db *DB) PruneRecords(t time.Time) (int, error) {
 	limit := binary.BigEndian.AppendUint64(nil, timeBits(t))
+	if err := db.flush(); err != nil {
+		return 0, fmt.Errorf("prune log: %w", err)
+	}
 	total := 0
 	for {
 		// Delete in slices so no one transaction grows without bound.

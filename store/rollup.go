@@ -240,7 +240,7 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 		last = q.Until.Add(-time.Nanosecond).In(loc).Format(dayLayout)
 	}
 	groups := map[groupKey]*rollup{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		return forEachRollup(tx, first, last, func(day, provider, model, token string, r rollup) error {
 			pick := func(by string) string {
 				switch by {

@@ -163,6 +163,11 @@ func (db *DB) PutSettings(s Settings) error {
 	}
 	db.settleMu.Lock()
 	defer db.settleMu.Unlock()
+	// Settlements waiting in the journal are folded in the zone they were
+	// made in, before it can change.
+	if err := db.flush(); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
 	var old Settings
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		var err error

@@ -116,6 +116,17 @@ type DB struct {
 
 	stopFlush chan struct{} // closed by Close to end the last-used flusher
 	flushDone chan struct{} // closed when the flusher has ended
+
+	// Settlements on disk in the journal, waiting to be folded into
+	// bbolt (see fold.go).
+	foldMu    sync.Mutex // held by the fold under way
+	pendMu    sync.Mutex // guards pending and settling
+	pending   []pendingRecord
+	settling  map[string]bool // IDs claimed by a settlement not yet in the log
+	foldKick  chan struct{}   // wakes the folder
+	stopFold  chan struct{}   // closed by stopFolder to end the folder
+	foldDone  chan struct{}   // closed when the folder has ended
+	stopOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -153,6 +164,10 @@ func Open(path string, opts Options) (*DB, error) {
 		subs:      make(map[*subscriber]struct{}),
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
+		settling:  make(map[string]bool),
+		foldKick:  make(chan struct{}, 1),
+		stopFold:  make(chan struct{}),
+		foldDone:  make(chan struct{}),
 	}
 	db.commits.db = bdb
 	// The journal is opened only once bbolt's lock is held: one process
@@ -162,7 +177,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	j.fold = db.foldHolds
+	j.fold = func() error { return db.fold(true) }
 	db.journal = j
 	if err := db.init(entries); err != nil {
 		bdb.Close()
@@ -170,6 +185,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	go db.flushTokensLoop()
+	go db.foldLoop()
 	return db, nil
 }
 
@@ -190,7 +206,21 @@ func (db *DB) init(journaled [][]byte) error {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("data file has layout %s; this sluice reads layout %s", v, schemaVersion)
 		}
+		loc, err := db.journalLocation(tx)
+		if err != nil {
+			return err
+		}
 		for _, data := range journaled {
+			if data[0] == recordEntry {
+				var r gateway.Record
+				if err := json.Unmarshal(data[1:], &r); err != nil || r.ID == "" {
+					return fmt.Errorf("hold journal: malformed settlement %.80q", data)
+				}
+				if _, _, err := settleTx(tx, r, data[1:], loc); err != nil {
+					return err
+				}
+				continue
+			}
 			var h gateway.Hold
 			if err := json.Unmarshal(data, &h); err != nil || h.ID == "" {
 				return fmt.Errorf("hold journal: malformed entry %.80q", data)
@@ -257,7 +287,11 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.stopFlush)
 		<-db.flushDone
-		flushErr := db.flushTokens()
+		db.stopFolder()
+		// What is still waiting is in the journal, read back at the next
+		// Open either way; folded now, the file alone is complete.
+		foldErr := db.flush()
+		flushErr := errors.Join(foldErr, db.flushTokens())
 		db.subMu.Lock()
 		db.closed = true
 		for s := range db.subs {

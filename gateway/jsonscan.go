@@ -1,0 +1,310 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// A small JSON scanner for the request path: it finds values in a body
+// by their extent, without building maps or decoding what it passes
+// over, so reading a few members of a large request costs a walk over
+// its bytes and nothing else. It checks the grammar (strings, numbers,
+// literals, nesting) as encoding/json does, but not the UTF-8 inside
+// strings, which encoding/json does not refuse either.
+
+// errScan is what a malformed body yields; callers that must say why
+// decode it with encoding/json.
+var errScan = errors.New("malformed JSON")
+
+// maxScanDepth is the deepest nesting scanned, as encoding/json's.
+const maxScanDepth = 10000
+
+// spaceEnd returns the index of the first byte at or after i that is
+// not JSON white space.
+func spaceEnd(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// valueEnd returns the end of the JSON value that starts at b[i] (no
+// white space before it).
+func valueEnd(b []byte, i int) (int, error) { return valueEndDepth(b, i, 0) }
+
+func valueEndDepth(b []byte, i, depth int) (int, error) {
+	if i >= len(b) {
+		return i, errScan
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return stringEnd(b, i)
+	case c == '{':
+		if depth >= maxScanDepth {
+			return i, errScan
+		}
+		i = spaceEnd(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return i + 1, nil
+		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return i, errScan
+			}
+			var err error
+			if i, err = stringEnd(b, i); err != nil {
+				return i, err
+			}
+			i = spaceEnd(b, i)
+			if i >= len(b) || b[i] != ':' {
+				return i, errScan
+			}
+			if i, err = valueEndDepth(b, spaceEnd(b, i+1), depth+1); err != nil {
+				return i, err
+			}
+			i = spaceEnd(b, i)
+			if i >= len(b) {
+				return i, errScan
+			}
+			if b[i] == '}' {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return i, errScan
+			}
+			i = spaceEnd(b, i+1)
+		}
+	case c == '[':
+		if depth >= maxScanDepth {
+			return i, errScan
+		}
+		i = spaceEnd(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			var err error
+			if i, err = valueEndDepth(b, i, depth+1); err != nil {
+				return i, err
+			}
+			i = spaceEnd(b, i)
+			if i >= len(b) {
+				return i, errScan
+			}
+			if b[i] == ']' {
+				return i + 1, nil
+			}
+			if b[i] != ',' {
+				return i, errScan
+			}
+			i = spaceEnd(b, i+1)
+		}
+	case c == 't':
+		return literalEnd(b, i, "true")
+	case c == 'f':
+		return literalEnd(b, i, "false")
+	case c == 'n':
+		return literalEnd(b, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return numberEnd(b, i)
+	}
+	return i, errScan
+}
+
+func literalEnd(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, errScan
+	}
+	return i + len(lit), nil
+}
+
+// stringEnd returns the end of the string whose quote is at b[i].
+func stringEnd(b []byte, i int) (int, error) {
+	for i++; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return i, errScan
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(b)-i < 6 || !isHexByte(b[i+2]) || !isHexByte(b[i+3]) || !isHexByte(b[i+4]) || !isHexByte(b[i+5]) {
+					return i, errScan
+				}
+				i += 6
+			default:
+				return i, errScan
+			}
+		case c < 0x20:
+			return i, errScan
+		default:
+			i++
+		}
+	}
+	return i, errScan
+}
+
+// numberEnd returns the end of the number that starts at b[i].
+func numberEnd(b []byte, i int) (int, error) {
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return i, errScan
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return i, errScan
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return i, errScan
+		}
+	}
+	return i, nil
+}
+
+// scanObject calls fn with the raw key (quotes included) and the raw
+// value of each member of the object b holds, in order, until fn returns
+// false. b must be one JSON object, white space around it allowed; it
+// returns errScan if b is anything else, having called fn for the
+// members before the fault.
+func scanObject(b []byte, fn func(key, val []byte) bool) error {
+	i := spaceEnd(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return errScan
+	}
+	end, err := valueEnd(b, i)
+	if err != nil || spaceEnd(b, end) != len(b) {
+		return errScan
+	}
+	return scanMembers(b[i:end], fn)
+}
+
+// scanMembers is scanObject over obj, one object already known well
+// formed from its first byte to its last.
+func scanMembers(obj []byte, fn func(key, val []byte) bool) error {
+	i := spaceEnd(obj, 1)
+	if obj[i] == '}' {
+		return nil
+	}
+	for {
+		ks := i
+		ke, err := stringEnd(obj, i)
+		if err != nil {
+			return err
+		}
+		i = spaceEnd(obj, spaceEnd(obj, ke)+1) // past ':'
+		vs := i
+		ve, err := valueEnd(obj, i)
+		if err != nil {
+			return err
+		}
+		if !fn(obj[ks:ke], obj[vs:ve]) {
+			return nil
+		}
+		i = spaceEnd(obj, ve)
+		if obj[i] == '}' {
+			return nil
+		}
+		i = spaceEnd(obj, i+1) // past ','
+	}
+}
+
+// scanArray calls fn with each raw element of arr, one array already
+// known well formed, until fn returns false.
+func scanArray(arr []byte, fn func(elem []byte) bool) error {
+	i := spaceEnd(arr, 1)
+	if arr[i] == ']' {
+		return nil
+	}
+	for {
+		e, err := valueEnd(arr, i)
+		if err != nil {
+			return err
+		}
+		if !fn(arr[i:e]) {
+			return nil
+		}
+		i = spaceEnd(arr, e)
+		if arr[i] == ']' {
+			return nil
+		}
+		i = spaceEnd(arr, i+1)
+	}
+}
+
+// unquote returns the text of the raw JSON string s (quotes included),
+// as encoding/json decodes it.
+func unquote(s []byte) string {
+	in := s[1 : len(s)-1]
+	plain := true
+	for _, c := range in {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain || utf8.Valid(in) && !containsByte(in, '\\') {
+		return string(in)
+	}
+	var out string
+	if json.Unmarshal(s, &out) != nil {
+		return string(in)
+	}
+	return out
+}
+
+// rawText is unquote's text as bytes: for a string with no escapes and
+// valid UTF-8, s's own bytes, without a copy.
+func rawText(s []byte) []byte {
+	in := s[1 : len(s)-1]
+	if !containsByte(in, '\\') && utf8.Valid(in) {
+		return in
+	}
+	return []byte(unquote(s))
+}
+
+// keyIs reports whether the raw JSON string key (quotes included) is
+// name, escapes decoded.
+func keyIs(key []byte, name string) bool {
+	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
+		return true
+	}
+	return containsByte(key, '\\') && unquote(key) == name
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}

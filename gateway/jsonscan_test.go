@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fingerprintTree is the loop fingerprint as it was computed before the
+// scanner: the body decoded into maps and slices, then hashed. The
+// scanner's walk must hash every body to the same bytes.
+func fingerprintTree(token, model, route string, body []byte) [32]byte {
+	h := sha256.New()
+	for _, s := range []string{token, model, route} {
+		treeString(h, s)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		h.Write(body)
+	} else {
+		treeValue(h, v)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+type treeWriter interface{ Write([]byte) (int, error) }
+
+func treeString(h treeWriter, s string) {
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+	h.Write([]byte(s))
+}
+
+func treeValue(h treeWriter, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		h.Write([]byte{'{'})
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			if !perCallMember(k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			treeString(h, k)
+			treeValue(h, v[k])
+		}
+		h.Write([]byte{'}'})
+	case []any:
+		h.Write([]byte{'['})
+		for _, e := range v {
+			treeValue(h, e)
+		}
+		h.Write([]byte{']'})
+	case string:
+		h.Write([]byte{'s'})
+		treeString(h, normalizeText(v))
+	case json.Number:
+		h.Write([]byte{'n'})
+		treeString(h, string(v))
+	case bool:
+		if v {
+			h.Write([]byte{'t'})
+		} else {
+			h.Write([]byte{'f'})
+		}
+	case nil:
+		h.Write([]byte{'0'})
+	}
+}
+
+// scanCorpus is JSON the scanner must read as encoding/json does: the
+// recorded provider payloads and cases that take each branch.
+func scanCorpus(t testing.TB) [][]byte {
+	var out [][]byte
+	files, _ := filepath.Glob("testdata/*/*.json")
+	for _, f := range files {
+		if strings.Contains(f, "prices") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	if len(out) < 10 {
+		t.Fatalf("only %d recorded payloads", len(out))
+	}
+	for _, s := range []string{
+		`{}`, ` { } `, `{"a":[]}`, `{"a":[ ]}`, `{"a":{}}`,
+		`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_tokens":64}`,
+		`{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a":{"x":1},"a":[1]}`,
+		`{"id":"x1","user":"u","metadata":{"k":"v"},"tool_call_id":"c_1","requestId":"r","q":1}`,
+		`{"k\u0065y":"v","key":"w"}`, `{"\u00e9t\u00e9":"\u00e9t\u00e9","été":"x"}`,
+		`{"s":"line\nbreak \"quoted\" \\ \/ \b\f\r\t \ud83d\ude00 \ud800 lone"}`,
+		"{\"s\":\"bad utf-8 \xff\xfe here\",\"\xffk\":1}",
+		`{"n":[0,-0,1.5,-2e10,3E+2,4e-3,123456789012345678901234567890]}`,
+		`{"t":true,"f":false,"z":null}`,
+		`{"when":"2026-11-30T10:31:02Z","uuid":"123e4567-e89b-12d3-a456-426614174000","ts":"1764230400123"}`,
+		`{"deep":[[[[{"a":[{"b":{"c":[1,2,{"d":"e"}]}}]}]]]]}`,
+		`{"a":1} trailing`, `  {"a":1}` + "\n",
+		`{"a":}`, `{"a":1,}`, `{"a" 1}`, `{"a":tru}`, `{"a":"unterminated}`, `{"a":01}`, `{"a":1.}`, `{"a":-}`,
+		`{"a":"\x"}`, `{"a":"\u12"}`, "{\"a\":\"ctl\x01\"}", `[1,2]`, `"str"`, `not json`, ``, `{`, `{"a":[1,2}`,
+	} {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+func TestFingerprintMatchesTree(t *testing.T) {
+	for _, body := range scanCorpus(t) {
+		var v any
+		if json.Unmarshal(body, &v) != nil && len(body) > 0 && body[spaceEnd(body, 0)] == '{' {
+			// Invalid objects are refused before the guard looks; the
+			// decoder and the scanner may stop at different bytes.
+			continue
+		}
+		got := fingerprint("tok", "gpt-4o", "openai.chat", body)
+		want := fingerprintTree("tok", "gpt-4o", "openai.chat", body)
+		if got != want {
+			t.Errorf("fingerprint(%.120q) differs from the decoded tree's", body)
+		}
+	}
+}
+
+// TestScanAgreesWithDecoder: valueEnd accepts exactly what encoding/json
+// accepts as one value, and scanObject finds the members it decodes.
+func TestScanAgreesWithDecoder(t *testing.T) {
+	for _, body := range scanCorpus(t) {
+		checkScan(t, body)
+	}
+}
+
+func checkScan(t *testing.T, body []byte) {
+	t.Helper()
+	valid := json.Valid(body)
+	i := spaceEnd(body, 0)
+	end, err := valueEnd(body, i)
+	scanned := err == nil && spaceEnd(body, end) == len(body)
+	if scanned != valid {
+		t.Fatalf("valueEnd(%.120q) = %d, %v; json.Valid = %v", body, end, err, valid)
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return
+	}
+	got := map[string]string{}
+	if err := scanObject(body, func(key, val []byte) bool {
+		got[unquote(key)] = string(val)
+		return true
+	}); err != nil {
+		t.Fatalf("scanObject(%.120q) = %v", body, err)
+	}
+	if len(got) != len(m) {
+		t.Fatalf("scanObject(%.120q) found %d members, the decoder %d", body, len(got), len(m))
+	}
+	for k, v := range m {
+		if got[k] != string(v) {
+			t.Fatalf("scanObject(%.120q): member %q = %q, the decoder's %q", body, k, got[k], v)
+		}
+	}
+}
+
+func FuzzScan(f *testing.F) {
+	for _, b := range scanCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkScan(t, body)
+		if json.Valid(body) {
+			if got, want := fingerprint("t", "m", "r", body), fingerprintTree("t", "m", "r", body); got != want {
+				t.Fatalf("fingerprint(%q) differs from the decoded tree's", body)
+			}
+		}
+	})
+}
