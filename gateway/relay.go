@@ -576,7 +576,9 @@ func (e *clientWriteError) Error() string { return e.err.Error() }
 // reach the client as they arrive; onData runs before the first write.
 func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func()) (int64, error) {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		k, rerr := src.Read(buf)
@@ -598,6 +600,13 @@ func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func(
 		}
 	}
 }
+
+// copyBuffers are copyFlush's buffers, reused: a fresh 32 KiB for every
+// answer was the request path's largest allocation.
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.
 type limitedBuffer struct {
