@@ -105,11 +105,13 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	if status >= 400 {
 		outcome, errMsg = classifyUpstreamError(x.provider.Name, status, kept.Bytes())
 	} else {
-		if id, st := responseState(kept.Bytes()); x.info.Background && copyErr == nil && id != "" && !terminalResponse(st) {
-			// Queued in the background: the hold stays until the
-			// response is read back finished.
-			p.deferHold(x, status, id)
-			return
+		if x.info.Background && copyErr == nil {
+			if id, st := responseState(kept.Bytes()); id != "" && !terminalResponse(st) {
+				// Queued in the background: the hold stays until the
+				// response is read back finished.
+				p.deferHold(x, status, id)
+				return
+			}
 		}
 		var model string
 		var ok bool
