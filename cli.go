@@ -494,11 +494,19 @@ func (c *cli) log(args []string) error {
 		}
 		out := r.OutputTokens
 		what := r.Provider + "/" + r.Model
+		if r.Provider == "" && r.Model == "" {
+			what = "-" // blocked before its provider was known
+		}
 		if r.Prompt != "" {
 			what += " (p/" + r.Prompt + ")"
 		}
+		outcome := string(r.Outcome)
+		if r.Reason != "" {
+			// Why it was refused or blocked: budget, loop, auth, route...
+			outcome += " (" + r.Reason + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%d\n", r.Time.Local().Format("01-02 15:04:05"),
-			orDash(r.Token), what, r.Status, r.Outcome, r.InputTokens, out, cost, r.LatencyMS)
+			orDash(r.Token), what, r.Status, outcome, r.InputTokens, out, cost, r.LatencyMS)
 		return nil
 	}
 	for i := len(recs) - 1; i >= 0; i-- {

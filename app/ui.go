@@ -411,6 +411,11 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 		// The refusal's own message names the budget, its spend, its
 		// reset and how to raise it.
 		d.Explanation = r.Error
+	case gateway.OutcomeBlocked:
+		// Stopped before admission: the message says by what (the
+		// guard, a missing or unknown key, a route Sluice does not
+		// forward) and what to do.
+		d.Explanation = r.Error
 	case gateway.OutcomeBilling:
 		d.Explanation = r.Error
 	case gateway.OutcomeCrashed:

@@ -252,7 +252,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 		writeAPIError(w, &apiError{http.StatusBadRequest, "invalid", "format is csv or jsonl"})
 		return
 	}
-	lq := store.LogQuery{Limit: 1_000_000, Provider: q.Get("provider"), Model: q.Get("model"), Token: q.Get("token"), Outcome: q.Get("outcome"),
+	lq := store.LogQuery{Limit: 1_000_000, Provider: q.Get("provider"), Model: q.Get("model"), Token: q.Get("token"), Outcome: gateway.Outcome(q.Get("outcome")),
 		Reason: q.Get("reason"), Budget: q.Get("budget")}
 	lq.Estimated = q.Get("estimated") == "1" || q.Get("estimated") == "true"
 	if st, err := strconv.Atoi(q.Get("status")); err == nil {
@@ -281,7 +281,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		x := exported(recs[i])
 		cw.Write(csvCells(x.ID, x.Time.Format(time.RFC3339Nano), x.Token, x.Provider, x.Model, x.Route,
-			strconv.FormatBool(x.Stream), strconv.Itoa(x.Status), x.Outcome,
+			strconv.FormatBool(x.Stream), strconv.Itoa(x.Status), string(x.Outcome),
 			i64(x.InputTokens), i64(x.OutputTokens), i64(x.CachedInputTokens), i64(x.CacheWriteTokens), i64(x.ReasoningTokens),
 			x.Cost.String(), strconv.FormatBool(x.Priced), strconv.FormatBool(x.Estimated), i64(x.LatencyMS), i64(x.TTFBMS),
 			x.Held.String(), x.UpstreamID, x.Budget, x.Error))

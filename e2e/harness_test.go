@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/gateway"
 )
 
 // tmpRoot holds what the whole package shares: the sluice binary and a
@@ -414,26 +416,29 @@ func (w *watchWriter) String() string {
 
 // logRow is one line of `sluice log --json`, the documented contract.
 type logRow struct {
-	ID                 string    `json:"id"`
-	Time               time.Time `json:"time"`
-	Token              string    `json:"token"`
-	Provider           string    `json:"provider"`
-	Model              string    `json:"model"`
-	Route              string    `json:"route"`
-	Stream             bool      `json:"stream"`
-	Status             int       `json:"status"`
-	Outcome            string    `json:"outcome"`
-	InputTokens        int64     `json:"input_tokens"`
-	OutputTokens       int64     `json:"output_tokens"`
-	CachedInputTokens  int64     `json:"cached_input_tokens"`
-	CacheWriteTokens   int64     `json:"cache_write_tokens"`
-	CacheWrite1hTokens *int64    `json:"cache_write_1h_tokens"`
-	ReasoningTokens    int64     `json:"reasoning_tokens"`
-	CostUSD            string    `json:"cost_usd"`
-	LatencyMS          *int64    `json:"latency_ms"`
-	Priced             *bool     `json:"priced"`
-	Budget             string    `json:"budget"`
-	Reason             string    `json:"reason"`
+	ID                 string          `json:"id"`
+	Time               time.Time       `json:"time"`
+	Token              string          `json:"token"`
+	Provider           string          `json:"provider"`
+	Model              string          `json:"model"`
+	Route              string          `json:"route"`
+	Stream             bool            `json:"stream"`
+	Status             int             `json:"status"`
+	Outcome            gateway.Outcome `json:"outcome"`
+	InputTokens        int64           `json:"input_tokens"`
+	OutputTokens       int64           `json:"output_tokens"`
+	CachedInputTokens  int64           `json:"cached_input_tokens"`
+	CacheWriteTokens   int64           `json:"cache_write_tokens"`
+	CacheWrite1hTokens *int64          `json:"cache_write_1h_tokens"`
+	ReasoningTokens    int64           `json:"reasoning_tokens"`
+	CostUSD            string          `json:"cost_usd"`
+	LatencyMS          *int64          `json:"latency_ms"`
+	Priced             *bool           `json:"priced"`
+	Budget             string          `json:"budget"`
+	Reason             string          `json:"reason"`
+	Error              string          `json:"error"`
+	Alias              string          `json:"alias"`
+	Routed             string          `json:"routed"`
 }
 
 // logRows returns every row `sluice log --json` prints.

@@ -10,7 +10,7 @@ import (
 // Anthropic's Messages API as a translation format, both ways.
 type anthropicFormat struct{}
 
-func (anthropicFormat) dialect() string { return DialectAnthropic }
+func (anthropicFormat) dialect() dialect { return anthropicDialect{} }
 
 type anthropicRequest struct {
 	Model         string             `json:"model"`
@@ -711,7 +711,7 @@ func (e *anthropicEncoder) delta(out []byte, typ, field, value string) []byte {
 func (e *anthropicEncoder) encode(ev *xEvent, out []byte) []byte {
 	if ev.Kind == evError {
 		e.done = true
-		return append(out, cutEvent(DialectAnthropic, "", ev.Err.Kind, ev.Err.Message, 0)...)
+		return append(out, anthropicDialect{}.cutEvent(route{}, ev.Err.Kind, ev.Err.Message, 0)...)
 	}
 	out = e.start(out, ev)
 	switch ev.Kind {

@@ -107,14 +107,16 @@ func (p *Proxy) readBack(x *exchange, status int, body []byte) {
 		return
 	}
 	switch x.route.Op {
-	case "responses.cancel", "responses.delete":
+	case opCancel, opDelete:
 		p.settleDeferred(*x.deferred, Usage{}, true)
-	case "responses.get":
+	case opGet:
 		_, st := responseState(body)
 		if !terminalResponse(st) {
 			return
 		}
-		u, _, ok := UsageFromBody(DialectOpenAI, "openai.responses", body)
+		rt := x.route
+		rt.Name = rt.answers
+		u, _, ok := rt.dialect.usage(rt, body)
 		if !ok || st == "cancelled" {
 			p.settleDeferred(*x.deferred, Usage{}, true)
 			return

@@ -78,23 +78,21 @@ const trickleRoom = 256 << 10
 // the body gate gives. On failure it answers the caller itself and
 // returns ok false; otherwise release gives the body's room back, once
 // the body is no longer needed.
-func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string) (body []byte, release func(), ok bool) {
+func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), f *failure) {
 	release = func() {}
 	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return nil, release, true
+		return nil, release, nil
 	}
 	limit := p.MaxBodyBytes
 	if limit <= 0 {
 		limit = 32 << 20
 	}
-	tooBig := func() {
-		w.Header().Set("Connection", "close")
-		writeError(w, dialect, http.StatusRequestEntityTooLarge, kindTooLarge,
-			fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit))
+	tooBig := func() *failure {
+		return fail(http.StatusRequestEntityTooLarge, kindTooLarge,
+			fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit)).blocked(ReasonRequest).with("Connection", "close")
 	}
 	if r.ContentLength > limit {
-		tooBig()
-		return nil, release, false
+		return nil, release, tooBig()
 	}
 	timeout := p.BodyTimeout
 	if timeout <= 0 {
@@ -108,16 +106,14 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string)
 	var held int64
 	var once sync.Once
 	release = func() { once.Do(func() { gate.release(held) }) }
-	grow := func(n int64) bool {
+	grow := func(n int64) *failure {
 		if err := gate.acquire(wait, n); err != nil {
 			release()
-			w.Header().Set("Connection", "close")
-			writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
-				"Sluice is holding as many request bodies as its memory limit allows; try again in a moment")
-			return false
+			return fail(http.StatusServiceUnavailable, kindUnavailable,
+				"Sluice is holding as many request bodies as its memory limit allows; try again in a moment").with("Connection", "close")
 		}
 		held += n
-		return true
+		return nil
 	}
 
 	// The whole body must arrive within the deadline: a client that
@@ -142,8 +138,8 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string)
 	if r.ContentLength > gate.max {
 		// Larger than the whole gate: it waits for the gate to be empty
 		// and gets in alone.
-		if !grow(r.ContentLength) {
-			return nil, release, false
+		if f := grow(r.ContentLength); f != nil {
+			return nil, release, f
 		}
 		buf = make([]byte, 0, bound)
 	}
@@ -157,8 +153,8 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string)
 			if next <= int64(cap(buf)) {
 				next = int64(cap(buf)) + 1
 			}
-			if !grow(next - int64(cap(buf))) {
-				return nil, release, false
+			if f := grow(next - int64(cap(buf))); f != nil {
+				return nil, release, f
 			}
 			nb := make([]byte, len(buf), next)
 			copy(nb, buf)
@@ -173,31 +169,28 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, dialect string)
 			if extra := decodedExtra(r, buf); extra > 0 {
 				if int64(len(buf))+extra > gate.max {
 					release()
-					writeError(w, dialect, http.StatusRequestEntityTooLarge, kindTooLarge,
+					return nil, release, fail(http.StatusRequestEntityTooLarge, kindTooLarge,
 						fmt.Sprintf("the request body holds about %d JSON values, which would take about %d MB of memory to read, more than Sluice's limit of %d MB for request bodies; send fewer values (long text is fine)",
-							jsonValues(buf), (int64(len(buf))+extra)>>20, gate.max>>20))
-					return nil, release, false
+							jsonValues(buf), (int64(len(buf))+extra)>>20, gate.max>>20)).blocked(ReasonRequest)
 				}
-				if !grow(extra) {
-					return nil, release, false
+				if f := grow(extra); f != nil {
+					return nil, release, f
 				}
 			}
-			return buf, release, true
+			return buf, release, nil
 		}
 		if err != nil {
 			release()
 			var mb *http.MaxBytesError
 			switch {
 			case errors.As(err, &mb):
-				tooBig()
+				return nil, release, tooBig()
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				w.Header().Set("Connection", "close")
-				writeError(w, dialect, http.StatusRequestTimeout, kindInvalid,
-					fmt.Sprintf("the request body did not arrive within %s", timeout))
+				return nil, release, fail(http.StatusRequestTimeout, kindInvalid,
+					fmt.Sprintf("the request body did not arrive within %s", timeout)).blocked(ReasonRequest).with("Connection", "close")
 			default:
-				writeError(w, dialect, http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error())
+				return nil, release, fail(http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error()).blocked(ReasonRequest)
 			}
-			return nil, release, false
 		}
 	}
 }
@@ -253,19 +246,14 @@ func bodyTypeProblem(r *http.Request, rt route) string {
 	case err != nil:
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		return ""
-	case mt == "multipart/form-data" && uploadRoute(rt):
+	case mt == "multipart/form-data" && rt.upload:
 		return ""
 	}
 	want := "application/json"
-	if uploadRoute(rt) {
+	if rt.upload {
 		want += " or multipart/form-data"
 	}
 	return fmt.Sprintf("Content-Type %q is not taken here: send %s", ct, want)
-}
-
-// uploadRoute reports whether rt uploads a file, as a multipart form.
-func uploadRoute(rt route) bool {
-	return rt.Dialect == DialectOpenAI && (rt.Path == "/v1/files" || strings.HasPrefix(rt.Path, "/v1/uploads"))
 }
 
 // decodedValueBytes is the memory one JSON value takes once decoded into

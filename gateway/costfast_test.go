@@ -135,13 +135,13 @@ func BenchmarkCost(b *testing.B) {
 func BenchmarkWorstCost(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello."}]}`)
 	p := &Proxy{}
-	rt, _ := parseRoute("POST", "/v1/chat/completions", nil, p.Providers())
-	info, err := InspectRequest(rt.Dialect, rt.Name, body)
+	rt, _ := parseRoute("POST", "/v1/chat/completions", nil, p.Providers(), builtinDialects)
+	info, err := inspectRequest(rt.dialect, rt, body)
 	if err != nil {
 		b.Fatal(err)
 	}
 	pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
-	bill := inspectBilling(rt.Dialect, body, info.MaxOutput)
+	bill := inspectBilling(rt.dialect, body, info.MaxOutput)
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,11 +6,12 @@ import (
 	"strings"
 )
 
-// credentialHeaders are the headers SDKs and tools carry keys in. None of
-// them goes upstream as the caller sent it: the outbound request gets only
-// the one credential its provider reads.
+// credentialHeaders are headers SDKs and tools carry keys in, besides
+// each dialect's own (dialect.keyHeaders). None of them goes upstream as
+// the caller sent it: the outbound request gets only the one credential
+// its provider reads.
 var credentialHeaders = []string{
-	"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key",
+	"Authorization", "Proxy-Authorization",
 	"X-Auth-Token", "X-Access-Token", "X-Key", "Ocp-Apim-Subscription-Key", "Cookie",
 }
 
@@ -18,9 +19,10 @@ var credentialHeaders = []string{
 // without regard to case.
 var credentialParams = []string{"key", "api_key", "api-key", "apikey", "access_token", "token", "auth", "x-api-key"}
 
-// credential returns the key the caller sent, wherever its SDK puts it,
-// and whether it came in the Authorization header.
-func credential(r *http.Request) (key string, bearer bool) {
+// credential returns the key the caller sent, wherever the SDK of any of
+// the dialects ds puts it, and whether it came in the Authorization
+// header.
+func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
 	if a := r.Header.Get("Authorization"); a != "" {
 		if scheme, k, ok := strings.Cut(strings.TrimSpace(a), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -28,9 +30,11 @@ func credential(r *http.Request) (key string, bearer bool) {
 			}
 		}
 	}
-	for _, h := range []string{"X-Api-Key", "X-Goog-Api-Key", "Api-Key"} {
-		if k := strings.TrimSpace(r.Header.Get(h)); k != "" {
-			return k, false
+	for _, d := range ds {
+		for _, h := range d.keyHeaders() {
+			if k := strings.TrimSpace(r.Header.Get(h)); k != "" {
+				return k, false
+			}
 		}
 	}
 	q := r.URL.Query()
@@ -72,10 +76,16 @@ func holdsLocalToken(s string) bool {
 }
 
 // stripCredentials removes from h every header that carries a key: the
-// known credential headers, and any other whose value holds a local token.
-func stripCredentials(h http.Header) {
+// known credential headers, those of the dialects ds, and any other whose
+// value holds a local token.
+func stripCredentials(h http.Header, ds []dialect) {
 	for _, k := range credentialHeaders {
 		h.Del(k)
+	}
+	for _, d := range ds {
+		for _, k := range d.keyHeaders() {
+			h.Del(k)
+		}
 	}
 	for k, vs := range h {
 		for _, v := range vs {
@@ -101,27 +111,6 @@ func outboundQuery(q url.Values) url.Values {
 		}
 	}
 	return out
-}
-
-// setCredential sets on h the one header the provider reads its key
-// from. bearer keeps an Anthropic OAuth token (Claude Code signed in to
-// a subscription) in Authorization, where Anthropic reads it.
-func setCredential(h http.Header, p Provider, compat bool, key string, bearer bool) {
-	if key == "" {
-		return
-	}
-	switch {
-	case compat || p.Dialect == DialectOpenAI:
-		h.Set("Authorization", "Bearer "+key)
-	case p.Dialect == DialectAnthropic:
-		if bearer && strings.HasPrefix(key, "sk-ant-oat") {
-			h.Set("Authorization", "Bearer "+key)
-		} else {
-			h.Set("X-Api-Key", key)
-		}
-	case p.Dialect == DialectGemini:
-		h.Set("X-Goog-Api-Key", key)
-	}
 }
 
 // keyIssuer names the provider that issued key, told by the key prefixes
@@ -204,7 +193,7 @@ func unservableKey(key string, rt route, providers map[string]Provider) string {
 		return foreignKey(key, prov, providers)
 	}
 	issuer := keyIssuer(key, providers)
-	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.Dialect || rt.Dialect == DialectOpenAI && prov.OpenAIPath != "") {
+	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.dialect.name() || rt.dialect.compatPath(prov) != "") {
 		return ""
 	}
 	if issuer != "" {

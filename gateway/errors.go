@@ -1,21 +1,191 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
+// failure is how a stage of the request path says the request goes no
+// further: the status and the message the caller gets, in the caller's
+// dialect, the cause for the log, and what the request's record says.
+// Stages return it; Proxy.fail writes it, and it is the one way out.
+type failure struct {
+	status int
+	kind   errKind
+	msg    string // for the caller: what happened and what to do
+	cause  error  // for the operator's log; nil when msg says it all
+	// outcome is what the request's record says: OutcomeRefused for a
+	// refusal of a request admission would have held, OutcomeBlocked for
+	// one stopped earlier (guard, auth, route); "" leaves no record.
+	outcome Outcome
+	reason  string   // the record's Reason
+	ref     *Refusal // a budget's refusal: its headers go with the answer
+	// header holds headers to answer with besides the error's own.
+	header map[string]string
+	// unread: the request's body was not read (see Proxy.fail).
+	unread bool
+}
+
+func (f *failure) Error() string {
+	if f.cause != nil {
+		return f.msg + ": " + f.cause.Error()
+	}
+	return f.msg
+}
+
+func (f *failure) Unwrap() error { return f.cause }
+
+// fail returns a failure answered with status and msg.
+func fail(status int, kind errKind, msg string) *failure {
+	return &failure{status: status, kind: kind, msg: msg}
+}
+
+// because sets the cause that goes to the log.
+func (f *failure) because(err error) *failure {
+	f.cause = err
+	return f
+}
+
+// refused marks the failure as a refusal the record keeps, for reason.
+func (f *failure) refused(reason string) *failure {
+	f.outcome, f.reason = OutcomeRefused, reason
+	return f
+}
+
+// blocked marks the failure as stopping the request before admission.
+func (f *failure) blocked(reason string) *failure {
+	f.outcome, f.reason = OutcomeBlocked, reason
+	return f
+}
+
+// with adds a header to the answer.
+func (f *failure) with(k, v string) *failure {
+	if f.header == nil {
+		f.header = map[string]string{}
+	}
+	f.header[k] = v
+	return f
+}
+
+// fail answers a request the path stopped with f, in dialect d: it logs
+// f's cause, records the request when f says to, and writes the error in
+// d's shape. x is the request's exchange, nil before it has one.
+//
+// A request refused before its body was read is answered, and its
+// connection closed after the answer: otherwise net/http would read (up
+// to 256 KiB of) the unread body, before answering and again when it
+// closes the body, for as long as the caller takes to send it, to keep
+// the connection for another request. The read deadline, already passed,
+// stops that read at once.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, d dialect, x *exchange, f *failure) {
+	if f.cause != nil {
+		p.logf("sluice: %s %s: %s: %v", r.Method, r.URL.Path, f.msg, f.cause)
+	}
+	if f.outcome != "" {
+		p.record(r, x, f)
+	}
+	h := w.Header()
+	for k, v := range f.header {
+		h.Set(k, v)
+	}
+	if f.ref != nil {
+		refusalHeaders(h, f.ref)
+	}
+	if f.unread && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		h.Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
+	writeError(w, d, f.status, f.kind, f.msg)
+}
+
+// record keeps the request f stopped. A refusal (a budget, a pause, the
+// runaway guard) is a row of a metered request, as every metered request
+// is. A request blocked before admission (the guard, authentication, a
+// route or body Sluice refuses) is a row too, whatever its route, so that
+// the log can say why it was blocked; these rows are rate-limited, since
+// anyone who can reach the port can send them, and the next row kept says
+// how many were not.
+func (p *Proxy) record(r *http.Request, x *exchange, f *failure) {
+	if x == nil {
+		return
+	}
+	switch f.outcome {
+	case OutcomeRefused:
+		if !x.route.metered() {
+			return
+		}
+		if x.rec.Error == "" {
+			x.rec.Error = f.msg
+		}
+	case OutcomeBlocked:
+		dropped, ok := p.blockedRows.take(x.start)
+		if !ok {
+			if dropped == 1 {
+				p.logf("sluice: blocked requests are arriving faster than %d a second: not every one is logged (the next logged one says how many were not)", blockedRowsPerSecond)
+			}
+			return
+		}
+		x.rec.Error = r.Method + " " + strconvQuote(r.URL.Path) + ": " + f.msg
+		if dropped > 0 {
+			x.rec.Error += fmt.Sprintf(" (%d blocked requests before this one were not logged: too many at once)", dropped)
+		}
+		x.rec.LatencyMS = p.now().Sub(x.start).Milliseconds()
+	default:
+		return
+	}
+	x.rec.Status, x.rec.Outcome, x.rec.Reason = f.status, f.outcome, f.reason
+	p.settle(x.rec)
+}
+
+// Blocked requests are logged at most blockedRowsPerSecond a second on
+// average, in bursts of at most blockedRowsBurst.
+const (
+	blockedRowsPerSecond = 5
+	blockedRowsBurst     = 50
+)
+
+// rowLimiter is a token bucket for the rows of blocked requests. It is
+// safe for concurrent use; its zero value starts full.
+type rowLimiter struct {
+	mu      sync.Mutex // guards the fields below
+	started bool
+	tokens  float64
+	last    time.Time
+	dropped int64 // rows not written since the last one written
+}
+
+// take reports whether a row may be written at now. When it may, dropped
+// is how many were not since the last one written, and is reset; when it
+// may not, dropped counts this one.
+func (l *rowLimiter) take(now time.Time) (dropped int64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.started {
+		l.started, l.tokens, l.last = true, blockedRowsBurst, now
+	}
+	if el := now.Sub(l.last).Seconds(); el > 0 {
+		l.tokens = min(l.tokens+el*blockedRowsPerSecond, blockedRowsBurst)
+		l.last = now
+	}
+	if l.tokens < 1 {
+		l.dropped++
+		return l.dropped, false
+	}
+	l.tokens--
+	dropped, l.dropped = l.dropped, 0
+	return dropped, true
+}
+
 // writeError answers with status and msg in the dialect's own error shape,
-// so the caller's SDK raises its usual error type with msg in it. kind is
-// an OpenAI-style error type; each dialect maps it to its own words.
-func writeError(w http.ResponseWriter, dialect string, status int, kind, msg string) {
+// so the caller's SDK raises its usual error type with msg in it.
+func writeError(w http.ResponseWriter, d dialect, status int, kind errKind, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Sluice-Error", kind)
+	h.Set("X-Sluice-Error", string(kind))
 	if status == http.StatusPaymentRequired || kind == kindLoop || kind == kindRateLimit ||
 		status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
 		// SDKs retry 408, 409, 429 and 5xx; everything Sluice refuses
@@ -24,104 +194,32 @@ func writeError(w http.ResponseWriter, dialect string, status int, kind, msg str
 		h.Set("X-Should-Retry", "false")
 	}
 	w.WriteHeader(status)
-	w.Write(errorBody(dialect, status, kind, msg))
+	w.Write(d.errorBody(status, kind, msg))
 }
 
-// errorBody returns the JSON error document of the dialect.
-func errorBody(dialect string, status int, kind, msg string) []byte {
-	var v any
-	switch dialect {
-	case DialectAnthropic:
-		v = map[string]any{"type": "error", "error": map[string]any{"type": anthropicErrorType(status, kind), "message": msg}}
-	case DialectGemini:
-		v = map[string]any{"error": map[string]any{"code": status, "message": msg, "status": geminiStatus(status)}}
-	default:
-		v = map[string]any{"error": map[string]any{"message": msg, "type": kind, "param": nil, "code": openAICode(status, kind)}}
-	}
-	b, _ := json.Marshal(v)
-	return b
-}
+// errKind is the kind of an error Sluice answers, in OpenAI's words; each
+// dialect puts it in its own.
+type errKind string
 
-// Error kinds, in OpenAI's words.
+// Error kinds.
 const (
-	kindInvalid     = "invalid_request_error"
-	kindAuth        = "authentication_error"
-	kindPermission  = "permission_error"
-	kindNotFound    = "not_found_error"
-	kindTooLarge    = "request_too_large"
-	kindBudget      = "budget_exceeded"
-	kindUnpriced    = "unpriced_model"
-	kindUpstream    = "upstream_error"
-	kindTimeout     = "upstream_timeout"
-	kindUnavailable = "sluice_unavailable"
-	kindPaused      = "sluice_paused"
-	kindLoop        = "loop_detected"
-	kindRateLimit   = "rate_limit_exceeded"
+	kindInvalid     errKind = "invalid_request_error"
+	kindAuth        errKind = "authentication_error"
+	kindPermission  errKind = "permission_error"
+	kindNotFound    errKind = "not_found_error"
+	kindTooLarge    errKind = "request_too_large"
+	kindBudget      errKind = "budget_exceeded"
+	kindUnpriced    errKind = "unpriced_model"
+	kindUpstream    errKind = "upstream_error"
+	kindTimeout     errKind = "upstream_timeout"
+	kindUnavailable errKind = "sluice_unavailable"
+	kindPaused      errKind = "sluice_paused"
+	kindLoop        errKind = "loop_detected"
+	kindRateLimit   errKind = "rate_limit_exceeded"
 )
 
-func openAICode(status int, kind string) any {
-	switch kind {
-	case kindBudget, kindUnpriced, kindPaused, kindLoop, kindRateLimit:
-		return kind
-	}
-	switch status {
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusUnauthorized:
-		return "invalid_api_key"
-	}
-	return nil
-}
-
-func anthropicErrorType(status int, kind string) string {
-	switch {
-	case status == http.StatusPaymentRequired:
-		return "billing_error"
-	case status == http.StatusUnauthorized:
-		return "authentication_error"
-	case status == http.StatusForbidden:
-		return "permission_error"
-	case status == http.StatusNotFound:
-		return "not_found_error"
-	case status == http.StatusRequestEntityTooLarge:
-		return "request_too_large"
-	case status == http.StatusGatewayTimeout:
-		return "timeout_error"
-	case status == http.StatusTooManyRequests:
-		return "rate_limit_error"
-	case status >= 500:
-		return "api_error"
-	}
-	return "invalid_request_error"
-}
-
-func geminiStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		return "INVALID_ARGUMENT"
-	case http.StatusUnauthorized:
-		return "UNAUTHENTICATED"
-	case http.StatusForbidden:
-		return "PERMISSION_DENIED"
-	case http.StatusNotFound:
-		return "NOT_FOUND"
-	case http.StatusPaymentRequired:
-		// What Gemini itself answers when billing stops a project.
-		return "FAILED_PRECONDITION"
-	case http.StatusGatewayTimeout:
-		return "DEADLINE_EXCEEDED"
-	case http.StatusTooManyRequests:
-		return "RESOURCE_EXHAUSTED"
-	case http.StatusBadGateway, http.StatusServiceUnavailable:
-		return "UNAVAILABLE"
-	}
-	return "INTERNAL"
-}
-
-// writeRefusal answers a budget refusal: 402 with headers naming the
-// budget and a message that says what to do.
-func writeRefusal(w http.ResponseWriter, dialect string, ref *Refusal, hint string) {
-	h := w.Header()
+// refusalHeaders name the budget that refused.
+func refusalHeaders(h http.Header, ref *Refusal) {
 	h.Set("X-Sluice-Budget", ref.Budget)
 	h.Set("X-Sluice-Budget-Limit", ref.Limit.String())
 	h.Set("X-Sluice-Budget-Spent", ref.Spent.String())
@@ -129,7 +227,6 @@ func writeRefusal(w http.ResponseWriter, dialect string, ref *Refusal, hint stri
 	if !ref.Resets.IsZero() {
 		h.Set("X-Sluice-Budget-Resets", ref.Resets.UTC().Format(time.RFC3339))
 	}
-	writeError(w, dialect, http.StatusPaymentRequired, kindBudget, refusalMessage(ref, hint))
 }
 
 // refusalMessage says which budget refused, how much of it is spent, when
@@ -166,7 +263,7 @@ func refusalMessage(ref *Refusal, hint string) string {
 // affordHint says how many output tokens the remaining money affords,
 // when a smaller request would fit: the largest n whose worst case,
 // computed as the hold computes it, is within remaining.
-func affordHint(route string, remaining Money, worst func(maxOutput int64) Money, hi int64) string {
+func affordHint(field string, remaining Money, worst func(maxOutput int64) Money, hi int64) string {
 	if hi < 1 || worst(1) > remaining {
 		return ""
 	}
@@ -179,12 +276,8 @@ func affordHint(route string, remaining Money, worst func(maxOutput int64) Money
 			hi = mid - 1
 		}
 	}
-	field := "max_tokens"
-	switch route {
-	case "openai.responses":
-		field = "max_output_tokens"
-	case "gemini.generateContent", "gemini.streamGenerateContent":
-		field = "maxOutputTokens"
+	if field == "" {
+		field = "max_tokens"
 	}
 	return "A request with " + field + " at most " + strconv.FormatInt(lo, 10) + " would fit."
 }

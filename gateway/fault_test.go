@@ -667,7 +667,7 @@ func TestFaultsSettleOnce(t *testing.T) {
 			continue
 		}
 		r := rs[0]
-		seen[res.kind+" "+r.Outcome]++
+		seen[res.kind+" "+string(r.Outcome)]++
 		switch res.kind {
 		case faultOK, faultOKStream:
 			if res.status != 200 || r.Status != 200 || r.Outcome != gateway.OutcomeOK || r.Cost != full {

@@ -48,7 +48,7 @@ func TestInspectBilling(t *testing.T) {
 		{"gemini image out", DialectGemini, `{"contents":[],"generation_config":{"response_modalities":["TEXT","IMAGE"]}}`, 100, billing{imageOut: true}},
 	}
 	for _, tt := range tests {
-		if got := inspectBilling(tt.dialect, []byte(tt.body), tt.out); got != tt.want {
+		if got := inspectBilling(dialectByName(tt.dialect), []byte(tt.body), tt.out); got != tt.want {
 			t.Errorf("%s: inspectBilling = %+v, want %+v", tt.name, got, tt.want)
 		}
 	}

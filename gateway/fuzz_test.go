@@ -124,19 +124,19 @@ func FuzzUsage(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[],\"usage\":null,\"usage\":{\"prompt_tokens\":3}}\n\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, r := range routes {
-			u, _, _ := UsageFromBody(r.dialect, r.route, in)
-			checkUsage(t, "UsageFromBody("+r.route+")", u)
+			u, _, _ := usageFor(r.dialect, r.route, in)
+			checkUsage(t, "usageFor("+r.route+")", u)
 
 			// The input as one event's data, and as a stream.
 			for _, hide := range []bool{false, true} {
-				m := &StreamMeter{Dialect: r.dialect, Route: r.route, HideUsage: hide}
+				m := meterFor(r.dialect, r.route, hide)
 				out := m.Relay(Event{Data: in, Raw: append([]byte("data: "), in...)})
 				if out != nil && m.Relayed != int64(len(out)) {
 					t.Fatalf("Relayed = %d after relaying %d bytes", m.Relayed, len(out))
 				}
 				checkUsage(t, "Relay("+r.route+")", m.Usage)
 
-				m = &StreamMeter{Dialect: r.dialect, Route: r.route, HideUsage: hide}
+				m = meterFor(r.dialect, r.route, hide)
 				er := NewEventReader(bytes.NewReader(in))
 				var relayed int64
 				for {
@@ -172,7 +172,7 @@ func FuzzInspect(f *testing.F) {
 	f.Add([]byte(`[]`), "")
 	f.Fuzz(func(t *testing.T, body []byte, text string) {
 		for _, r := range routes {
-			info, err := InspectRequest(r.dialect, r.route, body)
+			info, err := inspectFor(r.dialect, r.route, body)
 			if err != nil {
 				if !errors.Is(err, ErrBadBody) {
 					t.Fatalf("InspectRequest error %v does not wrap ErrBadBody", err)
@@ -181,17 +181,17 @@ func FuzzInspect(f *testing.F) {
 			}
 			if info.InputBound < 0 || info.MaxOutput < 0 || info.Choices < 1 || info.Choices > maxChoices ||
 				info.InputBound > maxTokens || info.MaxOutput > maxTokens {
-				t.Fatalf("InspectRequest(%s, %s) = %+v: a bound out of range", r.route, body, info)
+				t.Fatalf("inspectFor(%s, %s) = %+v: a bound out of range", r.route, body, info)
 			}
 		}
 
 		for _, rq := range plainRequests(text) {
-			info, err := InspectRequest(rq.dialect, rq.route, rq.body)
+			info, err := inspectFor(rq.dialect, rq.route, rq.body)
 			if err != nil {
-				t.Fatalf("InspectRequest(%s) error %v", rq.body, err)
+				t.Fatalf("inspectFor(%s) error %v", rq.body, err)
 			}
 			if info.InputBound < rq.textBytes {
-				t.Fatalf("InspectRequest(%s).InputBound = %d, less than its %d bytes of text", rq.body, info.InputBound, rq.textBytes)
+				t.Fatalf("inspectFor(%s).InputBound = %d, less than its %d bytes of text", rq.body, info.InputBound, rq.textBytes)
 			}
 		}
 
@@ -258,7 +258,7 @@ func FuzzRoute(f *testing.F) {
 			return // net/http refuses it before Sluice sees it
 		}
 		for _, h := range []http.Header{nil, {"Anthropic-Version": {"2023-06-01"}}, {"X-Goog-Api-Key": {"k"}}} {
-			rt, rerr := parseRoute(method, path, h, providers)
+			rt, rerr := parseRoute(method, path, h, providers, builtinDialects)
 			if rerr != nil {
 				if rerr.status != http.StatusNotFound || rerr.msg == "" {
 					t.Fatalf("parseRoute(%q, %q) error %+v: want a 404 with a message", method, path, rerr)
@@ -267,7 +267,7 @@ func FuzzRoute(f *testing.F) {
 			}
 			// The path sent upstream is in the allow-list, for its method.
 			check := rt.Path
-			if rt.Dialect == DialectOpenAI && !strings.HasPrefix(check, "/v1/") {
+			if rt.dialect.name() == DialectOpenAI && !strings.HasPrefix(check, "/v1/") {
 				t.Fatalf("parseRoute(%q, %q).Path = %q: not under /v1", method, path, check)
 			}
 			ok := false
@@ -281,7 +281,7 @@ func FuzzRoute(f *testing.F) {
 			if !known {
 				prov = providers["openai"]
 			}
-			u, err := upstreamTarget(prov, false, rt.Path, outboundQuery(url.Values{"KEY": {"x"}, "alt": {"sse"}, "api_key": {"sk-sluice-x"}}))
+			u, err := upstreamTarget(prov, rt.dialect, false, rt.Path, outboundQuery(url.Values{"KEY": {"x"}, "alt": {"sse"}, "api_key": {"sk-sluice-x"}}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,7 @@ type geminiFormat struct {
 	array bool
 }
 
-func (geminiFormat) dialect() string { return DialectGemini }
+func (geminiFormat) dialect() dialect { return geminiDialect{} }
 
 // gobj is a JSON object read member by member, each name in either case.
 type gobj map[string]json.RawMessage
@@ -628,13 +628,13 @@ func (geminiFormat) decodeError(status int, body []byte) xError {
 func geminiKind(status string) string {
 	switch status {
 	case "INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE":
-		return kindInvalid
+		return string(kindInvalid)
 	case "UNAUTHENTICATED":
-		return kindAuth
+		return string(kindAuth)
 	case "PERMISSION_DENIED":
-		return kindPermission
+		return string(kindPermission)
 	case "NOT_FOUND":
-		return kindNotFound
+		return string(kindNotFound)
 	case "RESOURCE_EXHAUSTED":
 		return "rate_limit_error"
 	case "":
@@ -864,7 +864,7 @@ func (e *geminiEncoder) encode(ev *xEvent, out []byte) []byte {
 	switch ev.Kind {
 	case evError:
 		e.done = true
-		code, status := geminiCutStatus(geminiRPCStatus(ev.Err))
+		code, status := geminiCutStatus(errKind(geminiRPCStatus(ev.Err)))
 		b := marshal(map[string]any{"error": map[string]any{"code": code, "message": ev.Err.Message, "status": status}})
 		out = e.frame(out, b)
 		if e.array {
@@ -900,7 +900,7 @@ func (e *geminiEncoder) encode(ev *xEvent, out []byte) []byte {
 func geminiRPCStatus(e *xError) string {
 	switch e.Kind {
 	case kindBudget, kindUnpriced, kindTimeout, kindUpstream:
-		return e.Kind
+		return string(e.Kind)
 	}
 	return geminiStatus(e.Status)
 }

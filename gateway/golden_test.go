@@ -113,7 +113,7 @@ func TestGoldenPrices(t *testing.T) {
 func goldenUsage(t *testing.T, c goldenCase) (Usage, string) {
 	t.Helper()
 	if c.Stream != "" {
-		m := &StreamMeter{Dialect: c.Dialect, Route: c.Route}
+		m := meterFor(c.Dialect, c.Route, false)
 		er := NewEventReader(strings.NewReader(c.Stream))
 		for {
 			ev, err := er.Next()
@@ -132,7 +132,7 @@ func goldenUsage(t *testing.T, c goldenCase) (Usage, string) {
 		}
 		return m.Usage, m.Model
 	}
-	u, model, ok := UsageFromBody(c.Dialect, c.Route, bytes.TrimSpace(c.Body))
+	u, model, ok := usageFor(c.Dialect, c.Route, bytes.TrimSpace(c.Body))
 	if !ok {
 		t.Fatalf("UsageFromBody found no usage")
 	}

@@ -31,14 +31,14 @@ func BenchmarkRouteAndAuth(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if status, _ := p.guard(r); status != 0 {
+		if f := p.guard(r); f != nil {
 			b.Fatal("guard refused")
 		}
-		rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers)
+		rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers, builtinDialects)
 		if rerr != nil || rt.Name != "openai.chat" {
 			b.Fatalf("route %+v, %v", rt, rerr)
 		}
-		cred, _ := credential(r)
+		cred, _ := credential(r, builtinDialects)
 		if name, err := p.token(ctx, cred); err != nil || name != "bench" {
 			b.Fatalf("token %q, %v", name, err)
 		}
@@ -53,20 +53,20 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		`{"role":"user","content":"Say hello and offer help in one sentence."}],"stream":true,"stream_options":{"include_usage":true}}`)
 	p := &Proxy{}
 	providers := p.Providers()
-	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, providers)
+	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, providers, builtinDialects)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		info, err := InspectRequest(rt.Dialect, rt.Name, body)
+		info, err := inspectRequest(rt.dialect, rt, body)
 		if err != nil {
 			b.Fatal(err)
 		}
-		prov, model := routeModel(info.Model, providers, p.Prices())
+		prov, model := routeModel(info.Model, rt.dialect, providers, p.Prices())
 		pr, ok := p.Prices().Lookup(prov, model)
 		if !ok {
 			b.Fatal("no price")
 		}
-		bill := inspectBilling(rt.Dialect, body, info.MaxOutput)
+		bill := inspectBilling(rt.dialect, body, info.MaxOutput)
 		if c, _ := worstCost(pr, time.Now(), info, bill, rt); c <= 0 {
 			b.Fatal("no cost")
 		}
@@ -85,7 +85,7 @@ func BenchmarkRelayStream(b *testing.B) {
 			base := benchStream(0)
 			p := &Proxy{Ledger: nopLedger{}, Logf: b.Logf}
 			pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
-			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.Providers())
+			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.Providers(), builtinDialects)
 			prov := p.Providers()["openai"]
 			relay := func(s []byte) {
 				x := &exchange{route: rt, provider: prov, price: pr, priced: true, held: true,

@@ -39,7 +39,7 @@ type RequestInfo struct {
 	//
 	//	the body's length in bytes
 	//	− the bytes of base64 payloads (images, documents, audio)
-	//	+ ImageTokenBound(dialect, model) for every image
+	//	+ the dialect's bound on one image's tokens, for every image
 	//	+ a fixed overhead per request, and per built-in tool
 	//
 	// It is an upper bound because every tokenizer the providers use
@@ -82,103 +82,29 @@ type RequestInfo struct {
 // maxChoices caps RequestInfo.Choices.
 const maxChoices = 1024
 
-// Token bounds of things a body holds but does not spell out.
-const (
-	// requestOverhead covers reply priming and template tokens no
-	// message's JSON pays for.
-	requestOverhead = 256
-	// anthropicToolsOverhead covers the system prompt Anthropic adds when
-	// a request has tools: 313 to 530 tokens depending on model and
-	// tool_choice.
-	anthropicToolsOverhead = 1_000
-	// anthropicBuiltinToolBound covers the hidden definition of one of
-	// Anthropic's client-side built-in tools: computer use adds about
-	// 1,200 tokens, the text editor 700, bash 245.
-	anthropicBuiltinToolBound = 2_000
-)
-
-// ImageTokenBound is the most input tokens one image can cost on dialect
-// (and, for OpenAI, model):
-//
-//   - OpenAI: gpt-4o-mini bills an image as 2,833 tokens plus 5,667 per
-//     512-pixel tile, at most 8 tiles: 48,169. Every other OpenAI model
-//     costs far less (gpt-4o at most 1,445; the patch-based
-//     gpt-4.1-nano at most 1,536 patches × 2.46 = 3,779), and the
-//     largest documented by an OpenAI-compatible provider is Qwen-VL's
-//     16,384 at its maximum resolution: 16,400 covers them.
-//   - Anthropic resizes any image over about 1,600 tokens (width ×
-//     height / 750, long edge 1,568 pixels); 5,000 leaves room for a
-//     model reading images at a higher resolution.
-//   - Gemini bills 258 tokens per 768-pixel tile (or a fixed 280 to
-//     1,120 by media resolution on newer models); 16,400 covers 63 tiles.
-func ImageTokenBound(dialect, model string) int64 {
-	switch dialect {
-	case DialectAnthropic:
-		return 5_000
-	case DialectOpenAI:
-		if strings.Contains(strings.ToLower(model), "gpt-4o-mini") {
-			return 48_200
-		}
-	}
-	return 16_400
-}
+// requestOverhead covers reply priming and template tokens no message's
+// JSON pays for.
+const requestOverhead = 256
 
 // ErrBadBody is returned for a request body that is not a JSON object;
 // the caller answers 400.
 var ErrBadBody = errors.New("request body is not a JSON object")
 
-// InspectRequest reads what a request body of dialect on route says about
-// its model, streaming and worst-case token counts. A body that is not a
-// well-formed JSON object is an error wrapping ErrBadBody.
-func InspectRequest(dialect, route string, body []byte) (RequestInfo, error) {
+// inspectRequest reads what a request body of dialect d on route rt says
+// about its model, streaming and worst-case token counts. A body that is
+// not a well-formed JSON object is an error wrapping ErrBadBody.
+func inspectRequest(d dialect, rt route, body []byte) (RequestInfo, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return RequestInfo{}, err
 	}
-	info := RequestInfo{Choices: 1}
-	perChoice := int64(0) // MaxOutput
-	switch dialect {
-	case DialectGemini:
-		info.Stream = route == "gemini.streamGenerateContent"
-		gc := field(obj, "generationConfig", "generation_config")
-		perChoice = max(protoCount(field(gc, "maxOutputTokens", "max_output_tokens")),
-			protoCount(field(field(gc, "thinkingConfig", "thinking_config"), "thinkingBudget", "thinking_budget")))
-		info.Choices = protoCount(field(gc, "candidateCount", "candidate_count"))
-	case DialectAnthropic:
-		info.Model, _ = obj["model"].(string)
-		info.Stream, _ = obj["stream"].(bool)
-		perChoice = max(count(obj["max_tokens"]), count(field(obj["thinking"], "budget_tokens")))
-	default:
-		info.Model, _ = obj["model"].(string)
-		info.Stream, _ = obj["stream"].(bool)
-		info.IncludeUsage, _ = field(obj["stream_options"], "include_usage").(bool)
-		if route == "openai.responses" {
-			info.Background, _ = obj["background"].(bool)
-		}
-		switch route {
-		case "openai.responses":
-			perChoice = count(obj["max_output_tokens"])
-		case "openai.completions":
-			perChoice = count(obj["max_tokens"])
-			info.Choices = max(count(obj["n"]), count(obj["best_of"]))
-		case "openai.embeddings":
-		default:
-			perChoice = max(count(obj["max_tokens"]), count(obj["max_completion_tokens"]))
-			info.Choices = count(obj["n"])
-			if perChoice > 0 {
-				perChoice = addTokens(perChoice, textBytes(field(obj["prediction"], "content")))
-			}
-		}
-	}
-	info.Choices = min(max(info.Choices, 1), maxChoices)
-	info.MaxOutput = perChoice
-
-	s := inputScan{}
+	info, s := d.inspect(rt, obj)
 	s.walk(obj)
-	s.topLevel(dialect, route, obj)
+	info.Choices = min(max(info.Choices, 1), maxChoices)
+
 	bound := int64(len(body)) - s.binary
 	bound = max(bound, 0)
-	bound = addTokens(bound, mulTokens(s.images, ImageTokenBound(dialect, info.Model)))
+	bound = addTokens(bound, mulTokens(s.images, d.imageTokens(info.Model)))
 	bound = addTokens(bound, requestOverhead+s.overhead)
 	info.InputBound = bound
 	info.InputUnbounded = s.unbounded
@@ -372,66 +298,6 @@ func (s *inputScan) dropSource(v any) {
 func (s *inputScan) dropString(v any) {
 	if d, ok := v.(string); ok {
 		s.binary += int64(len(d)) + 2
-	}
-}
-
-// topLevel notes the request's tools and its input held upstream.
-func (s *inputScan) topLevel(dialect, route string, obj map[string]any) {
-	tools, _ := obj["tools"].([]any)
-	switch dialect {
-	case DialectOpenAI:
-		if route == "openai.responses" {
-			// ("prompt" is the text itself on completions.)
-			for _, k := range []string{"previous_response_id", "conversation", "prompt"} {
-				if v := obj[k]; v != nil && v != "" {
-					s.unbounded = true
-				}
-			}
-		}
-		if obj["web_search_options"] != nil {
-			s.unbounded = true // search models read their results as input
-		}
-		for _, t := range tools {
-			switch typ, _ := field(t, "type").(string); typ {
-			case "function", "custom":
-			default:
-				s.unbounded = true // web_search, file_search, mcp, code_interpreter...
-			}
-		}
-	case DialectAnthropic:
-		if len(tools) > 0 {
-			s.overhead += anthropicToolsOverhead
-		}
-		for _, t := range tools {
-			typ, _ := field(t, "type").(string)
-			switch {
-			case typ == "" || typ == "custom":
-			case strings.HasPrefix(typ, "web_search"), strings.HasPrefix(typ, "web_fetch"),
-				strings.HasPrefix(typ, "code_execution"), strings.HasPrefix(typ, "tool_search"),
-				strings.HasPrefix(typ, "mcp"):
-				s.unbounded = true // server-side: its results are input
-			default:
-				s.overhead += anthropicBuiltinToolBound // computer, bash, text editor, memory
-			}
-		}
-		if v, ok := obj["mcp_servers"].([]any); ok && len(v) > 0 {
-			s.unbounded = true
-		}
-		if obj["container"] != nil {
-			s.unbounded = true
-		}
-	case DialectGemini:
-		if v := field(obj, "cachedContent", "cached_content"); v != nil && v != "" {
-			s.unbounded = true
-		}
-		for _, t := range tools {
-			m, _ := t.(map[string]any)
-			for k := range m {
-				if k != "functionDeclarations" && k != "function_declarations" {
-					s.unbounded = true // googleSearch, codeExecution, urlContext...
-				}
-			}
-		}
 	}
 }
 

@@ -61,9 +61,9 @@ func TestInspectRequest(t *testing.T) {
 			RequestInfo{Choices: 1}},
 	}
 	for _, tt := range tests {
-		got, err := InspectRequest(tt.dialect, tt.route, []byte(tt.body))
+		got, err := inspectFor(tt.dialect, tt.route, []byte(tt.body))
 		if err != nil {
-			t.Errorf("%s: InspectRequest(%s) error %v", tt.desc, tt.body, err)
+			t.Errorf("%s: inspectFor(%s) error %v", tt.desc, tt.body, err)
 			continue
 		}
 		if got.InputBound < int64(len(tt.body)) {
@@ -74,7 +74,7 @@ func TestInspectRequest(t *testing.T) {
 		}
 		got.InputBound = 0
 		if got != tt.want {
-			t.Errorf("%s: InspectRequest(%s) = %+v, want %+v", tt.desc, tt.body, got, tt.want)
+			t.Errorf("%s: inspectFor(%s) = %+v, want %+v", tt.desc, tt.body, got, tt.want)
 		}
 	}
 }
@@ -82,14 +82,14 @@ func TestInspectRequest(t *testing.T) {
 func TestInspectRequestBadBody(t *testing.T) {
 	for _, body := range []string{``, `  `, `{`, `{"model":"x"`, `[]`, `"str"`, `null`, `{"a":1} {"b":2}`, `{"a":1}x`, "\xff"} {
 		for _, d := range []string{DialectOpenAI, DialectAnthropic, DialectGemini} {
-			if _, err := InspectRequest(d, "", []byte(body)); !errors.Is(err, ErrBadBody) {
-				t.Errorf("InspectRequest(%s, %q) error = %v, want ErrBadBody", d, body, err)
+			if _, err := inspectFor(d, "", []byte(body)); !errors.Is(err, ErrBadBody) {
+				t.Errorf("inspectFor(%s, %q) error = %v, want ErrBadBody", d, body, err)
 			}
 		}
 	}
 	// Trailing white space is fine.
-	if _, err := InspectRequest(DialectOpenAI, "openai.chat", []byte("{}\n\t ")); err != nil {
-		t.Errorf("InspectRequest({} and white space) = %v, want no error", err)
+	if _, err := inspectFor(DialectOpenAI, "openai.chat", []byte("{}\n\t ")); err != nil {
+		t.Errorf("inspectFor({} and white space) = %v, want no error", err)
 	}
 }
 
@@ -119,11 +119,11 @@ func TestInspectRequestImages(t *testing.T) {
 			`{"contents":[{"role":"user","parts":[{"text":"` + text + `"},{"inlineData":{"mimeType":"image/png","data":"` + image + `"}},{"fileData":{"mimeType":"image/jpeg","fileUri":"https://generativelanguage.googleapis.com/v1beta/files/abc"}}]}]}`, 2},
 	}
 	for _, tt := range tests {
-		got, err := InspectRequest(tt.dialect, tt.route, []byte(tt.body))
+		got, err := inspectFor(tt.dialect, tt.route, []byte(tt.body))
 		if err != nil {
 			t.Fatalf("%s: %v", tt.desc, err)
 		}
-		per := ImageTokenBound(tt.dialect, tt.model)
+		per := dialectByName(tt.dialect).imageTokens(tt.model)
 		if got.InputBound < int64(len(text))+tt.images*per {
 			t.Errorf("%s: InputBound = %d, want at least the text and %d × %d for images", tt.desc, got.InputBound, tt.images, per)
 		}
@@ -136,8 +136,8 @@ func TestInspectRequestImages(t *testing.T) {
 			t.Errorf("%s: InputUnbounded set for images", tt.desc)
 		}
 	}
-	if a, b := ImageTokenBound(DialectOpenAI, "gpt-4o-mini-2024-07-18"), ImageTokenBound(DialectOpenAI, "gpt-4o"); a <= b {
-		t.Errorf("ImageTokenBound(gpt-4o-mini) = %d, want more than gpt-4o's %d", a, b)
+	if a, b := dialectByName(DialectOpenAI).imageTokens("gpt-4o-mini-2024-07-18"), dialectByName(DialectOpenAI).imageTokens("gpt-4o"); a <= b {
+		t.Errorf("dialectByName(gpt-4o-mini) = %d).imageTokens(want more than gpt-4o's %d", a, b)
 	}
 }
 
@@ -171,9 +171,9 @@ func TestInspectRequestUnbounded(t *testing.T) {
 		{"Gemini functions", DialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"functionDeclarations":[{"name":"f"}]}]}`, false},
 	}
 	for _, tt := range tests {
-		got, err := InspectRequest(tt.dialect, tt.route, []byte(tt.body))
+		got, err := inspectFor(tt.dialect, tt.route, []byte(tt.body))
 		if err != nil || got.InputUnbounded != tt.unbounded {
-			t.Errorf("%s: InspectRequest(%s) = InputUnbounded %v, %v; want %v", tt.desc, tt.body, got.InputUnbounded, err, tt.unbounded)
+			t.Errorf("%s: inspectFor(%s) = InputUnbounded %v, %v; want %v", tt.desc, tt.body, got.InputUnbounded, err, tt.unbounded)
 		}
 	}
 }
@@ -181,8 +181,8 @@ func TestInspectRequestUnbounded(t *testing.T) {
 func TestInspectRequestToolOverhead(t *testing.T) {
 	plain := `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}`
 	withBash := `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"bash_20250124","name":"bash"}]}`
-	a, _ := InspectRequest(DialectAnthropic, "anthropic.messages", []byte(plain))
-	b, _ := InspectRequest(DialectAnthropic, "anthropic.messages", []byte(withBash))
+	a, _ := inspectFor(DialectAnthropic, "anthropic.messages", []byte(plain))
+	b, _ := inspectFor(DialectAnthropic, "anthropic.messages", []byte(withBash))
 	if want := a.InputBound + int64(len(withBash)-len(plain)) + anthropicToolsOverhead + anthropicBuiltinToolBound; b.InputBound != want {
 		t.Errorf("InputBound with the bash tool = %d, want %d (tool-use prompt and hidden definition added)", b.InputBound, want)
 	}
@@ -195,12 +195,12 @@ func TestInspectRequestTextBound(t *testing.T) {
 	texts := []string{"", "a", "héllo wörld", "日本語のテキスト", "emoji 🎉🎉", "quotes \" and \\ and \n newlines\t", strings.Repeat("x", 10_000), "\u2028\u0000"}
 	for _, text := range texts {
 		for _, rq := range plainRequests(text) {
-			got, err := InspectRequest(rq.dialect, rq.route, rq.body)
+			got, err := inspectFor(rq.dialect, rq.route, rq.body)
 			if err != nil {
-				t.Fatalf("InspectRequest(%s) error %v", rq.body, err)
+				t.Fatalf("inspectFor(%s) error %v", rq.body, err)
 			}
 			if got.InputBound < rq.textBytes {
-				t.Errorf("InspectRequest(%s).InputBound = %d, want at least its %d bytes of text", rq.body, got.InputBound, rq.textBytes)
+				t.Errorf("inspectFor(%s).InputBound = %d, want at least its %d bytes of text", rq.body, got.InputBound, rq.textBytes)
 			}
 		}
 	}
@@ -263,7 +263,7 @@ func TestAddStreamUsage(t *testing.T) {
 		if err != nil || string(got) != tt.want {
 			t.Errorf("AddStreamUsage(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
-		info, err := InspectRequest(DialectOpenAI, "openai.chat", got)
+		info, err := inspectFor(DialectOpenAI, "openai.chat", got)
 		if err != nil || !info.IncludeUsage {
 			t.Errorf("AddStreamUsage(%s) = %s, which InspectRequest reads as IncludeUsage %v, %v", tt.in, got, info.IncludeUsage, err)
 		}

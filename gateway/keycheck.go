@@ -32,31 +32,17 @@ func CheckKey(ctx context.Context, client *http.Client, p Provider, key string) 
 	noRedirect := *client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	client = &noRedirect
-	base := strings.TrimRight(p.BaseURL, "/")
-	var url string
-	switch p.Dialect {
-	case DialectAnthropic:
-		url = base + "/v1/models?limit=1"
-	case DialectGemini:
-		url = base + "/v1beta/models?pageSize=1"
-	default:
-		url = base + "/models"
+	d := dialectNamed(builtinDialects, p.Dialect)
+	if d == nil {
+		return KeyCheck{}, fmt.Errorf("provider %s speaks %q, which Sluice does not", p.Name, p.Dialect)
 	}
+	url, h := d.keyCheck(strings.TrimRight(p.BaseURL, "/"))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return KeyCheck{}, err
 	}
-	switch p.Dialect {
-	case DialectAnthropic:
-		req.Header.Set("X-Api-Key", key)
-		req.Header.Set("Anthropic-Version", "2023-06-01")
-	case DialectGemini:
-		req.Header.Set("X-Goog-Api-Key", key)
-	default:
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-	}
+	req.Header = h
+	d.setKey(req.Header, key, false)
 	resp, err := client.Do(req)
 	if err != nil {
 		return KeyCheck{}, fmt.Errorf("ask %s: %w", p.Name, err)
@@ -69,8 +55,7 @@ func CheckKey(ctx context.Context, client *http.Client, p Provider, key string) 
 		return c, fmt.Errorf("%s answered HTTP %d, a redirect to %q: Sluice does not follow a redirect with a key, so it cannot tell whether the key is valid", p.Name, resp.StatusCode, resp.Header.Get("Location"))
 	case resp.StatusCode < 300:
 		c.Valid, c.Message = true, p.Name+" accepted the key"
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
-		p.Dialect == DialectGemini && resp.StatusCode == http.StatusBadRequest:
+	case d.keyRefused(resp.StatusCode):
 		c.Message = fmt.Sprintf("%s refused the key (HTTP %d)", p.Name, resp.StatusCode)
 	default:
 		return c, fmt.Errorf("%s answered HTTP %d: cannot tell whether the key is valid", p.Name, resp.StatusCode)

@@ -24,7 +24,7 @@ type chatFormat struct {
 	provider string
 }
 
-func (chatFormat) dialect() string { return DialectOpenAI }
+func (chatFormat) dialect() dialect { return openAIDialect{} }
 
 type chatRequest struct {
 	Model               string            `json:"model"`
@@ -788,7 +788,7 @@ func (e *chatEncoder) start(out []byte, ev *xEvent) []byte {
 func (e *chatEncoder) encode(ev *xEvent, out []byte) []byte {
 	if ev.Kind == evError {
 		e.done = true
-		return append(out, sseData(errorBody(DialectOpenAI, ev.Err.Status, ev.Err.Kind, ev.Err.Message))...)
+		return append(out, sseData(openAIDialect{}.errorBody(ev.Err.Status, ev.Err.Kind, ev.Err.Message))...)
 	}
 	out = e.start(out, ev)
 	var d []byte
@@ -834,7 +834,7 @@ func sseData(data []byte) []byte { return sseEvent(nil, "", data) }
 // responsesFormat is the Responses API, as a caller format.
 type responsesFormat struct{}
 
-func (responsesFormat) dialect() string { return DialectOpenAI }
+func (responsesFormat) dialect() dialect { return openAIDialect{} }
 
 type responsesRequest struct {
 	Model              string            `json:"model"`
@@ -1190,7 +1190,7 @@ func (e *responsesEncoder) closeItem(out []byte) []byte {
 func (e *responsesEncoder) encode(ev *xEvent, out []byte) []byte {
 	if ev.Kind == evError {
 		e.done = true
-		return append(out, cutEvent(DialectOpenAI, "openai.responses", ev.Err.Kind, ev.Err.Message, e.seq)...)
+		return append(out, openAIDialect{}.cutEvent(route{Name: routeOpenAIResponses}, ev.Err.Kind, ev.Err.Message, e.seq)...)
 	}
 	out = e.start(out, ev)
 	switch ev.Kind {

@@ -90,20 +90,20 @@ const (
 // ServeHTTP serves /p/openapi.json and /p/{name}.
 func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := ps.Proxy
-	if status, msg := p.guard(r); status != 0 {
-		writePromptError(w, &PromptError{Status: status, Type: kindPermission, Message: msg})
+	if f := p.guard(r); f != nil {
+		writePromptError(w, &PromptError{Status: f.status, Type: string(f.kind), Message: f.msg})
 		return
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, PromptPrefix)
 	if !ok || strings.Contains(name, "/") || name == "" {
-		writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: kindNotFound,
+		writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: string(kindNotFound),
 			Message: "prompt endpoints are POST /p/NAME; GET /p/openapi.json describes them"})
 		return
 	}
 	if name == "openapi.json" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET")
-			writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: kindInvalid, Message: "use GET"})
+			writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: string(kindInvalid), Message: "use GET"})
 			return
 		}
 		ps.serveOpenAPI(w, r)
@@ -111,24 +111,24 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: kindInvalid,
+		writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: string(kindInvalid),
 			Message: "call a prompt with POST /p/" + name + " and its inputs as a JSON object (or text/plain as the input \"text\")"})
 		return
 	}
 
 	// Authenticate before reading the body, as provider routes do.
-	cred, _ := credential(r)
+	cred, _ := credential(r, p.dialectList())
 	if !IsLocalToken(cred) {
-		writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: kindAuth,
+		writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: string(kindAuth),
 			Message: "a prompt endpoint takes a local token: send Authorization: Bearer sk-sluice-… (make one with `sluice token new NAME`)"})
 		return
 	}
 	if _, err := p.token(r.Context(), cred); err != nil {
 		if errors.Is(err, ErrUnknownToken) {
-			writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: kindAuth, Message: "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`"})
+			writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: string(kindAuth), Message: "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`"})
 		} else {
 			p.logf("sluice: token lookup: %v", err)
-			writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: kindUnavailable, Message: "Sluice could not check its token: " + err.Error()})
+			writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: string(kindUnavailable), Message: "Sluice could not check its token: " + err.Error()})
 		}
 		return
 	}
@@ -136,12 +136,12 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pr, err := ps.Source.Prompt(r.Context(), name)
 	if err != nil {
 		if errors.Is(err, ErrNoPrompt) {
-			writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: kindNotFound,
+			writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: string(kindNotFound),
 				Message: fmt.Sprintf("no prompt %q: define it with `sluice prompt set %s --model MODEL --template TEXT` (or in the Prompts page)", name, name)})
 			return
 		}
 		p.logf("sluice: read prompt %s: %v", name, err)
-		writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: kindUnavailable, Message: "Sluice could not read the prompt: " + err.Error()})
+		writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: string(kindUnavailable), Message: "Sluice could not read the prompt: " + err.Error()})
 		return
 	}
 
@@ -149,20 +149,21 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// deadline, counted against the bytes Sluice holds in memory. Errors
 	// come in OpenAI's shape, {"error": {"message", "type"}}, which is
 	// the plain one too.
-	body, release, ok := p.readBody(w, r, DialectOpenAI)
-	if !ok {
+	body, release, f := p.readBody(w, r)
+	defer release()
+	if f != nil {
+		p.fail(w, r, openAIDialect{}, nil, f)
 		return
 	}
-	defer release()
 	inputs, err := PromptInputs(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: err.Error()})
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindInvalid), Message: err.Error()})
 		return
 	}
 	system, user, err := pr.Render(inputs)
 	release() // the rendered request is counted when the proxy reads it
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindMissingInput, Message: "prompt " + pr.Name + ": " + err.Error()})
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindMissingInput), Message: "prompt " + pr.Name + ": " + err.Error()})
 		return
 	}
 	stream := false
@@ -171,7 +172,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "true", "1":
 		stream = true
 	default:
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: kindInvalid, Message: "stream is true or false"})
+		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindInvalid), Message: "stream is true or false"})
 		return
 	}
 	ps.call(w, r, pr, system, user, stream, cred)
@@ -182,7 +183,7 @@ func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, syste
 	p := ps.Proxy
 	preq, err := providerRequest(pr, system, user, stream, p.Providers(), p.Prices())
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: kindInvalid, Message: "prompt " + pr.Name + ": " + err.Error()})
+		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: string(kindInvalid), Message: "prompt " + pr.Name + ": " + err.Error()})
 		return
 	}
 	pc := &promptCall{name: pr.Name}
@@ -190,7 +191,7 @@ func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, syste
 	target := &url.URL{Path: preq.path, RawQuery: preq.query}
 	in, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(preq.body))
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusInternalServerError, Type: kindInvalid, Message: err.Error()})
+		writePromptError(w, &PromptError{Status: http.StatusInternalServerError, Type: string(kindInvalid), Message: err.Error()})
 		return
 	}
 	in.Host = r.Host
@@ -217,9 +218,9 @@ func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, syste
 		writePromptError(w, innerError(status, cw.header, cw.body.Bytes(), rec))
 		return
 	}
-	text, err := outputText(cw.dialect, cw.body.Bytes())
+	text, err := cw.dialect.outputText(cw.body.Bytes())
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: kindNoOutput, Message: err.Error(), ID: rec.ID})
+		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: string(kindNoOutput), Message: err.Error(), ID: rec.ID})
 		return
 	}
 	res, perr := result(pr, rec, text)
@@ -253,12 +254,12 @@ func result(pr Prompt, rec Record, text string) (PromptResult, *PromptError) {
 	}
 	out := []byte(strings.TrimSpace(text))
 	if err := ValidateJSON(pr.Schema, out); err != nil {
-		return res, &PromptError{Status: http.StatusBadGateway, Type: kindSchemaMismatch,
+		return res, &PromptError{Status: http.StatusBadGateway, Type: string(kindSchemaMismatch),
 			Message: "the model's output does not fit the prompt's schema: " + err.Error(), Output: text, ID: rec.ID}
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, out); err != nil {
-		return res, &PromptError{Status: http.StatusBadGateway, Type: kindSchemaMismatch, Message: "the model's output is not JSON: " + err.Error(), Output: text, ID: rec.ID}
+		return res, &PromptError{Status: http.StatusBadGateway, Type: string(kindSchemaMismatch), Message: "the model's output is not JSON: " + err.Error(), Output: text, ID: rec.ID}
 	}
 	res.Output = buf.Bytes()
 	return res, nil
@@ -292,7 +293,7 @@ func innerError(status int, h http.Header, body []byte, rec Record) *PromptError
 		}
 		return e
 	}
-	e.Type = kindUpstream
+	e.Type = string(kindUpstream)
 	provider := rec.Provider
 	if provider == "" {
 		provider = "the provider"
@@ -364,105 +365,25 @@ type promptRequest struct {
 	query   string
 	header  http.Header
 	body    []byte
-	dialect string // of the request, and so of the answer
+	dialect promptDialect // of the request, and so of the answer
 }
 
-// providerRequest builds the provider's own request for a rendered prompt.
+// providerRequest builds the provider's own request for a rendered
+// prompt. The model chooses the provider as on a plain /v1 route.
 func providerRequest(pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
-	provName, model := routeModel(pr.Model, providers, prices)
+	provName, model := routeModel(pr.Model, openAIDialect{}, providers, prices)
 	prov, ok := providers[provName]
 	if !ok {
 		return promptRequest{}, fmt.Errorf("model %q: no provider %q", pr.Model, provName)
 	}
-	hdr := http.Header{}
-	hdr.Set("Content-Type", "application/json")
-	var path, query string
-	var schema any
-	if len(pr.Schema) > 0 {
-		schema = json.RawMessage(pr.Schema)
-	}
-	var req map[string]any
-	switch prov.Dialect {
-	case DialectOpenAI:
-		path = "/" + prov.Name + "/v1/chat/completions"
-		var msgs []map[string]string
-		if system != "" {
-			msgs = append(msgs, map[string]string{"role": "system", "content": system})
-		}
-		msgs = append(msgs, map[string]string{"role": "user", "content": user})
-		req = map[string]any{"model": model, "messages": msgs}
-		if pr.MaxTokens > 0 {
-			if prov.Name == "openai" {
-				// OpenAI's reasoning models refuse max_tokens.
-				req["max_completion_tokens"] = pr.MaxTokens
-			} else {
-				req["max_tokens"] = pr.MaxTokens
-			}
-		}
-		if pr.Temperature != nil {
-			req["temperature"] = *pr.Temperature
-		}
-		if schema != nil {
-			req["response_format"] = map[string]any{"type": "json_schema",
-				"json_schema": map[string]any{"name": schemaName(pr.Name), "schema": schema}}
-		}
-		if stream {
-			req["stream"] = true
-			req["stream_options"] = map[string]any{"include_usage": true}
-		}
-	case DialectAnthropic:
-		path = "/" + prov.Name + "/v1/messages"
-		hdr.Set("Anthropic-Version", "2023-06-01")
-		maxTokens := pr.MaxTokens
-		if maxTokens <= 0 {
-			maxTokens = defaultPromptMaxTokens
-		}
-		req = map[string]any{"model": model, "max_tokens": maxTokens,
-			"messages": []map[string]string{{"role": "user", "content": user}}}
-		if system != "" {
-			req["system"] = system
-		}
-		if pr.Temperature != nil {
-			req["temperature"] = *pr.Temperature
-		}
-		if schema != nil {
-			// Anthropic's structured outputs: the answer's text is JSON
-			// that fits the schema.
-			req["output_config"] = map[string]any{"format": map[string]any{"type": "json_schema", "schema": schema}}
-		}
-		if stream {
-			req["stream"] = true
-		}
-	case DialectGemini:
-		m := strings.TrimPrefix(model, "models/")
-		verb := "generateContent"
-		if stream {
-			verb, query = "streamGenerateContent", "alt=sse"
-		}
-		path = "/" + prov.Name + "/v1beta/models/" + url.PathEscape(m) + ":" + verb
-		req = map[string]any{"contents": []map[string]any{{"role": "user", "parts": []map[string]string{{"text": user}}}}}
-		if system != "" {
-			req["systemInstruction"] = map[string]any{"parts": []map[string]string{{"text": system}}}
-		}
-		gc := map[string]any{}
-		if pr.MaxTokens > 0 {
-			gc["maxOutputTokens"] = pr.MaxTokens
-		}
-		if pr.Temperature != nil {
-			gc["temperature"] = *pr.Temperature
-		}
-		if schema != nil {
-			gc["responseMimeType"] = "application/json"
-			gc["responseJsonSchema"] = schema
-		}
-		if len(gc) > 0 {
-			req["generationConfig"] = gc
-		}
-	default:
+	d, ok := dialectNamed(builtinDialects, prov.Dialect).(promptDialect)
+	if !ok {
 		return promptRequest{}, fmt.Errorf("provider %s speaks no API a prompt can use", prov.Name)
 	}
+	path, query, hdr, req := d.promptRequest(prov, model, pr, system, user, stream)
+	hdr.Set("Content-Type", "application/json")
 	body, err := json.Marshal(req)
-	return promptRequest{path: path, query: query, header: hdr, body: body, dialect: prov.Dialect}, err
+	return promptRequest{path: "/" + prov.Name + path, query: query, header: hdr, body: body, dialect: d}, err
 }
 
 // schemaName is a name OpenAI accepts for a JSON schema (letters, digits,
@@ -474,146 +395,6 @@ func schemaName(prompt string) string {
 	return prompt
 }
 
-// outputText reads the model's text from a whole answer in dialect.
-func outputText(dialect string, body []byte) (string, error) {
-	switch dialect {
-	case DialectOpenAI:
-		var doc struct {
-			Choices []struct {
-				Message struct {
-					Content *string `json:"content"`
-					Refusal *string `json:"refusal"`
-				} `json:"message"`
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal(body, &doc); err != nil {
-			return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
-		}
-		if len(doc.Choices) == 0 {
-			return "", errors.New("the provider answered with no choices")
-		}
-		m := doc.Choices[0].Message
-		if m.Content == nil {
-			if m.Refusal != nil {
-				return "", errors.New("the model refused: " + *m.Refusal)
-			}
-			return "", errors.New("the model answered with no text (finish reason " + doc.Choices[0].FinishReason + ")")
-		}
-		return *m.Content, nil
-	case DialectAnthropic:
-		var doc struct {
-			Content []struct {
-				Type string `json:"type"`
-				Text string `json:"text"`
-			} `json:"content"`
-			StopReason string `json:"stop_reason"`
-		}
-		if err := json.Unmarshal(body, &doc); err != nil {
-			return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
-		}
-		var b strings.Builder
-		found := false
-		for _, c := range doc.Content {
-			if c.Type == "text" {
-				b.WriteString(c.Text)
-				found = true
-			}
-		}
-		if !found {
-			return "", errors.New("the model answered with no text (stop reason " + doc.StopReason + ")")
-		}
-		return b.String(), nil
-	case DialectGemini:
-		var doc geminiAnswer
-		if err := json.Unmarshal(body, &doc); err != nil {
-			return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
-		}
-		text, ok := doc.text()
-		if !ok {
-			why := "no candidates"
-			if doc.PromptFeedback.BlockReason != "" {
-				why = "the prompt was blocked: " + doc.PromptFeedback.BlockReason
-			} else if len(doc.Candidates) > 0 {
-				why = "finish reason " + doc.Candidates[0].FinishReason
-			}
-			return "", errors.New("the model answered with no text (" + why + ")")
-		}
-		return text, nil
-	}
-	return "", fmt.Errorf("no reader for %s answers", dialect)
-}
-
-// geminiAnswer is a generateContent answer or stream chunk, as far as
-// its text goes.
-type geminiAnswer struct {
-	Candidates []struct {
-		Content struct {
-			Parts []struct {
-				Text    string `json:"text"`
-				Thought bool   `json:"thought"`
-			} `json:"parts"`
-		} `json:"content"`
-		FinishReason string `json:"finishReason"`
-	} `json:"candidates"`
-	PromptFeedback struct {
-		BlockReason string `json:"blockReason"`
-	} `json:"promptFeedback"`
-}
-
-func (g geminiAnswer) text() (string, bool) {
-	if len(g.Candidates) == 0 {
-		return "", false
-	}
-	var b strings.Builder
-	found := false
-	for _, p := range g.Candidates[0].Content.Parts {
-		if !p.Thought {
-			b.WriteString(p.Text)
-			found = found || p.Text != ""
-		}
-	}
-	return b.String(), found
-}
-
-// deltaText reads the text an event of a stream in dialect adds.
-func deltaText(dialect string, ev Event) string {
-	if len(ev.Data) == 0 {
-		return ""
-	}
-	switch dialect {
-	case DialectOpenAI:
-		var c struct {
-			Choices []struct {
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		if json.Unmarshal(ev.Data, &c) == nil && len(c.Choices) > 0 {
-			return c.Choices[0].Delta.Content
-		}
-	case DialectAnthropic:
-		var e struct {
-			Type  string `json:"type"`
-			Delta struct {
-				Type string `json:"type"`
-				Text string `json:"text"`
-			} `json:"delta"`
-		}
-		if json.Unmarshal(ev.Data, &e) == nil && e.Type == "content_block_delta" && e.Delta.Type == "text_delta" {
-			return e.Delta.Text
-		}
-	case DialectGemini:
-		var g geminiAnswer
-		if json.Unmarshal(ev.Data, &g) == nil {
-			s, _ := g.text()
-			return s
-		}
-	}
-	return ""
-}
-
 // captureWriter is the proxy's ResponseWriter for a prompt call. A whole
 // answer, or any error, is kept to be read once the proxy is done; a
 // stream is turned, event by event, into the prompt's own events on the
@@ -623,8 +404,8 @@ type captureWriter struct {
 	status  int
 	body    bytes.Buffer
 	client  http.ResponseWriter
-	stream  bool   // the caller asked for a stream
-	dialect string // of the provider's answer
+	stream  bool          // the caller asked for a stream
+	dialect promptDialect // of the provider's answer
 
 	streaming bool            // relaying a stream to client
 	pending   []byte          // bytes of an event not yet complete
@@ -666,7 +447,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 			break // io.EOF, or an event not yet complete
 		}
 		consumed += len(ev.Raw)
-		if t := deltaText(c.dialect, ev); t != "" {
+		if t := c.dialect.deltaText(ev); t != "" {
 			c.output.WriteString(t)
 			if err := writeEvent(c.client, "delta", map[string]string{"text": t}); err != nil {
 				c.failed = err
@@ -698,7 +479,7 @@ func (ps *Prompts) endStream(c *captureWriter, pr Prompt, rec Record) {
 		if msg == "" {
 			msg = "the stream ended early"
 		}
-		writeEvent(c.client, "error", map[string]any{"error": &PromptError{Status: http.StatusBadGateway, Type: kindUpstream, Message: msg, ID: rec.ID}})
+		writeEvent(c.client, "error", map[string]any{"error": &PromptError{Status: http.StatusBadGateway, Type: string(kindUpstream), Message: msg, ID: rec.ID}})
 		return
 	}
 	res, perr := result(pr, rec, c.output.String())

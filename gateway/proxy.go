@@ -34,6 +34,11 @@ type Proxy struct {
 	Keys KeySource
 	// Tokens resolves local tokens. Nil means no local token is valid.
 	Tokens TokenSource
+	// Aliases resolves model names that stand for other models, with
+	// their fallbacks (see alias.go). Nil means no aliases. When Ledger
+	// is a SoftWatcher, an alias's over-soft target serves once a budget
+	// is past its soft threshold.
+	Aliases AliasSource
 
 	// Transport sends requests upstream. Nil means a transport tuned for
 	// many concurrent streams to few hosts, with HeaderTimeout.
@@ -84,6 +89,11 @@ type Proxy struct {
 	background atomic.Int64   // settlements in the background or about to be
 
 	runaways guard // the runaway guard's memory
+
+	// dialects are the wire formats served; nil means builtinDialects.
+	dialects []dialect
+
+	blockedRows rowLimiter // the rows of blocked requests
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -275,199 +285,154 @@ type exchange struct {
 	// deferred is the record of a background response waiting on the
 	// response this read-back names, if any.
 	deferred *Record
+	// alias is what a request for an alias tries, nil for a request that
+	// named a model itself.
+	alias *aliasAttempts
+	// in is what every attempt at the request starts from.
+	in *attemptInput
 }
 
-// ServeHTTP serves one provider request.
+// ServeHTTP serves one provider request: it takes it through the stages
+// of the request path (see doc.go) and relays the answer, or answers the
+// failure that stopped it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	p.expireDeferred(start)
+	x := &exchange{start: start, userAgent: r.UserAgent()}
+	x.rec = Record{ID: NewID(start), Time: start}
+	out, hide, release, f := p.prepare(w, r, x)
+	if release != nil {
+		defer release()
+	}
+	for {
+		if f != nil {
+			p.fail(w, r, x.route.dialect, x, f)
+			return
+		}
+		// The body's room in the gate is given back once it has gone
+		// upstream for the last time, not when a long stream ends.
+		last := !x.alias.more()
+		if last && out.Body != nil && out.Body != http.NoBody {
+			out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
+		}
+		if !p.relay(w, r, x, out, hide) {
+			return
+		}
+		// The target failed before its first byte, and was recorded: the
+		// alias's next target, a request of its own.
+		x = x.alias.next(x, p.now())
+		out, hide, f = p.attempt(r, x)
+	}
+}
+
+// prepare takes a request from its arrival to the request that goes
+// upstream: guard, route, authenticate, read, inspect, choose the
+// provider and its key, the runaway guard, estimate and hold. It returns
+// the failure that stops it, if one does; x.route.dialect is then the
+// dialect to answer in. release gives back the body's room, when it was
+// read.
+func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (out *http.Request, hide bool, release func(), f *failure) {
+	ds := p.dialectList()
+	providers := p.Providers()
 	// The dialect of an early refusal: a path with dot segments or
 	// doubled slashes, refused below, is answered as its clean form would
 	// be.
-	dialect := requestDialect(path.Clean("/"+r.URL.Path), r.Header)
-	if status, msg := p.guard(r); status != 0 {
-		refuseUnread(w, r, dialect, status, kindPermission, msg)
-		return
+	x.route.dialect = requestDialect(path.Clean("/"+r.URL.Path), r.Header, providers, ds)
+	if f := p.guard(r); f != nil {
+		return nil, false, nil, f
 	}
 	if msg := CheckRawPath(rawPath(r)); msg != "" {
-		refuseUnread(w, r, dialect, http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg)
-		return
+		f := fail(http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg).blocked(ReasonRoute)
+		f.unread = true
+		return nil, false, nil, f
 	}
-	providers := p.Providers()
 	if isWebSocket(r) {
-		if ws, err := parseRoute(http.MethodPost, r.URL.Path, r.Header, providers); err == nil && ws.Name == "openai.responses" {
+		if ws, err := parseRoute(http.MethodPost, r.URL.Path, r.Header, providers, ds); err == nil && ws.metered() {
 			// Codex tries the Responses WebSocket mode first and falls
 			// back to HTTPS at once on a 426.
-			w.Header().Set("Connection", "close")
-			refuseUnread(w, r, DialectOpenAI, http.StatusUpgradeRequired, kindInvalid,
-				"Sluice does not relay the Responses WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters")
-			return
+			x.route.dialect = ws.dialect
+			f := fail(http.StatusUpgradeRequired, kindInvalid,
+				"Sluice does not relay the WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters").with("Connection", "close")
+			f.unread = true
+			return nil, false, nil, f
 		}
 	}
-	rt, rerr := parseRoute(r.Method, r.URL.Path, r.Header, providers)
-	if rerr != nil {
-		refuseUnread(w, r, rerr.dialect, rerr.status, kindNotFound, rerr.msg)
-		return
+	rt, f := parseRoute(r.Method, r.URL.Path, r.Header, providers, ds)
+	x.route = rt
+	x.rec.Route, x.rec.Provider = string(rt.Name), rt.Provider
+	if f != nil {
+		return nil, false, nil, f
 	}
-	dialect = rt.Dialect
 
 	// Authenticate from the headers (or Gemini's ?key=) before a byte of
 	// the body is read: a caller without a credential, or with a local
 	// token Sluice does not know, costs Sluice nothing but its headers.
-	// With no credential at all, only a keyless provider named in the
-	// path (/ollama/v1/...) is served.
-	cred, bearer := credential(r)
-	var tokenName string
-	switch {
-	case strings.HasPrefix(cred, LocalTokenPrefix):
-		name, err := p.token(r.Context(), cred)
-		if err != nil {
-			if errors.Is(err, ErrUnknownToken) {
-				refuseUnread(w, r, dialect, http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`")
-			} else {
-				p.logf("sluice: token lookup: %v", err)
-				refuseUnread(w, r, dialect, http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error())
-			}
-			return
-		}
-		tokenName = name
-	case cred == "" && !providers[rt.Provider].Keyless:
-		refuseUnread(w, r, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
-		return
-	case cred != "":
-		if msg := unservableKey(cred, rt, providers); msg != "" {
-			refuseUnread(w, r, dialect, http.StatusUnauthorized, kindAuth, msg)
-			return
-		}
+	cred, bearer := credential(r, ds)
+	if f := p.authenticate(r.Context(), x, cred, providers); f != nil {
+		f.unread = true
+		return nil, false, nil, f
 	}
-
 	if msg := bodyTypeProblem(r, rt); msg != "" {
-		refuseUnread(w, r, dialect, http.StatusUnsupportedMediaType, kindInvalid, msg)
-		return
+		f := fail(http.StatusUnsupportedMediaType, kindInvalid, msg).blocked(ReasonRequest)
+		f.unread = true
+		return nil, false, nil, f
 	}
-	body, release, ok := p.readBody(w, r, dialect)
-	if !ok {
-		return
+	body, release, f := p.readBody(w, r)
+	if f != nil {
+		return nil, false, release, f
 	}
-	defer release()
 
-	x := &exchange{route: rt, start: start, logBodies: p.Policy().LogBodies, userAgent: r.UserAgent()}
+	x.logBodies = p.Policy().LogBodies
 	x.call = promptCallOf(r)
-	x.rec = Record{ID: NewID(start), Time: start, Route: rt.Name, Prompt: x.call.promptName()}
+	x.rec.Prompt = x.call.promptName()
 	if x.logBodies {
 		x.rec.RequestBody = LoggedBody(body)
 	}
-	model := rt.Model
-	if rt.metered() {
-		info, err := InspectRequest(dialect, rt.Name, body)
-		if err != nil {
-			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error())
-			return
-		}
-		x.info = info
-		x.billing = inspectBilling(dialect, body, info.MaxOutput)
-		if model == "" {
-			model = info.Model
-		}
-		if model == "" {
-			writeError(w, dialect, http.StatusBadRequest, kindInvalid, "the request names no model")
-			return
-		}
-	}
+	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, route: rt, token: x.rec.Token}
+	out, hide, f = p.attempt(r, x)
+	return out, hide, release, f
+}
 
-	provName := rt.Provider
-	if provName == "" {
-		var upstreamModel string
-		provName, upstreamModel = routeModel(model, providers, p.Prices())
-		if upstreamModel != model {
-			nb, err := setJSONMember(body, "model", upstreamModel)
-			if err != nil {
-				writeError(w, dialect, http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error())
-				return
-			}
-			body, model = nb, upstreamModel
-		}
-	}
-	prov, ok := providers[provName]
-	if !ok {
-		writeError(w, dialect, http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(provName))
-		return
-	}
-	if prov.Dialect != dialect {
-		if dialect != DialectOpenAI || prov.OpenAIPath == "" {
-			writeError(w, dialect, http.StatusNotFound, kindNotFound,
-				fmt.Sprintf("provider %s does not speak the %s API", prov.Name, dialect))
-			return
-		}
-		x.compat = true
-	}
-	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
-	x.rec.Stream = x.info.Stream || rt.Stream
-	x.sse = eventStream(rt.Name, x.info.Stream, r.URL.Query().Get("alt"))
+// attemptInput is what each attempt at a request starts from: the body as
+// the caller sent it, the caller's credential, and the providers in force
+// when it arrived.
+type attemptInput struct {
+	body      []byte
+	cred      string
+	bearer    bool
+	providers map[string]Provider
+	route     route  // the route as parsed
+	token     string // the local token's name, once authenticated
+}
 
-	// Credentials: a local token is swapped for the provider's key; a
-	// provider key of the caller's own goes to the provider that issued
-	// it, and nowhere else.
-	var upstreamKey string
-	switch {
-	case strings.HasPrefix(cred, LocalTokenPrefix):
-		x.rec.Token = tokenName
-		if !prov.Keyless {
-			key, err := p.key(r.Context(), prov.Name)
-			if err != nil {
-				if errors.Is(err, ErrNoKey) {
-					msg := fmt.Sprintf("Sluice has no %s key: add one with `sluice key set %s` (or in the Keys page)", prov.Name, prov.Name)
-					if err != ErrNoKey {
-						// Why, in the key source's words: with no keyring,
-						// which environment variable to set.
-						msg += ". " + err.Error()
-					}
-					writeError(w, dialect, http.StatusUnauthorized, kindAuth, msg)
-				} else {
-					p.logf("sluice: read %s key: %v", prov.Name, err)
-					writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
-						fmt.Sprintf("Sluice could not read its %s key: %v", prov.Name, err))
-				}
-				return
-			}
-			upstreamKey = key
-		}
-	case cred != "" && prov.Keyless:
-		// A local model needs no key: the caller's goes nowhere.
-		x.rec.Token = ClientKeyToken
-	case cred != "":
-		if msg := foreignKey(cred, prov, providers); msg != "" {
-			writeError(w, dialect, http.StatusUnauthorized, kindAuth, msg)
-			return
-		}
-		x.rec.Token = ClientKeyToken
-		upstreamKey = cred
-	case prov.Keyless:
-		x.rec.Token = ""
-	default:
-		writeError(w, dialect, http.StatusUnauthorized, kindAuth, noKeyMessage)
-		return
+// attempt takes a read request on to the request that goes upstream:
+// choose the provider (or the alias's next target) and its key, the
+// runaway guard (once a request), estimate and hold. A request for an
+// alias may be attempted once for each of its targets.
+func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide bool, f *failure) {
+	rt, d := x.route, x.route.dialect
+	cred, bearer, providers := x.in.cred, x.in.bearer, x.in.providers
+	body, f := p.choose(r, x, x.in.body, providers)
+	if f != nil {
+		return nil, false, f
 	}
-
-	// A key goes only to the provider's official address, or to one the
-	// user confirmed from the command line.
-	if upstreamKey != "" && prov.UnconfirmedHost != "" {
-		writeError(w, dialect, http.StatusForbidden, kindPermission, unconfirmedMessage(prov))
-		return
+	key, f := p.upstreamKey(r.Context(), x, cred, providers)
+	if f != nil {
+		return nil, false, f
 	}
-
-	if !p.runaway(w, x, body) {
-		return
+	if x.rec.Attempt <= 1 {
+		if f := p.runaway(x, body); f != nil {
+			return nil, false, f
+		}
 	}
 
 	// A read-back of a background response Sluice holds for is watched
 	// for the finished response's usage.
 	if rt.Op != "" {
-		if d, ok := p.Ledger.(Deferrer); ok {
-			rec, found, err := d.Deferred(r.Context(), prov.Name+"/"+rt.ID)
+		if dl, ok := p.Ledger.(Deferrer); ok {
+			rec, found, err := dl.Deferred(r.Context(), x.provider.Name+"/"+rt.ID)
 			if err != nil {
-				p.logf("sluice: deferred %s/%s: %v", prov.Name, rt.ID, err)
+				p.logf("sluice: deferred %s/%s: %v", x.provider.Name, rt.ID, err)
 			}
 			if found {
 				x.deferred = &rec
@@ -477,46 +442,159 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
-		if !p.admit(w, x) {
-			return
+		if f := p.admit(x); f != nil {
+			return nil, false, f
 		}
+		body, hide = d.prepare(rt, x.info, body)
 	}
 
-	// Streams in OpenAI's dialect report usage only when asked.
-	hideUsage := false
-	if rt.metered() && x.info.Stream && !x.info.IncludeUsage && (rt.Name == "openai.chat" || rt.Name == "openai.completions") {
-		nb, err := AddStreamUsage(body)
-		if err == nil {
-			body, hideUsage = nb, true
-		}
-	}
-
-	out, err := p.outbound(r, x, body, upstreamKey, bearer)
+	out, err := p.outbound(r, x, body, key, bearer)
 	if err != nil {
 		p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, err.Error())
-		writeError(w, dialect, http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
-		return
+		return nil, false, fail(http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
 	}
-	// The body's room in the gate is given back once it has gone upstream,
-	// not when a long stream ends.
-	if out.Body != nil && out.Body != http.NoBody {
-		out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
-	}
-	p.relay(w, r, x, out, hideUsage)
+	return out, hide, nil
 }
 
-// refuseUnread answers a request refused before its body was read, and
-// closes the connection after the answer: otherwise net/http would read
-// (up to 256 KiB of) the unread body, before answering and again when it
-// closes the body, for as long as the caller takes to send it, to keep
-// the connection for another request. The read deadline, already passed,
-// stops that read at once.
-func refuseUnread(w http.ResponseWriter, r *http.Request, dialect string, status int, kind, msg string) {
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		w.Header().Set("Connection", "close")
-		http.NewResponseController(w).SetReadDeadline(time.Now())
+// authenticate checks the caller's credential against the route, from the
+// headers alone. A local token must be known; a provider key of the
+// caller's own must be one that may go where the route leads. With no
+// credential at all, only a keyless provider named in the path
+// (/ollama/v1/...) is served.
+func (p *Proxy) authenticate(ctx context.Context, x *exchange, cred string, providers map[string]Provider) *failure {
+	switch {
+	case strings.HasPrefix(cred, LocalTokenPrefix):
+		name, err := p.token(ctx, cred)
+		if errors.Is(err, ErrUnknownToken) {
+			return fail(http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`").blocked(ReasonAuth)
+		}
+		if err != nil {
+			return fail(http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error()).because(err)
+		}
+		x.rec.Token = name
+	case cred == "" && !providers[x.route.Provider].Keyless:
+		return fail(http.StatusUnauthorized, kindAuth, noKeyMessage).blocked(ReasonAuth)
+	case cred != "":
+		if msg := unservableKey(cred, x.route, providers); msg != "" {
+			return fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+		}
 	}
-	writeError(w, dialect, status, kind, msg)
+	return nil
+}
+
+// choose reads what a metered request's body says (inspect) and picks
+// the provider it goes to: the one its route names, or the one its model
+// does. It returns the body to send, with the model as the provider
+// spells it.
+func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[string]Provider) ([]byte, *failure) {
+	rt, d := x.route, x.route.dialect
+	model := rt.Model
+	if rt.metered() {
+		info, err := inspectRequest(d, rt, body)
+		if err != nil {
+			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
+		}
+		x.info = info
+		x.billing = inspectBilling(d, body, info.MaxOutput)
+		if model == "" {
+			model = info.Model
+		}
+		if model == "" {
+			return nil, fail(http.StatusBadRequest, kindInvalid, "the request names no model").blocked(ReasonRequest)
+		}
+	}
+	provName := rt.Provider
+	if rt.metered() && !rt.prefixed {
+		if x.alias == nil {
+			a, f := p.resolveAlias(x, model, providers)
+			if f != nil {
+				return nil, f
+			}
+			x.alias = a
+		}
+		if s, ok := x.alias.current(); ok {
+			var f *failure
+			if body, f = x.alias.use(x, s, body); f != nil {
+				return nil, f
+			}
+			provName, model = s.target.Provider, s.target.Model
+		}
+	}
+	if provName == "" {
+		var upstreamModel string
+		provName, upstreamModel = routeModel(model, d, providers, p.Prices())
+		if upstreamModel != model {
+			nb, err := setJSONMember(body, "model", upstreamModel)
+			if err != nil {
+				return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
+			}
+			body, model = nb, upstreamModel
+		}
+	}
+	prov, ok := providers[provName]
+	if !ok {
+		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(provName)).blocked(ReasonRoute)
+	}
+	if prov.Dialect != d.name() {
+		if d.compatPath(prov) == "" {
+			return nil, fail(http.StatusNotFound, kindNotFound,
+				fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.name())).blocked(ReasonRoute)
+		}
+		x.compat = true
+	}
+	x.provider = prov
+	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
+	x.rec.Stream = x.info.Stream || rt.Stream
+	x.sse = d.eventStream(rt, x.info, r.URL.Query())
+	return body, nil
+}
+
+// upstreamKey is the key the request goes upstream with: a local token is
+// swapped for the provider's key; a provider key of the caller's own goes
+// to the provider that issued it, and nowhere else; a keyless provider
+// gets none. A key goes only to the provider's official address, or to
+// one the user confirmed from the command line.
+func (p *Proxy) upstreamKey(ctx context.Context, x *exchange, cred string, providers map[string]Provider) (string, *failure) {
+	prov := x.provider
+	var key string
+	switch {
+	case strings.HasPrefix(cred, LocalTokenPrefix):
+		if prov.Keyless {
+			break
+		}
+		k, err := p.key(ctx, prov.Name)
+		if errors.Is(err, ErrNoKey) {
+			msg := fmt.Sprintf("Sluice has no %s key: add one with `sluice key set %s` (or in the Keys page)", prov.Name, prov.Name)
+			if err != ErrNoKey {
+				// Why, in the key source's words: with no keyring,
+				// which environment variable to set.
+				msg += ". " + err.Error()
+			}
+			return "", fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+		}
+		if err != nil {
+			return "", fail(http.StatusServiceUnavailable, kindUnavailable,
+				fmt.Sprintf("Sluice could not read its %s key: %v", prov.Name, err)).because(err)
+		}
+		key = k
+	case cred != "" && prov.Keyless:
+		// A local model needs no key: the caller's goes nowhere.
+		x.rec.Token = ClientKeyToken
+	case cred != "":
+		if msg := foreignKey(cred, prov, providers); msg != "" {
+			return "", fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+		}
+		x.rec.Token = ClientKeyToken
+		key = cred
+	case prov.Keyless:
+		x.rec.Token = ""
+	default:
+		return "", fail(http.StatusUnauthorized, kindAuth, noKeyMessage).blocked(ReasonAuth)
+	}
+	if key != "" && prov.UnconfirmedHost != "" {
+		return "", fail(http.StatusForbidden, kindPermission, unconfirmedMessage(prov)).blocked(ReasonAuth)
+	}
+	return key, nil
 }
 
 // noKeyMessage answers a request with no credential for a provider that
@@ -541,15 +619,14 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 	return p.Keys.Key(ctx, provider)
 }
 
-// admit estimates the worst-case cost of x and holds it. It answers the
-// caller itself and returns false when the request must not go upstream.
-func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
-	dialect := x.route.Dialect
+// admit estimates the worst-case cost of x and holds it, or returns the
+// failure that says why the request must not go upstream.
+func (p *Proxy) admit(x *exchange) *failure {
 	x.row, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
 	at := x.start.In(p.location())
 	x.price = x.row.At(at)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
-		Model: x.rec.Model, Route: x.route.Name, Stream: x.rec.Stream, Prompt: x.rec.Prompt}
+		Model: x.rec.Model, Route: string(x.route.Name), Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
@@ -570,13 +647,10 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 			}
 			pol := p.Policy()
 			if budgeted && !pol.estimatesUnpriced() {
-				x.rec.Status, x.rec.Outcome = http.StatusPaymentRequired, OutcomeRefused
 				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
 				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
-				p.settle(x.rec)
-				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
-					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; ")))
-				return false
+				return fail(http.StatusPaymentRequired, kindUnpriced,
+					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; "))).refused("")
 			}
 			x.unpricedHeld = pol.unpricedCharge()
 			h.Amount = addMoney(h.Amount, x.unpricedHeld)
@@ -590,12 +664,9 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 		if budgeted {
 			pol := p.Policy()
 			if !pol.estimatesUnpriced() {
-				x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonUnpriced
 				x.rec.Error = "no price known for " + x.provider.Name + "/" + x.rec.Model
-				p.settle(x.rec)
-				writeError(w, dialect, http.StatusPaymentRequired, kindUnpriced,
-					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds. Fix: run `sluice prices update` (the current price table; or Update on the Prices page). Or add the price with `sluice prices import FILE`, or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model))
-				return false
+				return fail(http.StatusPaymentRequired, kindUnpriced,
+					fmt.Sprintf("Sluice has no price for %s model %q and a budget applies, so it cannot promise the budget holds. Fix: run `sluice prices update` (the current price table; or Update on the Prices page). Or add the price with `sluice prices import FILE`, or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model)).refused(ReasonUnpriced)
 			}
 			h.Amount = pol.unpricedCharge()
 			h.Estimated = true
@@ -605,16 +676,14 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
-		x.rec.Status, x.rec.Outcome, x.rec.Reason = http.StatusPaymentRequired, OutcomeRefused, ReasonBudget
 		x.rec.Held = h.Amount
 		x.rec.Budget = ref.Budget
 		rem := ref.Remaining
 		x.rec.Remaining = &rem
 		x.rec.Error = refusalMessage(ref, "")
 		x.rec.Priced = x.priced
-		p.settle(x.rec)
 		hint := ""
-		if x.priced && !isEmbedding(x.route.Name) {
+		if x.priced && !x.route.embeds {
 			hi := x.info.MaxOutput
 			if hi <= 0 || x.price.MaxOutput > 0 && hi > x.price.MaxOutput {
 				hi = x.price.MaxOutput
@@ -622,7 +691,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 			if hi <= 0 {
 				hi = defaultMaxOutput
 			}
-			hint = affordHint(x.route.Name, ref.Remaining, func(n int64) Money {
+			hint = affordHint(x.route.maxField, ref.Remaining, func(n int64) Money {
 				info := x.info
 				info.MaxOutput = n
 				c, _ := worstCost(x.row, at, info, x.billing, x.route)
@@ -633,13 +702,12 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 				hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + n + "."
 			}
 		}
-		writeRefusal(w, dialect, ref, hint)
-		return false
+		f := fail(http.StatusPaymentRequired, kindBudget, refusalMessage(ref, hint)).refused(ReasonBudget)
+		f.ref = ref
+		return f
 	case err != nil:
-		p.logf("sluice: hold %s: %v", x.rec.ID, err)
-		writeError(w, dialect, http.StatusServiceUnavailable, kindUnavailable,
-			"Sluice could not record this request in its ledger, so it was not sent: "+err.Error())
-		return false
+		return fail(http.StatusServiceUnavailable, kindUnavailable,
+			"Sluice could not record this request in its ledger, so it was not sent: "+err.Error()).because(fmt.Errorf("hold %s: %w", x.rec.ID, err))
 	}
 	x.held, x.hold = true, h
 	x.rec.Held = h.Amount
@@ -648,7 +716,7 @@ func (p *Proxy) admit(w http.ResponseWriter, x *exchange) bool {
 	if x.priced {
 		x.rec.PriceRef = x.price.Ref()
 	}
-	return true
+	return nil
 }
 
 // worstCost is the most the request can cost at row, made at t: every
@@ -674,7 +742,7 @@ func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (M
 		choices = 1
 	}
 	out *= choices
-	if isEmbedding(rt.Name) {
+	if rt.embeds {
 		out = 0
 	}
 	in := info.InputBound
@@ -739,7 +807,7 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	target, err := upstreamTarget(x.provider, x.compat, x.route.Path, outboundQuery(r.URL.Query()))
+	target, err := upstreamTarget(x.provider, x.route.dialect, x.compat, x.route.Path, outboundQuery(r.URL.Query()))
 	if err != nil {
 		return nil, err
 	}
@@ -753,8 +821,10 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 		out.Header.Del(h)
 	}
 	removeConnectionHeaders(out.Header)
-	stripCredentials(out.Header)
-	setCredential(out.Header, x.provider, x.compat, key, bearer)
+	stripCredentials(out.Header, p.dialectList())
+	// The route's dialect is the provider's, or the one its compatible
+	// endpoint speaks: it says where the key goes.
+	x.route.dialect.setKey(out.Header, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")
 	}
@@ -811,22 +881,27 @@ var strippedResponseHeaders = []string{
 
 // guard refuses what must not reach a provider route: a Host outside the
 // allowlist (DNS rebinding) and browser requests from origins not allowed.
-func (p *Proxy) guard(r *http.Request) (int, string) {
+func (p *Proxy) guard(r *http.Request) *failure {
+	refuse := func(msg string) *failure {
+		f := fail(http.StatusForbidden, kindPermission, msg).blocked(ReasonGuard)
+		f.unread = true
+		return f
+	}
 	if len(p.AllowedHosts) > 0 && !containsFold(p.AllowedHosts, r.Host) {
-		return http.StatusForbidden, fmt.Sprintf("Sluice does not answer for host %q; use %s", r.Host, p.AllowedHosts[0])
+		return refuse(fmt.Sprintf("Sluice does not answer for host %q; use %s", r.Host, p.AllowedHosts[0]))
 	}
 	origin := r.Header.Get("Origin")
 	site := r.Header.Get("Sec-Fetch-Site")
 	if origin == "" && (site == "" || site == "none") {
-		return 0, "" // not a browser, or a user typing a URL
+		return nil // not a browser, or a user typing a URL
 	}
 	if origin != "" && containsFold(p.Policy().AllowedOrigins, origin) {
-		return 0, ""
+		return nil
 	}
 	if origin == "" {
 		origin = "(a browser page, Sec-Fetch-Site: " + site + ")"
 	}
-	return http.StatusForbidden, fmt.Sprintf("Sluice refuses browser requests from %s to provider routes: a web page must not spend your keys; allow the origin in Settings if it is yours", origin)
+	return refuse(fmt.Sprintf("Sluice refuses browser requests from %s to provider routes: a web page must not spend your keys; allow the origin in Settings if it is yours", origin))
 }
 
 func containsFold(list []string, s string) bool {

@@ -530,7 +530,7 @@ func TestRouteModel(t *testing.T) {
 		{"ollama/llama3.2", "ollama", "llama3.2"},
 	}
 	for _, tt := range tests {
-		p, m := routeModel(tt.model, ps, DefaultPrices())
+		p, m := routeModel(tt.model, openAIDialect{}, ps, DefaultPrices())
 		if p != tt.provider || m != tt.upstream {
 			t.Errorf("routeModel(%q) = %s, %s; want %s, %s", tt.model, p, m, tt.provider, tt.upstream)
 		}
@@ -588,7 +588,7 @@ func TestClassifyUpstreamError(t *testing.T) {
 		provider string
 		status   int
 		body     string
-		want     string
+		want     Outcome
 	}{
 		{"openai", 429, `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`, OutcomeBilling},
 		{"openai", 429, `{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 29000.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`, OutcomeError},
@@ -707,7 +707,7 @@ func TestProxyStreamOutgrowingItsHold(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		limit   Money
-		outcome string
+		outcome Outcome
 	}{
 		{"budget covers it", 100 * Dollar, OutcomeOK},
 		{"budget cannot", full / 2, OutcomeCut},

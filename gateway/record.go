@@ -68,19 +68,22 @@ type Usage struct {
 // IsZero reports whether u holds no tokens at all.
 func (u Usage) IsZero() bool { return u == Usage{} }
 
-// Outcomes of a request, as recorded in the ledger.
+// Outcome is how a request ended, as recorded in the ledger.
+type Outcome string
+
+// Outcomes of a request.
 const (
-	OutcomeOK       = "ok"       // upstream answered 2xx and the answer reached the client
-	OutcomeError    = "error"    // upstream answered an error, or could not be reached
-	OutcomeBilling  = "billing"  // upstream said the provider account cannot pay
-	OutcomeRefused  = "refused"  // Sluice refused it (budget, auth, guard) before forwarding
-	OutcomeCut      = "cut"      // a stream ended early: upstream cut it, or a budget did
-	OutcomeCanceled = "canceled" // the client went away before the answer was complete
-	OutcomeCrashed  = "crashed"  // a hold found open at start-up, charged at its held amount
-	OutcomeBlocked  = "blocked"  // refused by the guard or authentication; never forwarded
+	OutcomeOK       Outcome = "ok"       // upstream answered 2xx and the answer reached the client
+	OutcomeError    Outcome = "error"    // upstream answered an error, or could not be reached
+	OutcomeBilling  Outcome = "billing"  // upstream said the provider account cannot pay
+	OutcomeRefused  Outcome = "refused"  // Sluice refused it (budget, auth, guard) before forwarding
+	OutcomeCut      Outcome = "cut"      // a stream ended early: upstream cut it, or a budget did
+	OutcomeCanceled Outcome = "canceled" // the client went away before the answer was complete
+	OutcomeCrashed  Outcome = "crashed"  // a hold found open at start-up, charged at its held amount
+	OutcomeBlocked  Outcome = "blocked"  // refused by the guard or authentication; never forwarded
 	// OutcomeExpired: a background response whose usage was never read
 	// back within its hold's lifetime, charged at its held amount.
-	OutcomeExpired = "expired"
+	OutcomeExpired Outcome = "expired"
 )
 
 // Record is one request as the ledger keeps it.
@@ -93,10 +96,10 @@ type Record struct {
 	Route    string    `json:"route"` // e.g. "openai.chat", "anthropic.messages", "gemini.generateContent"
 	// Prompt names the saved prompt the request was made for (POST
 	// /p/NAME), "" for every other request.
-	Prompt  string `json:"prompt,omitempty"`
-	Stream  bool   `json:"stream"`
-	Status  int    `json:"status"`
-	Outcome string `json:"outcome"`
+	Prompt  string  `json:"prompt,omitempty"`
+	Stream  bool    `json:"stream"`
+	Status  int     `json:"status"`
+	Outcome Outcome `json:"outcome"`
 	Usage
 	Cost Money `json:"cost_usd"`
 	// Priced is false when no price was known for the model: Cost is then

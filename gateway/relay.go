@@ -19,15 +19,19 @@ import (
 const maxMeteredBody = 64 << 20
 
 // relay sends out upstream, passes the answer to w as it arrives, and
-// settles x.
-func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *http.Request, hideUsage bool) {
-	dialect := x.route.Dialect
+// settles x. It reports true, having sent the caller nothing, when the
+// attempt at an alias's target failed in a way its next target is to be
+// tried for.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *http.Request, hideUsage bool) (fellBack bool) {
 	ctx, cancel := context.WithCancelCause(out.Context())
 	defer cancel(nil)
 	defer p.fly(x.rec.Token, cancel)()
 	out = out.WithContext(ctx)
 
 	resp, err := p.roundTripper().RoundTrip(out)
+	if p.fallBack(r, ctx, x, resp, err) {
+		return true
+	}
 	if err != nil {
 		status, outcome, kind, msg := upstreamFailure(r.Context(), err, x.provider.Name)
 		var u Usage
@@ -37,7 +41,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		}
 		p.finish(x, status, outcome, u, err.Error())
 		if outcome != OutcomeCanceled {
-			writeError(w, dialect, status, kind, msg)
+			writeError(w, x.route.dialect, status, kind, msg)
 		}
 		return
 	}
@@ -68,6 +72,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	}
 	h.Del("Content-Length")
 	p.relayStream(w, x, resp, body, ctx, hideUsage)
+	return false
 }
 
 // relayBody passes a whole (non-stream) answer through unchanged, keeping
@@ -115,13 +120,13 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		}
 		var model string
 		var ok bool
-		u, model, ok = UsageFromBody(meterDialect(x), x.route.Name, kept.Bytes())
+		u, model, ok = x.route.dialect.usage(x.route, kept.Bytes())
 		if ok && model != "" && x.rec.Model == "" {
 			x.rec.Model = model
 		}
 		switch {
 		case ok || status >= 300 || x.route.Free:
-		case copyErr == nil && isEmbedding(x.route.Name):
+		case copyErr == nil && x.route.embeds:
 			// Gemini's embedding answers report no usage: charge the
 			// input bound, an upper bound, and say it is an estimate.
 			u = Usage{InputTokens: x.info.InputBound}
@@ -152,11 +157,12 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	w.WriteHeader(resp.StatusCode)
 	rc.Flush()
 
-	m := &StreamMeter{Dialect: meterDialect(x), Route: x.route.Name, HideUsage: hideUsage}
+	rt := x.route
 	if x.deferred != nil {
 		// A background response's stream, resumed (starting_after).
-		m.Route = "openai.responses"
+		rt.Name = rt.answers
 	}
+	m := newStreamMeter(x.route.dialect, rt, hideUsage)
 	er := NewEventReader(body)
 	outcome := OutcomeOK
 	errMsg := ""
@@ -174,7 +180,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			// budgets grant.
 			if msg := p.growHold(x, m.Usage, shown); msg != "" {
 				outcome, errMsg = OutcomeCut, "stream cut: "+msg
-				w.Write(CutEvent(m.Dialect, x.route.Name, kindBudget, "Sluice ended this stream: "+msg))
+				w.Write(m.Cut(kindBudget, "Sluice ended this stream: "+msg))
 				rc.Flush()
 				break
 			}
@@ -195,7 +201,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if err == io.EOF {
 			if !m.Done && m.ErrorMessage == "" && x.route.metered() {
 				outcome, errMsg = OutcomeCut, "upstream ended the stream without its final event"
-				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider ended the stream early"))
+				w.Write(m.Cut(kindUpstream, "the provider ended the stream early"))
 				rc.Flush()
 			}
 			break
@@ -203,10 +209,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if err != nil {
 			outcome, errMsg = interruption(ctx, err)
 			if errors.Is(context.Cause(ctx), errPaused) {
-				w.Write(CutEvent(m.Dialect, x.route.Name, kindPaused, "Sluice ended this stream: it was paused"))
+				w.Write(m.Cut(kindPaused, "Sluice ended this stream: it was paused"))
 				rc.Flush()
 			} else if outcome != OutcomeCanceled {
-				w.Write(CutEvent(m.Dialect, x.route.Name, kindUpstream, "the provider's stream broke off: "+errMsg))
+				w.Write(m.Cut(kindUpstream, "the provider's stream broke off: "+errMsg))
 				rc.Flush()
 			}
 			status = statusFor(outcome, status)
@@ -251,23 +257,6 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	p.finish(x, status, outcome, u, errMsg)
 }
 
-func isEmbedding(route string) bool {
-	switch route {
-	case "openai.embeddings", "gemini.embedContent", "gemini.batchEmbedContents":
-		return true
-	}
-	return false
-}
-
-// meterDialect is the dialect of the answer: an OpenAI-compatible endpoint
-// answers in OpenAI's words whoever runs it.
-func meterDialect(x *exchange) string {
-	if x.compat {
-		return DialectOpenAI
-	}
-	return x.provider.Dialect
-}
-
 // floorUsage is what an interrupted request is charged at least: the input
 // and what was relayed. Where the provider had not yet reported them, the
 // request's input bound stands for the input and the relayed bytes for the
@@ -298,7 +287,7 @@ func floorUsage(x *exchange, u Usage, relayed int64) Usage {
 }
 
 // finish fills x's record with how the request ended and settles it.
-func (p *Proxy) finish(x *exchange, status int, outcome string, u Usage, errMsg string) {
+func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg string) {
 	if !x.route.metered() {
 		return
 	}
@@ -424,7 +413,7 @@ var errIdle = errors.New("upstream sent nothing for too long")
 
 // upstreamFailure maps a failed round trip to the status, outcome and
 // message the caller gets.
-func upstreamFailure(clientCtx context.Context, err error, provider string) (status int, outcome, kind, msg string) {
+func upstreamFailure(clientCtx context.Context, err error, provider string) (status int, outcome Outcome, kind errKind, msg string) {
 	if clientCtx.Err() != nil {
 		return 499, OutcomeCanceled, kindUpstream, "client went away"
 	}
@@ -436,7 +425,7 @@ func upstreamFailure(clientCtx context.Context, err error, provider string) (sta
 }
 
 // interruption names what broke a body copy.
-func interruption(ctx context.Context, err error) (outcome, msg string) {
+func interruption(ctx context.Context, err error) (outcome Outcome, msg string) {
 	if cause := context.Cause(ctx); cause != nil && (errors.Is(cause, errIdle) || errors.Is(cause, errPaused)) {
 		return OutcomeCut, cause.Error()
 	}
@@ -450,7 +439,7 @@ func interruption(ctx context.Context, err error) (outcome, msg string) {
 	return OutcomeCut, "upstream connection broke: " + err.Error()
 }
 
-func statusFor(outcome string, status int) int {
+func statusFor(outcome Outcome, status int) int {
 	if outcome == OutcomeCanceled {
 		return 499
 	}
@@ -460,7 +449,7 @@ func statusFor(outcome string, status int) int {
 // classifyUpstreamError tells an account that cannot pay from other
 // errors (a rate limit is not a billing problem, even when its text points
 // at the billing page), so it is shown with what to do about it.
-func classifyUpstreamError(provider string, status int, body []byte) (outcome, msg string) {
+func classifyUpstreamError(provider string, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
 	msg, _ = RedactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(body) {
@@ -629,15 +618,14 @@ func (l *limitedBuffer) Write(b []byte) (int, error) {
 
 // idleReader calls onIdle when no read has returned data for d.
 type idleReader struct {
-	r     io.Reader
-	d     time.Duration
-	mu    sync.Mutex // guards t
-	t     *time.Timer
-	fired func()
+	r  io.Reader
+	d  time.Duration
+	mu sync.Mutex // guards t
+	t  *time.Timer
 }
 
 func newIdleReader(r io.Reader, d time.Duration, onIdle func()) *idleReader {
-	ir := &idleReader{r: r, d: d, fired: onIdle}
+	ir := &idleReader{r: r, d: d}
 	ir.t = time.AfterFunc(d, onIdle)
 	return ir
 }

@@ -8,94 +8,61 @@ import (
 
 // route is what a request's method and path say about it.
 type route struct {
-	Dialect  string // the caller's dialect: errors are shaped in it
-	Name     string // "openai.chat", ...; "" for a request relayed unmetered
-	Provider string // "" on plain /v1 OpenAI routes: chosen by model
-	Explicit bool   // the provider was named by a /{provider}/ prefix
+	dialect  dialect   // the caller's dialect: errors are shaped in it
+	Name     routeName // "openai.chat", ...; "" for a request relayed unmetered
+	Provider string    // "" on routes whose provider the model chooses
+	// prefixed: the path named its provider (/{provider}/...), which then
+	// serves the request whatever its model; an alias does not apply.
+	prefixed bool
 	// Path is the path as the provider's own API spells it
 	// ("/v1/chat/completions"), rebuilt from the allow-list entry and the
 	// checked segments the caller sent: never the caller's raw path.
 	Path   string
-	Model  string // Gemini: the model named in the path
-	Stream bool   // Gemini: streamGenerateContent
+	Model  string // the model named in the path (Gemini's), if any
+	Stream bool   // the path itself asks for a stream
 	Free   bool   // the provider does not charge for it (token counting, moderation)
-	// Op names a read-back that touches deferred work: "responses.get",
-	// "responses.cancel", "responses.delete"; ID is the id in its path.
-	Op string
-	ID string
+	// embeds: the route produces no output tokens (embeddings).
+	embeds bool
+	// maxField names the request's output bound, for advice in a refusal.
+	maxField string
+	// upload: the body may be a multipart form (a file upload).
+	upload bool
+	// Op names a read-back that touches deferred work (a background
+	// answer), and ID is the id in its path; answers is the metered
+	// route whose answer it reads back.
+	Op      readOp
+	ID      string
+	answers routeName
 }
+
+// readOp is what a read-back does to a background answer.
+type readOp string
+
+// Read-backs.
+const (
+	opGet    readOp = "get"
+	opCancel readOp = "cancel"
+	opDelete readOp = "delete"
+)
 
 // metered reports whether the request has a cost to estimate and record.
 func (r route) metered() bool { return r.Name != "" }
 
-// routeError is a request Sluice cannot route, in the dialect that
-// should explain it.
-type routeError struct {
-	dialect string
-	status  int
-	msg     string
-}
-
 // endpoint is one entry of a dialect's allow-list: a method and a path of
 // fixed segments and placeholders. "{id}" stands for one id segment (see
-// validID); "{model}:{verb}" for a Gemini model and method.
+// validID); "{model}" for a model segment; "{model}:{verb}" for a model
+// and method, as Gemini spells them.
 type endpoint struct {
 	method  string
 	pattern string
-	name    string // metered route name; "" for read-back and listing
+	name    routeName // metered route name; "" for read-back and listing
 	free    bool
-	op      string
-}
-
-// openAIEndpoints are the OpenAI API's paths, under /v1, that Sluice
-// forwards. Everything else under an OpenAI-style prefix is a 404 that
-// never reaches a provider.
-var openAIEndpoints = []endpoint{
-	{method: "POST", pattern: "/chat/completions", name: "openai.chat"},
-	{method: "POST", pattern: "/responses", name: "openai.responses"},
-	{method: "POST", pattern: "/responses/compact", name: "openai.responses.compact"},
-	{method: "POST", pattern: "/completions", name: "openai.completions"},
-	{method: "POST", pattern: "/embeddings", name: "openai.embeddings"},
-	// Free: relayed, not metered.
-	{method: "POST", pattern: "/moderations", free: true},
-	{method: "POST", pattern: "/responses/input_tokens", free: true},
-	// Reading back, listing and deleting: no tokens are spent.
-	{method: "GET", pattern: "/models"},
-	{method: "GET", pattern: "/models/{id}"},
-	{method: "GET", pattern: "/responses/{id}", op: "responses.get"},
-	{method: "DELETE", pattern: "/responses/{id}", op: "responses.delete"},
-	{method: "POST", pattern: "/responses/{id}/cancel", op: "responses.cancel"},
-	{method: "GET", pattern: "/responses/{id}/input_items"},
-	{method: "GET", pattern: "/chat/completions"},
-	{method: "GET", pattern: "/chat/completions/{id}"},
-	{method: "POST", pattern: "/chat/completions/{id}"}, // update metadata
-	{method: "DELETE", pattern: "/chat/completions/{id}"},
-	{method: "GET", pattern: "/chat/completions/{id}/messages"},
-	{method: "GET", pattern: "/files"},
-	{method: "POST", pattern: "/files"},
-	{method: "GET", pattern: "/files/{id}"},
-	{method: "DELETE", pattern: "/files/{id}"},
-	{method: "GET", pattern: "/files/{id}/content"},
-}
-
-// anthropicEndpoints are the Anthropic API's paths, under /v1.
-var anthropicEndpoints = []endpoint{
-	{method: "POST", pattern: "/messages", name: "anthropic.messages"},
-	{method: "POST", pattern: "/messages/count_tokens", name: "anthropic.count_tokens", free: true},
-	{method: "GET", pattern: "/models"},
-	{method: "GET", pattern: "/models/{id}"},
-}
-
-// geminiEndpoints are the Gemini API's paths, under /v1beta (or /v1,
-// /v1alpha).
-var geminiEndpoints = []endpoint{
-	{method: "POST", pattern: "/models/{model}:generateContent", name: "gemini.generateContent"},
-	{method: "POST", pattern: "/models/{model}:streamGenerateContent", name: "gemini.streamGenerateContent"},
-	{method: "POST", pattern: "/models/{model}:embedContent", name: "gemini.embedContent"},
-	{method: "POST", pattern: "/models/{model}:batchEmbedContents", name: "gemini.batchEmbedContents"},
-	{method: "POST", pattern: "/models/{model}:countTokens", name: "gemini.countTokens", free: true},
-	{method: "GET", pattern: "/models"},
-	{method: "GET", pattern: "/models/{model}"},
+	streams bool   // the path asks for a stream
+	embeds  bool   // no output tokens
+	upload  bool   // the body may be a multipart form
+	max     string // the body's output bound, as the API names it
+	op      readOp
+	answers routeName // of a read-back: the route whose answer it reads
 }
 
 // Endpoint is one (method, path) Sluice forwards, for the documentation
@@ -112,14 +79,12 @@ type Endpoint struct {
 // own spelling.
 func Endpoints() []Endpoint {
 	var out []Endpoint
-	add := func(dialect, prefix string, es []endpoint) {
-		for _, e := range es {
-			out = append(out, Endpoint{Dialect: dialect, Method: e.method, Path: prefix + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
+	for _, d := range builtinDialects {
+		version, _, _ := d.version("/")
+		for _, e := range d.endpoints() {
+			out = append(out, Endpoint{Dialect: d.name(), Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
 		}
 	}
-	add(DialectOpenAI, "/v1", openAIEndpoints)
-	add(DialectAnthropic, "/v1", anthropicEndpoints)
-	add(DialectGemini, "/v1beta", geminiEndpoints)
 	return out
 }
 
@@ -156,123 +121,65 @@ func CheckRawPath(raw string) string {
 	return ""
 }
 
-// parseRoute classifies method and the decoded path. h, the request's
-// headers, tells which dialect to answer an unknown path in, and which
-// provider a bare GET /v1/models is for. providers knows the names that
-// may stand as a /{provider}/ prefix.
-func parseRoute(method, path string, h http.Header, providers map[string]Provider) (route, *routeError) {
-	dialect := requestDialect(path, h)
-	if first, rest, ok := cutSegment(path); ok && !reservedSegment(first) {
-		p, known := providers[first]
-		if !known {
-			return route{}, &routeError{dialect, http.StatusNotFound, "unknown provider " + strconvQuote(first) + " in path " + strconvQuote(path) + "; known providers: " + strings.Join(ProviderNames(providers), ", ")}
+// parseRoute classifies method and the decoded path among the
+// dialects ds: a path one of them claims as its own API spells it
+// (/v1/chat/completions, /v1beta/models/...), or one under a
+// /{provider}/ prefix in the provider's dialect. h, the request's
+// headers, tells whose a path shared by several APIs is. providers knows
+// the names that may stand as a /{provider}/ prefix. The route is the
+// dialect to answer in even with a failure.
+func parseRoute(method, path string, h http.Header, providers map[string]Provider, ds []dialect) (route, *failure) {
+	for _, d := range ds {
+		prov, byModel, ok := d.claim(method, path, h)
+		if !ok {
+			continue
 		}
-		if p.Dialect == DialectAnthropic && !strings.HasPrefix(rest, "/v1/") {
-			rest = "/v1" + rest // /anthropic/messages as /anthropic/v1/messages
+		r, f := parseDialectRoute(d, method, path)
+		if f == nil {
+			r.Provider = prov
+			if byModel && r.metered() {
+				r.Provider = ""
+			}
 		}
-		r, rerr := parseDialectRoute(p.Dialect, method, rest)
-		if rerr != nil {
-			return route{}, rerr
-		}
-		r.Provider, r.Explicit = p.Name, true
-		return r, nil
+		return r, f
 	}
-	first, rest, _ := cutSegment(path)
-	switch {
-	case first == "messages":
-		// Clients whose Anthropic base URL ends in /v1 by default
-		// (the AI SDK's) given the bare address.
-		r, rerr := parseDialectRoute(DialectAnthropic, method, "/v1"+path)
-		r.Provider = "anthropic"
-		return r, rerr
-	case first == "v1" && (rest == "/messages" || strings.HasPrefix(rest, "/messages/")):
-		r, rerr := parseDialectRoute(DialectAnthropic, method, path)
-		r.Provider = "anthropic"
-		return r, rerr
-	case first == "v1beta", first == "v1alpha",
-		first == "v1" && strings.HasPrefix(rest, "/models/") && strings.Contains(rest, ":"):
-		r, rerr := parseDialectRoute(DialectGemini, method, path)
-		r.Provider = "gemini"
-		return r, rerr
-	case first == "v1" && method == http.MethodGet && (rest == "/models" || strings.HasPrefix(rest, "/models/")) && headerDialect(h) != "":
-		// Listing models is the same path in all three APIs: the
-		// caller's headers say whose.
-		d := headerDialect(h)
-		r, rerr := parseDialectRoute(d, method, path)
-		r.Provider = map[string]string{DialectAnthropic: "anthropic", DialectGemini: "gemini"}[d]
-		return r, rerr
-	case first == "v1" && rest != "":
-		r, rerr := parseDialectRoute(DialectOpenAI, method, path)
-		if rerr == nil && r.Name == "" {
-			// Unmetered OpenAI routes (listing models, files) have no
-			// model to route by: they are OpenAI's own.
-			r.Provider = "openai"
+	if first, rest, ok := cutSegment(path); ok {
+		if p, known := providers[first]; known {
+			d := dialectNamed(ds, p.Dialect)
+			if d == nil {
+				return route{dialect: requestDialect(path, h, providers, ds)}, routeFailure("provider " + p.Name + " speaks " + strconvQuote(p.Dialect) + ", which Sluice does not")
+			}
+			r, f := parseDialectRoute(d, method, rest)
+			r.Provider, r.prefixed = p.Name, true
+			return r, f
 		}
-		return r, rerr
 	}
-	return route{}, &routeError{dialect, http.StatusNotFound, noRouteHint(dialect, method, path)}
+	d := requestDialect(path, h, providers, ds)
+	if first, _, ok := cutSegment(path); ok && first != "v1" {
+		return route{dialect: d}, routeFailure("unknown provider " + strconvQuote(first) + " in path " + strconvQuote(path) + "; known providers: " + strings.Join(ProviderNames(providers), ", "))
+	}
+	return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + "; " + d.baseURLHint())
 }
 
-// noRouteHint explains a path that is no route at all, with the base URL
-// the caller's SDK wants.
-func noRouteHint(dialect, method, path string) string {
-	msg := "Sluice has no route " + method + " " + strconvQuote(path) + "; "
-	switch dialect {
-	case DialectAnthropic:
-		return msg + "Anthropic SDKs and Claude Code take the bare address as base URL (ANTHROPIC_BASE_URL=http://127.0.0.1:4020, no /v1)"
-	case DialectGemini:
-		return msg + "Gemini SDKs take the bare address as base URL (GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:4020)"
-	}
-	return msg + "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)"
+// routeFailure is a request Sluice cannot route: a 404.
+func routeFailure(msg string) *failure {
+	f := fail(http.StatusNotFound, kindNotFound, msg).blocked(ReasonRoute)
+	f.unread = true
+	return f
 }
 
-// reservedSegment reports whether a first path segment is a route of its
-// own rather than a provider name.
-func reservedSegment(s string) bool {
-	switch s {
-	case "v1", "v1beta", "v1alpha", "messages":
-		return true
+// parseDialectRoute classifies a path as spelled by d's own API against
+// its allow-list.
+func parseDialectRoute(d dialect, method, path string) (route, *failure) {
+	notFound := func() (route, *failure) {
+		return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + " for the " + d.name() + " API (it forwards only the endpoints listed in its README, so that every billable call is metered)")
 	}
-	return false
-}
-
-// parseDialectRoute classifies a path as spelled by the dialect's own API
-// against its allow-list.
-func parseDialectRoute(dialect, method, path string) (route, *routeError) {
-	notFound := func() (route, *routeError) {
-		return route{}, &routeError{dialect, http.StatusNotFound, "Sluice has no route " + method + " " + strconvQuote(path) + " for the " + dialect + " API (it forwards only the endpoints listed in its README, so that every billable call is metered)"}
-	}
-	var (
-		version string
-		rest    string
-		table   []endpoint
-	)
-	switch dialect {
-	case DialectOpenAI:
-		// /mistral/chat/completions is as good as /mistral/v1/chat/completions.
-		version, rest = "v1", strings.TrimPrefix(path, "/v1")
-		if !strings.HasPrefix(rest, "/") {
-			return notFound()
-		}
-		table = openAIEndpoints
-	case DialectAnthropic:
-		var ok bool
-		if rest, ok = strings.CutPrefix(path, "/v1"); !ok || !strings.HasPrefix(rest, "/") {
-			return notFound()
-		}
-		version, table = "v1", anthropicEndpoints
-	case DialectGemini:
-		var ok bool
-		version, rest, ok = cutSegment(path)
-		if !ok || (version != "v1" && version != "v1beta" && version != "v1alpha") {
-			return notFound()
-		}
-		table = geminiEndpoints
-	default:
+	version, rest, ok := d.version(path)
+	if !ok || !strings.HasPrefix(rest, "/") {
 		return notFound()
 	}
 	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
-	for _, e := range table {
+	for _, e := range d.endpoints() {
 		if e.method != method {
 			continue
 		}
@@ -280,11 +187,11 @@ func parseDialectRoute(dialect, method, path string) (route, *routeError) {
 		if !ok {
 			continue
 		}
-		r := route{Dialect: dialect, Name: e.name, Free: e.free, Op: e.op, ID: vals.id}
+		r := route{dialect: d, Name: e.name, Free: e.free, Op: e.op, ID: vals.id, answers: e.answers,
+			embeds: e.embeds, upload: e.upload, maxField: e.max}
 		r.Path = "/" + version + fillPattern(e.pattern, vals)
-		if dialect == DialectGemini && vals.model != "" {
-			r.Model = vals.model
-			r.Stream = e.name == "gemini.streamGenerateContent"
+		if vals.model != "" && e.name != "" {
+			r.Model, r.Stream = vals.model, e.streams
 		}
 		return r, nil
 	}
@@ -370,67 +277,42 @@ func validModelSegment(s string) bool {
 }
 
 // requestDialect picks the dialect to explain a failure in, before the
-// route is known: from the path where it says, else from the headers.
-func requestDialect(path string, h http.Header) string {
-	if d := guessDialect(path); d != "" {
-		return d
+// route is known: from the path where it says (a provider's name, or a
+// path only one API has), else from the headers, else the last of ds
+// (OpenAI's).
+func requestDialect(path string, h http.Header, providers map[string]Provider, ds []dialect) dialect {
+	if first, _, ok := cutSegment(path); ok {
+		if p, known := providers[first]; known {
+			if d := dialectNamed(ds, p.Dialect); d != nil {
+				return d
+			}
+		}
 	}
-	if d := headerDialect(h); d != "" {
-		return d
+	for _, d := range ds {
+		if d.owns(path) {
+			return d
+		}
 	}
-	return DialectOpenAI
+	if h != nil {
+		for _, d := range ds {
+			if d.fromHeaders(h) {
+				return d
+			}
+		}
+	}
+	return ds[len(ds)-1]
 }
 
-// headerDialect is the dialect a request's headers suggest: Anthropic's
-// SDKs send anthropic-version and x-api-key, Gemini's x-goog-api-key.
-// It is "" when they suggest none.
-func headerDialect(h http.Header) string {
-	switch {
-	case h == nil:
-		return ""
-	case h.Get("Anthropic-Version") != "" || h.Get("X-Api-Key") != "":
-		return DialectAnthropic
-	case h.Get("X-Goog-Api-Key") != "":
-		return DialectGemini
-	}
-	return ""
-}
-
-// guessDialect picks the dialect a path names, or "" when it names none.
-func guessDialect(path string) string {
-	first, rest, _ := cutSegment(path)
-	switch first {
-	case "anthropic", "messages":
-		return DialectAnthropic
-	case "gemini", "v1beta", "v1alpha":
-		return DialectGemini
-	case "v1":
-		if rest == "/messages" || strings.HasPrefix(rest, "/messages/") {
-			return DialectAnthropic
-		}
-		if strings.HasPrefix(rest, "/models/") && strings.Contains(rest, ":") {
-			return DialectGemini
-		}
-		if strings.HasPrefix(rest, "/chat/") || strings.HasPrefix(rest, "/responses") ||
-			rest == "/completions" || rest == "/embeddings" {
-			return DialectOpenAI
-		}
-	case "openai":
-		return DialectOpenAI
-	}
-	return ""
-}
-
-// cutSegment splits "/a/b/c" into "a" and "/b/c".
+// cutSegment splits "/a/b/c" into "a" and "/b/c", without copying.
 func cutSegment(path string) (first, rest string, ok bool) {
 	if !strings.HasPrefix(path, "/") || len(path) < 2 {
 		return "", "", false
 	}
-	first, rest, found := strings.Cut(path[1:], "/")
-	if found {
-		rest = "/" + rest
+	i := strings.IndexByte(path[1:], '/')
+	if i < 0 {
+		return path[1:], "", true
 	}
-	return first, rest, true
+	return path[1 : 1+i], path[1+i:], true
 }
 
 // isWebSocket reports whether r asks to upgrade to a WebSocket.
@@ -448,20 +330,16 @@ func isWebSocket(r *http.Request) bool {
 // upstreamTarget is the URL a request goes to: the provider's base,
 // parsed, with the route's own path (never the caller's raw one) and the
 // query Sluice keeps.
-func upstreamTarget(p Provider, compat bool, path string, q url.Values) (*url.URL, error) {
+func upstreamTarget(p Provider, d dialect, compat bool, path string, q url.Values) (*url.URL, error) {
 	base, err := url.Parse(p.BaseURL)
 	if err != nil {
 		return nil, err
 	}
 	prefix := strings.TrimRight(base.Path, "/")
-	switch {
-	case compat:
-		prefix += p.OpenAIPath
-		path = strings.TrimPrefix(path, "/v1")
-	case p.Dialect == DialectOpenAI:
-		// OpenAI-style bases end in /v1 or its equivalent.
-		path = strings.TrimPrefix(path, "/v1")
+	if compat {
+		prefix += d.compatPath(p)
 	}
+	path = d.upstreamPath(path)
 	u := *base
 	u.Path = prefix + path
 	u.RawPath = ""
@@ -476,7 +354,7 @@ func upstreamTarget(p Provider, compat bool, path string, q url.Values) (*url.UR
 // ("claude-", "mistral-", "grok-"...) does; otherwise the price table, when
 // exactly one provider lists the model; otherwise OpenAI. It returns the
 // model as the provider spells it.
-func routeModel(model string, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
+func routeModel(model string, d dialect, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
 	if name, rest, ok := strings.Cut(model, "/"); ok {
 		if p, known := providers[strings.ToLower(strings.TrimSpace(name))]; known && rest != "" {
 			return p.Name, rest
@@ -485,7 +363,7 @@ func routeModel(model string, providers map[string]Provider, prices *Prices) (pr
 	lower := strings.ToLower(strings.TrimSpace(model))
 	best, bestLen := "", 0
 	for _, p := range providers {
-		if p.Dialect != DialectOpenAI && p.OpenAIPath == "" {
+		if p.Dialect != d.name() && d.compatPath(p) == "" {
 			continue
 		}
 		for _, pre := range p.Prefixes {
@@ -500,7 +378,7 @@ func routeModel(model string, providers map[string]Provider, prices *Prices) (pr
 	if prices != nil {
 		found := ""
 		for _, p := range providers {
-			if p.Dialect != DialectOpenAI || p.Name == "openrouter" || p.Keyless {
+			if p.Dialect != d.name() || p.Name == "openrouter" || p.Keyless {
 				continue
 			}
 			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {

@@ -31,6 +31,11 @@ const (
 	ReasonLoop     = "loop"     // the same request repeated too often (429)
 	ReasonRPM      = "rpm"      // the token's requests-per-minute cap (429)
 	ReasonPause    = "pause"    // Sluice, or the token, is paused (402)
+	// Blocked before admission: never forwarded.
+	ReasonGuard   = "guard"   // a Host not served, or a browser page (403)
+	ReasonAuth    = "auth"    // no credential, an unknown token, or a key that may not go there (401, 403)
+	ReasonRoute   = "route"   // no such route, or a path Sluice refuses (404, 400)
+	ReasonRequest = "request" // a body Sluice cannot take or read (400, 413, 415)
 )
 
 // Loop detection defaults: the ninth identical request within two
@@ -114,53 +119,35 @@ type flight struct {
 // errPaused is the cause of a stream cut by a pause.
 var errPaused = errors.New("stream cut: Sluice was paused")
 
-// runaway refuses x, answering the caller, when a pause, the token's
-// requests-per-minute cap or loop detection stops it; it returns false
-// then. It is the runaway guard's one step in the request path.
-func (p *Proxy) runaway(w http.ResponseWriter, x *exchange, body []byte) bool {
+// runaway returns the failure that refuses x when a pause, the token's
+// requests-per-minute cap or loop detection stops it. It is the runaway
+// guard's one step in the request path.
+func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 	now := x.start
 	pol := p.Policy()
-	dialect := x.route.Dialect
 	token := x.rec.Token
 	for _, pa := range pol.Pauses {
 		if pa.Active(now) && pa.Covers(token) {
-			msg := pauseMessage(pa, token)
-			p.refuse(x, http.StatusPaymentRequired, ReasonPause, msg)
-			w.Header().Set("X-Sluice-Paused", "true")
-			writeError(w, dialect, http.StatusPaymentRequired, kindPaused, msg)
-			return false
+			return fail(http.StatusPaymentRequired, kindPaused, pauseMessage(pa, token)).refused(ReasonPause).with("X-Sluice-Paused", "true")
 		}
 	}
 	g := &p.runaways
 	if x.route.metered() && !pol.Loop.Off && !(pol.Loop.Allowed[token].After(now)) {
-		fp := fingerprint(token, x.rec.Model, x.route.Name, body)
+		fp := fingerprint(token, x.rec.Model, string(x.route.Name), body)
 		if n, first := g.repeat(fp, now, pol.Loop.limit(), pol.Loop.window()); n > pol.Loop.limit() {
 			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, bodyWords(body), fp, n, first, pol.Loop)
-			p.refuse(x, http.StatusTooManyRequests, ReasonLoop, msg)
-			writeError(w, dialect, http.StatusTooManyRequests, kindLoop, msg)
-			return false
+			return fail(http.StatusTooManyRequests, kindLoop, msg).refused(ReasonLoop)
 		}
 	}
 	if limit := pol.RPM[token]; limit > 0 {
 		if wait := g.admitRPM(token, now, limit); wait > 0 {
+			secs := int(wait.Seconds() + 0.999)
 			msg := fmt.Sprintf("Sluice caps token %q at %d requests a minute, and it has sent %d in the last minute; the next fits in %ds. Change the cap with `sluice token rpm %s N` (0 removes it).",
-				token, limit, limit, int(wait.Seconds()+0.999), ShellQuote(token))
-			p.refuse(x, http.StatusTooManyRequests, ReasonRPM, msg)
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-			writeError(w, dialect, http.StatusTooManyRequests, kindRateLimit, msg)
-			return false
+				token, limit, limit, secs, ShellQuote(token))
+			return fail(http.StatusTooManyRequests, kindRateLimit, msg).refused(ReasonRPM).with("Retry-After", strconv.Itoa(secs))
 		}
 	}
-	return true
-}
-
-// refuse settles x as refused by the guard.
-func (p *Proxy) refuse(x *exchange, status int, reason, msg string) {
-	if !x.route.metered() {
-		return
-	}
-	x.rec.Status, x.rec.Outcome, x.rec.Reason, x.rec.Error = status, OutcomeRefused, reason, msg
-	p.settle(x.rec)
+	return nil
 }
 
 func pauseMessage(pa Pause, token string) string {

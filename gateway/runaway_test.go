@@ -73,7 +73,7 @@ func TestLoopRefusedOnTheNinth(t *testing.T) {
 	var e struct {
 		Error struct{ Message, Type, Code string }
 	}
-	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Type != kindLoop || e.Error.Code != kindLoop {
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Type != string(kindLoop) || e.Error.Code != string(kindLoop) {
 		t.Errorf("loop 429 body %s, want an OpenAI error of type %s", body, kindLoop)
 	}
 	for _, want := range []string{`token "laptop"`, "gpt-4o-mini", "/v1/chat/completions", "The build failed. Fix it and try again.", "9 times", "sluice loop allow laptop", "loop_limit"} {

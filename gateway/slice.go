@@ -29,7 +29,7 @@ import (
 // runs in the background, the ledger cannot extend a hold, or the policy
 // wants strict holds.
 func (p *Proxy) streamSlice(x *exchange) int64 {
-	if !x.sse || isEmbedding(x.route.Name) || x.info.Background {
+	if !x.sse || x.route.embeds || x.info.Background {
 		// A background response runs on when its stream is left: it is
 		// held for its worst case until it is read back.
 		return 0
@@ -45,18 +45,6 @@ func (p *Proxy) streamSlice(x *exchange) int64 {
 		return pol.StreamSlice
 	}
 	return DefaultStreamSlice
-}
-
-// eventStream reports whether a request's answer is an event stream the
-// meter reads event by event.
-func eventStream(route string, stream bool, alt string) bool {
-	switch route {
-	case "openai.chat", "openai.completions", "openai.responses", "anthropic.messages":
-		return stream
-	case "gemini.streamGenerateContent":
-		return alt == "sse"
-	}
-	return false
 }
 
 // sliceCost is what x holds for out output tokens: its input bound at the

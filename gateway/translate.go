@@ -186,7 +186,7 @@ type xEvent struct {
 // xError is an error answer from a provider, or a stream's error event.
 type xError struct {
 	Status  int
-	Kind    string // an OpenAI-style kind (kindInvalid, ...)
+	Kind    errKind // an OpenAI-style kind (kindInvalid, ...)
 	Message string
 }
 
@@ -215,7 +215,7 @@ type callerFormat interface {
 	decodeRequest(body []byte) (*xRequest, error)
 	encodeResponse(req *xRequest, r *xResponse) []byte
 	newStreamEncoder(req *xRequest) streamEncoder
-	dialect() string
+	dialect() dialect
 }
 
 // A targetFormat writes requests in its API and reads its answers.
@@ -303,13 +303,14 @@ func translateBody(from targetFormat, to callerFormat, req *xRequest, body []byt
 // status and body.
 func translateErrorBody(from targetFormat, to callerFormat, status int, body []byte) (int, []byte) {
 	e := from.decodeError(status, body)
-	return e.Status, errorBody(to.dialect(), e.Status, e.Kind, e.Message)
+	return e.Status, to.dialect().errorBody(e.Status, e.Kind, e.Message)
 }
 
 // errorFromStatus fills in what a provider's error body did not say.
-func errorFromStatus(provider string, status int, kind, msg string) xError {
-	if kind == "" {
-		kind = kindForStatus(status)
+func errorFromStatus(provider string, status int, kind string, msg string) xError {
+	k := errKind(kind)
+	if k == "" {
+		k = kindForStatus(status)
 	}
 	if msg == "" {
 		msg = http.StatusText(status)
@@ -318,10 +319,10 @@ func errorFromStatus(provider string, status int, kind, msg string) xError {
 		// Anthropic's "overloaded": only its own SDKs know the code.
 		status = http.StatusServiceUnavailable
 	}
-	return xError{Status: status, Kind: kind, Message: provider + ": " + msg}
+	return xError{Status: status, Kind: k, Message: provider + ": " + msg}
 }
 
-func kindForStatus(status int) string {
+func kindForStatus(status int) errKind {
 	switch {
 	case status == http.StatusUnauthorized:
 		return kindAuth

@@ -54,9 +54,9 @@ func TestUsageFromBody(t *testing.T) {
 		{"gemini/error.json", DialectGemini, "gemini.generateContent", Usage{}, "", false},
 	}
 	for _, tt := range tests {
-		u, model, ok := UsageFromBody(tt.dialect, tt.route, readTestdata(t, tt.file))
+		u, model, ok := usageFor(tt.dialect, tt.route, readTestdata(t, tt.file))
 		if u != tt.want || model != tt.model || ok != tt.ok {
-			t.Errorf("UsageFromBody(%s) = %+v, %q, %v; want %+v, %q, %v", tt.file, u, model, ok, tt.want, tt.model, tt.ok)
+			t.Errorf("usageFor(%s) = %+v, %q, %v; want %+v, %q, %v", tt.file, u, model, ok, tt.want, tt.model, tt.ok)
 		}
 	}
 }
@@ -92,19 +92,18 @@ func TestUsageFromBodyShapes(t *testing.T) {
 			`[{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":5,"thoughtsTokenCount":20}},
 			  {"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":9,"thoughtsTokenCount":20},"modelVersion":"gemini-2.5-pro"}]`,
 			Usage{InputTokens: 5, OutputTokens: 29, ReasoningTokens: 20}, true},
-		{"unknown dialect", "cohere", "cohere.chat", `{"usage":{"prompt_tokens":1}}`, Usage{}, false},
 	}
 	for _, tt := range tests {
-		u, _, ok := UsageFromBody(tt.dialect, tt.route, []byte(tt.body))
+		u, _, ok := usageFor(tt.dialect, tt.route, []byte(tt.body))
 		if u != tt.want || ok != tt.ok {
-			t.Errorf("%s: UsageFromBody(%s) = %+v, %v; want %+v, %v", tt.desc, tt.body, u, ok, tt.want, tt.ok)
+			t.Errorf("%s: usageFor(%s) = %+v, %v; want %+v, %v", tt.desc, tt.body, u, ok, tt.want, tt.ok)
 		}
 	}
 }
 
 // meter relays every event of the recorded stream file through m,
 // returning what the client would receive and the reader's final error.
-func meter(t *testing.T, m *StreamMeter, in []byte, wrap func(io.Reader) io.Reader) ([]byte, error) {
+func meter(t *testing.T, m *streamMeter, in []byte, wrap func(io.Reader) io.Reader) ([]byte, error) {
 	t.Helper()
 	er := NewEventReader(wrap(bytes.NewReader(in)))
 	var out []byte
@@ -174,7 +173,7 @@ func TestStreamMeter(t *testing.T) {
 	for _, tt := range tests {
 		in := readTestdata(t, tt.file)
 		for _, rd := range readers {
-			m := &StreamMeter{Dialect: tt.dialect, Route: tt.route}
+			m := meterFor(tt.dialect, tt.route, false)
 			out, end := meter(t, m, in, rd.wrap)
 			if m.Usage != tt.want {
 				t.Errorf("%s/%s: Usage = %+v, want %+v", tt.file, rd.name, m.Usage, tt.want)
@@ -208,7 +207,7 @@ func TestHideUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, rd := range readers {
-			m := &StreamMeter{Dialect: DialectOpenAI, Route: "openai.chat", HideUsage: true}
+			m := meterFor(DialectOpenAI, "openai.chat", true)
 			out, err := meter(t, m, tt.in, rd.wrap)
 			if err != io.EOF {
 				t.Errorf("%s/%s: stream ended with %v", tt.desc, rd.name, err)
@@ -228,7 +227,7 @@ func TestHideUsage(t *testing.T) {
 
 	// Completions: the same rules.
 	in := readTestdata(t, "openai/completions_stream_usage.sse")
-	m := &StreamMeter{Dialect: DialectOpenAI, Route: "openai.completions", HideUsage: true}
+	m := meterFor(DialectOpenAI, "openai.completions", true)
 	out, _ := meter(t, m, in, iotest.HalfReader)
 	if bytes.Contains(out, []byte(`"usage"`)) || !bytes.HasSuffix(out, []byte("\"finish_reason\":\"length\"}],\"model\":\"gpt-3.5-turbo-instruct:20230824-v2\"}\n\ndata: [DONE]\n\n")) {
 		t.Errorf("completions with HideUsage relayed\n%s\nwant no usage members and no usage chunk", out)
@@ -253,7 +252,7 @@ func TestHideUsageMembers(t *testing.T) {
 		{`{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`, `{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`},
 	}
 	for _, tt := range tests {
-		m := &StreamMeter{Dialect: DialectOpenAI, Route: "openai.chat", HideUsage: true}
+		m := meterFor(DialectOpenAI, "openai.chat", true)
 		raw := "data: " + tt.in + "\n\n"
 		got := m.Relay(Event{Data: []byte(tt.in), Raw: []byte(raw)})
 		if want := "data: " + tt.want + "\n\n"; string(got) != want {
@@ -261,7 +260,7 @@ func TestHideUsageMembers(t *testing.T) {
 		}
 	}
 	// The usage-only chunk is dropped.
-	m := &StreamMeter{Dialect: DialectOpenAI, Route: "openai.chat", HideUsage: true}
+	m := meterFor(DialectOpenAI, "openai.chat", true)
 	chunk := `{"id":"a","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`
 	if got := m.Relay(Event{Data: []byte(chunk), Raw: []byte("data: " + chunk + "\n\n")}); got != nil {
 		t.Errorf("Relay(usage-only chunk) with HideUsage = %q, want nil", got)
@@ -273,7 +272,7 @@ func TestHideUsageMembers(t *testing.T) {
 
 func TestStreamMeterCumulative(t *testing.T) {
 	// Anthropic: message_delta replaces output, and input when it says so.
-	m := &StreamMeter{Dialect: DialectAnthropic, Route: "anthropic.messages"}
+	m := meterFor(DialectAnthropic, "anthropic.messages", false)
 	for _, d := range []string{
 		`{"type":"message_start","message":{"id":"msg_1","model":"claude-x","usage":{"input_tokens":10,"cache_creation_input_tokens":100,"cache_read_input_tokens":50,"cache_creation":{"ephemeral_5m_input_tokens":40,"ephemeral_1h_input_tokens":60},"output_tokens":1}}}`,
 		`{"type":"message_delta","delta":{},"usage":{"output_tokens":20}}`,
@@ -287,7 +286,7 @@ func TestStreamMeterCumulative(t *testing.T) {
 	}
 
 	// Gemini: a later chunk missing a count does not lower it.
-	g := &StreamMeter{Dialect: DialectGemini, Route: "gemini.streamGenerateContent"}
+	g := meterFor(DialectGemini, "gemini.streamGenerateContent", false)
 	for _, d := range []string{
 		`{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":3,"thoughtsTokenCount":11}}`,
 		`{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":9}}`,
@@ -300,7 +299,7 @@ func TestStreamMeterCumulative(t *testing.T) {
 	}
 
 	// OpenAI: a provider sending usage on every chunk is read, not summed.
-	o := &StreamMeter{Dialect: DialectOpenAI, Route: "openai.chat"}
+	o := meterFor(DialectOpenAI, "openai.chat", false)
 	for _, d := range []string{
 		`{"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`,
 		`{"choices":[{"delta":{"content":"b"}}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`,
@@ -312,7 +311,7 @@ func TestStreamMeterCumulative(t *testing.T) {
 	}
 
 	// A blocked Gemini prompt is a complete answer.
-	b := &StreamMeter{Dialect: DialectGemini, Route: "gemini.streamGenerateContent"}
+	b := meterFor(DialectGemini, "gemini.streamGenerateContent", false)
 	d := `{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":12,"totalTokenCount":12}}`
 	b.Relay(Event{Data: []byte(d), Raw: []byte("data: " + d + "\r\n\r\n")})
 	if !b.Done || b.Usage != (Usage{InputTokens: 12}) {
@@ -321,22 +320,21 @@ func TestStreamMeterCumulative(t *testing.T) {
 }
 
 func TestStreamMeterPassesUnknownThrough(t *testing.T) {
-	for _, m := range []*StreamMeter{
-		{Dialect: "cohere", Route: "cohere.chat"},
-		{Dialect: DialectOpenAI, Route: "openai.chat", HideUsage: true},
-		{Dialect: DialectAnthropic, Route: "anthropic.messages"},
-		{Dialect: DialectGemini, Route: "gemini.streamGenerateContent"},
+	for _, m := range []*streamMeter{
+		meterFor(DialectOpenAI, "openai.chat", true),
+		meterFor(DialectAnthropic, "anthropic.messages", false),
+		meterFor(DialectGemini, "gemini.streamGenerateContent", false),
 	} {
 		for _, raw := range []string{": ping\n\n", "\n", "data: not json\n\n", "data: [1,2]\n\n", "event: ping\ndata: {}\n\n"} {
 			evs, _ := readAll(strings.NewReader(raw))
 			for _, ev := range evs {
 				if got := m.Relay(ev); !bytes.Equal(got, ev.Raw) {
-					t.Errorf("%s Relay(%q) = %q, want it unchanged", m.Dialect, ev.Raw, got)
+					t.Errorf("%s Relay(%q) = %q, want it unchanged", m.d.name(), ev.Raw, got)
 				}
 			}
 		}
 		if !m.Usage.IsZero() || m.Done || m.ErrorMessage != "" {
-			t.Errorf("%s meter after noise: %+v", m.Dialect, m)
+			t.Errorf("%s meter after noise: %+v", m.d.name(), m)
 		}
 	}
 }
@@ -380,10 +378,10 @@ func TestCutEvent(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		b := CutEvent(tt.dialect, tt.route, tt.kind, msg)
+		b := cutFor(tt.dialect, tt.route, tt.kind, msg)
 		evs, err := readAll(bytes.NewReader(b))
 		if err != io.EOF || len(evs) != 1 {
-			t.Errorf("CutEvent(%s, %s) = %q: want one complete event", tt.dialect, tt.route, b)
+			t.Errorf("cutFor(%s, %s) = %q: want one complete event", tt.dialect, tt.route, b)
 			continue
 		}
 		ev := evs[0]
@@ -391,23 +389,23 @@ func TestCutEvent(t *testing.T) {
 		dec := json.NewDecoder(bytes.NewReader(ev.Data))
 		dec.UseNumber()
 		if ev.Name != tt.name || dec.Decode(&data) != nil || !tt.check(data) {
-			t.Errorf("CutEvent(%s, %s, %s) = %q, not the dialect's error event", tt.dialect, tt.route, tt.kind, b)
+			t.Errorf("cutFor(%s, %s, %s) = %q, not the dialect's error event", tt.dialect, tt.route, tt.kind, b)
 		}
 		// The cut event is what the meter itself recognises as an error.
-		m := &StreamMeter{Dialect: tt.dialect, Route: tt.route}
+		m := meterFor(tt.dialect, tt.route, false)
 		m.Relay(ev)
 		if m.ErrorMessage == "" || !strings.Contains(m.ErrorMessage, msg) {
-			t.Errorf("a meter reading CutEvent(%s, %s) noted error %q, want the message", tt.dialect, tt.route, m.ErrorMessage)
+			t.Errorf("a meter reading cutFor(%s, %s) noted error %q, want the message", tt.dialect, tt.route, m.ErrorMessage)
 		}
 	}
 	// google-genai raises only on a chunk whose first member is "error".
-	if b := CutEvent(DialectGemini, "gemini.streamGenerateContent", "budget_exceeded", msg); !bytes.HasPrefix(b, []byte(`data: {"error":`)) {
+	if b := cutFor(DialectGemini, "gemini.streamGenerateContent", "budget_exceeded", msg); !bytes.HasPrefix(b, []byte(`data: {"error":`)) {
 		t.Errorf("Gemini CutEvent = %q, want a data line starting {\"error\":", b)
 	}
 }
 
 func TestStreamMeterCutNumbersResponses(t *testing.T) {
-	m := &StreamMeter{Dialect: DialectOpenAI, Route: "openai.responses"}
+	m := meterFor(DialectOpenAI, "openai.responses", false)
 	meter(t, m, readTestdata(t, "openai/responses_stream_error.sse"), iotest.HalfReader)
 	evs, _ := readAll(bytes.NewReader(m.Cut("budget_exceeded", "spent")))
 	var d struct {

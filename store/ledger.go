@@ -426,7 +426,7 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 
 // isRefusal reports whether outcome means Sluice never forwarded the
 // request, which then costs nothing.
-func isRefusal(outcome string) bool {
+func isRefusal(outcome gateway.Outcome) bool {
 	return outcome == gateway.OutcomeRefused || outcome == gateway.OutcomeBlocked
 }
 

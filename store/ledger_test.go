@@ -102,7 +102,7 @@ func TestRefusedRecordsCostNothing(t *testing.T) {
 	db, _ := openTest(t, Options{})
 	mustPutBudget(t, db, gateway.Budget{Name: "all", Limit: gateway.Dollar, Period: gateway.PeriodTotal})
 	rem := cents(3)
-	for i, outcome := range []string{gateway.OutcomeRefused, gateway.OutcomeBlocked} {
+	for i, outcome := range []gateway.Outcome{gateway.OutcomeRefused, gateway.OutcomeBlocked} {
 		mustSettle(t, db, gateway.Record{ID: fmt.Sprint("x", i), Status: 402, Outcome: outcome, Cost: gateway.Dollar, Held: cents(5), Budget: "all", Remaining: &rem})
 	}
 	if st := mustBudget(t, db, "all"); st.Spent != 0 {

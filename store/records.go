@@ -35,8 +35,9 @@ type LogQuery struct {
 	// Provider, Token, Outcome and Status must match exactly; Model is an
 	// exact name or a path.Match pattern, matched as budgets match models
 	// (gateway.ModelCovers).
-	Provider, Model, Token, Outcome string
-	Status                          int
+	Provider, Model, Token string
+	Outcome                gateway.Outcome
+	Status                 int
 	// Reason keeps only refusals for that reason (gateway.ReasonLoop...),
 	// Budget only refusals by that budget.
 	Reason, Budget string

@@ -156,9 +156,17 @@ export interface RecordRow extends Usage {
   upstream_request_id?: string;
   /** the saved prompt the request was made for (POST /p/NAME) */
   prompt?: string;
+  /** the alias the request named; provider and model are the target that served this attempt */
+  alias?: string;
+  /** why that target: target, fallback or over-soft */
+  routed?: string;
+  route_note?: string;
+  /** this attempt's place among the alias's attempts, from 1; after is the failed attempt it followed */
+  attempt?: number;
+  after?: string;
   held_usd: Money;
   error?: string;
-  /** why Sluice refused it: budget, unpriced, loop, rpm or pause */
+  /** why Sluice refused it (budget, unpriced, loop, rpm, pause) or blocked it (auth, guard, route, request) */
   reason?: string;
   budget?: string;
   remaining_usd?: Money;

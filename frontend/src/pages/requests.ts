@@ -22,7 +22,7 @@ interface Filters {
   budget: string;
 }
 
-/** REASONS are why Sluice refuses a request, for the Refused-by filter. */
+/** REASONS are why Sluice refuses or blocks a request, for the Refused-by filter. */
 const REASONS: [string, string][] = [
   ['', 'Any'],
   ['budget', 'Budget'],
@@ -30,6 +30,10 @@ const REASONS: [string, string][] = [
   ['rpm', 'Requests-per-minute cap'],
   ['pause', 'Pause'],
   ['unpriced', 'No price'],
+  ['auth', 'Key or token (blocked)'],
+  ['guard', 'Host or browser (blocked)'],
+  ['route', 'Route (blocked)'],
+  ['request', 'Unreadable request (blocked)'],
 ];
 
 export const requestsPage: Page = {
@@ -79,6 +83,7 @@ export const requestsPage: Page = {
     const quickButtons: HTMLButtonElement[] = [];
     const quickDefs: [string, string][] = [
       ['refused', 'Refused'],
+      ['blocked', 'Blocked'],
       ['cut', 'Cut'],
       ['estimated', 'Estimated'],
       ['billing', 'Billing'],
@@ -268,7 +273,7 @@ export const requestsPage: Page = {
             },
             h('td', { class: 'nowrap muted' }, h('time', { datetime: r.time, title: fullTime(r.time) }, when(r.time))),
             h('td', { class: 'hide-sm hide-detail' }, r.provider || '—'),
-            h('td', { class: 'model-cell' }, h('span', { class: 'mono' }, r.model || '—'), r.stream ? h('span', { class: 'tag', title: 'Streamed' }, 'stream') : null, r.prompt ? h('span', { class: 'tag tag-prompt', title: `Prompt endpoint POST /p/${r.prompt}` }, `p/${r.prompt}`) : null),
+            h('td', { class: 'model-cell' }, h('span', { class: 'mono' }, r.model || '—'), r.stream ? h('span', { class: 'tag', title: 'Streamed' }, 'stream') : null, r.prompt ? h('span', { class: 'tag tag-prompt', title: `Prompt endpoint POST /p/${r.prompt}` }, `p/${r.prompt}`) : null, r.alias ? h('span', { class: 'tag', title: r.route_note || `Asked for ${r.alias}` }, r.routed && r.routed !== 'target' ? `${r.alias} · ${r.routed}` : r.alias) : null),
             h('td', { class: 'hide-sm' }, r.token || h('span', { class: 'muted' }, '—')),
             h('td', null, outcomeBadge(r.outcome, r.status), r.estimated ? badge('est.', 'info', 'Cost estimated: the provider did not report every token') : null),
             h('td', { class: 'num hide-sm' }, r.outcome === 'refused' || r.outcome === 'blocked' ? h('span', { class: 'muted' }, '—') : `${count(r.input_tokens)} → ${count(r.output_tokens)}`),
@@ -396,10 +401,18 @@ function closeButton(close: () => void): HTMLElement {
   return button('', { kind: 'ghost', size: 'sm', icon: 'x', label: 'Close details', onClick: close });
 }
 
-/** refusedTitle says who refused a request. */
+/** refusedTitle says who refused or blocked a request. */
 function refusedTitle(r: RecordRow): string {
   if (r.budget) return `Refused by budget “${r.budget}”`;
   switch (r.reason) {
+    case 'auth':
+      return 'Blocked: no key, or a key or token Sluice does not accept here';
+    case 'guard':
+      return 'Blocked: a host Sluice does not answer for, or a browser page';
+    case 'route':
+      return 'Blocked: a path Sluice does not forward';
+    case 'request':
+      return 'Blocked: Sluice could not take or read the request';
     case 'loop':
       return 'Refused: the same request repeated (loop detection)';
     case 'rpm':
@@ -409,7 +422,7 @@ function refusedTitle(r: RecordRow): string {
     case 'unpriced':
       return 'Refused: no price for this model';
   }
-  return 'Refused';
+  return r.outcome === 'blocked' ? 'Blocked' : 'Refused';
 }
 
 /** allowLoopButton lets a token repeat requests for an hour. */
@@ -593,6 +606,8 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
       { class: 'kvs' },
       kv('Token', r.token || '—'),
       r.prompt ? kv('Prompt', h('a', { href: `#/prompts?name=${encodeURIComponent(r.prompt)}` }, `POST /p/${r.prompt}`)) : null,
+      r.alias ? kv('Alias', h('span', null, h('a', { href: '#/aliases' }, r.alias), r.route_note ? ` · ${r.route_note}` : null, r.attempt && r.attempt > 1 ? ` · attempt ${r.attempt}` : null)) : null,
+      r.after ? kv('After the failed attempt', h('span', { class: 'mono' }, r.after)) : null,
       kv('HTTP status', String(r.status || '—')),
       kv('Sluice id', h('span', { class: 'mono' }, r.id)),
       kv('Upstream request id', r.upstream_request_id ? h('span', { class: 'id-copy' }, h('span', { class: 'mono' }, r.upstream_request_id), copyButton(() => r.upstream_request_id!, 'Copy upstream request id', { compact: true })) : '—'),

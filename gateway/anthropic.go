@@ -1,0 +1,508 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// anthropicDialect is Anthropic's Messages API. Its SDKs and Claude Code
+// take the bare address as base URL, send the key in x-api-key (or a
+// Claude subscription's OAuth token as a bearer token) and say
+// anthropic-version.
+type anthropicDialect struct{}
+
+// Anthropic's metered routes.
+const (
+	routeAnthropicMessages    routeName = "anthropic.messages"
+	routeAnthropicCountTokens routeName = "anthropic.count_tokens"
+)
+
+// anthropicEndpoints are the Anthropic API's paths, under /v1.
+var anthropicEndpoints = []endpoint{
+	{method: "POST", pattern: "/messages", name: routeAnthropicMessages},
+	{method: "POST", pattern: "/messages/count_tokens", name: routeAnthropicCountTokens, free: true},
+	{method: "GET", pattern: "/models"},
+	{method: "GET", pattern: "/models/{id}"},
+}
+
+func (anthropicDialect) name() string { return DialectAnthropic }
+
+func (anthropicDialect) endpoints() []endpoint { return anthropicEndpoints }
+
+// version: /anthropic/messages is as good as /anthropic/v1/messages, and
+// clients whose Anthropic base URL ends in /v1 by default (the AI SDK's)
+// given the bare address call /messages.
+func (anthropicDialect) version(path string) (string, string, bool) {
+	if rest, ok := strings.CutPrefix(path, "/v1"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
+		return "v1", rest, true
+	}
+	return "v1", path, true
+}
+
+// claim takes /messages and /v1/messages..., and listing models when the
+// headers are an Anthropic SDK's.
+func (d anthropicDialect) claim(method, path string, h http.Header) (string, bool, bool) {
+	first, rest, _ := cutSegment(path)
+	switch {
+	case first == "messages" || first == "v1" && (rest == "/messages" || strings.HasPrefix(rest, "/messages/")):
+		return "anthropic", false, true
+	case first == "v1" && method == http.MethodGet && (rest == "/models" || strings.HasPrefix(rest, "/models/")) && d.fromHeaders(h):
+		return "anthropic", false, true
+	}
+	return "", false, false
+}
+
+func (anthropicDialect) owns(path string) bool {
+	first, rest, _ := cutSegment(path)
+	return first == "messages" || first == "v1" && (rest == "/messages" || strings.HasPrefix(rest, "/messages/"))
+}
+
+func (anthropicDialect) fromHeaders(h http.Header) bool {
+	return h.Get("Anthropic-Version") != "" || h.Get("X-Api-Key") != ""
+}
+
+func (anthropicDialect) baseURLHint() string {
+	return "Anthropic SDKs and Claude Code take the bare address as base URL (ANTHROPIC_BASE_URL=http://127.0.0.1:4020, no /v1)"
+}
+
+func (anthropicDialect) upstreamPath(path string) string { return path }
+
+func (anthropicDialect) compatPath(Provider) string { return "" }
+
+var anthropicKeyHeaders = []string{"X-Api-Key"}
+
+func (anthropicDialect) keyHeaders() []string { return anthropicKeyHeaders }
+
+// setKey keeps an OAuth token (Claude Code signed in to a subscription)
+// in Authorization, where Anthropic reads it.
+func (anthropicDialect) setKey(h http.Header, key string, bearer bool) {
+	switch {
+	case key == "":
+	case bearer && strings.HasPrefix(key, "sk-ant-oat"):
+		h.Set("Authorization", "Bearer "+key)
+	default:
+		h.Set("X-Api-Key", key)
+	}
+}
+
+func (anthropicDialect) keyCheck(base string) (string, http.Header) {
+	h := http.Header{}
+	h.Set("Anthropic-Version", "2023-06-01")
+	return base + "/v1/models?limit=1", h
+}
+
+func (anthropicDialect) keyRefused(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
+
+// Token bounds of what an Anthropic body holds but does not spell out.
+const (
+	// anthropicToolsOverhead covers the system prompt Anthropic adds when
+	// a request has tools: 313 to 530 tokens depending on model and
+	// tool_choice.
+	anthropicToolsOverhead = 1_000
+	// anthropicBuiltinToolBound covers the hidden definition of one of
+	// Anthropic's client-side built-in tools: computer use adds about
+	// 1,200 tokens, the text editor 700, bash 245.
+	anthropicBuiltinToolBound = 2_000
+)
+
+// inspect reads max_tokens and thinking.budget_tokens (which interleaved
+// thinking lets exceed max_tokens), and the tools, MCP servers and
+// container that draw input from outside the body.
+func (anthropicDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+	info.Model, _ = obj["model"].(string)
+	info.Stream, _ = obj["stream"].(bool)
+	info.MaxOutput = max(count(obj["max_tokens"]), count(field(obj["thinking"], "budget_tokens")))
+
+	tools, _ := obj["tools"].([]any)
+	if len(tools) > 0 {
+		s.overhead += anthropicToolsOverhead
+	}
+	for _, t := range tools {
+		typ, _ := field(t, "type").(string)
+		switch {
+		case typ == "" || typ == "custom":
+		case strings.HasPrefix(typ, "web_search"), strings.HasPrefix(typ, "web_fetch"),
+			strings.HasPrefix(typ, "code_execution"), strings.HasPrefix(typ, "tool_search"),
+			strings.HasPrefix(typ, "mcp"):
+			s.unbounded = true // server-side: its results are input
+		default:
+			s.overhead += anthropicBuiltinToolBound // computer, bash, text editor, memory
+		}
+	}
+	if v, ok := obj["mcp_servers"].([]any); ok && len(v) > 0 {
+		s.unbounded = true
+	}
+	if obj["container"] != nil {
+		s.unbounded = true
+	}
+	return info, s
+}
+
+// imageTokens: Anthropic resizes any image over about 1,600 tokens (width
+// × height / 750, long edge 1,568 pixels); 5,000 leaves room for a model
+// reading images at a higher resolution.
+func (anthropicDialect) imageTokens(string) int64 { return 5_000 }
+
+func (anthropicDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
+	var b billing
+	b.geo = jsonStr(top["inference_geo"])
+	b.speed = jsonStr(top["speed"])
+	for _, t := range tools {
+		typ := jsonStr(t["type"])
+		switch {
+		case strings.HasPrefix(typ, "web_search_"):
+			var maxUses tokens
+			_ = json.Unmarshal(t["max_uses"], &maxUses)
+			b.webSearch += searches(int64(maxUses))
+		case strings.HasPrefix(typ, "code_execution_"):
+			b.codeExec = true
+		}
+	}
+	return b
+}
+
+func (anthropicDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+	return rt.Name == routeAnthropicMessages && info.Stream
+}
+
+func (anthropicDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+	return body, false
+}
+
+// usage reads a Messages answer; counting tokens is free.
+func (anthropicDialect) usage(rt route, body []byte) (Usage, string, bool) {
+	var b struct {
+		Model   string           `json:"model"`
+		Usage   *anthropicUsage  `json:"usage"`
+		Content []anthropicBlock `json:"content"`
+	}
+	if !decodeJSON(body, &b) || !isObject(body) {
+		return Usage{}, "", false
+	}
+	if rt.Free {
+		return Usage{}, "", true
+	}
+	var c anthropicCounts
+	c.apply(b.Usage)
+	c.contentBlocks(b.Content)
+	return c.usage(), b.Model, c.seen
+}
+
+// anthropicMeter is a Messages stream's state: its cumulative counts.
+type anthropicMeter struct {
+	counts     anthropicCounts
+	codeBlocks int64 // code execution blocks started
+}
+
+func (anthropicDialect) meter(route) eventMeter { return &anthropicMeter{} }
+
+// cutEvent: Anthropic's SDKs raise on event: error.
+func (anthropicDialect) cutEvent(rt route, kind errKind, message string, seq int64) []byte {
+	v := struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{Type: "error"}
+	v.Error.Type, v.Error.Message = anthropicCutType(kind), message
+	var b bytes.Buffer
+	b.WriteString("event: error\ndata: ")
+	b.Write(mustJSON(v))
+	b.WriteString("\n\n")
+	return b.Bytes()
+}
+
+// anthropicCutType is kind in Anthropic's words, as its error responses
+// put them; a word of Anthropic's own is used as it is.
+func anthropicCutType(kind errKind) string {
+	switch kind {
+	case kindBudget, kindUnpriced:
+		return "billing_error"
+	case kindUpstream, "":
+		return "api_error"
+	case kindTimeout:
+		return "timeout_error"
+	}
+	return string(kind)
+}
+
+func (anthropicDialect) errorBody(status int, kind errKind, msg string) []byte {
+	var typ string
+	switch {
+	case status == http.StatusPaymentRequired:
+		typ = "billing_error"
+	case status == http.StatusUnauthorized:
+		typ = "authentication_error"
+	case status == http.StatusForbidden:
+		typ = "permission_error"
+	case status == http.StatusNotFound:
+		typ = "not_found_error"
+	case status == http.StatusRequestEntityTooLarge:
+		typ = "request_too_large"
+	case status == http.StatusGatewayTimeout:
+		typ = "timeout_error"
+	case status == http.StatusTooManyRequests:
+		typ = "rate_limit_error"
+	case status >= 500:
+		typ = "api_error"
+	default:
+		typ = "invalid_request_error"
+	}
+	return mustJSON(map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
+}
+
+// promptRequest is a Messages request; Anthropic requires max_tokens.
+func (anthropicDialect) promptRequest(prov Provider, model string, pr Prompt, system, user string, stream bool) (string, string, http.Header, map[string]any) {
+	h := http.Header{}
+	h.Set("Anthropic-Version", "2023-06-01")
+	maxTokens := pr.MaxTokens
+	if maxTokens <= 0 {
+		maxTokens = defaultPromptMaxTokens
+	}
+	req := map[string]any{"model": model, "max_tokens": maxTokens,
+		"messages": []map[string]string{{"role": "user", "content": user}}}
+	if system != "" {
+		req["system"] = system
+	}
+	if pr.Temperature != nil {
+		req["temperature"] = *pr.Temperature
+	}
+	if len(pr.Schema) > 0 {
+		// Anthropic's structured outputs: the answer's text is JSON that
+		// fits the schema.
+		req["output_config"] = map[string]any{"format": map[string]any{"type": "json_schema", "schema": json.RawMessage(pr.Schema)}}
+	}
+	if stream {
+		req["stream"] = true
+	}
+	return "/v1/messages", "", h, req
+}
+
+func (anthropicDialect) outputText(body []byte) (string, error) {
+	var doc struct {
+		Content []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		} `json:"content"`
+		StopReason string `json:"stop_reason"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
+	}
+	var b strings.Builder
+	found := false
+	for _, c := range doc.Content {
+		if c.Type == "text" {
+			b.WriteString(c.Text)
+			found = true
+		}
+	}
+	if !found {
+		return "", errors.New("the model answered with no text (stop reason " + doc.StopReason + ")")
+	}
+	return b.String(), nil
+}
+
+func (anthropicDialect) deltaText(ev Event) string {
+	var e struct {
+		Type  string `json:"type"`
+		Delta struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		} `json:"delta"`
+	}
+	if json.Unmarshal(ev.Data, &e) == nil && e.Type == "content_block_delta" && e.Delta.Type == "text_delta" {
+		return e.Delta.Text
+	}
+	return ""
+}
+
+// anthropicUsage is the usage object of Anthropic's Messages API. Every
+// count is a pointer because a stream's message_delta repeats only some
+// of them.
+type anthropicUsage struct {
+	InputTokens   *tokens `json:"input_tokens"`
+	CacheWrite    *tokens `json:"cache_creation_input_tokens"`
+	CacheRead     *tokens `json:"cache_read_input_tokens"`
+	CacheCreation *struct {
+		Ephemeral5m tokens `json:"ephemeral_5m_input_tokens"`
+		Ephemeral1h tokens `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
+	OutputTokens  *tokens `json:"output_tokens"`
+	OutputDetails *struct {
+		ThinkingTokens tokens `json:"thinking_tokens"`
+	} `json:"output_tokens_details"`
+	// ServerToolUse counts the server-side tool calls billed per call.
+	ServerToolUse *struct {
+		WebSearchRequests     tokens `json:"web_search_requests"`
+		WebFetchRequests      tokens `json:"web_fetch_requests"`
+		CodeExecutionRequests tokens `json:"code_execution_requests"`
+	} `json:"server_tool_use"`
+	ServiceTier  string `json:"service_tier"`
+	InferenceGeo string `json:"inference_geo"`
+	Speed        string `json:"speed"`
+}
+
+// anthropicCounts are Anthropic's counts as it reports them, before
+// normalisation.
+type anthropicCounts struct {
+	input, cacheRead, cacheWrite, cacheWrite5m, cacheWrite1h, output, thinking int64
+	webSearch, webFetch, codeExec, codeBlocks                                  int64
+	serviceTier, geo, speed                                                    string
+	seen                                                                       bool
+}
+
+// apply takes every count u holds; Anthropic's counts are cumulative, so a
+// later report replaces an earlier one.
+func (c *anthropicCounts) apply(u *anthropicUsage) {
+	if u == nil {
+		return
+	}
+	set := func(dst *int64, t *tokens) {
+		if t != nil {
+			*dst = int64(*t)
+			c.seen = true
+		}
+	}
+	set(&c.input, u.InputTokens)
+	set(&c.cacheRead, u.CacheRead)
+	set(&c.cacheWrite, u.CacheWrite)
+	set(&c.output, u.OutputTokens)
+	if u.CacheCreation != nil {
+		c.cacheWrite5m = int64(u.CacheCreation.Ephemeral5m)
+		c.cacheWrite1h = int64(u.CacheCreation.Ephemeral1h)
+	}
+	if u.OutputDetails != nil {
+		c.thinking = int64(u.OutputDetails.ThinkingTokens)
+	}
+	if s := u.ServerToolUse; s != nil {
+		c.webSearch = max(c.webSearch, int64(s.WebSearchRequests))
+		c.webFetch = max(c.webFetch, int64(s.WebFetchRequests))
+		c.codeExec = max(c.codeExec, int64(s.CodeExecutionRequests))
+	}
+	if u.ServiceTier != "" {
+		c.serviceTier = u.ServiceTier
+	}
+	if u.InferenceGeo != "" {
+		c.geo = u.InferenceGeo
+	}
+	if u.Speed != "" {
+		c.speed = u.Speed
+	}
+}
+
+// contentBlocks counts the server-side code execution calls among a
+// message's content blocks: Anthropic's usage has no count of them.
+func (c *anthropicCounts) contentBlocks(blocks []anthropicBlock) {
+	n := int64(0)
+	for _, b := range blocks {
+		if b.isCodeExecution() {
+			n++
+		}
+	}
+	c.codeBlocks = max(c.codeBlocks, n)
+}
+
+// anthropicBlock is a content block, as far as metering needs it.
+type anthropicBlock struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// isCodeExecution reports whether b runs code in Anthropic's sandbox
+// (code_execution, bash_code_execution, text_editor_code_execution).
+func (b anthropicBlock) isCodeExecution() bool {
+	return b.Type == "server_tool_use" && strings.Contains(b.Name, "code_execution")
+}
+
+func (c *anthropicCounts) usage() Usage {
+	// cache_creation splits the writes by lifetime; their sum stands
+	// when the total is missing.
+	writes := max(c.cacheWrite, c.cacheWrite5m+c.cacheWrite1h)
+	return Usage{
+		InputTokens:        c.input + c.cacheRead + writes,
+		OutputTokens:       c.output,
+		CachedInputTokens:  c.cacheRead,
+		CacheWriteTokens:   writes,
+		CacheWrite1hTokens: c.cacheWrite1h,
+		ReasoningTokens:    c.thinking,
+		WebSearchCalls:     c.webSearch,
+		WebFetchCalls:      c.webFetch,
+		CodeExecutionCalls: max(c.codeExec, c.codeBlocks),
+		ServiceTier:        c.serviceTier,
+		InferenceGeo:       c.geo,
+		Speed:              c.speed,
+	}.normalize()
+}
+
+// event notes an Anthropic Messages stream event.
+func (a *anthropicMeter) event(m *streamMeter, ev Event) []byte {
+	switch ev.Name {
+	case "content_block_start":
+		// Only a server-side code execution block is metered: Anthropic
+		// bills it but counts it nowhere in usage.
+		if bytes.Contains(ev.Data, []byte("code_execution")) {
+			var e struct {
+				ContentBlock anthropicBlock `json:"content_block"`
+			}
+			if decodeJSON(ev.Data, &e) && e.ContentBlock.isCodeExecution() {
+				a.codeBlocks++
+				a.counts.codeBlocks = a.codeBlocks
+				if a.counts.seen {
+					m.Usage = a.counts.usage()
+				}
+			}
+		}
+		return ev.Raw
+	case "content_block_delta", "content_block_stop", "ping":
+		return ev.Raw // the bulk of a stream: nothing to meter
+	}
+	var e struct {
+		Type    string `json:"type"`
+		Message *struct {
+			ID      string           `json:"id"`
+			Model   string           `json:"model"`
+			Usage   *anthropicUsage  `json:"usage"`
+			Content []anthropicBlock `json:"content"`
+		} `json:"message"`
+		Usage *anthropicUsage `json:"usage"`
+		Error json.RawMessage `json:"error"`
+	}
+	if !decodeJSON(ev.Data, &e) {
+		return ev.Raw
+	}
+	switch e.Type {
+	case "message_start":
+		if e.Message == nil {
+			return ev.Raw
+		}
+		if e.Message.ID != "" {
+			m.UpstreamID = e.Message.ID
+		}
+		if e.Message.Model != "" {
+			m.Model = e.Message.Model
+		}
+		a.counts.apply(e.Message.Usage)
+		a.counts.contentBlocks(e.Message.Content)
+	case "message_delta":
+		// Cumulative counts: output so far, and input again when
+		// server tools made it grow.
+		a.counts.apply(e.Usage)
+	case "message_stop":
+		m.Done = true
+	case "error":
+		m.ErrorMessage = errorText(e.Error)
+	}
+	if a.counts.seen {
+		m.Usage = a.counts.usage()
+	}
+	return ev.Raw
+}

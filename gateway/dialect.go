@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// A dialect is one wire format Sluice speaks: OpenAI's (spoken by OpenAI
+// and every OpenAI-compatible provider), Anthropic's Messages API and
+// Google's Gemini API, each a value in a file of its own (openai.go,
+// anthropic.go, gemini.go). It is everything the request path knows
+// about a format: the routes it forwards, where its SDKs put a key and
+// where its providers read one, what a request body says about its cost,
+// where an answer reports its usage, how a stream ends and how an error
+// is shaped. The request path calls the dialect and never asks which one
+// it is.
+//
+// A provider that speaks an existing format is a row of the provider
+// table (provider.go); a new format is a new file holding one more value,
+// listed in builtinDialects. A dialect may offer more, discovered by type
+// assertion: a promptDialect can carry a stored prompt.
+//
+// Dialects hold no state: each method is safe for concurrent use.
+type dialect interface {
+	// name is the dialect's name, as Provider.Dialect spells it.
+	name() string
+
+	// endpoints is the allow-list: each (method, path) forwarded, paths
+	// after the version segment.
+	endpoints() []endpoint
+	// version splits a path as the API spells it ("/v1/chat/completions")
+	// into its version segment and the rest, which is matched against
+	// endpoints; ok is false for a version the API does not serve. A
+	// dialect whose SDKs may leave the version out supplies it.
+	version(path string) (version, rest string, ok bool)
+	// claim reports whether a path that names no provider (no
+	// /{provider}/ prefix) is this dialect's, and which provider serves
+	// it; "" leaves the provider to the request's model on metered
+	// routes. h is the request's headers: some paths are the same in
+	// several APIs.
+	claim(method, path string, h http.Header) (provider string, byModel, ok bool)
+	// owns reports whether a path is this dialect's beyond doubt, to
+	// answer a request in its words before its route is known.
+	owns(path string) bool
+	// fromHeaders reports whether a request's headers are those of this
+	// dialect's SDKs.
+	fromHeaders(h http.Header) bool
+	// baseURLHint says which base URL this dialect's SDKs take, for a
+	// request on a path Sluice has no route for.
+	baseURLHint() string
+	// upstreamPath is a route's path (as the API spells it) under the
+	// provider's base URL.
+	upstreamPath(path string) string
+	// compatPath is the path under p's base URL of its endpoint for this
+	// dialect when p's own dialect is another ("" when it has none):
+	// Anthropic's and Gemini's OpenAI-compatible endpoints.
+	compatPath(p Provider) string
+
+	// keyHeaders are the headers, besides Authorization, that this
+	// dialect's SDKs carry a key in.
+	keyHeaders() []string
+	// setKey sets on h the one header the provider reads its key from.
+	// bearer says the caller sent the key in Authorization.
+	setKey(h http.Header, key string, bearer bool)
+	// keyCheck is the cheapest authenticated call to a provider at base
+	// (listing its models), and keyRefused whether an answer's status
+	// means the key was refused.
+	keyCheck(base string) (url string, h http.Header)
+	keyRefused(status int) bool
+
+	// inspect reads what a request body on rt says about its model,
+	// streaming and output bound (MaxOutput per choice, Choices), and
+	// notes in s what the body holds without spelling it out (overhead)
+	// or draws from outside itself (unbounded). The caller adds what
+	// every format's content parts say.
+	inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan)
+	// imageTokens bounds the input tokens of one image sent to model.
+	imageTokens(model string) int64
+	// billing reads the rates and fees a request can be billed at beyond
+	// its tokens; top is the body's members, tools its "tools".
+	billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(limit int64) int64) billing
+	// eventStream reports whether the answer to a request will be an
+	// event stream to meter event by event.
+	eventStream(rt route, info RequestInfo, q url.Values) bool
+	// prepare returns the body to send upstream: a stream whose usage is
+	// reported only when asked asks for it. hide says the caller had not
+	// asked, so the meter hides what it was not going to see.
+	prepare(rt route, info RequestInfo, body []byte) (out []byte, hide bool)
+
+	// usage reads the usage a whole (non-stream) answer reports, and the
+	// model it names; ok is false when it reports none.
+	usage(rt route, body []byte) (u Usage, model string, ok bool)
+	// meter returns the state that follows one stream on rt event by
+	// event.
+	meter(rt route) eventMeter
+	// cutEvent is a terminal error event that ends a stream Sluice cuts,
+	// in the dialect's words, numbered seq where the dialect numbers its
+	// events (see streamMeter.cut).
+	cutEvent(rt route, kind errKind, msg string, seq int64) []byte
+
+	// errorBody is an error answer in the dialect's own shape, which its
+	// SDKs raise as their usual error type with msg in it.
+	errorBody(status int, kind errKind, msg string) []byte
+}
+
+// eventMeter reads one stream's events for what a streamMeter keeps. It
+// is called once per event: it must not allocate for an event that
+// carries nothing to meter.
+type eventMeter interface {
+	// event notes ev in m and returns the bytes to relay: ev.Raw, an
+	// edited copy, or nil to drop it.
+	event(m *streamMeter, ev Event) []byte
+}
+
+// builtinDialects are the formats Sluice speaks, in the order they claim a
+// path that names no provider: OpenAI's, which takes every other /v1
+// path, last.
+var builtinDialects = []dialect{anthropicDialect{}, geminiDialect{}, openAIDialect{}}
+
+// dialectNamed returns the dialect of ds named name, or nil.
+func dialectNamed(ds []dialect, name string) dialect {
+	for _, d := range ds {
+		if d.name() == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// dialects are the formats p speaks.
+func (p *Proxy) dialectList() []dialect {
+	if p.dialects != nil {
+		return p.dialects
+	}
+	return builtinDialects
+}
+
+// routeName names a metered route: "openai.chat", "anthropic.messages".
+// It is what a record's Route says.
+type routeName string
+
+// A promptDialect can carry a stored prompt (sluice prompt run): build the
+// provider's own request for it and read the text of the answer.
+type promptDialect interface {
+	// promptRequest is the request for a prompt to model at prov: its
+	// path (without the /{provider} prefix), query and body.
+	promptRequest(prov Provider, model string, pr Prompt, system, user string, stream bool) (path, query string, h http.Header, body map[string]any)
+	// outputText reads the model's text from a whole answer.
+	outputText(body []byte) (string, error)
+	// deltaText reads the text a stream event adds.
+	deltaText(ev Event) string
+}

@@ -1,0 +1,421 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// This file defines a wire format Sluice does not ship, the parrot API,
+// and nothing else: registered with a Proxy, requests in it must be
+// routed, authenticated, metered and refused as requests in the built-in
+// formats are, with no other file knowing of it. That a format is one
+// value in one file is the design; this test keeps it true.
+//
+// The parrot API: POST /v2/speak {"bird": MODEL, "squawks": MAX,
+// "stream": BOOL} answers {"bird": MODEL, "heard": IN, "said": OUT}, or a
+// stream of "event: words" with cumulative {"heard", "said"} counts ended
+// by "event: done". Keys go in X-Parrot-Key. Errors are {"fault":
+// {"status", "kind", "why"}}, and a stream's error is "event: fault".
+
+type parrotDialect struct{}
+
+const routeParrotSpeak routeName = "parrot.speak"
+
+var parrotEndpoints = []endpoint{
+	{method: "POST", pattern: "/speak", name: routeParrotSpeak, max: "squawks"},
+	{method: "GET", pattern: "/birds"},
+}
+
+var parrotKeyHeaders = []string{"X-Parrot-Key"}
+
+func (parrotDialect) name() string          { return "parrot" }
+func (parrotDialect) endpoints() []endpoint { return parrotEndpoints }
+
+func (parrotDialect) version(path string) (string, string, bool) {
+	if path == "/" {
+		return "v2", "", true
+	}
+	rest, ok := strings.CutPrefix(path, "/v2")
+	return "v2", rest, ok
+}
+
+func (parrotDialect) claim(method, path string, h http.Header) (string, bool, bool) {
+	first, _, _ := cutSegment(path)
+	return "parrot", false, first == "v2"
+}
+
+func (d parrotDialect) owns(path string) bool {
+	_, _, ok := d.claim("", path, nil)
+	return ok
+}
+
+func (parrotDialect) fromHeaders(h http.Header) bool { return h.Get("X-Parrot-Key") != "" }
+func (parrotDialect) baseURLHint() string            { return "parrot SDKs take the bare address" }
+func (parrotDialect) upstreamPath(path string) string {
+	return path
+}
+func (parrotDialect) compatPath(Provider) string { return "" }
+func (parrotDialect) keyHeaders() []string       { return parrotKeyHeaders }
+
+func (parrotDialect) setKey(h http.Header, key string, bearer bool) {
+	if key != "" {
+		h.Set("X-Parrot-Key", key)
+	}
+}
+
+func (parrotDialect) keyCheck(base string) (string, http.Header) {
+	return base + "/v2/birds", http.Header{}
+}
+func (parrotDialect) keyRefused(status int) bool { return status == http.StatusUnauthorized }
+
+func (parrotDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+	info.Model, _ = obj["bird"].(string)
+	info.Stream, _ = obj["stream"].(bool)
+	info.MaxOutput = count(obj["squawks"])
+	return info, s
+}
+
+func (parrotDialect) imageTokens(string) int64 { return 1000 }
+
+func (parrotDialect) billing([]byte, map[string]json.RawMessage, []map[string]json.RawMessage, func(int64) int64) billing {
+	return billing{}
+}
+
+func (parrotDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+	return rt.Name == routeParrotSpeak && info.Stream
+}
+
+func (parrotDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+	return body, false
+}
+
+// parrotCounts is the usage the parrot API reports.
+type parrotCounts struct {
+	Bird  string  `json:"bird"`
+	Heard *tokens `json:"heard"`
+	Said  *tokens `json:"said"`
+}
+
+func (c parrotCounts) usage() (Usage, bool) {
+	if c.Heard == nil && c.Said == nil {
+		return Usage{}, false
+	}
+	return Usage{InputTokens: deref(c.Heard), OutputTokens: deref(c.Said)}.normalize(), true
+}
+
+func (parrotDialect) usage(rt route, body []byte) (Usage, string, bool) {
+	var c parrotCounts
+	if !decodeJSON(body, &c) {
+		return Usage{}, "", false
+	}
+	u, ok := c.usage()
+	return u, c.Bird, ok
+}
+
+type parrotMeter struct{}
+
+func (parrotDialect) meter(route) eventMeter { return parrotMeter{} }
+
+func (parrotMeter) event(m *streamMeter, ev Event) []byte {
+	switch ev.Name {
+	case "done":
+		m.Done = true
+	case "fault":
+		var f struct {
+			Fault struct{ Why string } `json:"fault"`
+		}
+		json.Unmarshal(ev.Data, &f)
+		m.ErrorMessage = f.Fault.Why
+	case "words":
+		var c parrotCounts
+		if decodeJSON(ev.Data, &c) {
+			if u, ok := c.usage(); ok {
+				m.Usage = u
+			}
+			if c.Bird != "" {
+				m.Model = c.Bird
+			}
+		}
+	}
+	return ev.Raw
+}
+
+func (parrotDialect) cutEvent(rt route, kind errKind, msg string, seq int64) []byte {
+	return []byte("event: fault\ndata: " + string(mustJSON(map[string]any{"fault": map[string]any{"kind": kind, "why": msg}})) + "\n\n")
+}
+
+func (parrotDialect) errorBody(status int, kind errKind, msg string) []byte {
+	return mustJSON(map[string]any{"fault": map[string]any{"status": status, "kind": kind, "why": msg}})
+}
+
+// budgetLedger keeps holds and records in memory and admits a hold by
+// the budgets' own arithmetic (Budget.Applies, Admission), as the store
+// does.
+type budgetLedger struct {
+	budgets []Budget
+	mu      sync.Mutex // guards the fields below
+	spent   Money
+	holds   map[string]Hold
+	records []Record
+}
+
+func (l *budgetLedger) Budgeted(h Hold) bool {
+	for _, b := range l.budgets {
+		if b.Applies(h) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *budgetLedger) Hold(ctx context.Context, h Hold) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var held Money
+	for _, o := range l.holds {
+		held += o.Amount
+	}
+	a := Admission{Now: h.Time, Want: h.Amount}
+	for _, b := range l.budgets {
+		if b.Applies(h) {
+			a.Refuses(b, Standing{Settled: l.spent, Held: held})
+		}
+	}
+	if ref := a.Refusal(); ref != nil {
+		return ref
+	}
+	if l.holds == nil {
+		l.holds = map[string]Hold{}
+	}
+	l.holds[h.ID] = h
+	return nil
+}
+
+func (l *budgetLedger) Settle(ctx context.Context, r Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.holds, r.ID)
+	if r.Outcome != OutcomeRefused && r.Outcome != OutcomeBlocked {
+		l.spent += r.Cost
+	}
+	l.records = append(l.records, r)
+	return nil
+}
+
+// all returns the records once no hold is open (a request settles just
+// after its answer reaches the client), or after a second.
+func (l *budgetLedger) all() []Record {
+	for i := 0; ; i++ {
+		l.mu.Lock()
+		recs, open := append([]Record(nil), l.records...), len(l.holds)
+		l.mu.Unlock()
+		if open == 0 || i == 100 {
+			return recs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fakeParrot is an upstream that speaks the parrot API and wants key.
+func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		if r.Header.Get("X-Parrot-Key") != key || strings.Contains(r.Header.Get("Authorization"), "sk-sluice-") {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/v2/speak" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		var req struct {
+			Bird   string `json:"bird"`
+			Stream bool   `json:"stream"`
+			Cut    bool   `json:"cut"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if !req.Stream {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"bird":%q,"words":"polly","heard":1000,"said":200}`, req.Bird)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "event: words\ndata: {\"bird\":%q,\"heard\":1000,\"said\":1,\"words\":\"pol\"}\n\n", req.Bird)
+		fmt.Fprint(w, "event: words\ndata: {\"heard\":1000,\"said\":300,\"words\":\"ly\"}\n\n")
+		if !req.Cut {
+			fmt.Fprint(w, "event: done\ndata: {}\n\n")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestFourthDialect(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	up := fakeParrot(t, "parrot-real-key", &calls, &mu)
+	upCalls := func() int { mu.Lock(); defer mu.Unlock(); return calls }
+
+	// $10 a million input tokens, $50 a million output: 1,000 in and 200
+	// out cost $0.02; the worst case of 1,000 squawks is about $0.06.
+	price := Price{Provider: "parrot", Model: "macaw", Input: PerMillion(10), Output: PerMillion(50), MaxOutput: 4000}
+	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
+	p.SetProviders(map[string]Provider{
+		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL},
+		"openai": DefaultProviders()["openai"],
+	})
+	p.SetPrices(DefaultPrices().With([]Price{price}))
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	t.Cleanup(p.Wait)
+
+	speak := func(path, key, body string) (*http.Response, string) {
+		t.Helper()
+		hdr := map[string]string{}
+		if key != "" {
+			hdr["X-Parrot-Key"] = key
+		}
+		return post(t, srv.URL+path, hdr, body)
+	}
+	fault := func(body string) (status int, kind, why string) {
+		var f struct {
+			Fault struct {
+				Status int    `json:"status"`
+				Kind   string `json:"kind"`
+				Why    string `json:"why"`
+			} `json:"fault"`
+		}
+		if err := json.Unmarshal([]byte(body), &f); err != nil {
+			t.Fatalf("error body %s is not the parrot API's: %v", body, err)
+		}
+		return f.Fault.Status, f.Fault.Kind, f.Fault.Why
+	}
+
+	// Metered, whole: under its provider's prefix and bare, since the
+	// dialect claims /v2.
+	for _, path := range []string{"/parrot/v2/speak", "/v2/speak"} {
+		resp, body := speak(path, testToken, `{"bird":"macaw","squawks":1000}`)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "polly") {
+			t.Fatalf("POST %s = %d %s, want the parrot's answer", path, resp.StatusCode, body)
+		}
+	}
+	recs := l.all()
+	if len(recs) != 2 {
+		t.Fatalf("%d records after two requests, want 2: %+v", len(recs), recs)
+	}
+	for _, r := range recs {
+		want := price.Cost(Usage{InputTokens: 1000, OutputTokens: 200})
+		if r.Route != "parrot.speak" || r.Provider != "parrot" || r.Model != "macaw" || r.Outcome != OutcomeOK ||
+			r.InputTokens != 1000 || r.OutputTokens != 200 || r.Cost != want || r.Token != "laptop" || r.Held <= 0 {
+			t.Errorf("record %+v: want parrot.speak, macaw, 1000 in, 200 out, cost %s, held", r, want)
+		}
+	}
+
+	// Metered, streamed: the usage of the last event stands; a stream
+	// the upstream ends early is cut in the parrot's own words.
+	resp, body := speak("/v2/speak", testToken, `{"bird":"macaw","squawks":1000,"stream":true}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "event: done") {
+		t.Fatalf("stream = %d %q", resp.StatusCode, body)
+	}
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":1000,"stream":true,"cut":true}`)
+	if resp.StatusCode != http.StatusOK || !strings.HasSuffix(body, "\n\n") || !strings.Contains(body, "event: fault\ndata: {\"fault\":{\"kind\":\"upstream_error\"") {
+		t.Fatalf("cut stream = %d %q, want it ended by a parrot fault event", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4", len(recs))
+	}
+	if r := recs[2]; r.Outcome != OutcomeOK || !r.Stream || r.InputTokens != 1000 || r.OutputTokens != 300 {
+		t.Errorf("stream record %+v: want ok, 1000 in, 300 out", r)
+	}
+	if r := recs[3]; r.Outcome != OutcomeCut || r.OutputTokens != 300 {
+		t.Errorf("cut stream record %+v: want cut, 300 out", r)
+	}
+
+	// Refused by the budget: 402 in the parrot's error shape, with the
+	// budget's headers, a refused row, and nothing sent upstream. $0.20
+	// less the four requests' $0.09 leaves less than the $0.21 that 4,000
+	// squawks can cost.
+	before := upCalls()
+	resp, body = speak("/parrot/v2/speak", testToken, `{"bird":"macaw","squawks":4000}`)
+	status, kind, why := fault(body)
+	if resp.StatusCode != http.StatusPaymentRequired || status != 402 || kind != "budget_exceeded" ||
+		!strings.Contains(why, `budget "parrots"`) || !strings.Contains(why, "squawks at most") ||
+		resp.Header.Get("X-Sluice-Budget") != "parrots" || resp.Header.Get("X-Should-Retry") != "false" {
+		t.Fatalf("over budget = %d %s (%v), want a parrot 402 naming the budget", resp.StatusCode, body, resp.Header)
+	}
+	if upCalls() != before {
+		t.Error("a refused request reached the upstream")
+	}
+	recs = l.all()
+	if r := recs[len(recs)-1]; r.Outcome != OutcomeRefused || r.Reason != ReasonBudget || r.Budget != "parrots" || r.Cost != 0 {
+		t.Errorf("refusal record %+v: want refused by budget parrots", r)
+	}
+
+	// Refused before admission, in the parrot's shape: no key, and a
+	// path the allow-list does not hold. Both are blocked rows.
+	resp, body = speak("/v2/speak", "", `{"bird":"macaw"}`)
+	if status, kind, _ := fault(body); resp.StatusCode != http.StatusUnauthorized || status != 401 || kind != string(kindAuth) {
+		t.Errorf("no key = %d %s, want a parrot 401", resp.StatusCode, body)
+	}
+	resp, body = speak("/v2/feathers", testToken, `{}`)
+	if status, _, why := fault(body); resp.StatusCode != http.StatusNotFound || status != 404 || !strings.Contains(why, "parrot API") {
+		t.Errorf("unknown path = %d %s, want a parrot 404", resp.StatusCode, body)
+	}
+	recs = l.all()
+	blocked := recs[len(recs)-2:]
+	if blocked[0].Outcome != OutcomeBlocked || blocked[0].Reason != ReasonAuth || blocked[1].Outcome != OutcomeBlocked || blocked[1].Reason != ReasonRoute {
+		t.Errorf("blocked records %+v, want auth then route", blocked)
+	}
+	if upCalls() != before {
+		t.Error("a blocked request reached the upstream")
+	}
+
+	// The built-in formats are untouched by the fourth: an OpenAI request
+	// still answers in OpenAI's shape.
+	resp, body = post(t, srv.URL+"/v1/chat/completions", nil, `{"model":"gpt-4o-mini","messages":[]}`)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(body, `{"error":{`) {
+		t.Errorf("OpenAI request without a key = %d %s, want OpenAI's 401", resp.StatusCode, body)
+	}
+}
+
+// TestFourthDialectMeter reads a parrot stream through the stream meter
+// alone, event by event, as relay does.
+func TestFourthDialectMeter(t *testing.T) {
+	m := newStreamMeter(parrotDialect{}, route{dialect: parrotDialect{}, Name: routeParrotSpeak}, false)
+	stream := "event: words\ndata: {\"bird\":\"macaw\",\"heard\":7,\"said\":1}\n\nevent: words\ndata: {\"heard\":7,\"said\":9}\n\n"
+	er := NewEventReader(strings.NewReader(stream))
+	var out bytes.Buffer
+	for {
+		ev, err := er.Next()
+		out.Write(m.Relay(ev))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.String() != stream || m.Usage != (Usage{InputTokens: 7, OutputTokens: 9}) || m.Model != "macaw" || m.Done {
+		t.Errorf("meter after %q: usage %+v, model %q, done %v; relayed %q", stream, m.Usage, m.Model, m.Done, out.String())
+	}
+	if cut := string(m.Cut(kindBudget, "spent")); cut != "event: fault\ndata: {\"fault\":{\"kind\":\"budget_exceeded\",\"why\":\"spent\"}}\n\n" {
+		t.Errorf("Cut = %q", cut)
+	}
+}

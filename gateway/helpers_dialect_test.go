@@ -1,0 +1,49 @@
+package gateway
+
+import "testing"
+
+// dialectByName is the built-in dialect named name, or nil.
+func dialectByName(name string) dialect { return dialectNamed(builtinDialects, name) }
+
+// testRoute is the route of dialect named d whose metered name is name,
+// as parseRoute makes it for a request on it.
+func testRoute(d, name string) route {
+	dl := dialectByName(d)
+	if dl == nil {
+		panic("no dialect " + d)
+	}
+	for _, e := range dl.endpoints() {
+		if string(e.name) == name {
+			return route{dialect: dl, Name: e.name, Free: e.free, Stream: e.streams, embeds: e.embeds, upload: e.upload, maxField: e.max}
+		}
+	}
+	panic("no route " + name + " in dialect " + d)
+}
+
+// inspectFor inspects body as a request of dialect d on route name.
+func inspectFor(d, name string, body []byte) (RequestInfo, error) {
+	return inspectRequest(dialectByName(d), testRoute(d, name), body)
+}
+
+// usageFor reads the usage of an answer of dialect d on route name.
+func usageFor(d, name string, body []byte) (Usage, string, bool) {
+	return dialectByName(d).usage(testRoute(d, name), body)
+}
+
+// meterFor is a stream meter for dialect d on route name.
+func meterFor(d, name string, hide bool) *streamMeter {
+	return newStreamMeter(dialectByName(d), testRoute(d, name), hide)
+}
+
+// cutFor is the cut event of dialect d on route name, numbered 0.
+func cutFor(d, name, kind, msg string) []byte {
+	return dialectByName(d).cutEvent(testRoute(d, name), errKind(kind), msg, 0)
+}
+
+func TestDialectsNamed(t *testing.T) {
+	for _, name := range []string{DialectOpenAI, DialectAnthropic, DialectGemini} {
+		if d := dialectByName(name); d == nil || d.name() != name {
+			t.Errorf("dialectByName(%q) = %v", name, d)
+		}
+	}
+}

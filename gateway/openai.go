@@ -1,0 +1,659 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// openAIDialect is OpenAI's API, spoken by OpenAI and by every
+// OpenAI-compatible provider (Mistral, Groq, DeepSeek, xAI, OpenRouter,
+// Together, Fireworks, Ollama...), and by Anthropic's and Gemini's
+// OpenAI-compatible endpoints (Provider.OpenAIPath). Its SDKs take base
+// URL /v1 and send the key as a bearer token.
+type openAIDialect struct{}
+
+// OpenAI's metered routes.
+const (
+	routeOpenAIChat             routeName = "openai.chat"
+	routeOpenAIResponses        routeName = "openai.responses"
+	routeOpenAIResponsesCompact routeName = "openai.responses.compact"
+	routeOpenAICompletions      routeName = "openai.completions"
+	routeOpenAIEmbeddings       routeName = "openai.embeddings"
+)
+
+// openAIEndpoints are the OpenAI API's paths, under /v1, that Sluice
+// forwards. Everything else under an OpenAI-style prefix is a 404 that
+// never reaches a provider.
+var openAIEndpoints = []endpoint{
+	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat},
+	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens"},
+	{method: "POST", pattern: "/responses/compact", name: routeOpenAIResponsesCompact},
+	{method: "POST", pattern: "/completions", name: routeOpenAICompletions},
+	{method: "POST", pattern: "/embeddings", name: routeOpenAIEmbeddings, embeds: true},
+	// Free: relayed, not metered.
+	{method: "POST", pattern: "/moderations", free: true},
+	{method: "POST", pattern: "/responses/input_tokens", free: true},
+	// Reading back, listing and deleting: no tokens are spent. A
+	// read-back of a background response settles it (background.go).
+	{method: "GET", pattern: "/models"},
+	{method: "GET", pattern: "/models/{id}"},
+	{method: "GET", pattern: "/responses/{id}", op: opGet, answers: routeOpenAIResponses},
+	{method: "DELETE", pattern: "/responses/{id}", op: opDelete, answers: routeOpenAIResponses},
+	{method: "POST", pattern: "/responses/{id}/cancel", op: opCancel, answers: routeOpenAIResponses},
+	{method: "GET", pattern: "/responses/{id}/input_items"},
+	{method: "GET", pattern: "/chat/completions"},
+	{method: "GET", pattern: "/chat/completions/{id}"},
+	{method: "POST", pattern: "/chat/completions/{id}"}, // update metadata
+	{method: "DELETE", pattern: "/chat/completions/{id}"},
+	{method: "GET", pattern: "/chat/completions/{id}/messages"},
+	{method: "GET", pattern: "/files"},
+	{method: "POST", pattern: "/files", upload: true},
+	{method: "GET", pattern: "/files/{id}"},
+	{method: "DELETE", pattern: "/files/{id}"},
+	{method: "GET", pattern: "/files/{id}/content"},
+}
+
+func (openAIDialect) name() string { return DialectOpenAI }
+
+func (openAIDialect) endpoints() []endpoint { return openAIEndpoints }
+
+// version: /mistral/chat/completions is as good as
+// /mistral/v1/chat/completions.
+func (openAIDialect) version(path string) (string, string, bool) {
+	return "v1", strings.TrimPrefix(path, "/v1"), true
+}
+
+// claim takes every /v1 path no other dialect claimed; the model of a
+// metered request chooses its provider, the rest (listing models, files)
+// are OpenAI's own.
+func (openAIDialect) claim(method, path string, h http.Header) (string, bool, bool) {
+	first, rest, _ := cutSegment(path)
+	return "openai", true, first == "v1" && rest != ""
+}
+
+func (openAIDialect) owns(path string) bool {
+	first, rest, _ := cutSegment(path)
+	return first == "v1" && (strings.HasPrefix(rest, "/chat/") || strings.HasPrefix(rest, "/responses") ||
+		rest == "/completions" || rest == "/embeddings")
+}
+
+func (openAIDialect) fromHeaders(http.Header) bool { return false }
+
+func (openAIDialect) baseURLHint() string {
+	return "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)"
+}
+
+// upstreamPath: OpenAI-style bases end in /v1 or its equivalent.
+func (openAIDialect) upstreamPath(path string) string { return strings.TrimPrefix(path, "/v1") }
+
+// compatPath: Anthropic and Gemini answer OpenAI's format under
+// Provider.OpenAIPath.
+func (openAIDialect) compatPath(p Provider) string { return p.OpenAIPath }
+
+// keyHeaders: Azure-style clients send api-key.
+var openAIKeyHeaders = []string{"Api-Key"}
+
+func (openAIDialect) keyHeaders() []string { return openAIKeyHeaders }
+
+func (openAIDialect) setKey(h http.Header, key string, bearer bool) {
+	if key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
+}
+
+func (openAIDialect) keyCheck(base string) (string, http.Header) {
+	return base + "/models", http.Header{}
+}
+
+func (openAIDialect) keyRefused(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
+
+// inspect reads chat max_tokens and max_completion_tokens (plus the
+// length of a predicted output, whose rejected tokens are billed as
+// output), completions max_tokens, n and best_of, Responses
+// max_output_tokens and background.
+func (openAIDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+	info.Model, _ = obj["model"].(string)
+	info.Stream, _ = obj["stream"].(bool)
+	info.IncludeUsage, _ = field(obj["stream_options"], "include_usage").(bool)
+	switch rt.Name {
+	case routeOpenAIResponses:
+		info.Background, _ = obj["background"].(bool)
+		info.MaxOutput = count(obj["max_output_tokens"])
+	case routeOpenAICompletions:
+		info.MaxOutput = count(obj["max_tokens"])
+		info.Choices = max(count(obj["n"]), count(obj["best_of"]))
+	case routeOpenAIEmbeddings:
+	default:
+		info.MaxOutput = max(count(obj["max_tokens"]), count(obj["max_completion_tokens"]))
+		info.Choices = count(obj["n"])
+		if info.MaxOutput > 0 {
+			info.MaxOutput = addTokens(info.MaxOutput, textBytes(field(obj["prediction"], "content")))
+		}
+	}
+
+	if rt.Name == routeOpenAIResponses {
+		// ("prompt" is the text itself on completions.)
+		for _, k := range []string{"previous_response_id", "conversation", "prompt"} {
+			if v := obj[k]; v != nil && v != "" {
+				s.unbounded = true
+			}
+		}
+	}
+	if obj["web_search_options"] != nil {
+		s.unbounded = true // search models read their results as input
+	}
+	tools, _ := obj["tools"].([]any)
+	for _, t := range tools {
+		switch typ, _ := field(t, "type").(string); typ {
+		case "function", "custom":
+		default:
+			s.unbounded = true // web_search, file_search, mcp, code_interpreter...
+		}
+	}
+	return info, s
+}
+
+// imageTokens: gpt-4o-mini bills an image as 2,833 tokens plus 5,667 per
+// 512-pixel tile, at most 8 tiles: 48,169. Every other OpenAI model costs
+// far less (gpt-4o at most 1,445; the patch-based gpt-4.1-nano at most
+// 1,536 patches × 2.46 = 3,779), and the largest documented by an
+// OpenAI-compatible provider is Qwen-VL's 16,384 at its maximum
+// resolution: 16,400 covers them.
+func (openAIDialect) imageTokens(model string) int64 {
+	if strings.Contains(strings.ToLower(model), "gpt-4o-mini") {
+		return 48_200
+	}
+	return 16_400
+}
+
+// openAIAudioPart is an audio part of a request body, matched as JSON
+// structure: inside a string value a quote is escaped, so text that
+// merely mentions it ("what does input_audio do?") does not match.
+var openAIAudioPart = regexp.MustCompile(`:\s*"input_audio"`)
+
+func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
+	var b billing
+	b.audioIn = openAIAudioPart.Match(body)
+	var ms []string
+	_ = json.Unmarshal(top["modalities"], &ms)
+	for _, m := range ms {
+		if m == "audio" {
+			b.audioOut = true
+		}
+	}
+	b.tier = jsonStr(top["service_tier"])
+	var maxCalls tokens
+	_ = json.Unmarshal(top["max_tool_calls"], &maxCalls)
+	for _, t := range tools {
+		switch typ := jsonStr(t["type"]); {
+		case strings.HasPrefix(typ, "web_search"):
+			b.webSearch = searches(int64(maxCalls))
+		case typ == "code_interpreter":
+			b.codeExec = true
+		}
+	}
+	// Chat Completions search models search once per request.
+	if _, ok := top["web_search_options"]; ok && b.webSearch == 0 {
+		b.webSearch = 1
+	}
+	return b
+}
+
+func (openAIDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+	switch rt.Name {
+	case routeOpenAIChat, routeOpenAICompletions, routeOpenAIResponses:
+		return info.Stream
+	}
+	return false
+}
+
+// prepare: chat and completions streams report usage only when asked
+// (stream_options.include_usage).
+func (openAIDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+	if !info.Stream || info.IncludeUsage || rt.Name != routeOpenAIChat && rt.Name != routeOpenAICompletions {
+		return body, false
+	}
+	nb, err := AddStreamUsage(body)
+	if err != nil {
+		return body, false
+	}
+	return nb, true
+}
+
+// usage reads a Chat Completions, Completions, Embeddings or Responses
+// answer; Groq's x_groq usage stands in when usage is missing.
+func (openAIDialect) usage(rt route, body []byte) (Usage, string, bool) {
+	var b struct {
+		Model string       `json:"model"`
+		Usage *openAIUsage `json:"usage"`
+		XGroq *struct {
+			Usage *openAIUsage `json:"usage"`
+		} `json:"x_groq"`
+		ServiceTier string         `json:"service_tier"`
+		Output      []openAIOutput `json:"output"`
+	}
+	if !decodeJSON(body, &b) {
+		return Usage{}, "", false
+	}
+	u, ok := b.Usage.usage()
+	if !ok && b.XGroq != nil {
+		u, ok = b.XGroq.Usage.usage()
+	}
+	u.ServiceTier = b.ServiceTier
+	u.WebSearchCalls, u.CodeExecutionCalls = openAIToolCalls(b.Output)
+	return u, b.Model, ok
+}
+
+// openAIMeter reads an OpenAI-style stream. It keeps no state of its own
+// (the service tier a chunk reports is the meter's tier), so a stream
+// costs no allocation for it.
+type openAIMeter struct{}
+
+func (openAIDialect) meter(route) eventMeter { return openAIMeter{} }
+
+// cutEvent: the openai SDKs raise APIError on a chunk with an "error"
+// member (Python) or on an "error" event (Node; a Responses error event
+// also carries a nested "error" object, which the Python SDK needs).
+func (openAIDialect) cutEvent(rt route, kind errKind, message string, seq int64) []byte {
+	errType := string(kind)
+	if errType == "" {
+		errType = "server_error"
+	}
+	type openAIError struct {
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    string  `json:"code"`
+	}
+	e := openAIError{Message: message, Type: errType, Code: errType}
+	var b bytes.Buffer
+	if rt.Name == routeOpenAIResponses {
+		v := struct {
+			Type     string      `json:"type"`
+			Code     string      `json:"code"`
+			Message  string      `json:"message"`
+			Param    *string     `json:"param"`
+			Sequence int64       `json:"sequence_number"`
+			Error    openAIError `json:"error"`
+		}{Type: "error", Code: errType, Message: message, Sequence: seq, Error: e}
+		b.WriteString("event: error\ndata: ")
+		b.Write(mustJSON(v))
+	} else {
+		b.WriteString("data: ")
+		b.Write(mustJSON(struct {
+			Error openAIError `json:"error"`
+		}{e}))
+	}
+	b.WriteString("\n\n")
+	return b.Bytes()
+}
+
+func (openAIDialect) errorBody(status int, kind errKind, msg string) []byte {
+	var code any
+	switch {
+	case kind == kindBudget, kind == kindUnpriced, kind == kindPaused, kind == kindLoop, kind == kindRateLimit:
+		code = kind
+	case status == http.StatusNotFound:
+		code = "not_found"
+	case status == http.StatusUnauthorized:
+		code = "invalid_api_key"
+	}
+	return mustJSON(map[string]any{"error": map[string]any{"message": msg, "type": kind, "param": nil, "code": code}})
+}
+
+// promptRequest is a Chat Completions request.
+func (openAIDialect) promptRequest(prov Provider, model string, pr Prompt, system, user string, stream bool) (string, string, http.Header, map[string]any) {
+	var msgs []map[string]string
+	if system != "" {
+		msgs = append(msgs, map[string]string{"role": "system", "content": system})
+	}
+	msgs = append(msgs, map[string]string{"role": "user", "content": user})
+	req := map[string]any{"model": model, "messages": msgs}
+	if pr.MaxTokens > 0 {
+		if prov.Name == "openai" {
+			// OpenAI's reasoning models refuse max_tokens.
+			req["max_completion_tokens"] = pr.MaxTokens
+		} else {
+			req["max_tokens"] = pr.MaxTokens
+		}
+	}
+	if pr.Temperature != nil {
+		req["temperature"] = *pr.Temperature
+	}
+	if len(pr.Schema) > 0 {
+		req["response_format"] = map[string]any{"type": "json_schema",
+			"json_schema": map[string]any{"name": schemaName(pr.Name), "schema": json.RawMessage(pr.Schema)}}
+	}
+	if stream {
+		req["stream"] = true
+		req["stream_options"] = map[string]any{"include_usage": true}
+	}
+	return "/v1/chat/completions", "", http.Header{}, req
+}
+
+func (openAIDialect) outputText(body []byte) (string, error) {
+	var doc struct {
+		Choices []struct {
+			Message struct {
+				Content *string `json:"content"`
+				Refusal *string `json:"refusal"`
+			} `json:"message"`
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("the provider's answer is not JSON: %v", err)
+	}
+	if len(doc.Choices) == 0 {
+		return "", errors.New("the provider answered with no choices")
+	}
+	m := doc.Choices[0].Message
+	if m.Content == nil {
+		if m.Refusal != nil {
+			return "", errors.New("the model refused: " + *m.Refusal)
+		}
+		return "", errors.New("the model answered with no text (finish reason " + doc.Choices[0].FinishReason + ")")
+	}
+	return *m.Content, nil
+}
+
+func (openAIDialect) deltaText(ev Event) string {
+	var c struct {
+		Choices []struct {
+			Delta struct {
+				Content string `json:"content"`
+			} `json:"delta"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(ev.Data, &c) == nil && len(c.Choices) > 0 {
+		return c.Choices[0].Delta.Content
+	}
+	return ""
+}
+
+// openAIUsage is the usage object of OpenAI's Chat Completions,
+// Completions, Embeddings and Responses APIs, and of compatible providers.
+type openAIUsage struct {
+	PromptTokens      *tokens              `json:"prompt_tokens"`
+	CompletionTokens  *tokens              `json:"completion_tokens"`
+	TotalTokens       tokens               `json:"total_tokens"`
+	PromptDetails     *openAIInputDetails  `json:"prompt_tokens_details"`
+	CompletionDetails *openAIOutputDetails `json:"completion_tokens_details"`
+	// DeepSeek reports cache hits here rather than in
+	// prompt_tokens_details.
+	PromptCacheHitTokens tokens `json:"prompt_cache_hit_tokens"`
+
+	// The Responses API's names.
+	InputTokens   *tokens              `json:"input_tokens"`
+	OutputTokens  *tokens              `json:"output_tokens"`
+	InputDetails  *openAIInputDetails  `json:"input_tokens_details"`
+	OutputDetails *openAIOutputDetails `json:"output_tokens_details"`
+}
+
+// openAIInputDetails splits the input count: Chat Completions'
+// prompt_tokens_details and the Responses API's input_tokens_details.
+// Newer models report cache writes (cache_write_tokens), billed at their
+// own rate; audio models report audio input (audio_tokens) and, in
+// cached_tokens_details, the cached part of it.
+type openAIInputDetails struct {
+	CachedTokens        tokens `json:"cached_tokens"`
+	CacheWriteTokens    tokens `json:"cache_write_tokens"`
+	AudioTokens         tokens `json:"audio_tokens"`
+	ImageTokens         tokens `json:"image_tokens"`
+	CachedTokensDetails *struct {
+		AudioTokens tokens `json:"audio_tokens"`
+		ImageTokens tokens `json:"image_tokens"`
+	} `json:"cached_tokens_details"`
+}
+
+// openAIOutputDetails splits the output count: reasoning, audio and image
+// tokens are parts of it.
+type openAIOutputDetails struct {
+	ReasoningTokens tokens `json:"reasoning_tokens"`
+	AudioTokens     tokens `json:"audio_tokens"`
+	ImageTokens     tokens `json:"image_tokens"`
+}
+
+// usage converts u; ok is false when it holds no token counts.
+func (u *openAIUsage) usage() (Usage, bool) {
+	if u == nil {
+		return Usage{}, false
+	}
+	var in, out, cached, reasoning int64
+	ok := false
+	if u.PromptTokens != nil || u.CompletionTokens != nil {
+		ok = true
+		in, out = deref(u.PromptTokens), deref(u.CompletionTokens)
+	}
+	if u.InputTokens != nil || u.OutputTokens != nil {
+		ok = true
+		in, out = deref(u.InputTokens), deref(u.OutputTokens)
+	}
+	if !ok {
+		return Usage{}, false
+	}
+	inD := u.PromptDetails
+	if inD == nil || inD.CachedTokens == 0 && inD.CacheWriteTokens == 0 && inD.AudioTokens == 0 && inD.ImageTokens == 0 {
+		if u.InputDetails != nil {
+			inD = u.InputDetails
+		}
+	}
+	outD := u.CompletionDetails
+	if outD == nil || outD.ReasoningTokens == 0 && outD.AudioTokens == 0 && outD.ImageTokens == 0 {
+		if u.OutputDetails != nil {
+			outD = u.OutputDetails
+		}
+	}
+	var d openAIInputDetails
+	if inD != nil {
+		d = *inD
+	}
+	cached = int64(d.CachedTokens)
+	if cached == 0 {
+		cached = int64(u.PromptCacheHitTokens)
+	}
+	var od openAIOutputDetails
+	if outD != nil {
+		od = *outD
+	}
+	reasoning = int64(od.ReasoningTokens)
+	// OpenAI counts reasoning inside completion_tokens. Some compatible
+	// providers (xAI among them) count it beside: their total then adds
+	// up only with reasoning added.
+	if reasoning > 0 && int64(u.TotalTokens) == in+out+reasoning {
+		out += reasoning
+	}
+	got := Usage{InputTokens: in, OutputTokens: out, CachedInputTokens: cached, ReasoningTokens: reasoning,
+		CacheWriteTokens: int64(d.CacheWriteTokens), OutputAudioTokens: int64(od.AudioTokens), OutputImageTokens: int64(od.ImageTokens)}
+	// audio_tokens and image_tokens count every input token of the
+	// modality, cached ones included.
+	var cachedAudio, cachedImage int64
+	if cd := d.CachedTokensDetails; cd != nil {
+		cachedAudio, cachedImage = int64(cd.AudioTokens), int64(cd.ImageTokens)
+	}
+	got.CachedAudioTokens = cachedAudio
+	got.InputAudioTokens = max(int64(d.AudioTokens)-cachedAudio, 0)
+	got.InputImageTokens = max(int64(d.ImageTokens)-cachedImage, 0)
+	return got.normalize(), true
+}
+
+// openAIOutput is an output item of a Responses API response.
+type openAIOutput struct {
+	Type string `json:"type"`
+}
+
+// openAIToolCalls counts the built-in tool calls among a response's output
+// items that are billed per call: web searches and code interpreter runs.
+func openAIToolCalls(items []openAIOutput) (webSearch, codeExec int64) {
+	for _, it := range items {
+		switch it.Type {
+		case "web_search_call":
+			webSearch++
+		case "code_interpreter_call":
+			codeExec++
+		}
+	}
+	return webSearch, codeExec
+}
+
+var (
+	usageKey  = []byte(`"usage"`)
+	usageNull = []byte(`"usage":null`)
+	// chunkKeys are the members that make a chunk worth decoding.
+	chunkKeys = [][]byte{[]byte(`"error"`), []byte(`"x_groq"`), []byte(`"type"`)}
+)
+
+// plainChunk reports whether an OpenAI-style chunk can carry nothing the
+// meter reads once the stream's id and model are known: no usage (or
+// only "usage":null), no error, no Groq extension, no Responses event
+// type. It looks at bytes, so a string in the chunk that happens to hold
+// one of those names makes it answer false; false only means the chunk is
+// decoded in full.
+func plainChunk(data []byte) bool {
+	for _, k := range chunkKeys {
+		if bytes.Contains(data, k) {
+			return false
+		}
+	}
+	n := bytes.Count(data, usageKey)
+	return n == 0 || n == 1 && bytes.Contains(data, usageNull)
+}
+
+// openAIChunk is a Chat Completions or Completions chunk, or a Responses
+// API event, as far as metering needs it.
+type openAIChunk struct {
+	ID      string          `json:"id"`
+	Model   string          `json:"model"`
+	Choices json.RawMessage `json:"choices"`
+	Usage   json.RawMessage `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+	XGroq   *struct {
+		Usage *openAIUsage `json:"usage"`
+	} `json:"x_groq"`
+	ServiceTier string `json:"service_tier"`
+
+	// Responses API events.
+	Type     string `json:"type"`
+	Sequence tokens `json:"sequence_number"`
+	Response *struct {
+		ID          string          `json:"id"`
+		Model       string          `json:"model"`
+		Usage       *openAIUsage    `json:"usage"`
+		Error       json.RawMessage `json:"error"`
+		ServiceTier string          `json:"service_tier"`
+		Output      []openAIOutput  `json:"output"`
+	} `json:"response"`
+	Code    json.RawMessage `json:"code"`
+	Message string          `json:"message"`
+}
+
+func (o openAIMeter) event(m *streamMeter, ev Event) []byte {
+	data := bytes.TrimSpace(ev.Data)
+	if bytes.Equal(data, []byte("[DONE]")) {
+		m.Done = true
+		return ev.Raw
+	}
+	if len(data) == 0 || data[0] != '{' {
+		return ev.Raw
+	}
+	if m.UpstreamID != "" && m.Model != "" && plainChunk(data) {
+		// A content delta like the hundreds before it: nothing to read,
+		// so nothing to decode (or allocate) for it.
+		if m.HideUsage && bytes.Contains(data, usageNull) {
+			return stripNullMember(ev, "usage")
+		}
+		return ev.Raw
+	}
+	var c openAIChunk
+	if !decodeJSON(data, &c) {
+		return ev.Raw
+	}
+	if c.Type != "" && (strings.HasPrefix(c.Type, "response.") || c.Type == "error") {
+		o.responsesEvent(m, &c)
+		return ev.Raw
+	}
+	if c.ID != "" && m.UpstreamID == "" {
+		m.UpstreamID = c.ID
+	}
+	if c.Model != "" {
+		m.Model = c.Model
+	}
+	if c.ServiceTier != "" {
+		m.tier = c.ServiceTier
+	}
+	if isPresent(c.Error) {
+		m.ErrorMessage = errorText(c.Error)
+	}
+	usageSet := isPresent(c.Usage)
+	if usageSet {
+		var u openAIUsage
+		if decodeJSON(c.Usage, &u) {
+			if got, ok := u.usage(); ok {
+				m.Usage = got
+			}
+		}
+	} else if c.XGroq != nil {
+		if got, ok := c.XGroq.Usage.usage(); ok {
+			m.Usage = got
+		}
+	}
+	if !m.Usage.IsZero() {
+		m.Usage.ServiceTier = m.tier
+	}
+	if !m.HideUsage {
+		return ev.Raw
+	}
+	if usageSet && isEmptyArray(c.Choices) {
+		return nil // the usage-only chunk the caller did not ask for
+	}
+	if c.Usage != nil && !usageSet {
+		return stripNullMember(ev, "usage")
+	}
+	return ev.Raw
+}
+
+// responsesEvent notes a Responses API event.
+func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
+	m.seq = max(m.seq, int64(c.Sequence))
+	if r := c.Response; r != nil {
+		if r.ID != "" {
+			m.UpstreamID = r.ID
+		}
+		if r.Model != "" {
+			m.Model = r.Model
+		}
+	}
+	switch c.Type {
+	case "response.completed", "response.incomplete", "response.failed":
+		m.Done = true
+		if c.Response == nil {
+			return
+		}
+		if u, ok := c.Response.Usage.usage(); ok {
+			m.Usage = u
+			m.Usage.ServiceTier = c.Response.ServiceTier
+			m.Usage.WebSearchCalls, m.Usage.CodeExecutionCalls = openAIToolCalls(c.Response.Output)
+		}
+		if c.Type == "response.failed" {
+			m.ErrorMessage = "response failed"
+			if isPresent(c.Response.Error) {
+				m.ErrorMessage = errorText(c.Response.Error)
+			}
+		}
+	case "error":
+		switch {
+		case isPresent(c.Error):
+			m.ErrorMessage = errorText(c.Error)
+		default:
+			m.ErrorMessage = joinError(jsonString(c.Code), c.Message)
+		}
+	}
+}
