@@ -67,7 +67,7 @@ func encodeHold(h gateway.Hold) ([]byte, error) {
 // TestEncodersKnowTheShapes says so).
 const (
 	recordShape = "ID string id|Time time.Time time|Token string token|Provider string provider|Model string model|" +
-		"Route string route|Prompt string prompt,omitempty|Stream bool stream|Status int status|Outcome string outcome|" +
+		"Route string route|Prompt string prompt,omitempty|Stream bool stream|Status int status|Outcome gateway.Outcome outcome|" +
 		"Usage gateway.Usage {InputTokens int64 input_tokens|OutputTokens int64 output_tokens|" +
 		"CachedInputTokens int64 cached_input_tokens|CacheWriteTokens int64 cache_write_tokens|" +
 		"CacheWrite1hTokens int64 cache_write_1h_tokens,omitempty|ReasoningTokens int64 reasoning_tokens|" +
@@ -157,7 +157,7 @@ func appendRecord(b []byte, r *gateway.Record) ([]byte, error) {
 	optStr("prompt", r.Prompt)
 	flag("stream", r.Stream)
 	num("status", int64(r.Status))
-	str("outcome", r.Outcome)
+	str("outcome", string(r.Outcome))
 	u := &r.Usage
 	num("input_tokens", u.InputTokens)
 	num("output_tokens", u.OutputTokens)
