@@ -424,6 +424,12 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	return r, true, db.applySettled([]gateway.Record{r}), nil
 }
 
+// encodeHold is h as the journal and the holds bucket keep it.
+func encodeHold(h gateway.Hold) ([]byte, error) { return json.Marshal(h) }
+
+// encodeRecord is r as the log keeps it.
+func encodeRecord(r gateway.Record) ([]byte, error) { return json.Marshal(r) }
+
 // isRefusal reports whether outcome means Sluice never forwarded the
 // request, which then costs nothing.
 func isRefusal(outcome gateway.Outcome) bool {
