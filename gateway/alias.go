@@ -201,8 +201,8 @@ type Target struct {
 
 func (t Target) String() string { return t.Provider + "/" + t.Model }
 
-// key is t as targets compare: the model as ModelID has it.
-func (t Target) key() Target { return Target{t.Provider, ModelID(t.Provider, t.Model)} }
+// key is t as targets compare: the model as modelID has it.
+func (t Target) key() Target { return Target{t.Provider, modelID(t.Provider, t.Model)} }
 
 // ResolveTarget reads s as an alias's target: "provider/model" for a
 // provider Sluice knows, or a model the price table prices at exactly one

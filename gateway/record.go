@@ -145,7 +145,7 @@ type Record struct {
 	After     string `json:"after,omitempty"`
 
 	// RequestBody and ResponseBody are kept only when the user opts in to
-	// body logging, cut at MaxLoggedBody bytes, with secrets redacted.
+	// body logging, cut at maxLoggedBody bytes, with secrets redacted.
 	RequestBody  string `json:"request_body,omitempty"`
 	ResponseBody string `json:"response_body,omitempty"`
 }

@@ -155,7 +155,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		rt.Name = rt.answers
 	}
 	m := newStreamMeter(x.route.dialect, rt, hideUsage)
-	er := NewEventReader(body)
+	er := newSSEReader(body)
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode
@@ -163,7 +163,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	for {
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
-			b := m.Relay(ev)
+			b := m.relay(ev)
 			if x.sliced {
 				shown += shownBytes(ev.Data)
 			}
@@ -172,12 +172,12 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			// budgets grant.
 			if msg := p.growHold(x, m.Usage, shown); msg != "" {
 				outcome, errMsg = OutcomeCut, "stream cut: "+msg
-				w.Write(m.Cut(kindBudget, "Sluice ended this stream: "+msg))
+				w.Write(m.cut(kindBudget, "Sluice ended this stream: "+msg))
 				rc.Flush()
 				break
 			}
 			if len(b) > 0 {
-				if x.logBodies && len(x.respBody) < MaxLoggedBody {
+				if x.logBodies && len(x.respBody) < maxLoggedBody {
 					x.respBody = append(x.respBody, b...)
 				}
 				if x.rec.TTFBMS == 0 {
@@ -193,7 +193,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if err == io.EOF {
 			if !m.Done && m.ErrorMessage == "" && x.route.metered() {
 				outcome, errMsg = OutcomeCut, "upstream ended the stream without its final event"
-				w.Write(m.Cut(kindUpstream, "the provider ended the stream early"))
+				w.Write(m.cut(kindUpstream, "the provider ended the stream early"))
 				rc.Flush()
 			}
 			break
@@ -201,10 +201,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if err != nil {
 			outcome, errMsg = interruption(ctx, err)
 			if errors.Is(context.Cause(ctx), errPaused) {
-				w.Write(m.Cut(kindPaused, "Sluice ended this stream: it was paused"))
+				w.Write(m.cut(kindPaused, "Sluice ended this stream: it was paused"))
 				rc.Flush()
 			} else if outcome != OutcomeCanceled {
-				w.Write(m.Cut(kindUpstream, "the provider's stream broke off: "+errMsg))
+				w.Write(m.cut(kindUpstream, "the provider's stream broke off: "+errMsg))
 				rc.Flush()
 			}
 			status = statusFor(outcome, status)
@@ -294,7 +294,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 	// An upstream's error text may echo the key it was sent.
 	x.rec.Error = Redact(errMsg)
 	if x.logBodies {
-		x.rec.ResponseBody = LoggedBody(x.respBody)
+		x.rec.ResponseBody = loggedBody(x.respBody)
 	}
 	defer func() { x.call.report(x.rec) }()
 	switch {
@@ -443,7 +443,7 @@ func statusFor(outcome Outcome, status int) int {
 // at the billing page), so it is shown with what to do about it.
 func classifyUpstreamError(provider string, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
-	msg, _ = RedactPrefix(body, 2000)
+	msg, _ = redactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(body) {
 		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}
