@@ -419,7 +419,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 // (/ollama/v1/...) is served.
 func (p *Proxy) authenticate(ctx context.Context, x *exchange, cred string, providers map[string]Provider) *failure {
 	switch {
-	case strings.HasPrefix(cred, LocalTokenPrefix):
+	case IsLocalToken(cred):
 		name, err := p.token(ctx, cred)
 		if errors.Is(err, ErrUnknownToken) {
 			return fail(http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`").blocked(ReasonAuth)
@@ -498,7 +498,7 @@ func (p *Proxy) upstreamKey(ctx context.Context, x *exchange, cred string, provi
 	prov := x.provider
 	var key string
 	switch {
-	case strings.HasPrefix(cred, LocalTokenPrefix):
+	case IsLocalToken(cred):
 		if prov.Keyless {
 			break
 		}

@@ -36,7 +36,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		}
 		p.finish(x, status, outcome, u, err.Error())
 		if outcome != OutcomeCanceled {
-			writeError(w, x.route.dialect, status, kind, msg)
+			// Recorded by finish, with the upstream's own words.
+			p.fail(w, r, x.route.dialect, nil, fail(status, kind, msg))
 		}
 		return
 	}
