@@ -437,6 +437,10 @@ type logRow struct {
 	Budget             string          `json:"budget"`
 	Reason             string          `json:"reason"`
 	Error              string          `json:"error"`
+	Alias              string          `json:"alias"`
+	Routed             string          `json:"routed"`
+	CallerRoute        string          `json:"caller_route"`
+	AskedModel         string          `json:"asked_model"`
 }
 
 // logRows returns every row `sluice log --json` prints.

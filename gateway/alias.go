@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -418,4 +420,116 @@ func fallsBack(status int, err error, stopped bool) bool {
 		return true
 	}
 	return status == http.StatusTooManyRequests || status >= 500 && status <= 599
+}
+
+// aliasAttempts is where a request for an alias stands among the targets
+// it may try. It belongs to one request.
+type aliasAttempts struct {
+	name  string // the alias, as the caller named it
+	steps []step
+	i     int // the step being tried
+	// failed says how the attempt before this one failed.
+	failed string
+}
+
+// current returns the target being tried; false for a request that named
+// no alias.
+func (a *aliasAttempts) current() (step, bool) {
+	if a == nil || a.i >= len(a.steps) {
+		return step{}, false
+	}
+	return a.steps[a.i], true
+}
+
+// more reports whether a target is left to try after the current one.
+func (a *aliasAttempts) more() bool { return a != nil && a.i+1 < len(a.steps) }
+
+// next returns the exchange of the attempt at the next target: what the
+// request was when it had been read, with a record of its own that says
+// which attempt it follows.
+func (a *aliasAttempts) next(x *exchange, now time.Time) *exchange {
+	a.i++
+	nx := &exchange{route: x.in.route, start: now, userAgent: x.userAgent, logBodies: x.logBodies, call: x.call, in: x.in, alias: a}
+	nx.rec = Record{ID: NewID(now), Time: now, Route: x.rec.Route, Prompt: x.rec.Prompt, Token: x.in.token,
+		RequestBody: x.rec.RequestBody, After: x.rec.ID}
+	return nx
+}
+
+// use sets x up for the current target: the record says which it is and
+// why, and the body (or, for a model named in the path, the route) names
+// its model.
+func (a *aliasAttempts) use(x *exchange, s step, body []byte) ([]byte, *failure) {
+	x.rec.Alias, x.rec.Routed, x.rec.Attempt = a.name, s.routed, a.i+1
+	x.rec.RouteNote = s.why
+	if a.failed != "" {
+		x.rec.RouteNote += ", after " + a.failed
+	}
+	if x.route.Model != "" {
+		// The model is in the path (Gemini's): the path names the
+		// target's instead.
+		x.route.Path = strings.Replace(x.route.Path, "/models/"+x.route.Model, "/models/"+s.target.Model, 1)
+		x.route.Model = s.target.Model
+		return body, nil
+	}
+	nb, err := setJSONMember(body, "model", s.target.Model)
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
+	}
+	return nb, nil
+}
+
+// resolveAlias returns what a request for model tries when model is an
+// alias, and nil when it is not.
+func (p *Proxy) resolveAlias(x *exchange, model string, providers map[string]Provider) (*aliasAttempts, *failure) {
+	if p.Aliases == nil || model == "" {
+		return nil, nil
+	}
+	a, ok := p.Aliases.Alias(model)
+	if !ok {
+		return nil, nil
+	}
+	pl := aliasPlanner{aliases: p.Aliases, providers: providers, prices: p.Prices()}
+	if sw, ok := p.Ledger.(SoftWatcher); ok {
+		pl.pastSoft = func(t Target) (string, bool) {
+			return sw.PastSoft(Hold{Time: x.start, Token: x.rec.Token, Provider: t.Provider, Model: modelID(t.Provider, t.Model),
+				Route: x.rec.Route, Prompt: x.rec.Prompt, Stream: x.info.Stream || x.route.Stream})
+		}
+	}
+	steps, err := pl.plan(a)
+	if err != nil || len(steps) == 0 {
+		return nil, fail(http.StatusNotFound, kindNotFound,
+			fmt.Sprintf("the model %q is an alias Sluice cannot follow (%v): fix it with `sluice alias set` or on the Aliases page", model, err)).blocked(ReasonRoute)
+	}
+	return &aliasAttempts{name: a.Name, steps: steps}, nil
+}
+
+// fallBack ends an attempt at an alias's target that failed before its
+// first byte, when the failure is one another target may not share (see
+// fallsBack) and a target is left: it records the attempt, which charges
+// nothing, and reports true. The caller has been sent nothing.
+func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp *http.Response, err error) bool {
+	if !x.alias.more() {
+		return false
+	}
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	if !fallsBack(status, err, r.Context().Err() != nil || context.Cause(ctx) != nil) {
+		return false
+	}
+	target := x.provider.Name + "/" + x.rec.Model
+	if err != nil {
+		status, outcome, _, _ := upstreamFailure(r.Context(), err, x.provider.Name)
+		x.alias.failed = target + " failed: " + Redact(err.Error())
+		p.finish(x, status, outcome, Usage{}, err.Error())
+		return true
+	}
+	defer resp.Body.Close()
+	x.rec.UpstreamID = upstreamRequestID(resp.Header)
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	outcome, msg := classifyUpstreamError(x.provider.Name, status, b)
+	x.alias.failed = fmt.Sprintf("%s answered %d", target, status)
+	p.finish(x, status, outcome, Usage{}, msg)
+	return true
 }

@@ -34,6 +34,11 @@ type Proxy struct {
 	Keys KeySource
 	// Tokens resolves local tokens. Nil means no local token is valid.
 	Tokens TokenSource
+	// Aliases resolves model names that stand for other models, with
+	// their fallbacks (see alias.go). Nil means no aliases. When Ledger
+	// is a SoftWatcher, an alias's over-soft target serves once a budget
+	// is past its soft threshold.
+	Aliases AliasSource
 
 	// Transport sends requests upstream. Nil means a transport tuned for
 	// many concurrent streams to few hosts, with HeaderTimeout.
@@ -104,6 +109,12 @@ type Policy struct {
 	// AllowedOrigins are browser origins ("http://localhost:3000") whose
 	// requests are served. Every other browser request is refused.
 	AllowedOrigins []string
+	// CompatEndpoints sends OpenAI-format requests for Anthropic and
+	// Gemini models to those providers' OpenAI-compatible endpoints, as
+	// they came, instead of translating them for the providers' own APIs.
+	// The compatible endpoints lack features (Anthropic's prompt caching
+	// and thinking control) and approximate errors.
+	CompatEndpoints bool
 	// LogBodies keeps request and response bodies in the records, cut at
 	// maxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
@@ -280,6 +291,15 @@ type exchange struct {
 	// deferred is the record of a background response waiting on the
 	// response this read-back names, if any.
 	deferred *Record
+	// alias is what a request for an alias tries, nil for a request that
+	// named a model itself.
+	alias *aliasAttempts
+	// in is what every attempt at the request starts from.
+	in *attemptInput
+	// xl is the translation of a request sent in its provider's format
+	// rather than the caller's, or nil. route, info and billing are then
+	// the provider's.
+	xl *translation
 }
 
 // ServeHTTP serves one provider request: it takes it through the stages
@@ -294,16 +314,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if release != nil {
 		defer release()
 	}
-	if f != nil {
-		p.fail(w, r, x.route.dialect, x, f)
-		return
+	for {
+		if f != nil {
+			p.fail(w, r, x.callerDialect(), x, f)
+			return
+		}
+		// The body's room in the gate is given back once it has gone
+		// upstream for the last time, not when a long stream ends.
+		last := !x.alias.more()
+		if last && out.Body != nil && out.Body != http.NoBody {
+			out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
+		}
+		if !p.relay(w, r, x, out, hide) {
+			return
+		}
+		// The target failed before its first byte, and was recorded: the
+		// alias's next target, a request of its own.
+		x = x.alias.next(x, p.now())
+		out, hide, f = p.attempt(r, x)
 	}
-	// The body's room in the gate is given back once it has gone upstream,
-	// not when a long stream ends.
-	if out.Body != nil && out.Body != http.NoBody {
-		out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
-	}
-	p.relay(w, r, x, out, hide)
 }
 
 // prepare takes a request from its arrival to the request that goes
@@ -344,7 +373,6 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if f != nil {
 		return nil, false, nil, f
 	}
-	d := rt.dialect
 
 	// Authenticate from the headers (or Gemini's ?key=) before a byte of
 	// the body is read: a caller without a credential, or with a local
@@ -370,16 +398,42 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if x.logBodies {
 		x.rec.RequestBody = loggedBody(body)
 	}
-	body, f = p.choose(r, x, body, providers)
+	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, route: rt, token: x.rec.Token}
+	out, hide, f = p.attempt(r, x)
+	return out, hide, release, f
+}
+
+// attemptInput is what each attempt at a request starts from: the body as
+// the caller sent it, the caller's credential, and the providers in force
+// when it arrived.
+type attemptInput struct {
+	body      []byte
+	cred      string
+	bearer    bool
+	providers map[string]Provider
+	route     route  // the route as parsed
+	token     string // the local token's name, once authenticated
+}
+
+// attempt takes a read request on to the request that goes upstream:
+// choose the provider (or the alias's next target) and its key, the
+// runaway guard (once a request), estimate and hold. A request for an
+// alias may be attempted once for each of its targets.
+func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide bool, f *failure) {
+	rt := x.route
+	cred, bearer, providers := x.in.cred, x.in.bearer, x.in.providers
+	body, f := p.choose(r, x, x.in.body, providers)
 	if f != nil {
-		return nil, false, release, f
+		return nil, false, f
 	}
 	key, f := p.upstreamKey(r.Context(), x, cred, providers)
 	if f != nil {
-		return nil, false, release, f
+		return nil, false, f
 	}
-	if f := p.runaway(x, body); f != nil {
-		return nil, false, release, f
+	if x.rec.Attempt <= 1 {
+		if f := p.runaway(x, body); f != nil {
+			return nil, false, f
+		}
 	}
 
 	// A read-back of a background response Sluice holds for is watched
@@ -399,17 +453,17 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	// Estimate and hold before a byte goes upstream.
 	if rt.metered() {
 		if f := p.admit(x); f != nil {
-			return nil, false, release, f
+			return nil, false, f
 		}
-		body, hide = d.prepare(rt, x.info, body)
+		body, hide = x.route.dialect.prepare(x.route, x.info, body)
 	}
 
 	out, err := p.outbound(r, x, body, key, bearer)
 	if err != nil {
 		p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, err.Error())
-		return nil, false, release, fail(http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
+		return nil, false, fail(http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
 	}
-	return out, hide, release, nil
+	return out, hide, nil
 }
 
 // authenticate checks the caller's credential against the route, from the
@@ -460,33 +514,33 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 		}
 	}
 	provName := rt.Provider
-	if provName == "" {
-		var upstreamModel string
-		provName, upstreamModel = routeModel(model, d, providers, p.Prices())
-		if upstreamModel != model {
-			nb, err := setJSONMember(body, "model", upstreamModel)
-			if err != nil {
-				return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
+	if rt.metered() && !rt.prefixed {
+		if x.alias == nil {
+			a, f := p.resolveAlias(x, model, providers)
+			if f != nil {
+				return nil, f
 			}
-			body, model = nb, upstreamModel
+			x.alias = a
+		}
+		if s, ok := x.alias.current(); ok {
+			var f *failure
+			if body, f = x.alias.use(x, s, body); f != nil {
+				return nil, f
+			}
+			provName, model = s.target.Provider, s.target.Model
 		}
 	}
-	prov, ok := providers[provName]
-	if !ok {
-		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(provName)).blocked(ReasonRoute)
-	}
-	if prov.Dialect != d.name() {
-		if d.compatPath(prov) == "" {
-			return nil, fail(http.StatusNotFound, kindNotFound,
-				fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.name())).blocked(ReasonRoute)
+	if x.alias == nil && rt.metered() && !rt.prefixed && provName != "" {
+		// A model of another provider, named on a route of this format
+		// whose own provider would serve it otherwise.
+		if mp, um, ok := modelProvider(model, providers, p.Prices()); ok {
+			provName, model = mp, um
 		}
-		x.compat = true
 	}
-	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, modelID(prov.Name, model)
-	x.rec.Stream = x.info.Stream || rt.Stream
-	x.sse = d.eventStream(rt, x.info, r.URL.Query())
-	return body, nil
+	if provName == "" {
+		provName, model = routeModel(model, d, providers, p.Prices())
+	}
+	return p.aim(r, x, body, Target{Provider: provName, Model: model}, providers)
 }
 
 // upstreamKey is the key the request goes upstream with: a local token is
@@ -747,7 +801,11 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	target, err := upstreamTarget(x.provider, x.route.dialect, x.compat, x.route.Path, outboundQuery(r.URL.Query()))
+	q := outboundQuery(r.URL.Query())
+	if x.xl != nil {
+		q = x.xl.query
+	}
+	target, err := upstreamTarget(x.provider, x.route.dialect, x.compat, x.route.Path, q)
 	if err != nil {
 		return nil, err
 	}
@@ -764,6 +822,9 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	stripCredentials(out.Header, p.dialectList())
 	// The route's dialect is the provider's, or the one its compatible
 	// endpoint speaks: it says where the key goes.
+	if x.xl != nil {
+		x.route.dialect.(translatingDialect).targetHeaders(out.Header)
+	}
 	x.route.dialect.setKey(out.Header, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")

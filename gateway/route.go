@@ -11,6 +11,9 @@ type route struct {
 	dialect  dialect   // the caller's dialect: errors are shaped in it
 	Name     routeName // "openai.chat", ...; "" for a request relayed unmetered
 	Provider string    // "" on routes whose provider the model chooses
+	// prefixed: the path named its provider (/{provider}/...), which then
+	// serves the request whatever its model; an alias does not apply.
+	prefixed bool
 	// Path is the path as the provider's own API spells it
 	// ("/v1/chat/completions"), rebuilt from the allow-list entry and the
 	// checked segments the caller sent: never the caller's raw path.
@@ -124,7 +127,7 @@ func parseRoute(method, path string, h http.Header, providers map[string]Provide
 				return route{dialect: requestDialect(path, h, providers, ds)}, routeFailure("provider " + p.Name + " speaks " + strconvQuote(p.Dialect) + ", which Sluice does not")
 			}
 			r, f := parseDialectRoute(d, method, rest)
-			r.Provider = p.Name
+			r.Provider, r.prefixed = p.Name, true
 			return r, f
 		}
 	}

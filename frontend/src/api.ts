@@ -156,6 +156,14 @@ export interface RecordRow extends Usage {
   upstream_request_id?: string;
   /** the saved prompt the request was made for (POST /p/NAME) */
   prompt?: string;
+  /** the alias the request named; provider and model are the target that served this attempt */
+  alias?: string;
+  /** why that target: target, fallback or over-soft */
+  routed?: string;
+  route_note?: string;
+  /** this attempt's place among the alias's attempts, from 1; after is the failed attempt it followed */
+  attempt?: number;
+  after?: string;
   held_usd: Money;
   error?: string;
   /** why Sluice refused it (budget, unpriced, loop, rpm, pause) or blocked it (auth, guard, route, request) */
@@ -165,6 +173,10 @@ export interface RecordRow extends Usage {
   price?: string;
   /** what the price row could not price: the record is partially priced */
   unpriced?: string[];
+  /** the route the caller spoke, when Sluice translated its request into the provider's format */
+  caller_route?: string;
+  /** the model the caller named, when Sluice translated its request */
+  asked_model?: string;
 }
 
 export interface CostLine {
@@ -350,6 +362,8 @@ export interface Settings {
   time_zone?: string;
   allowed_origins?: string[] | null;
   log_bodies: boolean;
+  /** send OpenAI-format requests for Anthropic and Gemini models to their OpenAI-compatible endpoints instead of translating them */
+  compat_endpoints?: boolean;
   retention_days: number;
   close_action?: string;
   loop_off?: boolean;

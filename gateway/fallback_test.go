@@ -1,0 +1,438 @@
+package gateway_test
+
+// These tests send requests for an alias through the whole request path
+// on a real ledger (a store.DB in a temporary directory, which also keeps
+// the aliases): the alias's target is a fake upstream that fails in one
+// way, its fallback one that answers. A fallback is tried only when the
+// target failed before its first byte (429, 5xx, a connection that broke
+// before the headers, a timeout), and every attempt is a record of its
+// own.
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
+)
+
+// Ways a fake upstream fails.
+const (
+	upOK         = "ok"
+	up503        = "503"
+	up429        = "429"
+	up400        = "400"
+	upReset      = "reset before headers"
+	upResetFirst = "reset after the first byte"
+	upStall      = "no headers in time"
+)
+
+// fallbackRig is a Proxy on a real ledger with two upstreams: openai,
+// which fails as the test says, and mistral, which answers.
+type fallbackRig struct {
+	db            *store.DB
+	proxy         *gateway.Proxy
+	srv           *httptest.Server
+	token         string
+	primary, back atomic.Int32 // requests each upstream got
+}
+
+const (
+	backIn, backOut = 21, 7 // the tokens mistral reports
+	firstWord       = "first-word "
+)
+
+func newFallbackRig(t *testing.T, fault string, configure func(*gateway.Proxy)) *fallbackRig {
+	t.Helper()
+	g := &fallbackRig{}
+	primary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.primary.Add(1)
+		io.ReadAll(r.Body)
+		rc := http.NewResponseController(w)
+		drop := func() {
+			conn, _, err := rc.Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			conn.Close()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch fault {
+		case up503:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"message":"The engine is currently overloaded, please try again later","type":"server_error","param":null,"code":null}}`)
+		case up429:
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"message":"Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+		case up400:
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"message":"Invalid value for 'temperature': must be at most 2.","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}`)
+		case upReset:
+			drop()
+		case upStall:
+			<-r.Context().Done()
+		case upResetFirst:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, chunk("primary", firstWord))
+			rc.Flush()
+			time.Sleep(20 * time.Millisecond)
+			drop()
+		default:
+			io.WriteString(w, chatJSON("primary", 10, 5, 8))
+		}
+	}))
+	t.Cleanup(primary.Close)
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.back.Add(1)
+		req, err := readUpstreamRequest(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if req.Stream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, chunk("back", "from the fallback"))
+			io.WriteString(w, usageChunk("back", backIn, backOut))
+			io.WriteString(w, "data: [DONE]\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, strings.Replace(chatJSON("back", backIn, backOut, 8), `"aaaaaaaa"`, `"from the fallback"`, 1))
+	}))
+	t.Cleanup(back.Close)
+
+	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	g.db = db
+	if g.token, err = db.NewToken("agent"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-4o-mini", Fallbacks: []string{"mistral/mistral-small-latest"}}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"openai": primary.URL + "/v1", "mistral": back.URL + "/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-openai-key", "mistral": "mistral-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(primary.URL), gateway.HostOf(back.URL)}))
+	if configure != nil {
+		configure(p)
+	}
+	g.proxy = p
+	t.Cleanup(p.Wait)
+	g.srv = httptest.NewServer(p)
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// send asks for model, as a stream or not, and returns the answer.
+func (g *fallbackRig) send(t *testing.T, model string, stream bool) (int, string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"model":%q,"max_tokens":100,"stream":%v,"messages":[{"role":"user","content":"Say hello."}]}`, model, stream)
+	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// records waits for want records and no open hold, and returns them
+// oldest first.
+func (g *fallbackRig) records(t *testing.T, want int) []gateway.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, err := g.db.Records(store.LogQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) >= want && g.db.OpenHolds() == 0 || time.Now().After(deadline) {
+			if len(recs) != want || g.db.OpenHolds() != 0 {
+				t.Fatalf("%d records and %d open holds, want %d and none: %+v", len(recs), g.db.OpenHolds(), want, recs)
+			}
+			for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+				recs[i], recs[j] = recs[j], recs[i]
+			}
+			return recs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mistralSmall(t *testing.T) gateway.Price {
+	t.Helper()
+	pr, ok := gateway.DefaultPrices().Lookup("mistral", "mistral-small-latest")
+	if !ok {
+		t.Fatal("no price for mistral/mistral-small-latest")
+	}
+	return pr
+}
+
+// TestFallbackBeforeFirstByte: a target that fails before its first byte
+// with 503, 429, a connection that broke before the headers, or no
+// headers in time hands the request to the fallback. The caller gets the
+// fallback's answer; the failed attempt is a record that costs nothing,
+// and the answered one a record of its own at the fallback's price.
+func TestFallbackBeforeFirstByte(t *testing.T) {
+	for _, fault := range []string{up503, up429, upReset, upStall} {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", fault, stream), func(t *testing.T) {
+				g := newFallbackRig(t, fault, func(p *gateway.Proxy) { p.HeaderTimeout = 300 * time.Millisecond })
+				status, body := g.send(t, "smart", stream)
+				if status != http.StatusOK || !strings.Contains(body, "from the fallback") {
+					t.Fatalf("answer %d %s, want the fallback's", status, body)
+				}
+				if g.primary.Load() != 1 || g.back.Load() != 1 {
+					t.Errorf("upstreams got %d and %d requests, want 1 each", g.primary.Load(), g.back.Load())
+				}
+				recs := g.records(t, 2)
+				failed, served := recs[0], recs[1]
+				if failed.Provider != "openai" || failed.Model != "gpt-4o-mini" || failed.Outcome == gateway.OutcomeOK || failed.Cost != 0 ||
+					failed.Alias != "smart" || failed.Routed != gateway.RoutedTarget || failed.Attempt != 1 || failed.Error == "" {
+					t.Errorf("failed attempt's record = %+v", failed)
+				}
+				switch fault {
+				case up503, up429:
+					if failed.Status != map[string]int{up503: 503, up429: 429}[fault] {
+						t.Errorf("failed attempt's status %d", failed.Status)
+					}
+				case upStall:
+					if failed.Status != http.StatusGatewayTimeout {
+						t.Errorf("timed-out attempt's status %d, want 504", failed.Status)
+					}
+				}
+				want := mistralSmall(t).Cost(gateway.Usage{InputTokens: backIn, OutputTokens: backOut})
+				if served.Provider != "mistral" || served.Model != "mistral-small-latest" || served.Outcome != gateway.OutcomeOK || served.Status != 200 ||
+					served.InputTokens != backIn || served.OutputTokens != backOut || served.Cost != want || served.Cost == 0 ||
+					served.Alias != "smart" || served.Routed != gateway.RoutedFallback || served.Attempt != 2 || served.After != failed.ID ||
+					!strings.Contains(served.RouteNote, "mistral/mistral-small-latest") {
+					t.Errorf("fallback's record = %+v, want mistral ok at %s, after %s", served, want, failed.ID)
+				}
+				if served.ID == failed.ID {
+					t.Error("both attempts have one ID")
+				}
+			})
+		}
+	}
+}
+
+// TestNoFallbackAfterFirstByte: a stream that breaks after its first byte
+// reached the caller is not tried again elsewhere: the caller's stream
+// ends with the dialect's error event, and the one record is charged for
+// what was relayed.
+func TestNoFallbackAfterFirstByte(t *testing.T) {
+	g := newFallbackRig(t, upResetFirst, nil)
+	status, body := g.send(t, "smart", true)
+	if status != http.StatusOK || !strings.Contains(body, firstWord) || strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer %d %s, want the target's first word and no fallback", status, body)
+	}
+	events := strings.Split(strings.TrimSpace(body), "\n\n")
+	if last := events[len(events)-1]; !strings.Contains(last, `"error"`) {
+		t.Errorf("the stream ends with %q, want OpenAI's error event", last)
+	}
+	if g.back.Load() != 0 {
+		t.Errorf("the fallback got %d requests after the target's first byte", g.back.Load())
+	}
+	recs := g.records(t, 1)
+	if r := recs[0]; r.Provider != "openai" || r.Outcome != gateway.OutcomeCut || r.Alias != "smart" || r.Attempt != 1 || r.Cost == 0 {
+		t.Errorf("record = %+v, want openai cut, charged for what it relayed", r)
+	}
+}
+
+// TestNoFallbackOnCallersError: a 400 is the caller's to fix; the same
+// request elsewhere would fail the same way. The caller gets it as it was.
+func TestNoFallbackOnCallersError(t *testing.T) {
+	g := newFallbackRig(t, up400, nil)
+	status, body := g.send(t, "smart", false)
+	if status != http.StatusBadRequest || !strings.Contains(body, "temperature") {
+		t.Fatalf("answer %d %s, want the target's 400", status, body)
+	}
+	if g.back.Load() != 0 {
+		t.Errorf("the fallback got %d requests after a 400", g.back.Load())
+	}
+	if r := g.records(t, 1)[0]; r.Status != 400 || r.Provider != "openai" || r.Alias != "smart" || r.Cost != 0 {
+		t.Errorf("record = %+v", r)
+	}
+}
+
+// TestNoFallbackOnBudgetRefusal: a budget that refuses the target refuses
+// the request; trying another model would spend around the user's limit.
+func TestNoFallbackOnBudgetRefusal(t *testing.T) {
+	g := newFallbackRig(t, upOK, nil)
+	if _, err := g.db.PutBudget(gateway.Budget{Name: "openai-tiny", Limit: 1, Period: gateway.PeriodDay, Provider: "openai"}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := g.send(t, "smart", false)
+	if status != http.StatusPaymentRequired || !strings.Contains(body, "openai-tiny") {
+		t.Fatalf("answer %d %s, want the budget's 402", status, body)
+	}
+	if g.primary.Load()+g.back.Load() != 0 {
+		t.Errorf("upstreams got %d and %d requests under a refusing budget", g.primary.Load(), g.back.Load())
+	}
+	if r := g.records(t, 1)[0]; r.Outcome != gateway.OutcomeRefused || r.Budget != "openai-tiny" || r.Alias != "smart" {
+		t.Errorf("record = %+v", r)
+	}
+}
+
+// TestEveryTargetFails: the caller gets the last target's error.
+func TestEveryTargetFails(t *testing.T) {
+	g := newFallbackRig(t, up503, nil)
+	if _, err := g.db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-4o-mini", Fallbacks: []string{"openai/gpt-4.1-mini"}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := g.send(t, "smart", false)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "overloaded") {
+		t.Fatalf("answer %d %s, want the last target's 503", status, body)
+	}
+	recs := g.records(t, 2)
+	if recs[0].Model != "gpt-4o-mini" || recs[1].Model != "gpt-4.1-mini" || recs[1].After != recs[0].ID || recs[0].Cost+recs[1].Cost != 0 {
+		t.Errorf("records = %+v", recs)
+	}
+}
+
+// TestOverSoftRoutes: once a budget that applies to the target's requests
+// is past its soft threshold, the alias's over-soft target serves them,
+// and the record says which budget sent it there.
+func TestOverSoftRoutes(t *testing.T) {
+	g := newFallbackRig(t, upOK, nil)
+	if _, err := g.db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-4o-mini", OverSoft: "mistral/mistral-small-latest"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.db.PutBudget(gateway.Budget{Name: "openai-day", Limit: gateway.Dollar, Period: gateway.PeriodDay, Provider: "openai", Soft: 50}); err != nil {
+		t.Fatal(err)
+	}
+	// Under the threshold: the target.
+	if status, body := g.send(t, "smart", false); status != 200 || strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer under the threshold %d %s", status, body)
+	}
+	first := g.records(t, 1)[0]
+	if first.Provider != "openai" || first.Routed != gateway.RoutedTarget {
+		t.Errorf("record under the threshold = %+v", first)
+	}
+	// $0.60 of a $1 budget spent: past 50%.
+	spend := gateway.Hold{ID: "earlier", Time: time.Now(), Provider: "openai", Model: "gpt-4o", Amount: gateway.Dollar * 6 / 10}
+	if err := g.db.Hold(t.Context(), spend); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.db.Settle(t.Context(), gateway.Record{ID: "earlier", Time: spend.Time, Provider: "openai", Model: "gpt-4o", Outcome: gateway.OutcomeOK, Cost: spend.Amount, Priced: true}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := g.send(t, "smart", false)
+	if status != 200 || !strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer past the threshold %d %s, want the over-soft target's", status, body)
+	}
+	r := g.records(t, 3)[2]
+	if r.Provider != "mistral" || r.Routed != gateway.RoutedOverSoft || !strings.Contains(r.RouteNote, "openai-day") || r.Attempt != 1 {
+		t.Errorf("record past the threshold = %+v", r)
+	}
+	if g.primary.Load() != 1 {
+		t.Errorf("the target got %d requests, want only the first", g.primary.Load())
+	}
+}
+
+// TestAliasShadowsModel: an alias with a real model's name takes that
+// model's requests; provider/model still reaches the model itself.
+func TestAliasShadowsModel(t *testing.T) {
+	g := newFallbackRig(t, upOK, nil)
+	if _, err := g.db.PutAlias(gateway.Alias{Name: "gpt-4o-mini", Target: "mistral/mistral-small-latest"}); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := g.send(t, "GPT-4o-mini", false); status != 200 || !strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer %d %s, want mistral's", status, body)
+	}
+	if status, body := g.send(t, "openai/gpt-4o-mini", false); status != 200 || strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer for openai/gpt-4o-mini %d %s, want openai's", status, body)
+	}
+	recs := g.records(t, 2)
+	if recs[0].Provider != "mistral" || recs[0].Alias != "gpt-4o-mini" || recs[1].Provider != "openai" || recs[1].Alias != "" {
+		t.Errorf("records = %+v", recs)
+	}
+}
+
+// TestNoFallbackAfterFirstByteAnthropic: an Anthropic caller's stream
+// that breaks after its first byte ends with Anthropic's error event, and
+// the alias's fallback is not tried. The alias here has a real model's
+// name, as Claude Code's background model would.
+func TestNoFallbackAfterFirstByteAnthropic(t *testing.T) {
+	var haiku, sonnet atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(b), `"model":"claude-haiku-4-5"`) {
+			sonnet.Add(1)
+			http.Error(w, "the fallback was asked", http.StatusTeapot)
+			return
+		}
+		haiku.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":30,\"output_tokens\":1}}}\n\n")
+		io.WriteString(w, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+		io.WriteString(w, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\""+firstWord+"\"}}\n\n")
+		rc := http.NewResponseController(w)
+		rc.Flush()
+		conn, _, err := rc.Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		conn.Close()
+	}))
+	t.Cleanup(up.Close)
+	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	token, _ := db.NewToken("claude-code")
+	if _, err := db.PutAlias(gateway.Alias{Name: "claude-haiku-4-5-20251001", Target: "anthropic/claude-haiku-4-5", Fallbacks: []string{"anthropic/claude-sonnet-4-5"}}); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": up.URL})
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	t.Cleanup(p.Wait)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(`{"model":"claude-haiku-4-5-20251001","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Title this."}]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	events := strings.Split(strings.TrimSpace(string(b)), "\n\n")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), firstWord) || !strings.HasPrefix(events[len(events)-1], "event: error\ndata: {\"type\":\"error\"") {
+		t.Errorf("answer %d, ending %q; want the first word, then Anthropic's error event", resp.StatusCode, events[len(events)-1])
+	}
+	if haiku.Load() != 1 || sonnet.Load() != 0 {
+		t.Errorf("the target got %d requests and the fallback %d, want 1 and 0", haiku.Load(), sonnet.Load())
+	}
+	recs, _ := db.Records(store.LogQuery{Limit: 10})
+	for i := 0; len(recs) == 0 && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		recs, _ = db.Records(store.LogQuery{Limit: 10})
+	}
+	if len(recs) != 1 || recs[0].Outcome != gateway.OutcomeCut || recs[0].Model != "claude-haiku-4-5" || recs[0].Alias != "claude-haiku-4-5-20251001" || recs[0].InputTokens != 30 {
+		t.Errorf("records = %+v, want one cut at claude-haiku-4-5 through the alias", recs)
+	}
+}
