@@ -26,17 +26,13 @@ type anthropicRequest struct {
 	TopK          *int64             `json:"top_k"`
 	StopSequences []string           `json:"stop_sequences"`
 	Stream        bool               `json:"stream"`
-	Metadata      *struct {
-		UserID string `json:"user_id"`
-	} `json:"metadata"`
-	Thinking *struct {
+	Thinking      *struct {
 		Type         string `json:"type"`
 		BudgetTokens int64  `json:"budget_tokens"`
 	} `json:"thinking"`
-	MCPServers        json.RawMessage `json:"mcp_servers"`
-	Container         json.RawMessage `json:"container"`
-	ContextManagement json.RawMessage `json:"context_management"`
-	OutputFormat      json.RawMessage `json:"output_format"`
+	MCPServers   json.RawMessage `json:"mcp_servers"`
+	Container    json.RawMessage `json:"container"`
+	OutputFormat json.RawMessage `json:"output_format"`
 }
 
 type anthropicMessage struct {
@@ -78,14 +74,12 @@ func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 		return nil, refuseField("mcp_servers", "Anthropic's MCP connector has no equivalent at another provider")
 	case isPresent(in.Container):
 		return nil, refuseField("container", "Anthropic's containers have no equivalent at another provider")
-	case isPresent(in.ContextManagement):
-		return nil, refuseField("context_management", "Anthropic's context management has no equivalent at another provider")
 	}
+	// context_management (Claude Code sends it) asks Anthropic to clear
+	// old thinking or tool results from what the model reads; the
+	// conversation itself is whole, so another provider reads it all.
 	req := &xRequest{Model: in.Model, MaxTokens: in.MaxTokens, Temperature: in.Temperature, TopP: in.TopP,
 		TopK: in.TopK, Stop: in.StopSequences, Stream: in.Stream, IncludeUsage: true}
-	if in.Metadata != nil {
-		req.User = in.Metadata.UserID
-	}
 	if in.Thinking != nil && in.Thinking.Type == "enabled" {
 		req.ThinkingBudget = in.Thinking.BudgetTokens
 	}
@@ -118,6 +112,8 @@ func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 			req.Messages = append(req.Messages, xMessage{Role: roleUser, Parts: ps})
 		case "assistant":
 			req.Messages = append(req.Messages, xMessage{Role: roleAssistant, Parts: ps})
+		case "system":
+			req.Messages = append(req.Messages, xMessage{Role: roleSystem, Parts: ps})
 		default:
 			return nil, refuseField(field+".role", "unknown role %q", m.Role)
 		}
@@ -240,7 +236,6 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		TopK          *int64   `json:"top_k,omitempty"`
 		StopSequences []string `json:"stop_sequences,omitempty"`
 		Stream        bool     `json:"stream,omitempty"`
-		Metadata      block    `json:"metadata,omitempty"`
 		Thinking      block    `json:"thinking,omitempty"`
 	}{Model: req.Model, MaxTokens: req.MaxTokens, TopP: req.TopP, TopK: req.TopK, StopSequences: req.Stop, Stream: req.Stream}
 	switch {
@@ -263,7 +258,8 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return b
 	}
-	for _, p := range req.System {
+	system, turns := systemParts(req)
+	for _, p := range system {
 		out.System = append(out.System, withCache(block{"type": "text", "text": p.Text}, p.Cache))
 	}
 	image := func(p xPart) block {
@@ -273,7 +269,7 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return withCache(block{"type": "image", "source": src}, p.Cache)
 	}
-	for _, m := range mergeTurns(req.Messages) {
+	for _, m := range mergeTurns(turns) {
 		am := msg{Role: "user"}
 		if m.Role == roleAssistant {
 			am.Role = "assistant"
@@ -335,9 +331,6 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 			out.ToolChoice = block{"type": "auto"}
 		}
 		out.ToolChoice["disable_parallel_tool_use"] = true
-	}
-	if req.User != "" {
-		out.Metadata = block{"user_id": req.User}
 	}
 	budget := req.ThinkingBudget
 	if budget == 0 && req.Reasoning != "" {

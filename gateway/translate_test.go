@@ -685,6 +685,7 @@ func TestTranslateRefusals(t *testing.T) {
 		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]}`, "tools[0].type"},
 		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"AA"}}]}]}`, "messages[0].content[0].type"},
 		{"anthropic", "gemini", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"mcp_servers":[{"type":"url","url":"https://x","name":"x"}]}`, "mcp_servers"},
+		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},"metadata":{"user_id":"{\"device_id\":\"abc\"}"}}`, ""},
 		{"gemini", "chat", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}`, "tools[0].googleSearch"},
 		{"gemini", "chat", `{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"candidateCount":2}}`, "generationConfig.candidateCount"},
 		{"gemini", "anthropic", `{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"AA"}}]}]}`, "contents[0].parts[0].inlineData.mimeType"},
@@ -741,5 +742,42 @@ func TestAppendJSONString(t *testing.T) {
 		if back != want {
 			t.Errorf("appendJSONString(%q) reads back as %q", s, back)
 		}
+	}
+}
+
+// TestTranslateSystemMessages: a system message between turns (Claude
+// Code sends them) stays in place for Chat Completions and joins the
+// system prompt for Gemini.
+func TestTranslateSystemMessages(t *testing.T) {
+	x, err := anthropicFormat{}.decodeRequest([]byte(`{"model":"m","max_tokens":50,"system":"Be brief.","messages":[
+		{"role":"user","content":"hi"},{"role":"system","content":"The user is in Paris."},{"role":"user","content":"weather?"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, _ := chatFormat{}.encodeRequest(x)
+	var c struct {
+		Messages []struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		} `json:"messages"`
+	}
+	json.Unmarshal(chat, &c)
+	var roles []string
+	for _, m := range c.Messages {
+		roles = append(roles, m.Role)
+	}
+	if got := strings.Join(roles, ","); got != "system,user,system,user" || c.Messages[2].Content != "The user is in Paris." {
+		t.Errorf("chat messages %s", chat)
+	}
+	gem, _ := geminiFormat{}.encodeRequest(x)
+	var g struct {
+		SystemInstruction struct {
+			Parts []struct{ Text string } `json:"parts"`
+		} `json:"systemInstruction"`
+		Contents []struct{ Role string } `json:"contents"`
+	}
+	json.Unmarshal(gem, &g)
+	if len(g.Contents) != 1 || len(g.SystemInstruction.Parts) != 1 || g.SystemInstruction.Parts[0].Text != "Be brief.\nThe user is in Paris." {
+		t.Errorf("gemini request %s: want one user turn (the two merged) and both system texts in systemInstruction", gem)
 	}
 }
