@@ -508,6 +508,9 @@ func (c *cli) log(args []string) error {
 			}
 			what += ")"
 		}
+		if r.CallerRoute != "" {
+			what += " (asked " + r.AskedModel + " in " + r.CallerRoute + ")"
+		}
 		outcome := string(r.Outcome)
 		if r.Reason != "" {
 			// Why it was refused or blocked: budget, loop, auth, route...
@@ -1158,6 +1161,7 @@ func (c *cli) settings(args []string) error {
 		fmt.Fprintf(tw, "time_zone\t%s\n", orDash(set.TimeZone))
 		fmt.Fprintf(tw, "allowed_origins\t%s\n", orDash(strings.Join(set.AllowedOrigins, ",")))
 		fmt.Fprintf(tw, "log_bodies\t%v\n", set.LogBodies)
+		fmt.Fprintf(tw, "compat_endpoints\t%v\n", set.CompatEndpoints)
 		fmt.Fprintf(tw, "retention_days\t%d\n", set.RetentionDays)
 		fmt.Fprintf(tw, "close_action\t%s\n", set.CloseAction)
 		session := set.SessionHours
@@ -1255,6 +1259,10 @@ func (c *cli) settings(args []string) error {
 	case key == "log_bodies":
 		if set.LogBodies, err = strconv.ParseBool(val); err != nil {
 			return fmt.Errorf("%w: log_bodies is true or false", errUsage)
+		}
+	case key == "compat_endpoints":
+		if set.CompatEndpoints, err = strconv.ParseBool(val); err != nil {
+			return fmt.Errorf("%w: compat_endpoints is true or false", errUsage)
 		}
 	case key == "retention_days":
 		if set.RetentionDays, err = strconv.Atoi(val); err != nil {

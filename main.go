@@ -215,7 +215,8 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
   sluice version [--json]           print the version, commit, build date and kind of build
   sluice settings [--json] | settings set KEY VALUE
                     keys: upstream.NAME, unpriced_policy (refuse|estimate), unpriced_hold,
-                    time_zone, allowed_origins (comma-separated), log_bodies, retention_days,
+                    time_zone, allowed_origins (comma-separated), log_bodies, compat_endpoints,
+                    retention_days,
                     close_action (hide|quit), loop_limit (N|off|default), loop_window (2m),
                     stream_slice_tokens, strict_holds, background_hold_hours,
                     start_at_login (true|false), session_hours, allow_key_to (comma-separated)

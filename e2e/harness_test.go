@@ -439,6 +439,8 @@ type logRow struct {
 	Error              string          `json:"error"`
 	Alias              string          `json:"alias"`
 	Routed             string          `json:"routed"`
+	CallerRoute        string          `json:"caller_route"`
+	AskedModel         string          `json:"asked_model"`
 }
 
 // logRows returns every row `sluice log --json` prints.

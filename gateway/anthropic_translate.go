@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -455,18 +457,16 @@ func (anthropicFormat) decodeError(status int, body []byte) xError {
 }
 
 // anthropicKind is an Anthropic error type as an OpenAI-style kind.
-func anthropicKind(t string) string {
+func anthropicKind(t string) errKind {
 	switch t {
 	case "rate_limit_error":
-		return "rate_limit_error"
+		return kindProviderRateLimit
 	case "overloaded_error", "api_error":
-		return "server_error"
+		return kindProviderError
 	case "billing_error":
-		return "insufficient_quota"
-	case "":
-		return ""
+		return kindProviderBilling
 	}
-	return t
+	return errKind(t)
 }
 
 // anthropicUsageJSON is usage as Anthropic reports it: input_tokens
@@ -711,7 +711,7 @@ func (e *anthropicEncoder) delta(out []byte, typ, field, value string) []byte {
 func (e *anthropicEncoder) encode(ev *xEvent, out []byte) []byte {
 	if ev.Kind == evError {
 		e.done = true
-		return append(out, anthropicDialect{}.cutEvent(route{}, ev.Err.Kind, ev.Err.Message, 0)...)
+		return append(out, anthropicDialect{}.cutEvent(route{Name: routeAnthropicMessages}, ev.Err.Kind, ev.Err.Message, 0)...)
 	}
 	out = e.start(out, ev)
 	switch ev.Kind {
@@ -744,4 +744,30 @@ func (e *anthropicEncoder) encode(ev *xEvent, out []byte) []byte {
 		out = append(out, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
 	}
 	return out
+}
+
+// Anthropic's dialect translates: Messages requests can go to any
+// provider, and Anthropic is called by its Messages API.
+
+func (anthropicDialect) callerFormat(rt route, q url.Values) callerFormat {
+	if rt.Name == routeAnthropicMessages {
+		return anthropicFormat{}
+	}
+	return nil
+}
+
+func (anthropicDialect) targetFormat(Provider) targetFormat { return anthropicFormat{} }
+
+func (anthropicDialect) targetPath(model string, stream bool) (string, url.Values) {
+	return "/v1/messages", url.Values{}
+}
+
+// anthropicVersion is the API version Sluice asks for when the caller,
+// speaking another format, named none.
+const anthropicVersion = "2023-06-01"
+
+func (anthropicDialect) targetHeaders(h http.Header) {
+	if h.Get("Anthropic-Version") == "" {
+		h.Set("Anthropic-Version", anthropicVersion)
+	}
 }

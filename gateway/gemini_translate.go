@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -625,22 +627,22 @@ func (geminiFormat) decodeError(status int, body []byte) xError {
 }
 
 // geminiKind is a google.rpc status as an OpenAI-style kind.
-func geminiKind(status string) string {
+func geminiKind(status string) errKind {
 	switch status {
 	case "INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE":
-		return string(kindInvalid)
+		return kindInvalid
 	case "UNAUTHENTICATED":
-		return string(kindAuth)
+		return kindAuth
 	case "PERMISSION_DENIED":
-		return string(kindPermission)
+		return kindPermission
 	case "NOT_FOUND":
-		return string(kindNotFound)
+		return kindNotFound
 	case "RESOURCE_EXHAUSTED":
-		return "rate_limit_error"
+		return kindProviderRateLimit
 	case "":
 		return ""
 	}
-	return "server_error"
+	return kindProviderError
 }
 
 // geminiUsageJSON is usage as Gemini reports it: promptTokenCount counts
@@ -802,6 +804,14 @@ type geminiEncoder struct {
 
 func (e *geminiEncoder) finished() bool { return e.done }
 
+// contentType: a stream asked for without alt=sse is one JSON array.
+func (e *geminiEncoder) contentType() string {
+	if e.array {
+		return "application/json; charset=UTF-8"
+	}
+	return "text/event-stream"
+}
+
 func (e *geminiEncoder) frame(out, data []byte) []byte {
 	if e.array {
 		if e.chunks == 0 {
@@ -864,7 +874,7 @@ func (e *geminiEncoder) encode(ev *xEvent, out []byte) []byte {
 	switch ev.Kind {
 	case evError:
 		e.done = true
-		code, status := geminiCutStatus(errKind(geminiRPCStatus(ev.Err)))
+		code, status := geminiCutStatus(geminiRPCStatus(ev.Err))
 		b := marshal(map[string]any{"error": map[string]any{"code": code, "message": ev.Err.Message, "status": status}})
 		out = e.frame(out, b)
 		if e.array {
@@ -897,10 +907,36 @@ func (e *geminiEncoder) encode(ev *xEvent, out []byte) []byte {
 
 // geminiRPCStatus is the google.rpc status of an error, for
 // geminiCutStatus.
-func geminiRPCStatus(e *xError) string {
+func geminiRPCStatus(e *xError) errKind {
 	switch e.Kind {
 	case kindBudget, kindUnpriced, kindTimeout, kindUpstream:
-		return string(e.Kind)
+		return e.Kind
 	}
-	return geminiStatus(e.Status)
+	return errKind(geminiStatus(e.Status))
 }
+
+// Gemini's dialect translates: generateContent requests can go to any
+// provider, and Gemini is called by generateContent, streams as SSE.
+
+func (geminiDialect) callerFormat(rt route, q url.Values) callerFormat {
+	switch rt.Name {
+	case routeGeminiGenerate:
+		return geminiFormat{}
+	case routeGeminiStream:
+		return geminiFormat{array: q.Get("alt") != "sse"}
+	}
+	return nil
+}
+
+func (geminiDialect) targetFormat(Provider) targetFormat { return geminiFormat{} }
+
+func (geminiDialect) targetPath(model string, stream bool) (string, url.Values) {
+	// A model may be named by its resource name, "models/gemini-…".
+	model = strings.TrimPrefix(model, "models/")
+	if stream {
+		return "/v1beta/models/" + model + ":streamGenerateContent", url.Values{"alt": {"sse"}}
+	}
+	return "/v1beta/models/" + model + ":generateContent", url.Values{}
+}
+
+func (geminiDialect) targetHeaders(h http.Header) {}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -550,8 +552,8 @@ func (f chatFormat) decodeError(status int, body []byte) xError {
 		} `json:"error"`
 	}
 	json.Unmarshal(body, &e)
-	kind := e.Error.Type
-	if kind == "" || kind == "error" {
+	kind := errKind(e.Error.Type)
+	if kind == "error" {
 		kind = ""
 	}
 	return errorFromStatus(f.provider, status, kind, e.Error.Message)
@@ -719,7 +721,7 @@ func (d *chatDecoder) chunkError(raw json.RawMessage) xError {
 		Type    string `json:"type"`
 	}
 	json.Unmarshal(raw, &e)
-	return errorFromStatus(d.provider, 500, e.Type, e.Message)
+	return errorFromStatus(d.provider, 500, errKind(e.Type), e.Message)
 }
 
 func (d *chatDecoder) end(out []xEvent) []xEvent {
@@ -788,7 +790,7 @@ func (e *chatEncoder) start(out []byte, ev *xEvent) []byte {
 func (e *chatEncoder) encode(ev *xEvent, out []byte) []byte {
 	if ev.Kind == evError {
 		e.done = true
-		return append(out, sseData(openAIDialect{}.errorBody(ev.Err.Status, ev.Err.Kind, ev.Err.Message))...)
+		return append(out, openAIDialect{}.cutEvent(route{Name: routeOpenAIChat}, ev.Err.Kind, ev.Err.Message, 0)...)
 	}
 	out = e.start(out, ev)
 	var d []byte
@@ -828,8 +830,6 @@ func (e *chatEncoder) encode(ev *xEvent, out []byte) []byte {
 	}
 	return e.chunk(out, d, "")
 }
-
-func sseData(data []byte) []byte { return sseEvent(nil, "", data) }
 
 // responsesFormat is the Responses API, as a caller format.
 type responsesFormat struct{}
@@ -1253,3 +1253,29 @@ func (e *responsesEncoder) deltaEvent(out []byte, typ, delta string, text bool) 
 	out = appendJSONString(out, delta)
 	return append(out, "}\n\n"...)
 }
+
+// OpenAI's dialect translates: Chat Completions and Responses requests
+// can go to any provider, and OpenAI-style providers are called by Chat
+// Completions.
+
+func (openAIDialect) callerFormat(rt route, q url.Values) callerFormat {
+	switch rt.Name {
+	case routeOpenAIChat:
+		return chatFormat{}
+	case routeOpenAIResponses:
+		return responsesFormat{}
+	}
+	return nil
+}
+
+func (openAIDialect) targetFormat(prov Provider) targetFormat {
+	// OpenAI's own reasoning models refuse max_tokens; other providers
+	// read only it.
+	return chatFormat{provider: prov.Name, completionTokens: prov.Name == "openai"}
+}
+
+func (openAIDialect) targetPath(model string, stream bool) (string, url.Values) {
+	return "/v1/chat/completions", url.Values{}
+}
+
+func (openAIDialect) targetHeaders(h http.Header) {}

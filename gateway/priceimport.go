@@ -119,24 +119,27 @@ func importSluicePrices(b []byte) (PriceImport, error) {
 		return PriceImport{}, fmt.Errorf("read %s file: %w", FormatSluice, err)
 	}
 	for i, p := range f.Prices {
-		if err := CheckPrice(p); err != nil {
+		if err := checkPrice(p); err != nil {
 			return PriceImport{}, fmt.Errorf("read %s file: row %d: %w", FormatSluice, i, err)
 		}
 	}
 	return PriceImport{Format: FormatSluice, Prices: f.Prices}, nil
 }
 
-// ErrInvalidPrice is wrapped by CheckPrice's and CheckPrices' errors.
+// ErrInvalidPrice is wrapped by the errors about a price row that no
+// table should hold: CheckPrices', and ImportPrices' for such a row.
 var ErrInvalidPrice = errors.New("invalid price")
 
 // CheckPrices reports what is wrong with rows as a set of the user's
-// price overrides, if anything: a row CheckPrice refuses, or a provider
+// price overrides, if anything: a row no table should hold (no provider
+// or model, a negative rate or tier threshold anywhere in it, a malformed
+// date, window or region multiplier), or a provider
 // and model given twice (compared as a table compares them, the model
 // without regard to case). The error wraps ErrInvalidPrice.
 func CheckPrices(rows []Price) error {
 	seen := make(map[string]bool, len(rows))
 	for i, p := range rows {
-		if err := CheckPrice(p); err != nil {
+		if err := checkPrice(p); err != nil {
 			return fmt.Errorf("price row %d: %w", i+1, err)
 		}
 		k := p.Key()
@@ -148,18 +151,18 @@ func CheckPrices(rows []Price) error {
 	return nil
 }
 
-// CheckPrice reports what is wrong with a row no table should hold, if
+// checkPrice reports what is wrong with a row no table should hold, if
 // anything: no provider or model, a negative rate or tier threshold
 // anywhere in it, a malformed date, window or region multiplier. The
 // error wraps ErrInvalidPrice.
-func CheckPrice(p Price) error {
-	if err := checkPrice(p); err != nil {
+func checkPrice(p Price) error {
+	if err := rowFault(p); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPrice, err)
 	}
 	return nil
 }
 
-func checkPrice(p Price) error {
+func rowFault(p Price) error {
 	if strings.TrimSpace(p.Provider) == "" || strings.TrimSpace(p.Model) == "" {
 		return errors.New("provider and model are required")
 	}

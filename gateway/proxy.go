@@ -109,6 +109,12 @@ type Policy struct {
 	// AllowedOrigins are browser origins ("http://localhost:3000") whose
 	// requests are served. Every other browser request is refused.
 	AllowedOrigins []string
+	// CompatEndpoints sends OpenAI-format requests for Anthropic and
+	// Gemini models to those providers' OpenAI-compatible endpoints, as
+	// they came, instead of translating them for the providers' own APIs.
+	// The compatible endpoints lack features (Anthropic's prompt caching
+	// and thinking control) and approximate errors.
+	CompatEndpoints bool
 	// LogBodies keeps request and response bodies in the records, cut at
 	// MaxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
@@ -290,6 +296,10 @@ type exchange struct {
 	alias *aliasAttempts
 	// in is what every attempt at the request starts from.
 	in *attemptInput
+	// xl is the translation of a request sent in its provider's format
+	// rather than the caller's, or nil. route, info and billing are then
+	// the provider's.
+	xl *translation
 }
 
 // ServeHTTP serves one provider request: it takes it through the stages
@@ -306,7 +316,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		if f != nil {
-			p.fail(w, r, x.route.dialect, x, f)
+			p.fail(w, r, x.callerDialect(), x, f)
 			return
 		}
 		// The body's room in the gate is given back once it has gone
@@ -410,7 +420,7 @@ type attemptInput struct {
 // runaway guard (once a request), estimate and hold. A request for an
 // alias may be attempted once for each of its targets.
 func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide bool, f *failure) {
-	rt, d := x.route, x.route.dialect
+	rt := x.route
 	cred, bearer, providers := x.in.cred, x.in.bearer, x.in.providers
 	body, f := p.choose(r, x, x.in.body, providers)
 	if f != nil {
@@ -445,7 +455,7 @@ func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide b
 		if f := p.admit(x); f != nil {
 			return nil, false, f
 		}
-		body, hide = d.prepare(rt, x.info, body)
+		body, hide = x.route.dialect.prepare(x.route, x.info, body)
 	}
 
 	out, err := p.outbound(r, x, body, key, bearer)
@@ -520,33 +530,17 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 			provName, model = s.target.Provider, s.target.Model
 		}
 	}
+	if x.alias == nil && rt.metered() && !rt.prefixed && provName != "" {
+		// A model of another provider, named on a route of this format
+		// whose own provider would serve it otherwise.
+		if mp, um, ok := modelProvider(model, providers, p.Prices()); ok {
+			provName, model = mp, um
+		}
+	}
 	if provName == "" {
-		var upstreamModel string
-		provName, upstreamModel = routeModel(model, d, providers, p.Prices())
-		if upstreamModel != model {
-			nb, err := setJSONMember(body, "model", upstreamModel)
-			if err != nil {
-				return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
-			}
-			body, model = nb, upstreamModel
-		}
+		provName, model = routeModel(model, d, providers, p.Prices())
 	}
-	prov, ok := providers[provName]
-	if !ok {
-		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(provName)).blocked(ReasonRoute)
-	}
-	if prov.Dialect != d.name() {
-		if d.compatPath(prov) == "" {
-			return nil, fail(http.StatusNotFound, kindNotFound,
-				fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.name())).blocked(ReasonRoute)
-		}
-		x.compat = true
-	}
-	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
-	x.rec.Stream = x.info.Stream || rt.Stream
-	x.sse = d.eventStream(rt, x.info, r.URL.Query())
-	return body, nil
+	return p.aim(r, x, body, Target{Provider: provName, Model: model}, providers)
 }
 
 // upstreamKey is the key the request goes upstream with: a local token is
@@ -807,7 +801,11 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	target, err := upstreamTarget(x.provider, x.route.dialect, x.compat, x.route.Path, outboundQuery(r.URL.Query()))
+	q := outboundQuery(r.URL.Query())
+	if x.xl != nil {
+		q = x.xl.query
+	}
+	target, err := upstreamTarget(x.provider, x.route.dialect, x.compat, x.route.Path, q)
 	if err != nil {
 		return nil, err
 	}
@@ -824,6 +822,9 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	stripCredentials(out.Header, p.dialectList())
 	// The route's dialect is the provider's, or the one its compatible
 	// endpoint speaks: it says where the key goes.
+	if x.xl != nil {
+		x.route.dialect.(translatingDialect).targetHeaders(out.Header)
+	}
 	x.route.dialect.setKey(out.Header, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")

@@ -537,11 +537,15 @@ func TestRouteModel(t *testing.T) {
 	}
 }
 
+// TestProxyCompatRoutesByModel: with the compatible endpoints chosen in
+// the policy, an OpenAI-format request for a Claude model goes, as it
+// came, to Anthropic's OpenAI-compatible endpoint.
 func TestProxyCompatRoutesByModel(t *testing.T) {
 	seen := &upstreamSeen{}
 	up := fakeOpenAI(t, seen)
 	l := &memLedger{}
-	_, srv := newTestProxy(t, l, map[string]string{"mistral": up.URL + "/v1", "anthropic": up.URL})
+	p, srv := newTestProxy(t, l, map[string]string{"mistral": up.URL + "/v1", "anthropic": up.URL})
+	p.SetPolicy(Policy{CompatEndpoints: true})
 	for _, tt := range []struct{ model, path, provider, sentModel string }{
 		{"mistral/mistral-large-latest", "/v1/chat/completions", "mistral", "mistral-large-latest"},
 		{"claude-sonnet-4-5", "/v1/chat/completions", "anthropic", "claude-sonnet-4-5"},

@@ -144,6 +144,14 @@ type Record struct {
 	Attempt   int    `json:"attempt,omitempty"`
 	After     string `json:"after,omitempty"`
 
+	// CallerRoute is the route the caller spoke when Sluice translated
+	// its request into the provider's format ("anthropic.messages" for
+	// an Anthropic SDK calling an OpenAI model); Route is then the
+	// provider's, which was metered. AskedModel is the model the caller
+	// named. Both are "" for a request the provider read as it came.
+	CallerRoute string `json:"caller_route,omitempty"`
+	AskedModel  string `json:"asked_model,omitempty"`
+
 	// RequestBody and ResponseBody are kept only when the user opts in to
 	// body logging, cut at MaxLoggedBody bytes, with secrets redacted.
 	RequestBody  string `json:"request_body,omitempty"`

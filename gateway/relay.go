@@ -41,7 +41,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		}
 		p.finish(x, status, outcome, u, err.Error())
 		if outcome != OutcomeCanceled {
-			writeError(w, x.route.dialect, status, kind, msg)
+			writeError(w, x.callerDialect(), status, kind, msg)
 		}
 		return
 	}
@@ -66,6 +66,10 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	sse := mediaType == "text/event-stream"
+	if x.xl != nil && (resp.StatusCode >= 300 || !sse) {
+		p.relayTranslatedBody(w, x, resp, body, ctx)
+		return
+	}
 	if resp.StatusCode >= 300 || !x.route.metered() && x.deferred == nil || !sse {
 		p.relayBody(w, x, resp, body, ctx)
 		return
@@ -152,15 +156,27 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 // at once, while metering it.
 func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context, hideUsage bool) {
 	rc := http.NewResponseController(w)
-	w.WriteHeader(resp.StatusCode)
-	rc.Flush()
-
 	rt := x.route
 	if x.deferred != nil {
 		// A background response's stream, resumed (starting_after).
 		rt.Name = rt.answers
 	}
 	m := newStreamMeter(x.route.dialect, rt, hideUsage)
+	// A translated stream is metered as the provider sent it and
+	// written, event by event, as the caller's format says it.
+	var tr *streamTranslator
+	var tbuf []byte
+	cut := m.Cut
+	if x.xl != nil {
+		tr = newStreamTranslator(x.xl.target, x.xl.caller, x.xl.req)
+		w.Header().Set("Content-Type", tr.contentType())
+		cut = func(kind errKind, msg string) []byte {
+			return tr.fail(xError{Status: http.StatusBadGateway, Kind: kind, Message: msg}, nil)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	rc.Flush()
+
 	er := NewEventReader(body)
 	outcome := OutcomeOK
 	errMsg := ""
@@ -178,14 +194,18 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			// budgets grant.
 			if msg := p.growHold(x, m.Usage, shown); msg != "" {
 				outcome, errMsg = OutcomeCut, "stream cut: "+msg
-				w.Write(m.Cut(kindBudget, "Sluice ended this stream: "+msg))
+				w.Write(cut(kindBudget, "Sluice ended this stream: "+msg))
 				rc.Flush()
 				break
 			}
+			if x.logBodies && len(b) > 0 && len(x.respBody) < MaxLoggedBody {
+				x.respBody = append(x.respBody, b...)
+			}
+			if tr != nil {
+				tbuf = tr.translate(ev, tbuf[:0])
+				b = tbuf
+			}
 			if len(b) > 0 {
-				if x.logBodies && len(x.respBody) < MaxLoggedBody {
-					x.respBody = append(x.respBody, b...)
-				}
 				if x.rec.TTFBMS == 0 {
 					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 				}
@@ -197,9 +217,15 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			}
 		}
 		if err == io.EOF {
+			if tr != nil {
+				// The answer's last events, held back for its usage.
+				if tbuf = tr.end(tbuf[:0]); len(tbuf) > 0 {
+					writeFlush(w, rc, tbuf)
+				}
+			}
 			if !m.Done && m.ErrorMessage == "" && x.route.metered() {
 				outcome, errMsg = OutcomeCut, "upstream ended the stream without its final event"
-				w.Write(m.Cut(kindUpstream, "the provider ended the stream early"))
+				w.Write(cut(kindUpstream, "the provider ended the stream early"))
 				rc.Flush()
 			}
 			break
@@ -207,10 +233,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if err != nil {
 			outcome, errMsg = interruption(ctx, err)
 			if errors.Is(context.Cause(ctx), errPaused) {
-				w.Write(m.Cut(kindPaused, "Sluice ended this stream: it was paused"))
+				w.Write(cut(kindPaused, "Sluice ended this stream: it was paused"))
 				rc.Flush()
 			} else if outcome != OutcomeCanceled {
-				w.Write(m.Cut(kindUpstream, "the provider's stream broke off: "+errMsg))
+				w.Write(cut(kindUpstream, "the provider's stream broke off: "+errMsg))
 				rc.Flush()
 			}
 			status = statusFor(outcome, status)
@@ -642,4 +668,51 @@ func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) er
 		return err
 	}
 	return rc.Flush()
+}
+
+// relayTranslatedBody answers a translated request whose answer is not a
+// stream: the provider's answer, metered as it came, in the caller's
+// format; or the provider's error, status and shape translated.
+func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) {
+	var kept bytes.Buffer
+	n, copyErr := io.Copy(&limitedBuffer{buf: &kept, max: maxMeteredBody}, body)
+	x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
+	if x.logBodies {
+		x.respBody = kept.Bytes()
+	}
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	status := resp.StatusCode
+	if copyErr != nil {
+		outcome, errMsg := interruption(ctx, copyErr)
+		p.finish(x, statusFor(outcome, status), outcome, floorUsage(x, Usage{}, n), errMsg)
+		if outcome != OutcomeCanceled {
+			writeError(w, x.callerDialect(), http.StatusBadGateway, kindUpstream, "the provider's answer broke off: "+errMsg)
+		}
+		return
+	}
+	if status >= 300 {
+		outcome, errMsg := classifyUpstreamError(x.provider.Name, status, kept.Bytes())
+		st, eb := translateErrorBody(x.xl.target, x.xl.caller, status, kept.Bytes())
+		w.WriteHeader(st)
+		w.Write(eb)
+		p.finish(x, status, outcome, Usage{}, errMsg)
+		return
+	}
+	u, _, ok := x.route.dialect.usage(x.route, kept.Bytes())
+	if !ok {
+		// Never $0: the input bound and the answer's bytes, estimated.
+		u = floorUsage(x, Usage{}, n)
+		x.rec.Estimated = true
+	}
+	out, err := translateBody(x.xl.target, x.xl.caller, x.xl.req, kept.Bytes())
+	if err != nil {
+		p.finish(x, http.StatusBadGateway, OutcomeError, u, err.Error())
+		writeError(w, x.callerDialect(), http.StatusBadGateway, kindUpstream, "Sluice could not translate the provider's answer: "+err.Error())
+		return
+	}
+	w.WriteHeader(status)
+	w.Write(out)
+	p.finish(x, status, OutcomeOK, u, "")
 }

@@ -186,9 +186,16 @@ type xEvent struct {
 // xError is an error answer from a provider, or a stream's error event.
 type xError struct {
 	Status  int
-	Kind    errKind // an OpenAI-style kind (kindInvalid, ...)
+	Kind    errKind
 	Message string
 }
+
+// Kinds of provider errors, as OpenAI names them.
+const (
+	kindProviderRateLimit errKind = "rate_limit_error"
+	kindProviderError     errKind = "server_error"
+	kindProviderBilling   errKind = "insufficient_quota"
+)
 
 // translateError is a request that cannot be said in the provider's
 // format. It is answered 400, naming the field.
@@ -215,6 +222,7 @@ type callerFormat interface {
 	decodeRequest(body []byte) (*xRequest, error)
 	encodeResponse(req *xRequest, r *xResponse) []byte
 	newStreamEncoder(req *xRequest) streamEncoder
+	// dialect is the caller's dialect, in whose words Sluice answers.
 	dialect() dialect
 }
 
@@ -257,6 +265,14 @@ type streamTranslator struct {
 
 func newStreamTranslator(from targetFormat, to callerFormat, req *xRequest) *streamTranslator {
 	return &streamTranslator{dec: from.newStreamDecoder(), enc: to.newStreamEncoder(req)}
+}
+
+// contentType is the media type of the caller's stream.
+func (t *streamTranslator) contentType() string {
+	if c, ok := t.enc.(interface{ contentType() string }); ok {
+		return c.contentType()
+	}
+	return "text/event-stream; charset=utf-8"
 }
 
 // translate appends the caller's bytes for the provider's event ev to out.
@@ -307,10 +323,9 @@ func translateErrorBody(from targetFormat, to callerFormat, status int, body []b
 }
 
 // errorFromStatus fills in what a provider's error body did not say.
-func errorFromStatus(provider string, status int, kind string, msg string) xError {
-	k := errKind(kind)
-	if k == "" {
-		k = kindForStatus(status)
+func errorFromStatus(provider string, status int, kind errKind, msg string) xError {
+	if kind == "" {
+		kind = kindForStatus(status)
 	}
 	if msg == "" {
 		msg = http.StatusText(status)
@@ -319,7 +334,7 @@ func errorFromStatus(provider string, status int, kind string, msg string) xErro
 		// Anthropic's "overloaded": only its own SDKs know the code.
 		status = http.StatusServiceUnavailable
 	}
-	return xError{Status: status, Kind: k, Message: provider + ": " + msg}
+	return xError{Status: status, Kind: kind, Message: provider + ": " + msg}
 }
 
 func kindForStatus(status int) errKind {
@@ -333,9 +348,9 @@ func kindForStatus(status int) errKind {
 	case status == http.StatusRequestEntityTooLarge:
 		return kindTooLarge
 	case status == http.StatusTooManyRequests:
-		return "rate_limit_error"
+		return kindProviderRateLimit
 	case status >= 500:
-		return "server_error"
+		return kindProviderError
 	}
 	return kindInvalid
 }

@@ -21,15 +21,14 @@ const (
 // the policy says otherwise.
 const DefaultUnpricedHold = Dollar / 2
 
-// ErrInvalidPolicy is wrapped by the errors of Policy.Check and
-// CheckUnpriced.
+// ErrInvalidPolicy is wrapped by the errors of Policy.Check.
 var ErrInvalidPolicy = errors.New("invalid policy")
 
-// CheckUnpriced reports what is wrong with an unpriced-model policy and
+// checkUnpriced reports what is wrong with an unpriced-model policy and
 // its hold, if anything. An empty policy is UnpricedRefuse. A hold of 0
 // with UnpricedEstimate is refused rather than read as the default, so
 // that the amount a user sees is the amount held.
-func CheckUnpriced(policy string, hold Money) error {
+func checkUnpriced(policy string, hold Money) error {
 	switch policy {
 	case "", UnpricedRefuse, UnpricedEstimate:
 	default:

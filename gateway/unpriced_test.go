@@ -18,9 +18,9 @@ func TestCheckUnpriced(t *testing.T) {
 		{UnpricedRefuse, -1, false},
 		{"guess", Dollar, false},
 	} {
-		err := CheckUnpriced(tt.policy, tt.hold)
+		err := checkUnpriced(tt.policy, tt.hold)
 		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrInvalidPolicy) {
-			t.Errorf("CheckUnpriced(%q, %s) = %v, want ok %v", tt.policy, tt.hold.Format(), err, tt.ok)
+			t.Errorf("checkUnpriced(%q, %s) = %v, want ok %v", tt.policy, tt.hold.Format(), err, tt.ok)
 		}
 	}
 }

@@ -29,6 +29,10 @@ type Settings struct {
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 	// LogBodies keeps request and response bodies in the log.
 	LogBodies bool `json:"log_bodies"`
+	// CompatEndpoints sends OpenAI-format requests for Anthropic and
+	// Gemini models to those providers' OpenAI-compatible endpoints
+	// instead of translating them (gateway.Policy.CompatEndpoints).
+	CompatEndpoints bool `json:"compat_endpoints,omitempty"`
 	// RetentionDays is how many days of log records are kept; 0 keeps
 	// them all. Spend rollups are always kept.
 	RetentionDays int `json:"retention_days"`
@@ -72,7 +76,7 @@ type Settings struct {
 // (nil, the local one, when it names none or one not known here).
 func (s Settings) Policy() gateway.Policy {
 	pol := gateway.Policy{Unpriced: s.UnpricedPolicy, UnpricedHold: s.UnpricedHold, AllowedOrigins: s.AllowedOrigins,
-		LogBodies: s.LogBodies, RPM: s.TokenRPM, StreamSlice: s.StreamSliceTokens, StrictHolds: s.StrictHolds,
+		LogBodies: s.LogBodies, CompatEndpoints: s.CompatEndpoints, RPM: s.TokenRPM, StreamSlice: s.StreamSliceTokens, StrictHolds: s.StrictHolds,
 		BackgroundHold: duration(s.BackgroundHoldHours, time.Hour),
 		Loop:           gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
 	if s.TimeZone != "" {

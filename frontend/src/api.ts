@@ -173,6 +173,10 @@ export interface RecordRow extends Usage {
   price?: string;
   /** what the price row could not price: the record is partially priced */
   unpriced?: string[];
+  /** the route the caller spoke, when Sluice translated its request into the provider's format */
+  caller_route?: string;
+  /** the model the caller named, when Sluice translated its request */
+  asked_model?: string;
 }
 
 export interface CostLine {
@@ -358,6 +362,8 @@ export interface Settings {
   time_zone?: string;
   allowed_origins?: string[] | null;
   log_bodies: boolean;
+  /** send OpenAI-format requests for Anthropic and Gemini models to their OpenAI-compatible endpoints instead of translating them */
+  compat_endpoints?: boolean;
   retention_days: number;
   close_action?: string;
   loop_off?: boolean;

@@ -608,6 +608,8 @@ function detail(d: RecordDetail, close: () => void): HTMLElement {
       r.prompt ? kv('Prompt', h('a', { href: `#/prompts?name=${encodeURIComponent(r.prompt)}` }, `POST /p/${r.prompt}`)) : null,
       r.alias ? kv('Alias', h('span', null, h('a', { href: '#/aliases' }, r.alias), r.route_note ? ` · ${r.route_note}` : null, r.attempt && r.attempt > 1 ? ` · attempt ${r.attempt}` : null)) : null,
       r.after ? kv('After the failed attempt', h('span', { class: 'mono' }, r.after)) : null,
+      r.caller_route ? kv('Caller spoke', h('span', null, h('code', null, r.caller_route), ', translated to ', h('code', null, r.route))) : null,
+      r.caller_route && r.asked_model ? kv('Model asked for', h('code', null, r.asked_model)) : null,
       kv('HTTP status', String(r.status || '—')),
       kv('Sluice id', h('span', { class: 'mono' }, r.id)),
       kv('Upstream request id', r.upstream_request_id ? h('span', { class: 'id-copy' }, h('span', { class: 'mono' }, r.upstream_request_id), copyButton(() => r.upstream_request_id!, 'Copy upstream request id', { compact: true })) : '—'),

@@ -66,6 +66,7 @@ export const settingsPage: Page = {
       const zone = input({ name: 'time-zone', value: s.time_zone ?? '', list: 'zones', placeholder: `System (${Intl.DateTimeFormat(locale).resolvedOptions().timeZone})` });
 
       const bodies = h('input', { type: 'checkbox', name: 'log-bodies', id: 'log-bodies', checked: s.log_bodies });
+      const compat = h('input', { type: 'checkbox', name: 'compat-endpoints', id: 'compat-endpoints', checked: !!s.compat_endpoints });
       const retention = input({ type: 'number', name: 'retention', min: '0', step: '1', value: String(s.retention_days ?? 0), class: 'input input-narrow', inputmode: 'numeric' });
 
       const sessionHours = input({ type: 'number', name: 'session-hours', min: '1', step: '1', value: String(s.session_hours || 24), class: 'input input-narrow', inputmode: 'numeric' });
@@ -127,6 +128,10 @@ export const settingsPage: Page = {
           h('div', { class: 'choice' }, bodies, h('label', { for: 'log-bodies' }, h('span', { class: 'choice-label' }, 'Keep request and response bodies'), h('span', { class: 'choice-hint' }, 'Off by default. Secrets are redacted before anything is written.'))),
           field('Keep log records for (days)', retention, { hint: '0 keeps them all. Spend totals are kept either way.' }),
         ]),
+        card('Other providers’ models', [
+          h('p', { class: 'muted' }, 'A request in one provider’s format (an OpenAI, Anthropic or Gemini SDK) may name any provider’s model: Sluice translates it for that provider’s own API, and the answer back. It is metered and charged as the provider that served it.'),
+          h('div', { class: 'choice' }, compat, h('label', { for: 'compat-endpoints' }, h('span', { class: 'choice-label' }, 'Send OpenAI-format requests to the OpenAI-compatible endpoints'), h('span', { class: 'choice-hint' }, 'Off by default. Anthropic’s and Gemini’s compatible endpoints take OpenAI requests as they are, but Anthropic’s has no prompt caching or thinking control and its errors are approximate.'))),
+        ]),
         card('Loop detection', [
           h('div', { class: 'choice' }, loopOn, h('label', { for: 'loop-on' }, h('span', { class: 'choice-label' }, 'Refuse requests that repeat'), h('span', { class: 'choice-hint' }, 'The same request from the same token, past the count below within the window, gets 429 instead of reaching the provider.'))),
           field('Identical requests allowed', loopLimit, { hint: 'The next one within the window is refused. 8 by default.' }),
@@ -182,6 +187,7 @@ export const settingsPage: Page = {
             next.unpriced_hold_usd = h0;
             next.time_zone = zone.value.trim();
             next.log_bodies = bodies.checked;
+            next.compat_endpoints = compat.checked;
             const days = parseInt(retention.value || '0', 10);
             if (!(days >= 0)) throw new Error('Keep log records for a whole number of days, or 0 for all of them.');
             next.retention_days = days;
