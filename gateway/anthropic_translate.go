@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -78,7 +79,7 @@ func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 		return nil, refuseField("mcp_servers", "Anthropic's MCP connector has no equivalent at another provider")
 	case isPresent(in.Container):
 		return nil, refuseField("container", "Anthropic's containers have no equivalent at another provider")
-	case isPresent(in.ContextManagement):
+	case isPresent(in.ContextManagement) && !keepsEverything(in.ContextManagement):
 		return nil, refuseField("context_management", "Anthropic's context management has no equivalent at another provider")
 	}
 	req := &xRequest{Model: in.Model, MaxTokens: in.MaxTokens, Temperature: in.Temperature, TopP: in.TopP,
@@ -118,6 +119,16 @@ func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 			req.Messages = append(req.Messages, xMessage{Role: roleUser, Parts: ps})
 		case "assistant":
 			req.Messages = append(req.Messages, xMessage{Role: roleAssistant, Parts: ps})
+		case "system":
+			// A system message among the turns (Claude Code sends its
+			// environment so) joins the system prompt, as an OpenAI
+			// caller's system messages do.
+			for _, p := range ps {
+				if p.Kind != partText {
+					return nil, refuseField(field+".content", "a system message holds only text")
+				}
+			}
+			req.System = append(req.System, ps...)
 		default:
 			return nil, refuseField(field+".role", "unknown role %q", m.Role)
 		}
@@ -770,4 +781,26 @@ func (anthropicDialect) targetHeaders(h http.Header) {
 	if h.Get("Anthropic-Version") == "" {
 		h.Set("Anthropic-Version", anthropicVersion)
 	}
+}
+
+// keepsEverything reports whether a context_management member asks to
+// clear nothing: only clear_thinking edits that keep all thinking, as
+// Claude Code sends with thinking on. Dropped, it changes nothing at a
+// provider whose answers carry no Anthropic thinking blocks.
+func keepsEverything(cm json.RawMessage) bool {
+	var v struct {
+		Edits []struct {
+			Type string          `json:"type"`
+			Keep json.RawMessage `json:"keep"`
+		} `json:"edits"`
+	}
+	if json.Unmarshal(cm, &v) != nil {
+		return false
+	}
+	for _, e := range v.Edits {
+		if !strings.HasPrefix(e.Type, "clear_thinking_") || string(e.Keep) != `"all"` {
+			return false
+		}
+	}
+	return true
 }

@@ -685,6 +685,12 @@ func TestTranslateRefusals(t *testing.T) {
 		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]}`, "tools[0].type"},
 		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"AA"}}]}]}`, "messages[0].content[0].type"},
 		{"anthropic", "gemini", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"mcp_servers":[{"type":"url","url":"https://x","name":"x"}]}`, "mcp_servers"},
+		// Context management that clears nothing (Claude Code's, with
+		// thinking on) changes nothing elsewhere; clearing does.
+		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]}}`, ""},
+		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_tool_uses_20250919"}]}}`, "context_management"},
+		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":{"type":"thinking_turns","value":1}}]}}`, "context_management"},
+		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"system","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA"}}]}]}`, "messages[0].content"},
 		{"gemini", "chat", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}`, "tools[0].googleSearch"},
 		{"gemini", "chat", `{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"candidateCount":2}}`, "generationConfig.candidateCount"},
 		{"gemini", "anthropic", `{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"AA"}}]}]}`, "contents[0].parts[0].inlineData.mimeType"},
@@ -741,5 +747,29 @@ func TestAppendJSONString(t *testing.T) {
 		if back != want {
 			t.Errorf("appendJSONString(%q) reads back as %q", s, back)
 		}
+	}
+}
+
+// TestTranslateAnthropicSystemMessage: a system message among an
+// Anthropic caller's turns (Claude Code sends its environment so) joins
+// the system prompt elsewhere, as an OpenAI caller's system messages do.
+func TestTranslateAnthropicSystemMessage(t *testing.T) {
+	body := `{"model":"m","max_tokens":5,"system":"You are terse.","messages":[{"role":"user","content":"hi"},{"role":"system","content":[{"type":"text","text":"# Environment: linux"}]},{"role":"assistant","content":"hello"}]}`
+	x, err := testCallers["anthropic"].decodeRequest([]byte(body))
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if got := joinText(x.System); !strings.Contains(got, "You are terse.") || !strings.Contains(got, "# Environment: linux") {
+		t.Errorf("system = %q, want both system texts", got)
+	}
+	if len(x.Messages) != 2 || x.Messages[0].Role != roleUser || x.Messages[1].Role != roleAssistant {
+		t.Errorf("turns = %+v, want the user's and the assistant's", x.Messages)
+	}
+	out, err := testTargets["chat"].encodeRequest(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"role":"system"`) || !strings.Contains(string(out), "# Environment: linux") {
+		t.Errorf("chat request %s carries no system message with the environment", out)
 	}
 }
