@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -27,17 +26,13 @@ type anthropicRequest struct {
 	TopK          *int64             `json:"top_k"`
 	StopSequences []string           `json:"stop_sequences"`
 	Stream        bool               `json:"stream"`
-	Metadata      *struct {
-		UserID string `json:"user_id"`
-	} `json:"metadata"`
-	Thinking *struct {
+	Thinking      *struct {
 		Type         string `json:"type"`
 		BudgetTokens int64  `json:"budget_tokens"`
 	} `json:"thinking"`
-	MCPServers        json.RawMessage `json:"mcp_servers"`
-	Container         json.RawMessage `json:"container"`
-	ContextManagement json.RawMessage `json:"context_management"`
-	OutputFormat      json.RawMessage `json:"output_format"`
+	MCPServers   json.RawMessage `json:"mcp_servers"`
+	Container    json.RawMessage `json:"container"`
+	OutputFormat json.RawMessage `json:"output_format"`
 }
 
 type anthropicMessage struct {
@@ -79,14 +74,12 @@ func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 		return nil, refuseField("mcp_servers", "Anthropic's MCP connector has no equivalent at another provider")
 	case isPresent(in.Container):
 		return nil, refuseField("container", "Anthropic's containers have no equivalent at another provider")
-	case isPresent(in.ContextManagement) && !keepsEverything(in.ContextManagement):
-		return nil, refuseField("context_management", "Anthropic's context management has no equivalent at another provider")
 	}
+	// context_management (Claude Code sends it) asks Anthropic to clear
+	// old thinking or tool results from what the model reads; the
+	// conversation itself is whole, so another provider reads it all.
 	req := &xRequest{Model: in.Model, MaxTokens: in.MaxTokens, Temperature: in.Temperature, TopP: in.TopP,
 		TopK: in.TopK, Stop: in.StopSequences, Stream: in.Stream, IncludeUsage: true}
-	if in.Metadata != nil {
-		req.User = in.Metadata.UserID
-	}
 	if in.Thinking != nil && in.Thinking.Type == "enabled" {
 		req.ThinkingBudget = in.Thinking.BudgetTokens
 	}
@@ -120,15 +113,7 @@ func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 		case "assistant":
 			req.Messages = append(req.Messages, xMessage{Role: roleAssistant, Parts: ps})
 		case "system":
-			// A system message among the turns (Claude Code sends its
-			// environment so) joins the system prompt, as an OpenAI
-			// caller's system messages do.
-			for _, p := range ps {
-				if p.Kind != partText {
-					return nil, refuseField(field+".content", "a system message holds only text")
-				}
-			}
-			req.System = append(req.System, ps...)
+			req.Messages = append(req.Messages, xMessage{Role: roleSystem, Parts: ps})
 		default:
 			return nil, refuseField(field+".role", "unknown role %q", m.Role)
 		}
@@ -251,7 +236,6 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		TopK          *int64   `json:"top_k,omitempty"`
 		StopSequences []string `json:"stop_sequences,omitempty"`
 		Stream        bool     `json:"stream,omitempty"`
-		Metadata      block    `json:"metadata,omitempty"`
 		Thinking      block    `json:"thinking,omitempty"`
 	}{Model: req.Model, MaxTokens: req.MaxTokens, TopP: req.TopP, TopK: req.TopK, StopSequences: req.Stop, Stream: req.Stream}
 	switch {
@@ -274,7 +258,8 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return b
 	}
-	for _, p := range req.System {
+	system, turns := systemParts(req)
+	for _, p := range system {
 		out.System = append(out.System, withCache(block{"type": "text", "text": p.Text}, p.Cache))
 	}
 	image := func(p xPart) block {
@@ -284,7 +269,7 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return withCache(block{"type": "image", "source": src}, p.Cache)
 	}
-	for _, m := range mergeTurns(req.Messages) {
+	for _, m := range mergeTurns(turns) {
 		am := msg{Role: "user"}
 		if m.Role == roleAssistant {
 			am.Role = "assistant"
@@ -346,9 +331,6 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 			out.ToolChoice = block{"type": "auto"}
 		}
 		out.ToolChoice["disable_parallel_tool_use"] = true
-	}
-	if req.User != "" {
-		out.Metadata = block{"user_id": req.User}
 	}
 	budget := req.ThinkingBudget
 	if budget == 0 && req.Reasoning != "" {
@@ -781,26 +763,4 @@ func (anthropicDialect) targetHeaders(h http.Header) {
 	if h.Get("Anthropic-Version") == "" {
 		h.Set("Anthropic-Version", anthropicVersion)
 	}
-}
-
-// keepsEverything reports whether a context_management member asks to
-// clear nothing: only clear_thinking edits that keep all thinking, as
-// Claude Code sends with thinking on. Dropped, it changes nothing at a
-// provider whose answers carry no Anthropic thinking blocks.
-func keepsEverything(cm json.RawMessage) bool {
-	var v struct {
-		Edits []struct {
-			Type string          `json:"type"`
-			Keep json.RawMessage `json:"keep"`
-		} `json:"edits"`
-	}
-	if json.Unmarshal(cm, &v) != nil {
-		return false
-	}
-	for _, e := range v.Edits {
-		if !strings.HasPrefix(e.Type, "clear_thinking_") || string(e.Keep) != `"all"` {
-			return false
-		}
-	}
-	return true
 }

@@ -355,7 +355,7 @@ func (b Budget) admit(now time.Time, s Standing, want Money) *Refusal {
 		Remaining: remaining,
 		Resets:    s.End,
 		Wanted:    want,
-		Hint:      fmt.Sprintf("Raise it with: sluice budget raise %s --by %s --for 1h", ShellQuote(b.Name), by),
+		Raise:     by,
 	}
 	if d, ok := b.Period.Rolling(); ok {
 		ref.Window = d

@@ -255,6 +255,24 @@ func TestRefusalMessageSaysHeldApart(t *testing.T) {
 	}
 }
 
+// The answer to a refused request says how to raise the budget, as the
+// command line takes it: the name quoted for a shell, the shortfall in
+// whole dollars.
+func TestRefusalMessageSaysHowToRaise(t *testing.T) {
+	b := Budget{Name: "it's openai", Limit: 10 * Dollar / 100, Period: PeriodMonth, Provider: "openai"}
+	ref := b.admit(time.Now(), Standing{}, 11*Dollar/100)
+	if ref == nil || ref.Raise != Dollar {
+		t.Fatalf("admit = %+v, want a refusal suggesting a $1 raise", ref)
+	}
+	if msg, want := refusalMessage(ref, ""), `Raise it with: sluice budget raise 'it'\''s openai' --by 1 --for 1h`; !strings.Contains(msg, want) {
+		t.Errorf("refusalMessage = %q, want it to contain %q", msg, want)
+	}
+	ref = Budget{Name: "daily", Limit: Dollar, Period: PeriodDay}.admit(time.Now(), Standing{Settled: Dollar / 2}, 3*Dollar)
+	if msg, want := refusalMessage(ref, ""), "sluice budget raise daily --by 3 --for 1h"; !strings.Contains(msg, want) {
+		t.Errorf("refusalMessage = %q, want it to contain %q", msg, want)
+	}
+}
+
 // TestAdmissionTieBreak: of several budgets that refuse, the refusal names
 // the one with the least remaining, then the first by name, whatever
 // order the ledger asks in: a hold and an extension of it answer alike.

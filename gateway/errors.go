@@ -254,8 +254,8 @@ func refusalMessage(ref *Refusal, hint string) string {
 	if hint != "" {
 		b.WriteString(" " + hint)
 	}
-	if ref.Hint != "" {
-		b.WriteString(" " + ref.Hint)
+	if ref.Raise > 0 {
+		fmt.Fprintf(&b, " Raise it with: sluice budget raise %s --by %s --for 1h", ShellQuote(ref.Budget), ref.Raise)
 	}
 	return b.String()
 }

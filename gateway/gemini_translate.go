@@ -364,6 +364,10 @@ func openAPISchema(raw json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(walk(v))
 }
 
+// geminiMaxThinking is the thinking budget every Gemini model that thinks
+// accepts.
+const geminiMaxThinking = 24576
+
 func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 	type part map[string]any
 	type content struct {
@@ -377,8 +381,9 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		ToolConfig        any            `json:"toolConfig,omitempty"`
 		GenerationConfig  map[string]any `json:"generationConfig,omitempty"`
 	}{}
-	if len(req.System) > 0 {
-		out.SystemInstruction = &content{Role: "user", Parts: []part{{"text": joinText(req.System)}}}
+	system, turns := systemParts(req)
+	if len(system) > 0 {
+		out.SystemInstruction = &content{Role: "user", Parts: []part{{"text": joinText(system)}}}
 	}
 	names := map[string]string{} // call id → tool name
 	image := func(field string, p xPart) (part, error) {
@@ -387,7 +392,7 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return part{"inlineData": map[string]string{"mimeType": p.MediaType, "data": p.Data}}, nil
 	}
-	for i, m := range mergeTurns(req.Messages) {
+	for i, m := range mergeTurns(turns) {
 		c := content{Role: "user"}
 		if m.Role == roleAssistant {
 			c.Role = "model"
@@ -490,6 +495,9 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		budget = effortBudget(req.Reasoning)
 	}
 	if budget > 0 {
+		// The most any Gemini model thinks (2.5 Flash: 24,576; Pro:
+		// 32,768); a larger budget is refused.
+		budget = min(budget, geminiMaxThinking)
 		gc["thinkingConfig"] = map[string]any{"thinkingBudget": budget, "includeThoughts": true}
 	}
 	if len(gc) > 0 {

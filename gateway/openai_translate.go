@@ -46,7 +46,6 @@ type chatRequest struct {
 	N               *int64          `json:"n"`
 	ResponseFormat  json.RawMessage `json:"response_format"`
 	ReasoningEffort string          `json:"reasoning_effort"`
-	User            string          `json:"user"`
 	Logprobs        bool            `json:"logprobs"`
 	LogitBias       json.RawMessage `json:"logit_bias"`
 	Modalities      []string        `json:"modalities"`
@@ -102,7 +101,7 @@ func (f chatFormat) decodeRequest(body []byte) (*xRequest, error) {
 		return nil, refuseField("functions", "send tools instead of the deprecated functions")
 	}
 	req := &xRequest{Model: in.Model, Stream: in.Stream, Temperature: in.Temperature, TopP: in.TopP,
-		Reasoning: in.ReasoningEffort, User: in.User}
+		Reasoning: in.ReasoningEffort}
 	req.MaxTokens = in.MaxCompletionTokens
 	if req.MaxTokens == 0 {
 		req.MaxTokens = in.MaxTokens
@@ -345,8 +344,7 @@ func (f chatFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		StreamOptions       any      `json:"stream_options,omitempty"`
 		ResponseFormat      any      `json:"response_format,omitempty"`
 		ReasoningEffort     string   `json:"reasoning_effort,omitempty"`
-		User                string   `json:"user,omitempty"`
-	}{Model: req.Model, Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Stream: req.Stream, User: req.User}
+	}{Model: req.Model, Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Stream: req.Stream}
 	if f.completionTokens {
 		out.MaxCompletionTokens = req.MaxTokens
 	} else {
@@ -360,6 +358,10 @@ func (f chatFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		out.Messages = append(out.Messages, msg{Role: "system", Content: joinText(req.System)})
 	}
 	for _, m := range req.Messages {
+		if m.Role == roleSystem {
+			out.Messages = append(out.Messages, msg{Role: "system", Content: joinText(m.Parts)})
+			continue
+		}
 		if m.Role == roleAssistant {
 			am := msg{Role: "assistant"}
 			var text []xPart
@@ -847,7 +849,6 @@ type responsesRequest struct {
 	Temperature        *float64          `json:"temperature"`
 	TopP               *float64          `json:"top_p"`
 	Stream             bool              `json:"stream"`
-	User               string            `json:"user"`
 	PreviousResponseID string            `json:"previous_response_id"`
 	Conversation       json.RawMessage   `json:"conversation"`
 	Background         bool              `json:"background"`
@@ -897,7 +898,7 @@ func (responsesFormat) decodeRequest(body []byte) (*xRequest, error) {
 		return nil, refuseField("top_logprobs", "other providers' models give no log probabilities")
 	}
 	req := &xRequest{Model: in.Model, Stream: in.Stream, Temperature: in.Temperature, TopP: in.TopP,
-		MaxTokens: in.MaxOutputTokens, User: in.User, IncludeUsage: true}
+		MaxTokens: in.MaxOutputTokens, IncludeUsage: true}
 	if in.Instructions != "" {
 		req.System = append(req.System, xPart{Kind: partText, Text: in.Instructions})
 	}

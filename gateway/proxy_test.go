@@ -40,7 +40,7 @@ func (l *memLedger) Hold(ctx context.Context, h Hold) error {
 			rem := l.limit - l.spent - held
 			return &Refusal{Budget: "daily", Scope: "all requests", Limit: l.limit, Spent: l.spent + held,
 				Remaining: max(rem, 0), Resets: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), Wanted: h.Amount,
-				Hint: "Raise it with: sluice budget raise daily --by 5 --for 1h"}
+				Raise: 5 * Dollar}
 		}
 	}
 	l.holds[h.ID] = h

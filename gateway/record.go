@@ -218,8 +218,10 @@ type Refusal struct {
 	Resets    time.Time     // zero for a total budget; for a rolling one, when enough spend ages out
 	Window    time.Duration // a rolling budget's length; zero for a calendar one
 	Wanted    Money         // the amount asked for
-	// Hint says how to raise it.
-	Hint string
+	// Raise is a raise of the limit that would let the request through:
+	// the shortfall in whole dollars, at least one. The answer to the
+	// caller words it as the command that makes it.
+	Raise Money
 }
 
 func (r *Refusal) Error() string {

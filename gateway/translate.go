@@ -65,10 +65,13 @@ type xPart struct {
 }
 
 // Roles of xMessage. Tool results travel in user messages, as Anthropic
-// and Gemini send them.
+// and Gemini send them. A system message in the conversation (Claude Code
+// sends them between turns) stays where it is for a format that has them
+// (Chat Completions) and joins the system prompt for one that does not.
 const (
 	roleUser      = "user"
 	roleAssistant = "assistant"
+	roleSystem    = "system"
 )
 
 type xMessage struct {
@@ -124,8 +127,6 @@ type xRequest struct {
 	// ThinkingBudget a number of tokens. Zero values: not asked.
 	Reasoning      string
 	ThinkingBudget int64
-	// User identifies the end user, where a format carries it.
-	User string
 }
 
 // Stop reasons.
@@ -406,6 +407,21 @@ func parseDataURL(u string) (mediaType, data string, ok bool) {
 		return "", "", false
 	}
 	return mediaType, data, true
+}
+
+// systemParts is the system prompt and the text of the conversation's
+// system messages, for a format that has only a system prompt; turns are
+// the other messages.
+func systemParts(req *xRequest) (system []xPart, turns []xMessage) {
+	system = req.System
+	for _, m := range req.Messages {
+		if m.Role == roleSystem {
+			system = append(append([]xPart(nil), system...), m.Parts...)
+			continue
+		}
+		turns = append(turns, m)
+	}
+	return system, turns
 }
 
 // joinText joins the text of text parts.

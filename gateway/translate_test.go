@@ -685,12 +685,7 @@ func TestTranslateRefusals(t *testing.T) {
 		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]}`, "tools[0].type"},
 		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"AA"}}]}]}`, "messages[0].content[0].type"},
 		{"anthropic", "gemini", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"mcp_servers":[{"type":"url","url":"https://x","name":"x"}]}`, "mcp_servers"},
-		// Context management that clears nothing (Claude Code's, with
-		// thinking on) changes nothing elsewhere; clearing does.
-		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]}}`, ""},
-		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_tool_uses_20250919"}]}}`, "context_management"},
-		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":{"type":"thinking_turns","value":1}}]}}`, "context_management"},
-		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"system","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA"}}]}]}`, "messages[0].content"},
+		{"anthropic", "chat", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},"metadata":{"user_id":"{\"device_id\":\"abc\"}"}}`, ""},
 		{"gemini", "chat", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}`, "tools[0].googleSearch"},
 		{"gemini", "chat", `{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"candidateCount":2}}`, "generationConfig.candidateCount"},
 		{"gemini", "anthropic", `{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"AA"}}]}]}`, "contents[0].parts[0].inlineData.mimeType"},
@@ -750,26 +745,39 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
-// TestTranslateAnthropicSystemMessage: a system message among an
-// Anthropic caller's turns (Claude Code sends its environment so) joins
-// the system prompt elsewhere, as an OpenAI caller's system messages do.
-func TestTranslateAnthropicSystemMessage(t *testing.T) {
-	body := `{"model":"m","max_tokens":5,"system":"You are terse.","messages":[{"role":"user","content":"hi"},{"role":"system","content":[{"type":"text","text":"# Environment: linux"}]},{"role":"assistant","content":"hello"}]}`
-	x, err := testCallers["anthropic"].decodeRequest([]byte(body))
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	if got := joinText(x.System); !strings.Contains(got, "You are terse.") || !strings.Contains(got, "# Environment: linux") {
-		t.Errorf("system = %q, want both system texts", got)
-	}
-	if len(x.Messages) != 2 || x.Messages[0].Role != roleUser || x.Messages[1].Role != roleAssistant {
-		t.Errorf("turns = %+v, want the user's and the assistant's", x.Messages)
-	}
-	out, err := testTargets["chat"].encodeRequest(x)
+// TestTranslateSystemMessages: a system message between turns (Claude
+// Code sends them) stays in place for Chat Completions and joins the
+// system prompt for Gemini.
+func TestTranslateSystemMessages(t *testing.T) {
+	x, err := anthropicFormat{}.decodeRequest([]byte(`{"model":"m","max_tokens":50,"system":"Be brief.","messages":[
+		{"role":"user","content":"hi"},{"role":"system","content":"The user is in Paris."},{"role":"user","content":"weather?"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(out), `"role":"system"`) || !strings.Contains(string(out), "# Environment: linux") {
-		t.Errorf("chat request %s carries no system message with the environment", out)
+	chat, _ := chatFormat{}.encodeRequest(x)
+	var c struct {
+		Messages []struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		} `json:"messages"`
+	}
+	json.Unmarshal(chat, &c)
+	var roles []string
+	for _, m := range c.Messages {
+		roles = append(roles, m.Role)
+	}
+	if got := strings.Join(roles, ","); got != "system,user,system,user" || c.Messages[2].Content != "The user is in Paris." {
+		t.Errorf("chat messages %s", chat)
+	}
+	gem, _ := geminiFormat{}.encodeRequest(x)
+	var g struct {
+		SystemInstruction struct {
+			Parts []struct{ Text string } `json:"parts"`
+		} `json:"systemInstruction"`
+		Contents []struct{ Role string } `json:"contents"`
+	}
+	json.Unmarshal(gem, &g)
+	if len(g.Contents) != 1 || len(g.SystemInstruction.Parts) != 1 || g.SystemInstruction.Parts[0].Text != "Be brief.\nThe user is in Paris." {
+		t.Errorf("gemini request %s: want one user turn (the two merged) and both system texts in systemInstruction", gem)
 	}
 }

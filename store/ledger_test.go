@@ -142,12 +142,12 @@ func TestRefusal(t *testing.T) {
 		t.Errorf("Hold(0.7) refusal resets %s, want %s", ref.Resets, resets)
 	}
 	got := *ref
-	got.Hint, got.Resets = "", time.Time{}
+	got.Resets = time.Time{}
+	// It suggests a raise of the shortfall, $0.20, in whole dollars; the
+	// answer to the caller words it (refusalMessage), the store does not.
+	want.Raise = gateway.Dollar
 	if got != want {
 		t.Errorf("Hold(0.7) refusal = %+v, want %+v", got, want)
-	}
-	if !strings.Contains(ref.Hint, "sluice budget raise daily --by 1 --for 1h") {
-		t.Errorf("Hint = %q, want a raise command", ref.Hint)
 	}
 
 	// Both refuse a $1.60 hold; the daily budget has less left.
@@ -184,8 +184,8 @@ func TestRefusal(t *testing.T) {
 	if ref.Budget != "it's openai" || ref.Scope != "provider openai" {
 		t.Errorf("refusing budget = %q (%s), want \"it's openai\" (provider openai)", ref.Budget, ref.Scope)
 	}
-	if !strings.Contains(ref.Hint, `sluice budget raise 'it'\''s openai' --by 1`) {
-		t.Errorf("Hint = %q, want the name quoted for a shell", ref.Hint)
+	if ref.Raise != gateway.Dollar {
+		t.Errorf("Raise = %s, want $1", ref.Raise.Format())
 	}
 	if want := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC); !ref.Resets.Equal(want) {
 		t.Errorf("Resets = %s, want %s", ref.Resets, want)
