@@ -41,7 +41,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		}
 		p.finish(x, status, outcome, u, err.Error())
 		if outcome != OutcomeCanceled {
-			writeError(w, x.callerDialect(), status, kind, msg)
+			// Recorded by finish, with the upstream's own words.
+			p.fail(w, r, x.callerDialect(), nil, fail(status, kind, msg))
 		}
 		return
 	}
@@ -168,7 +169,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	// written, event by event, as the caller's format says it.
 	var tr *streamTranslator
 	var tbuf []byte
-	cut := m.Cut
+	cut := m.cut
 	if x.xl != nil {
 		tr = newStreamTranslator(x.xl.target, x.xl.caller, x.xl.req)
 		w.Header().Set("Content-Type", tr.contentType())
@@ -179,7 +180,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	w.WriteHeader(resp.StatusCode)
 	rc.Flush()
 
-	er := NewEventReader(body)
+	er := newSSEReader(body)
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode
@@ -187,7 +188,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	for {
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
-			b := m.Relay(ev)
+			b := m.relay(ev)
 			if x.sliced {
 				shown += shownBytes(ev.Data)
 			}
@@ -200,7 +201,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 				rc.Flush()
 				break
 			}
-			if x.logBodies && len(b) > 0 && len(x.respBody) < MaxLoggedBody {
+			if x.logBodies && len(b) > 0 && len(x.respBody) < maxLoggedBody {
 				x.respBody = append(x.respBody, b...)
 			}
 			if tr != nil {
@@ -328,7 +329,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 	// An upstream's error text may echo the key it was sent.
 	x.rec.Error = Redact(errMsg)
 	if x.logBodies {
-		x.rec.ResponseBody = LoggedBody(x.respBody)
+		x.rec.ResponseBody = loggedBody(x.respBody)
 	}
 	defer func() { x.call.report(x.rec) }()
 	switch {
@@ -477,7 +478,7 @@ func statusFor(outcome Outcome, status int) int {
 // at the billing page), so it is shown with what to do about it.
 func classifyUpstreamError(provider string, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
-	msg, _ = RedactPrefix(body, 2000)
+	msg, _ = redactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(body) {
 		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}
