@@ -500,6 +500,14 @@ func (c *cli) log(args []string) error {
 		if r.Prompt != "" {
 			what += " (p/" + r.Prompt + ")"
 		}
+		if r.Alias != "" {
+			// Asked for as an alias: which, and why this target.
+			what += " (" + r.Alias
+			if r.Routed != "" && r.Routed != gateway.RoutedTarget {
+				what += ", " + r.Routed
+			}
+			what += ")"
+		}
 		if r.CallerRoute != "" {
 			what += " (asked " + r.AskedModel + " in " + r.CallerRoute + ")"
 		}

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/app"
 	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
 )
 
 func TestCLIAlias(t *testing.T) {
@@ -80,5 +85,30 @@ func TestCLIConnectModel(t *testing.T) {
 	}
 	if _, _, err := sluice(t, "", "connect", "codex", "--model", "gpt-5", "--data", dir); err == nil || !strings.Contains(err.Error(), "cannot choose its model") {
 		t.Errorf("connect codex --model = %v", err)
+	}
+}
+
+// TestCLILogShowsAlias: sluice log says which alias a row was asked for,
+// and why its target served when it was not the alias's first.
+func TestCLILogShowsAlias(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, app.DataFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, r := range []gateway.Record{
+		{ID: "a1", Provider: "openai", Model: "gpt-5-mini", Status: 503, Outcome: gateway.OutcomeError, Alias: "smart", Routed: gateway.RoutedTarget, Attempt: 1},
+		{ID: "a2", Provider: "mistral", Model: "mistral-small-latest", Status: 200, Outcome: gateway.OutcomeOK, Alias: "smart", Routed: gateway.RoutedFallback, Attempt: 2, After: "a1"},
+	} {
+		r.Time = now.Add(time.Duration(i) * time.Millisecond)
+		if err := db.Settle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	out, _, err := sluice(t, "", "log", "--data", dir)
+	if err != nil || !strings.Contains(out, "openai/gpt-5-mini (smart)") || !strings.Contains(out, "mistral/mistral-small-latest (smart, fallback)") {
+		t.Errorf("sluice log = %v\n%s", err, out)
 	}
 }

@@ -242,7 +242,7 @@ func claudeCodeModel(r *Recipe, m ConnectModel) {
 		}
 	}
 	r.Notes = notes
-	r.Verified += "; the model variables: run here, claude 2.1.332 `-p` with a subagent of each tier against a fake provider logging each request's model and max_tokens"
+	r.Verified += "; the model variables: run here, claude 2.1.332 `-p` with a subagent of each tier against a fake provider logging each request's model and max_tokens, and `-p` with a tool call through the alias to an Anthropic and an OpenAI model (e2e TestClaudeCodeThroughAlias)"
 }
 
 func jsonEnvBlock(env []EnvVar) string {

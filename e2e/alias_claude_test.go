@@ -13,8 +13,11 @@ import (
 // TestClaudeCodeThroughAlias runs Claude Code set up only as `sluice
 // connect claude-code --model TARGET` prints, with no --model of its own:
 // every model it asks for is the alias claude-code, which Sluice sends to
-// TARGET. Each request's row is the target's: its provider, model, tokens
-// and price, with the alias it was asked for.
+// TARGET. On an Anthropic model the requests go on in Claude Code's own
+// format; on an OpenAI model they reach the upstream in OpenAI's, and the
+// tool call and its result make the round trip through the translation.
+// Each request's row is the target's: its provider, model, tokens and
+// price, with the alias it was asked for.
 func TestClaudeCodeThroughAlias(t *testing.T) {
 	claude := toolBinary(t, "claude")
 	work := workDir(t)
@@ -29,6 +32,7 @@ func TestClaudeCodeThroughAlias(t *testing.T) {
 		paths                   []string // where the upstream may be asked, in the target's format
 	}{
 		{"anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5", []string{"/v1/messages"}},
+		{"openai/gpt-5-mini", "openai", "gpt-5-mini", []string{"/v1/chat/completions", "/v1/responses"}},
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
 			recipe := s.mustCLI("", "connect", "claude-code", "--model", tc.target)

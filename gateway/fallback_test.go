@@ -13,8 +13,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -434,5 +436,193 @@ func TestNoFallbackAfterFirstByteAnthropic(t *testing.T) {
 	}
 	if len(recs) != 1 || recs[0].Outcome != gateway.OutcomeCut || recs[0].Model != "claude-haiku-4-5" || recs[0].Alias != "claude-haiku-4-5-20251001" || recs[0].InputTokens != 30 {
 		t.Errorf("records = %+v, want one cut at claude-haiku-4-5 through the alias", recs)
+	}
+}
+
+// TestAliasInGeminiPath: a Gemini caller names the model in the path; an
+// alias there goes to its target, a Gemini model in the path Gemini is
+// asked at, or an OpenAI model in OpenAI's format (translated).
+func TestAliasInGeminiPath(t *testing.T) {
+	geminiAnswer, err := os.ReadFile(filepath.Join("testdata", "gemini", "generate_content.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chatAnswer, err := os.ReadFile(filepath.Join("testdata", "openai", "chat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	var mu sync.Mutex
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		paths = append(paths, r.URL.Path+" "+string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasPrefix(r.URL.Path, "/v1beta/") {
+			w.Write(geminiAnswer)
+			return
+		}
+		if !strings.Contains(string(b), `"messages"`) {
+			http.Error(w, `{"error":{"message":"not a chat completion"}}`, http.StatusBadRequest)
+			return
+		}
+		w.Write(chatAnswer)
+	}))
+	t.Cleanup(up.Close)
+	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	token, _ := db.NewToken("script")
+	for _, a := range []gateway.Alias{{Name: "quick", Target: "gemini/gemini-2.5-flash"}, {Name: "other", Target: "openai/gpt-4o-mini"}} {
+		if _, err := db.PutAlias(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"gemini": up.URL, "openai": up.URL + "/v1"})
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"gemini": "AIza-key", "openai": "sk-openai-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	t.Cleanup(p.Wait)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	for _, tc := range []struct{ alias, provider, model, path string }{
+		{"quick", "gemini", "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:generateContent"},
+		{"other", "openai", "gpt-4o-mini", "/v1/chat/completions"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1beta/models/"+tc.alias+":generateContent", strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"Say hello."}]}]}`))
+		req.Header.Set("X-Goog-Api-Key", token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"candidates"`) {
+			t.Errorf("%s: answer %d %s, want a Gemini answer", tc.alias, resp.StatusCode, b)
+		}
+		mu.Lock()
+		last := paths[len(paths)-1]
+		mu.Unlock()
+		if !strings.HasPrefix(last, tc.path+" ") || strings.Contains(last, tc.alias) {
+			t.Errorf("%s: the upstream was asked %.200s, want %s without the alias", tc.alias, last, tc.path)
+		}
+	}
+	recs, _ := db.Records(store.LogQuery{Limit: 10})
+	for i := 0; len(recs) < 2 && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		recs, _ = db.Records(store.LogQuery{Limit: 10})
+	}
+	if len(recs) != 2 || recs[1].Provider != "gemini" || recs[1].Model != "gemini-2.5-flash" || recs[1].Alias != "quick" ||
+		recs[0].Provider != "openai" || recs[0].Model != "gpt-4o-mini" || recs[0].Alias != "other" || recs[0].Cost == 0 || recs[1].Cost == 0 {
+		t.Errorf("records = %+v", recs)
+	}
+}
+
+// TestFallbackAcrossFormats: an Anthropic caller's alias whose target is
+// an OpenAI model falls back to an Anthropic one, and the other way
+// round: each attempt is asked in its own provider's format, and the
+// caller gets the answer in Anthropic's, as a stream and not.
+func TestFallbackAcrossFormats(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var down atomic.Value // the provider that answers 5xx
+	var asked sync.Map    // path → count
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		n, _ := asked.LoadOrStore(r.URL.Path, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		anthropic := r.URL.Path == "/v1/messages"
+		if anthropic && !strings.Contains(string(b), `"max_tokens"`) || !anthropic && strings.Contains(string(b), `"system":`) {
+			http.Error(w, `{"error":{"message":"a foreign shape"}}`, http.StatusBadRequest)
+			return
+		}
+		stream := strings.Contains(string(b), `"stream":true`)
+		switch {
+		case anthropic && down.Load() == "anthropic":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(529)
+			io.WriteString(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+		case !anthropic && down.Load() == "openai":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"message":"The engine is currently overloaded","type":"server_error","param":null,"code":null}}`)
+		case anthropic && stream:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Write(read("anthropic/messages_stream.sse"))
+		case anthropic:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(read("anthropic/messages.json"))
+		case stream:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Write(read("openai/chat_stream_usage.sse"))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(read("openai/chat.json"))
+		}
+	}))
+	t.Cleanup(up.Close)
+	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	token, _ := db.NewToken("claude-code")
+	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": up.URL, "openai": up.URL + "/v1"})
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key", "openai": "sk-openai-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
+	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	p.SetPolicy(gateway.Policy{Loop: gateway.LoopPolicy{Off: true}})
+	t.Cleanup(p.Wait)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	n := 0
+	for _, tc := range []struct{ down, target, fallback, served string }{
+		{"openai", "openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "anthropic"},
+		{"anthropic", "anthropic/claude-haiku-4-5", "openai/gpt-4o-mini", "openai"},
+	} {
+		for _, stream := range []bool{false, true} {
+			down.Store(tc.down)
+			if _, err := db.PutAlias(gateway.Alias{Name: "claude-code", Target: tc.target, Fallbacks: []string{tc.fallback}}); err != nil {
+				t.Fatal(err)
+			}
+			body := fmt.Sprintf(`{"model":"claude-code","max_tokens":200,"stream":%v,"system":"Be brief.","messages":[{"role":"user","content":"Say hello."}]}`, stream)
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			what := fmt.Sprintf("%s down, stream %v", tc.down, stream)
+			if stream && (resp.StatusCode != 200 || !strings.Contains(string(b), "event: message_stop")) ||
+				!stream && (resp.StatusCode != 200 || !strings.Contains(string(b), `"type":"message"`)) {
+				t.Errorf("%s: answer %d %.300s, want an Anthropic answer", what, resp.StatusCode, b)
+			}
+			n += 2
+			recs, _ := db.Records(store.LogQuery{Limit: 100})
+			for i := 0; (len(recs) < n || db.OpenHolds() > 0) && i < 200; i++ {
+				time.Sleep(20 * time.Millisecond)
+				recs, _ = db.Records(store.LogQuery{Limit: 100})
+			}
+			if len(recs) != n {
+				t.Fatalf("%s: %d records, want %d", what, len(recs), n)
+			}
+			served, failed := recs[0], recs[1]
+			if failed.Provider != tc.down || failed.Cost != 0 || failed.Outcome == gateway.OutcomeOK ||
+				served.Provider != tc.served || served.Outcome != gateway.OutcomeOK || served.Cost == 0 || served.After != failed.ID || served.Routed != gateway.RoutedFallback {
+				t.Errorf("%s: records %+v then %+v", what, failed, served)
+			}
+		}
 	}
 }
