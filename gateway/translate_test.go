@@ -820,9 +820,9 @@ func BenchmarkTranslateStream(b *testing.B) {
 	pairs := [][2]string{{"chat", "anthropic"}, {"anthropic", "chat"}, {"anthropic", "responses"}, {"gemini", "anthropic"}, {"anthropic", "gemini"}, {"chat", "gemini"}}
 	for _, pr := range pairs {
 		b.Run(pr[0]+"-to-"+pr[1], func(b *testing.B) {
-			read := func(n int) []Event {
-				var evs []Event
-				r := NewEventReader(bytes.NewReader(translateBenchStream(pr[0], n)))
+			read := func(n int) []streamEvent {
+				var evs []streamEvent
+				r := newSSEReader(bytes.NewReader(translateBenchStream(pr[0], n)))
 				for {
 					ev, err := r.Next()
 					if err != nil {
@@ -834,7 +834,7 @@ func BenchmarkTranslateStream(b *testing.B) {
 			stream, base := read(100), read(0)
 			req := &xRequest{Model: "m", Stream: true, IncludeUsage: true}
 			buf := make([]byte, 0, 4096)
-			run := func(evs []Event) {
+			run := func(evs []streamEvent) {
 				tr := newStreamTranslator(testTargets[pr[0]], testCallers[pr[1]], req)
 				for _, ev := range evs {
 					buf = tr.translate(ev, buf[:0])
@@ -844,7 +844,7 @@ func BenchmarkTranslateStream(b *testing.B) {
 					b.Fatal("the translated stream did not finish")
 				}
 			}
-			allocs := func(evs []Event) float64 {
+			allocs := func(evs []streamEvent) float64 {
 				return testing.AllocsPerRun(20, func() { run(evs) })
 			}
 			perEvent := (allocs(stream) - allocs(base)) / 100
