@@ -46,8 +46,13 @@
 //  4. Read the body (Proxy.readBody), capped in size and time, counted
 //     against the bytes all requests hold at once.
 //  5. Inspect and choose (Proxy.choose): the dialect reads the model, the
-//     stream flag and the output bound; the model (or the route) chooses
-//     the provider.
+//     stream flag and the output bound; the model (or the route, or an
+//     alias) chooses the provider. A provider that speaks another format
+//     gets the request translated (Proxy.aim, translate_proxy.go): from
+//     then on the route, the reading of the body and the record are the
+//     provider's, so the request is held, metered and charged as the
+//     provider that serves it, while Sluice answers in the caller's
+//     format.
 //  6. Key (Proxy.upstreamKey): a local token is swapped for the provider's
 //     key; a caller's key goes only to the provider that issued it; no key
 //     goes to an address the user has not confirmed.
