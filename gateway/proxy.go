@@ -229,11 +229,19 @@ func (p *Proxy) roundTripper() http.RoundTripper {
 			ht = 10 * time.Minute
 		}
 		p.transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 64,
+			// An HTTP/1 connection's buffers live as long as the stream it
+			// carries; 4 KiB each (the default) was a quarter of what an
+			// open stream cost. A body larger than the write buffer still
+			// goes out in large writes (bufio hands it to the connection's
+			// ReadFrom), and a reader asking for more than the read buffer
+			// holds reads straight from the connection.
+			ReadBufferSize:        1 << 10,
+			WriteBufferSize:       1 << 10,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: ht,

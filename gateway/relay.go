@@ -115,11 +115,13 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	if status >= 400 {
 		outcome, errMsg = classifyUpstreamError(x.provider.Name, status, kept.Bytes())
 	} else {
-		if id, st := responseState(kept.Bytes()); x.info.Background && copyErr == nil && id != "" && !terminalResponse(st) {
-			// Queued in the background: the hold stays until the
-			// response is read back finished.
-			p.deferHold(x, status, id)
-			return
+		if x.info.Background && copyErr == nil {
+			if id, st := responseState(kept.Bytes()); id != "" && !terminalResponse(st) {
+				// Queued in the background: the hold stays until the
+				// response is read back finished.
+				p.deferHold(x, status, id)
+				return
+			}
 		}
 		var model string
 		var ok bool
@@ -592,7 +594,9 @@ func (e *clientWriteError) Error() string { return e.err.Error() }
 // reach the client as they arrive; onData runs before the first write.
 func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func()) (int64, error) {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		k, rerr := src.Read(buf)
@@ -614,6 +618,13 @@ func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func(
 		}
 	}
 }
+
+// copyBuffers are copyFlush's buffers, reused: a fresh 32 KiB for every
+// answer was the request path's largest allocation.
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.
 type limitedBuffer struct {

@@ -27,7 +27,10 @@ const (
 	// carrying a generated image in base64, run to a few MiB.
 	maxEventSize = 16 << 20
 
-	initialEventBuffer = 4 << 10
+	// initialEventBuffer is the buffer an EventReader starts with, and
+	// keeps for as long as its stream is open unless an event needs more:
+	// the events of a chat stream are a few hundred bytes.
+	initialEventBuffer = 1 << 10
 )
 
 // errEventTooLarge is returned by sseReader.Next for an event larger
