@@ -205,8 +205,8 @@ type Target struct {
 
 func (t Target) String() string { return t.Provider + "/" + t.Model }
 
-// key is t as targets compare: the model as ModelID has it.
-func (t Target) key() Target { return Target{t.Provider, ModelID(t.Provider, t.Model)} }
+// key is t as targets compare: the model as modelID has it.
+func (t Target) key() Target { return Target{t.Provider, modelID(t.Provider, t.Model)} }
 
 // ResolveTarget reads s as an alias's target: "provider/model" for a
 // provider Sluice knows, or a model the price table prices at exactly one
@@ -493,7 +493,7 @@ func (p *Proxy) resolveAlias(x *exchange, model string, providers map[string]Pro
 	pl := aliasPlanner{aliases: p.Aliases, providers: providers, prices: p.Prices()}
 	if sw, ok := p.Ledger.(SoftWatcher); ok {
 		pl.pastSoft = func(t Target) (string, bool) {
-			return sw.PastSoft(Hold{Time: x.start, Token: x.rec.Token, Provider: t.Provider, Model: ModelID(t.Provider, t.Model),
+			return sw.PastSoft(Hold{Time: x.start, Token: x.rec.Token, Provider: t.Provider, Model: modelID(t.Provider, t.Model),
 				Route: x.rec.Route, Prompt: x.rec.Prompt, Stream: x.info.Stream || x.route.Stream})
 		}
 	}

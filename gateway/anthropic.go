@@ -30,7 +30,7 @@ var anthropicEndpoints = []endpoint{
 	{method: "GET", pattern: "/models/{id}"},
 }
 
-func (anthropicDialect) name() string { return DialectAnthropic }
+func (anthropicDialect) name() string { return dialectAnthropic }
 
 func (anthropicDialect) endpoints() []endpoint { return anthropicEndpoints }
 
@@ -115,7 +115,7 @@ const (
 // inspect reads max_tokens and thinking.budget_tokens (which interleaved
 // thinking lets exceed max_tokens), and the tools, MCP servers and
 // container that draw input from outside the body.
-func (anthropicDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+func (anthropicDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
 	info.Model, _ = obj["model"].(string)
 	info.Stream, _ = obj["stream"].(bool)
 	info.MaxOutput = max(count(obj["max_tokens"]), count(field(obj["thinking"], "budget_tokens")))
@@ -168,11 +168,11 @@ func (anthropicDialect) billing(body []byte, top map[string]json.RawMessage, too
 	return b
 }
 
-func (anthropicDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+func (anthropicDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
 	return rt.Name == routeAnthropicMessages && info.Stream
 }
 
-func (anthropicDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+func (anthropicDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
 	return body, false
 }
 
@@ -311,7 +311,7 @@ func (anthropicDialect) outputText(body []byte) (string, error) {
 	return b.String(), nil
 }
 
-func (anthropicDialect) deltaText(ev Event) string {
+func (anthropicDialect) deltaText(ev streamEvent) string {
 	var e struct {
 		Type  string `json:"type"`
 		Delta struct {
@@ -444,7 +444,7 @@ func (c *anthropicCounts) usage() Usage {
 }
 
 // event notes an Anthropic Messages stream event.
-func (a *anthropicMeter) event(m *streamMeter, ev Event) []byte {
+func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	switch ev.Name {
 	case "content_block_start":
 		// Only a server-side code execution block is metered: Anthropic

@@ -546,7 +546,7 @@ type anthropicDecoder struct {
 	finished bool
 }
 
-func (d *anthropicDecoder) decode(ev Event, out []xEvent) []xEvent {
+func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 	data := bytes.TrimSpace(ev.Data)
 	if len(data) == 0 || d.finished {
 		return out

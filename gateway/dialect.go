@@ -74,7 +74,7 @@ type dialect interface {
 	// notes in s what the body holds without spelling it out (overhead)
 	// or draws from outside itself (unbounded). The caller adds what
 	// every format's content parts say.
-	inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan)
+	inspect(rt route, obj map[string]any) (info requestInfo, s inputScan)
 	// imageTokens bounds the input tokens of one image sent to model.
 	imageTokens(model string) int64
 	// billing reads the rates and fees a request can be billed at beyond
@@ -82,11 +82,11 @@ type dialect interface {
 	billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(limit int64) int64) billing
 	// eventStream reports whether the answer to a request will be an
 	// event stream to meter event by event.
-	eventStream(rt route, info RequestInfo, q url.Values) bool
+	eventStream(rt route, info requestInfo, q url.Values) bool
 	// prepare returns the body to send upstream: a stream whose usage is
 	// reported only when asked asks for it. hide says the caller had not
 	// asked, so the meter hides what it was not going to see.
-	prepare(rt route, info RequestInfo, body []byte) (out []byte, hide bool)
+	prepare(rt route, info requestInfo, body []byte) (out []byte, hide bool)
 
 	// usage reads the usage a whole (non-stream) answer reports, and the
 	// model it names; ok is false when it reports none.
@@ -110,7 +110,7 @@ type dialect interface {
 type eventMeter interface {
 	// event notes ev in m and returns the bytes to relay: ev.Raw, an
 	// edited copy, or nil to drop it.
-	event(m *streamMeter, ev Event) []byte
+	event(m *streamMeter, ev streamEvent) []byte
 }
 
 // builtinDialects are the formats Sluice speaks, in the order they claim a
@@ -149,5 +149,5 @@ type promptDialect interface {
 	// outputText reads the model's text from a whole answer.
 	outputText(body []byte) (string, error)
 	// deltaText reads the text a stream event adds.
-	deltaText(ev Event) string
+	deltaText(ev streamEvent) string
 }

@@ -78,7 +78,7 @@ func (parrotDialect) keyCheck(base string) (string, http.Header) {
 }
 func (parrotDialect) keyRefused(status int) bool { return status == http.StatusUnauthorized }
 
-func (parrotDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+func (parrotDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
 	info.Model, _ = obj["bird"].(string)
 	info.Stream, _ = obj["stream"].(bool)
 	info.MaxOutput = count(obj["squawks"])
@@ -91,11 +91,11 @@ func (parrotDialect) billing([]byte, map[string]json.RawMessage, []map[string]js
 	return billing{}
 }
 
-func (parrotDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+func (parrotDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
 	return rt.Name == routeParrotSpeak && info.Stream
 }
 
-func (parrotDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+func (parrotDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
 	return body, false
 }
 
@@ -126,7 +126,7 @@ type parrotMeter struct{}
 
 func (parrotDialect) meter(route) eventMeter { return parrotMeter{} }
 
-func (parrotMeter) event(m *streamMeter, ev Event) []byte {
+func (parrotMeter) event(m *streamMeter, ev streamEvent) []byte {
 	switch ev.Name {
 	case "done":
 		m.Done = true
@@ -400,11 +400,11 @@ func TestFourthDialect(t *testing.T) {
 func TestFourthDialectMeter(t *testing.T) {
 	m := newStreamMeter(parrotDialect{}, route{dialect: parrotDialect{}, Name: routeParrotSpeak}, false)
 	stream := "event: words\ndata: {\"bird\":\"macaw\",\"heard\":7,\"said\":1}\n\nevent: words\ndata: {\"heard\":7,\"said\":9}\n\n"
-	er := NewEventReader(strings.NewReader(stream))
+	er := newSSEReader(strings.NewReader(stream))
 	var out bytes.Buffer
 	for {
 		ev, err := er.Next()
-		out.Write(m.Relay(ev))
+		out.Write(m.relay(ev))
 		if err == io.EOF {
 			break
 		}
@@ -415,7 +415,7 @@ func TestFourthDialectMeter(t *testing.T) {
 	if out.String() != stream || m.Usage != (Usage{InputTokens: 7, OutputTokens: 9}) || m.Model != "macaw" || m.Done {
 		t.Errorf("meter after %q: usage %+v, model %q, done %v; relayed %q", stream, m.Usage, m.Model, m.Done, out.String())
 	}
-	if cut := string(m.Cut(kindBudget, "spent")); cut != "event: fault\ndata: {\"fault\":{\"kind\":\"budget_exceeded\",\"why\":\"spent\"}}\n\n" {
+	if cut := string(m.cut(kindBudget, "spent")); cut != "event: fault\ndata: {\"fault\":{\"kind\":\"budget_exceeded\",\"why\":\"spent\"}}\n\n" {
 		t.Errorf("Cut = %q", cut)
 	}
 }

@@ -15,37 +15,37 @@ func TestInspectBilling(t *testing.T) {
 		out                 int64
 		want                billing
 	}{
-		{"plain chat", DialectOpenAI, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, 100, billing{}},
-		{"openai audio in and out", DialectOpenAI,
+		{"plain chat", dialectOpenAI, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, 100, billing{}},
+		{"openai audio in and out", dialectOpenAI,
 			`{"model":"gpt-audio","modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}]}`,
 			100, billing{audioIn: true, audioOut: true}},
 		// Text that mentions audio is not audio.
-		{"openai text about audio", DialectOpenAI,
+		{"openai text about audio", dialectOpenAI,
 			`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"what does {\"type\": \"input_audio\"} do? and \"mimeType\":\"audio/mp3\"?"}]}`,
 			100, billing{}},
-		{"openai audio, spaced JSON", DialectOpenAI,
+		{"openai audio, spaced JSON", dialectOpenAI,
 			`{"model": "gpt-audio", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}`,
 			100, billing{audioIn: true}},
-		{"gemini text about audio", DialectGemini, `{"contents":[{"parts":[{"text":"is \"mimeType\": \"audio/mp3\" right?"}]}]}`, 100, billing{}},
-		{"openai priority", DialectOpenAI, `{"model":"gpt-5","service_tier":"priority","input":"hi"}`, 100, billing{tier: "priority"}},
+		{"gemini text about audio", dialectGemini, `{"contents":[{"parts":[{"text":"is \"mimeType\": \"audio/mp3\" right?"}]}]}`, 100, billing{}},
+		{"openai priority", dialectOpenAI, `{"model":"gpt-5","service_tier":"priority","input":"hi"}`, 100, billing{tier: "priority"}},
 		// max_tool_calls bounds the built-in tool calls of a response.
-		{"responses web search, limited", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"max_tool_calls":4,"input":"hi"}`, 1000, billing{webSearch: 4}},
+		{"responses web search, limited", dialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"max_tool_calls":4,"input":"hi"}`, 1000, billing{webSearch: 4}},
 		// Without a limit: one call per ten output tokens, at most 50.
-		{"responses web search, no limit", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search_preview"}],"input":"hi"}`, 200, billing{webSearch: 20}},
-		{"responses web search, large output", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"input":"hi"}`, 64000, billing{webSearch: maxToolCallsBound}},
-		{"responses code interpreter", DialectOpenAI, `{"model":"gpt-5","tools":[{"type":"code_interpreter","container":{"type":"auto"}}],"input":"hi"}`, 100, billing{codeExec: true}},
-		{"chat search model", DialectOpenAI, `{"model":"gpt-4o-mini-search-preview","web_search_options":{},"messages":[]}`, 100, billing{webSearch: 1}},
-		{"anthropic web search max_uses", DialectAnthropic,
+		{"responses web search, no limit", dialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search_preview"}],"input":"hi"}`, 200, billing{webSearch: 20}},
+		{"responses web search, large output", dialectOpenAI, `{"model":"gpt-5","tools":[{"type":"web_search"}],"input":"hi"}`, 64000, billing{webSearch: maxToolCallsBound}},
+		{"responses code interpreter", dialectOpenAI, `{"model":"gpt-5","tools":[{"type":"code_interpreter","container":{"type":"auto"}}],"input":"hi"}`, 100, billing{codeExec: true}},
+		{"chat search model", dialectOpenAI, `{"model":"gpt-4o-mini-search-preview","web_search_options":{},"messages":[]}`, 100, billing{webSearch: 1}},
+		{"anthropic web search max_uses", dialectAnthropic,
 			`{"model":"claude-opus-4-6","max_tokens":1024,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}],"messages":[]}`,
 			1024, billing{webSearch: 5}},
-		{"anthropic fast mode", DialectAnthropic, `{"model":"claude-opus-4-6","max_tokens":1024,"speed":"fast","messages":[]}`, 1024, billing{speed: "fast"}},
-		{"anthropic code execution and geo", DialectAnthropic,
+		{"anthropic fast mode", dialectAnthropic, `{"model":"claude-opus-4-6","max_tokens":1024,"speed":"fast","messages":[]}`, 1024, billing{speed: "fast"}},
+		{"anthropic code execution and geo", dialectAnthropic,
 			`{"model":"claude-opus-4-6","max_tokens":1024,"inference_geo":"us","tools":[{"type":"code_execution_20250825","name":"code_execution"}],"messages":[]}`,
 			1024, billing{codeExec: true, geo: "us"}},
-		{"gemini audio in, audio out, search", DialectGemini,
+		{"gemini audio in, audio out, search", dialectGemini,
 			`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/mp3","data":"AAAA"}}]}],"generationConfig":{"responseModalities":["AUDIO"]},"tools":[{"googleSearch":{}}]}`,
 			100, billing{audioIn: true, audioOut: true, webSearch: 10}},
-		{"gemini image out", DialectGemini, `{"contents":[],"generation_config":{"response_modalities":["TEXT","IMAGE"]}}`, 100, billing{imageOut: true}},
+		{"gemini image out", dialectGemini, `{"contents":[],"generation_config":{"response_modalities":["TEXT","IMAGE"]}}`, 100, billing{imageOut: true}},
 	}
 	for _, tt := range tests {
 		if got := inspectBilling(dialectByName(tt.dialect), []byte(tt.body), tt.out); got != tt.want {
@@ -66,7 +66,7 @@ func TestWorstCostHighestRate(t *testing.T) {
 		return p
 	}
 	rt := route{Name: "openai.chat"}
-	info := RequestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
+	info := requestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
 
 	// Audio in the body: every input token at gpt-audio's audio rate (32
 	// per M, not 2.5); audio asked for out: every output token at 64.
@@ -82,7 +82,7 @@ func TestWorstCostHighestRate(t *testing.T) {
 
 	// A bound that crosses 200k input tokens: every token at the tier.
 	pro := row("gemini", "gemini-2.5-pro")
-	long := RequestInfo{InputBound: 250_000, MaxOutput: 1000, Choices: 1}
+	long := requestInfo{InputBound: 250_000, MaxOutput: 1000, Choices: 1}
 	got, _ = worstCost(pro, now, long, billing{audioIn: true}, route{Name: "gemini.generateContent"})
 	if want := 250_000*PerMillion(2.5) + 1000*PerMillion(15); got != want {
 		t.Errorf("worstCost(gemini-2.5-pro, 250k in) = %s, want %s (the long-context tier)", got, want)
@@ -98,7 +98,7 @@ func TestWorstCostHighestRate(t *testing.T) {
 	// Five searches at most, $0.01 each, on top of the tokens; US-only
 	// inference at 1.1 times.
 	opus := row("anthropic", "claude-opus-4-6")
-	arInfo := RequestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
+	arInfo := requestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
 	got, _ = worstCost(opus, now, arInfo, billing{webSearch: 5, geo: "us"}, route{Name: "anthropic.messages"})
 	// The dearest input rate is the one-hour cache write: 10 per M, ×1.1.
 	if want := 1000*PerMillion(11) + 100*PerMillion(27.5) + 5*Dollar/100; got != want {
@@ -269,7 +269,7 @@ func TestProxyPartiallyPriced(t *testing.T) {
 		if resp.StatusCode != http.StatusPaymentRequired || !strings.Contains(body, "code_execution") {
 			t.Fatalf("POST /v1/messages = %d %s, want 402 naming the unpriced part", resp.StatusCode, body)
 		}
-		checkShape(t, DialectAnthropic, []byte(body))
+		checkShape(t, dialectAnthropic, []byte(body))
 		if n := seen.count(); n != 0 {
 			t.Errorf("upstream saw %d requests, want none", n)
 		}

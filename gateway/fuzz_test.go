@@ -64,7 +64,7 @@ func FuzzEventReader(f *testing.F) {
 		f.Add([]byte(s), []byte{0})
 	}
 	f.Fuzz(func(t *testing.T, in, sizes []byte) {
-		er := NewEventReader(&chunkReader{b: in, sizes: sizes})
+		er := newSSEReader(&chunkReader{b: in, sizes: sizes})
 		var raw []byte
 		for {
 			ev, err := er.Next()
@@ -91,17 +91,17 @@ func FuzzEventReader(f *testing.F) {
 
 // routes lists every dialect and route the gateway meters.
 var routes = []struct{ dialect, route string }{
-	{DialectOpenAI, "openai.chat"},
-	{DialectOpenAI, "openai.responses"},
-	{DialectOpenAI, "openai.completions"},
-	{DialectOpenAI, "openai.embeddings"},
-	{DialectAnthropic, "anthropic.messages"},
-	{DialectAnthropic, "anthropic.count_tokens"},
-	{DialectGemini, "gemini.generateContent"},
-	{DialectGemini, "gemini.streamGenerateContent"},
-	{DialectGemini, "gemini.countTokens"},
-	{DialectGemini, "gemini.embedContent"},
-	{DialectGemini, "gemini.batchEmbedContents"},
+	{dialectOpenAI, "openai.chat"},
+	{dialectOpenAI, "openai.responses"},
+	{dialectOpenAI, "openai.completions"},
+	{dialectOpenAI, "openai.embeddings"},
+	{dialectAnthropic, "anthropic.messages"},
+	{dialectAnthropic, "anthropic.count_tokens"},
+	{dialectGemini, "gemini.generateContent"},
+	{dialectGemini, "gemini.streamGenerateContent"},
+	{dialectGemini, "gemini.countTokens"},
+	{dialectGemini, "gemini.embedContent"},
+	{dialectGemini, "gemini.batchEmbedContents"},
 }
 
 func checkUsage(t *testing.T, what string, u Usage) {
@@ -130,19 +130,19 @@ func FuzzUsage(f *testing.F) {
 			// The input as one event's data, and as a stream.
 			for _, hide := range []bool{false, true} {
 				m := meterFor(r.dialect, r.route, hide)
-				out := m.Relay(Event{Data: in, Raw: append([]byte("data: "), in...)})
+				out := m.relay(streamEvent{Data: in, Raw: append([]byte("data: "), in...)})
 				if out != nil && m.Relayed != int64(len(out)) {
 					t.Fatalf("Relayed = %d after relaying %d bytes", m.Relayed, len(out))
 				}
 				checkUsage(t, "Relay("+r.route+")", m.Usage)
 
 				m = meterFor(r.dialect, r.route, hide)
-				er := NewEventReader(bytes.NewReader(in))
+				er := newSSEReader(bytes.NewReader(in))
 				var relayed int64
 				for {
 					ev, err := er.Next()
 					if len(ev.Raw) > 0 {
-						out := m.Relay(ev)
+						out := m.relay(ev)
 						relayed += int64(len(out))
 						if !hide && !bytes.Equal(out, ev.Raw) {
 							t.Fatalf("Relay changed an event without HideUsage: %q to %q", ev.Raw, out)
@@ -162,7 +162,7 @@ func FuzzUsage(f *testing.F) {
 }
 
 // FuzzInspect checks InspectRequest's bounds on any body, the text bound
-// on plain-text requests, and that AddStreamUsage always yields a body
+// on plain-text requests, and that addStreamUsage always yields a body
 // asking for usage.
 func FuzzInspect(f *testing.F) {
 	f.Add([]byte(`{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}],"max_tokens":10,"n":2}`), "hello")
@@ -174,7 +174,7 @@ func FuzzInspect(f *testing.F) {
 		for _, r := range routes {
 			info, err := inspectFor(r.dialect, r.route, body)
 			if err != nil {
-				if !errors.Is(err, ErrBadBody) {
+				if !errors.Is(err, errBadBody) {
 					t.Fatalf("InspectRequest error %v does not wrap ErrBadBody", err)
 				}
 				continue
@@ -195,9 +195,9 @@ func FuzzInspect(f *testing.F) {
 			}
 		}
 
-		out, err := AddStreamUsage(body)
+		out, err := addStreamUsage(body)
 		if err != nil {
-			if !errors.Is(err, ErrBadBody) {
+			if !errors.Is(err, errBadBody) {
 				t.Fatalf("AddStreamUsage error %v does not wrap ErrBadBody", err)
 			}
 			return
@@ -215,11 +215,11 @@ func FuzzInspect(f *testing.F) {
 // what a checked segment may hold, under any Gemini API version.
 func allowListRE(t testing.TB) map[string][]*regexp.Regexp {
 	res := map[string][]*regexp.Regexp{}
-	for _, e := range Endpoints() {
+	for _, e := range allEndpoints() {
 		p := regexp.QuoteMeta(e.Path)
 		p = strings.ReplaceAll(p, `\{id\}`, `[A-Za-z0-9_.:-]+`)
 		p = strings.ReplaceAll(p, `\{model\}`, `[A-Za-z0-9_.-]+`)
-		if e.Dialect == DialectGemini {
+		if e.Dialect == dialectGemini {
 			p = strings.Replace(p, "/v1beta/", "/v1(beta|alpha)?/", 1)
 		}
 		res[e.Method] = append(res[e.Method], regexp.MustCompile("^"+p+"$"))
@@ -231,7 +231,7 @@ func allowListRE(t testing.TB) map[string][]*regexp.Regexp {
 // request outside its allow-list or to a path other than the one it
 // routed, and that parsing never panics.
 func FuzzRoute(f *testing.F) {
-	for _, e := range Endpoints() {
+	for _, e := range allEndpoints() {
 		f.Add(e.Method, strings.NewReplacer("{id}", "resp_1", "{model}", "gemini-2.5-flash").Replace(e.Path))
 	}
 	for _, s := range []string{"/v1/responses/resp_1/../../files", "/v1/responses/%2e%2e/files", "/v1/files/a%2Fb", "/v1%2fchat/completions",
@@ -244,7 +244,7 @@ func FuzzRoute(f *testing.F) {
 	providers := DefaultProviders()
 	allowed := allowListRE(f)
 	f.Fuzz(func(t *testing.T, method, raw string) {
-		if CheckRawPath(raw) != "" {
+		if checkRawPath(raw) != "" {
 			return // refused with 400
 		}
 		lower := strings.ToLower(raw)
@@ -267,7 +267,7 @@ func FuzzRoute(f *testing.F) {
 			}
 			// The path sent upstream is in the allow-list, for its method.
 			check := rt.Path
-			if rt.dialect.name() == DialectOpenAI && !strings.HasPrefix(check, "/v1/") {
+			if rt.dialect.name() == dialectOpenAI && !strings.HasPrefix(check, "/v1/") {
 				t.Fatalf("parseRoute(%q, %q).Path = %q: not under /v1", method, path, check)
 			}
 			ok := false
@@ -290,7 +290,7 @@ func FuzzRoute(f *testing.F) {
 				t.Fatalf("upstream URL %s: want the provider's host and no key", u)
 			}
 			base, _ := url.Parse(prov.BaseURL)
-			want := strings.TrimRight(base.Path, "/") + strings.TrimPrefix(rt.Path, map[bool]string{true: "/v1"}[prov.Dialect == DialectOpenAI])
+			want := strings.TrimRight(base.Path, "/") + strings.TrimPrefix(rt.Path, map[bool]string{true: "/v1"}[prov.Dialect == dialectOpenAI])
 			if again.Path != want {
 				t.Fatalf("upstream URL %s has path %q, want %q", u, again.Path, want)
 			}

@@ -38,7 +38,7 @@ var geminiEndpoints = []endpoint{
 	{method: "GET", pattern: "/models/{model}"},
 }
 
-func (geminiDialect) name() string { return DialectGemini }
+func (geminiDialect) name() string { return dialectGemini }
 
 func (geminiDialect) endpoints() []endpoint { return geminiEndpoints }
 
@@ -107,7 +107,7 @@ func (geminiDialect) keyRefused(status int) bool {
 // maxOutputTokens, but its documentation has said otherwise, so the
 // larger is taken) and candidateCount; the model is in the path. Cached
 // content and built-in tools draw input from outside the body.
-func (geminiDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+func (geminiDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
 	info.Stream = rt.Stream
 	gc := field(obj, "generationConfig", "generation_config")
 	info.MaxOutput = max(protoCount(field(gc, "maxOutputTokens", "max_output_tokens")),
@@ -173,11 +173,11 @@ func (geminiDialect) billing(body []byte, top map[string]json.RawMessage, tools 
 
 // eventStream: streamGenerateContent answers in server-sent events with
 // alt=sse, else in one JSON array.
-func (geminiDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+func (geminiDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
 	return rt.Stream && q.Get("alt") == "sse"
 }
 
-func (geminiDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+func (geminiDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
 	return body, false
 }
 
@@ -353,7 +353,7 @@ func (geminiDialect) outputText(body []byte) (string, error) {
 	return text, nil
 }
 
-func (geminiDialect) deltaText(ev Event) string {
+func (geminiDialect) deltaText(ev streamEvent) string {
 	var g geminiAnswer
 	if json.Unmarshal(ev.Data, &g) == nil {
 		s, _ := g.text()
@@ -515,7 +515,7 @@ type geminiCandidate struct {
 }
 
 // event notes one GenerateContentResponse of a Gemini stream.
-func (g *geminiMeter) event(m *streamMeter, ev Event) []byte {
+func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 	var r geminiResponse
 	if !decodeJSON(ev.Data, &r) {
 		return ev.Raw

@@ -722,7 +722,7 @@ type geminiDecoder struct {
 	finished bool
 }
 
-func (d *geminiDecoder) decode(ev Event, out []xEvent) []xEvent {
+func (d *geminiDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 	data := bytes.TrimSpace(ev.Data)
 	if len(data) == 0 || d.finished {
 		return out

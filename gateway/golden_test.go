@@ -114,11 +114,11 @@ func goldenUsage(t *testing.T, c goldenCase) (Usage, string) {
 	t.Helper()
 	if c.Stream != "" {
 		m := meterFor(c.Dialect, c.Route, false)
-		er := NewEventReader(strings.NewReader(c.Stream))
+		er := newSSEReader(strings.NewReader(c.Stream))
 		for {
 			ev, err := er.Next()
 			if len(ev.Raw) > 0 {
-				m.Relay(ev)
+				m.relay(ev)
 			}
 			if err == io.EOF {
 				break

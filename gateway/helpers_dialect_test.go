@@ -21,7 +21,7 @@ func testRoute(d, name string) route {
 }
 
 // inspectFor inspects body as a request of dialect d on route name.
-func inspectFor(d, name string, body []byte) (RequestInfo, error) {
+func inspectFor(d, name string, body []byte) (requestInfo, error) {
 	return inspectRequest(dialectByName(d), testRoute(d, name), body)
 }
 
@@ -41,9 +41,31 @@ func cutFor(d, name, kind, msg string) []byte {
 }
 
 func TestDialectsNamed(t *testing.T) {
-	for _, name := range []string{DialectOpenAI, DialectAnthropic, DialectGemini} {
+	for _, name := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
 		if d := dialectByName(name); d == nil || d.name() != name {
 			t.Errorf("dialectByName(%q) = %v", name, d)
 		}
 	}
+}
+
+// testEndpoint is one (method, path) Sluice forwards, for the tests: Path is as the provider spells it, placeholders in braces.
+type testEndpoint struct {
+	Dialect string
+	Method  string
+	Path    string
+	Metered bool // held, metered and charged
+	Free    bool // relayed and recorded at $0: the provider charges nothing
+}
+
+// allEndpoints lists every (method, path) Sluice forwards, in each dialect's
+// own spelling.
+func allEndpoints() []testEndpoint {
+	var out []testEndpoint
+	for _, d := range builtinDialects {
+		version, _, _ := d.version("/")
+		for _, e := range d.endpoints() {
+			out = append(out, testEndpoint{Dialect: d.name(), Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
+		}
+	}
+	return out
 }

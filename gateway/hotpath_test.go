@@ -24,7 +24,7 @@ import (
 // chat completion, the local token resolved.
 func BenchmarkRouteAndAuth(b *testing.B) {
 	p := &Proxy{Tokens: mapTokens{testToken: "bench"}, AllowedHosts: []string{"127.0.0.1:4020", "localhost:4020"}}
-	providers := p.Providers()
+	providers := p.providerTable()
 	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4020/v1/chat/completions", nil)
 	r.Header.Set("Authorization", "Bearer "+testToken)
 	r.Header.Set("Content-Type", "application/json")
@@ -52,7 +52,7 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		`{"role":"system","content":"You are a helpful assistant."},` +
 		`{"role":"user","content":"Say hello and offer help in one sentence."}],"stream":true,"stream_options":{"include_usage":true}}`)
 	p := &Proxy{}
-	providers := p.Providers()
+	providers := p.providerTable()
 	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, providers, builtinDialects)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
@@ -85,8 +85,8 @@ func BenchmarkRelayStream(b *testing.B) {
 			base := benchStream(0)
 			p := &Proxy{Ledger: nopLedger{}, Logf: b.Logf}
 			pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
-			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.Providers(), builtinDialects)
-			prov := p.Providers()["openai"]
+			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
+			prov := p.providerTable()["openai"]
 			relay := func(s []byte) {
 				x := &exchange{route: rt, provider: prov, price: pr, priced: true, held: true,
 					hold: Hold{ID: "h", Amount: Dollar}, start: time.Now(), rec: Record{ID: "h"}}

@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// RequestInfo is what a request body says about routing and worst-case
+// requestInfo is what a request body says about routing and worst-case
 // cost.
-type RequestInfo struct {
+type requestInfo struct {
 	// Model is the body's "model". Gemini requests name the model in the
 	// path, so it is empty for them.
 	Model string
@@ -79,24 +79,24 @@ type RequestInfo struct {
 	Background bool
 }
 
-// maxChoices caps RequestInfo.Choices.
+// maxChoices caps requestInfo.Choices.
 const maxChoices = 1024
 
 // requestOverhead covers reply priming and template tokens no message's
 // JSON pays for.
 const requestOverhead = 256
 
-// ErrBadBody is returned for a request body that is not a JSON object;
+// errBadBody is returned for a request body that is not a JSON object;
 // the caller answers 400.
-var ErrBadBody = errors.New("request body is not a JSON object")
+var errBadBody = errors.New("request body is not a JSON object")
 
 // inspectRequest reads what a request body of dialect d on route rt says
 // about its model, streaming and worst-case token counts. A body that is
-// not a well-formed JSON object is an error wrapping ErrBadBody.
-func inspectRequest(d dialect, rt route, body []byte) (RequestInfo, error) {
+// not a well-formed JSON object is an error wrapping errBadBody.
+func inspectRequest(d dialect, rt route, body []byte) (requestInfo, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
-		return RequestInfo{}, err
+		return requestInfo{}, err
 	}
 	info, s := d.inspect(rt, obj)
 	s.walk(obj)
@@ -119,16 +119,16 @@ func decodeObject(body []byte) (map[string]any, error) {
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		if err == io.EOF {
-			return nil, fmt.Errorf("%w: the body is empty", ErrBadBody)
+			return nil, fmt.Errorf("%w: the body is empty", errBadBody)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrBadBody, err)
+		return nil, fmt.Errorf("%w: %v", errBadBody, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the JSON object", ErrBadBody)
+		return nil, fmt.Errorf("%w: data after the JSON object", errBadBody)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: the body is JSON but not an object", ErrBadBody)
+		return nil, fmt.Errorf("%w: the body is JSON but not an object", errBadBody)
 	}
 	return obj, nil
 }
@@ -301,24 +301,24 @@ func (s *inputScan) dropString(v any) {
 	}
 }
 
-// AddStreamUsage returns body with stream_options.include_usage set to
+// addStreamUsage returns body with stream_options.include_usage set to
 // true, for an OpenAI-style chat or completions stream whose usage Sluice
 // must meter. Every other byte of the body is kept as it was: member
 // order, unknown members, number spellings. A body that is not a JSON
-// object is an error wrapping ErrBadBody.
+// object is an error wrapping errBadBody.
 //
-// When the caller had not asked for usage itself (RequestInfo.IncludeUsage
-// false), relay the stream through a StreamMeter with HideUsage set.
-func AddStreamUsage(body []byte) ([]byte, error) {
+// When the caller had not asked for usage itself (requestInfo.IncludeUsage
+// false), relay the stream through a streamMeter with HideUsage set.
+func addStreamUsage(body []byte) ([]byte, error) {
 	if !json.Valid(body) {
 		if _, err := decodeObject(body); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: the body is not valid JSON", ErrBadBody)
+		return nil, fmt.Errorf("%w: the body is not valid JSON", errBadBody)
 	}
 	ms, open, _, ok := objectMembers(body)
 	if !ok {
-		return nil, fmt.Errorf("%w: the body is JSON but not an object", ErrBadBody)
+		return nil, fmt.Errorf("%w: the body is JSON but not an object", errBadBody)
 	}
 	const member = `"stream_options":{"include_usage":true}`
 	i := lastMember(ms, "stream_options")

@@ -12,53 +12,53 @@ import (
 func TestInspectRequest(t *testing.T) {
 	tests := []struct {
 		desc, dialect, route, body string
-		want                       RequestInfo // InputBound checked separately
+		want                       requestInfo // InputBound checked separately
 	}{
-		{"chat", DialectOpenAI, "openai.chat",
+		{"chat", dialectOpenAI, "openai.chat",
 			`{"model":"gpt-5-mini","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":2048,"max_tokens":100,"n":3,"stream":true,"stream_options":{"include_usage":true}}`,
-			RequestInfo{Model: "gpt-5-mini", Stream: true, MaxOutput: 2048, Choices: 3, IncludeUsage: true}},
-		{"chat without limits", DialectOpenAI, "openai.chat",
+			requestInfo{Model: "gpt-5-mini", Stream: true, MaxOutput: 2048, Choices: 3, IncludeUsage: true}},
+		{"chat without limits", dialectOpenAI, "openai.chat",
 			`{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":false}}`,
-			RequestInfo{Model: "gpt-4.1", Choices: 1}},
-		{"chat with a predicted output", DialectOpenAI, "openai.chat",
+			requestInfo{Model: "gpt-4.1", Choices: 1}},
+		{"chat with a predicted output", dialectOpenAI, "openai.chat",
 			`{"model":"gpt-4.1","messages":[],"max_tokens":100,"prediction":{"type":"content","content":"0123456789"}}`,
-			RequestInfo{Model: "gpt-4.1", MaxOutput: 110, Choices: 1}},
-		{"completions", DialectOpenAI, "openai.completions",
+			requestInfo{Model: "gpt-4.1", MaxOutput: 110, Choices: 1}},
+		{"completions", dialectOpenAI, "openai.completions",
 			`{"model":"gpt-3.5-turbo-instruct","prompt":"Say this is a test","max_tokens":7,"n":2,"best_of":5}`,
-			RequestInfo{Model: "gpt-3.5-turbo-instruct", MaxOutput: 7, Choices: 5}},
-		{"responses", DialectOpenAI, "openai.responses",
+			requestInfo{Model: "gpt-3.5-turbo-instruct", MaxOutput: 7, Choices: 5}},
+		{"responses", dialectOpenAI, "openai.responses",
 			`{"model":"gpt-5","input":"hi","max_output_tokens":4096,"stream":true}`,
-			RequestInfo{Model: "gpt-5", Stream: true, MaxOutput: 4096, Choices: 1}},
-		{"embeddings", DialectOpenAI, "openai.embeddings",
+			requestInfo{Model: "gpt-5", Stream: true, MaxOutput: 4096, Choices: 1}},
+		{"embeddings", dialectOpenAI, "openai.embeddings",
 			`{"model":"text-embedding-3-small","input":["a","b"],"max_tokens":9}`,
-			RequestInfo{Model: "text-embedding-3-small", Choices: 1}},
-		{"anthropic", DialectAnthropic, "anthropic.messages",
+			requestInfo{Model: "text-embedding-3-small", Choices: 1}},
+		{"anthropic", dialectAnthropic, "anthropic.messages",
 			`{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"hi"}],"stream":true}`,
-			RequestInfo{Model: "claude-sonnet-4-5", Stream: true, MaxOutput: 1024, Choices: 1}},
-		{"anthropic interleaved thinking", DialectAnthropic, "anthropic.messages",
+			requestInfo{Model: "claude-sonnet-4-5", Stream: true, MaxOutput: 1024, Choices: 1}},
+		{"anthropic interleaved thinking", dialectAnthropic, "anthropic.messages",
 			`{"model":"claude-opus-4-1","max_tokens":16000,"thinking":{"type":"enabled","budget_tokens":32000},"messages":[]}`,
-			RequestInfo{Model: "claude-opus-4-1", MaxOutput: 32000, Choices: 1}},
-		{"anthropic count_tokens", DialectAnthropic, "anthropic.count_tokens",
+			requestInfo{Model: "claude-opus-4-1", MaxOutput: 32000, Choices: 1}},
+		{"anthropic count_tokens", dialectAnthropic, "anthropic.count_tokens",
 			`{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}`,
-			RequestInfo{Model: "claude-sonnet-4-5", Choices: 1}},
-		{"gemini", DialectGemini, "gemini.generateContent",
+			requestInfo{Model: "claude-sonnet-4-5", Choices: 1}},
+		{"gemini", dialectGemini, "gemini.generateContent",
 			`{"model":"ignored","contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":800,"candidateCount":2,"thinkingConfig":{"thinkingBudget":1024}}}`,
-			RequestInfo{MaxOutput: 1024, Choices: 2}},
-		{"gemini stream, snake case", DialectGemini, "gemini.streamGenerateContent",
+			requestInfo{MaxOutput: 1024, Choices: 2}},
+		{"gemini stream, snake case", dialectGemini, "gemini.streamGenerateContent",
 			`{"contents":[{"parts":[{"text":"hi"}]}],"generation_config":{"max_output_tokens":300}}`,
-			RequestInfo{Stream: true, MaxOutput: 300, Choices: 1}},
-		{"gemini numbers as strings", DialectGemini, "gemini.generateContent",
+			requestInfo{Stream: true, MaxOutput: 300, Choices: 1}},
+		{"gemini numbers as strings", dialectGemini, "gemini.generateContent",
 			`{"contents":[],"generationConfig":{"maxOutputTokens":"300","candidateCount":"2"}}`,
-			RequestInfo{MaxOutput: 300, Choices: 2}},
-		{"numbers of odd kinds", DialectOpenAI, "openai.chat",
+			requestInfo{MaxOutput: 300, Choices: 2}},
+		{"numbers of odd kinds", dialectOpenAI, "openai.chat",
 			`{"model":"m","messages":[],"max_tokens":99.5,"n":-4,"stream":"yes"}`,
-			RequestInfo{Model: "m", MaxOutput: 100, Choices: 1}},
-		{"numbers too large", DialectOpenAI, "openai.chat",
+			requestInfo{Model: "m", MaxOutput: 100, Choices: 1}},
+		{"numbers too large", dialectOpenAI, "openai.chat",
 			`{"model":"m","messages":[],"max_tokens":1e400,"n":123456789012345678901234567890}`,
-			RequestInfo{Model: "m", MaxOutput: maxTokens, Choices: maxChoices}},
-		{"strings where numbers go", DialectAnthropic, "anthropic.messages",
+			requestInfo{Model: "m", MaxOutput: maxTokens, Choices: maxChoices}},
+		{"strings where numbers go", dialectAnthropic, "anthropic.messages",
 			`{"model":7,"max_tokens":"1024","messages":[]}`,
-			RequestInfo{Choices: 1}},
+			requestInfo{Choices: 1}},
 	}
 	for _, tt := range tests {
 		got, err := inspectFor(tt.dialect, tt.route, []byte(tt.body))
@@ -81,14 +81,14 @@ func TestInspectRequest(t *testing.T) {
 
 func TestInspectRequestBadBody(t *testing.T) {
 	for _, body := range []string{``, `  `, `{`, `{"model":"x"`, `[]`, `"str"`, `null`, `{"a":1} {"b":2}`, `{"a":1}x`, "\xff"} {
-		for _, d := range []string{DialectOpenAI, DialectAnthropic, DialectGemini} {
-			if _, err := inspectFor(d, "", []byte(body)); !errors.Is(err, ErrBadBody) {
+		for _, d := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
+			if _, err := inspectFor(d, "", []byte(body)); !errors.Is(err, errBadBody) {
 				t.Errorf("inspectFor(%s, %q) error = %v, want ErrBadBody", d, body, err)
 			}
 		}
 	}
 	// Trailing white space is fine.
-	if _, err := inspectFor(DialectOpenAI, "openai.chat", []byte("{}\n\t ")); err != nil {
+	if _, err := inspectFor(dialectOpenAI, "openai.chat", []byte("{}\n\t ")); err != nil {
 		t.Errorf("inspectFor({} and white space) = %v, want no error", err)
 	}
 }
@@ -103,19 +103,19 @@ func TestInspectRequestImages(t *testing.T) {
 		desc, dialect, route, model, body string
 		images                            int64
 	}{
-		{"OpenAI chat, data URL", DialectOpenAI, "openai.chat", "gpt-4.1",
+		{"OpenAI chat, data URL", dialectOpenAI, "openai.chat", "gpt-4.1",
 			`{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"text","text":"` + text + `"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + image + `","detail":"high"}}]}]}`, 1},
-		{"OpenAI chat, gpt-4o-mini", DialectOpenAI, "openai.chat", "gpt-4o-mini",
+		{"OpenAI chat, gpt-4o-mini", dialectOpenAI, "openai.chat", "gpt-4o-mini",
 			`{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"text","text":"` + text + `"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + image + `"}}]}]}`, 1},
-		{"OpenAI chat, two URLs", DialectOpenAI, "openai.chat", "gpt-4.1",
+		{"OpenAI chat, two URLs", dialectOpenAI, "openai.chat", "gpt-4.1",
 			`{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"text","text":"` + text + `"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}},{"type":"image_url","image_url":"https://example.com/b.png"}]}]}`, 2},
-		{"Responses", DialectOpenAI, "openai.responses", "gpt-5",
+		{"Responses", dialectOpenAI, "openai.responses", "gpt-5",
 			`{"model":"gpt-5","input":[{"role":"user","content":[{"type":"input_text","text":"` + text + `"},{"type":"input_image","image_url":"data:image/jpeg;base64,` + image + `"},{"type":"input_image","file_id":"file-abc"}]}]}`, 2},
-		{"Anthropic", DialectAnthropic, "anthropic.messages", "claude-sonnet-4-5",
+		{"Anthropic", dialectAnthropic, "anthropic.messages", "claude-sonnet-4-5",
 			`{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + image + `"}},{"type":"text","text":"` + text + `"}]}]}`, 1},
-		{"Anthropic image in a tool result", DialectAnthropic, "anthropic.messages", "claude-sonnet-4-5",
+		{"Anthropic image in a tool result", dialectAnthropic, "anthropic.messages", "claude-sonnet-4-5",
 			`{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + image + `"}}]},{"type":"text","text":"` + text + `"}]}]}`, 1},
-		{"Gemini", DialectGemini, "gemini.generateContent", "",
+		{"Gemini", dialectGemini, "gemini.generateContent", "",
 			`{"contents":[{"role":"user","parts":[{"text":"` + text + `"},{"inlineData":{"mimeType":"image/png","data":"` + image + `"}},{"fileData":{"mimeType":"image/jpeg","fileUri":"https://generativelanguage.googleapis.com/v1beta/files/abc"}}]}]}`, 2},
 	}
 	for _, tt := range tests {
@@ -136,7 +136,7 @@ func TestInspectRequestImages(t *testing.T) {
 			t.Errorf("%s: InputUnbounded set for images", tt.desc)
 		}
 	}
-	if a, b := dialectByName(DialectOpenAI).imageTokens("gpt-4o-mini-2024-07-18"), dialectByName(DialectOpenAI).imageTokens("gpt-4o"); a <= b {
+	if a, b := dialectByName(dialectOpenAI).imageTokens("gpt-4o-mini-2024-07-18"), dialectByName(dialectOpenAI).imageTokens("gpt-4o"); a <= b {
 		t.Errorf("dialectByName(gpt-4o-mini) = %d).imageTokens(want more than gpt-4o's %d", a, b)
 	}
 }
@@ -147,28 +147,28 @@ func TestInspectRequestUnbounded(t *testing.T) {
 		desc, dialect, route, body string
 		unbounded                  bool
 	}{
-		{"Responses previous_response_id", DialectOpenAI, "openai.responses", `{"model":"gpt-5","previous_response_id":"resp_1","input":"and then?"}`, true},
-		{"Responses conversation", DialectOpenAI, "openai.responses", `{"model":"gpt-5","conversation":"conv_1","input":"hi"}`, true},
-		{"Responses stored prompt", DialectOpenAI, "openai.responses", `{"model":"gpt-5","prompt":{"id":"pmpt_1","version":"2"}}`, true},
-		{"Responses null previous_response_id", DialectOpenAI, "openai.responses", `{"model":"gpt-5","previous_response_id":null,"input":"hi"}`, false},
-		{"Responses item reference", DialectOpenAI, "openai.responses", `{"model":"gpt-5","input":[{"type":"item_reference","id":"msg_1"}]}`, true},
-		{"Responses web search", DialectOpenAI, "openai.responses", `{"model":"gpt-5","input":"news","tools":[{"type":"web_search"}]}`, true},
-		{"Responses function tool", DialectOpenAI, "openai.responses", `{"model":"gpt-5","input":"hi","tools":[{"type":"function","name":"f","parameters":{}}]}`, false},
-		{"Responses input file", DialectOpenAI, "openai.responses", `{"model":"gpt-5","input":[{"role":"user","content":[{"type":"input_file","file_data":"data:application/pdf;base64,` + pdf + `","filename":"a.pdf"}]}]}`, true},
-		{"completions prompt is text", DialectOpenAI, "openai.completions", `{"model":"x","prompt":"hello"}`, false},
-		{"chat file", DialectOpenAI, "openai.chat", `{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}`, true},
-		{"chat audio", DialectOpenAI, "openai.chat", `{"model":"gpt-4o-audio-preview","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}]}`, true},
-		{"chat search model", DialectOpenAI, "openai.chat", `{"model":"gpt-4o-search-preview","web_search_options":{},"messages":[]}`, true},
-		{"Anthropic PDF", DialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + pdf + `"}}]}]}`, true},
-		{"Anthropic text document", DialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}}]}]}`, false},
-		{"Anthropic web search", DialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}]}`, true},
-		{"Anthropic MCP", DialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[],"mcp_servers":[{"type":"url","url":"https://mcp.example.com","name":"x"}]}`, true},
-		{"Anthropic bash tool", DialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[],"tools":[{"type":"bash_20250124","name":"bash"}]}`, false},
-		{"Gemini PDF", DialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"inlineData":{"mimeType":"application/pdf","data":"` + pdf + `"}}]}]}`, true},
-		{"Gemini video file", DialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"file_data":{"mime_type":"video/mp4","file_uri":"gs://b/v.mp4"}}]}]}`, true},
-		{"Gemini cached content", DialectGemini, "gemini.generateContent", `{"cachedContent":"cachedContents/abc","contents":[{"parts":[{"text":"hi"}]}]}`, true},
-		{"Gemini search", DialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}`, true},
-		{"Gemini functions", DialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"functionDeclarations":[{"name":"f"}]}]}`, false},
+		{"Responses previous_response_id", dialectOpenAI, "openai.responses", `{"model":"gpt-5","previous_response_id":"resp_1","input":"and then?"}`, true},
+		{"Responses conversation", dialectOpenAI, "openai.responses", `{"model":"gpt-5","conversation":"conv_1","input":"hi"}`, true},
+		{"Responses stored prompt", dialectOpenAI, "openai.responses", `{"model":"gpt-5","prompt":{"id":"pmpt_1","version":"2"}}`, true},
+		{"Responses null previous_response_id", dialectOpenAI, "openai.responses", `{"model":"gpt-5","previous_response_id":null,"input":"hi"}`, false},
+		{"Responses item reference", dialectOpenAI, "openai.responses", `{"model":"gpt-5","input":[{"type":"item_reference","id":"msg_1"}]}`, true},
+		{"Responses web search", dialectOpenAI, "openai.responses", `{"model":"gpt-5","input":"news","tools":[{"type":"web_search"}]}`, true},
+		{"Responses function tool", dialectOpenAI, "openai.responses", `{"model":"gpt-5","input":"hi","tools":[{"type":"function","name":"f","parameters":{}}]}`, false},
+		{"Responses input file", dialectOpenAI, "openai.responses", `{"model":"gpt-5","input":[{"role":"user","content":[{"type":"input_file","file_data":"data:application/pdf;base64,` + pdf + `","filename":"a.pdf"}]}]}`, true},
+		{"completions prompt is text", dialectOpenAI, "openai.completions", `{"model":"x","prompt":"hello"}`, false},
+		{"chat file", dialectOpenAI, "openai.chat", `{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}`, true},
+		{"chat audio", dialectOpenAI, "openai.chat", `{"model":"gpt-4o-audio-preview","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}]}`, true},
+		{"chat search model", dialectOpenAI, "openai.chat", `{"model":"gpt-4o-search-preview","web_search_options":{},"messages":[]}`, true},
+		{"Anthropic PDF", dialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + pdf + `"}}]}]}`, true},
+		{"Anthropic text document", dialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}}]}]}`, false},
+		{"Anthropic web search", dialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}]}`, true},
+		{"Anthropic MCP", dialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[],"mcp_servers":[{"type":"url","url":"https://mcp.example.com","name":"x"}]}`, true},
+		{"Anthropic bash tool", dialectAnthropic, "anthropic.messages", `{"model":"c","max_tokens":1,"messages":[],"tools":[{"type":"bash_20250124","name":"bash"}]}`, false},
+		{"Gemini PDF", dialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"inlineData":{"mimeType":"application/pdf","data":"` + pdf + `"}}]}]}`, true},
+		{"Gemini video file", dialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"file_data":{"mime_type":"video/mp4","file_uri":"gs://b/v.mp4"}}]}]}`, true},
+		{"Gemini cached content", dialectGemini, "gemini.generateContent", `{"cachedContent":"cachedContents/abc","contents":[{"parts":[{"text":"hi"}]}]}`, true},
+		{"Gemini search", dialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}`, true},
+		{"Gemini functions", dialectGemini, "gemini.generateContent", `{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"functionDeclarations":[{"name":"f"}]}]}`, false},
 	}
 	for _, tt := range tests {
 		got, err := inspectFor(tt.dialect, tt.route, []byte(tt.body))
@@ -181,8 +181,8 @@ func TestInspectRequestUnbounded(t *testing.T) {
 func TestInspectRequestToolOverhead(t *testing.T) {
 	plain := `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}`
 	withBash := `{"model":"c","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"bash_20250124","name":"bash"}]}`
-	a, _ := inspectFor(DialectAnthropic, "anthropic.messages", []byte(plain))
-	b, _ := inspectFor(DialectAnthropic, "anthropic.messages", []byte(withBash))
+	a, _ := inspectFor(dialectAnthropic, "anthropic.messages", []byte(plain))
+	b, _ := inspectFor(dialectAnthropic, "anthropic.messages", []byte(withBash))
 	if want := a.InputBound + int64(len(withBash)-len(plain)) + anthropicToolsOverhead + anthropicBuiltinToolBound; b.InputBound != want {
 		t.Errorf("InputBound with the bash tool = %d, want %d (tool-use prompt and hidden definition added)", b.InputBound, want)
 	}
@@ -225,17 +225,17 @@ func plainRequests(text string) []plainRequest {
 	tool := map[string]any{"type": "function", "function": map[string]any{"name": "f", "description": text, "parameters": map[string]any{"type": "object"}}}
 	n := int64(len(text))
 	return []plainRequest{
-		{DialectOpenAI, "openai.chat", must(map[string]any{"model": "gpt-4.1", "messages": []any{
+		{dialectOpenAI, "openai.chat", must(map[string]any{"model": "gpt-4.1", "messages": []any{
 			map[string]any{"role": "system", "content": text},
 			map[string]any{"role": "user", "content": []any{map[string]any{"type": "text", "text": text}}},
 		}, "tools": []any{tool}}), 3 * n},
-		{DialectOpenAI, "openai.responses", must(map[string]any{"model": "gpt-5", "instructions": text, "input": text}), 2 * n},
-		{DialectOpenAI, "openai.completions", must(map[string]any{"model": "x", "prompt": []any{text, text}}), 2 * n},
-		{DialectOpenAI, "openai.embeddings", must(map[string]any{"model": "x", "input": text}), n},
-		{DialectAnthropic, "anthropic.messages", must(map[string]any{"model": "c", "max_tokens": 1, "system": text,
+		{dialectOpenAI, "openai.responses", must(map[string]any{"model": "gpt-5", "instructions": text, "input": text}), 2 * n},
+		{dialectOpenAI, "openai.completions", must(map[string]any{"model": "x", "prompt": []any{text, text}}), 2 * n},
+		{dialectOpenAI, "openai.embeddings", must(map[string]any{"model": "x", "input": text}), n},
+		{dialectAnthropic, "anthropic.messages", must(map[string]any{"model": "c", "max_tokens": 1, "system": text,
 			"messages": []any{map[string]any{"role": "user", "content": text}},
 			"tools":    []any{map[string]any{"name": "f", "description": text, "input_schema": map[string]any{"type": "object"}}}}), 3 * n},
-		{DialectGemini, "gemini.generateContent", must(map[string]any{
+		{dialectGemini, "gemini.generateContent", must(map[string]any{
 			"systemInstruction": map[string]any{"parts": []any{map[string]any{"text": text}}},
 			"contents":          []any{map[string]any{"role": "user", "parts": []any{map[string]any{"text": text}}}}}), 2 * n},
 	}
@@ -259,17 +259,17 @@ func TestAddStreamUsage(t *testing.T) {
 		{`{"stream_options":{"include_usage":true},"stream_options":{"include_usage":false}}`, `{"stream_options":{"include_usage":true},"stream_options":{"include_usage":true}}`},
 	}
 	for _, tt := range tests {
-		got, err := AddStreamUsage([]byte(tt.in))
+		got, err := addStreamUsage([]byte(tt.in))
 		if err != nil || string(got) != tt.want {
 			t.Errorf("AddStreamUsage(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
-		info, err := inspectFor(DialectOpenAI, "openai.chat", got)
+		info, err := inspectFor(dialectOpenAI, "openai.chat", got)
 		if err != nil || !info.IncludeUsage {
 			t.Errorf("AddStreamUsage(%s) = %s, which InspectRequest reads as IncludeUsage %v, %v", tt.in, got, info.IncludeUsage, err)
 		}
 	}
 	for _, bad := range []string{``, `[]`, `{"a":`, `{"a":1}}`, `null`} {
-		if _, err := AddStreamUsage([]byte(bad)); !errors.Is(err, ErrBadBody) {
+		if _, err := addStreamUsage([]byte(bad)); !errors.Is(err, errBadBody) {
 			t.Errorf("AddStreamUsage(%q) error = %v, want ErrBadBody", bad, err)
 		}
 	}

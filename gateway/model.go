@@ -5,14 +5,14 @@ import (
 	"strings"
 )
 
-// ModelID is a model's name as Sluice compares, prices, budgets and logs
+// modelID is a model's name as Sluice compares, prices, budgets and logs
 // it: without surrounding space, in lower case, without the resource path
 // a provider may wrap it in ("models/gemini-2.5-flash",
 // "accounts/fireworks/models/...") or the provider's own name as a prefix
 // ("openai/gpt-4o" at openai). Other prefixes are part of the id: at Groq,
 // "openai/gpt-oss-120b" is a model of its own. The snapshot is kept:
-// "gpt-4o-2024-11-20" stays itself; ModelBases gives its family.
-func ModelID(provider, model string) string {
+// "gpt-4o-2024-11-20" stays itself; modelBases gives its family.
+func modelID(provider, model string) string {
 	m := strings.ToLower(strings.TrimSpace(model))
 	prov := strings.ToLower(strings.TrimSpace(provider))
 	switch prov {
@@ -32,14 +32,14 @@ func ModelID(provider, model string) string {
 	return m
 }
 
-// ModelBases returns id and then each name left by removing one more
+// modelBases returns id and then each name left by removing one more
 // snapshot suffix: "gpt-4o-2024-11-20" gives "gpt-4o-2024-11-20", "gpt-4o".
 // A snapshot suffix is a date ("-2024-08-06", "-20250929", "-09-2025",
 // "-05-20", "-0613"), a year and month ("-2407"), a zero-led version
 // ("-001"), a long numeric build (six digits or more), "-latest" or an
 // "@" tag ("@20250514", "@default"); never a minor version:
 // "claude-opus-4-10" and "claude-opus-5-5" are models of their own.
-func ModelBases(id string) []string {
+func modelBases(id string) []string {
 	out := []string{id}
 	for cand := id; ; {
 		next, ok := snapshotBase(cand)
@@ -53,7 +53,7 @@ func ModelBases(id string) []string {
 
 // ModelCovers reports whether pattern, a budget's model (an exact name or
 // a path.Match pattern such as "claude-opus-*", in any case), covers model
-// at provider: the model's id or any of its bases (see ModelBases) is the
+// at provider: the model's id or any of its bases (see modelBases) is the
 // name or matches the pattern. So "gpt-4o" covers "gpt-4o-2024-11-20",
 // "gpt-4o-latest", "GPT-4o" and " gpt-4o", never "gpt-4o-mini".
 func ModelCovers(pattern, provider, model string) bool {
@@ -62,7 +62,7 @@ func ModelCovers(pattern, provider, model string) bool {
 		return true
 	}
 	prov := strings.ToLower(strings.TrimSpace(provider))
-	for _, cand := range ModelBases(ModelID(provider, model)) {
+	for _, cand := range modelBases(modelID(provider, model)) {
 		for _, name := range []string{cand, prov + "/" + cand} {
 			if name == p {
 				return true
@@ -76,7 +76,7 @@ func ModelCovers(pattern, provider, model string) bool {
 }
 
 // snapshotBase returns id without its last snapshot suffix (see
-// ModelBases), and whether it had one.
+// modelBases), and whether it had one.
 func snapshotBase(id string) (string, bool) {
 	if base, ok := strings.CutSuffix(id, "-latest"); ok && base != "" {
 		return base, true

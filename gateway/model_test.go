@@ -32,7 +32,7 @@ func TestModelBases(t *testing.T) {
 		{"latest", []string{"latest"}},
 	}
 	for _, tt := range tests {
-		if got := ModelBases(tt.id); !slices.Equal(got, tt.want) {
+		if got := modelBases(tt.id); !slices.Equal(got, tt.want) {
 			t.Errorf("ModelBases(%q) = %q, want %q", tt.id, got, tt.want)
 		}
 	}
@@ -48,7 +48,7 @@ func TestModelID(t *testing.T) {
 		{"openrouter", "anthropic/claude-sonnet-4.5", "anthropic/claude-sonnet-4.5"},
 	}
 	for _, tt := range tests {
-		if got := ModelID(tt.provider, tt.model); got != tt.want {
+		if got := modelID(tt.provider, tt.model); got != tt.want {
 			t.Errorf("ModelID(%q, %q) = %q, want %q", tt.provider, tt.model, got, tt.want)
 		}
 	}

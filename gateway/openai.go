@@ -59,7 +59,7 @@ var openAIEndpoints = []endpoint{
 	{method: "GET", pattern: "/files/{id}/content"},
 }
 
-func (openAIDialect) name() string { return DialectOpenAI }
+func (openAIDialect) name() string { return dialectOpenAI }
 
 func (openAIDialect) endpoints() []endpoint { return openAIEndpoints }
 
@@ -119,7 +119,7 @@ func (openAIDialect) keyRefused(status int) bool {
 // length of a predicted output, whose rejected tokens are billed as
 // output), completions max_tokens, n and best_of, Responses
 // max_output_tokens and background.
-func (openAIDialect) inspect(rt route, obj map[string]any) (info RequestInfo, s inputScan) {
+func (openAIDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
 	info.Model, _ = obj["model"].(string)
 	info.Stream, _ = obj["stream"].(bool)
 	info.IncludeUsage, _ = field(obj["stream_options"], "include_usage").(bool)
@@ -207,7 +207,7 @@ func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools 
 	return b
 }
 
-func (openAIDialect) eventStream(rt route, info RequestInfo, q url.Values) bool {
+func (openAIDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
 	switch rt.Name {
 	case routeOpenAIChat, routeOpenAICompletions, routeOpenAIResponses:
 		return info.Stream
@@ -217,11 +217,11 @@ func (openAIDialect) eventStream(rt route, info RequestInfo, q url.Values) bool 
 
 // prepare: chat and completions streams report usage only when asked
 // (stream_options.include_usage).
-func (openAIDialect) prepare(rt route, info RequestInfo, body []byte) ([]byte, bool) {
+func (openAIDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
 	if !info.Stream || info.IncludeUsage || rt.Name != routeOpenAIChat && rt.Name != routeOpenAICompletions {
 		return body, false
 	}
-	nb, err := AddStreamUsage(body)
+	nb, err := addStreamUsage(body)
 	if err != nil {
 		return body, false
 	}
@@ -365,7 +365,7 @@ func (openAIDialect) outputText(body []byte) (string, error) {
 	return *m.Content, nil
 }
 
-func (openAIDialect) deltaText(ev Event) string {
+func (openAIDialect) deltaText(ev streamEvent) string {
 	var c struct {
 		Choices []struct {
 			Delta struct {
@@ -555,7 +555,7 @@ type openAIChunk struct {
 	Message string          `json:"message"`
 }
 
-func (o openAIMeter) event(m *streamMeter, ev Event) []byte {
+func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 	data := bytes.TrimSpace(ev.Data)
 	if bytes.Equal(data, []byte("[DONE]")) {
 		m.Done = true

@@ -652,7 +652,7 @@ type chatDecoder struct {
 	finished bool
 }
 
-func (d *chatDecoder) decode(ev Event, out []xEvent) []xEvent {
+func (d *chatDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 	data := bytes.TrimSpace(ev.Data)
 	if len(data) == 0 || d.finished {
 		return out

@@ -477,8 +477,8 @@ func (t *Prices) find(prov, id string) (Price, bool) {
 	return Price{}, false
 }
 
-// priceModelID normalises a model id for comparison: ModelID.
-func priceModelID(provider, model string) string { return ModelID(provider, model) }
+// priceModelID normalises a model id for comparison: modelID.
+func priceModelID(provider, model string) string { return modelID(provider, model) }
 
 // priceMatchesPrefix reports whether id matches the prefix rule prefix
 // (the Match entry without its '*').
@@ -509,7 +509,7 @@ func priceMatchesPrefix(prefix, id string) bool {
 
 // isSnapshotOf reports whether id is base with snapshot suffixes only.
 func isSnapshotOf(base, id string) bool {
-	for _, b := range ModelBases(id)[1:] {
+	for _, b := range modelBases(id)[1:] {
 		if b == base {
 			return true
 		}

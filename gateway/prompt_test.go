@@ -177,9 +177,9 @@ func (f *fakeProvider) count() int {
 func newFakeProvider(t *testing.T, dialect string) *fakeProvider {
 	t.Helper()
 	files := map[string][2]string{
-		DialectOpenAI:    {"openai/chat.json", "openai/chat_stream_usage.sse"},
-		DialectAnthropic: {"anthropic/messages.json", "anthropic/messages_stream.sse"},
-		DialectGemini:    {"gemini/generate_content.json", "gemini/stream_generate_content.sse"},
+		dialectOpenAI:    {"openai/chat.json", "openai/chat_stream_usage.sse"},
+		dialectAnthropic: {"anthropic/messages.json", "anthropic/messages_stream.sse"},
+		dialectGemini:    {"gemini/generate_content.json", "gemini/stream_generate_content.sse"},
 	}[dialect]
 	whole, stream := readTestdata(t, files[0]), readTestdata(t, files[1])
 	f := &fakeProvider{dialect: dialect}
@@ -215,11 +215,11 @@ func withText(t *testing.T, dialect string, whole []byte, text string) []byte {
 		t.Fatal(err)
 	}
 	switch dialect {
-	case DialectOpenAI:
+	case dialectOpenAI:
 		m["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"] = text
-	case DialectAnthropic:
+	case dialectAnthropic:
 		m["content"] = []any{map[string]any{"type": "text", "text": text}}
-	case DialectGemini:
+	case dialectGemini:
 		m["candidates"].([]any)[0].(map[string]any)["content"].(map[string]any)["parts"] = []any{map[string]any{"text": text}}
 	}
 	b, _ := json.Marshal(m)
@@ -239,14 +239,14 @@ type promptRig struct {
 func newPromptRig(t *testing.T, src memPrompts) *promptRig {
 	t.Helper()
 	rig := &promptRig{ledger: &memLedger{}, fakes: map[string]*fakeProvider{}}
-	for _, d := range []string{DialectOpenAI, DialectAnthropic, DialectGemini} {
+	for _, d := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
 		rig.fakes[d] = newFakeProvider(t, d)
 	}
 	rig.proxy, _ = newTestProxy(t, rig.ledger, map[string]string{
-		"openai":    rig.fakes[DialectOpenAI].srv.URL + "/v1",
-		"mistral":   rig.fakes[DialectOpenAI].srv.URL + "/v1",
-		"anthropic": rig.fakes[DialectAnthropic].srv.URL,
-		"gemini":    rig.fakes[DialectGemini].srv.URL,
+		"openai":    rig.fakes[dialectOpenAI].srv.URL + "/v1",
+		"mistral":   rig.fakes[dialectOpenAI].srv.URL + "/v1",
+		"anthropic": rig.fakes[dialectAnthropic].srv.URL,
+		"gemini":    rig.fakes[dialectGemini].srv.URL,
 	})
 	rig.srv = httptest.NewServer(&Prompts{Proxy: rig.proxy, Source: src})
 	t.Cleanup(rig.srv.Close)
@@ -295,19 +295,19 @@ var providerCases = []struct {
 	text, streamText               string
 	usage                          Usage
 }{
-	{"openai", DialectOpenAI, "gpt-4o-mini", "/v1/chat/completions", "Authorization", "Bearer sk-real-openai",
+	{"openai", dialectOpenAI, "gpt-4o-mini", "/v1/chat/completions", "Authorization", "Bearer sk-real-openai",
 		"The function returns early when `items` is empty, so `total` is never initialised on that path. Initialise it before the guard:\n\n```python\ntotal = 0\nif not items:\n    return total\n```",
 		"The capital of France is Paris.",
 		Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448, ServiceTier: "default"}},
-	{"mistral", DialectOpenAI, "mistral/mistral-small-latest", "/v1/chat/completions", "Authorization", "Bearer mistral-real",
+	{"mistral", dialectOpenAI, "mistral/mistral-small-latest", "/v1/chat/completions", "Authorization", "Bearer mistral-real",
 		"The function returns early when `items` is empty, so `total` is never initialised on that path. Initialise it before the guard:\n\n```python\ntotal = 0\nif not items:\n    return total\n```",
 		"The capital of France is Paris.",
 		Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448, ServiceTier: "default"}},
-	{"anthropic", DialectAnthropic, "claude-sonnet-4-5", "/v1/messages", "X-Api-Key", "sk-ant-real",
+	{"anthropic", dialectAnthropic, "claude-sonnet-4-5", "/v1/messages", "X-Api-Key", "sk-ant-real",
 		"Use `^[a-z0-9-]+(\\.[a-z0-9-]+)*(?<!\\.)$`: the lookbehind refuses a name that ends in a dot.",
 		"Beam sweeps the black sea —\nstone tower keeps its promise\nto ships it won't meet.",
 		Usage{}},
-	{"gemini", DialectGemini, "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:generateContent", "X-Goog-Api-Key", "AIza-real",
+	{"gemini", dialectGemini, "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:generateContent", "X-Goog-Api-Key", "AIza-real",
 		"The contract's termination clause (section 14.2) lets either party end the agreement with 90 days' written notice; no fee applies after the first year.",
 		"Matter is usually found as a solid, a liquid or a gas. Plasma, an ionised gas, is often counted as a fourth state.",
 		Usage{}},
@@ -317,7 +317,7 @@ var providerCases = []struct {
 func userText(t *testing.T, dialect string, body map[string]any) (system, user string) {
 	t.Helper()
 	switch dialect {
-	case DialectOpenAI:
+	case dialectOpenAI:
 		msgs := body["messages"].([]any)
 		for _, m := range msgs {
 			mm := m.(map[string]any)
@@ -327,10 +327,10 @@ func userText(t *testing.T, dialect string, body map[string]any) (system, user s
 				user = mm["content"].(string)
 			}
 		}
-	case DialectAnthropic:
+	case dialectAnthropic:
 		system, _ = body["system"].(string)
 		user = body["messages"].([]any)[0].(map[string]any)["content"].(string)
-	case DialectGemini:
+	case dialectGemini:
 		if si, ok := body["systemInstruction"].(map[string]any); ok {
 			system = si["parts"].([]any)[0].(map[string]any)["text"].(string)
 		}
@@ -373,7 +373,7 @@ func TestPromptCallEachProvider(t *testing.T) {
 				t.Errorf("system text sent = %q", system)
 			}
 			switch c.dialect {
-			case DialectOpenAI:
+			case dialectOpenAI:
 				field := "max_tokens"
 				if c.provider == "openai" {
 					field = "max_completion_tokens"
@@ -381,11 +381,11 @@ func TestPromptCallEachProvider(t *testing.T) {
 				if sent[field] != 800.0 || sent["temperature"] != 0.2 || sent["model"] != strings.TrimPrefix(c.model, "mistral/") {
 					t.Errorf("OpenAI-style body %v: want %s 800, temperature 0.2, model as the provider spells it", sent, field)
 				}
-			case DialectAnthropic:
+			case dialectAnthropic:
 				if sent["max_tokens"] != 800.0 || sent["temperature"] != 0.2 || up.Header.Get("Anthropic-Version") == "" {
 					t.Errorf("Anthropic body %v (version header %q): want max_tokens 800, temperature 0.2", sent, up.Header.Get("Anthropic-Version"))
 				}
-			case DialectGemini:
+			case dialectGemini:
 				gc, _ := sent["generationConfig"].(map[string]any)
 				if gc["maxOutputTokens"] != 800.0 || gc["temperature"] != 0.2 {
 					t.Errorf("Gemini generationConfig %v: want maxOutputTokens 800, temperature 0.2", gc)
@@ -433,7 +433,7 @@ func quoteJSON(s string) string {
 // final event.
 func readPromptStream(t *testing.T, r io.Reader) (deltas []string, final string, data json.RawMessage) {
 	t.Helper()
-	er := NewEventReader(bufio.NewReader(r))
+	er := newSSEReader(bufio.NewReader(r))
 	for {
 		ev, err := er.Next()
 		if err == io.EOF {
@@ -491,13 +491,13 @@ func TestPromptStreamEachProvider(t *testing.T) {
 				t.Errorf("record = %+v, want a stream of prompt tr, ok", recs[0])
 			}
 			up, sent := rig.fakes[c.dialect].last(t)
-			if c.dialect == DialectGemini && (up.URL.Query().Get("alt") != "sse" || !strings.HasSuffix(up.URL.Path, ":streamGenerateContent")) {
+			if c.dialect == dialectGemini && (up.URL.Query().Get("alt") != "sse" || !strings.HasSuffix(up.URL.Path, ":streamGenerateContent")) {
 				t.Errorf("Gemini stream went to %s, want :streamGenerateContent?alt=sse", up.URL)
 			}
-			if c.dialect == DialectAnthropic && sent["stream"] != true {
+			if c.dialect == dialectAnthropic && sent["stream"] != true {
 				t.Errorf("Anthropic stream request %v does not ask for a stream", sent)
 			}
-			if c.dialect == DialectOpenAI {
+			if c.dialect == dialectOpenAI {
 				so, _ := sent["stream_options"].(map[string]any)
 				if so["include_usage"] != true {
 					t.Errorf("OpenAI stream request %v asks for no usage", sent)
@@ -529,21 +529,21 @@ func TestPromptSchemaEachProvider(t *testing.T) {
 			_, sent := fake.last(t)
 			var schema any
 			switch c.dialect {
-			case DialectOpenAI:
+			case dialectOpenAI:
 				rf, _ := sent["response_format"].(map[string]any)
 				js, _ := rf["json_schema"].(map[string]any)
 				if rf["type"] != "json_schema" || js["name"] != "classify" {
 					t.Errorf("response_format = %v, want json_schema named classify", rf)
 				}
 				schema = js["schema"]
-			case DialectAnthropic:
+			case dialectAnthropic:
 				oc, _ := sent["output_config"].(map[string]any)
 				f, _ := oc["format"].(map[string]any)
 				if f["type"] != "json_schema" {
 					t.Errorf("output_config = %v, want format json_schema", oc)
 				}
 				schema = f["schema"]
-			case DialectGemini:
+			case dialectGemini:
 				gc, _ := sent["generationConfig"].(map[string]any)
 				if gc["responseMimeType"] != "application/json" {
 					t.Errorf("generationConfig = %v, want responseMimeType application/json", gc)
@@ -611,7 +611,7 @@ func jsonSame(t *testing.T, a, b []byte) bool {
 func TestPromptRefusals(t *testing.T) {
 	src := memPrompts{"tr": {Name: "tr", Version: 1, Model: "gpt-4o-mini", Template: translateTemplate}}
 	rig := newPromptRig(t, src)
-	fake := rig.fakes[DialectOpenAI]
+	fake := rig.fakes[dialectOpenAI]
 	cases := []struct {
 		name       string
 		path, ct   string
@@ -691,7 +691,7 @@ func TestPromptBudgetRefusal(t *testing.T) {
 			t.Errorf("%s: content type %q, want application/json", path, resp.Header.Get("Content-Type"))
 		}
 	}
-	if n := rig.fakes[DialectAnthropic].count(); n != 0 {
+	if n := rig.fakes[dialectAnthropic].count(); n != 0 {
 		t.Errorf("upstream saw %d requests, want none", n)
 	}
 	recs, _ := rig.ledger.all()

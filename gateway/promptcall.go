@@ -181,7 +181,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // call sends the rendered prompt through the proxy and answers the caller.
 func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, system, user string, stream bool, cred string) {
 	p := ps.Proxy
-	preq, err := providerRequest(pr, system, user, stream, p.Providers(), p.Prices())
+	preq, err := providerRequest(pr, system, user, stream, p.providerTable(), p.Prices())
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: string(kindInvalid), Message: "prompt " + pr.Name + ": " + err.Error()})
 		return
@@ -439,7 +439,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 		return 0, c.failed
 	}
 	c.pending = append(c.pending, b...)
-	er := NewEventReader(bytes.NewReader(c.pending))
+	er := newSSEReader(bytes.NewReader(c.pending))
 	consumed := 0
 	for {
 		ev, err := er.Next()

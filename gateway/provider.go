@@ -10,9 +10,9 @@ import (
 
 // Dialects: the wire formats Sluice speaks.
 const (
-	DialectOpenAI    = "openai"    // OpenAI and every OpenAI-compatible provider
-	DialectAnthropic = "anthropic" // Anthropic's Messages API
-	DialectGemini    = "gemini"    // Google's Gemini API (generativelanguage)
+	dialectOpenAI    = "openai"    // OpenAI and every OpenAI-compatible provider
+	dialectAnthropic = "anthropic" // Anthropic's Messages API
+	dialectGemini    = "gemini"    // Google's Gemini API (generativelanguage)
 )
 
 // Provider is one upstream: where it lives and how it is spoken to.
@@ -48,27 +48,27 @@ type Provider struct {
 // DefaultProviders returns the providers Sluice knows, keyed by name.
 func DefaultProviders() map[string]Provider {
 	ps := []Provider{
-		{Name: "openai", Dialect: DialectOpenAI, BaseURL: "https://api.openai.com/v1",
+		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1",
 			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
 			Prefixes:    []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
-		{Name: "anthropic", Dialect: DialectAnthropic, BaseURL: "https://api.anthropic.com", OpenAIPath: "/v1",
+		{Name: "anthropic", Dialect: dialectAnthropic, BaseURL: "https://api.anthropic.com", OpenAIPath: "/v1",
 			KeyPrefixes: []string{"sk-ant-"},
 			Prefixes:    []string{"claude-"}},
-		{Name: "gemini", Dialect: DialectGemini, BaseURL: "https://generativelanguage.googleapis.com", OpenAIPath: "/v1beta/openai",
+		{Name: "gemini", Dialect: dialectGemini, BaseURL: "https://generativelanguage.googleapis.com", OpenAIPath: "/v1beta/openai",
 			KeyPrefixes: []string{"AIza"},
 			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
-		{Name: "mistral", Dialect: DialectOpenAI, BaseURL: "https://api.mistral.ai/v1",
+		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1",
 			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
-		{Name: "groq", Dialect: DialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", KeyPrefixes: []string{"gsk_"}},
-		{Name: "deepseek", Dialect: DialectOpenAI, BaseURL: "https://api.deepseek.com/v1",
+		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", KeyPrefixes: []string{"gsk_"}},
+		{Name: "deepseek", Dialect: dialectOpenAI, BaseURL: "https://api.deepseek.com/v1",
 			Prefixes: []string{"deepseek-"}},
-		{Name: "xai", Dialect: DialectOpenAI, BaseURL: "https://api.x.ai/v1", KeyPrefixes: []string{"xai-"},
+		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", KeyPrefixes: []string{"xai-"},
 			Prefixes: []string{"grok-"}},
-		{Name: "openrouter", Dialect: DialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", KeyPrefixes: []string{"sk-or-"}},
-		{Name: "together", Dialect: DialectOpenAI, BaseURL: "https://api.together.xyz/v1"},
-		{Name: "fireworks", Dialect: DialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", KeyPrefixes: []string{"fw_"},
+		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", KeyPrefixes: []string{"sk-or-"}},
+		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1"},
+		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", KeyPrefixes: []string{"fw_"},
 			Prefixes: []string{"accounts/fireworks/"}},
-		{Name: "ollama", Dialect: DialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
+		{Name: "ollama", Dialect: dialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
 	}
 	m := make(map[string]Provider, len(ps))
 	for _, p := range ps {
@@ -104,7 +104,7 @@ func WithUpstreams(ps map[string]Provider, overrides map[string]string) (map[str
 		u, _ := url.Parse(base)
 		p, ok := out[name]
 		if !ok {
-			p = Provider{Name: name, Dialect: DialectOpenAI}
+			p = Provider{Name: name, Dialect: dialectOpenAI}
 		}
 		p.BaseURL = strings.TrimRight(base, "/")
 		p.UnconfirmedHost = ""
@@ -144,20 +144,6 @@ func Confirm(ps map[string]Provider, hosts []string) map[string]Provider {
 		out[n] = p
 	}
 	return out
-}
-
-// WithConfirmedUpstreams is WithUpstreams for overrides the user gave on
-// the command line (or a test its fake upstreams): keys may go to each.
-func WithConfirmedUpstreams(ps map[string]Provider, overrides map[string]string) (map[string]Provider, error) {
-	out, err := WithUpstreams(ps, overrides)
-	if err != nil {
-		return nil, err
-	}
-	hosts := make([]string, 0, len(overrides))
-	for _, base := range overrides {
-		hosts = append(hosts, HostOf(base))
-	}
-	return Confirm(out, hosts), nil
 }
 
 // HostOf returns the host (and port, if any) of a base URL, as Confirm

@@ -116,7 +116,7 @@ type Policy struct {
 	// and thinking control) and approximate errors.
 	CompatEndpoints bool
 	// LogBodies keeps request and response bodies in the records, cut at
-	// MaxLoggedBody bytes, with secrets redacted.
+	// maxLoggedBody bytes, with secrets redacted.
 	LogBodies bool
 	// BackgroundHold is how long the hold of a background response stays
 	// open waiting for the response to be read back; past it the hold is
@@ -183,8 +183,8 @@ func (p *Proxy) SetProviders(ps map[string]Provider) {
 	p.providers.Store(&ps)
 }
 
-// Providers returns the providers served.
-func (p *Proxy) Providers() map[string]Provider {
+// providerTable returns the providers served.
+func (p *Proxy) providerTable() map[string]Provider {
 	if ps := p.providers.Load(); ps != nil {
 		return *ps
 	}
@@ -229,11 +229,19 @@ func (p *Proxy) roundTripper() http.RoundTripper {
 			ht = 10 * time.Minute
 		}
 		p.transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 64,
+			// An HTTP/1 connection's buffers live as long as the stream it
+			// carries; 4 KiB each (the default) was a quarter of what an
+			// open stream cost. A body larger than the write buffer still
+			// goes out in large writes (bufio hands it to the connection's
+			// ReadFrom), and a reader asking for more than the read buffer
+			// holds reads straight from the connection.
+			ReadBufferSize:        1 << 10,
+			WriteBufferSize:       1 << 10,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: ht,
@@ -249,7 +257,7 @@ type exchange struct {
 	route    route
 	provider Provider
 	compat   bool // an OpenAI-style request to a provider's OpenAI-compatible endpoint
-	info     RequestInfo
+	info     requestInfo
 	billing  billing
 	// row is the price row found for the model; price is row at the
 	// request's time (dated and time-of-day rates resolved).
@@ -263,7 +271,7 @@ type exchange struct {
 	hold         Hold
 	start        time.Time
 	// logBodies: keep the bodies in the record; respBody collects the
-	// answer up to MaxLoggedBody.
+	// answer up to maxLoggedBody.
 	logBodies bool
 	respBody  []byte
 	// outBound is the most output the request allows (all choices).
@@ -343,7 +351,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // read.
 func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (out *http.Request, hide bool, release func(), f *failure) {
 	ds := p.dialectList()
-	providers := p.Providers()
+	providers := p.providerTable()
 	// The dialect of an early refusal: a path with dot segments or
 	// doubled slashes, refused below, is answered as its clean form would
 	// be.
@@ -351,7 +359,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if f := p.guard(r); f != nil {
 		return nil, false, nil, f
 	}
-	if msg := CheckRawPath(rawPath(r)); msg != "" {
+	if msg := checkRawPath(rawPath(r)); msg != "" {
 		f := fail(http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg).blocked(ReasonRoute)
 		f.unread = true
 		return nil, false, nil, f
@@ -396,7 +404,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	x.call = promptCallOf(r)
 	x.rec.Prompt = x.call.promptName()
 	if x.logBodies {
-		x.rec.RequestBody = LoggedBody(body)
+		x.rec.RequestBody = loggedBody(body)
 	}
 	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, route: rt, token: x.rec.Token}
 	out, hide, f = p.attempt(r, x)
@@ -473,7 +481,7 @@ func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide b
 // (/ollama/v1/...) is served.
 func (p *Proxy) authenticate(ctx context.Context, x *exchange, cred string, providers map[string]Provider) *failure {
 	switch {
-	case strings.HasPrefix(cred, LocalTokenPrefix):
+	case IsLocalToken(cred):
 		name, err := p.token(ctx, cred)
 		if errors.Is(err, ErrUnknownToken) {
 			return fail(http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`").blocked(ReasonAuth)
@@ -552,7 +560,7 @@ func (p *Proxy) upstreamKey(ctx context.Context, x *exchange, cred string, provi
 	prov := x.provider
 	var key string
 	switch {
-	case strings.HasPrefix(cred, LocalTokenPrefix):
+	case IsLocalToken(cred):
 		if prov.Keyless {
 			break
 		}
@@ -720,7 +728,7 @@ func (p *Proxy) admit(x *exchange) *failure {
 // the dearest output rate it can be billed at, the service tier and
 // region it asks for, at whichever time-of-day rate is dearer, and the
 // most server-side tool calls its tool settings allow.
-func worstCost(row Price, t time.Time, info RequestInfo, b billing, rt route) (Money, int64) {
+func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (Money, int64) {
 	// The output and context limits are the row's own: At and
 	// Alternatives change only its rates.
 	pr := &row

@@ -1,12 +1,3 @@
-// Package gateway is Sluice's request path: it routes a caller's request to
-// its provider, authenticates it with a local token, estimates and holds its
-// worst-case cost, forwards it with the real provider key, relays the answer
-// (streams event by event), reads the usage the provider reports, prices it
-// and settles the hold with the actual cost.
-//
-// The package knows nothing of storage or UI. It declares the small
-// interfaces it consumes (Ledger, KeySource, TokenSource) and the store
-// package satisfies them.
 package gateway
 
 import (
@@ -153,7 +144,7 @@ type Record struct {
 	AskedModel  string `json:"asked_model,omitempty"`
 
 	// RequestBody and ResponseBody are kept only when the user opts in to
-	// body logging, cut at MaxLoggedBody bytes, with secrets redacted.
+	// body logging, cut at maxLoggedBody bytes, with secrets redacted.
 	RequestBody  string `json:"request_body,omitempty"`
 	ResponseBody string `json:"response_body,omitempty"`
 }

@@ -8,9 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// MaxLoggedBody is how much of a request or response body a record keeps
+// maxLoggedBody is how much of a request or response body a record keeps
 // when body logging is on.
-const MaxLoggedBody = 64 << 10
+const maxLoggedBody = 64 << 10
 
 // redacted stands where a secret was.
 const redacted = "[redacted]"
@@ -31,20 +31,20 @@ func Redact(s string) string {
 	return replaceSpans(s, secretSpans(s), len(s))
 }
 
-// LoggedBody is b as a record keeps it: cut at MaxLoggedBody (on a
+// loggedBody is b as a record keeps it: cut at maxLoggedBody (on a
 // character boundary, marked; never inside a secret), secrets redacted.
-func LoggedBody(b []byte) string {
-	s, cut := RedactPrefix(b, MaxLoggedBody)
+func loggedBody(b []byte) string {
+	s, cut := redactPrefix(b, maxLoggedBody)
 	if cut {
 		s += "\n[cut at 64 KiB]"
 	}
 	return s
 }
 
-// RedactPrefix returns at most the first n bytes of b, as valid UTF-8 with
+// redactPrefix returns at most the first n bytes of b, as valid UTF-8 with
 // its secrets redacted, and whether it cut b. A secret the cut would halve
 // is left out whole.
-func RedactPrefix(b []byte, n int) (string, bool) {
+func redactPrefix(b []byte, n int) (string, bool) {
 	if len(b) <= n {
 		return Redact(strings.ToValidUTF8(string(b), "")), false
 	}

@@ -26,9 +26,9 @@ func TestRedact(t *testing.T) {
 }
 
 func TestLoggedBodyCuts(t *testing.T) {
-	big := strings.Repeat("é", MaxLoggedBody)
-	got := LoggedBody([]byte(big))
-	if len(got) > MaxLoggedBody+40 || !strings.HasSuffix(got, "[cut at 64 KiB]") || !strings.HasPrefix(got, "é") {
+	big := strings.Repeat("é", maxLoggedBody)
+	got := loggedBody([]byte(big))
+	if len(got) > maxLoggedBody+40 || !strings.HasSuffix(got, "[cut at 64 KiB]") || !strings.HasPrefix(got, "é") {
 		t.Errorf("LoggedBody(%d bytes) = %d bytes, want it cut and marked", len(big), len(got))
 	}
 }
@@ -205,13 +205,13 @@ func TestLoggedBodyNeverHalvesAKey(t *testing.T) {
 	for fname, format := range keyFormats {
 		key := format(r)
 		for _, back := range []int{1, 5, len(key) / 2, len(key) - 1} {
-			pad := strings.Repeat("a ", MaxLoggedBody/2)[:MaxLoggedBody-back-1] + " "
+			pad := strings.Repeat("a ", maxLoggedBody/2)[:maxLoggedBody-back-1] + " "
 			body := pad + key + " and more text after it"
-			out := LoggedBody([]byte(body))
+			out := loggedBody([]byte(body))
 			if piece := leaks(out[len(pad)-10:], key); piece != "" && len(key[:back]) >= 10 {
 				t.Errorf("%s key cut %d bytes in: the logged body ends %q, which shows %q", fname, back, out[len(out)-60:], piece)
 			}
-			if len(out) > MaxLoggedBody+40 {
+			if len(out) > maxLoggedBody+40 {
 				t.Errorf("%s key cut %d bytes in: logged body of %d bytes, want at most the cap", fname, back, len(out))
 			}
 		}

@@ -41,7 +41,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		}
 		p.finish(x, status, outcome, u, err.Error())
 		if outcome != OutcomeCanceled {
-			writeError(w, x.callerDialect(), status, kind, msg)
+			// Recorded by finish, with the upstream's own words.
+			p.fail(w, r, x.callerDialect(), nil, fail(status, kind, msg))
 		}
 		return
 	}
@@ -114,11 +115,13 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	if status >= 400 {
 		outcome, errMsg = classifyUpstreamError(x.provider.Name, status, kept.Bytes())
 	} else {
-		if id, st := responseState(kept.Bytes()); x.info.Background && copyErr == nil && id != "" && !terminalResponse(st) {
-			// Queued in the background: the hold stays until the
-			// response is read back finished.
-			p.deferHold(x, status, id)
-			return
+		if x.info.Background && copyErr == nil {
+			if id, st := responseState(kept.Bytes()); id != "" && !terminalResponse(st) {
+				// Queued in the background: the hold stays until the
+				// response is read back finished.
+				p.deferHold(x, status, id)
+				return
+			}
 		}
 		var model string
 		var ok bool
@@ -166,7 +169,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	// written, event by event, as the caller's format says it.
 	var tr *streamTranslator
 	var tbuf []byte
-	cut := m.Cut
+	cut := m.cut
 	if x.xl != nil {
 		tr = newStreamTranslator(x.xl.target, x.xl.caller, x.xl.req)
 		w.Header().Set("Content-Type", tr.contentType())
@@ -177,7 +180,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	w.WriteHeader(resp.StatusCode)
 	rc.Flush()
 
-	er := NewEventReader(body)
+	er := newSSEReader(body)
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode
@@ -185,7 +188,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	for {
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
-			b := m.Relay(ev)
+			b := m.relay(ev)
 			if x.sliced {
 				shown += shownBytes(ev.Data)
 			}
@@ -198,7 +201,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 				rc.Flush()
 				break
 			}
-			if x.logBodies && len(b) > 0 && len(x.respBody) < MaxLoggedBody {
+			if x.logBodies && len(b) > 0 && len(x.respBody) < maxLoggedBody {
 				x.respBody = append(x.respBody, b...)
 			}
 			if tr != nil {
@@ -326,7 +329,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 	// An upstream's error text may echo the key it was sent.
 	x.rec.Error = Redact(errMsg)
 	if x.logBodies {
-		x.rec.ResponseBody = LoggedBody(x.respBody)
+		x.rec.ResponseBody = loggedBody(x.respBody)
 	}
 	defer func() { x.call.report(x.rec) }()
 	switch {
@@ -475,7 +478,7 @@ func statusFor(outcome Outcome, status int) int {
 // at the billing page), so it is shown with what to do about it.
 func classifyUpstreamError(provider string, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
-	msg, _ = RedactPrefix(body, 2000)
+	msg, _ = redactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(body) {
 		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}
@@ -591,7 +594,9 @@ func (e *clientWriteError) Error() string { return e.err.Error() }
 // reach the client as they arrive; onData runs before the first write.
 func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func()) (int64, error) {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		k, rerr := src.Read(buf)
@@ -613,6 +618,13 @@ func copyFlush(dst io.Writer, w http.ResponseWriter, src io.Reader, onData func(
 		}
 	}
 }
+
+// copyBuffers are copyFlush's buffers, reused: a fresh 32 KiB for every
+// answer was the request path's largest allocation.
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.
 type limitedBuffer struct {

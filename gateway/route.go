@@ -65,34 +65,11 @@ type endpoint struct {
 	answers routeName // of a read-back: the route whose answer it reads
 }
 
-// Endpoint is one (method, path) Sluice forwards, for the documentation
-// and tests: Path is as the provider spells it, placeholders in braces.
-type Endpoint struct {
-	Dialect string
-	Method  string
-	Path    string
-	Metered bool // held, metered and charged
-	Free    bool // relayed and recorded at $0: the provider charges nothing
-}
-
-// Endpoints lists every (method, path) Sluice forwards, in each dialect's
-// own spelling.
-func Endpoints() []Endpoint {
-	var out []Endpoint
-	for _, d := range builtinDialects {
-		version, _, _ := d.version("/")
-		for _, e := range d.endpoints() {
-			out = append(out, Endpoint{Dialect: d.name(), Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
-		}
-	}
-	return out
-}
-
-// CheckRawPath refuses a path that a proxy or a provider could read
+// checkRawPath refuses a path that a proxy or a provider could read
 // otherwise than Sluice does: encoded separators, dots, backslashes or
 // percent signs (%2F, %2E, %5C, %25), NUL, a backslash, or a "." or ".."
 // segment. raw is the path as it came on the wire, before decoding.
-func CheckRawPath(raw string) string {
+func checkRawPath(raw string) string {
 	if !strings.HasPrefix(raw, "/") {
 		return "the path must start with /"
 	}

@@ -98,10 +98,11 @@ func sliceSetup(t *testing.T, upstream string, pol gateway.Policy) (*store.DB, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := gateway.WithConfirmedUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": upstream})
+	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": upstream})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ps = gateway.Confirm(ps, []string{gateway.HostOf(upstream)})
 	p := &gateway.Proxy{Ledger: db, Keys: oneKey("sk-ant-api03-fake"), Tokens: db, Logf: t.Logf}
 	p.SetProviders(ps)
 	p.SetPolicy(pol)

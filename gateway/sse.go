@@ -6,13 +6,13 @@ import (
 	"io"
 )
 
-// Event is one server-sent event block as it came off the wire.
+// streamEvent is one server-sent event block as it came off the wire.
 //
 // Every byte of a stream belongs to exactly one Event's Raw, so relaying
 // the Raw of each event in turn reproduces the stream byte for byte. A
 // block may carry no data at all: a comment-only keep-alive (": ping") or a
 // stray blank line comes back as an Event with no Name and no Data.
-type Event struct {
+type streamEvent struct {
 	Name string // the event: field, "" if none
 	Data []byte // the data: lines joined with "\n"; nil if none
 	// Raw is the exact bytes of the event as received, including its
@@ -20,27 +20,30 @@ type Event struct {
 	Raw []byte
 }
 
-// Limits of the EventReader.
+// Limits of the sseReader.
 const (
-	// MaxEventSize is the largest event, in bytes of Raw, an EventReader
+	// maxEventSize is the largest event, in bytes of Raw, an sseReader
 	// accepts. The biggest events seen in practice, Responses API events
 	// carrying a generated image in base64, run to a few MiB.
-	MaxEventSize = 16 << 20
+	maxEventSize = 16 << 20
 
-	initialEventBuffer = 4 << 10
+	// initialEventBuffer is the buffer an EventReader starts with, and
+	// keeps for as long as its stream is open unless an event needs more:
+	// the events of a chat stream are a few hundred bytes.
+	initialEventBuffer = 1 << 10
 )
 
-// ErrEventTooLarge is returned by EventReader.Next for an event larger
-// than MaxEventSize. The reader cannot go on after it.
-var ErrEventTooLarge = errors.New("server-sent event larger than 16 MiB")
+// errEventTooLarge is returned by sseReader.Next for an event larger
+// than maxEventSize. The reader cannot go on after it.
+var errEventTooLarge = errors.New("server-sent event larger than 16 MiB")
 
-// EventReader reads server-sent events one at a time, as the WHATWG
+// sseReader reads server-sent events one at a time, as the WHATWG
 // event-stream format defines them: lines end in "\n", "\r\n" or "\r";
 // a blank line ends an event; lines starting with ":" are comments; the
 // id and retry fields, and unknown fields, are accepted and ignored.
 //
-// An EventReader is not safe for concurrent use.
-type EventReader struct {
+// An sseReader is not safe for concurrent use.
+type sseReader struct {
 	r     io.Reader
 	buf   []byte // buffered input is buf[start:end]
 	start int
@@ -49,9 +52,9 @@ type EventReader struct {
 	first bool  // no line read yet: a leading byte-order mark is ignored
 }
 
-// NewEventReader returns an EventReader reading from r.
-func NewEventReader(r io.Reader) *EventReader {
-	return &EventReader{r: r, first: true}
+// newSSEReader returns an sseReader reading from r.
+func newSSEReader(r io.Reader) *sseReader {
+	return &sseReader{r: r, first: true}
 }
 
 // Next returns the next event.
@@ -60,16 +63,16 @@ func NewEventReader(r io.Reader) *EventReader {
 // it returns io.EOF. When the stream ends in the middle of an event it
 // returns that partial event, with the bytes received so far in Raw, and
 // io.ErrUnexpectedEOF, so the caller can still relay them. A read error
-// is returned the same way, with the partial event. Past MaxEventSize it
-// returns ErrEventTooLarge. After any error the reader is spent: later
+// is returned the same way, with the partial event. Past maxEventSize it
+// returns errEventTooLarge. After any error the reader is spent: later
 // calls return an empty Event and io.EOF, the read error, or
-// ErrEventTooLarge.
+// errEventTooLarge.
 //
 // The returned Event's slices are the caller's: the reader keeps no
 // reference to them. Data may share memory with Raw.
-func (r *EventReader) Next() (Event, error) {
+func (r *sseReader) Next() (streamEvent, error) {
 	var (
-		ev      Event
+		ev      streamEvent
 		data    []byte
 		hasData bool
 	)
@@ -80,10 +83,10 @@ func (r *EventReader) Next() (Event, error) {
 		ev.Raw = make([]byte, 0, i+len(eventEnd))
 	}
 	for {
-		line, err := r.line(MaxEventSize - len(ev.Raw))
-		if err == ErrEventTooLarge {
+		line, err := r.line(maxEventSize - len(ev.Raw))
+		if err == errEventTooLarge {
 			r.err, r.buf, r.start, r.end = err, nil, 0, 0
-			return Event{}, err
+			return streamEvent{}, err
 		}
 		if len(line) > 0 {
 			ev.Raw = append(ev.Raw, line...)
@@ -126,9 +129,9 @@ func (r *EventReader) Next() (Event, error) {
 			}
 			if len(ev.Raw) == 0 {
 				if err == io.EOF {
-					return Event{}, io.EOF
+					return streamEvent{}, io.EOF
 				}
-				return Event{}, err
+				return streamEvent{}, err
 			}
 			// Later calls see no more bytes and return io.EOF or
 			// the read error itself, with an empty Event.
@@ -173,8 +176,8 @@ func trimEOL(line []byte) []byte {
 // line returns the next line with its line ending. At the end of the input
 // it returns what is left of an unterminated line (possibly nothing) and
 // the error that ended the input. A line longer than limit is
-// ErrEventTooLarge. The returned slice is only valid until the next call.
-func (r *EventReader) line(limit int) ([]byte, error) {
+// errEventTooLarge. The returned slice is only valid until the next call.
+func (r *sseReader) line(limit int) ([]byte, error) {
 	scan := r.start
 	for {
 		if i := bytes.IndexAny(r.buf[scan:r.end], "\r\n"); i >= 0 {
@@ -197,14 +200,14 @@ func (r *EventReader) line(limit int) ([]byte, error) {
 				continue
 			}
 			if j+1-r.start > limit {
-				return nil, ErrEventTooLarge
+				return nil, errEventTooLarge
 			}
 			line := r.buf[r.start : j+1]
 			r.start = j + 1
 			return line, nil
 		}
 		if r.end-r.start > limit {
-			return nil, ErrEventTooLarge
+			return nil, errEventTooLarge
 		}
 		if r.err != nil {
 			rest := r.buf[r.start:r.end]
@@ -221,8 +224,8 @@ func (r *EventReader) line(limit int) ([]byte, error) {
 // fill reads more input into the buffer, moving buffered bytes to its
 // front and growing it as needed; *scan is kept pointing at the same byte.
 // It records the error that ends the input in r.err rather than
-// returning it; it returns only ErrEventTooLarge.
-func (r *EventReader) fill(scan *int, limit int) error {
+// returning it; it returns only errEventTooLarge.
+func (r *sseReader) fill(scan *int, limit int) error {
 	// Move the buffered bytes to the front only when the buffer is full:
 	// moving them on every read would make a long line that arrives a
 	// few bytes at a time cost quadratic time.
@@ -234,7 +237,7 @@ func (r *EventReader) fill(scan *int, limit int) error {
 	if r.end == len(r.buf) {
 		if r.end > limit+1 {
 			// Even a line ending now would not fit.
-			return ErrEventTooLarge
+			return errEventTooLarge
 		}
 		size := 2 * len(r.buf)
 		if size < initialEventBuffer {

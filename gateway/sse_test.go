@@ -23,9 +23,9 @@ var readers = []struct {
 }
 
 // readAll reads every event of r, and the error that ended it.
-func readAll(r io.Reader) ([]Event, error) {
-	er := NewEventReader(r)
-	var evs []Event
+func readAll(r io.Reader) ([]streamEvent, error) {
+	er := newSSEReader(r)
+	var evs []streamEvent
 	for {
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
@@ -216,7 +216,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 func TestEventReaderLongLine(t *testing.T) {
 	const n = 3 << 20 // well past the 1 MiB lines must reach
 	r := io.MultiReader(strings.NewReader("data: "), &repeatReader{'a', n}, strings.NewReader("\n\ndata: [DONE]\n\n"))
-	er := NewEventReader(iotest.HalfReader(r))
+	er := newSSEReader(iotest.HalfReader(r))
 	ev, err := er.Next()
 	if err != nil || len(ev.Data) != n || len(ev.Raw) != n+8 {
 		t.Fatalf("Next() = %d data bytes, %d raw, %v; want %d, %d, nil", len(ev.Data), len(ev.Raw), err, n, n+8)
@@ -233,34 +233,34 @@ func TestEventReaderTooLarge(t *testing.T) {
 		r    func() io.Reader
 	}{
 		{"one long line", func() io.Reader {
-			return io.MultiReader(strings.NewReader("data: "), &repeatReader{'a', MaxEventSize}, strings.NewReader("\n\n"))
+			return io.MultiReader(strings.NewReader("data: "), &repeatReader{'a', maxEventSize}, strings.NewReader("\n\n"))
 		}},
 		{"many lines", func() io.Reader {
 			line := "data: " + strings.Repeat("b", 1000) + "\n"
-			return strings.NewReader(strings.Repeat(line, MaxEventSize/len(line)+1) + "\n")
+			return strings.NewReader(strings.Repeat(line, maxEventSize/len(line)+1) + "\n")
 		}},
 	}
 	for _, tt := range tests {
-		er := NewEventReader(tt.r())
-		if _, err := er.Next(); err != ErrEventTooLarge {
+		er := newSSEReader(tt.r())
+		if _, err := er.Next(); err != errEventTooLarge {
 			t.Errorf("%s: Next() error = %v, want ErrEventTooLarge", tt.desc, err)
 		}
-		if _, err := er.Next(); err != ErrEventTooLarge {
+		if _, err := er.Next(); err != errEventTooLarge {
 			t.Errorf("%s: Next() after ErrEventTooLarge = %v, want it again", tt.desc, err)
 		}
 	}
 	// Just under the limit is fine.
-	body := "data: " + strings.Repeat("c", MaxEventSize-8) + "\n\n"
-	ev, err := NewEventReader(strings.NewReader(body)).Next()
-	if err != nil || len(ev.Raw) != MaxEventSize {
-		t.Errorf("Next() of a %d-byte event = %d bytes, %v; want it whole", MaxEventSize, len(ev.Raw), err)
+	body := "data: " + strings.Repeat("c", maxEventSize-8) + "\n\n"
+	ev, err := newSSEReader(strings.NewReader(body)).Next()
+	if err != nil || len(ev.Raw) != maxEventSize {
+		t.Errorf("Next() of a %d-byte event = %d bytes, %v; want it whole", maxEventSize, len(ev.Raw), err)
 	}
 }
 
 func TestEventReaderReadError(t *testing.T) {
 	boom := errors.New("connection reset by peer")
 	r := io.MultiReader(strings.NewReader("data: a\n\ndata: {\"par"), iotest.ErrReader(boom))
-	er := NewEventReader(r)
+	er := newSSEReader(r)
 	if ev, err := er.Next(); err != nil || string(ev.Data) != "a" {
 		t.Fatalf("Next() = %q, %v; want a, nil", ev.Data, err)
 	}
@@ -276,7 +276,7 @@ func TestEventReaderReadError(t *testing.T) {
 // TestEventReaderOwnsNothing checks that an event stays intact after the
 // reader moves on.
 func TestEventReaderOwnsNothing(t *testing.T) {
-	er := NewEventReader(iotest.OneByteReader(strings.NewReader("data: first\n\ndata: second\n\n")))
+	er := newSSEReader(iotest.OneByteReader(strings.NewReader("data: first\n\ndata: second\n\n")))
 	a, _ := er.Next()
 	b, _ := er.Next()
 	if string(a.Data) != "first" || string(a.Raw) != "data: first\n\n" || string(b.Data) != "second" {

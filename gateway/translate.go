@@ -241,7 +241,7 @@ type targetFormat interface {
 // not safe for concurrent use.
 type streamDecoder interface {
 	// decode appends the events ev carries to out.
-	decode(ev Event, out []xEvent) []xEvent
+	decode(ev streamEvent, out []xEvent) []xEvent
 	// end appends what the end of the stream implies: a finish held back
 	// until its usage came.
 	end(out []xEvent) []xEvent
@@ -277,7 +277,7 @@ func (t *streamTranslator) contentType() string {
 }
 
 // translate appends the caller's bytes for the provider's event ev to out.
-func (t *streamTranslator) translate(ev Event, out []byte) []byte {
+func (t *streamTranslator) translate(ev streamEvent, out []byte) []byte {
 	t.evs = t.dec.decode(ev, t.evs[:0])
 	return t.encodeAll(out)
 }

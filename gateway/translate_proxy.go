@@ -88,7 +88,7 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 		body = nb
 	}
 	x.provider = prov
-	x.rec.Provider, x.rec.Model = prov.Name, ModelID(prov.Name, model)
+	x.rec.Provider, x.rec.Model = prov.Name, modelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
 	x.sse = rt.dialect.eventStream(rt, x.info, q)
 	return body, nil
@@ -134,7 +134,7 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 	req.Model = model
 	if req.MaxTokens <= 0 {
 		// A format that requires a limit (Anthropic's) gets the model's.
-		if row, ok := p.Prices().Lookup(prov.Name, ModelID(prov.Name, model)); ok && row.MaxOutput > 0 {
+		if row, ok := p.Prices().Lookup(prov.Name, modelID(prov.Name, model)); ok && row.MaxOutput > 0 {
 			req.MaxTokens = row.MaxOutput
 		}
 	}

@@ -27,10 +27,10 @@ var (
 	}
 )
 
-func readEvents(t *testing.T, b []byte) []Event {
+func readEvents(t *testing.T, b []byte) []streamEvent {
 	t.Helper()
-	r := NewEventReader(bytes.NewReader(b))
-	var evs []Event
+	r := newSSEReader(bytes.NewReader(b))
+	var evs []streamEvent
 	for {
 		ev, err := r.Next()
 		if err == io.EOF {
@@ -372,7 +372,7 @@ var recordedStreams = map[string][]string{
 }
 
 // collect plays a stream through a decoder into the answer it tells.
-func collect(dec streamDecoder, evs []Event) (*xResponse, *xError) {
+func collect(dec streamDecoder, evs []streamEvent) (*xResponse, *xError) {
 	r := &xResponse{}
 	var xs []xEvent
 	for _, ev := range evs {
@@ -611,11 +611,11 @@ func callerErrorMessage(t *testing.T, dialect string, body []byte) string {
 		t.Fatalf("error body %s: %v", body, err)
 	}
 	switch dialect {
-	case DialectAnthropic:
+	case dialectAnthropic:
 		if v.Type != "error" || v.Error.Type == "" {
 			t.Errorf("not an Anthropic error: %s", body)
 		}
-	case DialectGemini:
+	case dialectGemini:
 		if v.Error.Status == "" || v.Error.Code == nil {
 			t.Errorf("not a Gemini error: %s", body)
 		}

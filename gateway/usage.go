@@ -128,8 +128,8 @@ type streamMeter struct {
 	em eventMeter // d's state for this stream
 
 	// HideUsage is for an OpenAI-style chat or completions stream whose
-	// request Sluice gave stream_options.include_usage (AddStreamUsage)
-	// though the caller had not asked for usage: Relay then drops the
+	// request Sluice gave stream_options.include_usage (addStreamUsage)
+	// though the caller had not asked for usage: relay then drops the
 	// extra usage-only chunk and strips the "usage":null member from every
 	// other chunk, so the caller sees what it would have seen direct.
 	HideUsage bool
@@ -153,7 +153,7 @@ type streamMeter struct {
 	// response.failed event, Anthropic's error event, a Gemini
 	// {"error":...} chunk.
 	ErrorMessage string
-	// Relayed counts the bytes Relay handed on.
+	// Relayed counts the bytes relay handed on.
 	Relayed int64
 	// seq is the last event number seen, where the dialect numbers its
 	// events (the Responses API's sequence_number).
@@ -169,9 +169,9 @@ func newStreamMeter(d dialect, rt route, hide bool) *streamMeter {
 	return &streamMeter{d: d, rt: rt, em: d.meter(rt), HideUsage: hide}
 }
 
-// Relay notes ev and returns the bytes to pass to the client: ev.Raw, or
+// relay notes ev and returns the bytes to pass to the client: ev.Raw, or
 // with HideUsage an edited copy, or nil to drop the event.
-func (m *streamMeter) Relay(ev Event) []byte {
+func (m *streamMeter) relay(ev streamEvent) []byte {
 	out := ev.Raw
 	if len(ev.Data) > 0 {
 		out = m.em.event(m, ev)
@@ -180,13 +180,13 @@ func (m *streamMeter) Relay(ev Event) []byte {
 	return out
 }
 
-// Cut returns the terminal error event that ends m's stream early (a
+// cut returns the terminal error event that ends m's stream early (a
 // budget ran out mid-stream, or the upstream connection broke), in the
 // dialect's own words, so the caller's SDK raises an error rather than
 // taking the truncated answer for a whole one; it is numbered after the
 // events relayed where the dialect numbers its events. It is not counted
 // in Relayed.
-func (m *streamMeter) Cut(kind errKind, message string) []byte {
+func (m *streamMeter) cut(kind errKind, message string) []byte {
 	return m.d.cutEvent(m.rt, kind, message, m.seq+1)
 }
 
@@ -266,7 +266,7 @@ func isEmptyArray(raw json.RawMessage) bool {
 
 // stripNullMember returns ev.Raw without the top-level member key of its
 // JSON data, keeping every other byte as it came.
-func stripNullMember(ev Event, key string) []byte {
+func stripNullMember(ev streamEvent, key string) []byte {
 	ms, _, _, ok := objectMembers(ev.Data)
 	if !ok {
 		return ev.Raw

@@ -26,32 +26,32 @@ func TestUsageFromBody(t *testing.T) {
 		model                string
 		ok                   bool
 	}{
-		{"openai/chat.json", DialectOpenAI, "openai.chat",
+		{"openai/chat.json", dialectOpenAI, "openai.chat",
 			Usage{InputTokens: 2310, OutputTokens: 597, CachedInputTokens: 1920, ReasoningTokens: 448, ServiceTier: "default"},
 			"gpt-5-mini-2025-08-07", true},
-		{"openai/responses.json", DialectOpenAI, "openai.responses",
+		{"openai/responses.json", dialectOpenAI, "openai.responses",
 			Usage{InputTokens: 5120, OutputTokens: 812, CachedInputTokens: 4096, ReasoningTokens: 576, ServiceTier: "default"},
 			"gpt-5-2025-08-07", true},
-		{"openai/completions.json", DialectOpenAI, "openai.completions",
+		{"openai/completions.json", dialectOpenAI, "openai.completions",
 			Usage{InputTokens: 5, OutputTokens: 12}, "gpt-3.5-turbo-instruct:20230824-v2", true},
-		{"openai/embeddings.json", DialectOpenAI, "openai.embeddings",
+		{"openai/embeddings.json", dialectOpenAI, "openai.embeddings",
 			Usage{InputTokens: 17}, "text-embedding-3-small", true},
-		{"openai/error.json", DialectOpenAI, "openai.chat", Usage{}, "", false},
-		{"anthropic/messages.json", DialectAnthropic, "anthropic.messages",
+		{"openai/error.json", dialectOpenAI, "openai.chat", Usage{}, "", false},
+		{"anthropic/messages.json", dialectAnthropic, "anthropic.messages",
 			Usage{InputTokens: 14 + 10240 + 2048, OutputTokens: 503, CachedInputTokens: 10240, CacheWriteTokens: 2048, CacheWrite1hTokens: 2048, ServiceTier: "standard"},
 			"claude-sonnet-4-5-20250929", true},
-		{"anthropic/count_tokens.json", DialectAnthropic, "anthropic.count_tokens", Usage{}, "", true},
-		{"anthropic/error.json", DialectAnthropic, "anthropic.messages", Usage{}, "", false},
-		{"gemini/generate_content.json", DialectGemini, "gemini.generateContent",
+		{"anthropic/count_tokens.json", dialectAnthropic, "anthropic.count_tokens", Usage{}, "", true},
+		{"anthropic/error.json", dialectAnthropic, "anthropic.messages", Usage{}, "", false},
+		{"gemini/generate_content.json", dialectGemini, "gemini.generateContent",
 			Usage{InputTokens: 10437, OutputTokens: 212 + 701, CachedInputTokens: 8192, ReasoningTokens: 701},
 			"gemini-2.5-flash", true},
-		{"gemini/generate_content_search.json", DialectGemini, "gemini.generateContent",
+		{"gemini/generate_content_search.json", dialectGemini, "gemini.generateContent",
 			Usage{InputTokens: 9 + 1204, OutputTokens: 180 + 310, ReasoningTokens: 310, WebSearchCalls: 1},
 			"gemini-2.5-flash", true},
-		{"gemini/count_tokens.json", DialectGemini, "gemini.countTokens", Usage{}, "", true},
-		{"gemini/embed_content.json", DialectGemini, "gemini.embedContent", Usage{}, "", false},
-		{"gemini/batch_embed_contents.json", DialectGemini, "gemini.batchEmbedContents", Usage{}, "", false},
-		{"gemini/error.json", DialectGemini, "gemini.generateContent", Usage{}, "", false},
+		{"gemini/count_tokens.json", dialectGemini, "gemini.countTokens", Usage{}, "", true},
+		{"gemini/embed_content.json", dialectGemini, "gemini.embedContent", Usage{}, "", false},
+		{"gemini/batch_embed_contents.json", dialectGemini, "gemini.batchEmbedContents", Usage{}, "", false},
+		{"gemini/error.json", dialectGemini, "gemini.generateContent", Usage{}, "", false},
 	}
 	for _, tt := range tests {
 		u, model, ok := usageFor(tt.dialect, tt.route, readTestdata(t, tt.file))
@@ -67,28 +67,28 @@ func TestUsageFromBodyShapes(t *testing.T) {
 		want                       Usage
 		ok                         bool
 	}{
-		{"reasoning beside completion tokens (xAI)", DialectOpenAI, "openai.chat",
+		{"reasoning beside completion tokens (xAI)", dialectOpenAI, "openai.chat",
 			`{"model":"grok-4","usage":{"prompt_tokens":30,"completion_tokens":10,"total_tokens":240,"completion_tokens_details":{"reasoning_tokens":200}}}`,
 			Usage{InputTokens: 30, OutputTokens: 210, ReasoningTokens: 200}, true},
-		{"DeepSeek cache hits", DialectOpenAI, "openai.chat",
+		{"DeepSeek cache hits", dialectOpenAI, "openai.chat",
 			`{"usage":{"prompt_tokens":100,"completion_tokens":5,"total_tokens":105,"prompt_cache_hit_tokens":64,"prompt_cache_miss_tokens":36}}`,
 			Usage{InputTokens: 100, OutputTokens: 5, CachedInputTokens: 64}, true},
-		{"Groq's x_groq usage", DialectOpenAI, "openai.chat",
+		{"Groq's x_groq usage", dialectOpenAI, "openai.chat",
 			`{"x_groq":{"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}}`,
 			Usage{InputTokens: 12, OutputTokens: 3}, true},
-		{"lenient numbers", DialectOpenAI, "openai.chat",
+		{"lenient numbers", dialectOpenAI, "openai.chat",
 			`{"usage":{"prompt_tokens":"40","completion_tokens":2.2,"total_tokens":-1,"prompt_tokens_details":{"cached_tokens":99}}}`,
 			Usage{InputTokens: 40, OutputTokens: 3, CachedInputTokens: 40}, true},
-		{"negative counts", DialectAnthropic, "anthropic.messages",
+		{"negative counts", dialectAnthropic, "anthropic.messages",
 			`{"usage":{"input_tokens":-5,"output_tokens":-7}}`, Usage{}, true},
-		{"huge counts saturate", DialectGemini, "gemini.generateContent",
+		{"huge counts saturate", dialectGemini, "gemini.generateContent",
 			`{"usageMetadata":{"promptTokenCount":1e300,"candidatesTokenCount":99999999999999999999999}}`,
 			Usage{InputTokens: maxTokens, OutputTokens: maxTokens}, true},
-		{"usage of the wrong type", DialectOpenAI, "openai.chat", `{"usage":[1,2]}`, Usage{}, false},
-		{"null usage", DialectOpenAI, "openai.chat", `{"usage":null}`, Usage{}, false},
-		{"not JSON", DialectAnthropic, "anthropic.messages", `event: message_start`, Usage{}, false},
-		{"JSON array", DialectAnthropic, "anthropic.count_tokens", `[]`, Usage{}, false},
-		{"streamGenerateContent without alt=sse", DialectGemini, "gemini.streamGenerateContent",
+		{"usage of the wrong type", dialectOpenAI, "openai.chat", `{"usage":[1,2]}`, Usage{}, false},
+		{"null usage", dialectOpenAI, "openai.chat", `{"usage":null}`, Usage{}, false},
+		{"not JSON", dialectAnthropic, "anthropic.messages", `event: message_start`, Usage{}, false},
+		{"JSON array", dialectAnthropic, "anthropic.count_tokens", `[]`, Usage{}, false},
+		{"streamGenerateContent without alt=sse", dialectGemini, "gemini.streamGenerateContent",
 			`[{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":5,"thoughtsTokenCount":20}},
 			  {"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":9,"thoughtsTokenCount":20},"modelVersion":"gemini-2.5-pro"}]`,
 			Usage{InputTokens: 5, OutputTokens: 29, ReasoningTokens: 20}, true},
@@ -105,12 +105,12 @@ func TestUsageFromBodyShapes(t *testing.T) {
 // returning what the client would receive and the reader's final error.
 func meter(t *testing.T, m *streamMeter, in []byte, wrap func(io.Reader) io.Reader) ([]byte, error) {
 	t.Helper()
-	er := NewEventReader(wrap(bytes.NewReader(in)))
+	er := newSSEReader(wrap(bytes.NewReader(in)))
 	var out []byte
 	for {
 		ev, err := er.Next()
 		if len(ev.Raw) > 0 {
-			out = append(out, m.Relay(ev)...)
+			out = append(out, m.relay(ev)...)
 		}
 		if err != nil {
 			return out, err
@@ -127,46 +127,46 @@ func TestStreamMeter(t *testing.T) {
 		errMsg               string
 		end                  error
 	}{
-		{"openai/chat_stream_usage.sse", DialectOpenAI, "openai.chat",
+		{"openai/chat_stream_usage.sse", dialectOpenAI, "openai.chat",
 			Usage{InputTokens: 1536, OutputTokens: 8, CachedInputTokens: 1280, ServiceTier: "default"},
 			"gpt-4.1-mini-2025-04-14", "chatcmpl-CBx2H7kQeR9tLmV4nPz8aWcY6sJ1o", true, "", io.EOF},
-		{"openai/chat_stream.sse", DialectOpenAI, "openai.chat",
+		{"openai/chat_stream.sse", dialectOpenAI, "openai.chat",
 			Usage{}, "gpt-4.1-mini-2025-04-14", "chatcmpl-CBx2H7kQeR9tLmV4nPz8aWcY6sJ1o", true, "", io.EOF},
-		{"openai/chat_stream_cut.sse", DialectOpenAI, "openai.chat",
+		{"openai/chat_stream_cut.sse", dialectOpenAI, "openai.chat",
 			Usage{}, "gpt-4.1-mini-2025-04-14", "chatcmpl-CBx2H7kQeR9tLmV4nPz8aWcY6sJ1o", false, "", io.ErrUnexpectedEOF},
-		{"openai/chat_stream_error.sse", DialectOpenAI, "openai.chat",
+		{"openai/chat_stream_error.sse", dialectOpenAI, "openai.chat",
 			Usage{}, "gpt-4.1-mini-2025-04-14", "chatcmpl-CBx2H7kQeR9tLmV4nPz8aWcY6sJ1o", false,
 			"server_error: The server had an error while processing your request. Sorry about that!", io.EOF},
-		{"openai/completions_stream_usage.sse", DialectOpenAI, "openai.completions",
+		{"openai/completions_stream_usage.sse", dialectOpenAI, "openai.completions",
 			Usage{InputTokens: 4, OutputTokens: 5}, "gpt-3.5-turbo-instruct:20230824-v2", "cmpl-CBy1pW6sT3nL0xQ9vRmK2eJ8aZdYc", true, "", io.EOF},
-		{"openai/responses_stream.sse", DialectOpenAI, "openai.responses",
+		{"openai/responses_stream.sse", dialectOpenAI, "openai.responses",
 			Usage{InputTokens: 2048, OutputTokens: 151, CachedInputTokens: 1792, ReasoningTokens: 128, ServiceTier: "auto"},
 			"gpt-5-2025-08-07", "resp_68b5f0a1c2d48193a0f4e27b9c1d5e6f0a2b3c4d5e6f7a8b", true, "", io.EOF},
-		{"openai/responses_stream_failed.sse", DialectOpenAI, "openai.responses",
+		{"openai/responses_stream_failed.sse", dialectOpenAI, "openai.responses",
 			Usage{}, "gpt-5-2025-08-07", "resp_68b5f0a1c2d48193a0f4e27b9c1d5e6f0a2b3c4d5e6f7a8b", true,
 			"server_error: An error occurred while processing your request. You can retry your request, or contact us through our help center at help.openai.com if the error persists.", io.EOF},
-		{"openai/responses_stream_error.sse", DialectOpenAI, "openai.responses",
+		{"openai/responses_stream_error.sse", dialectOpenAI, "openai.responses",
 			Usage{}, "gpt-5-2025-08-07", "resp_68b5f0a1c2d48193a0f4e27b9c1d5e6f0a2b3c4d5e6f7a8b", false,
 			"rate_limit_exceeded: Rate limit reached for gpt-5 in organization org-Xq7 on tokens per min (TPM): Limit 30000, Used 29871, Requested 1204. Please try again in 2.15s.", io.EOF},
-		{"anthropic/messages_stream.sse", DialectAnthropic, "anthropic.messages",
+		{"anthropic/messages_stream.sse", dialectAnthropic, "anthropic.messages",
 			Usage{InputTokens: 22 + 4096, OutputTokens: 387, CachedInputTokens: 4096, ServiceTier: "standard"},
 			"claude-sonnet-4-5-20250929", "msg_01Hq9Jm3wQxY4rT7vZ2pLk8N", true, "", io.EOF},
-		{"anthropic/messages_stream_web_search.sse", DialectAnthropic, "anthropic.messages",
+		{"anthropic/messages_stream_web_search.sse", dialectAnthropic, "anthropic.messages",
 			Usage{InputTokens: 12284, OutputTokens: 103, WebSearchCalls: 1, ServiceTier: "standard"},
 			"claude-haiku-4-5-20251001", "msg_01Ws8eArCh5Tz2Lp9Qm4Kx7V", true, "", io.EOF},
-		{"anthropic/messages_stream_cut.sse", DialectAnthropic, "anthropic.messages",
+		{"anthropic/messages_stream_cut.sse", dialectAnthropic, "anthropic.messages",
 			Usage{InputTokens: 22 + 4096, OutputTokens: 1, CachedInputTokens: 4096, ServiceTier: "standard"},
 			"claude-sonnet-4-5-20250929", "msg_01Bv6Tn2cRw8Yx3Zq5Lm7Jk4", false, "", io.EOF},
-		{"anthropic/messages_stream_error.sse", DialectAnthropic, "anthropic.messages",
+		{"anthropic/messages_stream_error.sse", dialectAnthropic, "anthropic.messages",
 			Usage{InputTokens: 1875, OutputTokens: 2, ServiceTier: "standard"},
 			"claude-opus-4-1-20250805", "msg_01QwErTy7uIoP3aSdF5gHjKl", false, "overloaded_error: Overloaded", io.EOF},
-		{"gemini/stream_generate_content.sse", DialectGemini, "gemini.streamGenerateContent",
+		{"gemini/stream_generate_content.sse", dialectGemini, "gemini.streamGenerateContent",
 			Usage{InputTokens: 42, OutputTokens: 29 + 391, ReasoningTokens: 391},
 			"gemini-2.5-pro", "kjm2aPKvDPWUz7IPzbq-6Qs", true, "", io.EOF},
-		{"gemini/stream_generate_content_cut.sse", DialectGemini, "gemini.streamGenerateContent",
+		{"gemini/stream_generate_content_cut.sse", dialectGemini, "gemini.streamGenerateContent",
 			Usage{InputTokens: 42, OutputTokens: 391, ReasoningTokens: 391},
 			"gemini-2.5-pro", "pTn2aLyHF8aJz7IP8tG3uQw", false, "", io.ErrUnexpectedEOF},
-		{"gemini/stream_generate_content_error.sse", DialectGemini, "gemini.streamGenerateContent",
+		{"gemini/stream_generate_content_error.sse", dialectGemini, "gemini.streamGenerateContent",
 			Usage{InputTokens: 42, OutputTokens: 4},
 			"gemini-2.5-flash", "wUr2aJ3mC4yWz7IPq8m1sA0", false, "UNAVAILABLE: The model is overloaded. Please try again later.", io.EOF},
 	}
@@ -207,7 +207,7 @@ func TestHideUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, rd := range readers {
-			m := meterFor(DialectOpenAI, "openai.chat", true)
+			m := meterFor(dialectOpenAI, "openai.chat", true)
 			out, err := meter(t, m, tt.in, rd.wrap)
 			if err != io.EOF {
 				t.Errorf("%s/%s: stream ended with %v", tt.desc, rd.name, err)
@@ -227,7 +227,7 @@ func TestHideUsage(t *testing.T) {
 
 	// Completions: the same rules.
 	in := readTestdata(t, "openai/completions_stream_usage.sse")
-	m := meterFor(DialectOpenAI, "openai.completions", true)
+	m := meterFor(dialectOpenAI, "openai.completions", true)
 	out, _ := meter(t, m, in, iotest.HalfReader)
 	if bytes.Contains(out, []byte(`"usage"`)) || !bytes.HasSuffix(out, []byte("\"finish_reason\":\"length\"}],\"model\":\"gpt-3.5-turbo-instruct:20230824-v2\"}\n\ndata: [DONE]\n\n")) {
 		t.Errorf("completions with HideUsage relayed\n%s\nwant no usage members and no usage chunk", out)
@@ -252,17 +252,17 @@ func TestHideUsageMembers(t *testing.T) {
 		{`{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`, `{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`},
 	}
 	for _, tt := range tests {
-		m := meterFor(DialectOpenAI, "openai.chat", true)
+		m := meterFor(dialectOpenAI, "openai.chat", true)
 		raw := "data: " + tt.in + "\n\n"
-		got := m.Relay(Event{Data: []byte(tt.in), Raw: []byte(raw)})
+		got := m.relay(streamEvent{Data: []byte(tt.in), Raw: []byte(raw)})
 		if want := "data: " + tt.want + "\n\n"; string(got) != want {
 			t.Errorf("Relay(%s) with HideUsage = %q, want %q", tt.in, got, want)
 		}
 	}
 	// The usage-only chunk is dropped.
-	m := meterFor(DialectOpenAI, "openai.chat", true)
+	m := meterFor(dialectOpenAI, "openai.chat", true)
 	chunk := `{"id":"a","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`
-	if got := m.Relay(Event{Data: []byte(chunk), Raw: []byte("data: " + chunk + "\n\n")}); got != nil {
+	if got := m.relay(streamEvent{Data: []byte(chunk), Raw: []byte("data: " + chunk + "\n\n")}); got != nil {
 		t.Errorf("Relay(usage-only chunk) with HideUsage = %q, want nil", got)
 	}
 	if m.Usage != (Usage{InputTokens: 3, OutputTokens: 1}) || m.Relayed != 0 {
@@ -272,13 +272,13 @@ func TestHideUsageMembers(t *testing.T) {
 
 func TestStreamMeterCumulative(t *testing.T) {
 	// Anthropic: message_delta replaces output, and input when it says so.
-	m := meterFor(DialectAnthropic, "anthropic.messages", false)
+	m := meterFor(dialectAnthropic, "anthropic.messages", false)
 	for _, d := range []string{
 		`{"type":"message_start","message":{"id":"msg_1","model":"claude-x","usage":{"input_tokens":10,"cache_creation_input_tokens":100,"cache_read_input_tokens":50,"cache_creation":{"ephemeral_5m_input_tokens":40,"ephemeral_1h_input_tokens":60},"output_tokens":1}}}`,
 		`{"type":"message_delta","delta":{},"usage":{"output_tokens":20}}`,
 		`{"type":"message_delta","delta":{},"usage":{"output_tokens":35}}`,
 	} {
-		m.Relay(Event{Name: "x", Data: []byte(d), Raw: []byte("data: " + d + "\n\n")})
+		m.relay(streamEvent{Name: "x", Data: []byte(d), Raw: []byte("data: " + d + "\n\n")})
 	}
 	want := Usage{InputTokens: 160, OutputTokens: 35, CachedInputTokens: 50, CacheWriteTokens: 100, CacheWrite1hTokens: 60}
 	if m.Usage != want {
@@ -286,34 +286,34 @@ func TestStreamMeterCumulative(t *testing.T) {
 	}
 
 	// Gemini: a later chunk missing a count does not lower it.
-	g := meterFor(DialectGemini, "gemini.streamGenerateContent", false)
+	g := meterFor(dialectGemini, "gemini.streamGenerateContent", false)
 	for _, d := range []string{
 		`{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":3,"thoughtsTokenCount":11}}`,
 		`{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":9}}`,
 		`{"candidates":[{"finishReason":"STOP"}]}`,
 	} {
-		g.Relay(Event{Data: []byte(d), Raw: []byte("data: " + d + "\r\n\r\n")})
+		g.relay(streamEvent{Data: []byte(d), Raw: []byte("data: " + d + "\r\n\r\n")})
 	}
 	if want := (Usage{InputTokens: 7, OutputTokens: 20, ReasoningTokens: 11}); g.Usage != want || !g.Done {
 		t.Errorf("Gemini merged usage = %+v, done %v; want %+v, done", g.Usage, g.Done, want)
 	}
 
 	// OpenAI: a provider sending usage on every chunk is read, not summed.
-	o := meterFor(DialectOpenAI, "openai.chat", false)
+	o := meterFor(dialectOpenAI, "openai.chat", false)
 	for _, d := range []string{
 		`{"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`,
 		`{"choices":[{"delta":{"content":"b"}}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`,
 	} {
-		o.Relay(Event{Data: []byte(d), Raw: []byte("data: " + d + "\n\n")})
+		o.relay(streamEvent{Data: []byte(d), Raw: []byte("data: " + d + "\n\n")})
 	}
 	if want := (Usage{InputTokens: 5, OutputTokens: 2}); o.Usage != want {
 		t.Errorf("OpenAI usage on every chunk = %+v, want %+v", o.Usage, want)
 	}
 
 	// A blocked Gemini prompt is a complete answer.
-	b := meterFor(DialectGemini, "gemini.streamGenerateContent", false)
+	b := meterFor(dialectGemini, "gemini.streamGenerateContent", false)
 	d := `{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":12,"totalTokenCount":12}}`
-	b.Relay(Event{Data: []byte(d), Raw: []byte("data: " + d + "\r\n\r\n")})
+	b.relay(streamEvent{Data: []byte(d), Raw: []byte("data: " + d + "\r\n\r\n")})
 	if !b.Done || b.Usage != (Usage{InputTokens: 12}) {
 		t.Errorf("blocked Gemini prompt: Done %v, Usage %+v; want done, 12 in", b.Done, b.Usage)
 	}
@@ -321,14 +321,14 @@ func TestStreamMeterCumulative(t *testing.T) {
 
 func TestStreamMeterPassesUnknownThrough(t *testing.T) {
 	for _, m := range []*streamMeter{
-		meterFor(DialectOpenAI, "openai.chat", true),
-		meterFor(DialectAnthropic, "anthropic.messages", false),
-		meterFor(DialectGemini, "gemini.streamGenerateContent", false),
+		meterFor(dialectOpenAI, "openai.chat", true),
+		meterFor(dialectAnthropic, "anthropic.messages", false),
+		meterFor(dialectGemini, "gemini.streamGenerateContent", false),
 	} {
 		for _, raw := range []string{": ping\n\n", "\n", "data: not json\n\n", "data: [1,2]\n\n", "event: ping\ndata: {}\n\n"} {
 			evs, _ := readAll(strings.NewReader(raw))
 			for _, ev := range evs {
-				if got := m.Relay(ev); !bytes.Equal(got, ev.Raw) {
+				if got := m.relay(ev); !bytes.Equal(got, ev.Raw) {
 					t.Errorf("%s Relay(%q) = %q, want it unchanged", m.d.name(), ev.Raw, got)
 				}
 			}
@@ -346,33 +346,33 @@ func TestCutEvent(t *testing.T) {
 		name                 string // the event name a client sees
 		check                func(data map[string]any) bool
 	}{
-		{DialectOpenAI, "openai.chat", "budget_exceeded", "", func(d map[string]any) bool {
+		{dialectOpenAI, "openai.chat", "budget_exceeded", "", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			return e["message"] == msg && e["type"] == "budget_exceeded" && e["code"] == "budget_exceeded" && len(d) == 1
 		}},
-		{DialectOpenAI, "openai.completions", "upstream_error", "", func(d map[string]any) bool {
+		{dialectOpenAI, "openai.completions", "upstream_error", "", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			return e["message"] == msg && e["type"] == "upstream_error"
 		}},
-		{DialectOpenAI, "openai.responses", "budget_exceeded", "error", func(d map[string]any) bool {
+		{dialectOpenAI, "openai.responses", "budget_exceeded", "error", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			// Flat, as the API documents it; nested, as the Python SDK needs.
 			return d["type"] == "error" && d["code"] == "budget_exceeded" && d["message"] == msg &&
 				d["sequence_number"] != nil && e["message"] == msg
 		}},
-		{DialectAnthropic, "anthropic.messages", "budget_exceeded", "error", func(d map[string]any) bool {
+		{dialectAnthropic, "anthropic.messages", "budget_exceeded", "error", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			return d["type"] == "error" && e["type"] == "billing_error" && e["message"] == msg
 		}},
-		{DialectAnthropic, "anthropic.messages", "overloaded_error", "error", func(d map[string]any) bool {
+		{dialectAnthropic, "anthropic.messages", "overloaded_error", "error", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			return e["type"] == "overloaded_error"
 		}},
-		{DialectGemini, "gemini.streamGenerateContent", "budget_exceeded", "", func(d map[string]any) bool {
+		{dialectGemini, "gemini.streamGenerateContent", "budget_exceeded", "", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			return e["code"] == json.Number("402") && e["status"] == "FAILED_PRECONDITION" && e["message"] == msg && len(d) == 1
 		}},
-		{DialectGemini, "gemini.streamGenerateContent", "upstream_error", "", func(d map[string]any) bool {
+		{dialectGemini, "gemini.streamGenerateContent", "upstream_error", "", func(d map[string]any) bool {
 			e, _ := d["error"].(map[string]any)
 			return e["code"] == json.Number("502") && e["status"] == "UNAVAILABLE"
 		}},
@@ -393,21 +393,21 @@ func TestCutEvent(t *testing.T) {
 		}
 		// The cut event is what the meter itself recognises as an error.
 		m := meterFor(tt.dialect, tt.route, false)
-		m.Relay(ev)
+		m.relay(ev)
 		if m.ErrorMessage == "" || !strings.Contains(m.ErrorMessage, msg) {
 			t.Errorf("a meter reading cutFor(%s, %s) noted error %q, want the message", tt.dialect, tt.route, m.ErrorMessage)
 		}
 	}
 	// google-genai raises only on a chunk whose first member is "error".
-	if b := cutFor(DialectGemini, "gemini.streamGenerateContent", "budget_exceeded", msg); !bytes.HasPrefix(b, []byte(`data: {"error":`)) {
+	if b := cutFor(dialectGemini, "gemini.streamGenerateContent", "budget_exceeded", msg); !bytes.HasPrefix(b, []byte(`data: {"error":`)) {
 		t.Errorf("Gemini CutEvent = %q, want a data line starting {\"error\":", b)
 	}
 }
 
 func TestStreamMeterCutNumbersResponses(t *testing.T) {
-	m := meterFor(DialectOpenAI, "openai.responses", false)
+	m := meterFor(dialectOpenAI, "openai.responses", false)
 	meter(t, m, readTestdata(t, "openai/responses_stream_error.sse"), iotest.HalfReader)
-	evs, _ := readAll(bytes.NewReader(m.Cut("budget_exceeded", "spent")))
+	evs, _ := readAll(bytes.NewReader(m.cut("budget_exceeded", "spent")))
 	var d struct {
 		Seq int64 `json:"sequence_number"`
 	}

@@ -159,6 +159,11 @@ func (db *DB) foldLocked(holds bool) error {
 	for _, p := range batch {
 		delete(db.settling, p.r.ID)
 	}
+	if db.pending == nil && cap(batch) <= 4*foldBatch {
+		// The next batch fills this one's array instead of growing its own.
+		clear(batch)
+		db.pending = batch[:0]
+	}
 	return nil
 }
 

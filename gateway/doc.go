@@ -1,0 +1,99 @@
+// Package gateway is Sluice's request path: it routes a caller's request to
+// its provider, authenticates it with a local token, estimates and holds its
+// worst-case cost, forwards it with the real provider key, relays the answer
+// (streams event by event), reads the usage the provider reports, prices it
+// and settles the hold with the actual cost.
+//
+// The package knows nothing of storage or UI. It declares the small
+// interfaces it consumes (Ledger, KeySource, TokenSource, and the optional
+// Budgeter, Extender and Deferrer) and the store package satisfies them.
+//
+// # Wire formats
+//
+// Each wire format Sluice speaks is a dialect, one value in a file of its
+// own: openai.go (OpenAI and every OpenAI-compatible provider),
+// anthropic.go (Messages) and gemini.go (generateContent). A dialect holds
+// everything the request path knows of its format: the allow-list of
+// routes, where its SDKs put a key and where its providers read one, what a
+// request body says about its cost, where an answer reports its usage
+// (whole, or event by event), the terminal event that cuts a stream, and
+// the shape of an error. The request path calls the dialect (dialect.go)
+// and never asks which one it is; a provider that speaks an existing
+// format is a row of the provider table (provider.go). Translation between
+// formats (translate.go) is another view of the same formats, from their
+// content rather than their metering.
+//
+// # The request path, stage by stage
+//
+// Proxy.ServeHTTP takes a request through these stages (Proxy.prepare),
+// each of which either lets it go on or returns a *failure: the status,
+// the kind and the message the caller gets, the cause for the log, and
+// the row the request leaves. Proxy.fail is the one way out: it logs the
+// cause, records the row and writes the error in the caller's dialect, so
+// that the caller's SDK raises its own error type with Sluice's message.
+//
+//  1. Guard (Proxy.guard): the Host must be one Sluice answers for (DNS
+//     rebinding), and a browser page (Origin, Sec-Fetch-Site) must be from
+//     an allowed origin. The raw path must hold no encoded separator, dot
+//     segment or control byte.
+//  2. Route (parseRoute): an exact (method, path) of a dialect's allow-list,
+//     never a prefix, on the path the dialect claims or under a
+//     /{provider}/ prefix. The upstream path is rebuilt from the allow-list
+//     entry, never copied from the caller.
+//  3. Authenticate (Proxy.authenticate), from the headers alone, before a
+//     byte of the body is read: a local token must be known; a caller's
+//     own provider key must be one that may go where the route leads.
+//  4. Read the body (Proxy.readBody), capped in size and time, counted
+//     against the bytes all requests hold at once.
+//  5. Inspect and choose (Proxy.choose): the dialect reads the model, the
+//     stream flag and the output bound; the model (or the route) chooses
+//     the provider.
+//  6. Key (Proxy.upstreamKey): a local token is swapped for the provider's
+//     key; a caller's key goes only to the provider that issued it; no key
+//     goes to an address the user has not confirmed.
+//  7. The runaway guard (Proxy.runaway): pauses, a token's requests per
+//     minute, and loops of identical requests.
+//  8. Estimate and hold (Proxy.admit): the worst case the request can cost
+//     is held against every budget that applies, durably, before a byte
+//     goes upstream; a budget that cannot cover it refuses with 402. A
+//     stream may hold its input and a slice of output, and hold more slice
+//     by slice as it is relayed (slice.go).
+//  9. Forward and relay (Proxy.relay): the answer is passed through as it
+//     arrives, a stream flushed event by event while its dialect's meter
+//     reads the usage; a stream whose next slice a budget refuses, or
+//     whose upstream breaks off, is ended with the dialect's own error
+//     event.
+//  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
+//     actual cost exactly once, after the answer has gone.
+//
+// A request stopped before admission (stages 1 to 6) is a row with outcome
+// blocked and the reason, rate-limited so that a flood cannot fill the
+// disk; one stopped at 7 or 8 is a row with outcome refused. Either costs
+// nothing.
+//
+// # Why not httputil.ReverseProxy
+//
+// The proxy is built in the image of net/http/httputil.ReverseProxy (a
+// Transport, hop-by-hop headers stripped both ways, a body flushed as it
+// arrives, configuration as fields whose zero value is the default) but
+// not on it, because metering needs what ReverseProxy does not let a
+// caller do:
+//
+//   - Cut a stream between two events. A sliced hold is extended before
+//     each event is written, and when a budget refuses, the stream must
+//     end at an event boundary with a terminal event in the caller's
+//     dialect, numbered after the events relayed (a Responses stream's
+//     sequence_number). ReverseProxy copies the body in buffers of its own
+//     and flushes on its own schedule: a body wrapped in ModifyResponse can
+//     count bytes, but cannot stop the copy between two events and write
+//     an event of its own after them.
+//   - Settle after the response. The cost is known only once the last
+//     event has been read, and must be settled exactly once whether the
+//     stream ended, broke off, was cut or the client went away (charged at
+//     least for what was relayed). ReverseProxy returns nothing when the
+//     copy ends, and a copy that fails mid-stream reaches no handler (it
+//     panics with http.ErrAbortHandler).
+//   - Hold before the request. The hold must be durable before a byte goes
+//     upstream, and a refusal must be answered in the caller's dialect
+//     with its own headers; Rewrite cannot refuse a request.
+package gateway
