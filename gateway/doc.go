@@ -5,8 +5,9 @@
 // and settles the hold with the actual cost.
 //
 // The package knows nothing of storage or UI. It declares the small
-// interfaces it consumes (Ledger, KeySource, TokenSource, and the optional
-// Budgeter, Extender and Deferrer) and the store package satisfies them.
+// interfaces it consumes (Ledger, KeySource, TokenSource, AliasSource, and
+// the optional Budgeter, Extender, Deferrer and SoftWatcher) and the store
+// package satisfies them.
 //
 // # Wire formats
 //
@@ -46,11 +47,13 @@
 //  4. Read the body (Proxy.readBody), capped in size and time, counted
 //     against the bytes all requests hold at once.
 //  5. Inspect and choose (Proxy.choose): the dialect reads the model, the
-//     stream flag and the output bound; the model (or the route, or an
-//     alias) chooses the provider. A provider that speaks another format
-//     gets the request translated (Proxy.aim, translate_proxy.go): from
-//     then on the route, the reading of the body and the record are the
-//     provider's, so the request is held, metered and charged as the
+//     stream flag and the output bound; the model (or the route) chooses
+//     the provider. A model that is an alias (alias.go) stands for its
+//     targets, tried in order: stages 5 to 10 are then an attempt, one per
+//     target, each held and recorded apart. A provider that speaks another
+//     format gets the request translated (Proxy.aim, translate_proxy.go):
+//     from then on the route, the reading of the body and the record are
+//     the provider's, so the request is held, metered and charged as the
 //     provider that serves it, while Sluice answers in the caller's
 //     format.
 //  6. Key (Proxy.upstreamKey): a local token is swapped for the provider's
@@ -67,7 +70,9 @@
 //     arrives, a stream flushed event by event while its dialect's meter
 //     reads the usage; a stream whose next slice a budget refuses, or
 //     whose upstream breaks off, is ended with the dialect's own error
-//     event.
+//     event. An attempt at an alias's target that fails before a byte has
+//     been relayed (429, 5xx, no connection, no headers in time) is
+//     recorded and the next target is tried (Proxy.fallBack).
 //  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
 //     actual cost exactly once, after the answer has gone.
 //

@@ -384,6 +384,31 @@ test('a budget of $0.000001 a day makes the next request get 402, named in the l
   assert.match(csv, /refused/);
 });
 
+test('a request blocked for its token is in the log, under the Blocked filter, with why', { skip }, async () => {
+  await go('Requests');
+  const before = await newestID();
+  let status = 0;
+  try {
+    await chat('sk-sluice-notatokenthisgatewayknows000000');
+  } catch (e) {
+    status = e.status;
+  }
+  assert.equal(status, 401, 'the SDK got 401 for a token Sluice does not know');
+  await until('the blocked request in the log', LIVE_MS, async () => ((await newestID()) ?? before) !== before);
+
+  await page.getByRole('group', { name: 'Quick filters' }).getByRole('button', { name: 'Blocked' }).click();
+  await until('only blocked requests listed', 3000, async () => {
+    const texts = await logRows().allInnerTexts();
+    return texts.length > 0 && texts.every((t) => /blocked/.test(t));
+  });
+  await logRows().first().click();
+  const detail = page.getByRole('complementary', { name: 'Request details' });
+  await detail.getByText('Blocked: no key, or a key or token Sluice does not accept here').waitFor();
+  assert.match(await detail.innerText(), /not known \(revoked\?\)/, 'the detail says why');
+  await shoot('requests-blocked', WIDE);
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+});
+
 test('budgets can be edited, raised for an hour and removed', { skip }, async () => {
   await go('Budgets');
   const monthly = page.getByRole('article', { name: 'Budget monthly' });
