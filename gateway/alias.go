@@ -19,9 +19,11 @@ import (
 // than stopping. An alias may have the name of a real model ("shadow" it):
 // a request for that name then goes where the alias says.
 //
-// This file holds the rules: what an alias may be, how a target is read,
-// which failures fall back. The request path asks an AliasSource for the
-// alias a request names; the store keeps them.
+// This file holds the rules (what an alias may be, how a target is read,
+// which failures fall back) and the request path's use of them: the proxy
+// asks an AliasSource (the store keeps the aliases) for the model a
+// request names, and each target it tries is an attempt of its own,
+// chosen, held and recorded apart (ServeHTTP's loop, relay's fallBack).
 
 // Alias is a model name that routes to other models.
 type Alias struct {

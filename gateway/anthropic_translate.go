@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -551,6 +552,9 @@ func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 	if len(data) == 0 || d.finished {
 		return out
 	}
+	if idx, text, ok := anthropicTextDelta(data); ok {
+		return append(out, xEvent{Kind: evText, Index: idx, Text: text})
+	}
 	var e anthropicStreamEvent
 	if err := json.Unmarshal(data, &e); err != nil {
 		return out
@@ -607,6 +611,40 @@ func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 		out = append(out, xEvent{Kind: evError, Err: &x})
 	}
 	return out
+}
+
+// anthropicTextDelta reads an event that adds text to a block, most of a
+// stream, without encoding/json.
+func anthropicTextDelta(data []byte) (index int, text string, ok bool) {
+	if !bytes.Contains(data, []byte(`"text_delta"`)) {
+		return 0, "", false
+	}
+	if t, found := jsonMember(data, "type"); !found || string(t) != `"content_block_delta"` {
+		return 0, "", false
+	}
+	dl, found := jsonMember(data, "delta")
+	if !found {
+		return 0, "", false
+	}
+	if t, found := jsonMember(dl, "type"); !found || string(t) != `"text_delta"` {
+		return 0, "", false
+	}
+	raw, found := jsonMember(dl, "text")
+	if !found {
+		return 0, "", false
+	}
+	if text, ok = jsonStringValue(raw); !ok {
+		return 0, "", false
+	}
+	ix, found := jsonMember(data, "index")
+	if !found {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(string(ix))
+	if err != nil {
+		return 0, "", false
+	}
+	return n, text, true
 }
 
 func (d *anthropicDecoder) end(out []xEvent) []xEvent {

@@ -5,8 +5,9 @@
 // and settles the hold with the actual cost.
 //
 // The package knows nothing of storage or UI. It declares the small
-// interfaces it consumes (Ledger, KeySource, TokenSource, and the optional
-// Budgeter, Extender and Deferrer) and the store package satisfies them.
+// interfaces it consumes (Ledger, KeySource, TokenSource, AliasSource, and
+// the optional Budgeter, Extender, Deferrer and SoftWatcher) and the store
+// package satisfies them.
 //
 // # Wire formats
 //
@@ -47,7 +48,9 @@
 //     against the bytes all requests hold at once.
 //  5. Inspect and choose (Proxy.choose): the dialect reads the model, the
 //     stream flag and the output bound; the model (or the route) chooses
-//     the provider.
+//     the provider. A model that is an alias (alias.go) stands for its
+//     targets, tried in order: stages 5 to 10 are then an attempt, one per
+//     target, each held and recorded apart.
 //  6. Key (Proxy.upstreamKey): a local token is swapped for the provider's
 //     key; a caller's key goes only to the provider that issued it; no key
 //     goes to an address the user has not confirmed.
@@ -62,7 +65,9 @@
 //     arrives, a stream flushed event by event while its dialect's meter
 //     reads the usage; a stream whose next slice a budget refuses, or
 //     whose upstream breaks off, is ended with the dialect's own error
-//     event.
+//     event. An attempt at an alias's target that fails before a byte has
+//     been relayed (429, 5xx, no connection, no headers in time) is
+//     recorded and the next target is tried (Proxy.fallBack).
 //  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
 //     actual cost exactly once, after the answer has gone.
 //

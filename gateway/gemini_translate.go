@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -727,6 +728,18 @@ func (d *geminiDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 	if len(data) == 0 || d.finished {
 		return out
 	}
+	if d.started {
+		if text, u, ok := geminiTextChunk(data); ok {
+			if u != nil {
+				d.usage = *u
+			}
+			if !d.text {
+				d.block++
+				d.text, d.thinking = true, false
+			}
+			return append(out, xEvent{Kind: evText, Index: d.block, Text: text})
+		}
+	}
 	var c geminiChunk
 	if err := json.Unmarshal(data, &c); err != nil {
 		return out
@@ -781,6 +794,86 @@ func (d *geminiDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 		d.stop = geminiStop(cand.FinishReason, d.calls > 0)
 	}
 	return out
+}
+
+// geminiTextChunk reads a chunk that only adds text, most of a stream,
+// without encoding/json: one candidate with one text part, no thought, no
+// function call, no finish reason, no error; and its usage so far, if it
+// reports any.
+func geminiTextChunk(data []byte) (string, *xUsage, bool) {
+	for _, s := range []string{`"functionCall"`, `"finishReason"`, `"error"`, `"promptFeedback"`} {
+		if bytes.Contains(data, []byte(s)) {
+			return "", nil, false
+		}
+	}
+	cands, found := jsonMember(data, "candidates")
+	if !found {
+		return "", nil, false
+	}
+	cand, ok := onlyElement(cands)
+	if !ok {
+		return "", nil, false
+	}
+	content, found := jsonMember(cand, "content")
+	if !found {
+		return "", nil, false
+	}
+	parts, found := jsonMember(content, "parts")
+	if !found {
+		return "", nil, false
+	}
+	part, ok := onlyElement(parts)
+	if !ok {
+		return "", nil, false
+	}
+	if th, found := jsonMember(part, "thought"); found && string(th) != "false" {
+		return "", nil, false
+	}
+	raw, found := jsonMember(part, "text")
+	if !found {
+		return "", nil, false
+	}
+	text, ok := jsonStringValue(raw)
+	if !ok || text == "" {
+		return "", nil, false
+	}
+	um, found := jsonMember(data, "usageMetadata")
+	if isNull(um, found) {
+		return text, nil, true
+	}
+	count := func(name string) (int64, bool) {
+		v, found := jsonMember(um, name)
+		if !found {
+			return 0, true
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		return n, err == nil
+	}
+	var m [5]int64
+	for i, name := range []string{"promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount", "toolUsePromptTokenCount"} {
+		if m[i], ok = count(name); !ok {
+			return "", nil, false
+		}
+	}
+	u := xUsage{Input: max(m[0]+m[4]-m[2], 0), CacheRead: m[2], Output: m[1] + m[3], Reasoning: m[3]}
+	return text, &u, true
+}
+
+// onlyElement returns the one element of a raw JSON array that holds
+// exactly one object.
+func onlyElement(arr []byte) ([]byte, bool) {
+	if len(arr) < 2 || arr[0] != '[' {
+		return nil, false
+	}
+	i := skipSpace(arr, 1)
+	if i >= len(arr) || arr[i] != '{' {
+		return nil, false
+	}
+	e := skipValue(arr, i)
+	if e < 0 || skipSpace(arr, e) != len(arr)-1 {
+		return nil, false
+	}
+	return arr[i:e], true
 }
 
 func (d *geminiDecoder) end(out []xEvent) []xEvent {

@@ -660,6 +660,15 @@ func (d *chatDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 	if string(data) == "[DONE]" {
 		return d.end(out)
 	}
+	if d.started {
+		if text, ok := chatTextDelta(data); ok {
+			if !d.text {
+				d.block++
+				d.text, d.thinking = true, false
+			}
+			return append(out, xEvent{Kind: evText, Index: d.block, Text: text})
+		}
+	}
 	var c chatChunk
 	if err := json.Unmarshal(data, &c); err != nil {
 		return out
@@ -715,6 +724,39 @@ func (d *chatDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 		d.usage = c.Usage.x()
 	}
 	return out
+}
+
+// chatTextDelta reads a chunk that only adds text, most of a stream,
+// without encoding/json: one choice, whose delta holds content alone (or
+// with a role), no finish reason, no usage, no error.
+func chatTextDelta(data []byte) (string, bool) {
+	if bytes.Contains(data, []byte(`"tool_calls"`)) || bytes.Contains(data, []byte(`"reasoning_content"`)) || bytes.Contains(data, []byte(`"error"`)) {
+		return "", false
+	}
+	if u, found := jsonMember(data, "usage"); !isNull(u, found) {
+		return "", false
+	}
+	ch, found := jsonMember(data, "choices")
+	if !found {
+		return "", false
+	}
+	choice, ok := onlyElement(ch)
+	if !ok {
+		return "", false
+	}
+	if fr, found := jsonMember(choice, "finish_reason"); !isNull(fr, found) {
+		return "", false
+	}
+	dl, found := jsonMember(choice, "delta")
+	if !found {
+		return "", false
+	}
+	raw, found := jsonMember(dl, "content")
+	if !found {
+		return "", false
+	}
+	text, ok := jsonStringValue(raw)
+	return text, ok && text != ""
 }
 
 func (d *chatDecoder) chunkError(raw json.RawMessage) xError {

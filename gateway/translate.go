@@ -567,3 +567,63 @@ func sseEvent(out []byte, name string, data []byte) []byte {
 	out = append(out, data...)
 	return append(out, '\n', '\n')
 }
+
+// jsonMember returns the value of the top-level member key of the JSON
+// object b, as raw bytes, without decoding the rest: stream decoders read
+// the events that carry only a text delta (most of a stream) with it,
+// rather than with encoding/json. Of duplicate members the last counts,
+// as for encoding/json. A key spelled with escapes is not found.
+func jsonMember(b []byte, key string) ([]byte, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(b, i+1)
+	var val []byte
+	found := false
+	for i < len(b) && b[i] == '"' {
+		ke := skipString(b, i)
+		if ke < 0 {
+			return nil, false
+		}
+		j := skipSpace(b, ke)
+		if j >= len(b) || b[j] != ':' {
+			return nil, false
+		}
+		vs := skipSpace(b, j+1)
+		ve := skipValue(b, vs)
+		if ve < 0 {
+			return nil, false
+		}
+		if string(b[i+1:ke-1]) == key {
+			val, found = b[vs:ve], true
+		}
+		i = skipSpace(b, ve)
+		if i >= len(b) || b[i] != ',' {
+			break
+		}
+		i = skipSpace(b, i+1)
+	}
+	return val, found
+}
+
+// jsonStringValue decodes a raw JSON string value.
+func jsonStringValue(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		s := raw[1 : len(raw)-1]
+		if utf8.Valid(s) {
+			return string(s), true
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// isNull reports whether a raw member is absent or null.
+func isNull(raw []byte, found bool) bool { return !found || string(raw) == "null" }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -35,6 +36,10 @@ func readEvents(t *testing.T, b []byte) []streamEvent {
 		ev, err := r.Next()
 		if err == io.EOF {
 			return evs
+		}
+		if err == io.ErrUnexpectedEOF {
+			// A recorded stream cut mid-event.
+			return append(evs, ev)
 		}
 		if err != nil {
 			t.Fatalf("read events: %v", err)
@@ -779,5 +784,179 @@ func TestTranslateSystemMessages(t *testing.T) {
 	json.Unmarshal(gem, &g)
 	if len(g.Contents) != 1 || len(g.SystemInstruction.Parts) != 1 || g.SystemInstruction.Parts[0].Text != "Be brief.\nThe user is in Paris." {
 		t.Errorf("gemini request %s: want one user turn (the two merged) and both system texts in systemInstruction", gem)
+	}
+}
+
+// translateBenchStream is a provider's stream of n text events in its own
+// format, with its start and finish.
+func translateBenchStream(from string, n int) []byte {
+	var s strings.Builder
+	switch from {
+	case "chat":
+		return benchStream(n)
+	case "anthropic":
+		s.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_bench\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":{\"input_tokens\":24,\"output_tokens\":1}}}\n\n")
+		s.WriteString("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+		for i := range n {
+			fmt.Fprintf(&s, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" word%d\"}}\n\n", i)
+		}
+		s.WriteString("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n")
+		s.WriteString("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":40}}\n\n")
+		s.WriteString("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+	case "gemini":
+		for i := range n {
+			fmt.Fprintf(&s, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" word%d\"}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":24,\"candidatesTokenCount\":%d},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"bench\"}\r\n\r\n", i, i+1)
+		}
+		fmt.Fprintf(&s, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\".\"}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":24,\"candidatesTokenCount\":%d},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"bench\"}\r\n\r\n", n+1)
+	}
+	return []byte(s.String())
+}
+
+// BenchmarkTranslateStream: a provider's stream translated for a caller
+// of another format, event by event, as relayStream does. allocs/event
+// is what each further text event costs: the allocations of a stream of
+// 100 text events less those of one with none, per event.
+func BenchmarkTranslateStream(b *testing.B) {
+	pairs := [][2]string{{"chat", "anthropic"}, {"anthropic", "chat"}, {"anthropic", "responses"}, {"gemini", "anthropic"}, {"anthropic", "gemini"}, {"chat", "gemini"}}
+	for _, pr := range pairs {
+		b.Run(pr[0]+"-to-"+pr[1], func(b *testing.B) {
+			read := func(n int) []streamEvent {
+				var evs []streamEvent
+				r := newSSEReader(bytes.NewReader(translateBenchStream(pr[0], n)))
+				for {
+					ev, err := r.Next()
+					if err != nil {
+						return evs
+					}
+					evs = append(evs, ev)
+				}
+			}
+			stream, base := read(100), read(0)
+			req := &xRequest{Model: "m", Stream: true, IncludeUsage: true}
+			buf := make([]byte, 0, 4096)
+			run := func(evs []streamEvent) {
+				tr := newStreamTranslator(testTargets[pr[0]], testCallers[pr[1]], req)
+				for _, ev := range evs {
+					buf = tr.translate(ev, buf[:0])
+				}
+				buf = tr.end(buf[:0])
+				if !tr.enc.finished() {
+					b.Fatal("the translated stream did not finish")
+				}
+			}
+			allocs := func(evs []streamEvent) float64 {
+				return testing.AllocsPerRun(20, func() { run(evs) })
+			}
+			perEvent := (allocs(stream) - allocs(base)) / 100
+			b.ReportAllocs()
+			for b.Loop() {
+				run(stream)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/event")
+			b.ReportMetric(perEvent, "allocs/event")
+		})
+	}
+}
+
+// TestTranslateFastPaths: the decoders' fast readings of text events say
+// what encoding/json reads in them, on every recorded stream and on
+// events written to trip them.
+func TestTranslateFastPaths(t *testing.T) {
+	fasts := map[string]func(data []byte) (string, bool){
+		"openai": chatTextDelta,
+		"anthropic": func(d []byte) (string, bool) {
+			_, s, ok := anthropicTextDelta(d)
+			return s, ok
+		},
+		"gemini": func(d []byte) (string, bool) {
+			s, _, ok := geminiTextChunk(d)
+			return s, ok
+		},
+	}
+	slow := map[string]func(data []byte) (string, bool){
+		"openai": func(d []byte) (string, bool) {
+			var c chatChunk
+			if json.Unmarshal(d, &c) != nil || len(c.Choices) != 1 || c.Choices[0].Delta.Content == nil {
+				return "", false
+			}
+			return *c.Choices[0].Delta.Content, true
+		},
+		"anthropic": func(d []byte) (string, bool) {
+			var e anthropicStreamEvent
+			if json.Unmarshal(d, &e) != nil || e.Delta == nil || e.Delta.Type != "text_delta" {
+				return "", false
+			}
+			return e.Delta.Text, true
+		},
+		"gemini": func(d []byte) (string, bool) {
+			var c geminiChunk
+			if json.Unmarshal(d, &c) != nil || len(c.Candidates) != 1 || len(c.Candidates[0].Content.Parts) != 1 || c.Candidates[0].Content.Parts[0].Text == nil {
+				return "", false
+			}
+			return *c.Candidates[0].Content.Parts[0].Text, true
+		},
+	}
+	var fast, checked int
+	for dialect, f := range fasts {
+		files, _ := filepath.Glob("testdata/" + dialect + "/*.sse")
+		datas := [][]byte{}
+		for _, file := range files {
+			for _, ev := range readEvents(t, readTestdata(t, strings.TrimPrefix(file, "testdata/"))) {
+				datas = append(datas, ev.Data)
+			}
+		}
+		datas = append(datas, map[string][][]byte{
+			"openai": {
+				[]byte(`{"choices":[{"index":0,"delta":{"content":"a \"quoted\" \u00e9 \\ line\nbreak"},"finish_reason":null}],"usage":null}`),
+				[]byte(`{"choices":[{"index":0,"delta":{"content":"two"},"finish_reason":null},{"index":1,"delta":{"content":"choices"}}]}`),
+				[]byte(`{"choices":[{"index":0,"delta":{"content":"done"},"finish_reason":"stop"}]}`),
+				[]byte(`{"choices":[{"index":0,"delta":{"content":"with usage"}}],"usage":{"prompt_tokens":3}}`),
+			},
+			"anthropic": {
+				[]byte(`{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"\ud83d\ude00 emoji"}}`),
+				[]byte(`{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"text_delta\":1"}}`),
+			},
+			"gemini": {
+				[]byte(`{"candidates":[{"content":{"parts":[{"text":"thinking","thought":true}],"role":"model"}}]}`),
+				[]byte(`{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}],"role":"model"}}]}`),
+				[]byte(`{"candidates":[{"content":{"parts":[{"text":"ok \"q\""}],"role":"model"}}],"usageMetadata":{"promptTokenCount":5,"thoughtsTokenCount":2}}`),
+			},
+		}[dialect]...)
+		for _, d := range datas {
+			got, ok := f(d)
+			if !ok {
+				continue
+			}
+			fast++
+			want, wok := slow[dialect](d)
+			checked++
+			if !wok || got != want {
+				t.Errorf("%s fast path read %q from %s, encoding/json %q (%v)", dialect, got, d, want, wok)
+			}
+		}
+	}
+	if fast < 10 {
+		t.Errorf("the fast paths read only %d events", fast)
+	}
+	// What must go the long way: it says more than a text delta.
+	for dialect, ds := range map[string][]string{
+		"openai": {
+			`{"choices":[{"index":0,"delta":{"content":"done"},"finish_reason":"stop"}]}`,
+			`{"choices":[{"index":0,"delta":{"content":"with usage"}}],"usage":{"prompt_tokens":3}}`,
+			`{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}`,
+			`{"choices":[{"index":0,"delta":{"content":"x","tool_calls":[]}}]}`,
+		},
+		"anthropic": {`{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"text_delta\":1"}}`},
+		"gemini": {
+			`{"candidates":[{"content":{"parts":[{"text":"thinking","thought":true}],"role":"model"}}]}`,
+			`{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}],"role":"model"}}]}`,
+			`{"candidates":[{"content":{"parts":[{"text":"end"}],"role":"model"},"finishReason":"STOP"}]}`,
+		},
+	} {
+		for _, d := range ds {
+			if got, ok := fasts[dialect]([]byte(d)); ok {
+				t.Errorf("%s fast path took %s as the text %q alone", dialect, d, got)
+			}
+		}
 	}
 }

@@ -220,6 +220,36 @@ test('a request made with the OpenAI SDK shows up live, with its cost', { skip }
   await shoot('requests-detail', WIDE);
 });
 
+test('a request translated for another provider shows what the caller asked for; the compatible endpoints are a setting', { skip }, async () => {
+  await go('Requests');
+  const before = await newestID();
+  // An OpenAI SDK asking for a Claude model: translated for Anthropic's
+  // Messages API, metered as Anthropic's.
+  const r = await chat(env.token, 'claude-sonnet-4-5');
+  assert.ok(r.choices[0].message.content, 'the SDK got an answer in its own format');
+  await until('the request in the log', LIVE_MS, async () => ((await newestID()) ?? before) !== before);
+  await logRows().first().click();
+  const detail = page.getByRole('complementary', { name: 'Request details' });
+  await detail.getByText('Caller spoke').waitFor();
+  const text = await detail.innerText();
+  assert.match(text, /openai\.chat, translated to anthropic\.messages/);
+  assert.match(text, /Model asked for\s+claude-sonnet-4-5/);
+
+  await go('Settings');
+  const compat = page.getByLabel('Send OpenAI-format requests to the OpenAI-compatible endpoints');
+  assert.equal(await compat.isChecked(), false, 'translation is the default');
+  await compat.check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+  await go('Overview');
+  await go('Settings');
+  const again = page.getByLabel('Send OpenAI-format requests to the OpenAI-compatible endpoints');
+  assert.equal(await again.isChecked(), true);
+  await again.uncheck();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved').first().waitFor();
+});
+
 test('an audio request shows its cost line by line, by kind and modality', { skip }, async () => {
   await go('Requests');
   const before = await newestID();
