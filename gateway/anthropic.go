@@ -16,6 +16,9 @@ import (
 // anthropic-version.
 type anthropicDialect struct{}
 
+// dialectAnthropic names Anthropic's format in Provider.Dialect.
+const dialectAnthropic = "anthropic"
+
 // Anthropic's metered routes.
 const (
 	routeAnthropicMessages    routeName = "anthropic.messages"

@@ -17,6 +17,9 @@ import (
 // x-goog-api-key (or ?key=).
 type geminiDialect struct{}
 
+// dialectGemini names Gemini's format in Provider.Dialect.
+const dialectGemini = "gemini"
+
 // Gemini's metered routes.
 const (
 	routeGeminiGenerate    routeName = "gemini.generateContent"

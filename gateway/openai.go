@@ -18,6 +18,9 @@ import (
 // URL /v1 and send the key as a bearer token.
 type openAIDialect struct{}
 
+// dialectOpenAI names OpenAI's format in Provider.Dialect.
+const dialectOpenAI = "openai"
+
 // OpenAI's metered routes.
 const (
 	routeOpenAIChat             routeName = "openai.chat"

@@ -8,17 +8,10 @@ import (
 	"strings"
 )
 
-// Dialects: the wire formats Sluice speaks.
-const (
-	dialectOpenAI    = "openai"    // OpenAI and every OpenAI-compatible provider
-	dialectAnthropic = "anthropic" // Anthropic's Messages API
-	dialectGemini    = "gemini"    // Google's Gemini API (generativelanguage)
-)
-
 // Provider is one upstream: where it lives and how it is spoken to.
 type Provider struct {
 	Name    string // "openai", "mistral", ...
-	Dialect string // one of the Dialect constants
+	Dialect string // the name of its wire format: "openai", "anthropic" or "gemini" (see dialect.go)
 	// BaseURL is the base the provider's own SDK takes:
 	// https://api.openai.com/v1, https://api.anthropic.com,
 	// https://generativelanguage.googleapis.com.

@@ -384,6 +384,31 @@ test('a budget of $0.000001 a day makes the next request get 402, named in the l
   assert.match(csv, /refused/);
 });
 
+test('a request blocked for its token is in the log, under the Blocked filter, with why', { skip }, async () => {
+  await go('Requests');
+  const before = await newestID();
+  let status = 0;
+  try {
+    await chat('sk-sluice-notatokenthisgatewayknows000000');
+  } catch (e) {
+    status = e.status;
+  }
+  assert.equal(status, 401, 'the SDK got 401 for a token Sluice does not know');
+  await until('the blocked request in the log', LIVE_MS, async () => ((await newestID()) ?? before) !== before);
+
+  await page.getByRole('group', { name: 'Quick filters' }).getByRole('button', { name: 'Blocked' }).click();
+  await until('only blocked requests listed', 3000, async () => {
+    const texts = await logRows().allInnerTexts();
+    return texts.length > 0 && texts.every((t) => /blocked/.test(t));
+  });
+  await logRows().first().click();
+  const detail = page.getByRole('complementary', { name: 'Request details' });
+  await detail.getByText('Blocked: no key, or a key or token Sluice does not accept here').waitFor();
+  assert.match(await detail.innerText(), /not known \(revoked\?\)/, 'the detail says why');
+  await shoot('requests-blocked', WIDE);
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+});
+
 test('budgets can be edited, raised for an hour and removed', { skip }, async () => {
   await go('Budgets');
   const monthly = page.getByRole('article', { name: 'Budget monthly' });
@@ -497,6 +522,8 @@ test('start at login adds and removes the autostart entry; the footer and Settin
   await box.check();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved').first().waitFor();
+  // The notice of an earlier save may still show: wait for the entry.
+  await until('the autostart entry', 5000, async () => fs.existsSync(process.env.SLUICE_AUTOSTART));
   const entry = fs.readFileSync(process.env.SLUICE_AUTOSTART, 'utf8');
   assert.match(entry, /^Exec=.* --hidden --data /m);
   await go('Overview');
@@ -505,7 +532,7 @@ test('start at login adds and removes the autostart entry; the footer and Settin
   await page.getByLabel('Start Sluice when I log in').uncheck();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved').first().waitFor();
-  assert.equal(fs.existsSync(process.env.SLUICE_AUTOSTART), false);
+  await until('the autostart entry removed', 5000, async () => !fs.existsSync(process.env.SLUICE_AUTOSTART));
 });
 
 test('the Connect page fills its snippets with the address and a new token', { skip }, async () => {
