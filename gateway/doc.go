@@ -50,7 +50,12 @@
 //     stream flag and the output bound; the model (or the route) chooses
 //     the provider. A model that is an alias (alias.go) stands for its
 //     targets, tried in order: stages 5 to 10 are then an attempt, one per
-//     target, each held and recorded apart.
+//     target, each held and recorded apart. A provider that speaks another
+//     format gets the request translated (Proxy.aim, translate_proxy.go):
+//     from then on the route, the reading of the body and the record are
+//     the provider's, so the request is held, metered and charged as the
+//     provider that serves it, while Sluice answers in the caller's
+//     format.
 //  6. Key (Proxy.upstreamKey): a local token is swapped for the provider's
 //     key; a caller's key goes only to the provider that issued it; no key
 //     goes to an address the user has not confirmed.

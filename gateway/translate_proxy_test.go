@@ -206,3 +206,29 @@ func TestProxyTranslationRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyTranslatedStreamCut: a translated stream that outgrows what
+// its budgets grant is ended with the caller's own error event, and
+// recorded as cut at the provider's usage.
+func TestProxyTranslatedStreamCut(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := nativeUpstream(t, "gemini", seen, func(w http.ResponseWriter, r *http.Request, m map[string]any) {
+		// The recorded stream counts 1,290 input tokens: far more than
+		// this small request is held for, and the ledger cannot extend.
+		writeRecorded(t, w, 200, "gemini/stream_generate_content_function_call.sse")
+	})
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"gemini": up.URL})
+	resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken, "Anthropic-Version": "2023-06-01"},
+		`{"model":"gemini-2.5-flash","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Weather?"}]}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, "event: message_start") {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	if !strings.HasSuffix(body, "\n\n") || !strings.Contains(body, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"billing_error\"") || strings.Contains(body, "message_stop") {
+		t.Errorf("the stream does not end with Anthropic's error event:\n%s", body)
+	}
+	recs, open := l.all()
+	if len(recs) != 1 || open != 0 || recs[0].Outcome != OutcomeCut || recs[0].Provider != "gemini" || recs[0].CallerRoute != "anthropic.messages" || recs[0].InputTokens != 1290 {
+		t.Errorf("records %+v (open holds %d), want one cut gemini row at its 1,290 input tokens", recs, open)
+	}
+}

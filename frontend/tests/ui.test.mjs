@@ -522,6 +522,8 @@ test('start at login adds and removes the autostart entry; the footer and Settin
   await box.check();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved').first().waitFor();
+  // The notice of an earlier save may still show: wait for the entry.
+  await until('the autostart entry', 5000, async () => fs.existsSync(process.env.SLUICE_AUTOSTART));
   const entry = fs.readFileSync(process.env.SLUICE_AUTOSTART, 'utf8');
   assert.match(entry, /^Exec=.* --hidden --data /m);
   await go('Overview');
@@ -530,7 +532,7 @@ test('start at login adds and removes the autostart entry; the footer and Settin
   await page.getByLabel('Start Sluice when I log in').uncheck();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved').first().waitFor();
-  assert.equal(fs.existsSync(process.env.SLUICE_AUTOSTART), false);
+  await until('the autostart entry removed', 5000, async () => !fs.existsSync(process.env.SLUICE_AUTOSTART));
 });
 
 test('the Connect page fills its snippets with the address and a new token', { skip }, async () => {
