@@ -295,15 +295,6 @@ func rawText(s []byte) []byte {
 	return []byte(unquote(s))
 }
 
-// keyIs reports whether the raw JSON string key (quotes included) is
-// name, escapes decoded.
-func keyIs(key []byte, name string) bool {
-	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
-		return true
-	}
-	return containsByte(key, '\\') && unquote(key) == name
-}
-
 func containsByte(b []byte, c byte) bool {
 	for _, x := range b {
 		if x == c {
