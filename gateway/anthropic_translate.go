@@ -270,6 +270,13 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return withCache(block{"type": "image", "source": src}, p.Cache)
 	}
+	// unthoughtCall: the last assistant turn called a tool without
+	// first thinking. With thinking on, Anthropic refuses (400) such a
+	// conversation, which every tool loop of a caller that cannot carry
+	// Anthropic's signed thinking blocks back (an OpenAI or Gemini
+	// caller) has; its documented way out is to leave thinking off for
+	// that request.
+	unthoughtCall := false
 	for _, m := range mergeTurns(turns) {
 		am := msg{Role: "user"}
 		if m.Role == roleAssistant {
@@ -312,6 +319,13 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		if len(am.Content) > 0 {
 			out.Messages = append(out.Messages, am)
+			if am.Role == "assistant" {
+				unthoughtCall = false
+				for _, b := range am.Content {
+					unthoughtCall = unthoughtCall || b["type"] == "tool_use"
+				}
+				unthoughtCall = unthoughtCall && am.Content[0]["type"] != "thinking"
+			}
 		}
 	}
 	for _, t := range req.Tools {
@@ -338,10 +352,15 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		budget = effortBudget(req.Reasoning)
 	}
 	forced := req.ToolChoice.Mode == choiceAny || req.ToolChoice.Mode == choiceTool
-	if budget > 0 && !forced {
+	if budget > 0 && !forced && !unthoughtCall {
 		// Anthropic thinks at least 1024 tokens and within max_tokens;
-		// it refuses a temperature or top_k with thinking on.
+		// a budget the caller's limit leaves no room for is fitted
+		// to half of it. It refuses a temperature or top_k with
+		// thinking on.
 		budget = max(budget, 1024)
+		if budget >= out.MaxTokens {
+			budget = max(1024, out.MaxTokens/2)
+		}
 		if budget < out.MaxTokens {
 			out.Thinking = block{"type": "enabled", "budget_tokens": budget}
 			out.Temperature, out.TopK = nil, nil

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,5 +70,51 @@ func TestProvidersResponses(t *testing.T) {
 		if got := serves(ps[name], route{Name: routeOpenAIResponses}); got != want {
 			t.Errorf("serves(%s, responses) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestTranslateThinkingForClaude: an effort becomes a thinking budget
+// that fits the caller's limit; and thinking stays off for a tool loop
+// whose last assistant turn called a tool without thinking, which
+// Anthropic refuses with thinking on.
+func TestTranslateThinkingForClaude(t *testing.T) {
+	tool := `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]`
+	loop := `"messages":[{"role":"user","content":"Weather?"},
+		{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+		{"role":"tool","tool_call_id":"call_1","content":"sunny"}]`
+	for _, c := range []struct {
+		name, body string
+		budget     float64 // 0: no thinking
+	}{
+		{"first turn", `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"Weather?"}],` + tool + `}`, 1024},
+		{"tool loop", `{"model":"m","reasoning_effort":"low",` + loop + `,` + tool + `}`, 0},
+		{"after the loop", `{"model":"m","reasoning_effort":"low",` + strings.TrimSuffix(loop, "]") + `,{"role":"assistant","content":"Sunny."},{"role":"user","content":"And Rome?"}],` + tool + `}`, 1024},
+		{"budget over the limit", `{"model":"m","reasoning_effort":"high","max_completion_tokens":5000,"messages":[{"role":"user","content":"Think."}]}`, 2500},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x, err := chatFormat{}.decodeRequest([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := anthropicFormat{}.encodeRequest(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m struct {
+				Thinking *struct {
+					BudgetTokens float64 `json:"budget_tokens"`
+				} `json:"thinking"`
+			}
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatal(err)
+			}
+			got := 0.0
+			if m.Thinking != nil {
+				got = m.Thinking.BudgetTokens
+			}
+			if got != c.budget {
+				t.Errorf("thinking budget %v, want %v: %s", got, c.budget, out)
+			}
+		})
 	}
 }
