@@ -560,6 +560,11 @@ func (anthropicFormat) newStreamDecoder() streamDecoder { return &anthropicDecod
 // anthropicDecoder reads a Messages stream. Its block indexes are
 // Anthropic's own.
 type anthropicDecoder struct {
+	// bare is the index of a tool_use block no argument text has come
+	// for, while bareOpen: Claude streams a call of a tool without
+	// parameters with no text, and an OpenAI caller must get "{}".
+	bare     int
+	bareOpen bool
 	usage    xUsage
 	stop     string
 	stopSeq  string
@@ -589,6 +594,7 @@ func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 			switch b.Type {
 			case "tool_use":
 				out = append(out, xEvent{Kind: evToolStart, Index: e.Index, ID: b.ID, Name: b.Name})
+				d.bare, d.bareOpen = e.Index, true
 			case "text":
 				if b.Text != "" {
 					out = append(out, xEvent{Kind: evText, Index: e.Index, Text: b.Text})
@@ -603,12 +609,20 @@ func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 			case "input_json_delta":
 				if dl.PartialJSON != "" {
 					out = append(out, xEvent{Kind: evToolArgs, Index: e.Index, Text: dl.PartialJSON})
+					if d.bareOpen && d.bare == e.Index {
+						d.bareOpen = false
+					}
 				}
 			case "thinking_delta":
 				out = append(out, xEvent{Kind: evThinking, Index: e.Index, Text: dl.Thinking})
 			case "signature_delta":
 				out = append(out, xEvent{Kind: evThinking, Index: e.Index, Signature: dl.Signature})
 			}
+		}
+	case "content_block_stop":
+		if d.bareOpen && d.bare == e.Index {
+			d.bareOpen = false
+			out = append(out, xEvent{Kind: evToolArgs, Index: e.Index, Text: "{}"})
 		}
 	case "message_delta":
 		if e.Delta != nil {
@@ -671,6 +685,10 @@ func (d *anthropicDecoder) end(out []xEvent) []xEvent {
 		return out
 	}
 	d.finished = true
+	if d.bareOpen {
+		d.bareOpen = false
+		out = append(out, xEvent{Kind: evToolArgs, Index: d.bare, Text: "{}"})
+	}
 	return append(out, xEvent{Kind: evFinish, Stop: d.stop, StopSeq: d.stopSeq, Usage: d.usage})
 }
 

@@ -118,3 +118,28 @@ func TestTranslateThinkingForClaude(t *testing.T) {
 		})
 	}
 }
+
+// TestTranslateToolCallNoArgs: Claude streams a call of a tool without
+// parameters with no argument text; OpenAI-format callers get "{}", as
+// OpenAI itself sends, which a JSON parser reads.
+func TestTranslateToolCallNoArgs(t *testing.T) {
+	for _, c := range []struct {
+		caller string
+		want   []string
+	}{
+		{"chat", []string{`"arguments":"{}"`}},
+		{"responses", []string{`"arguments":"{}","item_id"`, `"output":[{"arguments":"{}"`}},
+	} {
+		tr := newStreamTranslator(anthropicFormat{}, testCallers[c.caller], &xRequest{Model: "m", Stream: true})
+		var out []byte
+		for _, ev := range readEvents(t, readTestdata(t, "anthropic/messages_stream_tool_no_args.sse")) {
+			out = tr.translate(ev, out)
+		}
+		out = tr.end(out)
+		for _, w := range c.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%s stream lacks %s:\n%s", c.caller, w, out)
+			}
+		}
+	}
+}
