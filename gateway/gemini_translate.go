@@ -900,7 +900,6 @@ type geminiEncoder struct {
 	open      int // the tool call being gathered, -1 for none
 	call      xPart
 	args      []byte
-	usage     xUsage
 }
 
 func (e *geminiEncoder) finished() bool { return e.done }
