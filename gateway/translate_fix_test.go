@@ -143,3 +143,106 @@ func TestTranslateToolCallNoArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateGeminiThoughtSignature: the thought signature Gemini
+// gives with a function call comes back to it with the call when the
+// caller speaks another format (inside the call id the caller sends
+// back); a Gemini 3 turn with a call Gemini did not sign gets the
+// documented placeholder on its first call, an older Gemini nothing.
+func TestTranslateGeminiThoughtSignature(t *testing.T) {
+	const sig = "CiQB0e2Kb3vWq8z1xYw4" // in the recorded answer
+	ans, err := geminiFormat{}.decodeResponse(readTestdata(t, "gemini/generate_content_function_call.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newStreamTranslator(geminiFormat{}, chatFormat{}, &xRequest{Model: "m", Stream: true})
+	var stream []byte
+	for _, ev := range readEvents(t, readTestdata(t, "gemini/stream_generate_content_function_call.sse")) {
+		stream = tr.translate(ev, stream)
+	}
+	for _, c := range []struct {
+		caller string
+		body   []byte
+	}{
+		{"chat", chatFormat{}.encodeResponse(&xRequest{Model: "m"}, ans)},
+		{"anthropic", anthropicFormat{}.encodeResponse(&xRequest{Model: "m"}, ans)},
+	} {
+		var id string
+		if c.caller == "chat" {
+			var r chatResponse
+			json.Unmarshal(c.body, &r)
+			id = r.Choices[0].Message.ToolCalls[0].ID
+		} else {
+			var r struct{ Content []struct{ ID string } }
+			json.Unmarshal(c.body, &r)
+			id = r.Content[0].ID
+		}
+		for _, ch := range id {
+			if !(ch == '_' || ch == '-' || ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
+				t.Errorf("%s call id %q has %q, which Anthropic refuses in an id", c.caller, id, ch)
+			}
+		}
+		history := `{"model":"m","messages":[{"role":"user","content":"Weather?"},
+			{"role":"assistant","content":null,"tool_calls":[{"id":"` + id + `","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},
+			{"role":"tool","tool_call_id":"` + id + `","content":"sunny"}]}`
+		x, err := chatFormat{}.decodeRequest([]byte(history))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Model = "gemini-3-pro-preview"
+		out, err := geminiFormat{}.encodeRequest(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), `"thoughtSignature":"`+sig+`"`) || !strings.Contains(string(out), `"functionResponse"`) {
+			t.Errorf("%s: history went to Gemini as %s, want the call with its signature %s", c.caller, out, sig)
+		}
+	}
+	if !strings.Contains(string(stream), thoughtMark) {
+		t.Errorf("streamed call id carries no signature: %s", stream)
+	}
+	unsigned := `{"model":"m","messages":[{"role":"user","content":"Weather?"},
+		{"role":"assistant","content":null,"tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{}"}},{"id":"toolu_2","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},
+		{"role":"tool","tool_call_id":"toolu_1","content":"sunny"},{"role":"tool","tool_call_id":"toolu_2","content":"rainy"}]}`
+	for model, want := range map[string]int{"gemini-3-pro-preview": 1, "gemini-3.5-flash": 1, "gemini-2.5-flash": 0} {
+		x, err := chatFormat{}.decodeRequest([]byte(unsigned))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Model = model
+		out, _ := geminiFormat{}.encodeRequest(x)
+		if got := strings.Count(string(out), `"thoughtSignature":"skip_thought_signature_validator"`); got != want {
+			t.Errorf("%s: %d placeholder signatures, want %d: %s", model, got, want, out)
+		}
+	}
+}
+
+// TestTranslateGeminiResultOrder: results a caller returns in another
+// order than the calls go to Gemini, which pairs them by order, in the
+// calls' order.
+func TestTranslateGeminiResultOrder(t *testing.T) {
+	x, err := anthropicFormat{}.decodeRequest([]byte(`{"model":"m","max_tokens":100,"messages":[
+		{"role":"user","content":"Weather in Paris and Rome?"},
+		{"role":"assistant","content":[{"type":"tool_use","id":"call_X_0","name":"get_weather","input":{"city":"Paris"}},{"type":"tool_use","id":"call_X_1","name":"get_weather","input":{"city":"Rome"}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"call_X_1","content":"rainy"},{"type":"tool_result","tool_use_id":"call_X_0","content":"boom","is_error":true},{"type":"text","text":"Go on."}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := geminiFormat{}.encodeRequest(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		Contents []struct {
+			Parts []map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(out, &req); err != nil {
+		t.Fatal(err)
+	}
+	last := req.Contents[len(req.Contents)-1].Parts
+	if len(last) != 3 || !strings.Contains(string(last[0]["functionResponse"]), `"error":"boom"`) ||
+		!strings.Contains(string(last[1]["functionResponse"]), `"result":"rainy"`) || last[2]["text"] == nil {
+		t.Errorf("results went to Gemini as %s, want Paris's (boom), then Rome's (rainy), then the text", out)
+	}
+}
