@@ -246,3 +246,27 @@ func TestTranslateGeminiResultOrder(t *testing.T) {
 		t.Errorf("results went to Gemini as %s, want Paris's (boom), then Rome's (rainy), then the text", out)
 	}
 }
+
+// TestProxyTranslatedMaxTokens: a translated request asks the target for
+// no more output than the price table says it can give (Claude Code asks
+// every model for 32000).
+func TestProxyTranslatedMaxTokens(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := nativeUpstream(t, "mistral", seen, func(w http.ResponseWriter, r *http.Request, m map[string]any) {
+		writeRecorded(t, w, 200, "openai/chat.json")
+	})
+	l := &memLedger{}
+	p, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1", "deepseek": up.URL + "/v1"})
+	keys := p.Keys.(mapKeys)
+	keys["deepseek"] = "sk-deepseek-real"
+	hdr := map[string]string{"X-Api-Key": testToken, "Anthropic-Version": "2023-06-01"}
+	for model, want := range map[string]string{"gpt-4o": `"max_completion_tokens":16384`, "deepseek-chat": `"max_tokens":8192`} {
+		resp, body := post(t, srv.URL+"/v1/messages", hdr, `{"model":"`+model+`","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d: %s", model, resp.StatusCode, body)
+		}
+		if _, b := seen.last(t); !strings.Contains(string(b), want) {
+			t.Errorf("%s got %s, want %s", model, b, want)
+		}
+	}
+}
