@@ -77,7 +77,7 @@ func snakeCase(s string) string {
 func (geminiFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in gobj
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a generateContent request: %v", err)
+		return nil, notA("a generateContent", err)
 	}
 	if in.has("cachedContent") {
 		return nil, refuseField("cachedContent", "content cached at Google cannot be sent to another provider")

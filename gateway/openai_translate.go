@@ -84,7 +84,7 @@ type chatContentPart struct {
 func (f chatFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in chatRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a Chat Completions request: %v", err)
+		return nil, notA("a Chat Completions", err)
 	}
 	switch {
 	case in.N != nil && *in.N > 1:
@@ -344,7 +344,7 @@ func (f chatFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		StreamOptions       any      `json:"stream_options,omitempty"`
 		ResponseFormat      any      `json:"response_format,omitempty"`
 		ReasoningEffort     string   `json:"reasoning_effort,omitempty"`
-	}{Model: req.Model, Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Stream: req.Stream}
+	}{Model: req.Model, Messages: []msg{}, Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Stream: req.Stream}
 	if f.completionTokens {
 		out.MaxCompletionTokens = req.MaxTokens
 	} else {
@@ -925,7 +925,7 @@ type responsesPart struct {
 func (responsesFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in responsesRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a Responses request: %v", err)
+		return nil, notA("a Responses", err)
 	}
 	switch {
 	case in.PreviousResponseID != "":

@@ -270,3 +270,32 @@ func TestProxyTranslatedMaxTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateRequestRefusals: a temperature Anthropic cannot take is
+// refused naming it; a member of the wrong type is named in the
+// caller's words.
+func TestTranslateRequestRefusals(t *testing.T) {
+	x, err := chatFormat{}.decodeRequest([]byte(`{"model":"m","temperature":1.8,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (anthropicFormat{}).encodeRequest(x); err == nil || !strings.HasPrefix(err.Error(), "temperature: ") {
+		t.Errorf("temperature 1.8 for Anthropic: %v, want a refusal naming temperature", err)
+	}
+	x.Temperature = new(float64)
+	*x.Temperature = 0.7
+	if out, err := (anthropicFormat{}).encodeRequest(x); err != nil || !strings.Contains(string(out), `"temperature":0.7`) {
+		t.Errorf("temperature 0.7 for Anthropic: %s, %v", out, err)
+	}
+	_, err = anthropicFormat{}.decodeRequest([]byte(`{"model":"m","max_tokens":"ten","messages":[]}`))
+	if err == nil || err.Error() != "max_tokens: must be a number, not string" {
+		t.Errorf("max_tokens \"ten\": %v, want max_tokens: must be a number, not string", err)
+	}
+	x, err = anthropicFormat{}.decodeRequest([]byte(`{"model":"m","max_tokens":10,"messages":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := (chatFormat{}).encodeRequest(x); !strings.Contains(string(out), `"messages":[]`) {
+		t.Errorf("no messages went as %s, want an empty list", out)
+	}
+}
