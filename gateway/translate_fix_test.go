@@ -299,3 +299,28 @@ func TestTranslateRequestRefusals(t *testing.T) {
 		t.Errorf("no messages went as %s, want an empty list", out)
 	}
 }
+
+// TestTranslateCacheControlMore: a cache_control on a Responses input
+// part, or on a whole Chat message (LiteLLM's and OpenRouter's way),
+// reaches Anthropic.
+func TestTranslateCacheControlMore(t *testing.T) {
+	for _, c := range []struct {
+		caller, body string
+	}{
+		{"responses", `{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"Long document.","cache_control":{"type":"ephemeral"}}]}]}`},
+		{"chat", `{"model":"m","messages":[{"role":"user","content":"Long document.","cache_control":{"type":"ephemeral"}}]}`},
+		{"chat", `{"model":"m","messages":[{"role":"system","content":"Long rules.","cache_control":{"type":"ephemeral","ttl":"1h"}},{"role":"user","content":"hi"}]}`},
+	} {
+		x, err := testCallers[c.caller].decodeRequest([]byte(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := anthropicFormat{}.encodeRequest(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), `"cache_control":{"type":"ephemeral"`) {
+			t.Errorf("%s %s went to Anthropic as %s, want its cache_control", c.caller, c.body, out)
+		}
+	}
+}
