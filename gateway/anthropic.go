@@ -186,7 +186,7 @@ func (anthropicDialect) usage(rt route, body []byte) (Usage, string, bool) {
 		Usage   *anthropicUsage  `json:"usage"`
 		Content []anthropicBlock `json:"content"`
 	}
-	if !decodeJSON(body, &b) || !isObject(body) {
+	if !decodeMembers(body, &b) || !isObject(body) {
 		return Usage{}, "", false
 	}
 	if rt.Free {

@@ -196,7 +196,7 @@ func (geminiDialect) usage(rt route, body []byte) (Usage, string, bool) {
 		}
 	} else {
 		var r geminiResponse
-		if !decodeJSON(body, &r) || !isObject(body) {
+		if !decodeMembers(body, &r) || !isObject(body) {
 			return Usage{}, "", false
 		}
 		rs = []geminiResponse{r}

@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -298,4 +302,78 @@ func containsByte(b []byte, c byte) bool {
 		}
 	}
 	return false
+}
+
+// decodeMembers is decodeJSON(data, v) for v a pointer to a struct: it
+// hands encoding/json only the members of the object in data that name
+// a field of v (by its JSON name, without regard to case, as
+// encoding/json matches them), in their order, duplicates and all. The
+// rest, a long answer's text above all, is walked over by the scanner
+// instead of decoded. Data that is not an object goes to decodeJSON
+// whole.
+func decodeMembers(data []byte, v any) bool {
+	names := jsonFieldNames(reflect.TypeOf(v))
+	if names == nil {
+		return decodeJSON(data, v)
+	}
+	i := spaceEnd(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return decodeJSON(data, v)
+	}
+	picked := make([]byte, 0, 256)
+	picked = append(picked, '{')
+	err := scanObject(data, func(key, val []byte) bool {
+		name := rawText(key)
+		for _, n := range names {
+			if bytes.EqualFold(name, n) {
+				if len(picked) > 1 {
+					picked = append(picked, ',')
+				}
+				picked = append(picked, key...)
+				picked = append(picked, ':')
+				picked = append(picked, val...)
+				break
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return false
+	}
+	return decodeJSON(append(picked, '}'), v)
+}
+
+// fieldNames caches jsonFieldNames.
+var fieldNames sync.Map // reflect.Type → [][]byte
+
+// jsonFieldNames returns the JSON names of the fields of the struct t
+// points to, or nil when t is not a pointer to a struct whose members
+// encoding/json finds by name alone (one with embedded fields).
+func jsonFieldNames(t reflect.Type) [][]byte {
+	if v, ok := fieldNames.Load(t); ok {
+		return v.([][]byte)
+	}
+	var names [][]byte
+	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		st := t.Elem()
+		names = [][]byte{}
+		for i := range st.NumField() {
+			f := st.Field(i)
+			if f.Anonymous {
+				names = nil
+				break
+			}
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			if !f.IsExported() || tag == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			names = append(names, []byte(name))
+		}
+	}
+	fieldNames.Store(t, names)
+	return names
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -173,16 +174,90 @@ func checkScan(t *testing.T, body []byte) {
 	}
 }
 
+// BenchmarkUsageFromAnswer: reading the usage of a chat completion whose
+// answer is long, whole-body decoding against picking the members.
+func BenchmarkUsageFromAnswer(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+		strings.Repeat("Here is a long answer with code and prose. ", 100) + `"},"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":24,"completion_tokens":900,"total_tokens":924},"service_tier":"default","system_fingerprint":"fp"}`)
+	type answer struct {
+		Model       string       `json:"model"`
+		Usage       *openAIUsage `json:"usage"`
+		ServiceTier string       `json:"service_tier"`
+	}
+	for _, c := range []struct {
+		name   string
+		decode func([]byte, any) bool
+	}{{"decodeJSON", decodeJSON}, {"decodeMembers", decodeMembers}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var a answer
+				if !c.decode(body, &a) || a.Usage == nil {
+					b.Fatal("no usage")
+				}
+			}
+		})
+	}
+}
+
 func FuzzScan(f *testing.F) {
 	for _, b := range scanCorpus(f) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkScan(t, body)
+		var got, want openAIChunk
+		if decodeMembers(body, &got) != decodeJSON(body, &want) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeMembers(%q) differs from decodeJSON", body)
+		}
 		if json.Valid(body) {
 			if got, want := fingerprint("t", "m", "r", body), fingerprintTree("t", "m", "r", body); got != want {
 				t.Fatalf("fingerprint(%q) differs from the decoded tree's", body)
 			}
 		}
 	})
+}
+
+// TestDecodeMembersMatchesDecodeJSON: decoding only the members a struct
+// names gives what decoding the whole body gives, for the answer shapes
+// Sluice reads usage from and bodies that take each branch.
+func TestDecodeMembersMatchesDecodeJSON(t *testing.T) {
+	bodies := scanCorpus(t)
+	for _, s := range []string{
+		`{"model":"m","usage":{"prompt_tokens":3,"completion_tokens":4},"choices":[{"message":{"content":"x"}}]}`,
+		`{"MODEL":"m","Usage":{"prompt_tokens":3},"usage":{"completion_tokens":4}}`,
+		`{"model":"a","model":"b","usage":null,"x_groq":{"usage":{"prompt_tokens":9}}}`,
+		`{"model":7,"usage":{"prompt_tokens":"x"},"service_tier":"flex"}`,
+		`{"mod\u0065l":"esc","service_tier":"default","output":[{"type":"web_search_call"}]}`,
+		`{"-":1,"Ignored":2,"model":"m"}`, `[{"model":"m"}]`, `null`, `"s"`, `{"model":"m"} x`,
+	} {
+		bodies = append(bodies, []byte(s))
+	}
+	type answer struct {
+		Model string `json:"model"`
+		Usage *struct {
+			PromptTokens     *int64 `json:"prompt_tokens"`
+			CompletionTokens *int64 `json:"completion_tokens"`
+		} `json:"usage"`
+		XGroq *struct {
+			Usage map[string]any `json:"usage"`
+		} `json:"x_groq"`
+		ServiceTier string `json:"service_tier"`
+		Output      []map[string]any
+		Ignored     int `json:"-"`
+		Dash        int `json:"-,"`
+	}
+	for _, body := range bodies {
+		var got, want answer
+		okGot, okWant := decodeMembers(body, &got), decodeJSON(body, &want)
+		if okGot != okWant || !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeMembers(%.100q) = %v, %+v; decodeJSON: %v, %+v", body, okGot, got, okWant, want)
+		}
+		var chunkGot, chunkWant openAIChunk
+		if decodeMembers(body, &chunkGot) != decodeJSON(body, &chunkWant) || !reflect.DeepEqual(chunkGot, chunkWant) {
+			t.Errorf("decodeMembers(%.100q) into a chunk differs from decodeJSON", body)
+		}
+	}
 }

@@ -243,7 +243,7 @@ func (openAIDialect) usage(rt route, body []byte) (Usage, string, bool) {
 		ServiceTier string         `json:"service_tier"`
 		Output      []openAIOutput `json:"output"`
 	}
-	if !decodeJSON(body, &b) {
+	if !decodeMembers(body, &b) {
 		return Usage{}, "", false
 	}
 	u, ok := b.Usage.usage()

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // journal is the hold journal: an append-only file beside the data file
@@ -46,9 +47,12 @@ type journal struct {
 	// that is on disk; the journal calls it before starting over.
 	fold func() error
 
-	mu    sync.Mutex // guards queue and busy
+	mu    sync.Mutex // guards queue, busy and lazy
 	queue []*journalOp
 	busy  bool // a leader is writing or has been chosen
+	// lazy starts a batch for entries that may wait (appendLazy) when no
+	// other entry has come to start one; nil when not armed.
+	lazy *time.Timer
 
 	// limit is where a round of entries ends and the journal is folded;
 	// 0 means journalSize. Tests set it low.
@@ -184,6 +188,46 @@ func (j *journal) append(payload []byte, durable func()) error {
 	return (<-op.done).err
 }
 
+// lazyDelay is how long an entry appended with appendLazy waits for an
+// entry that cannot wait to share its fdatasync.
+const lazyDelay = 2 * time.Millisecond
+
+// appendLazy is append for an entry that can wait: it starts no batch of
+// its own at once, but joins the next one another append starts, or
+// starts one after lazyDelay. A settlement is such an entry: until it is
+// on disk its hold stays reserved, and a crash meanwhile charges the
+// hold. Joining the next request's hold, it shares that hold's
+// fdatasync instead of making the hold wait behind one of its own.
+func (j *journal) appendLazy(payload []byte, durable func()) error {
+	op := &journalOp{payload: payload, durable: durable, done: make(chan journalResult, 1)}
+	j.mu.Lock()
+	j.queue = append(j.queue, op)
+	if !j.busy && j.lazy == nil {
+		j.lazy = time.AfterFunc(lazyDelay, j.kick)
+	}
+	j.mu.Unlock()
+	r := <-op.done
+	if !r.lead {
+		return r.err
+	}
+	j.lead()
+	return (<-op.done).err
+}
+
+// kick starts a batch for the entries waiting, if no leader has.
+func (j *journal) kick() {
+	j.mu.Lock()
+	j.lazy = nil
+	if j.busy || len(j.queue) == 0 {
+		j.mu.Unlock()
+		return
+	}
+	j.busy = true
+	first := j.queue[0]
+	j.mu.Unlock()
+	first.done <- journalResult{lead: true}
+}
+
 // lead writes the queue as one batch and passes the lead on, as the
 // committer does.
 func (j *journal) lead() {
@@ -191,6 +235,11 @@ func (j *journal) lead() {
 	j.mu.Lock()
 	batch := j.queue
 	j.queue = nil
+	if j.lazy != nil {
+		// The lazy entries waiting go in this batch.
+		j.lazy.Stop()
+		j.lazy = nil
+	}
 	j.mu.Unlock()
 
 	err := j.write(batch)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/gateway"
 	bolt "go.etcd.io/bbolt"
@@ -287,5 +288,64 @@ func TestSettlementsInJournal(t *testing.T) {
 	mustSettle(t, db2, ok("b", cents(50))) // already in the log: nothing
 	if rows, err := db2.Spend(SpendQuery{}); err != nil || len(rows) != 1 || rows[0].Requests != 4 || rows[0].Cost != cents(17) {
 		t.Errorf("Spend() after Recover = %+v, %v; want 4 requests costing 0.17", rows, err)
+	}
+}
+
+// TestJournalLazyEntries: an entry that can wait shares the fdatasync of
+// the next entry that cannot, and is written within lazyDelay when none
+// comes.
+func TestJournalLazyEntries(t *testing.T) {
+	j, _, err := openJournal(filepath.Join(t.TempDir(), "j.holds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	j.fold = func() error { return nil }
+	if err := j.reset(); err != nil {
+		t.Fatal(err)
+	}
+	var durable sync.WaitGroup
+	durable.Add(1)
+	lazyDone := make(chan error, 1)
+	go func() { lazyDone <- j.appendLazy([]byte("settled"), durable.Done) }()
+	for {
+		j.mu.Lock()
+		queued := len(j.queue)
+		j.mu.Unlock()
+		if queued == 1 {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	before := j.syncs.Load()
+	if err := j.append([]byte("hold"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-lazyDone; err != nil {
+		t.Fatal(err)
+	}
+	durable.Wait()
+	if n := j.syncs.Load() - before; n != 1 {
+		t.Errorf("%d fdatasyncs for a lazy entry and the hold after it, want 1", n)
+	}
+
+	// Alone, it is written all the same.
+	start := time.Now()
+	if err := j.appendLazy([]byte("alone"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < lazyDelay {
+		t.Errorf("a lone lazy entry was written after %v, sooner than lazyDelay: it did not wait for company", d)
+	}
+	_, entries, err := openJournal(j.f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, string(e))
+	}
+	if !slices.Equal(got, []string{"settled", "hold", "alone"}) {
+		t.Errorf("entries %q, want settled, hold, alone", got)
 	}
 }

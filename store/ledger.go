@@ -416,7 +416,7 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	entry := make([]byte, 1+len(data))
 	entry[0] = recordEntry
 	copy(entry[1:], data)
-	err = db.journal.append(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
+	err = db.journal.appendLazy(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
 	if err != nil {
 		db.unclaim(r.ID)
 		return r, false, nil, err
