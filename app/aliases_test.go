@@ -66,7 +66,15 @@ func TestConnectClaudeCodeModel(t *testing.T) {
 		t.Errorf("recipe text:\n%s", res.Text)
 	}
 
-	// A model whose output is less than Claude Code asks for.
+	// A model whose output is less than Claude Code asks for: the
+	// built-in table knows DeepSeek's.
+	res, err = s.Connect(ctx, "claude-code", false, "deepseek/deepseek-chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Text, "export CLAUDE_CODE_MAX_OUTPUT_TOKENS='8192'") {
+		t.Errorf("recipe for deepseek/deepseek-chat with the built-in prices:\n%s", res.Text)
+	}
 	s.DB.PutPriceOverrides([]gateway.Price{{Provider: "deepseek", Model: "deepseek-chat", Input: 1, Output: 1, ContextWindow: 64000, MaxOutput: 8192}})
 	res, err = s.Connect(ctx, "claude-code", false, "deepseek-chat")
 	if err != nil {

@@ -68,7 +68,7 @@ type anthropicImage struct {
 func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in anthropicRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a Messages request: %v", err)
+		return nil, notA("a Messages", err)
 	}
 	switch {
 	case isPresent(in.MCPServers):
@@ -249,9 +249,12 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		out.MaxTokens = anthropicDefaultMaxTokens
 	}
 	if t := req.Temperature; t != nil {
-		// OpenAI's scale runs to 2, Anthropic's to 1.
-		v := min(*t, 1)
-		out.Temperature = &v
+		// OpenAI's and Gemini's scales run to 2, Anthropic's to 1:
+		// a higher one would sample otherwise than asked.
+		if *t > 1 {
+			return nil, refuseField("temperature", "Anthropic's models take a temperature from 0 to 1, not %v", *t)
+		}
+		out.Temperature = t
 	}
 	withCache := func(b block, cache json.RawMessage) block {
 		if isPresent(cache) {
@@ -270,6 +273,13 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		return withCache(block{"type": "image", "source": src}, p.Cache)
 	}
+	// unthoughtCall: the last assistant turn called a tool without
+	// first thinking. With thinking on, Anthropic refuses (400) such a
+	// conversation, which every tool loop of a caller that cannot carry
+	// Anthropic's signed thinking blocks back (an OpenAI or Gemini
+	// caller) has; its documented way out is to leave thinking off for
+	// that request.
+	unthoughtCall := false
 	for _, m := range mergeTurns(turns) {
 		am := msg{Role: "user"}
 		if m.Role == roleAssistant {
@@ -312,6 +322,13 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		}
 		if len(am.Content) > 0 {
 			out.Messages = append(out.Messages, am)
+			if am.Role == "assistant" {
+				unthoughtCall = false
+				for _, b := range am.Content {
+					unthoughtCall = unthoughtCall || b["type"] == "tool_use"
+				}
+				unthoughtCall = unthoughtCall && am.Content[0]["type"] != "thinking"
+			}
 		}
 	}
 	for _, t := range req.Tools {
@@ -338,10 +355,15 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		budget = effortBudget(req.Reasoning)
 	}
 	forced := req.ToolChoice.Mode == choiceAny || req.ToolChoice.Mode == choiceTool
-	if budget > 0 && !forced {
+	if budget > 0 && !forced && !unthoughtCall {
 		// Anthropic thinks at least 1024 tokens and within max_tokens;
-		// it refuses a temperature or top_k with thinking on.
+		// a budget the caller's limit leaves no room for is fitted
+		// to half of it. It refuses a temperature or top_k with
+		// thinking on.
 		budget = max(budget, 1024)
+		if budget >= out.MaxTokens {
+			budget = max(1024, out.MaxTokens/2)
+		}
 		if budget < out.MaxTokens {
 			out.Thinking = block{"type": "enabled", "budget_tokens": budget}
 			out.Temperature, out.TopK = nil, nil
@@ -541,6 +563,11 @@ func (anthropicFormat) newStreamDecoder() streamDecoder { return &anthropicDecod
 // anthropicDecoder reads a Messages stream. Its block indexes are
 // Anthropic's own.
 type anthropicDecoder struct {
+	// bare is the index of a tool_use block no argument text has come
+	// for, while bareOpen: Claude streams a call of a tool without
+	// parameters with no text, and an OpenAI caller must get "{}".
+	bare     int
+	bareOpen bool
 	usage    xUsage
 	stop     string
 	stopSeq  string
@@ -570,6 +597,7 @@ func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 			switch b.Type {
 			case "tool_use":
 				out = append(out, xEvent{Kind: evToolStart, Index: e.Index, ID: b.ID, Name: b.Name})
+				d.bare, d.bareOpen = e.Index, true
 			case "text":
 				if b.Text != "" {
 					out = append(out, xEvent{Kind: evText, Index: e.Index, Text: b.Text})
@@ -584,12 +612,20 @@ func (d *anthropicDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 			case "input_json_delta":
 				if dl.PartialJSON != "" {
 					out = append(out, xEvent{Kind: evToolArgs, Index: e.Index, Text: dl.PartialJSON})
+					if d.bareOpen && d.bare == e.Index {
+						d.bareOpen = false
+					}
 				}
 			case "thinking_delta":
 				out = append(out, xEvent{Kind: evThinking, Index: e.Index, Text: dl.Thinking})
 			case "signature_delta":
 				out = append(out, xEvent{Kind: evThinking, Index: e.Index, Signature: dl.Signature})
 			}
+		}
+	case "content_block_stop":
+		if d.bareOpen && d.bare == e.Index {
+			d.bareOpen = false
+			out = append(out, xEvent{Kind: evToolArgs, Index: e.Index, Text: "{}"})
 		}
 	case "message_delta":
 		if e.Delta != nil {
@@ -652,6 +688,10 @@ func (d *anthropicDecoder) end(out []xEvent) []xEvent {
 		return out
 	}
 	d.finished = true
+	if d.bareOpen {
+		d.bareOpen = false
+		out = append(out, xEvent{Kind: evToolArgs, Index: d.bare, Text: "{}"})
+	}
 	return append(out, xEvent{Kind: evFinish, Stop: d.stop, StopSeq: d.stopSeq, Usage: d.usage})
 }
 

@@ -582,11 +582,13 @@ func (g *catalogueRig) settled(t *testing.T) ([]gateway.Record, int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
+		// Holds first: a settlement is in the log before its hold
+		// closes, so once none is open the log read next holds them all.
+		open := g.db.OpenHolds()
 		recs, err := g.db.Records(store.LogQuery{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		open := g.db.OpenHolds()
 		if open == 0 || time.Now().After(deadline) {
 			var kept []gateway.Record
 			for _, r := range recs {

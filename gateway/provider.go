@@ -23,6 +23,11 @@ type Provider struct {
 	// path under BaseURL of its OpenAI-compatible endpoint ("/v1" for
 	// Anthropic, "/v1beta/openai" for Gemini); "" when it has none.
 	OpenAIPath string
+	// Responses: the provider, one of OpenAI's dialect, serves OpenAI's
+	// Responses API (/responses under BaseURL). A Responses request for
+	// a model of one that does not is translated into Chat Completions,
+	// which every OpenAI-style provider serves.
+	Responses bool
 	// Prefixes are model-name prefixes that identify the provider's models
 	// on a plain /v1 route.
 	Prefixes []string
@@ -40,8 +45,13 @@ type Provider struct {
 
 // DefaultProviders returns the providers Sluice knows, keyed by name.
 func DefaultProviders() map[string]Provider {
+	// Responses is set where the provider documents /responses: OpenAI,
+	// Groq (beta), xAI, OpenRouter (beta) and Fireworks. DeepSeek and
+	// Mistral have none; Together serves it for a few models only and
+	// Ollama only since 0.13.3, so both get Chat Completions, which
+	// every model of theirs answers.
 	ps := []Provider{
-		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1",
+		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", Responses: true,
 			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
 			Prefixes:    []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
 		{Name: "anthropic", Dialect: dialectAnthropic, BaseURL: "https://api.anthropic.com", OpenAIPath: "/v1",
@@ -52,14 +62,14 @@ func DefaultProviders() map[string]Provider {
 			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
 		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1",
 			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
-		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", KeyPrefixes: []string{"gsk_"}},
+		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", Responses: true, KeyPrefixes: []string{"gsk_"}},
 		{Name: "deepseek", Dialect: dialectOpenAI, BaseURL: "https://api.deepseek.com/v1",
 			Prefixes: []string{"deepseek-"}},
-		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", KeyPrefixes: []string{"xai-"},
+		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", Responses: true, KeyPrefixes: []string{"xai-"},
 			Prefixes: []string{"grok-"}},
-		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", KeyPrefixes: []string{"sk-or-"}},
+		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", Responses: true, KeyPrefixes: []string{"sk-or-"}},
 		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1"},
-		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", KeyPrefixes: []string{"fw_"},
+		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", Responses: true, KeyPrefixes: []string{"fw_"},
 			Prefixes: []string{"accounts/fireworks/"}},
 		{Name: "ollama", Dialect: dialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
 	}

@@ -63,7 +63,7 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(t.Provider)).blocked(ReasonRoute)
 	}
 	model, q := t.Model, r.URL.Query()
-	if prov.Dialect != d.name() {
+	if prov.Dialect != d.name() || !serves(prov, rt) {
 		caller, target, td := p.translationOf(rt, q, d, prov)
 		switch {
 		case caller != nil && !(d.compatPath(prov) != "" && p.Policy().CompatEndpoints):
@@ -92,6 +92,13 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 	x.rec.Stream = x.info.Stream || rt.Stream
 	x.sse = rt.dialect.eventStream(rt, x.info, q)
 	return body, nil
+}
+
+// serves reports whether prov, a provider of rt's own dialect, serves
+// rt as it is: a Responses request goes to a provider without the
+// Responses API translated into Chat Completions.
+func serves(prov Provider, rt route) bool {
+	return rt.Name != routeOpenAIResponses || prov.Responses
 }
 
 // translationOf returns the formats a request on rt in dialect d takes
@@ -132,9 +139,12 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		req.Stream = x.route.Stream
 	}
 	req.Model = model
-	if req.MaxTokens <= 0 {
-		// A format that requires a limit (Anthropic's) gets the model's.
-		if row, ok := p.Prices().Lookup(prov.Name, modelID(prov.Name, model)); ok && row.MaxOutput > 0 {
+	if row, ok := p.Prices().Lookup(prov.Name, modelID(prov.Name, model)); ok && row.MaxOutput > 0 {
+		// A format that requires a limit (Anthropic's) gets the
+		// model's; a limit above it, which the model cannot reach
+		// and its API refuses (Claude Code asks every model for
+		// 32000), is lowered to it.
+		if req.MaxTokens <= 0 || req.MaxTokens > row.MaxOutput {
 			req.MaxTokens = row.MaxOutput
 		}
 	}
