@@ -83,7 +83,7 @@ func (s Settings) Policy() gateway.Policy {
 	pol := gateway.Policy{Unpriced: s.UnpricedPolicy, UnpricedHold: s.UnpricedHold, AllowedOrigins: s.AllowedOrigins,
 		LogBodies: s.LogBodies, CompatEndpoints: s.CompatEndpoints, RPM: s.TokenRPM, StreamSlice: s.StreamSliceTokens, StrictHolds: s.StrictHolds,
 		BackgroundHold: duration(s.BackgroundHoldHours, time.Hour), FallbackAfter: duration(s.FallbackAfterSeconds, time.Second),
-		Loop:           gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
+		Loop: gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
 	if s.TimeZone != "" {
 		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
 			pol.Location = loc
