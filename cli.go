@@ -1075,6 +1075,9 @@ func (c *cli) connectTool(args []string) error {
 		} else {
 			fmt.Fprintf(c.stdout, "removed %s, which sluice connect --write had made\n", res.Path)
 		}
+		// The file is the tool's; the token each connect made, and the
+		// alias --model set, are Sluice's and stay until removed.
+		fmt.Fprintf(c.stdout, "the local tokens sluice connect made for it (%s, %s-2, …; see sluice token ls) still work until sluice token rm NAME, and an alias %s that --model set stays until sluice alias rm %s\n", r.Tool, r.Tool, r.Tool, r.Tool)
 		return nil
 	}
 	if _, err := app.ConnectRecipe(tool, "http://"+app.DefaultAddr, app.TokenPlaceholder); err != nil {
