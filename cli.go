@@ -1075,15 +1075,9 @@ func (c *cli) connectTool(args []string) error {
 		} else {
 			fmt.Fprintf(c.stdout, "removed %s, which sluice connect --write had made\n", res.Path)
 		}
-		// The token (and alias) connect made live in Sluice's data, not
-		// in the file: say that they stay, and how to remove them.
-		left := fmt.Sprintf("the local token sluice connect made for it (named %s, %s-2, …: see sluice token ls)", r.Tool, r.Tool)
-		rm := "sluice token rm NAME"
-		if r.Tool == "claude-code" {
-			left += " and the alias claude-code that --model sets"
-			rm += " and sluice alias rm claude-code"
-		}
-		fmt.Fprintf(c.stdout, "--undo leaves %s: it still works; if you no longer want it, remove it with %s\n", left, rm)
+		// The file is the tool's; the token each connect made, and the
+		// alias --model set, are Sluice's and stay until removed.
+		fmt.Fprintf(c.stdout, "the local tokens sluice connect made for it (%s, %s-2, …; see sluice token ls) still work until sluice token rm NAME, and an alias %s that --model set stays until sluice alias rm %s\n", r.Tool, r.Tool, r.Tool, r.Tool)
 		return nil
 	}
 	if _, err := app.ConnectRecipe(tool, "http://"+app.DefaultAddr, app.TokenPlaceholder); err != nil {

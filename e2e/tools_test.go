@@ -275,7 +275,7 @@ func TestClaudeCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(undone, "leaves the local token") || !strings.Contains(undone, "sluice token rm") {
+	if !strings.Contains(undone, "still work") || !strings.Contains(undone, "sluice token rm") {
 		t.Errorf("connect --undo says %q, want that it leaves the token and how to remove it", undone)
 	}
 	if b, _ := os.ReadFile(settings); string(b) != mine {
