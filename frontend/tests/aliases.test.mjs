@@ -88,11 +88,18 @@ test('an alias with fallbacks and an over-soft target is saved and listed', { sk
   assert.match(text, /openai\/gpt-5-mini/);
   assert.match(text, /deepseek-chat → anthropic\/claude-haiku-4-5-20251001/);
   assert.match(text, /gpt-5-nano/);
+  // No DeepSeek key in this gateway: the list says requests skip that target.
+  assert.match(text, /no deepseek key: requests with a Sluice token skip deepseek\/deepseek-chat/);
 });
 
 test('the gateway refuses a target it cannot reach and a loop, in the dialog', { skip }, async () => {
   let dlg = await newAlias({ name: 'fast', target: 'gtp-5-mini' });
   await dlg.getByRole('alert').getByText('write it as provider/model').waitFor();
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+
+  // provider/model always reaches that provider's model: not a name.
+  dlg = await newAlias({ name: 'openai/gpt-4.1', target: 'anthropic/claude-haiku-4-5' });
+  await dlg.getByRole('alert').getByText('names provider openai').waitFor();
   await dlg.getByRole('button', { name: 'Cancel' }).click();
 
   dlg = await newAlias({ name: 'bg', target: 'claude-haiku-4-5-20251001' });
