@@ -44,6 +44,9 @@ func (c *cli) alias(args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "alias %s → %s%s\n", a.Name, a.Target, aliasExtras(a))
+		for _, w := range a.Warnings {
+			fmt.Fprintf(c.stderr, "warning: %s\n", w)
+		}
 		return nil
 	case "rm", "remove", "delete":
 		if len(pos) != 2 {
@@ -74,7 +77,15 @@ func (c *cli) alias(args []string) error {
 		for _, a := range as {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Target, orDash(strings.Join(a.Fallbacks, ", ")), orDash(a.OverSoft))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, a := range as {
+			for _, w := range a.Warnings {
+				fmt.Fprintf(c.stderr, "warning: alias %s: %s\n", a.Name, w)
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: %s", errUsage, aliasUsage)
 }

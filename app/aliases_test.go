@@ -66,7 +66,15 @@ func TestConnectClaudeCodeModel(t *testing.T) {
 		t.Errorf("recipe text:\n%s", res.Text)
 	}
 
-	// A model whose output is less than Claude Code asks for.
+	// A model whose output is less than Claude Code asks for: the
+	// built-in table knows DeepSeek's.
+	res, err = s.Connect(ctx, "claude-code", false, "deepseek/deepseek-chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Text, "export CLAUDE_CODE_MAX_OUTPUT_TOKENS='8192'") {
+		t.Errorf("recipe for deepseek/deepseek-chat with the built-in prices:\n%s", res.Text)
+	}
 	s.DB.PutPriceOverrides([]gateway.Price{{Provider: "deepseek", Model: "deepseek-chat", Input: 1, Output: 1, ContextWindow: 64000, MaxOutput: 8192}})
 	res, err = s.Connect(ctx, "claude-code", false, "deepseek-chat")
 	if err != nil {
@@ -93,3 +101,33 @@ func TestConnectClaudeCodeModel(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPutAliasChecks: an alias named provider/model is refused (it could
+// only hijack callers naming that provider), and a target whose provider
+// has no key is accepted with a warning, shown again in the list.
+func TestPutAliasChecks(t *testing.T) {
+	s := testService(t)
+	ctx := context.Background()
+	_, err := s.PutAlias(ctx, gateway.Alias{Name: "openai/gpt-4.1", Target: "anthropic/claude-sonnet-4-5"})
+	if !errors.Is(err, gateway.ErrInvalidAlias) || !strings.Contains(err.Error(), "provider openai") {
+		t.Errorf("PutAlias(openai/gpt-4.1) = %v, want a refusal", err)
+	}
+	if _, ok := s.DB.Alias("openai/gpt-4.1"); ok {
+		t.Error("the refused alias was stored")
+	}
+	t.Setenv(store.EnvVar("xai"), "")
+	a, err := s.PutAlias(ctx, gateway.Alias{Name: " nk\n", Target: "xai/grok-4", Fallbacks: []string{"ollama/llama3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "nk" || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "no xai key") {
+		t.Errorf("PutAlias(no key) = %+v, want one warning about the xai key", a)
+	}
+	as, _ := s.Aliases(ctx)
+	if len(as) != 1 || len(as[0].Warnings) != 1 {
+		t.Errorf("Aliases() = %+v, want the warning", as)
+	}
+	if stored, _ := s.DB.Alias("nk"); stored.Warnings != nil {
+		t.Errorf("warnings stored: %+v", stored)
+	}
+}

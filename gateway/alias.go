@@ -42,6 +42,10 @@ type Alias struct {
 	OverSoft string `json:"over_soft,omitempty"`
 	// Updated is when the alias was last set.
 	Updated time.Time `json:"updated"`
+	// Warnings say what keeps the alias from working as written (a
+	// target's provider has no key): worked out when the alias is read
+	// or set, never stored.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AliasSource gives the aliases in force. Implementations must be safe for
@@ -77,6 +81,20 @@ const maxAliasName = 256
 // maxFallbacks bounds an alias's fallbacks: each is a request's worth of
 // waiting when the ones before it fail.
 const maxFallbacks = 8
+
+// Trimmed returns a with its name and targets without surrounding space:
+// as it is stored and shown.
+func (a Alias) Trimmed() Alias {
+	a.Name, a.Target, a.OverSoft = strings.TrimSpace(a.Name), strings.TrimSpace(a.Target), strings.TrimSpace(a.OverSoft)
+	if a.Fallbacks != nil {
+		fs := make([]string, len(a.Fallbacks))
+		for i, f := range a.Fallbacks {
+			fs[i] = strings.TrimSpace(f)
+		}
+		a.Fallbacks = fs
+	}
+	return a
+}
 
 // Validate checks what can be checked of a without the providers and
 // prices: a name, a target, and targets that are not blank, unprintable or
@@ -194,7 +212,42 @@ func CheckAliasLoops(aliases []Alias) error {
 			return err
 		}
 	}
+	// No loop: how many aliases a request for each passes through, at
+	// most, must be within what a request follows (aliasPlanner).
+	chain := map[string][]string{}
+	var longest func(k string) []string
+	longest = func(k string) []string {
+		if c, ok := chain[k]; ok {
+			return c
+		}
+		var best []string
+		for _, t := range byKey[k].targets() {
+			if next := AliasKey(t); byKey[next].Name != "" {
+				if c := longest(next); len(c) > len(best) {
+					best = c
+				}
+			}
+		}
+		c := append([]string{byKey[k].Name}, best...)
+		chain[k] = c
+		return c
+	}
+	for _, k := range keys {
+		if c := longest(k); len(c) > maxAliasDepth {
+			return tooDeep(c[0], c)
+		}
+	}
 	return nil
+}
+
+// tooDeep is the error of an alias whose requests would pass through
+// more than maxAliasDepth aliases, chain among them.
+func tooDeep(name string, chain []string) error {
+	s := strings.Join(chain, " → ")
+	if len(chain) > maxAliasDepth+1 {
+		s = strings.Join(chain[:maxAliasDepth+1], " → ") + " → …"
+	}
+	return badAlias("alias %s passes through more than %d aliases (%s): at most %d aliases may follow one another; point it at a model instead", name, maxAliasDepth, s, maxAliasDepth)
 }
 
 // Target is a model at a provider.
@@ -264,15 +317,20 @@ func ResolveTarget(s string, providers map[string]Provider, prices *Prices) (Tar
 // aliases resolves to a provider's model (ResolveTarget), and that the
 // target and fallbacks name no model twice, however spelled.
 func (a Alias) CheckTargets(aliases AliasSource, providers map[string]Provider, prices *Prices) error {
+	if err := CheckAliasNameFor(a.Name, providers); err != nil {
+		return err
+	}
 	seen := map[Target]string{}
+	pl := aliasPlanner{aliases: aliases, providers: providers, prices: prices}
 	for i, t := range a.targets() {
-		if !isProviderModel(t, providers) && aliases != nil {
-			if _, ok := aliases.Alias(t); ok {
-				continue
+		var tg Target
+		var err error
+		if _, ok := pl.alias(t); ok {
+			// Another alias: the model it goes to first counts.
+			if tg, err = pl.first(t, 0); err != nil {
+				continue // its own problem, reported when it is set
 			}
-		}
-		tg, err := ResolveTarget(t, providers, prices)
-		if err != nil {
+		} else if tg, err = ResolveTarget(t, providers, prices); err != nil {
 			return fmt.Errorf("alias %s: %w", a.Name, err)
 		}
 		if i > len(a.Fallbacks) {
@@ -286,6 +344,29 @@ func (a Alias) CheckTargets(aliases AliasSource, providers map[string]Provider, 
 	return nil
 }
 
+// Targets returns the models a request for a may go to, in order, through
+// the aliases its targets name: its target, its fallbacks, then its
+// over-soft target.
+func (a Alias) Targets(aliases AliasSource, providers map[string]Provider, prices *Prices) ([]Target, error) {
+	pl := aliasPlanner{aliases: aliases, providers: providers, prices: prices}
+	steps, err := pl.plan(a)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Target, 0, len(steps)+1)
+	for _, s := range steps {
+		out = append(out, s.target)
+	}
+	if a.OverSoft != "" {
+		b := a
+		b.Target, b.Fallbacks, b.OverSoft = a.OverSoft, nil, ""
+		if steps, err := pl.plan(b); err == nil && len(steps) > 0 {
+			out = append(out, steps[0].target)
+		}
+	}
+	return out, nil
+}
+
 // SameTarget reports whether targets s and t name the same model: the
 // same name, or the same provider's model once resolved.
 func SameTarget(s, t string, providers map[string]Provider, prices *Prices) bool {
@@ -295,6 +376,25 @@ func SameTarget(s, t string, providers map[string]Provider, prices *Prices) bool
 	a, err1 := ResolveTarget(s, providers, prices)
 	b, err2 := ResolveTarget(t, providers, prices)
 	return err1 == nil && err2 == nil && a.key() == b.key()
+}
+
+// CheckAliasNameFor refuses an alias name written provider/model for a
+// provider in providers: a request naming the provider explicitly reaches
+// that provider's model, so such an alias could never serve a request, or,
+// were it to, would send the caller's data to a provider it did not choose.
+func CheckAliasNameFor(name string, providers map[string]Provider) error {
+	if isProviderModel(name, providers) {
+		p, _, _ := strings.Cut(strings.TrimSpace(name), "/")
+		return badAlias("alias name %q names provider %s: provider/model always reaches that provider's model, so an alias cannot have such a name; choose a name without the %s/ prefix", strings.TrimSpace(name), strings.ToLower(p), p)
+	}
+	return nil
+}
+
+// ShadowedByProvider reports whether an alias named name is never used
+// because the name is written provider/model for a provider in providers
+// (an alias set before such names were refused).
+func ShadowedByProvider(name string, providers map[string]Provider) bool {
+	return isProviderModel(name, providers)
 }
 
 // isProviderModel reports whether s is written provider/model for a
@@ -348,7 +448,7 @@ func (pl aliasPlanner) alias(t string) (Alias, bool) {
 // over-soft targets: t itself, or the first target of the alias it names.
 func (pl aliasPlanner) first(t string, depth int) (Target, error) {
 	if b, ok := pl.alias(t); ok {
-		if depth >= maxAliasDepth {
+		if depth+1 >= maxAliasDepth {
 			return Target{}, badAlias("alias %s passes through more than %d aliases", b.Name, maxAliasDepth)
 		}
 		return pl.first(b.Target, depth+1)
@@ -364,12 +464,17 @@ func (pl aliasPlanner) first(t string, depth int) (Target, error) {
 func (pl aliasPlanner) plan(a Alias) ([]step, error) {
 	var out []step
 	seen := map[Target]bool{}
-	var expand func(a Alias, depth int, routed, why string) error
+	var expand func(b Alias, depth int, routed, why string) error
+	// chain is the aliases the target being added is reached through.
+	chain := []string{a.Name}
 	add := func(t string, depth int, routed, why string) error {
 		if b, ok := pl.alias(t); ok {
-			if depth >= maxAliasDepth {
-				return badAlias("alias %s passes through more than %d aliases", b.Name, maxAliasDepth)
+			if depth+1 >= maxAliasDepth {
+				// Named for the alias the request asked for, which the
+				// user can fix: the limit counts from it.
+				return tooDeep(a.Name, append(chain[:depth+1:depth+1], b.Name))
 			}
+			chain = append(chain[:depth+1], b.Name)
 			return expand(b, depth+1, routed, why)
 		}
 		tg, err := ResolveTarget(t, pl.providers, pl.prices)
@@ -432,6 +537,47 @@ type aliasAttempts struct {
 	i     int // the step being tried
 	// failed says how the attempt before this one failed.
 	failed string
+	// upstream is how the first target that was tried upstream failed,
+	// as the caller is told when no target after it could be tried.
+	upstream *failure
+}
+
+// skips reports whether the attempt that f stopped gives way to the
+// alias's next target: f says the target cannot take the request but
+// another may (no key for its provider, a key that may not go there), or
+// it is a budget's refusal of a fallback. A budget refusing the target
+// itself refuses the request: a refusal is never a reason to spend
+// elsewhere. But once the target has failed, a fallback its budget
+// refuses is passed over for the next, which is held to its own budgets.
+func (a *aliasAttempts) skips(x *exchange, f *failure) bool {
+	if !a.more() {
+		return false
+	}
+	if f.elsewhere {
+		return true
+	}
+	return a.i > 0 && f.outcome == OutcomeRefused && (f.reason == ReasonBudget || f.reason == ReasonUnpriced)
+}
+
+// upstreamFailure returns what the caller is told when f stopped the
+// last target the alias had, and that target was skipped (see skips)
+// after an earlier one failed upstream: that earlier failure, which
+// says what is wrong, with a word on the targets passed over. Nil
+// otherwise.
+func (a *aliasAttempts) upstreamFailure(f *failure) *failure {
+	if a == nil || a.upstream == nil || a.i == 0 || !(f.elsewhere || f.outcome == OutcomeRefused && (f.reason == ReasonBudget || f.reason == ReasonUnpriced)) {
+		return nil
+	}
+	up := *a.upstream
+	up.msg += " (the alias's fallbacks could not be tried: the last, " + a.steps[a.i].target.String() + ": " + f.msg + ")"
+	return &up
+}
+
+// failedUpstream keeps how the first target tried upstream failed.
+func (a *aliasAttempts) failedUpstream(f *failure) {
+	if a.upstream == nil {
+		a.upstream = f
+	}
 }
 
 // current returns the target being tried; false for a request that named
@@ -483,7 +629,9 @@ func (a *aliasAttempts) use(x *exchange, s step, body []byte) ([]byte, *failure)
 // resolveAlias returns what a request for model tries when model is an
 // alias, and nil when it is not.
 func (p *Proxy) resolveAlias(x *exchange, model string, providers map[string]Provider) (*aliasAttempts, *failure) {
-	if p.Aliases == nil || model == "" {
+	if p.Aliases == nil || model == "" || isProviderModel(model, providers) {
+		// provider/model reaches the model itself, even when an alias
+		// (set before such names were refused) has its name.
 		return nil, nil
 	}
 	a, ok := p.Aliases.Alias(model)
@@ -522,7 +670,8 @@ func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp
 	}
 	target := x.provider.Name + "/" + x.rec.Model
 	if err != nil {
-		status, outcome, _, _ := upstreamFailure(r.Context(), err, x.provider.Name)
+		status, outcome, kind, msg := upstreamFailure(r.Context(), err, x.provider.Name)
+		x.alias.failedUpstream(fail(status, kind, msg))
 		x.alias.failed = target + " failed: " + Redact(err.Error())
 		p.finish(x, status, outcome, Usage{}, err.Error())
 		return true
@@ -531,6 +680,14 @@ func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp
 	x.rec.UpstreamID = upstreamRequestID(resp.Header)
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	outcome, msg := classifyUpstreamError(x.provider.Name, status, b)
+	up := fail(status, kindUpstream, fmt.Sprintf("%s answered %d: %s", target, status, msg))
+	if status == http.StatusTooManyRequests {
+		up.kind = kindRateLimit
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		up = up.with("Retry-After", ra)
+	}
+	x.alias.failedUpstream(up)
 	x.alias.failed = fmt.Sprintf("%s answered %d", target, status)
 	p.finish(x, status, outcome, Usage{}, msg)
 	return true

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -216,5 +217,60 @@ func TestFallsBack(t *testing.T) {
 		if got := fallsBack(tc.status, tc.err, tc.stopped); got != tc.want {
 			t.Errorf("fallsBack(%d, %v, %v) = %v, want %v", tc.status, tc.err, tc.stopped, got, tc.want)
 		}
+	}
+}
+
+// TestAliasChainDepth: a chain longer than a request follows is refused
+// when it is set (CheckAliasLoops), naming the alias being set; a request
+// for one (from an older data file) names the alias it asked for.
+func TestAliasChainDepth(t *testing.T) {
+	var as []Alias
+	as = append(as, Alias{Name: "chain1", Target: "openai/gpt-4.1"})
+	for i := 2; i <= maxAliasDepth; i++ {
+		as = append(as, Alias{Name: "chain" + itoa(i), Target: "chain" + itoa(i-1)})
+	}
+	if err := CheckAliasLoops(as); err != nil {
+		t.Fatalf("CheckAliasLoops(%d aliases in a chain) = %v", maxAliasDepth, err)
+	}
+	ps, prices := DefaultProviders(), DefaultPrices()
+	m := aliasesOf(as...)
+	top, _ := m.Alias("chain" + itoa(maxAliasDepth))
+	if steps, err := (aliasPlanner{aliases: m, providers: ps, prices: prices}).plan(top); err != nil || len(steps) != 1 || steps[0].target.String() != "openai/gpt-4.1" {
+		t.Fatalf("plan(longest chain) = %v, %v", steps, err)
+	}
+	deeper := Alias{Name: "chain" + itoa(maxAliasDepth+1), Target: top.Name}
+	err := CheckAliasLoops(append([]Alias{deeper}, as...))
+	if err == nil || !errors.Is(err, ErrInvalidAlias) || !strings.Contains(err.Error(), "alias "+deeper.Name+" passes through more than") {
+		t.Errorf("CheckAliasLoops(one too deep) = %v, want an error naming %s", err, deeper.Name)
+	}
+	m = aliasesOf(append(as, deeper)...)
+	_, err = (aliasPlanner{aliases: m, providers: ps, prices: prices}).plan(deeper)
+	if err == nil || !strings.Contains(err.Error(), "alias "+deeper.Name+" passes through") {
+		t.Errorf("plan(one too deep) = %v, want an error naming %s", err, deeper.Name)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestAliasNames: provider/model is refused as an alias's name; names and
+// targets are kept without surrounding space; an alias named as the
+// target through another alias counts as naming that model.
+func TestAliasNames(t *testing.T) {
+	ps, prices := DefaultProviders(), DefaultPrices()
+	err := (Alias{Name: "openai/gpt-4.1", Target: "anthropic/claude-sonnet-4-5"}).CheckTargets(nil, ps, prices)
+	if err == nil || !errors.Is(err, ErrInvalidAlias) || !strings.Contains(err.Error(), "names provider openai") {
+		t.Errorf("CheckTargets(name provider/model) = %v", err)
+	}
+	if err := (Alias{Name: "meta-llama/llama-3", Target: "openai/gpt-4.1"}).CheckTargets(nil, ps, prices); err != nil {
+		t.Errorf("CheckTargets(a slash, no provider) = %v", err)
+	}
+	a := Alias{Name: " Smart\n", Target: " openai/gpt-4.1 ", Fallbacks: []string{"deepseek-chat\t"}}.Trimmed()
+	if a.Name != "Smart" || a.Target != "openai/gpt-4.1" || a.Fallbacks[0] != "deepseek-chat" {
+		t.Errorf("Trimmed() = %+v", a)
+	}
+	others := aliasesOf(Alias{Name: "a1", Target: "openai/gpt-4.1"}, Alias{Name: "a2", Target: "a1"})
+	err = (Alias{Name: "a3", Target: "a2", Fallbacks: []string{"a1"}}).CheckTargets(others, ps, prices)
+	if err == nil || !strings.Contains(err.Error(), "same model") {
+		t.Errorf("CheckTargets(one model twice through aliases) = %v", err)
 	}
 }

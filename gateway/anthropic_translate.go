@@ -68,7 +68,7 @@ type anthropicImage struct {
 func (anthropicFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in anthropicRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a Messages request: %v", err)
+		return nil, notA("a Messages", err)
 	}
 	switch {
 	case isPresent(in.MCPServers):
@@ -249,9 +249,12 @@ func (anthropicFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		out.MaxTokens = anthropicDefaultMaxTokens
 	}
 	if t := req.Temperature; t != nil {
-		// OpenAI's scale runs to 2, Anthropic's to 1.
-		v := min(*t, 1)
-		out.Temperature = &v
+		// OpenAI's and Gemini's scales run to 2, Anthropic's to 1:
+		// a higher one would sample otherwise than asked.
+		if *t > 1 {
+			return nil, refuseField("temperature", "Anthropic's models take a temperature from 0 to 1, not %v", *t)
+		}
+		out.Temperature = t
 	}
 	withCache := func(b block, cache json.RawMessage) block {
 		if isPresent(cache) {

@@ -28,6 +28,10 @@ type failure struct {
 	header map[string]string
 	// unread: the request's body was not read (see Proxy.fail).
 	unread bool
+	// elsewhere: this target cannot serve the request but another might
+	// (Sluice has no key for its provider, the caller's key may not go
+	// there): an alias's next target is tried.
+	elsewhere bool
 }
 
 func (f *failure) Error() string {

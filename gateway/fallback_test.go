@@ -546,7 +546,27 @@ func TestFallbackAcrossFormats(t *testing.T) {
 			return
 		}
 		stream := strings.Contains(string(b), `"stream":true`)
+		cut := func(partial string) {
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, partial)
+			rc := http.NewResponseController(w)
+			rc.Flush()
+			if conn, _, err := rc.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
 		switch {
+		case anthropic && down.Load() == "anthropic-event":
+			// Anthropic's overload, as it often comes: 200, then an
+			// error event before any content.
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n")
+		case !anthropic && down.Load() == "openai-cut" && stream:
+			w.Header().Set("Content-Type", "text/event-stream")
+			cut("")
+		case !anthropic && down.Load() == "openai-cut":
+			w.Header().Set("Content-Type", "application/json")
+			cut(`{"id":"chatcmpl-`)
 		case anthropic && down.Load() == "anthropic":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(529)
@@ -585,11 +605,19 @@ func TestFallbackAcrossFormats(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	n := 0
-	for _, tc := range []struct{ down, target, fallback, served string }{
-		{"openai", "openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "anthropic"},
-		{"anthropic", "anthropic/claude-haiku-4-5", "openai/gpt-4o-mini", "openai"},
+	for _, tc := range []struct {
+		down, target, fallback, served string
+		streams                        []bool
+	}{
+		{"openai", "openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "anthropic", []bool{false, true}},
+		{"anthropic", "anthropic/claude-haiku-4-5", "openai/gpt-4o-mini", "openai", []bool{false, true}},
+		// 200, then a failure before a byte of the answer reached the
+		// caller: an error event first, an empty stream, a cut JSON
+		// body (translated, so read whole before it is written).
+		{"anthropic-event", "anthropic/claude-haiku-4-5", "openai/gpt-4o-mini", "openai", []bool{true}},
+		{"openai-cut", "openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "anthropic", []bool{false, true}},
 	} {
-		for _, stream := range []bool{false, true} {
+		for _, stream := range tc.streams {
 			down.Store(tc.down)
 			if _, err := db.PutAlias(gateway.Alias{Name: "claude-code", Target: tc.target, Fallbacks: []string{tc.fallback}}); err != nil {
 				t.Fatal(err)
@@ -619,10 +647,112 @@ func TestFallbackAcrossFormats(t *testing.T) {
 				t.Fatalf("%s: %d records, want %d", what, len(recs), n)
 			}
 			served, failed := recs[0], recs[1]
-			if failed.Provider != tc.down || failed.Cost != 0 || failed.Outcome == gateway.OutcomeOK ||
+			downProv, _, _ := strings.Cut(tc.down, "-")
+			if failed.Provider != downProv || failed.Cost != 0 || failed.Outcome == gateway.OutcomeOK || failed.Status == 200 ||
 				served.Provider != tc.served || served.Outcome != gateway.OutcomeOK || served.Cost == 0 || served.After != failed.ID || served.Routed != gateway.RoutedFallback {
 				t.Errorf("%s: records %+v then %+v", what, failed, served)
 			}
 		}
+	}
+}
+
+// TestProviderModelNotAliased: provider/model reaches that provider's
+// model even when an alias has the name (one set before such names were
+// refused, still in a data file): a caller that names the provider is
+// never sent to another.
+func TestProviderModelNotAliased(t *testing.T) {
+	g := newFallbackRig(t, upOK, nil)
+	if _, err := g.db.PutAlias(gateway.Alias{Name: "openai/gpt-4o-mini", Target: "mistral/mistral-small-latest"}); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := g.send(t, "openai/gpt-4o-mini", false); status != http.StatusOK {
+		t.Fatalf("answer %d %s", status, body)
+	}
+	if g.primary.Load() != 1 || g.back.Load() != 0 {
+		t.Errorf("openai got %d requests and mistral %d, want openai's model itself", g.primary.Load(), g.back.Load())
+	}
+	if r := g.records(t, 1)[0]; r.Provider != "openai" || r.Alias != "" {
+		t.Errorf("record = %+v", r)
+	}
+}
+
+// sendAs is send with another credential: a caller's own provider key.
+func (g *fallbackRig) sendAs(t *testing.T, cred, model string) (int, string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"model":%q,"max_tokens":100,"messages":[{"role":"user","content":"Say hello."}]}`, model)
+	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+cred)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestFallbackPastMissingKey: a target whose provider Sluice has no key
+// for is passed over for the fallback (recorded as its own row), not
+// answered with a 401 while a fallback could serve.
+func TestFallbackPastMissingKey(t *testing.T) {
+	g := newFallbackRig(t, upOK, func(p *gateway.Proxy) { p.Keys = fixedKeys{"mistral": "mistral-key"} })
+	status, body := g.send(t, "smart", false)
+	if status != http.StatusOK || !strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer %d %s, want the fallback's", status, body)
+	}
+	if g.primary.Load() != 0 || g.back.Load() != 1 {
+		t.Errorf("upstreams got %d and %d requests", g.primary.Load(), g.back.Load())
+	}
+	recs := g.records(t, 2)
+	if r := recs[0]; r.Provider != "openai" || r.Status != 401 || r.Alias != "smart" || r.Attempt != 1 || !strings.Contains(r.Error, "no openai key") {
+		t.Errorf("skipped attempt's record = %+v", r)
+	}
+	if r := recs[1]; r.Provider != "mistral" || r.Outcome != gateway.OutcomeOK || r.Attempt != 2 || r.After != recs[0].ID {
+		t.Errorf("fallback's record = %+v", r)
+	}
+}
+
+// TestOwnKeyFallbackKeepsTargetsError: a caller with its own OpenAI key
+// may reach only OpenAI; when the target fails and the fallback is at
+// another provider, the caller hears the target's 503, not a 401 about a
+// key it never meant for the fallback.
+func TestOwnKeyFallbackKeepsTargetsError(t *testing.T) {
+	g := newFallbackRig(t, up503, nil)
+	status, body := g.sendAs(t, "sk-proj-"+strings.Repeat("a", 40), "smart")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "overloaded") || !strings.Contains(body, "mistral") {
+		t.Fatalf("answer %d %s, want the target's 503 naming the skipped fallback", status, body)
+	}
+	if g.back.Load() != 0 {
+		t.Errorf("the fallback got %d requests with an OpenAI key", g.back.Load())
+	}
+	recs := g.records(t, 2)
+	if recs[0].Status != 503 || recs[1].Provider != "mistral" || recs[1].Status != 401 {
+		t.Errorf("records = %+v", recs)
+	}
+}
+
+// TestBudgetRefusedFallbackPassedOver: once the target has failed, a
+// fallback a budget refuses is passed over for the next one (held to its
+// own budgets); a budget refusing the target itself still refuses the
+// request (TestNoFallbackOnBudgetRefusal).
+func TestBudgetRefusedFallbackPassedOver(t *testing.T) {
+	g := newFallbackRig(t, up503, nil)
+	if _, err := g.db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-4o-mini", Fallbacks: []string{"openai/gpt-4.1-mini", "mistral/mistral-small-latest"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.db.PutBudget(gateway.Budget{Name: "mini-tiny", Limit: 1, Period: gateway.PeriodDay, Model: "gpt-4.1-mini"}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := g.send(t, "smart", false)
+	if status != http.StatusOK || !strings.Contains(body, "from the fallback") {
+		t.Fatalf("answer %d %s, want the last fallback's", status, body)
+	}
+	recs := g.records(t, 3)
+	if recs[0].Status != 503 || recs[1].Outcome != gateway.OutcomeRefused || recs[1].Budget != "mini-tiny" || recs[2].Provider != "mistral" || recs[2].Outcome != gateway.OutcomeOK {
+		t.Errorf("records = %+v", recs)
+	}
+	if g.primary.Load() != 1 {
+		t.Errorf("openai got %d requests, want 1 (the refused fallback sends none)", g.primary.Load())
 	}
 }

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +77,7 @@ func snakeCase(s string) string {
 func (geminiFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in gobj
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a generateContent request: %v", err)
+		return nil, notA("a generateContent", err)
 	}
 	if in.has("cachedContent") {
 		return nil, refuseField("cachedContent", "content cached at Google cannot be sent to another provider")
@@ -387,6 +389,13 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		out.SystemInstruction = &content{Role: "user", Parts: []part{{"text": joinText(system)}}}
 	}
 	names := map[string]string{} // call id → tool name
+	// calls numbers the last model turn's calls by id: Gemini pairs
+	// function responses with calls by order, so responses a caller
+	// sends in another order are put in the calls'.
+	calls := map[string]int{}
+	// Gemini 3 and later refuse a model turn whose first function call
+	// has no thought signature.
+	signed, turnSigned := geminiSignsCalls(req.Model), false
 	image := func(field string, p xPart) (part, error) {
 		if p.URL != "" {
 			return nil, refuseField(field, "Gemini reads images by URL only from its own file store; send the image inline (base64, or a data: URL)")
@@ -399,6 +408,10 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 			c.Role = "model"
 		}
 		var images []part // tool result images, after the responses
+		var responses []callResponse
+		if c.Role == "model" {
+			calls, turnSigned = map[string]int{}, false
+		}
 		for j, p := range m.Parts {
 			field := fmt.Sprintf("messages[%d].content[%d]", i, j)
 			switch p.Kind {
@@ -414,7 +427,18 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 				c.Parts = append(c.Parts, ip)
 			case partToolCall:
 				names[p.CallID] = p.Name
-				c.Parts = append(c.Parts, part{"functionCall": map[string]any{"name": p.Name, "args": rawOr(p.Args, "{}")}})
+				calls[p.CallID] = len(calls)
+				fc := part{"functionCall": map[string]any{"name": p.Name, "args": rawOr(p.Args, "{}")}}
+				if sig := callSignature(p.CallID); sig != "" {
+					fc["thoughtSignature"] = sig
+				} else if signed && !turnSigned {
+					// A call Gemini did not make (another model's, or
+					// a caller's own history): the value Google
+					// documents for a signature it did not give.
+					fc["thoughtSignature"] = "skip_thought_signature_validator"
+				}
+				turnSigned = true
+				c.Parts = append(c.Parts, fc)
 			case partToolResult:
 				name := p.Name
 				if name == "" {
@@ -426,6 +450,9 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 				key := "result"
 				if p.IsError {
 					key = "error"
+				}
+				if n, ok := calls[p.CallID]; ok {
+					responses = append(responses, callResponse{n, len(c.Parts)})
 				}
 				c.Parts = append(c.Parts, part{"functionResponse": map[string]any{"name": name, "response": map[string]any{key: joinText(p.Result)}}})
 				for _, r := range p.Result {
@@ -440,6 +467,7 @@ func (geminiFormat) encodeRequest(req *xRequest) ([]byte, error) {
 			}
 		}
 		c.Parts = append(c.Parts, images...)
+		inCallOrder(c.Parts, responses)
 		if len(c.Parts) > 0 {
 			out.Contents = append(out.Contents, c)
 		}
@@ -519,6 +547,7 @@ type geminiChunk struct {
 					Name string          `json:"name"`
 					Args json.RawMessage `json:"args"`
 				} `json:"functionCall"`
+				ThoughtSignature string `json:"thoughtSignature"`
 			} `json:"parts"`
 		} `json:"content"`
 		FinishReason string `json:"finishReason"`
@@ -602,7 +631,7 @@ func (geminiFormat) decodeResponse(body []byte) (*xResponse, error) {
 					id = geminiCallID(c.ResponseID, calls)
 				}
 				calls++
-				r.Parts = append(r.Parts, xPart{Kind: partToolCall, CallID: id, Name: p.FunctionCall.Name, Args: rawOr(p.FunctionCall.Args, "{}")})
+				r.Parts = append(r.Parts, xPart{Kind: partToolCall, CallID: signedCallID(id, p.ThoughtSignature), Name: p.FunctionCall.Name, Args: rawOr(p.FunctionCall.Args, "{}")})
 			case p.Text != nil && p.Thought:
 				r.Parts = append(r.Parts, xPart{Kind: partThinking, Text: *p.Text})
 			case p.Text != nil:
@@ -774,7 +803,7 @@ func (d *geminiDecoder) decode(ev streamEvent, out []xEvent) []xEvent {
 				id = geminiCallID(d.id, d.calls)
 			}
 			d.calls++
-			out = append(out, xEvent{Kind: evToolStart, Index: d.block, ID: id, Name: p.FunctionCall.Name},
+			out = append(out, xEvent{Kind: evToolStart, Index: d.block, ID: signedCallID(id, p.ThoughtSignature), Name: p.FunctionCall.Name},
 				xEvent{Kind: evToolArgs, Index: d.block, Text: string(rawOr(p.FunctionCall.Args, "{}"))})
 		case p.Text != nil && p.Thought:
 			if !d.thinking {
@@ -1040,3 +1069,76 @@ func (geminiDialect) targetPath(model string, stream bool) (string, url.Values) 
 }
 
 func (geminiDialect) targetHeaders(h http.Header) {}
+
+// A callResponse is a function response at index at of a content's
+// parts, to the call numbered call of the model turn before.
+type callResponse struct{ call, at int }
+
+// inCallOrder reorders the function responses rs among the places they
+// hold in parts into the order of their calls.
+func inCallOrder[P any](parts []P, rs []callResponse) {
+	if sort.SliceIsSorted(rs, func(i, j int) bool { return rs[i].call < rs[j].call }) {
+		return
+	}
+	at := make([]int, len(rs))
+	moved := make([]P, len(rs))
+	for i, r := range rs {
+		at[i] = r.at
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].call < rs[j].call })
+	for i, r := range rs {
+		moved[i] = parts[r.at]
+	}
+	for i := range rs {
+		parts[at[i]] = moved[i]
+	}
+}
+
+// geminiSignsCalls reports whether model is a Gemini of generation 3 or
+// later ("gemini-3-pro-preview", "gemini-3.5-flash"), which refuses a
+// function call in history without the thought signature it gave.
+func geminiSignsCalls(model string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimPrefix(strings.ToLower(model), "models/"), "gemini-")
+	if !ok {
+		return false
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	major, err := strconv.Atoi(rest[:n])
+	return err == nil && major >= 3
+}
+
+// Gemini's thought signature on a function call travels to a caller of
+// another format inside the call's id, as a caller sends that id back
+// with the call in its history: id + thoughtMark + the signature in
+// URL-safe base64 (ids Anthropic accepts are letters, digits, _ and -).
+const thoughtMark = "__thought__"
+
+// signedCallID returns id carrying Gemini's thought signature sig
+// (standard base64); id itself when there is none or it is not base64.
+func signedCallID(id, sig string) string {
+	if sig == "" {
+		return id
+	}
+	b, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return id
+	}
+	return id + thoughtMark + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// callSignature returns the thought signature a call id made by
+// signedCallID carries, as Gemini gave it; "" for none.
+func callSignature(id string) string {
+	_, enc, ok := strings.Cut(id, thoughtMark)
+	if !ok {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

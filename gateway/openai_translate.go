@@ -59,6 +59,9 @@ type chatMessage struct {
 	Content    json.RawMessage `json:"content"`
 	ToolCalls  []chatToolCall  `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
+	// CacheControl on a message (as LiteLLM and OpenRouter take it)
+	// marks its last part.
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
 type chatToolCall struct {
@@ -84,7 +87,7 @@ type chatContentPart struct {
 func (f chatFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in chatRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a Chat Completions request: %v", err)
+		return nil, notA("a Chat Completions", err)
 	}
 	switch {
 	case in.N != nil && *in.N > 1:
@@ -122,13 +125,13 @@ func (f chatFormat) decodeRequest(body []byte) (*xRequest, error) {
 			if err != nil {
 				return nil, err
 			}
-			req.System = append(req.System, ps...)
+			req.System = append(req.System, cacheLast(ps, m.CacheControl)...)
 		case "user":
 			ps, err := chatContent(field, m.Content, true)
 			if err != nil {
 				return nil, err
 			}
-			req.Messages = append(req.Messages, xMessage{Role: roleUser, Parts: ps})
+			req.Messages = append(req.Messages, xMessage{Role: roleUser, Parts: cacheLast(ps, m.CacheControl)})
 		case "assistant":
 			ps, err := chatContent(field, m.Content, false)
 			if err != nil {
@@ -144,13 +147,13 @@ func (f chatFormat) decodeRequest(body []byte) (*xRequest, error) {
 				}
 				ps = append(ps, xPart{Kind: partToolCall, CallID: tc.ID, Name: tc.Function.Name, Args: args})
 			}
-			req.Messages = append(req.Messages, xMessage{Role: roleAssistant, Parts: ps})
+			req.Messages = append(req.Messages, xMessage{Role: roleAssistant, Parts: cacheLast(ps, m.CacheControl)})
 		case "tool":
 			ps, err := chatContent(field, m.Content, false)
 			if err != nil {
 				return nil, err
 			}
-			req.Messages = append(req.Messages, xMessage{Role: roleUser, Parts: []xPart{{Kind: partToolResult, CallID: m.ToolCallID, Result: ps}}})
+			req.Messages = append(req.Messages, xMessage{Role: roleUser, Parts: []xPart{{Kind: partToolResult, CallID: m.ToolCallID, Result: ps, Cache: m.CacheControl}}})
 		default:
 			return nil, refuseField(field+".role", "role %q cannot be sent to another provider", m.Role)
 		}
@@ -239,6 +242,15 @@ func chatContent(field string, raw json.RawMessage, images bool) ([]xPart, error
 		}
 	}
 	return out, nil
+}
+
+// cacheLast puts a message's cache_control on its last part, unless
+// that part has its own.
+func cacheLast(ps []xPart, cache json.RawMessage) []xPart {
+	if isPresent(cache) && len(ps) > 0 && !isPresent(ps[len(ps)-1].Cache) {
+		ps[len(ps)-1].Cache = cache
+	}
+	return ps
 }
 
 // imagePart is an image given by URL, which may be a data: URL.
@@ -344,7 +356,7 @@ func (f chatFormat) encodeRequest(req *xRequest) ([]byte, error) {
 		StreamOptions       any      `json:"stream_options,omitempty"`
 		ResponseFormat      any      `json:"response_format,omitempty"`
 		ReasoningEffort     string   `json:"reasoning_effort,omitempty"`
-	}{Model: req.Model, Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Stream: req.Stream}
+	}{Model: req.Model, Messages: []msg{}, Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Stream: req.Stream}
 	if f.completionTokens {
 		out.MaxCompletionTokens = req.MaxTokens
 	} else {
@@ -920,12 +932,14 @@ type responsesPart struct {
 	Refusal  string `json:"refusal"`
 	ImageURL string `json:"image_url"`
 	FileID   string `json:"file_id"`
+	// CacheControl is Anthropic's, kept for Anthropic.
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
 func (responsesFormat) decodeRequest(body []byte) (*xRequest, error) {
 	var in responsesRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, refuseField("", "the body is not a Responses request: %v", err)
+		return nil, notA("a Responses", err)
 	}
 	switch {
 	case in.PreviousResponseID != "":
@@ -1055,14 +1069,14 @@ func responsesContent(field string, raw json.RawMessage) ([]xPart, error) {
 		pf := fmt.Sprintf("%s.content[%d]", field, j)
 		switch p.Type {
 		case "input_text", "output_text", "text":
-			out = append(out, xPart{Kind: partText, Text: p.Text})
+			out = append(out, xPart{Kind: partText, Text: p.Text, Cache: p.CacheControl})
 		case "refusal":
 			out = append(out, xPart{Kind: partText, Text: p.Refusal})
 		case "input_image":
 			if p.ImageURL == "" {
 				return nil, refuseField(pf+".file_id", "files stored at OpenAI cannot be sent to another provider; send the image as image_url")
 			}
-			out = append(out, imagePart(p.ImageURL, nil))
+			out = append(out, imagePart(p.ImageURL, p.CacheControl))
 		default:
 			return nil, refuseField(pf+".type", "content of type %q cannot be sent to another provider", p.Type)
 		}

@@ -323,7 +323,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer release()
 	}
 	for {
+		if f != nil && x.alias.skips(x, f) {
+			// This target cannot take the request (no key for its
+			// provider, a key that may not go there, a budget refusing
+			// a fallback): recorded, and the next target tried.
+			p.record(r, x, f)
+			x.alias.failed = x.provider.Name + "/" + x.rec.Model + " skipped: " + f.msg
+			x = x.alias.next(x, p.now())
+			out, hide, f = p.attempt(r, x)
+			continue
+		}
 		if f != nil {
+			if up := x.alias.upstreamFailure(f); up != nil {
+				// The last target was skipped: the caller hears why the
+				// target it was passed over for failed, not that a
+				// fallback could not run.
+				d := x.callerDialect()
+				p.record(r, x, f)
+				p.fail(w, r, d, nil, up)
+				return
+			}
 			p.fail(w, r, x.callerDialect(), x, f)
 			return
 		}
@@ -572,7 +591,9 @@ func (p *Proxy) upstreamKey(ctx context.Context, x *exchange, cred string, provi
 				// which environment variable to set.
 				msg += ". " + err.Error()
 			}
-			return "", fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+			f := fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+			f.elsewhere = true
+			return "", f
 		}
 		if err != nil {
 			return "", fail(http.StatusServiceUnavailable, kindUnavailable,
@@ -584,7 +605,9 @@ func (p *Proxy) upstreamKey(ctx context.Context, x *exchange, cred string, provi
 		x.rec.Token = ClientKeyToken
 	case cred != "":
 		if msg := foreignKey(cred, prov, providers); msg != "" {
-			return "", fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+			f := fail(http.StatusUnauthorized, kindAuth, msg).blocked(ReasonAuth)
+			f.elsewhere = true
+			return "", f
 		}
 		x.rec.Token = ClientKeyToken
 		key = cred

@@ -781,9 +781,11 @@ func TestProxyRefusalHintFits(t *testing.T) {
 		if resp.StatusCode == 402 {
 			t.Errorf("retry with %s %d still refused: %s", tt.field, n, body)
 		}
-		// The retry settles just after its answer: the next case's hint
-		// is worked out from what it spent, not from its hold.
-		l.all()
+		// The retry settles after its answer has gone; until then its
+		// hold, not its cost, counts against the next case's budget.
+		if _, open := l.all(); open != 0 {
+			t.Fatalf("%d holds still open a second after the retry's answer", open)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -67,17 +68,110 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	sse := mediaType == "text/event-stream"
+	var reader io.Reader = body
+	if sse && resp.StatusCode < 300 && x.alias.more() && x.route.metered() {
+		// Nothing has reached the caller yet: a stream that ends, breaks
+		// or opens with an error event before its answer starts is a
+		// failure another target may not share.
+		var failed string
+		if reader, failed = peekStream(body, ctx); failed != "" {
+			p.fellBackAfterHeaders(x, failed)
+			return true
+		}
+	}
 	if x.xl != nil && (resp.StatusCode >= 300 || !sse) {
-		p.relayTranslatedBody(w, x, resp, body, ctx)
-		return
+		return p.relayTranslatedBody(w, x, resp, body, ctx)
 	}
 	if resp.StatusCode >= 300 || !x.route.metered() && x.deferred == nil || !sse {
 		p.relayBody(w, x, resp, body, ctx)
 		return
 	}
 	h.Del("Content-Length")
-	p.relayStream(w, x, resp, body, ctx, hideUsage)
+	p.relayStream(w, x, resp, reader, ctx, hideUsage)
 	return false
+}
+
+// maxPeek bounds what peekStream reads ahead of the caller.
+const maxPeek = 1 << 20
+
+// peekStream reads a stream's first events, up to the first that carries
+// the answer (or anything but the opening events Anthropic sends before
+// it: message_start, ping, comments), and returns a reader that gives
+// the stream again from its start. failed says, when not "", how the
+// stream failed before its answer began: it ended or broke off, or its
+// first such event is an error (Anthropic's overloaded_error, an
+// OpenAI-style {"error": …}).
+func peekStream(body io.Reader, ctx context.Context) (io.Reader, string) {
+	var seen bytes.Buffer
+	er := newSSEReader(io.TeeReader(body, &seen))
+	for seen.Len() <= maxPeek {
+		ev, err := er.Next()
+		if err == nil || len(ev.Raw) > 0 {
+			if msg := streamErrorEvent(ev); msg != "" {
+				return nil, "answered 200 then an error event before any content: " + msg
+			}
+			if ev.Name != "" && ev.Name != "message_start" && ev.Name != "ping" || ev.Name == "" && len(bytes.TrimSpace(ev.Data)) > 0 {
+				break
+			}
+		}
+		if err == io.EOF {
+			return nil, "answered 200 then ended the stream before any content"
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				// Sluice stopped the attempt (the caller left, a
+				// pause, the idle timeout): not for the next target.
+				break
+			}
+			return nil, "answered 200 then the stream broke off before any content: " + err.Error()
+		}
+	}
+	return io.MultiReader(bytes.NewReader(seen.Bytes()), body), ""
+}
+
+// streamErrorEvent returns the message of an event that reports an error
+// in place of the answer, or "".
+func streamErrorEvent(ev streamEvent) string {
+	data := bytes.TrimSpace(ev.Data)
+	if ev.Name != "error" && (len(data) == 0 || data[0] != '{') {
+		return ""
+	}
+	var e struct {
+		Type  string          `json:"type"`
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &e) != nil {
+		if ev.Name == "error" {
+			return string(data)
+		}
+		return ""
+	}
+	if ev.Name != "error" && e.Type != "error" && len(e.Error) == 0 {
+		return ""
+	}
+	var inner struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(e.Error, &inner) == nil && (inner.Message != "" || inner.Type != "") {
+		return strings.TrimSpace(inner.Type + " " + inner.Message)
+	}
+	if len(e.Error) > 0 {
+		return string(e.Error)
+	}
+	return string(data)
+}
+
+// fellBackAfterHeaders records an attempt at an alias's target whose
+// provider answered 200 but failed before a byte of the answer reached
+// the caller, so the next target is tried: the record says the caller got
+// no answer from it (502), and charges nothing, as an attempt that failed
+// before its headers is charged nothing.
+func (p *Proxy) fellBackAfterHeaders(x *exchange, failed string) {
+	target := x.provider.Name + "/" + x.rec.Model
+	x.alias.failedUpstream(fail(http.StatusBadGateway, kindUpstream, target+" "+Redact(failed)))
+	x.alias.failed = target + " " + failed
+	p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, Redact(failed))
 }
 
 // relayBody passes a whole (non-stream) answer through unchanged, keeping
@@ -685,9 +779,18 @@ func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) er
 // relayTranslatedBody answers a translated request whose answer is not a
 // stream: the provider's answer, metered as it came, in the caller's
 // format; or the provider's error, status and shape translated.
-func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) {
+//
+// It reports true, having written nothing, when the answer broke off or
+// could not be translated and an alias's next target is to be tried: the
+// whole answer is read before a byte of it is written.
+func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) (fellBack bool) {
 	var kept bytes.Buffer
 	n, copyErr := io.Copy(&limitedBuffer{buf: &kept, max: maxMeteredBody}, body)
+	stopped := ctx.Err() != nil
+	if copyErr != nil && !stopped && x.alias.more() {
+		p.fellBackAfterHeaders(x, fmt.Sprintf("answered %d then its answer broke off: %v", resp.StatusCode, copyErr))
+		return true
+	}
 	x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 	if x.logBodies {
 		x.respBody = kept.Bytes()
@@ -698,6 +801,11 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 	status := resp.StatusCode
 	if copyErr != nil {
 		outcome, errMsg := interruption(ctx, copyErr)
+		if outcome != OutcomeCanceled {
+			// The record says what the caller got: a 502, not the
+			// provider's 200.
+			status = http.StatusBadGateway
+		}
 		p.finish(x, statusFor(outcome, status), outcome, floorUsage(x, Usage{}, n), errMsg)
 		if outcome != OutcomeCanceled {
 			writeError(w, x.callerDialect(), http.StatusBadGateway, kindUpstream, "the provider's answer broke off: "+errMsg)
@@ -710,7 +818,7 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 		w.WriteHeader(st)
 		w.Write(eb)
 		p.finish(x, status, outcome, Usage{}, errMsg)
-		return
+		return false
 	}
 	u, _, ok := x.route.dialect.usage(x.route, kept.Bytes())
 	if !ok {
@@ -719,6 +827,10 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 		x.rec.Estimated = true
 	}
 	out, err := translateBody(x.xl.target, x.xl.caller, x.xl.req, kept.Bytes())
+	if err != nil && x.alias.more() {
+		p.fellBackAfterHeaders(x, fmt.Sprintf("answered %d with an answer Sluice could not translate: %v", status, err))
+		return true
+	}
 	if err != nil {
 		p.finish(x, http.StatusBadGateway, OutcomeError, u, err.Error())
 		writeError(w, x.callerDialect(), http.StatusBadGateway, kindUpstream, "Sluice could not translate the provider's answer: "+err.Error())
@@ -727,4 +839,5 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 	w.WriteHeader(status)
 	w.Write(out)
 	p.finish(x, status, OutcomeOK, u, "")
+	return false
 }

@@ -3,8 +3,10 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -214,6 +216,30 @@ func (e *translateError) Error() string {
 
 func refuseField(field, format string, args ...any) *translateError {
 	return &translateError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// notA is the refusal of a body that is not a request of the API named
+// (err from encoding/json): a member of the wrong type is named, in the
+// caller's words rather than Go's.
+func notA(api string, err error) *translateError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := "a JSON " + te.Type.Kind().String()
+		switch te.Type.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Float64, reflect.Float32:
+			want = "a number"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Slice, reflect.Array:
+			want = "a list"
+		case reflect.Map, reflect.Struct, reflect.Pointer:
+			want = "an object"
+		}
+		return refuseField(te.Field, "must be %s, not %s", want, te.Value)
+	}
+	return refuseField("", "the body is not %s request: %v", api, err)
 }
 
 // A callerFormat reads requests in its API and writes answers in it.

@@ -139,9 +139,12 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		req.Stream = x.route.Stream
 	}
 	req.Model = model
-	if req.MaxTokens <= 0 {
-		// A format that requires a limit (Anthropic's) gets the model's.
-		if row, ok := p.Prices().Lookup(prov.Name, modelID(prov.Name, model)); ok && row.MaxOutput > 0 {
+	if row, ok := p.Prices().Lookup(prov.Name, modelID(prov.Name, model)); ok && row.MaxOutput > 0 {
+		// A format that requires a limit (Anthropic's) gets the
+		// model's; a limit above it, which the model cannot reach
+		// and its API refuses (Claude Code asks every model for
+		// 32000), is lowered to it.
+		if req.MaxTokens <= 0 || req.MaxTokens > row.MaxOutput {
 			req.MaxTokens = row.MaxOutput
 		}
 	}

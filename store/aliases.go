@@ -45,10 +45,14 @@ func (db *DB) Aliases() []gateway.Alias {
 // PutAlias saves a, replacing the alias of the same name, and returns it
 // as stored. An alias that is not valid (gateway.Alias.Validate), or that
 // would make aliases loop through one another, is an error wrapping both
-// ErrInvalid and gateway.ErrInvalidAlias, and nothing is written. Whether
+// ErrInvalid and gateway.ErrInvalidAlias, and nothing is written; so is
+// a name that differs from an existing alias's only in case. Its name and
+// targets are kept without surrounding space. Whether
 // its targets are models Sluice can reach is for the caller to check: the
 // store knows neither providers nor prices.
 func (db *DB) PutAlias(a gateway.Alias) (gateway.Alias, error) {
+	a = a.Trimmed()
+	a.Warnings = nil
 	if err := a.Validate(); err != nil {
 		return gateway.Alias{}, &invalidError{err}
 	}
@@ -70,6 +74,12 @@ func (db *DB) PutAlias(a gateway.Alias) (gateway.Alias, error) {
 	}
 	if err := gateway.CheckAliasLoops(all); err != nil {
 		return gateway.Alias{}, &invalidError{err}
+	}
+	if o, ok := db.aliases.m[key]; ok && o.Name != a.Name {
+		// Names compare without regard to case: say so rather than
+		// replace another alias unseen.
+		return gateway.Alias{}, &invalidError{fmt.Errorf("%w: alias %s exists, and %s is the same name in other letters: change it as %s, or remove it first (sluice alias rm %s)",
+			gateway.ErrInvalidAlias, o.Name, a.Name, o.Name, o.Name)}
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAliases).Put([]byte(key), data)

@@ -129,3 +129,31 @@ func TestPastSoft(t *testing.T) {
 		t.Errorf("PastSoft(next day) = %s, true", b)
 	}
 }
+
+// TestAliasNameSpelling: a name is kept without surrounding space, and a
+// name differing from an existing alias's only in case is refused rather
+// than replacing it unseen.
+func TestAliasNameSpelling(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	if _, err := db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-5-mini", Fallbacks: []string{"deepseek/deepseek-chat"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.PutAlias(gateway.Alias{Name: "Smart ", Target: "openai/gpt-5"})
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, gateway.ErrInvalidAlias) || !strings.Contains(err.Error(), "alias smart exists") {
+		t.Errorf("PutAlias(Smart ) = %v, want a refusal naming smart", err)
+	}
+	if a, _ := db.Alias("smart"); a.Name != "smart" || len(a.Fallbacks) != 1 {
+		t.Errorf("smart after the refusal = %+v", a)
+	}
+	a, err := db.PutAlias(gateway.Alias{Name: "ui5\n", Target: " openai/gpt-5 "})
+	if err != nil || a.Name != "ui5" || a.Target != "openai/gpt-5" {
+		t.Fatalf("PutAlias(ui5\\n) = %+v, %v", a, err)
+	}
+	if got, _ := db.Alias("ui5"); got.Name != "ui5" {
+		t.Errorf("stored as %q", got.Name)
+	}
+	// The same spelling replaces, as before.
+	if _, err := db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-5"}); err != nil {
+		t.Errorf("PutAlias(smart again) = %v", err)
+	}
+}

@@ -205,6 +205,14 @@ func generate(c config, genaiJSON, litellmJSON []byte) ([]byte, []string, error)
 		case found && strongMatch(g, l.Model):
 			note("conflict %s: genai-prices %s/%s per M, litellm %s has %s/%s; kept genai-prices",
 				g.Ref(), perM(g.Input), perM(g.Output), l.Model, perM(l.Input), perM(l.Output))
+			// A model's limits do not depend on whose price is right.
+			i := byKey[key(g)]
+			if filled := fillLimits(&direct[i], l); len(filled) > 0 {
+				if !strings.Contains(direct[i].Source, litellmSource) {
+					direct[i].Source += " + " + litellmSource
+				}
+				note("fill %s from litellm %s: %s", g.Ref(), l.Model, strings.Join(filled, ", "))
+			}
 		default:
 			if found {
 				note("add litellm %s/%s: its own rate, unlike %s", l.Provider, l.Model, g.Ref())
@@ -458,6 +466,12 @@ func fill(g *gateway.Price, l gateway.Price) (filled, rejected []string) {
 		g.Regions = append([]gateway.Region(nil), l.Regions...)
 		filled = append(filled, "regions")
 	}
+	return append(filled, fillLimits(g, l)...), rejected
+}
+
+// fillLimits fills the context window and output limit g lacks from l,
+// and returns the names of the fields it filled.
+func fillLimits(g *gateway.Price, l gateway.Price) (filled []string) {
 	if g.ContextWindow == 0 && l.ContextWindow != 0 {
 		g.ContextWindow = l.ContextWindow
 		filled = append(filled, "context_window")
@@ -466,7 +480,7 @@ func fill(g *gateway.Price, l gateway.Price) (filled, rejected []string) {
 		g.MaxOutput = l.MaxOutput
 		filled = append(filled, "max_output")
 	}
-	return filled, rejected
+	return filled
 }
 
 // plausible1h reports whether v can be a one-hour cache-write rate for a
