@@ -1075,6 +1075,9 @@ func (c *cli) connectTool(args []string) error {
 		} else {
 			fmt.Fprintf(c.stdout, "removed %s, which sluice connect --write had made\n", res.Path)
 		}
+		// The file is the tool's; the token each connect made, and the
+		// alias --model set, are Sluice's and stay until removed.
+		fmt.Fprintf(c.stdout, "the local tokens sluice connect made for it (%s, %s-2, …; see sluice token ls) still work until sluice token rm NAME, and an alias %s that --model set stays until sluice alias rm %s\n", r.Tool, r.Tool, r.Tool, r.Tool)
 		return nil
 	}
 	if _, err := app.ConnectRecipe(tool, "http://"+app.DefaultAddr, app.TokenPlaceholder); err != nil {
@@ -1176,6 +1179,14 @@ func (c *cli) settings(args []string) error {
 		}
 		fmt.Fprintf(tw, "stream_slice_tokens\t%s\n", slice)
 		fmt.Fprintf(tw, "strict_holds\t%v\n", set.StrictHolds)
+		switch fa := set.FallbackAfterSeconds; {
+		case fa == 0:
+			fmt.Fprintf(tw, "fallback_after\t%s (default)\n", gateway.DefaultFallbackAfter)
+		case fa < 0:
+			fmt.Fprintf(tw, "fallback_after\toff\n")
+		default:
+			fmt.Fprintf(tw, "fallback_after\t%s\n", time.Duration(fa)*time.Second)
+		}
 		bg := fmt.Sprint(set.BackgroundHoldHours)
 		if set.BackgroundHoldHours == 0 {
 			bg = "24 (default)"
@@ -1277,6 +1288,24 @@ func (c *cli) settings(args []string) error {
 	case key == "background_hold_hours":
 		if set.BackgroundHoldHours, err = strconv.Atoi(val); err != nil || set.BackgroundHoldHours < 0 {
 			return fmt.Errorf("%w: background_hold_hours is a number of hours (0: the default, 24)", errUsage)
+		}
+	case key == "fallback_after":
+		switch val {
+		case "default", "0":
+			set.FallbackAfterSeconds = 0
+		case "off":
+			set.FallbackAfterSeconds = -1
+		default:
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				if n, nerr := strconv.Atoi(val); nerr == nil {
+					d, err = time.Duration(n)*time.Second, nil
+				}
+			}
+			if err != nil || d < time.Second || d > 24*time.Hour {
+				return fmt.Errorf("%w: fallback_after is how long an alias's target has to send its first byte before its fallback is tried: a duration from 1s to 24h (such as 45s or 2m), default (%s) or off", errUsage, gateway.DefaultFallbackAfter)
+			}
+			set.FallbackAfterSeconds = int(d / time.Second)
 		}
 	case key == "strict_holds":
 		if set.StrictHolds, err = strconv.ParseBool(val); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,5 +111,31 @@ func TestCLILogShowsAlias(t *testing.T) {
 	out, _, err := sluice(t, "", "log", "--data", dir)
 	if err != nil || !strings.Contains(out, "openai/gpt-5-mini (smart)") || !strings.Contains(out, "mistral/mistral-small-latest (smart, fallback)") {
 		t.Errorf("sluice log = %v\n%s", err, out)
+	}
+}
+
+// TestCLIConnectUndoSaysWhatStays: --undo restores the tool's file, and
+// says that the tokens and the alias connect made stay, and how to
+// remove them.
+func TestCLIConnectUndoSaysWhatStays(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	settings := filepath.Join(home, ".claude", "settings.json")
+	if err := os.MkdirAll(filepath.Dir(settings), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(settings, []byte(`{"env":{}}`), 0o600)
+	os.WriteFile(settings+".before-sluice.none", nil, 0o600)
+	out, _, err := sluice(t, "", "connect", "claude-code", "--undo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"removed " + settings, "sluice token rm NAME", "sluice alias rm claude-code"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("connect --undo said %q, want it to say %q", out, w)
+		}
+	}
+	if _, err := os.Stat(settings); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("settings.json after --undo: %v, want it removed", err)
 	}
 }

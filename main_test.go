@@ -528,3 +528,29 @@ func TestSavedUpstreamNameNowRefused(t *testing.T) {
 		t.Errorf("serve --upstream my_server=... = %v, want a usage error saying what a name is", err)
 	}
 }
+
+// TestSettingsFallbackAfter: how long an alias's target has to send its
+// first byte before the fallback is tried is a setting, shown by
+// `sluice settings`.
+func TestSettingsFallbackAfter(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := sluice(t, "", "settings", "--data", dir)
+	if err != nil || !strings.Contains(out, "fallback_after") || !strings.Contains(out, "1m0s (default)") {
+		t.Errorf("settings = %s, %v; want fallback_after 1m0s (default)", out, err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "fallback_after", "45s", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err = sluice(t, "", "settings", "--json", "--data", dir); err != nil || !strings.Contains(strings.ReplaceAll(out, " ", ""), `"fallback_after_s":45`) {
+		t.Errorf("settings --json = %s, %v; want fallback_after_s 45", out, err)
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "fallback_after", "10ms", "--data", dir); err == nil {
+		t.Error("settings set fallback_after 10ms succeeded, want an error")
+	}
+	if _, _, err := sluice(t, "", "settings", "set", "fallback_after", "off", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ = sluice(t, "", "settings", "--data", dir); !strings.Contains(out, "off") {
+		t.Errorf("settings after off = %s", out)
+	}
+}

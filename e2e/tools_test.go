@@ -271,8 +271,12 @@ func TestClaudeCode(t *testing.T) {
 		t.Errorf("no new tool result from the run set up by --write")
 	}
 	checkToolRows(t, s.newRows(seen, 2), "claude-code-2", "anthropic", 2)
-	if _, err := s.runCLIEnv([]string{"HOME=" + home}, "", "connect", "claude-code", "--undo"); err != nil {
+	undone, err := s.runCLIEnv([]string{"HOME=" + home}, "", "connect", "claude-code", "--undo")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(undone, "still work") || !strings.Contains(undone, "sluice token rm") {
+		t.Errorf("connect --undo says %q, want that it leaves the token and how to remove it", undone)
 	}
 	if b, _ := os.ReadFile(settings); string(b) != mine {
 		t.Errorf("settings.json after --undo:\n%s\nwant it as it was:\n%s", b, mine)

@@ -665,7 +665,11 @@ func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp
 	if err == nil {
 		status = resp.StatusCode
 	}
-	if !fallsBack(status, err, r.Context().Err() != nil || context.Cause(ctx) != nil) {
+	cause := context.Cause(ctx)
+	if _, timedOut := cause.(errFirstByte); timedOut {
+		cause = nil // a timeout of the fallback's own: not a stop
+	}
+	if !fallsBack(status, err, r.Context().Err() != nil || cause != nil) {
 		return false
 	}
 	target := x.provider.Name + "/" + x.rec.Model

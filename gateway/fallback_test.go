@@ -34,6 +34,7 @@ const (
 	upReset      = "reset before headers"
 	upResetFirst = "reset after the first byte"
 	upStall      = "no headers in time"
+	upSilent     = "stream headers, then nothing"
 )
 
 // fallbackRig is a Proxy on a real ledger with two upstreams: openai,
@@ -80,6 +81,11 @@ func newFallbackRig(t *testing.T, fault string, configure func(*gateway.Proxy)) 
 		case upReset:
 			drop()
 		case upStall:
+			<-r.Context().Done()
+		case upSilent:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			rc.Flush()
 			<-r.Context().Done()
 		case upResetFirst:
 			w.Header().Set("Content-Type", "text/event-stream")
@@ -754,5 +760,31 @@ func TestBudgetRefusedFallbackPassedOver(t *testing.T) {
 	}
 	if g.primary.Load() != 1 {
 		t.Errorf("openai got %d requests, want 1 (the refused fallback sends none)", g.primary.Load())
+	}
+}
+
+// TestFallbackAfterSetting: with a fallback left, a target that sends no
+// first byte (no headers; a stream's headers and then no event) within
+// Policy.FallbackAfter hands the request on, whatever the transport's
+// own (10-minute) header timeout.
+func TestFallbackAfterSetting(t *testing.T) {
+	for _, fault := range []string{upStall, upSilent} {
+		t.Run(fault, func(t *testing.T) {
+			g := newFallbackRig(t, fault, func(p *gateway.Proxy) {
+				p.SetPolicy(gateway.Policy{FallbackAfter: 200 * time.Millisecond})
+			})
+			start := time.Now()
+			status, body := g.send(t, "smart", true)
+			if status != http.StatusOK || !strings.Contains(body, "from the fallback") {
+				t.Fatalf("answer %d %s, want the fallback's", status, body)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("the fallback answered after %v", d)
+			}
+			recs := g.records(t, 2)
+			if r := recs[0]; r.Provider != "openai" || r.Status < 500 || r.Cost != 0 || !strings.Contains(r.Error+recs[1].RouteNote, "200ms") {
+				t.Errorf("timed-out attempt's record = %+v, then %+v", r, recs[1])
+			}
+		})
 	}
 }

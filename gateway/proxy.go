@@ -130,6 +130,12 @@ type Policy struct {
 	// StrictHolds holds every stream's worst case up front, as a request
 	// that does not stream is held.
 	StrictHolds bool
+	// FallbackAfter is how long an attempt at an alias's target that has
+	// a fallback left waits for its first byte (the headers; for a
+	// stream, its first event past the opening ones) before the next
+	// target is tried. 0 means DefaultFallbackAfter; a negative value
+	// waits as long as a request without a fallback does.
+	FallbackAfter time.Duration
 	// Loop is how repeated identical requests are stopped.
 	Loop LoopPolicy
 	// RPM caps requests per minute by local token name.
@@ -146,6 +152,24 @@ type Policy struct {
 // the policy says otherwise: more than a typical answer, so that most
 // streams are held once.
 const DefaultStreamSlice = 8192
+
+// DefaultFallbackAfter is Policy.FallbackAfter's default: well within the
+// SDKs' own timeouts (10 minutes for OpenAI's and Anthropic's), so a
+// fallback is tried while the caller still waits, and long enough for a
+// reasoning model's first streamed event.
+const DefaultFallbackAfter = 60 * time.Second
+
+// fallbackAfter is how long an attempt with a fallback left waits for
+// its first byte; 0 means no limit of its own.
+func (pol Policy) fallbackAfter() time.Duration {
+	switch {
+	case pol.FallbackAfter == 0:
+		return DefaultFallbackAfter
+	case pol.FallbackAfter < 0:
+		return 0
+	}
+	return pol.FallbackAfter
+}
 
 // SetPolicy replaces the policy in force.
 func (p *Proxy) SetPolicy(pol Policy) { p.policy.Store(&pol) }

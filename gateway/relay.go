@@ -28,8 +28,26 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	defer cancel(nil)
 	defer p.fly(x.rec.Token, cancel)()
 	out = out.WithContext(ctx)
+	// An attempt with a fallback left waits for its first byte only so
+	// long: then the next target is tried.
+	firstByte := func() {}
+	if d := p.Policy().fallbackAfter(); d > 0 && x.alias.more() {
+		t := time.AfterFunc(d, func() { cancel(errFirstByte{d}) })
+		firstByte = func() { t.Stop() }
+	}
 
 	resp, err := p.roundTripper().RoundTrip(out)
+	if err == nil && (resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")) {
+		// Its answer's first byte has come: a stream's is its first
+		// event (peekStream, below).
+		firstByte()
+	}
+	if err != nil {
+		var fb errFirstByte
+		if errors.As(context.Cause(ctx), &fb) {
+			err = fb
+		}
+	}
 	if p.fallBack(r, ctx, x, resp, err) {
 		return true
 	}
@@ -79,6 +97,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 			return true
 		}
 	}
+	firstByte()
 	if x.xl != nil && (resp.StatusCode >= 300 || !sse) {
 		return p.relayTranslatedBody(w, x, resp, body, ctx)
 	}
@@ -118,6 +137,10 @@ func peekStream(body io.Reader, ctx context.Context) (io.Reader, string) {
 			return nil, "answered 200 then ended the stream before any content"
 		}
 		if err != nil {
+			var fb errFirstByte
+			if errors.As(context.Cause(ctx), &fb) {
+				return nil, "answered 200 then sent no content within " + fb.d.String()
+			}
 			if ctx.Err() != nil {
 				// Sluice stopped the attempt (the caller left, a
 				// pause, the idle timeout): not for the next target.
@@ -531,6 +554,15 @@ func (p *Proxy) settleNow(r Record) {
 }
 
 var errIdle = errors.New("upstream sent nothing for too long")
+
+// errFirstByte ends an attempt at an alias's target that sent no first
+// byte within Policy.FallbackAfter: the next target is tried.
+type errFirstByte struct{ d time.Duration }
+
+func (e errFirstByte) Error() string { return "no first byte within " + e.d.String() }
+
+func (e errFirstByte) Timeout() bool   { return true }
+func (e errFirstByte) Temporary() bool { return true }
 
 // upstreamFailure maps a failed round trip to the status, outcome and
 // message the caller gets.

@@ -52,6 +52,11 @@ type Settings struct {
 	StreamSliceTokens int64 `json:"stream_slice_tokens,omitempty"`
 	// StrictHolds holds every stream's worst case up front.
 	StrictHolds bool `json:"strict_holds,omitempty"`
+	// FallbackAfterSeconds is how long an alias's target with a fallback
+	// left has to send its first byte before the fallback is tried
+	// (gateway.Policy.FallbackAfter); 0 means the default, -1 waits as
+	// long as any request.
+	FallbackAfterSeconds int `json:"fallback_after_s,omitempty"`
 	// BackgroundHoldHours is how long a background response's hold waits
 	// for the response to be read back before it is charged
 	// (gateway.Policy.BackgroundHold); 0 means 24.
@@ -77,8 +82,8 @@ type Settings struct {
 func (s Settings) Policy() gateway.Policy {
 	pol := gateway.Policy{Unpriced: s.UnpricedPolicy, UnpricedHold: s.UnpricedHold, AllowedOrigins: s.AllowedOrigins,
 		LogBodies: s.LogBodies, CompatEndpoints: s.CompatEndpoints, RPM: s.TokenRPM, StreamSlice: s.StreamSliceTokens, StrictHolds: s.StrictHolds,
-		BackgroundHold: duration(s.BackgroundHoldHours, time.Hour),
-		Loop:           gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
+		BackgroundHold: duration(s.BackgroundHoldHours, time.Hour), FallbackAfter: duration(s.FallbackAfterSeconds, time.Second),
+		Loop: gateway.LoopPolicy{Off: s.LoopOff, Limit: s.LoopLimit, Window: duration(s.LoopWindowSeconds, time.Second)}}
 	if s.TimeZone != "" {
 		if loc, err := time.LoadLocation(s.TimeZone); err == nil {
 			pol.Location = loc

@@ -340,6 +340,8 @@ export interface Alias {
   /** serves instead of target once a budget that applies is past its soft threshold */
   over_soft?: string;
   updated?: string;
+  /** what keeps the alias from working as written (a target's provider has no key) */
+  warnings?: string[] | null;
 }
 
 export interface PriceList {
@@ -369,6 +371,8 @@ export interface Settings {
   loop_off?: boolean;
   loop_limit?: number;
   loop_window_s?: number;
+  /** seconds an alias's target with a fallback left has to send its first byte; 0: default (60), -1: off */
+  fallback_after_s?: number;
   token_rpm?: Record<string, number>;
   /** whether the OS starts Sluice at login (window hidden, gateway running) */
   start_at_login?: boolean;

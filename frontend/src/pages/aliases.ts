@@ -104,7 +104,7 @@ export const aliasesPage: Page = {
                 h(
                   'tr',
                   { 'data-alias': a.name },
-                  h('th', { scope: 'row' }, h('code', null, a.name)),
+                  h('th', { scope: 'row' }, h('code', null, a.name), a.warnings?.length ? h('div', { class: 'alias-warnings tone-warn', role: 'note' }, a.warnings.map((w) => h('p', null, w))) : null),
                   h('td', null, h('code', null, a.target)),
                   h('td', null, a.fallbacks?.length ? a.fallbacks.map((f, i) => [i > 0 ? ' → ' : null, h('code', null, f)]) : h('span', { class: 'muted' }, 'None')),
                   h('td', null, a.over_soft ? h('code', null, a.over_soft) : h('span', { class: 'muted' }, 'Same target')),
@@ -160,6 +160,7 @@ export const aliasesPage: Page = {
           if (!target.value.trim()) throw new Error('Give the alias a target, such as openai/gpt-5-mini.');
           const saved = await api.putAlias({ name: n, target: target.value.trim(), fallbacks: splitTargets(fallbacks.value), over_soft: overSoft.value.trim() });
           toast(`Requests for “${saved.name}” now go to ${saved.target}.`, 'ok', { title: a ? 'Alias saved' : 'Alias created' });
+          for (const w of saved.warnings ?? []) toast(w, 'warn', { title: `Alias ${saved.name}` });
           await load();
         },
       );

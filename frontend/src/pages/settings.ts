@@ -78,6 +78,8 @@ export const settingsPage: Page = {
       const loopLimit = input({ type: 'number', name: 'loop-limit', min: '1', step: '1', value: String(s.loop_limit || 8), class: 'input input-narrow', inputmode: 'numeric' });
       const loopWindow = input({ type: 'number', name: 'loop-window', min: '1', step: '1', value: String(Math.round((s.loop_window_s || 120) / 60 * 100) / 100), class: 'input input-narrow', inputmode: 'decimal' });
 
+      const fallbackAfter = input({ type: 'number', name: 'fallback-after', min: '0', step: '1', value: (s.fallback_after_s ?? 0) < 0 ? '0' : String(s.fallback_after_s || 60), class: 'input input-narrow', inputmode: 'numeric' });
+
       const closeHide = h('input', { type: 'radio', name: 'close', value: 'hide', id: 'close-hide', checked: (s.close_action || st.close_action) !== 'quit' });
       const closeQuit = h('input', { type: 'radio', name: 'close', value: 'quit', id: 'close-quit', checked: (s.close_action || st.close_action) === 'quit' });
 
@@ -136,6 +138,9 @@ export const settingsPage: Page = {
           h('div', { class: 'choice' }, loopOn, h('label', { for: 'loop-on' }, h('span', { class: 'choice-label' }, 'Refuse requests that repeat'), h('span', { class: 'choice-hint' }, 'The same request from the same token, past the count below within the window, gets 429 instead of reaching the provider.'))),
           field('Identical requests allowed', loopLimit, { hint: 'The next one within the window is refused. 8 by default.' }),
           field('Within (minutes)', loopWindow, { hint: '2 by default.' }),
+        ]),
+        card('Fallbacks', [
+          field('Try an alias’s fallback after (seconds without a first byte)', fallbackAfter, { hint: 'While a fallback is left, a target that has sent nothing by then (for a stream, no first event) is given up for the next. 60 by default; 0 waits as long as any request.' }),
         ]),
         card('Browser sessions', [field('Sign a browser out after (hours without use)', sessionHours, { hint: 'Each tab signs in with its own link. Default 24.' })]),
         card('Browser origins', [field('Origins allowed to call provider routes', origins, { hint: 'One per line, such as http://localhost:3000, for web apps that call Sluice from the browser.' })]),
@@ -205,6 +210,9 @@ export const settingsPage: Page = {
             const lw = Math.round(parseFloat(loopWindow.value || '2') * 60);
             if (!(lw >= 1 && lw <= 86400)) throw new Error('The loop window is from a second to a day.');
             next.loop_window_s = lw === 120 ? 0 : lw;
+            const fa = parseInt(fallbackAfter.value || '60', 10);
+            if (!(fa >= 0 && fa <= 86400)) throw new Error('Try a fallback after 0 (wait as long as any request) to 86400 seconds.');
+            next.fallback_after_s = fa === 60 ? 0 : fa === 0 ? -1 : fa;
             if (st.desktop) next.close_action = closeQuit.checked ? 'quit' : 'hide';
             next.start_at_login = atLogin.checked;
             const saved = await api.putSettings(next);
