@@ -324,3 +324,22 @@ func TestTranslateCacheControlMore(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyCountTokensOtherProvider: a token count for a model of a
+// provider of another format is refused saying that only requests for
+// an answer are translated, before anything goes upstream.
+func TestProxyCountTokensOtherProvider(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := nativeUpstream(t, "openai", seen, func(w http.ResponseWriter, r *http.Request, m map[string]any) {
+		writeRecorded(t, w, 200, "openai/chat.json")
+	})
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	resp, body := post(t, srv.URL+"/v1/messages/count_tokens", map[string]string{"X-Api-Key": testToken, "Anthropic-Version": "2023-06-01"},
+		`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 404 || !strings.Contains(body, "translates only requests for an answer") || !strings.Contains(body, "anthropic.count_tokens") {
+		t.Errorf("count_tokens for gpt-4o: %d %s, want a 404 saying only answers are translated", resp.StatusCode, body)
+	}
+	if seen.count() != 0 {
+		t.Errorf("upstream got %d requests, want none", seen.count())
+	}
+}
