@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -244,6 +246,18 @@ func chatContent(field string, raw json.RawMessage, images bool) ([]xPart, error
 	return out, nil
 }
 
+// chatCallID is a tool call id as Chat Completions takes it: OpenAI
+// refuses one over 40 characters, which another provider's ids may be
+// (one carrying a Gemini thought signature always is), so a longer one
+// is replaced by a digest of it, the same for a call and its result.
+func chatCallID(id string) string {
+	if len(id) <= 40 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "call_" + hex.EncodeToString(sum[:16])
+}
+
 // cacheLast puts a message's cache_control on its last part, unless
 // that part has its own.
 func cacheLast(ps []xPart, cache json.RawMessage) []xPart {
@@ -382,7 +396,7 @@ func (f chatFormat) encodeRequest(req *xRequest) ([]byte, error) {
 				case partText:
 					text = append(text, p)
 				case partToolCall:
-					tc := chatToolCall{ID: p.CallID, Type: "function"}
+					tc := chatToolCall{ID: chatCallID(p.CallID), Type: "function"}
 					tc.Function.Name, tc.Function.Arguments = p.Name, string(rawOr(p.Args, "{}"))
 					am.ToolCalls = append(am.ToolCalls, tc)
 				}
@@ -420,7 +434,7 @@ func (f chatFormat) encodeRequest(req *xRequest) ([]byte, error) {
 				} else if p.IsError {
 					text = "Error"
 				}
-				out.Messages = append(out.Messages, msg{Role: "tool", ToolCallID: p.CallID, Content: text})
+				out.Messages = append(out.Messages, msg{Role: "tool", ToolCallID: chatCallID(p.CallID), Content: text})
 				// A tool message holds text only: its images follow
 				// in a user message.
 				for _, r := range p.Result {

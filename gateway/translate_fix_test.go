@@ -324,3 +324,52 @@ func TestTranslateCacheControlMore(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyCountTokensOtherProvider: a token count for a model of a
+// provider of another format is refused saying that only requests for
+// an answer are translated, before anything goes upstream.
+func TestProxyCountTokensOtherProvider(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := nativeUpstream(t, "openai", seen, func(w http.ResponseWriter, r *http.Request, m map[string]any) {
+		writeRecorded(t, w, 200, "openai/chat.json")
+	})
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	resp, body := post(t, srv.URL+"/v1/messages/count_tokens", map[string]string{"X-Api-Key": testToken, "Anthropic-Version": "2023-06-01"},
+		`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 404 || !strings.Contains(body, "translates only requests for an answer") || !strings.Contains(body, "anthropic.count_tokens") {
+		t.Errorf("count_tokens for gpt-4o: %d %s, want a 404 saying only answers are translated", resp.StatusCode, body)
+	}
+	if seen.count() != 0 {
+		t.Errorf("upstream got %d requests, want none", seen.count())
+	}
+}
+
+// TestTranslateLongCallIDForChat: a call id over OpenAI's 40 characters
+// (another provider's, or one carrying a Gemini signature) goes to a
+// Chat Completions provider shortened, the same for the call and its
+// result.
+func TestTranslateLongCallIDForChat(t *testing.T) {
+	long := "call_3Dm2aN6tG4-qz7IPj4aO0Aw_0" + thoughtMark + "CiQB0e2Kb3vWq8z1xYw4"
+	x, err := anthropicFormat{}.decodeRequest([]byte(`{"model":"m","max_tokens":100,"messages":[
+		{"role":"user","content":"Weather?"},
+		{"role":"assistant","content":[{"type":"tool_use","id":"` + long + `","name":"get_weather","input":{}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"` + long + `","content":"sunny"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := testTargets["chat"].encodeRequest(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		Messages []struct {
+			ToolCalls  []struct{ ID string } `json:"tool_calls"`
+			ToolCallID string                `json:"tool_call_id"`
+		}
+	}
+	json.Unmarshal(out, &req)
+	id := req.Messages[1].ToolCalls[0].ID
+	if len(id) > 40 || id != req.Messages[2].ToolCallID {
+		t.Errorf("call id %q, result's %q: want one id of at most 40 characters", id, req.Messages[2].ToolCallID)
+	}
+}

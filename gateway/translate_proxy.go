@@ -75,8 +75,14 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 		case d.compatPath(prov) != "":
 			x.compat = true
 		default:
-			return nil, fail(http.StatusNotFound, kindNotFound,
-				fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.name())).blocked(ReasonRoute)
+			msg := fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.name())
+			if _, ok := d.(translatingDialect); ok && rt.metered() {
+				// A token count, an embedding: only generation is
+				// translated.
+				msg = fmt.Sprintf("%s (model %s) does not speak the %s API, and Sluice translates only requests for an answer, not this one (%s); send it to the provider's own API",
+					prov.Name, model, d.name(), rt.Name)
+			}
+			return nil, fail(http.StatusNotFound, kindNotFound, msg).blocked(ReasonRoute)
 		}
 	}
 	if x.xl == nil && rt.metered() && rt.Model == "" && model != x.info.Model {
