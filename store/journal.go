@@ -53,6 +53,9 @@ type journal struct {
 	// lazy starts a batch for entries that may wait (appendLazy) when no
 	// other entry has come to start one; nil when not armed.
 	lazy *time.Timer
+	// lazyWait is how long that timer waits: lazyDelay, longer in tests
+	// that must see an entry still waiting.
+	lazyWait time.Duration
 
 	// limit is where a round of entries ends and the journal is folded;
 	// 0 means journalSize. Tests set it low.
@@ -101,7 +104,7 @@ func openJournal(path string) (*journal, [][]byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open hold journal: %w", err)
 	}
-	j := &journal{f: f}
+	j := &journal{f: f, lazyWait: lazyDelay}
 	entries, err := j.read()
 	if err != nil {
 		f.Close()
@@ -203,7 +206,7 @@ func (j *journal) appendLazy(payload []byte, durable func()) error {
 	j.mu.Lock()
 	j.queue = append(j.queue, op)
 	if !j.busy && j.lazy == nil {
-		j.lazy = time.AfterFunc(lazyDelay, j.kick)
+		j.lazy = time.AfterFunc(j.lazyWait, j.kick)
 	}
 	j.mu.Unlock()
 	r := <-op.done

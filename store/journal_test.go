@@ -304,6 +304,9 @@ func TestJournalLazyEntries(t *testing.T) {
 	if err := j.reset(); err != nil {
 		t.Fatal(err)
 	}
+	// The lazy entry must still be waiting when the hold comes, however
+	// slowly this test is scheduled: its timer is set far off.
+	j.lazyWait = time.Hour
 	var durable sync.WaitGroup
 	durable.Add(1)
 	lazyDone := make(chan error, 1)
@@ -330,6 +333,7 @@ func TestJournalLazyEntries(t *testing.T) {
 	}
 
 	// Alone, it is written all the same.
+	j.lazyWait = lazyDelay
 	start := time.Now()
 	if err := j.appendLazy([]byte("alone"), nil); err != nil {
 		t.Fatal(err)
