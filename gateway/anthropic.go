@@ -509,3 +509,5 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	}
 	return ev.Raw
 }
+
+func (anthropicDialect) shown(data []byte) int64 { return shownBytes(data, "") }

@@ -98,6 +98,9 @@ type dialect interface {
 	// in the dialect's words, numbered seq where the dialect numbers its
 	// events (see streamMeter.cut).
 	cutEvent(rt route, kind errKind, msg string, seq int64) []byte
+	// shown counts the bytes of generated output a stream event's data
+	// carries, for slicing a hold as a stream goes (see shownBytes).
+	shown(data []byte) int64
 
 	// errorBody is an error answer in the dialect's own shape, which its
 	// SDKs raise as their usual error type with msg in it.

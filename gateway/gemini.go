@@ -549,3 +549,5 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 	}
 	return ev.Raw
 }
+
+func (geminiDialect) shown(data []byte) int64 { return shownBytes(data, "candidates") }

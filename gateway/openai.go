@@ -660,3 +660,5 @@ func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
 		}
 	}
 }
+
+func (openAIDialect) shown(data []byte) int64 { return shownBytes(data, "choices") }

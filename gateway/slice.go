@@ -119,10 +119,12 @@ func (p *Proxy) extend(x *exchange, amount Money, out int64) string {
 
 // shownBytes counts the bytes of generated output an event carries: the
 // strings of a delta event (Anthropic content_block_delta, the Responses
-// API's *.delta events) or of a chunk's choices or candidates (OpenAI
-// chat and completions, Gemini), leaving out ids, names of types, roles
-// and signatures. Other events repeat what deltas carried, or carry none.
-func shownBytes(data []byte) int64 {
+// API's *.delta events) or, for an event without a type, of its member
+// named member (a chunk's choices in OpenAI chat and completions, its
+// candidates in Gemini; "" for none), leaving out ids, names of types,
+// roles and signatures. Other events repeat what deltas carried, or carry
+// none. Each dialect's shown calls it with its own member.
+func shownBytes(data []byte, member string) int64 {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return 0
@@ -145,7 +147,10 @@ func shownBytes(data []byte) int64 {
 		}
 		return n
 	}
-	return stringBytes(ev["choices"]) + stringBytes(ev["candidates"])
+	if member == "" {
+		return 0
+	}
+	return stringBytes(ev[member])
 }
 
 // skipShown are members whose strings are not generated output.
