@@ -41,6 +41,10 @@ type Provider struct {
 	// CheckKey send no key there, the stored one nor a caller's own;
 	// requests without a key still go.
 	UnconfirmedHost string
+	// BillingPage is where the account's credit or payment method is set
+	// ("platform.openai.com → Settings → Billing"), for advice when the
+	// provider says the account cannot pay; "" when none is known.
+	BillingPage string
 }
 
 // DefaultProviders returns the providers Sluice knows, keyed by name.
@@ -51,25 +55,25 @@ func DefaultProviders() map[string]Provider {
 	// Ollama only since 0.13.3, so both get Chat Completions, which
 	// every model of theirs answers.
 	ps := []Provider{
-		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", Responses: true,
+		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", BillingPage: "platform.openai.com → Settings → Billing", Responses: true,
 			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
 			Prefixes:    []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
-		{Name: "anthropic", Dialect: dialectAnthropic, BaseURL: "https://api.anthropic.com", OpenAIPath: "/v1",
+		{Name: "anthropic", Dialect: dialectAnthropic, BaseURL: "https://api.anthropic.com", BillingPage: "console.anthropic.com → Settings → Billing", OpenAIPath: "/v1",
 			KeyPrefixes: []string{"sk-ant-"},
 			Prefixes:    []string{"claude-"}},
-		{Name: "gemini", Dialect: dialectGemini, BaseURL: "https://generativelanguage.googleapis.com", OpenAIPath: "/v1beta/openai",
+		{Name: "gemini", Dialect: dialectGemini, BaseURL: "https://generativelanguage.googleapis.com", BillingPage: "aistudio.google.com → Billing (link a billing account to the project)", OpenAIPath: "/v1beta/openai",
 			KeyPrefixes: []string{"AIza"},
 			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
-		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1",
+		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1", BillingPage: "console.mistral.ai → Billing",
 			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
-		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", Responses: true, KeyPrefixes: []string{"gsk_"}},
-		{Name: "deepseek", Dialect: dialectOpenAI, BaseURL: "https://api.deepseek.com/v1",
+		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", BillingPage: "console.groq.com → Settings → Billing", Responses: true, KeyPrefixes: []string{"gsk_"}},
+		{Name: "deepseek", Dialect: dialectOpenAI, BaseURL: "https://api.deepseek.com/v1", BillingPage: "platform.deepseek.com → Top up",
 			Prefixes: []string{"deepseek-"}},
-		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", Responses: true, KeyPrefixes: []string{"xai-"},
+		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", BillingPage: "console.x.ai → Billing", Responses: true, KeyPrefixes: []string{"xai-"},
 			Prefixes: []string{"grok-"}},
-		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", Responses: true, KeyPrefixes: []string{"sk-or-"}},
-		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1"},
-		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", Responses: true, KeyPrefixes: []string{"fw_"},
+		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", BillingPage: "openrouter.ai → Credits", Responses: true, KeyPrefixes: []string{"sk-or-"}},
+		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1", BillingPage: "api.together.ai → Settings → Billing"},
+		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", BillingPage: "fireworks.ai → Account → Billing", Responses: true, KeyPrefixes: []string{"fw_"},
 			Prefixes: []string{"accounts/fireworks/"}},
 		{Name: "ollama", Dialect: dialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
 	}

@@ -658,20 +658,10 @@ func isBillingMessage(s string) bool {
 }
 
 // BillingAdvice says what to do when a provider reports that the account
-// itself cannot pay.
+// itself cannot pay, naming the provider's billing page (its BillingPage
+// in the provider table) where one is known.
 func BillingAdvice(provider string) string {
-	where := map[string]string{
-		"openai":     "platform.openai.com → Settings → Billing",
-		"anthropic":  "console.anthropic.com → Settings → Billing",
-		"gemini":     "aistudio.google.com → Billing (link a billing account to the project)",
-		"openrouter": "openrouter.ai → Credits",
-		"mistral":    "console.mistral.ai → Billing",
-		"groq":       "console.groq.com → Settings → Billing",
-		"deepseek":   "platform.deepseek.com → Top up",
-		"xai":        "console.x.ai → Billing",
-		"together":   "api.together.ai → Settings → Billing",
-		"fireworks":  "fireworks.ai → Account → Billing",
-	}[provider]
+	where := DefaultProviders()[provider].BillingPage
 	if where == "" {
 		where = "the provider's billing page"
 	}
