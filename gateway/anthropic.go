@@ -511,3 +511,17 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 }
 
 func (anthropicDialect) shown(data []byte) int64 { return shownBytes(data, "") }
+
+func (anthropicDialect) billingCode(v string) (billing, known bool) {
+	switch v {
+	case "billing_error":
+		return true, true
+	case "rate_limit_error", "overloaded_error":
+		return false, true
+	}
+	return false, false
+}
+
+func (anthropicDialect) billingStatus(s string) (billing, known bool) {
+	return false, false
+}

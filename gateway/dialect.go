@@ -105,6 +105,12 @@ type dialect interface {
 	// errorBody is an error answer in the dialect's own shape, which its
 	// SDKs raise as their usual error type with msg in it.
 	errorBody(status int, kind errKind, msg string) []byte
+	// billingCode reports whether an error's type or code (lower-cased)
+	// says the account cannot pay; known is false for a value the
+	// dialect does not define. billingStatus does the same for an
+	// error's status, as the provider spells it.
+	billingCode(v string) (billing, known bool)
+	billingStatus(s string) (billing, known bool)
 }
 
 // eventMeter reads one stream's events for what a streamMeter keeps. It

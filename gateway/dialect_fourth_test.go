@@ -421,3 +421,11 @@ func TestFourthDialectMeter(t *testing.T) {
 }
 
 func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
+
+func (parrotDialect) billingCode(v string) (billing, known bool) {
+	return false, false
+}
+
+func (parrotDialect) billingStatus(s string) (billing, known bool) {
+	return false, false
+}

@@ -551,3 +551,15 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 }
 
 func (geminiDialect) shown(data []byte) int64 { return shownBytes(data, "candidates") }
+
+func (geminiDialect) billingCode(v string) (billing, known bool) {
+	return false, false
+}
+
+func (geminiDialect) billingStatus(s string) (billing, known bool) {
+	// A quota or rate limit, whatever its text says about billing.
+	if s == "RESOURCE_EXHAUSTED" {
+		return false, true
+	}
+	return false, false
+}

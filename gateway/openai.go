@@ -662,3 +662,17 @@ func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
 }
 
 func (openAIDialect) shown(data []byte) int64 { return shownBytes(data, "choices") }
+
+func (openAIDialect) billingCode(v string) (billing, known bool) {
+	switch v {
+	case "insufficient_quota", "billing_hard_limit_reached", "billing_not_active":
+		return true, true
+	case "rate_limit_exceeded", "tokens", "requests":
+		return false, true
+	}
+	return false, false
+}
+
+func (openAIDialect) billingStatus(s string) (billing, known bool) {
+	return false, false
+}

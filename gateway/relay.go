@@ -230,7 +230,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	outcome := OutcomeOK
 	errMsg := ""
 	if status >= 400 {
-		outcome, errMsg = classifyUpstreamError(x.provider.Name, status, kept.Bytes())
+		outcome, errMsg = classifyUpstreamError(p.dialectList(), x.provider.Name, status, kept.Bytes())
 	} else {
 		if x.info.Background && copyErr == nil {
 			if id, st := responseState(kept.Bytes()); id != "" && !terminalResponse(st) {
@@ -601,20 +601,23 @@ func statusFor(outcome Outcome, status int) int {
 
 // classifyUpstreamError tells an account that cannot pay from other
 // errors (a rate limit is not a billing problem, even when its text points
-// at the billing page), so it is shown with what to do about it.
-func classifyUpstreamError(provider string, status int, body []byte) (outcome Outcome, msg string) {
+// at the billing page), so it is shown with what to do about it. ds are
+// the dialects whose error shapes the body is read in.
+func classifyUpstreamError(ds []dialect, provider string, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
 	msg, _ = redactPrefix(body, 2000)
-	if status == http.StatusPaymentRequired || isBillingError(body) {
+	if status == http.StatusPaymentRequired || isBillingError(ds, body) {
 		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
 	}
 	return OutcomeError, msg
 }
 
-// isBillingError reads a provider's error document: its code or type when
-// it has one (OpenAI insufficient_quota, Anthropic billing_error; rate
-// limits and Gemini's RESOURCE_EXHAUSTED are not billing), else its words.
-func isBillingError(body []byte) bool {
+// isBillingError reads a provider's error document: its type or code when
+// one of ds knows it (each dialect's billingCode: OpenAI
+// insufficient_quota, Anthropic billing_error; rate limits are not
+// billing), then its status (each dialect's billingStatus: Gemini's
+// RESOURCE_EXHAUSTED is not billing), else its words.
+func isBillingError(ds []dialect, body []byte) bool {
 	var doc struct {
 		Error struct {
 			Type    string `json:"type"`
@@ -629,15 +632,17 @@ func isBillingError(body []byte) bool {
 	e := doc.Error
 	code, _ := e.Code.(string)
 	for _, v := range []string{e.Type, code} {
-		switch strings.ToLower(v) {
-		case "insufficient_quota", "billing_error", "billing_hard_limit_reached", "billing_not_active":
-			return true
-		case "rate_limit_exceeded", "rate_limit_error", "tokens", "requests", "overloaded_error":
-			return false
+		v = strings.ToLower(v)
+		for _, d := range ds {
+			if billing, known := d.billingCode(v); known {
+				return billing
+			}
 		}
 	}
-	if e.Status == "RESOURCE_EXHAUSTED" {
-		return false
+	for _, d := range ds {
+		if billing, known := d.billingStatus(e.Status); known {
+			return billing
+		}
 	}
 	return isBillingMessage(e.Message)
 }
@@ -835,7 +840,7 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 		return
 	}
 	if status >= 300 {
-		outcome, errMsg := classifyUpstreamError(x.provider.Name, status, kept.Bytes())
+		outcome, errMsg := classifyUpstreamError(p.dialectList(), x.provider.Name, status, kept.Bytes())
 		st, eb := translateErrorBody(x.xl.target, x.xl.caller, status, kept.Bytes())
 		w.WriteHeader(st)
 		w.Write(eb)
