@@ -512,6 +512,26 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 
 func (anthropicDialect) shown(data []byte) int64 { return shownBytes(data, "") }
 
+// part notes Anthropic's image and document blocks and container uploads.
+func (anthropicDialect) part(typ string, m map[string]any, s *inputScan) {
+	switch typ {
+	case "image": // {"source":{"type":"base64","data":...}}
+		s.images++
+		s.dropSource(m["source"])
+	case "document":
+		switch st, _ := field(m["source"], "type").(string); st {
+		case "text", "content":
+			// Plain text in the body, counted with it.
+		default:
+			s.unbounded = true
+			s.dropSource(m["source"])
+		}
+	case "container_upload":
+		s.unbounded = true
+		s.dropDataURL(m[typ])
+	}
+}
+
 func (anthropicDialect) billingCode(v string) (billing, known bool) {
 	switch v {
 	case "billing_error":

@@ -101,6 +101,12 @@ type dialect interface {
 	// shown counts the bytes of generated output a stream event's data
 	// carries, for slicing a hold as a stream goes (see shownBytes).
 	shown(data []byte) int64
+	// part notes, in s, a content part of this format's spelling that is
+	// an image, a document, audio or video: what a body's length does not
+	// tell. typ is the part's "type" member, "" when it has none. Every
+	// known format's parts are looked for in every body (see
+	// inputScan.walk), so a spelling belongs to exactly one format.
+	part(typ string, m map[string]any, s *inputScan)
 
 	// errorBody is an error answer in the dialect's own shape, which its
 	// SDKs raise as their usual error type with msg in it.

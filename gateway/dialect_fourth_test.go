@@ -422,6 +422,9 @@ func TestFourthDialectMeter(t *testing.T) {
 
 func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
 
+// part: parrot has no image or document parts.
+func (parrotDialect) part(string, map[string]any, *inputScan) {}
+
 func (parrotDialect) billingCode(v string) (billing, known bool) {
 	return false, false
 }

@@ -552,6 +552,27 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 
 func (geminiDialect) shown(data []byte) int64 { return shownBytes(data, "candidates") }
 
+// part notes Gemini's inline and file data parts:
+// {"inlineData":{"mimeType":...,"data":base64}} and
+// {"fileData":{"mimeType":...,"fileUri":...}}. Gemini parts have no type.
+func (geminiDialect) part(_ string, m map[string]any, s *inputScan) {
+	for _, k := range [...]string{"inlineData", "inline_data", "fileData", "file_data"} {
+		d, ok := m[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		if k == "inlineData" || k == "inline_data" {
+			s.dropString(d["data"])
+		}
+		mime, _ := field(d, "mimeType", "mime_type").(string)
+		if strings.HasPrefix(strings.ToLower(mime), "image/") {
+			s.images++
+		} else {
+			s.unbounded = true
+		}
+	}
+}
+
 func (geminiDialect) billingCode(v string) (billing, known bool) {
 	return false, false
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -99,7 +100,7 @@ func inspectRequest(d dialect, rt route, body []byte) (requestInfo, error) {
 		return requestInfo{}, err
 	}
 	info, s := d.inspect(rt, obj)
-	s.walk(obj)
+	s.walk(obj, partReaders(d))
 	info.Choices = min(max(info.Choices, 1), maxChoices)
 
 	bound := int64(len(body)) - s.binary
@@ -208,74 +209,36 @@ type inputScan struct {
 	unbounded bool
 }
 
-// walk visits every object in v.
-func (s *inputScan) walk(v any) {
+// walk visits every object in v, asking each of ds whether it is one of
+// its content parts.
+func (s *inputScan) walk(v any, ds []dialect) {
 	switch t := v.(type) {
 	case []any:
 		for _, e := range t {
-			s.walk(e)
+			s.walk(e, ds)
 		}
 	case map[string]any:
-		s.part(t)
+		typ, _ := t["type"].(string)
+		for _, d := range ds {
+			d.part(typ, t, s)
+		}
 		for _, e := range t {
-			s.walk(e)
+			s.walk(e, ds)
 		}
 	}
 }
 
-// part notes a content part that is an image, a document, audio or
-// video, in any dialect's spelling.
-func (s *inputScan) part(m map[string]any) {
-	switch typ, _ := m["type"].(string); typ {
-	case "image_url": // OpenAI chat: {"image_url":{"url":...}}
-		s.images++
-		s.dropDataURL(m["image_url"])
-	case "input_image": // Responses: {"image_url":"data:..."} or {"file_id":...}
-		s.images++
-		s.dropDataURL(m["image_url"])
-	case "image": // Anthropic: {"source":{"type":"base64","data":...}}
-		s.images++
-		s.dropSource(m["source"])
-	case "document": // Anthropic
-		switch st, _ := field(m["source"], "type").(string); st {
-		case "text", "content":
-			// Plain text in the body, counted with it.
-		default:
-			s.unbounded = true
-			s.dropSource(m["source"])
-		}
-	case "file": // OpenAI chat: {"file":{"file_data":"data:...","file_id":...}}
-		s.unbounded = true
-		s.dropDataURL(field(m["file"], "file_data"))
-	case "input_file": // Responses
-		s.unbounded = true
-		s.dropDataURL(m["file_data"])
-	case "input_audio": // OpenAI chat: {"input_audio":{"data":base64,"format":"wav"}}
-		s.unbounded = true
-		s.dropString(field(m["input_audio"], "data"))
-	case "audio", "video", "audio_url", "video_url", "input_video", "container_upload":
-		s.unbounded = true
-		s.dropDataURL(m[typ])
-	case "item_reference": // Responses: an item stored upstream
-		s.unbounded = true
-	}
-	// Gemini parts: {"inlineData":{"mimeType":...,"data":base64}} and
-	// {"fileData":{"mimeType":...,"fileUri":...}}.
-	for _, k := range []string{"inlineData", "inline_data", "fileData", "file_data"} {
-		d, ok := m[k].(map[string]any)
-		if !ok {
-			continue
-		}
-		if k == "inlineData" || k == "inline_data" {
-			s.dropString(d["data"])
-		}
-		mime, _ := field(d, "mimeType", "mime_type").(string)
-		if strings.HasPrefix(strings.ToLower(mime), "image/") {
-			s.images++
-		} else {
-			s.unbounded = true
+// partReaders are the formats whose content parts a body of format d is
+// scanned for: every built-in one, and d. A provider's compatible endpoint
+// may take another format's parts, and a part missed is a document or an
+// image held as text, so every spelling is looked for.
+func partReaders(d dialect) []dialect {
+	for _, b := range builtinDialects {
+		if b == d {
+			return builtinDialects
 		}
 	}
+	return append(slices.Clip(builtinDialects), d)
 }
 
 // dropDataURL discounts a data: URL, given as a string or as {"url":...}.

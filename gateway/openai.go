@@ -663,6 +663,34 @@ func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
 
 func (openAIDialect) shown(data []byte) int64 { return shownBytes(data, "choices") }
 
+// part notes OpenAI's (Chat Completions and Responses) image, file,
+// audio and video parts, and Responses' references to stored items.
+func (openAIDialect) part(typ string, m map[string]any, s *inputScan) {
+	switch typ {
+	case "image_url": // Chat: {"image_url":{"url":...}}
+		s.images++
+		s.dropDataURL(m["image_url"])
+	case "input_image": // Responses: {"image_url":"data:..."} or {"file_id":...}
+		s.images++
+		s.dropDataURL(m["image_url"])
+	case "file": // Chat: {"file":{"file_data":"data:...","file_id":...}}
+		s.unbounded = true
+		s.dropDataURL(field(m["file"], "file_data"))
+	case "input_file": // Responses
+		s.unbounded = true
+		s.dropDataURL(m["file_data"])
+	case "input_audio": // Chat: {"input_audio":{"data":base64,"format":"wav"}}
+		s.unbounded = true
+		s.dropString(field(m["input_audio"], "data"))
+	case "audio", "video", "audio_url", "video_url", "input_video":
+		// Spellings of OpenAI-compatible providers.
+		s.unbounded = true
+		s.dropDataURL(m[typ])
+	case "item_reference": // Responses: an item stored upstream
+		s.unbounded = true
+	}
+}
+
 func (openAIDialect) billingCode(v string) (billing, known bool) {
 	switch v {
 	case "insufficient_quota", "billing_hard_limit_reached", "billing_not_active":
