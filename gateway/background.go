@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -39,29 +38,6 @@ func (p *Proxy) expireDeferred(now time.Time) {
 	if _, err := d.Expire(ctx, now); err != nil {
 		p.logf("sluice: charge expired background holds: %v", err)
 	}
-}
-
-// responseState reads a Responses API response object's id and status.
-func responseState(body []byte) (id, status string) {
-	var doc struct {
-		ID     string `json:"id"`
-		Object string `json:"object"`
-		Status string `json:"status"`
-	}
-	if json.Unmarshal(body, &doc) != nil || doc.Object != "response" {
-		return "", ""
-	}
-	return doc.ID, doc.Status
-}
-
-// terminalResponse reports whether a response in status will change no
-// more.
-func terminalResponse(status string) bool {
-	switch status {
-	case "completed", "incomplete", "failed", "cancelled":
-		return true
-	}
-	return false
 }
 
 // deferHold keeps x's hold open until the background response id is read

@@ -704,3 +704,26 @@ func (openAIDialect) billingCode(v string) (billing, known bool) {
 func (openAIDialect) billingStatus(s string) (billing, known bool) {
 	return false, false
 }
+
+// responseState reads a Responses API response object's id and status.
+func responseState(body []byte) (id, status string) {
+	var doc struct {
+		ID     string `json:"id"`
+		Object string `json:"object"`
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(body, &doc) != nil || doc.Object != "response" {
+		return "", ""
+	}
+	return doc.ID, doc.Status
+}
+
+// terminalResponse reports whether a response in status will change no
+// more.
+func terminalResponse(status string) bool {
+	switch status {
+	case "completed", "incomplete", "failed", "cancelled":
+		return true
+	}
+	return false
+}
