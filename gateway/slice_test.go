@@ -106,6 +106,9 @@ func sliceSetup(t *testing.T, upstream string, pol gateway.Policy) (*store.DB, *
 	p := &gateway.Proxy{Ledger: db, Keys: oneKey("sk-ant-api03-fake"), Tokens: db, Logf: t.Logf}
 	p.SetProviders(ps)
 	p.SetPolicy(pol)
+	// Settlements run after the answer: wait for them before the ledger
+	// closes (cleanups run last first).
+	t.Cleanup(p.Wait)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	return db, srv, secret
