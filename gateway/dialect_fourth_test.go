@@ -280,16 +280,14 @@ func TestFourthDialect(t *testing.T) {
 	// out cost $0.02; the worst case of 1,000 squawks is about $0.06.
 	price := Price{Provider: "parrot", Model: "macaw", Input: PerMillion(10), Output: PerMillion(50), MaxOutput: 4000}
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
 	p.SetProviders(map[string]Provider{
 		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL},
 		"openai": DefaultProviders()["openai"],
 	})
 	p.SetPrices(DefaultPrices().With([]Price{price}))
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	t.Cleanup(p.Wait)
+	srv := ServeForTest(t, p)
 
 	speak := func(path, key, body string) (*http.Response, string) {
 		t.Helper()
