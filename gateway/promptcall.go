@@ -168,12 +168,12 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(f)
 		return
 	}
-	inputs, err := PromptInputs(r.Header.Get("Content-Type"), body)
+	inputs, err := promptInputs(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		refuse(fail(http.StatusBadRequest, kindInvalid, err.Error()).blocked(ReasonRequest))
 		return
 	}
-	system, user, err := pr.Render(inputs)
+	system, user, err := pr.render(inputs)
 	release() // the rendered request is counted when the proxy reads it
 	if err != nil {
 		refuse(fail(http.StatusBadRequest, kindMissingInput, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRequest))
@@ -267,7 +267,7 @@ func result(pr Prompt, rec Record, text string) (PromptResult, *PromptError) {
 		return res, nil
 	}
 	out := []byte(strings.TrimSpace(text))
-	if err := ValidateJSON(pr.Schema, out); err != nil {
+	if err := validateJSON(pr.Schema, out); err != nil {
 		return res, &PromptError{Status: http.StatusBadGateway, Type: string(kindSchemaMismatch),
 			Message: "the model's output does not fit the prompt's schema: " + err.Error(), Output: text, ID: rec.ID}
 	}
