@@ -5,52 +5,28 @@
 //
 // Environment (set by e2e/aliases_test.go):
 //   SLUICE_URL    the one-time sign-in link
-// Optional:
-//   SLUICE_SCREENSHOTS  where screenshots go (default: tests/screenshots)
-//   CHROMIUM            the browser (default /usr/bin/chromium)
+// Optional: SLUICE_SCREENSHOTS, CHROMIUM (see browser.mjs)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, needs, shotsDir } from './browser.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const url = process.env.SLUICE_URL;
-const skip = url ? false : 'needs SLUICE_URL (the Go test sets it)';
-const shotsDir = process.env.SLUICE_SCREENSHOTS || path.join(here, 'screenshots');
+const skip = needs('SLUICE_URL');
 
-let context;
 let page;
-let profile;
-const pageErrors = [];
+let close;
+let pageErrors = [];
 
 before(async () => {
   if (skip) return;
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-aliases-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    viewport: { width: 1440, height: 1000 },
-    colorScheme: 'light',
-    timezoneId: 'UTC',
-    locale: 'en-US',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  fs.mkdirSync(shotsDir, { recursive: true });
+  ({ page, pageErrors, close } = await launch('aliases'));
   await page.goto(url);
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
 });
 
-after(async () => {
-  await context?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => close?.());
 
 function table() {
   return page.getByRole('table', { name: 'Aliases' });
