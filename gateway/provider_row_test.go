@@ -26,8 +26,8 @@ func TestProviderRow(t *testing.T) {
 	o.BaseURL = openai.URL + "/v1"
 	ps["openai"] = o
 
-	large := Price{Provider: "acme", Model: "acme-large", Input: PerMillion(2), CachedInput: PerMillion(1), Output: PerMillion(8), MaxOutput: 8000}
-	widget := Price{Provider: "acme", Model: "widget-1", Input: PerMillion(3), Output: PerMillion(9), MaxOutput: 8000}
+	large := Price{Provider: "acme", Model: "acme-large", Input: perMillion(2), CachedInput: perMillion(1), Output: perMillion(8), MaxOutput: 8000}
+	widget := Price{Provider: "acme", Model: "widget-1", Input: perMillion(3), Output: perMillion(9), MaxOutput: 8000}
 	l := &memLedger{}
 	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
 	p.SetProviders(ps)
