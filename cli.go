@@ -30,6 +30,10 @@ type cli struct {
 
 	data      string
 	upstreams upstreamFlag
+
+	// opened are the connections the command opened (connect), released
+	// when it returns (run).
+	opened []func() error
 }
 
 // flags returns a flag set with the flags every command takes.
@@ -94,28 +98,56 @@ func (c *cli) dataDir() (string, error) {
 	return app.DefaultDataDir()
 }
 
-// connect returns the API, through a running gateway if there is one.
-func (c *cli) connect() (app.API, func() error, error) {
+// connect returns the API, through a running gateway if there is one. It
+// stays open until the command returns.
+func (c *cli) connect() (app.API, error) {
 	dir, err := c.dataDir()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return app.Connect(dir, c.upstreams.m)
+	api, done, err := app.Connect(dir, c.upstreams.m)
+	if err != nil {
+		return nil, err
+	}
+	c.opened = append(c.opened, done)
+	return api, nil
+}
+
+// release closes what connect opened, last first.
+func (c *cli) release() {
+	for i := len(c.opened) - 1; i >= 0; i-- {
+		c.opened[i]()
+	}
+	c.opened = nil
 }
 
 // start parses args, with def as the subcommand when none is given, and
-// connects to the API; done releases what the connection opened.
-func (c *cli) start(fs *flag.FlagSet, args []string, def string) (pos []string, api app.API, done func() error, err error) {
+// connects to the API.
+func (c *cli) start(fs *flag.FlagSet, args []string, def string) (pos []string, api app.API, err error) {
 	if pos, err = parse(fs, args); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if len(pos) == 0 && def != "" {
 		pos = []string{def}
 	}
-	if api, done, err = c.connect(); err != nil {
-		return nil, nil, nil, err
+	if api, err = c.connect(); err != nil {
+		return nil, nil, err
 	}
-	return pos, api, done, nil
+	return pos, api, nil
+}
+
+// remove is the rm verb of a command that keeps named things: del removes
+// the one named in pos[1], and done, a format whose verbs all take that
+// name, says so. use is the verb's usage line.
+func (c *cli) remove(pos []string, use string, del func(context.Context, string) error, done string) error {
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
+	if err := del(c.ctx, pos[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, done, pos[1])
+	return nil
 }
 
 // upstreamFlag collects --upstream NAME=URL.
@@ -158,11 +190,10 @@ func (c *cli) serve(args []string) error {
 func (c *cli) key(args []string) error {
 	fs := c.flags("key")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, api, closeAPI, err := c.start(fs, args, "ls")
+	pos, api, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	need := func(n int, what string) error {
 		if len(pos) != n {
 			return fmt.Errorf("%w: sluice key %s", errUsage, what)
@@ -184,14 +215,7 @@ func (c *cli) key(args []string) error {
 		fmt.Fprintf(c.stdout, "stored the %s key %s in the keyring\n", pos[1], store.Mask(key))
 		return nil
 	case "rm", "remove", "delete":
-		if err := need(2, "rm PROVIDER"); err != nil {
-			return err
-		}
-		if err := api.DeleteKey(c.ctx, pos[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "removed the %s key\n", pos[1])
-		return nil
+		return c.remove(pos, "sluice key rm PROVIDER", api.DeleteKey, "removed the %s key\n")
 	case "test":
 		if err := need(2, "test PROVIDER"); err != nil {
 			return err
@@ -258,11 +282,10 @@ func (c *cli) token(args []string) error {
 	fs := c.flags("token")
 	asJSON := fs.Bool("json", false, "print JSON")
 	rpm := fs.Int("rpm", -1, "with new: cap the token's requests per minute (0: no cap)")
-	pos, api, closeAPI, err := c.start(fs, args, "ls")
+	pos, api, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	switch pos[0] {
 	case "new", "create", "add":
 		if len(pos) != 2 {
@@ -292,14 +315,7 @@ func (c *cli) token(args []string) error {
 		}
 		return c.setRPM(api, pos[1], n, c.stdout)
 	case "rm", "remove", "revoke", "delete":
-		if len(pos) != 2 {
-			return fmt.Errorf("%w: sluice token rm NAME", errUsage)
-		}
-		if err := api.DeleteToken(c.ctx, pos[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "revoked token %q\n", pos[1])
-		return nil
+		return c.remove(pos, "sluice token rm NAME", api.DeleteToken, "revoked token %q\n")
 	case "ls", "list":
 		ts, err := api.Tokens(c.ctx)
 		if err != nil {
@@ -368,11 +384,10 @@ func (c *cli) pause(args []string) error {
 	token := fs.String("token", "", "pause only this local token")
 	dur := fs.String("for", "", "end the pause by itself after this long (30m, 2h); default: until sluice resume")
 	cut := fs.Bool("cut", false, "cut the streams open now instead of letting them finish")
-	pos, api, closeAPI, err := c.start(fs, args, "")
+	pos, api, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: sluice pause [--token NAME] [--for 30m] [--cut]", errUsage)
 	}
@@ -402,11 +417,10 @@ func (c *cli) pause(args []string) error {
 func (c *cli) resume(args []string) error {
 	fs := c.flags("resume")
 	token := fs.String("token", "", "end only this token's pause")
-	pos, api, closeAPI, err := c.start(fs, args, "")
+	pos, api, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: sluice resume [--token NAME]", errUsage)
 	}
@@ -441,11 +455,10 @@ func (c *cli) resume(args []string) error {
 func (c *cli) loop(args []string) error {
 	fs := c.flags("loop")
 	dur := fs.String("for", "1h", "how long the allowance lasts")
-	pos, api, closeAPI, err := c.start(fs, args, "")
+	pos, api, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	if len(pos) != 2 || pos[0] != "allow" {
 		return fmt.Errorf("%w: sluice loop allow TOKEN [--for 1h]", errUsage)
 	}
@@ -467,11 +480,10 @@ func (c *cli) log(args []string) error {
 	asJSON := fs.Bool("json", false, "one JSON object per request per line")
 	follow := fs.Bool("follow", false, "keep printing requests as they finish")
 	fs.BoolVar(follow, "f", false, "same as --follow")
-	_, api, closeAPI, err := c.start(fs, args, "")
+	_, api, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	recs, err := api.Records(c.ctx, store.LogQuery{Limit: *n})
 	if err != nil {
 		return err
@@ -568,11 +580,10 @@ func (c *cli) spend(args []string) error {
 		}
 		from = t
 	}
-	api, closeAPI, err := c.connect()
+	api, err := c.connect()
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	rows, err := api.Spend(c.ctx, store.SpendQuery{Since: from, By: *by})
 	if err != nil {
 		return err
@@ -632,11 +643,10 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 func (c *cli) prices(args []string) error {
 	fs := c.flags("prices")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, api, closeAPI, err := c.start(fs, args, "ls")
+	pos, api, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	switch pos[0] {
 	case "ls", "list":
 		l, err := api.Prices(c.ctx)
@@ -835,11 +845,10 @@ func (c *cli) budget(args []string) error {
 	name := fs.String("name", "", "the budget's name (default: made from its scope and period)")
 	by := fs.String("by", "", "with raise: dollars to add")
 	dur := fs.String("for", "1h", "with raise: how long the raise lasts")
-	pos, api, closeAPI, err := c.start(fs, args, "ls")
+	pos, api, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	switch pos[0] {
 	case "set", "add":
 		if *limit == "" || *period == "" {
@@ -878,14 +887,7 @@ func (c *cli) budget(args []string) error {
 		fmt.Fprintf(c.stdout, "budget %q: %s per %s on %s\n", out.Name, out.Limit.Format(), out.Period, out.Scope())
 		return nil
 	case "rm", "remove", "delete":
-		if len(pos) != 2 {
-			return fmt.Errorf("%w: sluice budget rm NAME", errUsage)
-		}
-		if err := api.DeleteBudget(c.ctx, pos[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "removed budget %q\n", pos[1])
-		return nil
+		return c.remove(pos, "sluice budget rm NAME", api.DeleteBudget, "removed budget %q\n")
 	case "raise":
 		if len(pos) != 2 || *by == "" {
 			return fmt.Errorf("%w: sluice budget raise NAME --by USD [--for 1h]", errUsage)
@@ -983,11 +985,10 @@ func (c *cli) env(args []string) error {
 	token := os.Getenv("SLUICE_TOKEN")
 	note := ""
 	if !gateway.IsLocalToken(token) {
-		api, closeAPI, err := c.connect()
+		api, err := c.connect()
 		if err != nil {
 			return err
 		}
-		defer closeAPI()
 		n := *name
 		for i := 2; ; i++ {
 			token, err = api.NewToken(c.ctx, n)
@@ -1083,11 +1084,10 @@ func (c *cli) connectTool(args []string) error {
 	if _, err := app.ConnectRecipe(tool, "http://"+app.DefaultAddr, app.TokenPlaceholder); err != nil {
 		return err
 	}
-	api, closeAPI, err := c.connect()
+	api, err := c.connect()
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	res, err := api.Connect(c.ctx, tool, true, *model)
 	if err != nil {
 		return err
@@ -1128,11 +1128,10 @@ func writeJSON(w io.Writer, v any) error {
 func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
 
 func (c *cli) loginLink(args []string) error {
-	_, api, closeAPI, err := c.start(c.flags("login"), args, "")
+	_, api, err := c.start(c.flags("login"), args, "")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	link, err := api.Login(c.ctx)
 	if err != nil {
 		return err
@@ -1145,11 +1144,10 @@ func (c *cli) settings(args []string) error {
 	fs := c.flags("settings")
 	asJSON := fs.Bool("json", false, "print JSON")
 	allowKeyTo := fs.String("allow-key-to", "", "with set upstream.NAME: confirm that provider keys may go to this host (host or host:port)")
-	pos, api, closeAPI, err := c.start(fs, args, "")
+	pos, api, err := c.start(fs, args, "")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	set, err := api.Settings(c.ctx)
 	if err != nil {
 		return err

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
 )
 
 const aliasUsage = "sluice alias set NAME TARGET [--fallback TARGET ...] [--over-soft TARGET] | ls [--json] | rm NAME"
@@ -29,17 +31,20 @@ func (c *cli) alias(args []string) error {
 	var fallbacks listFlag
 	fs.Var(&fallbacks, "fallback", "with set: a target tried when the ones before it fail before their first byte (429, 5xx, no connection, a timeout); repeatable, tried in order")
 	overSoft := fs.String("over-soft", "", "with set: the target used instead once a budget that applies is past its soft threshold")
-	pos, api, closeAPI, err := c.start(fs, args, "ls")
+	pos, api, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	switch pos[0] {
 	case "set", "add":
 		if len(pos) != 3 {
 			return fmt.Errorf("%w: sluice alias set NAME TARGET [--fallback TARGET ...] [--over-soft TARGET] (TARGET: provider/model, such as openai/gpt-5-mini, or a model the price table knows)", errUsage)
 		}
 		a, err := api.PutAlias(c.ctx, gateway.Alias{Name: pos[1], Target: pos[2], Fallbacks: fallbacks, OverSoft: *overSoft})
+		var clash *store.AliasCaseError
+		if errors.As(err, &clash) {
+			return fmt.Errorf("%w (sluice alias rm %s)", err, clash.Existing)
+		}
 		if err != nil {
 			return err
 		}
@@ -49,14 +54,7 @@ func (c *cli) alias(args []string) error {
 		}
 		return nil
 	case "rm", "remove", "delete":
-		if len(pos) != 2 {
-			return fmt.Errorf("%w: sluice alias rm NAME", errUsage)
-		}
-		if err := api.DeleteAlias(c.ctx, pos[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "removed alias %s\n", pos[1])
-		return nil
+		return c.remove(pos, "sluice alias rm NAME", api.DeleteAlias, "removed alias %s\n")
 	case "ls", "list":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: sluice alias ls [--json]", errUsage)

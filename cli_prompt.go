@@ -31,11 +31,10 @@ func (c *cli) prompt(args []string) error {
 	to := fs.Int("to", 0, "with rollback: the version to restore (default: the one before the current)")
 	var vars varsFlag
 	fs.Var(&vars, "var", "with run: an input, K=V (repeatable); stdin gives the input \"text\"")
-	pos, api, closeAPI, err := c.start(fs, args, "ls")
+	pos, api, err := c.start(fs, args, "ls")
 	if err != nil {
 		return err
 	}
-	defer closeAPI()
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	need := func(n int, what string) error {
@@ -157,14 +156,7 @@ func (c *cli) prompt(args []string) error {
 		}
 		return nil
 	case "rm", "remove", "delete":
-		if err := need(2, "rm NAME"); err != nil {
-			return err
-		}
-		if err := api.DeletePrompt(c.ctx, pos[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "removed prompt %s (its versions are kept: `sluice prompt rollback %s` restores it)\n", pos[1], pos[1])
-		return nil
+		return c.remove(pos, "sluice prompt rm NAME", api.DeletePrompt, "removed prompt %[1]s (its versions are kept: `sluice prompt rollback %[1]s` restores it)\n")
 	case "rollback":
 		if err := need(2, "rollback NAME [--to N]"); err != nil {
 			return err

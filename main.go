@@ -54,11 +54,18 @@ var errUsage = errors.New("usage")
 // printed it: the program then exits with status 0.
 var errHelp = errors.New("help requested")
 
-// commands are the subcommands; anything else is the desktop app's flags.
-var commands = map[string]bool{"serve": true, "login": true, "settings": true, "key": true, "keys": true,
-	"token": true, "tokens": true, "log": true, "spend": true, "prices": true, "price": true, "budget": true,
-	"budgets": true, "env": true, "connect": true, "help": true, "version": true, "prompt": true, "prompts": true,
-	"pause": true, "resume": true, "loop": true, "alias": true, "aliases": true}
+// commands are the subcommands, by every name they answer to; anything
+// else is the desktop app's flags.
+var commands = map[string]func(*cli, []string) error{
+	"serve": (*cli).serve, "login": (*cli).loginLink, "settings": (*cli).settings,
+	"key": (*cli).key, "keys": (*cli).key, "token": (*cli).token, "tokens": (*cli).token,
+	"log": (*cli).log, "spend": (*cli).spend, "prices": (*cli).prices, "price": (*cli).prices,
+	"budget": (*cli).budget, "budgets": (*cli).budget, "env": (*cli).env, "connect": (*cli).connectTool,
+	"prompt": (*cli).prompt, "prompts": (*cli).prompt, "alias": (*cli).alias, "aliases": (*cli).alias,
+	"pause": (*cli).pause, "resume": (*cli).resume, "loop": (*cli).loop,
+	"help": (*cli).help, "-h": (*cli).help, "--help": (*cli).help,
+	"version": (*cli).version, "--version": (*cli).version,
+}
 
 // valueFlags are the flags every command takes that are followed by a
 // value.
@@ -74,7 +81,7 @@ func commandFirst(args []string) []string {
 		case valueFlags[a]:
 			i++ // skip its value
 		case strings.HasPrefix(a, "-"):
-		case commands[a]:
+		case commands[a] != nil:
 			if i == 0 {
 				return args
 			}
@@ -109,8 +116,7 @@ func limitMemory() {
 }
 
 func (c *cli) run(args []string) error {
-	stdout := c.stdout
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && commands[args[0]] == nil {
 		limitMemory()
 		return c.desktop(args)
 	}
@@ -118,46 +124,17 @@ func (c *cli) run(args []string) error {
 	if cmd == "serve" {
 		limitMemory()
 	}
-	switch cmd {
-	case "login":
-		return c.loginLink(args)
-	case "settings":
-		return c.settings(args)
-	case "serve":
-		return c.serve(args)
-	case "key", "keys":
-		return c.key(args)
-	case "token", "tokens":
-		return c.token(args)
-	case "log":
-		return c.log(args)
-	case "spend":
-		return c.spend(args)
-	case "prices", "price":
-		return c.prices(args)
-	case "budget", "budgets":
-		return c.budget(args)
-	case "env":
-		return c.env(args)
-	case "prompt", "prompts":
-		return c.prompt(args)
-	case "alias", "aliases":
-		return c.alias(args)
-	case "connect":
-		return c.connectTool(args)
-	case "pause":
-		return c.pause(args)
-	case "resume":
-		return c.resume(args)
-	case "loop":
-		return c.loop(args)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	case "version", "--version":
-		return c.version(args)
+	if run := commands[cmd]; run != nil {
+		defer c.release()
+		return run(c, args)
 	}
 	return fmt.Errorf("%w: unknown command %q (see sluice help)", errUsage, cmd)
+}
+
+// help prints the usage text.
+func (c *cli) help(args []string) error {
+	fmt.Fprint(c.stdout, usage)
+	return nil
 }
 
 const usage = `Sluice: a local AI gateway that meters and budgets every call your SDKs make.

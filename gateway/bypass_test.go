@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -222,11 +221,7 @@ type catalogueRig struct {
 
 func newCatalogueRig(t *testing.T, budget bool, budgetModel string, configure func(*gateway.Proxy)) *catalogueRig {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	if budget {
 		// One picodollar: every hold of a priced request is refused.
 		if _, err := db.PutBudget(gateway.Budget{Name: "tiny", Limit: 1, Period: gateway.PeriodTotal, Model: budgetModel}); err != nil {
@@ -238,20 +233,15 @@ func newCatalogueRig(t *testing.T, budget bool, budgetModel string, configure fu
 		t.Fatal(err)
 	}
 	up := newFakeProviders(t)
-	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{
-		"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL, "xai": up.URL + "/v1",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateway.Proxy{Ledger: db, Tokens: db, Logf: t.Logf,
+	p := &gateway.Proxy{Ledger: db, Tokens: db,
 		Keys: fixedKeys{"openai": upOpenAIKey, "anthropic": upAnthropicKey, "gemini": upGeminiKey, "xai": "xai-upstreamFake"}}
-	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{
+		"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL, "xai": up.URL + "/v1",
+	}))
 	if configure != nil {
 		configure(p)
 	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	srv := gateway.ServeForTest(t, p)
 	return &catalogueRig{db: db, proxy: p, srv: srv, up: up, token: token}
 }
 

@@ -244,8 +244,14 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 			Bird   string `json:"bird"`
 			Stream bool   `json:"stream"`
 			Cut    bool   `json:"cut"`
+			Broke  bool   `json:"broke"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)
+		if req.Broke {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"fault":{"status":400,"kind":"hungry","why":"No more crackers on this account"}}`)
+			return
+		}
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"bird":%q,"words":"polly","heard":1000,"said":200}`, req.Bird)
@@ -272,18 +278,16 @@ func TestFourthDialect(t *testing.T) {
 
 	// $10 a million input tokens, $50 a million output: 1,000 in and 200
 	// out cost $0.02; the worst case of 1,000 squawks is about $0.06.
-	price := Price{Provider: "parrot", Model: "macaw", Input: PerMillion(10), Output: PerMillion(50), MaxOutput: 4000}
+	price := Price{Provider: "parrot", Model: "macaw", Input: perMillion(10), Output: perMillion(50), MaxOutput: 4000}
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
 	p.SetProviders(map[string]Provider{
 		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL},
 		"openai": DefaultProviders()["openai"],
 	})
 	p.SetPrices(DefaultPrices().With([]Price{price}))
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	t.Cleanup(p.Wait)
+	srv := ServeForTest(t, p)
 
 	speak := func(path, key, body string) (*http.Response, string) {
 		t.Helper()
@@ -346,6 +350,17 @@ func TestFourthDialect(t *testing.T) {
 	}
 	if r := recs[3]; r.Outcome != OutcomeCut || r.OutputTokens != 300 {
 		t.Errorf("cut stream record %+v: want cut, 300 out", r)
+	}
+
+	// An upstream error in the parrot's words for an account that cannot
+	// pay is told apart from other errors.
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":10,"broke":true}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "crackers") {
+		t.Fatalf("broke = %d %s, want the upstream's 400", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if len(recs) != 5 || recs[4].Outcome != OutcomeBilling || recs[4].Cost != 0 {
+		t.Fatalf("records %+v: want the fifth a billing error, charged nothing", recs)
 	}
 
 	// Refused by the budget: 402 in the parrot's error shape, with the
@@ -425,10 +440,19 @@ func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
 // part: parrot has no image or document parts.
 func (parrotDialect) part(string, map[string]any, *inputScan) {}
 
-func (parrotDialect) billingCode(v string) (billing, known bool) {
-	return false, false
-}
+var parrotInfo = dialectInfo{billingWords: []string{"no more crackers"}}
 
-func (parrotDialect) billingStatus(s string) (billing, known bool) {
-	return false, false
+func (parrotDialect) info() *dialectInfo { return &parrotInfo }
+
+func (parrotDialect) errorOf(body []byte) (apiError, bool) {
+	var f struct {
+		Fault *struct {
+			Kind string `json:"kind"`
+			Why  string `json:"why"`
+		} `json:"fault"`
+	}
+	if json.Unmarshal(body, &f) != nil || f.Fault == nil {
+		return apiError{}, false
+	}
+	return apiError{Type: f.Fault.Kind, Message: f.Fault.Why}, true
 }

@@ -118,31 +118,22 @@ func newFallbackRig(t *testing.T, fault string, configure func(*gateway.Proxy)) 
 	}))
 	t.Cleanup(back.Close)
 
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	g.db = db
+	var err error
 	if g.token, err = db.NewToken("agent"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-4o-mini", Fallbacks: []string{"mistral/mistral-small-latest"}}); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"openai": primary.URL + "/v1", "mistral": back.URL + "/v1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-openai-key", "mistral": "mistral-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
-	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(primary.URL), gateway.HostOf(back.URL)}))
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-openai-key", "mistral": "mistral-key"}, Tokens: db, Aliases: db}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"openai": primary.URL + "/v1", "mistral": back.URL + "/v1"}))
 	if configure != nil {
 		configure(p)
 	}
 	g.proxy = p
-	t.Cleanup(p.Wait)
-	g.srv = httptest.NewServer(p)
-	t.Cleanup(g.srv.Close)
+	g.srv = gateway.ServeForTest(t, p)
 	return g
 }
 
@@ -403,21 +394,14 @@ func TestNoFallbackAfterFirstByteAnthropic(t *testing.T) {
 		conn.Close()
 	}))
 	t.Cleanup(up.Close)
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	token, _ := db.NewToken("claude-code")
 	if _, err := db.PutAlias(gateway.Alias{Name: "claude-haiku-4-5-20251001", Target: "anthropic/claude-haiku-4-5", Fallbacks: []string{"anthropic/claude-sonnet-4-5"}}); err != nil {
 		t.Fatal(err)
 	}
-	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": up.URL})
-	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
-	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
-	t.Cleanup(p.Wait)
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key"}, Tokens: db, Aliases: db}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"anthropic": up.URL}))
+	srv := gateway.ServeForTest(t, p)
 
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(`{"model":"claude-haiku-4-5-20251001","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Title this."}]}`))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -476,23 +460,16 @@ func TestAliasInGeminiPath(t *testing.T) {
 		w.Write(chatAnswer)
 	}))
 	t.Cleanup(up.Close)
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	token, _ := db.NewToken("script")
 	for _, a := range []gateway.Alias{{Name: "quick", Target: "gemini/gemini-2.5-flash"}, {Name: "other", Target: "openai/gpt-4o-mini"}} {
 		if _, err := db.PutAlias(a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"gemini": up.URL, "openai": up.URL + "/v1"})
-	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"gemini": "AIza-key", "openai": "sk-openai-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
-	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
-	t.Cleanup(p.Wait)
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"gemini": "AIza-key", "openai": "sk-openai-key"}, Tokens: db, Aliases: db}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"gemini": up.URL, "openai": up.URL + "/v1"}))
+	srv := gateway.ServeForTest(t, p)
 
 	for _, tc := range []struct{ alias, provider, model, path string }{
 		{"quick", "gemini", "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:generateContent"},
@@ -596,19 +573,12 @@ func TestFallbackAcrossFormats(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	token, _ := db.NewToken("claude-code")
-	ps, _ := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": up.URL, "openai": up.URL + "/v1"})
-	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key", "openai": "sk-openai-key"}, Tokens: db, Aliases: db, Logf: t.Logf}
-	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"anthropic": "sk-ant-key", "openai": "sk-openai-key"}, Tokens: db, Aliases: db}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"anthropic": up.URL, "openai": up.URL + "/v1"}))
 	p.SetPolicy(gateway.Policy{Loop: gateway.LoopPolicy{Off: true}})
-	t.Cleanup(p.Wait)
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	srv := gateway.ServeForTest(t, p)
 
 	n := 0
 	for _, tc := range []struct {

@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,11 +49,7 @@ type rig struct {
 // it serves.
 func newRig(t *testing.T, up *httptest.Server, limit gateway.Money, configure func(*gateway.Proxy)) *rig {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	if limit > 0 {
 		if _, err := db.PutBudget(gateway.Budget{Name: "small", Limit: limit, Period: gateway.PeriodTotal}); err != nil {
 			t.Fatal(err)
@@ -64,12 +59,8 @@ func newRig(t *testing.T, up *httptest.Server, limit gateway.Money, configure fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"openai": up.URL + "/v1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-upstream-key"}, Tokens: db, Logf: t.Logf}
-	p.SetProviders(gateway.Confirm(ps, []string{gateway.HostOf(up.URL)}))
+	p := &gateway.Proxy{Ledger: db, Keys: fixedKeys{"openai": "sk-upstream-key"}, Tokens: db}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"openai": up.URL + "/v1"}))
 	// These tests fire hundreds of requests that differ only in their
 	// user field, which loop detection sets aside: it would stop them
 	// (runaway_test.go tests it).
@@ -77,9 +68,7 @@ func newRig(t *testing.T, up *httptest.Server, limit gateway.Money, configure fu
 	if configure != nil {
 		configure(p)
 	}
-	t.Cleanup(p.Wait) // after the server has closed, before the ledger
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	srv := gateway.ServeForTest(t, p)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &rig{db: db, proxy: p, srv: srv, token: token, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}

@@ -170,21 +170,10 @@ func fakeOpenAI(t *testing.T, seen *upstreamSeen) *httptest.Server {
 
 func newTestProxy(t *testing.T, l Ledger, upstreams map[string]string) (*Proxy, *httptest.Server) {
 	t.Helper()
-	ps, err := WithUpstreams(DefaultProviders(), upstreams)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &Proxy{Ledger: l, Keys: mapKeys{"openai": "sk-real-openai", "mistral": "mistral-real", "anthropic": "sk-ant-real", "gemini": "AIza-real"},
-		Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
-	var hosts []string
-	for _, u := range upstreams {
-		hosts = append(hosts, HostOf(u))
-	}
-	p.SetProviders(Confirm(ps, hosts))
-	t.Cleanup(p.Wait) // after the server has closed
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	return p, srv
+		Tokens: mapTokens{testToken: "laptop"}}
+	p.SetProviders(ConfirmedUpstreams(t, upstreams))
+	return p, ServeForTest(t, p)
 }
 
 func post(t *testing.T, url string, hdr map[string]string, body string) (*http.Response, string) {
@@ -628,8 +617,7 @@ func TestCheckKey(t *testing.T) {
 		io.WriteString(w, `{"data":[]}`)
 	}))
 	defer up.Close()
-	ps, _ := WithUpstreams(DefaultProviders(), map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
-	ps = Confirm(ps, []string{HostOf(up.URL)})
+	ps := ConfirmedUpstreams(t, map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
 	for _, name := range []string{"openai", "anthropic", "gemini"} {
 		for _, key := range []string{"good", "bad"} {
 			c, err := CheckKey(context.Background(), nil, ps[name], key)

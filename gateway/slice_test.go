@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -86,11 +85,7 @@ func claudeCodeBody() string {
 // sliceSetup runs a proxy on a fresh ledger with a $1 total budget.
 func sliceSetup(t *testing.T, upstream string, pol gateway.Policy) (*store.DB, *httptest.Server, string) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openLedger(t)
 	if _, err := db.PutBudget(gateway.Budget{Name: "one-dollar", Limit: gateway.Dollar, Period: gateway.PeriodTotal}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,19 +93,10 @@ func sliceSetup(t *testing.T, upstream string, pol gateway.Policy) (*store.DB, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := gateway.WithUpstreams(gateway.DefaultProviders(), map[string]string{"anthropic": upstream})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps = gateway.Confirm(ps, []string{gateway.HostOf(upstream)})
-	p := &gateway.Proxy{Ledger: db, Keys: oneKey("sk-ant-api03-fake"), Tokens: db, Logf: t.Logf}
-	p.SetProviders(ps)
+	p := &gateway.Proxy{Ledger: db, Keys: oneKey("sk-ant-api03-fake"), Tokens: db}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"anthropic": upstream}))
 	p.SetPolicy(pol)
-	// Settlements run after the answer: wait for them before the ledger
-	// closes (cleanups run last first).
-	t.Cleanup(p.Wait)
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	srv := gateway.ServeForTest(t, p)
 	return db, srv, secret
 }
 

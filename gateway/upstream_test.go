@@ -57,10 +57,9 @@ func TestUnconfirmedUpstreamGetsNoKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &Proxy{Ledger: &memLedger{}, Keys: mapKeys{"openai": "sk-real-openai", "mistral": "mistral-real"},
-		Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+		Tokens: mapTokens{testToken: "laptop"}}
 	p.SetProviders(ps)
-	srv := httptest.NewServer(p)
-	defer srv.Close()
+	srv := ServeForTest(t, p)
 	chat := func(model string) string {
 		return `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
 	}
