@@ -40,7 +40,7 @@ type API interface {
 	// UpdatePrices makes a genai-prices or LiteLLM table the one in
 	// force, over the embedded table: from data when it is given (read
 	// from source, a file), else fetched from the URL source
-	// (DefaultPricesURL when empty). The table it replaces is kept for
+	// (defaultPricesURL when empty). The table it replaces is kept for
 	// RollbackPrices.
 	UpdatePrices(ctx context.Context, source string, data []byte) (PriceUpdate, error)
 	// RollbackPrices puts back the table in force before the last update.
@@ -355,7 +355,7 @@ func (s *Service) connectModel(tool, target string) (*ConnectModel, error) {
 	target = strings.TrimSpace(target)
 	// The tool must be one whose recipe can choose its model, before an
 	// alias is set for it.
-	r, err := ConnectModelRecipe(tool, "http://"+DefaultAddr, TokenPlaceholder, &ConnectModel{Alias: "x", Target: target})
+	r, err := connectModelRecipe(tool, "http://"+DefaultAddr, TokenPlaceholder, &ConnectModel{Alias: "x", Target: target})
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (s *Service) connectModel(tool, target string) (*ConnectModel, error) {
 // connect makes tool's recipe for a gateway at base, with a new token named
 // after the tool when makeToken is set, running on m when it is not nil.
 func connect(ctx context.Context, api API, base, tool string, makeToken bool, m *ConnectModel) (ConnectResult, error) {
-	r, err := ConnectModelRecipe(tool, base, TokenPlaceholder, m)
+	r, err := connectModelRecipe(tool, base, TokenPlaceholder, m)
 	if err != nil {
 		return ConnectResult{}, err
 	}
@@ -418,7 +418,7 @@ func connect(ctx context.Context, api API, base, tool string, makeToken bool, m 
 				return ConnectResult{}, err
 			}
 			res.TokenName = name
-			if r, err = ConnectModelRecipe(tool, base, secret, m); err != nil {
+			if r, err = connectModelRecipe(tool, base, secret, m); err != nil {
 				return ConnectResult{}, err
 			}
 			break

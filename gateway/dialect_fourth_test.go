@@ -278,7 +278,7 @@ func TestFourthDialect(t *testing.T) {
 
 	// $10 a million input tokens, $50 a million output: 1,000 in and 200
 	// out cost $0.02; the worst case of 1,000 squawks is about $0.06.
-	price := Price{Provider: "parrot", Model: "macaw", Input: PerMillion(10), Output: PerMillion(50), MaxOutput: 4000}
+	price := Price{Provider: "parrot", Model: "macaw", Input: perMillion(10), Output: perMillion(50), MaxOutput: 4000}
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
 	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)

@@ -90,8 +90,8 @@ func (p Pause) Active(now time.Time) bool {
 	return p.Until.IsZero() || now.Before(p.Until)
 }
 
-// Covers reports whether p stops a request made with token.
-func (p Pause) Covers(token string) bool { return p.Token == "" || p.Token == token }
+// covers reports whether p stops a request made with token.
+func (p Pause) covers(token string) bool { return p.Token == "" || p.Token == token }
 
 // guard is the runaway guard's memory: recent requests by fingerprint,
 // recent admissions by token, and the streams open now. Safe for
@@ -127,7 +127,7 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 	pol := p.Policy()
 	token := x.rec.Token
 	for _, pa := range pol.Pauses {
-		if pa.Active(now) && pa.Covers(token) {
+		if pa.Active(now) && pa.covers(token) {
 			return fail(http.StatusPaymentRequired, kindPaused, pauseMessage(pa, token)).refused(ReasonPause).with("X-Sluice-Paused", "true")
 		}
 	}
@@ -143,7 +143,7 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 		if wait := g.admitRPM(token, now, limit); wait > 0 {
 			secs := int(wait.Seconds() + 0.999)
 			msg := fmt.Sprintf("Sluice caps token %q at %d requests a minute, and it has sent %d in the last minute; the next fits in %ds. Change the cap with `sluice token rpm %s N` (0 removes it).",
-				token, limit, limit, secs, ShellQuote(token))
+				token, limit, limit, secs, shellQuote(token))
 			return fail(http.StatusTooManyRequests, kindRateLimit, msg).refused(ReasonRPM).with("Retry-After", strconv.Itoa(secs))
 		}
 	}
@@ -164,7 +164,7 @@ func pauseMessage(pa Pause, token string) string {
 	}
 	fmt.Fprintf(&b, " (paused since %s). Nothing was sent upstream. Resume with `sluice resume", pa.Since.Local().Format("15:04:05"))
 	if pa.Token != "" {
-		b.WriteString(" --token " + ShellQuote(pa.Token))
+		b.WriteString(" --token " + shellQuote(pa.Token))
 	}
 	b.WriteString("` or the Resume button in Sluice's window.")
 	return b.String()
@@ -183,7 +183,7 @@ func loopMessage(token, provider, model, path, desc string, fp [32]byte, n int, 
 	fmt.Fprintf(&b, "; fingerprint %s) %d times since %s, more than the %d allowed in %s. Nothing was sent upstream.",
 		hex.EncodeToString(fp[:4]), n, first.Local().Format("15:04:05"), lp.limit(), lp.window())
 	if token != "" {
-		fmt.Fprintf(&b, " If the repeats are meant, allow them for an hour with `sluice loop allow %s`,", ShellQuote(token))
+		fmt.Fprintf(&b, " If the repeats are meant, allow them for an hour with `sluice loop allow %s`,", shellQuote(token))
 	} else {
 		b.WriteString(" If the repeats are meant,")
 	}
