@@ -533,7 +533,7 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 		return store.Settings{}, err
 	}
 	if set.StartAtLogin && s.Autostart == nil {
-		return store.Settings{}, &apiError{http.StatusBadRequest, "invalid", ErrNoAutostart.Error() + " on this system"}
+		return store.Settings{}, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: ErrNoAutostart.Error() + " on this system"}
 	}
 	if err := s.DB.PutSettings(set); err != nil {
 		return store.Settings{}, err
@@ -558,7 +558,7 @@ func (s *Service) startAtLogin(on bool) error {
 		err = s.Autostart.Enable()
 	}
 	if errors.Is(err, ErrNoAutostart) {
-		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	}
 	return err
 }
@@ -616,7 +616,7 @@ func (s *Service) knownToken(name string) error {
 
 func (s *Service) Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error) {
 	if d < 0 {
-		return gateway.Pause{}, &apiError{http.StatusBadRequest, "invalid", "a pause cannot last a negative time"}
+		return gateway.Pause{}, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: "a pause cannot last a negative time"}
 	}
 	if token != "" {
 		if err := s.knownToken(token); err != nil {
@@ -688,7 +688,7 @@ func (s *Service) Resume(ctx context.Context, token string) ([]gateway.Pause, er
 
 func (s *Service) AllowLoop(ctx context.Context, token string, d time.Duration) (time.Time, error) {
 	if d <= 0 {
-		return time.Time{}, &apiError{http.StatusBadRequest, "invalid", "an allowance must last some time"}
+		return time.Time{}, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: "an allowance must last some time"}
 	}
 	if err := s.knownToken(token); err != nil {
 		return time.Time{}, err

@@ -186,7 +186,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if !g.browserOK(r) {
-		writeAPIError(w, &apiError{http.StatusUnauthorized, "unauthorized", "sign in to Sluice first"})
+		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "sign in to Sluice first"})
 		return
 	}
 	if ss, ok := g.sessions.find(r, sessionCookie(g.Addr)); ok {
@@ -249,7 +249,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 	q := r.URL.Query()
 	format := q.Get("format")
 	if format != "csv" && format != "jsonl" {
-		writeAPIError(w, &apiError{http.StatusBadRequest, "invalid", "format is csv or jsonl"})
+		writeAPIError(w, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: "format is csv or jsonl"})
 		return
 	}
 	lq := store.LogQuery{Limit: 1_000_000, Provider: q.Get("provider"), Model: q.Get("model"), Token: q.Get("token"), Outcome: gateway.Outcome(q.Get("outcome")),

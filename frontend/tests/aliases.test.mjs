@@ -82,6 +82,14 @@ test('the gateway refuses a target it cannot reach and a loop, in the dialog', {
   await dlg.waitFor({ state: 'detached' });
   await table().locator('tbody tr[data-alias="bg"]').waitFor();
 
+  // A name that differs from bg's only in case: the store's refusal, with
+  // the page's own words for what to do, never the CLI's.
+  dlg = await newAlias({ name: 'BG', target: 'openai/gpt-5' });
+  const clash = await dlg.getByRole('alert').getByText('alias bg exists, and BG is the same name in other letters').innerText();
+  assert.match(clash, /Edit “bg” in the list, or use its Remove button\./);
+  assert.doesNotMatch(clash, /sluice alias/);
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+
   // Pointing the first alias back at bg would loop.
   await page.getByRole('button', { name: 'Edit claude-haiku-4-5-20251001' }).click();
   const edit = page.getByRole('dialog', { name: 'Edit alias “claude-haiku-4-5-20251001”' });
