@@ -92,15 +92,16 @@ const requestOverhead = 256
 var errBadBody = errors.New("request body is not a JSON object")
 
 // inspectRequest reads what a request body of dialect d on route rt says
-// about its model, streaming and worst-case token counts. A body that is
-// not a well-formed JSON object is an error wrapping errBadBody.
-func inspectRequest(d dialect, rt route, body []byte) (requestInfo, error) {
+// about its model, streaming and worst-case token counts, looking for the
+// content parts of each of ds, the formats served (partReaders). A body
+// that is not a well-formed JSON object is an error wrapping errBadBody.
+func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return requestInfo{}, err
 	}
 	info, s := d.inspect(rt, obj)
-	s.walk(obj, partReaders(d))
+	s.walk(obj, partReaders(ds, d))
 	info.Choices = min(max(info.Choices, 1), maxChoices)
 
 	bound := int64(len(body)) - s.binary
@@ -229,16 +230,17 @@ func (s *inputScan) walk(v any, ds []dialect) {
 }
 
 // partReaders are the formats whose content parts a body of format d is
-// scanned for: every built-in one, and d. A provider's compatible endpoint
-// may take another format's parts, and a part missed is a document or an
-// image held as text, so every spelling is looked for.
-func partReaders(d dialect) []dialect {
-	for _, b := range builtinDialects {
+// scanned for: every one of ds, the formats served, and d. A provider's
+// compatible endpoint may take another format's parts, and a part missed
+// is a document or an image held as text, so every spelling is looked
+// for.
+func partReaders(ds []dialect, d dialect) []dialect {
+	for _, b := range ds {
 		if b == d {
-			return builtinDialects
+			return ds
 		}
 	}
-	return append(slices.Clip(builtinDialects), d)
+	return append(slices.Clip(ds), d)
 }
 
 // dropDataURL discounts a data: URL, given as a string or as {"url":...}.

@@ -181,7 +181,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // call sends the rendered prompt through the proxy and answers the caller.
 func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, system, user string, stream bool, cred string) {
 	p := ps.Proxy
-	preq, err := providerRequest(pr, system, user, stream, p.providerTable(), p.Prices())
+	preq, err := providerRequest(p.dialectList(), pr, system, user, stream, p.providerTable(), p.Prices())
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: string(kindInvalid), Message: "prompt " + pr.Name + ": " + err.Error()})
 		return
@@ -369,14 +369,15 @@ type promptRequest struct {
 }
 
 // providerRequest builds the provider's own request for a rendered
-// prompt. The model chooses the provider as on a plain /v1 route.
-func providerRequest(pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
+// prompt, in its format among ds. The model chooses the provider as on a
+// plain /v1 route.
+func providerRequest(ds []dialect, pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
 	provName, model := routeModel(pr.Model, openAIDialect{}, providers, prices)
 	prov, ok := providers[provName]
 	if !ok {
 		return promptRequest{}, fmt.Errorf("model %q: no provider %q", pr.Model, provName)
 	}
-	d, ok := dialectNamed(builtinDialects, prov.Dialect).(promptDialect)
+	d, ok := dialectNamed(ds, prov.Dialect).(promptDialect)
 	if !ok {
 		return promptRequest{}, fmt.Errorf("provider %s speaks no API a prompt can use", prov.Name)
 	}
