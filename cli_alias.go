@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/sluicehq/sluice/gateway"
+	"github.com/sluicehq/sluice/store"
 )
 
 const aliasUsage = "sluice alias set NAME TARGET [--fallback TARGET ...] [--over-soft TARGET] | ls [--json] | rm NAME"
@@ -39,6 +41,10 @@ func (c *cli) alias(args []string) error {
 			return fmt.Errorf("%w: sluice alias set NAME TARGET [--fallback TARGET ...] [--over-soft TARGET] (TARGET: provider/model, such as openai/gpt-5-mini, or a model the price table knows)", errUsage)
 		}
 		a, err := api.PutAlias(c.ctx, gateway.Alias{Name: pos[1], Target: pos[2], Fallbacks: fallbacks, OverSoft: *overSoft})
+		var clash *store.AliasCaseError
+		if errors.As(err, &clash) {
+			return fmt.Errorf("%w (sluice alias rm %s)", err, clash.Existing)
+		}
 		if err != nil {
 			return err
 		}

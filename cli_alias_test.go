@@ -35,6 +35,7 @@ func TestCLIAlias(t *testing.T) {
 		{[]string{"set", "claude-haiku-4-5-20251001", "bg"}, "aliases would loop: claude-haiku-4-5-20251001 → bg → claude-haiku-4-5-20251001"},
 		{[]string{"set", "x", "openai/gpt-5", "--fallback", "openai/gpt-5"}, "names openai/gpt-5 twice"},
 		{[]string{"rm", "nosuch"}, "not found"},
+		{[]string{"set", "BG", "openai/gpt-5"}, "alias bg exists, and BG is the same name in other letters: change it as bg, or remove it first (sluice alias rm bg)"},
 	} {
 		_, _, err := sluice(t, "", append(append([]string{"alias"}, tc.args...), "--data", dir)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

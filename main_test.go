@@ -124,6 +124,12 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 	if _, _, err := sluice(t, "", "alias", "set", "slow", "gtp-5", "--data", dir); err == nil || !strings.Contains(err.Error(), "write it as provider/model") {
 		t.Errorf("alias set with a typo through the gateway = %v, want the gateway's refusal", err)
 	}
+	// A name that differs only in case comes back over the socket as the
+	// store's typed refusal, and the CLI adds its own command.
+	if _, _, err := sluice(t, "", "alias", "set", "FAST", "gpt-5", "--data", dir); err == nil ||
+		!strings.HasSuffix(err.Error(), "alias fast exists, and FAST is the same name in other letters: change it as fast, or remove it first (sluice alias rm fast)") {
+		t.Errorf("alias set FAST through the gateway = %v, want the case refusal with the CLI's command", err)
+	}
 	if out, _, err := sluice(t, "", "alias", "ls", "--data", dir); err != nil || !strings.Contains(out, "fast") || strings.Contains(out, "slow") {
 		t.Errorf("alias ls through the gateway = %q, %v", out, err)
 	}

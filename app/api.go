@@ -55,7 +55,7 @@ func (a pauseArgs) duration() (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(a.For)
 	if err != nil {
-		return 0, &apiError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duration %q: %v", a.For, err)}
+		return 0, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf("duration %q: %v", a.For, err)}
 	}
 	return d, nil
 }
@@ -101,7 +101,7 @@ func call[In, Out any](f func(API, context.Context, In) (Out, error)) method {
 		var in In
 		if len(arg) > 0 && string(arg) != "null" {
 			if err := json.Unmarshal(arg, &in); err != nil {
-				return nil, &apiError{http.StatusBadRequest, "bad_request", "bad argument: " + err.Error()}
+				return nil, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: "bad argument: " + err.Error()}
 			}
 		}
 		return f(api, ctx, in)
@@ -153,7 +153,7 @@ var methods = map[string]method{
 	"budget.raise": call(func(a API, ctx context.Context, r raiseArgs) (gateway.Budget, error) {
 		d, err := time.ParseDuration(r.For)
 		if err != nil {
-			return gateway.Budget{}, &apiError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duration %q: %v", r.For, err)}
+			return gateway.Budget{}, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf("duration %q: %v", r.For, err)}
 		}
 		return a.RaiseBudget(ctx, r.Name, r.By, d)
 	}),
@@ -229,6 +229,9 @@ type apiError struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Existing names the alias an "alias_case" refusal clashes with, so
+	// that each interface can say in its own words how to remove it.
+	Existing string `json:"existing,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -236,28 +239,33 @@ func (e *apiError) Error() string { return e.Message }
 // toAPIError maps an error to its status and code: the one place where
 // Sluice's errors become HTTP statuses for the API.
 func toAPIError(err error) *apiError {
-	var ae *apiError
+	var (
+		ae *apiError
+		ce *store.AliasCaseError
+	)
 	if pe, ok := promptAPIError(err); ok {
 		return pe
 	}
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ce):
+		return &apiError{Status: http.StatusBadRequest, Code: "alias_case", Message: err.Error(), Existing: ce.Existing}
 	case errors.Is(err, gateway.ErrInvalidPrompt):
-		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
-		return &apiError{http.StatusNotFound, "not_found", err.Error()}
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, ErrNoModelChoice), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
 		errors.Is(err, gateway.ErrInvalidPrice), errors.Is(err, gateway.ErrInvalidUpstream), errors.Is(err, gateway.ErrInvalidPolicy):
-		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	case errors.Is(err, ErrNotServing):
-		return &apiError{http.StatusConflict, "not_serving", err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: "not_serving", Message: err.Error()}
 	case errors.Is(err, store.ErrExists):
-		return &apiError{http.StatusConflict, "exists", err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: "exists", Message: err.Error()}
 	case errors.Is(err, store.ErrNoKeyring):
-		return &apiError{http.StatusServiceUnavailable, "no_keyring", err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "no_keyring", Message: err.Error()}
 	}
-	return &apiError{http.StatusInternalServerError, "internal", err.Error()}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
 }
 
 // APIHandler serves the JSON API of api under /api/. authorized decides
@@ -266,7 +274,7 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if !authorized(r) {
-			writeAPIError(w, &apiError{http.StatusUnauthorized, "unauthorized", "sign in to Sluice first"})
+			writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "sign in to Sluice first"})
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/api/")
@@ -280,17 +288,17 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 		}
 		m, ok := methods[name]
 		if !ok {
-			writeAPIError(w, &apiError{http.StatusNotFound, "not_found", "no API method " + strconvQuote(name)})
+			writeAPIError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no API method " + strconvQuote(name)})
 			return
 		}
 		if r.Method != http.MethodPost {
-			writeAPIError(w, &apiError{http.StatusMethodNotAllowed, "method", "use POST"})
+			writeAPIError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method", Message: "use POST"})
 			return
 		}
 		// JSON only: a form or text body, which any web page can send
 		// without asking, is not an API call.
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			writeAPIError(w, &apiError{http.StatusUnsupportedMediaType, "content_type", "the API takes Content-Type: application/json"})
+			writeAPIError(w, &apiError{Status: http.StatusUnsupportedMediaType, Code: "content_type", Message: "the API takes Content-Type: application/json"})
 			return
 		}
 		// The body must arrive within a minute; the deadline is lifted
@@ -300,7 +308,7 @@ func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
 		arg, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
 		rc.SetReadDeadline(time.Time{})
 		if err != nil {
-			writeAPIError(w, &apiError{http.StatusRequestEntityTooLarge, "too_large", err.Error()})
+			writeAPIError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()})
 			return
 		}
 		res, err := m(r.Context(), api, arg)

@@ -41,7 +41,7 @@ const windowHeader = "X-Sluice-Window"
 // errConfirm is a change of where keys go that only the command line may
 // make.
 func errConfirm(format string, args ...any) error {
-	return &apiError{http.StatusForbidden, "confirm_on_command_line", fmt.Sprintf(format, args...)}
+	return &apiError{Status: http.StatusForbidden, Code: "confirm_on_command_line", Message: fmt.Sprintf(format, args...)}
 }
 
 // checkKeyDestinations refuses settings that would send a key somewhere the

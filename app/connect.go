@@ -101,7 +101,7 @@ func ConnectTools() []string {
 
 // ConnectRecipe returns tool's recipe for a gateway at base with token.
 func ConnectRecipe(tool, base, token string) (Recipe, error) {
-	return ConnectModelRecipe(tool, base, token, nil)
+	return connectModelRecipe(tool, base, token, nil)
 }
 
 // ConnectModel is the model a tool is to run on, through an alias: the
@@ -119,9 +119,9 @@ type ConnectModel struct {
 // cannot pick one.
 var ErrNoModelChoice = errors.New("this tool's recipe cannot choose its model")
 
-// ConnectModelRecipe returns tool's recipe for a gateway at base with
+// connectModelRecipe returns tool's recipe for a gateway at base with
 // token, set up to run on m's alias when m is not nil.
-func ConnectModelRecipe(tool, base, token string, m *ConnectModel) (Recipe, error) {
+func connectModelRecipe(tool, base, token string, m *ConnectModel) (Recipe, error) {
 	tool = strings.ToLower(strings.TrimSpace(tool))
 	if alias, ok := toolAliases[tool]; ok {
 		tool = alias

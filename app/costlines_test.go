@@ -60,7 +60,7 @@ func TestRecordDetailCostLines(t *testing.T) {
 	if l := seen["input/text"]; l.Tokens != 200 || l.PerMillion != "0.3" {
 		t.Errorf("text input line = %+v, want 200 tokens at 0.3", l)
 	}
-	if l := seen["input/audio"]; l.Tokens != 800 || l.PerMillion != "1" || l.Amount != 800*gateway.PerMillion(1) {
+	if l := seen["input/audio"]; l.Tokens != 800 || l.PerMillion != "1" || l.Amount != 800*gateway.Microdollar {
 		t.Errorf("audio input line = %+v, want 800 tokens at 1", l)
 	}
 	if l := seen["output/audio"]; !l.Unpriced || l.Amount != 0 || l.Tokens != 400 {

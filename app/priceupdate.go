@@ -14,9 +14,9 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-// DefaultPricesURL is where `sluice prices update` takes the current
+// defaultPricesURL is where `sluice prices update` takes the current
 // table from: genai-prices' published data.json.
-const DefaultPricesURL = "https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/data.json"
+const defaultPricesURL = "https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/data.json"
 
 // maxPriceTable bounds a fetched table (LiteLLM's runs to a few MB).
 const maxPriceTable = 64 << 20
@@ -48,7 +48,7 @@ type PriceChange struct {
 func (s *Service) UpdatePrices(ctx context.Context, source string, data []byte) (PriceUpdate, error) {
 	if data == nil {
 		if source == "" {
-			source = DefaultPricesURL
+			source = defaultPricesURL
 		}
 		b, err := s.fetchPrices(ctx, source)
 		if err != nil {

@@ -148,5 +148,5 @@ func promptAPIError(err error) (*apiError, bool) {
 		}
 		msg += "\nThe model answered: " + strings.TrimSpace(out)
 	}
-	return &apiError{status, pe.Type, msg}, true
+	return &apiError{Status: status, Code: pe.Type, Message: msg}, true
 }

@@ -117,6 +117,8 @@ func remoteError(e *apiError) error {
 		is = ErrNotServing
 	case "invalid":
 		is = store.ErrInvalid
+	case "alias_case":
+		is = &store.AliasCaseError{Existing: e.Existing}
 	}
 	return &wireError{msg: e.Message, is: is}
 }

@@ -40,7 +40,7 @@ type API interface {
 	// UpdatePrices makes a genai-prices or LiteLLM table the one in
 	// force, over the embedded table: from data when it is given (read
 	// from source, a file), else fetched from the URL source
-	// (DefaultPricesURL when empty). The table it replaces is kept for
+	// (defaultPricesURL when empty). The table it replaces is kept for
 	// RollbackPrices.
 	UpdatePrices(ctx context.Context, source string, data []byte) (PriceUpdate, error)
 	// RollbackPrices puts back the table in force before the last update.
@@ -355,7 +355,7 @@ func (s *Service) connectModel(tool, target string) (*ConnectModel, error) {
 	target = strings.TrimSpace(target)
 	// The tool must be one whose recipe can choose its model, before an
 	// alias is set for it.
-	r, err := ConnectModelRecipe(tool, "http://"+DefaultAddr, TokenPlaceholder, &ConnectModel{Alias: "x", Target: target})
+	r, err := connectModelRecipe(tool, "http://"+DefaultAddr, TokenPlaceholder, &ConnectModel{Alias: "x", Target: target})
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (s *Service) connectModel(tool, target string) (*ConnectModel, error) {
 // connect makes tool's recipe for a gateway at base, with a new token named
 // after the tool when makeToken is set, running on m when it is not nil.
 func connect(ctx context.Context, api API, base, tool string, makeToken bool, m *ConnectModel) (ConnectResult, error) {
-	r, err := ConnectModelRecipe(tool, base, TokenPlaceholder, m)
+	r, err := connectModelRecipe(tool, base, TokenPlaceholder, m)
 	if err != nil {
 		return ConnectResult{}, err
 	}
@@ -418,7 +418,7 @@ func connect(ctx context.Context, api API, base, tool string, makeToken bool, m 
 				return ConnectResult{}, err
 			}
 			res.TokenName = name
-			if r, err = ConnectModelRecipe(tool, base, secret, m); err != nil {
+			if r, err = connectModelRecipe(tool, base, secret, m); err != nil {
 				return ConnectResult{}, err
 			}
 			break
@@ -533,7 +533,7 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 		return store.Settings{}, err
 	}
 	if set.StartAtLogin && s.Autostart == nil {
-		return store.Settings{}, &apiError{http.StatusBadRequest, "invalid", ErrNoAutostart.Error() + " on this system"}
+		return store.Settings{}, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: ErrNoAutostart.Error() + " on this system"}
 	}
 	if err := s.DB.PutSettings(set); err != nil {
 		return store.Settings{}, err
@@ -558,7 +558,7 @@ func (s *Service) startAtLogin(on bool) error {
 		err = s.Autostart.Enable()
 	}
 	if errors.Is(err, ErrNoAutostart) {
-		return &apiError{http.StatusBadRequest, "invalid", err.Error()}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	}
 	return err
 }
@@ -616,7 +616,7 @@ func (s *Service) knownToken(name string) error {
 
 func (s *Service) Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error) {
 	if d < 0 {
-		return gateway.Pause{}, &apiError{http.StatusBadRequest, "invalid", "a pause cannot last a negative time"}
+		return gateway.Pause{}, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: "a pause cannot last a negative time"}
 	}
 	if token != "" {
 		if err := s.knownToken(token); err != nil {
@@ -688,7 +688,7 @@ func (s *Service) Resume(ctx context.Context, token string) ([]gateway.Pause, er
 
 func (s *Service) AllowLoop(ctx context.Context, token string, d time.Duration) (time.Time, error) {
 	if d <= 0 {
-		return time.Time{}, &apiError{http.StatusBadRequest, "invalid", "an allowance must last some time"}
+		return time.Time{}, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: "an allowance must last some time"}
 	}
 	if err := s.knownToken(token); err != nil {
 		return time.Time{}, err

@@ -31,11 +31,11 @@ import (
 const (
 	// loginLife is how long a sign-in code can be redeemed.
 	loginLife = 10 * time.Minute
-	// DefaultSessionIdle is how long a session lasts without use, unless
+	// defaultSessionIdle is how long a session lasts without use, unless
 	// the session_hours setting says otherwise.
-	DefaultSessionIdle = 24 * time.Hour
-	// TabHeader carries the per-tab secret on every API call.
-	TabHeader = "X-Sluice-Tab"
+	defaultSessionIdle = 24 * time.Hour
+	// tabHeader carries the per-tab secret on every API call.
+	tabHeader = "X-Sluice-Tab"
 	// tabFragment starts the fragment of the redirect that hands the page
 	// its per-tab secret.
 	tabFragment = "#sluice-tab="
@@ -106,7 +106,7 @@ func (s *sessions) prune(now time.Time) {
 // secret both, and marks it used.
 func (s *sessions) find(r *http.Request, cookie string) (*session, bool) {
 	c, err := r.Cookie(cookie)
-	tab := r.Header.Get(TabHeader)
+	tab := r.Header.Get(tabHeader)
 	if err != nil || c.Value == "" || tab == "" {
 		return nil, false
 	}
@@ -156,7 +156,7 @@ func (g *Gateway) sessionIdle() time.Duration {
 	if set, err := g.db.Settings(); err == nil && set.SessionHours > 0 {
 		return time.Duration(set.SessionHours) * time.Hour
 	}
-	return DefaultSessionIdle
+	return defaultSessionIdle
 }
 
 func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +186,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if !g.browserOK(r) {
-		writeAPIError(w, &apiError{http.StatusUnauthorized, "unauthorized", "sign in to Sluice first"})
+		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "sign in to Sluice first"})
 		return
 	}
 	if ss, ok := g.sessions.find(r, sessionCookie(g.Addr)); ok {
@@ -249,7 +249,7 @@ func serveExport(w http.ResponseWriter, r *http.Request, api API) {
 	q := r.URL.Query()
 	format := q.Get("format")
 	if format != "csv" && format != "jsonl" {
-		writeAPIError(w, &apiError{http.StatusBadRequest, "invalid", "format is csv or jsonl"})
+		writeAPIError(w, &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: "format is csv or jsonl"})
 		return
 	}
 	lq := store.LogQuery{Limit: 1_000_000, Provider: q.Get("provider"), Model: q.Get("model"), Token: q.Get("token"), Outcome: gateway.Outcome(q.Get("outcome")),

@@ -118,7 +118,7 @@ func TestBrowserSignIn(t *testing.T) {
 	if cookie == nil {
 		t.Fatalf("no %s cookie after sign-in", sessionCookie(g.Addr))
 	}
-	withTab := map[string]string{TabHeader: tab}
+	withTab := map[string]string{tabHeader: tab}
 	st, res := apiCall(t, c, base, "status", nil, withTab)
 	var s Status
 	json.Unmarshal(res, &s)
@@ -130,20 +130,20 @@ func TestBrowserSignIn(t *testing.T) {
 	if st, _ := apiCall(t, c, base, "status", nil, nil); st != 401 {
 		t.Errorf("API call with the cookie and no tab secret = %d, want 401", st)
 	}
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab + "0"}); st != 401 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{tabHeader: tab + "0"}); st != 401 {
 		t.Errorf("API call with a wrong tab secret = %d, want 401", st)
 	}
 	if st, _ := apiCall(t, http.DefaultClient, base, "status", nil, withTab); st != 401 {
 		t.Errorf("API call with the tab secret and no cookie = %d, want 401", st)
 	}
 	// Same-origin fetches carry Origin; other sites are refused.
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab, "Origin": base}); st != 200 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{tabHeader: tab, "Origin": base}); st != 200 {
 		t.Errorf("same-origin API call = %d, want 200", st)
 	}
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab, "Origin": "http://evil.example"}); st != 401 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{tabHeader: tab, "Origin": "http://evil.example"}); st != 401 {
 		t.Errorf("cross-origin API call = %d, want 401", st)
 	}
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab, "Sec-Fetch-Site": "cross-site"}); st != 401 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{tabHeader: tab, "Sec-Fetch-Site": "cross-site"}); st != 401 {
 		t.Errorf("cross-site API call = %d, want 401", st)
 	}
 	// The link works once.
@@ -158,7 +158,7 @@ func TestBrowserSignIn(t *testing.T) {
 
 	// Signing out ends the session.
 	req, _ = http.NewRequest(http.MethodPost, base+"/logout", nil)
-	req.Header.Set(TabHeader, tab)
+	req.Header.Set(tabHeader, tab)
 	resp, err = c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Fatalf("sign out = %d, want 200", resp.StatusCode)
 	}
 	req, _ = http.NewRequest(http.MethodPost, base+"/api/status", strings.NewReader("null"))
-	req.Header.Set(TabHeader, tab)
+	req.Header.Set(tabHeader, tab)
 	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(cookie)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
@@ -203,7 +203,7 @@ func TestSessionIdle(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	tab := signIn(t, c, g.LoginLink())
-	withTab := map[string]string{TabHeader: tab}
+	withTab := map[string]string{tabHeader: tab}
 	// Use keeps a session alive; a day without use ends it.
 	for _, after := range []time.Duration{20 * time.Hour, 40 * time.Hour} {
 		setNow(g, func() time.Time { return start.Add(after) })
@@ -211,7 +211,7 @@ func TestSessionIdle(t *testing.T) {
 			t.Fatalf("API call %s after sign-in, used since = %d, want 200", after, st)
 		}
 	}
-	setNow(g, func() time.Time { return start.Add(40*time.Hour + DefaultSessionIdle + time.Minute) })
+	setNow(g, func() time.Time { return start.Add(40*time.Hour + defaultSessionIdle + time.Minute) })
 	if st, _ := apiCall(t, c, base, "status", nil, withTab); st != 401 {
 		t.Errorf("API call a day after the last use = %d, want 401", st)
 	}
@@ -225,7 +225,7 @@ func TestSessionIdle(t *testing.T) {
 	setNow(g, func() time.Time { return start })
 	tab = signIn(t, c, g.LoginLink())
 	setNow(g, func() time.Time { return start.Add(61 * time.Minute) })
-	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{TabHeader: tab}); st != 401 {
+	if st, _ := apiCall(t, c, base, "status", nil, map[string]string{tabHeader: tab}); st != 401 {
 		t.Errorf("API call 61 minutes idle with session_hours 1 = %d, want 401", st)
 	}
 }

@@ -29,16 +29,27 @@ func requireTool(t *testing.T, name, install string) string {
 	return ""
 }
 
-// TestDashboardInBrowser drives the dashboard of `sluice serve` in headless
-// Chromium (frontend/tests/ui.test.mjs, with playwright-core): sign in with
-// the printed link, watch an SDK request appear, set a budget and watch a
-// request get refused, add a key, make a token.
-func TestDashboardInBrowser(t *testing.T) {
+// browserScript is one of the dashboard's browser tests.
+type browserScript struct {
+	name    string        // its file in frontend/tests
+	timeout time.Duration // how long it may run
+	env     []string      // added to its environment (K=V)
+	maySkip bool          // it may skip tests when something it needs is missing here
+}
+
+// browserTest runs script under Node, in headless Chromium against s,
+// signed in with the link `sluice login` prints. It fails t if any of the
+// script's tests fails, or is skipped unless the script may skip, and
+// skips t (fails it under CI=true) when Node, Chromium or playwright-core
+// is missing. Every screenshot goes to a temporary folder, or where
+// SLUICE_SCREENSHOTS says (to refresh the README's pictures).
+func browserTest(t *testing.T, s *sluice, script browserScript) {
+	t.Helper()
 	node := requireNode(t)
 	requireTool(t, "chromium", "apt-get install chromium")
-	script := filepath.Join("..", "frontend", "tests", "ui.test.mjs")
-	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("no UI test script: %v", err)
+	path := filepath.Join("..", "frontend", "tests", script.name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no browser test script: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join("..", "frontend", "node_modules", "playwright-core")); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -46,37 +57,47 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		t.Skip("skipping: playwright-core is not installed (npm ci in frontend/)")
 	}
-	f, s, token := sluiceSetup(t)
 	link := strings.TrimSpace(s.mustCLI("", "login"))
 	if !strings.Contains(link, "/login?t=") {
 		t.Fatalf("sluice login printed %q, want a sign-in link", link)
 	}
-	// Screenshots of every page go to a temporary folder, or where
-	// SLUICE_SCREENSHOTS says (to refresh the README's pictures).
 	shots := os.Getenv("SLUICE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), script.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", script)
-	cmd.Env = append(os.Environ(),
-		"SLUICE_URL="+link,
-		"SLUICE_ADDR="+strings.TrimPrefix(s.url, "http://"),
-		"SLUICE_TOKEN="+token,
-		"SLUICE_DATA="+s.data,
-		"SLUICE_BIN="+s.bin,
-		"SLUICE_SCREENSHOTS="+shots,
-		"FAKE_OPENAI="+f["openai"].srv.URL,
-		"SLUICE_AUTOSTART="+filepath.Join(tmpRoot, "config", "autostart", "sluice.desktop"),
-	)
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", path)
+	cmd.Env = append(os.Environ(), "SLUICE_URL="+link, "SLUICE_SCREENSHOTS="+shots)
+	cmd.Env = append(cmd.Env, script.env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	t.Logf("ui.test.mjs:\n%s", out.String())
+	t.Logf("%s:\n%s", script.name, out.String())
 	if err != nil {
-		t.Fatalf("the dashboard's browser test failed: %v", err)
+		t.Fatalf("the browser test %s failed: %v", script.name, err)
 	}
+	if !script.maySkip && strings.Contains(out.String(), "# skipped") && !strings.Contains(out.String(), "# skipped 0") {
+		t.Fatalf("the browser test %s skipped tests", script.name)
+	}
+}
+
+// TestDashboardInBrowser drives the dashboard of `sluice serve` in headless
+// Chromium (frontend/tests/ui.test.mjs, with playwright-core): sign in with
+// the printed link, watch an SDK request appear, set a budget and watch a
+// request get refused, add a key, make a token.
+func TestDashboardInBrowser(t *testing.T) {
+	f, s, token := sluiceSetup(t)
+	// It skips the keyring test where there is no keyring (and fails it
+	// where SLUICE_REQUIRE_KEYRING=1, as under test.sh in CI).
+	browserTest(t, s, browserScript{name: "ui.test.mjs", timeout: 4 * time.Minute, maySkip: true, env: []string{
+		"SLUICE_ADDR=" + strings.TrimPrefix(s.url, "http://"),
+		"SLUICE_TOKEN=" + token,
+		"SLUICE_DATA=" + s.data,
+		"SLUICE_BIN=" + s.bin,
+		"FAKE_OPENAI=" + f["openai"].srv.URL,
+		"SLUICE_AUTOSTART=" + filepath.Join(tmpRoot, "config", "autostart", "sluice.desktop"),
+	}})
 	// The SDK requests the script made reached the upstream through Sluice
 	// and are in the ledger.
 	rows := s.logRows()

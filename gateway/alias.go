@@ -317,7 +317,7 @@ func ResolveTarget(s string, providers map[string]Provider, prices *Prices) (Tar
 // aliases resolves to a provider's model (ResolveTarget), and that the
 // target and fallbacks name no model twice, however spelled.
 func (a Alias) CheckTargets(aliases AliasSource, providers map[string]Provider, prices *Prices) error {
-	if err := CheckAliasNameFor(a.Name, providers); err != nil {
+	if err := checkAliasNameFor(a.Name, providers); err != nil {
 		return err
 	}
 	seen := map[Target]string{}
@@ -378,11 +378,11 @@ func SameTarget(s, t string, providers map[string]Provider, prices *Prices) bool
 	return err1 == nil && err2 == nil && a.key() == b.key()
 }
 
-// CheckAliasNameFor refuses an alias name written provider/model for a
+// checkAliasNameFor refuses an alias name written provider/model for a
 // provider in providers: a request naming the provider explicitly reaches
 // that provider's model, so such an alias could never serve a request, or,
 // were it to, would send the caller's data to a provider it did not choose.
-func CheckAliasNameFor(name string, providers map[string]Provider) error {
+func checkAliasNameFor(name string, providers map[string]Provider) error {
 	if isProviderModel(name, providers) {
 		p, _, _ := strings.Cut(strings.TrimSpace(name), "/")
 		return badAlias("alias name %q names provider %s: provider/model always reaches that provider's model, so an alias cannot have such a name; choose a name without the %s/ prefix", strings.TrimSpace(name), strings.ToLower(p), p)

@@ -510,7 +510,7 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	case "message_stop":
 		m.Done = true
 	case "error":
-		m.ErrorMessage = errorText(e.Error)
+		m.ErrorMessage = anthropicError(e.Error).text()
 	}
 	if a.counts.seen {
 		m.Usage = a.counts.usage()
@@ -540,16 +540,36 @@ func (anthropicDialect) part(typ string, m map[string]any, s *inputScan) {
 	}
 }
 
-func (anthropicDialect) billingCode(v string) (billing, known bool) {
-	switch v {
-	case "billing_error":
-		return true, true
-	case "rate_limit_error", "overloaded_error":
-		return false, true
-	}
-	return false, false
+// anthropicInfo: Anthropic's error types, and its words for an account
+// that cannot pay.
+var anthropicInfo = dialectInfo{
+	billingCodes:  []string{"billing_error"},
+	limitCodes:    []string{"rate_limit_error", "overloaded_error"},
+	billingWords:  []string{"credit balance is too low", "billing_error"},
+	openingEvents: []string{"message_start", "ping"},
+	conversation:  []string{"messages"},
+	textMembers:   []string{"content", "text"},
 }
 
-func (anthropicDialect) billingStatus(s string) (billing, known bool) {
-	return false, false
+func (anthropicDialect) info() *dialectInfo { return &anthropicInfo }
+
+// anthropicError reads an error member: {"type", "message"}.
+func anthropicError(raw json.RawMessage) apiError {
+	var e struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	}
+	if !decodeJSON(raw, &e) {
+		return apiError{}
+	}
+	return apiError{Type: e.Type, Message: e.Message}
+}
+
+// errorOf reads {"type": "error", "error": {...}}.
+func (anthropicDialect) errorOf(body []byte) (apiError, bool) {
+	raw, ok := objectMember(body, "error")
+	if !ok {
+		return apiError{}, false
+	}
+	return anthropicError(raw), true
 }

@@ -25,18 +25,18 @@ const (
 )
 
 // Rolling periods: a period written as a length, such as "10m", "1h",
-// "1h30m" or "7d" (units m, h and d, whole minutes from MinRolling to
+// "1h30m" or "7d" (units m, h and d, whole minutes from minRolling to
 // MaxRolling), is a window that slides minute by minute: spend counts
 // for that long after the minute it settled in, then ages out. "No more
 // than $2 in any ten minutes" is a spend-rate limit.
 const (
-	MinRolling = time.Minute
+	minRolling = time.Minute
 	MaxRolling = 31 * 24 * time.Hour
 )
 
-// Valid reports whether p is one of the four calendar periods or a
+// valid reports whether p is one of the four calendar periods or a
 // rolling period.
-func (p Period) Valid() bool {
+func (p Period) valid() bool {
 	switch p {
 	case PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal:
 		return true
@@ -79,7 +79,7 @@ func (p Period) Rolling() (time.Duration, bool) {
 		}
 		s = s[i+1:]
 	}
-	if d < MinRolling {
+	if d < minRolling {
 		return 0, false
 	}
 	return d, true
@@ -148,7 +148,7 @@ func (b Budget) Validate() error {
 	if b.Limit < 0 {
 		return bad("limit %s is negative", b.Limit)
 	}
-	if !b.Period.Valid() {
+	if !b.Period.valid() {
 		return bad("period %q is not day, week, month, total or a rolling window from 1m to 31d (10m, 1h, 7d)", b.Period)
 	}
 	scopes := 0
@@ -244,9 +244,9 @@ func (b Budget) LimitAt(now time.Time) Money {
 	return b.Limit
 }
 
-// SoftPercent returns b's soft threshold in percent, DefaultSoft when
+// softPercent returns b's soft threshold in percent, DefaultSoft when
 // unset.
-func (b Budget) SoftPercent() int {
+func (b Budget) softPercent() int {
 	if b.Soft <= 0 {
 		return DefaultSoft
 	}
@@ -259,9 +259,9 @@ func (b Budget) SoftAt(now time.Time) Money {
 	// l/100*pct would lose the remainder; l*pct can overflow only for
 	// limits above ninety thousand dollars, where the remainder is noise.
 	if l > math.MaxInt64/100 {
-		return l / 100 * Money(b.SoftPercent())
+		return l / 100 * Money(b.softPercent())
 	}
-	return l * Money(b.SoftPercent()) / 100
+	return l * Money(b.softPercent()) / 100
 }
 
 // Scope describes what b covers: "all requests", "provider openai",
@@ -397,8 +397,8 @@ func Rate(minutes []MinuteSpend, now time.Time) Money {
 	return sum / Money(RateWindow/time.Minute)
 }
 
-// ShellQuote quotes s for a POSIX shell if it needs quoting.
-func ShellQuote(s string) string {
+// shellQuote quotes s for a POSIX shell if it needs quoting.
+func shellQuote(s string) string {
 	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:/@+=", r))
 	}) < 0

@@ -541,10 +541,10 @@ func (p Price) At(t time.Time) Price {
 	return p
 }
 
-// Alternatives returns the rows a request made at t may be charged at:
+// alternatives returns the rows a request made at t may be charged at:
 // p at t's date without a time-of-day window, and with each window. A
 // worst case takes the dearest.
-func (p Price) Alternatives(t time.Time) []Price {
+func (p Price) alternatives(t time.Time) []Price {
 	day := p
 	day.Windows = nil
 	out := []Price{day.At(t)}

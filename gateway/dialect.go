@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 )
 
 // A dialect is one wire format Sluice speaks: OpenAI's (spoken by OpenAI
@@ -113,12 +115,80 @@ type dialect interface {
 	// errorBody is an error answer in the dialect's own shape, which its
 	// SDKs raise as their usual error type with msg in it.
 	errorBody(status int, kind errKind, msg string) []byte
-	// billingCode reports whether an error's type or code (lower-cased)
-	// says the account cannot pay; known is false for a value the
-	// dialect does not define. billingStatus does the same for an
-	// error's status, as the provider spells it.
-	billingCode(v string) (billing, known bool)
-	billingStatus(s string) (billing, known bool)
+	// errorOf reads an error answer a provider sent in this dialect's
+	// shape (its type, code, status and message, as far as the format
+	// has them); ok is false when body is no such answer.
+	errorOf(body []byte) (e apiError, ok bool)
+	// info is what the dialect is, as data: the same value on every
+	// call, never changed.
+	info() *dialectInfo
+}
+
+// dialectInfo is what a dialect is, as data rather than behaviour. Each
+// dialect keeps one in a package variable and returns it from info.
+type dialectInfo struct {
+	// billingCodes are error types or codes, in lower case, that say the
+	// account cannot pay (OpenAI's insufficient_quota, Anthropic's
+	// billing_error); limitCodes are those that say a rate limit or an
+	// overload, which is never billing whatever its message says, and
+	// limitStatuses the statuses, as the format spells them, that say
+	// the same (Gemini's RESOURCE_EXHAUSTED).
+	billingCodes, limitCodes, limitStatuses []string
+	// billingWords are phrases in lower case that this format's providers
+	// put in an error's message (or a stream's error event) when the
+	// account cannot pay. They are phrases, not the bare word "billing":
+	// rate-limit messages link to billing pages too.
+	billingWords []string
+	// openingEvents name the events a stream may open with before its
+	// answer begins (Anthropic's message_start and ping).
+	openingEvents []string
+	// conversation are the members of a request body, in the order
+	// looked at, that hold its messages (or its prompt), last message
+	// last; textMembers are those of a message or a part that hold its
+	// text or its parts. They show a request by its words (a loop's
+	// refusal names the message repeated).
+	conversation, textMembers []string
+}
+
+// apiError is an error a provider reported, as its dialect reads it:
+// whichever of a type, a code and a status its format has, and the
+// message.
+type apiError struct {
+	Type, Code, Status, Message string
+}
+
+// text renders e for a log line and a record: its type (else its status,
+// else its code) and its message.
+func (e apiError) text() string {
+	kind := e.Type
+	if kind == "" {
+		kind = e.Status
+	}
+	if kind == "" {
+		kind = e.Code
+	}
+	return joinError(kind, e.Message)
+}
+
+// billingOf reports what di's codes say of e: whether the account cannot
+// pay; known is false when they say nothing of it.
+func (di *dialectInfo) billingOf(e apiError) (billing, known bool) {
+	for _, v := range [...]string{e.Type, e.Code} {
+		if v == "" {
+			continue
+		}
+		v = strings.ToLower(v)
+		if slices.Contains(di.billingCodes, v) {
+			return true, true
+		}
+		if slices.Contains(di.limitCodes, v) {
+			return false, true
+		}
+	}
+	if e.Status != "" && slices.Contains(di.limitStatuses, e.Status) {
+		return false, true
+	}
+	return false, false
 }
 
 // eventMeter reads one stream's events for what a streamMeter keeps. It

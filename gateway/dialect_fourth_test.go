@@ -262,9 +262,15 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 			Bird    string `json:"bird"`
 			Stream  bool   `json:"stream"`
 			Cut     bool   `json:"cut"`
+			Broke   bool   `json:"broke"`
 			Lookups int    `json:"lookups"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)
+		if req.Broke {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"fault":{"status":400,"kind":"hungry","why":"No more crackers on this account"}}`)
+			return
+		}
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
 			looked := ""
@@ -296,7 +302,7 @@ func TestFourthDialect(t *testing.T) {
 	// $10 a million input tokens, $50 a million output: 1,000 in and 200
 	// out cost $0.02; the worst case of 1,000 squawks is about $0.06. A
 	// lookup costs $0.01.
-	price := Price{Provider: "parrot", Model: "macaw", Input: PerMillion(10), Output: PerMillion(50), MaxOutput: 4000, WebSearch: Dollar / 100}
+	price := Price{Provider: "parrot", Model: "macaw", Input: perMillion(10), Output: perMillion(50), MaxOutput: 4000, WebSearch: Dollar / 100}
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
 	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
@@ -370,6 +376,17 @@ func TestFourthDialect(t *testing.T) {
 		t.Errorf("cut stream record %+v: want cut, 300 out", r)
 	}
 
+	// An upstream error in the parrot's words for an account that cannot
+	// pay is told apart from other errors.
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":10,"broke":true}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "crackers") {
+		t.Fatalf("broke = %d %s, want the upstream's 400", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if len(recs) != 5 || recs[4].Outcome != OutcomeBilling || recs[4].Cost != 0 {
+		t.Fatalf("records %+v: want the fifth a billing error, charged nothing", recs)
+	}
+
 	// A fee of the parrot's own: a request that may make three lookups
 	// is held for them, though no other format spells "lookups", and is
 	// charged for the two made.
@@ -388,7 +405,7 @@ func TestFourthDialect(t *testing.T) {
 
 	// Refused by the budget: 402 in the parrot's error shape, with the
 	// budget's headers, a refused row, and nothing sent upstream. $0.20
-	// less the five requests' $0.13 leaves less than the $0.21 that 4,000
+	// less the six requests' $0.13 leaves less than the $0.21 that 4,000
 	// squawks can cost.
 	before := upCalls()
 	resp, body = speak("/parrot/v2/speak", testToken, `{"bird":"macaw","squawks":4000}`)
@@ -471,10 +488,19 @@ func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
 // part: parrot has no image or document parts.
 func (parrotDialect) part(string, map[string]any, *inputScan) {}
 
-func (parrotDialect) billingCode(v string) (billing, known bool) {
-	return false, false
-}
+var parrotInfo = dialectInfo{billingWords: []string{"no more crackers"}}
 
-func (parrotDialect) billingStatus(s string) (billing, known bool) {
-	return false, false
+func (parrotDialect) info() *dialectInfo { return &parrotInfo }
+
+func (parrotDialect) errorOf(body []byte) (apiError, bool) {
+	var f struct {
+		Fault *struct {
+			Kind string `json:"kind"`
+			Why  string `json:"why"`
+		} `json:"fault"`
+	}
+	if json.Unmarshal(body, &f) != nil || f.Fault == nil {
+		return apiError{}, false
+	}
+	return apiError{Type: f.Fault.Kind, Message: f.Fault.Why}, true
 }

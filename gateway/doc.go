@@ -81,6 +81,15 @@
 // disk; one stopped at 7 or 8 is a row with outcome refused. Either costs
 // nothing.
 //
+// # Configuration
+//
+// A Proxy is configured as ReverseProxy is: by exported fields whose zero
+// value is the documented default. HeaderTimeout, IdleTimeout,
+// MaxBodyBytes, MaxBodyBytesInFlight and BodyTimeout are left at their
+// defaults by Sluice's own server; they stay fields because they are the
+// limits whoever serves a Proxy tunes, and the tests set them as such a
+// caller would.
+//
 // # Why not httputil.ReverseProxy
 //
 // The proxy is built in the image of net/http/httputil.ReverseProxy (a

@@ -259,7 +259,7 @@ func refusalMessage(ref *Refusal, hint string) string {
 		b.WriteString(" " + hint)
 	}
 	if ref.Raise > 0 {
-		fmt.Fprintf(&b, " Raise it with: sluice budget raise %s --by %s --for 1h", ShellQuote(ref.Budget), ref.Raise)
+		fmt.Fprintf(&b, " Raise it with: sluice budget raise %s --by %s --for 1h", shellQuote(ref.Budget), ref.Raise)
 	}
 	return b.String()
 }

@@ -72,11 +72,11 @@ func TestWorstCostHighestRate(t *testing.T) {
 	// per M, not 2.5); audio asked for out: every output token at 64.
 	audio := row("openai", "gpt-audio")
 	got, _ := worstCost(audio, now, info, billing{audioIn: true, audioOut: true}, rt)
-	if want := 1000*PerMillion(32) + 100*PerMillion(64); got != want {
+	if want := 1000*perMillion(32) + 100*perMillion(64); got != want {
 		t.Errorf("worstCost(gpt-audio, audio in and out) = %s, want %s", got, want)
 	}
 	text, _ := worstCost(audio, now, info, billing{}, rt)
-	if want := 1000*PerMillion(2.5) + 100*PerMillion(10); text != want {
+	if want := 1000*perMillion(2.5) + 100*perMillion(10); text != want {
 		t.Errorf("worstCost(gpt-audio, text) = %s, want %s", text, want)
 	}
 
@@ -84,14 +84,14 @@ func TestWorstCostHighestRate(t *testing.T) {
 	pro := row("gemini", "gemini-2.5-pro")
 	long := requestInfo{InputBound: 250_000, MaxOutput: 1000, Choices: 1}
 	got, _ = worstCost(pro, now, long, billing{audioIn: true}, route{Name: "gemini.generateContent"})
-	if want := 250_000*PerMillion(2.5) + 1000*PerMillion(15); got != want {
+	if want := 250_000*perMillion(2.5) + 1000*perMillion(15); got != want {
 		t.Errorf("worstCost(gemini-2.5-pro, 250k in) = %s, want %s (the long-context tier)", got, want)
 	}
 
 	// Priority asked for: priority rates.
 	mini := row("openai", "gpt-4o-mini")
 	got, _ = worstCost(mini, now, info, billing{tier: "priority"}, rt)
-	if want := 1000*PerMillion(0.25) + 100*PerMillion(1); got != want {
+	if want := 1000*perMillion(0.25) + 100*perMillion(1); got != want {
 		t.Errorf("worstCost(gpt-4o-mini, priority) = %s, want %s", got, want)
 	}
 
@@ -101,7 +101,7 @@ func TestWorstCostHighestRate(t *testing.T) {
 	arInfo := requestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
 	got, _ = worstCost(opus, now, arInfo, billing{webSearch: 5, geo: "us"}, route{Name: "anthropic.messages"})
 	// The dearest input rate is the one-hour cache write: 10 per M, ×1.1.
-	if want := 1000*PerMillion(11) + 100*PerMillion(27.5) + 5*Dollar/100; got != want {
+	if want := 1000*perMillion(11) + 100*perMillion(27.5) + 5*Dollar/100; got != want {
 		t.Errorf("worstCost(claude-opus-4-6, 5 searches, us) = %s, want %s", got, want)
 	}
 
@@ -110,18 +110,18 @@ func TestWorstCostHighestRate(t *testing.T) {
 	ds := row("deepseek", "deepseek-chat")
 	offPeak := time.Date(2026, 11, 30, 20, 0, 0, 0, time.UTC)
 	got, _ = worstCost(ds, offPeak, info, billing{}, rt)
-	if want := 1000*PerMillion(0.27) + 100*PerMillion(1.1); got != want {
+	if want := 1000*perMillion(0.27) + 100*perMillion(1.1); got != want {
 		t.Errorf("worstCost(deepseek-chat, off-peak) = %s, want %s (the standard rate)", got, want)
 	}
 }
 
 func TestPriceAtDatesAndWindows(t *testing.T) {
-	p := Price{Provider: "x", Model: "m", Input: PerMillion(3), Output: PerMillion(15),
+	p := Price{Provider: "x", Model: "m", Input: perMillion(3), Output: perMillion(15),
 		Earlier: []DatedRates{
-			{Until: "2026-01-01", Rates: Rates{Input: PerMillion(1), Output: PerMillion(5)}},
-			{Until: "2026-09-01", Rates: Rates{Input: PerMillion(2), Output: PerMillion(10)}},
+			{Until: "2026-01-01", Rates: Rates{Input: perMillion(1), Output: perMillion(5)}},
+			{Until: "2026-09-01", Rates: Rates{Input: perMillion(2), Output: perMillion(10)}},
 		},
-		Windows: []WindowRates{{From: "16:30", To: "00:30", Name: "off-peak", Rates: Rates{Input: PerMillion(0.5), Output: PerMillion(2)}}},
+		Windows: []WindowRates{{From: "16:30", To: "00:30", Name: "off-peak", Rates: Rates{Input: perMillion(0.5), Output: perMillion(2)}}},
 	}
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
@@ -132,16 +132,16 @@ func TestPriceAtDatesAndWindows(t *testing.T) {
 		in, out     Money
 		appliedPart string
 	}{
-		{time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC), PerMillion(1), PerMillion(5), "until 2026-01-01"},
-		{time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), PerMillion(2), PerMillion(10), "until 2026-09-01"},
+		{time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC), perMillion(1), perMillion(5), "until 2026-01-01"},
+		{time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), perMillion(2), perMillion(10), "until 2026-09-01"},
 		// 2026-08-31 16:00 UTC is 2026-09-01 01:00 in Tokyo: the new
 		// price, from the user's midnight.
-		{time.Date(2026, 8, 31, 16, 0, 0, 0, time.UTC).In(tokyo), PerMillion(3), PerMillion(15), ""},
-		{time.Date(2026, 8, 31, 16, 0, 0, 0, time.UTC), PerMillion(2), PerMillion(10), "until 2026-09-01"},
+		{time.Date(2026, 8, 31, 16, 0, 0, 0, time.UTC).In(tokyo), perMillion(3), perMillion(15), ""},
+		{time.Date(2026, 8, 31, 16, 0, 0, 0, time.UTC), perMillion(2), perMillion(10), "until 2026-09-01"},
 		// The window is in UTC whatever the user's zone.
-		{time.Date(2026, 10, 1, 17, 0, 0, 0, time.UTC).In(tokyo), PerMillion(0.5), PerMillion(2), "off-peak"},
-		{time.Date(2026, 10, 1, 0, 29, 0, 0, time.UTC), PerMillion(0.5), PerMillion(2), "off-peak"},
-		{time.Date(2026, 10, 1, 0, 30, 0, 0, time.UTC), PerMillion(3), PerMillion(15), ""},
+		{time.Date(2026, 10, 1, 17, 0, 0, 0, time.UTC).In(tokyo), perMillion(0.5), perMillion(2), "off-peak"},
+		{time.Date(2026, 10, 1, 0, 29, 0, 0, time.UTC), perMillion(0.5), perMillion(2), "off-peak"},
+		{time.Date(2026, 10, 1, 0, 30, 0, 0, time.UTC), perMillion(3), perMillion(15), ""},
 	}
 	for _, tt := range tests {
 		got := p.At(tt.at)
@@ -155,8 +155,8 @@ func TestPriceAtDatesAndWindows(t *testing.T) {
 }
 
 func TestCostTiersRegionsAndUnknownKinds(t *testing.T) {
-	p := Price{Input: PerMillion(2), Output: PerMillion(8), CachedInput: PerMillion(0.5),
-		ServiceTiers: []ServiceTier{{Name: "flex", Rates: Rates{Input: PerMillion(1), Output: PerMillion(4)}}},
+	p := Price{Input: perMillion(2), Output: perMillion(8), CachedInput: perMillion(0.5),
+		ServiceTiers: []ServiceTier{{Name: "flex", Rates: Rates{Input: perMillion(1), Output: perMillion(4)}}},
 		Regions:      []Region{{Name: "us", Multiplier: "1.1"}},
 	}
 	tests := []struct {
@@ -168,21 +168,21 @@ func TestCostTiersRegionsAndUnknownKinds(t *testing.T) {
 		// flex lists no cached rate: the cached tokens are unpriced,
 		// not charged at the standard cached rate.
 		{"flex", Usage{InputTokens: 1000, CachedInputTokens: 400, OutputTokens: 10, ServiceTier: "flex"},
-			600*PerMillion(1) + 10*PerMillion(4), []string{"cached_input"}},
-		{"standard spelled out", Usage{InputTokens: 1000, OutputTokens: 10, ServiceTier: "default"}, 1000*PerMillion(2) + 10*PerMillion(8), nil},
-		{"unknown tier", Usage{InputTokens: 1000, OutputTokens: 10, ServiceTier: "scale"}, 1000*PerMillion(2) + 10*PerMillion(8), []string{"service_tier"}},
-		{"region", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "us"}, 1000*PerMillion(2.2) + 10*PerMillion(8.8), nil},
-		{"unknown region", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "eu"}, 1000*PerMillion(2) + 10*PerMillion(8), []string{"region"}},
-		{"global", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "global"}, 1000*PerMillion(2) + 10*PerMillion(8), nil},
+			600*perMillion(1) + 10*perMillion(4), []string{"cached_input"}},
+		{"standard spelled out", Usage{InputTokens: 1000, OutputTokens: 10, ServiceTier: "default"}, 1000*perMillion(2) + 10*perMillion(8), nil},
+		{"unknown tier", Usage{InputTokens: 1000, OutputTokens: 10, ServiceTier: "scale"}, 1000*perMillion(2) + 10*perMillion(8), []string{"service_tier"}},
+		{"region", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "us"}, 1000*perMillion(2.2) + 10*perMillion(8.8), nil},
+		{"unknown region", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "eu"}, 1000*perMillion(2) + 10*perMillion(8), []string{"region"}},
+		{"global", Usage{InputTokens: 1000, OutputTokens: 10, InferenceGeo: "global"}, 1000*perMillion(2) + 10*perMillion(8), nil},
 		// Audio without an audio rate is never charged as text.
-		{"audio in", Usage{InputTokens: 1000, InputAudioTokens: 900, OutputTokens: 10}, 100*PerMillion(2) + 10*PerMillion(8), []string{"input (audio)"}},
-		{"image and video in at the input rate", Usage{InputTokens: 1000, InputImageTokens: 300, InputVideoTokens: 600}, 1000 * PerMillion(2), nil},
-		{"audio out", Usage{InputTokens: 10, OutputTokens: 100, OutputAudioTokens: 90}, 10*PerMillion(2) + 10*PerMillion(8), []string{"output (audio)"}},
-		{"web search without a fee", Usage{InputTokens: 10, WebSearchCalls: 2}, 10 * PerMillion(2), []string{"web_search"}},
-		{"code execution", Usage{InputTokens: 10, CodeExecutionCalls: 1}, 10 * PerMillion(2), []string{"code_execution"}},
-		{"web fetch is free", Usage{InputTokens: 10, WebFetchCalls: 3}, 10 * PerMillion(2), nil},
-		{"fast mode", Usage{InputTokens: 10, Speed: "fast"}, 10 * PerMillion(2), []string{"speed"}},
-		{"standard speed", Usage{InputTokens: 10, Speed: "standard"}, 10 * PerMillion(2), nil},
+		{"audio in", Usage{InputTokens: 1000, InputAudioTokens: 900, OutputTokens: 10}, 100*perMillion(2) + 10*perMillion(8), []string{"input (audio)"}},
+		{"image and video in at the input rate", Usage{InputTokens: 1000, InputImageTokens: 300, InputVideoTokens: 600}, 1000 * perMillion(2), nil},
+		{"audio out", Usage{InputTokens: 10, OutputTokens: 100, OutputAudioTokens: 90}, 10*perMillion(2) + 10*perMillion(8), []string{"output (audio)"}},
+		{"web search without a fee", Usage{InputTokens: 10, WebSearchCalls: 2}, 10 * perMillion(2), []string{"web_search"}},
+		{"code execution", Usage{InputTokens: 10, CodeExecutionCalls: 1}, 10 * perMillion(2), []string{"code_execution"}},
+		{"web fetch is free", Usage{InputTokens: 10, WebFetchCalls: 3}, 10 * perMillion(2), nil},
+		{"fast mode", Usage{InputTokens: 10, Speed: "fast"}, 10 * perMillion(2), []string{"speed"}},
+		{"standard speed", Usage{InputTokens: 10, Speed: "standard"}, 10 * perMillion(2), nil},
 	}
 	for _, tt := range tests {
 		got := p.Cost(tt.u)
@@ -234,7 +234,7 @@ func TestProxyToolFees(t *testing.T) {
 		t.Fatalf("%d records, want 1", len(recs))
 	}
 	r := recs[0]
-	tokens := 1000*PerMillion(5) + 100*PerMillion(25)
+	tokens := 1000*perMillion(5) + 100*perMillion(25)
 	if want := tokens + 2*Dollar/100; r.Cost != want || r.WebSearchCalls != 2 || len(r.Unpriced) != 0 {
 		t.Errorf("record cost %s, searches %d, unpriced %q; want %s for the tokens and two $0.01 searches", r.Cost, r.WebSearchCalls, r.Unpriced, want)
 	}
@@ -293,7 +293,7 @@ func TestProxyPartiallyPriced(t *testing.T) {
 			t.Fatalf("%d records, want 1", len(recs))
 		}
 		r := recs[0]
-		priced := 1000*PerMillion(5) + 100*PerMillion(25) + 2*Dollar/100
+		priced := 1000*perMillion(5) + 100*perMillion(25) + 2*Dollar/100
 		if r.CodeExecutionCalls != 1 || len(r.Unpriced) != 1 || !strings.HasPrefix(r.Unpriced[0], "code_execution") || !r.Estimated || !r.Priced {
 			t.Errorf("record = %+v, want one code execution run, marked partially priced and estimated", r)
 		}

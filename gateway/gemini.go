@@ -533,7 +533,7 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return ev.Raw
 	}
 	if isPresent(r.Error) {
-		m.ErrorMessage = errorText(r.Error)
+		m.ErrorMessage = geminiError(r.Error).text()
 	}
 	if r.ModelVersion != "" {
 		m.Model = r.ModelVersion
@@ -582,14 +582,36 @@ func (geminiDialect) part(_ string, m map[string]any, s *inputScan) {
 	}
 }
 
-func (geminiDialect) billingCode(v string) (billing, known bool) {
-	return false, false
+// geminiInfo: a quota or rate limit (RESOURCE_EXHAUSTED) is not billing,
+// whatever its text says; Google's words for a project that cannot pay.
+var geminiInfo = dialectInfo{
+	limitStatuses: []string{"RESOURCE_EXHAUSTED"},
+	billingWords: []string{"billing account", "billing is not enabled", "billing to be enabled",
+		"billing_disabled", "billing has not been enabled"},
+	conversation: []string{"contents"},
+	textMembers:  []string{"parts", "text"},
 }
 
-func (geminiDialect) billingStatus(s string) (billing, known bool) {
-	// A quota or rate limit, whatever its text says about billing.
-	if s == "RESOURCE_EXHAUSTED" {
-		return false, true
+func (geminiDialect) info() *dialectInfo { return &geminiInfo }
+
+// geminiError reads an error member, a google.rpc status: {"code": 429,
+// "message", "status": "RESOURCE_EXHAUSTED"}.
+func geminiError(raw json.RawMessage) apiError {
+	var e struct {
+		Code    json.RawMessage `json:"code"`
+		Status  string          `json:"status"`
+		Message string          `json:"message"`
 	}
-	return false, false
+	if !decodeJSON(raw, &e) {
+		return apiError{}
+	}
+	return apiError{Code: jsonString(e.Code), Status: e.Status, Message: e.Message}
+}
+
+func (geminiDialect) errorOf(body []byte) (apiError, bool) {
+	raw, ok := objectMember(body, "error")
+	if !ok {
+		return apiError{}, false
+	}
+	return geminiError(raw), true
 }

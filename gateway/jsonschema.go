@@ -30,7 +30,7 @@ import (
 //     $comment, title, description, default, examples, format, deprecated,
 //     readOnly, writeOnly.
 //
-// CheckSchema refuses any other keyword when a prompt is saved, so that a
+// checkSchema refuses any other keyword when a prompt is saved, so that a
 // schema is never validated more loosely than it reads.
 
 var schemaKeywords = map[string]bool{
@@ -47,9 +47,9 @@ var schemaKeywords = map[string]bool{
 
 var schemaTypes = map[string]bool{"object": true, "array": true, "string": true, "number": true, "integer": true, "boolean": true, "null": true}
 
-// CheckSchema reports whether schema is a JSON Schema Sluice can validate
+// checkSchema reports whether schema is a JSON Schema Sluice can validate
 // outputs against; the error says which keyword or value it cannot.
-func CheckSchema(schema []byte) error {
+func checkSchema(schema []byte) error {
 	root, err := decodeNumbers(schema)
 	if err != nil {
 		return fmt.Errorf("not JSON: %w", err)
@@ -159,10 +159,10 @@ func checkSchemaNode(root, node any, at string) error {
 	return nil
 }
 
-// ValidateJSON reports whether value (a JSON document) satisfies schema,
-// which CheckSchema accepted. The error names the first place that does
+// validateJSON reports whether value (a JSON document) satisfies schema,
+// which checkSchema accepted. The error names the first place that does
 // not, as a JSON pointer, and why.
-func ValidateJSON(schema, value []byte) error {
+func validateJSON(schema, value []byte) error {
 	root, err := decodeNumbers(schema)
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)

@@ -24,8 +24,8 @@ func TestValidateJSON(t *testing.T) {
 	  "required": ["title", "kind"],
 	  "additionalProperties": false
 	}`
-	if err := CheckSchema([]byte(schema)); err != nil {
-		t.Fatalf("CheckSchema = %v", err)
+	if err := checkSchema([]byte(schema)); err != nil {
+		t.Fatalf("checkSchema = %v", err)
 	}
 	cases := []struct {
 		value string
@@ -54,12 +54,12 @@ func TestValidateJSON(t *testing.T) {
 		{`{"title":"a"} trailing`, "not JSON"},
 	}
 	for _, c := range cases {
-		err := ValidateJSON([]byte(schema), []byte(c.value))
+		err := validateJSON([]byte(schema), []byte(c.value))
 		switch {
 		case c.want == "" && err != nil:
-			t.Errorf("ValidateJSON(%s) = %v, want valid", c.value, err)
+			t.Errorf("validateJSON(%s) = %v, want valid", c.value, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("ValidateJSON(%s) = %v, want an error saying %q", c.value, err, c.want)
+			t.Errorf("validateJSON(%s) = %v, want an error saying %q", c.value, err, c.want)
 		}
 	}
 }
@@ -76,8 +76,8 @@ func TestCheckSchemaRefusesWhatItCannotValidate(t *testing.T) {
 		`[]`:                                    "a schema is a JSON object",
 		`{`:                                     "not JSON",
 	} {
-		if err := CheckSchema([]byte(schema)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("CheckSchema(%s) = %v, want an error saying %q", schema, err, want)
+		if err := checkSchema([]byte(schema)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("checkSchema(%s) = %v, want an error saying %q", schema, err, want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -19,18 +18,9 @@ type Money int64
 
 // Units of Money.
 const (
-	Picodollar  Money = 1
-	Nanodollar  Money = 1_000
 	Microdollar Money = 1_000_000
 	Dollar      Money = 1_000_000_000_000
 )
-
-// PerMillion returns the per-token price of usd dollars per million tokens.
-// It rounds to the nearest picodollar; prices with more than six decimals
-// of a dollar per million tokens do not exist today.
-func PerMillion(usd float64) Money {
-	return Money(math.Round(usd * 1e6))
-}
 
 // String returns m as an exact decimal number of dollars with no trailing
 // zeros: "0.000123", "12", "-0.5".

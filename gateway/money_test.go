@@ -15,7 +15,7 @@ func TestMoneyFormat(t *testing.T) {
 		{31 * Dollar / 10000, "$0.0031"},
 		{Microdollar, "$0.000001"},
 		{210 * Microdollar, "$0.00021"},
-		{Nanodollar, "<$0.000001"},
+		{Microdollar / 1000, "<$0.000001"},
 		{-5 * Dollar / 2, "-$2.50"},
 		{5 * Dollar, "$5.00"},
 		{12345 * Dollar / 100, "$123.45"},

@@ -33,7 +33,7 @@ func oldMoneyString(m Money) string {
 
 func TestMoneyStringMatchesFmt(t *testing.T) {
 	vals := []Money{0, 1, -1, 9, 10, 100, Microdollar, Dollar, -Dollar, Dollar + 1, 5*Dollar + Dollar/2, 123456789012,
-		999999999999, 1000000000001, math.MaxInt64, math.MinInt64, math.MinInt64 + 1, PerMillion(0.15), PerMillion(3.75)}
+		999999999999, 1000000000001, math.MaxInt64, math.MinInt64, math.MinInt64 + 1, perMillion(0.15), perMillion(3.75)}
 	rng := rand.New(rand.NewSource(1))
 	for range 100000 {
 		vals = append(vals, Money(rng.Int63()>>uint(rng.Intn(63))), -Money(rng.Int63()>>uint(rng.Intn(63))))

@@ -601,7 +601,7 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		m.tier = c.ServiceTier
 	}
 	if isPresent(c.Error) {
-		m.ErrorMessage = errorText(c.Error)
+		m.ErrorMessage = openAIError(c.Error).text()
 	}
 	usageSet := isPresent(c.Usage)
 	if usageSet {
@@ -656,13 +656,13 @@ func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
 		if c.Type == "response.failed" {
 			m.ErrorMessage = "response failed"
 			if isPresent(c.Response.Error) {
-				m.ErrorMessage = errorText(c.Response.Error)
+				m.ErrorMessage = openAIError(c.Response.Error).text()
 			}
 		}
 	case "error":
 		switch {
 		case isPresent(c.Error):
-			m.ErrorMessage = errorText(c.Error)
+			m.ErrorMessage = openAIError(c.Error).text()
 		default:
 			m.ErrorMessage = joinError(jsonString(c.Code), c.Message)
 		}
@@ -699,18 +699,56 @@ func (openAIDialect) part(typ string, m map[string]any, s *inputScan) {
 	}
 }
 
-func (openAIDialect) billingCode(v string) (billing, known bool) {
-	switch v {
-	case "insufficient_quota", "billing_hard_limit_reached", "billing_not_active":
-		return true, true
-	case "rate_limit_exceeded", "tokens", "requests":
-		return false, true
-	}
-	return false, false
+// openAIInfo: OpenAI's codes, and the words in which OpenAI and the
+// OpenAI-compatible providers say an account cannot pay.
+var openAIInfo = dialectInfo{
+	billingCodes: []string{"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"},
+	limitCodes:   []string{"rate_limit_exceeded", "tokens", "requests"},
+	billingWords: []string{
+		"insufficient_quota",   // OpenAI's code, as a stream's error text carries it
+		"insufficient credits", // OpenRouter
+		"insufficient balance", // DeepSeek
+	},
+	conversation: []string{"messages", "input", "prompt"},
+	textMembers:  []string{"content", "text", "input"},
 }
 
-func (openAIDialect) billingStatus(s string) (billing, known bool) {
-	return false, false
+func (openAIDialect) info() *dialectInfo { return &openAIInfo }
+
+// openAIError reads an error member: {"message", "type", "param",
+// "code"}, or a bare string (some compatible providers). Gemini's
+// OpenAI-compatible endpoint answers in google.rpc's shape ({"code":
+// 429, "message", "status"}), so a status is read too.
+func openAIError(raw json.RawMessage) apiError {
+	var s string
+	if json.Unmarshal(raw, &s) == nil && s != "" {
+		return apiError{Message: s}
+	}
+	var e struct {
+		Type    string          `json:"type"`
+		Code    json.RawMessage `json:"code"`
+		Status  string          `json:"status"`
+		Message string          `json:"message"`
+	}
+	if !decodeJSON(raw, &e) {
+		return apiError{}
+	}
+	return apiError{Type: e.Type, Code: jsonString(e.Code), Status: e.Status, Message: e.Message}
+}
+
+func (openAIDialect) errorOf(body []byte) (apiError, bool) {
+	raw, ok := objectMember(body, "error")
+	if !ok {
+		return apiError{}, false
+	}
+	return openAIError(raw), true
+}
+
+// serves reports whether prov, a provider of rt's own dialect, serves
+// rt as it is: a Responses request goes to a provider without the
+// Responses API translated into Chat Completions.
+func serves(prov Provider, rt route) bool {
+	return rt.Name != routeOpenAIResponses || prov.Responses
 }
 
 // responseState reads a Responses API response object's id and status.

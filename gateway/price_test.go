@@ -13,28 +13,33 @@ import (
 	"testing"
 )
 
+// perMillion returns the per-token price of usd dollars per million tokens,
+// rounded to the nearest picodollar: the tables below read like the
+// providers' price pages.
+func perMillion(usd float64) Money { return Money(math.Round(usd * 1e6)) }
+
 // Rates as the source tables list them, in dollars per million tokens.
 var (
 	gpt4oMini = Price{
 		Provider: "openai", Model: "gpt-4o-mini",
-		Input: PerMillion(0.15), Output: PerMillion(0.60), CachedInput: PerMillion(0.075),
+		Input: perMillion(0.15), Output: perMillion(0.60), CachedInput: perMillion(0.075),
 		Source: "test", Updated: "2026-08-21",
 	}
 	sonnet45 = Price{
 		Provider: "anthropic", Model: "claude-sonnet-4-5",
-		Input: PerMillion(3), Output: PerMillion(15), CachedInput: PerMillion(0.30),
-		CacheWrite: PerMillion(3.75), CacheWrite1h: PerMillion(6),
+		Input: perMillion(3), Output: perMillion(15), CachedInput: perMillion(0.30),
+		CacheWrite: perMillion(3.75), CacheWrite1h: perMillion(6),
 		Tiers: []Tier{{
 			AboveInputTokens: 200_000,
-			Input:            PerMillion(6), Output: PerMillion(22.5), CachedInput: PerMillion(0.60),
-			CacheWrite: PerMillion(7.5), CacheWrite1h: PerMillion(12),
+			Input:            perMillion(6), Output: perMillion(22.5), CachedInput: perMillion(0.60),
+			CacheWrite: perMillion(7.5), CacheWrite1h: perMillion(12),
 		}},
 		Source: "test", Updated: "2026-08-21",
 	}
 	gemini25Pro = Price{
 		Provider: "gemini", Model: "gemini-2.5-pro",
-		Input: PerMillion(1.25), Output: PerMillion(10), CachedInput: PerMillion(0.125),
-		Tiers:  []Tier{{AboveInputTokens: 200_000, Input: PerMillion(2.5), Output: PerMillion(15), CachedInput: PerMillion(0.25)}},
+		Input: perMillion(1.25), Output: perMillion(10), CachedInput: perMillion(0.125),
+		Tiers:  []Tier{{AboveInputTokens: 200_000, Input: perMillion(2.5), Output: perMillion(15), CachedInput: perMillion(0.25)}},
 		Source: "test", Updated: "2026-08-21",
 	}
 )
@@ -72,12 +77,12 @@ func TestPriceCost(t *testing.T) {
 		// No cache rates: cached tokens at Input (never less than the
 		// bill); cache writes, whose rate is above Input, are left
 		// unpriced rather than charged at Input: 90×1e6 + 1×2e6.
-		{"no cache rates", Price{Input: PerMillion(1), Output: PerMillion(2)},
+		{"no cache rates", Price{Input: perMillion(1), Output: perMillion(2)},
 			Usage{InputTokens: 100, CachedInputTokens: 40, CacheWriteTokens: 10, CacheWrite1hTokens: 5, OutputTokens: 1},
 			90*1_000_000 + 2_000_000},
 		// No one-hour rate: one-hour writes are unpriced, not charged
 		// at the five-minute rate.
-		{"no 1h rate", Price{Input: PerMillion(3), CacheWrite: PerMillion(3.75)},
+		{"no 1h rate", Price{Input: perMillion(3), CacheWrite: perMillion(3.75)},
 			Usage{InputTokens: 100, CacheWriteTokens: 100, CacheWrite1hTokens: 100}, 0},
 		// A one-hour count without the write count it belongs to is
 		// still charged.
@@ -85,8 +90,8 @@ func TestPriceCost(t *testing.T) {
 		// More cached tokens than input tokens: charged as reported.
 		{"cached above input", gpt4oMini, Usage{InputTokens: 10, CachedInputTokens: 20}, 1_500_000},
 		{"negative counts", gpt4oMini, Usage{InputTokens: -5, OutputTokens: -1}, 0},
-		{"embedding", Price{Input: PerMillion(0.02)}, Usage{InputTokens: 1_000_000}, 20_000_000_000},
-		{"overflow saturates", Price{Input: PerMillion(1000)}, Usage{InputTokens: math.MaxInt64 / 2}, math.MaxInt64},
+		{"embedding", Price{Input: perMillion(0.02)}, Usage{InputTokens: 1_000_000}, 20_000_000_000},
+		{"overflow saturates", Price{Input: perMillion(1000)}, Usage{InputTokens: math.MaxInt64 / 2}, math.MaxInt64},
 		// Of two tiers, the higher one below the input applies, and its
 		// zero fields keep the base rate.
 		{"highest tier, zero field", Price{Input: 10, Output: 100, Tiers: []Tier{
@@ -130,7 +135,7 @@ func TestPriceExplain(t *testing.T) {
 		t.Errorf("Explain(%+v) adds up to %d, Cost = %d", u, sum, c)
 	}
 
-	fallback := Price{Input: PerMillion(0.5), Output: PerMillion(1.5)}
+	fallback := Price{Input: perMillion(0.5), Output: perMillion(1.5)}
 	u = Usage{InputTokens: 10, CachedInputTokens: 4, OutputTokens: 2}
 	got = fallback.Explain(u)
 	want = []CostLine{
@@ -530,18 +535,18 @@ func TestDefaultPricesWellKnown(t *testing.T) {
 		{"openai", "text-embedding-3-large", "text-embedding-3-large", rates{0.13, 0, 0, 0, 0}, nil},
 		{"anthropic", "claude-sonnet-4", "claude-sonnet-4-0", rates{3, 15, 0.30, 3.75, 6},
 			// Anthropic's rule fills the one-hour rate: twice the input.
-			&Tier{AboveInputTokens: 200_000, Input: PerMillion(6), Output: PerMillion(22.5), CachedInput: PerMillion(0.6), CacheWrite: PerMillion(7.5), CacheWrite1h: PerMillion(12)}},
+			&Tier{AboveInputTokens: 200_000, Input: perMillion(6), Output: perMillion(22.5), CachedInput: perMillion(0.6), CacheWrite: perMillion(7.5), CacheWrite1h: perMillion(12)}},
 		{"anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4-0", rates{3, 15, 0.30, 3.75, 6}, nil},
 		{"anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5", rates{3, 15, 0.30, 3.75, 6},
-			&Tier{AboveInputTokens: 200_000, Input: PerMillion(6), Output: PerMillion(22.5), CachedInput: PerMillion(0.6), CacheWrite: PerMillion(7.5), CacheWrite1h: PerMillion(12)}},
+			&Tier{AboveInputTokens: 200_000, Input: perMillion(6), Output: perMillion(22.5), CachedInput: perMillion(0.6), CacheWrite: perMillion(7.5), CacheWrite1h: perMillion(12)}},
 		{"anthropic", "claude-haiku-4-5", "claude-haiku-4-5", rates{1, 5, 0.1, 1.25, 2}, nil},
 		{"anthropic", "claude-opus-4-1-20250805", "claude-opus-4-1", rates{15, 75, 1.5, 18.75, 30}, nil},
 		{"anthropic", "claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest", rates{3, 15, 0.3, 3.75, 6}, nil},
 		{"anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku-latest", rates{0.8, 4, 0.08, 1, 1.6}, nil},
 		{"gemini", "models/gemini-2.5-pro", "gemini-2.5-pro", rates{1.25, 10, 0.125, 0, 0},
 			// Gemini Pro bills audio input as text input.
-			&Tier{AboveInputTokens: 200_000, Input: PerMillion(2.5), Output: PerMillion(15), CachedInput: PerMillion(0.25),
-				InputAudio: PerMillion(2.5), CachedInputAudio: PerMillion(0.25)}},
+			&Tier{AboveInputTokens: 200_000, Input: perMillion(2.5), Output: perMillion(15), CachedInput: perMillion(0.25),
+				InputAudio: perMillion(2.5), CachedInputAudio: perMillion(0.25)}},
 		{"gemini", "gemini-2.5-flash", "gemini-2.5-flash", rates{0.3, 2.5, 0.03, 0, 0}, nil},
 		{"gemini", "gemini-2.5-flash-lite", "gemini-2.5-flash-lite", rates{0.1, 0.4, 0.01, 0, 0}, nil},
 		{"gemini", "gemini-2.0-flash-001", "gemini-2.0-flash", rates{0.1, 0.4, 0.025, 0, 0}, nil},

@@ -110,7 +110,7 @@ func TestParsePricesGenAI(t *testing.T) {
 		t.Errorf("ParsePrices(genai-prices.json) = %d rows, want 14", len(rows))
 	}
 	// DeepSeek's price changes with the time of day: the peak rate stands.
-	if p := got["deepseek/deepseek-chat"]; p.Input != PerMillion(0.27) || p.Output != PerMillion(1.1) {
+	if p := got["deepseek/deepseek-chat"]; p.Input != perMillion(0.27) || p.Output != perMillion(1.1) {
 		t.Errorf("ParsePrices(genai-prices.json) deepseek-chat = %v in, %v out; want the peak $0.27/$1.10", p.Input, p.Output)
 	}
 }

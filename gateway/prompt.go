@@ -24,7 +24,7 @@ type Prompt struct {
 	System   string `json:"system,omitempty"`
 	// Schema, when set, is a JSON Schema the output must satisfy: the
 	// provider is asked for JSON in its own JSON-schema mode and the
-	// answer is validated (see CheckSchema for the keywords supported).
+	// answer is validated (see checkSchema for the keywords supported).
 	Schema      json.RawMessage `json:"schema,omitempty"`
 	MaxTokens   int64           `json:"max_tokens,omitempty"`
 	Temperature *float64        `json:"temperature,omitempty"`
@@ -42,9 +42,9 @@ var ErrInvalidPrompt = errors.New("invalid prompt")
 // maxPromptName is the longest prompt name: it is a path segment.
 const maxPromptName = 64
 
-// ValidPromptName reports whether s can name a prompt: lower-case letters,
+// validPromptName reports whether s can name a prompt: lower-case letters,
 // digits, '-' and '_', starting with a letter or digit, at most 64 long.
-func ValidPromptName(s string) bool {
+func validPromptName(s string) bool {
 	if s == "" || len(s) > maxPromptName {
 		return false
 	}
@@ -65,7 +65,7 @@ func (p Prompt) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidPrompt, fmt.Sprintf(format, args...))
 	}
-	if !ValidPromptName(p.Name) {
+	if !validPromptName(p.Name) {
 		return bad("name %q: use lower-case letters, digits, - and _ (at most %d), starting with a letter or digit", p.Name, maxPromptName)
 	}
 	if strings.TrimSpace(p.Model) == "" {
@@ -81,7 +81,7 @@ func (p Prompt) Validate() error {
 		return bad("temperature %g is not between 0 and 2", *t)
 	}
 	if len(p.Schema) > 0 {
-		if err := CheckSchema(p.Schema); err != nil {
+		if err := checkSchema(p.Schema); err != nil {
 			return fmt.Errorf("%w: schema: %w", ErrInvalidPrompt, err)
 		}
 	}
@@ -104,15 +104,15 @@ func (p Prompt) Inputs() []string {
 	return names
 }
 
-// InputError is a call whose inputs do not fit the prompt: some are
+// inputError is a call whose inputs do not fit the prompt: some are
 // missing, or some are not the prompt's.
-type InputError struct {
+type inputError struct {
 	Missing []string
 	Unknown []string
 	Inputs  []string // the prompt's inputs
 }
 
-func (e *InputError) Error() string {
+func (e *inputError) Error() string {
 	var parts []string
 	if len(e.Missing) > 0 {
 		parts = append(parts, "missing input "+quoteList(e.Missing))
@@ -135,15 +135,15 @@ func quoteList(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// Render fills p's system text and template with inputs. Each {{name}} is
+// render fills p's system text and template with inputs. Each {{name}} is
 // replaced by its input's text in a single pass over the template: what
 // an input contains is data and is never read as template syntax, so an
 // input holding "{{other}}" appears as those characters. Every input the
 // prompt names must be given and every input given must be one it names,
-// or Render returns an *InputError.
-func (p Prompt) Render(inputs map[string]string) (system, user string, err error) {
+// or render returns an *inputError.
+func (p Prompt) render(inputs map[string]string) (system, user string, err error) {
 	names := p.Inputs()
-	var ie InputError
+	var ie inputError
 	known := map[string]bool{}
 	for _, n := range names {
 		known[n] = true
@@ -232,11 +232,11 @@ func validInputName(s string) bool {
 	return true
 }
 
-// PromptInputs reads a call's inputs: a JSON object whose values are
+// promptInputs reads a call's inputs: a JSON object whose values are
 // strings (numbers, booleans and nested values are taken as their JSON
 // text), or, for any other content type, the whole body as the input
 // "text".
-func PromptInputs(contentType string, body []byte) (map[string]string, error) {
+func promptInputs(contentType string, body []byte) (map[string]string, error) {
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
 	if ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 		return map[string]string{"text": string(body)}, nil

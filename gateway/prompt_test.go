@@ -61,11 +61,11 @@ func TestRenderFillsInputsAsData(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			system, user, err := p.Render(c.inputs)
+			system, user, err := p.render(c.inputs)
 			if c.wantErr != "" {
-				var ie *InputError
+				var ie *inputError
 				if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("Render(%v) error = %v, want an *InputError saying %s", c.inputs, err, c.wantErr)
+					t.Fatalf("render(%v) error = %v, want an *inputError saying %s", c.inputs, err, c.wantErr)
 				}
 				return
 			}
@@ -73,24 +73,24 @@ func TestRenderFillsInputsAsData(t *testing.T) {
 				t.Fatal(err)
 			}
 			if system != c.system || user != c.user {
-				t.Errorf("Render(%v) =\n%q\n%q\nwant\n%q\n%q", c.inputs, system, user, c.system, c.user)
+				t.Errorf("render(%v) =\n%q\n%q\nwant\n%q\n%q", c.inputs, system, user, c.system, c.user)
 			}
 		})
 	}
 }
 
 func TestPromptInputs(t *testing.T) {
-	in, err := PromptInputs("text/plain; charset=utf-8", []byte("a {{b}} c"))
+	in, err := promptInputs("text/plain; charset=utf-8", []byte("a {{b}} c"))
 	if err != nil || len(in) != 1 || in["text"] != "a {{b}} c" {
 		t.Errorf("text/plain = %v, %v; want the body as the input text", in, err)
 	}
-	in, err = PromptInputs("application/json", []byte(`{"text":"x","n":3,"tags":["a"],"ok":true}`))
+	in, err = promptInputs("application/json", []byte(`{"text":"x","n":3,"tags":["a"],"ok":true}`))
 	if err != nil || in["text"] != "x" || in["n"] != "3" || in["tags"] != `["a"]` || in["ok"] != "true" {
 		t.Errorf("JSON inputs = %v, %v", in, err)
 	}
 	for _, bad := range []string{`[1,2]`, `"text"`, `{"text":null}`, `{`} {
-		if _, err := PromptInputs("application/json", []byte(bad)); err == nil {
-			t.Errorf("PromptInputs(%s) succeeded, want an error", bad)
+		if _, err := promptInputs("application/json", []byte(bad)); err == nil {
+			t.Errorf("promptInputs(%s) succeeded, want an error", bad)
 		}
 	}
 }

@@ -16,7 +16,7 @@ func (ps *Prompts) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 		writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: string(kindUnavailable), Message: "Sluice could not read its prompts: " + err.Error()})
 		return
 	}
-	doc := OpenAPI(prompts, "http://"+r.Host)
+	doc := openAPI(prompts, "http://"+r.Host)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
@@ -24,9 +24,9 @@ func (ps *Prompts) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(doc)
 }
 
-// OpenAPI returns the OpenAPI 3.1 document describing prompts served at
+// openAPI returns the OpenAPI 3.1 document describing prompts served at
 // server.
-func OpenAPI(prompts []Prompt, server string) map[string]any {
+func openAPI(prompts []Prompt, server string) map[string]any {
 	sort.Slice(prompts, func(i, j int) bool { return prompts[i].Name < prompts[j].Name })
 	errorSchema := map[string]any{"$ref": "#/components/schemas/Error"}
 	errResp := func(desc string) map[string]any {

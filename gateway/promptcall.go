@@ -155,12 +155,12 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, openAIDialect{}, nil, f)
 		return
 	}
-	inputs, err := PromptInputs(r.Header.Get("Content-Type"), body)
+	inputs, err := promptInputs(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindInvalid), Message: err.Error()})
 		return
 	}
-	system, user, err := pr.Render(inputs)
+	system, user, err := pr.render(inputs)
 	release() // the rendered request is counted when the proxy reads it
 	if err != nil {
 		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindMissingInput), Message: "prompt " + pr.Name + ": " + err.Error()})
@@ -253,7 +253,7 @@ func result(pr Prompt, rec Record, text string) (PromptResult, *PromptError) {
 		return res, nil
 	}
 	out := []byte(strings.TrimSpace(text))
-	if err := ValidateJSON(pr.Schema, out); err != nil {
+	if err := validateJSON(pr.Schema, out); err != nil {
 		return res, &PromptError{Status: http.StatusBadGateway, Type: string(kindSchemaMismatch),
 			Message: "the model's output does not fit the prompt's schema: " + err.Error(), Output: text, ID: rec.ID}
 	}

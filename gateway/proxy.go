@@ -777,7 +777,7 @@ func (p *Proxy) admit(x *exchange) *failure {
 // most server-side tool calls its tool settings allow.
 func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (Money, int64) {
 	// The output and context limits are the row's own: At and
-	// Alternatives change only its rates.
+	// alternatives change only its rates.
 	pr := &row
 	out := info.MaxOutput
 	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
@@ -806,7 +806,7 @@ func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (M
 	// input tokens, service tier, region or speed: one resolution of
 	// each row's rates prices them all.
 	us := b.worstUsages(in, out)
-	for _, alt := range row.Alternatives(t) {
+	for _, alt := range row.alternatives(t) {
 		r, _ := alt.resolveRates(us[0], max(us[0].InputTokens, 0), false)
 		for _, u := range us {
 			if c := alt.costWith(u, &r); c > worst {

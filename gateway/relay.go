@@ -3,13 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +92,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		// or opens with an error event before its answer starts is a
 		// failure another target may not share.
 		var failed string
-		if reader, failed = peekStream(body, ctx); failed != "" {
+		if reader, failed = peekStream(body, ctx, x.route); failed != "" {
 			p.fellBackAfterHeaders(x, failed)
 			return true
 		}
@@ -114,22 +114,25 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 const maxPeek = 1 << 20
 
 // peekStream reads a stream's first events, up to the first that carries
-// the answer (or anything but the opening events Anthropic sends before
-// it: message_start, ping, comments), and returns a reader that gives
-// the stream again from its start. failed says, when not "", how the
-// stream failed before its answer began: it ended or broke off, or its
-// first such event is an error (Anthropic's overloaded_error, an
-// OpenAI-style {"error": …}).
-func peekStream(body io.Reader, ctx context.Context) (io.Reader, string) {
+// the answer (or anything but the events its dialect opens a stream with
+// before the answer, dialectInfo.openingEvents), and returns a reader
+// that gives the stream again from its start. failed says, when not "",
+// how the stream failed before its answer began: it ended or broke off,
+// or its dialect's meter read an error in an event before the answer
+// (Anthropic's overloaded_error, an OpenAI-style {"error": …}).
+func peekStream(body io.Reader, ctx context.Context, rt route) (io.Reader, string) {
 	var seen bytes.Buffer
 	er := newSSEReader(io.TeeReader(body, &seen))
+	// A meter of its own: the stream is metered again as it is relayed.
+	m := newStreamMeter(rt.dialect, rt, false)
+	opening := rt.dialect.info().openingEvents
 	for seen.Len() <= maxPeek {
 		ev, err := er.Next()
 		if err == nil || len(ev.Raw) > 0 {
-			if msg := streamErrorEvent(ev); msg != "" {
-				return nil, "answered 200 then an error event before any content: " + msg
+			if m.relay(ev); m.ErrorMessage != "" {
+				return nil, "answered 200 then an error event before any content: " + m.ErrorMessage
 			}
-			if ev.Name != "" && ev.Name != "message_start" && ev.Name != "ping" || ev.Name == "" && len(bytes.TrimSpace(ev.Data)) > 0 {
+			if ev.Name != "" && !slices.Contains(opening, ev.Name) || ev.Name == "" && len(bytes.TrimSpace(ev.Data)) > 0 {
 				break
 			}
 		}
@@ -150,39 +153,6 @@ func peekStream(body io.Reader, ctx context.Context) (io.Reader, string) {
 		}
 	}
 	return io.MultiReader(bytes.NewReader(seen.Bytes()), body), ""
-}
-
-// streamErrorEvent returns the message of an event that reports an error
-// in place of the answer, or "".
-func streamErrorEvent(ev streamEvent) string {
-	data := bytes.TrimSpace(ev.Data)
-	if ev.Name != "error" && (len(data) == 0 || data[0] != '{') {
-		return ""
-	}
-	var e struct {
-		Type  string          `json:"type"`
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(data, &e) != nil {
-		if ev.Name == "error" {
-			return string(data)
-		}
-		return ""
-	}
-	if ev.Name != "error" && e.Type != "error" && len(e.Error) == 0 {
-		return ""
-	}
-	var inner struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(e.Error, &inner) == nil && (inner.Message != "" || inner.Type != "") {
-		return strings.TrimSpace(inner.Type + " " + inner.Message)
-	}
-	if len(e.Error) > 0 {
-		return string(e.Error)
-	}
-	return string(data)
 }
 
 // fellBackAfterHeaders records an attempt at an alias's target whose
@@ -365,7 +335,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	}
 	if m.ErrorMessage != "" && outcome == OutcomeOK {
 		outcome, errMsg = OutcomeError, m.ErrorMessage
-		if isBillingMessage(m.ErrorMessage) {
+		if isBillingMessage(p.dialectList(), m.ErrorMessage) {
 			outcome, errMsg = OutcomeBilling, BillingAdvice(x.provider.Name)+" Provider said: "+m.ErrorMessage
 		}
 	}
@@ -612,50 +582,59 @@ func classifyUpstreamError(ds []dialect, provider string, status int, body []byt
 	return OutcomeError, msg
 }
 
-// isBillingError reads a provider's error document: its type or code when
-// one of ds knows it (each dialect's billingCode: OpenAI
-// insufficient_quota, Anthropic billing_error; rate limits are not
-// billing), then its status (each dialect's billingStatus: Gemini's
-// RESOURCE_EXHAUSTED is not billing), else its words.
+// isBillingError reads a provider's error answer in the shape of each
+// of ds (a body may come from another format's compatible endpoint): the
+// first whose codes know the error's type, code or status decides (each
+// dialect's dialectInfo: OpenAI's insufficient_quota and Anthropic's
+// billing_error are billing, rate limits and Gemini's RESOURCE_EXHAUSTED
+// are not), else the message's words. A body no dialect reads as an
+// error is looked at as text.
 func isBillingError(ds []dialect, body []byte) bool {
-	var doc struct {
-		Error struct {
-			Type    string `json:"type"`
-			Code    any    `json:"code"`
-			Status  string `json:"status"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &doc) != nil {
-		return isBillingMessage(string(body))
-	}
-	e := doc.Error
-	code, _ := e.Code.(string)
-	for _, v := range []string{e.Type, code} {
-		v = strings.ToLower(v)
-		for _, d := range ds {
-			if billing, known := d.billingCode(v); known {
-				return billing
-			}
-		}
-	}
+	var msgs []string
 	for _, d := range ds {
-		if billing, known := d.billingStatus(e.Status); known {
+		e, ok := d.errorOf(body)
+		if !ok {
+			continue
+		}
+		if billing, known := d.info().billingOf(e); known {
 			return billing
 		}
+		msgs = append(msgs, e.Message)
 	}
-	return isBillingMessage(e.Message)
+	if msgs == nil {
+		return isBillingMessage(ds, string(body))
+	}
+	for _, m := range msgs {
+		if isBillingMessage(ds, m) {
+			return true
+		}
+	}
+	return false
 }
 
+// billingWords are the phrases that say an account cannot pay in no one
+// format's words: HTTP 402's own name. Each format's providers' words
+// are its dialect's (dialectInfo.billingWords).
+var billingWords = []string{"payment required"}
+
 // isBillingMessage reports whether a provider's error text says the
-// account itself cannot pay. It matches phrases, not the bare word
-// "billing": rate-limit messages link to billing pages too.
-func isBillingMessage(s string) bool {
+// account itself cannot pay, in any of ds's words or in words of no
+// format.
+func isBillingMessage(ds []dialect, s string) bool {
 	l := strings.ToLower(s)
-	for _, k := range []string{"insufficient_quota", "credit balance is too low", "billing_error", "insufficient credits",
-		"insufficient balance", "payment required", "billing account", "billing is not enabled", "billing to be enabled",
-		"billing_disabled", "billing has not been enabled"} {
-		if strings.Contains(l, k) {
+	has := func(words []string) bool {
+		for _, k := range words {
+			if strings.Contains(l, k) {
+				return true
+			}
+		}
+		return false
+	}
+	if has(billingWords) {
+		return true
+	}
+	for _, d := range ds {
+		if has(d.info().billingWords) {
 			return true
 		}
 	}

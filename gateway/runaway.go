@@ -90,8 +90,8 @@ func (p Pause) Active(now time.Time) bool {
 	return p.Until.IsZero() || now.Before(p.Until)
 }
 
-// Covers reports whether p stops a request made with token.
-func (p Pause) Covers(token string) bool { return p.Token == "" || p.Token == token }
+// covers reports whether p stops a request made with token.
+func (p Pause) covers(token string) bool { return p.Token == "" || p.Token == token }
 
 // guard is the runaway guard's memory: recent requests by fingerprint,
 // recent admissions by token, and the streams open now. Safe for
@@ -127,7 +127,7 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 	pol := p.Policy()
 	token := x.rec.Token
 	for _, pa := range pol.Pauses {
-		if pa.Active(now) && pa.Covers(token) {
+		if pa.Active(now) && pa.covers(token) {
 			return fail(http.StatusPaymentRequired, kindPaused, pauseMessage(pa, token)).refused(ReasonPause).with("X-Sluice-Paused", "true")
 		}
 	}
@@ -135,7 +135,7 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 	if x.route.metered() && !pol.Loop.Off && !(pol.Loop.Allowed[token].After(now)) {
 		fp := fingerprint(token, x.rec.Model, string(x.route.Name), body)
 		if n, first := g.repeat(fp, now, pol.Loop.limit(), pol.Loop.window()); n > pol.Loop.limit() {
-			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, bodyWords(body), fp, n, first, pol.Loop)
+			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, bodyWords(x.route.dialect.info(), body), fp, n, first, pol.Loop)
 			return fail(http.StatusTooManyRequests, kindLoop, msg).refused(ReasonLoop)
 		}
 	}
@@ -143,7 +143,7 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 		if wait := g.admitRPM(token, now, limit); wait > 0 {
 			secs := int(wait.Seconds() + 0.999)
 			msg := fmt.Sprintf("Sluice caps token %q at %d requests a minute, and it has sent %d in the last minute; the next fits in %ds. Change the cap with `sluice token rpm %s N` (0 removes it).",
-				token, limit, limit, secs, ShellQuote(token))
+				token, limit, limit, secs, shellQuote(token))
 			return fail(http.StatusTooManyRequests, kindRateLimit, msg).refused(ReasonRPM).with("Retry-After", strconv.Itoa(secs))
 		}
 	}
@@ -164,7 +164,7 @@ func pauseMessage(pa Pause, token string) string {
 	}
 	fmt.Fprintf(&b, " (paused since %s). Nothing was sent upstream. Resume with `sluice resume", pa.Since.Local().Format("15:04:05"))
 	if pa.Token != "" {
-		b.WriteString(" --token " + ShellQuote(pa.Token))
+		b.WriteString(" --token " + shellQuote(pa.Token))
 	}
 	b.WriteString("` or the Resume button in Sluice's window.")
 	return b.String()
@@ -183,7 +183,7 @@ func loopMessage(token, provider, model, path, desc string, fp [32]byte, n int, 
 	fmt.Fprintf(&b, "; fingerprint %s) %d times since %s, more than the %d allowed in %s. Nothing was sent upstream.",
 		hex.EncodeToString(fp[:4]), n, first.Local().Format("15:04:05"), lp.limit(), lp.window())
 	if token != "" {
-		fmt.Fprintf(&b, " If the repeats are meant, allow them for an hour with `sluice loop allow %s`,", ShellQuote(token))
+		fmt.Fprintf(&b, " If the repeats are meant, allow them for an hour with `sluice loop allow %s`,", shellQuote(token))
 	} else {
 		b.WriteString(" If the repeats are meant,")
 	}
@@ -554,25 +554,27 @@ func matchDateTime(s string) int {
 	return n
 }
 
-// bodyWords is lastWords of a JSON request body, "" for any other.
-func bodyWords(body []byte) string {
+// bodyWords is lastWords of a JSON request body in the dialect di
+// describes, "" for any other body.
+func bodyWords(di *dialectInfo, body []byte) string {
 	var v any
 	if json.Unmarshal(body, &v) != nil {
 		return ""
 	}
-	return lastWords(v)
+	return lastWords(di, v)
 }
 
-// lastWords returns the start of the last message of a request body in
-// any dialect, for the user to recognise it by.
-func lastWords(v any) string {
+// lastWords returns the start of the last message of a request body, for
+// the user to recognise it by: the last text in the first of di's
+// conversation members that holds any.
+func lastWords(di *dialectInfo, v any) string {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return ""
 	}
 	var text string
-	for _, key := range []string{"messages", "input", "contents", "prompt"} {
-		if t := textOf(m[key], 0); t != "" {
+	for _, key := range di.conversation {
+		if t := textOf(di, m[key], 0); t != "" {
 			text = t
 			break
 		}
@@ -595,8 +597,9 @@ func lastWords(v any) string {
 	return text
 }
 
-// textOf finds the text of the last message or part in v.
-func textOf(v any, depth int) string {
+// textOf finds the text of the last message or part in v, a member of a
+// body in the dialect di describes.
+func textOf(di *dialectInfo, v any, depth int) string {
 	if depth > 6 {
 		return ""
 	}
@@ -605,13 +608,13 @@ func textOf(v any, depth int) string {
 		return v
 	case []any:
 		for i := len(v) - 1; i >= 0; i-- {
-			if t := textOf(v[i], depth+1); t != "" {
+			if t := textOf(di, v[i], depth+1); t != "" {
 				return t
 			}
 		}
 	case map[string]any:
-		for _, key := range []string{"content", "text", "parts", "input"} {
-			if t := textOf(v[key], depth+1); t != "" {
+		for _, key := range di.textMembers {
+			if t := textOf(di, v[key], depth+1); t != "" {
 				return t
 			}
 		}

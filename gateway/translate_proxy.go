@@ -100,13 +100,6 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 	return body, nil
 }
 
-// serves reports whether prov, a provider of rt's own dialect, serves
-// rt as it is: a Responses request goes to a provider without the
-// Responses API translated into Chat Completions.
-func serves(prov Provider, rt route) bool {
-	return rt.Name != routeOpenAIResponses || prov.Responses
-}
-
 // translationOf returns the formats a request on rt in dialect d takes
 // to reach prov, or nils when it cannot be translated.
 func (p *Proxy) translationOf(rt route, q url.Values, d dialect, prov Provider) (callerFormat, targetFormat, translatingDialect) {

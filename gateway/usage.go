@@ -194,32 +194,8 @@ func (m *streamMeter) cut(kind errKind, message string) []byte {
 // stream it came from is untrusted.
 const maxErrorMessage = 1000
 
-// errorText renders a provider's error member: an object with type, code,
-// status and message, or a bare string.
-func errorText(raw json.RawMessage) string {
-	var e struct {
-		Type    string          `json:"type"`
-		Code    json.RawMessage `json:"code"`
-		Status  string          `json:"status"`
-		Message string          `json:"message"`
-	}
-	var s string
-	switch {
-	case json.Unmarshal(raw, &s) == nil && s != "":
-		return truncate(s)
-	case decodeJSON(raw, &e):
-		kind := e.Type
-		if kind == "" {
-			kind = e.Status
-		}
-		if kind == "" {
-			kind = jsonString(e.Code)
-		}
-		return joinError(kind, e.Message)
-	}
-	return "upstream sent an error"
-}
-
+// joinError renders an error's kind and message for a log line and a
+// record.
 func joinError(kind, msg string) string {
 	switch {
 	case kind != "" && msg != "":
@@ -251,6 +227,17 @@ func jsonString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
+}
+
+// objectMember returns the member name of body, a JSON object; ok is
+// false when body is no object or the member is absent or null.
+func objectMember(body []byte, name string) (raw json.RawMessage, ok bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return nil, false
+	}
+	raw = m[name]
+	return raw, isPresent(raw)
 }
 
 // isPresent reports whether a member was present and not null.

@@ -46,7 +46,8 @@ func (db *DB) Aliases() []gateway.Alias {
 // as stored. An alias that is not valid (gateway.Alias.Validate), or that
 // would make aliases loop through one another, is an error wrapping both
 // ErrInvalid and gateway.ErrInvalidAlias, and nothing is written; so is
-// a name that differs from an existing alias's only in case. Its name and
+// a name that differs from an existing alias's only in case, an
+// *AliasCaseError naming the existing alias. Its name and
 // targets are kept without surrounding space. Whether
 // its targets are models Sluice can reach is for the caller to check: the
 // store knows neither providers nor prices.
@@ -78,8 +79,7 @@ func (db *DB) PutAlias(a gateway.Alias) (gateway.Alias, error) {
 	if o, ok := db.aliases.m[key]; ok && o.Name != a.Name {
 		// Names compare without regard to case: say so rather than
 		// replace another alias unseen.
-		return gateway.Alias{}, &invalidError{fmt.Errorf("%w: alias %s exists, and %s is the same name in other letters: change it as %s, or remove it first (sluice alias rm %s)",
-			gateway.ErrInvalidAlias, o.Name, a.Name, o.Name, o.Name)}
+		return gateway.Alias{}, &AliasCaseError{Name: a.Name, Existing: o.Name}
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAliases).Put([]byte(key), data)
@@ -90,6 +90,23 @@ func (db *DB) PutAlias(a gateway.Alias) (gateway.Alias, error) {
 	db.aliases.m[key] = a
 	return a, nil
 }
+
+// AliasCaseError refuses an alias whose name differs from an existing
+// alias's only in case, rather than replace that alias unseen. It is an
+// ErrInvalid error and wraps gateway.ErrInvalidAlias. Its message says what to do in no interface's
+// words: the CLI and the dashboard add how to remove Existing.
+type AliasCaseError struct {
+	Name     string // the name given
+	Existing string // the existing alias's name, as it was saved
+}
+
+func (e *AliasCaseError) Error() string {
+	return fmt.Sprintf("%v: alias %s exists, and %s is the same name in other letters: change it as %s, or remove it first",
+		gateway.ErrInvalidAlias, e.Existing, e.Name, e.Existing)
+}
+
+func (e *AliasCaseError) Unwrap() error        { return gateway.ErrInvalidAlias }
+func (e *AliasCaseError) Is(target error) bool { return target == ErrInvalid }
 
 // DeleteAlias removes the alias name; an unknown name is an error wrapping
 // ErrNotFound. Aliases whose targets named it then name the model of that

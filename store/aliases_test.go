@@ -139,8 +139,10 @@ func TestAliasNameSpelling(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := db.PutAlias(gateway.Alias{Name: "Smart ", Target: "openai/gpt-5"})
-	if !errors.Is(err, ErrInvalid) || !errors.Is(err, gateway.ErrInvalidAlias) || !strings.Contains(err.Error(), "alias smart exists") {
-		t.Errorf("PutAlias(Smart ) = %v, want a refusal naming smart", err)
+	var ce *AliasCaseError
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, gateway.ErrInvalidAlias) || !errors.As(err, &ce) || ce.Existing != "smart" || ce.Name != "Smart" ||
+		!strings.Contains(err.Error(), "alias smart exists") || strings.Contains(err.Error(), "sluice") {
+		t.Errorf("PutAlias(Smart ) = %v, want an *AliasCaseError naming smart, in no command's words", err)
 	}
 	if a, _ := db.Alias("smart"); a.Name != "smart" || len(a.Fallbacks) != 1 {
 		t.Errorf("smart after the refusal = %+v", a)

@@ -139,7 +139,7 @@ func TestTimeZoneChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { db.Close() }()
-	s := DefaultSettings()
+	s := defaultSettings()
 	s.TimeZone = "UTC"
 	if err := db.PutSettings(s); err != nil {
 		t.Fatal(err)

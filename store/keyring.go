@@ -22,9 +22,9 @@ var (
 	// running, or it does not answer. Keys then come from the environment
 	// for the run, and nothing can be stored.
 	ErrNoKeyring = errors.New("no keyring available")
-	// ErrKeyringTimeout means a keyring call did not return within
+	// errKeyringTimeout means a keyring call did not return within
 	// Keyring.Timeout. It is usually wrapped in an ErrNoKeyring error.
-	ErrKeyringTimeout = errors.New("keyring did not answer in time")
+	errKeyringTimeout = errors.New("keyring did not answer in time")
 )
 
 // Where a key came from, as Keyring.Source reports it.
@@ -33,8 +33,8 @@ const (
 	SourceEnvironment = "environment"
 )
 
-// DefaultService is the keyring service name Sluice's keys are filed under.
-const DefaultService = "sluice"
+// defaultService is the keyring service name Sluice's keys are filed under.
+const defaultService = "sluice"
 
 // defaultKeyringTimeout bounds each keyring call when Keyring.Timeout is 0.
 const defaultKeyringTimeout = 3 * time.Second
@@ -64,7 +64,7 @@ const probeAccount = "sluice-probe"
 // The zero value is ready to use. A Keyring is safe for concurrent use and
 // must not be copied after first use.
 type Keyring struct {
-	// Service is the keyring service name. "" means DefaultService.
+	// Service is the keyring service name. "" means defaultService.
 	Service string
 	// Timeout bounds each keyring call. 0 means 3s.
 	Timeout time.Duration
@@ -300,7 +300,7 @@ func (k *Keyring) Source(provider string) string {
 // comes after its caller has given up still takes effect.
 //
 // On timeout, call marks the keyring broken and returns the error wrapping
-// ErrNoKeyring and ErrKeyringTimeout; if the abandoned call later gets an
+// ErrNoKeyring and errKeyringTimeout; if the abandoned call later gets an
 // answer from the keyring, the mark is lifted. On ctx's end it returns
 // ctx's error and marks nothing. Either way the goroutine ends only when
 // the backend returns, since go-keyring calls cannot be canceled; until
@@ -314,7 +314,7 @@ func (k *Keyring) call(ctx context.Context, op func(keyringBackend) error) error
 	timeout := k.timeout()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	timedOut := fmt.Errorf("%w (no answer within %v)", ErrKeyringTimeout, timeout)
+	timedOut := fmt.Errorf("%w (no answer within %v)", errKeyringTimeout, timeout)
 
 	select {
 	case k.slot <- struct{}{}:
@@ -413,7 +413,7 @@ func (k *Keyring) unusable(cause error) error {
 	case errors.Is(cause, errNoSessionBus):
 		what = "there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set), " +
 			"so no Secret Service such as gnome-keyring or KWallet can be reached"
-	case errors.Is(cause, ErrKeyringTimeout):
+	case errors.Is(cause, errKeyringTimeout):
 		what = fmt.Sprintf("the %s did not answer within %v (is it locked, waiting for its password?)", name, k.timeout())
 	case errors.Is(cause, keyring.ErrUnsupportedPlatform):
 		what = "Sluice cannot use a keyring on " + runtime.GOOS
@@ -432,7 +432,7 @@ func (k *Keyring) unusable(cause error) error {
 
 func (k *Keyring) service() string {
 	if k.Service == "" {
-		return DefaultService
+		return defaultService
 	}
 	return k.Service
 }

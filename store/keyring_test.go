@@ -366,12 +366,12 @@ func TestKeyringTimeout(t *testing.T) {
 	// The hung call keeps the keyring busy: later calls give up without
 	// piling more calls onto it.
 	err = k.Set(ctx, "groq", testKey)
-	if !errors.Is(err, ErrKeyringTimeout) || !errors.Is(err, ErrNoKeyring) {
-		t.Errorf("Set(groq) with a hung keyring = %v, want ErrKeyringTimeout and ErrNoKeyring", err)
+	if !errors.Is(err, errKeyringTimeout) || !errors.Is(err, ErrNoKeyring) {
+		t.Errorf("Set(groq) with a hung keyring = %v, want errKeyringTimeout and ErrNoKeyring", err)
 	}
 	backend, err := k.Probe(ctx)
-	if !errors.Is(err, ErrKeyringTimeout) || !errors.Is(err, ErrNoKeyring) {
-		t.Errorf("Probe() with a hung keyring = %q, %v, want ErrKeyringTimeout and ErrNoKeyring", backend, err)
+	if !errors.Is(err, errKeyringTimeout) || !errors.Is(err, ErrNoKeyring) {
+		t.Errorf("Probe() with a hung keyring = %q, %v, want errKeyringTimeout and ErrNoKeyring", backend, err)
 	} else if !strings.Contains(err.Error(), "did not answer within 50ms") {
 		t.Errorf("Probe() with a hung keyring = %q, want it to say it did not answer within 50ms", err)
 	}
@@ -495,7 +495,7 @@ func TestKeyringGoKeyringMock(t *testing.T) {
 	if err := k.Set(ctx, "openai", testKey); err != nil {
 		t.Fatalf("Set(openai) = %v, want nil", err)
 	}
-	if got, err := keyring.Get(DefaultService, "openai"); err != nil || got != testKey {
+	if got, err := keyring.Get(defaultService, "openai"); err != nil || got != testKey {
 		t.Errorf("keyring.Get(sluice, openai) = %q, %v, want the key under service sluice", Mask(got), err)
 	}
 	k2 := &Keyring{}

@@ -206,18 +206,18 @@ type subscriber struct {
 	ch chan gateway.Record
 }
 
-// SubscribeBuffer is how many records a Subscribe feed holds for a reader
+// subscribeBuffer is how many records a Subscribe feed holds for a reader
 // that has fallen behind.
-const SubscribeBuffer = 256
+const subscribeBuffer = 256
 
 // Subscribe returns a live feed of the records appended from now on, and
 // a function that ends it and closes the channel. Close ends every feed.
 //
-// The feed never slows the ledger: when a reader falls SubscribeBuffer
+// The feed never slows the ledger: when a reader falls subscribeBuffer
 // records behind, further records are dropped for it until it catches up.
 // A reader that must see every record reads the log with Records.
 func (db *DB) Subscribe() (<-chan gateway.Record, func()) {
-	s := &subscriber{ch: make(chan gateway.Record, SubscribeBuffer)}
+	s := &subscriber{ch: make(chan gateway.Record, subscribeBuffer)}
 	db.subMu.Lock()
 	defer db.subMu.Unlock()
 	if db.closed {

@@ -137,17 +137,17 @@ func TestSubscribe(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := range SubscribeBuffer + 50 {
+		for i := range subscribeBuffer + 50 {
 			mustSettle(t, db, gateway.Record{ID: fmt.Sprint("b", i), Outcome: gateway.OutcomeOK})
 		}
 	}()
 	n := 0
-	for n < SubscribeBuffer+50 {
+	for n < subscribeBuffer+50 {
 		select {
 		case <-feed:
 			n++
 		case <-time.After(10 * time.Second):
-			t.Fatalf("feed got %d records, want %d", n, SubscribeBuffer+50)
+			t.Fatalf("feed got %d records, want %d", n, subscribeBuffer+50)
 		}
 	}
 	select {
@@ -155,8 +155,8 @@ func TestSubscribe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("settlement stalled behind a slow subscriber")
 	}
-	if got := len(slow); got != SubscribeBuffer {
-		t.Errorf("slow feed holds %d records, want %d", got, SubscribeBuffer)
+	if got := len(slow); got != subscribeBuffer {
+		t.Errorf("slow feed holds %d records, want %d", got, subscribeBuffer)
 	}
 
 	stop()

@@ -110,8 +110,8 @@ const (
 	CloseQuit = "quit"
 )
 
-// DefaultSettings are the settings of a new data file.
-func DefaultSettings() Settings {
+// defaultSettings are the settings of a new data file.
+func defaultSettings() Settings {
 	return Settings{
 		UnpricedPolicy: gateway.UnpricedRefuse,
 		UnpricedHold:   gateway.DefaultUnpricedHold,
@@ -125,7 +125,7 @@ var (
 )
 
 // Settings returns the stored settings; fields never set have their
-// DefaultSettings values.
+// defaultSettings values.
 func (db *DB) Settings() (Settings, error) {
 	var s Settings
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -140,7 +140,7 @@ func (db *DB) Settings() (Settings, error) {
 }
 
 func readSettings(tx *bolt.Tx) (Settings, error) {
-	s := DefaultSettings()
+	s := defaultSettings()
 	_, err := getJSON(tx.Bucket(bucketMeta), keySettings, &s)
 	return s, err
 }

@@ -13,8 +13,8 @@ import (
 func TestSettingsRoundTrip(t *testing.T) {
 	db, path := openTest(t, Options{})
 	got, err := db.Settings()
-	if err != nil || !reflect.DeepEqual(got, DefaultSettings()) {
-		t.Fatalf("Settings() on a new file = %+v, %v, want the defaults %+v", got, err, DefaultSettings())
+	if err != nil || !reflect.DeepEqual(got, defaultSettings()) {
+		t.Fatalf("Settings() on a new file = %+v, %v, want the defaults %+v", got, err, defaultSettings())
 	}
 	s := Settings{
 		Upstreams:      map[string]string{"openai": "https://proxy.example.com/v1", "local": "http://127.0.0.1:8000/v1"},
@@ -68,9 +68,9 @@ func TestSettingsRoundTrip(t *testing.T) {
 		}
 	}
 	// The JSON is what the app's API will carry.
-	b, _ := json.Marshal(DefaultSettings())
+	b, _ := json.Marshal(defaultSettings())
 	if want := `{"unpriced_policy":"refuse","unpriced_hold_usd":"0.5","log_bodies":false,"retention_days":0,"close_action":"hide"}`; string(b) != want {
-		t.Errorf("json(DefaultSettings()) = %s, want %s", b, want)
+		t.Errorf("json(defaultSettings()) = %s, want %s", b, want)
 	}
 }
 
@@ -81,10 +81,10 @@ func TestPriceOverrides(t *testing.T) {
 		t.Fatalf("PriceOverrides() on a new file = %v, %v, want [], nil", got, err)
 	}
 	prices := []gateway.Price{
-		{Provider: "openai", Model: "gpt-4o", Input: gateway.PerMillion(2.5), Output: gateway.PerMillion(10), CachedInput: gateway.PerMillion(1.25),
+		{Provider: "openai", Model: "gpt-4o", Input: 5 * gateway.Microdollar / 2, Output: 10 * gateway.Microdollar, CachedInput: 5 * gateway.Microdollar / 4,
 			ContextWindow: 128000, MaxOutput: 16384, Source: "my contract", Updated: "2025-03-01"},
-		{Provider: "gemini", Model: "gemini-2.5-pro", Input: gateway.PerMillion(1.25), Output: gateway.PerMillion(10),
-			Tiers: []gateway.Tier{{AboveInputTokens: 200000, Input: gateway.PerMillion(2.5), Output: gateway.PerMillion(15)}}},
+		{Provider: "gemini", Model: "gemini-2.5-pro", Input: 5 * gateway.Microdollar / 4, Output: 10 * gateway.Microdollar,
+			Tiers: []gateway.Tier{{AboveInputTokens: 200000, Input: 5 * gateway.Microdollar / 2, Output: 15 * gateway.Microdollar}}},
 	}
 	if err := db.PutPriceOverrides(prices); err != nil {
 		t.Fatalf("PutPriceOverrides = %v", err)

@@ -17,10 +17,10 @@ import (
 )
 
 // Local tokens are secrets gateway.LocalTokenPrefix followed by
-// TokenSecretLength base62 characters (about 238 bits). Only the SHA-256
+// tokenSecretLength base62 characters (about 238 bits). Only the SHA-256
 // of a secret is stored; a secret is shown once, by NewToken, and cannot
 // be read back.
-const TokenSecretLength = 40
+const tokenSecretLength = 40
 
 // tokenFlushInterval is how often last-use times reach the disk. A crash
 // loses at most this much of them, and a busy gateway pays one write per
@@ -83,9 +83,9 @@ func validTokenName(name string) bool {
 // newTokenSecret returns a fresh secret.
 func newTokenSecret() string {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	out := make([]byte, 0, len(gateway.LocalTokenPrefix)+TokenSecretLength)
+	out := make([]byte, 0, len(gateway.LocalTokenPrefix)+tokenSecretLength)
 	out = append(out, gateway.LocalTokenPrefix...)
-	buf := make([]byte, TokenSecretLength*2)
+	buf := make([]byte, tokenSecretLength*2)
 	for len(out) < cap(out) {
 		rand.Read(buf) // never returns an error (crypto/rand, Go 1.24+)
 		for _, c := range buf {

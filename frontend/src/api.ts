@@ -413,12 +413,16 @@ export interface SpendQuery {
   then?: 'provider' | 'model' | 'token';
 }
 
-/** ApiError is an answer other than 2xx, or no answer at all (code "offline"). */
+/**
+ * ApiError is an answer other than 2xx, or no answer at all (code "offline").
+ * existing names the alias an "alias_case" refusal clashes with.
+ */
 export class ApiError extends Error {
   constructor(
     readonly code: string,
     message: string,
     readonly status: number,
+    readonly existing?: string,
   ) {
     super(message);
   }
@@ -473,7 +477,7 @@ export async function call<T>(method: string, arg?: unknown): Promise<T> {
   } catch (e) {
     throw new ApiError('offline', 'Sluice is not answering. Is it still running?', 0);
   }
-  let body: { result?: T; error?: { code: string; message: string } } | null = null;
+  let body: { result?: T; error?: { code: string; message: string; existing?: string } } | null = null;
   try {
     body = await res.json();
   } catch {
@@ -484,7 +488,7 @@ export async function call<T>(method: string, arg?: unknown): Promise<T> {
   }
   if (!res.ok || !body || body.error) {
     const err = body?.error;
-    throw new ApiError(err?.code ?? 'http_' + res.status, err?.message ?? `Sluice answered ${res.status} ${res.statusText}`, res.status);
+    throw new ApiError(err?.code ?? 'http_' + res.status, err?.message ?? `Sluice answered ${res.status} ${res.statusText}`, res.status, err?.existing);
   }
   return body.result as T;
 }

@@ -5,52 +5,28 @@
 //
 // Environment (set by e2e/aliases_test.go):
 //   SLUICE_URL    the one-time sign-in link
-// Optional:
-//   SLUICE_SCREENSHOTS  where screenshots go (default: tests/screenshots)
-//   CHROMIUM            the browser (default /usr/bin/chromium)
+// Optional: SLUICE_SCREENSHOTS, CHROMIUM (see browser.mjs)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, needs, shotsDir } from './browser.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const url = process.env.SLUICE_URL;
-const skip = url ? false : 'needs SLUICE_URL (the Go test sets it)';
-const shotsDir = process.env.SLUICE_SCREENSHOTS || path.join(here, 'screenshots');
+const skip = needs('SLUICE_URL');
 
-let context;
 let page;
-let profile;
-const pageErrors = [];
+let close;
+let pageErrors = [];
 
 before(async () => {
   if (skip) return;
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-aliases-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    viewport: { width: 1440, height: 1000 },
-    colorScheme: 'light',
-    timezoneId: 'UTC',
-    locale: 'en-US',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  fs.mkdirSync(shotsDir, { recursive: true });
+  ({ page, pageErrors, close } = await launch('aliases'));
   await page.goto(url);
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
 });
 
-after(async () => {
-  await context?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => close?.());
 
 function table() {
   return page.getByRole('table', { name: 'Aliases' });
@@ -105,6 +81,14 @@ test('the gateway refuses a target it cannot reach and a loop, in the dialog', {
   dlg = await newAlias({ name: 'bg', target: 'claude-haiku-4-5-20251001' });
   await dlg.waitFor({ state: 'detached' });
   await table().locator('tbody tr[data-alias="bg"]').waitFor();
+
+  // A name that differs from bg's only in case: the store's refusal, with
+  // the page's own words for what to do, never the CLI's.
+  dlg = await newAlias({ name: 'BG', target: 'openai/gpt-5' });
+  const clash = await dlg.getByRole('alert').getByText('alias bg exists, and BG is the same name in other letters').innerText();
+  assert.match(clash, /Edit “bg” in the list, or use its Remove button\./);
+  assert.doesNotMatch(clash, /sluice alias/);
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
 
   // Pointing the first alias back at bg would loop.
   await page.getByRole('button', { name: 'Edit claude-haiku-4-5-20251001' }).click();

@@ -7,63 +7,33 @@
 //   SLUICE_URL    the one-time sign-in link
 //   SLUICE_ADDR   host:port the gateway listens on
 //   SLUICE_TOKEN  a local token (sk-sluice-...)
-// Optional:
-//   SLUICE_SCREENSHOTS  where screenshots go (default: tests/screenshots)
-//   CHROMIUM            the browser (default /usr/bin/chromium)
+// Optional: SLUICE_SCREENSHOTS, CHROMIUM (see browser.mjs)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, needs, shotsDir, go as goTo } from './browser.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const env = { url: process.env.SLUICE_URL, addr: process.env.SLUICE_ADDR, token: process.env.SLUICE_TOKEN };
-const missing = Object.entries({ SLUICE_URL: env.url, SLUICE_ADDR: env.addr, SLUICE_TOKEN: env.token })
-  .filter(([, v]) => !v)
-  .map(([k]) => k);
-const skip = missing.length ? `needs ${missing.join(', ')} (the Go test sets them)` : false;
-const shotsDir = process.env.SLUICE_SCREENSHOTS || path.join(here, 'screenshots');
+const skip = needs('SLUICE_URL', 'SLUICE_ADDR', 'SLUICE_TOKEN');
 const WIDE = { width: 1440, height: 1000 };
 // What the fake OpenAI upstream answers (e2e/testdata/openai/chat.json).
 const ANSWER = 'A sluice is a channel with a gate that controls how much water flows through it.';
 
-let context;
 let page;
-let profile;
-const pageErrors = [];
+let close;
+let pageErrors = [];
 
 before(async () => {
   if (skip) return;
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-prompts-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    viewport: WIDE,
-    colorScheme: 'light',
-    timezoneId: 'UTC',
-    locale: 'en-US',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  fs.mkdirSync(shotsDir, { recursive: true });
+  ({ page, pageErrors, close } = await launch('prompts', { viewport: WIDE }));
   await page.goto(env.url);
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
 });
 
-after(async () => {
-  await context?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => close?.());
 
-async function go(section) {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: section, exact: true }).click();
-  await page.getByRole('heading', { level: 1 }).first().waitFor();
-}
+const go = (section) => goTo(page, section);
 
 function rendered() {
   return page.getByLabel('Rendered prompt');

@@ -9,9 +9,8 @@
 //   SLUICE_DATA, SLUICE_BIN, FAKE_OPENAI  the data directory, the binary,
 //                 the fake OpenAI upstream (informational here)
 // Optional:
-//   SLUICE_SCREENSHOTS      where screenshots go (default: tests/screenshots)
 //   SLUICE_REQUIRE_KEYRING  "1": a missing OS keyring fails the key test
-//   CHROMIUM                the browser (default /usr/bin/chromium)
+//   SLUICE_SCREENSHOTS, CHROMIUM (see browser.mjs)
 //
 // Run: node --test frontend/tests/ (or node frontend/tests/ui.test.mjs)
 
@@ -19,23 +18,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
+import { here, launch, needs, shotsDir, go as goTo } from './browser.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const env = {
   url: process.env.SLUICE_URL,
   addr: process.env.SLUICE_ADDR,
   token: process.env.SLUICE_TOKEN,
 };
-const missing = Object.entries({ SLUICE_URL: env.url, SLUICE_ADDR: env.addr, SLUICE_TOKEN: env.token })
-  .filter(([, v]) => !v)
-  .map(([k]) => k);
-let skip = missing.length ? `needs ${missing.join(', ')} (the Go test sets them)` : false;
-const shotsDir = process.env.SLUICE_SCREENSHOTS || path.join(here, 'screenshots');
+let skip = needs('SLUICE_URL', 'SLUICE_ADDR', 'SLUICE_TOKEN');
 
 // The SDK is installed with the other end-to-end clients.
 let OpenAI;
@@ -55,8 +48,8 @@ const NARROW = { width: 480, height: 900 };
 
 let context;
 let page;
-let profile;
-const pageErrors = [];
+let close;
+let pageErrors = [];
 
 function sdk(apiKey = env.token) {
   return new OpenAI({ baseURL: `http://${env.addr}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
@@ -66,10 +59,7 @@ function chat(apiKey, model = 'gpt-4o-mini') {
   return sdk(apiKey).chat.completions.create({ model, messages: [{ role: 'user', content: 'What is a sluice?' }] });
 }
 
-async function go(section) {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: section, exact: true }).click();
-  await page.getByRole('heading', { level: 1 }).first().waitFor();
-}
+const go = (section) => goTo(page, section);
 
 function logRows() {
   return page.getByRole('table', { name: 'Requests' }).locator('tbody tr');
@@ -95,27 +85,10 @@ async function until(what, ms, fn) {
 
 before(async () => {
   if (skip) return;
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ui-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    viewport: WIDE,
-    colorScheme: 'light',
-    timezoneId: 'UTC',
-    locale: 'en-US',
-  });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://${env.addr}` });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  fs.mkdirSync(shotsDir, { recursive: true });
+  ({ context, page, pageErrors, close } = await launch('ui', { viewport: WIDE, grant: `http://${env.addr}` }));
 });
 
-after(async () => {
-  await context?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(() => close?.());
 
 test('without signing in, the dashboard asks for the sign-in link', { skip }, async () => {
   await page.goto(`http://${env.addr}/`);

@@ -3,7 +3,7 @@
 // before fails before its first byte; once a budget is past its soft
 // threshold, the over-soft target serves instead.
 
-import { api, type Alias } from '../api';
+import { api, ApiError, type Alias } from '../api';
 import type { Page } from '../app';
 import { h, replace, uid } from '../dom';
 import { date, fullTime } from '../format';
@@ -158,7 +158,10 @@ export const aliasesPage: Page = {
           const n = name.value.trim();
           if (!n) throw new Error('Give the alias a name.');
           if (!target.value.trim()) throw new Error('Give the alias a target, such as openai/gpt-5-mini.');
-          const saved = await api.putAlias({ name: n, target: target.value.trim(), fallbacks: splitTargets(fallbacks.value), over_soft: overSoft.value.trim() });
+          const saved = await api.putAlias({ name: n, target: target.value.trim(), fallbacks: splitTargets(fallbacks.value), over_soft: overSoft.value.trim() }).catch((e) => {
+            if (e instanceof ApiError && e.code === 'alias_case') throw new Error(`${e.message}. Edit “${e.existing}” in the list, or use its Remove button.`);
+            throw e;
+          });
           toast(`Requests for “${saved.name}” now go to ${saved.target}.`, 'ok', { title: a ? 'Alias saved' : 'Alias created' });
           for (const w of saved.warnings ?? []) toast(w, 'warn', { title: `Alias ${saved.name}` });
           await load();
