@@ -118,32 +118,32 @@ const (
 // inspect reads max_tokens and thinking.budget_tokens (which interleaved
 // thinking lets exceed max_tokens), and the tools, MCP servers and
 // container that draw input from outside the body.
-func (anthropicDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
-	info.Model, _ = obj["model"].(string)
-	info.Stream, _ = obj["stream"].(bool)
-	info.MaxOutput = max(count(obj["max_tokens"]), count(field(obj["thinking"], "budget_tokens")))
+func (anthropicDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inputScan) {
+	info.Model = obj.get("model").str()
+	info.Stream = obj.get("stream").isTrue()
+	info.MaxOutput = max(count(obj.get("max_tokens")), count(obj.get("thinking").get("budget_tokens")))
 
-	tools, _ := obj["tools"].([]any)
-	if len(tools) > 0 {
+	tools := obj.get("tools")
+	if tools.isArray() && !tools.empty() {
 		s.overhead += anthropicToolsOverhead
 	}
-	for _, t := range tools {
-		typ, _ := field(t, "type").(string)
+	tools.elems(func(t jsonValue) {
+		typ, _ := t.get("type").text()
 		switch {
-		case typ == "" || typ == "custom":
-		case strings.HasPrefix(typ, "web_search"), strings.HasPrefix(typ, "web_fetch"),
-			strings.HasPrefix(typ, "code_execution"), strings.HasPrefix(typ, "tool_search"),
-			strings.HasPrefix(typ, "mcp"):
-			s.unbounded = true // server-side: its results are input
+		case len(typ) == 0 || string(typ) == "custom":
+		case hasPrefix(typ, "web_search"), hasPrefix(typ, "web_fetch"),
+			hasPrefix(typ, "code_execution"), hasPrefix(typ, "tool_search"),
+			hasPrefix(typ, "mcp"):
+			s.unbound() // server-side: its results are input
 		default:
 			s.overhead += anthropicBuiltinToolBound // computer, bash, text editor, memory
 		}
+	})
+	if v := obj.get("mcp_servers"); v.isArray() && !v.empty() {
+		s.unbound()
 	}
-	if v, ok := obj["mcp_servers"].([]any); ok && len(v) > 0 {
-		s.unbounded = true
-	}
-	if obj["container"] != nil {
-		s.unbounded = true
+	if !obj.get("container").null() {
+		s.unbound()
 	}
 	return info, s
 }
@@ -521,22 +521,22 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 func (anthropicDialect) shown(data []byte) int64 { return shownBytes(data, "") }
 
 // part notes Anthropic's image and document blocks and container uploads.
-func (anthropicDialect) part(typ string, m map[string]any, s *inputScan) {
-	switch typ {
+func (anthropicDialect) part(typ []byte, m jsonObject, s *inputScan) {
+	switch string(typ) {
 	case "image": // {"source":{"type":"base64","data":...}}
 		s.images++
-		s.dropSource(m["source"])
+		s.dropSource(m.get("source"))
 	case "document":
-		switch st, _ := field(m["source"], "type").(string); st {
+		switch st, _ := m.get("source").get("type").text(); string(st) {
 		case "text", "content":
 			// Plain text in the body, counted with it.
 		default:
-			s.unbounded = true
-			s.dropSource(m["source"])
+			s.unbound()
+			s.dropSource(m.get("source"))
 		}
 	case "container_upload":
-		s.unbounded = true
-		s.dropDataURL(m[typ])
+		s.unbound()
+		s.dropDataURL(m.get("container_upload"))
 	}
 }
 

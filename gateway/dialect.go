@@ -75,7 +75,7 @@ type dialect interface {
 	// notes in s what the body holds without spelling it out (overhead)
 	// or draws from outside itself (unbounded). The caller adds what
 	// every format's content parts say.
-	inspect(rt route, obj map[string]any) (info requestInfo, s inputScan)
+	inspect(rt route, obj jsonObject) (info requestInfo, s inputScan)
 	// imageTokens bounds the input tokens of one image sent to model.
 	imageTokens(model string) int64
 	// billing reads the rates and fees a request body whose output is
@@ -107,10 +107,11 @@ type dialect interface {
 	shown(data []byte) int64
 	// part notes, in s, a content part of this format's spelling that is
 	// an image, a document, audio or video: what a body's length does not
-	// tell. typ is the part's "type" member, "" when it has none. Every
-	// known format's parts are looked for in every body (see
-	// inputScan.walk), so a spelling belongs to exactly one format.
-	part(typ string, m map[string]any, s *inputScan)
+	// tell. typ is the text of the part's "type" member, empty when it
+	// has none; m is its members. Every known format's parts are looked
+	// for in every body (see bodyWalk), so a spelling belongs to exactly
+	// one format.
+	part(typ []byte, m jsonObject, s *inputScan)
 
 	// errorBody is an error answer in the dialect's own shape, which its
 	// SDKs raise as their usual error type with msg in it.

@@ -78,10 +78,10 @@ func (parrotDialect) keyCheck(base string) (string, http.Header) {
 }
 func (parrotDialect) keyRefused(status int) bool { return status == http.StatusUnauthorized }
 
-func (parrotDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
-	info.Model, _ = obj["bird"].(string)
-	info.Stream, _ = obj["stream"].(bool)
-	info.MaxOutput = count(obj["squawks"])
+func (parrotDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inputScan) {
+	info.Model = obj.get("bird").str()
+	info.Stream = obj.get("stream").isTrue()
+	info.MaxOutput = count(obj.get("squawks"))
 	return info, s
 }
 
@@ -486,7 +486,7 @@ func TestFourthDialectMeter(t *testing.T) {
 func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
 
 // part: parrot has no image or document parts.
-func (parrotDialect) part(string, map[string]any, *inputScan) {}
+func (parrotDialect) part([]byte, jsonObject, *inputScan) {}
 
 var parrotInfo = dialectInfo{billingWords: []string{"no more crackers"}}
 

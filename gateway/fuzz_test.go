@@ -205,7 +205,7 @@ func FuzzInspect(f *testing.F) {
 		// Decoded into maps: keys match exactly, as in the providers'
 		// parsers (a struct would match them case-insensitively).
 		var v map[string]any
-		if !json.Valid(out) || json.Unmarshal(out, &v) != nil || field(v["stream_options"], "include_usage") != true {
+		if !json.Valid(out) || json.Unmarshal(out, &v) != nil || v["stream_options"] == nil || v["stream_options"].(map[string]any)["include_usage"] != true {
 			t.Fatalf("AddStreamUsage(%s) = %s, which does not ask for usage", body, out)
 		}
 	})

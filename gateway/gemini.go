@@ -110,25 +110,23 @@ func (geminiDialect) keyRefused(status int) bool {
 // maxOutputTokens, but its documentation has said otherwise, so the
 // larger is taken) and candidateCount; the model is in the path. Cached
 // content and built-in tools draw input from outside the body.
-func (geminiDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
+func (geminiDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inputScan) {
 	info.Stream = rt.Stream
-	gc := field(obj, "generationConfig", "generation_config")
-	info.MaxOutput = max(protoCount(field(gc, "maxOutputTokens", "max_output_tokens")),
-		protoCount(field(field(gc, "thinkingConfig", "thinking_config"), "thinkingBudget", "thinking_budget")))
-	info.Choices = protoCount(field(gc, "candidateCount", "candidate_count"))
+	gc := obj.first("generationConfig", "generation_config")
+	info.MaxOutput = max(protoCount(gc.first("maxOutputTokens", "max_output_tokens")),
+		protoCount(gc.first("thinkingConfig", "thinking_config").first("thinkingBudget", "thinking_budget")))
+	info.Choices = protoCount(gc.first("candidateCount", "candidate_count"))
 
-	if v := field(obj, "cachedContent", "cached_content"); v != nil && v != "" {
-		s.unbounded = true
+	if v := obj.first("cachedContent", "cached_content"); !v.null() && string(v) != `""` {
+		s.unbound()
 	}
-	tools, _ := obj["tools"].([]any)
-	for _, t := range tools {
-		m, _ := t.(map[string]any)
-		for k := range m {
-			if k != "functionDeclarations" && k != "function_declarations" {
-				s.unbounded = true // googleSearch, codeExecution, urlContext...
+	obj.get("tools").elems(func(t jsonValue) {
+		t.keys(func(k []byte) {
+			if string(k) != "functionDeclarations" && string(k) != "function_declarations" {
+				s.unbound() // googleSearch, codeExecution, urlContext...
 			}
-		}
-	}
+		})
+	})
 	return info, s
 }
 
@@ -564,20 +562,20 @@ func (geminiDialect) shown(data []byte) int64 { return shownBytes(data, "candida
 // part notes Gemini's inline and file data parts:
 // {"inlineData":{"mimeType":...,"data":base64}} and
 // {"fileData":{"mimeType":...,"fileUri":...}}. Gemini parts have no type.
-func (geminiDialect) part(_ string, m map[string]any, s *inputScan) {
+func (geminiDialect) part(_ []byte, m jsonObject, s *inputScan) {
 	for _, k := range [...]string{"inlineData", "inline_data", "fileData", "file_data"} {
-		d, ok := m[k].(map[string]any)
-		if !ok {
+		d := m.get(k)
+		if !d.isObject() {
 			continue
 		}
 		if k == "inlineData" || k == "inline_data" {
-			s.dropString(d["data"])
+			s.dropString(d.get("data"))
 		}
-		mime, _ := field(d, "mimeType", "mime_type").(string)
-		if strings.HasPrefix(strings.ToLower(mime), "image/") {
+		mime, _ := d.first("mimeType", "mime_type").text()
+		if hasLowerPrefix(mime, "image/") {
 			s.images++
 		} else {
-			s.unbounded = true
+			s.unbound()
 		}
 	}
 }

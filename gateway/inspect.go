@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // requestInfo is what a request body says about routing and worst-case
@@ -95,13 +96,24 @@ var errBadBody = errors.New("request body is not a JSON object")
 // about its model, streaming and worst-case token counts, looking for the
 // content parts of each of ds, the formats served (partReaders). A body
 // that is not a well-formed JSON object is an error wrapping errBadBody.
+//
+// It reads the body with the scanner (jsonscan.go) in one walk, building
+// nothing but the list of the members of the objects it is inside: what
+// encoding/json would have decoded into maps is read in place.
 func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo, error) {
-	obj, err := decodeObject(body)
-	if err != nil {
-		return requestInfo{}, err
+	start := spaceEnd(body, 0)
+	if start >= len(body) || body[start] != '{' {
+		return requestInfo{}, bodyError(body)
 	}
-	info, s := d.inspect(rt, obj)
-	s.walk(obj, partReaders(ds, d))
+	if end, err := valueEnd(body, start); err != nil || spaceEnd(body, end) != len(body) {
+		return requestInfo{}, bodyError(body)
+	}
+	w := walks.Get().(*bodyWalk)
+	defer w.release()
+	w.ds = partReaders(ds, d)
+	w.object(body, start)
+	info, s := d.inspect(rt, jsonObject(w.ms))
+	s.add(w.parts)
 	info.Choices = min(max(info.Choices, 1), maxChoices)
 
 	bound := int64(len(body)) - s.binary
@@ -109,63 +121,60 @@ func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo
 	bound = addTokens(bound, mulTokens(s.images, d.imageTokens(info.Model)))
 	bound = addTokens(bound, requestOverhead+s.overhead)
 	info.InputBound = bound
-	info.InputUnbounded = s.unbounded
+	info.InputUnbounded = s.unbounded > 0
 	return info, nil
 }
 
-// decodeObject decodes body, which must hold exactly one JSON object.
-// Numbers stay json.Number.
-func decodeObject(body []byte) (map[string]any, error) {
+// bodyError says why body is not one JSON object, in encoding/json's
+// words.
+func bodyError(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		if err == io.EOF {
-			return nil, fmt.Errorf("%w: the body is empty", errBadBody)
+			return fmt.Errorf("%w: the body is empty", errBadBody)
 		}
-		return nil, fmt.Errorf("%w: %v", errBadBody, err)
+		return fmt.Errorf("%w: %v", errBadBody, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the JSON object", errBadBody)
+		return fmt.Errorf("%w: data after the JSON object", errBadBody)
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: the body is JSON but not an object", errBadBody)
+	if _, ok := v.(map[string]any); !ok {
+		return fmt.Errorf("%w: the body is JSON but not an object", errBadBody)
 	}
-	return obj, nil
-}
-
-// field returns the first of names present in v, if v is an object.
-func field(v any, names ...string) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil
-	}
-	for _, n := range names {
-		if x, ok := m[n]; ok {
-			return x
-		}
-	}
-	return nil
+	return fmt.Errorf("%w: the body is not valid JSON", errBadBody)
 }
 
 // count reads a JSON number as a token count: rounded up, at least 0, at
 // most maxTokens; anything else is 0.
-func count(v any) int64 {
-	n, ok := v.(json.Number)
-	if !ok {
+func count(v jsonValue) int64 {
+	if len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9') {
 		return 0
 	}
-	c, _ := parseCount(n.String())
+	if len(v) <= 18 {
+		// A plain integer, as nearly every count is: no string to parse.
+		n := int64(0)
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				n = -1
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if n >= 0 {
+			return min(n, maxTokens)
+		}
+	}
+	c, _ := parseCount(string(v))
 	return c
 }
 
 // protoCount is count for Gemini, whose proto JSON parser also takes a
 // number written as a string. (Other providers refuse one, so for them a
 // string counts as no value, and the caller's larger default applies.)
-func protoCount(v any) int64 {
-	if s, ok := v.(string); ok {
-		c, _ := parseCount(strings.TrimSpace(s))
+func protoCount(v jsonValue) int64 {
+	if t, ok := v.text(); ok {
+		c, _ := parseCount(strings.TrimSpace(string(t)))
 		return c
 	}
 	return count(v)
@@ -186,47 +195,144 @@ func mulTokens(a, b int64) int64 {
 
 // textBytes is the length of the text in v: a string, or the text parts
 // of an array of content parts.
-func textBytes(v any) int64 {
-	switch t := v.(type) {
-	case string:
-		return int64(len(t))
-	case []any:
-		var n int64
-		for _, p := range t {
-			if s, ok := field(p, "text").(string); ok {
-				n += int64(len(s))
-			}
-		}
+func textBytes(v jsonValue) int64 {
+	if n := v.textLen(); n >= 0 {
 		return n
 	}
-	return 0
+	var n int64
+	v.elems(func(p jsonValue) {
+		n += max(p.get("text").textLen(), 0)
+	})
+	return n
 }
 
-// inputScan walks a request body for what its length does not tell.
+// inputScan is what a request body holds without spelling it out, or
+// draws from outside itself.
 type inputScan struct {
-	binary    int64 // bytes of base64 payloads, not text
-	images    int64
-	overhead  int64 // tokens the body does not spell out, besides images
-	unbounded bool
+	binary   int64 // bytes of base64 payloads, not text
+	images   int64
+	overhead int64 // tokens the body does not spell out, besides images
+	// unbounded counts what draws input the body does not hold; any
+	// makes the input unbounded. (A count, not a flag, so that what a
+	// member overridden by a later one of the same name noted can be
+	// taken back.)
+	unbounded int64
 }
 
-// walk visits every object in v, asking each of ds whether it is one of
-// its content parts.
-func (s *inputScan) walk(v any, ds []dialect) {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			s.walk(e, ds)
+// unbound notes input drawn from outside the body.
+func (s *inputScan) unbound() { s.unbounded++ }
+
+func (s *inputScan) add(t inputScan) {
+	s.binary += t.binary
+	s.images += t.images
+	s.overhead += t.overhead
+	s.unbounded += t.unbounded
+}
+
+func (s inputScan) minus(t inputScan) inputScan {
+	return inputScan{s.binary - t.binary, s.images - t.images, s.overhead - t.overhead, s.unbounded - t.unbounded}
+}
+
+// bodyWalk walks a body for the content parts of every object in it, as
+// inputScan.walk did over the decoded maps: each object is offered to
+// each of ds's part methods, with its members.
+type bodyWalk struct {
+	ds    []dialect
+	parts inputScan
+	// ms are the members read of the objects the walk is inside, the
+	// outermost first; each object's own are the last ones while its
+	// parts are read.
+	ms []bodyMember
+	// noted is, for each of ms, what the parts inside its value noted:
+	// taken back when a later member of the same name overrides it.
+	noted []inputScan
+}
+
+var walks = sync.Pool{New: func() any { return new(bodyWalk) }}
+
+func (w *bodyWalk) release() {
+	clear(w.ms[:cap(w.ms)]) // they point into the body
+	*w = bodyWalk{ms: w.ms[:0], noted: w.noted[:0]}
+	walks.Put(w)
+}
+
+// value walks the well-formed value at b[i] and returns its end.
+func (w *bodyWalk) value(b []byte, i int) int {
+	switch b[i] {
+	case '{':
+		n := len(w.ms)
+		end := w.object(b, i)
+		w.ms, w.noted = w.ms[:n], w.noted[:n]
+		return end
+	case '[':
+		i = spaceEnd(b, i+1)
+		if b[i] == ']' {
+			return i + 1
 		}
-	case map[string]any:
-		typ, _ := t["type"].(string)
-		for _, d := range ds {
-			d.part(typ, t, s)
-		}
-		for _, e := range t {
-			s.walk(e, ds)
+		for {
+			i = spaceEnd(b, w.value(b, i))
+			if b[i] == ']' {
+				return i + 1
+			}
+			i = spaceEnd(b, i+1) // past ','
 		}
 	}
+	end, _ := valueEnd(b, i) // a string, number or literal
+	return end
+}
+
+// object walks the well-formed object at b[i], leaving its members as
+// the last of w.ms, and returns its end. Each member's value is walked
+// as it is read, so a body is read once, however deep it nests.
+func (w *bodyWalk) object(b []byte, i int) int {
+	base := len(w.ms)
+	var names map[string]int // for an object of many members
+	i = spaceEnd(b, i+1)
+	for b[i] != '}' {
+		ke, _ := stringEnd(b, i)
+		name := rawText(b[i:ke])
+		vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
+		before := w.parts
+		ve := w.value(b, vs)
+		noted := w.parts.minus(before)
+		// A later member overrides an earlier one of its name: what
+		// the earlier one's value noted is taken back.
+		prev := -1
+		if k := len(w.ms) - base; k < 16 {
+			for j := base; j < len(w.ms); j++ {
+				if bytes.Equal(w.ms[j].name, name) {
+					prev = j
+				}
+			}
+		} else {
+			if names == nil {
+				names = make(map[string]int, 2*k)
+				for j := base; j < len(w.ms); j++ {
+					names[string(w.ms[j].name)] = j
+				}
+			}
+			if j, ok := names[string(name)]; ok {
+				prev = j
+			}
+			names[string(name)] = len(w.ms)
+		}
+		if prev >= 0 {
+			w.parts = w.parts.minus(w.noted[prev])
+			w.noted[prev] = inputScan{}
+		}
+		w.ms = append(w.ms, bodyMember{name: name, val: b[vs:ve]})
+		w.noted = append(w.noted, noted)
+		i = spaceEnd(b, ve)
+		if b[i] == ',' {
+			i = spaceEnd(b, i+1)
+		}
+	}
+	m := jsonObject(w.ms[base:])
+	typ, _ := m.get("type").text()
+	for _, d := range w.ds {
+		d.part(typ, m, &w.parts)
+	}
+	return i + 1
 }
 
 // partReaders are the formats whose content parts a body of format d is
@@ -244,25 +350,25 @@ func partReaders(ds []dialect, d dialect) []dialect {
 }
 
 // dropDataURL discounts a data: URL, given as a string or as {"url":...}.
-func (s *inputScan) dropDataURL(v any) {
-	if m, ok := v.(map[string]any); ok {
-		v = m["url"]
+func (s *inputScan) dropDataURL(v jsonValue) {
+	if len(v) > 0 && v[0] == '{' {
+		v = v.get("url")
 	}
-	if u, ok := v.(string); ok && strings.HasPrefix(u, "data:") {
+	if u, ok := v.text(); ok && bytes.HasPrefix(u, []byte("data:")) {
 		s.binary += int64(len(u)) + 2 // and its quotes
 	}
 }
 
 // dropSource discounts an Anthropic base64 source.
-func (s *inputScan) dropSource(v any) {
-	if t, _ := field(v, "type").(string); t == "base64" {
-		s.dropString(field(v, "data"))
+func (s *inputScan) dropSource(v jsonValue) {
+	if t, _ := v.get("type").text(); string(t) == "base64" {
+		s.dropString(v.get("data"))
 	}
 }
 
-func (s *inputScan) dropString(v any) {
-	if d, ok := v.(string); ok {
-		s.binary += int64(len(d)) + 2
+func (s *inputScan) dropString(v jsonValue) {
+	if n := v.textLen(); n >= 0 {
+		s.binary += n + 2
 	}
 }
 
@@ -276,10 +382,7 @@ func (s *inputScan) dropString(v any) {
 // false), relay the stream through a streamMeter with HideUsage set.
 func addStreamUsage(body []byte) ([]byte, error) {
 	if !json.Valid(body) {
-		if _, err := decodeObject(body); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: the body is not valid JSON", errBadBody)
+		return nil, bodyError(body)
 	}
 	ms, open, _, ok := objectMembers(body)
 	if !ok {

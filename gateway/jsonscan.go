@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -376,4 +377,168 @@ func jsonFieldNames(t reflect.Type) [][]byte {
 	}
 	fieldNames.Store(t, names)
 	return names
+}
+
+// jsonValue is one JSON value as its bytes stand in a well-formed body,
+// without white space around it; nil is a member that is absent. Its
+// methods read it as encoding/json would decode it into an any (numbers
+// as json.Number), without building anything: a value that is not what
+// a method reads (get on a string, text of a number) reads as absent,
+// empty or zero.
+type jsonValue []byte
+
+// get returns the member called name of the object v, the last one when
+// it is there more than once, as encoding/json keeps the last; nil when v
+// is not an object or has no such member.
+func (v jsonValue) get(name string) jsonValue {
+	if len(v) == 0 || v[0] != '{' {
+		return nil
+	}
+	var found jsonValue
+	scanMembers(v, func(key, val []byte) bool {
+		if keyIs(key, name) {
+			found = val
+		}
+		return true
+	})
+	return found
+}
+
+// first returns the member of v called by the first of names that v has,
+// whatever its value (null too), or nil.
+func (v jsonValue) first(names ...string) jsonValue {
+	for _, n := range names {
+		if x := v.get(n); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// null reports whether v is absent or null.
+func (v jsonValue) null() bool { return v == nil || string(v) == "null" }
+
+// isTrue reports whether v is the literal true.
+func (v jsonValue) isTrue() bool { return string(v) == "true" }
+
+// text returns the decoded text of the string v; ok is false when v is
+// not a string. The text is v's own bytes when the string has no escapes
+// and is valid UTF-8; the caller must not change it.
+func (v jsonValue) text() (t []byte, ok bool) {
+	if len(v) == 0 || v[0] != '"' {
+		return nil, false
+	}
+	return rawText(v), true
+}
+
+// str is text as a string, "" for what is not a string.
+func (v jsonValue) str() string {
+	if len(v) == 0 || v[0] != '"' {
+		return ""
+	}
+	return unquote(v)
+}
+
+// textLen is the length of the decoded text of the string v, -1 when v
+// is not a string.
+func (v jsonValue) textLen() int64 {
+	t, ok := v.text()
+	if !ok {
+		return -1
+	}
+	return int64(len(t))
+}
+
+// elems calls fn with each element of the array v, in order.
+func (v jsonValue) elems(fn func(e jsonValue)) {
+	if len(v) == 0 || v[0] != '[' {
+		return
+	}
+	scanArray(v, func(e []byte) bool {
+		fn(e)
+		return true
+	})
+}
+
+// empty reports whether v is an empty array or object.
+func (v jsonValue) empty() bool {
+	return len(v) > 0 && (v[0] == '[' || v[0] == '{') && spaceEnd(v, 1) == len(v)-1
+}
+
+// keys calls fn with the decoded name of each member of the object v.
+func (v jsonValue) keys(fn func(name []byte)) {
+	if len(v) == 0 || v[0] != '{' {
+		return
+	}
+	scanMembers(v, func(key, _ []byte) bool {
+		fn(rawText(key))
+		return true
+	})
+}
+
+// keyIs reports whether the raw key (quotes included) decodes to name.
+func keyIs(key []byte, name string) bool {
+	if in := key[1 : len(key)-1]; len(in) == len(name) && string(in) == name {
+		return true
+	}
+	if !containsByte(key, '\\') && utf8.Valid(key) {
+		return false
+	}
+	return string(rawText(key)) == name
+}
+
+// bodyMember is one member of an object: its decoded name and its value.
+type bodyMember struct {
+	name []byte
+	val  jsonValue
+}
+
+// jsonObject is an object whose members have been read, in order,
+// duplicates and all.
+type jsonObject []bodyMember
+
+// get returns the value of the last member called name, or nil.
+func (o jsonObject) get(name string) jsonValue {
+	for i := len(o) - 1; i >= 0; i-- {
+		if string(o[i].name) == name {
+			return o[i].val
+		}
+	}
+	return nil
+}
+
+// first returns the value of the member called by the first of names
+// that o has, or nil.
+func (o jsonObject) first(names ...string) jsonValue {
+	for _, n := range names {
+		if x := o.get(n); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// isObject and isArray report what kind of value v is.
+func (v jsonValue) isObject() bool { return len(v) > 0 && v[0] == '{' }
+func (v jsonValue) isArray() bool  { return len(v) > 0 && v[0] == '[' }
+
+// hasPrefix is strings.HasPrefix for decoded text.
+func hasPrefix(t []byte, prefix string) bool {
+	return len(t) >= len(prefix) && string(t[:len(prefix)]) == prefix
+}
+
+// hasLowerPrefix reports whether strings.ToLower(string(t)) begins with
+// the lower-case ASCII prefix, without making the lower-case copy.
+func hasLowerPrefix(t []byte, prefix string) bool {
+	for i := 0; i < len(prefix); i++ {
+		if len(t) == 0 {
+			return false
+		}
+		r, n := utf8.DecodeRune(t)
+		if unicode.ToLower(r) != rune(prefix[i]) {
+			return false
+		}
+		t = t[n:]
+	}
+	return true
 }

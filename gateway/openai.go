@@ -122,45 +122,44 @@ func (openAIDialect) keyRefused(status int) bool {
 // length of a predicted output, whose rejected tokens are billed as
 // output), completions max_tokens, n and best_of, Responses
 // max_output_tokens and background.
-func (openAIDialect) inspect(rt route, obj map[string]any) (info requestInfo, s inputScan) {
-	info.Model, _ = obj["model"].(string)
-	info.Stream, _ = obj["stream"].(bool)
-	info.IncludeUsage, _ = field(obj["stream_options"], "include_usage").(bool)
+func (openAIDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inputScan) {
+	info.Model = obj.get("model").str()
+	info.Stream = obj.get("stream").isTrue()
+	info.IncludeUsage = obj.get("stream_options").get("include_usage").isTrue()
 	switch rt.Name {
 	case routeOpenAIResponses:
-		info.Background, _ = obj["background"].(bool)
-		info.MaxOutput = count(obj["max_output_tokens"])
+		info.Background = obj.get("background").isTrue()
+		info.MaxOutput = count(obj.get("max_output_tokens"))
 	case routeOpenAICompletions:
-		info.MaxOutput = count(obj["max_tokens"])
-		info.Choices = max(count(obj["n"]), count(obj["best_of"]))
+		info.MaxOutput = count(obj.get("max_tokens"))
+		info.Choices = max(count(obj.get("n")), count(obj.get("best_of")))
 	case routeOpenAIEmbeddings:
 	default:
-		info.MaxOutput = max(count(obj["max_tokens"]), count(obj["max_completion_tokens"]))
-		info.Choices = count(obj["n"])
+		info.MaxOutput = max(count(obj.get("max_tokens")), count(obj.get("max_completion_tokens")))
+		info.Choices = count(obj.get("n"))
 		if info.MaxOutput > 0 {
-			info.MaxOutput = addTokens(info.MaxOutput, textBytes(field(obj["prediction"], "content")))
+			info.MaxOutput = addTokens(info.MaxOutput, textBytes(obj.get("prediction").get("content")))
 		}
 	}
 
 	if rt.Name == routeOpenAIResponses {
 		// ("prompt" is the text itself on completions.)
-		for _, k := range []string{"previous_response_id", "conversation", "prompt"} {
-			if v := obj[k]; v != nil && v != "" {
-				s.unbounded = true
+		for _, k := range [...]string{"previous_response_id", "conversation", "prompt"} {
+			if v := obj.get(k); !v.null() && string(v) != `""` {
+				s.unbound()
 			}
 		}
 	}
-	if obj["web_search_options"] != nil {
-		s.unbounded = true // search models read their results as input
+	if !obj.get("web_search_options").null() {
+		s.unbound() // search models read their results as input
 	}
-	tools, _ := obj["tools"].([]any)
-	for _, t := range tools {
-		switch typ, _ := field(t, "type").(string); typ {
+	obj.get("tools").elems(func(t jsonValue) {
+		switch typ, _ := t.get("type").text(); string(typ) {
 		case "function", "custom":
 		default:
-			s.unbounded = true // web_search, file_search, mcp, code_interpreter...
+			s.unbound() // web_search, file_search, mcp, code_interpreter...
 		}
-	}
+	})
 	return info, s
 }
 
@@ -673,29 +672,29 @@ func (openAIDialect) shown(data []byte) int64 { return shownBytes(data, "choices
 
 // part notes OpenAI's (Chat Completions and Responses) image, file,
 // audio and video parts, and Responses' references to stored items.
-func (openAIDialect) part(typ string, m map[string]any, s *inputScan) {
-	switch typ {
+func (openAIDialect) part(typ []byte, m jsonObject, s *inputScan) {
+	switch string(typ) {
 	case "image_url": // Chat: {"image_url":{"url":...}}
 		s.images++
-		s.dropDataURL(m["image_url"])
+		s.dropDataURL(m.get("image_url"))
 	case "input_image": // Responses: {"image_url":"data:..."} or {"file_id":...}
 		s.images++
-		s.dropDataURL(m["image_url"])
+		s.dropDataURL(m.get("image_url"))
 	case "file": // Chat: {"file":{"file_data":"data:...","file_id":...}}
-		s.unbounded = true
-		s.dropDataURL(field(m["file"], "file_data"))
+		s.unbound()
+		s.dropDataURL(m.get("file").get("file_data"))
 	case "input_file": // Responses
-		s.unbounded = true
-		s.dropDataURL(m["file_data"])
+		s.unbound()
+		s.dropDataURL(m.get("file_data"))
 	case "input_audio": // Chat: {"input_audio":{"data":base64,"format":"wav"}}
-		s.unbounded = true
-		s.dropString(field(m["input_audio"], "data"))
+		s.unbound()
+		s.dropString(m.get("input_audio").get("data"))
 	case "audio", "video", "audio_url", "video_url", "input_video":
 		// Spellings of OpenAI-compatible providers.
-		s.unbounded = true
-		s.dropDataURL(m[typ])
+		s.unbound()
+		s.dropDataURL(m.get(string(typ)))
 	case "item_reference": // Responses: an item stored upstream
-		s.unbounded = true
+		s.unbound()
 	}
 }
 
