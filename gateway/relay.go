@@ -99,7 +99,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	}
 	firstByte()
 	if x.xl != nil && (resp.StatusCode >= 300 || !sse) {
-		return p.relayTranslatedBody(w, x, resp, body, ctx)
+		return p.relayTranslatedBody(w, r, x, resp, body, ctx)
 	}
 	if resp.StatusCode >= 300 || !x.route.metered() && x.deferred == nil || !sse {
 		p.relayBody(w, x, resp, body, ctx)
@@ -789,7 +789,7 @@ func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) er
 // It reports true, having written nothing, when the answer broke off or
 // could not be translated and an alias's next target is to be tried: the
 // whole answer is read before a byte of it is written.
-func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) (fellBack bool) {
+func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) (fellBack bool) {
 	var kept bytes.Buffer
 	n, copyErr := io.Copy(&limitedBuffer{buf: &kept, max: maxMeteredBody}, body)
 	stopped := ctx.Err() != nil
@@ -814,7 +814,8 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 		}
 		p.finish(x, statusFor(outcome, status), outcome, floorUsage(x, Usage{}, n), errMsg)
 		if outcome != OutcomeCanceled {
-			writeError(w, x.callerDialect(), http.StatusBadGateway, kindUpstream, "the provider's answer broke off: "+errMsg)
+			// Recorded by finish.
+			p.fail(w, r, x.callerDialect(), nil, fail(http.StatusBadGateway, kindUpstream, "the provider's answer broke off: "+errMsg))
 		}
 		return
 	}
@@ -839,7 +840,8 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, x *exchange, resp *ht
 	}
 	if err != nil {
 		p.finish(x, http.StatusBadGateway, OutcomeError, u, err.Error())
-		writeError(w, x.callerDialect(), http.StatusBadGateway, kindUpstream, "Sluice could not translate the provider's answer: "+err.Error())
+		// Recorded by finish.
+		p.fail(w, r, x.callerDialect(), nil, fail(http.StatusBadGateway, kindUpstream, "Sluice could not translate the provider's answer: "+err.Error()))
 		return
 	}
 	w.WriteHeader(status)
