@@ -276,7 +276,10 @@ func (s *Service) Keys(ctx context.Context) (KeyList, error) {
 		if ps[name].Keyless {
 			continue
 		}
-		info := KeyInfo{Provider: name, EnvVar: store.EnvVar(name)}
+		info := KeyInfo{Provider: name}
+		if vs := gateway.KeyEnvVars(name); len(vs) > 0 {
+			info.EnvVar = vs[0]
+		}
 		key, err := s.Keyring.Key(ctx, name)
 		switch {
 		case err == nil:

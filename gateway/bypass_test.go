@@ -468,6 +468,11 @@ func TestBypassCatalogue(t *testing.T) {
 						t.Errorf("budget %v: upstream received %d requests (%s %s), want none", budget, len(hits), hits[0].Method, hits[0].Path)
 					}
 					checkErrorShape(t, a, body)
+					// And it is a row saying why (the log's "why was this
+					// blocked"), whatever its route.
+					if rows := g.refusals(t); len(rows) != 1 || rows[0].Reason == "" || rows[0].Status != a.status || rows[0].Cost != 0 {
+						t.Errorf("budget %v: refusal rows %+v; want one, with its reason and status %d, costing nothing", budget, rows, a.status)
+					}
 				case budget && a.want == "metered":
 					if resp.StatusCode != http.StatusPaymentRequired {
 						t.Fatalf("under a refusing budget: %s %s = %d %s, want 402", a.method, a.path, resp.StatusCode, body)
@@ -590,6 +595,22 @@ func (g *catalogueRig) settled(t *testing.T) ([]gateway.Record, int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// refusals are the rows of requests Sluice blocked or refused.
+func (g *catalogueRig) refusals(t *testing.T) []gateway.Record {
+	t.Helper()
+	recs, err := g.db.Records(store.LogQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []gateway.Record
+	for _, r := range recs {
+		if r.Outcome == gateway.OutcomeRefused || r.Outcome == gateway.OutcomeBlocked {
+			rows = append(rows, r)
+		}
+	}
+	return rows
 }
 
 // checkNoLocalToken fails when a local token reached the upstream in any

@@ -32,6 +32,11 @@
 // the row the request leaves. Proxy.fail is the one way out: it logs the
 // cause, records the row and writes the error in the caller's dialect, so
 // that the caller's SDK raises its own error type with Sluice's message.
+// It is the only writer of an error of Sluice's own, and so the one home
+// of the X-Should-Retry rule: the relay's 502s (an answer that broke off
+// or could not be translated) and the prompt endpoint's refusals
+// (promptcall.go, in its plain JSON shape) leave through it too.
+// TestOneWayOut keeps it so.
 //
 //  1. Guard (Proxy.guard): the Host must be one Sluice answers for (DNS
 //     rebinding), and a browser page (Origin, Sec-Fetch-Site) must be from

@@ -75,9 +75,17 @@ func (f *failure) with(k, v string) *failure {
 	return f
 }
 
-// fail answers a request the path stopped with f, in dialect d: it logs
-// f's cause, records the request when f says to, and writes the error in
-// d's shape. x is the request's exchange, nil before it has one.
+// errorShape shapes an error answer: each dialect in its SDKs' own words,
+// and the prompt endpoint in its plain JSON (promptShape).
+type errorShape interface {
+	errorBody(status int, kind errKind, msg string) []byte
+}
+
+// fail answers a request the path stopped with f, in d's shape: it logs
+// f's cause, records the request when f says to, and writes the error.
+// x is the request's exchange, nil when it has none or its row is kept
+// elsewhere. It is the only writer of an error answer, and so the one
+// home of the X-Should-Retry rule.
 //
 // A request refused before its body was read is answered, and its
 // connection closed after the answer: otherwise net/http would read (up
@@ -85,7 +93,7 @@ func (f *failure) with(k, v string) *failure {
 // closes the body, for as long as the caller takes to send it, to keep
 // the connection for another request. The read deadline, already passed,
 // stops that read at once.
-func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, d dialect, x *exchange, f *failure) {
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, d errorShape, x *exchange, f *failure) {
 	if f.cause != nil {
 		p.logf("sluice: %s %s: %s: %v", r.Method, r.URL.Path, f.msg, f.cause)
 	}
@@ -103,7 +111,19 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, d dialect, x *excha
 		h.Set("Connection", "close")
 		http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
-	writeError(w, d, f.status, f.kind, f.msg)
+	// The error in the caller's own shape, so that its SDK raises its
+	// usual error type with f.msg in it.
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Sluice-Error", string(f.kind))
+	if f.status == http.StatusPaymentRequired || f.kind == kindLoop || f.kind == kindRateLimit ||
+		f.status < 500 && f.status != http.StatusRequestTimeout && f.status != http.StatusTooManyRequests {
+		// SDKs retry 408, 409, 429 and 5xx; everything Sluice refuses
+		// would be refused again. Its own 429s (a loop, a token's rate
+		// cap) say so too: the official SDKs obey x-should-retry first.
+		h.Set("X-Should-Retry", "false")
+	}
+	w.WriteHeader(f.status)
+	w.Write(d.errorBody(f.status, f.kind, f.msg))
 }
 
 // record keeps the request f stopped. A refusal (a budget, a pause, the
@@ -182,23 +202,6 @@ func (l *rowLimiter) take(now time.Time) (dropped int64, ok bool) {
 	l.tokens--
 	dropped, l.dropped = l.dropped, 0
 	return dropped, true
-}
-
-// writeError answers with status and msg in the dialect's own error shape,
-// so the caller's SDK raises its usual error type with msg in it.
-func writeError(w http.ResponseWriter, d dialect, status int, kind errKind, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Sluice-Error", string(kind))
-	if status == http.StatusPaymentRequired || kind == kindLoop || kind == kindRateLimit ||
-		status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
-		// SDKs retry 408, 409, 429 and 5xx; everything Sluice refuses
-		// would be refused again. Its own 429s (a loop, a token's rate
-		// cap) say so too: the official SDKs obey x-should-retry first.
-		h.Set("X-Should-Retry", "false")
-	}
-	w.WriteHeader(status)
-	w.Write(d.errorBody(status, kind, msg))
 }
 
 // errKind is the kind of an error Sluice answers, in OpenAI's words; each

@@ -274,8 +274,8 @@ func TestProxyPartiallyPriced(t *testing.T) {
 			t.Errorf("upstream saw %d requests, want none", n)
 		}
 		recs, _ := l.all()
-		if len(recs) != 1 || recs[0].Outcome != OutcomeRefused || len(recs[0].Unpriced) == 0 {
-			t.Errorf("records = %+v, want one refusal naming the unpriced part", recs)
+		if len(recs) != 1 || recs[0].Outcome != OutcomeRefused || recs[0].Reason != ReasonUnpriced || len(recs[0].Unpriced) == 0 {
+			t.Errorf("records = %+v, want one refusal for reason %q naming the unpriced part", recs, ReasonUnpriced)
 		}
 	})
 	t.Run("estimated", func(t *testing.T) {

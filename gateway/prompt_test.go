@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRenderFillsInputsAsData(t *testing.T) {
@@ -231,6 +232,7 @@ func withText(t *testing.T, dialect string, whole []byte, text string) []byte {
 // prompts in src.
 type promptRig struct {
 	proxy  *Proxy
+	psrv   *httptest.Server // the proxy's provider routes
 	srv    *httptest.Server
 	ledger *memLedger
 	fakes  map[string]*fakeProvider // by dialect
@@ -242,7 +244,7 @@ func newPromptRig(t *testing.T, src memPrompts) *promptRig {
 	for _, d := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
 		rig.fakes[d] = newFakeProvider(t, d)
 	}
-	rig.proxy, _ = newTestProxy(t, rig.ledger, map[string]string{
+	rig.proxy, rig.psrv = newTestProxy(t, rig.ledger, map[string]string{
 		"openai":    rig.fakes[dialectOpenAI].srv.URL + "/v1",
 		"mistral":   rig.fakes[dialectOpenAI].srv.URL + "/v1",
 		"anthropic": rig.fakes[dialectAnthropic].srv.URL,
@@ -255,8 +257,15 @@ func newPromptRig(t *testing.T, src memPrompts) *promptRig {
 
 func (rig *promptRig) call(t *testing.T, path, contentType, body string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, rig.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", contentType)
+	return rig.do(t, http.MethodPost, path, contentType, body, hdr)
+}
+
+func (rig *promptRig) do(t *testing.T, method, path, contentType, body string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, rig.srv.URL+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	for k, v := range hdr {
 		if v == "" {
@@ -608,44 +617,63 @@ func jsonSame(t *testing.T, a, b []byte) bool {
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
+// TestPromptRefusals: a prompt call refused before it reaches a provider
+// is answered in the prompt endpoint's shape and leaves a blocked row that
+// says why, as a provider route's refusal does; nothing is sent or charged.
 func TestPromptRefusals(t *testing.T) {
 	src := memPrompts{"tr": {Name: "tr", Version: 1, Model: "gpt-4o-mini", Template: translateTemplate}}
 	rig := newPromptRig(t, src)
 	fake := rig.fakes[dialectOpenAI]
 	cases := []struct {
-		name       string
-		path, ct   string
-		body       string
-		hdr        map[string]string
-		status     int
-		kind, says string
+		name          string
+		method        string
+		path, ct      string
+		body          string
+		hdr           map[string]string
+		status        int
+		kind, says    string
+		reason        string
+		token, prompt string // what the row names
 	}{
-		{"missing input", "/p/tr", "application/json", `{"text":"hi"}`, nil, 400, "invalid_input", `missing input "language"`},
-		{"plain text to a two-input prompt", "/p/tr", "text/plain", `hi`, nil, 400, "invalid_input", `missing input "language"`},
-		{"unknown input", "/p/tr", "application/json", `{"text":"hi","language":"de","x":"1"}`, nil, 400, "invalid_input", `unknown input "x"`},
-		{"not an object", "/p/tr", "application/json", `["hi"]`, nil, 400, "invalid_request_error", "JSON object"},
-		{"no prompt", "/p/nope", "application/json", `{}`, nil, 404, "not_found_error", `no prompt "nope"`},
-		{"no token", "/p/tr", "application/json", `{}`, map[string]string{"Authorization": ""}, 401, "authentication_error", "local token"},
-		{"provider key", "/p/tr", "application/json", `{}`, map[string]string{"Authorization": "Bearer sk-proj-abc"}, 401, "authentication_error", "local token"},
-		{"unknown token", "/p/tr", "application/json", `{}`, map[string]string{"Authorization": "Bearer sk-sluice-nope"}, 401, "authentication_error", "not known"},
-		{"a web page", "/p/tr", "application/json", `{"text":"hi","language":"de"}`, map[string]string{"Origin": "https://evil.example"}, 403, "permission_error", "browser"},
-		{"bad stream flag", "/p/tr?stream=maybe", "application/json", `{"text":"hi","language":"de"}`, nil, 400, "invalid_request_error", "stream"},
+		{"missing input", "POST", "/p/tr", "application/json", `{"text":"hi"}`, nil, 400, "invalid_input", `missing input "language"`, ReasonRequest, "laptop", "tr"},
+		{"plain text to a two-input prompt", "POST", "/p/tr", "text/plain", `hi`, nil, 400, "invalid_input", `missing input "language"`, ReasonRequest, "laptop", "tr"},
+		{"unknown input", "POST", "/p/tr", "application/json", `{"text":"hi","language":"de","x":"1"}`, nil, 400, "invalid_input", `unknown input "x"`, ReasonRequest, "laptop", "tr"},
+		{"not an object", "POST", "/p/tr", "application/json", `["hi"]`, nil, 400, "invalid_request_error", "JSON object", ReasonRequest, "laptop", "tr"},
+		{"no prompt", "POST", "/p/nope", "application/json", `{}`, nil, 404, "not_found_error", `no prompt "nope"`, ReasonRoute, "laptop", ""},
+		{"no token", "POST", "/p/tr", "application/json", `{}`, map[string]string{"Authorization": ""}, 401, "authentication_error", "local token", ReasonAuth, "", ""},
+		{"provider key", "POST", "/p/tr", "application/json", `{}`, map[string]string{"Authorization": "Bearer sk-proj-abc"}, 401, "authentication_error", "local token", ReasonAuth, "", ""},
+		{"unknown token", "POST", "/p/tr", "application/json", `{}`, map[string]string{"Authorization": "Bearer sk-sluice-nope"}, 401, "authentication_error", "not known", ReasonAuth, "", ""},
+		{"a web page", "POST", "/p/tr", "application/json", `{"text":"hi","language":"de"}`, map[string]string{"Origin": "https://evil.example"}, 403, "permission_error", "browser", ReasonGuard, "", ""},
+		{"bad stream flag", "POST", "/p/tr?stream=maybe", "application/json", `{"text":"hi","language":"de"}`, nil, 400, "invalid_request_error", "stream", ReasonRequest, "laptop", "tr"},
+		{"a GET is not a call", "GET", "/p/tr", "", "", nil, 405, "invalid_request_error", "POST /p/tr", ReasonRoute, "", ""},
+		{"a path under a prompt", "POST", "/p/tr/x", "application/json", `{}`, nil, 404, "not_found_error", "POST /p/NAME", ReasonRoute, "", ""},
+		{"the description is read", "POST", "/p/openapi.json", "application/json", `{}`, nil, 405, "invalid_request_error", "use GET", ReasonRoute, "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := rig.call(t, c.path, c.ct, c.body, c.hdr)
+			before, _ := rig.ledger.all()
+			resp, body := rig.do(t, c.method, c.path, c.ct, c.body, c.hdr)
 			var e promptAnswer
 			json.Unmarshal(body, &e)
 			if resp.StatusCode != c.status || e.Error == nil || e.Error.Type != c.kind || !strings.Contains(e.Error.Message, c.says) {
 				t.Errorf("%d %s; want %d %s saying %q", resp.StatusCode, body, c.status, c.kind, c.says)
 			}
+			if resp.Header.Get("X-Should-Retry") != "false" || resp.Header.Get("X-Sluice-Error") != c.kind {
+				t.Errorf("headers %v; want X-Should-Retry false and X-Sluice-Error %s", resp.Header, c.kind)
+			}
+			recs, _ := rig.ledger.all()
+			if len(recs) != len(before)+1 {
+				t.Fatalf("%d new records, want the one blocked row", len(recs)-len(before))
+			}
+			r := recs[len(recs)-1]
+			if r.Outcome != OutcomeBlocked || r.Reason != c.reason || r.Status != c.status || r.Cost != 0 || r.Held != 0 ||
+				r.Token != c.token || r.Prompt != c.prompt || !strings.Contains(r.Error, c.says) || !strings.Contains(r.Error, c.method+` "`) {
+				t.Errorf("row = %+v; want blocked, reason %s, status %d, token %q, prompt %q, costing nothing, saying %q", r, c.reason, c.status, c.token, c.prompt, c.says)
+			}
 		})
 	}
 	if n := fake.count(); n != 0 {
 		t.Errorf("upstream saw %d requests, want none", n)
-	}
-	if recs, _ := rig.ledger.all(); len(recs) != 0 {
-		t.Errorf("ledger has %d records, want none: nothing was sent", len(recs))
 	}
 
 	// The guard of every route: the body cap, and the Host allowlist.
@@ -661,15 +689,61 @@ func TestPromptRefusals(t *testing.T) {
 		t.Errorf("a request for another Host = %d %s, want 403", resp.StatusCode, body)
 	}
 	rig.proxy.AllowedHosts = nil
-
-	// A GET is not a call.
-	resp, err := http.Get(rig.srv.URL + "/p/tr")
-	if err != nil {
-		t.Fatal(err)
+	recs, _ := rig.ledger.all()
+	if n := len(recs); n != len(cases)+2 ||
+		recs[n-2].Outcome != OutcomeBlocked || recs[n-2].Reason != ReasonRequest || recs[n-2].Status != http.StatusRequestEntityTooLarge ||
+		recs[n-1].Outcome != OutcomeBlocked || recs[n-1].Reason != ReasonGuard || recs[n-1].Status != http.StatusForbidden {
+		t.Errorf("rows = %+v; want the body cap's and the Host's blocked rows last", recs)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("GET /p/tr = %d, want 405", resp.StatusCode)
+	for _, r := range recs {
+		if r.Outcome != OutcomeBlocked || r.Cost != 0 {
+			t.Errorf("row %+v; want every row blocked, costing nothing", r)
+		}
+	}
+}
+
+// TestPromptRetryRule: a prompt call the proxy refuses with a 429 of
+// Sluice's own (a token's rate cap) tells the SDK not to retry, as the
+// same refusal on a provider route does: one rule, in Proxy.fail.
+func TestPromptRetryRule(t *testing.T) {
+	src := memPrompts{"tr": {Name: "tr", Version: 1, Model: "gpt-4o-mini", Template: translateTemplate}}
+	rig := newPromptRig(t, src)
+	rig.proxy.SetPolicy(Policy{RPM: map[string]int{"laptop": 1}})
+	if resp, body := rig.call(t, "/p/tr", "application/json", `{"text":"hi","language":"de"}`, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first call = %d %s, want 200", resp.StatusCode, body)
+	}
+	resp, body := rig.call(t, "/p/tr", "application/json", `{"text":"hi","language":"de"}`, nil)
+	var e promptAnswer
+	json.Unmarshal(body, &e)
+	if resp.StatusCode != http.StatusTooManyRequests || e.Error == nil || e.Error.Type != string(kindRateLimit) || resp.Header.Get("X-Should-Retry") != "false" {
+		t.Errorf("second call in the minute = %d %s (X-Should-Retry %q); want 429 rate_limit_exceeded, X-Should-Retry false", resp.StatusCode, body, resp.Header.Get("X-Should-Retry"))
+	}
+}
+
+// TestPromptBlockedRowsLimited: a flood of refused prompt calls is
+// rate-limited with the provider routes' blocked rows, and the next row
+// kept says how many were not.
+func TestPromptBlockedRowsLimited(t *testing.T) {
+	rig := newPromptRig(t, memPrompts{})
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	rig.proxy.Now = func() time.Time { return now }
+	// Half the burst on a provider route, the rest and more on prompts:
+	// one limit for both.
+	for i := 0; i < blockedRowsBurst/2; i++ {
+		post(t, rig.psrv.URL+"/v1/chat/completions", nil, `{}`)
+	}
+	for i := 0; i < blockedRowsBurst; i++ {
+		rig.call(t, "/p/tr", "application/json", `{}`, map[string]string{"Authorization": ""})
+	}
+	recs, _ := rig.ledger.all()
+	if len(recs) != blockedRowsBurst {
+		t.Fatalf("%d rows, want the burst of %d", len(recs), blockedRowsBurst)
+	}
+	now = now.Add(time.Second)
+	rig.call(t, "/p/tr", "application/json", `{}`, map[string]string{"Authorization": ""})
+	recs, _ = rig.ledger.all()
+	if last := recs[len(recs)-1]; len(recs) != blockedRowsBurst+1 || !strings.Contains(last.Error, fmt.Sprintf("(%d blocked requests before this one were not logged", blockedRowsBurst/2)) {
+		t.Errorf("after a second: %d rows, the last saying %q; want one more saying %d were not logged", len(recs), last.Error, blockedRowsBurst/2)
 	}
 }
 

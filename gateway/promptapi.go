@@ -13,7 +13,7 @@ import (
 func (ps *Prompts) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	prompts, err := ps.Source.Prompts(r.Context())
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: string(kindUnavailable), Message: "Sluice could not read its prompts: " + err.Error()})
+		ps.Proxy.fail(w, r, promptShape{}, nil, fail(http.StatusServiceUnavailable, kindUnavailable, "Sluice could not read its prompts: "+err.Error()).because(err))
 		return
 	}
 	doc := openAPI(prompts, "http://"+r.Host)

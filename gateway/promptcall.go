@@ -82,53 +82,68 @@ func (e *PromptError) Error() string { return e.Message }
 
 // Error types of prompt calls, beyond the proxy's own kinds.
 const (
-	kindMissingInput   = "invalid_input"
-	kindSchemaMismatch = "schema_mismatch"
-	kindNoOutput       = "no_output"
+	kindMissingInput   errKind = "invalid_input"
+	kindSchemaMismatch errKind = "schema_mismatch"
+	kindNoOutput       errKind = "no_output"
 )
 
 // ServeHTTP serves /p/openapi.json and /p/{name}.
+//
+// Every refusal leaves through Proxy.fail, as a provider route's does: a
+// call stopped before it reaches the provider (the guard, the token, an
+// unknown prompt, a wrong path or method, a body or inputs Sluice cannot
+// take) is answered in the prompt endpoint's error shape and leaves a
+// blocked row, rate-limited with every other.
 func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := ps.Proxy
+	start := p.now()
+	var token, prompt string // what the row of a refusal names, once known
+	refuse := func(f *failure) {
+		x := &exchange{start: start, rec: Record{ID: NewID(start), Time: start, Token: token, Prompt: prompt}}
+		p.fail(w, r, promptShape{}, x, f)
+	}
+	// unread refuses before the body is read (see Proxy.fail).
+	unread := func(f *failure) {
+		f.unread = true
+		refuse(f)
+	}
 	if f := p.guard(r); f != nil {
-		writePromptError(w, &PromptError{Status: f.status, Type: string(f.kind), Message: f.msg})
+		refuse(f)
 		return
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, PromptPrefix)
 	if !ok || strings.Contains(name, "/") || name == "" {
-		writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: string(kindNotFound),
-			Message: "prompt endpoints are POST /p/NAME; GET /p/openapi.json describes them"})
+		unread(fail(http.StatusNotFound, kindNotFound,
+			"prompt endpoints are POST /p/NAME; GET /p/openapi.json describes them").blocked(ReasonRoute))
 		return
 	}
 	if name == "openapi.json" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET")
-			writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: string(kindInvalid), Message: "use GET"})
+			unread(fail(http.StatusMethodNotAllowed, kindInvalid, "use GET").blocked(ReasonRoute).with("Allow", "GET"))
 			return
 		}
 		ps.serveOpenAPI(w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writePromptError(w, &PromptError{Status: http.StatusMethodNotAllowed, Type: string(kindInvalid),
-			Message: "call a prompt with POST /p/" + name + " and its inputs as a JSON object (or text/plain as the input \"text\")"})
+		unread(fail(http.StatusMethodNotAllowed, kindInvalid,
+			"call a prompt with POST /p/"+name+" and its inputs as a JSON object (or text/plain as the input \"text\")").blocked(ReasonRoute).with("Allow", "POST"))
 		return
 	}
 
 	// Authenticate before reading the body, as provider routes do.
 	cred, _ := credential(r, p.dialectList())
 	if !IsLocalToken(cred) {
-		writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: string(kindAuth),
-			Message: "a prompt endpoint takes a local token: send Authorization: Bearer sk-sluice-… (make one with `sluice token new NAME`)"})
+		unread(fail(http.StatusUnauthorized, kindAuth,
+			"a prompt endpoint takes a local token: send Authorization: Bearer sk-sluice-… (make one with `sluice token new NAME`)").blocked(ReasonAuth))
 		return
 	}
-	if _, err := p.token(r.Context(), cred); err != nil {
+	token, err := p.token(r.Context(), cred)
+	if err != nil {
 		if errors.Is(err, ErrUnknownToken) {
-			writePromptError(w, &PromptError{Status: http.StatusUnauthorized, Type: string(kindAuth), Message: "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`"})
+			unread(fail(http.StatusUnauthorized, kindAuth, "this Sluice token is not known (revoked?): make a new one with `sluice token new NAME`").blocked(ReasonAuth))
 		} else {
-			p.logf("sluice: token lookup: %v", err)
-			writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: string(kindUnavailable), Message: "Sluice could not check its token: " + err.Error()})
+			unread(fail(http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error()).because(err))
 		}
 		return
 	}
@@ -136,34 +151,32 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pr, err := ps.Source.Prompt(r.Context(), name)
 	if err != nil {
 		if errors.Is(err, ErrNoPrompt) {
-			writePromptError(w, &PromptError{Status: http.StatusNotFound, Type: string(kindNotFound),
-				Message: fmt.Sprintf("no prompt %q: define it with `sluice prompt set %s --model MODEL --template TEXT` (or in the Prompts page)", name, name)})
+			unread(fail(http.StatusNotFound, kindNotFound,
+				fmt.Sprintf("no prompt %q: define it with `sluice prompt set %s --model MODEL --template TEXT` (or in the Prompts page)", name, name)).blocked(ReasonRoute))
 			return
 		}
-		p.logf("sluice: read prompt %s: %v", name, err)
-		writePromptError(w, &PromptError{Status: http.StatusServiceUnavailable, Type: string(kindUnavailable), Message: "Sluice could not read the prompt: " + err.Error()})
+		unread(fail(http.StatusServiceUnavailable, kindUnavailable, "Sluice could not read the prompt: "+err.Error()).because(err))
 		return
 	}
+	prompt = pr.Name
 
 	// The body is read as a provider request's is: capped, within a
-	// deadline, counted against the bytes Sluice holds in memory. Errors
-	// come in OpenAI's shape, {"error": {"message", "type"}}, which is
-	// the plain one too.
+	// deadline, counted against the bytes Sluice holds in memory.
 	body, release, f := p.readBody(w, r)
 	defer release()
 	if f != nil {
-		p.fail(w, r, openAIDialect{}, nil, f)
+		refuse(f)
 		return
 	}
 	inputs, err := promptInputs(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindInvalid), Message: err.Error()})
+		refuse(fail(http.StatusBadRequest, kindInvalid, err.Error()).blocked(ReasonRequest))
 		return
 	}
 	system, user, err := pr.render(inputs)
 	release() // the rendered request is counted when the proxy reads it
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindMissingInput), Message: "prompt " + pr.Name + ": " + err.Error()})
+		refuse(fail(http.StatusBadRequest, kindMissingInput, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRequest))
 		return
 	}
 	stream := false
@@ -172,26 +185,27 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "true", "1":
 		stream = true
 	default:
-		writePromptError(w, &PromptError{Status: http.StatusBadRequest, Type: string(kindInvalid), Message: "stream is true or false"})
+		refuse(fail(http.StatusBadRequest, kindInvalid, "stream is true or false").blocked(ReasonRequest))
 		return
 	}
-	ps.call(w, r, pr, system, user, stream, cred)
+	preq, err := providerRequest(pr, system, user, stream, p.providerTable(), p.Prices())
+	if err != nil {
+		// The prompt's model has no provider that can carry it.
+		refuse(fail(http.StatusBadGateway, kindInvalid, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRoute))
+		return
+	}
+	ps.call(w, r, pr, preq, stream, cred)
 }
 
 // call sends the rendered prompt through the proxy and answers the caller.
-func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, system, user string, stream bool, cred string) {
+func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, preq promptRequest, stream bool, cred string) {
 	p := ps.Proxy
-	preq, err := providerRequest(pr, system, user, stream, p.providerTable(), p.Prices())
-	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: string(kindInvalid), Message: "prompt " + pr.Name + ": " + err.Error()})
-		return
-	}
 	pc := &promptCall{name: pr.Name}
 	ctx := context.WithValue(r.Context(), promptCallKey{}, pc)
 	target := &url.URL{Path: preq.path, RawQuery: preq.query}
 	in, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(preq.body))
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusInternalServerError, Type: string(kindInvalid), Message: err.Error()})
+		p.fail(w, r, promptShape{}, nil, fail(http.StatusInternalServerError, kindInvalid, "Sluice could not make the prompt's request").because(err))
 		return
 	}
 	in.Host = r.Host
@@ -215,17 +229,17 @@ func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, syste
 		status = http.StatusOK
 	}
 	if status >= 300 {
-		writePromptError(w, innerError(status, cw.header, cw.body.Bytes(), rec))
+		ps.answer(w, r, innerError(status, cw.header, cw.body.Bytes(), rec))
 		return
 	}
 	text, err := cw.dialect.outputText(cw.body.Bytes())
 	if err != nil {
-		writePromptError(w, &PromptError{Status: http.StatusBadGateway, Type: string(kindNoOutput), Message: err.Error(), ID: rec.ID})
+		ps.answer(w, r, &PromptError{Status: http.StatusBadGateway, Type: string(kindNoOutput), Message: err.Error(), ID: rec.ID})
 		return
 	}
 	res, perr := result(pr, rec, text)
 	if perr != nil {
-		writePromptError(w, perr)
+		ps.answer(w, r, perr)
 		return
 	}
 	if stream {
@@ -308,14 +322,24 @@ func innerError(status int, h http.Header, body []byte, rec Record) *PromptError
 	return e
 }
 
-func writePromptError(w http.ResponseWriter, e *PromptError) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	if e.Status == http.StatusPaymentRequired || e.Status < 500 && e.Status != http.StatusTooManyRequests {
-		h.Set("X-Should-Retry", "false")
-	}
-	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(map[string]any{"error": e})
+// answer answers e, a call that failed once it had gone through the
+// proxy, which kept its row: through Proxy.fail, in the prompt
+// endpoint's shape, with e's members.
+func (ps *Prompts) answer(w http.ResponseWriter, r *http.Request, e *PromptError) {
+	ps.Proxy.fail(w, r, promptShape{budget: e.Budget, output: e.Output, id: e.ID}, nil, fail(e.Status, errKind(e.Type), e.Message))
+}
+
+// promptShape is the prompt endpoint's error shape, {"error": {"type",
+// "message", ...}} (a PromptError), which no SDK owns. Its fields are the
+// members beside the type and the message: the budget that refused the
+// call, the model's output that did not fit the schema, the request's ID
+// in the log.
+type promptShape struct{ budget, output, id string }
+
+func (s promptShape) errorBody(status int, kind errKind, msg string) []byte {
+	b, _ := json.Marshal(map[string]*PromptError{"error": {
+		Status: status, Type: string(kind), Message: msg, Budget: s.budget, Output: s.output, ID: s.id}})
+	return b
 }
 
 // promptCall links a prompt's request through the proxy to the prompt: the

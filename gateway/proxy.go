@@ -411,9 +411,11 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 		if ws, err := parseRoute(http.MethodPost, r.URL.Path, r.Header, providers, ds); err == nil && ws.metered() {
 			// Codex tries the Responses WebSocket mode first and falls
 			// back to HTTPS at once on a 426.
+			// A route refusal: the row names the route it asked for.
 			x.route.dialect = ws.dialect
+			x.rec.Route, x.rec.Provider = string(ws.Name), ws.Provider
 			f := fail(http.StatusUpgradeRequired, kindInvalid,
-				"Sluice does not relay the WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters").with("Connection", "close")
+				"Sluice does not relay the WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters").blocked(ReasonRoute).with("Connection", "close")
 			f.unread = true
 			return nil, false, nil, f
 		}
@@ -699,7 +701,7 @@ func (p *Proxy) admit(x *exchange) *failure {
 				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
 				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
 				return fail(http.StatusPaymentRequired, kindUnpriced,
-					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; "))).refused("")
+					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; "))).refused(ReasonUnpriced)
 			}
 			x.unpricedHeld = pol.unpricedCharge()
 			h.Amount = addMoney(h.Amount, x.unpricedHeld)

@@ -597,7 +597,7 @@ func TestClassifyUpstreamError(t *testing.T) {
 		{"groq", 429, `plain text: see your plan and billing details`, OutcomeError},
 	}
 	for _, tt := range tests {
-		got, msg := classifyUpstreamError(builtinDialects, tt.provider, tt.status, []byte(tt.body))
+		got, msg := classifyUpstreamError(builtinDialects, DefaultProviders()[tt.provider], tt.status, []byte(tt.body))
 		if got != tt.want {
 			t.Errorf("classifyUpstreamError(%s, %d, %.60s…) = %s, want %s", tt.provider, tt.status, tt.body, got, tt.want)
 		}

@@ -199,7 +199,7 @@ func modelProvider(model string, providers map[string]Provider, prices *Prices) 
 	if prices != nil {
 		found := ""
 		for _, p := range providers {
-			if p.Name == "openrouter" || p.Keyless {
+			if p.Resells != nil || p.Keyless { // as in routeModel
 				continue
 			}
 			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {
