@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -170,8 +171,16 @@ func (openAIDialect) imageTokens(model string) int64 {
 // merely mentions it ("what does input_audio do?") does not match.
 var openAIAudioPart = regexp.MustCompile(`:\s*"input_audio"`)
 
-func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
+// openAIFeeMembers are the members OpenAI's fees beyond tokens sit in:
+// audio in and out, the service tier and the built-in tools.
+var openAIFeeMembers = [][]byte{[]byte(`"input_audio"`), []byte(`"modalities"`), []byte(`"service_tier"`), []byte(`"tools"`), []byte(`"web_search_options"`)}
+
+func (openAIDialect) billing(body []byte, outBound int64) billing {
 	var b billing
+	top, ok := feeMembers(body, openAIFeeMembers)
+	if !ok {
+		return b
+	}
 	b.audioIn = openAIAudioPart.Match(body)
 	var ms []string
 	_ = json.Unmarshal(top["modalities"], &ms)
@@ -183,10 +192,10 @@ func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools 
 	b.tier = jsonStr(top["service_tier"])
 	var maxCalls tokens
 	_ = json.Unmarshal(top["max_tool_calls"], &maxCalls)
-	for _, t := range tools {
+	for _, t := range objects(top["tools"]) {
 		switch typ := jsonStr(t["type"]); {
 		case strings.HasPrefix(typ, "web_search"):
-			b.webSearch = searches(int64(maxCalls))
+			b.webSearch = searchBound(int64(maxCalls), outBound)
 		case typ == "code_interpreter":
 			b.codeExec = true
 		}
@@ -557,7 +566,7 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return ev.Raw
 	}
 	var c openAIChunk
-	if !decodeJSON(data, &c) {
+	if ok, read := scanChatChunk(data, &c); !read && !decodeJSON(data, &c) || read && !ok {
 		return ev.Raw
 	}
 	if c.Type != "" && (strings.HasPrefix(c.Type, "response.") || c.Type == "error") {
@@ -603,6 +612,76 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 	}
 	return ev.Raw
 }
+
+// scanChatChunk reads a Chat Completions chunk into c with the scanner,
+// as decodeJSON would: ok is false for data that is not one JSON
+// object. read is false, and c untouched, for a chunk it leaves to
+// decodeJSON: one with a member the scanner does not read (an error,
+// Groq's extension, a Responses event's), a member named in another
+// case (encoding/json matches names without regard to case), or a
+// string member that is not a string.
+func scanChatChunk(data []byte, c *openAIChunk) (ok, read bool) {
+	var id, model, tier, choices, usage []byte
+	read = true
+	err := scanObject(data, func(key, val []byte) bool {
+		var dst *[]byte
+		str := true
+		switch name := rawText(key); string(name) {
+		case "id":
+			dst = &id
+		case "model":
+			dst = &model
+		case "service_tier":
+			dst = &tier
+		case "choices":
+			dst, str = &choices, false
+		case "usage":
+			dst, str = &usage, false
+		default:
+			for _, f := range openAIChunkFields {
+				if bytes.EqualFold(name, f) {
+					read = false
+					return false
+				}
+			}
+			return true // a member no field takes
+		}
+		switch {
+		case !str:
+			*dst = val
+		case val[0] == '"':
+			*dst = val
+		case string(val) == "null":
+			// encoding/json leaves a string as it was for null.
+		default:
+			read = false
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return false, true
+	}
+	if !read {
+		return false, false
+	}
+	if id != nil {
+		c.ID = unquote(id)
+	}
+	if model != nil {
+		c.Model = unquote(model)
+	}
+	if tier != nil {
+		c.ServiceTier = unquote(tier)
+	}
+	c.Choices, c.Usage = choices, usage
+	return true, true
+}
+
+// openAIChunkFields are the JSON names of openAIChunk's fields.
+var openAIChunkFields = func() [][]byte {
+	return jsonFieldNames(reflect.TypeFor[*openAIChunk]())
+}()
 
 // responsesEvent notes a Responses API event.
 func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -36,6 +37,10 @@ type Provider struct {
 	// keys. A caller's own key is forwarded only to the provider whose
 	// prefix it has; to a provider that has prefixes, only such a key.
 	KeyPrefixes []string
+	// EnvVars are the environment variables read for the provider's key
+	// when no keyring can be used, in order; nil means NAME_API_KEY alone
+	// (see KeyEnvVars).
+	EnvVars []string
 	// UnconfirmedHost, when not "", is BaseURL's host, where no key may go:
 	// it is not the provider's official https address, and the user has
 	// not confirmed it from the command line (see Confirm). The proxy and
@@ -89,6 +94,7 @@ func DefaultProviders() map[string]Provider {
 		{Name: "gemini", Dialect: dialectGemini, BaseURL: "https://generativelanguage.googleapis.com", BillingPage: "aistudio.google.com → Billing (link a billing account to the project)", OpenAIPath: "/v1beta/openai",
 			ModelPath:   "models/",
 			KeyPrefixes: []string{"AIza"},
+			EnvVars:     []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"},
 			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
 		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1", BillingPage: "console.mistral.ai → Billing",
 			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
@@ -151,6 +157,49 @@ func ProviderNames(ps map[string]Provider) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// KeyEnvVars returns the environment variables read for provider's key
+// when no keyring can be used, in order: a known provider's EnvVars, or
+// else the name upper-cased, with "-" and "." turned into "_", followed by
+// "_API_KEY" (OPENAI_API_KEY, MY_SERVER_API_KEY). It returns nil for a name
+// that cannot make a variable.
+func KeyEnvVars(provider string) []string {
+	if p, ok := defaultProviders[provider]; ok && p.EnvVars != nil {
+		return slices.Clone(p.EnvVars)
+	}
+	if provider == "" {
+		return nil
+	}
+	var b strings.Builder
+	for _, c := range provider {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b.WriteRune(c - 'a' + 'A')
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+			b.WriteRune(c)
+		case c == '-' || c == '.':
+			b.WriteByte('_')
+		default:
+			return nil
+		}
+	}
+	return []string{b.String() + "_API_KEY"}
+}
+
+// KeyPrefix returns the longest of the known providers' KeyPrefixes that
+// key starts with, or "": the public part of a key, which names its kind
+// and carries no secret.
+func KeyPrefix(key string) string {
+	best := ""
+	for _, p := range defaultProviders {
+		for _, pre := range p.KeyPrefixes {
+			if len(pre) > len(best) && strings.HasPrefix(key, pre) {
+				best = pre
+			}
+		}
+	}
+	return best
 }
 
 // WithUpstreams returns a copy of ps with base URLs replaced by overrides

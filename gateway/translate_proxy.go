@@ -157,7 +157,7 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		return nil, f
 	}
 	nrt.Provider = prov.Name
-	info, err := inspectRequest(td, nrt, out)
+	info, err := inspectRequest(p.dialectList(), td, nrt, out)
 	if err != nil {
 		return nil, refuse(err)
 	}
