@@ -115,7 +115,7 @@ func TestPutAliasChecks(t *testing.T) {
 	if _, ok := s.DB.Alias("openai/gpt-4.1"); ok {
 		t.Error("the refused alias was stored")
 	}
-	t.Setenv(store.EnvVar("xai"), "")
+	t.Setenv(gateway.KeyEnvVars("xai")[0], "")
 	a, err := s.PutAlias(ctx, gateway.Alias{Name: " nk\n", Target: "xai/grok-4", Fallbacks: []string{"ollama/llama3"}})
 	if err != nil {
 		t.Fatal(err)

@@ -276,7 +276,10 @@ func (s *Service) Keys(ctx context.Context) (KeyList, error) {
 		if ps[name].Keyless {
 			continue
 		}
-		info := KeyInfo{Provider: name, EnvVar: store.EnvVar(name)}
+		info := KeyInfo{Provider: name}
+		if vs := gateway.KeyEnvVars(name); len(vs) > 0 {
+			info.EnvVar = vs[0]
+		}
 		key, err := s.Keyring.Key(ctx, name)
 		switch {
 		case err == nil:
@@ -323,7 +326,7 @@ func (s *Service) TestKey(ctx context.Context, provider string) (gateway.KeyChec
 	if c == nil {
 		c = &http.Client{Timeout: 20 * time.Second}
 	}
-	return gateway.CheckKey(ctx, c, p, key)
+	return s.Proxy.CheckKey(ctx, c, p, key) // a nil Proxy checks too
 }
 
 func (s *Service) Tokens(ctx context.Context) ([]store.TokenInfo, error) { return s.DB.Tokens() }

@@ -683,7 +683,7 @@ func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp
 	defer resp.Body.Close()
 	x.rec.UpstreamID = upstreamRequestID(resp.Header)
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	outcome, msg := classifyUpstreamError(p.dialectList(), x.provider.Name, status, b)
+	outcome, msg := classifyUpstreamError(p.dialectList(), x.provider, status, b)
 	up := fail(status, kindUpstream, fmt.Sprintf("%s answered %d: %s", target, status, msg))
 	if status == http.StatusTooManyRequests {
 		up.kind = kindRateLimit

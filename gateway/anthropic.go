@@ -153,17 +153,25 @@ func (anthropicDialect) inspect(rt route, obj jsonObject) (info requestInfo, s i
 // reading images at a higher resolution.
 func (anthropicDialect) imageTokens(string) int64 { return 5_000 }
 
-func (anthropicDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
+// anthropicFeeMembers are the members Anthropic's fees beyond tokens sit
+// in: the region, the output speed and server-side tools.
+var anthropicFeeMembers = [][]byte{[]byte(`"inference_geo"`), []byte(`"speed"`), []byte(`"tools"`)}
+
+func (anthropicDialect) billing(body []byte, outBound int64) billing {
 	var b billing
+	top, ok := feeMembers(body, anthropicFeeMembers)
+	if !ok {
+		return b
+	}
 	b.geo = jsonStr(top["inference_geo"])
 	b.speed = jsonStr(top["speed"])
-	for _, t := range tools {
+	for _, t := range objects(top["tools"]) {
 		typ := jsonStr(t["type"])
 		switch {
 		case strings.HasPrefix(typ, "web_search_"):
 			var maxUses tokens
 			_ = json.Unmarshal(t["max_uses"], &maxUses)
-			b.webSearch += searches(int64(maxUses))
+			b.webSearch += searchBound(int64(maxUses), outBound)
 		case strings.HasPrefix(typ, "code_execution_"):
 			b.codeExec = true
 		}

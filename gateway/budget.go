@@ -244,6 +244,31 @@ func (b Budget) LimitAt(now time.Time) Money {
 	return b.Limit
 }
 
+// Raised returns b raised by by for d from now; then the raise expires by
+// itself. A raise made while another is in force adds to it and lasts
+// until the later of the two ends, so raising again always leaves more
+// room than before. A raise of $0 or less, or one that lasts no time, is
+// an error wrapping ErrInvalidBudget.
+func (b Budget) Raised(by Money, d time.Duration, now time.Time) (Budget, error) {
+	if by <= 0 {
+		return Budget{}, fmt.Errorf("%w: the raise must be more than $0", ErrInvalidBudget)
+	}
+	if d <= 0 {
+		return Budget{}, fmt.Errorf("%w: the raise must last some time", ErrInvalidBudget)
+	}
+	until := now.Add(d)
+	if b.Raise > 0 && now.Before(b.RaiseUntil) {
+		b.Raise += by
+		if b.RaiseUntil.After(until) {
+			until = b.RaiseUntil
+		}
+	} else {
+		b.Raise = by
+	}
+	b.RaiseUntil = until
+	return b, nil
+}
+
 // softPercent returns b's soft threshold in percent, DefaultSoft when
 // unset.
 func (b Budget) softPercent() int {

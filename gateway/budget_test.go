@@ -196,6 +196,44 @@ func TestBudgetLimitAt(t *testing.T) {
 	}
 }
 
+// TestBudgetRaised: a raise adds to the limit for a while; one made while
+// another is in force adds to it and lasts until the later end; one made
+// after the last expired starts afresh; $0 or no time is refused.
+func TestBudgetRaised(t *testing.T) {
+	now := time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+	base := Budget{Name: "daily", Limit: 10 * Dollar, Period: PeriodDay}
+	tests := []struct {
+		name      string
+		b         Budget
+		by        Money
+		d         time.Duration
+		wantRaise Money
+		wantUntil time.Time
+	}{
+		{"first", base, Dollar, time.Hour, Dollar, now.Add(time.Hour)},
+		{"in force, ends later", Budget{Limit: 10 * Dollar, Raise: 2 * Dollar, RaiseUntil: now.Add(3 * time.Hour)}, Dollar, time.Hour, 3 * Dollar, now.Add(3 * time.Hour)},
+		{"in force, ends sooner", Budget{Limit: 10 * Dollar, Raise: 2 * Dollar, RaiseUntil: now.Add(time.Minute)}, Dollar, time.Hour, 3 * Dollar, now.Add(time.Hour)},
+		{"expired", Budget{Limit: 10 * Dollar, Raise: 2 * Dollar, RaiseUntil: now}, Dollar, time.Hour, Dollar, now.Add(time.Hour)},
+	}
+	for _, tt := range tests {
+		got, err := tt.b.Raised(tt.by, tt.d, now)
+		if err != nil || got.Raise != tt.wantRaise || !got.RaiseUntil.Equal(tt.wantUntil) || got.Limit != tt.b.Limit {
+			t.Errorf("%s: Raised(%s, %v) = %s until %s, %v; want %s until %s", tt.name, tt.by, tt.d, got.Raise, got.RaiseUntil, err, tt.wantRaise, tt.wantUntil)
+		}
+		if l := got.LimitAt(now); err == nil && l <= tt.b.LimitAt(now) {
+			t.Errorf("%s: LimitAt after the raise = %s, want more than %s", tt.name, l, tt.b.LimitAt(now))
+		}
+	}
+	for _, bad := range []struct {
+		by Money
+		d  time.Duration
+	}{{0, time.Hour}, {-Dollar, time.Hour}, {Dollar, 0}, {Dollar, -time.Minute}} {
+		if _, err := base.Raised(bad.by, bad.d, now); !errors.Is(err, ErrInvalidBudget) {
+			t.Errorf("Raised(%s, %v) = %v, want ErrInvalidBudget", bad.by, bad.d, err)
+		}
+	}
+}
+
 func TestBudgetScope(t *testing.T) {
 	tests := []struct {
 		b    Budget

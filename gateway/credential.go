@@ -114,11 +114,9 @@ func outboundQuery(q url.Values) url.Values {
 }
 
 // keyIssuer names the provider that issued key, told by the key prefixes
-// providers document, or "" when no prefix says. The longest prefix wins
-// ("sk-or-" is OpenRouter's, "sk-ant-" Anthropic's). Two shapes have no
-// prefix of their own: OpenAI's older keys, "sk-" with the marker
-// "T3BlbkFJ" (base64 of "OpenAI") inside, and DeepSeek's, "sk-" and 32
-// hex digits.
+// providers document, or "" when none says. The longest prefix wins
+// ("sk-or-" is OpenRouter's, "sk-ant-" Anthropic's); a key with no
+// provider's prefix is the provider's whose KeyPattern it matches.
 func keyIssuer(key string, providers map[string]Provider) string {
 	best, bestLen := "", 0
 	for _, p := range providers {
@@ -131,12 +129,9 @@ func keyIssuer(key string, providers map[string]Provider) string {
 	if best != "" {
 		return best
 	}
-	if rest, ok := strings.CutPrefix(key, "sk-"); ok {
-		if strings.Contains(rest, "T3BlbkFJ") {
-			return "openai"
-		}
-		if len(rest) == 32 && isHex(rest) {
-			return "deepseek"
+	for _, p := range providers {
+		if p.KeyPattern != nil && p.KeyPattern.MatchString(key) {
+			return p.Name
 		}
 	}
 	return ""
@@ -155,7 +150,7 @@ func isHex(s string) bool {
 // knownKeyShape reports whether the provider's keys have a documented
 // shape, so that a key without it cannot be the provider's.
 func knownKeyShape(p Provider) bool {
-	return len(p.KeyPrefixes) > 0 || p.Name == "openai" || p.Name == "deepseek"
+	return len(p.KeyPrefixes) > 0 || p.KeyPattern != nil
 }
 
 // foreignKey says why the caller's own key must not go to p, or "" when

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -79,9 +78,12 @@ type dialect interface {
 	inspect(rt route, obj jsonObject) (info requestInfo, s inputScan)
 	// imageTokens bounds the input tokens of one image sent to model.
 	imageTokens(model string) int64
-	// billing reads the rates and fees a request can be billed at beyond
-	// its tokens; top is the body's members, tools its "tools".
-	billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(limit int64) int64) billing
+	// billing reads the rates and fees a request body whose output is
+	// bounded by outBound tokens can be billed at beyond its tokens (see
+	// searchBound). It runs on every metered request: a body that names
+	// none of the members the format's fees sit in must be let go at the
+	// cost of a few byte searches (feeMembers), before any decoding.
+	billing(body []byte, outBound int64) billing
 	// eventStream reports whether the answer to a request will be an
 	// event stream to meter event by event.
 	eventStream(rt route, info requestInfo, q url.Values) bool
@@ -214,9 +216,9 @@ func dialectNamed(ds []dialect, name string) dialect {
 	return nil
 }
 
-// dialects are the formats p speaks.
+// dialects are the formats p speaks; a nil p speaks builtinDialects.
 func (p *Proxy) dialectList() []dialect {
-	if p.dialects != nil {
+	if p != nil && p.dialects != nil {
 		return p.dialects
 	}
 	return builtinDialects

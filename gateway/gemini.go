@@ -138,8 +138,17 @@ func (geminiDialect) imageTokens(string) int64 { return 16_400 }
 // structure.
 var geminiAudioPart = regexp.MustCompile(`"mime_?[tT]ype"\s*:\s*"audio/`)
 
-func (geminiDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
+// geminiFeeMembers are what Gemini's fees beyond tokens show in: an
+// audio part's MIME type, the output modalities and the tools (Google
+// Search).
+var geminiFeeMembers = [][]byte{[]byte(`"audio/`), []byte(`odalities"`), []byte(`"tools"`)}
+
+func (geminiDialect) billing(body []byte, outBound int64) billing {
 	var b billing
+	top, ok := feeMembers(body, geminiFeeMembers)
+	if !ok {
+		return b
+	}
 	b.audioIn = geminiAudioPart.Match(body)
 	gc := top["generationConfig"]
 	if gc == nil {
@@ -161,11 +170,11 @@ func (geminiDialect) billing(body []byte, top map[string]json.RawMessage, tools 
 			b.imageOut = true
 		}
 	}
-	for _, t := range tools {
+	for _, t := range objects(top["tools"]) {
 		for k := range t {
 			switch k {
 			case "googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval":
-				b.webSearch = searches(0)
+				b.webSearch = searchBound(0, outBound)
 			}
 		}
 	}

@@ -22,7 +22,7 @@ func testRoute(d, name string) route {
 
 // inspectFor inspects body as a request of dialect d on route name.
 func inspectFor(d, name string, body []byte) (requestInfo, error) {
-	return inspectRequest(dialectByName(d), testRoute(d, name), body)
+	return inspectRequest(builtinDialects, dialectByName(d), testRoute(d, name), body)
 }
 
 // usageFor reads the usage of an answer of dialect d on route name.

@@ -18,9 +18,11 @@ type KeyCheck struct {
 }
 
 // CheckKey makes the cheapest authenticated call the provider has (listing
-// its models, which costs nothing) with key and says whether the key works.
-// An error means the provider could not be asked, not that the key is bad.
-func CheckKey(ctx context.Context, client *http.Client, p Provider, key string) (KeyCheck, error) {
+// its models, which costs nothing) with key and says whether the key works,
+// in the provider's format among those px serves. An error means the
+// provider could not be asked, not that the key is bad. px may be nil (no
+// gateway runs in this process): the formats Sluice ships are asked.
+func (px *Proxy) CheckKey(ctx context.Context, client *http.Client, p Provider, key string) (KeyCheck, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -32,7 +34,7 @@ func CheckKey(ctx context.Context, client *http.Client, p Provider, key string) 
 	noRedirect := *client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	client = &noRedirect
-	d := dialectNamed(builtinDialects, p.Dialect)
+	d := dialectNamed(px.dialectList(), p.Dialect)
 	if d == nil {
 		return KeyCheck{}, fmt.Errorf("provider %s speaks %q, which Sluice does not", p.Name, p.Dialect)
 	}

@@ -7,7 +7,7 @@ import (
 
 // modelID is a model's name as Sluice compares, prices, budgets and logs
 // it: without surrounding space, in lower case, without the resource path
-// a provider may wrap it in ("models/gemini-2.5-flash",
+// a provider may wrap it in (its Provider.ModelPath: "models/gemini-2.5-flash",
 // "accounts/fireworks/models/...") or the provider's own name as a prefix
 // ("openai/gpt-4o" at openai). Other prefixes are part of the id: at Groq,
 // "openai/gpt-oss-120b" is a model of its own. The snapshot is kept:
@@ -15,14 +15,11 @@ import (
 func modelID(provider, model string) string {
 	m := strings.ToLower(strings.TrimSpace(model))
 	prov := strings.ToLower(strings.TrimSpace(provider))
-	switch prov {
-	case "gemini":
+	if path := modelPath(prov); path != "" {
 		// "models/gemini-2.5-flash", "publishers/google/models/...".
-		if i := strings.LastIndex(m, "models/"); i >= 0 {
-			m = m[i+len("models/"):]
+		if i := strings.LastIndex(m, path); i >= 0 {
+			m = m[i+len(path):]
 		}
-	case "fireworks":
-		m = strings.TrimPrefix(m, "accounts/fireworks/models/")
 	}
 	if prov != "" {
 		if rest, ok := strings.CutPrefix(m, prov+"/"); ok && rest != "" {

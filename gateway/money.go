@@ -116,6 +116,9 @@ func ParseMoney(s string) (Money, error) {
 // money as a float.
 func (m Money) MarshalText() ([]byte, error) { return m.appendText(make([]byte, 0, 24)), nil }
 
+// AppendText appends the text MarshalText returns to b.
+func (m Money) AppendText(b []byte) ([]byte, error) { return m.appendText(b), nil }
+
 // UnmarshalText decodes an exact decimal string.
 func (m *Money) UnmarshalText(b []byte) error {
 	v, err := ParseMoney(string(b))

@@ -181,8 +181,16 @@ func (openAIDialect) imageTokens(model string) int64 {
 // merely mentions it ("what does input_audio do?") does not match.
 var openAIAudioPart = regexp.MustCompile(`:\s*"input_audio"`)
 
-func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools []map[string]json.RawMessage, searches func(int64) int64) billing {
+// openAIFeeMembers are the members OpenAI's fees beyond tokens sit in:
+// audio in and out, the service tier and the built-in tools.
+var openAIFeeMembers = [][]byte{[]byte(`"input_audio"`), []byte(`"modalities"`), []byte(`"service_tier"`), []byte(`"tools"`), []byte(`"web_search_options"`)}
+
+func (openAIDialect) billing(body []byte, outBound int64) billing {
 	var b billing
+	top, ok := feeMembers(body, openAIFeeMembers)
+	if !ok {
+		return b
+	}
 	b.audioIn = openAIAudioPart.Match(body)
 	var ms []string
 	_ = json.Unmarshal(top["modalities"], &ms)
@@ -194,10 +202,10 @@ func (openAIDialect) billing(body []byte, top map[string]json.RawMessage, tools 
 	b.tier = jsonStr(top["service_tier"])
 	var maxCalls tokens
 	_ = json.Unmarshal(top["max_tool_calls"], &maxCalls)
-	for _, t := range tools {
+	for _, t := range objects(top["tools"]) {
 		switch typ := jsonStr(t["type"]); {
 		case strings.HasPrefix(typ, "web_search"):
-			b.webSearch = searches(int64(maxCalls))
+			b.webSearch = searchBound(int64(maxCalls), outBound)
 		case typ == "code_interpreter":
 			b.codeExec = true
 		}

@@ -399,15 +399,17 @@ func (t *Prices) All() []Price {
 //     "gpt-4o-mini" never does;
 //  3. the provider's catch-all row ("*"), returned with Model set to the id.
 //
-// Gemini ids lose any "models/" prefix, Fireworks ids their
-// "accounts/fireworks/models/" prefix. An OpenRouter id "vendor/model"
-// with no OpenRouter row falls back to the vendor's own row when the vendor
-// is a Sluice provider (openai, anthropic, google, mistralai, deepseek,
-// x-ai): that row is returned as it is, Provider and all, with Source
-// saying it stands in for OpenRouter's price; ids with a ":variant" suffix
-// (":free", ":extended") do not fall back. Every Ollama model is local and
-// free: with no row of its own it gets a zero price with Source "local,
-// free".
+// The provider is named, so the rules are those of its row in the
+// built-in provider table (provider.go). An id loses its provider's
+// ModelPath (Gemini's "models/", Fireworks' "accounts/fireworks/models/").
+// A reseller's id "vendor/model" (OpenRouter's) with no row of the
+// reseller's own falls back to the row of the provider its Resells names
+// for the vendor (openai, anthropic, google, mistralai, deepseek, x-ai):
+// that row is returned as it is, Provider and all, with Source saying it
+// stands in for the reseller's price; ids with a ":variant" suffix
+// (":free", ":extended") do not fall back. Every model of a Local
+// provider (Ollama) is free: with no row of its own it gets a zero price
+// with Source "local, free".
 func (t *Prices) Lookup(provider, model string) (Price, bool) {
 	prov := strings.ToLower(strings.TrimSpace(provider))
 	id := priceModelID(prov, model)
@@ -417,35 +419,21 @@ func (t *Prices) Lookup(provider, model string) (Price, bool) {
 	if p, ok := t.find(prov, id); ok {
 		return p, true
 	}
-	switch prov {
-	case "openrouter":
-		vendor, rest, ok := strings.Cut(id, "/")
-		if !ok || strings.Contains(rest, ":") {
-			break
+	// Only a miss reads the provider's row: a reseller's or a local
+	// provider's rule applies.
+	def := defaultProviders[prov]
+	if vendor, rest, ok := strings.Cut(id, "/"); ok && def.Resells != nil && !strings.Contains(rest, ":") {
+		if own, ok := def.Resells[vendor]; ok {
+			if p, ok := t.find(own, priceModelID(own, rest)); ok {
+				p.Source = p.Source + " (" + own + "'s own price; no " + prov + " row)"
+				return p, true
+			}
 		}
-		own, ok := openRouterVendors[vendor]
-		if !ok {
-			break
-		}
-		if p, ok := t.find(own, priceModelID(own, rest)); ok {
-			p.Source = p.Source + " (" + own + "'s own price; no openrouter row)"
-			return p, true
-		}
-	case "ollama":
-		return Price{Provider: "ollama", Model: id, Source: "local, free"}, true
+	}
+	if def.Local {
+		return Price{Provider: prov, Model: id, Source: "local, free"}, true
 	}
 	return Price{}, false
-}
-
-// openRouterVendors maps OpenRouter's vendor prefixes to the Sluice
-// providers that sell the same models directly.
-var openRouterVendors = map[string]string{
-	"openai":    "openai",
-	"anthropic": "anthropic",
-	"google":    "gemini",
-	"mistralai": "mistral",
-	"deepseek":  "deepseek",
-	"x-ai":      "xai",
 }
 
 // find applies Lookup's rules 1 to 3 to one provider's rows.

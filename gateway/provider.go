@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -35,6 +37,10 @@ type Provider struct {
 	// keys. A caller's own key is forwarded only to the provider whose
 	// prefix it has; to a provider that has prefixes, only such a key.
 	KeyPrefixes []string
+	// EnvVars are the environment variables read for the provider's key
+	// when no keyring can be used, in order; nil means NAME_API_KEY alone
+	// (see KeyEnvVars).
+	EnvVars []string
 	// UnconfirmedHost, when not "", is BaseURL's host, where no key may go:
 	// it is not the provider's official https address, and the user has
 	// not confirmed it from the command line (see Confirm). The proxy and
@@ -45,6 +51,27 @@ type Provider struct {
 	// ("platform.openai.com → Settings → Billing"), for advice when the
 	// provider says the account cannot pay; "" when none is known.
 	BillingPage string
+	// KeyPattern, when not nil, matches the provider's keys that have
+	// none of its KeyPrefixes (OpenAI's older "sk-" keys, DeepSeek's): a
+	// caller's key it matches is the provider's, and to a provider with
+	// KeyPrefixes or a KeyPattern goes no key without that shape. The
+	// patterns of the providers in one table match no key in common.
+	KeyPattern *regexp.Regexp
+	// ModelPath is the resource path the provider may wrap a model's
+	// name in ("models/" at Gemini: "models/gemini-2.5-flash",
+	// "publishers/google/models/..."): a model's id is what follows its
+	// last occurrence (see modelID).
+	ModelPath string
+	// Resells, for a provider that resells other vendors' models under
+	// ids "vendor/model" (OpenRouter), maps each such vendor prefix to
+	// the provider that sells the vendor's models itself: a model with
+	// no price row of the reseller's own is priced at that provider's
+	// row (see Prices.Lookup). A reseller lists every vendor's models, so
+	// its price rows never tell which provider serves a model.
+	Resells map[string]string
+	// Local: the provider runs on the user's own machine and charges
+	// nothing, so a model of it without a price row is free.
+	Local bool
 }
 
 // DefaultProviders returns the providers Sluice knows, keyed by name.
@@ -57,31 +84,69 @@ func DefaultProviders() map[string]Provider {
 	ps := []Provider{
 		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", BillingPage: "platform.openai.com → Settings → Billing", Responses: true,
 			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
-			Prefixes:    []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
+			// Older keys: "sk-" with the marker "T3BlbkFJ" (base64 of
+			// "OpenAI") inside.
+			KeyPattern: openAIKeyPattern,
+			Prefixes:   []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
 		{Name: "anthropic", Dialect: dialectAnthropic, BaseURL: "https://api.anthropic.com", BillingPage: "console.anthropic.com → Settings → Billing", OpenAIPath: "/v1",
 			KeyPrefixes: []string{"sk-ant-"},
 			Prefixes:    []string{"claude-"}},
 		{Name: "gemini", Dialect: dialectGemini, BaseURL: "https://generativelanguage.googleapis.com", BillingPage: "aistudio.google.com → Billing (link a billing account to the project)", OpenAIPath: "/v1beta/openai",
+			ModelPath:   "models/",
 			KeyPrefixes: []string{"AIza"},
+			EnvVars:     []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"},
 			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
 		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1", BillingPage: "console.mistral.ai → Billing",
 			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
 		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", BillingPage: "console.groq.com → Settings → Billing", Responses: true, KeyPrefixes: []string{"gsk_"}},
 		{Name: "deepseek", Dialect: dialectOpenAI, BaseURL: "https://api.deepseek.com/v1", BillingPage: "platform.deepseek.com → Top up",
-			Prefixes: []string{"deepseek-"}},
+			KeyPattern: deepSeekKeyPattern, // "sk-" and 32 hex digits
+			Prefixes:   []string{"deepseek-"}},
 		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", BillingPage: "console.x.ai → Billing", Responses: true, KeyPrefixes: []string{"xai-"},
 			Prefixes: []string{"grok-"}},
-		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", BillingPage: "openrouter.ai → Credits", Responses: true, KeyPrefixes: []string{"sk-or-"}},
+		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", BillingPage: "openrouter.ai → Credits", Responses: true, KeyPrefixes: []string{"sk-or-"},
+			Resells: map[string]string{"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistralai": "mistral", "deepseek": "deepseek", "x-ai": "xai"}},
 		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1", BillingPage: "api.together.ai → Settings → Billing"},
 		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", BillingPage: "fireworks.ai → Account → Billing", Responses: true, KeyPrefixes: []string{"fw_"},
-			Prefixes: []string{"accounts/fireworks/"}},
-		{Name: "ollama", Dialect: dialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true},
+			ModelPath: "accounts/fireworks/models/",
+			Prefixes:  []string{"accounts/fireworks/"}},
+		{Name: "ollama", Dialect: dialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true, Local: true},
 	}
 	m := make(map[string]Provider, len(ps))
 	for _, p := range ps {
 		m[p.Name] = p
 	}
 	return m
+}
+
+// Key shapes without a prefix of their own (Provider.KeyPattern).
+var (
+	openAIKeyPattern   = regexp.MustCompile(`(?s)^sk-.*T3BlbkFJ`)
+	deepSeekKeyPattern = regexp.MustCompile(`^sk-[0-9a-fA-F]{32}$`)
+)
+
+// modelPaths are the built-in providers whose model names may be wrapped
+// in a resource path (Provider.ModelPath). modelID is given a provider's
+// name alone (a budget's or a record's), so it reads the built-in table.
+var modelPaths = func() []Provider {
+	var ps []Provider
+	for _, n := range ProviderNames(defaultProviders) {
+		if p := defaultProviders[n]; p.ModelPath != "" {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}()
+
+// modelPath is the ModelPath of the built-in provider named prov, "" when
+// it has none.
+func modelPath(prov string) string {
+	for i := range modelPaths {
+		if modelPaths[i].Name == prov {
+			return modelPaths[i].ModelPath
+		}
+	}
+	return ""
 }
 
 // ProviderNames returns the names in ps, sorted.
@@ -92,6 +157,49 @@ func ProviderNames(ps map[string]Provider) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// KeyEnvVars returns the environment variables read for provider's key
+// when no keyring can be used, in order: a known provider's EnvVars, or
+// else the name upper-cased, with "-" and "." turned into "_", followed by
+// "_API_KEY" (OPENAI_API_KEY, MY_SERVER_API_KEY). It returns nil for a name
+// that cannot make a variable.
+func KeyEnvVars(provider string) []string {
+	if p, ok := defaultProviders[provider]; ok && p.EnvVars != nil {
+		return slices.Clone(p.EnvVars)
+	}
+	if provider == "" {
+		return nil
+	}
+	var b strings.Builder
+	for _, c := range provider {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b.WriteRune(c - 'a' + 'A')
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+			b.WriteRune(c)
+		case c == '-' || c == '.':
+			b.WriteByte('_')
+		default:
+			return nil
+		}
+	}
+	return []string{b.String() + "_API_KEY"}
+}
+
+// KeyPrefix returns the longest of the known providers' KeyPrefixes that
+// key starts with, or "": the public part of a key, which names its kind
+// and carries no secret.
+func KeyPrefix(key string) string {
+	best := ""
+	for _, p := range defaultProviders {
+		for _, pre := range p.KeyPrefixes {
+			if len(pre) > len(best) && strings.HasPrefix(key, pre) {
+				best = pre
+			}
+		}
+	}
+	return best
 }
 
 // WithUpstreams returns a copy of ps with base URLs replaced by overrides

@@ -553,7 +553,7 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	rt, d := x.route, x.route.dialect
 	model := rt.Model
 	if rt.metered() {
-		info, err := inspectRequest(d, rt, body)
+		info, err := inspectRequest(p.dialectList(), d, rt, body)
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}

@@ -200,7 +200,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	outcome := OutcomeOK
 	errMsg := ""
 	if status >= 400 {
-		outcome, errMsg = classifyUpstreamError(p.dialectList(), x.provider.Name, status, kept.Bytes())
+		outcome, errMsg = classifyUpstreamError(p.dialectList(), x.provider, status, kept.Bytes())
 	} else {
 		if x.info.Background && copyErr == nil {
 			if id, st := responseState(kept.Bytes()); id != "" && !terminalResponse(st) {
@@ -336,7 +336,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	if m.ErrorMessage != "" && outcome == OutcomeOK {
 		outcome, errMsg = OutcomeError, m.ErrorMessage
 		if isBillingMessage(p.dialectList(), m.ErrorMessage) {
-			outcome, errMsg = OutcomeBilling, BillingAdvice(x.provider.Name)+" Provider said: "+m.ErrorMessage
+			outcome, errMsg = OutcomeBilling, billingAdvice(x.provider)+" Provider said: "+m.ErrorMessage
 		}
 	}
 	if x.deferred != nil {
@@ -573,11 +573,11 @@ func statusFor(outcome Outcome, status int) int {
 // errors (a rate limit is not a billing problem, even when its text points
 // at the billing page), so it is shown with what to do about it. ds are
 // the dialects whose error shapes the body is read in.
-func classifyUpstreamError(ds []dialect, provider string, status int, body []byte) (outcome Outcome, msg string) {
+func classifyUpstreamError(ds []dialect, prov Provider, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
 	msg, _ = redactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(ds, body) {
-		return OutcomeBilling, BillingAdvice(provider) + " Provider said: " + msg
+		return OutcomeBilling, billingAdvice(prov) + " Provider said: " + msg
 	}
 	return OutcomeError, msg
 }
@@ -641,15 +641,24 @@ func isBillingMessage(ds []dialect, s string) bool {
 	return false
 }
 
-// BillingAdvice says what to do when a provider reports that the account
-// itself cannot pay, naming the provider's billing page (its BillingPage
-// in the provider table) where one is known.
+// BillingAdvice says what to do when the built-in provider named
+// provider reports that the account itself cannot pay (see
+// billingAdvice).
 func BillingAdvice(provider string) string {
-	where := DefaultProviders()[provider].BillingPage
+	p := defaultProviders[provider]
+	p.Name = provider
+	return billingAdvice(p)
+}
+
+// billingAdvice says what to do when p reports that the account itself
+// cannot pay, naming p's billing page (its BillingPage in the provider
+// table) where one is known.
+func billingAdvice(p Provider) string {
+	where := p.BillingPage
 	if where == "" {
 		where = "the provider's billing page"
 	}
-	return "The " + provider + " account cannot pay for requests (this is not a rate limit, and not a Sluice budget): add credit or a payment method at " + where + ", then retry."
+	return "The " + p.Name + " account cannot pay for requests (this is not a rate limit, and not a Sluice budget): add credit or a payment method at " + where + ", then retry."
 }
 
 // upstreamRequestID is the provider's id for the request, from whichever
@@ -820,7 +829,7 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, r *http.Request, x *e
 		return
 	}
 	if status >= 300 {
-		outcome, errMsg := classifyUpstreamError(p.dialectList(), x.provider.Name, status, kept.Bytes())
+		outcome, errMsg := classifyUpstreamError(p.dialectList(), x.provider, status, kept.Bytes())
 		st, eb := translateErrorBody(x.xl.target, x.xl.caller, status, kept.Bytes())
 		w.WriteHeader(st)
 		w.Write(eb)

@@ -355,7 +355,9 @@ func routeModel(model string, d dialect, providers map[string]Provider, prices *
 	if prices != nil {
 		found := ""
 		for _, p := range providers {
-			if p.Dialect != d.name() || p.Name == "openrouter" || p.Keyless {
+			// A reseller lists every vendor's models, and a local
+			// provider prices every model at nothing: neither tells.
+			if p.Dialect != d.name() || p.Resells != nil || p.Keyless {
 				continue
 			}
 			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {

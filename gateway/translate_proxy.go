@@ -157,7 +157,7 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		return nil, f
 	}
 	nrt.Provider = prov.Name
-	info, err := inspectRequest(td, nrt, out)
+	info, err := inspectRequest(p.dialectList(), td, nrt, out)
 	if err != nil {
 		return nil, refuse(err)
 	}
@@ -199,7 +199,7 @@ func modelProvider(model string, providers map[string]Provider, prices *Prices) 
 	if prices != nil {
 		found := ""
 		for _, p := range providers {
-			if p.Name == "openrouter" || p.Keyless {
+			if p.Resells != nil || p.Keyless { // as in routeModel
 				continue
 			}
 			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {

@@ -219,17 +219,10 @@ func (db *DB) DeleteBudget(nameOrID string) error {
 	return nil
 }
 
-// RaiseBudget raises the budget with that ID or name by by, for d from
-// now; then the raise expires by itself. A raise made while another is in
-// force adds to it and lasts until the later of the two ends, so raising
-// again always leaves more room than before.
+// RaiseBudget raises the budget with that ID or name as
+// gateway.Budget.Raised does, by by for d from now, and saves it. A raise
+// Raised refuses is an error wrapping ErrInvalid, and nothing is written.
 func (db *DB) RaiseBudget(nameOrID string, by gateway.Money, d time.Duration) (gateway.Budget, error) {
-	if by <= 0 {
-		return gateway.Budget{}, invalidf("raise budget %q: the raise must be more than $0", nameOrID)
-	}
-	if d <= 0 {
-		return gateway.Budget{}, invalidf("raise budget %q: the raise must last some time", nameOrID)
-	}
 	db.settleMu.Lock()
 	defer db.settleMu.Unlock()
 	now := db.now()
@@ -243,17 +236,10 @@ func (db *DB) RaiseBudget(nameOrID string, by gateway.Money, d time.Duration) (g
 	if st == nil {
 		return gateway.Budget{}, fmt.Errorf("budget %q: %w", nameOrID, ErrNotFound)
 	}
-
-	until := now.Add(d)
-	if b.Raise > 0 && now.Before(b.RaiseUntil) {
-		b.Raise += by
-		if b.RaiseUntil.After(until) {
-			until = b.RaiseUntil
-		}
-	} else {
-		b.Raise = by
+	b, err := b.Raised(by, d, now)
+	if err != nil {
+		return gateway.Budget{}, &invalidError{fmt.Errorf("raise budget %q: %w", nameOrID, err)}
 	}
-	b.RaiseUntil = until
 	data, err := json.Marshal(b)
 	if err != nil {
 		return gateway.Budget{}, fmt.Errorf("raise budget %q: %w", b.Name, err)

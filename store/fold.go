@@ -70,16 +70,44 @@ func (db *DB) claim(id string) (bool, error) {
 	// The log is read under pendMu: a fold takes its IDs out of settling
 	// only once they are in the log, so an ID is always in one or the
 	// other.
-	var inLog bool
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		inLog = tx.Bucket(bucketRecordIDs).Get([]byte(id)) != nil
-		return nil
-	})
+	inLog, err := db.inLog(id)
 	if err != nil || inLog {
 		return false, err
 	}
 	db.settling[id] = true
 	return true, nil
+}
+
+// inLog reports whether id is in the log, reading the file only when id
+// is not above logTop: request IDs sort by time (gateway.NewID), so a
+// request being held or settled is nearly always newer than every record
+// in the log, and neither Hold nor Settle reads the file for it.
+func (db *DB) inLog(id string) (bool, error) {
+	if top := db.logTop.Load(); top == nil || id > *top {
+		return false, nil
+	}
+	var in bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		in = tx.Bucket(bucketRecordIDs).Get([]byte(id)) != nil
+		return nil
+	})
+	return in, err
+}
+
+// raiseLogTop makes logTop at least id. It is called before id goes in
+// the log, inside the transaction that puts it there; a transaction
+// rolled back leaves logTop higher than it need be, which only costs a
+// read.
+func (db *DB) raiseLogTop(id string) {
+	for {
+		top := db.logTop.Load()
+		if top != nil && id <= *top {
+			return
+		}
+		if db.logTop.CompareAndSwap(top, &id) {
+			return
+		}
+	}
 }
 
 // unclaim gives back a claim whose settlement never reached the disk.
@@ -111,7 +139,7 @@ func (db *DB) fold(holds bool) error {
 func (db *DB) foldLocked(holds bool) error {
 	db.pendMu.Lock()
 	batch := db.pending
-	db.pending = nil
+	db.pending, db.spare = db.spare, nil
 	db.pendMu.Unlock()
 
 	var open []gateway.Hold
@@ -143,7 +171,7 @@ func (db *DB) foldLocked(holds bool) error {
 			}
 		}
 		for _, p := range batch {
-			if _, _, err := settleTx(tx, p.r, p.data, p.loc); err != nil {
+			if _, _, err := db.settleTx(tx, p.r, p.data, p.loc); err != nil {
 				return fmt.Errorf("fold settlement %s: %w", p.r.ID, err)
 			}
 		}
@@ -159,10 +187,11 @@ func (db *DB) foldLocked(holds bool) error {
 	for _, p := range batch {
 		delete(db.settling, p.r.ID)
 	}
-	if db.pending == nil && cap(batch) <= 4*foldBatch {
-		// The next batch fills this one's array instead of growing its own.
+	if cap(batch) <= 4*foldBatch {
+		// The batch after next fills this one's array instead of growing
+		// its own (the next is filling the previous one's).
 		clear(batch)
-		db.pending = batch[:0]
+		db.spare = batch[:0]
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ const probeAccount = "sluice-probe"
 // Keys are read once and cached in memory for the life of the Keyring;
 // a key stored or removed by another process is not noticed until then.
 // When no keyring can be used, Key falls back to the provider's environment
-// variable (see EnvVar) for the run; such a key is held in memory only and
+// variable (see gateway.KeyEnvVars) for the run; such a key is held in memory only and
 // never written anywhere.
 //
 // Every keyring call is bounded by Timeout, since a locked Secret Service
@@ -166,7 +166,7 @@ func (k *Keyring) fromEnv(provider string, broken error) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	for _, name := range envVars(provider) {
+	for _, name := range gateway.KeyEnvVars(provider) {
 		v := strings.TrimSpace(getenv(name))
 		// `sluice env` exports local tokens in OPENAI_API_KEY and
 		// friends: such a value is not a provider key and must never be
@@ -183,7 +183,7 @@ func (k *Keyring) fromEnv(provider string, broken error) (string, error) {
 		k.cacheLocked(provider, v, SourceEnvironment)
 		return v, nil
 	}
-	names := strings.Join(envVars(provider), " or ")
+	names := strings.Join(gateway.KeyEnvVars(provider), " or ")
 	if names == "" {
 		names = "no environment variable"
 	}
@@ -473,21 +473,16 @@ type redactedError struct {
 func (e *redactedError) Error() string        { return e.msg }
 func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
 
-// Mask returns key with all but its last four characters hidden, keeping a
-// well-known vendor prefix such as "sk-" or "sk-ant-" that says what kind of
-// key it is: "sk-...a1b2". A key too short for that to leave at least
+// Mask returns key with all but its last four characters hidden, keeping
+// the prefix a provider documents for its keys (gateway.KeyPrefix), such
+// as "sk-proj-" or "sk-ant-", that says what kind of key it is:
+// "sk-proj-...a1b2". A key too short for that to leave at least
 // sixteen characters hidden is masked entirely.
 func Mask(key string) string {
 	const shown, hidden = 4, 16
 	const full = "****"
 	r := []rune(key)
-	prefix := ""
-	for _, p := range keyPrefixes {
-		if strings.HasPrefix(key, p) {
-			prefix = p
-			break
-		}
-	}
+	prefix := gateway.KeyPrefix(key)
 	n := len([]rune(prefix))
 	if len(r)-n-shown < hidden {
 		if len(r)-shown < hidden {
@@ -496,52 +491,6 @@ func Mask(key string) string {
 		prefix, n = "", 0
 	}
 	return prefix + "..." + string(r[len(r)-shown:])
-}
-
-// keyPrefixes are the public prefixes of provider key formats, longest
-// first. They name the kind of key and carry no secret.
-var keyPrefixes = []string{
-	"sk-ant-admin01-", "sk-ant-api03-", "sk-or-v1-", "sk-proj-", "sk-svcacct-", "sk-ant-",
-	"sk-", "gsk_", "xai-", "fw_", "tgp_v1_", "AIza",
-}
-
-// EnvVar returns the environment variable read for provider's key when no
-// keyring can be used: the provider name upper-cased, with "-" and "."
-// turned into "_", followed by "_API_KEY" (OPENAI_API_KEY,
-// ANTHROPIC_API_KEY, GEMINI_API_KEY, MISTRAL_API_KEY, GROQ_API_KEY,
-// DEEPSEEK_API_KEY, XAI_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY,
-// FIREWORKS_API_KEY). For gemini, GOOGLE_API_KEY is read as well, after
-// GEMINI_API_KEY. It returns "" for a name that cannot make a variable.
-func EnvVar(provider string) string {
-	if provider == "" {
-		return ""
-	}
-	var b strings.Builder
-	for _, c := range provider {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b.WriteRune(c - 'a' + 'A')
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
-			b.WriteRune(c)
-		case c == '-' || c == '.':
-			b.WriteByte('_')
-		default:
-			return ""
-		}
-	}
-	return b.String() + "_API_KEY"
-}
-
-// envVars lists the variables read for provider's key, in order.
-func envVars(provider string) []string {
-	v := EnvVar(provider)
-	switch {
-	case v == "":
-		return nil
-	case provider == "gemini":
-		return []string{v, "GOOGLE_API_KEY"}
-	}
-	return []string{v}
 }
 
 // backendName names the keyring go-keyring uses on this system.

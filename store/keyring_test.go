@@ -103,10 +103,11 @@ func TestKeyringMask(t *testing.T) {
 		{"abc", "****"},
 		{"sk-abcdefghijklmnop", "****"},            // 19 characters: 4 shown would leave 15 hidden
 		{"abcdefghijklmnopqrst", "...qrst"},        // 20: no known prefix
-		{"sk-abcdefghijklmnopqa1b2", "sk-...a1b2"}, // prefix kept only with 16 hidden besides it
-		{"sk-abcdefghijklmnoa1b2", "...a1b2"},
+		{"sk-proj-abcdefghijklmnopqa1b2", "sk-proj-...a1b2"}, // prefix kept only with 16 hidden besides it
+		{"sk-proj-abcdefghijklmnoa1b2", "...a1b2"},
+		{"sk-abcdefghijklmnopqa1b2", "...a1b2"}, // "sk-" alone is no provider's documented prefix
 		{testKey, "sk-proj-...a1b2"},
-		{"sk-ant-api03-" + strings.Repeat("x", 80) + "QQAA", "sk-ant-api03-...QQAA"},
+		{"sk-ant-api03-" + strings.Repeat("x", 80) + "QQAA", "sk-ant-...QQAA"},
 		{"AIzaSyA" + strings.Repeat("y", 28) + "9zZz", "AIza...9zZz"},
 		{"gsk_" + strings.Repeat("g", 48) + "wxyz", "gsk_...wxyz"},
 		{strings.Repeat("é", 30) + "ünï€", "...ünï€"},
@@ -118,32 +119,6 @@ func TestKeyringMask(t *testing.T) {
 		}
 		if _, tail, ok := strings.Cut(got, "..."); ok && len([]rune(tail)) > 4 {
 			t.Errorf("Mask(%q) = %q, shows more than the last 4 characters", tt.key, got)
-		}
-	}
-}
-
-func TestKeyringEnvVar(t *testing.T) {
-	tests := []struct {
-		provider, want string
-	}{
-		{"openai", "OPENAI_API_KEY"},
-		{"anthropic", "ANTHROPIC_API_KEY"},
-		{"gemini", "GEMINI_API_KEY"},
-		{"mistral", "MISTRAL_API_KEY"},
-		{"groq", "GROQ_API_KEY"},
-		{"deepseek", "DEEPSEEK_API_KEY"},
-		{"xai", "XAI_API_KEY"},
-		{"openrouter", "OPENROUTER_API_KEY"},
-		{"together", "TOGETHER_API_KEY"},
-		{"fireworks", "FIREWORKS_API_KEY"},
-		{"my-vllm.local", "MY_VLLM_LOCAL_API_KEY"},
-		{"", ""},
-		{"a b", ""},
-		{"x=y", ""},
-	}
-	for _, tt := range tests {
-		if got := EnvVar(tt.provider); got != tt.want {
-			t.Errorf("EnvVar(%q) = %q, want %q", tt.provider, got, tt.want)
 		}
 	}
 }

@@ -263,14 +263,16 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 		return fmt.Errorf("hold %s: %w", h.ID, ref)
 	}
 
-	id := []byte(h.ID)
+	// settling is read before logTop: a fold raises logTop before its IDs
+	// leave settling, so an ID settled meanwhile is seen in one or the
+	// other.
 	settled := db.pendingSettle(h.ID)
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if settled || tx.Bucket(bucketRecordIDs).Get(id) != nil {
-			return fmt.Errorf("hold %s: already settled: %w", h.ID, ErrExists)
-		}
-		return nil
-	})
+	if !settled {
+		settled, err = db.inLog(h.ID)
+	}
+	if err == nil && settled {
+		err = fmt.Errorf("already settled: %w", ErrExists)
+	}
 	if err == nil {
 		err = db.journal.append(data, nil)
 	}
@@ -408,14 +410,11 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 		// The hold may be only in the journal: take its amount from memory.
 		r.Held = oh.h.Amount
 	}
-	data, err := encodeRecord(r)
+	entry, data, err := encodeRecordEntry(r)
 	if err != nil {
 		db.unclaim(r.ID)
 		return r, false, nil, err
 	}
-	entry := make([]byte, 1+len(data))
-	entry[0] = recordEntry
-	copy(entry[1:], data)
 	err = db.journal.appendLazy(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
 	if err != nil {
 		db.unclaim(r.ID)
@@ -424,9 +423,6 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	return r, true, db.applySettled([]gateway.Record{r}), nil
 }
 
-// encodeHold is h as the journal and the holds bucket keep it.
-func encodeHold(h gateway.Hold) ([]byte, error) { return json.Marshal(h) }
-
 // encodeRecord is r as the log keeps it.
 func encodeRecord(r gateway.Record) ([]byte, error) { return json.Marshal(r) }
 
@@ -434,7 +430,7 @@ func encodeRecord(r gateway.Record) ([]byte, error) { return json.Marshal(r) }
 // the record as written. It is idempotent, as a batched write must be.
 //
 // data is r as JSON, or nil to encode it here.
-func settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location) (gateway.Record, bool, error) {
+func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location) (gateway.Record, bool, error) {
 	id := []byte(r.ID)
 	ids := tx.Bucket(bucketRecordIDs)
 	if ids.Get(id) != nil {
@@ -467,6 +463,7 @@ func settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location) (g
 		}
 	}
 	key := recordKey(r.Time, seq)
+	db.raiseLogTop(r.ID)
 	if err := records.Put(key, data); err != nil {
 		return r, false, err
 	}
@@ -600,7 +597,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 			if !ok {
 				continue
 			}
-			rec, applied, err := settleTx(tx, crashedRecord(h), nil, loc)
+			rec, applied, err := db.settleTx(tx, crashedRecord(h), nil, loc)
 			if err != nil {
 				return err
 			}

@@ -462,8 +462,12 @@ func TestFailedWritesLeaveMemoryAlone(t *testing.T) {
 	mustPutBudget(t, db, gateway.Budget{Name: "all", Limit: gateway.Dollar, Period: gateway.PeriodTotal})
 	mustHold(t, db, gateway.Hold{ID: "a", Amount: cents(10)})
 
-	// Take the file away from under the store: every write now fails.
+	// Take the files away from under the store: every write now fails,
+	// to the journal (a hold, a settlement) as to bbolt.
 	if err := db.bolt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.journal.f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Hold(context.Background(), gateway.Hold{ID: "b", Amount: cents(20)}); err == nil {
@@ -484,6 +488,9 @@ func TestFailedWritesLeaveMemoryAlone(t *testing.T) {
 	}
 	db.bolt = bdb
 	db.commits.db = bdb
+	if db.journal.f, err = os.OpenFile(path+journalSuffix, os.O_RDWR, journalPerm); err != nil {
+		t.Fatal(err)
+	}
 	mustSettle(t, db, gateway.Record{ID: "a", Cost: cents(5), Outcome: gateway.OutcomeOK})
 	if st := mustBudget(t, db, "all"); st.Held != 0 || st.Spent != cents(5) {
 		t.Errorf("after settling: held %s spent %s, want 0 and 0.05", st.Held, st.Spent)
@@ -795,4 +802,65 @@ func heldTotal(db *DB) gateway.Money {
 		sum += oh.h.Amount
 	}
 	return sum
+}
+
+// TestSettledIDsAroundLogTop: Hold and Settle skip reading the log for an
+// ID above every ID in it (a new request's), and still find every
+// settled ID, below that top or at it, in the log or in the journal, in
+// the file they opened or after a crash.
+func TestSettledIDsAroundLogTop(t *testing.T) {
+	db, path := openTest(t, Options{})
+	ctx := context.Background()
+	rec := func(id string, cost gateway.Money) gateway.Record {
+		return gateway.Record{ID: id, Provider: "openai", Model: "gpt-4o", Outcome: gateway.OutcomeOK, Cost: cost, Priced: true}
+	}
+	hold := func(db *DB, id string) error {
+		return db.Hold(ctx, gateway.Hold{ID: id, Provider: "openai", Model: "gpt-4o", Amount: cents(10)})
+	}
+	for _, id := range []string{"b", "d"} {
+		mustHold(t, db, gateway.Hold{ID: id, Provider: "openai", Model: "gpt-4o", Amount: cents(10)})
+		mustSettle(t, db, rec(id, cents(1)))
+	}
+	if err := db.flush(); err != nil { // b and d in the log, d its top
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id      string
+		settled bool
+	}{{"a", false}, {"b", true}, {"c", false}, {"d", true}, {"e", false}} {
+		if err := hold(db, c.id); errors.Is(err, ErrExists) != c.settled || !c.settled && err != nil {
+			t.Errorf("Hold(%s) = %v, want ErrExists %v", c.id, err, c.settled)
+		}
+	}
+	for _, id := range []string{"a", "c", "e", "b", "d"} {
+		mustSettle(t, db, rec(id, cents(2))) // b and d again: nothing
+	}
+	mustHold(t, db, gateway.Hold{ID: "f", Provider: "openai", Model: "gpt-4o", Amount: cents(10)})
+	mustSettle(t, db, rec("f", cents(2))) // in the journal only
+	crashed := crashCopy(t, db)
+
+	db2 := openAt(t, crashed, Options{})
+	for _, id := range []string{"a", "d", "e", "f"} {
+		if err := hold(db2, id); !errors.Is(err, ErrExists) {
+			t.Errorf("after the crash, Hold(%s) = %v, want ErrExists", id, err)
+		}
+		mustSettle(t, db2, rec(id, cents(50))) // nothing
+	}
+	if err := hold(db2, "g"); err != nil {
+		t.Errorf("after the crash, Hold(g) = %v", err)
+	}
+	mustSettle(t, db2, rec("g", cents(2)))
+	rows, err := db2.Spend(SpendQuery{})
+	if err != nil || len(rows) != 1 || rows[0].Requests != 7 || rows[0].Cost != cents(12) {
+		t.Errorf("Spend() = %+v, %v; want 7 requests costing 0.12", rows, err)
+	}
+
+	// Closed cleanly, the journal is empty: the top comes from the log.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db3 := openAt(t, path, Options{})
+	if err := hold(db3, "f"); !errors.Is(err, ErrExists) {
+		t.Errorf("after a clean close, Hold(f) = %v, want ErrExists", err)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -248,6 +247,18 @@ func addPromptRollup(tx *bolt.Tx, r gateway.Record, loc *time.Location) error {
 // to last, inclusive; an empty first or last leaves that end open.
 func promptWindowSpend(tx *bolt.Tx, prompt, first, last string) (gateway.Money, error) {
 	var sum gateway.Money
+	err := forEachPromptRollup(tx, first, last, func(_, name string, r rollup) error {
+		if name == prompt {
+			sum += r.Cost
+		}
+		return nil
+	})
+	return sum, err
+}
+
+// forEachPromptRollup calls fn for each prompt rollup of the days from
+// first to last, inclusive; an empty first or last leaves that end open.
+func forEachPromptRollup(tx *bolt.Tx, first, last string, fn func(day, prompt string, r rollup) error) error {
 	c := tx.Bucket(bucketPromptRollups).Cursor()
 	var k, v []byte
 	if first != "" {
@@ -258,21 +269,20 @@ func promptWindowSpend(tx *bolt.Tx, prompt, first, last string) (gateway.Money, 
 	for ; k != nil; k, v = c.Next() {
 		day, name, ok := cutZero(k)
 		if !ok {
-			return 0, fmt.Errorf("prompt rollup key %q: %w", k, errBadRollup)
+			return fmt.Errorf("prompt rollup key %q: %w", k, errBadRollup)
 		}
 		if last != "" && day > last {
 			break
 		}
-		if name != prompt {
-			continue
-		}
 		r, err := decodeRollup(v)
 		if err != nil {
-			return 0, fmt.Errorf("prompt rollup %q: %w", k, err)
+			return fmt.Errorf("prompt rollup %q: %w", k, err)
 		}
-		sum += r.Cost
+		if err := fn(day, name, r); err != nil {
+			return err
+		}
 	}
-	return sum, nil
+	return nil
 }
 
 func cutZero(k []byte) (string, string, bool) {
@@ -297,31 +307,13 @@ func (db *DB) PromptSpend(since, until time.Time) ([]SpendRow, error) {
 	}
 	sums := map[string]*rollup{}
 	err := db.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketPromptRollups).Cursor()
-		var k, v []byte
-		if first != "" {
-			k, v = c.Seek([]byte(first))
-		} else {
-			k, v = c.First()
-		}
-		for ; k != nil; k, v = c.Next() {
-			day, name, ok := cutZero(k)
-			if !ok {
-				return errors.New("malformed prompt rollup key")
-			}
-			if last != "" && day > last {
-				break
-			}
-			r, err := decodeRollup(v)
-			if err != nil {
-				return err
-			}
+		return forEachPromptRollup(tx, first, last, func(_, name string, r rollup) error {
 			if sums[name] == nil {
 				sums[name] = &rollup{}
 			}
 			sums[name].add(r)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read prompt spend: %w", err)

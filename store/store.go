@@ -9,11 +9,12 @@
 //
 // Writes of money are group-committed: every write that arrives while one
 // batch is being synced joins the next, so a lone request pays one sync
-// and many concurrent ones share them. Holds go to a journal beside the
-// data file (one write and one fdatasync per batch) and are folded into
-// bbolt when it fills and at Open; settlements go to bbolt. A write that
-// fails returns its error and leaves the in-memory state as it was,
-// consistent with the files.
+// and many concurrent ones share them. Holds and settlements go to a
+// journal beside the data file (one write and one fdatasync per batch);
+// settlements are folded into bbolt in batches behind the request path,
+// holds when the journal fills and at Open (see journal.go, fold.go). A
+// write that fails returns its error and leaves the in-memory state as it
+// was, consistent with the files.
 package store
 
 import (
@@ -23,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -119,13 +121,17 @@ type DB struct {
 
 	// Settlements on disk in the journal, waiting to be folded into
 	// bbolt (see fold.go).
-	foldMu    sync.Mutex // held by the fold under way
-	pendMu    sync.Mutex // guards pending and settling
-	pending   []pendingRecord
-	settling  map[string]bool // IDs claimed by a settlement not yet in the log
-	foldKick  chan struct{}   // wakes the folder
-	stopFold  chan struct{}   // closed by stopFolder to end the folder
-	foldDone  chan struct{}   // closed when the folder has ended
+	foldMu   sync.Mutex // held by the fold under way
+	pendMu   sync.Mutex // guards pending, spare and settling
+	pending  []pendingRecord
+	spare    []pendingRecord // an emptied batch's array, for pending to fill next
+	settling map[string]bool // IDs claimed by a settlement not yet in the log
+	foldKick chan struct{}   // wakes the folder
+	stopFold chan struct{}   // closed by stopFolder to end the folder
+	foldDone chan struct{}   // closed when the folder has ended
+	// logTop is at least the greatest ID in the log: an ID above it is
+	// not there (see inLog).
+	logTop    atomic.Pointer[string]
 	stopOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
@@ -206,6 +212,9 @@ func (db *DB) init(journaled [][]byte) error {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("data file has layout %s; this sluice reads layout %s", v, schemaVersion)
 		}
+		if top, _ := tx.Bucket(bucketRecordIDs).Cursor().Last(); top != nil {
+			db.raiseLogTop(string(top))
+		}
 		loc, err := db.journalLocation(tx)
 		if err != nil {
 			return err
@@ -216,7 +225,7 @@ func (db *DB) init(journaled [][]byte) error {
 				if err := json.Unmarshal(data[1:], &r); err != nil || r.ID == "" {
 					return fmt.Errorf("hold journal: malformed settlement %.80q", data)
 				}
-				if _, _, err := settleTx(tx, r, data[1:], loc); err != nil {
+				if _, _, err := db.settleTx(tx, r, data[1:], loc); err != nil {
 					return err
 				}
 				continue

@@ -1,6 +1,6 @@
 // Small components shared by the pages.
 
-import { h, uid, svg, type Child } from './dom';
+import { h, replace, uid, svg, type Child } from './dom';
 import { ApiError } from './api';
 
 // ---- icons (inline SVG, 20×20 stroke icons) ----
@@ -224,6 +224,44 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 
+/**
+ * fetchInto runs a page's fetch for host, which shows the error when it
+ * fails. It returns what fetch gave, or undefined when it failed or the
+ * page was left (alive() false) before the answer came.
+ */
+export async function fetchInto<T>(host: Element, alive: () => boolean, fetch: () => Promise<T>): Promise<T | undefined> {
+  let v: T;
+  try {
+    v = await fetch();
+  } catch (e) {
+    if (alive()) replace(host, errorBox(e));
+    return undefined;
+  }
+  return alive() ? v : undefined;
+}
+
+/** A table column: its heading, or its heading and the heading's class (num, hide-sm…). */
+export type Column = string | [title: string, cls: string];
+
+/**
+ * dataTable is a table labelled label in a box that scrolls sideways: a
+ * heading row of columns (with actions, one more, named for screen
+ * readers only, over the rows' buttons) and body, a tbody or its rows.
+ */
+export function dataTable(label: string, columns: Column[], body: Child, opts: { class?: string; actions?: boolean } = {}): HTMLElement {
+  const th = (c: Column) => (typeof c === 'string' ? h('th', { scope: 'col' }, c) : h('th', { scope: 'col', class: c[1] }, c[0]));
+  return h(
+    'div',
+    { class: 'table-scroll' },
+    h(
+      'table',
+      { class: opts.class ? `table ${opts.class}` : 'table', 'aria-label': label },
+      h('thead', null, h('tr', null, columns.map(th), opts.actions ? h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')) : null)),
+      body instanceof HTMLTableSectionElement ? body : h('tbody', null, body),
+    ),
+  );
+}
+
 /** loading is a placeholder while a page fetches. */
 export function loading(): HTMLElement {
   return h('div', { class: 'loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading…');
@@ -346,6 +384,33 @@ export function confirm(title: string, body: Child, yes: string, opts: { danger?
     document.body.append(d);
     d.showModal();
   });
+}
+
+/** A removal a user confirms first. */
+export interface Removal {
+  /** The confirm dialog's question, what it explains, and its (danger) button. */
+  title: string;
+  body: Child;
+  yes: string;
+  remove: () => Promise<unknown>;
+  /** The toast once removed. */
+  done: string;
+  /** The title of the toast that says why it could not be. */
+  failed: string;
+  /** Runs after the removal's toast: a reload. */
+  then?: () => unknown;
+}
+
+/** confirmRemoval asks, and on yes removes, says so and runs then; a failure is a toast. */
+export async function confirmRemoval(r: Removal): Promise<void> {
+  if (!(await confirm(r.title, r.body, r.yes, { danger: true }))) return;
+  try {
+    await r.remove();
+    toast(r.done, 'ok');
+    await r.then?.();
+  } catch (e) {
+    toast(errorMessage(e), 'danger', { title: r.failed });
+  }
 }
 
 /**

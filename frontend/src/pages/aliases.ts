@@ -7,7 +7,7 @@ import { api, ApiError, type Alias } from '../api';
 import type { Page } from '../app';
 import { h, replace, uid } from '../dom';
 import { date, fullTime } from '../format';
-import { button, card, confirm, empty, errorBox, errorMessage, field, formDialog, input, loading, pageHead, toast } from '../ui';
+import { button, card, confirmRemoval, dataTable, empty, fetchInto, field, formDialog, input, loading, pageHead, toast } from '../ui';
 
 /** splitTargets reads a list of targets separated by commas or spaces. */
 export function splitTargets(s: string): string[] {
@@ -56,14 +56,8 @@ export const aliasesPage: Page = {
     );
 
     async function load(): Promise<void> {
-      let aliases: Alias[];
-      try {
-        aliases = (await api.aliases()) ?? [];
-      } catch (e) {
-        if (alive) replace(listHost, errorBox(e));
-        return;
-      }
-      if (!alive) return;
+      const aliases = await fetchInto(listHost, () => alive, async () => (await api.aliases()) ?? []);
+      if (!aliases) return;
       if (aliases.length === 0) {
         replace(
           listHost,
@@ -77,64 +71,42 @@ export const aliasesPage: Page = {
       }
       replace(
         listHost,
-        h(
-          'div',
-          { class: 'table-scroll' },
-          h(
-            'table',
-            { class: 'table', 'aria-label': 'Aliases' },
+        dataTable(
+          'Aliases',
+          ['Name', 'Target', 'Fallbacks, in order', 'Past a soft threshold', 'Set'],
+          aliases.map((a) =>
             h(
-              'thead',
-              null,
+              'tr',
+              { 'data-alias': a.name },
+              h('th', { scope: 'row' }, h('code', null, a.name), a.warnings?.length ? h('div', { class: 'alias-warnings tone-warn', role: 'note' }, a.warnings.map((w) => h('p', null, w))) : null),
+              h('td', null, h('code', null, a.target)),
+              h('td', null, a.fallbacks?.length ? a.fallbacks.map((f, i) => [i > 0 ? ' → ' : null, h('code', null, f)]) : h('span', { class: 'muted' }, 'None')),
+              h('td', null, a.over_soft ? h('code', null, a.over_soft) : h('span', { class: 'muted' }, 'Same target')),
+              h('td', { class: 'muted', title: a.updated ? fullTime(a.updated) : undefined }, a.updated ? date(a.updated) : ''),
               h(
-                'tr',
-                null,
-                h('th', { scope: 'col' }, 'Name'),
-                h('th', { scope: 'col' }, 'Target'),
-                h('th', { scope: 'col' }, 'Fallbacks, in order'),
-                h('th', { scope: 'col' }, 'Past a soft threshold'),
-                h('th', { scope: 'col' }, 'Set'),
-                h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              aliases.map((a) =>
-                h(
-                  'tr',
-                  { 'data-alias': a.name },
-                  h('th', { scope: 'row' }, h('code', null, a.name), a.warnings?.length ? h('div', { class: 'alias-warnings tone-warn', role: 'note' }, a.warnings.map((w) => h('p', null, w))) : null),
-                  h('td', null, h('code', null, a.target)),
-                  h('td', null, a.fallbacks?.length ? a.fallbacks.map((f, i) => [i > 0 ? ' → ' : null, h('code', null, f)]) : h('span', { class: 'muted' }, 'None')),
-                  h('td', null, a.over_soft ? h('code', null, a.over_soft) : h('span', { class: 'muted' }, 'Same target')),
-                  h('td', { class: 'muted', title: a.updated ? fullTime(a.updated) : undefined }, a.updated ? date(a.updated) : ''),
-                  h(
-                    'td',
-                    { class: 'actions' },
-                    button('Edit', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Edit ${a.name}`, onClick: () => edit(a) }),
-                    button('Remove', {
-                      size: 'sm',
-                      kind: 'ghost',
-                      icon: 'trash',
-                      label: `Remove ${a.name}`,
-                      onClick: async () => {
-                        const ok = await confirm(`Remove alias “${a.name}”?`, 'Requests for this name then go to the model of that name, if there is one.', 'Remove alias', { danger: true });
-                        if (!ok) return;
-                        try {
-                          await api.deleteAlias(a.name);
-                          toast(`Alias “${a.name}” removed.`, 'ok');
-                          await load();
-                        } catch (e) {
-                          toast(errorMessage(e), 'danger', { title: 'Could not remove the alias' });
-                        }
-                      },
+                'td',
+                { class: 'actions' },
+                button('Edit', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Edit ${a.name}`, onClick: () => edit(a) }),
+                button('Remove', {
+                  size: 'sm',
+                  kind: 'ghost',
+                  icon: 'trash',
+                  label: `Remove ${a.name}`,
+                  onClick: () =>
+                    confirmRemoval({
+                      title: `Remove alias “${a.name}”?`,
+                      body: 'Requests for this name then go to the model of that name, if there is one.',
+                      yes: 'Remove alias',
+                      remove: () => api.deleteAlias(a.name),
+                      done: `Alias “${a.name}” removed.`,
+                      failed: 'Could not remove the alias',
+                      then: load,
                     }),
-                  ),
-                ),
+                }),
               ),
             ),
           ),
+          { actions: true },
         ),
       );
     }

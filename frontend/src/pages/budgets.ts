@@ -6,7 +6,7 @@ import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { dollars, exactMoney, formatMoney, normalizeMoney } from '../money';
 import { parseTime } from '../format';
-import { bar, busy, button, confirm, empty, errorBox, errorMessage, field, formDialog, input, loading, meterTone, pageHead, pctText, select, toast } from '../ui';
+import { bar, busy, button, confirmRemoval, empty, errorMessage, fetchInto, field, formDialog, input, loading, meterTone, pageHead, pctText, select, toast } from '../ui';
 import { periodText, rateText, scopeText, windowText } from './overview';
 import { locale } from '../locale';
 
@@ -31,14 +31,8 @@ export const budgetsPage: Page = {
     );
 
     async function load(): Promise<void> {
-      let budgets: BudgetStatus[];
-      try {
-        budgets = (await api.budgets()) ?? [];
-      } catch (e) {
-        if (alive) replace(list, errorBox(e));
-        return;
-      }
-      if (!alive) return;
+      const budgets = await fetchInto(list, () => alive, async () => (await api.budgets()) ?? []);
+      if (!budgets) return;
       if (budgets.length === 0) {
         replace(
           list,
@@ -79,17 +73,17 @@ export const budgetsPage: Page = {
         }),
       );
       const removeBtn = button('Remove', { size: 'sm', kind: 'ghost', icon: 'trash', label: `Remove ${b.name}` });
-      removeBtn.addEventListener('click', async () => {
-        const ok = await confirm(`Remove budget “${b.name}”?`, `Requests it covers will no longer be limited by it. Spend already recorded stays in the log.`, 'Remove budget', { danger: true });
-        if (!ok) return;
-        try {
-          await api.deleteBudget(b.name);
-          toast(`Budget “${b.name}” removed.`, 'ok');
-          await load();
-        } catch (e) {
-          toast(errorMessage(e), 'danger', { title: 'Could not remove the budget' });
-        }
-      });
+      removeBtn.addEventListener('click', () =>
+        confirmRemoval({
+          title: `Remove budget “${b.name}”?`,
+          body: 'Requests it covers will no longer be limited by it. Spend already recorded stays in the log.',
+          yes: 'Remove budget',
+          remove: () => api.deleteBudget(b.name),
+          done: `Budget “${b.name}” removed.`,
+          failed: 'Could not remove the budget',
+          then: load,
+        }),
+      );
       return h(
         'article',
         { class: `card budget-card tone-${tone}`, 'aria-label': `Budget ${b.name}` },

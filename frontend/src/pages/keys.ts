@@ -5,7 +5,7 @@ import { api, type KeyInfo, type KeyList } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { keyDestinations } from '../destinations';
-import { badge, busy, button, callout, card, confirm, errorBox, errorMessage, field, formDialog, input, loading, pageHead, toast } from '../ui';
+import { badge, busy, button, callout, card, confirmRemoval, dataTable, errorMessage, fetchInto, field, formDialog, input, loading, pageHead, toast } from '../ui';
 
 export const keysPage: Page = {
   id: 'keys',
@@ -21,14 +21,8 @@ export const keysPage: Page = {
     el.append(backendHost, card(null, listHost, { class: 'card-table', label: 'Providers' }));
 
     async function load(): Promise<void> {
-      let kl: KeyList;
-      try {
-        kl = await api.keys();
-      } catch (e) {
-        if (alive) replace(listHost, errorBox(e));
-        return;
-      }
-      if (!alive) return;
+      const kl = await fetchInto(listHost, () => alive, () => api.keys());
+      if (!kl) return;
       replace(
         backendHost,
         kl.backend
@@ -45,15 +39,11 @@ export const keysPage: Page = {
       const keys = kl.keys ?? [];
       replace(
         listHost,
-        h(
-          'div',
-          { class: 'table-scroll' },
-          h(
-            'table',
-            { class: 'table table-keys', 'aria-label': 'Provider keys' },
-            h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Provider'), h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col', class: 'hide-sm' }, 'From'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
-            h('tbody', null, keys.map((k) => row(k, kl))),
-          ),
+        dataTable(
+          'Provider keys',
+          ['Provider', 'Key', ['From', 'hide-sm']],
+          keys.map((k) => row(k, kl)),
+          { class: 'table-keys', actions: true },
         ),
       );
     }
@@ -87,17 +77,16 @@ export const keysPage: Page = {
               kind: 'ghost',
               icon: 'trash',
               label: `Remove ${k.provider} key`,
-              onClick: async () => {
-                const ok = await confirm(`Remove the ${k.provider} key?`, `Sluice deletes it from ${kl.backend || 'the keyring'}. Requests to ${k.provider} fail until you add a key again.`, 'Remove key', { danger: true });
-                if (!ok) return;
-                try {
-                  await api.deleteKey(k.provider);
-                  toast(`The ${k.provider} key was removed.`, 'ok');
-                  await load();
-                } catch (e) {
-                  toast(errorMessage(e), 'danger', { title: 'Could not remove the key' });
-                }
-              },
+              onClick: () =>
+                confirmRemoval({
+                  title: `Remove the ${k.provider} key?`,
+                  body: `Sluice deletes it from ${kl.backend || 'the keyring'}. Requests to ${k.provider} fail until you add a key again.`,
+                  yes: 'Remove key',
+                  remove: () => api.deleteKey(k.provider),
+                  done: `The ${k.provider} key was removed.`,
+                  failed: 'Could not remove the key',
+                  then: load,
+                }),
             }),
           );
         }

@@ -7,7 +7,7 @@ import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { exactMoney, fromPerMillion, perMillion } from '../money';
 import { count, countShort } from '../format';
-import { badge, busy, button, card, errorBox, errorMessage, field, formDialog, icon, input, loading, pageHead, toast } from '../ui';
+import { badge, busy, button, card, dataTable, errorMessage, fetchInto, field, formDialog, icon, input, loading, pageHead, toast } from '../ui';
 
 const SHOW = 200;
 
@@ -83,13 +83,9 @@ export const pricesPage: Page = {
     );
 
     async function load(): Promise<void> {
-      try {
-        list = await api.prices();
-      } catch (e) {
-        if (alive) replace(tableHost, errorBox(e));
-        return;
-      }
-      if (!alive) return;
+      const l = await fetchInto(tableHost, () => alive, () => api.prices());
+      if (!l) return;
+      list = l;
       rollbackBtn.hidden = !list.can_rollback;
       const rows = list.prices ?? [];
       const sources = new Set(rows.map((p) => p.source));
@@ -127,47 +123,24 @@ export const pricesPage: Page = {
       const shown = rows.slice(0, SHOW);
       replace(
         tableHost,
-        h(
-          'div',
-          { class: 'table-scroll' },
-          h(
-            'table',
-            { class: 'table table-prices', 'aria-label': 'Prices per million tokens' },
+        dataTable(
+          'Prices per million tokens',
+          ['Model', ['Input', 'num'], ['Output', 'num'], ['Cached input', 'num hide-sm'], ['Cache write', 'num hide-md'], ['Context', 'num hide-md'], ['Source', 'hide-sm']],
+          shown.map((p) =>
             h(
-              'thead',
+              'tr',
               null,
-              h(
-                'tr',
-                null,
-                h('th', { scope: 'col' }, 'Model'),
-                h('th', { scope: 'col', class: 'num' }, 'Input'),
-                h('th', { scope: 'col', class: 'num' }, 'Output'),
-                h('th', { scope: 'col', class: 'num hide-sm' }, 'Cached input'),
-                h('th', { scope: 'col', class: 'num hide-md' }, 'Cache write'),
-                h('th', { scope: 'col', class: 'num hide-md' }, 'Context'),
-                h('th', { scope: 'col', class: 'hide-sm' }, 'Source'),
-                h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              shown.map((p) =>
-                h(
-                  'tr',
-                  null,
-                  h('th', { scope: 'row' }, h('span', { class: 'muted prov' }, p.provider + '/'), h('span', { class: 'mono model' }, p.model), extras(p)),
-                  h('td', { class: 'num mono' }, rate(p.input)),
-                  h('td', { class: 'num mono' }, rate(p.output)),
-                  h('td', { class: 'num mono hide-sm' }, p.cached_input ? rate(p.cached_input) : h('span', { class: 'muted' }, '—')),
-                  h('td', { class: 'num mono hide-md' }, p.cache_write ? rate(p.cache_write) : h('span', { class: 'muted' }, '—')),
-                  h('td', { class: 'num hide-md muted' }, p.context_window ? countShort(p.context_window) : '—'),
-                  h('td', { class: 'hide-sm source-cell' }, p.source === 'override' ? badge('override', 'info') : h('div', { class: 'muted small source', title: p.source }, p.source), h('div', { class: 'muted small' }, p.updated)),
-                  h('td', { class: 'actions' }, button('', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Edit price of ${p.provider}/${p.model}`, title: 'Edit as an override', onClick: () => edit(p) })),
-                ),
-              ),
+              h('th', { scope: 'row' }, h('span', { class: 'muted prov' }, p.provider + '/'), h('span', { class: 'mono model' }, p.model), extras(p)),
+              h('td', { class: 'num mono' }, rate(p.input)),
+              h('td', { class: 'num mono' }, rate(p.output)),
+              h('td', { class: 'num mono hide-sm' }, p.cached_input ? rate(p.cached_input) : h('span', { class: 'muted' }, '—')),
+              h('td', { class: 'num mono hide-md' }, p.cache_write ? rate(p.cache_write) : h('span', { class: 'muted' }, '—')),
+              h('td', { class: 'num hide-md muted' }, p.context_window ? countShort(p.context_window) : '—'),
+              h('td', { class: 'hide-sm source-cell' }, p.source === 'override' ? badge('override', 'info') : h('div', { class: 'muted small source', title: p.source }, p.source), h('div', { class: 'muted small' }, p.updated)),
+              h('td', { class: 'actions' }, button('', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Edit price of ${p.provider}/${p.model}`, title: 'Edit as an override', onClick: () => edit(p) })),
             ),
           ),
+          { class: 'table-prices', actions: true },
         ),
         h('p', { class: 'muted small pad' }, rows.length > SHOW ? `Showing ${SHOW} of ${count(rows.length)} rows. Type in the filter to narrow them.` : `${count(rows.length)} of ${count(all.length)} rows.`),
       );

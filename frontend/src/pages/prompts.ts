@@ -8,7 +8,7 @@ import type { App, Page } from '../app';
 import { h, replace } from '../dom';
 import { count, fullTime, when } from '../format';
 import { exactMoney, formatMoney } from '../money';
-import { badge, busy, button, callout, card, codeBlock, confirm, empty, errorBox, errorMessage, field, input, loading, pageHead, toast } from '../ui';
+import { badge, busy, button, callout, card, codeBlock, confirmRemoval, dataTable, empty, errorBox, errorMessage, fetchInto, field, input, loading, pageHead, toast } from '../ui';
 
 const PREVIEW_DELAY_MS = 150;
 
@@ -52,15 +52,11 @@ export const promptsPage: Page = {
     );
 
     async function load(): Promise<void> {
-      try {
-        const [ps, sp] = await Promise.all([api.prompts(), api.promptSpend().catch(() => null)]);
-        prompts = ps ?? [];
-        spend = new Map((sp ?? []).map((r) => [r.key, r]));
-      } catch (e) {
-        if (alive) replace(listHost, errorBox(e));
-        return;
-      }
-      if (!alive) return;
+      const got = await fetchInto(listHost, () => alive, () => Promise.all([api.prompts(), api.promptSpend().catch(() => null)]));
+      if (!got) return;
+      const [ps, sp] = got;
+      prompts = ps ?? [];
+      spend = new Map((sp ?? []).map((r) => [r.key, r]));
       renderList();
     }
 
@@ -71,44 +67,23 @@ export const promptsPage: Page = {
       }
       replace(
         listHost,
-        h(
-          'div',
-          { class: 'table-scroll' },
-          h(
-            'table',
-            { class: 'table', 'aria-label': 'Prompts' },
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', { scope: 'col' }, 'Name'),
-                h('th', { scope: 'col' }, 'Model'),
-                h('th', { scope: 'col', class: 'hide-sm' }, 'Inputs'),
-                h('th', { scope: 'col', class: 'num' }, 'Calls this month'),
-                h('th', { scope: 'col', class: 'num' }, 'Spent this month'),
-                h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              prompts.map((p) => {
-                const s = spend.get(p.name);
-                return h(
-                  'tr',
-                  { dataset: { prompt: p.name }, class: current?.name === p.name ? 'is-selected' : '' },
-                  h('th', { scope: 'row' }, h('span', { class: 'mono' }, p.name), ' ', badge(`v${p.version}`, 'neutral'), p.schema ? badge('JSON', 'info', 'Output checked against a schema') : null),
-                  h('td', { class: 'mono' }, p.model),
-                  h('td', { class: 'hide-sm mono' }, inputsOf(p).join(', ') || '—'),
-                  h('td', { class: 'num' }, count(s?.requests ?? 0)),
-                  h('td', { class: 'num', title: s ? exactMoney(s.cost_usd) : undefined }, formatMoney(s?.cost_usd ?? '0')),
-                  h('td', { class: 'actions' }, button('Open', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Open ${p.name}`, onClick: () => openEditor(p) })),
-                );
-              }),
-            ),
-          ),
+        dataTable(
+          'Prompts',
+          ['Name', 'Model', ['Inputs', 'hide-sm'], ['Calls this month', 'num'], ['Spent this month', 'num']],
+          prompts.map((p) => {
+            const s = spend.get(p.name);
+            return h(
+              'tr',
+              { dataset: { prompt: p.name }, class: current?.name === p.name ? 'is-selected' : '' },
+              h('th', { scope: 'row' }, h('span', { class: 'mono' }, p.name), ' ', badge(`v${p.version}`, 'neutral'), p.schema ? badge('JSON', 'info', 'Output checked against a schema') : null),
+              h('td', { class: 'mono' }, p.model),
+              h('td', { class: 'hide-sm mono' }, inputsOf(p).join(', ') || '—'),
+              h('td', { class: 'num' }, count(s?.requests ?? 0)),
+              h('td', { class: 'num', title: s ? exactMoney(s.cost_usd) : undefined }, formatMoney(s?.cost_usd ?? '0')),
+              h('td', { class: 'actions' }, button('Open', { size: 'sm', kind: 'ghost', icon: 'edit', label: `Open ${p.name}`, onClick: () => openEditor(p) })),
+            );
+          }),
+          { actions: true },
         ),
       );
     }
@@ -351,17 +326,19 @@ export const promptsPage: Page = {
     }
 
     async function remove(p: Prompt): Promise<void> {
-      const ok = await confirm(`Remove prompt “${p.name}”?`, `POST /p/${p.name} answers 404 from now on. Its versions are kept: restoring one brings it back.`, 'Remove prompt', { danger: true });
-      if (!ok) return;
-      try {
-        await api.deletePrompt(p.name);
-        toast(`Prompt “${p.name}” removed.`, 'ok');
-        current = null;
-        replace(editorHost);
-        await load();
-      } catch (e) {
-        toast(errorMessage(e), 'danger', { title: 'Could not remove the prompt' });
-      }
+      await confirmRemoval({
+        title: `Remove prompt “${p.name}”?`,
+        body: `POST /p/${p.name} answers 404 from now on. Its versions are kept: restoring one brings it back.`,
+        yes: 'Remove prompt',
+        remove: () => api.deletePrompt(p.name),
+        done: `Prompt “${p.name}” removed.`,
+        failed: 'Could not remove the prompt',
+        then: () => {
+          current = null;
+          replace(editorHost);
+          return load();
+        },
+      });
     }
 
     void load().then(() => {

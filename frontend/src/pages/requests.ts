@@ -7,7 +7,7 @@ import type { Page } from '../app';
 import { h, replace, uid } from '../dom';
 import { exactMoney, formatMoney, parsePico, picoString } from '../money';
 import { count, fullTime, ms, when } from '../format';
-import { badge, busy, button, callout, card, copyButton, errorBox, errorMessage, field, icon, input, loading, outcomeBadge, pageHead, select, empty, toast } from '../ui';
+import { badge, busy, button, callout, card, copyButton, dataTable, empty, errorBox, errorMessage, field, icon, input, loading, outcomeBadge, pageHead, select, toast } from '../ui';
 
 const PAGE_SIZE = 50;
 
@@ -292,30 +292,11 @@ export const requestsPage: Page = {
       );
       replace(
         tableHost,
-        h(
-          'div',
-          { class: 'table-scroll' },
-          h(
-            'table',
-            { class: 'table table-log', 'aria-label': 'Requests' },
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', { scope: 'col' }, 'Time'),
-                h('th', { scope: 'col', class: 'hide-sm hide-detail' }, 'Provider'),
-                h('th', { scope: 'col' }, 'Model'),
-                h('th', { scope: 'col', class: 'hide-sm' }, 'Token'),
-                h('th', { scope: 'col' }, 'Result'),
-                h('th', { scope: 'col', class: 'num hide-sm' }, 'Tokens in → out'),
-                h('th', { scope: 'col', class: 'num' }, 'Cost'),
-                h('th', { scope: 'col', class: 'num hide-md hide-detail' }, 'Latency'),
-              ),
-            ),
-            body,
-          ),
+        dataTable(
+          'Requests',
+          ['Time', ['Provider', 'hide-sm hide-detail'], 'Model', ['Token', 'hide-sm'], 'Result', ['Tokens in → out', 'num hide-sm'], ['Cost', 'num'], ['Latency', 'num hide-md hide-detail']],
+          body,
+          { class: 'table-log' },
         ),
       );
     }

@@ -7,7 +7,7 @@ import { api, type Settings } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { exactMoney, normalizeMoney } from '../money';
-import { busy, button, callout, card, codeBlock, errorBox, errorMessage, field, input, loading, pageHead, toast } from '../ui';
+import { busy, button, callout, card, codeBlock, errorMessage, fetchInto, field, input, loading, pageHead, toast } from '../ui';
 import { locale } from '../locale';
 import { keyDestinations } from '../destinations';
 
@@ -21,18 +21,10 @@ export const settingsPage: Page = {
     el.append(pageHead('Settings', 'How Sluice routes, prices and keeps requests.'), host);
 
     async function load(): Promise<void> {
-      let s: Settings;
-      let providers: string[];
-      try {
-        const [set, keys] = await Promise.all([api.settings(), api.keys().catch(() => null)]);
-        s = set;
-        providers = (keys?.keys ?? []).map((k) => k.provider);
-      } catch (e) {
-        if (alive) replace(host, errorBox(e));
-        return;
-      }
-      if (!alive) return;
-      replace(host, form(s, providers));
+      const got = await fetchInto(host, () => alive, () => Promise.all([api.settings(), api.keys().catch(() => null)]));
+      if (!got) return;
+      const [s, keys] = got;
+      replace(host, form(s, (keys?.keys ?? []).map((k) => k.provider)));
     }
 
     function form(s: Settings, providers: string[]): HTMLElement {

@@ -1,11 +1,11 @@
 // Tokens: the local tokens tools use instead of provider keys. A new
 // token's secret is shown once; the list shows when each was last used.
 
-import { api, type TokenInfo } from '../api';
+import { api } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { date, fullTime, relative } from '../format';
-import { busy, button, callout, card, codeBlock, confirm, empty, errorBox, errorMessage, fieldWithButton, input, loading, pageHead, toast } from '../ui';
+import { busy, button, callout, card, codeBlock, confirmRemoval, dataTable, empty, errorMessage, fetchInto, fieldWithButton, input, loading, pageHead, toast } from '../ui';
 
 /** secretCallout shows a token's secret with its copy button and the warning that it will not be shown again. */
 export function secretCallout(name: string, secret: string): HTMLElement {
@@ -55,62 +55,47 @@ export const tokensPage: Page = {
     );
 
     async function load(): Promise<void> {
-      let tokens: TokenInfo[];
-      try {
-        tokens = (await api.tokens()) ?? [];
-      } catch (e) {
-        if (alive) replace(listHost, errorBox(e));
-        return;
-      }
-      if (!alive) return;
+      const tokens = await fetchInto(listHost, () => alive, async () => (await api.tokens()) ?? []);
+      if (!tokens) return;
       if (tokens.length === 0) {
         replace(listHost, empty('No tokens yet', 'Create one above, or on the Connect page together with the lines that use it.'));
         return;
       }
       replace(
         listHost,
-        h(
-          'div',
-          { class: 'table-scroll' },
-          h(
-            'table',
-            { class: 'table', 'aria-label': 'Local tokens' },
-            h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Last used'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        dataTable(
+          'Local tokens',
+          ['Name', 'Created', 'Last used'],
+          tokens.map((t) =>
             h(
-              'tbody',
+              'tr',
               null,
-              tokens.map((t) =>
-                h(
-                  'tr',
-                  null,
-                  h('th', { scope: 'row' }, t.name),
-                  h('td', { class: 'muted', title: fullTime(t.created) }, date(t.created)),
-                  h('td', { class: 'muted', title: t.last_used ? fullTime(t.last_used) : undefined }, t.last_used && !t.last_used.startsWith('0001') ? relative(t.last_used) : 'Never'),
-                  h(
-                    'td',
-                    { class: 'actions' },
-                    button('Revoke', {
-                      size: 'sm',
-                      kind: 'ghost',
-                      icon: 'trash',
-                      label: `Revoke ${t.name}`,
-                      onClick: async () => {
-                        const ok = await confirm(`Revoke token “${t.name}”?`, 'Anything still using it gets 401 from Sluice at once. Its past spend stays in the log.', 'Revoke token', { danger: true });
-                        if (!ok) return;
-                        try {
-                          await api.deleteToken(t.name);
-                          toast(`Token “${t.name}” revoked.`, 'ok');
-                          await load();
-                        } catch (e) {
-                          toast(errorMessage(e), 'danger', { title: 'Could not revoke the token' });
-                        }
-                      },
+              h('th', { scope: 'row' }, t.name),
+              h('td', { class: 'muted', title: fullTime(t.created) }, date(t.created)),
+              h('td', { class: 'muted', title: t.last_used ? fullTime(t.last_used) : undefined }, t.last_used && !t.last_used.startsWith('0001') ? relative(t.last_used) : 'Never'),
+              h(
+                'td',
+                { class: 'actions' },
+                button('Revoke', {
+                  size: 'sm',
+                  kind: 'ghost',
+                  icon: 'trash',
+                  label: `Revoke ${t.name}`,
+                  onClick: () =>
+                    confirmRemoval({
+                      title: `Revoke token “${t.name}”?`,
+                      body: 'Anything still using it gets 401 from Sluice at once. Its past spend stays in the log.',
+                      yes: 'Revoke token',
+                      remove: () => api.deleteToken(t.name),
+                      done: `Token “${t.name}” revoked.`,
+                      failed: 'Could not revoke the token',
+                      then: load,
                     }),
-                  ),
-                ),
+                }),
               ),
             ),
           ),
+          { actions: true },
         ),
       );
     }

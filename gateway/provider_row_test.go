@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestProviderRow adds a provider that speaks an existing format as one
+// row of the provider table, and nothing else: its models are routed to
+// it (by their prefix, and by a price row no other provider has), its
+// keys go to it and to no one else, a key without its shape does not go
+// to it, and its requests are metered at its prices. That a provider is a
+// row is the design; this test keeps it true.
+func TestProviderRow(t *testing.T) {
+	seen := &upstreamSeen{}
+	up := fakeOpenAI(t, seen)
+	other := &upstreamSeen{}
+	openai := fakeOpenAI(t, other)
+
+	ps := DefaultProviders()
+	ps["acme"] = Provider{Name: "acme", Dialect: dialectOpenAI, BaseURL: up.URL + "/v1", BillingPage: "acme.test → Billing",
+		Prefixes: []string{"acme-"}, KeyPrefixes: []string{"acme_"}, KeyPattern: regexp.MustCompile(`^[0-9a-f]{8}\.acme$`)}
+	o := ps["openai"]
+	o.BaseURL = openai.URL + "/v1"
+	ps["openai"] = o
+
+	large := Price{Provider: "acme", Model: "acme-large", Input: perMillion(2), CachedInput: perMillion(1), Output: perMillion(8), MaxOutput: 8000}
+	widget := Price{Provider: "acme", Model: "widget-1", Input: perMillion(3), Output: perMillion(9), MaxOutput: 8000}
+	l := &memLedger{}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	p.SetProviders(ps)
+	p.SetPrices(DefaultPrices().With([]Price{large, widget}))
+	srv := ServeForTest(t, p)
+
+	chatAt := func(path, key, model string) (*http.Response, string) {
+		t.Helper()
+		return post(t, srv.URL+path, map[string]string{"Authorization": "Bearer " + key},
+			`{"model":"`+model+`","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`)
+	}
+	chat := func(key, model string) (*http.Response, string) {
+		t.Helper()
+		return chatAt("/v1/chat/completions", key, model)
+	}
+	// chatBody's usage: 1,200 in (1,000 of them cached), 300 out.
+	used := Usage{InputTokens: 1200, CachedInputTokens: 1000, OutputTokens: 300}.normalize()
+
+	for _, tc := range []struct {
+		key, model, sent string
+		price            Price
+		token            string
+	}{
+		{testToken, "acme-large", "acme_stored", large, "laptop"},                     // routed by prefix, stored key
+		{testToken, "widget-1", "acme_stored", widget, "laptop"},                      // routed by its price row
+		{"acme_callers-own", "acme-large", "acme_callers-own", large, ClientKeyToken}, // the caller's own key, by prefix
+		{"0123abcd.acme", "acme-large", "0123abcd.acme", large, ClientKeyToken},       // by pattern
+	} {
+		before := seen.count()
+		resp, body := chat(tc.key, tc.model)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s with key %s = %d %s, want 200", tc.model, tc.key, resp.StatusCode, body)
+		}
+		if seen.count() != before+1 {
+			t.Fatalf("%s did not reach acme's upstream", tc.model)
+		}
+		r, _ := seen.last(t)
+		if got := r.Header.Get("Authorization"); got != "Bearer "+tc.sent || r.URL.Path != "/v1/chat/completions" {
+			t.Errorf("%s reached acme as %s with %q, want /v1/chat/completions with the key %s", tc.model, r.URL.Path, got, tc.sent)
+		}
+		recs, _ := l.all()
+		rec := recs[len(recs)-1]
+		if rec.Provider != "acme" || rec.Model != tc.model || rec.Outcome != OutcomeOK || rec.Token != tc.token ||
+			rec.InputTokens != 1200 || rec.OutputTokens != 300 || !rec.Priced || rec.Cost != tc.price.Cost(used) {
+			t.Errorf("record %+v: want acme %s, 1,200 in, 300 out, cost %s", rec, tc.model, tc.price.Cost(used))
+		}
+	}
+	if other.count() != 0 {
+		t.Errorf("OpenAI's upstream saw %d requests for acme's models", other.count())
+	}
+
+	// An acme key goes to acme only, and only a key of acme's shape goes
+	// to acme: both refused before anything is sent.
+	before := seen.count()
+	for _, tc := range []struct{ path, key, model, says string }{
+		{"/v1/chat/completions", "acme_callers-own", "gpt-4o-mini", "acme key"},
+		{"/v1/chat/completions", "sk-proj-abcdefghijklmnopqrstuvwx", "acme-large", "openai key"},
+		{"/acme/v1/chat/completions", "plain-key-of-no-shape", "acme-large", "none of the prefixes acme keys have"},
+	} {
+		resp, body := chatAt(tc.path, tc.key, tc.model)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, tc.says) {
+			t.Errorf("key %s for %s = %d %s, want 401 saying %q", tc.key, tc.model, resp.StatusCode, body, tc.says)
+		}
+	}
+	if seen.count() != before || other.count() != 0 {
+		t.Error("a refused key reached an upstream")
+	}
+
+	// The account cannot pay: the advice names acme's billing page.
+	if msg := billingAdvice(ps["acme"]); !strings.Contains(msg, "acme.test → Billing") {
+		t.Errorf("billingAdvice(acme) = %q, want acme's billing page", msg)
+	}
+}
