@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -583,7 +584,7 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return ev.Raw
 	}
 	var c openAIChunk
-	if !decodeJSON(data, &c) {
+	if ok, read := scanChatChunk(data, &c); !read && !decodeJSON(data, &c) || read && !ok {
 		return ev.Raw
 	}
 	if c.Type != "" && (strings.HasPrefix(c.Type, "response.") || c.Type == "error") {
@@ -629,6 +630,76 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 	}
 	return ev.Raw
 }
+
+// scanChatChunk reads a Chat Completions chunk into c with the scanner,
+// as decodeJSON would: ok is false for data that is not one JSON
+// object. read is false, and c untouched, for a chunk it leaves to
+// decodeJSON: one with a member the scanner does not read (an error,
+// Groq's extension, a Responses event's), a member named in another
+// case (encoding/json matches names without regard to case), or a
+// string member that is not a string.
+func scanChatChunk(data []byte, c *openAIChunk) (ok, read bool) {
+	var id, model, tier, choices, usage []byte
+	read = true
+	err := scanObject(data, func(key, val []byte) bool {
+		var dst *[]byte
+		str := true
+		switch name := rawText(key); string(name) {
+		case "id":
+			dst = &id
+		case "model":
+			dst = &model
+		case "service_tier":
+			dst = &tier
+		case "choices":
+			dst, str = &choices, false
+		case "usage":
+			dst, str = &usage, false
+		default:
+			for _, f := range openAIChunkFields {
+				if bytes.EqualFold(name, f) {
+					read = false
+					return false
+				}
+			}
+			return true // a member no field takes
+		}
+		switch {
+		case !str:
+			*dst = val
+		case val[0] == '"':
+			*dst = val
+		case string(val) == "null":
+			// encoding/json leaves a string as it was for null.
+		default:
+			read = false
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return false, true
+	}
+	if !read {
+		return false, false
+	}
+	if id != nil {
+		c.ID = unquote(id)
+	}
+	if model != nil {
+		c.Model = unquote(model)
+	}
+	if tier != nil {
+		c.ServiceTier = unquote(tier)
+	}
+	c.Choices, c.Usage = choices, usage
+	return true, true
+}
+
+// openAIChunkFields are the JSON names of openAIChunk's fields.
+var openAIChunkFields = func() [][]byte {
+	return jsonFieldNames(reflect.TypeFor[*openAIChunk]())
+}()
 
 // responsesEvent notes a Responses API event.
 func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
