@@ -326,7 +326,7 @@ func (s *Service) TestKey(ctx context.Context, provider string) (gateway.KeyChec
 	if c == nil {
 		c = &http.Client{Timeout: 20 * time.Second}
 	}
-	return gateway.CheckKey(ctx, c, p, key)
+	return s.Proxy.CheckKey(ctx, c, p, key) // a nil Proxy checks too
 }
 
 func (s *Service) Tokens(ctx context.Context) ([]store.TokenInfo, error) { return s.DB.Tokens() }

@@ -30,32 +30,60 @@ const maxToolCallsBound = 50
 const toolCallOutputTokens = 10
 
 // inspectBilling reads the billing of a request body of dialect d whose
-// output is bounded by outBound tokens. It reads only what it needs, and
-// nothing at all of a body that mentions none of it.
+// output is bounded by outBound tokens. It runs on every metered request:
+// each dialect's billing first looks for the members its own fees sit in
+// (feeMembers) and reads nothing more of a body that names none.
 func inspectBilling(d dialect, body []byte, outBound int64) billing {
-	if !bytes.Contains(body, []byte("audio")) && !bytes.Contains(body, []byte("odalities")) &&
-		!bytes.Contains(body, []byte("tools")) && !bytes.Contains(body, []byte("service_tier")) &&
-		!bytes.Contains(body, []byte("inference_geo")) && !bytes.Contains(body, []byte("web_search_options")) &&
-		!bytes.Contains(body, []byte("speed")) {
-		return billing{}
+	return d.billing(body, outBound)
+}
+
+// feeMembers is the test a dialect's billing makes before it reads a
+// body: whether body holds any of names (the format's fee members, as
+// JSON spells them), and then its members; ok is false, after a few byte
+// searches and no decoding, for a body that names none, and for a body
+// that is not a JSON object.
+func feeMembers(body []byte, names [][]byte) (top map[string]json.RawMessage, ok bool) {
+	for _, n := range names {
+		if bytes.Contains(body, n) {
+			top = topMembers(body)
+			return top, top != nil
+		}
 	}
+	return nil, false
+}
+
+// topMembers decodes a JSON object's members, nil for any other body. (A
+// function of its own, so that a body feeMembers lets go costs no
+// allocation.)
+func topMembers(body []byte) map[string]json.RawMessage {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil {
-		return billing{}
+		return nil
 	}
-	var tools []map[string]json.RawMessage
-	_ = json.Unmarshal(top["tools"], &tools)
-	searches := func(limit int64) int64 {
-		if limit > 0 {
-			return limit
-		}
-		n := outBound / toolCallOutputTokens
-		if n <= 0 || n > maxToolCallsBound {
-			n = maxToolCallsBound
-		}
-		return n
+	return top
+}
+
+// objects decodes a JSON array of objects (a body's tools), nil for
+// anything else.
+func objects(raw json.RawMessage) []map[string]json.RawMessage {
+	var os []map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &os)
+	return os
+}
+
+// searchBound is the web searches to hold for a tool whose request sets
+// limit (0 when it sets none) and whose output is bounded by outBound
+// tokens: the limit, else one search per toolCallOutputTokens of output,
+// at most maxToolCallsBound.
+func searchBound(limit, outBound int64) int64 {
+	if limit > 0 {
+		return limit
 	}
-	return d.billing(body, top, tools, searches)
+	n := outBound / toolCallOutputTokens
+	if n <= 0 || n > maxToolCallsBound {
+		n = maxToolCallsBound
+	}
+	return n
 }
 
 // jsonStr is a JSON string's text, "" for anything else.

@@ -136,7 +136,7 @@ func BenchmarkWorstCost(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello."}]}`)
 	p := &Proxy{}
 	rt, _ := parseRoute("POST", "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
-	info, err := inspectRequest(rt.dialect, rt, body)
+	info, err := inspectRequest(builtinDialects, rt.dialect, rt, body)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -32,22 +31,25 @@ type parrotDialect struct{}
 const routeParrotSpeak routeName = "parrot.speak"
 
 var parrotEndpoints = []endpoint{
-	{method: "POST", pattern: "/speak", name: routeParrotSpeak, max: "squawks"},
+	{method: "POST", pattern: "/speak", name: routeParrotSpeak, max: "squawks", events: true},
 	{method: "GET", pattern: "/birds"},
 }
 
-var parrotKeyHeaders = []string{"X-Parrot-Key"}
-
-func (parrotDialect) name() string          { return "parrot" }
-func (parrotDialect) endpoints() []endpoint { return parrotEndpoints }
-
-func (parrotDialect) version(path string) (string, string, bool) {
-	if path == "/" {
-		return "v2", "", true
-	}
-	rest, ok := strings.CutPrefix(path, "/v2")
-	return "v2", rest, ok
+var parrotInfo = dialectInfo{
+	name:         "parrot",
+	provider:     "parrot",
+	endpoints:    parrotEndpoints,
+	versions:     []string{"v2"},
+	baseURLHint:  "parrot SDKs take the bare address",
+	sdkHeaders:   []string{"X-Parrot-Key"},
+	keyHeaders:   []string{"X-Parrot-Key"},
+	keyHeader:    "X-Parrot-Key",
+	keyCheck:     "/v2/birds",
+	keyRefused:   []int{http.StatusUnauthorized},
+	billingWords: []string{"no more crackers"},
 }
+
+func (parrotDialect) info() *dialectInfo { return &parrotInfo }
 
 func (parrotDialect) claim(method, path string, h http.Header) (string, bool, bool) {
 	first, _, _ := cutSegment(path)
@@ -59,25 +61,6 @@ func (d parrotDialect) owns(path string) bool {
 	return ok
 }
 
-func (parrotDialect) fromHeaders(h http.Header) bool { return h.Get("X-Parrot-Key") != "" }
-func (parrotDialect) baseURLHint() string            { return "parrot SDKs take the bare address" }
-func (parrotDialect) upstreamPath(path string) string {
-	return path
-}
-func (parrotDialect) compatPath(Provider) string { return "" }
-func (parrotDialect) keyHeaders() []string       { return parrotKeyHeaders }
-
-func (parrotDialect) setKey(h http.Header, key string, bearer bool) {
-	if key != "" {
-		h.Set("X-Parrot-Key", key)
-	}
-}
-
-func (parrotDialect) keyCheck(base string) (string, http.Header) {
-	return base + "/v2/birds", http.Header{}
-}
-func (parrotDialect) keyRefused(status int) bool { return status == http.StatusUnauthorized }
-
 func (parrotDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inputScan) {
 	info.Model = obj.get("bird").str()
 	info.Stream = obj.get("stream").isTrue()
@@ -87,30 +70,39 @@ func (parrotDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inpu
 
 func (parrotDialect) imageTokens(string) int64 { return 1000 }
 
-func (parrotDialect) billing([]byte, map[string]json.RawMessage, []map[string]json.RawMessage, func(int64) int64) billing {
-	return billing{}
-}
+// parrotFeeMembers: a parrot may look words up in its dictionary
+// ("lookups": at most N), each lookup billed apart from its tokens, at
+// the price row's per-call fee.
+var parrotFeeMembers = [][]byte{[]byte(`"lookups"`)}
 
-func (parrotDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
-	return rt.Name == routeParrotSpeak && info.Stream
+func (parrotDialect) billing(body []byte, outBound int64) billing {
+	top, ok := feeMembers(body, parrotFeeMembers)
+	if !ok {
+		return billing{}
+	}
+	var n tokens
+	json.Unmarshal(top["lookups"], &n)
+	return billing{webSearch: searchBound(int64(n), outBound)}
 }
 
 func (parrotDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
 	return body, false
 }
 
-// parrotCounts is the usage the parrot API reports.
+// parrotCounts is the usage the parrot API reports: words heard and said,
+// and the lookups made.
 type parrotCounts struct {
-	Bird  string  `json:"bird"`
-	Heard *tokens `json:"heard"`
-	Said  *tokens `json:"said"`
+	Bird   string  `json:"bird"`
+	Heard  *tokens `json:"heard"`
+	Said   *tokens `json:"said"`
+	Looked *tokens `json:"looked"`
 }
 
 func (c parrotCounts) usage() (Usage, bool) {
 	if c.Heard == nil && c.Said == nil {
 		return Usage{}, false
 	}
-	return Usage{InputTokens: deref(c.Heard), OutputTokens: deref(c.Said)}.normalize(), true
+	return Usage{InputTokens: deref(c.Heard), OutputTokens: deref(c.Said), WebSearchCalls: deref(c.Looked)}.normalize(), true
 }
 
 func (parrotDialect) usage(rt route, body []byte) (Usage, string, bool) {
@@ -236,15 +228,21 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		if r.URL.Path != "/v2/speak" {
+		switch r.URL.Path {
+		case "/v2/birds":
+			fmt.Fprint(w, `{"birds":["macaw"]}`)
+			return
+		case "/v2/speak":
+		default:
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		var req struct {
-			Bird   string `json:"bird"`
-			Stream bool   `json:"stream"`
-			Cut    bool   `json:"cut"`
-			Broke  bool   `json:"broke"`
+			Bird    string `json:"bird"`
+			Stream  bool   `json:"stream"`
+			Cut     bool   `json:"cut"`
+			Broke   bool   `json:"broke"`
+			Lookups int    `json:"lookups"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)
 		if req.Broke {
@@ -254,7 +252,11 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 		}
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"bird":%q,"words":"polly","heard":1000,"said":200}`, req.Bird)
+			looked := ""
+			if req.Lookups > 0 {
+				looked = fmt.Sprintf(`,"looked":%d`, req.Lookups-1)
+			}
+			fmt.Fprintf(w, `{"bird":%q,"words":"polly","heard":1000,"said":200%s}`, req.Bird, looked)
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -277,8 +279,9 @@ func TestFourthDialect(t *testing.T) {
 	upCalls := func() int { mu.Lock(); defer mu.Unlock(); return calls }
 
 	// $10 a million input tokens, $50 a million output: 1,000 in and 200
-	// out cost $0.02; the worst case of 1,000 squawks is about $0.06.
-	price := Price{Provider: "parrot", Model: "macaw", Input: perMillion(10), Output: perMillion(50), MaxOutput: 4000}
+	// out cost $0.02; the worst case of 1,000 squawks is about $0.06. A
+	// lookup costs $0.01.
+	price := Price{Provider: "parrot", Model: "macaw", Input: perMillion(10), Output: perMillion(50), MaxOutput: 4000, WebSearch: Dollar / 100}
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
 	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
@@ -363,9 +366,25 @@ func TestFourthDialect(t *testing.T) {
 		t.Fatalf("records %+v: want the fifth a billing error, charged nothing", recs)
 	}
 
+	// A fee of the parrot's own: a request that may make three lookups
+	// is held for them, though no other format spells "lookups", and is
+	// charged for the two made.
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":1000,"lookups":3}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with lookups = %d %s", resp.StatusCode, body)
+	}
+	recs = l.all()
+	plain, looked := recs[0], recs[len(recs)-1]
+	if want := price.Cost(Usage{InputTokens: 1000, OutputTokens: 200, WebSearchCalls: 2}); looked.Cost != want || looked.WebSearchCalls != 2 {
+		t.Errorf("record with lookups %+v: want 2 lookups, cost %s", looked, want)
+	}
+	if extra := looked.Held - plain.Held; extra < 3*price.WebSearch || extra >= 4*price.WebSearch {
+		t.Errorf("held %s with three lookups, %s without: want three lookups' %s more", looked.Held, plain.Held, 3*price.WebSearch)
+	}
+
 	// Refused by the budget: 402 in the parrot's error shape, with the
 	// budget's headers, a refused row, and nothing sent upstream. $0.20
-	// less the four requests' $0.09 leaves less than the $0.21 that 4,000
+	// less the six requests' $0.13 leaves less than the $0.21 that 4,000
 	// squawks can cost.
 	before := upCalls()
 	resp, body = speak("/parrot/v2/speak", testToken, `{"bird":"macaw","squawks":4000}`)
@@ -402,6 +421,14 @@ func TestFourthDialect(t *testing.T) {
 		t.Error("a blocked request reached the upstream")
 	}
 
+	// A parrot key is checked by the parrot's cheapest call.
+	for key, valid := range map[string]bool{"parrot-real-key": true, "parrot-wrong-key": false} {
+		c, err := p.CheckKey(context.Background(), nil, p.providerTable()["parrot"], key)
+		if err != nil || c.Valid != valid || c.Status != map[bool]int{true: 200, false: 401}[valid] {
+			t.Errorf("CheckKey(parrot, %s) = %+v, %v; want valid %v", key, c, err, valid)
+		}
+	}
+
 	// The built-in formats are untouched by the fourth: an OpenAI request
 	// still answers in OpenAI's shape.
 	resp, body = post(t, srv.URL+"/v1/chat/completions", nil, `{"model":"gpt-4o-mini","messages":[]}`)
@@ -435,14 +462,8 @@ func TestFourthDialectMeter(t *testing.T) {
 	}
 }
 
-func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
-
 // part: parrot has no image or document parts.
 func (parrotDialect) part([]byte, jsonObject, *inputScan) {}
-
-var parrotInfo = dialectInfo{billingWords: []string{"no more crackers"}}
-
-func (parrotDialect) info() *dialectInfo { return &parrotInfo }
 
 func (parrotDialect) errorOf(body []byte) (apiError, bool) {
 	var f struct {

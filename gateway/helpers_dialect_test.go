@@ -12,7 +12,7 @@ func testRoute(d, name string) route {
 	if dl == nil {
 		panic("no dialect " + d)
 	}
-	for _, e := range dl.endpoints() {
+	for _, e := range dl.info().endpoints {
 		if string(e.name) == name {
 			return route{dialect: dl, Name: e.name, Free: e.free, Stream: e.streams, embeds: e.embeds, upload: e.upload, maxField: e.max}
 		}
@@ -22,7 +22,7 @@ func testRoute(d, name string) route {
 
 // inspectFor inspects body as a request of dialect d on route name.
 func inspectFor(d, name string, body []byte) (requestInfo, error) {
-	return inspectRequest(dialectByName(d), testRoute(d, name), body)
+	return inspectRequest(builtinDialects, dialectByName(d), testRoute(d, name), body)
 }
 
 // usageFor reads the usage of an answer of dialect d on route name.
@@ -42,7 +42,7 @@ func cutFor(d, name, kind, msg string) []byte {
 
 func TestDialectsNamed(t *testing.T) {
 	for _, name := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
-		if d := dialectByName(name); d == nil || d.name() != name {
+		if d := dialectByName(name); d == nil || d.info().name != name {
 			t.Errorf("dialectByName(%q) = %v", name, d)
 		}
 	}
@@ -62,9 +62,9 @@ type testEndpoint struct {
 func allEndpoints() []testEndpoint {
 	var out []testEndpoint
 	for _, d := range builtinDialects {
-		version, _, _ := d.version("/")
-		for _, e := range d.endpoints() {
-			out = append(out, testEndpoint{Dialect: d.name(), Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
+		version, _, _ := d.info().version("/")
+		for _, e := range d.info().endpoints {
+			out = append(out, testEndpoint{Dialect: d.info().name, Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
 		}
 	}
 	return out

@@ -62,7 +62,7 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		info, err := inspectRequest(rt.dialect, rt, body)
+		info, err := inspectRequest(p.dialectList(), rt.dialect, rt, body)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -93,13 +93,14 @@ const requestOverhead = 256
 var errBadBody = errors.New("request body is not a JSON object")
 
 // inspectRequest reads what a request body of dialect d on route rt says
-// about its model, streaming and worst-case token counts. A body that is
-// not a well-formed JSON object is an error wrapping errBadBody.
+// about its model, streaming and worst-case token counts, looking for the
+// content parts of each of ds, the formats served (partReaders). A body
+// that is not a well-formed JSON object is an error wrapping errBadBody.
 //
 // It reads the body with the scanner (jsonscan.go) in one walk, building
 // nothing but the list of the members of the objects it is inside: what
 // encoding/json would have decoded into maps is read in place.
-func inspectRequest(d dialect, rt route, body []byte) (requestInfo, error) {
+func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo, error) {
 	start := spaceEnd(body, 0)
 	if start >= len(body) || body[start] != '{' {
 		return requestInfo{}, bodyError(body)
@@ -109,7 +110,7 @@ func inspectRequest(d dialect, rt route, body []byte) (requestInfo, error) {
 	}
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
-	w.ds = partReaders(d)
+	w.ds = partReaders(ds, d)
 	w.object(body, start)
 	info, s := d.inspect(rt, jsonObject(w.ms))
 	s.add(w.parts)
@@ -335,16 +336,17 @@ func (w *bodyWalk) object(b []byte, i int) int {
 }
 
 // partReaders are the formats whose content parts a body of format d is
-// scanned for: every built-in one, and d. A provider's compatible endpoint
-// may take another format's parts, and a part missed is a document or an
-// image held as text, so every spelling is looked for.
-func partReaders(d dialect) []dialect {
-	for _, b := range builtinDialects {
+// scanned for: every one of ds, the formats served, and d. A provider's
+// compatible endpoint may take another format's parts, and a part missed
+// is a document or an image held as text, so every spelling is looked
+// for.
+func partReaders(ds []dialect, d dialect) []dialect {
+	for _, b := range ds {
 		if b == d {
-			return builtinDialects
+			return ds
 		}
 	}
-	return append(slices.Clip(builtinDialects), d)
+	return append(slices.Clip(ds), d)
 }
 
 // dropDataURL discounts a data: URL, given as a string or as {"url":...}.

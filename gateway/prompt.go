@@ -276,7 +276,7 @@ type PromptPreview struct {
 
 // Preview renders p with the inputs given, leaving each missing one as
 // {{name}}, and builds the request it would send with providers and
-// prices.
+// prices, in the formats Sluice ships (a preview needs no running proxy).
 func (p Prompt) Preview(inputs map[string]string, providers map[string]Provider, prices *Prices) PromptPreview {
 	pv := PromptPreview{Inputs: orEmpty(p.Inputs()), Missing: []string{}}
 	filled := make(map[string]string, len(pv.Inputs))
@@ -295,7 +295,7 @@ func (p Prompt) Preview(inputs map[string]string, providers map[string]Provider,
 	}
 	prov, _ := routeModel(p.Model, openAIDialect{}, providers, prices)
 	pv.Provider = prov
-	preq, err := providerRequest(p, pv.System, pv.User, false, providers, prices)
+	preq, err := providerRequest(builtinDialects, p, pv.System, pv.User, false, providers, prices)
 	if err != nil {
 		pv.Problem = err.Error()
 		return pv

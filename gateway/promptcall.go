@@ -188,7 +188,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(fail(http.StatusBadRequest, kindInvalid, "stream is true or false").blocked(ReasonRequest))
 		return
 	}
-	preq, err := providerRequest(pr, system, user, stream, p.providerTable(), p.Prices())
+	preq, err := providerRequest(p.dialectList(), pr, system, user, stream, p.providerTable(), p.Prices())
 	if err != nil {
 		// The prompt's model has no provider that can carry it.
 		refuse(fail(http.StatusBadGateway, kindInvalid, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRoute))
@@ -393,14 +393,15 @@ type promptRequest struct {
 }
 
 // providerRequest builds the provider's own request for a rendered
-// prompt. The model chooses the provider as on a plain /v1 route.
-func providerRequest(pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
+// prompt, in its format among ds. The model chooses the provider as on a
+// plain /v1 route.
+func providerRequest(ds []dialect, pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
 	provName, model := routeModel(pr.Model, openAIDialect{}, providers, prices)
 	prov, ok := providers[provName]
 	if !ok {
 		return promptRequest{}, fmt.Errorf("model %q: no provider %q", pr.Model, provName)
 	}
-	d, ok := dialectNamed(builtinDialects, prov.Dialect).(promptDialect)
+	d, ok := dialectNamed(ds, prov.Dialect).(promptDialect)
 	if !ok {
 		return promptRequest{}, fmt.Errorf("provider %s speaks no API a prompt can use", prov.Name)
 	}

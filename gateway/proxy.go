@@ -553,7 +553,7 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	rt, d := x.route, x.route.dialect
 	model := rt.Model
 	if rt.metered() {
-		info, err := inspectRequest(d, rt, body)
+		info, err := inspectRequest(p.dialectList(), d, rt, body)
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
@@ -882,7 +882,7 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	if x.xl != nil {
 		x.route.dialect.(translatingDialect).targetHeaders(out.Header)
 	}
-	x.route.dialect.setKey(out.Header, key, bearer)
+	x.route.dialect.info().setKey(out.Header, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")
 	}

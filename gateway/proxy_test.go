@@ -620,7 +620,7 @@ func TestCheckKey(t *testing.T) {
 	ps := ConfirmedUpstreams(t, map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL})
 	for _, name := range []string{"openai", "anthropic", "gemini"} {
 		for _, key := range []string{"good", "bad"} {
-			c, err := CheckKey(context.Background(), nil, ps[name], key)
+			c, err := (&Proxy{}).CheckKey(context.Background(), nil, ps[name], key)
 			if err != nil || c.Valid != (key == "good") {
 				t.Errorf("CheckKey(%s, %s) = %+v, %v; want valid %v", name, key, c, err, key == "good")
 			}

@@ -110,11 +110,11 @@ func TestCheckKeyNoRedirect(t *testing.T) {
 	ps, _ := WithUpstreams(DefaultProviders(), map[string]string{"openai": up.URL + "/v1", "anthropic": up.URL, "gemini": up.URL, "xai": other.URL + "/v1"})
 	confirmed := Confirm(ps, []string{HostOf(up.URL)})
 	for _, name := range []string{"openai", "anthropic", "gemini"} {
-		if c, err := CheckKey(context.Background(), nil, confirmed[name], "the-key-0123456789"); err == nil || !strings.Contains(err.Error(), "redirect") {
+		if c, err := (&Proxy{}).CheckKey(context.Background(), nil, confirmed[name], "the-key-0123456789"); err == nil || !strings.Contains(err.Error(), "redirect") {
 			t.Errorf("CheckKey(%s) against a redirect = %+v, %v; want an error about the redirect", name, c, err)
 		}
 	}
-	if c, err := CheckKey(context.Background(), nil, ps["xai"], "xai-the-key-0123456789"); err == nil || !strings.Contains(err.Error(), "--allow-key-to") {
+	if c, err := (&Proxy{}).CheckKey(context.Background(), nil, ps["xai"], "xai-the-key-0123456789"); err == nil || !strings.Contains(err.Error(), "--allow-key-to") {
 		t.Errorf("CheckKey(xai) on an unconfirmed upstream = %+v, %v; want an error saying how to confirm", c, err)
 	}
 	if n := elsewhere.count(); n != 0 {
