@@ -499,6 +499,8 @@ func (c *cli) log(args []string) error {
 		}
 		cost := r.Cost.Format()
 		switch {
+		case !r.Outcome.Forwarded():
+			cost = gateway.Money(0).Format() // never sent: costs nothing, priced or not
 		case !r.Priced && !r.Estimated:
 			cost = "unpriced"
 		case r.Estimated:

@@ -111,9 +111,11 @@ func call[In, Out any](f func(API, context.Context, In) (Out, error)) method {
 type none struct{}
 
 var methods = map[string]method{
-	"spend":   call(func(a API, ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) { return a.Spend(ctx, q) }),
-	"records": call(func(a API, ctx context.Context, q store.LogQuery) ([]gateway.Record, error) { return a.Records(ctx, q) }),
-	"keys":    call(func(a API, ctx context.Context, _ none) (KeyList, error) { return a.Keys(ctx) }),
+	"spend": call(func(a API, ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) { return a.Spend(ctx, q) }),
+	"records": call(func(a API, ctx context.Context, q store.LogQuery) ([]logRow, error) {
+		return logRows(a.Records(ctx, q))
+	}),
+	"keys": call(func(a API, ctx context.Context, _ none) (KeyList, error) { return a.Keys(ctx) }),
 	"key.set": call(func(a API, ctx context.Context, k keyArgs) (none, error) {
 		return none{}, a.SetKey(ctx, k.Provider, k.Key)
 	}),

@@ -56,10 +56,31 @@ type Summary struct {
 
 // RecordDetail is one request with the arithmetic of its cost.
 type RecordDetail struct {
-	Record      gateway.Record     `json:"record"`
+	Record      logRow             `json:"record"`
 	Price       *gateway.Price     `json:"price"`
 	Lines       []gateway.CostLine `json:"lines"`
 	Explanation string             `json:"explanation,omitempty"`
+}
+
+// logRow is a record as the dashboard shows it. Forwarded says whether
+// the request went upstream at all (gateway.Outcome.Forwarded): one that
+// did not costs nothing, whatever its price, so the dashboard need not
+// know which outcomes those are.
+type logRow struct {
+	gateway.Record
+	Forwarded bool `json:"forwarded"`
+}
+
+// logRows are recs as the dashboard shows them.
+func logRows(recs []gateway.Record, err error) ([]logRow, error) {
+	if recs == nil {
+		return nil, err
+	}
+	rows := make([]logRow, len(recs))
+	for i, r := range recs {
+		rows[i] = logRow{Record: r, Forwarded: r.Outcome.Forwarded()}
+	}
+	return rows, err
 }
 
 // Notice is something the user should know now: a budget past its
@@ -376,7 +397,7 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 	if err != nil {
 		return RecordDetail{}, err
 	}
-	d := RecordDetail{Record: r, Lines: []gateway.CostLine{}}
+	d := RecordDetail{Record: logRow{Record: r, Forwarded: r.Outcome.Forwarded()}, Lines: []gateway.CostLine{}}
 	t, _, err := s.priceTable()
 	if err != nil {
 		return d, err
@@ -406,21 +427,17 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 				Note: "the unpriced-model policy's estimate for what has no rate: " + strings.Join(r.Unpriced, "; ")})
 		}
 	}
-	switch r.Outcome {
-	case gateway.OutcomeRefused:
-		// The refusal's own message names the budget, its spend, its
-		// reset and how to raise it.
+	switch {
+	case !r.Outcome.Forwarded():
+		// Refused or blocked: the message says by what (a budget, with
+		// its spend, reset and how to raise it; the guard, a missing or
+		// unknown key, a route Sluice does not forward) and what to do.
 		d.Explanation = r.Error
-	case gateway.OutcomeBlocked:
-		// Stopped before admission: the message says by what (the
-		// guard, a missing or unknown key, a route Sluice does not
-		// forward) and what to do.
+	case r.Outcome == gateway.OutcomeBilling:
 		d.Explanation = r.Error
-	case gateway.OutcomeBilling:
-		d.Explanation = r.Error
-	case gateway.OutcomeCrashed:
+	case r.Outcome == gateway.OutcomeCrashed:
 		d.Explanation = "Sluice stopped while this request was in flight; it was charged at the amount held for it."
-	case gateway.OutcomeCut, gateway.OutcomeCanceled:
+	case r.Outcome == gateway.OutcomeCut, r.Outcome == gateway.OutcomeCanceled:
 		d.Explanation = r.Error
 		if r.Estimated {
 			d.Explanation += " The provider had not reported all tokens: the input bound and the bytes relayed stand in for them."

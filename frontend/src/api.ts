@@ -136,7 +136,8 @@ export interface Summary {
   records?: number;
 }
 
-export type Outcome = 'ok' | 'error' | 'billing' | 'refused' | 'cut' | 'canceled' | 'crashed' | 'blocked';
+/** how a request ended: gateway.Outcome's constants (record.go) */
+export type Outcome = 'ok' | 'error' | 'billing' | 'refused' | 'cut' | 'canceled' | 'crashed' | 'blocked' | 'expired';
 
 export interface RecordRow extends Usage {
   id: string;
@@ -148,6 +149,8 @@ export interface RecordRow extends Usage {
   stream: boolean;
   status: number;
   outcome: Outcome | string;
+  /** false when Sluice never sent the request upstream (refused or blocked): it costs nothing, priced or not */
+  forwarded: boolean;
   cost_usd: Money;
   priced: boolean;
   estimated?: boolean;

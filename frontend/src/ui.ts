@@ -283,6 +283,7 @@ export function outcomeBadge(outcome: string, status?: number): HTMLElement {
     cut: 'warn',
     canceled: 'neutral',
     crashed: 'warn',
+    expired: 'warn',
   };
   const label = outcome === 'ok' ? (status ? String(status) : 'ok') : status && outcome !== 'refused' && outcome !== 'blocked' ? `${outcome} ${status}` : outcome;
   return badge(label, tone[outcome] ?? 'neutral');

@@ -374,6 +374,11 @@ test('a request blocked for its token is in the log, under the Blocked filter, w
     const texts = await logRows().allInnerTexts();
     return texts.length > 0 && texts.every((t) => /blocked/.test(t));
   });
+  // Never forwarded, it costs nothing: $0, not "unpriced" (it has no
+  // model, so no price).
+  const blockedRow = await logRows().first().innerText();
+  assert.match(blockedRow, /\$0\.00/, 'a blocked row costs $0');
+  assert.doesNotMatch(blockedRow, /unpriced/, 'a blocked row is not unpriced');
   await logRows().first().click();
   const detail = page.getByRole('complementary', { name: 'Request details' });
   await detail.getByText('Blocked: no key, or a key or token Sluice does not accept here').waitFor();
