@@ -31,7 +31,7 @@ func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
 		}
 	}
 	for _, d := range ds {
-		for _, h := range d.keyHeaders() {
+		for _, h := range d.info().keyHeaders {
 			if k := strings.TrimSpace(r.Header.Get(h)); k != "" {
 				return k, false
 			}
@@ -83,7 +83,7 @@ func stripCredentials(h http.Header, ds []dialect) {
 		h.Del(k)
 	}
 	for _, d := range ds {
-		for _, k := range d.keyHeaders() {
+		for _, k := range d.info().keyHeaders {
 			h.Del(k)
 		}
 	}
@@ -188,7 +188,7 @@ func unservableKey(key string, rt route, providers map[string]Provider) string {
 		return foreignKey(key, prov, providers)
 	}
 	issuer := keyIssuer(key, providers)
-	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.dialect.name() || rt.dialect.compatPath(prov) != "") {
+	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.dialect.info().name || rt.dialect.info().compatPath(prov) != "") {
 		return ""
 	}
 	if issuer != "" {
