@@ -753,8 +753,12 @@ async function makeBudget({ name, limit, period }) {
 /** settle waits for the page's data and charts to be drawn, and dismisses toasts that would cover a screenshot. */
 async function settle() {
   await page.waitForFunction(() => !document.querySelector('.loading'));
-  const toasts = page.getByRole('status').getByRole('button', { name: 'Dismiss' });
-  while (await toasts.count()) await toasts.first().click();
+  // All at once, in the page: a toast counted here and then clicked could
+  // have gone by itself in between (an "ok" toast lasts 4 s), and the
+  // click would then wait its whole timeout for a button that is gone.
+  await page.evaluate(() => {
+    for (const b of document.querySelectorAll('.toasts .toast button[aria-label="Dismiss"]')) b.click();
+  });
   await page.waitForTimeout(250);
 }
 
