@@ -182,9 +182,11 @@ func TestMemoryUnderLargeBodies(t *testing.T) {
 		tail := `"}]}`
 		return io.MultiReader(strings.NewReader(head), io.LimitReader(repeatByte('x'), int64(size-len(head)-len(tail))), strings.NewReader(tail))
 	}
-	post := func(key string) (int, error) {
-		req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/chat/completions", body())
-		req.ContentLength = size
+	// send posts body, n bytes long, to path with key ("": none) and
+	// returns the answer's status.
+	send := func(path, key string, body io.Reader, n int64) (int, error) {
+		req, _ := http.NewRequest(http.MethodPost, s.url+path, body)
+		req.ContentLength = n
 		req.Header.Set("Content-Type", "application/json")
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
@@ -198,6 +200,7 @@ func TestMemoryUnderLargeBodies(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
+	post := func(key string) (int, error) { return send("/v1/chat/completions", key, body(), size) }
 
 	// Meanwhile, a client trickles a body.
 	slow := make(chan string, 1)
@@ -266,21 +269,7 @@ func TestMemoryUnderLargeBodies(t *testing.T) {
 	numbers := func(path, key string) (int, error) {
 		head, tail := `{"model":"gpt-4o","messages":[],"x":[`, `]}`
 		n := int64(len(head) + 2*zeros - 1 + len(tail))
-		req, _ := http.NewRequest(http.MethodPost, s.url+path,
-			io.MultiReader(strings.NewReader(head), io.LimitReader(repeatString("0,"), 2*zeros-1), strings.NewReader(tail)))
-		req.ContentLength = n
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		c := &http.Client{Timeout: 2 * time.Minute}
-		resp, err := c.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
+		return send(path, key, io.MultiReader(strings.NewReader(head), io.LimitReader(repeatString("0,"), 2*zeros-1), strings.NewReader(tail)), n)
 	}
 	statuses["numbers, junk key"], statuses["numbers, keyless"] = map[int]int{}, map[int]int{}
 	for i := 0; i < 6; i++ {

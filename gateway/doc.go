@@ -14,15 +14,24 @@
 // Each wire format Sluice speaks is a dialect, one value in a file of its
 // own: openai.go (OpenAI and every OpenAI-compatible provider),
 // anthropic.go (Messages) and gemini.go (generateContent). A dialect holds
-// everything the request path knows of its format: the allow-list of
-// routes, where its SDKs put a key and where its providers read one, what a
-// request body says about its cost, where an answer reports its usage
-// (whole, or event by event), the terminal event that cuts a stream, and
-// the shape of an error. The request path calls the dialect (dialect.go)
-// and never asks which one it is; a provider that speaks an existing
-// format is a row of the provider table (provider.go). Translation between
-// formats (translate.go) is another view of the same formats, from their
-// content rather than their metering.
+// everything the request path knows of its format, in two parts
+// (dialect.go). What the format is, is data, a dialectInfo built once: its
+// name, the allow-list of routes and the version segments they live
+// under, where its SDKs put a key and where its providers read one, how a
+// key is checked, which error codes and words say an account cannot pay.
+// What it does is the dialect interface's few methods: which paths are
+// its own, what a request body says about its cost, where an answer
+// reports its usage (whole, or event by event), how an error answer reads,
+// and its error shape and the terminal event that cuts a stream. The
+// request path calls the dialect and never asks which one it is.
+//
+// A provider that speaks an existing format is a row of the provider
+// table (provider.go), and what sets one provider apart from another of
+// the same format is a column of it (key prefixes and patterns, model
+// prefixes, the resource path its model names come in, the models it
+// resells, its billing page) rather than a comparison with its name.
+// Translation between formats (translate.go) is another view of the same
+// formats, from their content rather than their metering.
 //
 // # The request path, stage by stage
 //
