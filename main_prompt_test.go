@@ -106,7 +106,7 @@ func TestPromptRunThroughGateway(t *testing.T) {
 		t.Errorf("upstream got %s, want the inputs filled in once", gotBody)
 	}
 	out, _, err = sluice(t, "", "log", "--json", "--data", dir)
-	if err != nil || !strings.Contains(out, `"prompt":"summarize"`) || !strings.Contains(out, `"token":"cli"`) {
+	if err != nil || !strings.Contains(out, `"prompt":"summarize"`) || !strings.Contains(out, `"token":"(cli)"`) {
 		t.Errorf("log = %q, want the call with its prompt, made by the cli", out)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/app"
+	"github.com/sluicehq/sluice/gateway"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -412,6 +414,21 @@ func TestHelpIsNoError(t *testing.T) {
 			t.Errorf("sluice %s = %v, stderr %q, stdout %q; want status 0, usage on stdout, nothing on stderr",
 				strings.Join(args, " "), err, errOut, out)
 		}
+	}
+	// The help's provider list and loop defaults are the gateway's.
+	out, _, _ := sluice(t, "", "help")
+	flat := strings.Join(strings.Fields(out), " ")
+	for name := range gateway.DefaultProviders() {
+		if !strings.Contains(flat, " "+name+" ") && !strings.Contains(flat, " "+name+".") {
+			t.Errorf("sluice help does not name provider %s", name)
+		}
+	}
+	if want := fmt.Sprintf("identical requests past %d within %d minutes", gateway.DefaultLoopLimit, int(gateway.DefaultLoopWindow/time.Minute)); !strings.Contains(flat, want) {
+		t.Errorf("sluice help does not say %q", want)
+	}
+	out, _, _ = sluice(t, "", "budget", "set", "-h")
+	if want := fmt.Sprintf("(default %d)", gateway.DefaultSoft); !strings.Contains(out, want) {
+		t.Errorf("sluice budget set -h does not say %q:\n%s", want, out)
 	}
 	// A flag that does not exist is still an error.
 	if _, _, err := sluice(t, "", "key", "--nope"); !errors.Is(err, errUsage) {

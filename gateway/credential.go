@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"strings"
@@ -69,6 +70,27 @@ const LocalTokenPrefix = "sk-sluice-"
 // IsLocalToken reports whether s is a local token rather than a provider
 // key: a key that must never be sent upstream nor kept as a provider's.
 func IsLocalToken(s string) bool { return strings.HasPrefix(s, LocalTokenPrefix) }
+
+// NewLocalToken returns a fresh local token: LocalTokenPrefix followed by
+// 40 random base62 characters (about 238 bits).
+func NewLocalToken() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	const n = 40
+	out := make([]byte, 0, len(LocalTokenPrefix)+n)
+	out = append(out, LocalTokenPrefix...)
+	buf := make([]byte, n*2)
+	for len(out) < cap(out) {
+		rand.Read(buf) // never returns an error (crypto/rand, Go 1.24+)
+		for _, c := range buf {
+			// 248 is the largest multiple of 62 that fits a byte: taking
+			// only bytes below it keeps every character equally likely.
+			if c < 248 && len(out) < cap(out) {
+				out = append(out, alphabet[c%62])
+			}
+		}
+	}
+	return string(out)
+}
 
 // holdsLocalToken reports whether s carries a local token.
 func holdsLocalToken(s string) bool {

@@ -658,6 +658,38 @@ test('a rolling budget shows its spend rate next to it', { skip }, async () => {
   sluiceCLI('budget', 'rm', 'rate');
 });
 
+test('the Settings page shows the defaults the API answers, none of its own', { skip }, async () => {
+  // Answer the page's settings call with other defaults: what the page
+  // shows for a value left unset must come from that answer.
+  await page.route('**/api/settings', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    Object.assign(body.result.defaults, { unpriced_hold_usd: '0.75', loop_limit: 13, loop_window_s: 300, fallback_after_s: 45, session_hours: 36 });
+    await route.fulfill({ response: res, json: body });
+  });
+  try {
+    await go('Overview');
+    await go('Settings');
+    const form = page.getByRole('form', { name: 'Settings' });
+    await form.getByRole('button', { name: 'Save settings' }).waitFor();
+    assert.equal(await form.getByLabel('Amount held for an unpriced request').getAttribute('placeholder'), '0.75');
+    assert.equal(await form.getByLabel('Identical requests allowed').inputValue(), '13');
+    assert.equal(await form.getByLabel('Within (minutes)').inputValue(), '5');
+    assert.equal(await form.getByLabel('Try an alias’s fallback after (seconds without a first byte)').inputValue(), '45');
+    assert.equal(await form.getByLabel('Sign a browser out after (hours without use)').inputValue(), '36');
+    assert.match(await form.innerText(), /13 by default, at most 10000/);
+    // Saving leaves them unset: they follow the gateway's defaults.
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Settings saved').first().waitFor();
+    const set = JSON.parse(sluiceCLI('settings', '--json'));
+    for (const k of ['loop_limit', 'loop_window_s', 'fallback_after_s', 'session_hours']) assert.ok(!set[k], `${k} saved as ${set[k]}, want it left unset`);
+    assert.equal(set.defaults, undefined, 'the defaults are not settings');
+  } finally {
+    await page.unroute('**/api/settings');
+  }
+  await go('Overview');
+});
+
 test('loop detection is set in Settings', { skip }, async () => {
   await go('Settings');
   const form = page.getByRole('form', { name: 'Settings' });
