@@ -27,7 +27,7 @@ const (
 
 // anthropicEndpoints are the Anthropic API's paths, under /v1.
 var anthropicEndpoints = []endpoint{
-	{method: "POST", pattern: "/messages", name: routeAnthropicMessages},
+	{method: "POST", pattern: "/messages", name: routeAnthropicMessages, max: "max_tokens"},
 	{method: "POST", pattern: "/messages/count_tokens", name: routeAnthropicCountTokens, free: true},
 	{method: "GET", pattern: "/models"},
 	{method: "GET", pattern: "/models/{id}"},
@@ -518,8 +518,6 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	return ev.Raw
 }
 
-func (anthropicDialect) shown(data []byte) int64 { return shownBytes(data, "") }
-
 // part notes Anthropic's image and document blocks and container uploads.
 func (anthropicDialect) part(typ []byte, m jsonObject, s *inputScan) {
 	switch string(typ) {
@@ -549,6 +547,11 @@ var anthropicInfo = dialectInfo{
 	openingEvents: []string{"message_start", "ping"},
 	conversation:  []string{"messages"},
 	textMembers:   []string{"content", "text"},
+
+	requestIDHeaders: []string{"Request-Id"},
+	modelMember:      "model",
+	// content_block_delta (and message_delta, which carries none).
+	shown: shownSpec{deltaSuffix: "delta", skip: map[string]bool{"type": true, "index": true, "signature": true, "stop_reason": true}},
 }
 
 func (anthropicDialect) info() *dialectInfo { return &anthropicInfo }

@@ -102,9 +102,6 @@ type dialect interface {
 	// in the dialect's words, numbered seq where the dialect numbers its
 	// events (see streamMeter.cut).
 	cutEvent(rt route, kind errKind, msg string, seq int64) []byte
-	// shown counts the bytes of generated output a stream event's data
-	// carries, for slicing a hold as a stream goes (see shownBytes).
-	shown(data []byte) int64
 	// part notes, in s, a content part of this format's spelling that is
 	// an image, a document, audio or video: what a body's length does not
 	// tell. typ is the text of the part's "type" member, empty when it
@@ -149,6 +146,21 @@ type dialectInfo struct {
 	// text or its parts. They show a request by its words (a loop's
 	// refusal names the message repeated).
 	conversation, textMembers []string
+	// requestIDHeaders are the headers, in the order looked at, that
+	// this format's providers name a request's id in (OpenAI's
+	// X-Request-Id); see upstreamRequestID.
+	requestIDHeaders []string
+	// shown says where this format's stream events carry generated
+	// output, to count its bytes as a stream is sliced (shownSpec.bytes).
+	shown shownSpec
+	// modelMember is the member of a request body that names its model
+	// ("model"), which an alias or a provider's own spelling of the
+	// model rewrites; "" for a format that names it in the path.
+	modelMember string
+	// defaultProvider serves a model no provider claims, on this
+	// format's routes whose model chooses the provider (OpenAI's /v1
+	// routes: "openai"); "" where the format has no such route.
+	defaultProvider string
 }
 
 // apiError is an error a provider reported, as its dialect reads it:

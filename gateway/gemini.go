@@ -557,8 +557,6 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 	return ev.Raw
 }
 
-func (geminiDialect) shown(data []byte) int64 { return shownBytes(data, "candidates") }
-
 // part notes Gemini's inline and file data parts:
 // {"inlineData":{"mimeType":...,"data":base64}} and
 // {"fileData":{"mimeType":...,"fileUri":...}}. Gemini parts have no type.
@@ -588,6 +586,9 @@ var geminiInfo = dialectInfo{
 		"billing_disabled", "billing has not been enabled"},
 	conversation: []string{"contents"},
 	textMembers:  []string{"parts", "text"},
+
+	requestIDHeaders: []string{"X-Goog-Request-Id"},
+	shown:            shownSpec{member: "candidates", skip: map[string]bool{"role": true, "finishReason": true, "thoughtSignature": true, "index": true}},
 }
 
 func (geminiDialect) info() *dialectInfo { return &geminiInfo }
