@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -34,12 +34,12 @@ const (
 // forwards. Everything else under an OpenAI-style prefix is a 404 that
 // never reaches a provider.
 var openAIEndpoints = []endpoint{
-	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat, max: "max_tokens"},
+	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat, max: "max_tokens", events: true},
 	// A provider without the Responses API gets it translated into
 	// Chat Completions.
-	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens", needsResponses: true},
+	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens", events: true, needsResponses: true},
 	{method: "POST", pattern: "/responses/compact", name: routeOpenAIResponsesCompact},
-	{method: "POST", pattern: "/completions", name: routeOpenAICompletions, max: "max_tokens"},
+	{method: "POST", pattern: "/completions", name: routeOpenAICompletions, max: "max_tokens", events: true},
 	{method: "POST", pattern: "/embeddings", name: routeOpenAIEmbeddings, embeds: true},
 	// Free: relayed, not metered.
 	{method: "POST", pattern: "/moderations", free: true},
@@ -64,60 +64,55 @@ var openAIEndpoints = []endpoint{
 	{method: "GET", pattern: "/files/{id}/content"},
 }
 
-func (openAIDialect) name() string { return dialectOpenAI }
+// openAIInfo is OpenAI's format as data. Its SDKs take base URL /v1, so
+// the base of an OpenAI-style provider ends in /v1 or its equivalent;
+// /mistral/chat/completions is as good as /mistral/v1/chat/completions.
+// Azure-style clients send the key in api-key. The billing words are
+// OpenAI's and the compatible providers'.
+var openAIInfo = dialectInfo{
+	name:            dialectOpenAI,
+	provider:        "openai",
+	endpoints:       openAIEndpoints,
+	versions:        []string{"v1"},
+	versionOptional: true,
+	baseHasVersion:  true,
+	compat:          true,
+	baseURLHint:     "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)",
+	keyHeaders:      []string{"Api-Key"},
+	keyCheck:        "/models",
+	keyRefused:      []int{http.StatusUnauthorized, http.StatusForbidden},
 
-func (openAIDialect) endpoints() []endpoint { return openAIEndpoints }
+	billingCodes: []string{"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"},
+	limitCodes:   []string{"rate_limit_exceeded", "tokens", "requests"},
+	billingWords: []string{
+		"insufficient_quota",   // OpenAI's code, as a stream's error text carries it
+		"insufficient credits", // OpenRouter
+		"insufficient balance", // DeepSeek
+	},
+	conversation: []string{"messages", "input", "prompt"},
+	textMembers:  []string{"content", "text", "input"},
 
-// version: /mistral/chat/completions is as good as
-// /mistral/v1/chat/completions.
-func (openAIDialect) version(path string) (string, string, bool) {
-	return "v1", strings.TrimPrefix(path, "/v1"), true
+	requestIDHeaders: []string{"X-Request-Id"},
+	modelMember:      "model",
+	// A chat or completions chunk's choices; a Responses *.delta event.
+	output: shownSpec{deltaSuffix: "delta", member: "choices", skip: map[string]bool{"type": true, "id": true, "item_id": true,
+		"role": true, "obfuscation": true, "model": true, "object": true, "finish_reason": true, "logprobs": true, "index": true}},
 }
+
+func (openAIDialect) info() *dialectInfo { return &openAIInfo }
 
 // claim takes every /v1 path no other dialect claimed; the model of a
 // metered request chooses its provider, the rest (listing models, files)
 // are OpenAI's own.
 func (openAIDialect) claim(method, path string, h http.Header) (string, bool, bool) {
 	first, rest, _ := cutSegment(path)
-	return "openai", true, first == "v1" && rest != ""
+	return openAIInfo.provider, true, first == "v1" && rest != ""
 }
 
 func (openAIDialect) owns(path string) bool {
 	first, rest, _ := cutSegment(path)
 	return first == "v1" && (strings.HasPrefix(rest, "/chat/") || strings.HasPrefix(rest, "/responses") ||
 		rest == "/completions" || rest == "/embeddings")
-}
-
-func (openAIDialect) fromHeaders(http.Header) bool { return false }
-
-func (openAIDialect) baseURLHint() string {
-	return "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)"
-}
-
-// upstreamPath: OpenAI-style bases end in /v1 or its equivalent.
-func (openAIDialect) upstreamPath(path string) string { return strings.TrimPrefix(path, "/v1") }
-
-// compatPath: Anthropic and Gemini answer OpenAI's format under
-// Provider.OpenAIPath.
-func (openAIDialect) compatPath(p Provider) string { return p.OpenAIPath }
-
-// keyHeaders: Azure-style clients send api-key.
-var openAIKeyHeaders = []string{"Api-Key"}
-
-func (openAIDialect) keyHeaders() []string { return openAIKeyHeaders }
-
-func (openAIDialect) setKey(h http.Header, key string, bearer bool) {
-	if key != "" {
-		h.Set("Authorization", "Bearer "+key)
-	}
-}
-
-func (openAIDialect) keyCheck(base string) (string, http.Header) {
-	return base + "/models", http.Header{}
-}
-
-func (openAIDialect) keyRefused(status int) bool {
-	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // inspect reads chat max_tokens and max_completion_tokens (plus the
@@ -217,14 +212,6 @@ func (openAIDialect) billing(body []byte, outBound int64) billing {
 		b.webSearch = 1
 	}
 	return b
-}
-
-func (openAIDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
-	switch rt.Name {
-	case routeOpenAIChat, routeOpenAICompletions, routeOpenAIResponses:
-		return info.Stream
-	}
-	return false
 }
 
 // prepare: chat and completions streams report usage only when asked
@@ -372,8 +359,9 @@ func (openAIDialect) promptRequest(prov Provider, model string, pr Prompt, syste
 	msgs = append(msgs, map[string]string{"role": "user", "content": user})
 	req := map[string]any{"model": model, "messages": msgs}
 	if pr.MaxTokens > 0 {
-		if prov.Name == "openai" {
-			// OpenAI's reasoning models refuse max_tokens.
+		if prov.Name == openAIInfo.provider {
+			// OpenAI's own reasoning models refuse max_tokens; the
+			// compatible providers may not know its successor.
 			req["max_completion_tokens"] = pr.MaxTokens
 		} else {
 			req["max_tokens"] = pr.MaxTokens
@@ -627,7 +615,7 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return ev.Raw
 	}
 	var c openAIChunk
-	if !decodeJSON(data, &c) {
+	if ok, read := scanChatChunk(data, &c); !read && !decodeJSON(data, &c) || read && !ok {
 		return ev.Raw
 	}
 	if c.Type != "" && (strings.HasPrefix(c.Type, "response.") || c.Type == "error") {
@@ -673,6 +661,76 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 	}
 	return ev.Raw
 }
+
+// scanChatChunk reads a Chat Completions chunk into c with the scanner,
+// as decodeJSON would: ok is false for data that is not one JSON
+// object. read is false, and c untouched, for a chunk it leaves to
+// decodeJSON: one with a member the scanner does not read (an error,
+// Groq's extension, a Responses event's), a member named in another
+// case (encoding/json matches names without regard to case), or a
+// string member that is not a string.
+func scanChatChunk(data []byte, c *openAIChunk) (ok, read bool) {
+	var id, model, tier, choices, usage []byte
+	read = true
+	err := scanObject(data, func(key, val []byte) bool {
+		var dst *[]byte
+		str := true
+		switch name := rawText(key); string(name) {
+		case "id":
+			dst = &id
+		case "model":
+			dst = &model
+		case "service_tier":
+			dst = &tier
+		case "choices":
+			dst, str = &choices, false
+		case "usage":
+			dst, str = &usage, false
+		default:
+			for _, f := range openAIChunkFields {
+				if bytes.EqualFold(name, f) {
+					read = false
+					return false
+				}
+			}
+			return true // a member no field takes
+		}
+		switch {
+		case !str:
+			*dst = val
+		case val[0] == '"':
+			*dst = val
+		case string(val) == "null":
+			// encoding/json leaves a string as it was for null.
+		default:
+			read = false
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return false, true
+	}
+	if !read {
+		return false, false
+	}
+	if id != nil {
+		c.ID = unquote(id)
+	}
+	if model != nil {
+		c.Model = unquote(model)
+	}
+	if tier != nil {
+		c.ServiceTier = unquote(tier)
+	}
+	c.Choices, c.Usage = choices, usage
+	return true, true
+}
+
+// openAIChunkFields are the JSON names of openAIChunk's fields.
+var openAIChunkFields = func() [][]byte {
+	return jsonFieldNames(reflect.TypeFor[*openAIChunk]())
+}()
 
 // responsesEvent notes a Responses API event.
 func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
@@ -739,29 +797,6 @@ func (openAIDialect) part(typ []byte, m jsonObject, s *inputScan) {
 		s.unbound()
 	}
 }
-
-// openAIInfo: OpenAI's codes, and the words in which OpenAI and the
-// OpenAI-compatible providers say an account cannot pay.
-var openAIInfo = dialectInfo{
-	billingCodes: []string{"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"},
-	limitCodes:   []string{"rate_limit_exceeded", "tokens", "requests"},
-	billingWords: []string{
-		"insufficient_quota",   // OpenAI's code, as a stream's error text carries it
-		"insufficient credits", // OpenRouter
-		"insufficient balance", // DeepSeek
-	},
-	conversation: []string{"messages", "input", "prompt"},
-	textMembers:  []string{"content", "text", "input"},
-
-	requestIDHeaders: []string{"X-Request-Id"},
-	// A chat or completions chunk's choices; a Responses *.delta event.
-	shown: shownSpec{deltaSuffix: "delta", member: "choices", skip: map[string]bool{"type": true, "id": true, "item_id": true,
-		"role": true, "obfuscation": true, "model": true, "object": true, "finish_reason": true, "logprobs": true, "index": true}},
-	modelMember:     "model",
-	defaultProvider: "openai",
-}
-
-func (openAIDialect) info() *dialectInfo { return &openAIInfo }
 
 // openAIError reads an error member: {"message", "type", "param",
 // "code"}, or a bare string (some compatible providers). Gemini's

@@ -394,16 +394,16 @@ type promptRequest struct {
 
 // promptProvider picks the provider for a prompt's model, as for a
 // request whose model chooses its provider: the one modelProvider names
-// among all providers, else the default provider of the first of ds that
-// has one (dialectInfo.defaultProvider). It returns the model as the
-// provider spells it.
+// among all providers, else the own provider of the first of ds that
+// every provider can be reached in (dialectInfo.compat: OpenAI's). It
+// returns the model as the provider spells it.
 func promptProvider(ds []dialect, model string, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
 	if prov, m, ok := modelProvider(model, nil, providers, prices); ok {
 		return prov, m
 	}
 	for _, d := range ds {
-		if def := d.info().defaultProvider; def != "" {
-			return def, model
+		if di := d.info(); di.compat {
+			return di.provider, model
 		}
 	}
 	return "", model

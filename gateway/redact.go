@@ -87,15 +87,26 @@ func replaceSpans(s string, spans [][2]int, end int) string {
 // secretSpans returns the byte ranges of s that are secrets, sorted and
 // merged.
 func secretSpans(s string) [][2]int {
-	lower := []byte(s)
-	for i, c := range lower {
-		if c >= 'A' && c <= 'Z' {
-			lower[i] = c + 'a' - 'A'
+	if s == "" {
+		return nil
+	}
+	lower := s
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			// A copy only for a string that has upper case.
+			b := []byte(s)
+			for j, c := range b[i:] {
+				if c >= 'A' && c <= 'Z' {
+					b[i+j] = c + 'a' - 'A'
+				}
+			}
+			lower = string(b)
+			break
 		}
 	}
 	var spans [][2]int
 	for _, m := range matchers {
-		spans = append(spans, m(s, string(lower))...)
+		spans = append(spans, m(s, lower)...)
 	}
 	if len(spans) < 2 {
 		return spans
