@@ -154,7 +154,22 @@ func checkScan(t *testing.T, body []byte) {
 		t.Fatalf("valueEnd(%.120q) = %d, %v; json.Valid = %v", body, end, err, valid)
 	}
 	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
+	merr := json.Unmarshal(body, &m)
+	top := topMembers(body)
+	if (top == nil) != (m == nil) || len(top) != len(m) {
+		t.Fatalf("topMembers(%.120q) = %d members, json.Unmarshal %d (%v)", body, len(top), len(m), merr)
+	}
+	for k, v := range m {
+		if string(top[k]) != string(v) {
+			t.Fatalf("topMembers(%.120q): member %q = %q, json.Unmarshal's %q", body, k, top[k], v)
+		}
+		var want []map[string]json.RawMessage
+		_ = json.Unmarshal(v, &want)
+		if got := objects(v); !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+			t.Fatalf("objects(%.120q) = %q, json.Unmarshal %q", v, got, want)
+		}
+	}
+	if merr != nil {
 		return
 	}
 	got := map[string]string{}
