@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -273,6 +274,28 @@ func TestDecodeMembersMatchesDecodeJSON(t *testing.T) {
 		var chunkGot, chunkWant openAIChunk
 		if decodeMembers(body, &chunkGot) != decodeJSON(body, &chunkWant) || !reflect.DeepEqual(chunkGot, chunkWant) {
 			t.Errorf("decodeMembers(%.100q) into a chunk differs from decodeJSON", body)
+		}
+	}
+}
+
+// TestStringSpecial: the eight-byte test finds a quote, a backslash or a
+// control character wherever it stands among any other bytes.
+func TestStringSpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pick := []byte{0, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0xa2, 0xdc, 0xff, '!', '#', '[', ']'}
+	for range 200_000 {
+		var b [8]byte
+		want := false
+		for i := range b {
+			if r.IntN(2) == 0 {
+				b[i] = pick[r.IntN(len(pick))]
+			} else {
+				b[i] = byte(r.IntN(256))
+			}
+			want = want || b[i] == '"' || b[i] == '\\' || b[i] < 0x20
+		}
+		if got := stringSpecial(binary.LittleEndian.Uint64(b[:])); got != want {
+			t.Fatalf("stringSpecial(% x) = %v, want %v", b, got, want)
 		}
 	}
 }
