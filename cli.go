@@ -499,6 +499,8 @@ func (c *cli) log(args []string) error {
 		}
 		cost := r.Cost.Format()
 		switch {
+		case !r.Outcome.Forwarded():
+			cost = gateway.Money(0).Format() // never sent: costs nothing, priced or not
 		case !r.Priced && !r.Estimated:
 			cost = "unpriced"
 		case r.Estimated:
@@ -841,7 +843,7 @@ func (c *cli) budget(args []string) error {
 	model := fs.String("model", "", "only this model or pattern (claude-opus-*)")
 	token := fs.String("token", "", "only this local token")
 	prompt := fs.String("prompt", "", "only the calls of this saved prompt (POST /p/NAME)")
-	soft := fs.Int("soft", 0, "warning threshold in percent (default 80)")
+	soft := fs.Int("soft", 0, fmt.Sprintf("warning threshold in percent (default %d)", gateway.DefaultSoft))
 	name := fs.String("name", "", "the budget's name (default: made from its scope and period)")
 	by := fs.String("by", "", "with raise: dollars to add")
 	dur := fs.String("for", "1h", "with raise: how long the raise lasts")

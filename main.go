@@ -16,8 +16,10 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sluicehq/sluice/app"
+	"github.com/sluicehq/sluice/gateway"
 )
 
 func main() {
@@ -131,10 +133,29 @@ func (c *cli) run(args []string) error {
 	return fmt.Errorf("%w: unknown command %q (see sluice help)", errUsage, cmd)
 }
 
-// help prints the usage text.
+// help prints the usage text, with the gateway's own loop defaults and
+// provider table.
 func (c *cli) help(args []string) error {
-	fmt.Fprint(c.stdout, usage)
+	fmt.Fprintf(c.stdout, usage, gateway.DefaultLoopLimit, int(gateway.DefaultLoopWindow/time.Minute), wrap("Providers: "+strings.Join(gateway.ProviderNames(gateway.DefaultProviders()), " ")+".", 72))
 	return nil
+}
+
+// wrap breaks s into lines of at most width bytes, at spaces.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, w := range strings.Fields(s) {
+		if i > 0 && line+1+len(w) > width {
+			b.WriteByte('\n')
+			line = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
 }
 
 const usage = `Sluice: a local AI gateway that meters and budgets every call your SDKs make.
@@ -164,8 +185,8 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
                                     --cut ends the streams open now instead of letting them finish
   sluice resume [--token NAME]      end the pauses (all of them, without --token)
   sluice loop allow TOKEN [--for 1h]
-                                    let a token repeat the same request (loop detection refuses
-                                    the 9th identical request within 2 minutes with 429)
+                                    let a token repeat the same request (loop detection refuses,
+                                    with 429, identical requests past %d within %d minutes)
   sluice log [-n N] [--json] [--follow]
   sluice spend [--since DATE|DURATION] [--by day|provider|model|token|prompt] [--json]
   sluice prices ls [--json] | import FILE | update [URL|FILE] | rollback
@@ -203,6 +224,5 @@ const usage = `Sluice: a local AI gateway that meters and budgets every call you
 Every command takes --data DIR (default: the per-user config directory's
 sluice folder). Commands go through the running gateway when there is one.
 
-Providers: openai anthropic gemini mistral groq deepseek xai openrouter
-together fireworks ollama.
+%s
 `

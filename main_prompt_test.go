@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,9 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/sluicehq/sluice/app"
 )
 
 func TestPromptCommands(t *testing.T) {
@@ -94,29 +90,10 @@ func TestPromptRunThroughGateway(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"A short summary."},"finish_reason":"stop"}],"usage":{"prompt_tokens":40,"completion_tokens":5,"total_tokens":45}}`)
 	}))
-	defer up.Close()
+	t.Cleanup(up.Close) // after serve has stopped
 
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--upstream", "openai=" + up.URL + "/v1"}, strings.NewReader(""), io.Discard, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	var si app.ServeInfo
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		var err error
-		if si, err = app.ReadServeInfo(dir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve wrote no serve.json: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	si, _ := serveForTest(t, dir, "--upstream", "openai="+up.URL+"/v1")
 	if _, _, err := sluice(t, "", "prompt", "set", "summarize", "--model", "gpt-4o-mini", "--template", "Summarize in {{words}} words:\n{{text}}", "--data", dir); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +106,7 @@ func TestPromptRunThroughGateway(t *testing.T) {
 		t.Errorf("upstream got %s, want the inputs filled in once", gotBody)
 	}
 	out, _, err = sluice(t, "", "log", "--json", "--data", dir)
-	if err != nil || !strings.Contains(out, `"prompt":"summarize"`) || !strings.Contains(out, `"token":"cli"`) {
+	if err != nil || !strings.Contains(out, `"prompt":"summarize"`) || !strings.Contains(out, `"token":"(cli)"`) {
 		t.Errorf("log = %q, want the call with its prompt, made by the cli", out)
 	}
 
@@ -139,16 +116,7 @@ func TestPromptRunThroughGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := func() (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/p/summarize", strings.NewReader(`{"text":"notes","words":"3"}`))
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return post(t, "http://"+si.Addr+"/p/summarize", strings.TrimSpace(tok), `{"text":"notes","words":"3"}`)
 	}
 	if status, body := call(); status != 200 || !strings.Contains(body, `"output":"A short summary."`) || !strings.Contains(body, `"cost_usd":"0.`) {
 		t.Errorf("POST /p/summarize = %d %s", status, body)

@@ -5,16 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/app"
+	"github.com/sluicehq/sluice/gateway"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -24,6 +27,60 @@ func sluice(t *testing.T, stdin string, args ...string) (string, string, error) 
 	var out, errb bytes.Buffer
 	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), err
+}
+
+// serveForTest runs `sluice serve` in-process on a free port, with
+// --data dir and args, until stop or the end of t. It returns what serve
+// wrote in serve.json once it has, and stop, which ends serve and returns
+// its error, or says it did not end within 10 seconds.
+func serveForTest(t *testing.T, dir string, args ...string) (si app.ServeInfo, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, args...), strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	var (
+		once sync.Once
+		err  error
+	)
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				err = errors.New("serve did not shut down")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var rerr error
+		if si, rerr = app.ReadServeInfo(dir); rerr == nil {
+			return si, stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve wrote no serve.json: %v", rerr)
+		}
+	}
+}
+
+// post sends a JSON body to url with a bearer token and returns the
+// answer's status and body.
+func post(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func TestCLIWithoutGateway(t *testing.T) {
@@ -87,23 +144,7 @@ func TestCLIWithoutGateway(t *testing.T) {
 
 func TestCLIThroughRunningGateway(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, strings.NewReader(""), io.Discard, io.Discard)
-	}()
-	var si app.ServeInfo
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var err error
-		if si, err = app.ReadServeInfo(dir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve wrote no serve.json: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	si, stop := serveForTest(t, dir)
 	if fi, err := os.Stat(filepath.Join(dir, app.ServeInfoFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("serve.json mode = %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
@@ -206,14 +247,8 @@ func TestCLIThroughRunningGateway(t *testing.T) {
 		t.Errorf("second serve = %v after %v, want ErrRunning within a second or so", err, time.Since(start))
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
+	if err := stop(); err != nil {
+		t.Errorf("serve ended with %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, app.ServeInfoFile)); !os.IsNotExist(err) {
 		t.Errorf("serve.json left behind after shutdown")
@@ -235,27 +270,9 @@ func TestCLIPause(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"id":"c1","object":"chat.completion","model":"llama3","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
 	}))
-	defer up.Close()
+	t.Cleanup(up.Close) // after serve has stopped
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--upstream", "ollama=" + up.URL + "/v1"}, strings.NewReader(""), io.Discard, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	var si app.ServeInfo
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var err error
-		if si, err = app.ReadServeInfo(dir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve wrote no serve.json: %v", err)
-		}
-	}
+	si, stop := serveForTest(t, dir, "--upstream", "ollama="+up.URL+"/v1")
 	secrets := map[string]string{}
 	for _, name := range []string{"ci", "laptop"} {
 		out, _, err := sluice(t, "", "token", "new", name, "--data", dir)
@@ -266,16 +283,7 @@ func TestCLIPause(t *testing.T) {
 	}
 	call := func(token, question string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, "http://"+si.Addr+"/ollama/v1/chat/completions",
-			strings.NewReader(`{"model":"llama3","messages":[{"role":"user","content":"`+question+`"}]}`))
-		req.Header.Set("Authorization", "Bearer "+secrets[token])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return post(t, "http://"+si.Addr+"/ollama/v1/chat/completions", secrets[token], `{"model":"llama3","messages":[{"role":"user","content":"`+question+`"}]}`)
 	}
 	if code, body := call("ci", "one"); code != 200 {
 		t.Fatalf("call before any pause: %d %s", code, body)
@@ -337,26 +345,11 @@ func TestCLIPause(t *testing.T) {
 
 	// A pause outlives a restart.
 	sluice(t, "", "pause", "--token", "laptop", "--data", dir)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	cancel = cancel2 // the deferred stop ends this one
-	done = make(chan error, 1)
 	os.Remove(filepath.Join(dir, app.ServeInfoFile))
-	go func() {
-		done <- run(ctx2, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--upstream", "ollama=" + up.URL + "/v1"}, strings.NewReader(""), io.Discard, io.Discard)
-	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var err error
-		if si, err = app.ReadServeInfo(dir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve wrote no serve.json after restart: %v", err)
-		}
-	}
+	si, _ = serveForTest(t, dir, "--upstream", "ollama="+up.URL+"/v1")
 	if code, _ := call("laptop", "eight"); code != 402 {
 		t.Errorf("laptop after a restart while paused: %d, want 402", code)
 	}
@@ -421,6 +414,21 @@ func TestHelpIsNoError(t *testing.T) {
 			t.Errorf("sluice %s = %v, stderr %q, stdout %q; want status 0, usage on stdout, nothing on stderr",
 				strings.Join(args, " "), err, errOut, out)
 		}
+	}
+	// The help's provider list and loop defaults are the gateway's.
+	out, _, _ := sluice(t, "", "help")
+	flat := strings.Join(strings.Fields(out), " ")
+	for name := range gateway.DefaultProviders() {
+		if !strings.Contains(flat, " "+name+" ") && !strings.Contains(flat, " "+name+".") {
+			t.Errorf("sluice help does not name provider %s", name)
+		}
+	}
+	if want := fmt.Sprintf("identical requests past %d within %d minutes", gateway.DefaultLoopLimit, int(gateway.DefaultLoopWindow/time.Minute)); !strings.Contains(flat, want) {
+		t.Errorf("sluice help does not say %q", want)
+	}
+	out, _, _ = sluice(t, "", "budget", "set", "-h")
+	if want := fmt.Sprintf("(default %d)", gateway.DefaultSoft); !strings.Contains(out, want) {
+		t.Errorf("sluice budget set -h does not say %q:\n%s", want, out)
 	}
 	// A flag that does not exist is still an error.
 	if _, _, err := sluice(t, "", "key", "--nope"); !errors.Is(err, errUsage) {

@@ -111,9 +111,11 @@ func call[In, Out any](f func(API, context.Context, In) (Out, error)) method {
 type none struct{}
 
 var methods = map[string]method{
-	"spend":   call(func(a API, ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) { return a.Spend(ctx, q) }),
-	"records": call(func(a API, ctx context.Context, q store.LogQuery) ([]gateway.Record, error) { return a.Records(ctx, q) }),
-	"keys":    call(func(a API, ctx context.Context, _ none) (KeyList, error) { return a.Keys(ctx) }),
+	"spend": call(func(a API, ctx context.Context, q store.SpendQuery) ([]store.SpendRow, error) { return a.Spend(ctx, q) }),
+	"records": call(func(a API, ctx context.Context, q store.LogQuery) ([]logRow, error) {
+		return logRows(a.Records(ctx, q))
+	}),
+	"keys": call(func(a API, ctx context.Context, _ none) (KeyList, error) { return a.Keys(ctx) }),
 	"key.set": call(func(a API, ctx context.Context, k keyArgs) (none, error) {
 		return none{}, a.SetKey(ctx, k.Provider, k.Key)
 	}),
@@ -217,11 +219,49 @@ var methods = map[string]method{
 	"alias.delete": call(func(a API, ctx context.Context, n nameArgs) (none, error) {
 		return none{}, a.DeleteAlias(ctx, n.Name)
 	}),
-	"login":    call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
-	"settings": call(func(a API, ctx context.Context, _ none) (store.Settings, error) { return a.Settings(ctx) }),
-	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (store.Settings, error) {
-		return a.PutSettings(ctx, s)
+	"login": call(func(a API, ctx context.Context, _ none) (string, error) { return a.Login(ctx) }),
+	"settings": call(func(a API, ctx context.Context, _ none) (settingsReply, error) {
+		s, err := a.Settings(ctx)
+		return settingsReply{s, currentDefaults()}, err
 	}),
+	"settings.put": call(func(a API, ctx context.Context, s store.Settings) (settingsReply, error) {
+		s, err := a.PutSettings(ctx, s)
+		return settingsReply{s, currentDefaults()}, err
+	}),
+}
+
+// settingsReply is the settings as the API answers them: with what a value
+// left unset (0) stands for, and the bounds a value may take, so that the
+// settings page copies none of the gateway's defaults.
+type settingsReply struct {
+	store.Settings
+	Defaults settingsDefaults `json:"defaults"`
+}
+
+// settingsDefaults are the values the settings' zero values stand for,
+// and their bounds.
+type settingsDefaults struct {
+	UnpricedHold  gateway.Money `json:"unpriced_hold_usd"`
+	LoopLimit     int           `json:"loop_limit"`
+	LoopLimitMax  int           `json:"loop_limit_max"`
+	LoopWindow    int           `json:"loop_window_s"`
+	LoopWindowMax int           `json:"loop_window_max_s"`
+	FallbackAfter int           `json:"fallback_after_s"`
+	SessionHours  int           `json:"session_hours"`
+	Soft          int           `json:"soft_pct"` // a budget's soft threshold, in percent
+}
+
+func currentDefaults() settingsDefaults {
+	return settingsDefaults{
+		UnpricedHold:  gateway.DefaultUnpricedHold,
+		LoopLimit:     gateway.DefaultLoopLimit,
+		LoopLimitMax:  gateway.MaxLoopLimit,
+		LoopWindow:    int(gateway.DefaultLoopWindow / time.Second),
+		LoopWindowMax: int(gateway.MaxLoopWindow / time.Second),
+		FallbackAfter: int(gateway.DefaultFallbackAfter / time.Second),
+		SessionHours:  int(defaultSessionIdle / time.Hour),
+		Soft:          gateway.DefaultSoft,
+	}
 }
 
 // apiError is an error with the status and code the API answers it with.

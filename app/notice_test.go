@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +131,136 @@ func TestSlowNotifierDelaysNoRequest(t *testing.T) {
 	}
 }
 
+// blockingWriter passes writes through until armed, then blocks every
+// write until released: the stderr pipe of a desktop launch that nobody
+// reads.
+type blockingWriter struct {
+	armed   atomic.Bool
+	blocked chan struct{} // closed by the first write that blocks
+	once    sync.Once
+	release chan struct{}
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	if w.armed.Load() {
+		w.once.Do(func() { close(w.blocked) })
+		<-w.release
+	}
+	return len(p), nil
+}
+
+// TestBlockedLogDelaysNoRequest: a log writer that blocks forever holds up
+// no request: the budget event a Hold raises is logged on the budget
+// queue's goroutine, and the request is answered meanwhile; the notice
+// still reaches the dashboard's list once the log lets go.
+func TestBlockedLogDelaysNoRequest(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // never the developer's keyring
+	t.Setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef0123456789")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("upstream called: %s %s; want every request refused by the budget", r.Method, r.URL.Path)
+	}))
+	defer up.Close()
+	logw := &blockingWriter{blocked: make(chan struct{}), release: make(chan struct{})}
+	g, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Log: logw,
+		Upstreams: map[string]string{"openai": up.URL + "/v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	released := sync.OnceFunc(func() { close(logw.release) })
+	defer released() // before Stop, which logs
+	ctx := context.Background()
+	secret, err := g.Service.NewToken(ctx, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Service.PutBudget(ctx, gateway.Budget{Name: "tiny", Limit: gateway.Microdollar, Period: gateway.PeriodDay}); err != nil {
+		t.Fatal(err)
+	}
+	logw.armed.Store(true)
+	c := &http.Client{Timeout: 20 * time.Second} // a hang fails the test instead of stalling it
+	for i := range 3 {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+g.Addr+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("request %d while the log blocks: %v", i+1, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPaymentRequired {
+			t.Fatalf("request %d over a one-microdollar budget = %d, want 402", i+1, resp.StatusCode)
+		}
+	}
+	select {
+	case <-logw.blocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the limit event was never logged")
+	}
+	released()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ns := g.Service.Hub.Since(0)
+		if len(ns) > 0 && ns[0].Kind == "limit" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notices = %+v, want the limit notice once the log lets go", ns)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchCountsDropped: records the Hub's feed dropped while it could
+// not keep up are not lost silently: a notice says how many.
+func TestWatchCountsDropped(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := &Hub{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Watch(ctx, db) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // let it subscribe
+	// Holding the Hub's lock stops the watcher at its first record, so
+	// that the feed fills and drops.
+	h.mu.Lock()
+	const n = 400
+	for i := range n {
+		if err := db.Settle(ctx, gateway.Record{ID: fmt.Sprint("r", i), Outcome: gateway.OutcomeOK}); err != nil {
+			h.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	h.mu.Unlock()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var missed []Notice
+		for _, no := range h.Since(0) {
+			if no.Kind == "missed" {
+				missed = append(missed, no)
+			}
+		}
+		if len(missed) == 1 {
+			var got int
+			fmt.Sscanf(missed[0].Title, "%d", &got)
+			if got < 1 || got >= n || !strings.Contains(missed[0].Title, "settled request(s) not watched") {
+				t.Errorf("missed notice = %+v, want one counting the dropped records", missed[0])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notices = %+v, want one saying records were dropped", h.Since(0))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestNotifierQueue: a notifier that cannot keep up drops what its queue
 // cannot hold, counts it, says so once it catches up, and shows what is
 // queued when it is closed.
@@ -143,7 +275,7 @@ func TestNotifierQueue(t *testing.T) {
 		mu.Lock()
 		shown = append(shown, n)
 		mu.Unlock()
-	})
+	}, missedNotice)
 	// The first notice is taken at once and hangs at the gate; the queue
 	// holds notifyQueue more; the rest are dropped. None of it blocks.
 	total := notifyQueue + 11
@@ -179,7 +311,7 @@ func TestNotifierCloseGivesUp(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var calls atomic.Int32
-	q := startNotifier(func(Notice) { calls.Add(1); <-release })
+	q := startNotifier(func(Notice) { calls.Add(1); <-release }, missedNotice)
 	q.send(Notice{Title: "1"})
 	q.send(Notice{Title: "2"})
 	done := make(chan struct{})

@@ -15,7 +15,9 @@ import (
 // Prompt calls made from the dashboard or the command line go through the
 // prompt endpoint like any other, authenticated by a token that lives only
 // in the running gateway's memory: their records name the token
-// "dashboard" or "cli".
+// "(dashboard)" or "(cli)". No stored token can have such a name
+// (store.DB.NewToken refuses parentheses), so a user's token never shares
+// their records or a per-token budget.
 
 // Sources of a prompt call made through the API.
 const (
@@ -39,14 +41,18 @@ func (t appTokens) Token(ctx context.Context, secret string) (string, error) {
 
 func newAppTokens(src gateway.TokenSource) appTokens {
 	return appTokens{TokenSource: src, secrets: map[string]string{
-		gateway.LocalTokenPrefix + randomHex(24): FromDashboard,
-		gateway.LocalTokenPrefix + randomHex(24): FromCLI,
+		gateway.NewLocalToken(): appTokenName(FromDashboard),
+		gateway.NewLocalToken(): appTokenName(FromCLI),
 	}}
 }
 
+// appTokenName is the name of the in-memory token of a prompt call's
+// source, FromDashboard or FromCLI.
+func appTokenName(from string) string { return "(" + from + ")" }
+
 func (t appTokens) secret(from string) (string, bool) {
 	for s, n := range t.secrets {
-		if n == from {
+		if n == appTokenName(from) {
 			return s, true
 		}
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -56,10 +57,31 @@ type Summary struct {
 
 // RecordDetail is one request with the arithmetic of its cost.
 type RecordDetail struct {
-	Record      gateway.Record     `json:"record"`
+	Record      logRow             `json:"record"`
 	Price       *gateway.Price     `json:"price"`
 	Lines       []gateway.CostLine `json:"lines"`
 	Explanation string             `json:"explanation,omitempty"`
+}
+
+// logRow is a record as the dashboard shows it. Forwarded says whether
+// the request went upstream at all (gateway.Outcome.Forwarded): one that
+// did not costs nothing, whatever its price, so the dashboard need not
+// know which outcomes those are.
+type logRow struct {
+	gateway.Record
+	Forwarded bool `json:"forwarded"`
+}
+
+// logRows are recs as the dashboard shows them.
+func logRows(recs []gateway.Record, err error) ([]logRow, error) {
+	if recs == nil {
+		return nil, err
+	}
+	rows := make([]logRow, len(recs))
+	for i, r := range recs {
+		rows[i] = logRow{Record: r, Forwarded: r.Outcome.Forwarded()}
+	}
+	return rows, err
 }
 
 // Notice is something the user should know now: a budget past its
@@ -142,7 +164,7 @@ func (h *Hub) raise(n Notice) {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
 	}
 	if h.native == nil && h.Notify != nil && !h.closed {
-		h.native = startNotifier(h.Notify)
+		h.native = startNotifier(h.Notify, missedNotice)
 	}
 	native := h.native
 	h.mu.Unlock()
@@ -175,13 +197,6 @@ func (h *Hub) Since(seq int64) []Notice {
 		}
 	}
 	return out
-}
-
-// BudgetEvent turns a store budget event into a notice.
-func (h *Hub) BudgetEvent(ev store.BudgetEvent) {
-	if n, ok := budgetNotice(ev); ok {
-		h.raise(n)
-	}
 }
 
 // budgetNotice is what a budget event tells the user, and whether it
@@ -244,21 +259,32 @@ func (h *Hub) Refused(r gateway.Record) {
 }
 
 // Watch bumps the counter for every record db settles and raises a
-// notice for provider billing trouble, until ctx ends.
+// notice for provider billing trouble, until ctx ends. Records the feed
+// dropped, had it fallen behind, are counted in a notice of their own:
+// a billing notice may be among them.
 func (h *Hub) Watch(ctx context.Context, db *store.DB) {
-	ch, unsubscribe := db.Subscribe()
-	defer unsubscribe()
+	feed := db.Subscribe()
+	defer feed.Close()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case r, ok := <-ch:
+		case r, ok := <-feed.C:
 			if !ok {
 				return
 			}
 			h.record(r)
+			if n := feed.Dropped(); n > 0 {
+				h.missedRecords(n)
+			}
 		}
 	}
+}
+
+// missedRecords raises a notice that n settled records were not watched.
+func (h *Hub) missedRecords(n int64) {
+	h.Raise("missed", fmt.Sprintf("%d settled request(s) not watched", n),
+		"Requests settled faster than Sluice's notices could follow them: a billing or refusal notice among them may be missing. The Requests page lists every one.")
 }
 
 // record takes in one settled record: a notice for billing trouble or a
@@ -376,7 +402,7 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 	if err != nil {
 		return RecordDetail{}, err
 	}
-	d := RecordDetail{Record: r, Lines: []gateway.CostLine{}}
+	d := RecordDetail{Record: logRow{Record: r, Forwarded: r.Outcome.Forwarded()}, Lines: []gateway.CostLine{}}
 	t, _, err := s.priceTable()
 	if err != nil {
 		return d, err
@@ -406,21 +432,17 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 				Note: "the unpriced-model policy's estimate for what has no rate: " + strings.Join(r.Unpriced, "; ")})
 		}
 	}
-	switch r.Outcome {
-	case gateway.OutcomeRefused:
-		// The refusal's own message names the budget, its spend, its
-		// reset and how to raise it.
+	switch {
+	case !r.Outcome.Forwarded():
+		// Refused or blocked: the message says by what (a budget, with
+		// its spend, reset and how to raise it; the guard, a missing or
+		// unknown key, a route Sluice does not forward) and what to do.
 		d.Explanation = r.Error
-	case gateway.OutcomeBlocked:
-		// Stopped before admission: the message says by what (the
-		// guard, a missing or unknown key, a route Sluice does not
-		// forward) and what to do.
+	case r.Outcome == gateway.OutcomeBilling:
 		d.Explanation = r.Error
-	case gateway.OutcomeBilling:
-		d.Explanation = r.Error
-	case gateway.OutcomeCrashed:
+	case r.Outcome == gateway.OutcomeCrashed:
 		d.Explanation = "Sluice stopped while this request was in flight; it was charged at the amount held for it."
-	case gateway.OutcomeCut, gateway.OutcomeCanceled:
+	case r.Outcome == gateway.OutcomeCut, r.Outcome == gateway.OutcomeCanceled:
 		d.Explanation = r.Error
 		if r.Estimated {
 			d.Explanation += " The provider had not reported all tokens: the input bound and the bytes relayed stand in for them."

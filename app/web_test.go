@@ -300,6 +300,33 @@ func TestDashboardAPI(t *testing.T) {
 		}
 	}
 
+	// The dashboard's rows say whether each request was forwarded: a
+	// refusal costs nothing, priced or not (gateway.Outcome.Forwarded).
+	st, res := apiCall(t, ctl, "http://sluice", "records", map[string]any{}, nil)
+	var rows []struct {
+		ID        string `json:"id"`
+		Outcome   string `json:"outcome"`
+		Forwarded *bool  `json:"forwarded"`
+	}
+	if err := json.Unmarshal(res, &rows); st != 200 || err != nil || len(rows) != 2 {
+		t.Fatalf("records = %d %s (%v), want the two rows", st, res, err)
+	}
+	for _, row := range rows {
+		if want := row.Outcome != "refused"; row.Forwarded == nil || *row.Forwarded != want {
+			t.Errorf("row %+v: forwarded %v, want %v", row, row.Forwarded, want)
+		}
+	}
+	st, res = apiCall(t, ctl, "http://sluice", "record", map[string]string{"id": recs[1].ID}, nil)
+	var det struct {
+		Record struct {
+			Forwarded *bool `json:"forwarded"`
+			Budget    string
+		} `json:"record"`
+	}
+	if err := json.Unmarshal(res, &det); st != 200 || err != nil || det.Record.Forwarded == nil || *det.Record.Forwarded || det.Record.Budget != "daily" {
+		t.Errorf("record %s = %d %s (%v), want the refusal, not forwarded", recs[1].ID, st, res, err)
+	}
+
 	// Notices come from budget events and billing records, and move the
 	// change counter the dashboard polls.
 	before := g.Service.Hub.Seq()

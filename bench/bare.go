@@ -12,12 +12,16 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 )
 
 // runBare serves a bare httputil.ReverseProxy to the upstream: no routing,
 // no auth, no metering, no ledger. It is the ceiling any Go proxy reaches
-// on this machine, with the same transport settings as Sluice's.
+// on this machine, with the same transport and server settings as
+// Sluice's (gateway.Proxy's default transport, app.Start's server) and,
+// as Sluice does, its 32 KiB copy buffers reused rather than made anew
+// for every answer.
 func runBare(args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
@@ -30,11 +34,19 @@ func runBare(args []string) error {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			ReadBufferSize:        1 << 10,
+			WriteBufferSize:       1 << 10,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Minute,
+			ExpectContinueTimeout: time.Second,
 		},
+		BufferPool: &bufferPool{},
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -46,13 +58,30 @@ func runBare(args []string) error {
 	// HTTP/1 server closes a request body it has not read once the
 	// response starts, and a transport still sending it then drops the
 	// upstream connection mid-answer (golang/go#40747).
-	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		rp.ServeHTTP(w, r)
-	}))
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			rp.ServeHTTP(w, r)
+		}),
+	}
+	return srv.Serve(ln)
 }
+
+// bufferPool is an httputil.BufferPool of 32 KiB buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }

@@ -31,7 +31,7 @@ func TestPromptsPageInBrowser(t *testing.T) {
 		t.Errorf("the upstream never got the rendered prompt; it got:\n%s", sent)
 	}
 	log := s.mustCLI("", "log", "--json")
-	for _, want := range []string{`"prompt":"summarize"`, `"token":"dashboard"`, `"prompt":"tldr"`, `"token":"e2e"`} {
+	for _, want := range []string{`"prompt":"summarize"`, `"token":"(dashboard)"`, `"prompt":"tldr"`, `"token":"e2e"`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("sluice log --json lacks %s:\n%s", want, log)
 		}

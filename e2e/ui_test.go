@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,31 +143,29 @@ func TestDesktopWindow(t *testing.T) {
 		}
 	}
 
-	port := freePort(t)
 	data := filepath.Join(t.TempDir(), "data")
 	shot := filepath.Join(t.TempDir(), "window.png")
 	// xvfb-run runs a small script: start the window, wait for the
 	// gateway, wait for the page to render, take a screenshot, quit.
+	// The gateway takes a free port of its own (:0) and says which; a port
+	// picked here and freed before it starts could be taken meanwhile.
 	script := fmt.Sprintf(`
-%[1]q --addr 127.0.0.1:%[2]d --data %[3]q >%[4]q 2>&1 &
+%[1]q --addr 127.0.0.1:0 --data %[2]q >%[3]q 2>&1 &
 pid=$!
-for i in $(seq 100); do
-  if curl -fsS -o /dev/null http://127.0.0.1:%[2]d/; then echo GATEWAY-UP; break; fi
-  sleep 0.2
-done
-echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://127.0.0.1:%[2]d/v1/chat/completions)
+%[5]s
+echo PROVIDER-$(curl -s -o /dev/null -w '%%{http_code}' -X POST -d '{"model":"gpt-4o-mini","messages":[]}' http://$addr/v1/chat/completions)
 # Wait for the window to show the dashboard (many colours), 30 s at most.
 for i in $(seq 30); do
   sleep 1
-  import -window root %[5]q
-  [ "$(identify -format %%k %[5]q)" -ge 20 ] && break
+  import -window root %[4]q
+  [ "$(identify -format %%k %[4]q)" -ge 20 ] && break
 done
 # A second start on the same data brings the first window forward and ends.
-timeout 20 %[1]q --data %[3]q >/dev/null 2>&1
+timeout 20 %[1]q --data %[2]q >/dev/null 2>&1
 echo SECOND-EXIT-$?
 kill -TERM $pid
 wait $pid
-`, bin, port, data, filepath.Join(filepath.Dir(shot), "window.log"), shot)
+`, bin, data, filepath.Join(filepath.Dir(shot), "window.log"), shot, waitGateway(filepath.Join(filepath.Dir(shot), "window.log")))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// The single-instance lock works over the D-Bus session bus, as on a
@@ -183,7 +180,7 @@ wait $pid
 	if err != nil {
 		t.Fatalf("desktop run: %v\n%s\nsluice said:\n%s", err, out, log)
 	}
-	if !strings.Contains(string(log), "listening on http://127.0.0.1:"+strconv.Itoa(port)) {
+	if !strings.Contains(string(log), "listening on http://127.0.0.1:") {
 		t.Fatalf("the desktop app's gateway did not listen; it said:\n%s", log)
 	}
 	// The gateway in the window answered: the dashboard, and a provider
@@ -215,22 +212,18 @@ wait $pid
 	t.Run("hidden", func(t *testing.T) {
 		// As started at login: the gateway serves, the window waits
 		// unseen until sluice is run again.
-		port := freePort(t)
 		dir := t.TempDir()
 		shot, logf := filepath.Join(dir, "hidden.png"), filepath.Join(dir, "hidden.log")
 		script := fmt.Sprintf(`
-%q --hidden --addr 127.0.0.1:%d --data %q >%q 2>&1 &
+%q --hidden --addr 127.0.0.1:0 --data %q >%q 2>&1 &
 pid=$!
-for i in $(seq 100); do
-  if curl -fsS -o /dev/null http://127.0.0.1:%d/; then echo GATEWAY-UP; break; fi
-  sleep 0.2
-done
+%s
 # Time enough for a window to show, were there one.
 sleep 6
 import -window root %q
 kill -TERM $pid
 wait $pid
-`, bin, port, filepath.Join(dir, "data"), logf, port, shot)
+`, bin, filepath.Join(dir, "data"), logf, waitGateway(logf), shot)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, dbus, "--", xvfb, "-a", "-s", "-screen 0 1280x860x24", "bash", "-c", script)
@@ -253,12 +246,14 @@ wait $pid
 	})
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+// waitGateway is shell that waits, 20 s at most, for the gateway whose
+// output goes to logFile to say where it listens and to answer there; it
+// sets addr to that host:port and prints GATEWAY-UP once it answers.
+func waitGateway(logFile string) string {
+	return fmt.Sprintf(`addr=
+for i in $(seq 100); do
+  addr=$(sed -n 's|.*listening on http://\([^/ ]*\).*|\1|p' %q | head -n 1)
+  if [ -n "$addr" ] && curl -fsS -o /dev/null "http://$addr/"; then echo GATEWAY-UP; break; fi
+  sleep 0.2
+done`, logFile)
 }

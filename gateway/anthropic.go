@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -27,35 +26,51 @@ const (
 
 // anthropicEndpoints are the Anthropic API's paths, under /v1.
 var anthropicEndpoints = []endpoint{
-	{method: "POST", pattern: "/messages", name: routeAnthropicMessages},
+	{method: "POST", pattern: "/messages", name: routeAnthropicMessages, events: true},
 	{method: "POST", pattern: "/messages/count_tokens", name: routeAnthropicCountTokens, free: true},
 	{method: "GET", pattern: "/models"},
 	{method: "GET", pattern: "/models/{id}"},
 }
 
-func (anthropicDialect) name() string { return dialectAnthropic }
+// anthropicInfo is Anthropic's format as data. /anthropic/messages is
+// as good as /anthropic/v1/messages, and clients whose Anthropic base URL
+// ends in /v1 by default (the AI SDK's) given the bare address call
+// /messages. A Claude subscription's OAuth token (Claude Code signed in)
+// stays in Authorization, where Anthropic reads it.
+var anthropicInfo = dialectInfo{
+	name:            dialectAnthropic,
+	provider:        "anthropic",
+	endpoints:       anthropicEndpoints,
+	versions:        []string{"v1"},
+	versionOptional: true,
+	baseURLHint:     "Anthropic SDKs and Claude Code take the bare address as base URL (ANTHROPIC_BASE_URL=http://127.0.0.1:4020, no /v1)",
+	sdkHeaders:      []string{"Anthropic-Version", "X-Api-Key"},
+	keyHeaders:      []string{"X-Api-Key"},
+	keyHeader:       "X-Api-Key",
+	bearerKeys:      []string{"sk-ant-oat"},
+	keyCheck:        "/v1/models?limit=1",
+	keyCheckHeader:  http.Header{"Anthropic-Version": {"2023-06-01"}},
+	keyRefused:      []int{http.StatusUnauthorized, http.StatusForbidden},
 
-func (anthropicDialect) endpoints() []endpoint { return anthropicEndpoints }
-
-// version: /anthropic/messages is as good as /anthropic/v1/messages, and
-// clients whose Anthropic base URL ends in /v1 by default (the AI SDK's)
-// given the bare address call /messages.
-func (anthropicDialect) version(path string) (string, string, bool) {
-	if rest, ok := strings.CutPrefix(path, "/v1"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
-		return "v1", rest, true
-	}
-	return "v1", path, true
+	billingCodes:  []string{"billing_error"},
+	limitCodes:    []string{"rate_limit_error", "overloaded_error"},
+	billingWords:  []string{"credit balance is too low", "billing_error"},
+	openingEvents: []string{"message_start", "ping"},
+	conversation:  []string{"messages"},
+	textMembers:   []string{"content", "text"},
 }
+
+func (anthropicDialect) info() *dialectInfo { return &anthropicInfo }
 
 // claim takes /messages and /v1/messages..., and listing models when the
 // headers are an Anthropic SDK's.
 func (d anthropicDialect) claim(method, path string, h http.Header) (string, bool, bool) {
 	first, rest, _ := cutSegment(path)
 	switch {
-	case first == "messages" || first == "v1" && (rest == "/messages" || strings.HasPrefix(rest, "/messages/")):
-		return "anthropic", false, true
-	case first == "v1" && method == http.MethodGet && (rest == "/models" || strings.HasPrefix(rest, "/models/")) && d.fromHeaders(h):
-		return "anthropic", false, true
+	case d.owns(path):
+		return anthropicInfo.provider, false, true
+	case first == "v1" && method == http.MethodGet && (rest == "/models" || strings.HasPrefix(rest, "/models/")) && anthropicInfo.fromSDK(h):
+		return anthropicInfo.provider, false, true
 	}
 	return "", false, false
 }
@@ -63,44 +78,6 @@ func (d anthropicDialect) claim(method, path string, h http.Header) (string, boo
 func (anthropicDialect) owns(path string) bool {
 	first, rest, _ := cutSegment(path)
 	return first == "messages" || first == "v1" && (rest == "/messages" || strings.HasPrefix(rest, "/messages/"))
-}
-
-func (anthropicDialect) fromHeaders(h http.Header) bool {
-	return h.Get("Anthropic-Version") != "" || h.Get("X-Api-Key") != ""
-}
-
-func (anthropicDialect) baseURLHint() string {
-	return "Anthropic SDKs and Claude Code take the bare address as base URL (ANTHROPIC_BASE_URL=http://127.0.0.1:4020, no /v1)"
-}
-
-func (anthropicDialect) upstreamPath(path string) string { return path }
-
-func (anthropicDialect) compatPath(Provider) string { return "" }
-
-var anthropicKeyHeaders = []string{"X-Api-Key"}
-
-func (anthropicDialect) keyHeaders() []string { return anthropicKeyHeaders }
-
-// setKey keeps an OAuth token (Claude Code signed in to a subscription)
-// in Authorization, where Anthropic reads it.
-func (anthropicDialect) setKey(h http.Header, key string, bearer bool) {
-	switch {
-	case key == "":
-	case bearer && strings.HasPrefix(key, "sk-ant-oat"):
-		h.Set("Authorization", "Bearer "+key)
-	default:
-		h.Set("X-Api-Key", key)
-	}
-}
-
-func (anthropicDialect) keyCheck(base string) (string, http.Header) {
-	h := http.Header{}
-	h.Set("Anthropic-Version", "2023-06-01")
-	return base + "/v1/models?limit=1", h
-}
-
-func (anthropicDialect) keyRefused(status int) bool {
-	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // Token bounds of what an Anthropic body holds but does not spell out.
@@ -177,10 +154,6 @@ func (anthropicDialect) billing(body []byte, outBound int64) billing {
 		}
 	}
 	return b
-}
-
-func (anthropicDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
-	return rt.Name == routeAnthropicMessages && info.Stream
 }
 
 func (anthropicDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
@@ -518,8 +491,6 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	return ev.Raw
 }
 
-func (anthropicDialect) shown(data []byte) int64 { return shownBytes(data, "") }
-
 // part notes Anthropic's image and document blocks and container uploads.
 func (anthropicDialect) part(typ []byte, m jsonObject, s *inputScan) {
 	switch string(typ) {
@@ -539,19 +510,6 @@ func (anthropicDialect) part(typ []byte, m jsonObject, s *inputScan) {
 		s.dropDataURL(m.get("container_upload"))
 	}
 }
-
-// anthropicInfo: Anthropic's error types, and its words for an account
-// that cannot pay.
-var anthropicInfo = dialectInfo{
-	billingCodes:  []string{"billing_error"},
-	limitCodes:    []string{"rate_limit_error", "overloaded_error"},
-	billingWords:  []string{"credit balance is too low", "billing_error"},
-	openingEvents: []string{"message_start", "ping"},
-	conversation:  []string{"messages"},
-	textMembers:   []string{"content", "text"},
-}
-
-func (anthropicDialect) info() *dialectInfo { return &anthropicInfo }
 
 // anthropicError reads an error member: {"type", "message"}.
 func anthropicError(raw json.RawMessage) apiError {

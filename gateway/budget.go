@@ -269,9 +269,9 @@ func (b Budget) Raised(by Money, d time.Duration, now time.Time) (Budget, error)
 	return b, nil
 }
 
-// softPercent returns b's soft threshold in percent, DefaultSoft when
+// SoftPercent returns b's soft threshold in percent, DefaultSoft when
 // unset.
-func (b Budget) softPercent() int {
+func (b Budget) SoftPercent() int {
 	if b.Soft <= 0 {
 		return DefaultSoft
 	}
@@ -284,9 +284,9 @@ func (b Budget) SoftAt(now time.Time) Money {
 	// l/100*pct would lose the remainder; l*pct can overflow only for
 	// limits above ninety thousand dollars, where the remainder is noise.
 	if l > math.MaxInt64/100 {
-		return l / 100 * Money(b.softPercent())
+		return l / 100 * Money(b.SoftPercent())
 	}
-	return l * Money(b.softPercent()) / 100
+	return l * Money(b.SoftPercent()) / 100
 }
 
 // Scope describes what b covers: "all requests", "provider openai",

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,7 +32,7 @@ func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
 		}
 	}
 	for _, d := range ds {
-		for _, h := range d.keyHeaders() {
+		for _, h := range d.info().keyHeaders {
 			if k := strings.TrimSpace(r.Header.Get(h)); k != "" {
 				return k, false
 			}
@@ -70,6 +71,27 @@ const LocalTokenPrefix = "sk-sluice-"
 // key: a key that must never be sent upstream nor kept as a provider's.
 func IsLocalToken(s string) bool { return strings.HasPrefix(s, LocalTokenPrefix) }
 
+// NewLocalToken returns a fresh local token: LocalTokenPrefix followed by
+// 40 random base62 characters (about 238 bits).
+func NewLocalToken() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	const n = 40
+	out := make([]byte, 0, len(LocalTokenPrefix)+n)
+	out = append(out, LocalTokenPrefix...)
+	buf := make([]byte, n*2)
+	for len(out) < cap(out) {
+		rand.Read(buf) // never returns an error (crypto/rand, Go 1.24+)
+		for _, c := range buf {
+			// 248 is the largest multiple of 62 that fits a byte: taking
+			// only bytes below it keeps every character equally likely.
+			if c < 248 && len(out) < cap(out) {
+				out = append(out, alphabet[c%62])
+			}
+		}
+	}
+	return string(out)
+}
+
 // holdsLocalToken reports whether s carries a local token.
 func holdsLocalToken(s string) bool {
 	return strings.Contains(strings.ToLower(s), LocalTokenPrefix)
@@ -83,7 +105,7 @@ func stripCredentials(h http.Header, ds []dialect) {
 		h.Del(k)
 	}
 	for _, d := range ds {
-		for _, k := range d.keyHeaders() {
+		for _, k := range d.info().keyHeaders {
 			h.Del(k)
 		}
 	}
@@ -188,7 +210,7 @@ func unservableKey(key string, rt route, providers map[string]Provider) string {
 		return foreignKey(key, prov, providers)
 	}
 	issuer := keyIssuer(key, providers)
-	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.dialect.name() || rt.dialect.compatPath(prov) != "") {
+	if prov, ok := providers[issuer]; ok && !prov.Keyless && (prov.Dialect == rt.dialect.info().name || rt.dialect.info().compatPath(prov) != "") {
 		return ""
 	}
 	if issuer != "" {

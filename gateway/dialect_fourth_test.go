@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -32,22 +31,25 @@ type parrotDialect struct{}
 const routeParrotSpeak routeName = "parrot.speak"
 
 var parrotEndpoints = []endpoint{
-	{method: "POST", pattern: "/speak", name: routeParrotSpeak, max: "squawks"},
+	{method: "POST", pattern: "/speak", name: routeParrotSpeak, max: "squawks", events: true},
 	{method: "GET", pattern: "/birds"},
 }
 
-var parrotKeyHeaders = []string{"X-Parrot-Key"}
-
-func (parrotDialect) name() string          { return "parrot" }
-func (parrotDialect) endpoints() []endpoint { return parrotEndpoints }
-
-func (parrotDialect) version(path string) (string, string, bool) {
-	if path == "/" {
-		return "v2", "", true
-	}
-	rest, ok := strings.CutPrefix(path, "/v2")
-	return "v2", rest, ok
+var parrotInfo = dialectInfo{
+	name:         "parrot",
+	provider:     "parrot",
+	endpoints:    parrotEndpoints,
+	versions:     []string{"v2"},
+	baseURLHint:  "parrot SDKs take the bare address",
+	sdkHeaders:   []string{"X-Parrot-Key"},
+	keyHeaders:   []string{"X-Parrot-Key"},
+	keyHeader:    "X-Parrot-Key",
+	keyCheck:     "/v2/birds",
+	keyRefused:   []int{http.StatusUnauthorized},
+	billingWords: []string{"no more crackers"},
 }
+
+func (parrotDialect) info() *dialectInfo { return &parrotInfo }
 
 func (parrotDialect) claim(method, path string, h http.Header) (string, bool, bool) {
 	first, _, _ := cutSegment(path)
@@ -58,25 +60,6 @@ func (d parrotDialect) owns(path string) bool {
 	_, _, ok := d.claim("", path, nil)
 	return ok
 }
-
-func (parrotDialect) fromHeaders(h http.Header) bool { return h.Get("X-Parrot-Key") != "" }
-func (parrotDialect) baseURLHint() string            { return "parrot SDKs take the bare address" }
-func (parrotDialect) upstreamPath(path string) string {
-	return path
-}
-func (parrotDialect) compatPath(Provider) string { return "" }
-func (parrotDialect) keyHeaders() []string       { return parrotKeyHeaders }
-
-func (parrotDialect) setKey(h http.Header, key string, bearer bool) {
-	if key != "" {
-		h.Set("X-Parrot-Key", key)
-	}
-}
-
-func (parrotDialect) keyCheck(base string) (string, http.Header) {
-	return base + "/v2/birds", http.Header{}
-}
-func (parrotDialect) keyRefused(status int) bool { return status == http.StatusUnauthorized }
 
 func (parrotDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inputScan) {
 	info.Model = obj.get("bird").str()
@@ -100,10 +83,6 @@ func (parrotDialect) billing(body []byte, outBound int64) billing {
 	var n tokens
 	json.Unmarshal(top["lookups"], &n)
 	return billing{webSearch: searchBound(int64(n), outBound)}
-}
-
-func (parrotDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
-	return rt.Name == routeParrotSpeak && info.Stream
 }
 
 func (parrotDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
@@ -483,14 +462,8 @@ func TestFourthDialectMeter(t *testing.T) {
 	}
 }
 
-func (parrotDialect) shown(data []byte) int64 { return shownBytes(data, "") }
-
 // part: parrot has no image or document parts.
 func (parrotDialect) part([]byte, jsonObject, *inputScan) {}
-
-var parrotInfo = dialectInfo{billingWords: []string{"no more crackers"}}
-
-func (parrotDialect) info() *dialectInfo { return &parrotInfo }
 
 func (parrotDialect) errorOf(body []byte) (apiError, bool) {
 	var f struct {

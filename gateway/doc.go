@@ -14,15 +14,24 @@
 // Each wire format Sluice speaks is a dialect, one value in a file of its
 // own: openai.go (OpenAI and every OpenAI-compatible provider),
 // anthropic.go (Messages) and gemini.go (generateContent). A dialect holds
-// everything the request path knows of its format: the allow-list of
-// routes, where its SDKs put a key and where its providers read one, what a
-// request body says about its cost, where an answer reports its usage
-// (whole, or event by event), the terminal event that cuts a stream, and
-// the shape of an error. The request path calls the dialect (dialect.go)
-// and never asks which one it is; a provider that speaks an existing
-// format is a row of the provider table (provider.go). Translation between
-// formats (translate.go) is another view of the same formats, from their
-// content rather than their metering.
+// everything the request path knows of its format, in two parts
+// (dialect.go). What the format is, is data, a dialectInfo built once: its
+// name, the allow-list of routes and the version segments they live
+// under, where its SDKs put a key and where its providers read one, how a
+// key is checked, which error codes and words say an account cannot pay.
+// What it does is the dialect interface's few methods: which paths are
+// its own, what a request body says about its cost, where an answer
+// reports its usage (whole, or event by event), how an error answer reads,
+// and its error shape and the terminal event that cuts a stream. The
+// request path calls the dialect and never asks which one it is.
+//
+// A provider that speaks an existing format is a row of the provider
+// table (provider.go), and what sets one provider apart from another of
+// the same format is a column of it (key prefixes and patterns, model
+// prefixes, the resource path its model names come in, the models it
+// resells, its billing page) rather than a comparison with its name.
+// Translation between formats (translate.go) is another view of the same
+// formats, from their content rather than their metering.
 //
 // # The request path, stage by stage
 //
@@ -100,24 +109,25 @@
 // The proxy is built in the image of net/http/httputil.ReverseProxy (a
 // Transport, hop-by-hop headers stripped both ways, a body flushed as it
 // arrives, configuration as fields whose zero value is the default) but
-// not on it, because metering needs what ReverseProxy does not let a
-// caller do:
+// not on it. ReverseProxy could relay the bytes: a body wrapped in
+// ModifyResponse can count them, hold back an event, append a terminal
+// event of its own and end, and an event stream is flushed at once. What
+// it cannot give metering is a place for the work around the bytes, and a
+// way to say no:
 //
-//   - Cut a stream between two events. A sliced hold is extended before
-//     each event is written, and when a budget refuses, the stream must
-//     end at an event boundary with a terminal event in the caller's
-//     dialect, numbered after the events relayed (a Responses stream's
-//     sequence_number). ReverseProxy copies the body in buffers of its own
-//     and flushes on its own schedule: a body wrapped in ModifyResponse can
-//     count bytes, but cannot stop the copy between two events and write
-//     an event of its own after them.
-//   - Settle after the response. The cost is known only once the last
-//     event has been read, and must be settled exactly once whether the
-//     stream ended, broke off, was cut or the client went away (charged at
-//     least for what was relayed). ReverseProxy returns nothing when the
-//     copy ends, and a copy that fails mid-stream reaches no handler (it
-//     panics with http.ErrAbortHandler).
-//   - Hold before the request. The hold must be durable before a byte goes
-//     upstream, and a refusal must be answered in the caller's dialect
-//     with its own headers; Rewrite cannot refuse a request.
+//   - Hold more, durably, mid-stream. A sliced hold is extended in the
+//     ledger before the next event is written (slice.go); a write that
+//     can fail or refuse. Inside ModifyResponse's wrapper it would run in
+//     Read, a durable write with no error path back to the handler: a
+//     refusal, or a write that failed, could only end the body.
+//   - Settle exactly once, after the answer. The cost is known only once
+//     the last event has been read, and must be settled whether the
+//     stream ended, broke off, was cut or the client went away (charged
+//     at least for what was relayed). In ReverseProxy that is the
+//     wrapper's Close, again with no error path, and a copy that fails
+//     mid-stream reaches no handler (it panics with http.ErrAbortHandler).
+//   - Refuse before the request. The hold must be durable before a byte
+//     goes upstream, and a refusal (a budget, a key, a route) answered in
+//     the caller's dialect with its own headers and row. Rewrite cannot
+//     answer a request; it can only change the one that goes upstream.
 package gateway

@@ -140,9 +140,14 @@ func newFallbackRig(t *testing.T, fault string, configure func(*gateway.Proxy)) 
 // send asks for model, as a stream or not, and returns the answer.
 func (g *fallbackRig) send(t *testing.T, model string, stream bool) (int, string) {
 	t.Helper()
-	body := fmt.Sprintf(`{"model":%q,"max_tokens":100,"stream":%v,"messages":[{"role":"user","content":"Say hello."}]}`, model, stream)
+	return g.post(t, g.token, fmt.Sprintf(`{"model":%q,"max_tokens":100,"stream":%v,"messages":[{"role":"user","content":"Say hello."}]}`, model, stream))
+}
+
+// post sends a chat completion body with cred and returns the answer.
+func (g *fallbackRig) post(t *testing.T, cred, body string) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+g.token)
+	req.Header.Set("Authorization", "Bearer "+cred)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -174,15 +179,6 @@ func (g *fallbackRig) records(t *testing.T, want int) []gateway.Record {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func mistralSmall(t *testing.T) gateway.Price {
-	t.Helper()
-	pr, ok := gateway.DefaultPrices().Lookup("mistral", "mistral-small-latest")
-	if !ok {
-		t.Fatal("no price for mistral/mistral-small-latest")
-	}
-	return pr
 }
 
 // TestFallbackBeforeFirstByte: a target that fails before its first byte
@@ -218,7 +214,7 @@ func TestFallbackBeforeFirstByte(t *testing.T) {
 						t.Errorf("timed-out attempt's status %d, want 504", failed.Status)
 					}
 				}
-				want := mistralSmall(t).Cost(gateway.Usage{InputTokens: backIn, OutputTokens: backOut})
+				want := gateway.PriceForTest(t, "mistral", "mistral-small-latest").Cost(gateway.Usage{InputTokens: backIn, OutputTokens: backOut})
 				if served.Provider != "mistral" || served.Model != "mistral-small-latest" || served.Outcome != gateway.OutcomeOK || served.Status != 200 ||
 					served.InputTokens != backIn || served.OutputTokens != backOut || served.Cost != want || served.Cost == 0 ||
 					served.Alias != "smart" || served.Routed != gateway.RoutedFallback || served.Attempt != 2 || served.After != failed.ID ||
@@ -655,17 +651,7 @@ func TestProviderModelNotAliased(t *testing.T) {
 // sendAs is send with another credential: a caller's own provider key.
 func (g *fallbackRig) sendAs(t *testing.T, cred, model string) (int, string) {
 	t.Helper()
-	body := fmt.Sprintf(`{"model":%q,"max_tokens":100,"messages":[{"role":"user","content":"Say hello."}]}`, model)
-	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+cred)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return g.post(t, cred, fmt.Sprintf(`{"model":%q,"max_tokens":100,"messages":[{"role":"user","content":"Say hello."}]}`, model))
 }
 
 // TestFallbackPastMissingKey: a target whose provider Sluice has no key

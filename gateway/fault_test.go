@@ -147,15 +147,6 @@ func usageChunk(marker string, in, out int64) string {
 	return fmt.Sprintf(`data: {"id":"chatcmpl-%s","object":"chat.completion.chunk","created":1764230400,"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`+"\n\n", marker, in, out, in+out)
 }
 
-func gpt4oMini(t *testing.T) gateway.Price {
-	t.Helper()
-	pr, ok := gateway.DefaultPrices().Lookup("openai", "gpt-4o-mini")
-	if !ok {
-		t.Fatal("no price for openai/gpt-4o-mini")
-	}
-	return pr
-}
-
 // TestRaceBudgetAdmission sends 200 requests at once against a budget that
 // covers a few of them, in several runs with different limits.
 //
@@ -170,7 +161,7 @@ func TestRaceBudgetAdmission(t *testing.T) {
 	const requests = 200
 	const maxTokens = 200
 	const promptTokens = 10
-	price := gpt4oMini(t)
+	price := gateway.PriceForTest(t, "openai", "gpt-4o-mini")
 	cost := price.Cost(gateway.Usage{InputTokens: promptTokens, OutputTokens: maxTokens})
 
 	var (
@@ -556,7 +547,7 @@ type faultResult struct {
 func TestFaultsSettleOnce(t *testing.T) {
 	const perKind = 10
 	const in, out = 12, 40
-	price := gpt4oMini(t)
+	price := gateway.PriceForTest(t, "openai", "gpt-4o-mini")
 	full := price.Cost(gateway.Usage{InputTokens: in, OutputTokens: out})
 	up := faultUpstream(t, in, out)
 	g := newRig(t, up, 100*gateway.Dollar, func(p *gateway.Proxy) {

@@ -267,7 +267,7 @@ func FuzzRoute(f *testing.F) {
 			}
 			// The path sent upstream is in the allow-list, for its method.
 			check := rt.Path
-			if rt.dialect.name() == dialectOpenAI && !strings.HasPrefix(check, "/v1/") {
+			if rt.dialect.info().name == dialectOpenAI && !strings.HasPrefix(check, "/v1/") {
 				t.Fatalf("parseRoute(%q, %q).Path = %q: not under /v1", method, path, check)
 			}
 			ok := false

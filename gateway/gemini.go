@@ -33,7 +33,7 @@ const (
 // /v1alpha).
 var geminiEndpoints = []endpoint{
 	{method: "POST", pattern: "/models/{model}:generateContent", name: routeGeminiGenerate, max: "maxOutputTokens"},
-	{method: "POST", pattern: "/models/{model}:streamGenerateContent", name: routeGeminiStream, max: "maxOutputTokens", streams: true},
+	{method: "POST", pattern: "/models/{model}:streamGenerateContent", name: routeGeminiStream, max: "maxOutputTokens", streams: true, events: true},
 	{method: "POST", pattern: "/models/{model}:embedContent", name: routeGeminiEmbed, embeds: true},
 	{method: "POST", pattern: "/models/{model}:batchEmbedContents", name: routeGeminiBatchEmbed, embeds: true},
 	{method: "POST", pattern: "/models/{model}:countTokens", name: routeGeminiCountTokens, free: true},
@@ -41,20 +41,34 @@ var geminiEndpoints = []endpoint{
 	{method: "GET", pattern: "/models/{model}"},
 }
 
-func (geminiDialect) name() string { return dialectGemini }
+// geminiInfo is Gemini's format as data. Its endpoints are listed under
+// v1beta; v1 and v1alpha are served too. streamGenerateContent answers
+// in server-sent events with alt=sse, else in one JSON array. Gemini
+// answers a bad key with 400 API_KEY_INVALID. A quota or rate limit
+// (RESOURCE_EXHAUSTED) is not billing, whatever its text says; the
+// billing words are Google's.
+var geminiInfo = dialectInfo{
+	name:        dialectGemini,
+	provider:    "gemini",
+	endpoints:   geminiEndpoints,
+	versions:    []string{"v1beta", "v1", "v1alpha"},
+	baseURLHint: "Gemini SDKs take the bare address as base URL (GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:4020)",
+	sseParam:    [2]string{"alt", "sse"},
+	shownMember: "candidates",
+	sdkHeaders:  []string{"X-Goog-Api-Key"},
+	keyHeaders:  []string{"X-Goog-Api-Key"},
+	keyHeader:   "X-Goog-Api-Key",
+	keyCheck:    "/v1beta/models?pageSize=1",
+	keyRefused:  []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest},
 
-func (geminiDialect) endpoints() []endpoint { return geminiEndpoints }
-
-func (geminiDialect) version(path string) (string, string, bool) {
-	if path == "/" {
-		return "v1beta", "", true // the version Endpoints lists
-	}
-	version, rest, ok := cutSegment(path)
-	if !ok || (version != "v1" && version != "v1beta" && version != "v1alpha") {
-		return "", "", false
-	}
-	return version, rest, true
+	limitStatuses: []string{"RESOURCE_EXHAUSTED"},
+	billingWords: []string{"billing account", "billing is not enabled", "billing to be enabled",
+		"billing_disabled", "billing has not been enabled"},
+	conversation: []string{"contents"},
+	textMembers:  []string{"parts", "text"},
 }
+
+func (geminiDialect) info() *dialectInfo { return &geminiInfo }
 
 // claim takes /v1beta and /v1alpha, /v1/models/{model}:{method} (current
 // @google/genai calls the v1 form by default), and listing models when
@@ -63,9 +77,9 @@ func (d geminiDialect) claim(method, path string, h http.Header) (string, bool, 
 	first, rest, _ := cutSegment(path)
 	switch {
 	case d.owns(path):
-		return "gemini", false, true
-	case first == "v1" && method == http.MethodGet && (rest == "/models" || strings.HasPrefix(rest, "/models/")) && d.fromHeaders(h):
-		return "gemini", false, true
+		return geminiInfo.provider, false, true
+	case first == "v1" && method == http.MethodGet && (rest == "/models" || strings.HasPrefix(rest, "/models/")) && geminiInfo.fromSDK(h):
+		return geminiInfo.provider, false, true
 	}
 	return "", false, false
 }
@@ -74,35 +88,6 @@ func (geminiDialect) owns(path string) bool {
 	first, rest, _ := cutSegment(path)
 	return first == "v1beta" || first == "v1alpha" ||
 		first == "v1" && strings.HasPrefix(rest, "/models/") && strings.Contains(rest, ":")
-}
-
-func (geminiDialect) fromHeaders(h http.Header) bool { return h.Get("X-Goog-Api-Key") != "" }
-
-func (geminiDialect) baseURLHint() string {
-	return "Gemini SDKs take the bare address as base URL (GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:4020)"
-}
-
-func (geminiDialect) upstreamPath(path string) string { return path }
-
-func (geminiDialect) compatPath(Provider) string { return "" }
-
-var geminiKeyHeaders = []string{"X-Goog-Api-Key"}
-
-func (geminiDialect) keyHeaders() []string { return geminiKeyHeaders }
-
-func (geminiDialect) setKey(h http.Header, key string, bearer bool) {
-	if key != "" {
-		h.Set("X-Goog-Api-Key", key)
-	}
-}
-
-func (geminiDialect) keyCheck(base string) (string, http.Header) {
-	return base + "/v1beta/models?pageSize=1", http.Header{}
-}
-
-// keyRefused: Gemini answers a bad key with 400 API_KEY_INVALID.
-func (geminiDialect) keyRefused(status int) bool {
-	return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusBadRequest
 }
 
 // inspect reads generationConfig.maxOutputTokens and
@@ -179,12 +164,6 @@ func (geminiDialect) billing(body []byte, outBound int64) billing {
 		}
 	}
 	return b
-}
-
-// eventStream: streamGenerateContent answers in server-sent events with
-// alt=sse, else in one JSON array.
-func (geminiDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
-	return rt.Stream && q.Get("alt") == "sse"
 }
 
 func (geminiDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, bool) {
@@ -557,8 +536,6 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 	return ev.Raw
 }
 
-func (geminiDialect) shown(data []byte) int64 { return shownBytes(data, "candidates") }
-
 // part notes Gemini's inline and file data parts:
 // {"inlineData":{"mimeType":...,"data":base64}} and
 // {"fileData":{"mimeType":...,"fileUri":...}}. Gemini parts have no type.
@@ -579,18 +556,6 @@ func (geminiDialect) part(_ []byte, m jsonObject, s *inputScan) {
 		}
 	}
 }
-
-// geminiInfo: a quota or rate limit (RESOURCE_EXHAUSTED) is not billing,
-// whatever its text says; Google's words for a project that cannot pay.
-var geminiInfo = dialectInfo{
-	limitStatuses: []string{"RESOURCE_EXHAUSTED"},
-	billingWords: []string{"billing account", "billing is not enabled", "billing to be enabled",
-		"billing_disabled", "billing has not been enabled"},
-	conversation: []string{"contents"},
-	textMembers:  []string{"parts", "text"},
-}
-
-func (geminiDialect) info() *dialectInfo { return &geminiInfo }
 
 // geminiError reads an error member, a google.rpc status: {"code": 429,
 // "message", "status": "RESOURCE_EXHAUSTED"}.

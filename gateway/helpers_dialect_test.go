@@ -12,7 +12,7 @@ func testRoute(d, name string) route {
 	if dl == nil {
 		panic("no dialect " + d)
 	}
-	for _, e := range dl.endpoints() {
+	for _, e := range dl.info().endpoints {
 		if string(e.name) == name {
 			return route{dialect: dl, Name: e.name, Free: e.free, Stream: e.streams, embeds: e.embeds, upload: e.upload, maxField: e.max}
 		}
@@ -42,7 +42,7 @@ func cutFor(d, name, kind, msg string) []byte {
 
 func TestDialectsNamed(t *testing.T) {
 	for _, name := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
-		if d := dialectByName(name); d == nil || d.name() != name {
+		if d := dialectByName(name); d == nil || d.info().name != name {
 			t.Errorf("dialectByName(%q) = %v", name, d)
 		}
 	}
@@ -62,9 +62,9 @@ type testEndpoint struct {
 func allEndpoints() []testEndpoint {
 	var out []testEndpoint
 	for _, d := range builtinDialects {
-		version, _, _ := d.version("/")
-		for _, e := range d.endpoints() {
-			out = append(out, testEndpoint{Dialect: d.name(), Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
+		version, _, _ := d.info().version("/")
+		for _, e := range d.info().endpoints {
+			out = append(out, testEndpoint{Dialect: d.info().name, Method: e.method, Path: "/" + version + e.pattern, Metered: e.name != "" && !e.free, Free: e.free})
 		}
 	}
 	return out

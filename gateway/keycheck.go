@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -38,13 +39,15 @@ func (px *Proxy) CheckKey(ctx context.Context, client *http.Client, p Provider, 
 	if d == nil {
 		return KeyCheck{}, fmt.Errorf("provider %s speaks %q, which Sluice does not", p.Name, p.Dialect)
 	}
-	url, h := d.keyCheck(strings.TrimRight(p.BaseURL, "/"))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	di := d.info()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.BaseURL, "/")+di.keyCheck, nil)
 	if err != nil {
 		return KeyCheck{}, err
 	}
-	req.Header = h
-	d.setKey(req.Header, key, false)
+	for k, vs := range di.keyCheckHeader {
+		req.Header[k] = slices.Clone(vs)
+	}
+	di.setKey(req.Header, key, false)
 	resp, err := client.Do(req)
 	if err != nil {
 		return KeyCheck{}, fmt.Errorf("ask %s: %w", p.Name, err)
@@ -57,7 +60,7 @@ func (px *Proxy) CheckKey(ctx context.Context, client *http.Client, p Provider, 
 		return c, fmt.Errorf("%s answered HTTP %d, a redirect to %q: Sluice does not follow a redirect with a key, so it cannot tell whether the key is valid", p.Name, resp.StatusCode, resp.Header.Get("Location"))
 	case resp.StatusCode < 300:
 		c.Valid, c.Message = true, p.Name+" accepted the key"
-	case d.keyRefused(resp.StatusCode):
+	case slices.Contains(di.keyRefused, resp.StatusCode):
 		c.Message = fmt.Sprintf("%s refused the key (HTTP %d)", p.Name, resp.StatusCode)
 	default:
 		return c, fmt.Errorf("%s answered HTTP %d: cannot tell whether the key is valid", p.Name, resp.StatusCode)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
@@ -35,10 +34,10 @@ const (
 // forwards. Everything else under an OpenAI-style prefix is a 404 that
 // never reaches a provider.
 var openAIEndpoints = []endpoint{
-	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat},
-	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens"},
+	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat, events: true},
+	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens", events: true},
 	{method: "POST", pattern: "/responses/compact", name: routeOpenAIResponsesCompact},
-	{method: "POST", pattern: "/completions", name: routeOpenAICompletions},
+	{method: "POST", pattern: "/completions", name: routeOpenAICompletions, events: true},
 	{method: "POST", pattern: "/embeddings", name: routeOpenAIEmbeddings, embeds: true},
 	// Free: relayed, not metered.
 	{method: "POST", pattern: "/moderations", free: true},
@@ -63,60 +62,50 @@ var openAIEndpoints = []endpoint{
 	{method: "GET", pattern: "/files/{id}/content"},
 }
 
-func (openAIDialect) name() string { return dialectOpenAI }
+// openAIInfo is OpenAI's format as data. Its SDKs take base URL /v1, so
+// the base of an OpenAI-style provider ends in /v1 or its equivalent;
+// /mistral/chat/completions is as good as /mistral/v1/chat/completions.
+// Azure-style clients send the key in api-key. The billing words are
+// OpenAI's and the compatible providers'.
+var openAIInfo = dialectInfo{
+	name:            dialectOpenAI,
+	provider:        "openai",
+	endpoints:       openAIEndpoints,
+	versions:        []string{"v1"},
+	versionOptional: true,
+	baseHasVersion:  true,
+	compat:          true,
+	baseURLHint:     "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)",
+	shownMember:     "choices",
+	keyHeaders:      []string{"Api-Key"},
+	keyCheck:        "/models",
+	keyRefused:      []int{http.StatusUnauthorized, http.StatusForbidden},
 
-func (openAIDialect) endpoints() []endpoint { return openAIEndpoints }
-
-// version: /mistral/chat/completions is as good as
-// /mistral/v1/chat/completions.
-func (openAIDialect) version(path string) (string, string, bool) {
-	return "v1", strings.TrimPrefix(path, "/v1"), true
+	billingCodes: []string{"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"},
+	limitCodes:   []string{"rate_limit_exceeded", "tokens", "requests"},
+	billingWords: []string{
+		"insufficient_quota",   // OpenAI's code, as a stream's error text carries it
+		"insufficient credits", // OpenRouter
+		"insufficient balance", // DeepSeek
+	},
+	conversation: []string{"messages", "input", "prompt"},
+	textMembers:  []string{"content", "text", "input"},
 }
+
+func (openAIDialect) info() *dialectInfo { return &openAIInfo }
 
 // claim takes every /v1 path no other dialect claimed; the model of a
 // metered request chooses its provider, the rest (listing models, files)
 // are OpenAI's own.
 func (openAIDialect) claim(method, path string, h http.Header) (string, bool, bool) {
 	first, rest, _ := cutSegment(path)
-	return "openai", true, first == "v1" && rest != ""
+	return openAIInfo.provider, true, first == "v1" && rest != ""
 }
 
 func (openAIDialect) owns(path string) bool {
 	first, rest, _ := cutSegment(path)
 	return first == "v1" && (strings.HasPrefix(rest, "/chat/") || strings.HasPrefix(rest, "/responses") ||
 		rest == "/completions" || rest == "/embeddings")
-}
-
-func (openAIDialect) fromHeaders(http.Header) bool { return false }
-
-func (openAIDialect) baseURLHint() string {
-	return "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)"
-}
-
-// upstreamPath: OpenAI-style bases end in /v1 or its equivalent.
-func (openAIDialect) upstreamPath(path string) string { return strings.TrimPrefix(path, "/v1") }
-
-// compatPath: Anthropic and Gemini answer OpenAI's format under
-// Provider.OpenAIPath.
-func (openAIDialect) compatPath(p Provider) string { return p.OpenAIPath }
-
-// keyHeaders: Azure-style clients send api-key.
-var openAIKeyHeaders = []string{"Api-Key"}
-
-func (openAIDialect) keyHeaders() []string { return openAIKeyHeaders }
-
-func (openAIDialect) setKey(h http.Header, key string, bearer bool) {
-	if key != "" {
-		h.Set("Authorization", "Bearer "+key)
-	}
-}
-
-func (openAIDialect) keyCheck(base string) (string, http.Header) {
-	return base + "/models", http.Header{}
-}
-
-func (openAIDialect) keyRefused(status int) bool {
-	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 // inspect reads chat max_tokens and max_completion_tokens (plus the
@@ -216,14 +205,6 @@ func (openAIDialect) billing(body []byte, outBound int64) billing {
 		b.webSearch = 1
 	}
 	return b
-}
-
-func (openAIDialect) eventStream(rt route, info requestInfo, q url.Values) bool {
-	switch rt.Name {
-	case routeOpenAIChat, routeOpenAICompletions, routeOpenAIResponses:
-		return info.Stream
-	}
-	return false
 }
 
 // prepare: chat and completions streams report usage only when asked
@@ -329,8 +310,9 @@ func (openAIDialect) promptRequest(prov Provider, model string, pr Prompt, syste
 	msgs = append(msgs, map[string]string{"role": "user", "content": user})
 	req := map[string]any{"model": model, "messages": msgs}
 	if pr.MaxTokens > 0 {
-		if prov.Name == "openai" {
-			// OpenAI's reasoning models refuse max_tokens.
+		if prov.Name == openAIInfo.provider {
+			// OpenAI's own reasoning models refuse max_tokens; the
+			// compatible providers may not know its successor.
 			req["max_completion_tokens"] = pr.MaxTokens
 		} else {
 			req["max_tokens"] = pr.MaxTokens
@@ -739,8 +721,6 @@ func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
 	}
 }
 
-func (openAIDialect) shown(data []byte) int64 { return shownBytes(data, "choices") }
-
 // part notes OpenAI's (Chat Completions and Responses) image, file,
 // audio and video parts, and Responses' references to stored items.
 func (openAIDialect) part(typ []byte, m jsonObject, s *inputScan) {
@@ -768,22 +748,6 @@ func (openAIDialect) part(typ []byte, m jsonObject, s *inputScan) {
 		s.unbound()
 	}
 }
-
-// openAIInfo: OpenAI's codes, and the words in which OpenAI and the
-// OpenAI-compatible providers say an account cannot pay.
-var openAIInfo = dialectInfo{
-	billingCodes: []string{"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"},
-	limitCodes:   []string{"rate_limit_exceeded", "tokens", "requests"},
-	billingWords: []string{
-		"insufficient_quota",   // OpenAI's code, as a stream's error text carries it
-		"insufficient credits", // OpenRouter
-		"insufficient balance", // DeepSeek
-	},
-	conversation: []string{"messages", "input", "prompt"},
-	textMembers:  []string{"content", "text", "input"},
-}
-
-func (openAIDialect) info() *dialectInfo { return &openAIInfo }
 
 // openAIError reads an error member: {"message", "type", "param",
 // "code"}, or a bare string (some compatible providers). Gemini's

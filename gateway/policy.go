@@ -8,8 +8,8 @@ import (
 
 // Bounds of the loop policy a user may set.
 const (
-	maxLoopLimit  = 10000
-	maxLoopWindow = 24 * time.Hour
+	MaxLoopLimit  = 10000
+	MaxLoopWindow = 24 * time.Hour
 )
 
 // Check reports what is wrong with pol, if anything, in words a user can
@@ -36,10 +36,10 @@ func (pol Policy) Check() error {
 	if pol.BackgroundHold < 0 {
 		return bad("a background hold of %v is negative: use a number of hours, or 0 for the default (24)", pol.BackgroundHold)
 	}
-	if pol.Loop.Limit < 0 || pol.Loop.Limit > maxLoopLimit {
-		return bad("loop limit %d: use a number of repeats from 1 to %d (or turn loop detection off)", pol.Loop.Limit, maxLoopLimit)
+	if pol.Loop.Limit < 0 || pol.Loop.Limit > MaxLoopLimit {
+		return bad("loop limit %d: use a number of repeats from 1 to %d (or turn loop detection off)", pol.Loop.Limit, MaxLoopLimit)
 	}
-	if pol.Loop.Window < 0 || pol.Loop.Window > maxLoopWindow {
+	if pol.Loop.Window < 0 || pol.Loop.Window > MaxLoopWindow {
 		return bad("loop window of %v: use up to a day", pol.Loop.Window)
 	}
 	for tok, n := range pol.RPM {

@@ -25,9 +25,9 @@ func TestPolicyCheck(t *testing.T) {
 		{AllowedOrigins: []string{"http://localhost:5173?x=1"}},
 		{StreamSlice: -1},
 		{BackgroundHold: -time.Hour},
-		{Loop: LoopPolicy{Limit: maxLoopLimit + 1}},
+		{Loop: LoopPolicy{Limit: MaxLoopLimit + 1}},
 		{Loop: LoopPolicy{Limit: -1}},
-		{Loop: LoopPolicy{Window: maxLoopWindow + time.Second}},
+		{Loop: LoopPolicy{Window: MaxLoopWindow + time.Second}},
 		{RPM: map[string]int{"ci": -1}},
 	}
 	for _, pol := range bad {

@@ -882,7 +882,7 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	if x.xl != nil {
 		x.route.dialect.(translatingDialect).targetHeaders(out.Header)
 	}
-	x.route.dialect.setKey(out.Header, key, bearer)
+	x.route.dialect.info().setKey(out.Header, key, bearer)
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "sluice")
 	}

@@ -67,15 +67,23 @@ const (
 	OutcomeOK       Outcome = "ok"       // upstream answered 2xx and the answer reached the client
 	OutcomeError    Outcome = "error"    // upstream answered an error, or could not be reached
 	OutcomeBilling  Outcome = "billing"  // upstream said the provider account cannot pay
-	OutcomeRefused  Outcome = "refused"  // Sluice refused it (budget, auth, guard) before forwarding
+	OutcomeRefused  Outcome = "refused"  // refused by the runaway guard or admission (a pause, a loop, a token's rate cap, a budget, no price); never forwarded
 	OutcomeCut      Outcome = "cut"      // a stream ended early: upstream cut it, or a budget did
 	OutcomeCanceled Outcome = "canceled" // the client went away before the answer was complete
 	OutcomeCrashed  Outcome = "crashed"  // a hold found open at start-up, charged at its held amount
-	OutcomeBlocked  Outcome = "blocked"  // refused by the guard or authentication; never forwarded
+	OutcomeBlocked  Outcome = "blocked"  // stopped before admission (the guard, authentication, a route or body Sluice refuses); never forwarded
 	// OutcomeExpired: a background response whose usage was never read
 	// back within its hold's lifetime, charged at its held amount.
 	OutcomeExpired Outcome = "expired"
 )
+
+// Forwarded reports whether a request that ended so was sent upstream.
+// One that was not (refused or blocked) costs nothing, whatever its
+// price: the ledger charges it $0 and counts it as refused, and the log
+// shows $0, never "unpriced".
+func (o Outcome) Forwarded() bool {
+	return o != OutcomeRefused && o != OutcomeBlocked
+}
 
 // Record is one request as the ledger keeps it.
 type Record struct {

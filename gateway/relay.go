@@ -277,7 +277,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		if len(ev.Raw) > 0 {
 			b := m.relay(ev)
 			if x.sliced {
-				shown += x.route.dialect.shown(ev.Data)
+				shown += x.route.dialect.info().shown(ev.Data)
 			}
 			// Hold what this event brings (and a slice more) before it
 			// goes on, or stop here rather than spend past what the

@@ -23,6 +23,9 @@ type route struct {
 	Free   bool   // the provider does not charge for it (token counting, moderation)
 	// embeds: the route produces no output tokens (embeddings).
 	embeds bool
+	// events: the route answers a request that asks for a stream in
+	// server-sent events (see dialectInfo.eventStream).
+	events bool
 	// maxField names the request's output bound, for advice in a refusal.
 	maxField string
 	// upload: the body may be a multipart form (a file upload).
@@ -58,6 +61,7 @@ type endpoint struct {
 	name    routeName // metered route name; "" for read-back and listing
 	free    bool
 	streams bool   // the path asks for a stream
+	events  bool   // answers a request that asks for a stream in server-sent events
 	embeds  bool   // no output tokens
 	upload  bool   // the body may be a multipart form
 	max     string // the body's output bound, as the API names it
@@ -135,7 +139,7 @@ func parseRoute(method, path string, h http.Header, providers map[string]Provide
 	if first, _, ok := cutSegment(path); ok && first != "v1" {
 		return route{dialect: d}, routeFailure("unknown provider " + strconvQuote(first) + " in path " + strconvQuote(path) + "; known providers: " + strings.Join(ProviderNames(providers), ", "))
 	}
-	return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + "; " + d.baseURLHint())
+	return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + "; " + d.info().baseURLHint)
 }
 
 // routeFailure is a request Sluice cannot route: a 404.
@@ -149,14 +153,14 @@ func routeFailure(msg string) *failure {
 // its allow-list.
 func parseDialectRoute(d dialect, method, path string) (route, *failure) {
 	notFound := func() (route, *failure) {
-		return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + " for the " + d.name() + " API (it forwards only the endpoints listed in its README, so that every billable call is metered)")
+		return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + " for the " + d.info().name + " API (it forwards only the endpoints listed in its README, so that every billable call is metered)")
 	}
-	version, rest, ok := d.version(path)
+	version, rest, ok := d.info().version(path)
 	if !ok || !strings.HasPrefix(rest, "/") {
 		return notFound()
 	}
 	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
-	for _, e := range d.endpoints() {
+	for _, e := range d.info().endpoints {
 		if e.method != method {
 			continue
 		}
@@ -165,7 +169,7 @@ func parseDialectRoute(d dialect, method, path string) (route, *failure) {
 			continue
 		}
 		r := route{dialect: d, Name: e.name, Free: e.free, Op: e.op, ID: vals.id, answers: e.answers,
-			embeds: e.embeds, upload: e.upload, maxField: e.max}
+			embeds: e.embeds, events: e.events, upload: e.upload, maxField: e.max}
 		r.Path = "/" + version + fillPattern(e.pattern, vals)
 		if vals.model != "" && e.name != "" {
 			r.Model, r.Stream = vals.model, e.streams
@@ -272,7 +276,7 @@ func requestDialect(path string, h http.Header, providers map[string]Provider, d
 	}
 	if h != nil {
 		for _, d := range ds {
-			if d.fromHeaders(h) {
+			if d.info().fromSDK(h) {
 				return d
 			}
 		}
@@ -314,9 +318,9 @@ func upstreamTarget(p Provider, d dialect, compat bool, path string, q url.Value
 	}
 	prefix := strings.TrimRight(base.Path, "/")
 	if compat {
-		prefix += d.compatPath(p)
+		prefix += d.info().compatPath(p)
 	}
-	path = d.upstreamPath(path)
+	path = d.info().upstreamPath(path)
 	u := *base
 	u.Path = prefix + path
 	u.RawPath = ""
@@ -340,7 +344,7 @@ func routeModel(model string, d dialect, providers map[string]Provider, prices *
 	lower := strings.ToLower(strings.TrimSpace(model))
 	best, bestLen := "", 0
 	for _, p := range providers {
-		if p.Dialect != d.name() && d.compatPath(p) == "" {
+		if p.Dialect != d.info().name && d.info().compatPath(p) == "" {
 			continue
 		}
 		for _, pre := range p.Prefixes {
@@ -357,7 +361,7 @@ func routeModel(model string, d dialect, providers map[string]Provider, prices *
 		for _, p := range providers {
 			// A reseller lists every vendor's models, and a local
 			// provider prices every model at nothing: neither tells.
-			if p.Dialect != d.name() || p.Resells != nil || p.Keyless {
+			if p.Dialect != d.info().name || p.Resells != nil || p.Keyless {
 				continue
 			}
 			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {
@@ -372,7 +376,7 @@ func routeModel(model string, d dialect, providers map[string]Provider, prices *
 			return found, model
 		}
 	}
-	return "openai", model
+	return d.info().provider, model
 }
 
 func strconvQuote(s string) string {

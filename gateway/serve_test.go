@@ -44,3 +44,13 @@ func ConfirmedUpstreams(t testing.TB, upstreams map[string]string) map[string]Pr
 	}
 	return Confirm(ps, hosts)
 }
+
+// PriceForTest is the built-in price of provider's model.
+func PriceForTest(t testing.TB, provider, model string) Price {
+	t.Helper()
+	pr, ok := DefaultPrices().Lookup(provider, model)
+	if !ok {
+		t.Fatalf("no price for %s/%s", provider, model)
+	}
+	return pr
+}

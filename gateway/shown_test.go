@@ -19,8 +19,8 @@ func TestShownBytes(t *testing.T) {
 		{geminiDialect{}, `{"candidates":[{"content":{"parts":[{"text":"Bonjour"}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"candidatesTokenCount":2}}`, 7},
 		{openAIDialect{}, `[DONE]`, 0},
 	} {
-		if got := tt.d.shown([]byte(tt.data)); got != tt.want {
-			t.Errorf("%s.shown(%s) = %d, want %d", tt.d.name(), tt.data, got, tt.want)
+		if got := tt.d.info().shown([]byte(tt.data)); got != tt.want {
+			t.Errorf("%s.shown(%s) = %d, want %d", tt.d.info().name, tt.data, got, tt.want)
 		}
 	}
 }

@@ -63,24 +63,24 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(t.Provider)).blocked(ReasonRoute)
 	}
 	model, q := t.Model, r.URL.Query()
-	if prov.Dialect != d.name() || !serves(prov, rt) {
+	if prov.Dialect != d.info().name || !serves(prov, rt) {
 		caller, target, td := p.translationOf(rt, q, d, prov)
 		switch {
-		case caller != nil && !(d.compatPath(prov) != "" && p.Policy().CompatEndpoints):
+		case caller != nil && !(d.info().compatPath(prov) != "" && p.Policy().CompatEndpoints):
 			nb, f := p.translate(x, body, caller, target, td, prov, model, q)
 			if f != nil {
 				return nil, f
 			}
 			body, rt, q = nb, x.route, x.xl.query
-		case d.compatPath(prov) != "":
+		case d.info().compatPath(prov) != "":
 			x.compat = true
 		default:
-			msg := fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.name())
+			msg := fmt.Sprintf("provider %s does not speak the %s API", prov.Name, d.info().name)
 			if _, ok := d.(translatingDialect); ok && rt.metered() {
 				// A token count, an embedding: only generation is
 				// translated.
 				msg = fmt.Sprintf("%s (model %s) does not speak the %s API, and Sluice translates only requests for an answer, not this one (%s); send it to the provider's own API",
-					prov.Name, model, d.name(), rt.Name)
+					prov.Name, model, d.info().name, rt.Name)
 			}
 			return nil, fail(http.StatusNotFound, kindNotFound, msg).blocked(ReasonRoute)
 		}
@@ -96,7 +96,7 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 	x.provider = prov
 	x.rec.Provider, x.rec.Model = prov.Name, modelID(prov.Name, model)
 	x.rec.Stream = x.info.Stream || rt.Stream
-	x.sse = rt.dialect.eventStream(rt, x.info, q)
+	x.sse = rt.dialect.info().eventStream(rt, x.info, q)
 	return body, nil
 }
 

@@ -585,7 +585,7 @@ func TestTranslateErrors(t *testing.T) {
 				if status != rec.status {
 					t.Errorf("status = %d, want %d", status, rec.status)
 				}
-				msg := callerErrorMessage(t, caller.dialect().name(), body)
+				msg := callerErrorMessage(t, caller.dialect().info().name, body)
 				if !strings.Contains(msg, rec.msg) {
 					t.Errorf("message %q does not carry the provider's %q; body %s", msg, rec.msg, body)
 				}

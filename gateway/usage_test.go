@@ -329,12 +329,12 @@ func TestStreamMeterPassesUnknownThrough(t *testing.T) {
 			evs, _ := readAll(strings.NewReader(raw))
 			for _, ev := range evs {
 				if got := m.relay(ev); !bytes.Equal(got, ev.Raw) {
-					t.Errorf("%s Relay(%q) = %q, want it unchanged", m.d.name(), ev.Raw, got)
+					t.Errorf("%s Relay(%q) = %q, want it unchanged", m.d.info().name, ev.Raw, got)
 				}
 			}
 		}
 		if !m.Usage.IsZero() || m.Done || m.ErrorMessage != "" {
-			t.Errorf("%s meter after noise: %+v", m.d.name(), m)
+			t.Errorf("%s meter after noise: %+v", m.d.info().name, m)
 		}
 	}
 }

@@ -33,6 +33,9 @@ func BenchmarkHoldSettle(b *testing.B) {
 				mustPutBudget(b, db, bu)
 			}
 			ctx := context.Background()
+			// The price row a priced record carries, as the proxy sets it.
+			rates := gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
+				CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
 			var seq atomic.Int64
 			one := func() {
 				now := time.Now()
@@ -43,7 +46,8 @@ func BenchmarkHoldSettle(b *testing.B) {
 					return
 				}
 				r := gateway.Record{ID: id, Time: now, Token: "ci", Provider: "openai", Model: "gpt-4o-mini", Route: "openai.chat",
-					Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: cents(1), Priced: true}
+					Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: cents(1), Priced: true,
+					LatencyMS: 1, UpstreamID: "req_bench", PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
 				if err := db.Settle(ctx, r); err != nil {
 					b.Error(err)
 				}

@@ -30,6 +30,9 @@ type BudgetStatus struct {
 	// total budget.
 	Start  time.Time `json:"start,omitzero"`
 	Resets time.Time `json:"resets,omitzero"`
+	// SoftNow is the soft threshold in force, in percent of the limit
+	// (gateway.Budget.SoftPercent: Soft, or the default when it is 0).
+	SoftNow int `json:"soft_now_pct"`
 	// SoftReached is true once Spent reaches the soft threshold.
 	SoftReached bool `json:"soft_reached"`
 	// Rate is a rolling budget's spend per minute over the last
@@ -52,6 +55,7 @@ func (db *DB) status(st *budgetState, now time.Time) BudgetStatus {
 		Remaining:   max(limit-st.settled-st.held, 0),
 		Start:       st.start,
 		Resets:      st.end,
+		SoftNow:     st.b.SoftPercent(),
 		SoftReached: st.settled >= st.b.SoftAt(now),
 	}
 	if st.rolling > 0 {

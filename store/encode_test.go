@@ -15,6 +15,9 @@ import (
 // added to gateway.Hold and not written fails here), and for the strings
 // and times encoding/json escapes or refuses.
 func TestEncodeHoldIsJSON(t *testing.T) {
+	if !holdFieldsKnown() {
+		t.Errorf("gateway.Hold's JSON fields are %q,\nencodeHold writes %q: teach it the difference", jsonFields(reflect.TypeFor[gateway.Hold]()), holdFields)
+	}
 	full := gateway.Hold{}
 	v := reflect.ValueOf(&full).Elem()
 	for i := range v.NumField() {

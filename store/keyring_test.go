@@ -101,8 +101,8 @@ func TestKeyringMask(t *testing.T) {
 	}{
 		{"", "****"},
 		{"abc", "****"},
-		{"sk-abcdefghijklmnop", "****"},            // 19 characters: 4 shown would leave 15 hidden
-		{"abcdefghijklmnopqrst", "...qrst"},        // 20: no known prefix
+		{"sk-abcdefghijklmnop", "****"},                      // 19 characters: 4 shown would leave 15 hidden
+		{"abcdefghijklmnopqrst", "...qrst"},                  // 20: no known prefix
 		{"sk-proj-abcdefghijklmnopqa1b2", "sk-proj-...a1b2"}, // prefix kept only with 16 hidden besides it
 		{"sk-proj-abcdefghijklmnoa1b2", "...a1b2"},
 		{"sk-abcdefghijklmnopqa1b2", "...a1b2"}, // "sk-" alone is no provider's documented prefix

@@ -373,7 +373,7 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 	if r.Time.IsZero() {
 		r.Time = db.now()
 	}
-	if isRefusal(r.Outcome) {
+	if !r.Outcome.Forwarded() {
 		r.Cost = 0
 	}
 
@@ -425,12 +425,6 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 
 // encodeRecord is r as the log keeps it.
 func encodeRecord(r gateway.Record) ([]byte, error) { return json.Marshal(r) }
-
-// isRefusal reports whether outcome means Sluice never forwarded the
-// request, which then costs nothing.
-func isRefusal(outcome gateway.Outcome) bool {
-	return outcome == gateway.OutcomeRefused || outcome == gateway.OutcomeBlocked
-}
 
 // settleTx writes r in tx unless its ID is already in the log, and returns
 // the record as written. It is idempotent, as a batched write must be.
@@ -506,7 +500,7 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 				}
 			}
 		}
-		if r.Cost == 0 || isRefusal(r.Outcome) {
+		if r.Cost == 0 || !r.Outcome.Forwarded() {
 			continue
 		}
 		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}

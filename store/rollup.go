@@ -65,7 +65,7 @@ func (r *rollup) add(o rollup) {
 func recordRollup(r gateway.Record) rollup {
 	ru := rollup{Requests: 1, Usage: r.Usage, Cost: r.Cost}
 	switch {
-	case isRefusal(r.Outcome):
+	case !r.Outcome.Forwarded():
 		ru.Refused = 1
 	case !r.Priced:
 		ru.Unpriced = 1
@@ -306,7 +306,7 @@ func minuteKey(t time.Time, provider, model, token, prompt string) []byte {
 // addMinuteSpend adds r's cost to the minute it settled in, and deletes
 // a few minutes that have aged out of every window.
 func addMinuteSpend(b *bolt.Bucket, r gateway.Record) error {
-	if r.Cost == 0 || isRefusal(r.Outcome) {
+	if r.Cost == 0 || !r.Outcome.Forwarded() {
 		return nil
 	}
 	t := settledAt(r)

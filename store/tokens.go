@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,11 +15,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Local tokens are secrets gateway.LocalTokenPrefix followed by
-// tokenSecretLength base62 characters (about 238 bits). Only the SHA-256
+// Local tokens are secrets gateway.NewLocalToken makes. Only the SHA-256
 // of a secret is stored; a secret is shown once, by NewToken, and cannot
 // be read back.
-const tokenSecretLength = 40
 
 // tokenFlushInterval is how often last-use times reach the disk. A crash
 // loses at most this much of them, and a busy gateway pays one write per
@@ -80,25 +77,6 @@ func validTokenName(name string) bool {
 	return true
 }
 
-// newTokenSecret returns a fresh secret.
-func newTokenSecret() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	out := make([]byte, 0, len(gateway.LocalTokenPrefix)+tokenSecretLength)
-	out = append(out, gateway.LocalTokenPrefix...)
-	buf := make([]byte, tokenSecretLength*2)
-	for len(out) < cap(out) {
-		rand.Read(buf) // never returns an error (crypto/rand, Go 1.24+)
-		for _, c := range buf {
-			// 248 is the largest multiple of 62 that fits a byte: taking
-			// only bytes below it keeps every character equally likely.
-			if c < 248 && len(out) < cap(out) {
-				out = append(out, alphabet[c%62])
-			}
-		}
-	}
-	return string(out)
-}
-
 // NewToken creates a local token called name and returns its secret,
 // which is not stored and cannot be shown again. Names are unique
 // (ErrExists) and are 1 to 64 letters, digits, '.', '-' or '_'.
@@ -106,7 +84,7 @@ func (db *DB) NewToken(name string) (string, error) {
 	if !validTokenName(name) {
 		return "", invalidf("token name %q: use 1 to 64 letters, digits, '.', '-' and '_'", name)
 	}
-	secret := newTokenSecret()
+	secret := gateway.NewLocalToken()
 	doc := tokenDoc{Name: name, Hash: hashSecret(secret), Created: db.now()}
 	data, err := json.Marshal(doc)
 	if err != nil {

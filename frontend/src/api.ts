@@ -119,6 +119,8 @@ export interface BudgetStatus extends Budget {
   remaining_usd: Money;
   start?: string;
   resets?: string;
+  /** the soft threshold in force, in percent: soft_pct, or the default when that is 0 */
+  soft_now_pct: number;
   soft_reached: boolean;
   /** a rolling budget's spend per minute over the last 5 minutes */
   rate_usd_per_min?: Money;
@@ -136,7 +138,8 @@ export interface Summary {
   records?: number;
 }
 
-export type Outcome = 'ok' | 'error' | 'billing' | 'refused' | 'cut' | 'canceled' | 'crashed' | 'blocked';
+/** how a request ended: gateway.Outcome's constants (record.go) */
+export type Outcome = 'ok' | 'error' | 'billing' | 'refused' | 'cut' | 'canceled' | 'crashed' | 'blocked' | 'expired';
 
 export interface RecordRow extends Usage {
   id: string;
@@ -148,6 +151,8 @@ export interface RecordRow extends Usage {
   stream: boolean;
   status: number;
   outcome: Outcome | string;
+  /** false when Sluice never sent the request upstream (refused or blocked): it costs nothing, priced or not */
+  forwarded: boolean;
   cost_usd: Money;
   priced: boolean;
   estimated?: boolean;
@@ -379,6 +384,21 @@ export interface Settings {
   port?: number;
   session_hours?: number;
   allow_key_to?: string[] | null;
+  /** what each value left at 0 stands for, and bounds; answered by the API, never sent back */
+  defaults?: SettingsDefaults;
+}
+
+/** The gateway's defaults for settings left unset, and their bounds. */
+export interface SettingsDefaults {
+  unpriced_hold_usd: Money;
+  loop_limit: number;
+  loop_limit_max: number;
+  loop_window_s: number;
+  loop_window_max_s: number;
+  fallback_after_s: number;
+  session_hours: number;
+  /** a budget's soft threshold, in percent */
+  soft_pct: number;
 }
 
 export interface Notice {

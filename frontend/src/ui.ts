@@ -283,6 +283,7 @@ export function outcomeBadge(outcome: string, status?: number): HTMLElement {
     cut: 'warn',
     canceled: 'neutral',
     crashed: 'warn',
+    expired: 'warn',
   };
   const label = outcome === 'ok' ? (status ? String(status) : 'ok') : status && outcome !== 'refused' && outcome !== 'blocked' ? `${outcome} ${status}` : outcome;
   return badge(label, tone[outcome] ?? 'neutral');
@@ -299,7 +300,7 @@ export function pctText(fraction: number): string {
 /** meterTone says how full a budget is: ok, warn past the soft threshold, danger at the limit. */
 export function meterTone(spent: number, limit: number, softPct: number, softReached?: boolean, remainingZero?: boolean): 'ok' | 'warn' | 'danger' {
   if (remainingZero || (limit > 0 && spent >= limit) || (limit === 0 && spent > 0)) return 'danger';
-  if (softReached || (limit > 0 && spent >= (limit * (softPct || 80)) / 100)) return 'warn';
+  if (softReached || (limit > 0 && spent >= (limit * softPct) / 100)) return 'warn';
   return 'ok';
 }
 

@@ -374,6 +374,11 @@ test('a request blocked for its token is in the log, under the Blocked filter, w
     const texts = await logRows().allInnerTexts();
     return texts.length > 0 && texts.every((t) => /blocked/.test(t));
   });
+  // Never forwarded, it costs nothing: $0, not "unpriced" (it has no
+  // model, so no price).
+  const blockedRow = await logRows().first().innerText();
+  assert.match(blockedRow, /\$0\.00/, 'a blocked row costs $0');
+  assert.doesNotMatch(blockedRow, /unpriced/, 'a blocked row is not unpriced');
   await logRows().first().click();
   const detail = page.getByRole('complementary', { name: 'Request details' });
   await detail.getByText('Blocked: no key, or a key or token Sluice does not accept here').waitFor();
@@ -653,6 +658,38 @@ test('a rolling budget shows its spend rate next to it', { skip }, async () => {
   sluiceCLI('budget', 'rm', 'rate');
 });
 
+test('the Settings page shows the defaults the API answers, none of its own', { skip }, async () => {
+  // Answer the page's settings call with other defaults: what the page
+  // shows for a value left unset must come from that answer.
+  await page.route('**/api/settings', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    Object.assign(body.result.defaults, { unpriced_hold_usd: '0.75', loop_limit: 13, loop_window_s: 300, fallback_after_s: 45, session_hours: 36 });
+    await route.fulfill({ response: res, json: body });
+  });
+  try {
+    await go('Overview');
+    await go('Settings');
+    const form = page.getByRole('form', { name: 'Settings' });
+    await form.getByRole('button', { name: 'Save settings' }).waitFor();
+    assert.equal(await form.getByLabel('Amount held for an unpriced request').getAttribute('placeholder'), '0.75');
+    assert.equal(await form.getByLabel('Identical requests allowed').inputValue(), '13');
+    assert.equal(await form.getByLabel('Within (minutes)').inputValue(), '5');
+    assert.equal(await form.getByLabel('Try an alias’s fallback after (seconds without a first byte)').inputValue(), '45');
+    assert.equal(await form.getByLabel('Sign a browser out after (hours without use)').inputValue(), '36');
+    assert.match(await form.innerText(), /13 by default, at most 10000/);
+    // Saving leaves them unset: they follow the gateway's defaults.
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Settings saved').first().waitFor();
+    const set = JSON.parse(sluiceCLI('settings', '--json'));
+    for (const k of ['loop_limit', 'loop_window_s', 'fallback_after_s', 'session_hours']) assert.ok(!set[k], `${k} saved as ${set[k]}, want it left unset`);
+    assert.equal(set.defaults, undefined, 'the defaults are not settings');
+  } finally {
+    await page.unroute('**/api/settings');
+  }
+  await go('Overview');
+});
+
 test('loop detection is set in Settings', { skip }, async () => {
   await go('Settings');
   const form = page.getByRole('form', { name: 'Settings' });
@@ -716,8 +753,12 @@ async function makeBudget({ name, limit, period }) {
 /** settle waits for the page's data and charts to be drawn, and dismisses toasts that would cover a screenshot. */
 async function settle() {
   await page.waitForFunction(() => !document.querySelector('.loading'));
-  const toasts = page.getByRole('status').getByRole('button', { name: 'Dismiss' });
-  while (await toasts.count()) await toasts.first().click();
+  // All at once, in the page: a toast counted here and then clicked could
+  // have gone by itself in between (an "ok" toast lasts 4 s), and the
+  // click would then wait its whole timeout for a button that is gone.
+  await page.evaluate(() => {
+    for (const b of document.querySelectorAll('.toasts .toast button[aria-label="Dismiss"]')) b.click();
+  });
   await page.waitForTimeout(250);
 }
 

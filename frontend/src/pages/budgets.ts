@@ -56,7 +56,7 @@ export const budgetsPage: Page = {
       const held = dollars(b.held_usd);
       const limit = dollars(b.limit_now_usd);
       const frac = limit > 0 ? (spent + held) / limit : spent + held > 0 ? 1 : 0;
-      const tone = meterTone(spent + held, limit, b.soft_pct, b.soft_reached);
+      const tone = meterTone(spent + held, limit, b.soft_now_pct, b.soft_reached);
       const raisedUntil = parseTime(b.raise_until);
       const raised = raisedUntil && raisedUntil.getTime() > Date.now() && dollars(b.raise_usd) > 0;
       const raiseBtn = button(`+$${RAISE_BY} for 1 hour`, { size: 'sm', icon: 'plus', label: `Raise ${b.name} by $${RAISE_BY} for 1 hour` });
@@ -93,7 +93,7 @@ export const budgetsPage: Page = {
           h('div', null, h('h2', null, b.name), h('p', { class: 'muted' }, `${exactMoney(b.limit_usd)} ${periodText(b.period)} · ${scopeText(b)}`)),
           h('div', { class: 'budget-pct', 'aria-hidden': 'true' }, pctText(frac)),
         ),
-        bar(frac, tone, `${b.name}: ${formatMoney(b.spent_usd)} spent of ${formatMoney(b.limit_now_usd)}`, b.soft_pct || 80),
+        bar(frac, tone, `${b.name}: ${formatMoney(b.spent_usd)} spent of ${formatMoney(b.limit_now_usd)}`, b.soft_now_pct),
         h(
           'dl',
           { class: 'budget-nums' },
@@ -107,7 +107,7 @@ export const budgetsPage: Page = {
           { class: 'muted small budget-foot' },
           windowText(b),
           b.rolling ? ` · ${rateText(b)}` : null,
-          ` · warns at ${b.soft_pct || 80}%`,
+          ` · warns at ${b.soft_now_pct}%`,
           raised ? h('span', { class: 'raised' }, ` · includes +${formatMoney(b.raise_usd)} until ${hm.format(raisedUntil!)}`) : null,
         ),
         h('div', { class: 'budget-actions' }, button('Edit', { size: 'sm', icon: 'edit', label: `Edit ${b.name}`, onClick: () => edit(b) }), raiseBtn, removeBtn),
@@ -115,7 +115,7 @@ export const budgetsPage: Page = {
     }
 
     async function edit(b: BudgetStatus | null): Promise<void> {
-      const [keys, tokens, prompts] = await Promise.all([api.keys().catch(() => null), api.tokens().catch(() => null), api.prompts().catch(() => null)]);
+      const [keys, tokens, prompts, settings] = await Promise.all([api.keys().catch(() => null), api.tokens().catch(() => null), api.prompts().catch(() => null), api.settings().catch(() => null)]);
       const scope = b?.provider ? 'provider' : b?.model ? 'model' : b?.token ? 'token' : b?.prompt ? 'prompt' : 'all';
       const name = input({ name: 'name', value: b?.name ?? '', required: true, placeholder: 'e.g. daily' });
       const limit = input({ name: 'limit', value: b ? b.limit_usd : '', required: true, inputmode: 'decimal', placeholder: '5.00' });
@@ -160,7 +160,10 @@ export const budgetsPage: Page = {
       const promptNames = (prompts ?? []).map((p) => p.name);
       if (b?.prompt && !promptNames.includes(b.prompt)) promptNames.push(b.prompt);
       const promptSel = select(promptNames.map((p) => [p, p] as [string, string]), b?.prompt ?? promptNames[0] ?? '', { name: 'prompt' });
-      const soft = input({ name: 'soft', type: 'number', min: '1', max: '100', step: '1', value: String(b?.soft_pct || 80), inputmode: 'numeric' });
+      // Empty (0) follows the gateway's default threshold, which the
+      // settings answer names.
+      const defaultSoft = settings?.defaults?.soft_pct;
+      const soft = input({ name: 'soft', type: 'number', min: '0', max: '100', step: '1', value: b?.soft_pct ? String(b.soft_pct) : '', placeholder: defaultSoft ? String(defaultSoft) : 'default', inputmode: 'numeric' });
 
       const providerField = field('Provider', providerSel);
       const modelField = field('Model pattern', modelIn, { hint: 'An exact model id, or a pattern with * such as claude-*' });
@@ -187,7 +190,7 @@ export const budgetsPage: Page = {
           modelField,
           tokenField,
           promptField,
-          field('Warn at (% of the limit)', soft, { hint: 'The gauge turns amber and you get a notice past this.' }),
+          field('Warn at (% of the limit)', soft, { hint: `The gauge turns amber and you get a notice past this. Empty: the default${defaultSoft ? `, ${defaultSoft}%` : ''}.` }),
         ],
         b ? 'Save budget' : 'Create budget',
         async () => {
@@ -195,8 +198,9 @@ export const budgetsPage: Page = {
           if (!n) throw new Error('Give the budget a name.');
           const lim = normalizeMoney(limit.value);
           if (lim === null || lim.startsWith('-')) throw new Error(`“${limit.value}” is not an amount of dollars.`);
-          const softPct = parseInt(soft.value, 10);
-          if (!(softPct >= 1 && softPct <= 100)) throw new Error('The warning threshold is a percentage from 1 to 100.');
+          // The range is the API's to check (Budget.Validate): its refusal says it.
+          const softPct = soft.value.trim() === '' ? 0 : Number(soft.value);
+          if (!Number.isInteger(softPct)) throw new Error(`“${soft.value}” is not a whole percentage.`);
           let per: Period = period.value;
           if (per === 'rolling') {
             per = windowIn.value.trim().toLowerCase().replace(/\s+/g, '');

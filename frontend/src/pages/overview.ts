@@ -232,7 +232,7 @@ function budgetsSection(budgets: BudgetStatus[], app: App, anyRecords: boolean):
       const spent = dollars(b.spent_usd);
       const limit = dollars(b.limit_now_usd);
       const frac = limit > 0 ? spent / limit : spent > 0 ? 1 : 0;
-      const tone = meterTone(spent, limit, b.soft_pct, b.soft_reached, dollars(b.remaining_usd) === 0 && limit > 0 && spent + dollars(b.held_usd) >= limit);
+      const tone = meterTone(spent, limit, b.soft_now_pct, b.soft_reached, dollars(b.remaining_usd) === 0 && limit > 0 && spent + dollars(b.held_usd) >= limit);
       return h(
         'article',
         { class: `gauge-card tone-${tone}` },

@@ -276,9 +276,9 @@ export const requestsPage: Page = {
             h('td', { class: 'model-cell' }, h('span', { class: 'mono' }, r.model || '—'), r.stream ? h('span', { class: 'tag', title: 'Streamed' }, 'stream') : null, r.prompt ? h('span', { class: 'tag tag-prompt', title: `Prompt endpoint POST /p/${r.prompt}` }, `p/${r.prompt}`) : null, r.alias ? h('span', { class: 'tag', title: r.route_note || `Asked for ${r.alias}` }, r.routed && r.routed !== 'target' ? `${r.alias} · ${r.routed}` : r.alias) : null),
             h('td', { class: 'hide-sm' }, r.token || h('span', { class: 'muted' }, '—')),
             h('td', null, outcomeBadge(r.outcome, r.status), r.estimated ? badge('est.', 'info', 'Cost estimated: the provider did not report every token') : null),
-            h('td', { class: 'num hide-sm' }, r.outcome === 'refused' || r.outcome === 'blocked' ? h('span', { class: 'muted' }, '—') : `${count(r.input_tokens)} → ${count(r.output_tokens)}`),
-            h('td', { class: 'num' }, r.priced || r.estimated ? formatMoney(r.cost_usd) : r.outcome === 'refused' ? formatMoney('0') : h('span', { class: 'muted', title: 'No price known for this model' }, 'unpriced')),
-            h('td', { class: 'num hide-md hide-detail muted' }, r.outcome === 'refused' || r.outcome === 'blocked' ? '—' : ms(r.latency_ms)),
+            h('td', { class: 'num hide-sm' }, !r.forwarded ? h('span', { class: 'muted' }, '—') : `${count(r.input_tokens)} → ${count(r.output_tokens)}`),
+            h('td', { class: 'num' }, !r.forwarded ? h('span', { title: 'Not forwarded: costs nothing' }, formatMoney('0')) : r.priced || r.estimated ? formatMoney(r.cost_usd) : h('span', { class: 'muted', title: 'No price known for this model' }, 'unpriced')),
+            h('td', { class: 'num hide-md hide-detail muted' }, !r.forwarded ? '—' : ms(r.latency_ms)),
           );
           tr.addEventListener('click', () => open(r.id));
           tr.addEventListener('keydown', (e) => {
@@ -391,7 +391,7 @@ function refusedTitle(r: RecordRow): string {
     case 'guard':
       return 'Blocked: a host Sluice does not answer for, or a browser page';
     case 'route':
-      return 'Blocked: a path Sluice does not forward';
+      return 'Blocked: a path, method or mode Sluice does not forward';
     case 'request':
       return 'Blocked: Sluice could not take or read the request';
     case 'loop':
@@ -471,7 +471,7 @@ function lineRate(l: CostLine): HTMLElement | string {
 function detail(d: RecordDetail, close: () => void): HTMLElement {
   const r = d.record;
   const titleId = uid('detail');
-  const refused = r.outcome === 'refused' || r.outcome === 'blocked';
+  const refused = !r.forwarded;
   const lines = d.lines ?? [];
 
   const explanation =

@@ -3,7 +3,7 @@
 // origins, start at login, what closing the window does; and, read-only,
 // the address, data directory and version.
 
-import { api, type Settings } from '../api';
+import { api, type Settings, type SettingsDefaults } from '../api';
 import type { Page } from '../app';
 import { h, replace } from '../dom';
 import { exactMoney, normalizeMoney } from '../money';
@@ -29,6 +29,9 @@ export const settingsPage: Page = {
 
     function form(s: Settings, providers: string[]): HTMLElement {
       const st = app.status;
+      // What a value left at 0 stands for comes with the settings, from
+      // the gateway: the page copies none of its defaults.
+      const d: SettingsDefaults = s.defaults!;
       // Upstreams: one row per provider with a key slot, plus any saved
       // override, plus a blank row to add another (an OpenAI-compatible
       // server of your own, or Ollama elsewhere).
@@ -51,7 +54,7 @@ export const settingsPage: Page = {
 
       const refuse = h('input', { type: 'radio', name: 'unpriced', value: 'refuse', id: 'unpriced-refuse', checked: s.unpriced_policy !== 'estimate' });
       const estimate = h('input', { type: 'radio', name: 'unpriced', value: 'estimate', id: 'unpriced-estimate', checked: s.unpriced_policy === 'estimate' });
-      const hold = input({ name: 'unpriced-hold', inputmode: 'decimal', value: s.unpriced_hold_usd ?? '', placeholder: '0.50', class: 'input input-narrow' });
+      const hold = input({ name: 'unpriced-hold', inputmode: 'decimal', value: s.unpriced_hold_usd ?? '', placeholder: exactMoney(d.unpriced_hold_usd).slice(1), class: 'input input-narrow' });
 
       const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
       const zoneList = h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z })));
@@ -61,16 +64,17 @@ export const settingsPage: Page = {
       const compat = h('input', { type: 'checkbox', name: 'compat-endpoints', id: 'compat-endpoints', checked: !!s.compat_endpoints });
       const retention = input({ type: 'number', name: 'retention', min: '0', step: '1', value: String(s.retention_days ?? 0), class: 'input input-narrow', inputmode: 'numeric' });
 
-      const sessionHours = input({ type: 'number', name: 'session-hours', min: '1', step: '1', value: String(s.session_hours || 24), class: 'input input-narrow', inputmode: 'numeric' });
+      const sessionHours = input({ type: 'number', name: 'session-hours', min: '1', step: '1', value: String(s.session_hours || d.session_hours), class: 'input input-narrow', inputmode: 'numeric' });
 
       const origins = h('textarea', { class: 'input', name: 'origins', rows: '3', spellcheck: 'false', placeholder: 'http://localhost:3000' });
       origins.value = (s.allowed_origins ?? []).join('\n');
 
       const loopOn = h('input', { type: 'checkbox', name: 'loop-on', id: 'loop-on', checked: !s.loop_off });
-      const loopLimit = input({ type: 'number', name: 'loop-limit', min: '1', step: '1', value: String(s.loop_limit || 8), class: 'input input-narrow', inputmode: 'numeric' });
-      const loopWindow = input({ type: 'number', name: 'loop-window', min: '1', step: '1', value: String(Math.round((s.loop_window_s || 120) / 60 * 100) / 100), class: 'input input-narrow', inputmode: 'decimal' });
+      const minutes = (secs: number) => Math.round((secs / 60) * 100) / 100;
+      const loopLimit = input({ type: 'number', name: 'loop-limit', min: '1', max: String(d.loop_limit_max), step: '1', value: String(s.loop_limit || d.loop_limit), class: 'input input-narrow', inputmode: 'numeric' });
+      const loopWindow = input({ type: 'number', name: 'loop-window', min: '1', max: String(minutes(d.loop_window_max_s)), step: '1', value: String(minutes(s.loop_window_s || d.loop_window_s)), class: 'input input-narrow', inputmode: 'decimal' });
 
-      const fallbackAfter = input({ type: 'number', name: 'fallback-after', min: '0', step: '1', value: (s.fallback_after_s ?? 0) < 0 ? '0' : String(s.fallback_after_s || 60), class: 'input input-narrow', inputmode: 'numeric' });
+      const fallbackAfter = input({ type: 'number', name: 'fallback-after', min: '0', step: '1', value: (s.fallback_after_s ?? 0) < 0 ? '0' : String(s.fallback_after_s || d.fallback_after_s), class: 'input input-narrow', inputmode: 'numeric' });
 
       const closeHide = h('input', { type: 'radio', name: 'close', value: 'hide', id: 'close-hide', checked: (s.close_action || st.close_action) !== 'quit' });
       const closeQuit = h('input', { type: 'radio', name: 'close', value: 'quit', id: 'close-quit', checked: (s.close_action || st.close_action) === 'quit' });
@@ -115,7 +119,7 @@ export const settingsPage: Page = {
             radio(refuse, 'Refuse them', 'Requests a budget covers get 402 until the model has a price.'),
             radio(estimate, 'Hold an estimate', 'Hold the amount below against the budgets and mark the record estimated.'),
           ),
-          field('Amount held for an unpriced request', hold, { hint: 'In dollars, such as 0.50.' }),
+          field('Amount held for an unpriced request', hold, { hint: `In dollars. Empty holds ${exactMoney(d.unpriced_hold_usd)}.` }),
         ]),
         card('Time zone', [field('Time zone for days and budget periods', zone, { hint: 'An IANA name such as Europe/Berlin. Empty uses the system’s.' }), zoneList]),
         card('Request log', [
@@ -128,13 +132,13 @@ export const settingsPage: Page = {
         ]),
         card('Loop detection', [
           h('div', { class: 'choice' }, loopOn, h('label', { for: 'loop-on' }, h('span', { class: 'choice-label' }, 'Refuse requests that repeat'), h('span', { class: 'choice-hint' }, 'The same request from the same token, past the count below within the window, gets 429 instead of reaching the provider.'))),
-          field('Identical requests allowed', loopLimit, { hint: 'The next one within the window is refused. 8 by default.' }),
-          field('Within (minutes)', loopWindow, { hint: '2 by default.' }),
+          field('Identical requests allowed', loopLimit, { hint: `The next one within the window is refused. ${d.loop_limit} by default, at most ${d.loop_limit_max}.` }),
+          field('Within (minutes)', loopWindow, { hint: `${minutes(d.loop_window_s)} by default, at most ${minutes(d.loop_window_max_s)}.` }),
         ]),
         card('Fallbacks', [
-          field('Try an alias’s fallback after (seconds without a first byte)', fallbackAfter, { hint: 'While a fallback is left, a target that has sent nothing by then (for a stream, no first event) is given up for the next. 60 by default; 0 waits as long as any request.' }),
+          field('Try an alias’s fallback after (seconds without a first byte)', fallbackAfter, { hint: `While a fallback is left, a target that has sent nothing by then (for a stream, no first event) is given up for the next. ${d.fallback_after_s} by default; 0 waits as long as any request.` }),
         ]),
-        card('Browser sessions', [field('Sign a browser out after (hours without use)', sessionHours, { hint: 'Each tab signs in with its own link. Default 24.' })]),
+        card('Browser sessions', [field('Sign a browser out after (hours without use)', sessionHours, { hint: `Each tab signs in with its own link. Default ${d.session_hours}.` })]),
         card('Browser origins', [field('Origins allowed to call provider routes', origins, { hint: 'One per line, such as http://localhost:3000, for web apps that call Sluice from the browser.' })]),
         card('Start at login', [
           h(
@@ -170,6 +174,7 @@ export const settingsPage: Page = {
         void busy(save, async () => {
           try {
             const next: Settings = { ...s };
+            delete next.defaults;
             const ups: Record<string, string> = {};
             for (const [n, i] of upInputs) if (i.value.trim()) ups[n] = i.value.trim();
             const nn = newName.value.trim().toLowerCase();
@@ -188,23 +193,27 @@ export const settingsPage: Page = {
             const days = parseInt(retention.value || '0', 10);
             if (!(days >= 0)) throw new Error('Keep log records for a whole number of days, or 0 for all of them.');
             next.retention_days = days;
-            const hours = parseInt(sessionHours.value || '24', 10);
-            if (!(hours >= 1)) throw new Error('Sign browsers out after a whole number of hours, 1 or more.');
-            next.session_hours = hours === 24 ? 0 : hours;
+            // A value equal to the default is saved as 0, "the default",
+            // so that it follows the gateway's default if that changes.
+            // Ranges are the API's to check: its refusal says them.
+            const numberIn = (el: HTMLInputElement, def: number, what: string, whole = true): number => {
+              const n = el.value.trim() === '' ? def : Number(el.value);
+              if (!(whole ? Number.isInteger(n) : Number.isFinite(n))) throw new Error(`${what}: “${el.value}” is not a ${whole ? 'whole ' : ''}number.`);
+              return n;
+            };
+            const hours = numberIn(sessionHours, d.session_hours, 'Sign a browser out after');
+            next.session_hours = hours === d.session_hours ? 0 : hours;
             next.allowed_origins = origins.value
               .split(/\s+/)
               .map((o) => o.trim())
               .filter(Boolean);
             next.loop_off = !loopOn.checked;
-            const ll = parseInt(loopLimit.value || '8', 10);
-            if (!(ll >= 1)) throw new Error('Allow at least one identical request.');
-            next.loop_limit = ll === 8 ? 0 : ll;
-            const lw = Math.round(parseFloat(loopWindow.value || '2') * 60);
-            if (!(lw >= 1 && lw <= 86400)) throw new Error('The loop window is from a second to a day.');
-            next.loop_window_s = lw === 120 ? 0 : lw;
-            const fa = parseInt(fallbackAfter.value || '60', 10);
-            if (!(fa >= 0 && fa <= 86400)) throw new Error('Try a fallback after 0 (wait as long as any request) to 86400 seconds.');
-            next.fallback_after_s = fa === 60 ? 0 : fa === 0 ? -1 : fa;
+            const ll = numberIn(loopLimit, d.loop_limit, 'Identical requests allowed');
+            next.loop_limit = ll === d.loop_limit ? 0 : ll;
+            const lw = Math.round(numberIn(loopWindow, minutes(d.loop_window_s), 'Within (minutes)', false) * 60);
+            next.loop_window_s = lw === d.loop_window_s ? 0 : lw;
+            const fa = numberIn(fallbackAfter, d.fallback_after_s, 'Try an alias’s fallback after');
+            next.fallback_after_s = fa === d.fallback_after_s ? 0 : fa === 0 ? -1 : fa;
             if (st.desktop) next.close_action = closeQuit.checked ? 'quit' : 'hide';
             next.start_at_login = atLogin.checked;
             const saved = await api.putSettings(next);
