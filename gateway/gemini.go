@@ -136,7 +136,7 @@ func (geminiDialect) billing(body []byte, outBound int64) billing {
 	if !ok {
 		return b
 	}
-	b.audioIn = geminiAudioPart.Match(body)
+	b.audioIn = bytes.Contains(body, []byte(`"audio/`)) && geminiAudioPart.Match(body)
 	gc := top["generationConfig"]
 	if gc == nil {
 		gc = top["generation_config"]

@@ -188,7 +188,7 @@ func (openAIDialect) billing(body []byte, outBound int64) billing {
 	if !ok {
 		return b
 	}
-	b.audioIn = openAIAudioPart.Match(body)
+	b.audioIn = bytes.Contains(body, []byte(`"input_audio"`)) && openAIAudioPart.Match(body)
 	var ms []string
 	_ = json.Unmarshal(top["modalities"], &ms)
 	for _, m := range ms {
