@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,30 +61,26 @@ func TestRefusalNotices(t *testing.T) {
 	}
 }
 
-// TestSlowNotifierDelaysNoRequest: a desktop notifier that hangs (as
-// notify-send may, waiting on a session bus) holds up no request: the
-// budget event a request raises reaches it on its own goroutine, and the
-// request is answered meanwhile.
-func TestSlowNotifierDelaysNoRequest(t *testing.T) {
+// overBudget starts a gateway with cfg (its address, data directory and
+// upstream filled in) whose one budget, a microdollar a day, refuses every
+// request; the upstream fails the test if a request reaches it. It returns
+// the gateway, stopped when the test ends, and ask, which sends a request
+// and returns its status: a request not answered within 20 seconds fails
+// the test instead of stalling it.
+func overBudget(t *testing.T, cfg Config) (*Gateway, func() int) {
+	t.Helper()
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // never the developer's keyring
 	t.Setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef0123456789")
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("upstream called: %s %s; want every request refused by the budget", r.Method, r.URL.Path)
 	}))
-	defer up.Close()
-	release := make(chan struct{})
-	shown := make(chan Notice, 64)
-	notify := func(n Notice) {
-		shown <- n
-		<-release // hangs until the test is done
-	}
-	g, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Log: io.Discard,
-		Upstreams: map[string]string{"openai": up.URL + "/v1"}, Notify: notify})
+	t.Cleanup(up.Close)
+	cfg.Addr, cfg.DataDir, cfg.Upstreams = "127.0.0.1:0", t.TempDir(), map[string]string{"openai": up.URL + "/v1"}
+	g, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Stop()
-	defer close(release)
+	t.Cleanup(func() { g.Stop() })
 	ctx := context.Background()
 	secret, err := g.Service.NewToken(ctx, "ci")
 	if err != nil {
@@ -94,20 +89,35 @@ func TestSlowNotifierDelaysNoRequest(t *testing.T) {
 	if _, err := g.Service.PutBudget(ctx, gateway.Budget{Name: "tiny", Limit: gateway.Microdollar, Period: gateway.PeriodDay}); err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Timeout: 20 * time.Second} // a hang fails the test instead of stalling it
-	ask := func() int {
+	c := &http.Client{Timeout: 20 * time.Second}
+	return g, func() int {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+g.Addr+"/v1/chat/completions",
 			strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
 		req.Header.Set("Authorization", "Bearer "+secret)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.Do(req)
 		if err != nil {
-			t.Fatalf("request while the notifier hangs: %v", err)
+			t.Fatalf("request over the budget: %v", err)
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+}
+
+// TestSlowNotifierDelaysNoRequest: a desktop notifier that hangs (as
+// notify-send may, waiting on a session bus) holds up no request: the
+// budget event a request raises reaches it on its own goroutine, and the
+// request is answered meanwhile.
+func TestSlowNotifierDelaysNoRequest(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	shown := make(chan Notice, 64)
+	notify := func(n Notice) {
+		shown <- n
+		<-release // hangs until the test is done
+	}
+	g, ask := overBudget(t, Config{Log: io.Discard, Notify: notify})
 	// The first refusal raises the limit notice, which the notifier takes
 	// and hangs on; that request, and those after it, are answered.
 	if got := ask(); got != http.StatusPaymentRequired {
@@ -154,44 +164,14 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 // queue's goroutine, and the request is answered meanwhile; the notice
 // still reaches the dashboard's list once the log lets go.
 func TestBlockedLogDelaysNoRequest(t *testing.T) {
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // never the developer's keyring
-	t.Setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef0123456789")
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("upstream called: %s %s; want every request refused by the budget", r.Method, r.URL.Path)
-	}))
-	defer up.Close()
 	logw := &blockingWriter{blocked: make(chan struct{}), release: make(chan struct{})}
-	g, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Log: logw,
-		Upstreams: map[string]string{"openai": up.URL + "/v1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Stop()
 	released := sync.OnceFunc(func() { close(logw.release) })
 	defer released() // before Stop, which logs
-	ctx := context.Background()
-	secret, err := g.Service.NewToken(ctx, "ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Service.PutBudget(ctx, gateway.Budget{Name: "tiny", Limit: gateway.Microdollar, Period: gateway.PeriodDay}); err != nil {
-		t.Fatal(err)
-	}
+	g, ask := overBudget(t, Config{Log: logw})
 	logw.armed.Store(true)
-	c := &http.Client{Timeout: 20 * time.Second} // a hang fails the test instead of stalling it
 	for i := range 3 {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+g.Addr+"/v1/chat/completions",
-			strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+secret)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatalf("request %d while the log blocks: %v", i+1, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusPaymentRequired {
-			t.Fatalf("request %d over a one-microdollar budget = %d, want 402", i+1, resp.StatusCode)
+		if got := ask(); got != http.StatusPaymentRequired {
+			t.Fatalf("request %d over a one-microdollar budget while the log blocks = %d, want 402", i+1, got)
 		}
 	}
 	select {
@@ -216,11 +196,7 @@ func TestBlockedLogDelaysNoRequest(t *testing.T) {
 // TestWatchCountsDropped: records the Hub's feed dropped while it could
 // not keep up are not lost silently: a notice says how many.
 func TestWatchCountsDropped(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	h := &Hub{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -313,9 +313,6 @@ func (db *DB) Close() error {
 	return db.closeErr
 }
 
-// Path returns the file's path.
-func (db *DB) Path() string { return db.bolt.Path() }
-
 // Check runs bbolt's consistency check over the whole file and returns
 // every problem found, joined; nil means the file is sound.
 func (db *DB) Check() error {
