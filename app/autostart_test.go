@@ -214,11 +214,7 @@ func TestStartAtLoginSetting(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the Run key is the user's own registry")
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	entries := t.TempDir()
 	svc := &Service{DB: db, Keyring: &store.Keyring{}, Autostart: &Autostart{Exec: "/usr/bin/sluice", Dir: entries}}
 	ctx := context.Background()

@@ -2,13 +2,11 @@ package app
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
-	"github.com/sluicehq/sluice/store"
 )
 
 // TestRecordDetailCostLines: a partially priced record's detail shows a
@@ -16,11 +14,7 @@ import (
 // model policy's charge as a line of its own, so the lines add up to what
 // was charged.
 func TestRecordDetailCostLines(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	s := &Service{DB: db, Proxy: &gateway.Proxy{Ledger: db}}
 	ctx := context.Background()
 

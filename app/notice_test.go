@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,30 +61,26 @@ func TestRefusalNotices(t *testing.T) {
 	}
 }
 
-// TestSlowNotifierDelaysNoRequest: a desktop notifier that hangs (as
-// notify-send may, waiting on a session bus) holds up no request: the
-// budget event a request raises reaches it on its own goroutine, and the
-// request is answered meanwhile.
-func TestSlowNotifierDelaysNoRequest(t *testing.T) {
+// overBudget starts a gateway with cfg (its address, data directory and
+// upstream filled in) whose one budget, a microdollar a day, refuses every
+// request; the upstream fails the test if a request reaches it. It returns
+// the gateway, stopped when the test ends, and ask, which sends a request
+// and returns its status: a request not answered within 20 seconds fails
+// the test instead of stalling it.
+func overBudget(t *testing.T, cfg Config) (*Gateway, func() int) {
+	t.Helper()
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "") // never the developer's keyring
 	t.Setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef0123456789")
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("upstream called: %s %s; want every request refused by the budget", r.Method, r.URL.Path)
 	}))
-	defer up.Close()
-	release := make(chan struct{})
-	shown := make(chan Notice, 64)
-	notify := func(n Notice) {
-		shown <- n
-		<-release // hangs until the test is done
-	}
-	g, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Log: io.Discard,
-		Upstreams: map[string]string{"openai": up.URL + "/v1"}, Notify: notify})
+	t.Cleanup(up.Close)
+	cfg.Addr, cfg.DataDir, cfg.Upstreams = "127.0.0.1:0", t.TempDir(), map[string]string{"openai": up.URL + "/v1"}
+	g, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Stop()
-	defer close(release)
+	t.Cleanup(func() { g.Stop() })
 	ctx := context.Background()
 	secret, err := g.Service.NewToken(ctx, "ci")
 	if err != nil {
@@ -92,20 +89,35 @@ func TestSlowNotifierDelaysNoRequest(t *testing.T) {
 	if _, err := g.Service.PutBudget(ctx, gateway.Budget{Name: "tiny", Limit: gateway.Microdollar, Period: gateway.PeriodDay}); err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Timeout: 20 * time.Second} // a hang fails the test instead of stalling it
-	ask := func() int {
+	c := &http.Client{Timeout: 20 * time.Second}
+	return g, func() int {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+g.Addr+"/v1/chat/completions",
 			strings.NewReader(`{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
 		req.Header.Set("Authorization", "Bearer "+secret)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.Do(req)
 		if err != nil {
-			t.Fatalf("request while the notifier hangs: %v", err)
+			t.Fatalf("request over the budget: %v", err)
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+}
+
+// TestSlowNotifierDelaysNoRequest: a desktop notifier that hangs (as
+// notify-send may, waiting on a session bus) holds up no request: the
+// budget event a request raises reaches it on its own goroutine, and the
+// request is answered meanwhile.
+func TestSlowNotifierDelaysNoRequest(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	shown := make(chan Notice, 64)
+	notify := func(n Notice) {
+		shown <- n
+		<-release // hangs until the test is done
+	}
+	g, ask := overBudget(t, Config{Log: io.Discard, Notify: notify})
 	// The first refusal raises the limit notice, which the notifier takes
 	// and hangs on; that request, and those after it, are answered.
 	if got := ask(); got != http.StatusPaymentRequired {
@@ -129,6 +141,102 @@ func TestSlowNotifierDelaysNoRequest(t *testing.T) {
 	}
 }
 
+// blockingWriter passes writes through until armed, then blocks every
+// write until released: the stderr pipe of a desktop launch that nobody
+// reads.
+type blockingWriter struct {
+	armed   atomic.Bool
+	blocked chan struct{} // closed by the first write that blocks
+	once    sync.Once
+	release chan struct{}
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	if w.armed.Load() {
+		w.once.Do(func() { close(w.blocked) })
+		<-w.release
+	}
+	return len(p), nil
+}
+
+// TestBlockedLogDelaysNoRequest: a log writer that blocks forever holds up
+// no request: the budget event a Hold raises is logged on the budget
+// queue's goroutine, and the request is answered meanwhile; the notice
+// still reaches the dashboard's list once the log lets go.
+func TestBlockedLogDelaysNoRequest(t *testing.T) {
+	logw := &blockingWriter{blocked: make(chan struct{}), release: make(chan struct{})}
+	released := sync.OnceFunc(func() { close(logw.release) })
+	defer released() // before Stop, which logs
+	g, ask := overBudget(t, Config{Log: logw})
+	logw.armed.Store(true)
+	for i := range 3 {
+		if got := ask(); got != http.StatusPaymentRequired {
+			t.Fatalf("request %d over a one-microdollar budget while the log blocks = %d, want 402", i+1, got)
+		}
+	}
+	select {
+	case <-logw.blocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the limit event was never logged")
+	}
+	released()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ns := g.Service.Hub.Since(0)
+		if len(ns) > 0 && ns[0].Kind == "limit" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notices = %+v, want the limit notice once the log lets go", ns)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchCountsDropped: records the Hub's feed dropped while it could
+// not keep up are not lost silently: a notice says how many.
+func TestWatchCountsDropped(t *testing.T) {
+	db := testDB(t)
+	h := &Hub{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Watch(ctx, db) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // let it subscribe
+	// Holding the Hub's lock stops the watcher at its first record, so
+	// that the feed fills and drops.
+	h.mu.Lock()
+	const n = 400
+	for i := range n {
+		if err := db.Settle(ctx, gateway.Record{ID: fmt.Sprint("r", i), Outcome: gateway.OutcomeOK}); err != nil {
+			h.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	h.mu.Unlock()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var missed []Notice
+		for _, no := range h.Since(0) {
+			if no.Kind == "missed" {
+				missed = append(missed, no)
+			}
+		}
+		if len(missed) == 1 {
+			var got int
+			fmt.Sscanf(missed[0].Title, "%d", &got)
+			if got < 1 || got >= n || !strings.Contains(missed[0].Title, "settled request(s) not watched") {
+				t.Errorf("missed notice = %+v, want one counting the dropped records", missed[0])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notices = %+v, want one saying records were dropped", h.Since(0))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestNotifierQueue: a notifier that cannot keep up drops what its queue
 // cannot hold, counts it, says so once it catches up, and shows what is
 // queued when it is closed.
@@ -143,7 +251,7 @@ func TestNotifierQueue(t *testing.T) {
 		mu.Lock()
 		shown = append(shown, n)
 		mu.Unlock()
-	})
+	}, missedNotice)
 	// The first notice is taken at once and hangs at the gate; the queue
 	// holds notifyQueue more; the rest are dropped. None of it blocks.
 	total := notifyQueue + 11
@@ -179,7 +287,7 @@ func TestNotifierCloseGivesUp(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var calls atomic.Int32
-	q := startNotifier(func(Notice) { calls.Add(1); <-release })
+	q := startNotifier(func(Notice) { calls.Add(1); <-release }, missedNotice)
 	q.send(Notice{Title: "1"})
 	q.send(Notice{Title: "2"})
 	done := make(chan struct{})

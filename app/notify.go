@@ -61,10 +61,13 @@ const notifyFlush = 5 * time.Second
 //
 // A notifier is safe for concurrent use.
 type notifier struct {
-	show  func(Notice)
-	queue chan Notice
-	stop  chan struct{} // closed when close gives up waiting
-	done  chan struct{} // closed when the goroutine has ended
+	show func(Notice)
+	// missed is the notice that says n notices were dropped, the last of
+	// them raised at at.
+	missed func(n int, at time.Time) Notice
+	queue  chan Notice
+	stop   chan struct{} // closed when close gives up waiting
+	done   chan struct{} // closed when the goroutine has ended
 
 	mu      sync.Mutex // guards closed, dropped and the sending on queue
 	closed  bool
@@ -72,8 +75,9 @@ type notifier struct {
 }
 
 // startNotifier starts the goroutine that calls show; it ends with close.
-func startNotifier(show func(Notice)) *notifier {
-	q := &notifier{show: show, queue: make(chan Notice, notifyQueue), stop: make(chan struct{}), done: make(chan struct{})}
+// missed makes the notice shown once the queue has drained after drops.
+func startNotifier(show func(Notice), missed func(n int, at time.Time) Notice) *notifier {
+	q := &notifier{show: show, missed: missed, queue: make(chan Notice, notifyQueue), stop: make(chan struct{}), done: make(chan struct{})}
 	go q.run()
 	return q
 }
@@ -111,7 +115,7 @@ func (q *notifier) run() {
 		q.dropped = 0
 		q.mu.Unlock()
 		if missed > 0 {
-			q.show(missedNotice(missed, n.Time))
+			q.show(q.missed(missed, n.Time))
 		}
 	}
 }
@@ -141,4 +145,11 @@ func (q *notifier) close(wait time.Duration) {
 func missedNotice(n int, at time.Time) Notice {
 	return Notice{Time: at, Kind: "missed", Title: fmt.Sprintf("%d more notice(s)", n),
 		Message: "Sluice raised more notices than the desktop could show in time; the dashboard's Notices list has every one."}
+}
+
+// missedBudgetNotice says that n budget events were dropped before they
+// became notices.
+func missedBudgetNotice(n int, at time.Time) Notice {
+	return Notice{Time: at, Kind: "missed", Title: fmt.Sprintf("%d budget notice(s) not raised", n),
+		Message: "Budgets crossed their thresholds faster than Sluice could note it; the Budgets page shows where each one stands."}
 }

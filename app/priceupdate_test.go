@@ -6,13 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/gateway"
-	"github.com/sluicehq/sluice/store"
 )
 
 // TestUpdatePrices takes tables from a local server in both formats, a
@@ -45,11 +43,7 @@ func TestUpdatePrices(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	p := &gateway.Proxy{Ledger: db}
 	s := &Service{DB: db, Proxy: p}
 	ctx := context.Background()

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -15,11 +14,7 @@ import (
 // can take, so a user's own token called "cli" is another token, with
 // records and budgets of its own.
 func TestAppTokensApart(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	ctx := context.Background()
 	mine, err := db.NewToken(FromCLI)
 	if err != nil {

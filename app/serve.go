@@ -126,6 +126,9 @@ type Gateway struct {
 	stopOnce sync.Once
 	dataDir  string
 	logf     func(string, ...any)
+	// budgetNotices logs and raises the store's budget events off the
+	// requests' goroutines.
+	budgetNotices *notifier
 }
 
 // Start opens the data, charges holds left by a crash, and starts serving.
@@ -141,22 +144,30 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	hub := &Hub{Notify: cfg.Notify}
+	// A budget event comes on the goroutine of the request whose Hold,
+	// Extend or Settle caused it. There it only joins a queue, never
+	// blocking (when the queue is full it is dropped and counted); its log
+	// line and its notice come on the queue's goroutine, so that a log
+	// nobody reads (the stderr of a desktop launch) never holds a request.
+	budgetNotices := startNotifier(func(n Notice) {
+		logf("%s: %s", n.Title, n.Message)
+		hub.raise(n)
+	}, missedBudgetNotice)
 	db, err := OpenData(cfg.DataDir, store.Options{OnBudgetEvent: func(ev store.BudgetEvent) {
-		// On the request's goroutine: the log line and the Hub's list are
-		// quick, and the Hub shows the notice natively on its own.
 		if n, ok := budgetNotice(ev); ok {
-			logf("%s: %s", n.Title, n.Message)
+			budgetNotices.send(n)
 		}
-		hub.BudgetEvent(ev)
 	}})
 	if err != nil {
+		budgetNotices.close(0)
 		return nil, err
 	}
-	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, served: make(chan error, 1), closing: make(chan struct{})}
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, served: make(chan error, 1), closing: make(chan struct{}), budgetNotices: budgetNotices}
 	g.sessions = newSessions(g.sessionIdle)
 	ok := false
 	defer func() {
 		if !ok {
+			budgetNotices.close(0)
 			hub.Close()
 			db.Close()
 		}
@@ -303,7 +314,8 @@ func (g *Gateway) Stop() error {
 	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
-	g.Service.Hub.Close() // what the last requests raised is shown
+	g.budgetNotices.close(notifyFlush) // the last requests' budget notices join the Hub
+	g.Service.Hub.Close()              // what the last requests raised is shown
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
 	os.Remove(controlPath(g.dataDir))
 	return g.db.Close()

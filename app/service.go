@@ -213,15 +213,15 @@ func (s *Service) Records(ctx context.Context, q store.LogQuery) ([]gateway.Reco
 }
 
 func (s *Service) Follow(ctx context.Context, fn func(gateway.Record)) error {
-	ch, unsubscribe := s.DB.Subscribe()
-	defer unsubscribe()
+	feed := s.DB.Subscribe()
+	defer feed.Close()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.Closing:
 			return nil
-		case r, ok := <-ch:
+		case r, ok := <-feed.C:
 			if !ok {
 				return nil
 			}

@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
-	"github.com/sluicehq/sluice/store"
 )
 
 // TestSettingsDefaults: the API's settings carry what each value left
@@ -16,11 +14,7 @@ import (
 // themselves, so the settings page copies none of them; settings.put
 // ignores them.
 func TestSettingsDefaults(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "sluice.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	s := &Service{DB: db}
 	ctx := context.Background()
 	for _, m := range []string{"settings", "settings.put"} {
@@ -34,17 +28,8 @@ func TestSettingsDefaults(t *testing.T) {
 		}
 		b, _ := json.Marshal(got)
 		var reply struct {
-			RetentionDays int `json:"retention_days"`
-			Defaults      struct {
-				UnpricedHold  gateway.Money `json:"unpriced_hold_usd"`
-				LoopLimit     int           `json:"loop_limit"`
-				LoopLimitMax  int           `json:"loop_limit_max"`
-				LoopWindow    int           `json:"loop_window_s"`
-				LoopWindowMax int           `json:"loop_window_max_s"`
-				FallbackAfter int           `json:"fallback_after_s"`
-				SessionHours  int           `json:"session_hours"`
-				Soft          int           `json:"soft_pct"`
-			} `json:"defaults"`
+			RetentionDays int              `json:"retention_days"`
+			Defaults      settingsDefaults `json:"defaults"`
 		}
 		if err := json.Unmarshal(b, &reply); err != nil {
 			t.Fatal(err)

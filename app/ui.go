@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -163,7 +164,7 @@ func (h *Hub) raise(n Notice) {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
 	}
 	if h.native == nil && h.Notify != nil && !h.closed {
-		h.native = startNotifier(h.Notify)
+		h.native = startNotifier(h.Notify, missedNotice)
 	}
 	native := h.native
 	h.mu.Unlock()
@@ -196,13 +197,6 @@ func (h *Hub) Since(seq int64) []Notice {
 		}
 	}
 	return out
-}
-
-// BudgetEvent turns a store budget event into a notice.
-func (h *Hub) BudgetEvent(ev store.BudgetEvent) {
-	if n, ok := budgetNotice(ev); ok {
-		h.raise(n)
-	}
 }
 
 // budgetNotice is what a budget event tells the user, and whether it
@@ -265,21 +259,32 @@ func (h *Hub) Refused(r gateway.Record) {
 }
 
 // Watch bumps the counter for every record db settles and raises a
-// notice for provider billing trouble, until ctx ends.
+// notice for provider billing trouble, until ctx ends. Records the feed
+// dropped, had it fallen behind, are counted in a notice of their own:
+// a billing notice may be among them.
 func (h *Hub) Watch(ctx context.Context, db *store.DB) {
-	ch, unsubscribe := db.Subscribe()
-	defer unsubscribe()
+	feed := db.Subscribe()
+	defer feed.Close()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case r, ok := <-ch:
+		case r, ok := <-feed.C:
 			if !ok {
 				return
 			}
 			h.record(r)
+			if n := feed.Dropped(); n > 0 {
+				h.missedRecords(n)
+			}
 		}
 	}
+}
+
+// missedRecords raises a notice that n settled records were not watched.
+func (h *Hub) missedRecords(n int64) {
+	h.Raise("missed", fmt.Sprintf("%d settled request(s) not watched", n),
+		"Requests settled faster than Sluice's notices could follow them: a billing or refusal notice among them may be missing. The Requests page lists every one.")
 }
 
 // record takes in one settled record: a notice for billing trouble or a

@@ -619,7 +619,7 @@ func (a *aliasAttempts) use(x *exchange, s step, body []byte) ([]byte, *failure)
 		x.route.Model = s.target.Model
 		return body, nil
 	}
-	nb, err := setJSONMember(body, "model", s.target.Model)
+	nb, err := setJSONMember(body, x.route.dialect.info().modelMember, s.target.Model)
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 	}
@@ -681,7 +681,7 @@ func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp
 		return true
 	}
 	defer resp.Body.Close()
-	x.rec.UpstreamID = upstreamRequestID(resp.Header)
+	x.rec.UpstreamID = p.upstreamRequestID(x, resp.Header)
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	outcome, msg := classifyUpstreamError(p.dialectList(), x.provider, status, b)
 	up := fail(status, kindUpstream, fmt.Sprintf("%s answered %d: %s", target, status, msg))

@@ -26,7 +26,7 @@ const (
 
 // anthropicEndpoints are the Anthropic API's paths, under /v1.
 var anthropicEndpoints = []endpoint{
-	{method: "POST", pattern: "/messages", name: routeAnthropicMessages, events: true},
+	{method: "POST", pattern: "/messages", name: routeAnthropicMessages, max: "max_tokens", events: true},
 	{method: "POST", pattern: "/messages/count_tokens", name: routeAnthropicCountTokens, free: true},
 	{method: "GET", pattern: "/models"},
 	{method: "GET", pattern: "/models/{id}"},
@@ -58,6 +58,11 @@ var anthropicInfo = dialectInfo{
 	openingEvents: []string{"message_start", "ping"},
 	conversation:  []string{"messages"},
 	textMembers:   []string{"content", "text"},
+
+	requestIDHeaders: []string{"Request-Id"},
+	modelMember:      "model",
+	// content_block_delta (and message_delta, which carries none).
+	output: shownSpec{deltaSuffix: "delta", skip: map[string]bool{"type": true, "index": true, "signature": true, "stop_reason": true}},
 }
 
 func (anthropicDialect) info() *dialectInfo { return &anthropicInfo }

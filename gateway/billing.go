@@ -55,9 +55,17 @@ func feeMembers(body []byte, names [][]byte) (top map[string]json.RawMessage, ok
 // topMembers decodes a JSON object's members, nil for any other body. (A
 // function of its own, so that a body feeMembers lets go costs no
 // allocation.)
+//
+// It reads the members with the scanner, as json.Unmarshal would decode
+// them (names unescaped, the last of duplicates kept), without decoding
+// the values: each is the body's own bytes.
 func topMembers(body []byte) map[string]json.RawMessage {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
+	top := make(map[string]json.RawMessage)
+	err := scanObject(body, func(key, val []byte) bool {
+		top[string(rawText(key))] = val
+		return true
+	})
+	if err != nil {
 		return nil
 	}
 	return top
@@ -65,9 +73,28 @@ func topMembers(body []byte) map[string]json.RawMessage {
 
 // objects decodes a JSON array of objects (a body's tools), nil for
 // anything else.
+//
+// It reads raw (a value of a body topMembers read, so well formed) with
+// the scanner, as json.Unmarshal would decode it, its error ignored: an
+// element that is not an object is a nil map, anything but an array nil.
 func objects(raw json.RawMessage) []map[string]json.RawMessage {
-	var os []map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &os)
+	v := jsonValue(bytes.TrimSpace(raw))
+	if !v.isArray() {
+		return nil
+	}
+	os := []map[string]json.RawMessage{}
+	v.elems(func(e jsonValue) {
+		if !e.isObject() {
+			os = append(os, nil)
+			return
+		}
+		m := make(map[string]json.RawMessage)
+		scanMembers(e, func(key, val []byte) bool {
+			m[string(rawText(key))] = val
+			return true
+		})
+		os = append(os, m)
+	})
 	return os
 }
 

@@ -128,9 +128,9 @@ type dialectInfo struct {
 	// a stream is not answered in server-sent events (Gemini's alt=sse;
 	// without it, one JSON array).
 	sseParam [2]string
-	// shownMember is the member of a stream event whose text is
-	// generated output (see shownBytes); "" counts every string.
-	shownMember string
+	// output says where the format's stream events carry generated
+	// output, to count its bytes as a stream is sliced (shown).
+	output shownSpec
 
 	// sdkHeaders are headers only this dialect's SDKs send: a request
 	// carrying one is in this dialect.
@@ -172,6 +172,14 @@ type dialectInfo struct {
 	// text or its parts. They show a request by its words (a loop's
 	// refusal names the message repeated).
 	conversation, textMembers []string
+	// requestIDHeaders are the headers, in the order looked at, that
+	// this format's providers name a request's id in (OpenAI's
+	// X-Request-Id); see upstreamRequestID.
+	requestIDHeaders []string
+	// modelMember is the member of a request body that names its model
+	// ("model"), which an alias or a provider's own spelling of the
+	// model rewrites; "" for a format that names it in the path.
+	modelMember string
 }
 
 // apiError is an error a provider reported, as its dialect reads it:
@@ -293,7 +301,7 @@ func (di *dialectInfo) eventStream(rt route, info requestInfo, q url.Values) boo
 
 // shown counts the bytes of generated output a stream event's data
 // carries, for slicing a hold as a stream goes.
-func (di *dialectInfo) shown(data []byte) int64 { return shownBytes(data, di.shownMember) }
+func (di *dialectInfo) shown(data []byte) int64 { return di.output.bytes(data) }
 
 // eventMeter reads one stream's events for what a streamMeter keeps. It
 // is called once per event: it must not allocate for an event that

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +24,10 @@ import (
 // The parrot API: POST /v2/speak {"bird": MODEL, "squawks": MAX,
 // "stream": BOOL} answers {"bird": MODEL, "heard": IN, "said": OUT}, or a
 // stream of "event: words" with cumulative {"heard", "said"} counts ended
-// by "event: done". Keys go in X-Parrot-Key. Errors are {"fault":
-// {"status", "kind", "why"}}, and a stream's error is "event: fault".
+// by "event: done", after an "event: hello" or not. Keys go in
+// X-Parrot-Key and start "parrot-"; a request's id comes back in
+// X-Parrot-Request. Errors are {"fault": {"status", "kind", "why"}}, and a
+// stream's error is "event: fault".
 
 type parrotDialect struct{}
 
@@ -47,13 +50,18 @@ var parrotInfo = dialectInfo{
 	keyCheck:     "/v2/birds",
 	keyRefused:   []int{http.StatusUnauthorized},
 	billingWords: []string{"no more crackers"},
+
+	openingEvents:    []string{"hello"},
+	requestIDHeaders: []string{"X-Parrot-Request"},
+	output:           shownSpec{member: "words"},
+	modelMember:      "bird",
 }
 
 func (parrotDialect) info() *dialectInfo { return &parrotInfo }
 
 func (parrotDialect) claim(method, path string, h http.Header) (string, bool, bool) {
 	first, _, _ := cutSegment(path)
-	return "parrot", false, first == "v2"
+	return "parrot", true, first == "v2"
 }
 
 func (d parrotDialect) owns(path string) bool {
@@ -218,16 +226,50 @@ func (l *budgetLedger) all() []Record {
 	}
 }
 
-// fakeParrot is an upstream that speaks the parrot API and wants key.
+// parrotOwnKey is a parrot key a caller sends of its own.
+const parrotOwnKey = "parrot-own-key"
+
+// Extend raises a hold as Hold admits one: by the budgets' arithmetic.
+func (l *budgetLedger) Extend(ctx context.Context, id string, amount Money) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.holds[id]
+	if !ok {
+		return fmt.Errorf("no hold %s", id)
+	}
+	var held Money
+	for _, o := range l.holds {
+		held += o.Amount
+	}
+	a := Admission{Now: h.Time, Want: amount - h.Amount}
+	for _, b := range l.budgets {
+		if b.Applies(h) {
+			a.Refuses(b, Standing{Settled: l.spent, Held: held})
+		}
+	}
+	if ref := a.Refusal(); ref != nil {
+		return ref
+	}
+	h.Amount = amount
+	l.holds[id] = h
+	return nil
+}
+
+// fakeParrot is an upstream that speaks the parrot API and wants key (or
+// parrotOwnKey, and then says so in its words). Its bird "hoarse" fails
+// every stream after its hello; "moult" fails any request.
 func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		*calls++
+		n := *calls
 		mu.Unlock()
-		if r.Header.Get("X-Parrot-Key") != key || strings.Contains(r.Header.Get("Authorization"), "sk-sluice-") {
+		got := r.Header.Get("X-Parrot-Key")
+		if got != key && got != parrotOwnKey || strings.Contains(r.Header.Get("Authorization"), "sk-sluice-") {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+		w.Header().Set("X-Parrot-Request", "squawk-"+strconv.Itoa(n))
 		switch r.URL.Path {
 		case "/v2/birds":
 			fmt.Fprint(w, `{"birds":["macaw"]}`)
@@ -243,8 +285,15 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 			Cut     bool   `json:"cut"`
 			Broke   bool   `json:"broke"`
 			Lookups int    `json:"lookups"`
+			Moult   bool   `json:"moult"`
+			Long    bool   `json:"long"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)
+		if req.Moult {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"fault":{"status":503,"kind":"moulting","why":"The parrot is moulting"}}`)
+			return
+		}
 		if req.Broke {
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, `{"fault":{"status":400,"kind":"hungry","why":"No more crackers on this account"}}`)
@@ -256,10 +305,26 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 			if req.Lookups > 0 {
 				looked = fmt.Sprintf(`,"looked":%d`, req.Lookups-1)
 			}
-			fmt.Fprintf(w, `{"bird":%q,"words":"polly","heard":1000,"said":200%s}`, req.Bird, looked)
+			words := "polly"
+			if got == parrotOwnKey {
+				words += ", with the caller's own key"
+			}
+			fmt.Fprintf(w, `{"bird":%q,"words":%q,"heard":1000,"said":200%s}`, req.Bird, words, looked)
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: hello\ndata: {}\n\n")
+		if req.Bird == "hoarse" {
+			fmt.Fprint(w, "event: fault\ndata: {\"fault\":{\"kind\":\"hoarse\",\"why\":\"too hoarse to talk\"}}\n\n")
+			return
+		}
+		if req.Long {
+			// Far more words than a slice of 100 holds.
+			fmt.Fprintf(w, "event: words\ndata: {\"bird\":%q,\"heard\":1000,\"said\":50,\"words\":\"pol\"}\n\n", req.Bird)
+			fmt.Fprint(w, "event: words\ndata: {\"heard\":1000,\"said\":3000,\"words\":\"ly wants a cracker\"}\n\n")
+			fmt.Fprint(w, "event: done\ndata: {}\n\n")
+			return
+		}
 		fmt.Fprintf(w, "event: words\ndata: {\"bird\":%q,\"heard\":1000,\"said\":1,\"words\":\"pol\"}\n\n", req.Bird)
 		fmt.Fprint(w, "event: words\ndata: {\"heard\":1000,\"said\":300,\"words\":\"ly\"}\n\n")
 		if !req.Cut {
@@ -282,14 +347,18 @@ func TestFourthDialect(t *testing.T) {
 	// out cost $0.02; the worst case of 1,000 squawks is about $0.06. A
 	// lookup costs $0.01.
 	price := Price{Provider: "parrot", Model: "macaw", Input: perMillion(10), Output: perMillion(50), MaxOutput: 4000, WebSearch: Dollar / 100}
-	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: Dollar / 5, Period: PeriodTotal, Provider: "parrot"}}}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}}
+	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: 3 * Dollar / 10, Period: PeriodTotal, Provider: "parrot"}}}
+	// The alias chatty tries the hoarse parrot, then the macaw.
+	chatty := Alias{Name: "chatty", Target: "parrot/hoarse", Fallbacks: []string{"parrot/macaw"}}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}, Aliases: aliasesOf(chatty)}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
 	p.SetProviders(map[string]Provider{
-		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL},
+		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL, KeyPrefixes: []string{"parrot-"}},
 		"openai": DefaultProviders()["openai"],
 	})
-	p.SetPrices(DefaultPrices().With([]Price{price}))
+	hoarse := price
+	hoarse.Model = "hoarse"
+	p.SetPrices(DefaultPrices().With([]Price{price, hoarse}))
 	srv := ServeForTest(t, p)
 
 	speak := func(path, key, body string) (*http.Response, string) {
@@ -383,7 +452,7 @@ func TestFourthDialect(t *testing.T) {
 	}
 
 	// Refused by the budget: 402 in the parrot's error shape, with the
-	// budget's headers, a refused row, and nothing sent upstream. $0.20
+	// budget's headers, a refused row, and nothing sent upstream. $0.30
 	// less the six requests' $0.13 leaves less than the $0.21 that 4,000
 	// squawks can cost.
 	before := upCalls()
@@ -427,6 +496,75 @@ func TestFourthDialect(t *testing.T) {
 		if err != nil || c.Valid != valid || c.Status != map[bool]int{true: 200, false: 401}[valid] {
 			t.Errorf("CheckKey(parrot, %s) = %+v, %v; want valid %v", key, c, err, valid)
 		}
+	}
+
+	// An upstream error: relayed with its status in the parrot's shape,
+	// recorded as an error in the parrot's words, with the parrot's
+	// request id, and charged nothing.
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":10,"moult":true}`)
+	if status, kind, _ := fault(body); resp.StatusCode != http.StatusServiceUnavailable || status != 503 || kind != "moulting" {
+		t.Errorf("moulting = %d %s, want the parrot's 503", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if r := recs[len(recs)-1]; r.Outcome != OutcomeError || !strings.Contains(r.Error, "The parrot is moulting") || r.Cost != 0 ||
+		!strings.HasPrefix(r.UpstreamID, "squawk-") {
+		t.Errorf("moulting record %+v: want an error in the parrot's words, its request id, no cost", r)
+	}
+
+	// A parrot key of the caller's own goes to the parrot as it is.
+	resp, body = speak("/v2/speak", parrotOwnKey, `{"bird":"macaw","squawks":10}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "own key") {
+		t.Errorf("own key = %d %s, want the parrot's answer to the caller's key", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if r := recs[len(recs)-1]; r.Outcome != OutcomeOK || r.Token != ClientKeyToken || r.Cost != price.Cost(Usage{InputTokens: 1000, OutputTokens: 200}) {
+		t.Errorf("own key record %+v: want ok, the client's key, charged", r)
+	}
+
+	// An alias falls back when a stream opens with the parrot's hello and
+	// then a fault, before a word: the hoarse parrot's attempt is an
+	// error row, the macaw answers. The model goes in the parrot's
+	// "bird".
+	resp, body = speak("/v2/speak", testToken, `{"bird":"chatty","squawks":100,"stream":true}`)
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "fault") || !strings.Contains(body, "event: done") {
+		t.Errorf("alias stream = %d %q, want the macaw's whole stream", resp.StatusCode, body)
+	}
+	recs = l.all()
+	for _, r := range recs[len(recs)-2:] {
+		switch r.Attempt {
+		case 1:
+			if r.Outcome != OutcomeError || r.Model != "hoarse" || r.Alias != "chatty" || !strings.Contains(r.Error, "too hoarse") || r.Cost != 0 {
+				t.Errorf("first attempt %+v: want hoarse's error, free", r)
+			}
+		case 2:
+			if r.Outcome != OutcomeOK || r.Model != "macaw" || r.Alias != "chatty" || r.OutputTokens != 300 {
+				t.Errorf("second attempt %+v: want the macaw's answer", r)
+			}
+		default:
+			t.Errorf("record %+v: want the alias's two attempts", r)
+		}
+	}
+
+	// Cut by the budget mid-stream: held a slice of 100 squawks at a
+	// time, a stream whose words outgrow what the budget has left ends
+	// with a parrot fault before the words it could not pay for. (The
+	// parrot said them, and says so: the row charges them.)
+	p.SetPolicy(Policy{StreamSlice: 100})
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":4000,"stream":true,"long":true}`)
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "cracker") || strings.Contains(body, "event: done") ||
+		!strings.Contains(body, "event: fault\ndata: {\"fault\":{\"kind\":\"budget_exceeded\"") {
+		t.Errorf("stream past the budget = %d %q, want it cut by a parrot fault", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if r := recs[len(recs)-1]; r.Outcome != OutcomeCut || !strings.Contains(r.Error, `budget "parrots"`) {
+		t.Errorf("cut record %+v: want cut by the budget parrots", r)
+	}
+
+	// A bird no provider claims goes to the parrot's own provider.
+	resp, body = speak("/v2/speak", testToken, `{"bird":"kea","squawks":10}`)
+	recs = l.all()
+	if r := recs[len(recs)-1]; r.Provider != "parrot" || r.Model != "kea" {
+		t.Errorf("unknown bird = %d %s, record %+v: want it sent to the parrot", resp.StatusCode, body, r)
 	}
 
 	// The built-in formats are untouched by the fourth: an OpenAI request

@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -267,12 +266,12 @@ func refusalMessage(ref *Refusal, hint string) string {
 	return b.String()
 }
 
-// affordHint says how many output tokens the remaining money affords,
-// when a smaller request would fit: the largest n whose worst case,
-// computed as the hold computes it, is within remaining.
-func affordHint(field string, remaining Money, worst func(maxOutput int64) Money, hi int64) string {
+// affordable is how many output tokens, at most hi, the remaining money
+// affords: the largest n whose worst case, computed as the hold computes
+// it, is within remaining; ok is false when not even one is.
+func affordable(remaining Money, worst func(maxOutput int64) Money, hi int64) (n int64, ok bool) {
 	if hi < 1 || worst(1) > remaining {
-		return ""
+		return 0, false
 	}
 	lo := int64(1) // worst(lo) fits
 	for lo < hi {
@@ -283,8 +282,5 @@ func affordHint(field string, remaining Money, worst func(maxOutput int64) Money
 			hi = mid - 1
 		}
 	}
-	if field == "" {
-		field = "max_tokens"
-	}
-	return "A request with " + field + " at most " + strconv.FormatInt(lo, 10) + " would fit."
+	return lo, true
 }

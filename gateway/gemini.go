@@ -54,7 +54,6 @@ var geminiInfo = dialectInfo{
 	versions:    []string{"v1beta", "v1", "v1alpha"},
 	baseURLHint: "Gemini SDKs take the bare address as base URL (GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:4020)",
 	sseParam:    [2]string{"alt", "sse"},
-	shownMember: "candidates",
 	sdkHeaders:  []string{"X-Goog-Api-Key"},
 	keyHeaders:  []string{"X-Goog-Api-Key"},
 	keyHeader:   "X-Goog-Api-Key",
@@ -66,6 +65,9 @@ var geminiInfo = dialectInfo{
 		"billing_disabled", "billing has not been enabled"},
 	conversation: []string{"contents"},
 	textMembers:  []string{"parts", "text"},
+
+	requestIDHeaders: []string{"X-Goog-Request-Id"},
+	output:           shownSpec{member: "candidates", skip: map[string]bool{"role": true, "finishReason": true, "thoughtSignature": true, "index": true}},
 }
 
 func (geminiDialect) info() *dialectInfo { return &geminiInfo }
@@ -134,7 +136,7 @@ func (geminiDialect) billing(body []byte, outBound int64) billing {
 	if !ok {
 		return b
 	}
-	b.audioIn = geminiAudioPart.Match(body)
+	b.audioIn = bytes.Contains(body, []byte(`"audio/`)) && geminiAudioPart.Match(body)
 	gc := top["generationConfig"]
 	if gc == nil {
 		gc = top["generation_config"]

@@ -372,48 +372,6 @@ func (s *inputScan) dropString(v jsonValue) {
 	}
 }
 
-// addStreamUsage returns body with stream_options.include_usage set to
-// true, for an OpenAI-style chat or completions stream whose usage Sluice
-// must meter. Every other byte of the body is kept as it was: member
-// order, unknown members, number spellings. A body that is not a JSON
-// object is an error wrapping errBadBody.
-//
-// When the caller had not asked for usage itself (requestInfo.IncludeUsage
-// false), relay the stream through a streamMeter with HideUsage set.
-func addStreamUsage(body []byte) ([]byte, error) {
-	if !json.Valid(body) {
-		return nil, bodyError(body)
-	}
-	ms, open, _, ok := objectMembers(body)
-	if !ok {
-		return nil, fmt.Errorf("%w: the body is JSON but not an object", errBadBody)
-	}
-	const member = `"stream_options":{"include_usage":true}`
-	i := lastMember(ms, "stream_options")
-	if i < 0 {
-		if len(ms) == 0 {
-			return splice(body, open+1, open+1, member), nil
-		}
-		end := ms[len(ms)-1].valEnd
-		return splice(body, end, end, ","+member), nil
-	}
-	opts := body[ms[i].valStart:ms[i].valEnd]
-	inner, iopen, _, ok := objectMembers(opts)
-	if !ok {
-		// null, or not an object at all: replace it.
-		return splice(body, ms[i].valStart, ms[i].valEnd, `{"include_usage":true}`), nil
-	}
-	base := ms[i].valStart
-	if j := lastMember(inner, "include_usage"); j >= 0 {
-		return splice(body, base+inner[j].valStart, base+inner[j].valEnd, "true"), nil
-	}
-	if len(inner) == 0 {
-		return splice(body, base+iopen+1, base+iopen+1, `"include_usage":true`), nil
-	}
-	end := base + inner[len(inner)-1].valEnd
-	return splice(body, end, end, `,"include_usage":true`), nil
-}
-
 // splice returns a copy of b with b[from:to] replaced by s.
 func splice(b []byte, from, to int, s string) []byte {
 	out := make([]byte, 0, len(b)-(to-from)+len(s))

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -132,6 +133,14 @@ func literalEnd(b []byte, i int, lit string) (int, error) {
 // stringEnd returns the end of the string whose quote is at b[i].
 func stringEnd(b []byte, i int) (int, error) {
 	for i++; i < len(b); {
+		// Eight bytes at a time while none of them ends the string,
+		// starts an escape or is a control character: text, mostly.
+		for i+8 <= len(b) && !stringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, nil
@@ -157,6 +166,15 @@ func stringEnd(b []byte, i int) (int, error) {
 		}
 	}
 	return i, errScan
+}
+
+// stringSpecial reports whether any of the eight bytes in x is a quote,
+// a backslash or below 0x20 (the bit tricks of "Bit Twiddling Hacks":
+// determine if a word has a zero byte, or a byte less than n).
+func stringSpecial(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return zero(x^('"'*ones))|zero(x^('\\'*ones))|(x-0x20*ones)&^x&highs != 0
 }
 
 // numberEnd returns the end of the number that starts at b[i].

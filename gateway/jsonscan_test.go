@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -154,7 +155,22 @@ func checkScan(t *testing.T, body []byte) {
 		t.Fatalf("valueEnd(%.120q) = %d, %v; json.Valid = %v", body, end, err, valid)
 	}
 	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
+	merr := json.Unmarshal(body, &m)
+	top := topMembers(body)
+	if (top == nil) != (m == nil) || len(top) != len(m) {
+		t.Fatalf("topMembers(%.120q) = %d members, json.Unmarshal %d (%v)", body, len(top), len(m), merr)
+	}
+	for k, v := range m {
+		if string(top[k]) != string(v) {
+			t.Fatalf("topMembers(%.120q): member %q = %q, json.Unmarshal's %q", body, k, top[k], v)
+		}
+		var want []map[string]json.RawMessage
+		_ = json.Unmarshal(v, &want)
+		if got := objects(v); !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+			t.Fatalf("objects(%.120q) = %q, json.Unmarshal %q", v, got, want)
+		}
+	}
+	if merr != nil {
 		return
 	}
 	got := map[string]string{}
@@ -258,6 +274,28 @@ func TestDecodeMembersMatchesDecodeJSON(t *testing.T) {
 		var chunkGot, chunkWant openAIChunk
 		if decodeMembers(body, &chunkGot) != decodeJSON(body, &chunkWant) || !reflect.DeepEqual(chunkGot, chunkWant) {
 			t.Errorf("decodeMembers(%.100q) into a chunk differs from decodeJSON", body)
+		}
+	}
+}
+
+// TestStringSpecial: the eight-byte test finds a quote, a backslash or a
+// control character wherever it stands among any other bytes.
+func TestStringSpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pick := []byte{0, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0xa2, 0xdc, 0xff, '!', '#', '[', ']'}
+	for range 200_000 {
+		var b [8]byte
+		want := false
+		for i := range b {
+			if r.IntN(2) == 0 {
+				b[i] = pick[r.IntN(len(pick))]
+			} else {
+				b[i] = byte(r.IntN(256))
+			}
+			want = want || b[i] == '"' || b[i] == '\\' || b[i] < 0x20
+		}
+		if got := stringSpecial(binary.LittleEndian.Uint64(b[:])); got != want {
+			t.Fatalf("stringSpecial(% x) = %v, want %v", b, got, want)
 		}
 	}
 }

@@ -34,10 +34,12 @@ const (
 // forwards. Everything else under an OpenAI-style prefix is a 404 that
 // never reaches a provider.
 var openAIEndpoints = []endpoint{
-	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat, events: true},
-	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens", events: true},
+	{method: "POST", pattern: "/chat/completions", name: routeOpenAIChat, max: "max_tokens", events: true},
+	// A provider without the Responses API gets it translated into
+	// Chat Completions.
+	{method: "POST", pattern: "/responses", name: routeOpenAIResponses, max: "max_output_tokens", events: true, needsResponses: true},
 	{method: "POST", pattern: "/responses/compact", name: routeOpenAIResponsesCompact},
-	{method: "POST", pattern: "/completions", name: routeOpenAICompletions, events: true},
+	{method: "POST", pattern: "/completions", name: routeOpenAICompletions, max: "max_tokens", events: true},
 	{method: "POST", pattern: "/embeddings", name: routeOpenAIEmbeddings, embeds: true},
 	// Free: relayed, not metered.
 	{method: "POST", pattern: "/moderations", free: true},
@@ -76,7 +78,6 @@ var openAIInfo = dialectInfo{
 	baseHasVersion:  true,
 	compat:          true,
 	baseURLHint:     "OpenAI SDKs take base URL /v1 (OPENAI_BASE_URL=http://127.0.0.1:4020/v1)",
-	shownMember:     "choices",
 	keyHeaders:      []string{"Api-Key"},
 	keyCheck:        "/models",
 	keyRefused:      []int{http.StatusUnauthorized, http.StatusForbidden},
@@ -90,6 +91,12 @@ var openAIInfo = dialectInfo{
 	},
 	conversation: []string{"messages", "input", "prompt"},
 	textMembers:  []string{"content", "text", "input"},
+
+	requestIDHeaders: []string{"X-Request-Id"},
+	modelMember:      "model",
+	// A chat or completions chunk's choices; a Responses *.delta event.
+	output: shownSpec{deltaSuffix: "delta", member: "choices", skip: map[string]bool{"type": true, "id": true, "item_id": true,
+		"role": true, "obfuscation": true, "model": true, "object": true, "finish_reason": true, "logprobs": true, "index": true}},
 }
 
 func (openAIDialect) info() *dialectInfo { return &openAIInfo }
@@ -181,7 +188,7 @@ func (openAIDialect) billing(body []byte, outBound int64) billing {
 	if !ok {
 		return b
 	}
-	b.audioIn = openAIAudioPart.Match(body)
+	b.audioIn = bytes.Contains(body, []byte(`"input_audio"`)) && openAIAudioPart.Match(body)
 	var ms []string
 	_ = json.Unmarshal(top["modalities"], &ms)
 	for _, m := range ms {
@@ -218,6 +225,48 @@ func (openAIDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, b
 		return body, false
 	}
 	return nb, true
+}
+
+// addStreamUsage returns body with stream_options.include_usage set to
+// true, for an OpenAI-style chat or completions stream whose usage Sluice
+// must meter. Every other byte of the body is kept as it was: member
+// order, unknown members, number spellings. A body that is not a JSON
+// object is an error wrapping errBadBody.
+//
+// When the caller had not asked for usage itself (requestInfo.IncludeUsage
+// false), relay the stream through a streamMeter with HideUsage set.
+func addStreamUsage(body []byte) ([]byte, error) {
+	if !json.Valid(body) {
+		return nil, bodyError(body)
+	}
+	ms, open, _, ok := objectMembers(body)
+	if !ok {
+		return nil, fmt.Errorf("%w: the body is JSON but not an object", errBadBody)
+	}
+	const member = `"stream_options":{"include_usage":true}`
+	i := lastMember(ms, "stream_options")
+	if i < 0 {
+		if len(ms) == 0 {
+			return splice(body, open+1, open+1, member), nil
+		}
+		end := ms[len(ms)-1].valEnd
+		return splice(body, end, end, ","+member), nil
+	}
+	opts := body[ms[i].valStart:ms[i].valEnd]
+	inner, iopen, _, ok := objectMembers(opts)
+	if !ok {
+		// null, or not an object at all: replace it.
+		return splice(body, ms[i].valStart, ms[i].valEnd, `{"include_usage":true}`), nil
+	}
+	base := ms[i].valStart
+	if j := lastMember(inner, "include_usage"); j >= 0 {
+		return splice(body, base+inner[j].valStart, base+inner[j].valEnd, "true"), nil
+	}
+	if len(inner) == 0 {
+		return splice(body, base+iopen+1, base+iopen+1, `"include_usage":true`), nil
+	}
+	end := base + inner[len(inner)-1].valEnd
+	return splice(body, end, end, `,"include_usage":true`), nil
 }
 
 // usage reads a Chat Completions, Completions, Embeddings or Responses
@@ -776,13 +825,6 @@ func (openAIDialect) errorOf(body []byte) (apiError, bool) {
 		return apiError{}, false
 	}
 	return openAIError(raw), true
-}
-
-// serves reports whether prov, a provider of rt's own dialect, serves
-// rt as it is: a Responses request goes to a provider without the
-// Responses API translated into Chat Completions.
-func serves(prov Provider, rt route) bool {
-	return rt.Name != routeOpenAIResponses || prov.Responses
 }
 
 // responseState reads a Responses API response object's id and status.

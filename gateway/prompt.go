@@ -293,7 +293,7 @@ func (p Prompt) Preview(inputs map[string]string, providers map[string]Provider,
 		pv.Problem = err.Error()
 		return pv
 	}
-	prov, _ := routeModel(p.Model, openAIDialect{}, providers, prices)
+	prov, _ := promptProvider(builtinDialects, p.Model, providers, prices)
 	pv.Provider = prov
 	preq, err := providerRequest(builtinDialects, p, pv.System, pv.User, false, providers, prices)
 	if err != nil {

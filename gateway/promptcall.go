@@ -392,11 +392,28 @@ type promptRequest struct {
 	dialect promptDialect // of the request, and so of the answer
 }
 
+// promptProvider picks the provider for a prompt's model, as for a
+// request whose model chooses its provider: the one modelProvider names
+// among all providers, else the own provider of the first of ds that
+// every provider can be reached in (dialectInfo.compat: OpenAI's). It
+// returns the model as the provider spells it.
+func promptProvider(ds []dialect, model string, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
+	if prov, m, ok := modelProvider(model, nil, providers, prices); ok {
+		return prov, m
+	}
+	for _, d := range ds {
+		if di := d.info(); di.compat {
+			return di.provider, model
+		}
+	}
+	return "", model
+}
+
 // providerRequest builds the provider's own request for a rendered
-// prompt, in its format among ds. The model chooses the provider as on a
-// plain /v1 route.
+// prompt, in its format among ds. The model chooses the provider
+// (promptProvider).
 func providerRequest(ds []dialect, pr Prompt, system, user string, stream bool, providers map[string]Provider, prices *Prices) (promptRequest, error) {
-	provName, model := routeModel(pr.Model, openAIDialect{}, providers, prices)
+	provName, model := promptProvider(ds, pr.Model, providers, prices)
 	prov, ok := providers[provName]
 	if !ok {
 		return promptRequest{}, fmt.Errorf("model %q: no provider %q", pr.Model, provName)

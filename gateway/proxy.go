@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -586,7 +587,7 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	if x.alias == nil && rt.metered() && !rt.prefixed && provName != "" {
 		// A model of another provider, named on a route of this format
 		// whose own provider would serve it otherwise.
-		if mp, um, ok := modelProvider(model, providers, p.Prices()); ok {
+		if mp, um, ok := modelProvider(model, nil, providers, p.Prices()); ok {
 			provName, model = mp, um
 		}
 	}
@@ -742,15 +743,20 @@ func (p *Proxy) admit(x *exchange) *failure {
 			if hi <= 0 {
 				hi = defaultMaxOutput
 			}
-			hint = affordHint(x.route.maxField, ref.Remaining, func(n int64) Money {
+			n, ok := affordable(ref.Remaining, func(n int64) Money {
 				info := x.info
 				info.MaxOutput = n
 				c, _ := worstCost(x.row, at, info, x.billing, x.route)
 				return c
 			}, hi-1)
-			if hint != "" && isClaudeCode(x.userAgent) {
-				n := strings.TrimSuffix(strings.TrimPrefix(hint, "A request with max_tokens at most "), " would fit.")
-				hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + n + "."
+			// The endpoint names the request's output bound; one that
+			// has none cannot be made smaller.
+			if field := x.route.maxField; ok && field != "" {
+				ns := strconv.FormatInt(n, 10)
+				hint = "A request with " + field + " at most " + ns + " would fit."
+				if isClaudeCode(x.userAgent) {
+					hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + ns + "."
+				}
 			}
 		}
 		f := fail(http.StatusPaymentRequired, kindBudget, refusalMessage(ref, hint)).refused(ReasonBudget)
@@ -972,8 +978,12 @@ func containsFold(list []string, s string) bool {
 }
 
 // setJSONMember returns the JSON object body with member name set to the
-// string value, every other member kept as it was.
+// string value, every other member kept as it was. An empty name (a
+// format that names no model member) is an error.
 func setJSONMember(body []byte, name, value string) ([]byte, error) {
+	if name == "" {
+		return nil, errors.New("its format names no member to set the model in")
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, err

@@ -66,7 +66,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		return
 	}
 	defer resp.Body.Close()
-	x.rec.UpstreamID = upstreamRequestID(resp.Header)
+	x.rec.UpstreamID = p.upstreamRequestID(x, resp.Header)
 
 	idle := p.IdleTimeout
 	if idle <= 0 {
@@ -661,15 +661,25 @@ func billingAdvice(p Provider) string {
 	return "The " + p.Name + " account cannot pay for requests (this is not a rate limit, and not a Sluice budget): add credit or a payment method at " + where + ", then retry."
 }
 
-// upstreamRequestID is the provider's id for the request, from whichever
-// header it uses, as providerID keeps it.
-func upstreamRequestID(h http.Header) string {
-	for _, k := range []string{"X-Request-Id", "Request-Id", "X-Goog-Request-Id", "Cf-Ray"} {
+// upstreamRequestID is the provider's id for x's request, as providerID
+// keeps it: from the header the provider's format names it in
+// (dialectInfo.requestIDHeaders), else from Cloudflare's Cf-Ray, which
+// belongs to no format.
+func (p *Proxy) upstreamRequestID(x *exchange, h http.Header) string {
+	d := x.route.dialect
+	if x.compat {
+		// A request to another format's compatible endpoint is answered
+		// by a provider of that format.
+		if pd := dialectNamed(p.dialectList(), x.provider.Dialect); pd != nil {
+			d = pd
+		}
+	}
+	for _, k := range d.info().requestIDHeaders {
 		if v := h.Get(k); v != "" {
 			return providerID(v)
 		}
 	}
-	return ""
+	return providerID(h.Get("Cf-Ray"))
 }
 
 // maxProviderID is the longest id of a request or an answer the record

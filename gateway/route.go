@@ -30,6 +30,8 @@ type route struct {
 	maxField string
 	// upload: the body may be a multipart form (a file upload).
 	upload bool
+	// needsResponses: see endpoint; servedBy reads it.
+	needsResponses bool
 	// Op names a read-back that touches deferred work (a background
 	// answer), and ID is the id in its path; answers is the metered
 	// route whose answer it reads back.
@@ -51,6 +53,11 @@ const (
 // metered reports whether the request has a cost to estimate and record.
 func (r route) metered() bool { return r.Name != "" }
 
+// servedBy reports whether prov, a provider of r's own dialect, serves r
+// as it is, rather than translated: an endpoint not every provider of a
+// format offers needs the provider's column.
+func (r route) servedBy(prov Provider) bool { return !r.needsResponses || prov.Responses }
+
 // endpoint is one entry of a dialect's allow-list: a method and a path of
 // fixed segments and placeholders. "{id}" stands for one id segment (see
 // validID); "{model}" for a model segment; "{model}:{verb}" for a model
@@ -64,9 +71,12 @@ type endpoint struct {
 	events  bool   // answers a request that asks for a stream in server-sent events
 	embeds  bool   // no output tokens
 	upload  bool   // the body may be a multipart form
-	max     string // the body's output bound, as the API names it
-	op      readOp
-	answers routeName // of a read-back: the route whose answer it reads
+	max     string // the body's output bound, as the API names it; "" for none
+	// needsResponses: only a provider with Provider.Responses serves the
+	// endpoint as it is; others get the request translated.
+	needsResponses bool
+	op             readOp
+	answers        routeName // of a read-back: the route whose answer it reads
 }
 
 // checkRawPath refuses a path that a proxy or a provider could read
@@ -169,7 +179,7 @@ func parseDialectRoute(d dialect, method, path string) (route, *failure) {
 			continue
 		}
 		r := route{dialect: d, Name: e.name, Free: e.free, Op: e.op, ID: vals.id, answers: e.answers,
-			embeds: e.embeds, events: e.events, upload: e.upload, maxField: e.max}
+			embeds: e.embeds, events: e.events, upload: e.upload, maxField: e.max, needsResponses: e.needsResponses}
 		r.Path = "/" + version + fillPattern(e.pattern, vals)
 		if vals.model != "" && e.name != "" {
 			r.Model, r.Stream = vals.model, e.streams
@@ -330,21 +340,38 @@ func upstreamTarget(p Provider, d dialect, compat bool, path string, q url.Value
 	return &u, nil
 }
 
-// routeModel picks the provider for a plain /v1 OpenAI-style request by
-// its model: "provider/model" names it outright; otherwise a known prefix
-// ("claude-", "mistral-", "grok-"...) does; otherwise the price table, when
-// exactly one provider lists the model; otherwise OpenAI. It returns the
-// model as the provider spells it.
+// routeModel picks the provider for a request on a route of dialect d
+// whose model chooses it (a plain /v1 OpenAI-style request): the one
+// modelProvider names among the providers d reaches, else d's own
+// (dialectInfo.provider). It returns the model as the provider spells
+// it.
 func routeModel(model string, d dialect, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
-	if name, rest, ok := strings.Cut(model, "/"); ok {
+	if prov, m, ok := modelProvider(model, d, providers, prices); ok {
+		return prov, m
+	}
+	return d.info().provider, model
+}
+
+// modelProvider names the provider a model belongs to: "provider/model"
+// names it outright; otherwise the longest model prefix a provider claims
+// ("claude-", "mistral-", "grok-"); otherwise the price table, when
+// exactly one provider that sells under its own name (not a reseller, not
+// keyless) lists the model. It returns the model as the provider spells
+// it; ok is false when nothing says.
+//
+// d, when not nil, filters the providers: by prefix, those d's requests
+// reach (its own, and those with an endpoint in d's format, compatPath);
+// by the price table, d's own.
+func modelProvider(model string, d dialect, providers map[string]Provider, prices *Prices) (provider, upstreamModel string, ok bool) {
+	if name, rest, found := strings.Cut(model, "/"); found {
 		if p, known := providers[strings.ToLower(strings.TrimSpace(name))]; known && rest != "" {
-			return p.Name, rest
+			return p.Name, rest, true
 		}
 	}
 	lower := strings.ToLower(strings.TrimSpace(model))
 	best, bestLen := "", 0
 	for _, p := range providers {
-		if p.Dialect != d.info().name && d.info().compatPath(p) == "" {
+		if d != nil && p.Dialect != d.info().name && d.info().compatPath(p) == "" {
 			continue
 		}
 		for _, pre := range p.Prefixes {
@@ -354,29 +381,26 @@ func routeModel(model string, d dialect, providers map[string]Provider, prices *
 		}
 	}
 	if best != "" {
-		return best, model
+		return best, model, true
 	}
-	if prices != nil {
-		found := ""
-		for _, p := range providers {
-			// A reseller lists every vendor's models, and a local
-			// provider prices every model at nothing: neither tells.
-			if p.Dialect != d.info().name || p.Resells != nil || p.Keyless {
-				continue
-			}
-			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {
-				if found != "" {
-					found = ""
-					break
-				}
-				found = p.Name
-			}
+	if prices == nil {
+		return "", "", false
+	}
+	found := ""
+	for _, p := range providers {
+		// A reseller lists every vendor's models, and a local provider
+		// prices every model at nothing: neither tells.
+		if d != nil && p.Dialect != d.info().name || p.Resells != nil || p.Keyless {
+			continue
 		}
-		if found != "" {
-			return found, model
+		if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {
+			if found != "" {
+				return "", "", false
+			}
+			found = p.Name
 		}
 	}
-	return d.info().provider, model
+	return found, model, found != ""
 }
 
 func strconvQuote(s string) string {

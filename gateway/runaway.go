@@ -27,15 +27,15 @@ import (
 // Reasons a request was refused, as Record.Reason keeps them.
 const (
 	ReasonBudget   = "budget"   // a budget cannot cover it (402)
-	ReasonUnpriced = "unpriced" // no price and a budget applies (402)
+	ReasonUnpriced = "unpriced" // no price for the model, or part of the request, and a budget applies (402)
 	ReasonLoop     = "loop"     // the same request repeated too often (429)
 	ReasonRPM      = "rpm"      // the token's requests-per-minute cap (429)
 	ReasonPause    = "pause"    // Sluice, or the token, is paused (402)
 	// Blocked before admission: never forwarded.
 	ReasonGuard   = "guard"   // a Host not served, or a browser page (403)
 	ReasonAuth    = "auth"    // no credential, an unknown token, or a key that may not go there (401, 403)
-	ReasonRoute   = "route"   // no such route, or a path Sluice refuses (404, 400)
-	ReasonRequest = "request" // a body Sluice cannot take or read (400, 413, 415)
+	ReasonRoute   = "route"   // no such route or prompt, or no provider for a prompt's model; a path, method or WebSocket upgrade Sluice refuses (404, 405, 502, 400, 426)
+	ReasonRequest = "request" // a body or prompt inputs Sluice cannot take or read (400, 413, 415)
 )
 
 // Loop detection defaults: the ninth identical request within two

@@ -117,14 +117,24 @@ func (p *Proxy) extend(x *exchange, amount Money, out int64) string {
 	}
 }
 
-// shownBytes counts the bytes of generated output an event carries: the
-// strings of a delta event (Anthropic content_block_delta, the Responses
-// API's *.delta events) or, for an event without a type, of its member
-// named member (a chunk's choices in OpenAI chat and completions, its
-// candidates in Gemini; "" for none), leaving out ids, names of types,
-// roles and signatures. Other events repeat what deltas carried, or carry
-// none. Each dialect's shown calls it with its own member.
-func shownBytes(data []byte, member string) int64 {
+// shownSpec says where a format's stream events carry generated output:
+// its text, arguments and reasoning, but not ids, names of types, roles
+// or signatures. Other events repeat what deltas carried, or carry none.
+type shownSpec struct {
+	// deltaSuffix: an event whose "type" ends so carries output in its
+	// members ("delta": Anthropic's content_block_delta, the Responses
+	// API's *.delta events); an event of another type carries none. ""
+	// for a format whose events have no type.
+	deltaSuffix string
+	// member holds the output of an event without a type (a chat
+	// chunk's choices, Gemini's candidates); "" for none.
+	member string
+	// skip are the members whose strings are not generated output.
+	skip map[string]bool
+}
+
+// bytes counts the bytes of generated output an event's data carries.
+func (sp *shownSpec) bytes(data []byte) int64 {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return 0
@@ -136,31 +146,26 @@ func shownBytes(data []byte, member string) int64 {
 	if t, ok := ev["type"]; ok {
 		var typ string
 		json.Unmarshal(t, &typ)
-		if !strings.HasSuffix(typ, "delta") {
+		if sp.deltaSuffix == "" || !strings.HasSuffix(typ, sp.deltaSuffix) {
 			return 0
 		}
 		var n int64
 		for k, v := range ev {
-			if !skipShown[k] {
-				n += stringBytes(v)
+			if !sp.skip[k] {
+				n += stringBytes(v, sp.skip)
 			}
 		}
 		return n
 	}
-	if member == "" {
+	if sp.member == "" {
 		return 0
 	}
-	return stringBytes(ev[member])
+	return stringBytes(ev[sp.member], sp.skip)
 }
 
-// skipShown are members whose strings are not generated output.
-var skipShown = map[string]bool{"type": true, "id": true, "item_id": true, "role": true, "obfuscation": true,
-	"model": true, "object": true, "finish_reason": true, "finishReason": true, "signature": true,
-	"thoughtSignature": true, "logprobs": true, "stop_reason": true, "index": true}
-
 // stringBytes sums the lengths of the strings in a JSON value, members in
-// skipShown left out.
-func stringBytes(raw json.RawMessage) int64 {
+// skip left out.
+func stringBytes(raw json.RawMessage, skip map[string]bool) int64 {
 	if len(raw) == 0 {
 		return 0
 	}
@@ -168,24 +173,24 @@ func stringBytes(raw json.RawMessage) int64 {
 	if json.Unmarshal(raw, &v) != nil {
 		return int64(len(raw))
 	}
-	return walkStrings(v)
+	return walkStrings(v, skip)
 }
 
-func walkStrings(v any) int64 {
+func walkStrings(v any, skip map[string]bool) int64 {
 	switch v := v.(type) {
 	case string:
 		return int64(len(v))
 	case []any:
 		var n int64
 		for _, x := range v {
-			n += walkStrings(x)
+			n += walkStrings(x, skip)
 		}
 		return n
 	case map[string]any:
 		var n int64
 		for k, x := range v {
-			if !skipShown[k] {
-				n += walkStrings(x)
+			if !skip[k] {
+				n += walkStrings(x, skip)
 			}
 		}
 		return n

@@ -65,10 +65,14 @@ func TestProxyResponsesToChatProvider(t *testing.T) {
 // as they are.
 func TestProvidersResponses(t *testing.T) {
 	ps := DefaultProviders()
+	rt, f := parseDialectRoute(openAIDialect{}, http.MethodPost, "/v1/responses")
+	if f != nil {
+		t.Fatal(f)
+	}
 	for name, want := range map[string]bool{"openai": true, "groq": true, "xai": true, "openrouter": true, "fireworks": true,
 		"deepseek": false, "mistral": false, "together": false, "ollama": false} {
-		if got := serves(ps[name], route{Name: routeOpenAIResponses}); got != want {
-			t.Errorf("serves(%s, responses) = %v, want %v", name, got, want)
+		if got := rt.servedBy(ps[name]); got != want {
+			t.Errorf("responses route servedBy(%s) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // A translatingDialect is a dialect whose requests can be carried to a
@@ -63,7 +62,7 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(t.Provider)).blocked(ReasonRoute)
 	}
 	model, q := t.Model, r.URL.Query()
-	if prov.Dialect != d.info().name || !serves(prov, rt) {
+	if prov.Dialect != d.info().name || !rt.servedBy(prov) {
 		caller, target, td := p.translationOf(rt, q, d, prov)
 		switch {
 		case caller != nil && !(d.info().compatPath(prov) != "" && p.Policy().CompatEndpoints):
@@ -87,7 +86,7 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 	}
 	if x.xl == nil && rt.metered() && rt.Model == "" && model != x.info.Model {
 		// The provider spells the model otherwise ("anthropic/claude-…").
-		nb, err := setJSONMember(body, "model", model)
+		nb, err := setJSONMember(body, rt.dialect.info().modelMember, model)
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
@@ -171,47 +170,4 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 	x.billing = inspectBilling(td, out, info.MaxOutput)
 	x.rec.Route = string(nrt.Name)
 	return out, nil
-}
-
-// modelProvider names the provider a model belongs to, for a request on
-// a route of a format whose own provider would serve it otherwise:
-// "provider/model" names it outright; otherwise the longest model prefix
-// a provider claims ("gpt-", "gemini-"), then the price table, when
-// exactly one provider lists the model. ok is false when nothing says.
-func modelProvider(model string, providers map[string]Provider, prices *Prices) (provider, upstreamModel string, ok bool) {
-	if name, rest, found := strings.Cut(model, "/"); found {
-		if p, known := providers[strings.ToLower(strings.TrimSpace(name))]; known && rest != "" {
-			return p.Name, rest, true
-		}
-	}
-	lower := strings.ToLower(strings.TrimSpace(model))
-	best, bestLen := "", 0
-	for _, p := range providers {
-		for _, pre := range p.Prefixes {
-			if strings.HasPrefix(lower, pre) && len(pre) > bestLen {
-				best, bestLen = p.Name, len(pre)
-			}
-		}
-	}
-	if best != "" {
-		return best, model, true
-	}
-	if prices != nil {
-		found := ""
-		for _, p := range providers {
-			if p.Resells != nil || p.Keyless { // as in routeModel
-				continue
-			}
-			if row, ok := prices.Lookup(p.Name, model); ok && strings.EqualFold(row.Model, strings.TrimSpace(model)) {
-				if found != "" {
-					return "", "", false
-				}
-				found = p.Name
-			}
-		}
-		if found != "" {
-			return found, model, true
-		}
-	}
-	return "", "", false
 }

@@ -87,9 +87,9 @@ func (db *DB) Budgets() ([]BudgetStatus, error) {
 	return out, nil
 }
 
-// Budget returns the budget with that ID or name (names match regardless
+// budgetStatus returns the budget with that ID or name (names match regardless
 // of case), or an error wrapping ErrNotFound.
-func (db *DB) Budget(nameOrID string) (BudgetStatus, error) {
+func (db *DB) budgetStatus(nameOrID string) (BudgetStatus, error) {
 	now := db.now()
 	db.mu.Lock()
 	defer db.mu.Unlock()

@@ -60,7 +60,7 @@ func TestPutBudget(t *testing.T) {
 	if err := db.DeleteBudget("daily"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("DeleteBudget(daily) again = %v, want ErrNotFound", err)
 	}
-	if _, err := db.Budget("daily"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.budgetStatus("daily"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Budget(daily) = %v, want ErrNotFound", err)
 	}
 	db.Close()

@@ -156,7 +156,7 @@ func TestJournalCrashAcrossFolds(t *testing.T) {
 // would leave them, and returns the copy's path. Nothing may be writing.
 func crashCopy(t *testing.T, db *DB) string {
 	t.Helper()
-	path := db.Path()
+	path := db.bolt.Path()
 	crashed := filepath.Join(filepath.Dir(path), "crashed.db")
 	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(crashed, 0o600) }); err != nil {
 		t.Fatal(err)

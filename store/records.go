@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -201,49 +202,66 @@ func (db *DB) PruneRecords(t time.Time) (int, error) {
 	}
 }
 
-// subscriber is one Subscribe feed.
-type subscriber struct {
-	ch chan gateway.Record
+// Feed is a live feed of the records appended after Subscribe made it.
+// It is safe for concurrent use.
+type Feed struct {
+	// C yields the records. Close closes it, and so does the store's.
+	C <-chan gateway.Record
+
+	ch      chan gateway.Record
+	dropped atomic.Int64
+	stop    func()
 }
+
+// Dropped returns how many records were dropped for the feed since the
+// last call, because its reader had fallen subscribeBuffer behind.
+func (f *Feed) Dropped() int64 { return f.dropped.Swap(0) }
+
+// Close ends the feed and closes C.
+func (f *Feed) Close() { f.stop() }
 
 // subscribeBuffer is how many records a Subscribe feed holds for a reader
 // that has fallen behind.
 const subscribeBuffer = 256
 
-// Subscribe returns a live feed of the records appended from now on, and
-// a function that ends it and closes the channel. Close ends every feed.
+// Subscribe returns a live feed of the records appended from now on. Close
+// ends every feed.
 //
 // The feed never slows the ledger: when a reader falls subscribeBuffer
-// records behind, further records are dropped for it until it catches up.
-// A reader that must see every record reads the log with Records.
-func (db *DB) Subscribe() (<-chan gateway.Record, func()) {
-	s := &subscriber{ch: make(chan gateway.Record, subscribeBuffer)}
+// records behind, further records are dropped for it, and counted (see
+// Feed.Dropped), until it catches up. A reader that must see every record
+// reads the log with Records.
+func (db *DB) Subscribe() *Feed {
+	ch := make(chan gateway.Record, subscribeBuffer)
+	f := &Feed{C: ch, ch: ch, stop: func() {}}
 	db.subMu.Lock()
 	defer db.subMu.Unlock()
 	if db.closed {
-		close(s.ch)
-		return s.ch, func() {}
+		close(ch)
+		return f
 	}
-	db.subs[s] = struct{}{}
-	return s.ch, sync.OnceFunc(func() {
+	db.subs[f] = struct{}{}
+	f.stop = sync.OnceFunc(func() {
 		db.subMu.Lock()
 		defer db.subMu.Unlock()
-		if _, ok := db.subs[s]; ok {
-			delete(db.subs, s)
-			close(s.ch)
+		if _, ok := db.subs[f]; ok {
+			delete(db.subs, f)
+			close(ch)
 		}
 	})
+	return f
 }
 
 // publish hands recs to every feed that has room.
 func (db *DB) publish(recs ...gateway.Record) {
 	db.subMu.Lock()
 	defer db.subMu.Unlock()
-	for s := range db.subs {
+	for f := range db.subs {
 		for _, r := range recs {
 			select {
-			case s.ch <- r:
+			case f.ch <- r:
 			default:
+				f.dropped.Add(1)
 			}
 		}
 	}

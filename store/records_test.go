@@ -119,13 +119,13 @@ func TestPruneRecords(t *testing.T) {
 
 func TestSubscribe(t *testing.T) {
 	db, _ := openTest(t, Options{})
-	feed, stop := db.Subscribe()
-	slow, stopSlow := db.Subscribe()
-	defer stopSlow()
+	feed := db.Subscribe()
+	slow := db.Subscribe()
+	defer slow.Close()
 
 	mustSettle(t, db, gateway.Record{ID: "a", Outcome: gateway.OutcomeOK})
 	select {
-	case r := <-feed:
+	case r := <-feed.C:
 		if r.ID != "a" {
 			t.Errorf("feed got %q, want a", r.ID)
 		}
@@ -144,7 +144,7 @@ func TestSubscribe(t *testing.T) {
 	n := 0
 	for n < subscribeBuffer+50 {
 		select {
-		case <-feed:
+		case <-feed.C:
 			n++
 		case <-time.After(10 * time.Second):
 			t.Fatalf("feed got %d records, want %d", n, subscribeBuffer+50)
@@ -155,22 +155,30 @@ func TestSubscribe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("settlement stalled behind a slow subscriber")
 	}
-	if got := len(slow); got != subscribeBuffer {
+	if got := len(slow.C); got != subscribeBuffer {
 		t.Errorf("slow feed holds %d records, want %d", got, subscribeBuffer)
 	}
+	// What the slow feed could not hold is counted, once.
+	if got, want := slow.Dropped(), int64(1+subscribeBuffer+50-subscribeBuffer); got != want {
+		t.Errorf("slow.Dropped() = %d, want %d", got, want)
+	}
+	if got := slow.Dropped(); got != 0 {
+		t.Errorf("slow.Dropped() again = %d, want 0", got)
+	}
 
-	stop()
-	stop()
-	if _, ok := <-feed; ok {
+	feed.Close()
+	feed.Close()
+	if _, ok := <-feed.C; ok {
 		t.Errorf("feed open after unsubscribing")
 	}
 	mustSettle(t, db, gateway.Record{ID: "c", Outcome: gateway.OutcomeOK})
 
 	db.Close()
-	for range slow {
+	for range slow.C {
 	}
-	late, _ := db.Subscribe()
-	if _, ok := <-late; ok {
+	late := db.Subscribe()
+	late.Close()
+	if _, ok := <-late.C; ok {
 		t.Errorf("Subscribe after Close gave an open feed")
 	}
 }

@@ -230,9 +230,9 @@ type Guard struct {
 	LoopAllowed map[string]time.Time `json:"loop_allowed,omitempty"`
 }
 
-// Active returns g without the pauses and allowances that have ended at
+// active returns g without the pauses and allowances that have ended at
 // now.
-func (g Guard) Active(now time.Time) Guard {
+func (g Guard) active(now time.Time) Guard {
 	out := Guard{Pauses: []gateway.Pause{}}
 	for _, p := range g.Pauses {
 		if p.Active(now) {
@@ -262,7 +262,7 @@ func (db *DB) Guard() (Guard, error) {
 	if err != nil {
 		return Guard{}, fmt.Errorf("read pauses: %w", err)
 	}
-	return g.Active(db.now()), nil
+	return g.active(db.now()), nil
 }
 
 // UpdateGuard changes the guard state with fn, atomically, and returns
@@ -274,7 +274,7 @@ func (db *DB) UpdateGuard(fn func(*Guard) error) (Guard, error) {
 		if _, err := getJSON(tx.Bucket(bucketMeta), keyGuard, &cur); err != nil {
 			return err
 		}
-		g = cur.Active(db.now())
+		g = cur.active(db.now())
 		if err := fn(&g); err != nil {
 			return err
 		}

@@ -113,7 +113,7 @@ type DB struct {
 	aliases aliasCache
 
 	subMu  sync.Mutex // guards subs and closed
-	subs   map[*subscriber]struct{}
+	subs   map[*Feed]struct{}
 	closed bool
 
 	stopFlush chan struct{} // closed by Close to end the last-used flusher
@@ -167,7 +167,7 @@ func Open(path string, opts Options) (*DB, error) {
 		holds:     make(map[string]*openHold),
 		orphans:   make(map[string]bool),
 		tokens:    make(map[string]*tokenEntry),
-		subs:      make(map[*subscriber]struct{}),
+		subs:      make(map[*Feed]struct{}),
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 		settling:  make(map[string]bool),
@@ -312,9 +312,6 @@ func (db *DB) Close() error {
 	})
 	return db.closeErr
 }
-
-// Path returns the file's path.
-func (db *DB) Path() string { return db.bolt.Path() }
 
 // Check runs bbolt's consistency check over the whole file and returns
 // every problem found, joined; nil means the file is sound.
