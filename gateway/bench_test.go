@@ -6,9 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -56,32 +54,8 @@ func BenchmarkProxy(b *testing.B) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	// Each request asks something else, as a real workload's do: the
-	// same one over and over is what loop detection stops.
-	var asked atomic.Int64
-	run := func(b *testing.B, url, key, req string) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				body := strings.Replace(req, "Say hi", "Say hi "+strconv.FormatInt(asked.Add(1), 10), 1)
-				r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-				r.Header.Set("Authorization", "Bearer "+key)
-				r.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(r)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		})
-	}
+	load := &gateway.ChatLoad{}
+	run := load.Run
 	chat := `{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Say hi"}]}`
 	streamReq := `{"model":"gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hi"}]}`
 	b.Run("direct", func(b *testing.B) { run(b, up.URL+"/v1/chat/completions", "sk-upstream", chat) })

@@ -199,33 +199,8 @@ func BenchmarkGatewayCPU(b *testing.B) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	var asked atomic.Int64
-	run := func(b *testing.B, url, req string) {
-		b.ReportAllocs()
-		defer reportCPU(b)()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				// Each request asks something else: the same one over
-				// and over is what loop detection stops.
-				body := strings.Replace(req, "Say hi", "Say hi "+strconv.FormatInt(asked.Add(1), 10), 1)
-				r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-				r.Header.Set("Authorization", "Bearer "+testToken)
-				r.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(r)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		})
-	}
+	load := &ChatLoad{}
+	run := func(b *testing.B, url, req string) { load.Run(b, url, testToken, req) }
 	// The requests bench/run.sh sends; and a stream that does not ask
 	// for usage, as the OpenAI SDKs' default is, whose usage Sluice
 	// asks for and hides.
@@ -238,6 +213,46 @@ func BenchmarkGatewayCPU(b *testing.B) {
 	b.Run("bare-stream", func(b *testing.B) { run(b, bare.URL+"/v1/chat/completions", chat+streamed) })
 	b.Run("sluice-stream", func(b *testing.B) { run(b, srv.URL+"/v1/chat/completions", chat+streamed) })
 	b.Run("sluice-stream-hidden-usage", func(b *testing.B) { run(b, srv.URL+"/v1/chat/completions", chat+`,"stream":true}`) })
+}
+
+// ChatLoad drives chat completions at a server from parallel clients,
+// for a benchmark: BenchmarkGatewayCPU's, and BenchmarkProxy's (in
+// package gateway_test). Each request asks something else, as a real
+// workload's do: the same one over and over is what loop detection
+// stops.
+type ChatLoad struct {
+	client *http.Client
+	asked  atomic.Int64
+}
+
+// Run sends req (whose "Say hi" is made unique) to url with key as a
+// bearer token, b.N times, and reports allocations and CPU time per
+// request.
+func (l *ChatLoad) Run(b *testing.B, url, key, req string) {
+	if l.client == nil {
+		l.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := strings.Replace(req, "Say hi", "Say hi "+strconv.FormatInt(l.asked.Add(1), 10), 1)
+			r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+key)
+			r.Header.Set("Content-Type", "application/json")
+			resp, err := l.client.Do(r)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
 }
 
 // reportCPU reports, when the returned func is called, the process's CPU

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -322,15 +320,11 @@ func checkSameInspection(t *testing.T, body []byte) {
 	}
 }
 
-// TestInspectMatchesMaps reads every recorded request and answer, and the
-// bodies of the inspection tests, both ways.
+// TestInspectMatchesMaps reads every recorded request and answer, the
+// scanner's test bodies and the bodies of the inspection tests, both
+// ways.
 func TestInspectMatchesMaps(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*/*.json")
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, b := range scanCorpus(t) {
 		checkSameInspection(t, b)
 	}
 	for _, s := range inspectDiffSeeds {

@@ -424,7 +424,10 @@ func (v jsonValue) get(name string) jsonValue {
 
 // first returns the member of v called by the first of names that v has,
 // whatever its value (null too), or nil.
-func (v jsonValue) first(names ...string) jsonValue {
+func (v jsonValue) first(names ...string) jsonValue { return firstOf(v, names) }
+
+// firstOf is first for a jsonValue or a jsonObject.
+func firstOf[T interface{ get(string) jsonValue }](v T, names []string) jsonValue {
 	for _, n := range names {
 		if x := v.get(n); x != nil {
 			return x
@@ -527,14 +530,7 @@ func (o jsonObject) get(name string) jsonValue {
 
 // first returns the value of the member called by the first of names
 // that o has, or nil.
-func (o jsonObject) first(names ...string) jsonValue {
-	for _, n := range names {
-		if x := o.get(n); x != nil {
-			return x
-		}
-	}
-	return nil
-}
+func (o jsonObject) first(names ...string) jsonValue { return firstOf(o, names) }
 
 // isObject and isArray report what kind of value v is.
 func (v jsonValue) isObject() bool { return len(v) > 0 && v[0] == '{' }

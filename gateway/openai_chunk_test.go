@@ -2,26 +2,19 @@ package gateway
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
 // FuzzChatChunk checks that scanChatChunk reads a chunk as decodeJSON
 // does, whenever it reads it at all.
 func FuzzChatChunk(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*/*.sse")
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	addRecorded(f, "testdata/*/*.sse", func(b []byte) {
 		for line := range bytes.Lines(b) {
 			if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
 				f.Add(bytes.TrimSpace(data))
 			}
 		}
-	}
+	})
 	for _, s := range []string{
 		`{"id":"a","id":null,"model":"m\u00e9","usage":null,"choices":[]}`,
 		`{"ID":"a"}`, `{"id":5,"model":"m"}`, `{"model":"\xff","service_tier":"x","usage":{"prompt_tokens":1}}`,

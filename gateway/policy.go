@@ -34,7 +34,7 @@ func (pol Policy) Check() error {
 		return bad("a stream slice of %d tokens is negative: use a number of tokens, or 0 for the default (%d)", pol.StreamSlice, DefaultStreamSlice)
 	}
 	if pol.BackgroundHold < 0 {
-		return bad("a background hold of %v is negative: use a number of hours, or 0 for the default (24)", pol.BackgroundHold)
+		return bad("a background hold of %v is negative: use a number of hours, or 0 for the default (%d)", pol.BackgroundHold, int(defaultBackgroundHold/time.Hour))
 	}
 	if pol.Loop.Limit < 0 || pol.Loop.Limit > MaxLoopLimit {
 		return bad("loop limit %d: use a number of repeats from 1 to %d (or turn loop detection off)", pol.Loop.Limit, MaxLoopLimit)

@@ -214,7 +214,7 @@ func (s Settings) validate() error {
 		return invalidf("close action %q: use hide or quit", s.CloseAction)
 	}
 	if s.SessionHours < 0 || s.SessionHours > 24*366 {
-		return invalidf("session of %d hours: use 1 to %d, or 0 for the default of 24", s.SessionHours, 24*366)
+		return invalidf("session of %d hours: use 1 to %d, or 0 for the default", s.SessionHours, 24*366)
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)
