@@ -140,13 +140,22 @@ func (c *cli) start(fs *flag.FlagSet, args []string, def string) (pos []string, 
 // the one named in pos[1], and done, a format whose verbs all take that
 // name, says so. use is the verb's usage line.
 func (c *cli) remove(pos []string, use string, del func(context.Context, string) error, done string) error {
-	if len(pos) != 2 {
-		return fmt.Errorf("%w: %s", errUsage, use)
+	if err := needName(pos, use); err != nil {
+		return err
 	}
 	if err := del(c.ctx, pos[1]); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, done, pos[1])
+	return nil
+}
+
+// needName checks that pos is a verb and one name; use is the verb's
+// usage line.
+func needName(pos []string, use string) error {
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: %s", errUsage, use)
+	}
 	return nil
 }
 
@@ -194,15 +203,9 @@ func (c *cli) key(args []string) error {
 	if err != nil {
 		return err
 	}
-	need := func(n int, what string) error {
-		if len(pos) != n {
-			return fmt.Errorf("%w: sluice key %s", errUsage, what)
-		}
-		return nil
-	}
 	switch pos[0] {
 	case "set", "add":
-		if err := need(2, "set PROVIDER (the key is read from stdin)"); err != nil {
+		if err := needName(pos, "sluice key set PROVIDER (the key is read from stdin)"); err != nil {
 			return err
 		}
 		key, err := c.readSecret("Paste your " + pos[1] + " API key (it will not be shown): ")
@@ -217,7 +220,7 @@ func (c *cli) key(args []string) error {
 	case "rm", "remove", "delete":
 		return c.remove(pos, "sluice key rm PROVIDER", api.DeleteKey, "removed the %s key\n")
 	case "test":
-		if err := need(2, "test PROVIDER"); err != nil {
+		if err := needName(pos, "sluice key test PROVIDER"); err != nil {
 			return err
 		}
 		kc, err := api.TestKey(c.ctx, pos[1])
@@ -288,8 +291,8 @@ func (c *cli) token(args []string) error {
 	}
 	switch pos[0] {
 	case "new", "create", "add":
-		if len(pos) != 2 {
-			return fmt.Errorf("%w: sluice token new NAME [--rpm N]", errUsage)
+		if err := needName(pos, "sluice token new NAME [--rpm N]"); err != nil {
+			return err
 		}
 		secret, err := api.NewToken(c.ctx, pos[1])
 		if err != nil {

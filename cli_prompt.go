@@ -37,15 +37,9 @@ func (c *cli) prompt(args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	need := func(n int, what string) error {
-		if len(pos) != n {
-			return fmt.Errorf("%w: sluice prompt %s", errUsage, what)
-		}
-		return nil
-	}
 	switch pos[0] {
 	case "set", "add":
-		if err := need(2, "set NAME --model MODEL --template FILE|TEXT"); err != nil {
+		if err := needName(pos, "sluice prompt set NAME --model MODEL --template FILE|TEXT"); err != nil {
 			return err
 		}
 		name := pos[1]
@@ -127,7 +121,7 @@ func (c *cli) prompt(args []string) error {
 		}
 		return tw.Flush()
 	case "show":
-		if err := need(2, "show NAME [--version N]"); err != nil {
+		if err := needName(pos, "sluice prompt show NAME [--version N]"); err != nil {
 			return err
 		}
 		p, err := api.Prompt(c.ctx, pos[1], *version)
@@ -158,7 +152,7 @@ func (c *cli) prompt(args []string) error {
 	case "rm", "remove", "delete":
 		return c.remove(pos, "sluice prompt rm NAME", api.DeletePrompt, "removed prompt %[1]s (its versions are kept: `sluice prompt rollback %[1]s` restores it)\n")
 	case "rollback":
-		if err := need(2, "rollback NAME [--to N]"); err != nil {
+		if err := needName(pos, "sluice prompt rollback NAME [--to N]"); err != nil {
 			return err
 		}
 		p, err := api.RollbackPrompt(c.ctx, pos[1], *to)
@@ -168,7 +162,7 @@ func (c *cli) prompt(args []string) error {
 		fmt.Fprintf(c.stdout, "prompt %s v%d: %s\n", p.Name, p.Version, p.Note)
 		return nil
 	case "run", "call":
-		if err := need(2, "run NAME [--var K=V ...]"); err != nil {
+		if err := needName(pos, "sluice prompt run NAME [--var K=V ...]"); err != nil {
 			return err
 		}
 		inputs := vars.m

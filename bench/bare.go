@@ -14,12 +14,14 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/gateway"
 )
 
 // runBare serves a bare httputil.ReverseProxy to the upstream: no routing,
 // no auth, no metering, no ledger. It is the ceiling any Go proxy reaches
 // on this machine, with the same transport and server settings as
-// Sluice's (gateway.Proxy's default transport, app.Start's server) and,
+// Sluice's (gateway.NewTransport, app.Start's server) and,
 // as Sluice does, its 32 KiB copy buffers reused rather than made anew
 // for every answer.
 func runBare(args []string) error {
@@ -32,20 +34,8 @@ func runBare(args []string) error {
 		return fmt.Errorf("bare: -upstream %q is not a URL", *upstream)
 	}
 	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			ReadBufferSize:        1 << 10,
-			WriteBufferSize:       1 << 10,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Minute,
-			ExpectContinueTimeout: time.Second,
-		},
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport:  gateway.NewTransport(0),
 		BufferPool: &bufferPool{},
 	}
 	ln, err := net.Listen("tcp", *addr)

@@ -41,8 +41,8 @@ type Proxy struct {
 	// is past its soft threshold.
 	Aliases AliasSource
 
-	// Transport sends requests upstream. Nil means a transport tuned for
-	// many concurrent streams to few hosts, with HeaderTimeout.
+	// Transport sends requests upstream. Nil means NewTransport's, with
+	// HeaderTimeout.
 	Transport http.RoundTripper
 	// HeaderTimeout bounds the wait for an upstream's response headers
 	// when Transport is nil; 0 means 10 minutes (reasoning models think
@@ -248,32 +248,37 @@ func (p *Proxy) roundTripper() http.RoundTripper {
 	if p.Transport != nil {
 		return p.Transport
 	}
-	p.transportOnce.Do(func() {
-		ht := p.HeaderTimeout
-		if ht == 0 {
-			ht = 10 * time.Minute
-		}
-		p.transport = &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 64,
-			// An HTTP/1 connection's buffers live as long as the stream it
-			// carries; 4 KiB each (the default) was a quarter of what an
-			// open stream cost. A body larger than the write buffer still
-			// goes out in large writes (bufio hands it to the connection's
-			// ReadFrom), and a reader asking for more than the read buffer
-			// holds reads straight from the connection.
-			ReadBufferSize:        1 << 10,
-			WriteBufferSize:       1 << 10,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: ht,
-			ExpectContinueTimeout: time.Second,
-		}
-	})
+	p.transportOnce.Do(func() { p.transport = NewTransport(p.HeaderTimeout) })
 	return p.transport
+}
+
+// NewTransport returns the transport a Proxy sends requests upstream with
+// when its Transport is nil: tuned for many concurrent streams to few
+// hosts, waiting headerTimeout for an upstream's response headers (0
+// means 10 minutes).
+func NewTransport(headerTimeout time.Duration) *http.Transport {
+	if headerTimeout == 0 {
+		headerTimeout = 10 * time.Minute
+	}
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 64,
+		// An HTTP/1 connection's buffers live as long as the stream it
+		// carries; 4 KiB each (the default) was a quarter of what an
+		// open stream cost. A body larger than the write buffer still
+		// goes out in large writes (bufio hands it to the connection's
+		// ReadFrom), and a reader asking for more than the read buffer
+		// holds reads straight from the connection.
+		ReadBufferSize:        1 << 10,
+		WriteBufferSize:       1 << 10,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
 }
 
 // exchange is one request on its way through the proxy.
