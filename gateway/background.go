@@ -15,6 +15,22 @@ import (
 // deleted before that, or never read back within Policy.BackgroundHold,
 // is charged its hold.
 
+// A backgroundDialect can run an answer in the background: its inspect
+// sets Background on such a request, and its read-back endpoints (a
+// route with an Op) report the answer's progress or end it. A dialect
+// without it has neither, and the request path never asks.
+type backgroundDialect interface {
+	// queued reads a whole answer to a Background request: the id of an
+	// answer still running, or "" when the answer is already finished
+	// (or is not one the dialect runs in the background).
+	queued(body []byte) (id string)
+	// readBack reads the 2xx answer to a read-back op: done when the
+	// background answer will change no more, ended when it finished
+	// without running to its end (cancelled, deleted), so that its usage
+	// is not to be read from body.
+	readBack(op readOp, body []byte) (done, ended bool)
+}
+
 // defaultBackgroundHold is how long a background response's hold waits.
 const defaultBackgroundHold = 24 * time.Hour
 
@@ -82,22 +98,20 @@ func (p *Proxy) readBack(x *exchange, status int, body []byte) {
 	if status < 200 || status >= 300 {
 		return
 	}
-	switch x.route.Op {
-	case opCancel, opDelete:
+	bd, ok := x.route.dialect.(backgroundDialect)
+	if !ok {
+		return
+	}
+	done, ended := bd.readBack(x.route.Op, body)
+	switch {
+	case !done:
+	case ended:
 		p.settleDeferred(*x.deferred, Usage{}, true)
-	case opGet:
-		_, st := responseState(body)
-		if !terminalResponse(st) {
-			return
-		}
+	default:
 		rt := x.route
 		rt.Name = rt.answers
 		u, _, ok := rt.dialect.usage(rt, body)
-		if !ok || st == "cancelled" {
-			p.settleDeferred(*x.deferred, Usage{}, true)
-			return
-		}
-		p.settleDeferred(*x.deferred, u, false)
+		p.settleDeferred(*x.deferred, u, !ok)
 	}
 }
 

@@ -23,7 +23,8 @@ import (
 // A provider that speaks an existing format is a row of the provider
 // table (provider.go); a new format is a new file holding one more value,
 // listed in builtinDialects. A dialect may offer more, discovered by type
-// assertion: a promptDialect can carry a stored prompt.
+// assertion: a promptDialect can carry a stored prompt, and a
+// backgroundDialect (background.go) can run an answer in the background.
 //
 // Dialects hold no state: each method is safe for concurrent use.
 type dialect interface {

@@ -827,6 +827,37 @@ func (openAIDialect) errorOf(body []byte) (apiError, bool) {
 	return openAIError(raw), true
 }
 
+// The Responses API's read-backs of a background response.
+const (
+	opGet    readOp = "get"
+	opCancel readOp = "cancel"
+	opDelete readOp = "delete"
+)
+
+// queued reads a Responses API answer to a "background": true request:
+// the response's id while it is still queued or running.
+func (openAIDialect) queued(body []byte) string {
+	id, st := responseState(body)
+	if id == "" || terminalResponse(st) {
+		return ""
+	}
+	return id
+}
+
+// readBack reads the answer to a read-back of a background response: a
+// cancel or a delete ends it; a GET reports it done once its status is
+// terminal, and ended when that status is "cancelled".
+func (openAIDialect) readBack(op readOp, body []byte) (done, ended bool) {
+	switch op {
+	case opCancel, opDelete:
+		return true, true
+	case opGet:
+		_, st := responseState(body)
+		return terminalResponse(st), st == "cancelled"
+	}
+	return false, false
+}
+
 // responseState reads a Responses API response object's id and status.
 func responseState(body []byte) (id, status string) {
 	var doc struct {

@@ -202,8 +202,8 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	if status >= 400 {
 		outcome, errMsg = classifyUpstreamError(p.dialectList(), x.provider, status, kept.Bytes())
 	} else {
-		if x.info.Background && copyErr == nil {
-			if id, st := responseState(kept.Bytes()); id != "" && !terminalResponse(st) {
+		if bd, ok := x.route.dialect.(backgroundDialect); ok && x.info.Background && copyErr == nil {
+			if id := bd.queued(kept.Bytes()); id != "" {
 				// Queued in the background: the hold stays until the
 				// response is read back finished.
 				p.deferHold(x, status, id)

@@ -40,15 +40,9 @@ type route struct {
 	answers routeName
 }
 
-// readOp is what a read-back does to a background answer.
+// readOp is what a read-back does to a background answer; its dialect's
+// endpoints name the ops, and its backgroundDialect reads them.
 type readOp string
-
-// Read-backs.
-const (
-	opGet    readOp = "get"
-	opCancel readOp = "cancel"
-	opDelete readOp = "delete"
-)
 
 // metered reports whether the request has a cost to estimate and record.
 func (r route) metered() bool { return r.Name != "" }
