@@ -313,12 +313,12 @@ func csvCells(cells ...string) []string {
 
 func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
-// ErrNotServing is returned for what only a running gateway can do.
-var ErrNotServing = errors.New("no gateway is running on this data: start it with `sluice serve`")
+// errNotServing is returned for what only a running gateway can do.
+var errNotServing = errors.New("no gateway is running on this data: start it with `sluice serve`")
 
 func (s *Service) Login(ctx context.Context) (string, error) {
 	if s.LoginLink == nil {
-		return "", ErrNotServing
+		return "", errNotServing
 	}
 	return s.LoginLink(), nil
 }
