@@ -528,6 +528,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
 		return store.Settings{}, err
 	}
+	if err := checkSessionHours(set.SessionHours); err != nil {
+		return store.Settings{}, err
+	}
 	old, err := s.Settings(ctx)
 	if err != nil {
 		return store.Settings{}, err
