@@ -883,10 +883,11 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	}
 	out.ContentLength = int64(len(body))
 	out.Header = r.Header.Clone()
+	// The headers Connection names go first: it is itself stripped.
+	removeConnectionHeaders(out.Header)
 	for _, h := range strippedRequestHeaders {
 		out.Header.Del(h)
 	}
-	removeConnectionHeaders(out.Header)
 	stripCredentials(out.Header, p.dialectList())
 	// The route's dialect is the provider's, or the one its compatible
 	// endpoint speaks: it says where the key goes.

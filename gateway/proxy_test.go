@@ -816,3 +816,31 @@ func TestProxyUpstreamIDNeverHoldsAKey(t *testing.T) {
 		})
 	}
 }
+
+// Headers a Connection header names are hop-by-hop: they reach neither the
+// provider nor, from its answer, the caller.
+func TestProxyDropsHeadersConnectionNames(t *testing.T) {
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.Header().Set("Connection", "X-Upstream-Hop")
+		w.Header().Set("X-Upstream-Hop", "upstream's own")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, chatBody)
+	}))
+	t.Cleanup(up.Close)
+	_, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+
+	resp, _ := post(t, srv.URL+"/v1/chat/completions", map[string]string{
+		"Authorization": "Bearer " + testToken, "Connection": "X-Caller-Hop", "X-Caller-Hop": "caller's own"},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	if v := got.Get("X-Caller-Hop"); v != "" {
+		t.Errorf("upstream got X-Caller-Hop %q, which the caller's Connection header names", v)
+	}
+	if v := resp.Header.Get("X-Upstream-Hop"); v != "" {
+		t.Errorf("caller got X-Upstream-Hop %q, which the provider's Connection header names", v)
+	}
+}

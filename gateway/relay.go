@@ -79,10 +79,10 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	for k, vs := range resp.Header {
 		h[k] = vs
 	}
+	removeConnectionHeaders(h) // before Connection itself goes
 	for _, k := range strippedResponseHeaders {
 		h.Del(k)
 	}
-	removeConnectionHeaders(h)
 
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	sse := mediaType == "text/event-stream"
