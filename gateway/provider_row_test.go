@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -29,7 +31,14 @@ func TestProviderRow(t *testing.T) {
 	large := Price{Provider: "acme", Model: "acme-large", Input: perMillion(2), CachedInput: perMillion(1), Output: perMillion(8), MaxOutput: 8000}
 	widget := Price{Provider: "acme", Model: "widget-1", Input: perMillion(3), Output: perMillion(9), MaxOutput: 8000}
 	l := &memLedger{}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	var logs strings.Builder
+	var logMu sync.Mutex
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(&logs, format+"\n", args...)
+	}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: logf}
 	p.SetProviders(ps)
 	p.SetPrices(DefaultPrices().With([]Price{large, widget}))
 	srv := ServeForTest(t, p)
@@ -94,6 +103,28 @@ func TestProviderRow(t *testing.T) {
 	}
 	if seen.count() != before || other.count() != 0 {
 		t.Error("a refused key reached an upstream")
+	}
+
+	// An acme error that echoes the key it was sent: the key, of a shape
+	// the redactor knows only from acme's row, is in neither the record
+	// nor the log.
+	for _, key := range []string{"acme_callers-own-0123456789abcdef", "0123abcd.acme"} {
+		if Redact(key) != key {
+			t.Fatalf("Redact(%s) redacts it without acme's row: the check below proves nothing", key)
+		}
+		resp, body := chatAt("/acme/v1/chat/completions", key, "echo-key")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("echo-key with %s = %d %s, want acme's 401", key, resp.StatusCode, body)
+		}
+		recs, _ := l.all()
+		if r := recs[len(recs)-1]; r.Outcome != OutcomeError || !strings.Contains(r.Error, "provided: [redacted]. You can") || strings.Contains(r.Error, key) {
+			t.Errorf("echo-key record with %s: error %q, want acme's words with the key redacted", key, r.Error)
+		}
+		logMu.Lock()
+		if strings.Contains(logs.String(), key) {
+			t.Errorf("the log shows the acme key %s:\n%s", key, logs.String())
+		}
+		logMu.Unlock()
 	}
 
 	// The account cannot pay: the advice names acme's billing page.
