@@ -46,6 +46,7 @@ var parrotInfo = dialectInfo{
 	baseURLHint:  "parrot SDKs take the bare address",
 	sdkHeaders:   []string{"X-Parrot-Key"},
 	keyHeaders:   []string{"X-Parrot-Key"},
+	keyParams:    []string{"perch"},
 	keyHeader:    "X-Parrot-Key",
 	keyCheck:     "/v2/birds",
 	keyRefused:   []int{http.StatusUnauthorized},
@@ -271,6 +272,9 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 		n := *calls
 		mu.Unlock()
 		got := r.Header.Get("X-Parrot-Key")
+		if r.URL.Query().Has("perch") || r.URL.Query().Has("PERCH") {
+			got = "" // a key in the query went upstream
+		}
 		if got != key && got != parrotOwnKey || strings.Contains(r.Header.Get("Authorization"), "sk-sluice-") {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -509,6 +513,13 @@ func TestFourthDialect(t *testing.T) {
 		t.Error("a blocked request reached the upstream")
 	}
 
+	// A key in the parrot's own query parameter (keyParams) is read, and
+	// neither it nor a key of the caller's own there goes upstream.
+	resp, body = speak("/v2/speak?perch="+testToken+"&PERCH="+parrotOwnKey, "", `{"bird":"macaw","squawks":10}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("key in ?perch= = %d %s, want 200", resp.StatusCode, body)
+	}
+
 	// A parrot key is checked by the parrot's cheapest call.
 	for key, valid := range map[string]bool{parrotRealKey: true, "parrot-wrong-key": false} {
 		c, err := p.CheckKey(context.Background(), nil, p.providerTable()["parrot"], key)
@@ -653,4 +664,28 @@ func (parrotDialect) errorOf(body []byte) (apiError, bool) {
 		return apiError{}, false
 	}
 	return apiError{Type: f.Fault.Kind, Message: f.Fault.Why}, true
+}
+
+// shyParrot is the parrot dialect claiming no path as its own: a path
+// under its version names no provider.
+type shyParrot struct{ parrotDialect }
+
+func (shyParrot) claim(method, path string, h http.Header) (string, bool, bool) {
+	return "", false, false
+}
+
+// TestVersionIsNotAProvider: a path no dialect claims, under a version
+// segment of any dialect (the parrot's v2, not only OpenAI's v1), is a
+// path Sluice has no route for, not an unknown provider.
+func TestVersionIsNotAProvider(t *testing.T) {
+	ds := []dialect{shyParrot{}}
+	for path, want := range map[string]string{
+		"/v2/speak":      "has no route",
+		"/acme/v2/speak": "unknown provider",
+	} {
+		_, f := parseRoute("POST", path, http.Header{}, DefaultProviders(), ds)
+		if f == nil || !strings.Contains(f.msg, want) {
+			t.Errorf("parseRoute(%q) = %+v, want a failure saying %q", path, f, want)
+		}
+	}
 }

@@ -885,7 +885,7 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	q := outboundQuery(r.URL.Query())
+	q := outboundQuery(r.URL.Query(), p.dialectList())
 	if x.xl != nil {
 		q = x.xl.query
 	}
