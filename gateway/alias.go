@@ -676,14 +676,14 @@ func (p *Proxy) fallBack(r *http.Request, ctx context.Context, x *exchange, resp
 	if err != nil {
 		status, outcome, kind, msg := upstreamFailure(r.Context(), err, x.provider.Name)
 		x.alias.failedUpstream(fail(status, kind, msg))
-		x.alias.failed = target + " failed: " + Redact(err.Error())
+		x.alias.failed = target + " failed: " + p.redactor().redact(err.Error())
 		p.finish(x, status, outcome, Usage{}, err.Error())
 		return true
 	}
 	defer resp.Body.Close()
 	x.rec.UpstreamID = p.upstreamRequestID(x, resp.Header)
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	outcome, msg := classifyUpstreamError(p.dialectList(), x.provider, status, b)
+	outcome, msg := classifyUpstreamError(p.dialectList(), p.redactor(), x.provider, status, b)
 	up := fail(status, kindUpstream, fmt.Sprintf("%s answered %d: %s", target, status, msg))
 	if status == http.StatusTooManyRequests {
 		up.kind = kindRateLimit

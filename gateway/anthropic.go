@@ -496,19 +496,27 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	return ev.Raw
 }
 
+// dropAnthropicSource discounts a base64 source ({"type":"base64",
+// "data":...}) from s's bound.
+func dropAnthropicSource(s *inputScan, v jsonValue) {
+	if t, _ := v.get("type").text(); string(t) == "base64" {
+		s.dropString(v.get("data"))
+	}
+}
+
 // part notes Anthropic's image and document blocks and container uploads.
 func (anthropicDialect) part(typ []byte, m jsonObject, s *inputScan) {
 	switch string(typ) {
 	case "image": // {"source":{"type":"base64","data":...}}
 		s.images++
-		s.dropSource(m.get("source"))
+		dropAnthropicSource(s, m.get("source"))
 	case "document":
 		switch st, _ := m.get("source").get("type").text(); string(st) {
 		case "text", "content":
 			// Plain text in the body, counted with it.
 		default:
 			s.unbound()
-			s.dropSource(m.get("source"))
+			dropAnthropicSource(s, m.get("source"))
 		}
 	case "container_upload":
 		s.unbound()

@@ -16,8 +16,10 @@ var credentialHeaders = []string{
 	"X-Auth-Token", "X-Access-Token", "X-Key", "Ocp-Apim-Subscription-Key", "Cookie",
 }
 
-// credentialParams are the query parameters keys travel in, compared
-// without regard to case.
+// credentialParams are the query parameters keys travel in, besides each
+// dialect's own (dialect.keyParams), compared without regard to case.
+// None of them goes upstream, whatever the dialect: the outbound request
+// gets only the one credential its provider reads.
 var credentialParams = []string{"key", "api_key", "api-key", "apikey", "access_token", "token", "auth", "x-api-key"}
 
 // credential returns the key the caller sent, wherever the SDK of any of
@@ -39,25 +41,45 @@ func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
 		}
 	}
 	q := r.URL.Query()
-	for _, p := range credentialParams { // in a fixed order: "key" first
+	for _, d := range ds {
+		if k := queryKey(q, d.info().keyParams); k != "" {
+			return k, false
+		}
+	}
+	return queryKey(q, credentialParams), false
+}
+
+// queryKey is the first non-empty value in q of the parameters names, in
+// their order, compared without regard to case.
+func queryKey(q url.Values, names []string) string {
+	for _, p := range names {
 		for name, vs := range q {
 			if !strings.EqualFold(name, p) {
 				continue
 			}
 			for _, v := range vs {
 				if v = strings.TrimSpace(v); v != "" {
-					return v, false
+					return v
 				}
 			}
 		}
 	}
-	return "", false
+	return ""
 }
 
-func isCredentialParam(name string) bool {
+// isCredentialParam reports whether name is a query parameter a key
+// travels in: a shared one, or one of the dialects ds.
+func isCredentialParam(name string, ds []dialect) bool {
 	for _, p := range credentialParams {
 		if strings.EqualFold(name, p) {
 			return true
+		}
+	}
+	for _, d := range ds {
+		for _, p := range d.info().keyParams {
+			if strings.EqualFold(name, p) {
+				return true
+			}
 		}
 	}
 	return false
@@ -119,11 +141,12 @@ func stripCredentials(h http.Header, ds []dialect) {
 	}
 }
 
-// outboundQuery is the caller's query without a credential of any kind.
-func outboundQuery(q url.Values) url.Values {
+// outboundQuery is the caller's query without a credential of any kind,
+// in the words of any of the dialects ds.
+func outboundQuery(q url.Values, ds []dialect) url.Values {
 	out := url.Values{}
 	for k, vs := range q {
-		if isCredentialParam(k) || holdsLocalToken(k) {
+		if isCredentialParam(k, ds) || holdsLocalToken(k) {
 			continue
 		}
 		for _, v := range vs {

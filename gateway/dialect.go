@@ -139,6 +139,9 @@ type dialectInfo struct {
 	// keyHeaders are the headers, besides Authorization, that this
 	// dialect's SDKs carry a key in.
 	keyHeaders []string
+	// keyParams are the query parameters this dialect's SDKs carry a key
+	// in, read before the shared credentialParams.
+	keyParams []string
 	// keyHeader is the header the providers read a key from; "" for Authorization, as a bearer token. A key the
 	// caller sent as a bearer token that has one of bearerKeys prefixes
 	// stays one (a Claude subscription's OAuth token, "sk-ant-oat").

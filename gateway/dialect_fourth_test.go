@@ -46,6 +46,7 @@ var parrotInfo = dialectInfo{
 	baseURLHint:  "parrot SDKs take the bare address",
 	sdkHeaders:   []string{"X-Parrot-Key"},
 	keyHeaders:   []string{"X-Parrot-Key"},
+	keyParams:    []string{"perch"},
 	keyHeader:    "X-Parrot-Key",
 	keyCheck:     "/v2/birds",
 	keyRefused:   []int{http.StatusUnauthorized},
@@ -226,8 +227,13 @@ func (l *budgetLedger) all() []Record {
 	}
 }
 
-// parrotOwnKey is a parrot key a caller sends of its own.
-const parrotOwnKey = "parrot-own-key"
+// parrotOwnKey is a parrot key a caller sends of its own; parrotRealKey
+// is the stored one, long enough to be a key to the redactor (which
+// knows the parrot's keys only from its provider row).
+const (
+	parrotOwnKey  = "parrot-own-key"
+	parrotRealKey = "parrot-real-key-0123456789abcdef"
+)
 
 // Extend raises a hold as Hold admits one: by the budgets' arithmetic.
 func (l *budgetLedger) Extend(ctx context.Context, id string, amount Money) error {
@@ -257,7 +263,8 @@ func (l *budgetLedger) Extend(ctx context.Context, id string, amount Money) erro
 
 // fakeParrot is an upstream that speaks the parrot API and wants key (or
 // parrotOwnKey, and then says so in its words). Its bird "hoarse" fails
-// every stream after its hello; "moult" fails any request.
+// every stream after its hello; "moult" fails any request; "echo" is
+// refused with the key it was sent in the words, as some providers do.
 func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -265,6 +272,9 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 		n := *calls
 		mu.Unlock()
 		got := r.Header.Get("X-Parrot-Key")
+		if r.URL.Query().Has("perch") || r.URL.Query().Has("PERCH") {
+			got = "" // a key in the query went upstream
+		}
 		if got != key && got != parrotOwnKey || strings.Contains(r.Header.Get("Authorization"), "sk-sluice-") {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -286,9 +296,15 @@ func fakeParrot(t *testing.T, key string, calls *int, mu *sync.Mutex) *httptest.
 			Broke   bool   `json:"broke"`
 			Lookups int    `json:"lookups"`
 			Moult   bool   `json:"moult"`
+			Echo    bool   `json:"echo"`
 			Long    bool   `json:"long"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)
+		if req.Echo {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"fault":{"status":401,"kind":"bad_key","why":"Incorrect key provided: %s"}}`, got)
+			return
+		}
 		if req.Moult {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"fault":{"status":503,"kind":"moulting","why":"The parrot is moulting"}}`)
@@ -340,7 +356,7 @@ func TestFourthDialect(t *testing.T) {
 		mu    sync.Mutex
 		calls int
 	)
-	up := fakeParrot(t, "parrot-real-key", &calls, &mu)
+	up := fakeParrot(t, parrotRealKey, &calls, &mu)
 	upCalls := func() int { mu.Lock(); defer mu.Unlock(); return calls }
 
 	// $10 a million input tokens, $50 a million output: 1,000 in and 200
@@ -350,7 +366,14 @@ func TestFourthDialect(t *testing.T) {
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: 3 * Dollar / 10, Period: PeriodTotal, Provider: "parrot"}}}
 	// The alias chatty tries the hoarse parrot, then the macaw.
 	chatty := Alias{Name: "chatty", Target: "parrot/hoarse", Fallbacks: []string{"parrot/macaw"}}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": "parrot-real-key"}, Tokens: mapTokens{testToken: "laptop"}, Aliases: aliasesOf(chatty)}
+	var logs strings.Builder
+	var logMu sync.Mutex
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(&logs, format+"\n", args...)
+	}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": parrotRealKey}, Tokens: mapTokens{testToken: "laptop"}, Aliases: aliasesOf(chatty), Logf: logf}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
 	p.SetProviders(map[string]Provider{
 		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL, KeyPrefixes: []string{"parrot-"}},
@@ -490,8 +513,15 @@ func TestFourthDialect(t *testing.T) {
 		t.Error("a blocked request reached the upstream")
 	}
 
+	// A key in the parrot's own query parameter (keyParams) is read, and
+	// neither it nor a key of the caller's own there goes upstream.
+	resp, body = speak("/v2/speak?perch="+testToken+"&PERCH="+parrotOwnKey, "", `{"bird":"macaw","squawks":10}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("key in ?perch= = %d %s, want 200", resp.StatusCode, body)
+	}
+
 	// A parrot key is checked by the parrot's cheapest call.
-	for key, valid := range map[string]bool{"parrot-real-key": true, "parrot-wrong-key": false} {
+	for key, valid := range map[string]bool{parrotRealKey: true, "parrot-wrong-key": false} {
 		c, err := p.CheckKey(context.Background(), nil, p.providerTable()["parrot"], key)
 		if err != nil || c.Valid != valid || c.Status != map[bool]int{true: 200, false: 401}[valid] {
 			t.Errorf("CheckKey(parrot, %s) = %+v, %v; want valid %v", key, c, err, valid)
@@ -510,6 +540,26 @@ func TestFourthDialect(t *testing.T) {
 		!strings.HasPrefix(r.UpstreamID, "squawk-") {
 		t.Errorf("moulting record %+v: want an error in the parrot's words, its request id, no cost", r)
 	}
+
+	// An upstream error that echoes the stored key: the key, known to the
+	// redactor only from the parrot's row, is in neither the record nor
+	// the log.
+	if Redact(parrotRealKey) != parrotRealKey {
+		t.Fatalf("Redact(%s) redacts it without the parrot's row: the check below proves nothing", parrotRealKey)
+	}
+	resp, body = speak("/v2/speak", testToken, `{"bird":"macaw","squawks":10,"echo":true}`)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("echo = %d %s, want the parrot's 401", resp.StatusCode, body)
+	}
+	recs = l.all()
+	if r := recs[len(recs)-1]; r.Outcome != OutcomeError || !strings.Contains(r.Error, "Incorrect key provided: [redacted]") || strings.Contains(r.Error, "0123456789abcdef") {
+		t.Errorf("echo record %+v: want the error with the parrot's key redacted", r)
+	}
+	logMu.Lock()
+	if strings.Contains(logs.String(), "0123456789abcdef") {
+		t.Errorf("the log shows the parrot's key:\n%s", logs.String())
+	}
+	logMu.Unlock()
 
 	// A parrot key of the caller's own goes to the parrot as it is.
 	resp, body = speak("/v2/speak", parrotOwnKey, `{"bird":"macaw","squawks":10}`)
@@ -614,4 +664,28 @@ func (parrotDialect) errorOf(body []byte) (apiError, bool) {
 		return apiError{}, false
 	}
 	return apiError{Type: f.Fault.Kind, Message: f.Fault.Why}, true
+}
+
+// shyParrot is the parrot dialect claiming no path as its own: a path
+// under its version names no provider.
+type shyParrot struct{ parrotDialect }
+
+func (shyParrot) claim(method, path string, h http.Header) (string, bool, bool) {
+	return "", false, false
+}
+
+// TestVersionIsNotAProvider: a path no dialect claims, under a version
+// segment of any dialect (the parrot's v2, not only OpenAI's v1), is a
+// path Sluice has no route for, not an unknown provider.
+func TestVersionIsNotAProvider(t *testing.T) {
+	ds := []dialect{shyParrot{}}
+	for path, want := range map[string]string{
+		"/v2/speak":      "has no route",
+		"/acme/v2/speak": "unknown provider",
+	} {
+		_, f := parseRoute("POST", path, http.Header{}, DefaultProviders(), ds)
+		if f == nil || !strings.Contains(f.msg, want) {
+			t.Errorf("parseRoute(%q) = %+v, want a failure saying %q", path, f, want)
+		}
+	}
 }

@@ -281,7 +281,7 @@ func FuzzRoute(f *testing.F) {
 			if !known {
 				prov = providers["openai"]
 			}
-			u, err := upstreamTarget(prov, rt.dialect, false, rt.Path, outboundQuery(url.Values{"KEY": {"x"}, "alt": {"sse"}, "api_key": {"sk-sluice-x"}}))
+			u, err := upstreamTarget(prov, rt.dialect, false, rt.Path, outboundQuery(url.Values{"KEY": {"x"}, "alt": {"sse"}, "api_key": {"sk-sluice-x"}}, builtinDialects))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,6 +56,7 @@ var geminiInfo = dialectInfo{
 	sseParam:    [2]string{"alt", "sse"},
 	sdkHeaders:  []string{"X-Goog-Api-Key"},
 	keyHeaders:  []string{"X-Goog-Api-Key"},
+	keyParams:   []string{"key"},
 	keyHeader:   "X-Goog-Api-Key",
 	keyCheck:    "/v1beta/models?pageSize=1",
 	keyRefused:  []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest},

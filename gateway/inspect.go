@@ -359,13 +359,6 @@ func (s *inputScan) dropDataURL(v jsonValue) {
 	}
 }
 
-// dropSource discounts an Anthropic base64 source.
-func (s *inputScan) dropSource(v jsonValue) {
-	if t, _ := v.get("type").text(); string(t) == "base64" {
-		s.dropString(v.get("data"))
-	}
-}
-
 func (s *inputScan) dropString(v jsonValue) {
 	if n := v.textLen(); n >= 0 {
 		s.binary += n + 2

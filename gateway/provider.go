@@ -30,12 +30,19 @@ type Provider struct {
 	// a model of one that does not is translated into Chat Completions,
 	// which every OpenAI-style provider serves.
 	Responses bool
+	// MaxCompletionTokens: the provider, one of OpenAI's dialect, takes a
+	// translated request's output limit as max_completion_tokens (OpenAI's
+	// own API, whose reasoning models refuse max_tokens); false means
+	// max_tokens, which the other OpenAI-style providers read.
+	MaxCompletionTokens bool
 	// Prefixes are model-name prefixes that identify the provider's models
 	// on a plain /v1 route.
 	Prefixes []string
 	// KeyPrefixes are the prefixes the provider documents for its API
 	// keys. A caller's own key is forwarded only to the provider whose
 	// prefix it has; to a provider that has prefixes, only such a key.
+	// Keys with these prefixes are redacted from what a Proxy serving the
+	// provider records (see Redact).
 	KeyPrefixes []string
 	// EnvVars are the environment variables read for the provider's key
 	// when no keyring can be used, in order; nil means NAME_API_KEY alone
@@ -56,6 +63,7 @@ type Provider struct {
 	// caller's key it matches is the provider's, and to a provider with
 	// KeyPrefixes or a KeyPattern goes no key without that shape. The
 	// patterns of the providers in one table match no key in common.
+	// Keys it matches are redacted as KeyPrefixes' are.
 	KeyPattern *regexp.Regexp
 	// ModelPath is the resource path the provider may wrap a model's
 	// name in ("models/" at Gemini: "models/gemini-2.5-flash",
@@ -82,7 +90,7 @@ func DefaultProviders() map[string]Provider {
 	// Ollama only since 0.13.3, so both get Chat Completions, which
 	// every model of theirs answers.
 	ps := []Provider{
-		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", BillingPage: "platform.openai.com → Settings → Billing", Responses: true,
+		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", BillingPage: "platform.openai.com → Settings → Billing", Responses: true, MaxCompletionTokens: true,
 			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
 			// Older keys: "sk-" with the marker "T3BlbkFJ" (base64 of
 			// "OpenAI") inside.
@@ -106,7 +114,9 @@ func DefaultProviders() map[string]Provider {
 			Prefixes: []string{"grok-"}},
 		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", BillingPage: "openrouter.ai → Credits", Responses: true, KeyPrefixes: []string{"sk-or-"},
 			Resells: map[string]string{"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistralai": "mistral", "deepseek": "deepseek", "x-ai": "xai"}},
-		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1", BillingPage: "api.together.ai → Settings → Billing"},
+		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1", BillingPage: "api.together.ai → Settings → Billing",
+			KeyPrefixes: []string{"tgp_v1_"},
+			KeyPattern:  togetherKeyPattern}, // older keys: 64 hex digits
 		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", BillingPage: "fireworks.ai → Account → Billing", Responses: true, KeyPrefixes: []string{"fw_"},
 			ModelPath: "accounts/fireworks/models/",
 			Prefixes:  []string{"accounts/fireworks/"}},
@@ -123,6 +133,7 @@ func DefaultProviders() map[string]Provider {
 var (
 	openAIKeyPattern   = regexp.MustCompile(`(?s)^sk-.*T3BlbkFJ`)
 	deepSeekKeyPattern = regexp.MustCompile(`^sk-[0-9a-fA-F]{32}$`)
+	togetherKeyPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // modelPaths are the built-in providers whose model names may be wrapped

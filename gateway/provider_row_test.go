@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -21,7 +23,8 @@ func TestProviderRow(t *testing.T) {
 
 	ps := DefaultProviders()
 	ps["acme"] = Provider{Name: "acme", Dialect: dialectOpenAI, BaseURL: up.URL + "/v1", BillingPage: "acme.test → Billing",
-		Prefixes: []string{"acme-"}, KeyPrefixes: []string{"acme_"}, KeyPattern: regexp.MustCompile(`^[0-9a-f]{8}\.acme$`)}
+		Prefixes: []string{"acme-"}, KeyPrefixes: []string{"acme_"}, KeyPattern: regexp.MustCompile(`^[0-9a-f]{8}\.acme$`),
+		MaxCompletionTokens: true}
 	o := ps["openai"]
 	o.BaseURL = openai.URL + "/v1"
 	ps["openai"] = o
@@ -29,7 +32,14 @@ func TestProviderRow(t *testing.T) {
 	large := Price{Provider: "acme", Model: "acme-large", Input: perMillion(2), CachedInput: perMillion(1), Output: perMillion(8), MaxOutput: 8000}
 	widget := Price{Provider: "acme", Model: "widget-1", Input: perMillion(3), Output: perMillion(9), MaxOutput: 8000}
 	l := &memLedger{}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: t.Logf}
+	var logs strings.Builder
+	var logMu sync.Mutex
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(&logs, format+"\n", args...)
+	}
+	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: logf}
 	p.SetProviders(ps)
 	p.SetPrices(DefaultPrices().With([]Price{large, widget}))
 	srv := ServeForTest(t, p)
@@ -79,6 +89,17 @@ func TestProviderRow(t *testing.T) {
 		t.Errorf("OpenAI's upstream saw %d requests for acme's models", other.count())
 	}
 
+	// A Messages request for an acme model is translated for acme's Chat
+	// Completions, its output limit in the member acme's row names.
+	resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken, "Anthropic-Version": "2023-06-01"},
+		`{"model":"acme-large","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("messages for acme-large = %d %s, want 200", resp.StatusCode, body)
+	}
+	if r, b := seen.last(t); r.URL.Path != "/v1/chat/completions" || !strings.Contains(string(b), `"max_completion_tokens":100`) || strings.Contains(string(b), `"max_tokens"`) {
+		t.Errorf("acme got %s %s, want a chat completion with max_completion_tokens", r.URL.Path, b)
+	}
+
 	// An acme key goes to acme only, and only a key of acme's shape goes
 	// to acme: both refused before anything is sent.
 	before := seen.count()
@@ -94,6 +115,28 @@ func TestProviderRow(t *testing.T) {
 	}
 	if seen.count() != before || other.count() != 0 {
 		t.Error("a refused key reached an upstream")
+	}
+
+	// An acme error that echoes the key it was sent: the key, of a shape
+	// the redactor knows only from acme's row, is in neither the record
+	// nor the log.
+	for _, key := range []string{"acme_callers-own-0123456789abcdef", "0123abcd.acme"} {
+		if Redact(key) != key {
+			t.Fatalf("Redact(%s) redacts it without acme's row: the check below proves nothing", key)
+		}
+		resp, body := chatAt("/acme/v1/chat/completions", key, "echo-key")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("echo-key with %s = %d %s, want acme's 401", key, resp.StatusCode, body)
+		}
+		recs, _ := l.all()
+		if r := recs[len(recs)-1]; r.Outcome != OutcomeError || !strings.Contains(r.Error, "provided: [redacted]. You can") || strings.Contains(r.Error, key) {
+			t.Errorf("echo-key record with %s: error %q, want acme's words with the key redacted", key, r.Error)
+		}
+		logMu.Lock()
+		if strings.Contains(logs.String(), key) {
+			t.Errorf("the log shows the acme key %s:\n%s", key, logs.String())
+		}
+		logMu.Unlock()
 	}
 
 	// The account cannot pay: the advice names acme's billing page.

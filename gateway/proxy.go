@@ -72,7 +72,7 @@ type Proxy struct {
 	// local tokens are never passed to it.
 	Logf func(format string, args ...any)
 
-	providers atomic.Pointer[map[string]Provider]
+	providers atomic.Pointer[providerSet]
 	prices    atomic.Pointer[Prices]
 	policy    atomic.Pointer[Policy]
 
@@ -200,20 +200,36 @@ type Extender interface {
 }
 
 // SetProviders replaces the providers served. Nil restores the defaults.
+// The keys of every provider in ps (their KeyPrefixes and KeyPattern) are
+// redacted from what the proxy records and logs.
 func (p *Proxy) SetProviders(ps map[string]Provider) {
 	if ps == nil {
 		p.providers.Store(nil)
 		return
 	}
-	p.providers.Store(&ps)
+	p.providers.Store(&providerSet{table: ps, redactor: newRedactor(ps)})
+}
+
+// A providerSet is a provider table and the redactor of its keys.
+type providerSet struct {
+	table    map[string]Provider
+	redactor *redactor
 }
 
 // providerTable returns the providers served.
 func (p *Proxy) providerTable() map[string]Provider {
 	if ps := p.providers.Load(); ps != nil {
-		return *ps
+		return ps.table
 	}
 	return defaultProviders
+}
+
+// redactor returns the redactor of the keys of the providers served.
+func (p *Proxy) redactor() *redactor {
+	if ps := p.providers.Load(); ps != nil {
+		return ps.redactor
+	}
+	return builtinRedactor
 }
 
 var defaultProviders = DefaultProviders()
@@ -455,7 +471,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	x.call = promptCallOf(r)
 	x.rec.Prompt = x.call.promptName()
 	if x.logBodies {
-		x.rec.RequestBody = loggedBody(body)
+		x.rec.RequestBody = p.redactor().loggedBody(body)
 	}
 	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, route: rt, token: x.rec.Token}
 	out, hide, f = p.attempt(r, x)
@@ -869,7 +885,7 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	q := outboundQuery(r.URL.Query())
+	q := outboundQuery(r.URL.Query(), p.dialectList())
 	if x.xl != nil {
 		q = x.xl.query
 	}

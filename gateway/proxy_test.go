@@ -152,6 +152,12 @@ func fakeOpenAI(t *testing.T, seen *upstreamSeen) *httptest.Server {
 		case r.URL.Path == "/v1/models":
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"object":"list","data":[]}`)
+		case strings.Contains(string(b), `"model":"echo-key"`):
+			// OpenAI's words for a key it does not know, with the key.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+				strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 		case strings.Contains(string(b), `"model":"broken"`):
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)
@@ -597,7 +603,7 @@ func TestClassifyUpstreamError(t *testing.T) {
 		{"groq", 429, `plain text: see your plan and billing details`, OutcomeError},
 	}
 	for _, tt := range tests {
-		got, msg := classifyUpstreamError(builtinDialects, DefaultProviders()[tt.provider], tt.status, []byte(tt.body))
+		got, msg := classifyUpstreamError(builtinDialects, builtinRedactor, DefaultProviders()[tt.provider], tt.status, []byte(tt.body))
 		if got != tt.want {
 			t.Errorf("classifyUpstreamError(%s, %d, %.60s…) = %s, want %s", tt.provider, tt.status, tt.body, got, tt.want)
 		}

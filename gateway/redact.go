@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,26 +16,178 @@ const maxLoggedBody = 64 << 10
 // redacted stands where a secret was.
 const redacted = "[redacted]"
 
-// Redact replaces the secrets in s with [redacted]: the API keys of every
-// provider Sluice supports and local tokens (sk-sluice-...), wherever they
-// stand, JSON-escaped or not; bearer credentials; and the values of JSON
-// members, headers and query parameters named like keys. It is the one
-// redactor: request and response bodies, error texts, notices and exports
-// all go through it.
+// Redact replaces the secrets in s with [redacted]: the API keys of the
+// built-in providers (DefaultProviders) and local tokens (sk-sluice-...),
+// wherever they stand, JSON-escaped or not; bearer credentials; and the
+// values of JSON members, headers and query parameters named like keys. A
+// Proxy redacts what it records with the provider table it serves, so the
+// keys of rows it was given are redacted too; Redact is for texts outside
+// a Proxy (notices, exports).
 //
-// Key formats: OpenAI sk-, sk-proj-, sk-svcacct-, sk-admin-; Anthropic
-// sk-ant-; DeepSeek sk- (32 hex); OpenRouter sk-or-v1-; Gemini AIza; xAI
-// xai-; Groq gsk_; Fireworks fw_; Together tgp_v1_ and the older 64 hex
-// digits; Mistral's 32 letters and digits, which have no prefix, when they
-// mix upper case, lower case and digits.
+// Which keys are known comes from the provider table alone: each row's
+// KeyPrefixes and the literal start of its KeyPattern (a key is such a
+// prefix and at least minKeyTail letters, digits, dashes or underscores),
+// and a KeyPattern with no literal start, matched against every word. One
+// shape stands apart: Mistral's keys, which its row does not constrain (a
+// caller's key of any shape is forwarded to Mistral), are 32 letters and
+// digits and are redacted when they mix upper case, lower case and digits.
 func Redact(s string) string {
-	return replaceSpans(s, secretSpans(s), len(s))
+	return builtinRedactor.redact(s)
+}
+
+// A redactor finds the secrets of one provider table. It is built once
+// per table (newRedactor) and is safe for concurrent use.
+type redactor struct {
+	// prefixes are the key prefixes, none a prefix of another (the
+	// shorter one finds every key the longer one would).
+	prefixes []string
+	// escaped match keys whose prefix is spelled with JSON escapes.
+	escaped []*regexp.Regexp
+	// shapes are the KeyPatterns with no literal start; shortest is the
+	// fewest bytes one of them matches (at least 8: a shorter key is not
+	// told from a word).
+	shapes   []shape
+	shortest int
+}
+
+// A shape is a KeyPattern with no literal start, and the shortest and
+// longest texts it can match (-1: no longest), so that a word it cannot
+// match costs no regular expression.
+type shape struct {
+	re       *regexp.Regexp
+	min, max int
+}
+
+// minKeyTail is the fewest characters that follow a prefix in a key.
+const minKeyTail = 16
+
+var builtinRedactor = newRedactor(defaultProviders)
+
+// newRedactor returns the redactor of the keys of ps and local tokens.
+func newRedactor(ps map[string]Provider) *redactor {
+	all := []string{LocalTokenPrefix}
+	r := &redactor{}
+	for _, n := range ProviderNames(ps) {
+		p := ps[n]
+		all = append(all, p.KeyPrefixes...)
+		if p.KeyPattern != nil {
+			if pre := literalStart(p.KeyPattern); pre != "" {
+				all = append(all, pre)
+			} else {
+				sh := newShape(p.KeyPattern)
+				r.shapes = append(r.shapes, sh)
+				if r.shortest == 0 || sh.min < r.shortest {
+					r.shortest = max(sh.min, 8)
+				}
+			}
+		}
+	}
+	sort.Strings(all) // a prefix sorts before every string it begins
+	for _, pre := range all {
+		if pre == "" || len(r.prefixes) > 0 && strings.HasPrefix(pre, r.prefixes[len(r.prefixes)-1]) {
+			continue
+		}
+		r.prefixes = append(r.prefixes, pre)
+		r.escaped = append(r.escaped, regexp.MustCompile(escaped(pre)+`(?:[A-Za-z0-9_\-]|\\u00[0-9a-fA-F]{2}){`+strconv.Itoa(minKeyTail)+`,}`))
+	}
+	return r
+}
+
+// literalStart returns the literal text every match of re begins with,
+// after a leading ^: "sk-" for ^sk-[0-9a-f]{32}$.
+func literalStart(re *regexp.Regexp) string {
+	t, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	subs := []*syntax.Regexp{t}
+	if t.Op == syntax.OpConcat {
+		subs = t.Sub
+	}
+	var b strings.Builder
+	for _, sub := range subs {
+		switch {
+		case sub.Op == syntax.OpBeginText || sub.Op == syntax.OpBeginLine:
+			if b.Len() > 0 {
+				return b.String()
+			}
+		case sub.Op == syntax.OpLiteral && sub.Flags&syntax.FoldCase == 0:
+			b.WriteString(string(sub.Rune))
+		default:
+			return b.String()
+		}
+	}
+	return b.String()
+}
+
+// newShape returns the shape of a prefix-less KeyPattern.
+func newShape(re *regexp.Regexp) shape {
+	t, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return shape{re: re, max: -1}
+	}
+	lo, hi := matchLen(t.Simplify())
+	return shape{re: re, min: lo, max: hi}
+}
+
+// matchLen returns the fewest and most bytes a match of t can hold; most
+// is -1 when there is no bound.
+func matchLen(t *syntax.Regexp) (lo, hi int) {
+	switch t.Op {
+	case syntax.OpLiteral:
+		n := len(string(t.Rune))
+		return n, n
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return 1, utf8.UTFMax
+	case syntax.OpCapture:
+		return matchLen(t.Sub[0])
+	case syntax.OpStar:
+		return 0, -1
+	case syntax.OpPlus:
+		lo, _ := matchLen(t.Sub[0])
+		return lo, -1
+	case syntax.OpQuest:
+		_, hi := matchLen(t.Sub[0])
+		return 0, hi
+	case syntax.OpConcat:
+		for _, sub := range t.Sub {
+			l, h := matchLen(sub)
+			lo += l
+			if hi >= 0 && h >= 0 {
+				hi += h
+			} else {
+				hi = -1
+			}
+		}
+		return lo, hi
+	case syntax.OpAlternate:
+		lo = -1
+		for _, sub := range t.Sub {
+			l, h := matchLen(sub)
+			if lo < 0 || l < lo {
+				lo = l
+			}
+			if hi >= 0 && (h < 0 || h > hi) {
+				hi = h
+			}
+		}
+		return max(lo, 0), hi
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0, 0
+	}
+	return 0, -1 // OpRepeat is gone after Simplify; anything else: no bounds
+}
+
+// redact is Redact with r's keys.
+func (r *redactor) redact(s string) string {
+	return replaceSpans(s, r.secretSpans(s), len(s))
 }
 
 // loggedBody is b as a record keeps it: cut at maxLoggedBody (on a
 // character boundary, marked; never inside a secret), secrets redacted.
-func loggedBody(b []byte) string {
-	s, cut := redactPrefix(b, maxLoggedBody)
+func (r *redactor) loggedBody(b []byte) string {
+	s, cut := r.redactPrefix(b, maxLoggedBody)
 	if cut {
 		s += "\n[cut at 64 KiB]"
 	}
@@ -44,9 +197,9 @@ func loggedBody(b []byte) string {
 // redactPrefix returns at most the first n bytes of b, as valid UTF-8 with
 // its secrets redacted, and whether it cut b. A secret the cut would halve
 // is left out whole.
-func redactPrefix(b []byte, n int) (string, bool) {
+func (r *redactor) redactPrefix(b []byte, n int) (string, bool) {
 	if len(b) <= n {
-		return Redact(strings.ToValidUTF8(string(b), "")), false
+		return r.redact(strings.ToValidUTF8(string(b), "")), false
 	}
 	// Look a little past the cut, so that a key the cut would halve is
 	// still seen whole, and cut before it.
@@ -55,7 +208,7 @@ func redactPrefix(b []byte, n int) (string, bool) {
 	for cut > 0 && cut < len(w) && !utf8.RuneStart(w[cut]) {
 		cut--
 	}
-	spans := secretSpans(w)
+	spans := r.secretSpans(w)
 	for _, sp := range spans {
 		if sp[0] < cut && sp[1] > cut {
 			cut = sp[0]
@@ -86,7 +239,7 @@ func replaceSpans(s string, spans [][2]int, end int) string {
 
 // secretSpans returns the byte ranges of s that are secrets, sorted and
 // merged.
-func secretSpans(s string) [][2]int {
+func (r *redactor) secretSpans(s string) [][2]int {
 	if s == "" {
 		return nil
 	}
@@ -104,7 +257,9 @@ func secretSpans(s string) [][2]int {
 			break
 		}
 	}
-	var spans [][2]int
+	spans := r.prefixedKeys(s)
+	spans = append(spans, r.escapedKeys(s)...)
+	spans = append(spans, r.unprefixed(s)...)
 	for _, m := range matchers {
 		spans = append(spans, m(s, lower)...)
 	}
@@ -164,32 +319,18 @@ func escaped(lit string) string {
 	return b.String()
 }
 
-// keyPrefixes are the documented prefixes of provider keys, each with the
-// fewest characters that follow it in a key.
-var keyPrefixes = []struct {
-	prefix string
-	min    int
-}{
-	{"sk-", 16}, // OpenAI (every kind), Anthropic, DeepSeek, OpenRouter, sk-sluice- tokens
-	{"AIza", 20},
-	{"xai-", 20},
-	{"gsk_", 20},
-	{"fw_", 16},
-	{"tgp_v1_", 16},
-}
-
 // prefixedKeys finds keys by their prefixes, plain; keys with JSON escapes
 // in them are escapedKeys'.
-func prefixedKeys(s, _ string) [][2]int {
+func (r *redactor) prefixedKeys(s string) [][2]int {
 	var out [][2]int
-	for _, kp := range keyPrefixes {
+	for _, pre := range r.prefixes {
 		for at := 0; ; {
-			i := strings.Index(s[at:], kp.prefix)
+			i := strings.Index(s[at:], pre)
 			if i < 0 {
 				break
 			}
 			start := at + i
-			end := start + len(kp.prefix)
+			end := start + len(pre)
 			at = end
 			// A prefix inside a longer word ("disk-...") is not a key's;
 			// one after an underscore is (an id such as req_sk-proj-...).
@@ -207,7 +348,7 @@ func prefixedKeys(s, _ string) [][2]int {
 				}
 				n++
 			}
-			if n >= kp.min {
+			if n >= minKeyTail {
 				out = append(out, [2]int{start, end})
 				at = end
 			}
@@ -216,23 +357,14 @@ func prefixedKeys(s, _ string) [][2]int {
 	return out
 }
 
-// escapedPrefixed matches keys whose prefix is spelled with JSON escapes.
-var escapedPrefixed = func() []*regexp.Regexp {
-	var res []*regexp.Regexp
-	for _, kp := range keyPrefixes {
-		res = append(res, regexp.MustCompile(escaped(kp.prefix)+`(?:[A-Za-z0-9_\-]|\\u00[0-9a-fA-F]{2}){`+strconv.Itoa(kp.min)+`,}`))
-	}
-	return res
-}()
-
 // escapedKeys finds keys written with \u00XX escapes (some JSON encoders
 // escape more than they must): with a prefix, or without one.
-func escapedKeys(s, _ string) [][2]int {
+func (r *redactor) escapedKeys(s string) [][2]int {
 	if !strings.Contains(s, `\u00`) {
 		return nil
 	}
 	var out [][2]int
-	for _, re := range escapedPrefixed {
+	for _, re := range r.escaped {
 		for _, m := range re.FindAllStringIndex(s, -1) {
 			out = append(out, [2]int{m[0], m[1]})
 		}
@@ -254,7 +386,7 @@ func escapedKeys(s, _ string) [][2]int {
 				break
 			}
 		}
-		if escapes > 0 && unprefixedKey(string(dec)) {
+		if escapes > 0 && r.unprefixedKey(string(dec)) {
 			out = append(out, [2]int{start, i})
 		}
 		if i == start {
@@ -307,39 +439,55 @@ var (
 	query = regexp.MustCompile(`(?i)[?&](?:key|api_key|apikey|token|access_token)=([^&\s"'#<>]+)`)
 )
 
+// matchers find the secrets that are the same in every table.
 var matchers = []matcher{
-	prefixedKeys,
-	escapedKeys,
-	unprefixed,
 	group(bearer, 0, "bearer"),
 	group(keyMember, 1, `key\"`, `key"`, `token`, `secret`, `password`, `authorization`),
 	group(header, 1, "api-key", "authorization"),
 	group(query, 1, "key=", "token="),
 }
 
-// unprefixed finds the keys that have no prefix: Mistral's (32 letters and
-// digits, mixing upper case, lower case and digits) and Together's older
-// ones (64 hex digits). A run inside base64 (next to + or /) or a longer
-// word is not one.
-func unprefixed(s, _ string) [][2]int {
+// unprefixed finds the keys that have no prefix: words the table's
+// prefix-less KeyPatterns match (Together's older 64 hex digits), and
+// Mistral's 32 letters and digits that mix upper case, lower case and
+// digits. A word inside base64 (next to + or /) or inside a longer word
+// is not one. Words are tried twice: as runs of letters and digits, and,
+// for the KeyPatterns, as runs that also hold '.', '-' and '_' (a pattern
+// may spell those).
+func (r *redactor) unprefixed(s string) [][2]int {
+	out := words(s, &alnumBytes, `+/_-`, `+/_-=`, 32, r.unprefixedKey)
+	if len(r.shapes) > 0 && len(s) >= r.shortest {
+		out = append(out, words(s, &shapeBytes, `+/`, `+/=`, r.shortest, r.shaped)...)
+	}
+	return out
+}
+
+// words returns the spans of the runs of bytes of s that are in the set,
+// at least min long and not next to a byte of notAfter (before the run)
+// or notBefore (after it), that key reports as keys. A JSON escape that
+// ran into a run (\n, \t, \u0020) is not part of it, nor are the dots
+// that end it.
+func words(s string, in *[256]bool, notAfter, notBefore string, min int, key func(string) bool) [][2]int {
 	var out [][2]int
 	for i := 0; i < len(s); {
-		if !isAlnum(s[i]) {
+		if !in[s[i]] {
 			i++
 			continue
 		}
 		start := i
-		for i < len(s) && isAlnum(s[i]) {
+		for i < len(s) && in[s[i]] {
 			i++
 		}
 		end := i
-		if end-start < 32 {
+		for end > start && s[end-1] == '.' {
+			end--
+		}
+		if end-start < min {
 			continue
 		}
-		if start > 0 && strings.IndexByte(`+/_-`, s[start-1]) >= 0 || end < len(s) && strings.IndexByte(`+/_-=`, s[end]) >= 0 {
+		if start > 0 && strings.IndexByte(notAfter, s[start-1]) >= 0 || i < len(s) && strings.IndexByte(notBefore, s[i]) >= 0 {
 			continue
 		}
-		// A JSON escape just before the key (\n, \t, \u0020) ran into it.
 		if start > 0 && s[start-1] == '\\' {
 			switch {
 			case end-start > 5 && s[start] == 'u' && isHex(s[start+1:start+5]):
@@ -348,17 +496,37 @@ func unprefixed(s, _ string) [][2]int {
 				start++
 			}
 		}
-		if unprefixedKey(s[start:end]) {
+		if key(s[start:end]) {
 			out = append(out, [2]int{start, end})
 		}
 	}
 	return out
 }
 
+// alnumBytes are the letters and digits; shapeBytes add what a key
+// pattern may spell besides.
+var alnumBytes, shapeBytes = func() (a, sh [256]bool) {
+	for c := 0; c < 256; c++ {
+		a[c] = isAlnum(byte(c))
+		sh[c] = isKeyByte(byte(c)) || c == '.'
+	}
+	return a, sh
+}()
+
 // unprefixedKey reports whether run, all letters and digits, looks like a
 // key that has no prefix.
-func unprefixedKey(run string) bool {
-	return len(run) == 32 && mixed(run) || len(run) == 64 && isLowerHex(run)
+func (r *redactor) unprefixedKey(run string) bool {
+	return len(run) == 32 && mixed(run) || r.shaped(run)
+}
+
+// shaped reports whether word is a key by a prefix-less KeyPattern.
+func (r *redactor) shaped(word string) bool {
+	for _, sh := range r.shapes {
+		if len(word) >= sh.min && (sh.max < 0 || len(word) <= sh.max) && sh.re.MatchString(word) {
+			return true
+		}
+	}
+	return false
 }
 
 func mixed(s string) bool {
@@ -374,14 +542,4 @@ func mixed(s string) bool {
 		}
 	}
 	return upper && lower && digit
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

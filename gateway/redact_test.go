@@ -27,7 +27,7 @@ func TestRedact(t *testing.T) {
 
 func TestLoggedBodyCuts(t *testing.T) {
 	big := strings.Repeat("é", maxLoggedBody)
-	got := loggedBody([]byte(big))
+	got := builtinRedactor.loggedBody([]byte(big))
 	if len(got) > maxLoggedBody+40 || !strings.HasSuffix(got, "[cut at 64 KiB]") || !strings.HasPrefix(got, "é") {
 		t.Errorf("LoggedBody(%d bytes) = %d bytes, want it cut and marked", len(big), len(got))
 	}
@@ -207,7 +207,7 @@ func TestLoggedBodyNeverHalvesAKey(t *testing.T) {
 		for _, back := range []int{1, 5, len(key) / 2, len(key) - 1} {
 			pad := strings.Repeat("a ", maxLoggedBody/2)[:maxLoggedBody-back-1] + " "
 			body := pad + key + " and more text after it"
-			out := loggedBody([]byte(body))
+			out := builtinRedactor.loggedBody([]byte(body))
 			if piece := leaks(out[len(pad)-10:], key); piece != "" && len(key[:back]) >= 10 {
 				t.Errorf("%s key cut %d bytes in: the logged body ends %q, which shows %q", fname, back, out[len(out)-60:], piece)
 			}
@@ -243,5 +243,22 @@ func TestRedactLeavesOrdinaryText(t *testing.T) {
 		if got := Redact(s); got != s {
 			t.Errorf("Redact(%.80q...) changed ordinary text:\n%.300s", s, got)
 		}
+	}
+}
+
+// BenchmarkRedact measures the redactor where the request path calls it:
+// on every upstream request id, and on an upstream's error text.
+func BenchmarkRedact(b *testing.B) {
+	errText := `{"error":{"message":"Incorrect API key provided: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`
+	for _, bc := range []struct{ name, in string }{
+		{"request id", "req_8f3a2b1c4d5e6f708192a3b4c5d6e7f8"},
+		{"error text", errText},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Redact(bc.in)
+			}
+		})
 	}
 }

@@ -162,9 +162,9 @@ func peekStream(body io.Reader, ctx context.Context, rt route) (io.Reader, strin
 // before its headers is charged nothing.
 func (p *Proxy) fellBackAfterHeaders(x *exchange, failed string) {
 	target := x.provider.Name + "/" + x.rec.Model
-	x.alias.failedUpstream(fail(http.StatusBadGateway, kindUpstream, target+" "+Redact(failed)))
+	x.alias.failedUpstream(fail(http.StatusBadGateway, kindUpstream, target+" "+p.redactor().redact(failed)))
 	x.alias.failed = target + " " + failed
-	p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, Redact(failed))
+	p.finish(x, http.StatusBadGateway, OutcomeError, Usage{}, p.redactor().redact(failed))
 }
 
 // relayBody passes a whole (non-stream) answer through unchanged, keeping
@@ -200,7 +200,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	outcome := OutcomeOK
 	errMsg := ""
 	if status >= 400 {
-		outcome, errMsg = classifyUpstreamError(p.dialectList(), x.provider, status, kept.Bytes())
+		outcome, errMsg = classifyUpstreamError(p.dialectList(), p.redactor(), x.provider, status, kept.Bytes())
 	} else {
 		if bd, ok := x.route.dialect.(backgroundDialect); ok && x.info.Background && copyErr == nil {
 			if id := bd.queued(kept.Bytes()); id != "" {
@@ -356,7 +356,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		}
 		return
 	}
-	answerID := providerID(m.UpstreamID)
+	answerID := p.redactor().providerID(m.UpstreamID)
 	if x.info.Background && outcome != OutcomeOK && !m.Done && answerID != "" {
 		// The client left a background response's stream: the response
 		// runs on, and is charged when it is read back.
@@ -425,9 +425,9 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 		x.rec.TTFBMS = x.rec.LatencyMS
 	}
 	// An upstream's error text may echo the key it was sent.
-	x.rec.Error = Redact(errMsg)
+	x.rec.Error = p.redactor().redact(errMsg)
 	if x.logBodies {
-		x.rec.ResponseBody = loggedBody(x.respBody)
+		x.rec.ResponseBody = p.redactor().loggedBody(x.respBody)
 	}
 	defer func() { x.call.report(x.rec) }()
 	switch {
@@ -520,7 +520,7 @@ func (p *Proxy) Wait() { p.settling.Wait() }
 // floor. A hold that still cannot be settled stays open and becomes a
 // charge at its held amount at the next start.
 func (p *Proxy) settleNow(r Record) {
-	r.Error = Redact(r.Error)
+	r.Error = p.redactor().redact(r.Error)
 	var err error
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -584,9 +584,9 @@ func statusFor(outcome Outcome, status int) int {
 // errors (a rate limit is not a billing problem, even when its text points
 // at the billing page), so it is shown with what to do about it. ds are
 // the dialects whose error shapes the body is read in.
-func classifyUpstreamError(ds []dialect, prov Provider, status int, body []byte) (outcome Outcome, msg string) {
+func classifyUpstreamError(ds []dialect, rd *redactor, prov Provider, status int, body []byte) (outcome Outcome, msg string) {
 	// An upstream's error text may echo the key it was sent.
-	msg, _ = redactPrefix(body, 2000)
+	msg, _ = rd.redactPrefix(body, 2000)
 	if status == http.StatusPaymentRequired || isBillingError(ds, body) {
 		return OutcomeBilling, billingAdvice(prov) + " Provider said: " + msg
 	}
@@ -687,10 +687,10 @@ func (p *Proxy) upstreamRequestID(x *exchange, h http.Header) string {
 	}
 	for _, k := range d.info().requestIDHeaders {
 		if v := h.Get(k); v != "" {
-			return providerID(v)
+			return p.redactor().providerID(v)
 		}
 	}
-	return providerID(h.Get("Cf-Ray"))
+	return p.redactor().providerID(h.Get("Cf-Ray"))
 }
 
 // maxProviderID is the longest id of a request or an answer the record
@@ -702,7 +702,7 @@ const maxProviderID = 256
 // its id must not put the credential there. An id holding a secret is kept
 // redacted; one that is too long or holds anything but printable ASCII
 // without spaces is not an id and is dropped.
-func providerID(id string) string {
+func (rd *redactor) providerID(id string) string {
 	if len(id) > maxProviderID {
 		return ""
 	}
@@ -711,7 +711,7 @@ func providerID(id string) string {
 			return ""
 		}
 	}
-	return Redact(id)
+	return rd.redact(id)
 }
 
 // clientWriteError marks a failure to write to the client, to tell it from a
@@ -882,7 +882,7 @@ func (p *Proxy) relayTranslatedBody(w http.ResponseWriter, r *http.Request, x *e
 		return
 	}
 	if status >= 300 {
-		outcome, errMsg := classifyUpstreamError(p.dialectList(), x.provider, status, kept.Bytes())
+		outcome, errMsg := classifyUpstreamError(p.dialectList(), p.redactor(), x.provider, status, kept.Bytes())
 		st, eb := translateErrorBody(x.xl.target, x.xl.caller, status, kept.Bytes())
 		w.WriteHeader(st)
 		w.Write(eb)

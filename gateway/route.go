@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -140,10 +141,21 @@ func parseRoute(method, path string, h http.Header, providers map[string]Provide
 		}
 	}
 	d := requestDialect(path, h, providers, ds)
-	if first, _, ok := cutSegment(path); ok && first != "v1" {
+	if first, _, ok := cutSegment(path); ok && !isVersion(ds, first) {
 		return route{dialect: d}, routeFailure("unknown provider " + strconvQuote(first) + " in path " + strconvQuote(path) + "; known providers: " + strings.Join(ProviderNames(providers), ", "))
 	}
 	return route{dialect: d}, routeFailure("Sluice has no route " + method + " " + strconvQuote(path) + "; " + d.info().baseURLHint)
+}
+
+// isVersion reports whether seg is a version segment of one of the
+// dialects ds ("v1", "v1beta"), rather than a provider's name.
+func isVersion(ds []dialect, seg string) bool {
+	for _, d := range ds {
+		if slices.Contains(d.info().versions, seg) {
+			return true
+		}
+	}
+	return false
 }
 
 // routeFailure is a request Sluice cannot route: a 404.
