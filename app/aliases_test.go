@@ -84,8 +84,8 @@ func TestConnectClaudeCodeModel(t *testing.T) {
 	if _, err := s.Connect(ctx, "claude-code", false, "gtp-5"); !errors.Is(err, gateway.ErrInvalidAlias) {
 		t.Errorf("Connect(typo) = %v, want ErrInvalidAlias", err)
 	}
-	if _, err := s.Connect(ctx, "codex", false, "gpt-5"); !errors.Is(err, ErrNoModelChoice) {
-		t.Errorf("Connect(codex, model) = %v, want ErrNoModelChoice", err)
+	if _, err := s.Connect(ctx, "codex", false, "gpt-5"); !errors.Is(err, errNoModelChoice) {
+		t.Errorf("Connect(codex, model) = %v, want errNoModelChoice", err)
 	}
 	if a, _ := s.DB.Alias("claude-code"); a.Target != "deepseek-chat" {
 		t.Errorf("alias after refusals = %+v", a)

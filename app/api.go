@@ -293,12 +293,12 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Code: "alias_case", Message: err.Error(), Existing: ce.Existing}
 	case errors.Is(err, gateway.ErrInvalidPrompt):
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
-	case errors.Is(err, ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
+	case errors.Is(err, errNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, gateway.ErrNoKey):
 		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, ErrNoModelChoice), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
+	case errors.Is(err, gateway.ErrInvalidBudget), errors.Is(err, gateway.ErrInvalidAlias), errors.Is(err, errNoModelChoice), errors.Is(err, gateway.ErrBadMoney), errors.Is(err, store.ErrInvalid), errors.Is(err, gateway.ErrPriceFormat),
 		errors.Is(err, gateway.ErrInvalidPrice), errors.Is(err, gateway.ErrInvalidUpstream), errors.Is(err, gateway.ErrInvalidPolicy):
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
-	case errors.Is(err, ErrNotServing):
+	case errors.Is(err, errNotServing):
 		return &apiError{Status: http.StatusConflict, Code: "not_serving", Message: err.Error()}
 	case errors.Is(err, store.ErrExists):
 		return &apiError{Status: http.StatusConflict, Code: "exists", Message: err.Error()}
@@ -308,9 +308,9 @@ func toAPIError(err error) *apiError {
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
 }
 
-// APIHandler serves the JSON API of api under /api/. authorized decides
+// apiHandler serves the JSON API of api under /api/. authorized decides
 // whether a request may use it.
-func APIHandler(api API, authorized func(*http.Request) bool) http.Handler {
+func apiHandler(api API, authorized func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if !authorized(r) {

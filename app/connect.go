@@ -115,9 +115,9 @@ type ConnectModel struct {
 	MaxOutput     int64 `json:"max_output,omitempty"`
 }
 
-// ErrNoModelChoice is returned for a model asked of a tool whose recipe
+// errNoModelChoice is returned for a model asked of a tool whose recipe
 // cannot pick one.
-var ErrNoModelChoice = errors.New("this tool's recipe cannot choose its model")
+var errNoModelChoice = errors.New("this tool's recipe cannot choose its model")
 
 // connectModelRecipe returns tool's recipe for a gateway at base with
 // token, set up to run on m's alias when m is not nil.
@@ -132,7 +132,7 @@ func connectModelRecipe(tool, base, token string, m *ConnectModel) (Recipe, erro
 			r.Tool, r.Title, r.Group = t.id, t.title, t.group
 			if m != nil {
 				if t.model == nil {
-					return Recipe{}, fmt.Errorf("%s: %w (only %s can)", t.title, ErrNoModelChoice, strings.Join(modelTools(), ", "))
+					return Recipe{}, fmt.Errorf("%s: %w (only %s can)", t.title, errNoModelChoice, strings.Join(modelTools(), ", "))
 				}
 				t.model(&r, *m)
 				r.Model = m
@@ -140,7 +140,7 @@ func connectModelRecipe(tool, base, token string, m *ConnectModel) (Recipe, erro
 			return r, nil
 		}
 	}
-	return Recipe{}, fmt.Errorf("tool %q: %w (known: %s)", tool, ErrNotFound, strings.Join(ConnectTools(), ", "))
+	return Recipe{}, fmt.Errorf("tool %q: %w (known: %s)", tool, errNotFound, strings.Join(ConnectTools(), ", "))
 }
 
 // modelTools are the tools whose recipe can choose their model.

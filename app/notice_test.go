@@ -200,7 +200,7 @@ func TestWatchCountsDropped(t *testing.T) {
 	h := &Hub{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); h.Watch(ctx, db) }()
+	go func() { defer close(done); h.watch(ctx, db) }()
 	defer func() { cancel(); <-done }()
 	time.Sleep(100 * time.Millisecond) // let it subscribe
 	// Holding the Hub's lock stops the watcher at its first record, so

@@ -96,7 +96,7 @@ func (s *Service) RollbackPrices(ctx context.Context) (PriceUpdate, error) {
 	}
 	if err := s.DB.RollbackPriceTable(); err != nil {
 		if errors.Is(err, store.ErrNoPriceTable) {
-			return PriceUpdate{}, fmt.Errorf("%w: sluice prices update has not replaced a table since the last rollback", ErrNotFound)
+			return PriceUpdate{}, fmt.Errorf("%w: sluice prices update has not replaced a table since the last rollback", errNotFound)
 		}
 		return PriceUpdate{}, err
 	}

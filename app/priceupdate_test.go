@@ -112,7 +112,7 @@ func TestUpdatePrices(t *testing.T) {
 	if !newModel() {
 		t.Error("rollback did not bring back the genai-prices table")
 	}
-	if _, err := s.RollbackPrices(ctx); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second rollback: %v, want ErrNotFound", err)
+	if _, err := s.RollbackPrices(ctx); !errors.Is(err, errNotFound) {
+		t.Errorf("second rollback: %v, want errNotFound", err)
 	}
 }

@@ -116,7 +116,7 @@ func (s *Service) PreviewPrompt(ctx context.Context, in PromptInput) (gateway.Pr
 // budgeted like any call to POST /p/NAME.
 func (s *Service) RunPrompt(ctx context.Context, in PromptRun) (gateway.PromptResult, error) {
 	if s.prompts == nil {
-		return gateway.PromptResult{}, ErrNotServing
+		return gateway.PromptResult{}, errNotServing
 	}
 	from := in.From
 	if from == "" {

@@ -108,13 +108,13 @@ func remoteError(e *apiError) error {
 	var is error
 	switch e.Code {
 	case "not_found":
-		is = ErrNotFound
+		is = errNotFound
 	case "no_keyring":
 		is = store.ErrNoKeyring
 	case "exists":
 		is = store.ErrExists
 	case "not_serving":
-		is = ErrNotServing
+		is = errNotServing
 	case "invalid":
 		is = store.ErrInvalid
 	case "alias_case":

@@ -230,7 +230,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	svc.LoginLink = g.LoginLink
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", APIHandler(svc, func(r *http.Request) bool {
+	mux.Handle("/api/", apiHandler(svc, func(r *http.Request) bool {
 		return trusted(r) || g.authorized(r)
 	}))
 	mux.HandleFunc("/login", g.login)
@@ -273,7 +273,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); prune(bg, db, logf) }()
-		go func() { defer wg.Done(); hub.Watch(bg, db) }()
+		go func() { defer wg.Done(); hub.watch(bg, db) }()
 		wg.Wait()
 	}()
 	logf("listening on http://%s", g.Addr)

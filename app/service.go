@@ -194,9 +194,9 @@ type Service struct {
 
 var _ API = (*Service)(nil)
 
-// ErrNotFound is returned for a provider, token or budget that does not
+// errNotFound is returned for a provider, token or budget that does not
 // exist.
-var ErrNotFound = errors.New("not found")
+var errNotFound = errors.New("not found")
 
 // ErrSavedSettings is wrapped by errors about settings already saved in
 // the data file that Sluice cannot use as they are (saved by an older
@@ -260,7 +260,7 @@ func (s *Service) provider(name string) (gateway.Provider, error) {
 	}
 	p, ok := ps[strings.ToLower(name)]
 	if !ok {
-		return gateway.Provider{}, fmt.Errorf("provider %q: %w (known: %s)", name, ErrNotFound, strings.Join(gateway.ProviderNames(ps), ", "))
+		return gateway.Provider{}, fmt.Errorf("provider %q: %w (known: %s)", name, errNotFound, strings.Join(gateway.ProviderNames(ps), ", "))
 	}
 	return p, nil
 }
@@ -528,6 +528,9 @@ func (s *Service) PutSettings(ctx context.Context, set store.Settings) (store.Se
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), set.Upstreams); err != nil {
 		return store.Settings{}, err
 	}
+	if err := checkSessionHours(set.SessionHours); err != nil {
+		return store.Settings{}, err
+	}
 	old, err := s.Settings(ctx)
 	if err != nil {
 		return store.Settings{}, err
@@ -614,7 +617,7 @@ func (s *Service) knownToken(name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("token %q: %w (see sluice token ls)", name, ErrNotFound)
+	return fmt.Errorf("token %q: %w (see sluice token ls)", name, errNotFound)
 }
 
 func (s *Service) Pause(ctx context.Context, token string, d time.Duration, cut bool) (gateway.Pause, error) {
@@ -660,7 +663,7 @@ func (s *Service) Pause(ctx context.Context, token string, d time.Duration, cut 
 		if cutN > 0 {
 			msg += fmt.Sprintf(" %d open stream(s) were cut.", cutN)
 		}
-		s.Hub.RaiseLink(gateway.ReasonPause, "Sluice paused", msg, requestsLink(gateway.ReasonPause, ""))
+		s.Hub.raiseLink(gateway.ReasonPause, "Sluice paused", msg, requestsLink(gateway.ReasonPause, ""))
 	}
 	return p, nil
 }
@@ -684,7 +687,7 @@ func (s *Service) Resume(ctx context.Context, token string) ([]gateway.Pause, er
 		ended = []gateway.Pause{}
 	}
 	if s.Hub != nil {
-		s.Hub.Bump()
+		s.Hub.bump()
 	}
 	return ended, s.apply()
 }

@@ -130,8 +130,8 @@ const refusalQuiet = 10 * time.Minute
 
 const maxNotices = 200
 
-// Bump records that something changed.
-func (h *Hub) Bump() {
+// bump records that something changed.
+func (h *Hub) bump() {
 	h.mu.Lock()
 	h.seq++
 	h.mu.Unlock()
@@ -145,11 +145,11 @@ func (h *Hub) Seq() int64 {
 }
 
 // Raise adds a notice and shows it natively when it can.
-func (h *Hub) Raise(kind, title, message string) { h.RaiseLink(kind, title, message, "") }
+func (h *Hub) Raise(kind, title, message string) { h.raiseLink(kind, title, message, "") }
 
-// RaiseLink adds a notice that links to the requests involved and shows
+// raiseLink adds a notice that links to the requests involved and shows
 // it natively when it can.
-func (h *Hub) RaiseLink(kind, title, message, link string) {
+func (h *Hub) raiseLink(kind, title, message, link string) {
 	h.raise(Notice{Time: time.Now(), Kind: kind, Title: title, Message: message, Link: link})
 }
 
@@ -232,7 +232,7 @@ func (h *Hub) Refused(r gateway.Record) {
 	case gateway.ReasonPause:
 		title = "Sluice refused a request: paused"
 	default:
-		h.Bump()
+		h.bump()
 		return
 	}
 	key := r.Reason + "\x00" + r.Token
@@ -247,7 +247,7 @@ func (h *Hub) Refused(r gateway.Record) {
 	}
 	h.mu.Unlock()
 	if quiet {
-		h.Bump()
+		h.bump()
 		return
 	}
 	q := url.Values{}
@@ -255,14 +255,14 @@ func (h *Hub) Refused(r gateway.Record) {
 	if r.Token != "" {
 		q.Set("token", r.Token)
 	}
-	h.RaiseLink(r.Reason, title, r.Error, "requests?"+q.Encode())
+	h.raiseLink(r.Reason, title, r.Error, "requests?"+q.Encode())
 }
 
-// Watch bumps the counter for every record db settles and raises a
+// watch bumps the counter for every record db settles and raises a
 // notice for provider billing trouble, until ctx ends. Records the feed
 // dropped, had it fallen behind, are counted in a notice of their own:
 // a billing notice may be among them.
-func (h *Hub) Watch(ctx context.Context, db *store.DB) {
+func (h *Hub) watch(ctx context.Context, db *store.DB) {
 	feed := db.Subscribe()
 	defer feed.Close()
 	for {
@@ -296,7 +296,7 @@ func (h *Hub) record(r gateway.Record) {
 	case r.Outcome == gateway.OutcomeRefused && r.Reason != "":
 		h.Refused(r)
 	default:
-		h.Bump()
+		h.bump()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -34,6 +35,9 @@ const (
 	// defaultSessionIdle is how long a session lasts without use, unless
 	// the session_hours setting says otherwise.
 	defaultSessionIdle = 24 * time.Hour
+	// maxSessionHours is the longest session the session_hours setting
+	// may ask for: a year.
+	maxSessionHours = 24 * 366
 	// tabHeader carries the per-tab secret on every API call.
 	tabHeader = "X-Sluice-Tab"
 	// tabFragment starts the fragment of the redirect that hands the page
@@ -149,6 +153,15 @@ func sessionCookie(addr string) string {
 // link it returned before stops working.
 func (g *Gateway) LoginLink() string {
 	return "http://" + g.Addr + "/login?t=" + g.sessions.newCode()
+}
+
+// checkSessionHours refuses a session_hours setting out of range.
+func checkSessionHours(h int) error {
+	if h < 0 || h > maxSessionHours {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid",
+			Message: fmt.Sprintf("session of %d hours: use 1 to %d, or 0 for the default", h, maxSessionHours)}
+	}
+	return nil
 }
 
 // sessionIdle is how long a browser session lasts without use.
@@ -313,12 +326,12 @@ func csvCells(cells ...string) []string {
 
 func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
-// ErrNotServing is returned for what only a running gateway can do.
-var ErrNotServing = errors.New("no gateway is running on this data: start it with `sluice serve`")
+// errNotServing is returned for what only a running gateway can do.
+var errNotServing = errors.New("no gateway is running on this data: start it with `sluice serve`")
 
 func (s *Service) Login(ctx context.Context) (string, error) {
 	if s.LoginLink == nil {
-		return "", ErrNotServing
+		return "", errNotServing
 	}
 	return s.LoginLink(), nil
 }

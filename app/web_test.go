@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -216,8 +217,21 @@ func TestSessionIdle(t *testing.T) {
 		t.Errorf("API call a day after the last use = %d, want 401", st)
 	}
 
-	// The session_hours setting shortens it.
+	// The session_hours setting shortens it. Out of its range it is
+	// refused, and the saved setting stays.
 	set, _ := g.Service.Settings(context.Background())
+	for _, h := range []int{-1, maxSessionHours + 1} {
+		bad := set
+		bad.SessionHours = h
+		_, err := g.Service.PutSettings(context.Background(), bad)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "session of") {
+			t.Errorf("PutSettings(session_hours %d) = %v, want a 400 naming the session", h, err)
+		}
+		if got, _ := g.Service.Settings(context.Background()); got.SessionHours != set.SessionHours {
+			t.Errorf("session_hours %d refused, yet saved: %d", h, got.SessionHours)
+		}
+	}
 	set.SessionHours = 1
 	if _, err := g.Service.PutSettings(context.Background(), set); err != nil {
 		t.Fatal(err)

@@ -21,8 +21,7 @@ import (
 // chatFormat is the Chat Completions API.
 type chatFormat struct {
 	// completionTokens: send the output limit as max_completion_tokens
-	// (OpenAI's own API, whose reasoning models refuse max_tokens) rather
-	// than max_tokens (what other OpenAI-style providers read).
+	// rather than max_tokens (Provider.MaxCompletionTokens).
 	completionTokens bool
 	// provider names the provider in the messages of its errors.
 	provider string
@@ -1340,9 +1339,7 @@ func (openAIDialect) callerFormat(rt route, q url.Values) callerFormat {
 }
 
 func (openAIDialect) targetFormat(prov Provider) targetFormat {
-	// OpenAI's own reasoning models refuse max_tokens; other providers
-	// read only it.
-	return chatFormat{provider: prov.Name, completionTokens: prov.Name == "openai"}
+	return chatFormat{provider: prov.Name, completionTokens: prov.MaxCompletionTokens}
 }
 
 func (openAIDialect) targetPath(model string, stream bool) (string, url.Values) {

@@ -30,6 +30,11 @@ type Provider struct {
 	// a model of one that does not is translated into Chat Completions,
 	// which every OpenAI-style provider serves.
 	Responses bool
+	// MaxCompletionTokens: the provider, one of OpenAI's dialect, takes a
+	// translated request's output limit as max_completion_tokens (OpenAI's
+	// own API, whose reasoning models refuse max_tokens); false means
+	// max_tokens, which the other OpenAI-style providers read.
+	MaxCompletionTokens bool
 	// Prefixes are model-name prefixes that identify the provider's models
 	// on a plain /v1 route.
 	Prefixes []string
@@ -85,7 +90,7 @@ func DefaultProviders() map[string]Provider {
 	// Ollama only since 0.13.3, so both get Chat Completions, which
 	// every model of theirs answers.
 	ps := []Provider{
-		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", BillingPage: "platform.openai.com → Settings → Billing", Responses: true,
+		{Name: "openai", Dialect: dialectOpenAI, BaseURL: "https://api.openai.com/v1", BillingPage: "platform.openai.com → Settings → Billing", Responses: true, MaxCompletionTokens: true,
 			KeyPrefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"},
 			// Older keys: "sk-" with the marker "T3BlbkFJ" (base64 of
 			// "OpenAI") inside.

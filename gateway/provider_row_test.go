@@ -23,7 +23,8 @@ func TestProviderRow(t *testing.T) {
 
 	ps := DefaultProviders()
 	ps["acme"] = Provider{Name: "acme", Dialect: dialectOpenAI, BaseURL: up.URL + "/v1", BillingPage: "acme.test → Billing",
-		Prefixes: []string{"acme-"}, KeyPrefixes: []string{"acme_"}, KeyPattern: regexp.MustCompile(`^[0-9a-f]{8}\.acme$`)}
+		Prefixes: []string{"acme-"}, KeyPrefixes: []string{"acme_"}, KeyPattern: regexp.MustCompile(`^[0-9a-f]{8}\.acme$`),
+		MaxCompletionTokens: true}
 	o := ps["openai"]
 	o.BaseURL = openai.URL + "/v1"
 	ps["openai"] = o
@@ -86,6 +87,17 @@ func TestProviderRow(t *testing.T) {
 	}
 	if other.count() != 0 {
 		t.Errorf("OpenAI's upstream saw %d requests for acme's models", other.count())
+	}
+
+	// A Messages request for an acme model is translated for acme's Chat
+	// Completions, its output limit in the member acme's row names.
+	resp, body := post(t, srv.URL+"/v1/messages", map[string]string{"X-Api-Key": testToken, "Anthropic-Version": "2023-06-01"},
+		`{"model":"acme-large","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("messages for acme-large = %d %s, want 200", resp.StatusCode, body)
+	}
+	if r, b := seen.last(t); r.URL.Path != "/v1/chat/completions" || !strings.Contains(string(b), `"max_completion_tokens":100`) || strings.Contains(string(b), `"max_tokens"`) {
+		t.Errorf("acme got %s %s, want a chat completion with max_completion_tokens", r.URL.Path, b)
 	}
 
 	// An acme key goes to acme only, and only a key of acme's shape goes

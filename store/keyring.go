@@ -29,8 +29,8 @@ var (
 
 // Where a key came from, as Keyring.Source reports it.
 const (
-	SourceKeyring     = "keyring"
-	SourceEnvironment = "environment"
+	sourceKeyring     = "keyring"
+	sourceEnvironment = "environment"
 )
 
 // defaultService is the keyring service name Sluice's keys are filed under.
@@ -95,7 +95,7 @@ var _ gateway.KeySource = (*Keyring)(nil)
 
 type cachedKey struct {
 	key    string
-	source string // SourceKeyring or SourceEnvironment
+	source string // sourceKeyring or sourceEnvironment
 }
 
 // keyringBackend is the part of go-keyring that Keyring uses.
@@ -131,7 +131,7 @@ func (k *Keyring) Key(ctx context.Context, provider string) (string, error) {
 		k.mu.Lock()
 		c, ok := k.keys[provider]
 		k.mu.Unlock()
-		if ok && c.source == SourceKeyring {
+		if ok && c.source == sourceKeyring {
 			key = c.key
 			return nil
 		}
@@ -143,7 +143,7 @@ func (k *Keyring) Key(ctx context.Context, provider string) (string, error) {
 		defer k.mu.Unlock()
 		k.workingLocked()
 		if err == nil {
-			k.cacheLocked(provider, v, SourceKeyring)
+			k.cacheLocked(provider, v, sourceKeyring)
 			key = v
 		}
 		return err
@@ -180,7 +180,7 @@ func (k *Keyring) fromEnv(provider string, broken error) (string, error) {
 			// A late keyring answer got there first; it wins.
 			return c.key, nil
 		}
-		k.cacheLocked(provider, v, SourceEnvironment)
+		k.cacheLocked(provider, v, sourceEnvironment)
 		return v, nil
 	}
 	names := strings.Join(gateway.KeyEnvVars(provider), " or ")
@@ -218,7 +218,7 @@ func (k *Keyring) Set(ctx context.Context, provider, key string) error {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		k.workingLocked()
-		k.cacheLocked(provider, key, SourceKeyring)
+		k.cacheLocked(provider, key, sourceKeyring)
 		return nil
 	})
 	if err != nil {
@@ -243,7 +243,7 @@ func (k *Keyring) Delete(ctx context.Context, provider string) error {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		k.workingLocked()
-		if k.keys[provider].source == SourceKeyring {
+		if k.keys[provider].source == sourceKeyring {
 			delete(k.keys, provider)
 		}
 		if err != nil {
@@ -285,8 +285,9 @@ func (k *Keyring) Probe(ctx context.Context) (backend string, err error) {
 	return backendName(), fmt.Errorf("probe keyring: %w", err)
 }
 
-// Source reports where provider's key in memory came from: SourceKeyring,
-// SourceEnvironment, or "" when no key for provider has been read or stored
+// Source reports where provider's key in memory came from: "keyring" (read
+// from or stored in the OS keyring), "environment" (read from its
+// environment variable), or "" when no key for provider has been read or stored
 // yet. It never touches the keyring; call Key first.
 func (k *Keyring) Source(provider string) string {
 	k.mu.Lock()
@@ -390,7 +391,7 @@ func (k *Keyring) workingLocked() {
 	}
 	k.broken = nil
 	for p, c := range k.keys {
-		if c.source == SourceEnvironment {
+		if c.source == sourceEnvironment {
 			delete(k.keys, p)
 		}
 	}

@@ -151,8 +151,8 @@ func TestKeyringCachesKeys(t *testing.T) {
 	if n := fake.callCount() - before; n != 1 {
 		t.Errorf("keyring calls for 8 concurrent Key(openai) = %d, want 1", n)
 	}
-	if got := k2.Source("openai"); got != SourceKeyring {
-		t.Errorf("Source(openai) = %q, want %q", got, SourceKeyring)
+	if got := k2.Source("openai"); got != sourceKeyring {
+		t.Errorf("Source(openai) = %q, want %q", got, sourceKeyring)
 	}
 
 	// The keyring works, so a provider with no key in it has none, even
@@ -226,8 +226,8 @@ func TestKeyringEnvFallback(t *testing.T) {
 	if got, err := k.Key(ctx, "openai"); err != nil || got != testKey {
 		t.Errorf("Key(openai) = %q, %v, want OPENAI_API_KEY trimmed", Mask(got), err)
 	}
-	if got := k.Source("openai"); got != SourceEnvironment {
-		t.Errorf("Source(openai) = %q, want %q", got, SourceEnvironment)
+	if got := k.Source("openai"); got != sourceEnvironment {
+		t.Errorf("Source(openai) = %q, want %q", got, sourceEnvironment)
 	}
 	if got, err := k.Key(ctx, "gemini"); err != nil || got != "AIza-google" {
 		t.Errorf("Key(gemini) = %q, %v, want GOOGLE_API_KEY", Mask(got), err)
@@ -268,8 +268,8 @@ func TestKeyringEnvFallback(t *testing.T) {
 	if got, err := k.Key(ctx, "openai"); err != nil || got != "sk-from-keyring" {
 		t.Errorf("Key(openai) after recovery = %q, %v, want the keyring's key", Mask(got), err)
 	}
-	if got := k.Source("openai"); got != SourceKeyring {
-		t.Errorf("Source(openai) after recovery = %q, want %q", got, SourceKeyring)
+	if got := k.Source("openai"); got != sourceKeyring {
+		t.Errorf("Source(openai) after recovery = %q, want %q", got, sourceKeyring)
 	}
 }
 
@@ -357,9 +357,9 @@ func TestKeyringTimeout(t *testing.T) {
 	// When the hung call gets its answer, the keyring is used again.
 	unblock()
 	deadline := time.Now().Add(5 * time.Second)
-	for k.Source("openai") != SourceKeyring {
+	for k.Source("openai") != sourceKeyring {
 		if time.Now().After(deadline) {
-			t.Fatalf("Source(openai) after the keyring answered = %q, want %q", k.Source("openai"), SourceKeyring)
+			t.Fatalf("Source(openai) after the keyring answered = %q, want %q", k.Source("openai"), sourceKeyring)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -532,8 +532,8 @@ func TestKeyringSecretService(t *testing.T) {
 	if err := k.Set(ctx, "openai", testKey); err != nil {
 		t.Fatalf("Set(openai) = %v, want nil", err)
 	}
-	if got := k.Source("openai"); got != SourceKeyring {
-		t.Errorf("Source(openai) after Set = %q, want %q", got, SourceKeyring)
+	if got := k.Source("openai"); got != sourceKeyring {
+		t.Errorf("Source(openai) after Set = %q, want %q", got, sourceKeyring)
 	}
 	// Set replaces.
 	if err := k.Set(ctx, "openai", testKey+"Z"); err != nil {
@@ -548,8 +548,8 @@ func TestKeyringSecretService(t *testing.T) {
 	if got, err := k2.Key(ctx, "openai"); err != nil || got != testKey {
 		t.Errorf("new Keyring Key(openai) = %q, %v, want the stored key", Mask(got), err)
 	}
-	if got := k2.Source("openai"); got != SourceKeyring {
-		t.Errorf("new Keyring Source(openai) = %q, want %q", got, SourceKeyring)
+	if got := k2.Source("openai"); got != sourceKeyring {
+		t.Errorf("new Keyring Source(openai) = %q, want %q", got, sourceKeyring)
 	}
 	// The keyring works, so the environment is not used.
 	if _, err := k2.Key(ctx, "groq"); !errors.Is(err, gateway.ErrNoKey) || errors.Is(err, ErrNoKeyring) {

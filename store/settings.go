@@ -45,7 +45,7 @@ type Settings struct {
 	// provider's official address.
 	AllowKeyTo []string `json:"allow_key_to,omitempty"`
 	// SessionHours is how long a browser's dashboard session lasts
-	// without use; 0 means 24.
+	// without use; 0 means the app's default. The app checks its range.
 	SessionHours int `json:"session_hours,omitempty"`
 	// StreamSliceTokens is how many output tokens a stream is held for at
 	// a time (gateway.Policy.StreamSlice); 0 means the default.
@@ -212,9 +212,6 @@ func (s Settings) validate() error {
 	case "", CloseHide, CloseQuit:
 	default:
 		return invalidf("close action %q: use hide or quit", s.CloseAction)
-	}
-	if s.SessionHours < 0 || s.SessionHours > 24*366 {
-		return invalidf("session of %d hours: use 1 to %d, or 0 for the default", s.SessionHours, 24*366)
 	}
 	if s.RetentionDays < 0 {
 		return invalidf("retention of %d days is negative", s.RetentionDays)
