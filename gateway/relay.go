@@ -267,7 +267,11 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	w.WriteHeader(resp.StatusCode)
 	rc.Flush()
 
-	er := newSSEReader(body)
+	// Events are written as they are read, and flushed together before
+	// the next read from upstream: those that came in one read go out in
+	// one write, and none waits for the upstream's next bytes.
+	fl := &flushReader{r: body, rc: rc}
+	er := newSSEReader(fl)
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode
@@ -282,7 +286,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			// Hold what this event brings (and a slice more) before it
 			// goes on, or stop here rather than spend past what the
 			// budgets grant.
-			if msg := p.growHold(x, m.Usage, shown); msg != "" {
+			if msg := p.growHold(x, m.Usage, shown, fl.flush); msg != "" {
 				outcome, errMsg = OutcomeCut, "stream cut: "+msg
 				w.Write(cut(kindBudget, "Sluice ended this stream: "+msg))
 				rc.Flush()
@@ -299,11 +303,12 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 				if x.rec.TTFBMS == 0 {
 					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
 				}
-				if werr := writeFlush(w, rc, b); werr != nil {
+				if _, werr := w.Write(b); werr != nil {
 					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+werr.Error()
 					status = 499
 					break
 				}
+				fl.dirty = true
 			}
 		}
 		if err == io.EOF {
@@ -332,6 +337,12 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			status = statusFor(outcome, status)
 			break
 		}
+	}
+	// The last events go out before the settlement, which may wait for
+	// the ledger's disk.
+	if err := fl.flush(); err != nil && outcome == OutcomeOK {
+		outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+err.Error()
+		status = 499
 	}
 	if m.ErrorMessage != "" && outcome == OutcomeOK {
 		outcome, errMsg = OutcomeError, m.ErrorMessage
@@ -791,6 +802,38 @@ func (ir *idleReader) stop() {
 	ir.mu.Lock()
 	ir.t.Stop()
 	ir.mu.Unlock()
+}
+
+// flushReader reads a stream from upstream for relayStream, flushing
+// what was written to the client since the last flush before each read:
+// the events of one read leave in one write, as a reverse proxy's copy
+// sends them, and none waits on the upstream's next bytes.
+//
+// A flushReader is not safe for concurrent use.
+type flushReader struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	dirty bool // written to the client since the last flush
+}
+
+func (f *flushReader) Read(b []byte) (int, error) {
+	if err := f.flush(); err != nil {
+		return 0, err
+	}
+	return f.r.Read(b)
+}
+
+// flush sends what was written to the client; its error is a
+// *clientWriteError.
+func (f *flushReader) flush() error {
+	if !f.dirty {
+		return nil
+	}
+	f.dirty = false
+	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return &clientWriteError{err}
+	}
+	return nil
 }
 
 // writeFlush writes b to the client and flushes it at once.

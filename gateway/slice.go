@@ -62,8 +62,9 @@ func isClaudeCode(ua string) bool { return strings.HasPrefix(ua, "claude-cli/") 
 
 // growHold makes sure x's hold covers the usage u seen so far, with output
 // counted as at least shown bytes; it returns why not when the stream must
-// stop before relaying more.
-func (p *Proxy) growHold(x *exchange, u Usage, shown int64) string {
+// stop before relaying more. Before it waits on the ledger to hold more it
+// calls flush, so what was relayed already does not wait with it.
+func (p *Proxy) growHold(x *exchange, u Usage, shown int64, flush func() error) string {
 	if !x.priced || !x.held || x.hold.Amount <= 0 {
 		return ""
 	}
@@ -80,7 +81,7 @@ func (p *Proxy) growHold(x *exchange, u Usage, shown int64) string {
 	if !x.sliced {
 		// The estimate was too low (a price changed, or the provider
 		// counted more than the bound): hold as much again.
-		return p.extend(x, cost+x.hold.Amount, x.outHeld)
+		return p.extend(x, cost+x.hold.Amount, x.outHeld, flush)
 	}
 	next := u
 	next.OutputTokens = u.OutputTokens + x.slice
@@ -88,12 +89,13 @@ func (p *Proxy) growHold(x *exchange, u Usage, shown int64) string {
 		next.OutputTokens = max(x.outBound, u.OutputTokens)
 	}
 	want := max(x.price.Cost(next), p.sliceCost(x, next.OutputTokens)+x.unpricedHeld)
-	return p.extend(x, want, next.OutputTokens)
+	return p.extend(x, want, next.OutputTokens, flush)
 }
 
 // extend asks the ledger to raise x's hold to amount, covering out output
-// tokens; it returns why not when the stream must stop.
-func (p *Proxy) extend(x *exchange, amount Money, out int64) string {
+// tokens; it returns why not when the stream must stop. flush runs
+// before the ledger is asked.
+func (p *Proxy) extend(x *exchange, amount Money, out int64, flush func() error) string {
 	e, ok := p.Ledger.(Extender)
 	if !ok {
 		return "its cost passed the amount held for it"
@@ -102,6 +104,8 @@ func (p *Proxy) extend(x *exchange, amount Money, out int64) string {
 		x.outHeld = max(x.outHeld, out)
 		return ""
 	}
+	// A client that left is found at the next write.
+	flush()
 	err := e.Extend(context.Background(), x.hold.ID, amount)
 	var ref *Refusal
 	switch {
