@@ -65,6 +65,13 @@ type Provider struct {
 	// patterns of the providers in one table match no key in common.
 	// Keys it matches are redacted as KeyPrefixes' are.
 	KeyPattern *regexp.Regexp
+	// LooseKeyPattern, when not nil, matches the provider's keys of a
+	// shape other servers' keys may share (Together's older 64 hex
+	// digits, a shape self-hosted servers' tokens often have): such a key
+	// goes to the provider, on a route that names it, but does not say
+	// the provider issued it, so it may go to another provider too. Keys
+	// it matches are redacted as KeyPrefixes' are.
+	LooseKeyPattern *regexp.Regexp
 	// ModelPath is the resource path the provider may wrap a model's
 	// name in ("models/" at Gemini: "models/gemini-2.5-flash",
 	// "publishers/google/models/..."): a model's id is what follows its
@@ -159,9 +166,9 @@ func DefaultProviders() map[string]Provider {
 			Resells:    map[string]string{"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistralai": "mistral", "deepseek": "deepseek", "x-ai": "xai"},
 			PriceLists: PriceLists{GenAI: "openrouter", LiteLLM: []string{"openrouter"}}},
 		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1", BillingPage: "api.together.ai → Settings → Billing",
-			KeyPrefixes: []string{"tgp_v1_"},
-			KeyPattern:  togetherKeyPattern, // older keys: 64 hex digits
-			PriceLists:  PriceLists{GenAI: "together", LiteLLM: []string{"together_ai"}}},
+			KeyPrefixes:     []string{"tgp_v1_"},
+			LooseKeyPattern: togetherKeyPattern, // older keys: 64 hex digits
+			PriceLists:      PriceLists{GenAI: "together", LiteLLM: []string{"together_ai"}}},
 		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", BillingPage: "fireworks.ai → Account → Billing", Responses: true, KeyPrefixes: []string{"fw_"},
 			ModelPath:  "accounts/fireworks/models/",
 			Prefixes:   []string{"accounts/fireworks/"},
