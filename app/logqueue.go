@@ -41,7 +41,13 @@ func startLog(w io.Writer, size int) *logQueue {
 
 // logf queues a line "sluice: " + format. It never blocks.
 func (q *logQueue) logf(format string, args ...any) {
-	line := fmt.Sprintf("sluice: "+format+"\n", args...)
+	q.printf("sluice: "+format, args...)
+}
+
+// printf queues a line as format says, for the proxy, whose lines say
+// "sluice: " themselves (for log.Printf, its default). It never blocks.
+func (q *logQueue) printf(format string, args ...any) {
+	line := fmt.Sprintf(format+"\n", args...)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {

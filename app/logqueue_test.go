@@ -92,7 +92,7 @@ func TestBlockedLogDelaysNoFailingRequest(t *testing.T) {
 	}
 	released()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logw.String(), "blocked requests are arriving faster than") {
+	for !strings.Contains(logw.String(), "\nsluice: blocked requests are arriving faster than") {
 		if time.Now().After(deadline) {
 			t.Fatalf("log = %q, want the blocked-row limiter's line once the log takes lines", logw.String())
 		}

@@ -199,7 +199,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 
 	tokens := newAppTokens(db)
-	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: tokens, Aliases: db, Logf: logf}
+	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: tokens, Aliases: db, Logf: logq.printf}
 	prompts := &gateway.Prompts{Proxy: proxy, Source: db}
 	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams, Hub: hub,
 		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing,
