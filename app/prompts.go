@@ -108,7 +108,8 @@ func (s *Service) PreviewPrompt(ctx context.Context, in PromptInput) (gateway.Pr
 	if err != nil {
 		return gateway.PromptPreview{}, err
 	}
-	return in.Prompt.Preview(in.Inputs, ps, t), nil
+	// s.Proxy is nil when no gateway runs here: the shipped formats.
+	return s.Proxy.PreviewPrompt(in.Prompt, in.Inputs, ps, t), nil
 }
 
 // RunPrompt calls a saved prompt through the running gateway, metered and

@@ -209,7 +209,7 @@ func foreignKey(key string, p Provider, providers map[string]Provider) string {
 	case issuer != "":
 		return "this request carries what looks like a " + issuer + " key (by its prefix), and it goes to " + p.Name +
 			": Sluice sends a provider key only to the provider that issued it. Use a local token (`sluice token new NAME`), or a " + p.Name + " key"
-	case knownKeyShape(p):
+	case knownKeyShape(p) && (p.LooseKeyPattern == nil || !p.LooseKeyPattern.MatchString(key)):
 		return "Sluice cannot tell which provider issued this key (it has none of the prefixes " + p.Name +
 			" keys have), so it does not send it to " + p.Name + ". Use a local token (`sluice token new NAME`), or a " + p.Name + " key"
 	}

@@ -27,9 +27,11 @@
 //
 // A provider that speaks an existing format is a row of the provider
 // table (provider.go), and what sets one provider apart from another of
-// the same format is a column of it (key prefixes and patterns, model
-// prefixes, the resource path its model names come in, the models it
-// resells, its billing page) rather than a comparison with its name.
+// the same format is a column of it (key prefixes and patterns, which
+// also say which keys are redacted, model prefixes, the resource path its
+// model names come in, the models it resells, its billing page, the
+// output-limit member it reads, its ids in the price lists Sluice
+// imports) rather than a comparison with its name.
 // Translation between formats (translate.go) is another view of the same
 // formats, from their content rather than their metering.
 //

@@ -71,22 +71,27 @@ func ParsePrices(b []byte) ([]Price, string, error) {
 // a Sluice PriceFile, genai-prices' data.json or LiteLLM's
 // model_prices_and_context_window.json.
 //
-// Rows come out for Sluice's providers only, under Sluice's names
-// (genai-prices' "google" is "gemini", "x-ai" is "xai"; LiteLLM's
-// "together_ai" is "together", and so on); Ollama rows are dropped, its
-// models being free anyway. Models are skipped, and listed in Skipped,
+// Rows come out for Sluice's providers only, under Sluice's names, as
+// each provider's PriceLists names it (genai-prices' "google" is
+// "gemini", "x-ai" is "xai"; LiteLLM's "together_ai" is "together", and so
+// on); Ollama rows are dropped, its models being free anyway. Models are skipped, and listed in Skipped,
 // when their price is not a per-token rate Sluice can meter: audio or
 // image output, per-request or per-image fees, prices that change with
 // the time of day, or no price at all. A genai-prices model with prices
 // that changed over time gets the newest ones; LiteLLM's priority, flex
 // and batch rates are not read (Sluice charges the standard tier).
 func ImportPrices(b []byte) (PriceImport, error) {
+	return importPrices(b, defaultProviders)
+}
+
+// importPrices is ImportPrices for the providers in ps.
+func importPrices(b []byte, ps map[string]Provider) (PriceImport, error) {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) == 0:
 		return PriceImport{}, fmt.Errorf("read prices: empty input: %w", ErrPriceFormat)
 	case b[0] == '[':
-		return importGenAIPrices(b)
+		return importGenAIPrices(b, ps)
 	case b[0] == '{':
 		var probe map[string]json.RawMessage
 		if err := json.Unmarshal(b, &probe); err != nil {
@@ -105,7 +110,7 @@ func ImportPrices(b []byte) (PriceImport, error) {
 			var entry map[string]json.RawMessage
 			if json.Unmarshal(v, &entry) == nil {
 				if _, ok := entry["litellm_provider"]; ok {
-					return importLiteLLM(probe)
+					return importLiteLLM(probe, ps)
 				}
 			}
 		}
@@ -220,20 +225,6 @@ func rowFault(p Price) error {
 	return nil
 }
 
-// Sluice provider names for genai-prices' provider ids.
-var genaiProviders = map[string]string{
-	"openai":     "openai",
-	"anthropic":  "anthropic",
-	"google":     "gemini",
-	"mistral":    "mistral",
-	"groq":       "groq",
-	"deepseek":   "deepseek",
-	"x-ai":       "xai",
-	"openrouter": "openrouter",
-	"together":   "together",
-	"fireworks":  "fireworks",
-}
-
 type genaiProvider struct {
 	ID     string        `json:"id"`
 	Models *[]genaiModel `json:"models"`
@@ -255,7 +246,7 @@ type genaiConditional struct {
 	Prices map[string]json.RawMessage `json:"prices"`
 }
 
-func importGenAIPrices(b []byte) (PriceImport, error) {
+func importGenAIPrices(b []byte, ps map[string]Provider) (PriceImport, error) {
 	var provs []genaiProvider
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -265,12 +256,18 @@ func importGenAIPrices(b []byte) (PriceImport, error) {
 	if len(provs) == 0 {
 		return PriceImport{}, fmt.Errorf("read prices: empty array: %w", ErrPriceFormat)
 	}
+	byID := map[string]Provider{}
+	for _, p := range ps {
+		if p.PriceLists.GenAI != "" {
+			byID[p.PriceLists.GenAI] = p
+		}
+	}
 	imp := PriceImport{Format: FormatGenAIPrices}
 	for _, gp := range provs {
 		if gp.ID == "" || gp.Models == nil {
 			return PriceImport{}, fmt.Errorf("read %s: an entry is not a provider with an id and models: %w", FormatGenAIPrices, ErrPriceFormat)
 		}
-		prov, ok := genaiProviders[gp.ID]
+		prov, ok := byID[gp.ID]
 		if !ok {
 			continue
 		}
@@ -280,7 +277,7 @@ func importGenAIPrices(b []byte) (PriceImport, error) {
 				return PriceImport{}, fmt.Errorf("read %s: %s/%s: %w", FormatGenAIPrices, gp.ID, m.ID, err)
 			}
 			if reason != "" {
-				imp.Skipped = append(imp.Skipped, SkippedPrice{Provider: prov, Model: m.ID, Reason: reason})
+				imp.Skipped = append(imp.Skipped, SkippedPrice{Provider: prov.Name, Model: m.ID, Reason: reason})
 				continue
 			}
 			imp.Prices = append(imp.Prices, p)
@@ -290,18 +287,20 @@ func importGenAIPrices(b []byte) (PriceImport, error) {
 }
 
 // genaiPrice converts one genai-prices model, or says why it is skipped.
-func genaiPrice(prov string, m genaiModel) (Price, string, error) {
+func genaiPrice(prov Provider, m genaiModel) (Price, string, error) {
 	if m.ID == "" {
 		return Price{}, "", errors.New("model without an id")
 	}
-	if prov == "gemini" && strings.HasPrefix(strings.ToLower(m.ID), "claude") {
-		return Price{}, "Vertex AI model; the Gemini API does not serve it", nil
+	for pre, why := range prov.PriceLists.NotServed {
+		if strings.HasPrefix(strings.ToLower(m.ID), pre) {
+			return Price{}, why, nil
+		}
 	}
 	periods, reason, err := genaiPeriods(m.Prices)
 	if err != nil || reason != "" {
 		return Price{}, reason, err
 	}
-	p := Price{Provider: prov, Model: m.ID, ContextWindow: m.ContextWindow, Source: FormatGenAIPrices}
+	p := Price{Provider: prov.Name, Model: m.ID, ContextWindow: m.ContextWindow, Source: FormatGenAIPrices}
 	for i, per := range periods {
 		r, reason, err := genaiRates(per.fields)
 		if err != nil || reason != "" {
@@ -324,7 +323,7 @@ func genaiPrice(prov string, m genaiModel) (Price, string, error) {
 	if reason := unmeteredModality(m.ID); reason != "" && !modalityModel(m.ID, p.RatesOf()) {
 		return Price{}, reason, nil
 	}
-	match, err := genaiMatch(prov, m.ID, m.Match)
+	match, err := genaiMatch(prov.Name, m.ID, m.Match)
 	if err != nil {
 		return Price{}, "", err
 	}
@@ -694,35 +693,6 @@ func decimalRate(s string, perTokens int64) (Money, error) {
 	return Money(n.Int64()), nil
 }
 
-// Sluice provider names for LiteLLM's litellm_provider values. Vertex AI
-// rows count for the Gemini API only for Gemini models, at the same list
-// prices; a row of "gemini" itself wins over them.
-var litellmProviders = map[string]string{
-	"openai":                        "openai",
-	"text-completion-openai":        "openai",
-	"anthropic":                     "anthropic",
-	"gemini":                        "gemini",
-	"vertex_ai-language-models":     "gemini",
-	"vertex_ai-embedding-models":    "gemini",
-	"mistral":                       "mistral",
-	"codestral":                     "mistral",
-	"text-completion-codestral":     "mistral",
-	"groq":                          "groq",
-	"deepseek":                      "deepseek",
-	"xai":                           "xai",
-	"openrouter":                    "openrouter",
-	"together_ai":                   "together",
-	"fireworks_ai":                  "fireworks",
-	"fireworks_ai-embedding-models": "fireworks",
-}
-
-// litellmKeyPrefixes are the "provider/" prefixes LiteLLM puts on its keys.
-var litellmKeyPrefixes = []string{
-	"openai/", "text-completion-openai/", "anthropic/", "gemini/", "vertex_ai/",
-	"mistral/", "codestral/", "text-completion-codestral/", "groq/", "deepseek/",
-	"xai/", "openrouter/", "together_ai/", "fireworks_ai/",
-}
-
 // litellmRates maps LiteLLM's per-token cost fields to Rates fields;
 // long-context variants ("..._above_200k_tokens") go to a Tier's field of
 // the same name, where a Tier has one.
@@ -791,7 +761,7 @@ func baseRate(f func(*Rates) *Money) func(*Rates, *Tier) *Money {
 // to the service_tier values providers report.
 var litellmServiceTiers = map[string]string{"_priority": "priority", "_flex": "flex", "_batches": "batch"}
 
-func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
+func importLiteLLM(entries map[string]json.RawMessage, ps map[string]Provider) (PriceImport, error) {
 	keys := make([]string, 0, len(entries))
 	for k := range entries {
 		if k != "sample_spec" {
@@ -800,6 +770,12 @@ func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
 	}
 	sort.Strings(keys)
 
+	byID := map[string]Provider{}
+	for _, p := range ps {
+		for _, id := range p.PriceLists.LiteLLM {
+			byID[id] = p
+		}
+	}
 	imp := PriceImport{Format: FormatLiteLLM}
 	type kept struct {
 		p     Price
@@ -820,18 +796,18 @@ func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
 				return PriceImport{}, fmt.Errorf("read %s: %s: litellm_provider: %w", FormatLiteLLM, key, err)
 			}
 		}
-		prov, ok := litellmProviders[lp]
+		prov, ok := byID[lp]
 		if !ok {
 			continue
 		}
+		// LiteLLM puts its provider before the model: the row's
+		// litellm_provider, or what it names before a "-"
+		// ("vertex_ai/" for vertex_ai-language-models).
 		model := key
-		for _, pre := range litellmKeyPrefixes {
-			if rest, ok := strings.CutPrefix(model, pre); ok {
-				model = rest
-				break
-			}
+		if seg, rest, ok := strings.Cut(key, "/"); ok && (seg == lp || strings.HasPrefix(lp, seg+"-")) {
+			model = rest
 		}
-		if strings.HasPrefix(lp, "vertex_ai") && !strings.HasPrefix(strings.ToLower(model), "gemini-") {
+		if pre, ok := prov.PriceLists.LiteLLMModels[lp]; ok && !strings.HasPrefix(strings.ToLower(model), pre) {
 			continue
 		}
 		p, reason, err := litellmPrice(prov, model, e)
@@ -839,11 +815,11 @@ func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
 			return PriceImport{}, fmt.Errorf("read %s: %s: %w", FormatLiteLLM, key, err)
 		}
 		if reason != "" {
-			imp.Skipped = append(imp.Skipped, SkippedPrice{Provider: prov, Model: model, Reason: reason})
+			imp.Skipped = append(imp.Skipped, SkippedPrice{Provider: prov.Name, Model: model, Reason: reason})
 			continue
 		}
-		id := prov + "\x00" + priceModelID(prov, model)
-		exact := lp == prov
+		id := prov.Name + "\x00" + priceModelID(prov.Name, model)
+		exact := lp == prov.Name
 		if old, dup := rows[id]; dup {
 			if old.exact || !exact {
 				continue
@@ -860,7 +836,7 @@ func importLiteLLM(entries map[string]json.RawMessage) (PriceImport, error) {
 }
 
 // litellmPrice converts one LiteLLM entry, or says why it is skipped.
-func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, string, error) {
+func litellmPrice(prov Provider, model string, e map[string]json.RawMessage) (Price, string, error) {
 	var mode string
 	if raw, ok := e["mode"]; ok {
 		if err := json.Unmarshal(raw, &mode); err != nil {
@@ -870,9 +846,9 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 	switch mode {
 	case "", "chat", "completion", "responses", "embedding":
 	case "image_generation":
-		// Gemini's image models answer generateContent and report their
-		// image tokens in usage; other image APIs bill per image.
-		if _, ok := e["output_cost_per_image_token"]; prov != "gemini" || !ok {
+		// An image model is metered where the provider reports image
+		// tokens in usage (PriceLists.ImageTokens).
+		if _, ok := e["output_cost_per_image_token"]; !prov.PriceLists.ImageTokens || !ok {
 			return Price{}, "mode " + mode + " is not billed per text token", nil
 		}
 	default:
@@ -894,7 +870,7 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 		return Price{}, "no per-token input price", nil
 	}
 
-	p := Price{Provider: prov, Model: model, Source: FormatLiteLLM}
+	p := Price{Provider: prov.Name, Model: model, Source: FormatLiteLLM}
 	base := Rates{}
 	tiers := map[string]*Rates{} // service tier → its rates
 	steps := map[string]map[string][]genaiTierStep{}
@@ -991,9 +967,9 @@ func litellmPrice(prov, model string, e map[string]json.RawMessage) (Price, stri
 		if raw, ok := e["web_search_billing_unit"]; ok {
 			_ = json.Unmarshal(raw, &unit)
 		}
-		// Gemini 2.x grounding is billed per grounded prompt, Gemini 3
-		// per search query ("per_query").
-		p.WebSearchPerRequest = prov == "gemini" && unit != "per_query" && p.WebSearch > 0
+		// Per prompt that searched, where the provider bills so
+		// (PriceLists.SearchPerPrompt), unless the row says per query.
+		p.WebSearchPerRequest = prov.PriceLists.SearchPerPrompt && unit != "per_query" && p.WebSearch > 0
 	}
 	p.ContextWindow, _ = litellmInt(e["max_input_tokens"])
 	p.MaxOutput, _ = litellmInt(e["max_output_tokens"])

@@ -274,10 +274,12 @@ type PromptPreview struct {
 	Problem string `json:"problem,omitempty"`
 }
 
-// Preview renders p with the inputs given, leaving each missing one as
-// {{name}}, and builds the request it would send with providers and
-// prices, in the formats Sluice ships (a preview needs no running proxy).
-func (p Prompt) Preview(inputs map[string]string, providers map[string]Provider, prices *Prices) PromptPreview {
+// PreviewPrompt renders p with the inputs given, leaving each missing one
+// as {{name}}, and builds the request it would send with providers and
+// prices, routed among the formats px speaks, as a call through px
+// would be. A nil px (no gateway running) speaks the formats Sluice
+// ships.
+func (px *Proxy) PreviewPrompt(p Prompt, inputs map[string]string, providers map[string]Provider, prices *Prices) PromptPreview {
 	pv := PromptPreview{Inputs: orEmpty(p.Inputs()), Missing: []string{}}
 	filled := make(map[string]string, len(pv.Inputs))
 	for _, n := range pv.Inputs {
@@ -293,9 +295,10 @@ func (p Prompt) Preview(inputs map[string]string, providers map[string]Provider,
 		pv.Problem = err.Error()
 		return pv
 	}
-	prov, _ := promptProvider(builtinDialects, p.Model, providers, prices)
+	ds := px.dialectList()
+	prov, _ := promptProvider(ds, p.Model, providers, prices)
 	pv.Provider = prov
-	preq, err := providerRequest(builtinDialects, p, pv.System, pv.User, false, providers, prices)
+	preq, err := providerRequest(ds, p, pv.System, pv.User, false, providers, prices)
 	if err != nil {
 		pv.Problem = err.Error()
 		return pv

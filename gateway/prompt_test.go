@@ -879,9 +879,23 @@ func TestPromptRun(t *testing.T) {
 	}
 }
 
+// TestPreviewRoutesLikeTheCall: the preview builds its request among the
+// formats the proxy speaks, as the call does, not the shipped ones.
+func TestPreviewRoutesLikeTheCall(t *testing.T) {
+	p := Prompt{Name: "tr", Model: "claude-sonnet-4-5", Template: translateTemplate}
+	px := &Proxy{dialects: []dialect{geminiDialect{}, openAIDialect{}}} // no Anthropic
+	in := map[string]string{"text": "hi", "language": "French"}
+	pv := px.PreviewPrompt(p, in, DefaultProviders(), DefaultPrices())
+	_, err := providerRequest(px.dialectList(), p, "", "hi", false, DefaultProviders(), DefaultPrices())
+	if err == nil || pv.Problem != err.Error() || pv.Request != nil {
+		t.Errorf("PreviewPrompt without Anthropic = problem %q, request %s; want the call's error %v", pv.Problem, pv.Request, err)
+	}
+}
+
 func TestPreviewLeavesMissingInputs(t *testing.T) {
 	p := Prompt{Name: "tr", Model: "claude-sonnet-4-5", Template: translateTemplate}
-	pv := p.Preview(map[string]string{"text": "{{language}}"}, DefaultProviders(), DefaultPrices())
+	var px *Proxy // none running
+	pv := px.PreviewPrompt(p, map[string]string{"text": "{{language}}"}, DefaultProviders(), DefaultPrices())
 	if pv.User != "Translate to {{language}}:\n{{language}}" || fmt.Sprint(pv.Missing) != "[language]" || pv.Provider != "anthropic" {
 		t.Errorf("Preview = %+v", pv)
 	}

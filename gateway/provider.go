@@ -65,6 +65,13 @@ type Provider struct {
 	// patterns of the providers in one table match no key in common.
 	// Keys it matches are redacted as KeyPrefixes' are.
 	KeyPattern *regexp.Regexp
+	// LooseKeyPattern, when not nil, matches the provider's keys of a
+	// shape other servers' keys may share (Together's older 64 hex
+	// digits, a shape self-hosted servers' tokens often have): such a key
+	// goes to the provider, on a route that names it, but does not say
+	// the provider issued it, so it may go to another provider too. Keys
+	// it matches are redacted as KeyPrefixes' are.
+	LooseKeyPattern *regexp.Regexp
 	// ModelPath is the resource path the provider may wrap a model's
 	// name in ("models/" at Gemini: "models/gemini-2.5-flash",
 	// "publishers/google/models/..."): a model's id is what follows its
@@ -80,6 +87,40 @@ type Provider struct {
 	// Local: the provider runs on the user's own machine and charges
 	// nothing, so a model of it without a price row is free.
 	Local bool
+	// PriceLists says where the price lists ImportPrices reads keep the
+	// provider's prices; its zero value: they keep none.
+	PriceLists PriceLists
+}
+
+// PriceLists says how the price lists ImportPrices reads name a provider
+// and how their rows apply to it.
+type PriceLists struct {
+	// GenAI is the provider's id in genai-prices ("google" for Gemini);
+	// "" means it has none.
+	GenAI string
+	// LiteLLM are the litellm_provider values of the provider's rows in
+	// LiteLLM's list. A row whose value is the provider's own name wins
+	// over one of another value for the same model.
+	LiteLLM []string
+	// LiteLLMModels maps a value of LiteLLM to the model-name prefix
+	// (compared in lower case) its rows need to count for the provider:
+	// Vertex AI's rows count for the Gemini API only for Gemini models,
+	// at the same list prices.
+	LiteLLMModels map[string]string
+	// NotServed maps model-name prefixes (lower case) of models listed
+	// under the provider's GenAI id that it does not serve to the reason
+	// given for skipping them (Vertex AI's Claude models, listed under
+	// Google's).
+	NotServed map[string]string
+	// ImageTokens: the provider reports the images a model generates as
+	// output tokens in its usage, so an image model priced per image
+	// token is metered like any other (Gemini's); other image APIs bill
+	// per image, which usage cannot meter.
+	ImageTokens bool
+	// SearchPerPrompt: a model's web search (grounding) is billed once per
+	// prompt that searched (Gemini 2.x), unless the list says per query
+	// (Gemini 3).
+	SearchPerPrompt bool
 }
 
 // DefaultProviders returns the providers Sluice knows, keyed by name.
@@ -95,31 +136,43 @@ func DefaultProviders() map[string]Provider {
 			// Older keys: "sk-" with the marker "T3BlbkFJ" (base64 of
 			// "OpenAI") inside.
 			KeyPattern: openAIKeyPattern,
-			Prefixes:   []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"}},
+			Prefixes:   []string{"gpt-", "chatgpt-", "o1", "o3", "o4", "text-embedding-", "davinci-", "babbage-", "omni-moderation", "codex-", "computer-use-"},
+			PriceLists: PriceLists{GenAI: "openai", LiteLLM: []string{"openai", "text-completion-openai"}}},
 		{Name: "anthropic", Dialect: dialectAnthropic, BaseURL: "https://api.anthropic.com", BillingPage: "console.anthropic.com → Settings → Billing", OpenAIPath: "/v1",
 			KeyPrefixes: []string{"sk-ant-"},
-			Prefixes:    []string{"claude-"}},
+			Prefixes:    []string{"claude-"},
+			PriceLists:  PriceLists{GenAI: "anthropic", LiteLLM: []string{"anthropic"}}},
 		{Name: "gemini", Dialect: dialectGemini, BaseURL: "https://generativelanguage.googleapis.com", BillingPage: "aistudio.google.com → Billing (link a billing account to the project)", OpenAIPath: "/v1beta/openai",
 			ModelPath:   "models/",
 			KeyPrefixes: []string{"AIza"},
 			EnvVars:     []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"},
-			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"}},
+			Prefixes:    []string{"gemini-", "models/gemini-", "gemma-", "text-embedding-004", "gemini-embedding-"},
+			PriceLists: PriceLists{GenAI: "google", LiteLLM: []string{"gemini", "vertex_ai-language-models", "vertex_ai-embedding-models"},
+				LiteLLMModels: map[string]string{"vertex_ai-language-models": "gemini-", "vertex_ai-embedding-models": "gemini-"},
+				NotServed:     map[string]string{"claude": "Vertex AI model; the Gemini API does not serve it"}, ImageTokens: true, SearchPerPrompt: true}},
 		{Name: "mistral", Dialect: dialectOpenAI, BaseURL: "https://api.mistral.ai/v1", BillingPage: "console.mistral.ai → Billing",
-			Prefixes: []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"}},
-		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", BillingPage: "console.groq.com → Settings → Billing", Responses: true, KeyPrefixes: []string{"gsk_"}},
+			Prefixes:   []string{"mistral-", "open-mistral", "open-mixtral", "codestral-", "ministral-", "pixtral-", "magistral-", "devstral-", "voxtral-"},
+			PriceLists: PriceLists{GenAI: "mistral", LiteLLM: []string{"mistral", "codestral", "text-completion-codestral"}}},
+		{Name: "groq", Dialect: dialectOpenAI, BaseURL: "https://api.groq.com/openai/v1", BillingPage: "console.groq.com → Settings → Billing", Responses: true, KeyPrefixes: []string{"gsk_"},
+			PriceLists: PriceLists{GenAI: "groq", LiteLLM: []string{"groq"}}},
 		{Name: "deepseek", Dialect: dialectOpenAI, BaseURL: "https://api.deepseek.com/v1", BillingPage: "platform.deepseek.com → Top up",
 			KeyPattern: deepSeekKeyPattern, // "sk-" and 32 hex digits
-			Prefixes:   []string{"deepseek-"}},
+			Prefixes:   []string{"deepseek-"},
+			PriceLists: PriceLists{GenAI: "deepseek", LiteLLM: []string{"deepseek"}}},
 		{Name: "xai", Dialect: dialectOpenAI, BaseURL: "https://api.x.ai/v1", BillingPage: "console.x.ai → Billing", Responses: true, KeyPrefixes: []string{"xai-"},
-			Prefixes: []string{"grok-"}},
+			Prefixes:   []string{"grok-"},
+			PriceLists: PriceLists{GenAI: "x-ai", LiteLLM: []string{"xai"}}},
 		{Name: "openrouter", Dialect: dialectOpenAI, BaseURL: "https://openrouter.ai/api/v1", BillingPage: "openrouter.ai → Credits", Responses: true, KeyPrefixes: []string{"sk-or-"},
-			Resells: map[string]string{"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistralai": "mistral", "deepseek": "deepseek", "x-ai": "xai"}},
+			Resells:    map[string]string{"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistralai": "mistral", "deepseek": "deepseek", "x-ai": "xai"},
+			PriceLists: PriceLists{GenAI: "openrouter", LiteLLM: []string{"openrouter"}}},
 		{Name: "together", Dialect: dialectOpenAI, BaseURL: "https://api.together.xyz/v1", BillingPage: "api.together.ai → Settings → Billing",
-			KeyPrefixes: []string{"tgp_v1_"},
-			KeyPattern:  togetherKeyPattern}, // older keys: 64 hex digits
+			KeyPrefixes:     []string{"tgp_v1_"},
+			LooseKeyPattern: togetherKeyPattern, // older keys: 64 hex digits
+			PriceLists:      PriceLists{GenAI: "together", LiteLLM: []string{"together_ai"}}},
 		{Name: "fireworks", Dialect: dialectOpenAI, BaseURL: "https://api.fireworks.ai/inference/v1", BillingPage: "fireworks.ai → Account → Billing", Responses: true, KeyPrefixes: []string{"fw_"},
-			ModelPath: "accounts/fireworks/models/",
-			Prefixes:  []string{"accounts/fireworks/"}},
+			ModelPath:  "accounts/fireworks/models/",
+			Prefixes:   []string{"accounts/fireworks/"},
+			PriceLists: PriceLists{GenAI: "fireworks", LiteLLM: []string{"fireworks_ai", "fireworks_ai-embedding-models"}}},
 		{Name: "ollama", Dialect: dialectOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Keyless: true, Local: true},
 	}
 	m := make(map[string]Provider, len(ps))

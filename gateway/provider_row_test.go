@@ -24,7 +24,7 @@ func TestProviderRow(t *testing.T) {
 	ps := DefaultProviders()
 	ps["acme"] = Provider{Name: "acme", Dialect: dialectOpenAI, BaseURL: up.URL + "/v1", BillingPage: "acme.test → Billing",
 		Prefixes: []string{"acme-"}, KeyPrefixes: []string{"acme_"}, KeyPattern: regexp.MustCompile(`^[0-9a-f]{8}\.acme$`),
-		MaxCompletionTokens: true}
+		MaxCompletionTokens: true, PriceLists: PriceLists{GenAI: "acme-corp", LiteLLM: []string{"acme_ai"}}}
 	o := ps["openai"]
 	o.BaseURL = openai.URL + "/v1"
 	ps["openai"] = o
@@ -137,6 +137,24 @@ func TestProviderRow(t *testing.T) {
 			t.Errorf("the log shows the acme key %s:\n%s", key, logs.String())
 		}
 		logMu.Unlock()
+	}
+
+	// acme's prices are imported from both price lists, under the ids
+	// its row gives; only the built-in table knows none of them.
+	for _, list := range []string{
+		`[{"id":"acme-corp","models":[{"id":"acme-large","match":{"equals":"acme-large"},"context_window":64000,"prices":{"input_mtok":2,"cache_read_mtok":1,"output_mtok":8}}]}]`,
+		`{"acme_ai/acme-large":{"litellm_provider":"acme_ai","mode":"chat","input_cost_per_token":2e-06,"cache_read_input_token_cost":1e-06,"output_cost_per_token":8e-06,"max_input_tokens":64000,"max_output_tokens":8000}}`,
+	} {
+		imp, err := importPrices([]byte(list), ps)
+		if err != nil || len(imp.Prices) != 1 {
+			t.Fatalf("importPrices(%.40s…) = %+v, %v; want acme-large", list, imp, err)
+		}
+		if got := imp.Prices[0]; got.Provider != "acme" || got.Model != "acme-large" || got.Input != large.Input || got.CachedInput != large.CachedInput || got.Output != large.Output {
+			t.Errorf("importPrices(%.40s…) = %+v, want acme-large at %s/%s/%s", list, got, large.Input, large.CachedInput, large.Output)
+		}
+		if imp, _ := ImportPrices([]byte(list)); len(imp.Prices) != 0 {
+			t.Errorf("ImportPrices(%.40s…) = %+v with the built-in table, want no rows", list, imp.Prices)
+		}
 	}
 
 	// The account cannot pay: the advice names acme's billing page.

@@ -62,3 +62,34 @@ func TestKeyPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestTogetherKeys: Together's keys are known by their prefix; its older
+// 64-hex keys still go to it, and a self-hosted server's token of that
+// shape still goes to that server.
+func TestTogetherKeys(t *testing.T) {
+	ps, err := WithUpstreams(DefaultProviders(), map[string]string{"my-server": "http://127.0.0.1:8000/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex := strings.Repeat("0123456789abcdef", 4)
+	if got := keyIssuer("tgp_v1_abcdefghijklmnopqrstuvwxyz", ps); got != "together" {
+		t.Errorf("keyIssuer(tgp_v1_...) = %q, want together", got)
+	}
+	for _, tc := range []struct {
+		key, to string
+		ok      bool
+	}{
+		{"tgp_v1_abcdefghijklmnopqrstuvwxyz", "together", true},
+		{hex, "together", true},
+		{hex, "my-server", true},
+		{"tgp_v1_abcdefghijklmnopqrstuvwxyz", "my-server", false},
+		{"plain-key-of-no-shape", "together", false},
+	} {
+		if why := foreignKey(tc.key, ps[tc.to], ps); (why == "") != tc.ok {
+			t.Errorf("foreignKey(%.12s…, %s) = %q, want allowed %v", tc.key, tc.to, why, tc.ok)
+		}
+	}
+	if got := Redact("key " + hex); got != "key [redacted]" {
+		t.Errorf("Redact(a Together key of the older shape) = %q", got)
+	}
+}

@@ -25,9 +25,10 @@ const redacted = "[redacted]"
 // a Proxy (notices, exports).
 //
 // Which keys are known comes from the provider table alone: each row's
-// KeyPrefixes and the literal start of its KeyPattern (a key is such a
-// prefix and at least minKeyTail letters, digits, dashes or underscores),
-// and a KeyPattern with no literal start, matched against every word. One
+// KeyPrefixes and the literal start of its KeyPattern and LooseKeyPattern
+// (a key is such a prefix and at least minKeyTail letters, digits, dashes
+// or underscores), and a pattern with no literal start, matched against
+// every word. One
 // shape stands apart: Mistral's keys, which its row does not constrain (a
 // caller's key of any shape is forwarded to Mistral), are 32 letters and
 // digits and are redacted when they mix upper case, lower case and digits.
@@ -43,14 +44,14 @@ type redactor struct {
 	prefixes []string
 	// escaped match keys whose prefix is spelled with JSON escapes.
 	escaped []*regexp.Regexp
-	// shapes are the KeyPatterns with no literal start; shortest is the
+	// shapes are the key patterns with no literal start; shortest is the
 	// fewest bytes one of them matches (at least 8: a shorter key is not
 	// told from a word).
 	shapes   []shape
 	shortest int
 }
 
-// A shape is a KeyPattern with no literal start, and the shortest and
+// A shape is a key pattern with no literal start, and the shortest and
 // longest texts it can match (-1: no longest), so that a word it cannot
 // match costs no regular expression.
 type shape struct {
@@ -70,15 +71,18 @@ func newRedactor(ps map[string]Provider) *redactor {
 	for _, n := range ProviderNames(ps) {
 		p := ps[n]
 		all = append(all, p.KeyPrefixes...)
-		if p.KeyPattern != nil {
-			if pre := literalStart(p.KeyPattern); pre != "" {
+		for _, re := range []*regexp.Regexp{p.KeyPattern, p.LooseKeyPattern} {
+			if re == nil {
+				continue
+			}
+			if pre := literalStart(re); pre != "" {
 				all = append(all, pre)
-			} else {
-				sh := newShape(p.KeyPattern)
-				r.shapes = append(r.shapes, sh)
-				if r.shortest == 0 || sh.min < r.shortest {
-					r.shortest = max(sh.min, 8)
-				}
+				continue
+			}
+			sh := newShape(re)
+			r.shapes = append(r.shapes, sh)
+			if r.shortest == 0 || sh.min < r.shortest {
+				r.shortest = max(sh.min, 8)
 			}
 		}
 	}
@@ -448,11 +452,11 @@ var matchers = []matcher{
 }
 
 // unprefixed finds the keys that have no prefix: words the table's
-// prefix-less KeyPatterns match (Together's older 64 hex digits), and
+// prefix-less key patterns match (Together's older 64 hex digits), and
 // Mistral's 32 letters and digits that mix upper case, lower case and
 // digits. A word inside base64 (next to + or /) or inside a longer word
 // is not one. Words are tried twice: as runs of letters and digits, and,
-// for the KeyPatterns, as runs that also hold '.', '-' and '_' (a pattern
+// for the key patterns, as runs that also hold '.', '-' and '_' (a pattern
 // may spell those).
 func (r *redactor) unprefixed(s string) [][2]int {
 	out := words(s, &alnumBytes, `+/_-`, `+/_-=`, 32, r.unprefixedKey)
