@@ -84,8 +84,16 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 // stream, less those of one stream of no content events, per content
 // event: what each further event costs.
 func BenchmarkRelayStream(b *testing.B) {
-	for _, n := range []int{10, 100} {
-		b.Run("events-"+strconv.Itoa(n), func(b *testing.B) {
+	for _, c := range []struct {
+		n      int
+		sliced bool // held a slice at a time: each event's output counted
+	}{{10, false}, {100, false}, {100, true}} {
+		n := c.n
+		name := "events-" + strconv.Itoa(n)
+		if c.sliced {
+			name += "-sliced"
+		}
+		b.Run(name, func(b *testing.B) {
 			stream := benchStream(n)
 			base := benchStream(0)
 			p := &Proxy{Ledger: nopLedger{}, Logf: b.Logf}
@@ -95,6 +103,9 @@ func BenchmarkRelayStream(b *testing.B) {
 			relay := func(s []byte) {
 				x := &exchange{route: rt, provider: prov, price: pr, priced: true, held: true,
 					hold: Hold{ID: "h", Amount: Dollar}, start: time.Now(), rec: Record{ID: "h"}}
+				if c.sliced {
+					x.sliced, x.slice, x.outHeld, x.outBound = true, DefaultStreamSlice, DefaultStreamSlice, 16384
+				}
 				resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}}
 				p.relayStream(discardWriter{h: http.Header{}}, x, resp, bytes.NewReader(s), context.Background(), false)
 				if x.rec.Outcome != OutcomeOK || x.rec.InputTokens != 24 {

@@ -1,6 +1,11 @@
 package gateway
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
 
 func TestShownBytes(t *testing.T) {
 	for _, tt := range []struct {
@@ -22,5 +27,101 @@ func TestShownBytes(t *testing.T) {
 		if got := tt.d.info().shown([]byte(tt.data)); got != tt.want {
 			t.Errorf("%s.shown(%s) = %d, want %d", tt.d.info().name, tt.data, got, tt.want)
 		}
+	}
+}
+
+// TestShownBytesAsDecoded checks the scanner's count against the strings
+// encoding/json decodes from each event: escapes, surrogate pairs, lone
+// surrogates and invalid UTF-8 count as the decoded text's bytes.
+func TestShownBytesAsDecoded(t *testing.T) {
+	texts := []string{
+		`"Hi"`, `""`, `"a\nb\t\"c\"\\"`, `"\u00e9t\u00E9"`, `"\u4e16\u754c"`, `"\ud83d\ude00 ok"`,
+		`"\ud83d alone"`, `"\ude00\ud83d"`, `"\ud83d\u0041"`, "\"caf\xc3\xa9 \xff\xfe bad\"", `"\/slash"`,
+		"\"\xe4\xb8\x96\"", `"a\u0000b"`,
+	}
+	var events []string
+	for _, s := range texts {
+		events = append(events,
+			`{"choices":[{"index":0,"delta":{"role":"assistant","content":`+s+`},"finish_reason":null}]}`,
+			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`+s+`}}`,
+			`{"type":"response.output_text.delta","item_id":"msg_1","delta":`+s+`,"obfuscation":"x"}`,
+			`{"candidates":[{"content":{"parts":[{"text":`+s+`},{"functionCall":{"name":"f","args":{"q":[`+s+`,1,true,null]}}}],"role":"model"}}]}`,
+		)
+	}
+	events = append(events, `{"type":1,"delta":"x"}`, `{"type":"x_delta","delta":{"a":{"b":["cc",{"d":"eee"}]}}}`,
+		`{"choices":null}`, `{"choices":"text"}`, `{"choices":[1,2]}`, `{}`, `{"choices":[{"delta":`, `not json`, ` {"candidates":[]} `)
+	for _, d := range []dialect{openAIDialect{}, anthropicDialect{}, geminiDialect{}} {
+		sp := &d.info().output
+		for _, ev := range events {
+			if got, want := sp.bytes([]byte(ev)), shownByDecoding(sp, []byte(ev)); got != want {
+				t.Errorf("%s.shown(%s) = %d, want %d", d.info().name, ev, got, want)
+			}
+		}
+	}
+}
+
+// shownByDecoding is shownSpec.bytes by encoding/json: the event decoded
+// into maps, its strings' lengths summed.
+func shownByDecoding(sp *shownSpec, data []byte) int64 {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return 0
+	}
+	var ev map[string]json.RawMessage
+	if json.Unmarshal(data, &ev) != nil {
+		return 0
+	}
+	var walk func(v any) int64
+	walk = func(v any) int64 {
+		var n int64
+		switch v := v.(type) {
+		case string:
+			n = int64(len(v))
+		case []any:
+			for _, x := range v {
+				n += walk(x)
+			}
+		case map[string]any:
+			for k, x := range v {
+				if !sp.skip[k] {
+					n += walk(x)
+				}
+			}
+		}
+		return n
+	}
+	decoded := func(raw json.RawMessage) int64 {
+		var v any
+		if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+			return 0
+		}
+		return walk(v)
+	}
+	if t, ok := ev["type"]; ok {
+		var typ string
+		json.Unmarshal(t, &typ)
+		if sp.deltaSuffix == "" || !strings.HasSuffix(typ, sp.deltaSuffix) {
+			return 0
+		}
+		var n int64
+		for k, v := range ev {
+			if !sp.skip[k] {
+				n += decoded(v)
+			}
+		}
+		return n
+	}
+	if sp.member == "" {
+		return 0
+	}
+	return decoded(ev[sp.member])
+}
+
+func BenchmarkShownBytes(b *testing.B) {
+	sp := &openAIInfo.output
+	data := []byte(`{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764230400,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":{"content":" today"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		sp.bytes(data)
 	}
 }

@@ -3,9 +3,10 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // A stream need not hold its worst case up front. It holds its input bound
@@ -137,67 +138,130 @@ type shownSpec struct {
 	skip map[string]bool
 }
 
-// bytes counts the bytes of generated output an event's data carries.
+// bytes counts the bytes of generated output an event's data carries: the
+// length of its strings as encoding/json decodes them. It reads the data
+// with the scanner, in place: an event costs no allocation to count. A
+// member named twice is counted twice (an upper bound, as the count is).
 func (sp *shownSpec) bytes(data []byte) int64 {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return 0
 	}
-	var ev map[string]json.RawMessage
-	if json.Unmarshal(data, &ev) != nil {
-		return 0
-	}
-	if t, ok := ev["type"]; ok {
-		var typ string
-		json.Unmarshal(t, &typ)
-		if sp.deltaSuffix == "" || !strings.HasSuffix(typ, sp.deltaSuffix) {
-			return 0
-		}
-		var n int64
-		for k, v := range ev {
-			if !sp.skip[k] {
-				n += stringBytes(v, sp.skip)
+	var typ, member []byte
+	typed := false
+	if scanObject(data, func(key, val []byte) bool {
+		switch name := rawText(key); {
+		case string(name) == "type":
+			typed, typ = true, nil
+			if val[0] == '"' {
+				typ = rawText(val)
 			}
+		case sp.member != "" && string(name) == sp.member:
+			member = val
 		}
-		return n
-	}
-	if sp.member == "" {
+		return true
+	}) != nil {
 		return 0
 	}
-	return stringBytes(ev[sp.member], sp.skip)
+	if !typed {
+		return stringBytes(member, sp.skip)
+	}
+	if sp.deltaSuffix == "" || !bytes.HasSuffix(typ, []byte(sp.deltaSuffix)) {
+		return 0
+	}
+	var n int64
+	scanMembers(data, func(key, val []byte) bool {
+		if !sp.skip[string(rawText(key))] {
+			n += stringBytes(val, sp.skip)
+		}
+		return true
+	})
+	return n
 }
 
-// stringBytes sums the lengths of the strings in a JSON value, members in
-// skip left out.
-func stringBytes(raw json.RawMessage, skip map[string]bool) int64 {
+// stringBytes sums the decoded lengths of the strings in raw, one JSON
+// value known well formed (or nil), members in skip left out.
+func stringBytes(raw []byte, skip map[string]bool) int64 {
 	if len(raw) == 0 {
 		return 0
 	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return int64(len(raw))
+	var n int64
+	switch raw[0] {
+	case '"':
+		n = stringLen(raw)
+	case '[':
+		scanArray(raw, func(elem []byte) bool {
+			n += stringBytes(elem, skip)
+			return true
+		})
+	case '{':
+		scanMembers(raw, func(key, val []byte) bool {
+			if !skip[string(rawText(key))] {
+				n += stringBytes(val, skip)
+			}
+			return true
+		})
 	}
-	return walkStrings(v, skip)
+	return n
 }
 
-func walkStrings(v any, skip map[string]bool) int64 {
-	switch v := v.(type) {
-	case string:
-		return int64(len(v))
-	case []any:
-		var n int64
-		for _, x := range v {
-			n += walkStrings(x, skip)
-		}
-		return n
-	case map[string]any:
-		var n int64
-		for k, x := range v {
-			if !skip[k] {
-				n += walkStrings(x, skip)
+// stringLen is the length of the string encoding/json decodes the raw
+// JSON string s (quotes included) to, found without decoding it: an
+// escape stands for its character's UTF-8 bytes, a lone surrogate and a
+// byte of invalid UTF-8 for U+FFFD's three.
+func stringLen(s []byte) int64 {
+	in := s[1 : len(s)-1]
+	var n int64
+	for i := 0; i < len(in); {
+		c := in[i]
+		switch {
+		case c == '\\' && i+1 < len(in) && in[i+1] == 'u':
+			r := hex4(in, i+2)
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+1 < len(in) && in[i] == '\\' && in[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, hex4(in, i+2)); dec != utf8.RuneError {
+						n += 4 // every pair decodes past U+FFFF
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
 			}
+			n += int64(utf8.RuneLen(r))
+		case c == '\\':
+			n++
+			i += 2
+		case c < utf8.RuneSelf:
+			n++
+			i++
+		default:
+			r, size := utf8.DecodeRune(in[i:])
+			if r == utf8.RuneError && size == 1 {
+				n += 3
+			} else {
+				n += int64(size)
+			}
+			i += size
 		}
-		return n
 	}
-	return 0
+	return n
+}
+
+// hex4 is the value of the four hex digits at b[i:], which a well-formed
+// string's \u escape has.
+func hex4(b []byte, i int) rune {
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
