@@ -126,9 +126,10 @@ type Gateway struct {
 	stopOnce sync.Once
 	dataDir  string
 	logf     func(string, ...any)
+	logq     *logQueue // writes logf's lines
 	// budgetNotices logs and raises the store's budget events off the
 	// requests' goroutines.
-	budgetNotices *notifier
+	budgetNotices *notifier[Notice]
 }
 
 // Start opens the data, charges holds left by a crash, and starts serving.
@@ -139,7 +140,17 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if logw == nil {
 		logw = os.Stderr
 	}
-	logf := func(format string, args ...any) { fmt.Fprintf(logw, "sluice: "+format+"\n", args...) }
+	// Every log line, the proxy's on a request's goroutine included, is
+	// queued and written on the queue's goroutine: a log nobody reads
+	// holds no request (see logQueue).
+	logq := startLog(logw, logQueueSize)
+	logf := logq.logf
+	started := false
+	defer func() {
+		if !started {
+			logq.close(logFlush)
+		}
+	}()
 	if _, err := gateway.WithUpstreams(gateway.DefaultProviders(), cfg.Upstreams); err != nil {
 		return nil, err
 	}
@@ -149,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	// blocking (when the queue is full it is dropped and counted); its log
 	// line and its notice come on the queue's goroutine, so that a log
 	// nobody reads (the stderr of a desktop launch) never holds a request.
-	budgetNotices := startNotifier(func(n Notice) {
+	budgetNotices := startNotifier(notifyQueue, func(n Notice) {
 		logf("%s: %s", n.Title, n.Message)
 		hub.raise(n)
 	}, missedBudgetNotice)
@@ -162,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		budgetNotices.close(0)
 		return nil, err
 	}
-	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, served: make(chan error, 1), closing: make(chan struct{}), budgetNotices: budgetNotices}
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, logq: logq, served: make(chan error, 1), closing: make(chan struct{}), budgetNotices: budgetNotices}
 	g.sessions = newSessions(g.sessionIdle)
 	ok := false
 	defer func() {
@@ -188,7 +199,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 
 	tokens := newAppTokens(db)
-	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: tokens, Aliases: db, Logf: logf}
+	proxy := &gateway.Proxy{Ledger: db, Keys: keys, Tokens: tokens, Aliases: db, Logf: logq.printf}
 	prompts := &gateway.Prompts{Proxy: proxy, Source: db}
 	svc := &Service{DB: db, Keyring: keys, Proxy: proxy, Upstreams: cfg.Upstreams, Hub: hub,
 		DataDir: cfg.DataDir, Started: time.Now(), Desktop: cfg.Desktop, Closing: g.closing,
@@ -277,7 +288,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		wg.Wait()
 	}()
 	logf("listening on http://%s", g.Addr)
-	ok = true
+	ok, started = true, true
 	return g, nil
 }
 
@@ -318,7 +329,9 @@ func (g *Gateway) Stop() error {
 	g.Service.Hub.Close()              // what the last requests raised is shown
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
 	os.Remove(controlPath(g.dataDir))
-	return g.db.Close()
+	err := g.db.Close()
+	g.logq.close(logFlush) // the last lines, unless the log takes none
+	return err
 }
 
 // Serve runs the gateway until ctx ends, printing a one-time sign-in link

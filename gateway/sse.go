@@ -31,6 +31,11 @@ const (
 	// keeps for as long as its stream is open unless an event needs more:
 	// the events of a chat stream are a few hundred bytes.
 	initialEventBuffer = 1 << 10
+
+	// burstEventBuffer is the buffer an sseReader moves to once a read
+	// fills all the room it had: events are arriving faster than they
+	// are relayed, and bigger reads let more of them leave in one write.
+	burstEventBuffer = 4 << 10
 )
 
 // errEventTooLarge is returned by sseReader.Next for an event larger
@@ -50,6 +55,7 @@ type sseReader struct {
 	end   int
 	err   error // the error that ended the input, returned once the buffer is drained
 	first bool  // no line read yet: a leading byte-order mark is ignored
+	burst bool  // the last read filled all the room it was given
 }
 
 // newSSEReader returns an sseReader reading from r.
@@ -239,13 +245,22 @@ func (r *sseReader) line(limit int) ([]byte, error) {
 // It records the error that ends the input in r.err rather than
 // returning it; it returns only errEventTooLarge.
 func (r *sseReader) fill(scan *int, limit int) error {
-	// Move the buffered bytes to the front only when the buffer is full:
-	// moving them on every read would make a long line that arrives a
-	// few bytes at a time cost quadratic time.
-	if r.end == len(r.buf) && r.start > 0 {
+	// Move the buffered bytes to the front when less than half the
+	// buffer is left to read into (a read that small would send its
+	// events on in a write of their own), and only past what was
+	// consumed: a long line arriving a few bytes at a time is moved
+	// once, not on every read, which would cost quadratic time.
+	if r.start > 0 && len(r.buf)-r.end < len(r.buf)/2 {
 		n := copy(r.buf, r.buf[r.start:r.end])
 		*scan -= r.start
 		r.start, r.end = 0, n
+	}
+	if r.burst && len(r.buf) < burstEventBuffer && limit+2 > len(r.buf) {
+		size := min(burstEventBuffer, limit+2)
+		buf := make([]byte, size)
+		r.end = copy(buf, r.buf[r.start:r.end])
+		*scan -= r.start
+		r.start, r.buf = 0, buf
 	}
 	if r.end == len(r.buf) {
 		if r.end > limit+1 {
@@ -270,6 +285,7 @@ func (r *sseReader) fill(scan *int, limit int) error {
 			r.err = errors.New("event stream reader returned an impossible count")
 			return nil
 		}
+		r.burst = n > 0 && n == len(r.buf)-r.end
 		r.end += n
 		if err != nil {
 			r.err = err
