@@ -15,20 +15,23 @@
 // Each wire format Sluice speaks is a dialect, one value in a file of its
 // own: openai.go (OpenAI and every OpenAI-compatible provider),
 // anthropic.go (Messages) and gemini.go (generateContent). A dialect holds
-// what the request path knows of its format, in two parts (dialect.go). What the format is, is data, a dialectInfo built once: its
-// name, the allow-list of routes and the version segments they live
-// under, where its SDKs put a key and where its providers read one, how a
-// key is checked, which error codes and words say an account cannot pay.
-// What it does is the dialect interface's few methods: which paths are
-// its own, what a request body says about its cost, where an answer
-// reports its usage (whole, or event by event), how an error answer reads,
-// and its error shape and the terminal event that cuts a stream. The
-// request path calls the dialect and never asks which one it is. A
-// dialect may do more, which the request path finds by type assertion
-// and otherwise does without: a promptDialect carries a stored prompt
-// (the prompt endpoint), a backgroundDialect runs an answer in the
-// background and reads its read-backs (OpenAI's Responses API, whose
-// background answers are charged when read back finished, background.go).
+// what the request path knows of its format, in two parts (dialect.go).
+// What the format is, is data, a dialectInfo built once: its name, the
+// allow-list of routes and the version segments they live under, where
+// its SDKs put a key and where its providers read one, how a key is
+// checked, which error codes and words say an account cannot pay, which
+// headers carry the provider's request id. What it does is the dialect
+// interface's few methods: which paths are its own, what a request body
+// says about its cost, the body that goes upstream (a stream asked for
+// its usage), where an answer reports its usage (whole, or event by
+// event), how an error answer reads, and its error shape and the terminal
+// event that cuts a stream. The request path calls the dialect and never
+// asks which one it is. A dialect may do more, which the request path
+// finds by type assertion and otherwise does without: a promptDialect
+// carries a stored prompt (the prompt endpoint); a backgroundDialect runs
+// an answer in the background and reads its read-backs (OpenAI's
+// Responses API, whose background answers are charged when read back
+// finished, background.go).
 //
 // A provider that speaks an existing format is a row of the provider
 // table (provider.go), and what sets one provider apart from another of
