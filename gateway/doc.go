@@ -95,10 +95,11 @@
 //     stream may hold its input and a slice of output, and hold more slice
 //     by slice as it is relayed (slice.go).
 //  9. Forward and relay (Proxy.relay): the answer is passed through as it
-//     arrives, a stream flushed event by event while its dialect's meter
-//     reads the usage; a stream whose next slice a budget refuses, or
-//     whose upstream breaks off, is ended with the dialect's own error
-//     event. An attempt at an alias's target that fails before a byte has
+//     arrives, a stream read event by event by its dialect's meter and
+//     flushed before each read from upstream (the events of one read go
+//     out together, none waits for the next); a stream whose next slice
+//     a budget refuses, or whose upstream breaks off, is ended with the
+//     dialect's own error event. An attempt at an alias's target that fails before a byte has
 //     been relayed (429, 5xx, no connection, no headers in time) is
 //     recorded and the next target is tried (Proxy.fallBack).
 //  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
