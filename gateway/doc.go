@@ -99,9 +99,10 @@
 //     flushed before each read from upstream (the events of one read go
 //     out together, none waits for the next); a stream whose next slice
 //     a budget refuses, or whose upstream breaks off, is ended with the
-//     dialect's own error event. An attempt at an alias's target that fails before a byte has
-//     been relayed (429, 5xx, no connection, no headers in time) is
-//     recorded and the next target is tried (Proxy.fallBack).
+//     dialect's own error event. An attempt at an alias's target that
+//     fails before a byte has been relayed (429, 5xx, no connection, no
+//     headers in time) is recorded and the next target is tried
+//     (Proxy.fallBack).
 //  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
 //     actual cost exactly once, after the answer has gone.
 //
