@@ -15,20 +15,23 @@
 // Each wire format Sluice speaks is a dialect, one value in a file of its
 // own: openai.go (OpenAI and every OpenAI-compatible provider),
 // anthropic.go (Messages) and gemini.go (generateContent). A dialect holds
-// what the request path knows of its format, in two parts (dialect.go). What the format is, is data, a dialectInfo built once: its
-// name, the allow-list of routes and the version segments they live
-// under, where its SDKs put a key and where its providers read one, how a
-// key is checked, which error codes and words say an account cannot pay.
-// What it does is the dialect interface's few methods: which paths are
-// its own, what a request body says about its cost, where an answer
-// reports its usage (whole, or event by event), how an error answer reads,
-// and its error shape and the terminal event that cuts a stream. The
-// request path calls the dialect and never asks which one it is. A
-// dialect may do more, which the request path finds by type assertion
-// and otherwise does without: a promptDialect carries a stored prompt
-// (the prompt endpoint), a backgroundDialect runs an answer in the
-// background and reads its read-backs (OpenAI's Responses API, whose
-// background answers are charged when read back finished, background.go).
+// what the request path knows of its format, in two parts (dialect.go).
+// What the format is, is data, a dialectInfo built once: its name, the
+// allow-list of routes and the version segments they live under, where
+// its SDKs put a key and where its providers read one, how a key is
+// checked, which error codes and words say an account cannot pay, which
+// headers carry the provider's request id. What it does is the dialect
+// interface's few methods: which paths are its own, what a request body
+// says about its cost, the body that goes upstream (a stream asked for
+// its usage), where an answer reports its usage (whole, or event by
+// event), how an error answer reads, and its error shape and the terminal
+// event that cuts a stream. The request path calls the dialect and never
+// asks which one it is. A dialect may do more, which the request path
+// finds by type assertion and otherwise does without: a promptDialect
+// carries a stored prompt (the prompt endpoint); a backgroundDialect runs
+// an answer in the background and reads its read-backs (OpenAI's
+// Responses API, whose background answers are charged when read back
+// finished, background.go).
 //
 // A provider that speaks an existing format is a row of the provider
 // table (provider.go), and what sets one provider apart from another of
@@ -92,12 +95,14 @@
 //     stream may hold its input and a slice of output, and hold more slice
 //     by slice as it is relayed (slice.go).
 //  9. Forward and relay (Proxy.relay): the answer is passed through as it
-//     arrives, a stream flushed event by event while its dialect's meter
-//     reads the usage; a stream whose next slice a budget refuses, or
-//     whose upstream breaks off, is ended with the dialect's own error
-//     event. An attempt at an alias's target that fails before a byte has
-//     been relayed (429, 5xx, no connection, no headers in time) is
-//     recorded and the next target is tried (Proxy.fallBack).
+//     arrives, a stream read event by event by its dialect's meter and
+//     flushed before each read from upstream (the events of one read go
+//     out together, none waits for the next); a stream whose next slice
+//     a budget refuses, or whose upstream breaks off, is ended with the
+//     dialect's own error event. An attempt at an alias's target that
+//     fails before a byte has been relayed (429, 5xx, no connection, no
+//     headers in time) is recorded and the next target is tried
+//     (Proxy.fallBack).
 //  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
 //     actual cost exactly once, after the answer has gone.
 //
