@@ -246,7 +246,7 @@ func TestNotifierQueue(t *testing.T) {
 		shown []Notice
 	)
 	gate := make(chan struct{})
-	q := startNotifier(func(n Notice) {
+	q := startNotifier(notifyQueue, func(n Notice) {
 		<-gate
 		mu.Lock()
 		shown = append(shown, n)
@@ -287,7 +287,7 @@ func TestNotifierCloseGivesUp(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var calls atomic.Int32
-	q := startNotifier(func(Notice) { calls.Add(1); <-release }, missedNotice)
+	q := startNotifier(notifyQueue, func(Notice) { calls.Add(1); <-release }, missedNotice)
 	q.send(Notice{Title: "1"})
 	q.send(Notice{Title: "2"})
 	done := make(chan struct{})

@@ -48,24 +48,25 @@ const notifyQueue = 32
 // still queued to be shown.
 const notifyFlush = 5 * time.Second
 
-// notifier shows notices with show on a goroutine of its own, one at a
-// time, so that a slow show (a desktop notification may wait seconds on a
-// shell command) or a failing one never delays whoever raised the notice:
-// a request that settled past a budget, the feed of settled records.
+// notifier shows items (notices, log lines) with show on a goroutine of
+// its own, one at a time, so that a slow show (a desktop notification may
+// wait seconds on a shell command, a log pipe may never be read) or a
+// failing one never delays whoever raised the item: a request that
+// settled past a budget or failed, the feed of settled records.
 //
-// Notices wait in a queue of notifyQueue. When it is full, the newest
-// notice is dropped and counted, not shown: the dashboard lists every
-// notice anyway (the Hub keeps them), and once the queue has drained one
-// more notice says how many were not shown. close shows what is still
-// queued, for up to a deadline, and ends the goroutine.
+// Items wait in a queue of a fixed size. When it is full, the newest item
+// is dropped and counted, not shown (the dashboard lists every notice
+// anyway: the Hub keeps them), and once the queue has drained one more
+// item says how many were not shown. close shows what is still queued,
+// for up to a deadline, and ends the goroutine.
 //
 // A notifier is safe for concurrent use.
-type notifier struct {
-	show func(Notice)
-	// missed is the notice that says n notices were dropped, the last of
-	// them raised at at.
-	missed func(n int, at time.Time) Notice
-	queue  chan Notice
+type notifier[T any] struct {
+	show func(T)
+	// missed is the item that says n items were dropped, the last one
+	// shown being last.
+	missed func(n int, last T) T
+	queue  chan T
 	stop   chan struct{} // closed when close gives up waiting
 	done   chan struct{} // closed when the goroutine has ended
 
@@ -74,17 +75,18 @@ type notifier struct {
 	dropped int
 }
 
-// startNotifier starts the goroutine that calls show; it ends with close.
-// missed makes the notice shown once the queue has drained after drops.
-func startNotifier(show func(Notice), missed func(n int, at time.Time) Notice) *notifier {
-	q := &notifier{show: show, missed: missed, queue: make(chan Notice, notifyQueue), stop: make(chan struct{}), done: make(chan struct{})}
+// startNotifier starts the goroutine that calls show, with a queue of
+// size; it ends with close. missed makes the item shown once the queue has
+// drained after drops.
+func startNotifier[T any](size int, show func(T), missed func(n int, last T) T) *notifier[T] {
+	q := &notifier[T]{show: show, missed: missed, queue: make(chan T, size), stop: make(chan struct{}), done: make(chan struct{})}
 	go q.run()
 	return q
 }
 
 // send queues n to be shown, or drops it when the queue is full or
 // closed. It never blocks.
-func (q *notifier) send(n Notice) {
+func (q *notifier[T]) send(n T) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -98,7 +100,7 @@ func (q *notifier) send(n Notice) {
 	}
 }
 
-func (q *notifier) run() {
+func (q *notifier[T]) run() {
 	defer close(q.done)
 	for n := range q.queue {
 		select {
@@ -115,7 +117,7 @@ func (q *notifier) run() {
 		q.dropped = 0
 		q.mu.Unlock()
 		if missed > 0 {
-			q.show(q.missed(missed, n.Time))
+			q.show(q.missed(missed, n))
 		}
 	}
 }
@@ -123,7 +125,7 @@ func (q *notifier) run() {
 // close stops taking notices, shows those queued for up to wait, and
 // returns once the goroutine has ended or wait has passed; then a show
 // still running is the last.
-func (q *notifier) close(wait time.Duration) {
+func (q *notifier[T]) close(wait time.Duration) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -141,15 +143,15 @@ func (q *notifier) close(wait time.Duration) {
 	}
 }
 
-// missedNotice says that n notices were not shown natively.
-func missedNotice(n int, at time.Time) Notice {
-	return Notice{Time: at, Kind: "missed", Title: fmt.Sprintf("%d more notice(s)", n),
+// missedNotice says that n notices were not shown natively, after last.
+func missedNotice(n int, last Notice) Notice {
+	return Notice{Time: last.Time, Kind: "missed", Title: fmt.Sprintf("%d more notice(s)", n),
 		Message: "Sluice raised more notices than the desktop could show in time; the dashboard's Notices list has every one."}
 }
 
 // missedBudgetNotice says that n budget events were dropped before they
-// became notices.
-func missedBudgetNotice(n int, at time.Time) Notice {
-	return Notice{Time: at, Kind: "missed", Title: fmt.Sprintf("%d budget notice(s) not raised", n),
+// became notices, after last.
+func missedBudgetNotice(n int, last Notice) Notice {
+	return Notice{Time: last.Time, Kind: "missed", Title: fmt.Sprintf("%d budget notice(s) not raised", n),
 		Message: "Budgets crossed their thresholds faster than Sluice could note it; the Budgets page shows where each one stands."}
 }

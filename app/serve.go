@@ -129,7 +129,7 @@ type Gateway struct {
 	logq     *logQueue // writes logf's lines
 	// budgetNotices logs and raises the store's budget events off the
 	// requests' goroutines.
-	budgetNotices *notifier
+	budgetNotices *notifier[Notice]
 }
 
 // Start opens the data, charges holds left by a crash, and starts serving.
@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	// blocking (when the queue is full it is dropped and counted); its log
 	// line and its notice come on the queue's goroutine, so that a log
 	// nobody reads (the stderr of a desktop launch) never holds a request.
-	budgetNotices := startNotifier(func(n Notice) {
+	budgetNotices := startNotifier(notifyQueue, func(n Notice) {
 		logf("%s: %s", n.Title, n.Message)
 		hub.raise(n)
 	}, missedBudgetNotice)

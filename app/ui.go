@@ -115,9 +115,9 @@ type Hub struct {
 
 	mu      sync.Mutex // guards seq, notices, refused and native
 	seq     int64
-	notices []Notice  // the last maxNotices, oldest first
-	native  *notifier // started by the first notice when Notify is set
-	closed  bool      // Close was called: no notifier starts again
+	notices []Notice          // the last maxNotices, oldest first
+	native  *notifier[Notice] // started by the first notice when Notify is set
+	closed  bool              // Close was called: no notifier starts again
 	// refused is when a notice was last raised for refusals by the
 	// guard, by reason and token: a runaway refused a thousand times
 	// raises one notice, not a thousand.
@@ -164,7 +164,7 @@ func (h *Hub) raise(n Notice) {
 		h.notices = append([]Notice(nil), h.notices[len(h.notices)-maxNotices:]...)
 	}
 	if h.native == nil && h.Notify != nil && !h.closed {
-		h.native = startNotifier(h.Notify, missedNotice)
+		h.native = startNotifier(notifyQueue, h.Notify, missedNotice)
 	}
 	native := h.native
 	h.mu.Unlock()

@@ -366,14 +366,8 @@ func TestFourthDialect(t *testing.T) {
 	l := &budgetLedger{budgets: []Budget{{ID: "b1", Name: "parrots", Limit: 3 * Dollar / 10, Period: PeriodTotal, Provider: "parrot"}}}
 	// The alias chatty tries the hoarse parrot, then the macaw.
 	chatty := Alias{Name: "chatty", Target: "parrot/hoarse", Fallbacks: []string{"parrot/macaw"}}
-	var logs strings.Builder
-	var logMu sync.Mutex
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(&logs, format+"\n", args...)
-	}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": parrotRealKey}, Tokens: mapTokens{testToken: "laptop"}, Aliases: aliasesOf(chatty), Logf: logf}
+	var logs logLines
+	p := &Proxy{Ledger: l, Keys: mapKeys{"parrot": parrotRealKey}, Tokens: mapTokens{testToken: "laptop"}, Aliases: aliasesOf(chatty), Logf: logs.logf}
 	p.dialects = append([]dialect{parrotDialect{}}, builtinDialects...)
 	p.SetProviders(map[string]Provider{
 		"parrot": {Name: "parrot", Dialect: "parrot", BaseURL: up.URL, KeyPrefixes: []string{"parrot-"}},
@@ -555,11 +549,9 @@ func TestFourthDialect(t *testing.T) {
 	if r := recs[len(recs)-1]; r.Outcome != OutcomeError || !strings.Contains(r.Error, "Incorrect key provided: [redacted]") || strings.Contains(r.Error, "0123456789abcdef") {
 		t.Errorf("echo record %+v: want the error with the parrot's key redacted", r)
 	}
-	logMu.Lock()
 	if strings.Contains(logs.String(), "0123456789abcdef") {
 		t.Errorf("the log shows the parrot's key:\n%s", logs.String())
 	}
-	logMu.Unlock()
 
 	// A parrot key of the caller's own goes to the parrot as it is.
 	resp, body = speak("/v2/speak", parrotOwnKey, `{"bird":"macaw","squawks":10}`)

@@ -5,25 +5,33 @@
 // and settles the hold with the actual cost.
 //
 // The package knows nothing of storage or UI. It declares the small
-// interfaces it consumes (Ledger, KeySource, TokenSource, AliasSource, and
-// the optional Budgeter, Extender, Deferrer and SoftWatcher) and the store
-// package satisfies them.
+// interfaces it consumes (Ledger, KeySource, TokenSource, AliasSource,
+// PromptSource for the prompt endpoint, and the optional Budgeter,
+// Extender, Deferrer and SoftWatcher) and the store package satisfies
+// them.
 //
 // # Wire formats
 //
 // Each wire format Sluice speaks is a dialect, one value in a file of its
 // own: openai.go (OpenAI and every OpenAI-compatible provider),
 // anthropic.go (Messages) and gemini.go (generateContent). A dialect holds
-// everything the request path knows of its format, in two parts
-// (dialect.go). What the format is, is data, a dialectInfo built once: its
-// name, the allow-list of routes and the version segments they live
-// under, where its SDKs put a key and where its providers read one, how a
-// key is checked, which error codes and words say an account cannot pay.
-// What it does is the dialect interface's few methods: which paths are
-// its own, what a request body says about its cost, where an answer
-// reports its usage (whole, or event by event), how an error answer reads,
-// and its error shape and the terminal event that cuts a stream. The
-// request path calls the dialect and never asks which one it is.
+// what the request path knows of its format, in two parts (dialect.go).
+// What the format is, is data, a dialectInfo built once: its name, the
+// allow-list of routes and the version segments they live under, where
+// its SDKs put a key and where its providers read one, how a key is
+// checked, which error codes and words say an account cannot pay, which
+// headers carry the provider's request id. What it does is the dialect
+// interface's few methods: which paths are its own, what a request body
+// says about its cost, the body that goes upstream (a stream asked for
+// its usage), where an answer reports its usage (whole, or event by
+// event), how an error answer reads, and its error shape and the terminal
+// event that cuts a stream. The request path calls the dialect and never
+// asks which one it is. A dialect may do more, which the request path
+// finds by type assertion and otherwise does without: a promptDialect
+// carries a stored prompt (the prompt endpoint); a backgroundDialect runs
+// an answer in the background and reads its read-backs (OpenAI's
+// Responses API, whose background answers are charged when read back
+// finished, background.go).
 //
 // A provider that speaks an existing format is a row of the provider
 // table (provider.go), and what sets one provider apart from another of
@@ -47,7 +55,9 @@
 // of the X-Should-Retry rule: the relay's 502s (an answer that broke off
 // or could not be translated) and the prompt endpoint's refusals
 // (promptcall.go, in its plain JSON shape) leave through it too.
-// TestOneWayOut keeps it so.
+// TestOneWayOut keeps it so: outside Proxy.fail no function shapes an
+// error with errorBody (but for a provider's own error, translated),
+// calls http.Error or writes a constant status of 400 or more.
 //
 //  1. Guard (Proxy.guard): the Host must be one Sluice answers for (DNS
 //     rebinding), and a browser page (Origin, Sec-Fetch-Site) must be from
@@ -57,9 +67,11 @@
 //     never a prefix, on the path the dialect claims or under a
 //     /{provider}/ prefix. The upstream path is rebuilt from the allow-list
 //     entry, never copied from the caller.
-//  3. Authenticate (Proxy.authenticate), from the headers alone, before a
-//     byte of the body is read: a local token must be known; a caller's
-//     own provider key must be one that may go where the route leads.
+//  3. Authenticate (Proxy.authenticate), from the headers and the query
+//     alone (wherever a dialect's SDKs put a key: a header, or a query
+//     parameter such as Gemini's ?key=), before a byte of the body is
+//     read: a local token must be known; a caller's own provider key must
+//     be one that may go where the route leads.
 //  4. Read the body (Proxy.readBody), capped in size and time, counted
 //     against the bytes all requests hold at once.
 //  5. Inspect and choose (Proxy.choose): the dialect reads the model, the
@@ -83,19 +95,26 @@
 //     stream may hold its input and a slice of output, and hold more slice
 //     by slice as it is relayed (slice.go).
 //  9. Forward and relay (Proxy.relay): the answer is passed through as it
-//     arrives, a stream flushed event by event while its dialect's meter
-//     reads the usage; a stream whose next slice a budget refuses, or
-//     whose upstream breaks off, is ended with the dialect's own error
-//     event. An attempt at an alias's target that fails before a byte has
-//     been relayed (429, 5xx, no connection, no headers in time) is
-//     recorded and the next target is tried (Proxy.fallBack).
+//     arrives, a stream read event by event by its dialect's meter and
+//     flushed before each read from upstream (the events of one read go
+//     out together, none waits for the next); a stream whose next slice
+//     a budget refuses, or whose upstream breaks off, is ended with the
+//     dialect's own error event. An attempt at an alias's target that
+//     fails before a byte has been relayed (429, 5xx, no connection, no
+//     headers in time) is recorded and the next target is tried
+//     (Proxy.fallBack).
 //  10. Settle (Proxy.finish, Proxy.settle): the hold is replaced by the
 //     actual cost exactly once, after the answer has gone.
 //
-// A request stopped before admission (stages 1 to 6) is a row with outcome
-// blocked and the reason, rate-limited so that a flood cannot fill the
-// disk; one stopped at 7 or 8 is a row with outcome refused. Either costs
-// nothing.
+// A request refused before admission (stages 1 to 6) is a row with
+// outcome blocked and the reason, rate-limited so that a flood cannot fill
+// the disk; one refused at 7 or 8 (the runaway guard, a budget, a price a
+// budget needs and Sluice lacks) is a row with outcome refused. Either
+// costs nothing. A request Sluice cannot serve because of a failure of its
+// own is answered 503 and leaves no row: its tokens or keys could not be
+// read (stages 3 and 6), the request bodies held at once are at their
+// memory limit (4), or the ledger the row would go to could not write the
+// hold (8). All but the memory limit log their cause.
 //
 // # Configuration
 //

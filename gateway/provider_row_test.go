@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -32,14 +30,8 @@ func TestProviderRow(t *testing.T) {
 	large := Price{Provider: "acme", Model: "acme-large", Input: perMillion(2), CachedInput: perMillion(1), Output: perMillion(8), MaxOutput: 8000}
 	widget := Price{Provider: "acme", Model: "widget-1", Input: perMillion(3), Output: perMillion(9), MaxOutput: 8000}
 	l := &memLedger{}
-	var logs strings.Builder
-	var logMu sync.Mutex
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(&logs, format+"\n", args...)
-	}
-	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: logf}
+	var logs logLines
+	p := &Proxy{Ledger: l, Keys: mapKeys{"acme": "acme_stored", "openai": "sk-real-openai"}, Tokens: mapTokens{testToken: "laptop"}, Logf: logs.logf}
 	p.SetProviders(ps)
 	p.SetPrices(DefaultPrices().With([]Price{large, widget}))
 	srv := ServeForTest(t, p)
@@ -132,11 +124,9 @@ func TestProviderRow(t *testing.T) {
 		if r := recs[len(recs)-1]; r.Outcome != OutcomeError || !strings.Contains(r.Error, "provided: [redacted]. You can") || strings.Contains(r.Error, key) {
 			t.Errorf("echo-key record with %s: error %q, want acme's words with the key redacted", key, r.Error)
 		}
-		logMu.Lock()
 		if strings.Contains(logs.String(), key) {
 			t.Errorf("the log shows the acme key %s:\n%s", key, logs.String())
 		}
-		logMu.Unlock()
 	}
 
 	// acme's prices are imported from both price lists, under the ids
