@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,15 +62,18 @@ func (l *memLedger) Settle(ctx context.Context, r Record) error {
 	return nil
 }
 
-// all returns the records and the number of open holds once every hold
-// is settled (a request settles just after its answer reaches the client),
-// or after a second.
+// all returns the records, in the order their requests started, and the
+// number of open holds once every hold is settled (a request settles just
+// after its answer reaches the client, so a request may settle after the
+// next one), or after a second.
 func (l *memLedger) all() ([]Record, int) {
 	for i := 0; ; i++ {
 		l.mu.Lock()
 		recs, open := append([]Record(nil), l.records...), len(l.holds)
 		l.mu.Unlock()
 		if open == 0 || i == 100 {
+			// IDs sort by their request's start (NewID).
+			slices.SortStableFunc(recs, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
 			return recs, open
 		}
 		time.Sleep(10 * time.Millisecond)
