@@ -217,7 +217,7 @@ func foreignKey(key string, p Provider, providers map[string]Provider) string {
 }
 
 // unservableKey says why the caller's own key cannot be served on rt,
-// told from the headers alone, before a byte of the body is read; or ""
+// told from the headers and the query alone, before a byte of the body is read; or ""
 // when it may be. On a route that names its provider, the key must be one
 // foreignKey lets go there (or the provider is keyless: the key goes
 // nowhere). On a route whose provider the body's model chooses, the key

@@ -542,7 +542,7 @@ func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide b
 }
 
 // authenticate checks the caller's credential against the route, from the
-// headers alone. A local token must be known; a provider key of the
+// headers and the query alone, before the body is read. A local token must be known; a provider key of the
 // caller's own must be one that may go where the route leads. With no
 // credential at all, only a keyless provider named in the path
 // (/ollama/v1/...) is served.
