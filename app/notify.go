@@ -148,10 +148,3 @@ func missedNotice(n int, last Notice) Notice {
 	return Notice{Time: last.Time, Kind: "missed", Title: fmt.Sprintf("%d more notice(s)", n),
 		Message: "Sluice raised more notices than the desktop could show in time; the dashboard's Notices list has every one."}
 }
-
-// missedBudgetNotice says that n budget events were dropped before they
-// became notices, after last.
-func missedBudgetNotice(n int, last Notice) Notice {
-	return Notice{Time: last.Time, Kind: "missed", Title: fmt.Sprintf("%d budget notice(s) not raised", n),
-		Message: "Budgets crossed their thresholds faster than Sluice could note it; the Budgets page shows where each one stands."}
-}

@@ -127,9 +127,6 @@ type Gateway struct {
 	dataDir  string
 	logf     func(string, ...any)
 	logq     *logQueue // writes logf's lines
-	// budgetNotices logs and raises the store's budget events off the
-	// requests' goroutines.
-	budgetNotices *notifier[Notice]
 }
 
 // Start opens the data, charges holds left by a crash, and starts serving.
@@ -156,29 +153,24 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	hub := &Hub{Notify: cfg.Notify}
 	// A budget event comes on the goroutine of the request whose Hold,
-	// Extend or Settle caused it. There it only joins a queue, never
-	// blocking (when the queue is full it is dropped and counted); its log
-	// line and its notice come on the queue's goroutine, so that a log
-	// nobody reads (the stderr of a desktop launch) never holds a request.
-	budgetNotices := startNotifier(notifyQueue, func(n Notice) {
-		logf("%s: %s", n.Title, n.Message)
-		hub.raise(n)
-	}, missedBudgetNotice)
+	// Extend or Settle caused it. Neither its log line nor its notice
+	// blocks there: logf only queues the line, so a log nobody reads (the
+	// stderr of a desktop launch) never holds a request, and the Hub
+	// shows the notice natively from a queue of its own.
 	db, err := OpenData(cfg.DataDir, store.Options{OnBudgetEvent: func(ev store.BudgetEvent) {
 		if n, ok := budgetNotice(ev); ok {
-			budgetNotices.send(n)
+			logf("%s: %s", n.Title, n.Message)
+			hub.raise(n)
 		}
 	}})
 	if err != nil {
-		budgetNotices.close(0)
 		return nil, err
 	}
-	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, logq: logq, served: make(chan error, 1), closing: make(chan struct{}), budgetNotices: budgetNotices}
+	g := &Gateway{db: db, dataDir: cfg.DataDir, logf: logf, logq: logq, served: make(chan error, 1), closing: make(chan struct{})}
 	g.sessions = newSessions(g.sessionIdle)
 	ok := false
 	defer func() {
 		if !ok {
-			budgetNotices.close(0)
 			hub.Close()
 			db.Close()
 		}
@@ -325,8 +317,7 @@ func (g *Gateway) Stop() error {
 	g.Service.Proxy.Wait() // settlements of answered requests
 	g.stopBG()
 	<-g.bgDone
-	g.budgetNotices.close(notifyFlush) // the last requests' budget notices join the Hub
-	g.Service.Hub.Close()              // what the last requests raised is shown
+	g.Service.Hub.Close() // what the last requests raised is shown
 	os.Remove(filepath.Join(g.dataDir, ServeInfoFile))
 	os.Remove(controlPath(g.dataDir))
 	err := g.db.Close()
