@@ -79,9 +79,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		h[k] = vs
 	}
 	removeConnectionHeaders(h) // before Connection itself goes
-	for _, k := range strippedResponseHeaders {
-		h.Del(k)
-	}
+	deleteHeaders(h, strippedResponseHeaders)
 
 	mt, _ := mediaType(resp.Header.Get("Content-Type"))
 	sse := mt == "text/event-stream"
