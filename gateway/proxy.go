@@ -351,6 +351,9 @@ type exchange struct {
 	alias *aliasAttempts
 	// in is what every attempt at the request starts from.
 	in *attemptInput
+	// cancel cancels the context of the attempt's upstream request, made
+	// by outbound; relay calls it once the attempt is over.
+	cancel context.CancelCauseFunc
 	// xl is the translation of a request sent in its provider's format
 	// rather than the caller's, or nil. route, info and billing are then
 	// the provider's.
@@ -895,10 +898,16 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	if err != nil {
 		return nil, err
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), bytes.NewReader(body))
+	// The attempt's context, which relay cancels with a cause (a pause,
+	// the idle timeout, a fallback's first-byte timeout), made here so
+	// that the request is not copied to take it.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(body))
 	if err != nil {
+		cancel(nil)
 		return nil, err
 	}
+	x.cancel = cancel
 	out.ContentLength = int64(len(body))
 	out.Header = r.Header.Clone()
 	// The headers Connection names go first: it is itself stripped.
