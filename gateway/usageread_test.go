@@ -289,3 +289,52 @@ func BenchmarkAnswerUsage(b *testing.B) {
 }
 
 func openAIUsageOf(body []byte) (Usage, string, bool) { return openAIDialect{}.usage(route{}, body) }
+
+func checkPlainChunk(t *testing.T, data []byte) {
+	t.Helper()
+	if got, want := plainChunk(data), refPlainChunk(data); got != want {
+		t.Fatalf("plainChunk(%q) = %v, want %v", data, got, want)
+	}
+}
+
+func TestPlainChunkMatchesReference(t *testing.T) {
+	for _, b := range usageCorpus(t) {
+		checkPlainChunk(t, b)
+	}
+	parts := []string{`"usage"`, `"usage":null`, `"usage":`, `usage"`, `"`, `"error"`, `"erro`, `"x_groq"`, `"type"`, `"typ`,
+		`"usage"usage":null`, `{"id":"c","choices":[]}`, "\\", `:null`, `x`, `"u`, `sage"`, `"types"`, `"e`, `rror"`}
+	r := rand.New(rand.NewPCG(5, 8))
+	for range 200_000 {
+		var b []byte
+		for range r.IntN(8) {
+			b = append(b, parts[r.IntN(len(parts))]...)
+		}
+		checkPlainChunk(t, b)
+	}
+}
+
+func FuzzPlainChunk(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkPlainChunk)
+}
+
+// BenchmarkPlainChunk: the test a content chunk passes before it is
+// relayed without being read.
+func BenchmarkPlainChunk(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764230400,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":{"content":" today"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) bool
+	}{{"scan", plainChunk}, {"reference", refPlainChunk}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !c.fn(chunk) {
+					b.Fatal("not plain")
+				}
+			}
+		})
+	}
+}

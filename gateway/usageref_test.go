@@ -1,5 +1,7 @@
 package gateway
 
+import "bytes"
+
 // The readers of provider answers as they were before they used the
 // scanner: encoding/json on the members a struct names. They are kept
 // here as the reference the scanner-based readers must agree with.
@@ -151,4 +153,15 @@ func refOpenAIToolCalls(items []refOpenAIOutput) (webSearch, codeExec int64) {
 		}
 	}
 	return webSearch, codeExec
+}
+
+// refPlainChunk is plainChunk as one search per name.
+func refPlainChunk(data []byte) bool {
+	for _, k := range [][]byte{[]byte(`"error"`), []byte(`"x_groq"`), []byte(`"type"`)} {
+		if bytes.Contains(data, k) {
+			return false
+		}
+	}
+	n := bytes.Count(data, []byte(`"usage"`))
+	return n == 0 || n == 1 && bytes.Contains(data, []byte(`"usage":null`))
 }
