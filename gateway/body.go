@@ -47,6 +47,18 @@ func (g *bodyGate) acquire(ctx context.Context, n int64) error {
 	}
 }
 
+// tryAcquire takes n bytes if they fit now, as acquire would without
+// waiting, and reports whether it did.
+func (g *bodyGate) tryAcquire(n int64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.used+n <= g.max || g.used == 0 {
+		g.used += n
+		return true
+	}
+	return false
+}
+
 // release gives back n bytes.
 func (g *bodyGate) release(n int64) {
 	if n == 0 {
@@ -99,18 +111,25 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 		timeout = 30 * time.Second
 	}
 
-	// Wait for room, at most as long as the body may take to arrive.
+	// Wait for room, at most as long as the body may take to arrive. The
+	// context of the wait is made only when there is a wait: most bodies
+	// find room at once, and a timer for each was a measurable part of
+	// the request path.
 	gate := p.gate()
-	wait, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
+	deadline := time.Now().Add(timeout)
 	var held int64
 	var once sync.Once
 	release = func() { once.Do(func() { gate.release(held) }) }
 	grow := func(n int64) *failure {
-		if err := gate.acquire(wait, n); err != nil {
-			release()
-			return fail(http.StatusServiceUnavailable, kindUnavailable,
-				"Sluice is holding as many request bodies as its memory limit allows; try again in a moment").with("Connection", "close")
+		if !gate.tryAcquire(n) {
+			wait, cancel := context.WithDeadline(r.Context(), deadline)
+			err := gate.acquire(wait, n)
+			cancel()
+			if err != nil {
+				release()
+				return fail(http.StatusServiceUnavailable, kindUnavailable,
+					"Sluice is holding as many request bodies as its memory limit allows; try again in a moment").with("Connection", "close")
+			}
 		}
 		held += n
 		return nil
@@ -120,7 +139,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 	// trickles it is cut. The deadline is lifted once the body is in, so
 	// that a long answer is not cut with it.
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(timeout))
+	rc.SetReadDeadline(deadline)
 	defer rc.SetReadDeadline(time.Time{})
 
 	// The room held grows with the bytes that have arrived, not with the
@@ -241,7 +260,7 @@ func bodyTypeProblem(r *http.Request, rt route) string {
 	if ct == "" {
 		return ""
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, err := mediaType(ct)
 	switch {
 	case err != nil:
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
@@ -256,6 +275,20 @@ func bodyTypeProblem(r *http.Request, rt route) string {
 	return fmt.Sprintf("Content-Type %q is not taken here: send %s", ct, want)
 }
 
+// mediaType is the media type of the Content-Type ct, as
+// mime.ParseMediaType reads it. The values SDKs and providers send are
+// known without parsing them: parsing (a map of the parameters) was an
+// allocation of every request and every answer.
+func mediaType(ct string) (string, error) {
+	switch ct {
+	case "application/json", "application/json; charset=utf-8", "text/event-stream", "text/event-stream; charset=utf-8":
+		mt, _, _ := strings.Cut(ct, ";")
+		return mt, nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return mt, err
+}
+
 // decodedValueBytes is the memory one JSON value takes once decoded into
 // Go values (map[string]any, []any, json.Number), beyond its bytes: an
 // array of small numbers decodes to about 33 bytes a value, kept, and
@@ -268,7 +301,7 @@ const decodedValueBytes = 128
 // decodedValueBytes for each value it holds. A multipart upload is not
 // decoded as JSON.
 func decodedExtra(r *http.Request, body []byte) int64 {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+	if mt, _ := mediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		return 0
 	}
 	return jsonValues(body) * decodedValueBytes

@@ -219,15 +219,56 @@ func numberEnd(b []byte, i int) (int, error) {
 // returns errScan if b is anything else, having called fn for the
 // members before the fault.
 func scanObject(b []byte, fn func(key, val []byte) bool) error {
+	// One pass: each member is checked as it is handed to fn, and what
+	// follows the member fn stops at is still checked.
 	i := spaceEnd(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return errScan
 	}
-	end, err := valueEnd(b, i)
-	if err != nil || spaceEnd(b, end) != len(b) {
+	i = spaceEnd(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		call := true
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return errScan
+			}
+			ks := i
+			ke, err := stringEnd(b, i)
+			if err != nil {
+				return err
+			}
+			i = spaceEnd(b, ke)
+			if i >= len(b) || b[i] != ':' {
+				return errScan
+			}
+			vs := spaceEnd(b, i+1)
+			ve, err := valueEndDepth(b, vs, 1)
+			if err != nil {
+				return err
+			}
+			if call {
+				call = fn(b[ks:ke], b[vs:ve])
+			}
+			i = spaceEnd(b, ve)
+			if i >= len(b) {
+				return errScan
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return errScan
+			}
+			i = spaceEnd(b, i+1)
+		}
+	}
+	if spaceEnd(b, i) != len(b) {
 		return errScan
 	}
-	return scanMembers(b[i:end], fn)
+	return nil
 }
 
 // scanMembers is scanObject over obj, one object already known well

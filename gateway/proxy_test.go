@@ -854,3 +854,53 @@ func TestProxyDropsHeadersConnectionNames(t *testing.T) {
 		t.Errorf("caller got X-Upstream-Hop %q, which the provider's Connection header names", v)
 	}
 }
+
+// A stream's headers reach the caller while its upstream is still silent
+// (a reasoning model thinking before its first event), and its events
+// after them as they come.
+func TestProxyStreamHeadersBeforeFirstEvent(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, chatStreamUsage)
+	}))
+	defer up.Close()
+	l := &memLedger{}
+	_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		got <- result{resp, err}
+	}()
+	var res result
+	select {
+	case res = <-got:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("no headers from Sluice while the upstream held its first event")
+	}
+	close(release)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	defer res.resp.Body.Close()
+	body, _ := io.ReadAll(res.resp.Body)
+	if res.resp.StatusCode != 200 || string(body) != chatStreamUsage {
+		t.Errorf("stream = %d\n%s\nwant 200 and\n%s", res.resp.StatusCode, body, chatStreamUsage)
+	}
+}

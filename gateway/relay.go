@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"slices"
@@ -84,8 +83,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		h.Del(k)
 	}
 
-	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	sse := mediaType == "text/event-stream"
+	mt, _ := mediaType(resp.Header.Get("Content-Type"))
+	sse := mt == "text/event-stream"
 	var reader io.Reader = body
 	if sse && resp.StatusCode < 300 && x.alias.more() && x.route.metered() {
 		// Nothing has reached the caller yet: a stream that ends, breaks
@@ -265,12 +264,15 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	rc.Flush()
 
 	// Events are written as they are read, and flushed together before
 	// the next read from upstream: those that came in one read go out in
-	// one write, and none waits for the upstream's next bytes.
-	fl := &flushReader{r: body, rc: rc}
+	// one write, and none waits for the upstream's next bytes. The
+	// headers go with the first events when the upstream sent them
+	// together (in one write less), and on their own once the upstream
+	// is silent for headerWait.
+	fl := &flushReader{r: body, rc: rc, headers: holdHeaders(rc, headerWait)}
+	defer fl.headers.take()
 	er := newSSEReader(fl)
 	outcome := OutcomeOK
 	errMsg := ""
@@ -523,15 +525,40 @@ func (p *Proxy) settleNow(r Record) {
 	r.Error = p.redactor().redact(r.Error)
 	var err error
 	for i := 0; i < 3; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = p.Ledger.Settle(ctx, r)
-		cancel()
+		err = p.Ledger.Settle(p.settleContext(), r)
 		if err == nil {
 			return
 		}
 		time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)
 	}
 	p.logf("sluice: settle %s: %v (its hold stays open and is charged at start-up)", r.ID, err)
+}
+
+// settleTimeout bounds one try at a settlement.
+const settleTimeout = 10 * time.Second
+
+// settleContext is the context of a try at a settlement: one that ends
+// within settleTimeout, and no sooner than a second before it. The
+// settlements begun within that second share it; a context and a timer
+// of its own for each was a measurable part of the request path.
+func (p *Proxy) settleContext() context.Context {
+	now := time.Now()
+	if sc := p.settleCtx.Load(); sc != nil && sc.deadline.Sub(now) >= settleTimeout-time.Second {
+		return sc.ctx
+	}
+	deadline := now.Add(settleTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	p.settleCtx.Store(&sharedDeadline{ctx: ctx, deadline: deadline, cancel: cancel})
+	return ctx
+}
+
+// A sharedDeadline is a context ending at deadline, shared by the
+// settlements begun near the same time. Nothing cancels it before its
+// deadline, when its own timer releases it.
+type sharedDeadline struct {
+	ctx      context.Context
+	deadline time.Time
+	cancel   context.CancelFunc
 }
 
 var errIdle = errors.New("upstream sent nothing for too long")
@@ -811,16 +838,71 @@ func (ir *idleReader) stop() {
 //
 // A flushReader is not safe for concurrent use.
 type flushReader struct {
-	r     io.Reader
-	rc    *http.ResponseController
-	dirty bool // written to the client since the last flush
+	r       io.Reader
+	rc      *http.ResponseController
+	dirty   bool         // written to the client since the last flush
+	headers *heldHeaders // the response's headers, until the first read returns
 }
 
 func (f *flushReader) Read(b []byte) (int, error) {
 	if err := f.flush(); err != nil {
 		return 0, err
 	}
-	return f.r.Read(b)
+	n, err := f.r.Read(b)
+	if f.headers != nil {
+		// Nothing is written to the client before this read returns:
+		// from here only this goroutine flushes.
+		f.headers.take()
+		f.headers = nil
+	}
+	return n, err
+}
+
+// headerWait is how long a stream's headers wait for its first events,
+// to leave in the same write: the events that come with the headers
+// (most streams' first ones) are in the transport's buffer already. A
+// caller waiting on the headers of a stream whose upstream is slower
+// gets them this much later; its first event is not delayed.
+const headerWait = time.Millisecond
+
+// heldHeaders are a response's headers, written but not flushed: they
+// are flushed by a timer unless the handler takes them first.
+//
+// The timer's flush and the handler's writes never overlap: the handler
+// writes only after take, which waits out a flush under way.
+type heldHeaders struct {
+	t     *time.Timer
+	rc    *http.ResponseController
+	mu    sync.Mutex // guards taken, and the response while the timer flushes
+	taken bool
+}
+
+// holdHeaders flushes rc's headers in d unless take is called first.
+func holdHeaders(rc *http.ResponseController, d time.Duration) *heldHeaders {
+	h := &heldHeaders{rc: rc}
+	h.t = time.AfterFunc(d, h.send)
+	return h
+}
+
+func (h *heldHeaders) send() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.taken {
+		h.taken = true
+		h.rc.Flush()
+	}
+}
+
+// take stops the timer: from its return the handler writes and flushes
+// alone. It may be called more than once.
+func (h *heldHeaders) take() {
+	if h.t.Stop() {
+		h.taken = true // the timer will not run
+		return
+	}
+	h.mu.Lock()
+	h.taken = true
+	h.mu.Unlock()
 }
 
 // flush sends what was written to the client; its error is a

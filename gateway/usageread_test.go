@@ -1,0 +1,340 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The scanner-based readers of answers must give exactly what the
+// encoding/json readers kept in usageref_test.go give, for the recorded
+// payloads, for the odd bodies below and for bodies made at random from
+// the members they read, spelled and typed every way JSON allows.
+
+// usageCorpus is the recorded answers, the data of every recorded stream
+// event, and bodies that take the odd paths of encoding/json.
+func usageCorpus(t testing.TB) [][]byte {
+	out := scanCorpus(t)
+	files, _ := filepath.Glob("testdata/*/*.sse")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if d, ok := bytes.CutPrefix(sc.Bytes(), []byte("data:")); ok {
+				out = append(out, bytes.Clone(bytes.TrimSpace(d)))
+			}
+		}
+	}
+	for _, s := range []string{
+		`{"model":"m","usage":{"prompt_tokens":3,"completion_tokens":4},"choices":[{"message":{"content":"x"}}]}`,
+		`{"MODEL":"m","Usage":{"prompt_tokens":3},"usage":{"completion_tokens":4}}`,
+		`{"model":"a","model":"b","usage":null,"x_groq":{"usage":{"prompt_tokens":9}}}`,
+		`{"model":"a","usage":{},"x_groq":{"usage":{"prompt_tokens":9}},"x_groq":null}`,
+		`{"x_groq":{"usage":{"prompt_tokens":9}},"x_groq":{"usage":null},"x_groq":{"usage":{"completion_tokens":2}}}`,
+		`{"x_groq":5,"usage":"x"}`, `{"x_groq":[1],"usage":[{"prompt_tokens":1}]}`,
+		`{"model":7,"usage":{"prompt_tokens":"x"},"service_tier":"flex"}`,
+		`{"mod\u0065l":"esc","service_tier":"default","output":[{"type":"web_search_call"}]}`,
+		`{"usage":{"prompt_tokens":1e3,"completion_tokens":12.0,"total_tokens":"1012"}}`,
+		`{"usage":{"prompt_tokens":1.5,"completion_tokens":-3,"total_tokens":1e400}}`,
+		`{"usage":{"prompt_tokens":"Inf","completion_tokens":"0x1p4","total_tokens":" 3"}}`,
+		`{"usage":{"prompt_tokens":99999999999999999999,"completion_tokens":"NaN"}}`,
+		`{"usage":{"prompt_tokens":null,"completion_tokens":null}}`,
+		`{"usage":{"prompt_tokens":5},"usage":{"prompt_tokens":"junk"}}`,
+		`{"usage":{"prompt_tokens":5},"usage":null,"usage":{"completion_tokens":1}}`,
+		`{"usage":{"prompt_tokens":{},"completion_tokens":[1,2],"total_tokens":true}}`,
+		`{"usage":{"PROMPT_TOKENS":3,"Completion_Tokens":4,"\u0070rompt_tokens":5}}`,
+		"{\"usage\":{\"prompt_to\u212Aens\":3,\"completion_tokens\":4}}",
+		"{\"usage\":{\"input_tokens\":3,\"output_tokens\":4,\"\u017Fervice_tier\":1}}",
+		`{"usage":{"input_tokens":10,"output_tokens":5,"input_tokens_details":{"cached_tokens":4,"cached_tokens_details":{"audio_tokens":1}},"prompt_tokens_details":{"cached_tokens_details":{"audio_tokens":3}}}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"audio_tokens":4,"cached_tokens_details":{"audio_tokens":1}},"input_tokens_details":{}}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens_details":{"audio_tokens":1}},"input_tokens_details":null}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens_details":{"audio_tokens":1}},"input_tokens_details":7}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens_details":{"audio_tokens":1},"cached_tokens_details":null,"cached_tokens_details":{"image_tokens":2}}}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":38,"completion_tokens_details":{"reasoning_tokens":8}}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":20,"completion_tokens_details":{},"output_tokens_details":{"reasoning_tokens":8}}}`,
+		`{"usage":{"prompt_tokens":10,"completion_tokens":20,"prompt_cache_hit_tokens":6}}`,
+		`{"output":[{"type":"web_search_call"},{"type":"code_interpreter_call"},{"type":"message"}],"usage":{"input_tokens":1}}`,
+		`{"output":[{"type":"web_search_call"},{"type":"web_search_call"}],"output":[{},null],"usage":{"input_tokens":1}}`,
+		`{"output":[{"type":"web_search_call"},{"type":"web_search_call"}],"output":[{}],"output":[{},5,{"type":"x"}],"usage":{"input_tokens":1}}`,
+		`{"output":[{"type":"web_search_call"}],"output":null,"output":[{}],"usage":{"input_tokens":1}}`,
+		`{"output":[{"type":"web_search_call"}],"output":5,"output":{"type":"x"},"usage":{"input_tokens":1}}`,
+		`{"output":[{"TYPE":"code_interpreter_call","type":7},{"type":"web_search_call","type":null}],"usage":{"input_tokens":1}}`,
+		`{"output":[{"type":"web_search_call\u0000"},{"type":"web\u005fsearch_call"}],"usage":{"input_tokens":1}}`,
+		`{"-":1,"Ignored":2,"model":"m"}`, `[{"model":"m"}]`, `null`, `"s"`, `{"model":"m"} x`, `{"usage":{"prompt_tokens":1}`,
+		"{\"model\":\"bad \xff utf-8\",\"service_tier\":\"\\ud800\"}",
+	} {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+// checkOpenAIUsage fails t when the readers differ on body.
+func checkOpenAIUsage(t *testing.T, body []byte) {
+	t.Helper()
+	u, model, ok := openAIDialect{}.usage(route{}, body)
+	ru, rmodel, rok := refOpenAIUsage(body)
+	if u != ru || model != rmodel || ok != rok {
+		t.Fatalf("openAI usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
+	}
+	if !json.Valid(body) {
+		return
+	}
+	// The same object read as a stream chunk's usage member, and as
+	// encoding/json reads it through openAIUsage's UnmarshalJSON.
+	var o openAIUsage
+	o.read(bytes.TrimSpace(body))
+	var r refOpenAIUsageObj
+	decodeJSON(body, &r)
+	got, gok := o.usage()
+	want, wok := r.usage()
+	if got != want || gok != wok {
+		t.Fatalf("openAIUsage.read(%.300q) = %+v, %v; want %+v, %v", body, got, gok, want, wok)
+	}
+	var c struct {
+		XGroq *struct {
+			Usage *openAIUsage `json:"usage"`
+		} `json:"x_groq"`
+		Usage *openAIUsage `json:"usage"`
+	}
+	var rcw struct {
+		XGroq *struct {
+			Usage *refOpenAIUsageObj `json:"usage"`
+		} `json:"x_groq"`
+		Usage *refOpenAIUsageObj `json:"usage"`
+	}
+	if decodeJSON(body, &c) != decodeJSON(body, &rcw) || (c.XGroq == nil) != (rcw.XGroq == nil) {
+		t.Fatalf("decodeJSON(%.300q) with openAIUsage differs", body)
+	}
+	got, gok = c.Usage.usage()
+	want, wok = rcw.Usage.usage()
+	if got != want || gok != wok {
+		t.Fatalf("decodeJSON(%.300q).usage = %+v, %v; want %+v, %v", body, got, gok, want, wok)
+	}
+	if c.XGroq != nil {
+		got, gok = c.XGroq.Usage.usage()
+		want, wok = rcw.XGroq.Usage.usage()
+		if got != want || gok != wok {
+			t.Fatalf("decodeJSON(%.300q).x_groq.usage = %+v, %v; want %+v, %v", body, got, gok, want, wok)
+		}
+	}
+}
+
+func TestOpenAIUsageMatchesReference(t *testing.T) {
+	for _, body := range usageCorpus(t) {
+		checkOpenAIUsage(t, body)
+	}
+	r := rand.New(rand.NewPCG(11, 3))
+	g := answerGen{r: r, names: openAIGenNames}
+	for range 30_000 {
+		checkOpenAIUsage(t, g.body())
+	}
+}
+
+func FuzzOpenAIUsage(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkOpenAIUsage)
+}
+
+// openAIGenNames are the member names the random OpenAI bodies use.
+var openAIGenNames = []string{"model", "usage", "x_groq", "service_tier", "output", "type",
+	"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details",
+	"prompt_cache_hit_tokens", "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details",
+	"cached_tokens", "cache_write_tokens", "audio_tokens", "image_tokens", "cached_tokens_details", "reasoning_tokens",
+	"web_search_call", "code_interpreter_call", "choices", "id"}
+
+// answerGen makes random JSON objects from a set of member names: the
+// names spelled in other cases or with escapes, values of every type,
+// counts written every way, members repeated.
+type answerGen struct {
+	r     *rand.Rand
+	names []string
+}
+
+func (g answerGen) body() []byte {
+	var b bytes.Buffer
+	g.object(&b, 0)
+	return b.Bytes()
+}
+
+func (g answerGen) object(b *bytes.Buffer, depth int) {
+	b.WriteByte('{')
+	n := g.r.IntN(6)
+	if depth == 0 {
+		n += 2
+	}
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		g.key(b)
+		b.WriteByte(':')
+		g.value(b, depth+1)
+	}
+	b.WriteByte('}')
+}
+
+func (g answerGen) key(b *bytes.Buffer) {
+	name := g.names[g.r.IntN(len(g.names))]
+	switch g.r.IntN(12) {
+	case 0:
+		name = strings.ToUpper(name)
+	case 1:
+		name = strings.ToUpper(name[:1]) + name[1:]
+	case 2:
+		// An escape for the first letter.
+		name = fmt.Sprintf(`\u%04x`, name[0]) + name[1:]
+	case 3:
+		name = strings.Replace(name, "k", "\u212A", 1) // Kelvin sign folds to k
+	case 4:
+		name = strings.Replace(name, "s", "\u017F", 1) // long s folds to s
+	case 5:
+		name += "x"
+	}
+	b.WriteString(`"` + name + `"`)
+}
+
+func (g answerGen) value(b *bytes.Buffer, depth int) {
+	k := g.r.IntN(14)
+	if depth > 4 && k >= 10 {
+		k = g.r.IntN(10)
+	}
+	switch k {
+	case 0:
+		b.WriteString("null")
+	case 1:
+		b.WriteString([]string{"true", "false"}[g.r.IntN(2)])
+	case 2, 3, 4:
+		b.WriteString(fmt.Sprint(g.r.IntN(2000)))
+	case 5:
+		b.WriteString([]string{"1e3", "12.0", "-5", "0.5", "1e400", "-0", "99999999999999999999", "2147483648", "3E+1", "7.000001"}[g.r.IntN(10)])
+	case 6:
+		b.WriteString([]string{`"123"`, `"x"`, `""`, `"1e2"`, `"Inf"`, `" 4"`, `"-1"`, `"\u0031"`}[g.r.IntN(8)])
+	case 7, 8:
+		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "flex", "gpt-4o", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(10)] + `"`)
+	case 9:
+		b.WriteString("[]")
+	case 10, 11:
+		g.object(b, depth)
+	case 12, 13:
+		b.WriteByte('[')
+		for i := range g.r.IntN(4) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if g.r.IntN(4) == 0 {
+				g.value(b, depth+1)
+			} else {
+				g.object(b, depth+1)
+			}
+		}
+		b.WriteByte(']')
+	}
+}
+
+// TestAnswerGenValid: the random bodies are JSON (else they would test
+// only the refusal of malformed input).
+func TestAnswerGenValid(t *testing.T) {
+	g := answerGen{r: rand.New(rand.NewPCG(1, 1)), names: openAIGenNames}
+	for range 1000 {
+		if b := g.body(); !json.Valid(b) {
+			t.Fatalf("invalid: %s", b)
+		}
+	}
+}
+
+// BenchmarkAnswerUsage: reading the usage of whole answers, the scanner
+// against the encoding/json reference.
+func BenchmarkAnswerUsage(b *testing.B) {
+	long := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+		strings.Repeat("Here is a long answer with code and prose. ", 100) + `"},"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":24,"completion_tokens":900,"total_tokens":924},"service_tier":"default","system_fingerprint":"fp"}`)
+	cases := []struct {
+		name string
+		body []byte
+		scan func([]byte) (Usage, string, bool)
+		ref  func([]byte) (Usage, string, bool)
+	}{
+		{"openai-chat", readTestdata(b, "openai/chat.json"), openAIUsageOf, refOpenAIUsage},
+		{"openai-long", long, openAIUsageOf, refOpenAIUsage},
+		{"openai-responses", readTestdata(b, "openai/responses.json"), openAIUsageOf, refOpenAIUsage},
+	}
+	for _, c := range cases {
+		for _, impl := range []struct {
+			name string
+			fn   func([]byte) (Usage, string, bool)
+		}{{"scan", c.scan}, {"reference", c.ref}} {
+			b.Run(c.name+"/"+impl.name, func(b *testing.B) {
+				b.SetBytes(int64(len(c.body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, ok := impl.fn(c.body); !ok {
+						b.Fatal("no usage")
+					}
+				}
+			})
+		}
+	}
+}
+
+func openAIUsageOf(body []byte) (Usage, string, bool) { return openAIDialect{}.usage(route{}, body) }
+
+func checkPlainChunk(t *testing.T, data []byte) {
+	t.Helper()
+	if got, want := plainChunk(data), refPlainChunk(data); got != want {
+		t.Fatalf("plainChunk(%q) = %v, want %v", data, got, want)
+	}
+}
+
+func TestPlainChunkMatchesReference(t *testing.T) {
+	for _, b := range usageCorpus(t) {
+		checkPlainChunk(t, b)
+	}
+	parts := []string{`"usage"`, `"usage":null`, `"usage":`, `usage"`, `"`, `"error"`, `"erro`, `"x_groq"`, `"type"`, `"typ`,
+		`"usage"usage":null`, `{"id":"c","choices":[]}`, "\\", `:null`, `x`, `"u`, `sage"`, `"types"`, `"e`, `rror"`}
+	r := rand.New(rand.NewPCG(5, 8))
+	for range 200_000 {
+		var b []byte
+		for range r.IntN(8) {
+			b = append(b, parts[r.IntN(len(parts))]...)
+		}
+		checkPlainChunk(t, b)
+	}
+}
+
+func FuzzPlainChunk(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkPlainChunk)
+}
+
+// BenchmarkPlainChunk: the test a content chunk passes before it is
+// relayed without being read.
+func BenchmarkPlainChunk(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764230400,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":{"content":" today"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) bool
+	}{{"scan", plainChunk}, {"reference", refPlainChunk}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !c.fn(chunk) {
+					b.Fatal("not plain")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package gateway
+
+import "bytes"
+
+// The readers of provider answers as they were before they used the
+// scanner: encoding/json on the members a struct names. They are kept
+// here as the reference the scanner-based readers must agree with.
+
+// usage reads a Chat Completions, Completions, Embeddings or Responses
+// answer; Groq's x_groq usage stands in when usage is missing.
+func refOpenAIUsage(body []byte) (Usage, string, bool) {
+	var b struct {
+		Model string             `json:"model"`
+		Usage *refOpenAIUsageObj `json:"usage"`
+		XGroq *struct {
+			Usage *refOpenAIUsageObj `json:"usage"`
+		} `json:"x_groq"`
+		ServiceTier string            `json:"service_tier"`
+		Output      []refOpenAIOutput `json:"output"`
+	}
+	if !decodeMembers(body, &b) {
+		return Usage{}, "", false
+	}
+	u, ok := b.Usage.usage()
+	if !ok && b.XGroq != nil {
+		u, ok = b.XGroq.Usage.usage()
+	}
+	u.ServiceTier = b.ServiceTier
+	u.WebSearchCalls, u.CodeExecutionCalls = refOpenAIToolCalls(b.Output)
+	return u, b.Model, ok
+}
+
+// refOpenAIUsageObj is the usage object of OpenAI's Chat Completions,
+// Completions, Embeddings and Responses APIs, and of compatible providers.
+type refOpenAIUsageObj struct {
+	PromptTokens      *tokens                 `json:"prompt_tokens"`
+	CompletionTokens  *tokens                 `json:"completion_tokens"`
+	TotalTokens       tokens                  `json:"total_tokens"`
+	PromptDetails     *refOpenAIInputDetails  `json:"prompt_tokens_details"`
+	CompletionDetails *refOpenAIOutputDetails `json:"completion_tokens_details"`
+	// DeepSeek reports cache hits here rather than in
+	// prompt_tokens_details.
+	PromptCacheHitTokens tokens `json:"prompt_cache_hit_tokens"`
+
+	// The Responses API's names.
+	InputTokens   *tokens                 `json:"input_tokens"`
+	OutputTokens  *tokens                 `json:"output_tokens"`
+	InputDetails  *refOpenAIInputDetails  `json:"input_tokens_details"`
+	OutputDetails *refOpenAIOutputDetails `json:"output_tokens_details"`
+}
+
+// refOpenAIInputDetails splits the input count: Chat Completions'
+// prompt_tokens_details and the Responses API's input_tokens_details.
+// Newer models report cache writes (cache_write_tokens), billed at their
+// own rate; audio models report audio input (audio_tokens) and, in
+// cached_tokens_details, the cached part of it.
+type refOpenAIInputDetails struct {
+	CachedTokens        tokens `json:"cached_tokens"`
+	CacheWriteTokens    tokens `json:"cache_write_tokens"`
+	AudioTokens         tokens `json:"audio_tokens"`
+	ImageTokens         tokens `json:"image_tokens"`
+	CachedTokensDetails *struct {
+		AudioTokens tokens `json:"audio_tokens"`
+		ImageTokens tokens `json:"image_tokens"`
+	} `json:"cached_tokens_details"`
+}
+
+// refOpenAIOutputDetails splits the output count: reasoning, audio and image
+// tokens are parts of it.
+type refOpenAIOutputDetails struct {
+	ReasoningTokens tokens `json:"reasoning_tokens"`
+	AudioTokens     tokens `json:"audio_tokens"`
+	ImageTokens     tokens `json:"image_tokens"`
+}
+
+// usage converts u; ok is false when it holds no token counts.
+func (u *refOpenAIUsageObj) usage() (Usage, bool) {
+	if u == nil {
+		return Usage{}, false
+	}
+	var in, out, cached, reasoning int64
+	ok := false
+	if u.PromptTokens != nil || u.CompletionTokens != nil {
+		ok = true
+		in, out = deref(u.PromptTokens), deref(u.CompletionTokens)
+	}
+	if u.InputTokens != nil || u.OutputTokens != nil {
+		ok = true
+		in, out = deref(u.InputTokens), deref(u.OutputTokens)
+	}
+	if !ok {
+		return Usage{}, false
+	}
+	inD := u.PromptDetails
+	if inD == nil || inD.CachedTokens == 0 && inD.CacheWriteTokens == 0 && inD.AudioTokens == 0 && inD.ImageTokens == 0 {
+		if u.InputDetails != nil {
+			inD = u.InputDetails
+		}
+	}
+	outD := u.CompletionDetails
+	if outD == nil || outD.ReasoningTokens == 0 && outD.AudioTokens == 0 && outD.ImageTokens == 0 {
+		if u.OutputDetails != nil {
+			outD = u.OutputDetails
+		}
+	}
+	var d refOpenAIInputDetails
+	if inD != nil {
+		d = *inD
+	}
+	cached = int64(d.CachedTokens)
+	if cached == 0 {
+		cached = int64(u.PromptCacheHitTokens)
+	}
+	var od refOpenAIOutputDetails
+	if outD != nil {
+		od = *outD
+	}
+	reasoning = int64(od.ReasoningTokens)
+	// OpenAI counts reasoning inside completion_tokens. Some compatible
+	// providers (xAI among them) count it beside: their total then adds
+	// up only with reasoning added.
+	if reasoning > 0 && int64(u.TotalTokens) == in+out+reasoning {
+		out += reasoning
+	}
+	got := Usage{InputTokens: in, OutputTokens: out, CachedInputTokens: cached, ReasoningTokens: reasoning,
+		CacheWriteTokens: int64(d.CacheWriteTokens), OutputAudioTokens: int64(od.AudioTokens), OutputImageTokens: int64(od.ImageTokens)}
+	// audio_tokens and image_tokens count every input token of the
+	// modality, cached ones included.
+	var cachedAudio, cachedImage int64
+	if cd := d.CachedTokensDetails; cd != nil {
+		cachedAudio, cachedImage = int64(cd.AudioTokens), int64(cd.ImageTokens)
+	}
+	got.CachedAudioTokens = cachedAudio
+	got.InputAudioTokens = max(int64(d.AudioTokens)-cachedAudio, 0)
+	got.InputImageTokens = max(int64(d.ImageTokens)-cachedImage, 0)
+	return got.normalize(), true
+}
+
+// refOpenAIOutput is an output item of a Responses API response.
+type refOpenAIOutput struct {
+	Type string `json:"type"`
+}
+
+// refOpenAIToolCalls counts the built-in tool calls among a response's output
+// items that are billed per call: web searches and code interpreter runs.
+func refOpenAIToolCalls(items []refOpenAIOutput) (webSearch, codeExec int64) {
+	for _, it := range items {
+		switch it.Type {
+		case "web_search_call":
+			webSearch++
+		case "code_interpreter_call":
+			codeExec++
+		}
+	}
+	return webSearch, codeExec
+}
+
+// refPlainChunk is plainChunk as one search per name.
+func refPlainChunk(data []byte) bool {
+	for _, k := range [][]byte{[]byte(`"error"`), []byte(`"x_groq"`), []byte(`"type"`)} {
+		if bytes.Contains(data, k) {
+			return false
+		}
+	}
+	n := bytes.Count(data, []byte(`"usage"`))
+	return n == 0 || n == 1 && bytes.Contains(data, []byte(`"usage":null`))
+}
