@@ -351,6 +351,8 @@ type exchange struct {
 	alias *aliasAttempts
 	// in is what every attempt at the request starts from.
 	in *attemptInput
+	// inspected is the body inspectRequest read, one JSON object.
+	inspected []byte
 	// cancel cancels the context of the attempt's upstream request, made
 	// by outbound; relay calls it once the attempt is over.
 	cancel context.CancelCauseFunc
@@ -358,6 +360,12 @@ type exchange struct {
 	// rather than the caller's, or nil. route, info and billing are then
 	// the provider's.
 	xl *translation
+}
+
+// isInspected reports whether body is the one inspectRequest read (not
+// a body made from it since), known to be one JSON object.
+func (x *exchange) isInspected(body []byte) bool {
+	return len(body) > 0 && len(body) == len(x.inspected) && &body[0] == &x.inspected[0]
 }
 
 // ServeHTTP serves one provider request: it takes it through the stages
@@ -584,6 +592,7 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
 		x.info = info
+		x.inspected = body
 		x.billing = inspectBilling(d, body, info.MaxOutput)
 		if model == "" {
 			model = info.Model
