@@ -432,7 +432,11 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	// The dialect of an early refusal: a path with dot segments or
 	// doubled slashes, refused below, is answered as its clean form would
 	// be.
-	x.route.dialect = requestDialect(path.Clean("/"+r.URL.Path), r.Header, providers, ds)
+	clean := r.URL.Path
+	if !strings.HasPrefix(clean, "/") {
+		clean = "/" + clean
+	}
+	x.route.dialect = requestDialect(path.Clean(clean), r.Header, providers, ds)
 	if f := p.guard(r); f != nil {
 		return nil, false, nil, f
 	}
@@ -899,7 +903,7 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	q := outboundQuery(r.URL.Query(), p.dialectList())
+	q := outboundQuery(requestQuery(r), p.dialectList())
 	if x.xl != nil {
 		q = x.xl.query
 	}
@@ -974,7 +978,7 @@ func deleteHeaders(h http.Header, ks []string) {
 
 func removeConnectionHeaders(h http.Header) {
 	for _, f := range h["Connection"] {
-		for _, sf := range strings.Split(f, ",") {
+		for sf := range strings.SplitSeq(f, ",") {
 			if sf = strings.TrimSpace(sf); sf != "" {
 				h.Del(sf)
 			}
