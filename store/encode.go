@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -104,16 +103,4 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// encodeRecordEntry is r as a journal entry: recordEntry, then r as the
-// log keeps it (JSON), which it returns too, sharing the entry's bytes.
-func encodeRecordEntry(r gateway.Record) (entry, data []byte, err error) {
-	buf := bytes.NewBuffer(make([]byte, 0, 1024))
-	buf.WriteByte(recordEntry)
-	if err := json.NewEncoder(buf).Encode(r); err != nil {
-		return nil, nil, err
-	}
-	entry = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	return entry, entry[1:], nil
 }

@@ -54,21 +54,3 @@ func TestEncodeHoldIsJSON(t *testing.T) {
 		}
 	}
 }
-
-// TestEncodeRecordEntry checks that a settlement's entry is recordEntry
-// and the record as json.Marshal writes it, which the log keeps.
-func TestEncodeRecordEntry(t *testing.T) {
-	rem := gateway.Money(42)
-	r := gateway.Record{ID: "r<1>", Time: time.Date(2026, 11, 30, 1, 2, 3, 4, time.UTC), Token: "ci", Provider: "openai",
-		Model: "gpt-4o-mini", Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK,
-		Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: 3, Priced: true, Remaining: &rem,
-		Rates: &gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: 1, Output: 2}, Error: "a & b"}
-	entry, data, err := encodeRecordEntry(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := json.Marshal(r)
-	if entry[0] != recordEntry || !bytes.Equal(entry[1:], want) || !bytes.Equal(data, want) {
-		t.Errorf("encodeRecordEntry = %q, %q; want %q and %q", entry, data, append([]byte{recordEntry}, want...), want)
-	}
-}

@@ -423,9 +423,6 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	return r, true, db.applySettled([]gateway.Record{r}), nil
 }
 
-// encodeRecord is r as the log keeps it.
-func encodeRecord(r gateway.Record) ([]byte, error) { return json.Marshal(r) }
-
 // settleTx writes r in tx unless its ID is already in the log, and returns
 // the record as written. It is idempotent, as a batched write must be.
 //

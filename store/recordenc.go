@@ -1,0 +1,384 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/gateway"
+)
+
+// A settled record is encoded once per request, for its journal entry and
+// the log (which keep the same bytes). encoding/json walks gateway.Record
+// and its price row by reflection and allocates a buffer per amount
+// (Money.MarshalText); appendRecord writes the fields directly, byte for
+// byte what json.Marshal writes. The price row's rare nested lists (tiers,
+// service tiers, regions, dated and time-of-day rates) are still written
+// by json.Marshal, which writes a value the same wherever it stands.
+//
+// The encoder knows the shapes of gateway.Record and gateway.Price (each
+// field's name, JSON tag and type, in order: recordShape, priceShape).
+// When either type changes, every record goes through json.Marshal
+// instead (nothing is lost, only the speed), and TestRecordEncoderKnowsShapes
+// fails until appendRecord and the shapes are brought up to date.
+
+// recordShape is gateway.Record as appendRecord writes it.
+var recordShape = []string{
+	`ID "id" string`,
+	`Time "time" time.Time`,
+	`Token "token" string`,
+	`Provider "provider" string`,
+	`Model "model" string`,
+	`Route "route" string`,
+	`Prompt "prompt,omitempty" string`,
+	`Stream "stream" bool`,
+	`Status "status" int`,
+	`Outcome "outcome" gateway.Outcome`,
+	`InputTokens "input_tokens" int64`,
+	`OutputTokens "output_tokens" int64`,
+	`CachedInputTokens "cached_input_tokens" int64`,
+	`CacheWriteTokens "cache_write_tokens" int64`,
+	`CacheWrite1hTokens "cache_write_1h_tokens,omitempty" int64`,
+	`ReasoningTokens "reasoning_tokens" int64`,
+	`InputAudioTokens "input_audio_tokens,omitempty" int64`,
+	`InputImageTokens "input_image_tokens,omitempty" int64`,
+	`InputVideoTokens "input_video_tokens,omitempty" int64`,
+	`CachedAudioTokens "cached_audio_tokens,omitempty" int64`,
+	`OutputAudioTokens "output_audio_tokens,omitempty" int64`,
+	`OutputImageTokens "output_image_tokens,omitempty" int64`,
+	`OutputVideoTokens "output_video_tokens,omitempty" int64`,
+	`WebSearchCalls "web_search_calls,omitempty" int64`,
+	`WebFetchCalls "web_fetch_calls,omitempty" int64`,
+	`CodeExecutionCalls "code_execution_calls,omitempty" int64`,
+	`ServiceTier "service_tier,omitempty" string`,
+	`InferenceGeo "inference_geo,omitempty" string`,
+	`Speed "speed,omitempty" string`,
+	`Cost "cost_usd" gateway.Money`,
+	`Priced "priced" bool`,
+	`Estimated "estimated,omitempty" bool`,
+	`Unpriced "unpriced,omitempty" []string`,
+	`LatencyMS "latency_ms" int64`,
+	`TTFBMS "ttfb_ms" int64`,
+	`UpstreamID "upstream_request_id,omitempty" string`,
+	`Held "held_usd" gateway.Money`,
+	`Error "error,omitempty" string`,
+	`Reason "reason,omitempty" string`,
+	`Budget "budget,omitempty" string`,
+	`Remaining "remaining_usd,omitempty" *gateway.Money`,
+	`PriceRef "price,omitempty" string`,
+	`Rates "rates,omitempty" *gateway.Price`,
+	`Alias "alias,omitempty" string`,
+	`Routed "routed,omitempty" string`,
+	`RouteNote "route_note,omitempty" string`,
+	`Attempt "attempt,omitempty" int`,
+	`After "after,omitempty" string`,
+	`CallerRoute "caller_route,omitempty" string`,
+	`AskedModel "asked_model,omitempty" string`,
+	`RequestBody "request_body,omitempty" string`,
+	`ResponseBody "response_body,omitempty" string`,
+}
+
+// priceShape is gateway.Price as appendPrice writes it.
+var priceShape = []string{
+	`Provider "provider" string`,
+	`Model "model" string`,
+	`Match "match,omitempty" []string`,
+	`Input "input" gateway.Money`,
+	`Output "output" gateway.Money`,
+	`CachedInput "cached_input,omitempty" gateway.Money`,
+	`CacheWrite "cache_write,omitempty" gateway.Money`,
+	`CacheWrite1h "cache_write_1h,omitempty" gateway.Money`,
+	`InputAudio "input_audio,omitempty" gateway.Money`,
+	`CachedInputAudio "cached_input_audio,omitempty" gateway.Money`,
+	`InputImage "input_image,omitempty" gateway.Money`,
+	`InputVideo "input_video,omitempty" gateway.Money`,
+	`OutputAudio "output_audio,omitempty" gateway.Money`,
+	`OutputImage "output_image,omitempty" gateway.Money`,
+	`OutputVideo "output_video,omitempty" gateway.Money`,
+	`Reasoning "reasoning,omitempty" gateway.Money`,
+	`Tiers "tiers,omitempty" []gateway.Tier`,
+	`WebSearch "web_search,omitempty" gateway.Money`,
+	`WebSearchPerRequest "web_search_per_request,omitempty" bool`,
+	`ServiceTiers "service_tiers,omitempty" []gateway.ServiceTier`,
+	`Regions "regions,omitempty" []gateway.Region`,
+	`Earlier "earlier,omitempty" []gateway.DatedRates`,
+	`Windows "windows,omitempty" []gateway.WindowRates`,
+	`Applied "applied,omitempty" string`,
+	`ContextWindow "context_window,omitempty" int64`,
+	`MaxOutput "max_output,omitempty" int64`,
+	`Source "source" string`,
+	`Updated "updated" string`,
+}
+
+// shapeOf lists t's fields as `Name "json tag" type`, in order, with the
+// fields of an untagged embedded struct in its place.
+func shapeOf(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, shapeOf(f.Type)...)
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %q %s", f.Name, tag, f.Type))
+	}
+	return out
+}
+
+// recordShapesKnown reports whether gateway.Record and gateway.Price are
+// the shapes appendRecord was written for.
+var recordShapesKnown = sync.OnceValue(func() bool {
+	return slices.Equal(shapeOf(reflect.TypeFor[gateway.Record]()), recordShape) &&
+		slices.Equal(shapeOf(reflect.TypeFor[gateway.Price]()), priceShape)
+})
+
+// encodeRecord is r as the log keeps it: what json.Marshal writes.
+func encodeRecord(r gateway.Record) ([]byte, error) {
+	return appendRecordJSON(make([]byte, 0, recordSizeHint(&r)), &r)
+}
+
+// encodeRecordEntry is r as a journal entry: recordEntry, then r as the
+// log keeps it (JSON), which it returns too, sharing the entry's bytes.
+func encodeRecordEntry(r gateway.Record) (entry, data []byte, err error) {
+	b := make([]byte, 1, 1+recordSizeHint(&r))
+	b[0] = recordEntry
+	if entry, err = appendRecordJSON(b, &r); err != nil {
+		return nil, nil, err
+	}
+	return entry, entry[1:], nil
+}
+
+// recordSizeHint is about the length of r's JSON, so that it is written
+// into one buffer that does not grow.
+func recordSizeHint(r *gateway.Record) int {
+	n := 768 + len(r.Error) + len(r.RequestBody) + len(r.ResponseBody) + len(r.RouteNote)
+	for _, s := range r.Unpriced {
+		n += len(s) + 3
+	}
+	return n
+}
+
+// appendRecordJSON appends r as json.Marshal writes it.
+func appendRecordJSON(b []byte, r *gateway.Record) ([]byte, error) {
+	if !recordShapesKnown() || !plainTime(r.Time) {
+		data, err := json.Marshal(*r) // a copy: r itself does not escape
+		return append(b, data...), err
+	}
+	return appendRecord(b, r)
+}
+
+func appendRecord(b []byte, r *gateway.Record) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, r.ID)
+	b = append(b, `,"time":"`...)
+	b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","token":`...)
+	b = appendJSONString(b, r.Token)
+	b = append(b, `,"provider":`...)
+	b = appendJSONString(b, r.Provider)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, r.Model)
+	b = append(b, `,"route":`...)
+	b = appendJSONString(b, r.Route)
+	b = appendOmitString(b, `,"prompt":`, r.Prompt)
+	b = append(b, `,"stream":`...)
+	b = strconv.AppendBool(b, r.Stream)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = append(b, `,"outcome":`...)
+	b = appendJSONString(b, string(r.Outcome))
+
+	u := &r.Usage
+	b = append(b, `,"input_tokens":`...)
+	b = strconv.AppendInt(b, u.InputTokens, 10)
+	b = append(b, `,"output_tokens":`...)
+	b = strconv.AppendInt(b, u.OutputTokens, 10)
+	b = append(b, `,"cached_input_tokens":`...)
+	b = strconv.AppendInt(b, u.CachedInputTokens, 10)
+	b = append(b, `,"cache_write_tokens":`...)
+	b = strconv.AppendInt(b, u.CacheWriteTokens, 10)
+	b = appendOmitInt(b, `,"cache_write_1h_tokens":`, u.CacheWrite1hTokens)
+	b = append(b, `,"reasoning_tokens":`...)
+	b = strconv.AppendInt(b, u.ReasoningTokens, 10)
+	b = appendOmitInt(b, `,"input_audio_tokens":`, u.InputAudioTokens)
+	b = appendOmitInt(b, `,"input_image_tokens":`, u.InputImageTokens)
+	b = appendOmitInt(b, `,"input_video_tokens":`, u.InputVideoTokens)
+	b = appendOmitInt(b, `,"cached_audio_tokens":`, u.CachedAudioTokens)
+	b = appendOmitInt(b, `,"output_audio_tokens":`, u.OutputAudioTokens)
+	b = appendOmitInt(b, `,"output_image_tokens":`, u.OutputImageTokens)
+	b = appendOmitInt(b, `,"output_video_tokens":`, u.OutputVideoTokens)
+	b = appendOmitInt(b, `,"web_search_calls":`, u.WebSearchCalls)
+	b = appendOmitInt(b, `,"web_fetch_calls":`, u.WebFetchCalls)
+	b = appendOmitInt(b, `,"code_execution_calls":`, u.CodeExecutionCalls)
+	b = appendOmitString(b, `,"service_tier":`, u.ServiceTier)
+	b = appendOmitString(b, `,"inference_geo":`, u.InferenceGeo)
+	b = appendOmitString(b, `,"speed":`, u.Speed)
+
+	b = append(b, `,"cost_usd":`...)
+	b = appendMoney(b, r.Cost)
+	b = append(b, `,"priced":`...)
+	b = strconv.AppendBool(b, r.Priced)
+	if r.Estimated {
+		b = append(b, `,"estimated":true`...)
+	}
+	if len(r.Unpriced) > 0 {
+		b = append(b, `,"unpriced":`...)
+		b = appendStrings(b, r.Unpriced)
+	}
+	b = append(b, `,"latency_ms":`...)
+	b = strconv.AppendInt(b, r.LatencyMS, 10)
+	b = append(b, `,"ttfb_ms":`...)
+	b = strconv.AppendInt(b, r.TTFBMS, 10)
+	b = appendOmitString(b, `,"upstream_request_id":`, r.UpstreamID)
+	b = append(b, `,"held_usd":`...)
+	b = appendMoney(b, r.Held)
+	b = appendOmitString(b, `,"error":`, r.Error)
+	b = appendOmitString(b, `,"reason":`, r.Reason)
+	b = appendOmitString(b, `,"budget":`, r.Budget)
+	if r.Remaining != nil {
+		b = append(b, `,"remaining_usd":`...)
+		b = appendMoney(b, *r.Remaining)
+	}
+	b = appendOmitString(b, `,"price":`, r.PriceRef)
+	if r.Rates != nil {
+		var err error
+		b = append(b, `,"rates":`...)
+		if b, err = appendPrice(b, r.Rates); err != nil {
+			return nil, err
+		}
+	}
+	b = appendOmitString(b, `,"alias":`, r.Alias)
+	b = appendOmitString(b, `,"routed":`, r.Routed)
+	b = appendOmitString(b, `,"route_note":`, r.RouteNote)
+	b = appendOmitInt(b, `,"attempt":`, int64(r.Attempt))
+	b = appendOmitString(b, `,"after":`, r.After)
+	b = appendOmitString(b, `,"caller_route":`, r.CallerRoute)
+	b = appendOmitString(b, `,"asked_model":`, r.AskedModel)
+	b = appendOmitString(b, `,"request_body":`, r.RequestBody)
+	b = appendOmitString(b, `,"response_body":`, r.ResponseBody)
+	return append(b, '}'), nil
+}
+
+// appendPrice appends p as json.Marshal writes it.
+func appendPrice(b []byte, p *gateway.Price) ([]byte, error) {
+	b = append(b, `{"provider":`...)
+	b = appendJSONString(b, p.Provider)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, p.Model)
+	if len(p.Match) > 0 {
+		b = append(b, `,"match":`...)
+		b = appendStrings(b, p.Match)
+	}
+	b = append(b, `,"input":`...)
+	b = appendMoney(b, p.Input)
+	b = append(b, `,"output":`...)
+	b = appendMoney(b, p.Output)
+	b = appendOmitMoney(b, `,"cached_input":`, p.CachedInput)
+	b = appendOmitMoney(b, `,"cache_write":`, p.CacheWrite)
+	b = appendOmitMoney(b, `,"cache_write_1h":`, p.CacheWrite1h)
+	b = appendOmitMoney(b, `,"input_audio":`, p.InputAudio)
+	b = appendOmitMoney(b, `,"cached_input_audio":`, p.CachedInputAudio)
+	b = appendOmitMoney(b, `,"input_image":`, p.InputImage)
+	b = appendOmitMoney(b, `,"input_video":`, p.InputVideo)
+	b = appendOmitMoney(b, `,"output_audio":`, p.OutputAudio)
+	b = appendOmitMoney(b, `,"output_image":`, p.OutputImage)
+	b = appendOmitMoney(b, `,"output_video":`, p.OutputVideo)
+	b = appendOmitMoney(b, `,"reasoning":`, p.Reasoning)
+	var err error
+	if len(p.Tiers) > 0 {
+		if b, err = appendMarshal(b, `,"tiers":`, p.Tiers); err != nil {
+			return nil, err
+		}
+	}
+	b = appendOmitMoney(b, `,"web_search":`, p.WebSearch)
+	if p.WebSearchPerRequest {
+		b = append(b, `,"web_search_per_request":true`...)
+	}
+	if len(p.ServiceTiers) > 0 {
+		if b, err = appendMarshal(b, `,"service_tiers":`, p.ServiceTiers); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.Regions) > 0 {
+		if b, err = appendMarshal(b, `,"regions":`, p.Regions); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.Earlier) > 0 {
+		if b, err = appendMarshal(b, `,"earlier":`, p.Earlier); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.Windows) > 0 {
+		if b, err = appendMarshal(b, `,"windows":`, p.Windows); err != nil {
+			return nil, err
+		}
+	}
+	b = appendOmitString(b, `,"applied":`, p.Applied)
+	b = appendOmitInt(b, `,"context_window":`, p.ContextWindow)
+	b = appendOmitInt(b, `,"max_output":`, p.MaxOutput)
+	b = append(b, `,"source":`...)
+	b = appendJSONString(b, p.Source)
+	b = append(b, `,"updated":`...)
+	b = appendJSONString(b, p.Updated)
+	return append(b, '}'), nil
+}
+
+// appendMarshal appends key and v as json.Marshal writes v.
+func appendMarshal(b []byte, key string, v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, key...)
+	return append(b, data...), nil
+}
+
+// appendMoney appends m as its MarshalText, quoted (digits, '-' and '.',
+// which JSON never escapes).
+func appendMoney(b []byte, m gateway.Money) []byte {
+	b = append(b, '"')
+	b, _ = m.AppendText(b)
+	return append(b, '"')
+}
+
+func appendOmitMoney(b []byte, key string, m gateway.Money) []byte {
+	if m == 0 {
+		return b
+	}
+	b = append(b, key...)
+	return appendMoney(b, m)
+}
+
+func appendOmitInt(b []byte, key string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	b = append(b, key...)
+	return strconv.AppendInt(b, n, 10)
+}
+
+func appendOmitString(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = append(b, key...)
+	return appendJSONString(b, s)
+}
+
+// appendStrings appends ss as a JSON array (ss not nil).
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
+}
