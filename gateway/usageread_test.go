@@ -222,7 +222,7 @@ func (g answerGen) value(b *bytes.Buffer, depth int) {
 	case 6:
 		b.WriteString([]string{`"123"`, `"x"`, `""`, `"1e2"`, `"Inf"`, `" 4"`, `"-1"`, `"\u0031"`}[g.r.IntN(8)])
 	case 7, 8:
-		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "flex", "gpt-4o", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(10)] + `"`)
+		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "server_tool_use", "code_execution", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(10)] + `"`)
 	case 9:
 		b.WriteString("[]")
 	case 10, 11:
@@ -269,6 +269,7 @@ func BenchmarkAnswerUsage(b *testing.B) {
 		{"openai-chat", readTestdata(b, "openai/chat.json"), openAIUsageOf, refOpenAIUsage},
 		{"openai-long", long, openAIUsageOf, refOpenAIUsage},
 		{"openai-responses", readTestdata(b, "openai/responses.json"), openAIUsageOf, refOpenAIUsage},
+		{"anthropic-tool-use", readTestdata(b, "anthropic/messages_tool_use.json"), anthropicUsageOf, anthropicRefUsageOf},
 	}
 	for _, c := range cases {
 		for _, impl := range []struct {
@@ -287,6 +288,12 @@ func BenchmarkAnswerUsage(b *testing.B) {
 		}
 	}
 }
+
+func anthropicUsageOf(body []byte) (Usage, string, bool) {
+	return anthropicDialect{}.usage(route{}, body)
+}
+
+func anthropicRefUsageOf(body []byte) (Usage, string, bool) { return refAnthropicUsage(route{}, body) }
 
 func openAIUsageOf(body []byte) (Usage, string, bool) { return openAIDialect{}.usage(route{}, body) }
 
@@ -338,3 +345,87 @@ func BenchmarkPlainChunk(b *testing.B) {
 		})
 	}
 }
+
+// checkAnthropicUsage fails t when the readers differ on body.
+func checkAnthropicUsage(t *testing.T, body []byte) {
+	t.Helper()
+	for _, rt := range []route{{}, {Free: true}} {
+		u, model, ok := anthropicDialect{}.usage(rt, body)
+		ru, rmodel, rok := refAnthropicUsage(rt, body)
+		if u != ru || model != rmodel || ok != rok {
+			t.Fatalf("anthropic usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
+		}
+	}
+	if !json.Valid(body) {
+		return
+	}
+	// The object as a usage object, as the stream's events carry it
+	// (read by encoding/json through UnmarshalJSON).
+	var e struct {
+		Usage   *anthropicUsage `json:"usage"`
+		Message *struct {
+			Usage *anthropicUsage `json:"usage"`
+		} `json:"message"`
+	}
+	var re struct {
+		Usage   *refAnthropicUsageObj `json:"usage"`
+		Message *struct {
+			Usage *refAnthropicUsageObj `json:"usage"`
+		} `json:"message"`
+	}
+	if decodeJSON(body, &e) != decodeJSON(body, &re) || (e.Message == nil) != (re.Message == nil) {
+		t.Fatalf("decodeJSON(%.300q) with anthropicUsage differs", body)
+	}
+	var c, rc anthropicCounts
+	c.apply(e.Usage)
+	rc.refApply(re.Usage)
+	if e.Message != nil {
+		c.apply(e.Message.Usage)
+		rc.refApply(re.Message.Usage)
+	}
+	var u anthropicUsage
+	u.read(bytes.TrimSpace(body))
+	var ru refAnthropicUsageObj
+	decodeJSON(body, &ru)
+	c.apply(&u)
+	rc.refApply(&ru)
+	if c != rc {
+		t.Fatalf("anthropic counts of %.300q = %+v, want %+v", body, c, rc)
+	}
+}
+
+func TestAnthropicUsageMatchesReference(t *testing.T) {
+	for _, body := range usageCorpus(t) {
+		checkAnthropicUsage(t, body)
+	}
+	for _, s := range []string{
+		`{"model":"claude","usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":3,"output_tokens":7,"cache_creation":{"ephemeral_5m_input_tokens":2,"ephemeral_1h_input_tokens":3},"server_tool_use":{"web_search_requests":2,"web_fetch_requests":1,"code_execution_requests":1},"service_tier":"standard","inference_geo":"us","speed":"fast","output_tokens_details":{"thinking_tokens":4}}}`,
+		`{"usage":{"input_tokens":10,"cache_creation":{"ephemeral_1h_input_tokens":3},"cache_creation":null},"content":[{"type":"server_tool_use","name":"code_execution"},{"type":"server_tool_use","name":"bash_code_execution"},{"type":"text"}]}`,
+		`{"usage":{"input_tokens":1},"content":[{"type":"server_tool_use","name":"code_execution"}],"content":[{"name":"x"},{}]}`,
+		`{"usage":{"input_tokens":1},"content":[{"type":"server_tool_use","name":"code_execution"}],"content":[{"type":"text"}],"content":[{"type":"server_tool_use"}]}`,
+		`{"usage":{"input_tokens":1},"content":[{"TYPE":"server_tool_use","NAME":"code_execution","type":5}],"content":5}`,
+		`{"usage":{"server_tool_use":{"web_search_requests":2},"server_tool_use":{"web_fetch_requests":1},"SPEED":"fast","speed":null,"service_tier":""}}`,
+		`{"usage":{"output_tokens_details":{"thinking_tokens":4},"output_tokens_details":7,"output_tokens":"9"}}`,
+		`{"usage":{"output_tokens_details":{"thinking_tokens":4},"output_tokens_details":null,"output_tokens":null}}`,
+		`{"type":"message_delta","usage":{"output_tokens":12},"message":{"usage":{"input_tokens":4}}}`,
+	} {
+		checkAnthropicUsage(t, []byte(s))
+	}
+	g := answerGen{r: rand.New(rand.NewPCG(12, 4)), names: anthropicGenNames}
+	for range 30_000 {
+		checkAnthropicUsage(t, g.body())
+	}
+}
+
+func FuzzAnthropicUsage(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkAnthropicUsage)
+}
+
+var anthropicGenNames = []string{"model", "usage", "content", "type", "name", "message",
+	"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens", "cache_creation",
+	"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", "output_tokens_details", "thinking_tokens",
+	"server_tool_use", "web_search_requests", "web_fetch_requests", "code_execution_requests",
+	"service_tier", "inference_geo", "speed", "code_execution", "bash_code_execution"}

@@ -1,6 +1,9 @@
 package gateway
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // The readers of provider answers as they were before they used the
 // scanner: encoding/json on the members a struct names. They are kept
@@ -164,4 +167,112 @@ func refPlainChunk(data []byte) bool {
 	}
 	n := bytes.Count(data, []byte(`"usage"`))
 	return n == 0 || n == 1 && bytes.Contains(data, []byte(`"usage":null`))
+}
+
+// usage reads a Messages answer; counting tokens is free.
+func refAnthropicUsage(rt route, body []byte) (Usage, string, bool) {
+	var b struct {
+		Model   string                `json:"model"`
+		Usage   *refAnthropicUsageObj `json:"usage"`
+		Content []refAnthropicBlock   `json:"content"`
+	}
+	if !decodeMembers(body, &b) || !isObject(body) {
+		return Usage{}, "", false
+	}
+	if rt.Free {
+		return Usage{}, "", true
+	}
+	var c anthropicCounts
+	c.refApply(b.Usage)
+	c.refContentBlocks(b.Content)
+	return c.usage(), b.Model, c.seen
+}
+
+// refAnthropicUsageObj is the usage object of Anthropic's Messages API. Every
+// count is a pointer because a stream's message_delta repeats only some
+// of them.
+type refAnthropicUsageObj struct {
+	InputTokens   *tokens `json:"input_tokens"`
+	CacheWrite    *tokens `json:"cache_creation_input_tokens"`
+	CacheRead     *tokens `json:"cache_read_input_tokens"`
+	CacheCreation *struct {
+		Ephemeral5m tokens `json:"ephemeral_5m_input_tokens"`
+		Ephemeral1h tokens `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
+	OutputTokens  *tokens `json:"output_tokens"`
+	OutputDetails *struct {
+		ThinkingTokens tokens `json:"thinking_tokens"`
+	} `json:"output_tokens_details"`
+	// ServerToolUse counts the server-side tool calls billed per call.
+	ServerToolUse *struct {
+		WebSearchRequests     tokens `json:"web_search_requests"`
+		WebFetchRequests      tokens `json:"web_fetch_requests"`
+		CodeExecutionRequests tokens `json:"code_execution_requests"`
+	} `json:"server_tool_use"`
+	ServiceTier  string `json:"service_tier"`
+	InferenceGeo string `json:"inference_geo"`
+	Speed        string `json:"speed"`
+}
+
+// apply takes every count u holds; Anthropic's counts are cumulative, so a
+// later report replaces an earlier one.
+func (c *anthropicCounts) refApply(u *refAnthropicUsageObj) {
+	if u == nil {
+		return
+	}
+	set := func(dst *int64, t *tokens) {
+		if t != nil {
+			*dst = int64(*t)
+			c.seen = true
+		}
+	}
+	set(&c.input, u.InputTokens)
+	set(&c.cacheRead, u.CacheRead)
+	set(&c.cacheWrite, u.CacheWrite)
+	set(&c.output, u.OutputTokens)
+	if u.CacheCreation != nil {
+		c.cacheWrite5m = int64(u.CacheCreation.Ephemeral5m)
+		c.cacheWrite1h = int64(u.CacheCreation.Ephemeral1h)
+	}
+	if u.OutputDetails != nil {
+		c.thinking = int64(u.OutputDetails.ThinkingTokens)
+	}
+	if s := u.ServerToolUse; s != nil {
+		c.webSearch = max(c.webSearch, int64(s.WebSearchRequests))
+		c.webFetch = max(c.webFetch, int64(s.WebFetchRequests))
+		c.codeExec = max(c.codeExec, int64(s.CodeExecutionRequests))
+	}
+	if u.ServiceTier != "" {
+		c.serviceTier = u.ServiceTier
+	}
+	if u.InferenceGeo != "" {
+		c.geo = u.InferenceGeo
+	}
+	if u.Speed != "" {
+		c.speed = u.Speed
+	}
+}
+
+// contentBlocks counts the server-side code execution calls among a
+// message's content blocks: Anthropic's usage has no count of them.
+func (c *anthropicCounts) refContentBlocks(blocks []refAnthropicBlock) {
+	n := int64(0)
+	for _, b := range blocks {
+		if b.isCodeExecution() {
+			n++
+		}
+	}
+	c.codeBlocks = max(c.codeBlocks, n)
+}
+
+// refAnthropicBlock is a content block, as far as metering needs it.
+type refAnthropicBlock struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// isCodeExecution reports whether b runs code in Anthropic's sandbox
+// (code_execution, bash_code_execution, text_editor_code_execution).
+func (b refAnthropicBlock) isCodeExecution() bool {
+	return b.Type == "server_tool_use" && strings.Contains(b.Name, "code_execution")
 }
