@@ -167,21 +167,83 @@ func (anthropicDialect) prepare(rt route, info requestInfo, body []byte) ([]byte
 
 // usage reads a Messages answer; counting tokens is free.
 func (anthropicDialect) usage(rt route, body []byte) (Usage, string, bool) {
-	var b struct {
-		Model   string           `json:"model"`
-		Usage   *anthropicUsage  `json:"usage"`
-		Content []anthropicBlock `json:"content"`
-	}
-	if !decodeMembers(body, &b) || !isObject(body) {
+	var a anthropicAnswer
+	if !a.read(body) {
 		return Usage{}, "", false
 	}
 	if rt.Free {
 		return Usage{}, "", true
 	}
 	var c anthropicCounts
-	c.apply(b.Usage)
-	c.contentBlocks(b.Content)
-	return c.usage(), b.Model, c.seen
+	if a.usageSet {
+		c.apply(&a.usage)
+	}
+	a.content.each(func(kind int64) {
+		if kind == blockCodeExecution {
+			c.codeBlocks++
+		}
+	})
+	return c.usage(), a.model, c.seen
+}
+
+// anthropicAnswer is what metering reads of a whole Messages answer: its
+// model, usage, and which of its content blocks ran code.
+type anthropicAnswer struct {
+	model    string
+	usage    anthropicUsage
+	usageSet bool
+	content  slots // per block, blockServerTool and blockCodeName set as it says
+}
+
+var anthropicAnswerFields = []string{"model", "usage", "content"}
+
+// read reads body, one JSON object; it reports false for anything else.
+func (a *anthropicAnswer) read(body []byte) bool {
+	return scanObject(body, func(key, val []byte) bool {
+		switch fieldIndex(key, anthropicAnswerFields) {
+		case 0:
+			readString(val, &a.model)
+		case 1:
+			if openPtr(&a.usageSet, &a.usage, val) {
+				a.usage.read(val)
+			}
+		case 2:
+			a.content.read(val, readBlockKind)
+		}
+		return true
+	}) == nil
+}
+
+// What a content block's slot holds: whether its type is
+// server_tool_use, and whether its name names code execution; both make
+// a code execution block (anthropicBlock.isCodeExecution).
+const (
+	blockServerTool = 1 << iota
+	blockCodeName
+
+	blockCodeExecution = blockServerTool | blockCodeName
+)
+
+var typeNameFields = []string{"type", "name"}
+
+// readBlockKind decodes one content block into its slot.
+func readBlockKind(e []byte, slot *int64) {
+	members(e, func(key, val []byte) {
+		i := fieldIndex(key, typeNameFields)
+		if i < 0 || val[0] != '"' {
+			return
+		}
+		t, _ := jsonValue(val).text()
+		bit, on := int64(blockServerTool), string(t) == "server_tool_use"
+		if i == 1 {
+			bit, on = blockCodeName, bytes.Contains(t, []byte("code_execution"))
+		}
+		if on {
+			*slot |= bit
+		} else {
+			*slot &^= bit
+		}
+	})
 }
 
 // anthropicMeter is a Messages stream's state: its cumulative counts.
@@ -314,30 +376,86 @@ func (anthropicDialect) deltaText(ev streamEvent) string {
 	return ""
 }
 
-// anthropicUsage is the usage object of Anthropic's Messages API. Every
-// count is a pointer because a stream's message_delta repeats only some
-// of them.
+// anthropicUsage is the usage object of Anthropic's Messages API, read
+// as encoding/json reads it into pointers: every count may be absent,
+// because a stream's message_delta repeats only some of them.
 type anthropicUsage struct {
-	InputTokens   *tokens `json:"input_tokens"`
-	CacheWrite    *tokens `json:"cache_creation_input_tokens"`
-	CacheRead     *tokens `json:"cache_read_input_tokens"`
-	CacheCreation *struct {
-		Ephemeral5m tokens `json:"ephemeral_5m_input_tokens"`
-		Ephemeral1h tokens `json:"ephemeral_1h_input_tokens"`
-	} `json:"cache_creation"`
-	OutputTokens  *tokens `json:"output_tokens"`
-	OutputDetails *struct {
-		ThinkingTokens tokens `json:"thinking_tokens"`
-	} `json:"output_tokens_details"`
-	// ServerToolUse counts the server-side tool calls billed per call.
-	ServerToolUse *struct {
-		WebSearchRequests     tokens `json:"web_search_requests"`
-		WebFetchRequests      tokens `json:"web_fetch_requests"`
-		CodeExecutionRequests tokens `json:"code_execution_requests"`
-	} `json:"server_tool_use"`
-	ServiceTier  string `json:"service_tier"`
-	InferenceGeo string `json:"inference_geo"`
-	Speed        string `json:"speed"`
+	inputTokens  optTokens // input_tokens
+	cacheWrite   optTokens // cache_creation_input_tokens
+	cacheRead    optTokens // cache_read_input_tokens
+	outputTokens optTokens // output_tokens
+	// cache_creation: ephemeral_5m_input_tokens and
+	// ephemeral_1h_input_tokens.
+	cacheCreation    [2]tokens
+	cacheCreationSet bool
+	// output_tokens_details: thinking_tokens.
+	thinkingTokens   [1]tokens
+	outputDetailsSet bool
+	// server_tool_use counts the server-side tool calls billed per call:
+	// web_search_requests, web_fetch_requests, code_execution_requests.
+	serverToolUse    [3]tokens
+	serverToolUseSet bool
+	serviceTier      string // service_tier
+	inferenceGeo     string // inference_geo
+	speed            string // speed
+}
+
+var (
+	anthropicUsageFields = []string{"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+		"output_tokens", "cache_creation", "output_tokens_details", "server_tool_use", "service_tier", "inference_geo", "speed"}
+	cacheCreationFields = []string{"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}
+	thinkingFields      = []string{"thinking_tokens"}
+	serverToolUseFields = []string{"web_search_requests", "web_fetch_requests", "code_execution_requests"}
+)
+
+// read decodes the usage object val into u, merging into what u holds.
+func (u *anthropicUsage) read(val []byte) {
+	members(val, func(key, val []byte) {
+		switch fieldIndex(key, anthropicUsageFields) {
+		case 0:
+			u.inputTokens.read(val)
+		case 1:
+			u.cacheWrite.read(val)
+		case 2:
+			u.cacheRead.read(val)
+		case 3:
+			u.outputTokens.read(val)
+		case 4:
+			if openPtr(&u.cacheCreationSet, &u.cacheCreation, val) {
+				readCounts(val, cacheCreationFields, u.cacheCreation[:])
+			}
+		case 5:
+			if openPtr(&u.outputDetailsSet, &u.thinkingTokens, val) {
+				readCounts(val, thinkingFields, u.thinkingTokens[:])
+			}
+		case 6:
+			if openPtr(&u.serverToolUseSet, &u.serverToolUse, val) {
+				readCounts(val, serverToolUseFields, u.serverToolUse[:])
+			}
+		case 7:
+			readString(val, &u.serviceTier)
+		case 8:
+			readString(val, &u.inferenceGeo)
+		case 9:
+			readString(val, &u.speed)
+		}
+	})
+}
+
+// readCounts decodes the object val into counts, one per name of names.
+func readCounts(val []byte, names []string, counts []tokens) {
+	members(val, func(key, val []byte) {
+		if i := fieldIndex(key, names); i >= 0 {
+			counts[i].read(val)
+		}
+	})
+}
+
+// UnmarshalJSON lets encoding/json decode an anthropicUsage inside a
+// stream event.
+func (u *anthropicUsage) UnmarshalJSON(b []byte) error {
+	u.read(bytes.TrimSpace(b))
+	return nil
 }
 
 // anthropicCounts are Anthropic's counts as it reports them, before
@@ -355,36 +473,36 @@ func (c *anthropicCounts) apply(u *anthropicUsage) {
 	if u == nil {
 		return
 	}
-	set := func(dst *int64, t *tokens) {
-		if t != nil {
-			*dst = int64(*t)
+	set := func(dst *int64, t optTokens) {
+		if t.set {
+			*dst = t.get()
 			c.seen = true
 		}
 	}
-	set(&c.input, u.InputTokens)
-	set(&c.cacheRead, u.CacheRead)
-	set(&c.cacheWrite, u.CacheWrite)
-	set(&c.output, u.OutputTokens)
-	if u.CacheCreation != nil {
-		c.cacheWrite5m = int64(u.CacheCreation.Ephemeral5m)
-		c.cacheWrite1h = int64(u.CacheCreation.Ephemeral1h)
+	set(&c.input, u.inputTokens)
+	set(&c.cacheRead, u.cacheRead)
+	set(&c.cacheWrite, u.cacheWrite)
+	set(&c.output, u.outputTokens)
+	if u.cacheCreationSet {
+		c.cacheWrite5m = int64(u.cacheCreation[0])
+		c.cacheWrite1h = int64(u.cacheCreation[1])
 	}
-	if u.OutputDetails != nil {
-		c.thinking = int64(u.OutputDetails.ThinkingTokens)
+	if u.outputDetailsSet {
+		c.thinking = int64(u.thinkingTokens[0])
 	}
-	if s := u.ServerToolUse; s != nil {
-		c.webSearch = max(c.webSearch, int64(s.WebSearchRequests))
-		c.webFetch = max(c.webFetch, int64(s.WebFetchRequests))
-		c.codeExec = max(c.codeExec, int64(s.CodeExecutionRequests))
+	if s := u.serverToolUse; u.serverToolUseSet {
+		c.webSearch = max(c.webSearch, int64(s[0]))
+		c.webFetch = max(c.webFetch, int64(s[1]))
+		c.codeExec = max(c.codeExec, int64(s[2]))
 	}
-	if u.ServiceTier != "" {
-		c.serviceTier = u.ServiceTier
+	if u.serviceTier != "" {
+		c.serviceTier = u.serviceTier
 	}
-	if u.InferenceGeo != "" {
-		c.geo = u.InferenceGeo
+	if u.inferenceGeo != "" {
+		c.geo = u.inferenceGeo
 	}
-	if u.Speed != "" {
-		c.speed = u.Speed
+	if u.speed != "" {
+		c.speed = u.speed
 	}
 }
 

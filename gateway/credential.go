@@ -123,9 +123,7 @@ func holdsLocalToken(s string) bool {
 // known credential headers, those of the dialects ds, and any other whose
 // value holds a local token.
 func stripCredentials(h http.Header, ds []dialect) {
-	for _, k := range credentialHeaders {
-		h.Del(k)
-	}
+	deleteHeaders(h, credentialHeaders)
 	for _, d := range ds {
 		for _, k := range d.info().keyHeaders {
 			h.Del(k)

@@ -178,36 +178,57 @@ func (geminiDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, b
 // free, and embeddings report no usage (the caller charges its
 // estimate).
 func (geminiDialect) usage(rt route, body []byte) (Usage, string, bool) {
-	var rs []geminiResponse
+	var c geminiCounts
+	var model []byte
+	add := func(r *geminiResponse) {
+		if r.usageSet {
+			c.merge(&r.usage)
+		}
+		c.grounding(&r.candidates)
+		if len(r.modelVersion) > 2 {
+			model = r.modelVersion
+		}
+	}
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
-		if !decodeJSON(body, &rs) {
+		if end, err := valueEnd(t, 0); err != nil || end != len(t) {
 			return Usage{}, "", false
 		}
+		// As encoding/json decodes it into a []geminiResponse: each
+		// element afresh, one that is not an object as an empty one.
+		scanArray(t, func(e []byte) bool {
+			var r geminiResponse
+			if e[0] == '{' {
+				scanMembers(e, r.read)
+			}
+			add(&r)
+			return true
+		})
 	} else {
 		var r geminiResponse
-		if !decodeMembers(body, &r) || !isObject(body) {
+		if scanObject(body, r.read) != nil {
 			return Usage{}, "", false
 		}
-		rs = []geminiResponse{r}
+		add(&r)
 	}
 	if rt.Free {
 		return Usage{}, "", true
 	}
-	var c geminiCounts
-	var model string
-	for i := range rs {
-		c.merge(rs[i].UsageMetadata)
-		c.grounding(rs[i].Candidates)
-		if rs[i].ModelVersion != "" {
-			model = rs[i].ModelVersion
-		}
-	}
-	return c.usage(), model, c.seen
+	return c.usage(), unquoteOrEmpty(model), c.seen
 }
 
-// geminiMeter is a Gemini stream's state: its counts so far.
+// unquoteOrEmpty is unquote for a raw string that may be absent.
+func unquoteOrEmpty(s []byte) string {
+	if len(s) < 2 {
+		return ""
+	}
+	return unquote(s)
+}
+
+// geminiMeter is a Gemini stream's state: its counts so far, and the
+// slots the last event was read into, kept for the next.
 type geminiMeter struct {
-	counts geminiCounts
+	counts  geminiCounts
+	scratch [5][]int64
 }
 
 func (geminiDialect) meter(route) eventMeter { return &geminiMeter{} }
@@ -386,43 +407,88 @@ func (g geminiAnswer) text() (string, bool) {
 	return b.String(), found
 }
 
-// geminiUsage is the usageMetadata object of the Gemini API.
+// geminiUsage is the usageMetadata object of the Gemini API, read as
+// encoding/json reads it into a struct of counts (promptTokenCount a
+// pointer) and slices of ModalityTokenCounts.
 type geminiUsage struct {
-	PromptTokenCount        *tokens `json:"promptTokenCount"`
-	CandidatesTokenCount    tokens  `json:"candidatesTokenCount"`
-	CachedContentTokenCount tokens  `json:"cachedContentTokenCount"`
-	ThoughtsTokenCount      tokens  `json:"thoughtsTokenCount"`
-	ToolUsePromptTokenCount tokens  `json:"toolUsePromptTokenCount"`
-	TotalTokenCount         tokens  `json:"totalTokenCount"`
+	promptTokenCount optTokens // promptTokenCount
+	// candidatesTokenCount, cachedContentTokenCount, thoughtsTokenCount,
+	// toolUsePromptTokenCount, totalTokenCount.
+	counts [5]tokens
 	// The counts above by modality (TEXT, IMAGE, VIDEO, AUDIO, DOCUMENT):
 	// promptTokensDetails includes cached tokens, cacheTokensDetails
 	// splits cachedContentTokenCount, candidatesTokensDetails
-	// candidatesTokenCount.
-	PromptDetails     []geminiModalityCount `json:"promptTokensDetails"`
-	CacheDetails      []geminiModalityCount `json:"cacheTokensDetails"`
-	CandidatesDetails []geminiModalityCount `json:"candidatesTokensDetails"`
-	ToolUseDetails    []geminiModalityCount `json:"toolUsePromptTokensDetails"`
+	// candidatesTokenCount. A slot holds a modalitySlot.
+	promptDetails, cacheDetails, candidatesDetails, toolUseDetails slots
 }
 
-// geminiModalityCount is a ModalityTokenCount.
-type geminiModalityCount struct {
-	Modality   string `json:"modality"`
-	TokenCount tokens `json:"tokenCount"`
+var geminiUsageFields = []string{"promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount",
+	"thoughtsTokenCount", "toolUsePromptTokenCount", "totalTokenCount",
+	"promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails", "toolUsePromptTokensDetails"}
+
+// read decodes the usageMetadata object val into u, merging into what u
+// holds.
+func (u *geminiUsage) read(val []byte) {
+	members(val, func(key, val []byte) {
+		switch i := fieldIndex(key, geminiUsageFields); {
+		case i == 0:
+			u.promptTokenCount.read(val)
+		case i >= 1 && i <= 5:
+			u.counts[i-1].read(val)
+		case i == 6:
+			u.promptDetails.read(val, readModalityCount)
+		case i == 7:
+			u.cacheDetails.read(val, readModalityCount)
+		case i == 8:
+			u.candidatesDetails.read(val, readModalityCount)
+		case i == 9:
+			u.toolUseDetails.read(val, readModalityCount)
+		}
+	})
 }
+
+// A ModalityTokenCount's slot is its modality, as its index in
+// geminiModalities plus one (0 for any other), in the low two bits, and
+// its tokenCount above them.
+const modalityBits = 2
 
 // geminiModalities are the modalities Usage counts apart from text.
 var geminiModalities = [3]string{"AUDIO", "IMAGE", "VIDEO"}
 
-// byModality returns the counts of ds for each of geminiModalities.
-func byModality(ds []geminiModalityCount) [3]int64 {
-	var n [3]int64
-	for _, d := range ds {
-		for i, m := range geminiModalities {
-			if strings.EqualFold(d.Modality, m) {
-				n[i] += int64(d.TokenCount)
+var modalityCountFields = []string{"modality", "tokenCount"}
+
+// readModalityCount decodes one ModalityTokenCount into its slot.
+func readModalityCount(e []byte, slot *int64) {
+	members(e, func(key, val []byte) {
+		switch fieldIndex(key, modalityCountFields) {
+		case 0:
+			if val[0] != '"' {
+				return
 			}
+			t, _ := jsonValue(val).text()
+			kind := int64(0)
+			for i, m := range geminiModalities {
+				if bytes.EqualFold(t, []byte(m)) {
+					kind = int64(i) + 1
+				}
+			}
+			*slot = *slot&^(1<<modalityBits-1) | kind
+		case 1:
+			n := tokens(*slot >> modalityBits)
+			n.read(val)
+			*slot = *slot&(1<<modalityBits-1) | int64(n)<<modalityBits
 		}
-	}
+	})
+}
+
+// byModality returns the counts of ds for each of geminiModalities.
+func byModality(ds *slots) [3]int64 {
+	var n [3]int64
+	ds.each(func(v int64) {
+		if kind := v & (1<<modalityBits - 1); kind > 0 {
+			n[kind-1] += v >> modalityBits
+		}
+	})
 	return n
 }
 
@@ -438,17 +504,14 @@ type geminiCounts struct {
 }
 
 func (c *geminiCounts) merge(u *geminiUsage) {
-	if u == nil {
-		return
-	}
 	c.seen = true
-	c.prompt = max(c.prompt, deref(u.PromptTokenCount))
-	c.candidates = max(c.candidates, int64(u.CandidatesTokenCount))
-	c.cached = max(c.cached, int64(u.CachedContentTokenCount))
-	c.thoughts = max(c.thoughts, int64(u.ThoughtsTokenCount))
-	c.toolUse = max(c.toolUse, int64(u.ToolUsePromptTokenCount))
-	prompt, tool := byModality(u.PromptDetails), byModality(u.ToolUseDetails)
-	cache, cand := byModality(u.CacheDetails), byModality(u.CandidatesDetails)
+	c.prompt = max(c.prompt, u.promptTokenCount.get())
+	c.candidates = max(c.candidates, int64(u.counts[0]))
+	c.cached = max(c.cached, int64(u.counts[1]))
+	c.thoughts = max(c.thoughts, int64(u.counts[2]))
+	c.toolUse = max(c.toolUse, int64(u.counts[3]))
+	prompt, tool := byModality(&u.promptDetails), byModality(&u.toolUseDetails)
+	cache, cand := byModality(&u.cacheDetails), byModality(&u.candidatesDetails)
 	for i := range geminiModalities {
 		c.promptBy[i] = max(c.promptBy[i], prompt[i]+tool[i])
 		c.cacheBy[i] = max(c.cacheBy[i], cache[i])
@@ -458,13 +521,9 @@ func (c *geminiCounts) merge(u *geminiUsage) {
 
 // grounding counts the Google Search queries the candidates ran, which
 // grounding bills per query (or per request that ran any).
-func (c *geminiCounts) grounding(cands []geminiCandidate) {
+func (c *geminiCounts) grounding(cands *slots) {
 	n := int64(0)
-	for _, cd := range cands {
-		if cd.GroundingMetadata != nil {
-			n += int64(len(cd.GroundingMetadata.WebSearchQueries))
-		}
-	}
+	cands.each(func(v int64) { n += v >> 1 })
 	c.searches = max(c.searches, n)
 }
 
@@ -486,57 +545,149 @@ func (c *geminiCounts) usage() Usage {
 }
 
 // geminiResponse is a GenerateContentResponse (or an embedding or count
-// response), as far as metering needs it.
+// response), as far as metering reads it. The strings are kept raw, as
+// the last string value of their member, and decoded only when used.
 type geminiResponse struct {
-	Candidates     []geminiCandidate `json:"candidates"`
-	PromptFeedback *struct {
-		BlockReason string `json:"blockReason"`
-	} `json:"promptFeedback"`
-	UsageMetadata *geminiUsage    `json:"usageMetadata"`
-	ModelVersion  string          `json:"modelVersion"`
-	ResponseID    string          `json:"responseId"`
-	Error         json.RawMessage `json:"error"`
+	// A candidate's slot: 1 when its finishReason is not empty, plus
+	// twice the number of its groundingMetadata.webSearchQueries.
+	candidates   slots
+	blocked      bool // promptFeedback.blockReason is not empty
+	usage        geminiUsage
+	usageSet     bool
+	modelVersion []byte // modelVersion
+	responseID   []byte // responseId
+	errorRaw     []byte // error, any value
 }
 
-// geminiCandidate is a response candidate, as far as metering needs it.
-type geminiCandidate struct {
-	FinishReason      string `json:"finishReason"`
-	GroundingMetadata *struct {
-		WebSearchQueries []string `json:"webSearchQueries"`
-	} `json:"groundingMetadata"`
+var (
+	geminiResponseFields  = []string{"candidates", "promptFeedback", "usageMetadata", "modelVersion", "responseId", "error"}
+	blockReasonFields     = []string{"blockReason"}
+	geminiCandidateFields = []string{"finishReason", "groundingMetadata"}
+	webSearchFields       = []string{"webSearchQueries"}
+)
+
+// read takes one member of a response; it is scanObject's callback.
+func (r *geminiResponse) read(key, val []byte) bool {
+	switch fieldIndex(key, geminiResponseFields) {
+	case 0:
+		r.candidates.read(val, readCandidate)
+	case 1:
+		// A pointer whose absence reads as no block reason.
+		if val[0] == 'n' {
+			r.blocked = false
+		}
+		members(val, func(key, val []byte) {
+			if fieldIndex(key, blockReasonFields) == 0 && val[0] == '"' {
+				r.blocked = len(val) > 2
+			}
+		})
+	case 2:
+		if openPtr(&r.usageSet, &r.usage, val) {
+			r.usage.read(val)
+		}
+	case 3:
+		if val[0] == '"' {
+			r.modelVersion = val
+		}
+	case 4:
+		if val[0] == '"' {
+			r.responseID = val
+		}
+	case 5:
+		r.errorRaw = val
+	}
+	return true
+}
+
+// readCandidate decodes one candidate into its slot.
+func readCandidate(e []byte, slot *int64) {
+	members(e, func(key, val []byte) {
+		switch fieldIndex(key, geminiCandidateFields) {
+		case 0:
+			if val[0] == '"' {
+				*slot = *slot&^1 | int64(b2i(len(val) > 2))
+			}
+		case 1:
+			// A pointer whose absence reads as no queries.
+			if val[0] == 'n' {
+				*slot &= 1
+			}
+			members(val, func(key, val []byte) {
+				if fieldIndex(key, webSearchFields) != 0 {
+					return
+				}
+				switch val[0] {
+				case 'n':
+					*slot &= 1
+				case '[':
+					n := int64(0)
+					scanArray(val, func([]byte) bool { n++; return true })
+					*slot = *slot&1 | n<<1
+				}
+			})
+		}
+	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // event notes one GenerateContentResponse of a Gemini stream.
 func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 	var r geminiResponse
-	if !decodeJSON(ev.Data, &r) {
+	r.candidates.v = g.scratch[0][:0]
+	r.usage.promptDetails.v = g.scratch[1][:0]
+	r.usage.cacheDetails.v = g.scratch[2][:0]
+	r.usage.candidatesDetails.v = g.scratch[3][:0]
+	r.usage.toolUseDetails.v = g.scratch[4][:0]
+	ok := r.readEvent(ev.Data)
+	// What the slots grew to serves the next event.
+	g.scratch = [5][]int64{r.candidates.v, r.usage.promptDetails.v, r.usage.cacheDetails.v,
+		r.usage.candidatesDetails.v, r.usage.toolUseDetails.v}
+	if !ok {
 		return ev.Raw
 	}
-	if isPresent(r.Error) {
-		m.ErrorMessage = geminiError(r.Error).text()
+	if isPresent(r.errorRaw) {
+		m.ErrorMessage = geminiError(r.errorRaw).text()
 	}
-	if r.ModelVersion != "" {
-		m.Model = r.ModelVersion
+	if len(r.modelVersion) > 2 {
+		setText(&m.Model, r.modelVersion)
 	}
-	if r.ResponseID != "" {
-		m.UpstreamID = r.ResponseID
+	if len(r.responseID) > 2 {
+		setText(&m.UpstreamID, r.responseID)
 	}
-	for _, c := range r.Candidates {
-		if c.FinishReason != "" {
+	r.candidates.each(func(v int64) {
+		if v&1 != 0 {
 			m.Done = true
 		}
-	}
-	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
+	})
+	if r.blocked {
 		m.Done = true // a refused prompt: no candidates will follow
 	}
-	g.counts.grounding(r.Candidates)
-	if r.UsageMetadata != nil {
-		g.counts.merge(r.UsageMetadata)
+	g.counts.grounding(&r.candidates)
+	if r.usageSet {
+		g.counts.merge(&r.usage)
 	}
 	if g.counts.seen {
 		m.Usage = g.counts.usage()
 	}
 	return ev.Raw
+}
+
+// readEvent reads an event's data into r, as encoding/json decodes it
+// into a struct: false for data that is not JSON, and nothing read from
+// JSON that is not an object.
+func (r *geminiResponse) readEvent(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0] == '{' {
+		return scanObject(t, r.read) == nil
+	}
+	end, err := valueEnd(t, 0)
+	return err == nil && end == len(t)
 }
 
 // part notes Gemini's inline and file data parts:

@@ -351,6 +351,9 @@ type exchange struct {
 	alias *aliasAttempts
 	// in is what every attempt at the request starts from.
 	in *attemptInput
+	// cancel cancels the context of the attempt's upstream request, made
+	// by outbound; relay calls it once the attempt is over.
+	cancel context.CancelCauseFunc
 	// xl is the translation of a request sent in its provider's format
 	// rather than the caller's, or nil. route, info and billing are then
 	// the provider's.
@@ -835,8 +838,9 @@ func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (M
 	// The usages differ only in how their tokens split, never in their
 	// input tokens, service tier, region or speed: one resolution of
 	// each row's rates prices them all.
-	us := b.worstUsages(in, out)
-	for _, alt := range row.alternatives(t) {
+	var buf [8]Usage
+	us := b.worstUsages(buf[:0], in, out)
+	for alt := range row.alternatives(t) {
 		r, _ := alt.resolveRates(us[0], max(us[0].InputTokens, 0), false)
 		for _, u := range us {
 			if c := alt.costWith(u, &r); c > worst {
@@ -894,17 +898,21 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	if err != nil {
 		return nil, err
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), bytes.NewReader(body))
+	// The attempt's context, which relay cancels with a cause (a pause,
+	// the idle timeout, a fallback's first-byte timeout), made here so
+	// that the request is not copied to take it.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(body))
 	if err != nil {
+		cancel(nil)
 		return nil, err
 	}
+	x.cancel = cancel
 	out.ContentLength = int64(len(body))
 	out.Header = r.Header.Clone()
 	// The headers Connection names go first: it is itself stripped.
 	removeConnectionHeaders(out.Header)
-	for _, h := range strippedRequestHeaders {
-		out.Header.Del(h)
-	}
+	deleteHeaders(out.Header, strippedRequestHeaders)
 	stripCredentials(out.Header, p.dialectList())
 	// The route's dialect is the provider's, or the one its compatible
 	// endpoint speaks: it says where the key goes.
@@ -944,6 +952,15 @@ var strippedRequestHeaders = []string{
 	"Content-Length", "Accept-Encoding", "Cookie", "Origin", "Referer",
 	"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User",
 	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+}
+
+// deleteHeaders deletes the keys ks, each in its canonical form, from h:
+// what h.Del does with each, without canonicalizing keys already
+// canonical (TestHeaderListsCanonical).
+func deleteHeaders(h http.Header, ks []string) {
+	for _, k := range ks {
+		delete(h, k)
+	}
 }
 
 func removeConnectionHeaders(h http.Header) {

@@ -904,3 +904,16 @@ func TestProxyStreamHeadersBeforeFirstEvent(t *testing.T) {
 		t.Errorf("stream = %d\n%s\nwant 200 and\n%s", res.resp.StatusCode, body, chatStreamUsage)
 	}
 }
+
+// The header lists deleted with deleteHeaders are written canonical, so
+// that deleting them as written is what Header.Del would do.
+func TestHeaderListsCanonical(t *testing.T) {
+	for name, ks := range map[string][]string{"strippedRequestHeaders": strippedRequestHeaders,
+		"strippedResponseHeaders": strippedResponseHeaders, "credentialHeaders": credentialHeaders} {
+		for _, k := range ks {
+			if c := http.CanonicalHeaderKey(k); c != k {
+				t.Errorf("%s holds %q, want it canonical: %q", name, k, c)
+			}
+		}
+	}
+}

@@ -23,10 +23,11 @@ const maxMeteredBody = 64 << 20
 // attempt at an alias's target failed in a way its next target is to be
 // tried for.
 func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *http.Request, hideUsage bool) (fellBack bool) {
-	ctx, cancel := context.WithCancelCause(out.Context())
+	// out's context is the attempt's own (outbound): canceling it stops
+	// this attempt, not the caller's request.
+	ctx, cancel := out.Context(), x.cancel
 	defer cancel(nil)
 	defer p.fly(x.rec.Token, cancel)()
-	out = out.WithContext(ctx)
 	// An attempt with a fallback left waits for its first byte only so
 	// long: then the next target is tried.
 	firstByte := func() {}
@@ -79,9 +80,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		h[k] = vs
 	}
 	removeConnectionHeaders(h) // before Connection itself goes
-	for _, k := range strippedResponseHeaders {
-		h.Del(k)
-	}
+	deleteHeaders(h, strippedResponseHeaders)
 
 	mt, _ := mediaType(resp.Header.Get("Content-Type"))
 	sse := mt == "text/event-stream"

@@ -325,133 +325,198 @@ func perCallMember(name string) bool {
 	return perCallMembers[name] || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID")
 }
 
-// fingerprint returns the loop fingerprint of a request. It walks the
-// body's bytes with the JSON scanner, hashing each value as it finds it:
-// an object's members in the order of their names, the last of
-// duplicates (as a decoder keeps), per-call ones left out.
+// fingerprint returns the loop fingerprint of a request. It hashes the
+// body's canonical form: its values as the JSON scanner finds them, an
+// object's members in the order of their names, the last of duplicates
+// (as a decoder keeps), per-call ones left out. The form is written in
+// one walk of the body after the one that checks it is JSON: each
+// object's members are written as they come and put in order once the
+// object ends, moving bytes already written rather than walking the
+// members again at each depth.
 func fingerprint(token, model, route string, body []byte) [32]byte {
-	h := fpHashes.Get().(*fpHash)
-	defer fpHashes.Put(h)
-	h.d.Reset()
-	h.buf = h.buf[:0]
+	c := fpCanons.Get().(*fpCanon)
+	defer c.put()
 	for _, s := range []string{token, model, route} {
-		h.str(s)
+		c.str(s)
 	}
+	c.d.Reset()
 	i := spaceEnd(body, 0)
-	end, err := valueEnd(body, i)
-	if err != nil {
+	if _, err := valueEnd(body, i); err != nil {
 		// Not JSON: the bytes are the request.
-		h.flush()
-		h.d.Write(body)
+		c.d.Write(c.out)
+		c.d.Write(body)
 	} else {
-		h.value(body[i:end])
+		c.value(body, i)
+		c.d.Write(c.out)
 	}
-	h.flush()
 	var out [32]byte
-	h.d.Sum(out[:0])
+	c.d.Sum(out[:0])
 	return out
 }
 
-// fpHashes are fingerprint's hashes and buffers, reused: a digest and a
-// growing buffer for each request were a measurable part of its
+// fpCanons are fingerprint's digests and buffers, reused: a digest and
+// growing buffers for each request were a measurable part of its
 // allocations.
-var fpHashes = sync.Pool{New: func() any { return &fpHash{d: sha256.New(), buf: make([]byte, 0, 4096+binary.MaxVarintLen64)} }}
+var fpCanons = sync.Pool{New: func() any { return &fpCanon{d: sha256.New()} }}
 
-// fpHash feeds a fingerprint's bytes to d through a buffer, so that the
-// many small writes of a walk cost one call of d each few kilobytes.
-type fpHash struct {
-	d   hash.Hash
-	buf []byte
+// maxPooledCanon is the largest buffer kept for the next fingerprint.
+const maxPooledCanon = 1 << 20
+
+// fpCanon writes a body's canonical form for its fingerprint.
+type fpCanon struct {
+	d       hash.Hash
+	out     []byte     // the canonical form so far
+	members []fpMember // the members of the objects being written, innermost last
+	scratch []byte     // an object's members while they are put in order
 }
 
-func (h *fpHash) byte(c byte) {
-	h.buf = append(h.buf, c)
-	if len(h.buf) >= 4096 {
-		h.flush()
+// fpMember is an object member whose name and value are written at
+// out[start:end].
+type fpMember struct {
+	name       []byte // decoded
+	start, end int
+}
+
+func (c *fpCanon) put() {
+	c.out, c.scratch = c.out[:0], c.scratch[:0]
+	if cap(c.out) > maxPooledCanon {
+		c.out = nil
 	}
-}
-
-func (h *fpHash) flush() {
-	h.d.Write(h.buf)
-	h.buf = h.buf[:0]
+	if cap(c.scratch) > maxPooledCanon {
+		c.scratch = nil
+	}
+	clear(c.members[:cap(c.members)])
+	c.members = c.members[:0]
+	fpCanons.Put(c)
 }
 
 // str writes s with its length before it.
-func (h *fpHash) str(s string) {
-	h.buf = binary.AppendUvarint(h.buf, uint64(len(s)))
-	if len(h.buf)+len(s) > 4096 {
-		h.flush()
-		h.d.Write([]byte(s))
-		return
-	}
-	h.buf = append(h.buf, s...)
+func (c *fpCanon) str(s string) {
+	c.out = binary.AppendUvarint(c.out, uint64(len(s)))
+	c.out = append(c.out, s...)
 }
 
 // bytes writes b with its length before it, as str does.
-func (h *fpHash) bytes(b []byte) {
-	h.buf = binary.AppendUvarint(h.buf, uint64(len(b)))
-	if len(h.buf)+len(b) > 4096 {
-		h.flush()
-		h.d.Write(b)
+func (c *fpCanon) bytes(b []byte) {
+	c.out = binary.AppendUvarint(c.out, uint64(len(b)))
+	c.out = append(c.out, b...)
+}
+
+// value writes the canonical form of the value at b[i], which is
+// well-formed JSON, and returns its end: '{' and the members, '[' and
+// the elements, 's' and a string's text with what changes per call
+// replaced, 'n' and a number as written, 't', 'f' or '0'.
+func (c *fpCanon) value(b []byte, i int) int {
+	switch b[i] {
+	case '{':
+		c.out = append(c.out, '{')
+		base, from := len(c.members), len(c.out)
+		i = spaceEnd(b, i+1)
+		for b[i] != '}' {
+			ke, _ := stringEnd(b, i)
+			name := rawText(b[i:ke])
+			vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
+			var ve int
+			if perCallMember(string(name)) {
+				ve, _ = valueEnd(b, vs)
+			} else {
+				start := len(c.out)
+				c.bytes(name)
+				ve = c.value(b, vs)
+				c.members = append(c.members, fpMember{name, start, len(c.out)})
+			}
+			i = spaceEnd(b, ve)
+			if b[i] == ',' {
+				i = spaceEnd(b, i+1)
+			}
+		}
+		c.order(base, from)
+		c.out = append(c.out, '}')
+		return i + 1
+	case '[':
+		c.out = append(c.out, '[')
+		i = spaceEnd(b, i+1)
+		for b[i] != ']' {
+			i = spaceEnd(b, c.value(b, i))
+			if b[i] == ',' {
+				i = spaceEnd(b, i+1)
+			}
+		}
+		c.out = append(c.out, ']')
+		return i + 1
+	case '"':
+		e, _ := stringEnd(b, i)
+		c.out = append(c.out, 's')
+		if t := rawText(b[i:e]); hasDigit(t) {
+			c.str(normalizeText(string(t)))
+		} else {
+			c.bytes(t) // what normalizeText leaves as it is
+		}
+		return e
+	case 't':
+		c.out = append(c.out, 't')
+		return i + len("true")
+	case 'f':
+		c.out = append(c.out, 'f')
+		return i + len("false")
+	case 'n':
+		c.out = append(c.out, '0')
+		return i + len("null")
+	default:
+		e, _ := numberEnd(b, i)
+		c.out = append(c.out, 'n')
+		c.bytes(b[i:e])
+		return e
+	}
+}
+
+// order puts the members of the object just written, c.members[base:],
+// whose bytes start at c.out[from:], in the order of their names, keeps
+// the last of each name, and drops them from c.members.
+func (c *fpCanon) order(base, from int) {
+	ms := c.members[base:]
+	defer func() {
+		clear(ms)
+		c.members = c.members[:base]
+	}()
+	sorted := true
+	for k := 1; k < len(ms); k++ {
+		if bytes.Compare(ms[k-1].name, ms[k].name) >= 0 {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
 		return
 	}
-	h.buf = append(h.buf, b...)
-}
-
-// fpMember is an object member as a fingerprint sorts it.
-type fpMember struct {
-	name []byte // decoded
-	val  []byte
-}
-
-// value hashes the well-formed JSON value v: '{' and the members, '['
-// and the elements, 's' and a string's text with what changes per call
-// replaced, 'n' and a number as written, 't', 'f' or '0'.
-func (h *fpHash) value(v []byte) {
-	switch v[0] {
-	case '{':
-		var arr [16]fpMember
-		ms := arr[:0]
-		scanMembers(v, func(key, val []byte) bool {
-			if name := rawText(key); !perCallMember(string(name)) {
-				ms = append(ms, fpMember{name, val})
+	if len(ms) <= 16 {
+		// Insertion sort, stable: an object's members are few.
+		for k := 1; k < len(ms); k++ {
+			for j := k; j > 0 && bytes.Compare(ms[j-1].name, ms[j].name) > 0; j-- {
+				ms[j-1], ms[j] = ms[j], ms[j-1]
 			}
-			return true
-		})
+		}
+	} else {
 		slices.SortStableFunc(ms, func(a, b fpMember) int { return bytes.Compare(a.name, b.name) })
-		h.byte('{')
-		for i, m := range ms {
-			if i+1 < len(ms) && bytes.Equal(ms[i+1].name, m.name) {
-				continue // a later duplicate wins
-			}
-			h.bytes(m.name)
-			h.value(m.val)
-		}
-		h.byte('}')
-	case '[':
-		h.byte('[')
-		scanArray(v, func(e []byte) bool {
-			h.value(e)
-			return true
-		})
-		h.byte(']')
-	case '"':
-		h.byte('s')
-		if t := rawText(v); bytes.ContainsAny(t, "0123456789") {
-			h.str(normalizeText(string(t)))
-		} else {
-			h.bytes(t) // what normalizeText leaves as it is
-		}
-	case 't':
-		h.byte('t')
-	case 'f':
-		h.byte('f')
-	case 'n':
-		h.byte('0')
-	default:
-		h.byte('n')
-		h.bytes(v)
 	}
+	c.scratch = append(c.scratch[:0], c.out[from:]...)
+	c.out = c.out[:from]
+	for k, m := range ms {
+		if k+1 < len(ms) && bytes.Equal(ms[k+1].name, m.name) {
+			continue // a later duplicate wins
+		}
+		c.out = append(c.out, c.scratch[m.start-from:m.end-from]...)
+	}
+}
+
+// hasDigit reports whether t holds an ASCII digit.
+func hasDigit(t []byte) bool {
+	for _, c := range t {
+		if isDigit(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // normalizeText replaces what changes per call inside a string (UUIDs,

@@ -202,3 +202,13 @@ func (s *slots) each(fn func(v int64)) {
 		fn(v)
 	}
 }
+
+// setText sets *s to the text of the raw JSON string v, without making a
+// new string when *s holds that text already (a stream repeats its model
+// in every event).
+func setText(s *string, v []byte) {
+	if in := v[1 : len(v)-1]; string(in) == *s && !containsByte(in, '\\') && utf8.Valid(in) {
+		return
+	}
+	*s = unquote(v)
+}

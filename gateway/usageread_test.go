@@ -222,7 +222,7 @@ func (g answerGen) value(b *bytes.Buffer, depth int) {
 	case 6:
 		b.WriteString([]string{`"123"`, `"x"`, `""`, `"1e2"`, `"Inf"`, `" 4"`, `"-1"`, `"\u0031"`}[g.r.IntN(8)])
 	case 7, 8:
-		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "flex", "gpt-4o", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(10)] + `"`)
+		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "server_tool_use", "code_execution", "AUDIO", "image", "STOP", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(13)] + `"`)
 	case 9:
 		b.WriteString("[]")
 	case 10, 11:
@@ -269,6 +269,8 @@ func BenchmarkAnswerUsage(b *testing.B) {
 		{"openai-chat", readTestdata(b, "openai/chat.json"), openAIUsageOf, refOpenAIUsage},
 		{"openai-long", long, openAIUsageOf, refOpenAIUsage},
 		{"openai-responses", readTestdata(b, "openai/responses.json"), openAIUsageOf, refOpenAIUsage},
+		{"gemini-search", readTestdata(b, "gemini/generate_content_search.json"), geminiUsageOf, geminiRefUsageOf},
+		{"anthropic-tool-use", readTestdata(b, "anthropic/messages_tool_use.json"), anthropicUsageOf, anthropicRefUsageOf},
 	}
 	for _, c := range cases {
 		for _, impl := range []struct {
@@ -286,6 +288,58 @@ func BenchmarkAnswerUsage(b *testing.B) {
 			})
 		}
 	}
+}
+
+func anthropicUsageOf(body []byte) (Usage, string, bool) {
+	return anthropicDialect{}.usage(route{}, body)
+}
+
+func anthropicRefUsageOf(body []byte) (Usage, string, bool) { return refAnthropicUsage(route{}, body) }
+
+func geminiUsageOf(body []byte) (Usage, string, bool) { return geminiDialect{}.usage(route{}, body) }
+
+func geminiRefUsageOf(body []byte) (Usage, string, bool) { return refGeminiAnswerUsage(route{}, body) }
+
+// BenchmarkGeminiStreamMeter: metering every event of a recorded Gemini
+// stream, the scanner against the encoding/json reference.
+func BenchmarkGeminiStreamMeter(b *testing.B) {
+	var events []streamEvent
+	r := newSSEReader(bytes.NewReader(readTestdata(b, "gemini/stream_generate_content.sse")))
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			break
+		}
+		if len(ev.Data) > 0 {
+			events = append(events, ev)
+		}
+	}
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g geminiMeter
+			m := &streamMeter{}
+			for _, ev := range events {
+				g.event(m, ev)
+			}
+			if !m.Done {
+				b.Fatal("not done")
+			}
+		}
+	})
+	b.Run("reference", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g geminiCounts
+			m := &streamMeter{}
+			for _, ev := range events {
+				refGeminiEvent(&g, m, ev)
+			}
+			if !m.Done {
+				b.Fatal("not done")
+			}
+		}
+	})
 }
 
 func openAIUsageOf(body []byte) (Usage, string, bool) { return openAIDialect{}.usage(route{}, body) }
@@ -338,3 +392,159 @@ func BenchmarkPlainChunk(b *testing.B) {
 		})
 	}
 }
+
+// checkAnthropicUsage fails t when the readers differ on body.
+func checkAnthropicUsage(t *testing.T, body []byte) {
+	t.Helper()
+	for _, rt := range []route{{}, {Free: true}} {
+		u, model, ok := anthropicDialect{}.usage(rt, body)
+		ru, rmodel, rok := refAnthropicUsage(rt, body)
+		if u != ru || model != rmodel || ok != rok {
+			t.Fatalf("anthropic usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
+		}
+	}
+	if !json.Valid(body) {
+		return
+	}
+	// The object as a usage object, as the stream's events carry it
+	// (read by encoding/json through UnmarshalJSON).
+	var e struct {
+		Usage   *anthropicUsage `json:"usage"`
+		Message *struct {
+			Usage *anthropicUsage `json:"usage"`
+		} `json:"message"`
+	}
+	var re struct {
+		Usage   *refAnthropicUsageObj `json:"usage"`
+		Message *struct {
+			Usage *refAnthropicUsageObj `json:"usage"`
+		} `json:"message"`
+	}
+	if decodeJSON(body, &e) != decodeJSON(body, &re) || (e.Message == nil) != (re.Message == nil) {
+		t.Fatalf("decodeJSON(%.300q) with anthropicUsage differs", body)
+	}
+	var c, rc anthropicCounts
+	c.apply(e.Usage)
+	rc.refApply(re.Usage)
+	if e.Message != nil {
+		c.apply(e.Message.Usage)
+		rc.refApply(re.Message.Usage)
+	}
+	var u anthropicUsage
+	u.read(bytes.TrimSpace(body))
+	var ru refAnthropicUsageObj
+	decodeJSON(body, &ru)
+	c.apply(&u)
+	rc.refApply(&ru)
+	if c != rc {
+		t.Fatalf("anthropic counts of %.300q = %+v, want %+v", body, c, rc)
+	}
+}
+
+func TestAnthropicUsageMatchesReference(t *testing.T) {
+	for _, body := range usageCorpus(t) {
+		checkAnthropicUsage(t, body)
+	}
+	for _, s := range []string{
+		`{"model":"claude","usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":3,"output_tokens":7,"cache_creation":{"ephemeral_5m_input_tokens":2,"ephemeral_1h_input_tokens":3},"server_tool_use":{"web_search_requests":2,"web_fetch_requests":1,"code_execution_requests":1},"service_tier":"standard","inference_geo":"us","speed":"fast","output_tokens_details":{"thinking_tokens":4}}}`,
+		`{"usage":{"input_tokens":10,"cache_creation":{"ephemeral_1h_input_tokens":3},"cache_creation":null},"content":[{"type":"server_tool_use","name":"code_execution"},{"type":"server_tool_use","name":"bash_code_execution"},{"type":"text"}]}`,
+		`{"usage":{"input_tokens":1},"content":[{"type":"server_tool_use","name":"code_execution"}],"content":[{"name":"x"},{}]}`,
+		`{"usage":{"input_tokens":1},"content":[{"type":"server_tool_use","name":"code_execution"}],"content":[{"type":"text"}],"content":[{"type":"server_tool_use"}]}`,
+		`{"usage":{"input_tokens":1},"content":[{"TYPE":"server_tool_use","NAME":"code_execution","type":5}],"content":5}`,
+		`{"usage":{"server_tool_use":{"web_search_requests":2},"server_tool_use":{"web_fetch_requests":1},"SPEED":"fast","speed":null,"service_tier":""}}`,
+		`{"usage":{"output_tokens_details":{"thinking_tokens":4},"output_tokens_details":7,"output_tokens":"9"}}`,
+		`{"usage":{"output_tokens_details":{"thinking_tokens":4},"output_tokens_details":null,"output_tokens":null}}`,
+		`{"type":"message_delta","usage":{"output_tokens":12},"message":{"usage":{"input_tokens":4}}}`,
+	} {
+		checkAnthropicUsage(t, []byte(s))
+	}
+	g := answerGen{r: rand.New(rand.NewPCG(12, 4)), names: anthropicGenNames}
+	for range 30_000 {
+		checkAnthropicUsage(t, g.body())
+	}
+}
+
+func FuzzAnthropicUsage(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkAnthropicUsage)
+}
+
+var anthropicGenNames = []string{"model", "usage", "content", "type", "name", "message",
+	"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens", "cache_creation",
+	"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", "output_tokens_details", "thinking_tokens",
+	"server_tool_use", "web_search_requests", "web_fetch_requests", "code_execution_requests",
+	"service_tier", "inference_geo", "speed", "code_execution", "bash_code_execution"}
+
+// checkGeminiUsage fails t when the readers differ on body, read as a
+// whole answer or as a stream's events.
+func checkGeminiUsage(t *testing.T, body []byte) {
+	t.Helper()
+	for _, rt := range []route{{}, {Free: true}} {
+		u, model, ok := geminiDialect{}.usage(rt, body)
+		ru, rmodel, rok := refGeminiAnswerUsage(rt, body)
+		if u != ru || model != rmodel || ok != rok {
+			t.Fatalf("gemini usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
+		}
+	}
+	// body as each event of a stream, twice over, so counts carry.
+	var g geminiMeter
+	var rc geminiCounts
+	m, rm := &streamMeter{}, &streamMeter{}
+	for range 2 {
+		ev := streamEvent{Data: body, Raw: []byte("raw")}
+		if got, want := g.event(m, ev), refGeminiEvent(&rc, rm, ev); string(got) != string(want) {
+			t.Fatalf("gemini event(%.300q) relays %q, want %q", body, got, want)
+		}
+		if *m != *rm || g.counts != rc {
+			t.Fatalf("gemini event(%.300q)\n = %+v, %+v\nwant %+v, %+v", body, *m, g.counts, *rm, rc)
+		}
+	}
+}
+
+func TestGeminiUsageMatchesReference(t *testing.T) {
+	for _, body := range usageCorpus(t) {
+		checkGeminiUsage(t, body)
+	}
+	for _, s := range []string{
+		`{"candidates":[{"finishReason":"STOP","groundingMetadata":{"webSearchQueries":["a","b"]}}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":5,"cachedContentTokenCount":4,"thoughtsTokenCount":3,"toolUsePromptTokenCount":2,"totalTokenCount":24,"promptTokensDetails":[{"modality":"AUDIO","tokenCount":6},{"modality":"TEXT","tokenCount":4}],"cacheTokensDetails":[{"modality":"audio","tokenCount":2}],"candidatesTokensDetails":[{"modality":"IMAGE","tokenCount":5}],"toolUsePromptTokensDetails":[{"modality":"VIDEO","tokenCount":2}]},"modelVersion":"gemini-2.5-flash","responseId":"r1"}`,
+		`{"usageMetadata":{"promptTokenCount":10,"promptTokensDetails":[{"modality":"AUDIO","tokenCount":6}],"promptTokensDetails":[{"tokenCount":2},{}]}}`,
+		`{"usageMetadata":{"promptTokenCount":10,"promptTokensDetails":[{"modality":"AUDIO","tokenCount":6}],"promptTokensDetails":null,"promptTokensDetails":[{}]}}`,
+		`{"usageMetadata":{"promptTokenCount":10,"promptTokensDetails":[{"modality":"AUDIO","tokenCount":6},{"modality":"IMAGE","tokenCount":1}],"promptTokensDetails":[{"modality":"TEXT"}],"promptTokensDetails":[{},{}]}}`,
+		"{\"usageMetadata\":{\"promptTokenCount\":10,\"promptTokensDetails\":[{\"modality\":\"\u212Aaudio\",\"tokenCount\":6},{\"MODALITY\":\"vıdeo\",\"tokenCount\":\"3\"}]}}",
+		`{"usageMetadata":{"promptTokenCount":"12","candidatesTokenCount":1e3,"thoughtsTokenCount":12.0},"usageMetadata":{"promptTokenCount":null}}`,
+		`{"usageMetadata":5}`, `{"usageMetadata":null}`, `{"usageMetadata":{}}`,
+		`{"candidates":[{"finishReason":"STOP"}],"candidates":[{"finishReason":""},{}]}`,
+		`{"candidates":[{"finishReason":"STOP","groundingMetadata":{"webSearchQueries":["a"]}}],"candidates":[{"groundingMetadata":null}]}`,
+		`{"candidates":[{"groundingMetadata":{"webSearchQueries":["a",1,null]}},{"groundingMetadata":{"webSearchQueries":5}}],"usageMetadata":{}}`,
+		`{"promptFeedback":{"blockReason":"SAFETY"}}`, `{"promptFeedback":{"blockReason":"SAFETY"},"promptFeedback":{}}`,
+		`{"promptFeedback":{"blockReason":"SAFETY"},"promptFeedback":null}`, `{"promptFeedback":{"blockReason":""}}`,
+		`{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}`, `{"error":null}`, `{"error":"text"}`,
+		`[{"modelVersion":"a","usageMetadata":{"promptTokenCount":3}},{"modelVersion":"b","usageMetadata":{"candidatesTokenCount":4}},null,5,{"modelVersion":""}]`,
+		`[]`, `[1,2`, ` [ ] `, `null`, `5`, ``, `{"modelVersion":"m"} x`,
+	} {
+		checkGeminiUsage(t, []byte(s))
+	}
+	g := answerGen{r: rand.New(rand.NewPCG(13, 5)), names: geminiGenNames}
+	for range 30_000 {
+		b := g.body()
+		checkGeminiUsage(t, b)
+		if g.r.IntN(8) == 0 {
+			checkGeminiUsage(t, append(append([]byte("["), b...), ']'))
+		}
+	}
+}
+
+func FuzzGeminiUsage(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkGeminiUsage)
+}
+
+var geminiGenNames = []string{"candidates", "promptFeedback", "blockReason", "usageMetadata", "modelVersion", "responseId", "error",
+	"finishReason", "groundingMetadata", "webSearchQueries", "promptTokenCount", "candidatesTokenCount",
+	"cachedContentTokenCount", "thoughtsTokenCount", "toolUsePromptTokenCount", "totalTokenCount",
+	"promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails", "toolUsePromptTokensDetails",
+	"modality", "tokenCount", "AUDIO", "IMAGE", "VIDEO"}

@@ -1,6 +1,10 @@
 package gateway
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
 
 // The readers of provider answers as they were before they used the
 // scanner: encoding/json on the members a struct names. They are kept
@@ -164,4 +168,269 @@ func refPlainChunk(data []byte) bool {
 	}
 	n := bytes.Count(data, []byte(`"usage"`))
 	return n == 0 || n == 1 && bytes.Contains(data, []byte(`"usage":null`))
+}
+
+// usage reads a Messages answer; counting tokens is free.
+func refAnthropicUsage(rt route, body []byte) (Usage, string, bool) {
+	var b struct {
+		Model   string                `json:"model"`
+		Usage   *refAnthropicUsageObj `json:"usage"`
+		Content []refAnthropicBlock   `json:"content"`
+	}
+	if !decodeMembers(body, &b) || !isObject(body) {
+		return Usage{}, "", false
+	}
+	if rt.Free {
+		return Usage{}, "", true
+	}
+	var c anthropicCounts
+	c.refApply(b.Usage)
+	c.refContentBlocks(b.Content)
+	return c.usage(), b.Model, c.seen
+}
+
+// refAnthropicUsageObj is the usage object of Anthropic's Messages API. Every
+// count is a pointer because a stream's message_delta repeats only some
+// of them.
+type refAnthropicUsageObj struct {
+	InputTokens   *tokens `json:"input_tokens"`
+	CacheWrite    *tokens `json:"cache_creation_input_tokens"`
+	CacheRead     *tokens `json:"cache_read_input_tokens"`
+	CacheCreation *struct {
+		Ephemeral5m tokens `json:"ephemeral_5m_input_tokens"`
+		Ephemeral1h tokens `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
+	OutputTokens  *tokens `json:"output_tokens"`
+	OutputDetails *struct {
+		ThinkingTokens tokens `json:"thinking_tokens"`
+	} `json:"output_tokens_details"`
+	// ServerToolUse counts the server-side tool calls billed per call.
+	ServerToolUse *struct {
+		WebSearchRequests     tokens `json:"web_search_requests"`
+		WebFetchRequests      tokens `json:"web_fetch_requests"`
+		CodeExecutionRequests tokens `json:"code_execution_requests"`
+	} `json:"server_tool_use"`
+	ServiceTier  string `json:"service_tier"`
+	InferenceGeo string `json:"inference_geo"`
+	Speed        string `json:"speed"`
+}
+
+// apply takes every count u holds; Anthropic's counts are cumulative, so a
+// later report replaces an earlier one.
+func (c *anthropicCounts) refApply(u *refAnthropicUsageObj) {
+	if u == nil {
+		return
+	}
+	set := func(dst *int64, t *tokens) {
+		if t != nil {
+			*dst = int64(*t)
+			c.seen = true
+		}
+	}
+	set(&c.input, u.InputTokens)
+	set(&c.cacheRead, u.CacheRead)
+	set(&c.cacheWrite, u.CacheWrite)
+	set(&c.output, u.OutputTokens)
+	if u.CacheCreation != nil {
+		c.cacheWrite5m = int64(u.CacheCreation.Ephemeral5m)
+		c.cacheWrite1h = int64(u.CacheCreation.Ephemeral1h)
+	}
+	if u.OutputDetails != nil {
+		c.thinking = int64(u.OutputDetails.ThinkingTokens)
+	}
+	if s := u.ServerToolUse; s != nil {
+		c.webSearch = max(c.webSearch, int64(s.WebSearchRequests))
+		c.webFetch = max(c.webFetch, int64(s.WebFetchRequests))
+		c.codeExec = max(c.codeExec, int64(s.CodeExecutionRequests))
+	}
+	if u.ServiceTier != "" {
+		c.serviceTier = u.ServiceTier
+	}
+	if u.InferenceGeo != "" {
+		c.geo = u.InferenceGeo
+	}
+	if u.Speed != "" {
+		c.speed = u.Speed
+	}
+}
+
+// contentBlocks counts the server-side code execution calls among a
+// message's content blocks: Anthropic's usage has no count of them.
+func (c *anthropicCounts) refContentBlocks(blocks []refAnthropicBlock) {
+	n := int64(0)
+	for _, b := range blocks {
+		if b.isCodeExecution() {
+			n++
+		}
+	}
+	c.codeBlocks = max(c.codeBlocks, n)
+}
+
+// refAnthropicBlock is a content block, as far as metering needs it.
+type refAnthropicBlock struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// isCodeExecution reports whether b runs code in Anthropic's sandbox
+// (code_execution, bash_code_execution, text_editor_code_execution).
+func (b refAnthropicBlock) isCodeExecution() bool {
+	return b.Type == "server_tool_use" && strings.Contains(b.Name, "code_execution")
+}
+
+// usage reads a generateContent answer, or a streamGenerateContent one
+// read without alt=sse (a JSON array of responses); counting tokens is
+// free, and embeddings report no usage (the caller charges its
+// estimate).
+func refGeminiAnswerUsage(rt route, body []byte) (Usage, string, bool) {
+	var rs []refGeminiResponse
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		if !decodeJSON(body, &rs) {
+			return Usage{}, "", false
+		}
+	} else {
+		var r refGeminiResponse
+		if !decodeMembers(body, &r) || !isObject(body) {
+			return Usage{}, "", false
+		}
+		rs = []refGeminiResponse{r}
+	}
+	if rt.Free {
+		return Usage{}, "", true
+	}
+	var c geminiCounts
+	var model string
+	for i := range rs {
+		c.refMerge(rs[i].UsageMetadata)
+		c.refGrounding(rs[i].Candidates)
+		if rs[i].ModelVersion != "" {
+			model = rs[i].ModelVersion
+		}
+	}
+	return c.usage(), model, c.seen
+}
+
+// refGeminiUsage is the usageMetadata object of the Gemini API.
+type refGeminiUsage struct {
+	PromptTokenCount        *tokens `json:"promptTokenCount"`
+	CandidatesTokenCount    tokens  `json:"candidatesTokenCount"`
+	CachedContentTokenCount tokens  `json:"cachedContentTokenCount"`
+	ThoughtsTokenCount      tokens  `json:"thoughtsTokenCount"`
+	ToolUsePromptTokenCount tokens  `json:"toolUsePromptTokenCount"`
+	TotalTokenCount         tokens  `json:"totalTokenCount"`
+	// The counts above by modality (TEXT, IMAGE, VIDEO, AUDIO, DOCUMENT):
+	// promptTokensDetails includes cached tokens, cacheTokensDetails
+	// splits cachedContentTokenCount, candidatesTokensDetails
+	// candidatesTokenCount.
+	PromptDetails     []refGeminiModalityCount `json:"promptTokensDetails"`
+	CacheDetails      []refGeminiModalityCount `json:"cacheTokensDetails"`
+	CandidatesDetails []refGeminiModalityCount `json:"candidatesTokensDetails"`
+	ToolUseDetails    []refGeminiModalityCount `json:"toolUsePromptTokensDetails"`
+}
+
+// refGeminiModalityCount is a ModalityTokenCount.
+type refGeminiModalityCount struct {
+	Modality   string `json:"modality"`
+	TokenCount tokens `json:"tokenCount"`
+}
+
+// refGeminiModalities are the modalities Usage counts apart from text.
+var refGeminiModalities = [3]string{"AUDIO", "IMAGE", "VIDEO"}
+
+// refByModality returns the counts of ds for each of refGeminiModalities.
+func refByModality(ds []refGeminiModalityCount) [3]int64 {
+	var n [3]int64
+	for _, d := range ds {
+		for i, m := range refGeminiModalities {
+			if strings.EqualFold(d.Modality, m) {
+				n[i] += int64(d.TokenCount)
+			}
+		}
+	}
+	return n
+}
+
+func (c *geminiCounts) refMerge(u *refGeminiUsage) {
+	if u == nil {
+		return
+	}
+	c.seen = true
+	c.prompt = max(c.prompt, deref(u.PromptTokenCount))
+	c.candidates = max(c.candidates, int64(u.CandidatesTokenCount))
+	c.cached = max(c.cached, int64(u.CachedContentTokenCount))
+	c.thoughts = max(c.thoughts, int64(u.ThoughtsTokenCount))
+	c.toolUse = max(c.toolUse, int64(u.ToolUsePromptTokenCount))
+	prompt, tool := refByModality(u.PromptDetails), refByModality(u.ToolUseDetails)
+	cache, cand := refByModality(u.CacheDetails), refByModality(u.CandidatesDetails)
+	for i := range refGeminiModalities {
+		c.promptBy[i] = max(c.promptBy[i], prompt[i]+tool[i])
+		c.cacheBy[i] = max(c.cacheBy[i], cache[i])
+		c.candidatesBy[i] = max(c.candidatesBy[i], cand[i])
+	}
+}
+
+// grounding counts the Google Search queries the candidates ran, which
+// grounding bills per query (or per request that ran any).
+func (c *geminiCounts) refGrounding(cands []refGeminiCandidate) {
+	n := int64(0)
+	for _, cd := range cands {
+		if cd.GroundingMetadata != nil {
+			n += int64(len(cd.GroundingMetadata.WebSearchQueries))
+		}
+	}
+	c.searches = max(c.searches, n)
+}
+
+// refGeminiResponse is a GenerateContentResponse (or an embedding or count
+// response), as far as metering needs it.
+type refGeminiResponse struct {
+	Candidates     []refGeminiCandidate `json:"candidates"`
+	PromptFeedback *struct {
+		BlockReason string `json:"blockReason"`
+	} `json:"promptFeedback"`
+	UsageMetadata *refGeminiUsage `json:"usageMetadata"`
+	ModelVersion  string          `json:"modelVersion"`
+	ResponseID    string          `json:"responseId"`
+	Error         json.RawMessage `json:"error"`
+}
+
+// refGeminiCandidate is a response candidate, as far as metering needs it.
+type refGeminiCandidate struct {
+	FinishReason      string `json:"finishReason"`
+	GroundingMetadata *struct {
+		WebSearchQueries []string `json:"webSearchQueries"`
+	} `json:"groundingMetadata"`
+}
+
+// event notes one GenerateContentResponse of a Gemini stream.
+func refGeminiEvent(g *geminiCounts, m *streamMeter, ev streamEvent) []byte {
+	var r refGeminiResponse
+	if !decodeJSON(ev.Data, &r) {
+		return ev.Raw
+	}
+	if isPresent(r.Error) {
+		m.ErrorMessage = geminiError(r.Error).text()
+	}
+	if r.ModelVersion != "" {
+		m.Model = r.ModelVersion
+	}
+	if r.ResponseID != "" {
+		m.UpstreamID = r.ResponseID
+	}
+	for _, c := range r.Candidates {
+		if c.FinishReason != "" {
+			m.Done = true
+		}
+	}
+	if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
+		m.Done = true // a refused prompt: no candidates will follow
+	}
+	g.refGrounding(r.Candidates)
+	if r.UsageMetadata != nil {
+		g.refMerge(r.UsageMetadata)
+	}
+	if g.seen {
+		m.Usage = g.usage()
+	}
+	return ev.Raw
 }
