@@ -262,10 +262,9 @@ func (g *guard) admitRPM(token string, now time.Time, limit int) time.Duration {
 	return 0
 }
 
-// fly registers a request being relayed with the cancel of its upstream
-// context, so that a pause can cut it; the returned func unregisters it.
-func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
-	f := &flight{token: token, cancel: cancel}
+// fly registers f, a request being relayed with the cancel of its
+// upstream context, so that a pause can cut it; land unregisters it.
+func (p *Proxy) fly(f *flight) {
 	g := &p.runaways
 	g.mu.Lock()
 	if g.flights == nil {
@@ -273,11 +272,14 @@ func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
 	}
 	g.flights[f] = struct{}{}
 	g.mu.Unlock()
-	return func() {
-		g.mu.Lock()
-		delete(g.flights, f)
-		g.mu.Unlock()
-	}
+}
+
+// land unregisters f, registered by fly.
+func (p *Proxy) land(f *flight) {
+	g := &p.runaways
+	g.mu.Lock()
+	delete(g.flights, f)
+	g.mu.Unlock()
 }
 
 // CutStreams ends every request being relayed for token ("" means every
