@@ -75,3 +75,45 @@ func BenchmarkHoldSettle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFold measures folding settlements from the journal into bbolt,
+// per settlement, foldBatch to a transaction as under load: the log, the
+// record IDs, the rollups and the commit. pages/op counts the pages the
+// commits write (one pwrite each).
+//
+//	go test -run '^$' -bench Fold -benchmem ./store
+func BenchmarkFold(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	db.stopFolder() // the benchmark folds
+	rates := gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
+		CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
+	loc := db.location()
+	start := time.Now()
+	pend := func(n, seq int) {
+		for i := range n {
+			t := start.Add(time.Duration(seq+i) * time.Microsecond)
+			r := gateway.Record{ID: fmt.Sprintf("%016x%08x", t.UnixNano(), seq+i), Time: t, Token: "ci", Provider: "openai", Model: "gpt-4o-mini",
+				Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20},
+				Cost: cents(1), Held: cents(3), Priced: true, LatencyMS: 1, UpstreamID: "req_bench", PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
+			data, err := encodeRecord(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			db.pend(pendingRecord{r: r, data: data, loc: loc})
+		}
+	}
+	pages := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetWrite() }
+	writes := pages()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += foldBatch {
+		b.StopTimer()
+		pend(min(foldBatch, b.N-i), i)
+		b.StartTimer()
+		if err := db.fold(false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
+}
