@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -216,7 +217,8 @@ func (a *anthropicAnswer) read(body []byte) bool {
 
 // What a content block's slot holds: whether its type is
 // server_tool_use, and whether its name names code execution; both make
-// a code execution block (anthropicBlock.isCodeExecution).
+// a block that runs code in Anthropic's sandbox (code_execution,
+// bash_code_execution, text_editor_code_execution).
 const (
 	blockServerTool = 1 << iota
 	blockCodeName
@@ -506,30 +508,6 @@ func (c *anthropicCounts) apply(u *anthropicUsage) {
 	}
 }
 
-// contentBlocks counts the server-side code execution calls among a
-// message's content blocks: Anthropic's usage has no count of them.
-func (c *anthropicCounts) contentBlocks(blocks []anthropicBlock) {
-	n := int64(0)
-	for _, b := range blocks {
-		if b.isCodeExecution() {
-			n++
-		}
-	}
-	c.codeBlocks = max(c.codeBlocks, n)
-}
-
-// anthropicBlock is a content block, as far as metering needs it.
-type anthropicBlock struct {
-	Type string `json:"type"`
-	Name string `json:"name"`
-}
-
-// isCodeExecution reports whether b runs code in Anthropic's sandbox
-// (code_execution, bash_code_execution, text_editor_code_execution).
-func (b anthropicBlock) isCodeExecution() bool {
-	return b.Type == "server_tool_use" && strings.Contains(b.Name, "code_execution")
-}
-
 func (c *anthropicCounts) usage() Usage {
 	// cache_creation splits the writes by lifetime; their sum stands
 	// when the total is missing.
@@ -557,10 +535,14 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 		// Only a server-side code execution block is metered: Anthropic
 		// bills it but counts it nowhere in usage.
 		if bytes.Contains(ev.Data, []byte("code_execution")) {
-			var e struct {
-				ContentBlock anthropicBlock `json:"content_block"`
-			}
-			if decodeJSON(ev.Data, &e) && e.ContentBlock.isCodeExecution() {
+			var block int64 // content_block, as readBlockKind reads it
+			ok := readEventData(ev.Data, func(key, val []byte) bool {
+				if fieldIndex(key, contentBlockField) == 0 {
+					readBlockKind(val, &block)
+				}
+				return true
+			})
+			if ok && block == blockCodeExecution {
 				a.codeBlocks++
 				a.counts.codeBlocks = a.codeBlocks
 				if a.counts.seen {
@@ -572,46 +554,116 @@ func (a *anthropicMeter) event(m *streamMeter, ev streamEvent) []byte {
 	case "content_block_delta", "content_block_stop", "ping":
 		return ev.Raw // the bulk of a stream: nothing to meter
 	}
-	var e struct {
-		Type    string `json:"type"`
-		Message *struct {
-			ID      string           `json:"id"`
-			Model   string           `json:"model"`
-			Usage   *anthropicUsage  `json:"usage"`
-			Content []anthropicBlock `json:"content"`
-		} `json:"message"`
-		Usage *anthropicUsage `json:"usage"`
-		Error json.RawMessage `json:"error"`
-	}
-	if !decodeJSON(ev.Data, &e) {
+	var e anthropicEvent
+	if !readEventData(ev.Data, e.read) {
 		return ev.Raw
 	}
-	switch e.Type {
-	case "message_start":
-		if e.Message == nil {
+	switch string(e.typ) {
+	case `"message_start"`:
+		if !e.messageSet {
 			return ev.Raw
 		}
-		if e.Message.ID != "" {
-			m.UpstreamID = e.Message.ID
+		if msg := &e.message; len(msg.id) > 2 {
+			setText(&m.UpstreamID, msg.id)
 		}
-		if e.Message.Model != "" {
-			m.Model = e.Message.Model
+		if msg := &e.message; len(msg.model) > 2 {
+			setText(&m.Model, msg.model)
 		}
-		a.counts.apply(e.Message.Usage)
-		a.counts.contentBlocks(e.Message.Content)
-	case "message_delta":
+		if e.message.usageSet {
+			a.counts.apply(&e.message.usage)
+		}
+		n := int64(0)
+		e.message.content.each(func(kind int64) {
+			if kind == blockCodeExecution {
+				n++
+			}
+		})
+		a.counts.codeBlocks = max(a.counts.codeBlocks, n)
+	case `"message_delta"`:
 		// Cumulative counts: output so far, and input again when
 		// server tools made it grow.
-		a.counts.apply(e.Usage)
-	case "message_stop":
+		if e.usageSet {
+			a.counts.apply(&e.usage)
+		}
+	case `"message_stop"`:
 		m.Done = true
-	case "error":
-		m.ErrorMessage = anthropicError(e.Error).text()
+	case `"error"`:
+		m.ErrorMessage = anthropicError(e.errorRaw).text()
 	}
 	if a.counts.seen {
 		m.Usage = a.counts.usage()
 	}
 	return ev.Raw
+}
+
+var contentBlockField = []string{"content_block"}
+
+// anthropicEvent is a Messages stream event, as far as metering reads
+// it. Strings are kept raw (the last string value of their member).
+type anthropicEvent struct {
+	typ        []byte // type, only when it has no escapes (see read)
+	message    anthropicStartMessage
+	messageSet bool
+	usage      anthropicUsage
+	usageSet   bool
+	errorRaw   []byte // error, any value
+}
+
+// anthropicStartMessage is message_start's message.
+type anthropicStartMessage struct {
+	id, model []byte
+	usage     anthropicUsage
+	usageSet  bool
+	content   slots // as anthropicAnswer's
+}
+
+var (
+	anthropicEventFields   = []string{"type", "message", "usage", "error"}
+	anthropicMessageFields = []string{"id", "model", "usage", "content"}
+)
+
+// read takes one member of an event; it is scanObject's callback.
+func (e *anthropicEvent) read(key, val []byte) bool {
+	switch fieldIndex(key, anthropicEventFields) {
+	case 0:
+		if val[0] == '"' {
+			e.typ = val
+			if containsByte(val, '\\') {
+				// Compared raw: the decoded text stands in.
+				e.typ = []byte(strconv.Quote(unquote(val)))
+			}
+		}
+	case 1:
+		if !openPtr(&e.messageSet, &e.message, val) {
+			return true
+		}
+		msg := &e.message
+		members(val, func(key, val []byte) {
+			switch fieldIndex(key, anthropicMessageFields) {
+			case 0:
+				if val[0] == '"' {
+					msg.id = val
+				}
+			case 1:
+				if val[0] == '"' {
+					msg.model = val
+				}
+			case 2:
+				if openPtr(&msg.usageSet, &msg.usage, val) {
+					msg.usage.read(val)
+				}
+			case 3:
+				msg.content.read(val, readBlockKind)
+			}
+		})
+	case 2:
+		if openPtr(&e.usageSet, &e.usage, val) {
+			e.usage.read(val)
+		}
+	case 3:
+		e.errorRaw = val
+	}
+	return true
 }
 
 // dropAnthropicSource discounts a base64 source ({"type":"base64",

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // credentialHeaders are headers SDKs and tools carry keys in, besides
@@ -40,13 +41,22 @@ func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
 			}
 		}
 	}
-	q := r.URL.Query()
+	q := requestQuery(r)
 	for _, d := range ds {
 		if k := queryKey(q, d.info().keyParams); k != "" {
 			return k, false
 		}
 	}
 	return queryKey(q, credentialParams), false
+}
+
+// requestQuery is r's query, nil when it has none: parsing an empty
+// query still makes a map, on every request.
+func requestQuery(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
 }
 
 // queryKey is the first non-empty value in q of the parameters names, in
@@ -116,7 +126,32 @@ func NewLocalToken() string {
 
 // holdsLocalToken reports whether s carries a local token.
 func holdsLocalToken(s string) bool {
-	return strings.Contains(strings.ToLower(s), LocalTokenPrefix)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			// Lower-casing may turn a rune into ASCII (the Kelvin
+			// sign into k).
+			return strings.Contains(strings.ToLower(s), LocalTokenPrefix)
+		}
+	}
+	// ASCII: compared without lower-casing a copy of every header value.
+	const pre = LocalTokenPrefix // lower case
+	for i := 0; i+len(pre) <= len(s); i++ {
+		j := 0
+		for j < len(pre) && lowerASCII(s[i+j]) == pre[j] {
+			j++
+		}
+		if j == len(pre) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // stripCredentials removes from h every header that carries a key: the
@@ -142,6 +177,9 @@ func stripCredentials(h http.Header, ds []dialect) {
 // outboundQuery is the caller's query without a credential of any kind,
 // in the words of any of the dialects ds.
 func outboundQuery(q url.Values, ds []dialect) url.Values {
+	if len(q) == 0 {
+		return nil
+	}
 	out := url.Values{}
 	for k, vs := range q {
 		if isCredentialParam(k, ds) || holdsLocalToken(k) {

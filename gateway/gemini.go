@@ -644,7 +644,7 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 	r.usage.cacheDetails.v = g.scratch[2][:0]
 	r.usage.candidatesDetails.v = g.scratch[3][:0]
 	r.usage.toolUseDetails.v = g.scratch[4][:0]
-	ok := r.readEvent(ev.Data)
+	ok := readEventData(ev.Data, r.read)
 	// What the slots grew to serves the next event.
 	g.scratch = [5][]int64{r.candidates.v, r.usage.promptDetails.v, r.usage.cacheDetails.v,
 		r.usage.candidatesDetails.v, r.usage.toolUseDetails.v}
@@ -676,18 +676,6 @@ func (g *geminiMeter) event(m *streamMeter, ev streamEvent) []byte {
 		m.Usage = g.counts.usage()
 	}
 	return ev.Raw
-}
-
-// readEvent reads an event's data into r, as encoding/json decodes it
-// into a struct: false for data that is not JSON, and nothing read from
-// JSON that is not an object.
-func (r *geminiResponse) readEvent(data []byte) bool {
-	t := bytes.TrimSpace(data)
-	if len(t) > 0 && t[0] == '{' {
-		return scanObject(t, r.read) == nil
-	}
-	end, err := valueEnd(t, 0)
-	return err == nil && end == len(t)
 }
 
 // part notes Gemini's inline and file data parts:

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -362,45 +361,6 @@ func containsByte(b []byte, c byte) bool {
 		}
 	}
 	return false
-}
-
-// decodeMembers is decodeJSON(data, v) for v a pointer to a struct: it
-// hands encoding/json only the members of the object in data that name
-// a field of v (by its JSON name, without regard to case, as
-// encoding/json matches them), in their order, duplicates and all. The
-// rest, a long answer's text above all, is walked over by the scanner
-// instead of decoded. Data that is not an object goes to decodeJSON
-// whole.
-func decodeMembers(data []byte, v any) bool {
-	names := jsonFieldNames(reflect.TypeOf(v))
-	if names == nil {
-		return decodeJSON(data, v)
-	}
-	i := spaceEnd(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return decodeJSON(data, v)
-	}
-	picked := make([]byte, 0, 256)
-	picked = append(picked, '{')
-	err := scanObject(data, func(key, val []byte) bool {
-		name := rawText(key)
-		for _, n := range names {
-			if bytes.EqualFold(name, n) {
-				if len(picked) > 1 {
-					picked = append(picked, ',')
-				}
-				picked = append(picked, key...)
-				picked = append(picked, ':')
-				picked = append(picked, val...)
-				break
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return false
-	}
-	return decodeJSON(append(picked, '}'), v)
 }
 
 // fieldNames caches jsonFieldNames.

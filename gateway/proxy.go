@@ -351,6 +351,10 @@ type exchange struct {
 	alias *aliasAttempts
 	// in is what every attempt at the request starts from.
 	in *attemptInput
+	// flight registers the attempt being relayed, for a pause to cut.
+	flight flight
+	// inspected is the body inspectRequest read, one JSON object.
+	inspected []byte
 	// cancel cancels the context of the attempt's upstream request, made
 	// by outbound; relay calls it once the attempt is over.
 	cancel context.CancelCauseFunc
@@ -358,6 +362,12 @@ type exchange struct {
 	// rather than the caller's, or nil. route, info and billing are then
 	// the provider's.
 	xl *translation
+}
+
+// isInspected reports whether body is the one inspectRequest read (not
+// a body made from it since), known to be one JSON object.
+func (x *exchange) isInspected(body []byte) bool {
+	return len(body) > 0 && len(body) == len(x.inspected) && &body[0] == &x.inspected[0]
 }
 
 // ServeHTTP serves one provider request: it takes it through the stages
@@ -424,7 +434,11 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	// The dialect of an early refusal: a path with dot segments or
 	// doubled slashes, refused below, is answered as its clean form would
 	// be.
-	x.route.dialect = requestDialect(path.Clean("/"+r.URL.Path), r.Header, providers, ds)
+	clean := r.URL.Path
+	if !strings.HasPrefix(clean, "/") {
+		clean = "/" + clean
+	}
+	x.route.dialect = requestDialect(path.Clean(clean), r.Header, providers, ds)
 	if f := p.guard(r); f != nil {
 		return nil, false, nil, f
 	}
@@ -584,6 +598,7 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
 		x.info = info
+		x.inspected = body
 		x.billing = inspectBilling(d, body, info.MaxOutput)
 		if model == "" {
 			model = info.Model
@@ -890,7 +905,7 @@ const defaultMaxOutput = 65536
 // joined to the provider's base, the caller's headers and query without
 // any credential, and key, the one credential the provider reads.
 func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, bearer bool) (*http.Request, error) {
-	q := outboundQuery(r.URL.Query(), p.dialectList())
+	q := outboundQuery(requestQuery(r), p.dialectList())
 	if x.xl != nil {
 		q = x.xl.query
 	}
@@ -965,7 +980,7 @@ func deleteHeaders(h http.Header, ks []string) {
 
 func removeConnectionHeaders(h http.Header) {
 	for _, f := range h["Connection"] {
-		for _, sf := range strings.Split(f, ",") {
+		for sf := range strings.SplitSeq(f, ",") {
 			if sf = strings.TrimSpace(sf); sf != "" {
 				h.Del(sf)
 			}

@@ -91,7 +91,7 @@ func checkRawPath(raw string) string {
 	if strings.ContainsAny(raw, "\\\x00") {
 		return "the path holds a backslash or NUL"
 	}
-	for _, seg := range strings.Split(raw[1:], "/") {
+	for seg := range strings.SplitSeq(raw[1:], "/") {
 		if seg == "." || seg == ".." {
 			return "the path holds a dot segment (. or ..)"
 		}
@@ -175,7 +175,11 @@ func parseDialectRoute(d dialect, method, path string) (route, *failure) {
 	if !ok || !strings.HasPrefix(rest, "/") {
 		return notFound()
 	}
-	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+	var buf [8]string
+	segs := buf[:0]
+	for seg := range strings.SplitSeq(strings.TrimPrefix(rest, "/"), "/") {
+		segs = append(segs, seg)
+	}
 	for _, e := range d.info().endpoints {
 		if e.method != method {
 			continue
@@ -204,12 +208,14 @@ type patternValues struct {
 // allow-list.
 func matchPattern(pattern string, segs []string) (patternValues, bool) {
 	var v patternValues
-	ps := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
-	if len(ps) != len(segs) {
+	ps := strings.TrimPrefix(pattern, "/")
+	if strings.Count(ps, "/")+1 != len(segs) {
 		return v, false
 	}
-	for i, p := range ps {
+	i := 0
+	for p := range strings.SplitSeq(ps, "/") {
 		s := segs[i]
+		i++
 		switch {
 		case p == "{id}":
 			if !validID(s) {

@@ -133,7 +133,7 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 	}
 	g := &p.runaways
 	if x.route.metered() && !pol.Loop.Off && !(pol.Loop.Allowed[token].After(now)) {
-		fp := fingerprint(token, x.rec.Model, string(x.route.Name), body)
+		fp := fingerprintOf(token, x.rec.Model, string(x.route.Name), body, x.isInspected(body))
 		if n, first := g.repeat(fp, now, pol.Loop.limit(), pol.Loop.window()); n > pol.Loop.limit() {
 			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, bodyWords(x.route.dialect.info(), body), fp, n, first, pol.Loop)
 			return fail(http.StatusTooManyRequests, kindLoop, msg).refused(ReasonLoop)
@@ -262,10 +262,9 @@ func (g *guard) admitRPM(token string, now time.Time, limit int) time.Duration {
 	return 0
 }
 
-// fly registers a request being relayed with the cancel of its upstream
-// context, so that a pause can cut it; the returned func unregisters it.
-func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
-	f := &flight{token: token, cancel: cancel}
+// fly registers f, a request being relayed with the cancel of its
+// upstream context, so that a pause can cut it; land unregisters it.
+func (p *Proxy) fly(f *flight) {
 	g := &p.runaways
 	g.mu.Lock()
 	if g.flights == nil {
@@ -273,11 +272,14 @@ func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
 	}
 	g.flights[f] = struct{}{}
 	g.mu.Unlock()
-	return func() {
-		g.mu.Lock()
-		delete(g.flights, f)
-		g.mu.Unlock()
-	}
+}
+
+// land unregisters f, registered by fly.
+func (p *Proxy) land(f *flight) {
+	g := &p.runaways
+	g.mu.Lock()
+	delete(g.flights, f)
+	g.mu.Unlock()
 }
 
 // CutStreams ends every request being relayed for token ("" means every
@@ -334,6 +336,13 @@ func perCallMember(name string) bool {
 // object ends, moving bytes already written rather than walking the
 // members again at each depth.
 func fingerprint(token, model, route string, body []byte) [32]byte {
+	return fingerprintOf(token, model, route, body, false)
+}
+
+// fingerprintOf is fingerprint, told whether body is already known to be
+// one JSON object (inspectRequest read it), which it then does not walk
+// to check.
+func fingerprintOf(token, model, route string, body []byte, object bool) [32]byte {
 	c := fpCanons.Get().(*fpCanon)
 	defer c.put()
 	for _, s := range []string{token, model, route} {
@@ -341,7 +350,10 @@ func fingerprint(token, model, route string, body []byte) [32]byte {
 	}
 	c.d.Reset()
 	i := spaceEnd(body, 0)
-	if _, err := valueEnd(body, i); err != nil {
+	if object {
+		c.value(body, i)
+		c.d.Write(c.out)
+	} else if _, err := valueEnd(body, i); err != nil {
 		// Not JSON: the bytes are the request.
 		c.d.Write(c.out)
 		c.d.Write(body)

@@ -354,3 +354,22 @@ func waitRecord(t *testing.T, l *memLedger, match func(Record) bool) Record {
 		}
 	}
 }
+
+// A body inspectRequest read is fingerprinted without checking it again,
+// to the same fingerprint.
+func TestFingerprintOfInspectedBody(t *testing.T) {
+	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, DefaultProviders(), builtinDialects)
+	n := 0
+	for _, body := range scanCorpus(t) {
+		if _, err := inspectRequest(builtinDialects, rt.dialect, rt, body); err != nil {
+			continue
+		}
+		n++
+		if got, want := fingerprintOf("tok", "m", "r", body, true), fingerprint("tok", "m", "r", body); got != want {
+			t.Errorf("fingerprintOf(%.120q, inspected) differs from fingerprint", body)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d bodies inspected", n)
+	}
+}

@@ -61,7 +61,7 @@ func (p *Proxy) aim(r *http.Request, x *exchange, body []byte, t Target, provide
 	if !ok {
 		return nil, fail(http.StatusNotFound, kindNotFound, "unknown provider "+strconvQuote(t.Provider)).blocked(ReasonRoute)
 	}
-	model, q := t.Model, r.URL.Query()
+	model, q := t.Model, requestQuery(r)
 	if prov.Dialect != d.info().name || !rt.servedBy(prov) {
 		caller, target, td := p.translationOf(rt, q, d, prov)
 		switch {

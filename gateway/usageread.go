@@ -212,3 +212,15 @@ func setText(s *string, v []byte) {
 	}
 	*s = unquote(v)
 }
+
+// readEventData reads a stream event's data as encoding/json decodes it
+// into a struct: fn takes each member of an object; it reports false for
+// data that is not JSON, and reads nothing of JSON that is not an object.
+func readEventData(data []byte, fn func(key, val []byte) bool) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0] == '{' {
+		return scanObject(t, fn) == nil
+	}
+	end, err := valueEnd(t, 0)
+	return err == nil && end == len(t)
+}

@@ -222,7 +222,7 @@ func (g answerGen) value(b *bytes.Buffer, depth int) {
 	case 6:
 		b.WriteString([]string{`"123"`, `"x"`, `""`, `"1e2"`, `"Inf"`, `" 4"`, `"-1"`, `"\u0031"`}[g.r.IntN(8)])
 	case 7, 8:
-		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "server_tool_use", "code_execution", "AUDIO", "image", "STOP", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(13)] + `"`)
+		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "server_tool_use", "code_execution", "AUDIO", "image", "STOP", "message_start", "message_delta", "message_stop", "error", `message\u005fstart`, "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(18)] + `"`)
 	case 9:
 		b.WriteString("[]")
 	case 10, 11:
@@ -548,3 +548,113 @@ var geminiGenNames = []string{"candidates", "promptFeedback", "blockReason", "us
 	"cachedContentTokenCount", "thoughtsTokenCount", "toolUsePromptTokenCount", "totalTokenCount",
 	"promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails", "toolUsePromptTokensDetails",
 	"modality", "tokenCount", "AUDIO", "IMAGE", "VIDEO"}
+
+// checkAnthropicEvents fails t when the meters differ on body taken as
+// the data of each kind of event, in turn, in one stream.
+func checkAnthropicEvents(t *testing.T, body []byte) {
+	t.Helper()
+	var a, ra anthropicMeter
+	m, rm := &streamMeter{}, &streamMeter{}
+	for _, name := range []string{"message_start", "content_block_start", "message_delta", "", "error", "ping", "message_stop", "message_start"} {
+		ev := streamEvent{Name: name, Data: body, Raw: []byte("raw")}
+		if got, want := a.event(m, ev), refAnthropicEvent(&ra, rm, ev); string(got) != string(want) {
+			t.Fatalf("anthropic event %s (%.300q) relays %q, want %q", name, body, got, want)
+		}
+		if *m != *rm || a != ra {
+			t.Fatalf("anthropic event %s (%.300q)\n = %+v, %+v\nwant %+v, %+v", name, body, *m, a, *rm, ra)
+		}
+	}
+}
+
+func TestAnthropicMeterMatchesReference(t *testing.T) {
+	// The recorded streams, event by event.
+	files, _ := filepath.Glob("testdata/anthropic/*.sse")
+	for _, f := range files {
+		var a, ra anthropicMeter
+		m, rm := &streamMeter{}, &streamMeter{}
+		r := newSSEReader(bytes.NewReader(readTestdata(t, strings.TrimPrefix(f, "testdata/"))))
+		for {
+			ev, err := r.Next()
+			if len(ev.Raw) > 0 && len(ev.Data) > 0 {
+				a.event(m, ev)
+				refAnthropicEvent(&ra, rm, ev)
+				if *m != *rm || a != ra {
+					t.Fatalf("%s: event %s %.200q\n = %+v, %+v\nwant %+v, %+v", f, ev.Name, ev.Data, *m, a, *rm, ra)
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		if !m.Done && !strings.Contains(f, "cut") && !strings.Contains(f, "error") {
+			t.Errorf("%s: not done", f)
+		}
+	}
+	for _, body := range usageCorpus(t) {
+		checkAnthropicEvents(t, body)
+	}
+	for _, s := range []string{
+		`{"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":10,"output_tokens":1},"content":[{"type":"server_tool_use","name":"code_execution"}]}}`,
+		`{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":10}},"message":null}`,
+		`{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":10}},"message":{"model":"m"}}`,
+		`{"type":"message_start","message":5}`, `{"type":"message_start","message":{"usage":null}}`,
+		`{"type":"message_delta","usage":{"output_tokens":12,"server_tool_use":{"web_search_requests":1}}}`,
+		`{"type":"message_d\u0065lta","usage":{"output_tokens":12}}`, `{"TYPE":"message_stop"}`, `{"type":"message_stop","type":7}`,
+		`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, `{"type":"error"}`,
+		`{"type":"content_block_start","content_block":{"type":"server_tool_use","name":"code_execution"}}`,
+		`{"type":"content_block_start","content_block":{"type":"server_tool_use"},"content_block":{"name":"bash_code_execution"}}`,
+		`{"type":"content_block_start","content_block":{"type":"server_tool_use","name":"code_execution"},"content_block":null}`,
+		`{"type":"content_block_start","CONTENT_BLOCK":{"type":"server_tool_use","name":"code_execution","name":"x"}}`,
+		`{"type":"message_start","content_block":{"type":"server_tool_use","name":"code_execution"},"message":{"content":[],"usage":{"input_tokens":3}}}`,
+		`[{"type":"message_stop"}]`, `null`, `"message_stop"`, `{"type":"message_stop"`,
+	} {
+		checkAnthropicEvents(t, []byte(s))
+	}
+	g := answerGen{r: rand.New(rand.NewPCG(14, 6)), names: anthropicEventGenNames}
+	for range 30_000 {
+		checkAnthropicEvents(t, g.body())
+	}
+}
+
+func FuzzAnthropicMeter(f *testing.F) {
+	for _, b := range usageCorpus(f) {
+		f.Add(b)
+	}
+	f.Fuzz(checkAnthropicEvents)
+}
+
+var anthropicEventGenNames = append([]string{"type", "message", "content_block", "error", "id", "content", "code_execution"}, anthropicGenNames...)
+
+// BenchmarkAnthropicStreamMeter: metering every event of a recorded
+// Messages stream, the scanner against the encoding/json reference.
+func BenchmarkAnthropicStreamMeter(b *testing.B) {
+	var events []streamEvent
+	r := newSSEReader(bytes.NewReader(readTestdata(b, "anthropic/messages_stream_web_search.sse")))
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			break
+		}
+		if len(ev.Data) > 0 {
+			events = append(events, ev)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		event func(*anthropicMeter, *streamMeter, streamEvent) []byte
+	}{{"scan", (*anthropicMeter).event}, {"reference", refAnthropicEvent}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var a anthropicMeter
+				m := &streamMeter{}
+				for _, ev := range events {
+					c.event(&a, m, ev)
+				}
+				if !m.Done {
+					b.Fatal("not done")
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 )
 
@@ -433,4 +434,107 @@ func refGeminiEvent(g *geminiCounts, m *streamMeter, ev streamEvent) []byte {
 		m.Usage = g.usage()
 	}
 	return ev.Raw
+}
+
+// event notes an Anthropic Messages stream event.
+func refAnthropicEvent(a *anthropicMeter, m *streamMeter, ev streamEvent) []byte {
+	switch ev.Name {
+	case "content_block_start":
+		// Only a server-side code execution block is metered: Anthropic
+		// bills it but counts it nowhere in usage.
+		if bytes.Contains(ev.Data, []byte("code_execution")) {
+			var e struct {
+				ContentBlock refAnthropicBlock `json:"content_block"`
+			}
+			if decodeJSON(ev.Data, &e) && e.ContentBlock.isCodeExecution() {
+				a.codeBlocks++
+				a.counts.codeBlocks = a.codeBlocks
+				if a.counts.seen {
+					m.Usage = a.counts.usage()
+				}
+			}
+		}
+		return ev.Raw
+	case "content_block_delta", "content_block_stop", "ping":
+		return ev.Raw // the bulk of a stream: nothing to meter
+	}
+	var e struct {
+		Type    string `json:"type"`
+		Message *struct {
+			ID      string                `json:"id"`
+			Model   string                `json:"model"`
+			Usage   *refAnthropicUsageObj `json:"usage"`
+			Content []refAnthropicBlock   `json:"content"`
+		} `json:"message"`
+		Usage *refAnthropicUsageObj `json:"usage"`
+		Error json.RawMessage       `json:"error"`
+	}
+	if !decodeJSON(ev.Data, &e) {
+		return ev.Raw
+	}
+	switch e.Type {
+	case "message_start":
+		if e.Message == nil {
+			return ev.Raw
+		}
+		if e.Message.ID != "" {
+			m.UpstreamID = e.Message.ID
+		}
+		if e.Message.Model != "" {
+			m.Model = e.Message.Model
+		}
+		a.counts.refApply(e.Message.Usage)
+		a.counts.refContentBlocks(e.Message.Content)
+	case "message_delta":
+		// Cumulative counts: output so far, and input again when
+		// server tools made it grow.
+		a.counts.refApply(e.Usage)
+	case "message_stop":
+		m.Done = true
+	case "error":
+		m.ErrorMessage = anthropicError(e.Error).text()
+	}
+	if a.counts.seen {
+		m.Usage = a.counts.usage()
+	}
+	return ev.Raw
+}
+
+// decodeMembers is decodeJSON(data, v) for v a pointer to a struct: it
+// hands encoding/json only the members of the object in data that name
+// a field of v (by its JSON name, without regard to case, as
+// encoding/json matches them), in their order, duplicates and all. The
+// rest, a long answer's text above all, is walked over by the scanner
+// instead of decoded. Data that is not an object goes to decodeJSON
+// whole.
+func decodeMembers(data []byte, v any) bool {
+	names := jsonFieldNames(reflect.TypeOf(v))
+	if names == nil {
+		return decodeJSON(data, v)
+	}
+	i := spaceEnd(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return decodeJSON(data, v)
+	}
+	picked := make([]byte, 0, 256)
+	picked = append(picked, '{')
+	err := scanObject(data, func(key, val []byte) bool {
+		name := rawText(key)
+		for _, n := range names {
+			if bytes.EqualFold(name, n) {
+				if len(picked) > 1 {
+					picked = append(picked, ',')
+				}
+				picked = append(picked, key...)
+				picked = append(picked, ':')
+				picked = append(picked, val...)
+				break
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return false
+	}
+	return decodeJSON(append(picked, '}'), v)
 }
