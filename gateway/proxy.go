@@ -351,6 +351,8 @@ type exchange struct {
 	alias *aliasAttempts
 	// in is what every attempt at the request starts from.
 	in *attemptInput
+	// flight registers the attempt being relayed, for a pause to cut.
+	flight flight
 	// inspected is the body inspectRequest read, one JSON object.
 	inspected []byte
 	// cancel cancels the context of the attempt's upstream request, made

@@ -27,7 +27,9 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	// this attempt, not the caller's request.
 	ctx, cancel := out.Context(), x.cancel
 	defer cancel(nil)
-	defer p.fly(x.rec.Token, cancel)()
+	x.flight = flight{token: x.rec.Token, cancel: cancel}
+	p.fly(&x.flight)
+	defer p.land(&x.flight)
 	// An attempt with a fallback left waits for its first byte only so
 	// long: then the next target is tried.
 	firstByte := func() {}
@@ -169,10 +171,22 @@ func (p *Proxy) fellBackAfterHeaders(x *exchange, failed string) {
 // what it needs to read usage or a provider's billing complaint.
 func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context) {
 	w.WriteHeader(resp.StatusCode)
-	var kept bytes.Buffer
 	var dst io.Writer = w
+	var kw *keepWriter
 	if x.route.metered() || x.deferred != nil {
-		dst = io.MultiWriter(w, &limitedBuffer{buf: &kept, max: maxMeteredBody})
+		kw = &keepWriter{w: w}
+		kw.kept.buf = &kw.buf
+		kw.kept.max = maxMeteredBody
+		if n := resp.ContentLength; n > 0 {
+			kw.buf.Grow(int(min(n, maxPresized)))
+		}
+		dst = kw
+	}
+	kept := func() []byte {
+		if kw == nil {
+			return nil
+		}
+		return kw.buf.Bytes()
 	}
 	first := true
 	n, copyErr := copyFlush(dst, w, body, func() {
@@ -183,7 +197,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	})
 	if x.deferred != nil {
 		if copyErr == nil {
-			p.readBack(x, resp.StatusCode, kept.Bytes())
+			p.readBack(x, resp.StatusCode, kept())
 		}
 		return
 	}
@@ -191,17 +205,17 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		return
 	}
 	if x.logBodies {
-		x.respBody = kept.Bytes()
+		x.respBody = kept()
 	}
 	status := resp.StatusCode
 	var u Usage
 	outcome := OutcomeOK
 	errMsg := ""
 	if status >= 400 {
-		outcome, errMsg = classifyUpstreamError(p.dialectList(), p.redactor(), x.provider, status, kept.Bytes())
+		outcome, errMsg = classifyUpstreamError(p.dialectList(), p.redactor(), x.provider, status, kept())
 	} else {
 		if bd, ok := x.route.dialect.(backgroundDialect); ok && x.info.Background && copyErr == nil {
-			if id := bd.queued(kept.Bytes()); id != "" {
+			if id := bd.queued(kept()); id != "" {
 				// Queued in the background: the hold stays until the
 				// response is read back finished.
 				p.deferHold(x, status, id)
@@ -210,7 +224,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 		}
 		var model string
 		var ok bool
-		u, model, ok = x.route.dialect.usage(x.route, kept.Bytes())
+		u, model, ok = x.route.dialect.usage(x.route, kept())
 		if ok && model != "" && x.rec.Model == "" {
 			x.rec.Model = model
 		}
@@ -781,6 +795,30 @@ var copyBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 32<<10)
 	return &b
 }}
+
+// keepWriter writes to w and keeps the first maxMeteredBody bytes
+// written, as io.MultiWriter(w, limitedBuffer) would, in one allocation.
+type keepWriter struct {
+	w    io.Writer
+	buf  bytes.Buffer
+	kept limitedBuffer // of buf
+}
+
+func (k *keepWriter) Write(b []byte) (int, error) {
+	n, err := k.w.Write(b)
+	if err != nil {
+		return n, err
+	}
+	if n != len(b) {
+		return n, io.ErrShortWrite
+	}
+	k.kept.Write(b)
+	return len(b), nil
+}
+
+// maxPresized is the most of an answer's announced length kept room for
+// before it arrives.
+const maxPresized = 1 << 20
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.
 type limitedBuffer struct {

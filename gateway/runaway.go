@@ -98,16 +98,26 @@ func (p Pause) covers(token string) bool { return p.Token == "" || p.Token == to
 // concurrent use.
 type guard struct {
 	mu      sync.Mutex // guards the fields below
-	repeats map[[32]byte]*repeat
+	repeats map[[32]byte]repeat
 	minute  map[string][]time.Time // token → admissions in the last minute
 	flights map[*flight]struct{}
 	swept   time.Time
 }
 
 // repeat is the recent sending times of one fingerprint, oldest first,
-// at most the loop limit of them.
+// at most the loop limit of them: first alone, as most requests are sent
+// once, or times.
 type repeat struct {
-	times []time.Time
+	first time.Time   // the one time, while times is nil
+	times []time.Time // the times, once there were two within the window
+}
+
+// last is the latest time r holds.
+func (r repeat) last() time.Time {
+	if n := len(r.times); n > 0 {
+		return r.times[n-1]
+	}
+	return r.first
 }
 
 // flight is a request being relayed, which a pause may cut.
@@ -198,24 +208,31 @@ func (g *guard) repeat(fp [32]byte, now time.Time, limit int, window time.Durati
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.repeats == nil {
-		g.repeats = make(map[[32]byte]*repeat)
+		g.repeats = make(map[[32]byte]repeat)
 	}
 	g.sweep(now, window)
-	r := g.repeats[fp]
-	if r == nil {
-		r = &repeat{}
-		g.repeats[fp] = r
-	}
 	from := now.Add(-window)
+	r := g.repeats[fp]
+	if r.times == nil && !r.first.After(from) {
+		// None within the window (or none at all): now alone, with
+		// nothing allocated.
+		g.repeats[fp] = repeat{first: now}
+		return 1, now
+	}
+	ts := r.times
+	if ts == nil {
+		ts = []time.Time{r.first}
+	}
 	i := 0
-	for i < len(r.times) && !r.times[i].After(from) {
+	for i < len(ts) && !ts[i].After(from) {
 		i++
 	}
-	r.times = append(r.times[i:], now)
-	if len(r.times) > limit+1 {
-		r.times = r.times[len(r.times)-limit-1:]
+	ts = append(ts[i:], now)
+	if len(ts) > limit+1 {
+		ts = ts[len(ts)-limit-1:]
 	}
-	return len(r.times), r.times[0]
+	g.repeats[fp] = repeat{times: ts}
+	return len(ts), ts[0]
 }
 
 // sweep forgets fingerprints not seen within window, at most once a
@@ -227,7 +244,7 @@ func (g *guard) sweep(now time.Time, window time.Duration) {
 	g.swept = now
 	from := now.Add(-window)
 	for fp, r := range g.repeats {
-		if len(r.times) == 0 || !r.times[len(r.times)-1].After(from) {
+		if !r.last().After(from) {
 			delete(g.repeats, fp)
 		}
 	}
@@ -262,10 +279,9 @@ func (g *guard) admitRPM(token string, now time.Time, limit int) time.Duration {
 	return 0
 }
 
-// fly registers a request being relayed with the cancel of its upstream
-// context, so that a pause can cut it; the returned func unregisters it.
-func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
-	f := &flight{token: token, cancel: cancel}
+// fly registers f, a request being relayed with the cancel of its
+// upstream context, so that a pause can cut it; land unregisters it.
+func (p *Proxy) fly(f *flight) {
 	g := &p.runaways
 	g.mu.Lock()
 	if g.flights == nil {
@@ -273,11 +289,14 @@ func (p *Proxy) fly(token string, cancel context.CancelCauseFunc) func() {
 	}
 	g.flights[f] = struct{}{}
 	g.mu.Unlock()
-	return func() {
-		g.mu.Lock()
-		delete(g.flights, f)
-		g.mu.Unlock()
-	}
+}
+
+// land unregisters f, registered by fly.
+func (p *Proxy) land(f *flight) {
+	g := &p.runaways
+	g.mu.Lock()
+	delete(g.flights, f)
+	g.mu.Unlock()
 }
 
 // CutStreams ends every request being relayed for token ("" means every

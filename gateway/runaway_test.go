@@ -373,3 +373,30 @@ func TestFingerprintOfInspectedBody(t *testing.T) {
 		t.Fatalf("only %d bodies inspected", n)
 	}
 }
+
+// guard.repeat counts as a list of each fingerprint's times within the
+// window does, however the times of fingerprints sent once are kept.
+func TestGuardRepeatCounts(t *testing.T) {
+	const limit, window = 3, 10 * time.Second
+	var g guard
+	want := map[[32]byte][]time.Time{}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 2000 {
+		// A few fingerprints, sent at uneven steps that cross the window.
+		fp := [32]byte{byte(i * 7 % 5)}
+		now = now.Add(time.Duration(i*13%9) * time.Second / 2)
+		ts := want[fp]
+		for len(ts) > 0 && !ts[0].After(now.Add(-window)) {
+			ts = ts[1:]
+		}
+		ts = append(ts, now)
+		if len(ts) > limit+1 {
+			ts = ts[len(ts)-limit-1:]
+		}
+		want[fp] = ts
+		n, first := g.repeat(fp, now, limit, window)
+		if n != len(ts) || !first.Equal(ts[0]) {
+			t.Fatalf("request %d: repeat = %d since %v, want %d since %v", i, n, first, len(ts), ts[0])
+		}
+	}
+}

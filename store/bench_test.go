@@ -14,7 +14,8 @@ import (
 // against a budget, then its settlement, on a real file. "serial" is one
 // request at a time (each pays the whole fsync); "parallel-64" keeps 64
 // in flight, which group commit lets share fsyncs. commits/op counts the
-// file's write transactions (two fdatasyncs each) per request.
+// file's write transactions (two fdatasyncs each) per request, syncs/op
+// the journal's fdatasyncs.
 //
 //	go test -run '^$' -bench HoldSettle -benchmem ./store
 func BenchmarkHoldSettle(b *testing.B) {
@@ -52,7 +53,7 @@ func BenchmarkHoldSettle(b *testing.B) {
 					b.Error(err)
 				}
 			}
-			before := db.commits.txs.Load()
+			before, syncsBefore := db.commits.txs.Load(), db.journal.syncs.Load()
 			b.ReportAllocs()
 			b.SetParallelism(par) // par × GOMAXPROCS goroutines
 			if par == 1 {
@@ -69,6 +70,7 @@ func BenchmarkHoldSettle(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
 			b.ReportMetric(float64(db.commits.txs.Load()-before)/float64(b.N), "commits/op")
+			b.ReportMetric(float64(db.journal.syncs.Load()-syncsBefore)/float64(b.N), "syncs/op")
 			if n := db.OpenHolds(); n != 0 {
 				b.Errorf("%d holds open after the run", n)
 			}

@@ -16,15 +16,14 @@ import (
 // the log (which keep the same bytes). encoding/json walks gateway.Record
 // and its price row by reflection and allocates a buffer per amount
 // (Money.MarshalText); appendRecord writes the fields directly, byte for
-// byte what json.Marshal writes. The price row's rare nested lists (tiers,
-// service tiers, regions, dated and time-of-day rates) are still written
-// by json.Marshal, which writes a value the same wherever it stands.
+// byte what json.Marshal writes, the price row and its lists of rates
+// (tiers, service tiers, regions, dated and time-of-day rates) included.
 //
-// The encoder knows the shapes of gateway.Record and gateway.Price (each
-// field's name, JSON tag and type, in order: recordShape, priceShape).
-// When either type changes, every record goes through json.Marshal
+// The encoder knows the shapes of the types it writes (each field's name,
+// JSON tag and type, in order: recordShape, priceShape, rateShapes).
+// When any of them changes, every record goes through json.Marshal
 // instead (nothing is lost, only the speed), and TestRecordEncoderKnowsShapes
-// fails until appendRecord and the shapes are brought up to date.
+// fails until the encoder and the shapes are brought up to date.
 
 // recordShape is gateway.Record as appendRecord writes it.
 var recordShape = []string{
@@ -114,6 +113,48 @@ var priceShape = []string{
 	`Updated "updated" string`,
 }
 
+// ratesShape is gateway.Rates as appendRates writes it; gateway.Price
+// has the same fields from Input to Tiers.
+var ratesShape = []string{
+	`Input "input" gateway.Money`,
+	`Output "output" gateway.Money`,
+	`CachedInput "cached_input,omitempty" gateway.Money`,
+	`CacheWrite "cache_write,omitempty" gateway.Money`,
+	`CacheWrite1h "cache_write_1h,omitempty" gateway.Money`,
+	`InputAudio "input_audio,omitempty" gateway.Money`,
+	`CachedInputAudio "cached_input_audio,omitempty" gateway.Money`,
+	`InputImage "input_image,omitempty" gateway.Money`,
+	`InputVideo "input_video,omitempty" gateway.Money`,
+	`OutputAudio "output_audio,omitempty" gateway.Money`,
+	`OutputImage "output_image,omitempty" gateway.Money`,
+	`OutputVideo "output_video,omitempty" gateway.Money`,
+	`Reasoning "reasoning,omitempty" gateway.Money`,
+	`Tiers "tiers,omitempty" []gateway.Tier`,
+}
+
+// rateShapes are the price row's lists' element types as the encoder
+// writes them.
+var rateShapes = map[reflect.Type][]string{
+	reflect.TypeFor[gateway.Rates](): ratesShape,
+	reflect.TypeFor[gateway.Tier](): {
+		`AboveInputTokens "above_input_tokens" int64`,
+		`Input "input,omitempty" gateway.Money`,
+		`Output "output,omitempty" gateway.Money`,
+		`CachedInput "cached_input,omitempty" gateway.Money`,
+		`CacheWrite "cache_write,omitempty" gateway.Money`,
+		`CacheWrite1h "cache_write_1h,omitempty" gateway.Money`,
+		`InputAudio "input_audio,omitempty" gateway.Money`,
+		`CachedInputAudio "cached_input_audio,omitempty" gateway.Money`,
+	},
+	reflect.TypeFor[gateway.ServiceTier](): append([]string{`Name "name" string`}, ratesShape...),
+	reflect.TypeFor[gateway.Region](): {
+		`Name "name" string`,
+		`Multiplier "multiplier" string`,
+	},
+	reflect.TypeFor[gateway.DatedRates]():  append([]string{`Until "until" string`}, ratesShape...),
+	reflect.TypeFor[gateway.WindowRates](): append([]string{`From "from" string`, `To "to" string`, `Name "name,omitempty" string`}, ratesShape...),
+}
+
 // shapeOf lists t's fields as `Name "json tag" type`, in order, with the
 // fields of an untagged embedded struct in its place.
 func shapeOf(t reflect.Type) []string {
@@ -133,8 +174,16 @@ func shapeOf(t reflect.Type) []string {
 // recordShapesKnown reports whether gateway.Record and gateway.Price are
 // the shapes appendRecord was written for.
 var recordShapesKnown = sync.OnceValue(func() bool {
-	return slices.Equal(shapeOf(reflect.TypeFor[gateway.Record]()), recordShape) &&
-		slices.Equal(shapeOf(reflect.TypeFor[gateway.Price]()), priceShape)
+	if !slices.Equal(shapeOf(reflect.TypeFor[gateway.Record]()), recordShape) ||
+		!slices.Equal(shapeOf(reflect.TypeFor[gateway.Price]()), priceShape) {
+		return false
+	}
+	for t, shape := range rateShapes {
+		if !slices.Equal(shapeOf(t), shape) {
+			return false
+		}
+	}
+	return true
 })
 
 // encodeRecord is r as the log keeps it: what json.Marshal writes.
@@ -156,7 +205,10 @@ func encodeRecordEntry(r gateway.Record) (entry, data []byte, err error) {
 // recordSizeHint is about the length of r's JSON, so that it is written
 // into one buffer that does not grow.
 func recordSizeHint(r *gateway.Record) int {
-	n := 768 + len(r.Error) + len(r.RequestBody) + len(r.ResponseBody) + len(r.RouteNote)
+	n := 640 + len(r.Error) + len(r.RequestBody) + len(r.ResponseBody) + len(r.RouteNote)
+	if p := r.Rates; p != nil {
+		n += 320 + 64*len(p.Match) + 192*(len(p.Tiers)+len(p.ServiceTiers)+len(p.Regions)+len(p.Earlier)+len(p.Windows))
+	}
 	for _, s := range r.Unpriced {
 		n += len(s) + 3
 	}
@@ -169,10 +221,10 @@ func appendRecordJSON(b []byte, r *gateway.Record) ([]byte, error) {
 		data, err := json.Marshal(*r) // a copy: r itself does not escape
 		return append(b, data...), err
 	}
-	return appendRecord(b, r)
+	return appendRecord(b, r), nil
 }
 
-func appendRecord(b []byte, r *gateway.Record) ([]byte, error) {
+func appendRecord(b []byte, r *gateway.Record) []byte {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, r.ID)
 	b = append(b, `,"time":"`...)
@@ -246,11 +298,8 @@ func appendRecord(b []byte, r *gateway.Record) ([]byte, error) {
 	}
 	b = appendOmitString(b, `,"price":`, r.PriceRef)
 	if r.Rates != nil {
-		var err error
 		b = append(b, `,"rates":`...)
-		if b, err = appendPrice(b, r.Rates); err != nil {
-			return nil, err
-		}
+		b = appendPrice(b, r.Rates)
 	}
 	b = appendOmitString(b, `,"alias":`, r.Alias)
 	b = appendOmitString(b, `,"routed":`, r.Routed)
@@ -261,11 +310,11 @@ func appendRecord(b []byte, r *gateway.Record) ([]byte, error) {
 	b = appendOmitString(b, `,"asked_model":`, r.AskedModel)
 	b = appendOmitString(b, `,"request_body":`, r.RequestBody)
 	b = appendOmitString(b, `,"response_body":`, r.ResponseBody)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // appendPrice appends p as json.Marshal writes it.
-func appendPrice(b []byte, p *gateway.Price) ([]byte, error) {
+func appendPrice(b []byte, p *gateway.Price) []byte {
 	b = append(b, `{"provider":`...)
 	b = appendJSONString(b, p.Provider)
 	b = append(b, `,"model":`...)
@@ -274,50 +323,73 @@ func appendPrice(b []byte, p *gateway.Price) ([]byte, error) {
 		b = append(b, `,"match":`...)
 		b = appendStrings(b, p.Match)
 	}
-	b = append(b, `,"input":`...)
-	b = appendMoney(b, p.Input)
-	b = append(b, `,"output":`...)
-	b = appendMoney(b, p.Output)
-	b = appendOmitMoney(b, `,"cached_input":`, p.CachedInput)
-	b = appendOmitMoney(b, `,"cache_write":`, p.CacheWrite)
-	b = appendOmitMoney(b, `,"cache_write_1h":`, p.CacheWrite1h)
-	b = appendOmitMoney(b, `,"input_audio":`, p.InputAudio)
-	b = appendOmitMoney(b, `,"cached_input_audio":`, p.CachedInputAudio)
-	b = appendOmitMoney(b, `,"input_image":`, p.InputImage)
-	b = appendOmitMoney(b, `,"input_video":`, p.InputVideo)
-	b = appendOmitMoney(b, `,"output_audio":`, p.OutputAudio)
-	b = appendOmitMoney(b, `,"output_image":`, p.OutputImage)
-	b = appendOmitMoney(b, `,"output_video":`, p.OutputVideo)
-	b = appendOmitMoney(b, `,"reasoning":`, p.Reasoning)
-	var err error
-	if len(p.Tiers) > 0 {
-		if b, err = appendMarshal(b, `,"tiers":`, p.Tiers); err != nil {
-			return nil, err
-		}
-	}
+	// Input to Tiers are gateway.Rates' fields (ratesShape).
+	b = appendRates(b, &gateway.Rates{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite,
+		CacheWrite1h: p.CacheWrite1h, InputAudio: p.InputAudio, CachedInputAudio: p.CachedInputAudio,
+		InputImage: p.InputImage, InputVideo: p.InputVideo, OutputAudio: p.OutputAudio, OutputImage: p.OutputImage,
+		OutputVideo: p.OutputVideo, Reasoning: p.Reasoning, Tiers: p.Tiers})
 	b = appendOmitMoney(b, `,"web_search":`, p.WebSearch)
 	if p.WebSearchPerRequest {
 		b = append(b, `,"web_search_per_request":true`...)
 	}
 	if len(p.ServiceTiers) > 0 {
-		if b, err = appendMarshal(b, `,"service_tiers":`, p.ServiceTiers); err != nil {
-			return nil, err
+		b = append(b, `,"service_tiers":[`...)
+		for i := range p.ServiceTiers {
+			st := &p.ServiceTiers[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendJSONString(b, st.Name)
+			b = appendRates(b, &st.Rates)
+			b = append(b, '}')
 		}
+		b = append(b, ']')
 	}
 	if len(p.Regions) > 0 {
-		if b, err = appendMarshal(b, `,"regions":`, p.Regions); err != nil {
-			return nil, err
+		b = append(b, `,"regions":[`...)
+		for i, r := range p.Regions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendJSONString(b, r.Name)
+			b = append(b, `,"multiplier":`...)
+			b = appendJSONString(b, r.Multiplier)
+			b = append(b, '}')
 		}
+		b = append(b, ']')
 	}
 	if len(p.Earlier) > 0 {
-		if b, err = appendMarshal(b, `,"earlier":`, p.Earlier); err != nil {
-			return nil, err
+		b = append(b, `,"earlier":[`...)
+		for i := range p.Earlier {
+			d := &p.Earlier[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"until":`...)
+			b = appendJSONString(b, d.Until)
+			b = appendRates(b, &d.Rates)
+			b = append(b, '}')
 		}
+		b = append(b, ']')
 	}
 	if len(p.Windows) > 0 {
-		if b, err = appendMarshal(b, `,"windows":`, p.Windows); err != nil {
-			return nil, err
+		b = append(b, `,"windows":[`...)
+		for i := range p.Windows {
+			w := &p.Windows[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"from":`...)
+			b = appendJSONString(b, w.From)
+			b = append(b, `,"to":`...)
+			b = appendJSONString(b, w.To)
+			b = appendOmitString(b, `,"name":`, w.Name)
+			b = appendRates(b, &w.Rates)
+			b = append(b, '}')
 		}
+		b = append(b, ']')
 	}
 	b = appendOmitString(b, `,"applied":`, p.Applied)
 	b = appendOmitInt(b, `,"context_window":`, p.ContextWindow)
@@ -326,17 +398,48 @@ func appendPrice(b []byte, p *gateway.Price) ([]byte, error) {
 	b = appendJSONString(b, p.Source)
 	b = append(b, `,"updated":`...)
 	b = appendJSONString(b, p.Updated)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
-// appendMarshal appends key and v as json.Marshal writes v.
-func appendMarshal(b []byte, key string, v any) ([]byte, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// appendRates appends r's fields, each after a comma, as json.Marshal
+// writes them inside the object r is part of.
+func appendRates(b []byte, r *gateway.Rates) []byte {
+	b = append(b, `,"input":`...)
+	b = appendMoney(b, r.Input)
+	b = append(b, `,"output":`...)
+	b = appendMoney(b, r.Output)
+	b = appendOmitMoney(b, `,"cached_input":`, r.CachedInput)
+	b = appendOmitMoney(b, `,"cache_write":`, r.CacheWrite)
+	b = appendOmitMoney(b, `,"cache_write_1h":`, r.CacheWrite1h)
+	b = appendOmitMoney(b, `,"input_audio":`, r.InputAudio)
+	b = appendOmitMoney(b, `,"cached_input_audio":`, r.CachedInputAudio)
+	b = appendOmitMoney(b, `,"input_image":`, r.InputImage)
+	b = appendOmitMoney(b, `,"input_video":`, r.InputVideo)
+	b = appendOmitMoney(b, `,"output_audio":`, r.OutputAudio)
+	b = appendOmitMoney(b, `,"output_image":`, r.OutputImage)
+	b = appendOmitMoney(b, `,"output_video":`, r.OutputVideo)
+	b = appendOmitMoney(b, `,"reasoning":`, r.Reasoning)
+	if len(r.Tiers) > 0 {
+		b = append(b, `,"tiers":[`...)
+		for i := range r.Tiers {
+			t := &r.Tiers[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"above_input_tokens":`...)
+			b = strconv.AppendInt(b, t.AboveInputTokens, 10)
+			b = appendOmitMoney(b, `,"input":`, t.Input)
+			b = appendOmitMoney(b, `,"output":`, t.Output)
+			b = appendOmitMoney(b, `,"cached_input":`, t.CachedInput)
+			b = appendOmitMoney(b, `,"cache_write":`, t.CacheWrite)
+			b = appendOmitMoney(b, `,"cache_write_1h":`, t.CacheWrite1h)
+			b = appendOmitMoney(b, `,"input_audio":`, t.InputAudio)
+			b = appendOmitMoney(b, `,"cached_input_audio":`, t.CachedInputAudio)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
 	}
-	b = append(b, key...)
-	return append(b, data...), nil
+	return b
 }
 
 // appendMoney appends m as its MarshalText, quoted (digits, '-' and '.',

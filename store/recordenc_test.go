@@ -28,6 +28,11 @@ func TestRecordEncoderKnowsShapes(t *testing.T) {
 			t.Errorf("%s is\n%q\nthe record encoder writes\n%q\nteach appendRecord the difference", c.name, got, c.want)
 		}
 	}
+	for typ, want := range rateShapes {
+		if got := shapeOf(typ); !slices.Equal(got, want) {
+			t.Errorf("%s is\n%q\nthe record encoder writes\n%q\nteach appendPrice the difference", typ, got, want)
+		}
+	}
 	if !recordShapesKnown() {
 		t.Error("recordShapesKnown() = false, want true")
 	}
@@ -87,7 +92,7 @@ func fillRandom(t *testing.T, r *rand.Rand, v reflect.Value, depth int) {
 		v.Set(p)
 	case reflect.Slice:
 		n := r.IntN(4) - 1 // nil, empty, one or two
-		if n < 0 || depth > 2 {
+		if n < 0 || depth > 4 {
 			v.SetZero()
 			return
 		}
@@ -139,6 +144,9 @@ func TestEncodeRecordIsJSON(t *testing.T) {
 	}
 	rem := gateway.Money(42)
 	checkEncodeRecord(t, gateway.Record{})
+	for _, p := range gateway.DefaultPrices().All() {
+		checkEncodeRecord(t, gateway.Record{ID: "priced", Time: time.Now(), Rates: &p})
+	}
 	checkEncodeRecord(t, gateway.Record{ID: "r<1>", Time: time.Date(2026, 11, 30, 1, 2, 3, 4, time.UTC), Token: "ci", Provider: "openai",
 		Model: "gpt-4o-mini", Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK,
 		Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: 3, Priced: true, Remaining: &rem,
@@ -167,12 +175,15 @@ func FuzzEncodeRecord(f *testing.F) {
 }
 
 // BenchmarkEncodeRecord measures encoding a settled record as its
-// journal entry, with the price row the proxy sets on a priced record.
+// journal entry, with the price row the proxy sets on a priced record
+// (the built-in table's, which lists service tiers).
 //
 //	go test -run '^$' -bench EncodeRecord -benchmem ./store
 func BenchmarkEncodeRecord(b *testing.B) {
-	rates := gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
-		CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
+	rates, ok := gateway.DefaultPrices().Lookup("openai", "gpt-4o-mini")
+	if !ok {
+		b.Fatal("no built-in price for openai/gpt-4o-mini")
+	}
 	now := time.Now()
 	r := gateway.Record{ID: "0187a1b2c3d4e5f600000001", Time: now, Token: "ci", Provider: "openai", Model: "gpt-4o-mini", Route: "openai.chat",
 		Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: 1234567, Priced: true,
