@@ -170,10 +170,15 @@ func (db *DB) foldLocked(holds bool) error {
 				return err
 			}
 		}
+		// The rollups are written once, after the last settlement.
+		var sums rollupSums
 		for _, p := range batch {
-			if _, _, err := db.settleTx(tx, p.r, p.data, p.loc); err != nil {
+			if _, _, err := db.settleTx(tx, p.r, p.data, p.loc, &sums); err != nil {
 				return fmt.Errorf("fold settlement %s: %w", p.r.ID, err)
 			}
+		}
+		if err := sums.write(tx); err != nil {
+			return fmt.Errorf("fold settlements' rollups: %w", err)
 		}
 		return nil
 	})

@@ -426,11 +426,15 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 // settleTx writes r in tx unless its ID is already in the log, and returns
 // the record as written. It is idempotent, as a batched write must be.
 //
-// data is r as JSON, or nil to encode it here.
-func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location) (gateway.Record, bool, error) {
+// data is r as JSON, or nil to encode it here. What r adds to the
+// rollups is added to sums, which the caller writes to tx after its last
+// settlement.
+func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location, sums *rollupSums) (gateway.Record, bool, error) {
 	id := []byte(r.ID)
 	ids := tx.Bucket(bucketRecordIDs)
-	if ids.Get(id) != nil {
+	// An ID above logTop is not in the log (see inLog): a fold's records
+	// nearly all are, and need not be looked up.
+	if top := db.logTop.Load(); top != nil && r.ID <= *top && ids.Get(id) != nil {
 		return r, false, nil
 	}
 	holds := tx.Bucket(bucketHolds)
@@ -471,15 +475,7 @@ func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Loc
 	if err := ids.Put(id, key); err != nil {
 		return r, false, err
 	}
-	if err := addRollup(tx.Bucket(bucketRollups), r, loc); err != nil {
-		return r, false, err
-	}
-	if err := addMinuteSpend(tx.Bucket(bucketMinutes), r); err != nil {
-		return r, false, err
-	}
-	if err := addPromptRollup(tx, r, loc); err != nil {
-		return r, false, err
-	}
+	sums.add(r, loc)
 	return r, true, nil
 }
 
@@ -592,6 +588,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 	var recs []gateway.Record
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		recs = recs[:0]
+		var sums rollupSums
 		holds := tx.Bucket(bucketHolds)
 		for _, id := range claimed {
 			var h gateway.Hold
@@ -602,7 +599,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 			if !ok {
 				continue
 			}
-			rec, applied, err := db.settleTx(tx, crashedRecord(h), nil, loc)
+			rec, applied, err := db.settleTx(tx, crashedRecord(h), nil, loc, &sums)
 			if err != nil {
 				return err
 			}
@@ -610,7 +607,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 				recs = append(recs, rec)
 			}
 		}
-		return nil
+		return sums.write(tx)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -230,19 +230,6 @@ func promptRollupKey(day, prompt string) []byte {
 	return append(k, prompt...)
 }
 
-// addPromptRollup adds r, a record made for a prompt, to its day's
-// prompt rollup. Records for no prompt are not counted here.
-func addPromptRollup(tx *bolt.Tx, r gateway.Record, loc *time.Location) error {
-	if r.Prompt == "" {
-		return nil
-	}
-	key := promptRollupKey(r.Time.In(loc).Format(dayLayout), r.Prompt)
-	if err := addToRollup(tx.Bucket(bucketPromptRollups), key, r); err != nil {
-		return fmt.Errorf("prompt %w", err)
-	}
-	return nil
-}
-
 // promptWindowSpend sums what calls to prompt cost on the days from first
 // to last, inclusive; an empty first or last leaves that end open.
 func promptWindowSpend(tx *bolt.Tx, prompt, first, last string) (gateway.Money, error) {

@@ -109,22 +109,102 @@ func decodeRollup(b []byte) (rollup, error) {
 	return r, nil
 }
 
-// addRollup adds r to its day's rollup.
-func addRollup(b *bolt.Bucket, r gateway.Record, loc *time.Location) error {
-	return addToRollup(b, rollupKey(r.Time.In(loc).Format(dayLayout), r.Provider, r.Model, r.Token), r)
+// rollupSums gathers what settlements add to the rollups, the prompt
+// rollups and the spend by minute, so that a transaction settling many of
+// them (a fold) reads and writes each key once rather than once per
+// settlement. The zero value is empty and ready to use.
+type rollupSums struct {
+	days    map[string]rollup        // rollupKey → sum
+	prompts map[string]rollup        // promptRollupKey → sum
+	minutes map[string]gateway.Money // minuteKey → spend
+	latest  time.Time                // the latest minute added
 }
 
-// addToRollup adds r to the rollup under key in b.
-func addToRollup(b *bolt.Bucket, key []byte, r gateway.Record) error {
-	sum := recordRollup(r)
-	if v := b.Get(key); v != nil {
-		old, err := decodeRollup(v)
-		if err != nil {
-			return fmt.Errorf("rollup %q: %w", key, err)
-		}
-		sum.add(old)
+// add adds r, whose day is taken in loc.
+func (s *rollupSums) add(r gateway.Record, loc *time.Location) {
+	day := r.Time.In(loc).Format(dayLayout)
+	ru := recordRollup(r)
+	if s.days == nil {
+		s.days = make(map[string]rollup)
 	}
-	return b.Put(key, sum.encode())
+	addSum(s.days, string(rollupKey(day, r.Provider, r.Model, r.Token)), ru)
+	if r.Prompt != "" {
+		// Records made for no prompt are not counted by prompt.
+		if s.prompts == nil {
+			s.prompts = make(map[string]rollup)
+		}
+		addSum(s.prompts, string(promptRollupKey(day, r.Prompt)), ru)
+	}
+	if r.Cost != 0 && r.Outcome.Forwarded() {
+		t := settledAt(r)
+		if s.minutes == nil {
+			s.minutes = make(map[string]gateway.Money)
+		}
+		s.minutes[string(minuteKey(t, r.Provider, r.Model, r.Token, r.Prompt))] += r.Cost
+		if t.After(s.latest) {
+			s.latest = t
+		}
+	}
+}
+
+func addSum(m map[string]rollup, key string, ru rollup) {
+	sum := m[key]
+	sum.add(ru)
+	m[key] = sum
+}
+
+// write adds the sums to what tx holds, and deletes the minutes that have
+// aged out of every window by the latest minute added.
+func (s *rollupSums) write(tx *bolt.Tx) error {
+	if err := addRollups(tx.Bucket(bucketRollups), s.days); err != nil {
+		return err
+	}
+	if err := addRollups(tx.Bucket(bucketPromptRollups), s.prompts); err != nil {
+		return fmt.Errorf("prompt %w", err)
+	}
+	if len(s.minutes) == 0 {
+		return nil
+	}
+	b := tx.Bucket(bucketMinutes)
+	for key, spend := range s.minutes {
+		sum := spend
+		if v := b.Get([]byte(key)); v != nil {
+			old, n := binary.Varint(v)
+			if n <= 0 {
+				return fmt.Errorf("minute spend %x: %w", key, errBadRollup)
+			}
+			sum += gateway.Money(old)
+		}
+		if err := b.Put([]byte(key), binary.AppendVarint(nil, int64(sum))); err != nil {
+			return err
+		}
+	}
+	cut := binary.BigEndian.AppendUint64(nil, uint64(s.latest.Add(-minuteKeep).Unix()/60))
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cut) < 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addRollups adds each sum to the rollup under its key in b.
+func addRollups(b *bolt.Bucket, sums map[string]rollup) error {
+	for key, sum := range sums {
+		k := []byte(key)
+		if v := b.Get(k); v != nil {
+			old, err := decodeRollup(v)
+			if err != nil {
+				return fmt.Errorf("rollup %q: %w", key, err)
+			}
+			sum.add(old)
+		}
+		if err := b.Put(k, sum.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // forEachRollup calls fn for each rollup of the days from first to last,
@@ -301,35 +381,6 @@ func minuteKey(t time.Time, provider, model, token, prompt string) []byte {
 		k = append(k, s...)
 	}
 	return k
-}
-
-// addMinuteSpend adds r's cost to the minute it settled in, and deletes
-// a few minutes that have aged out of every window.
-func addMinuteSpend(b *bolt.Bucket, r gateway.Record) error {
-	if r.Cost == 0 || !r.Outcome.Forwarded() {
-		return nil
-	}
-	t := settledAt(r)
-	key := minuteKey(t, r.Provider, r.Model, r.Token, r.Prompt)
-	sum := r.Cost
-	if v := b.Get(key); v != nil {
-		old, n := binary.Varint(v)
-		if n <= 0 {
-			return fmt.Errorf("minute spend %x: %w", key, errBadRollup)
-		}
-		sum += gateway.Money(old)
-	}
-	if err := b.Put(key, binary.AppendVarint(nil, int64(sum))); err != nil {
-		return err
-	}
-	cut := binary.BigEndian.AppendUint64(nil, uint64(t.Add(-minuteKeep).Unix()/60))
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cut) < 0; k, _ = c.First() {
-		if err := c.Delete(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // minuteSpend returns the spend by minute from from on of the records b

@@ -3,10 +3,12 @@ package store
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestSpend(t *testing.T) {
@@ -130,5 +132,59 @@ func TestRollupEncoding(t *testing.T) {
 		if _, err := decodeRollup(bad); err == nil {
 			t.Errorf("decodeRollup(%v) = nil error, want one", bad)
 		}
+	}
+}
+
+// TestFoldSumsRollups checks that a fold, which writes each rollup,
+// prompt rollup and minute once for all its settlements, leaves what
+// folding them one by one leaves.
+func TestFoldSumsRollups(t *testing.T) {
+	now := time.Now()
+	var recs []gateway.Record
+	for i := range 60 {
+		r := gateway.Record{ID: fmt.Sprintf("r%03d", i), Time: now.Add(time.Duration(i%7-7) * 20 * time.Minute),
+			Provider: []string{"openai", "anthropic"}[i%2], Model: []string{"m1", "m2", "m3"}[i%3], Token: []string{"ci", "laptop"}[i%5/4],
+			Outcome: gateway.OutcomeOK, Priced: i%4 != 0, Usage: gateway.Usage{InputTokens: int64(i), OutputTokens: 2, ReasoningTokens: int64(i % 3)},
+			Cost: cents(int64(i % 6)), LatencyMS: int64(i)}
+		if i%3 == 0 {
+			r.Prompt = []string{"summarise", "translate"}[i%2]
+		}
+		if i%11 == 0 {
+			r.Outcome = gateway.OutcomeRefused
+		}
+		recs = append(recs, r)
+	}
+	dump := func(db *DB) map[string]string {
+		out := map[string]string{}
+		err := db.view(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bucketRollups, bucketPromptRollups, bucketMinutes} {
+				if err := tx.Bucket(name).ForEach(func(k, v []byte) error {
+					out[string(name)+"/"+string(k)] = string(v)
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	together, _ := openTest(t, Options{})
+	for _, r := range recs {
+		mustSettle(t, together, r)
+	}
+	apart, _ := openTest(t, Options{})
+	for _, r := range recs {
+		mustSettle(t, apart, r)
+		if err := apart.flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, want := dump(together), dump(apart)
+	if len(want) == 0 || !maps.Equal(got, want) {
+		t.Errorf("rollups folded together = %q\nfolded one by one = %q", got, want)
 	}
 }

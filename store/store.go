@@ -219,13 +219,14 @@ func (db *DB) init(journaled [][]byte) error {
 		if err != nil {
 			return err
 		}
+		var sums rollupSums // of the journal's settlements, written after them
 		for _, data := range journaled {
 			if data[0] == recordEntry {
 				var r gateway.Record
 				if err := json.Unmarshal(data[1:], &r); err != nil || r.ID == "" {
 					return fmt.Errorf("hold journal: malformed settlement %.80q", data)
 				}
-				if _, _, err := db.settleTx(tx, r, data[1:], loc); err != nil {
+				if _, _, err := db.settleTx(tx, r, data[1:], loc, &sums); err != nil {
 					return err
 				}
 				continue
@@ -237,6 +238,9 @@ func (db *DB) init(journaled [][]byte) error {
 			if err := foldHold(tx, h, data); err != nil {
 				return err
 			}
+		}
+		if err := sums.write(tx); err != nil {
+			return err
 		}
 		if noMinutes {
 			return backfillMinutes(tx, db.now())
@@ -276,18 +280,18 @@ func (db *DB) init(journaled [][]byte) error {
 // backfillMinutes fills spend by minute from the log, for a file written
 // before rolling budgets kept it.
 func backfillMinutes(tx *bolt.Tx, now time.Time) error {
-	b := tx.Bucket(bucketMinutes)
+	var sums rollupSums
 	c := tx.Bucket(bucketRecords).Cursor()
 	for k, v := c.Seek(recordKey(now.Add(-minuteKeep), 0)); k != nil; k, v = c.Next() {
 		var r gateway.Record
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("decode record: %w", err)
 		}
-		if err := addMinuteSpend(b, r); err != nil {
-			return err
-		}
+		sums.add(r, time.UTC)
 	}
-	return nil
+	// Only the minutes: the log's records are in the rollups already.
+	sums.days, sums.prompts = nil, nil
+	return sums.write(tx)
 }
 
 // Close flushes token last-use times, ends every Subscribe feed and closes
