@@ -4,9 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"reflect"
-	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -361,41 +358,6 @@ func containsByte(b []byte, c byte) bool {
 		}
 	}
 	return false
-}
-
-// fieldNames caches jsonFieldNames.
-var fieldNames sync.Map // reflect.Type → [][]byte
-
-// jsonFieldNames returns the JSON names of the fields of the struct t
-// points to, or nil when t is not a pointer to a struct whose members
-// encoding/json finds by name alone (one with embedded fields).
-func jsonFieldNames(t reflect.Type) [][]byte {
-	if v, ok := fieldNames.Load(t); ok {
-		return v.([][]byte)
-	}
-	var names [][]byte
-	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
-		st := t.Elem()
-		names = [][]byte{}
-		for i := range st.NumField() {
-			f := st.Field(i)
-			if f.Anonymous {
-				names = nil
-				break
-			}
-			tag := f.Tag.Get("json")
-			name, _, _ := strings.Cut(tag, ",")
-			if !f.IsExported() || tag == "-" {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			names = append(names, []byte(name))
-		}
-	}
-	fieldNames.Store(t, names)
-	return names
 }
 
 // jsonValue is one JSON value as its bytes stand in a well-formed body,

@@ -224,7 +224,7 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkScan(t, body)
-		var got, want openAIChunk
+		var got, want refOpenAIChunk
 		if decodeMembers(body, &got) != decodeJSON(body, &want) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("decodeMembers(%q) differs from decodeJSON", body)
 		}
@@ -271,7 +271,7 @@ func TestDecodeMembersMatchesDecodeJSON(t *testing.T) {
 		if okGot != okWant || !reflect.DeepEqual(got, want) {
 			t.Errorf("decodeMembers(%.100q) = %v, %+v; decodeJSON: %v, %+v", body, okGot, got, okWant, want)
 		}
-		var chunkGot, chunkWant openAIChunk
+		var chunkGot, chunkWant refOpenAIChunk
 		if decodeMembers(body, &chunkGot) != decodeJSON(body, &chunkWant) || !reflect.DeepEqual(chunkGot, chunkWant) {
 			t.Errorf("decodeMembers(%.100q) into a chunk differs from decodeJSON", body)
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/bits"
 	"net/http"
-	"reflect"
 	"regexp"
 	"strings"
 )
@@ -791,31 +790,110 @@ func (c *chunkNames) quote(data []byte, q int) bool {
 }
 
 // openAIChunk is a Chat Completions or Completions chunk, or a Responses
-// API event, as far as metering needs it.
+// API event, as far as metering reads it, by encoding/json's rules
+// (usageread.go): strings raw, as the last string value of their member;
+// choices, usage, error and code raw, whatever their value.
 type openAIChunk struct {
-	ID      string          `json:"id"`
-	Model   string          `json:"model"`
-	Choices json.RawMessage `json:"choices"`
-	Usage   json.RawMessage `json:"usage"`
-	Error   json.RawMessage `json:"error"`
-	XGroq   *struct {
-		Usage *openAIUsage `json:"usage"`
-	} `json:"x_groq"`
-	ServiceTier string `json:"service_tier"`
+	id, model, tier []byte // id, model, service_tier
+	choices, usage  []byte
+	err             []byte // error
+	groq            openAIGroq
+	groqSet         bool // x_groq
 
 	// Responses API events.
-	Type     string `json:"type"`
-	Sequence tokens `json:"sequence_number"`
-	Response *struct {
-		ID          string          `json:"id"`
-		Model       string          `json:"model"`
-		Usage       *openAIUsage    `json:"usage"`
-		Error       json.RawMessage `json:"error"`
-		ServiceTier string          `json:"service_tier"`
-		Output      []openAIOutput  `json:"output"`
-	} `json:"response"`
-	Code    json.RawMessage `json:"code"`
-	Message string          `json:"message"`
+	typ         []byte // type
+	seq         tokens // sequence_number
+	response    openAIResponse
+	responseSet bool
+	code        []byte
+	message     []byte
+}
+
+// openAIResponse is a Responses API event's response.
+type openAIResponse struct {
+	id, model, tier []byte // id, model, service_tier
+	usage           openAIUsage
+	usageSet        bool
+	err             []byte // error
+	output          slots  // as openAIAnswer's
+}
+
+var (
+	openAIChunkFields = []string{"id", "model", "service_tier", "choices", "usage", "error", "x_groq",
+		"type", "sequence_number", "response", "code", "message"}
+	openAIResponseFields = []string{"id", "model", "service_tier", "usage", "error", "output"}
+)
+
+// read takes one member of a chunk; it is scanObject's callback.
+func (c *openAIChunk) read(key, val []byte) bool {
+	switch fieldIndex(key, openAIChunkFields) {
+	case 0:
+		readRaw(val, &c.id)
+	case 1:
+		readRaw(val, &c.model)
+	case 2:
+		readRaw(val, &c.tier)
+	case 3:
+		c.choices = val
+	case 4:
+		c.usage = val
+	case 5:
+		c.err = val
+	case 6:
+		if openPtr(&c.groqSet, &c.groq, val) {
+			c.groq.read(val)
+		}
+	case 7:
+		readRaw(val, &c.typ)
+	case 8:
+		c.seq.read(val)
+	case 9:
+		if !openPtr(&c.responseSet, &c.response, val) {
+			return true
+		}
+		r := &c.response
+		members(val, func(key, val []byte) {
+			switch fieldIndex(key, openAIResponseFields) {
+			case 0:
+				readRaw(val, &r.id)
+			case 1:
+				readRaw(val, &r.model)
+			case 2:
+				readRaw(val, &r.tier)
+			case 3:
+				if openPtr(&r.usageSet, &r.usage, val) {
+					r.usage.read(val)
+				}
+			case 4:
+				r.err = val
+			case 5:
+				r.output.read(val, readOutputKind)
+			}
+		})
+	case 10:
+		c.code = val
+	case 11:
+		readRaw(val, &c.message)
+	}
+	return true
+}
+
+// readRaw keeps val in *s when it is a string, as encoding/json sets a
+// string field: anything else leaves *s.
+func readRaw(val []byte, s *[]byte) {
+	if val[0] == '"' {
+		*s = val
+	}
+}
+
+// text is the decoded text of a raw string kept by readRaw, nil when
+// there is none; it is the raw bytes themselves unless the string has
+// escapes or bytes that are not UTF-8.
+func text(raw []byte) []byte {
+	if len(raw) < 2 {
+		return nil
+	}
+	return rawText(raw)
 }
 
 func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
@@ -836,34 +914,34 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return ev.Raw
 	}
 	var c openAIChunk
-	if ok, read := scanChatChunk(data, &c); !read && !decodeJSON(data, &c) || read && !ok {
+	if scanObject(data, c.read) != nil {
 		return ev.Raw
 	}
-	if c.Type != "" && (strings.HasPrefix(c.Type, "response.") || c.Type == "error") {
-		o.responsesEvent(m, &c)
+	if t := text(c.typ); hasPrefix(t, "response.") || string(t) == "error" {
+		o.responsesEvent(m, &c, t)
 		return ev.Raw
 	}
-	if c.ID != "" && m.UpstreamID == "" {
-		m.UpstreamID = c.ID
+	if len(c.id) > 2 && m.UpstreamID == "" {
+		setText(&m.UpstreamID, c.id)
 	}
-	if c.Model != "" {
-		m.Model = c.Model
+	if len(c.model) > 2 {
+		setText(&m.Model, c.model)
 	}
-	if c.ServiceTier != "" {
-		m.tier = c.ServiceTier
+	if len(c.tier) > 2 {
+		setText(&m.tier, c.tier)
 	}
-	if isPresent(c.Error) {
-		m.ErrorMessage = openAIError(c.Error).text()
+	if isPresent(c.err) {
+		m.ErrorMessage = openAIError(c.err).text()
 	}
-	usageSet := isPresent(c.Usage)
+	usageSet := isPresent(c.usage)
 	if usageSet {
 		var u openAIUsage
-		u.read(c.Usage)
+		u.read(c.usage)
 		if got, ok := u.usage(); ok {
 			m.Usage = got
 		}
-	} else if c.XGroq != nil {
-		if got, ok := c.XGroq.Usage.usage(); ok {
+	} else if c.groqSet && c.groq.usageSet {
+		if got, ok := c.groq.usage.usage(); ok {
 			m.Usage = got
 		}
 	}
@@ -873,119 +951,59 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 	if !m.HideUsage {
 		return ev.Raw
 	}
-	if usageSet && isEmptyArray(c.Choices) {
+	if usageSet && jsonValue(c.choices).isArray() && jsonValue(c.choices).empty() {
 		return nil // the usage-only chunk the caller did not ask for
 	}
-	if c.Usage != nil && !usageSet {
+	if c.usage != nil && !usageSet {
 		return stripNullMember(ev, "usage")
 	}
 	return ev.Raw
 }
 
-// scanChatChunk reads a Chat Completions chunk into c with the scanner,
-// as decodeJSON would: ok is false for data that is not one JSON
-// object. read is false, and c untouched, for a chunk it leaves to
-// decodeJSON: one with a member the scanner does not read (an error,
-// Groq's extension, a Responses event's), a member named in another
-// case (encoding/json matches names without regard to case), or a
-// string member that is not a string.
-func scanChatChunk(data []byte, c *openAIChunk) (ok, read bool) {
-	var id, model, tier, choices, usage []byte
-	read = true
-	err := scanObject(data, func(key, val []byte) bool {
-		var dst *[]byte
-		str := true
-		switch name := rawText(key); string(name) {
-		case "id":
-			dst = &id
-		case "model":
-			dst = &model
-		case "service_tier":
-			dst = &tier
-		case "choices":
-			dst, str = &choices, false
-		case "usage":
-			dst, str = &usage, false
-		default:
-			for _, f := range openAIChunkFields {
-				if bytes.EqualFold(name, f) {
-					read = false
-					return false
-				}
-			}
-			return true // a member no field takes
+// responsesEvent notes a Responses API event of type typ.
+func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk, typ []byte) {
+	m.seq = max(m.seq, int64(c.seq))
+	r := &c.response
+	if c.responseSet {
+		if len(r.id) > 2 {
+			setText(&m.UpstreamID, r.id)
 		}
-		switch {
-		case !str:
-			*dst = val
-		case val[0] == '"':
-			*dst = val
-		case string(val) == "null":
-			// encoding/json leaves a string as it was for null.
-		default:
-			read = false
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		return false, true
-	}
-	if !read {
-		return false, false
-	}
-	if id != nil {
-		c.ID = unquote(id)
-	}
-	if model != nil {
-		c.Model = unquote(model)
-	}
-	if tier != nil {
-		c.ServiceTier = unquote(tier)
-	}
-	c.Choices, c.Usage = choices, usage
-	return true, true
-}
-
-// openAIChunkFields are the JSON names of openAIChunk's fields.
-var openAIChunkFields = func() [][]byte {
-	return jsonFieldNames(reflect.TypeFor[*openAIChunk]())
-}()
-
-// responsesEvent notes a Responses API event.
-func (o openAIMeter) responsesEvent(m *streamMeter, c *openAIChunk) {
-	m.seq = max(m.seq, int64(c.Sequence))
-	if r := c.Response; r != nil {
-		if r.ID != "" {
-			m.UpstreamID = r.ID
-		}
-		if r.Model != "" {
-			m.Model = r.Model
+		if len(r.model) > 2 {
+			setText(&m.Model, r.model)
 		}
 	}
-	switch c.Type {
+	switch string(typ) {
 	case "response.completed", "response.incomplete", "response.failed":
 		m.Done = true
-		if c.Response == nil {
+		if !c.responseSet {
 			return
 		}
-		if u, ok := c.Response.Usage.usage(); ok {
-			m.Usage = u
-			m.Usage.ServiceTier = c.Response.ServiceTier
-			m.Usage.WebSearchCalls, m.Usage.CodeExecutionCalls = openAIToolCalls(c.Response.Output)
+		if r.usageSet {
+			if u, ok := r.usage.usage(); ok {
+				m.Usage = u
+				m.Usage.ServiceTier = unquoteOrEmpty(r.tier)
+				r.output.each(func(kind int64) {
+					switch kind {
+					case outputWebSearch:
+						m.Usage.WebSearchCalls++
+					case outputCodeInterpreter:
+						m.Usage.CodeExecutionCalls++
+					}
+				})
+			}
 		}
-		if c.Type == "response.failed" {
+		if string(typ) == "response.failed" {
 			m.ErrorMessage = "response failed"
-			if isPresent(c.Response.Error) {
-				m.ErrorMessage = openAIError(c.Response.Error).text()
+			if isPresent(r.err) {
+				m.ErrorMessage = openAIError(r.err).text()
 			}
 		}
 	case "error":
 		switch {
-		case isPresent(c.Error):
-			m.ErrorMessage = openAIError(c.Error).text()
+		case isPresent(c.err):
+			m.ErrorMessage = openAIError(c.err).text()
 		default:
-			m.ErrorMessage = joinError(jsonString(c.Code), c.Message)
+			m.ErrorMessage = joinError(jsonString(c.code), unquoteOrEmpty(c.message))
 		}
 	}
 }

@@ -246,11 +246,6 @@ func isPresent(raw json.RawMessage) bool {
 	return len(t) > 0 && !bytes.Equal(t, []byte("null"))
 }
 
-func isEmptyArray(raw json.RawMessage) bool {
-	var a []json.RawMessage
-	return isPresent(raw) && json.Unmarshal(raw, &a) == nil && len(a) == 0
-}
-
 // stripNullMember returns ev.Raw without the top-level member key of its
 // JSON data, keeping every other byte as it came.
 func stripNullMember(ev streamEvent, key string) []byte {

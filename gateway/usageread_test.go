@@ -222,7 +222,7 @@ func (g answerGen) value(b *bytes.Buffer, depth int) {
 	case 6:
 		b.WriteString([]string{`"123"`, `"x"`, `""`, `"1e2"`, `"Inf"`, `" 4"`, `"-1"`, `"\u0031"`}[g.r.IntN(8)])
 	case 7, 8:
-		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "server_tool_use", "code_execution", "AUDIO", "image", "STOP", "message_start", "message_delta", "message_stop", "error", `message\u005fstart`, "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(18)] + `"`)
+		b.WriteString(`"` + []string{"web_search_call", "code_interpreter_call", "message", "default", "server_tool_use", "code_execution", "AUDIO", "image", "STOP", "message_start", "message_delta", "message_stop", "error", `message\u005fstart`, "response.completed", "response.failed", "response.output_text.delta", "WEB_SEARCH_CALL", `web\u005fsearch_call`, `a\"b`, "\u00e9t\u00e9"}[g.r.IntN(21)] + `"`)
 	case 9:
 		b.WriteString("[]")
 	case 10, 11:

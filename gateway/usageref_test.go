@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // The readers of provider answers as they were before they used the
@@ -537,4 +538,176 @@ func decodeMembers(data []byte, v any) bool {
 		return false
 	}
 	return decodeJSON(append(picked, '}'), v)
+}
+
+// refOpenAIChunk is a Chat Completions or Completions chunk, or a Responses
+// API event, as far as metering needs it.
+type refOpenAIChunk struct {
+	ID      string          `json:"id"`
+	Model   string          `json:"model"`
+	Choices json.RawMessage `json:"choices"`
+	Usage   json.RawMessage `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+	XGroq   *struct {
+		Usage *refOpenAIUsageObj `json:"usage"`
+	} `json:"x_groq"`
+	ServiceTier string `json:"service_tier"`
+
+	// Responses API events.
+	Type     string `json:"type"`
+	Sequence tokens `json:"sequence_number"`
+	Response *struct {
+		ID          string             `json:"id"`
+		Model       string             `json:"model"`
+		Usage       *refOpenAIUsageObj `json:"usage"`
+		Error       json.RawMessage    `json:"error"`
+		ServiceTier string             `json:"service_tier"`
+		Output      []refOpenAIOutput  `json:"output"`
+	} `json:"response"`
+	Code    json.RawMessage `json:"code"`
+	Message string          `json:"message"`
+}
+
+// refOpenAIEvent is openAIMeter.event with encoding/json.
+func refOpenAIEvent(m *streamMeter, ev streamEvent) []byte {
+	data := bytes.TrimSpace(ev.Data)
+	if bytes.Equal(data, []byte("[DONE]")) {
+		m.Done = true
+		return ev.Raw
+	}
+	if len(data) == 0 || data[0] != '{' {
+		return ev.Raw
+	}
+	if m.UpstreamID != "" && m.Model != "" && refPlainChunk(data) {
+		// A content delta like the hundreds before it: nothing to read,
+		// so nothing to decode (or allocate) for it.
+		if m.HideUsage && bytes.Contains(data, usageNull) {
+			return stripNullMember(ev, "usage")
+		}
+		return ev.Raw
+	}
+	var c refOpenAIChunk
+	if !decodeJSON(data, &c) {
+		return ev.Raw
+	}
+	if c.Type != "" && (strings.HasPrefix(c.Type, "response.") || c.Type == "error") {
+		refResponsesEvent(m, &c)
+		return ev.Raw
+	}
+	if c.ID != "" && m.UpstreamID == "" {
+		m.UpstreamID = c.ID
+	}
+	if c.Model != "" {
+		m.Model = c.Model
+	}
+	if c.ServiceTier != "" {
+		m.tier = c.ServiceTier
+	}
+	if isPresent(c.Error) {
+		m.ErrorMessage = openAIError(c.Error).text()
+	}
+	usageSet := isPresent(c.Usage)
+	if usageSet {
+		var u refOpenAIUsageObj
+		if decodeJSON(c.Usage, &u) {
+			if got, ok := u.usage(); ok {
+				m.Usage = got
+			}
+		}
+	} else if c.XGroq != nil {
+		if got, ok := c.XGroq.Usage.usage(); ok {
+			m.Usage = got
+		}
+	}
+	if !m.Usage.IsZero() {
+		m.Usage.ServiceTier = m.tier
+	}
+	if !m.HideUsage {
+		return ev.Raw
+	}
+	if usageSet && isEmptyArray(c.Choices) {
+		return nil // the usage-only chunk the caller did not ask for
+	}
+	if c.Usage != nil && !usageSet {
+		return stripNullMember(ev, "usage")
+	}
+	return ev.Raw
+}
+
+// responsesEvent notes a Responses API event.
+func refResponsesEvent(m *streamMeter, c *refOpenAIChunk) {
+	m.seq = max(m.seq, int64(c.Sequence))
+	if r := c.Response; r != nil {
+		if r.ID != "" {
+			m.UpstreamID = r.ID
+		}
+		if r.Model != "" {
+			m.Model = r.Model
+		}
+	}
+	switch c.Type {
+	case "response.completed", "response.incomplete", "response.failed":
+		m.Done = true
+		if c.Response == nil {
+			return
+		}
+		if u, ok := c.Response.Usage.usage(); ok {
+			m.Usage = u
+			m.Usage.ServiceTier = c.Response.ServiceTier
+			m.Usage.WebSearchCalls, m.Usage.CodeExecutionCalls = refOpenAIToolCalls(c.Response.Output)
+		}
+		if c.Type == "response.failed" {
+			m.ErrorMessage = "response failed"
+			if isPresent(c.Response.Error) {
+				m.ErrorMessage = openAIError(c.Response.Error).text()
+			}
+		}
+	case "error":
+		switch {
+		case isPresent(c.Error):
+			m.ErrorMessage = openAIError(c.Error).text()
+		default:
+			m.ErrorMessage = joinError(jsonString(c.Code), c.Message)
+		}
+	}
+}
+
+// fieldNames caches jsonFieldNames.
+var fieldNames sync.Map // reflect.Type → [][]byte
+
+// jsonFieldNames returns the JSON names of the fields of the struct t
+// points to, or nil when t is not a pointer to a struct whose members
+// encoding/json finds by name alone (one with embedded fields).
+func jsonFieldNames(t reflect.Type) [][]byte {
+	if v, ok := fieldNames.Load(t); ok {
+		return v.([][]byte)
+	}
+	var names [][]byte
+	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		st := t.Elem()
+		names = [][]byte{}
+		for i := range st.NumField() {
+			f := st.Field(i)
+			if f.Anonymous {
+				names = nil
+				break
+			}
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			if !f.IsExported() || tag == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			names = append(names, []byte(name))
+		}
+	}
+	fieldNames.Store(t, names)
+	return names
+}
+
+func isEmptyArray(raw json.RawMessage) bool {
+	var a []json.RawMessage
+	return isPresent(raw) && json.Unmarshal(raw, &a) == nil && len(a) == 0
 }
