@@ -494,3 +494,49 @@ func TestTrickleHoldsLittle(t *testing.T) {
 		t.Errorf("request with a token served after %s, want at once", d)
 	}
 }
+
+// jsonValues counts as a byte-at-a-time walk does, whatever lies where
+// its eight-byte steps through strings land.
+func TestJSONValuesMatchesByteWalk(t *testing.T) {
+	byteWalk := func(b []byte) int64 {
+		n, in := int64(1), false
+		for i := 0; i < len(b); i++ {
+			switch c := b[i]; {
+			case in && c == '\\':
+				i++
+			case in && c == '"':
+				in = false
+			case in:
+			case c == '"':
+				in = true
+			case c == ',' || c == ':' || c == '[' || c == '{':
+				n++
+			}
+		}
+		return n
+	}
+	bodies := scanCorpus(t)
+	alphabet := []byte("ab\"\\,:[{} \x01é")
+	for i := range 3000 {
+		b := make([]byte, i%97)
+		for j := range b {
+			b[j] = alphabet[(i*31+j*j*7+j)%len(alphabet)]
+		}
+		bodies = append(bodies, b)
+	}
+	for _, b := range bodies {
+		if got, want := jsonValues(b), byteWalk(b); got != want {
+			t.Fatalf("jsonValues(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
+
+// BenchmarkJSONValues: counting the values of a long conversation's body
+// before it is read, as every request body is counted.
+func BenchmarkJSONValues(b *testing.B) {
+	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		jsonValues(body)
+	}
+}
