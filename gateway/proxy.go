@@ -12,6 +12,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -96,6 +97,8 @@ type Proxy struct {
 	dialects []dialect
 
 	blockedRows rowLimiter // the rows of blocked requests
+
+	baseURLs sync.Map // provider base URL → its *url.URL, parsed; see baseURL
 }
 
 // Policy is what the user decides about requests the proxy cannot price
@@ -909,19 +912,26 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	if x.xl != nil {
 		q = x.xl.query
 	}
-	target, err := upstreamTarget(x.provider, x.route.dialect, x.compat, x.route.Path, q)
+	base, err := p.baseURL(x.provider.BaseURL)
 	if err != nil {
 		return nil, err
 	}
+	target := targetFrom(base, x.provider, x.route.dialect, x.compat, x.route.Path, q)
 	// The attempt's context, which relay cancels with a cause (a pause,
 	// the idle timeout, a fallback's first-byte timeout), made here so
 	// that the request is not copied to take it.
 	ctx, cancel := context.WithCancelCause(r.Context())
-	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(body))
+	// The target is set as built, not spelled out and parsed again: a
+	// URL's String, parsed, is the same URL (the path escaped as
+	// EscapedPath escapes it either way), but for an empty port, which
+	// NewRequest drops from Host.
+	out, err := http.NewRequestWithContext(ctx, r.Method, "", bytes.NewReader(body))
 	if err != nil {
 		cancel(nil)
 		return nil, err
 	}
+	target.Host = strings.TrimSuffix(target.Host, ":")
+	out.URL, out.Host = target, target.Host
 	x.cancel = cancel
 	out.ContentLength = int64(len(body))
 	out.Header = r.Header.Clone()
@@ -939,6 +949,22 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 		out.Header.Set("User-Agent", "sluice")
 	}
 	return out, nil
+}
+
+// baseURL is url.Parse(s), remembered when it succeeds: parsing a
+// provider's base URL for every request was a measurable part of
+// building it. The parsed URLs are never changed; the entries are as
+// many as the base URLs ever served.
+func (p *Proxy) baseURL(s string) (*url.URL, error) {
+	if u, ok := p.baseURLs.Load(s); ok {
+		return u.(*url.URL), nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	p.baseURLs.Store(s, u)
+	return u, nil
 }
 
 // rawPath is r's path as it came on the wire, before decoding.

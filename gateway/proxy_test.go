@@ -917,3 +917,40 @@ func TestHeaderListsCanonical(t *testing.T) {
 		}
 	}
 }
+
+// The upstream request carries the target URL as outbound built it, as
+// it would be read back from its text: the same URL on the wire, Host
+// and request line.
+func TestOutboundURLAsParsed(t *testing.T) {
+	p := &Proxy{}
+	providers := DefaultProviders()
+	for _, c := range []struct{ base, path string }{
+		{"https://api.openai.com/v1", "/v1/chat/completions"},
+		{"http://127.0.0.1:8080/v1/", "/v1/chat/completions?x=1"},
+		{"http://localhost:/v1", "/v1/embeddings"},
+		{"http://[::1]:11434/v1", "/v1/models/gpt-4o:mini%20x"},
+		{"https://example.test/base%20dir/v1", "/v1/responses/resp_1"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4020"+c.path, nil)
+		rt, f := parseRoute(r.Method, r.URL.Path, r.Header, providers, builtinDialects)
+		if f != nil {
+			rt, _ = parseRoute(http.MethodPost, "/v1/chat/completions", r.Header, providers, builtinDialects)
+		}
+		prov := providers["openai"]
+		prov.BaseURL = c.base
+		x := &exchange{route: rt, provider: prov}
+		out, err := p.outbound(r, x, []byte("{}"), "sk-up", true)
+		if err != nil {
+			t.Fatalf("outbound(%s, %s): %v", c.base, c.path, err)
+		}
+		x.cancel(nil)
+		want, err := http.NewRequest(http.MethodPost, out.URL.String(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.URL.String() != want.URL.String() || out.URL.RequestURI() != want.URL.RequestURI() || out.Host != want.Host || out.URL.Host != want.URL.Host {
+			t.Errorf("outbound(%s, %s) = %s (request line %s, Host %s), want %s (%s, %s)", c.base, c.path,
+				out.URL, out.URL.RequestURI(), out.Host, want.URL, want.URL.RequestURI(), want.Host)
+		}
+	}
+}

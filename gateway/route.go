@@ -338,6 +338,12 @@ func upstreamTarget(p Provider, d dialect, compat bool, path string, q url.Value
 	if err != nil {
 		return nil, err
 	}
+	return targetFrom(base, p, d, compat, path, q), nil
+}
+
+// targetFrom is upstreamTarget with p's base URL parsed already, as base;
+// base is not changed.
+func targetFrom(base *url.URL, p Provider, d dialect, compat bool, path string, q url.Values) *url.URL {
 	prefix := strings.TrimRight(base.Path, "/")
 	if compat {
 		prefix += d.info().compatPath(p)
@@ -349,7 +355,7 @@ func upstreamTarget(p Provider, d dialect, compat bool, path string, q url.Value
 	u.RawQuery = q.Encode()
 	u.Fragment, u.RawFragment = "", ""
 	u.User = nil
-	return &u, nil
+	return &u
 }
 
 // routeModel picks the provider for a request on a route of dialect d
