@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,5 +282,49 @@ func TestEventReaderOwnsNothing(t *testing.T) {
 	b, _ := er.Next()
 	if string(a.Data) != "first" || string(a.Raw) != "data: first\n\n" || string(b.Data) != "second" {
 		t.Errorf("events after reading on = %q %q, %q; want first, second", a.Data, a.Raw, b.Data)
+	}
+}
+
+// TestEventReaderTrickled: events read from a buffer that holds them
+// whole are the events read as their bytes trickle in one at a time, for
+// random streams of fields, comments, blank lines and line endings of
+// every kind.
+func TestEventReaderTrickled(t *testing.T) {
+	parts := []string{"data: ", "data:", "data", "event: ", "event:x", ": ping", ":", "id: 1", "retry: 5", "x", "{\"a\":1}",
+		"\n", "\n", "\n", "\n\n", "\r", "\r\n", "\uFEFF", " ", "hello world"}
+	r := rand.New(rand.NewPCG(3, 9))
+	for range 20_000 {
+		var b strings.Builder
+		for range r.IntN(24) {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		s := b.String()
+		whole, werr := readAll(strings.NewReader(s))
+		trickled, terr := readAll(iotest.OneByteReader(strings.NewReader(s)))
+		if werr != terr || len(whole) != len(trickled) {
+			t.Fatalf("%q: %d events, %v read whole; %d, %v byte by byte", s, len(whole), werr, len(trickled), terr)
+		}
+		for i := range whole {
+			w, tr := whole[i], trickled[i]
+			if w.Name != tr.Name || string(w.Raw) != string(tr.Raw) || string(w.Data) != string(tr.Data) || (w.Data == nil) != (tr.Data == nil) {
+				t.Fatalf("%q: event %d = %+q read whole, %+q byte by byte", s, i, w, tr)
+			}
+		}
+	}
+}
+
+// BenchmarkEventReader: reading a chat stream's events, as a connection
+// hands them over whole.
+func BenchmarkEventReader(b *testing.B) {
+	s := benchStream(100)
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	for b.Loop() {
+		er := newSSEReader(bytes.NewReader(s))
+		for {
+			if _, err := er.Next(); err != nil {
+				break
+			}
+		}
 	}
 }

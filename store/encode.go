@@ -83,10 +83,10 @@ func jsonFields(t reflect.Type) []string {
 
 // plainTime reports whether t encodes as its RFC 3339 text as it is,
 // which time.Time.MarshalJSON refuses for years outside 0–9999 and zone
-// offsets of seconds.
+// offsets of seconds or of 24 hours or more.
 func plainTime(t time.Time) bool {
 	_, off := t.Zone()
-	return t.Year() >= 0 && t.Year() <= 9999 && off%60 == 0
+	return t.Year() >= 0 && t.Year() <= 9999 && off%60 == 0 && off > -24*3600 && off < 24*3600
 }
 
 // appendJSONString appends s as encoding/json writes a string: quoted,

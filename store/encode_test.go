@@ -44,6 +44,8 @@ func TestEncodeHoldIsJSON(t *testing.T) {
 		{ID: "bad-utf8-\xff\xfe", Time: when, Provider: "\u2028\u2029"},
 		{ID: "far", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{ID: "odd-zone", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("lmt", 3600+17))},
+		{ID: "far-zone", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("far", 24*3600))},
+		{ID: "far-zone-west", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("farw", -25*3600))},
 		{ID: "local", Time: time.Now(), Amount: 1},
 	}
 	for _, h := range cases {

@@ -50,7 +50,7 @@ func fillRandom(t *testing.T, r *rand.Rand, v reflect.Value, depth int) {
 	switch {
 	case v.Type() == reflect.TypeFor[time.Time]():
 		zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 3600), time.FixedZone("y", -9000),
-			time.FixedZone("lmt", 3600+17)}
+			time.FixedZone("lmt", 3600+17), time.FixedZone("far", 24*3600), time.FixedZone("farw", -25*3600)}
 		tm := time.Unix(r.Int64N(4e9), r.Int64N(1e9)*int64(r.IntN(2))).In(zones[r.IntN(len(zones))])
 		if r.IntN(20) == 0 {
 			tm = time.Date(10000+r.IntN(5), 1, 1, 0, 0, 0, 0, time.UTC)
