@@ -88,8 +88,7 @@ type Proxy struct {
 	bodies   *bodyGate
 
 	settling   sync.WaitGroup // settlements still being written; see Wait
-	settleCtx  atomic.Pointer[sharedDeadline]
-	background atomic.Int64 // settlements in the background or about to be
+	background atomic.Int64   // settlements in the background or about to be
 
 	runaways guard // the runaway guard's memory
 

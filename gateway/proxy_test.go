@@ -857,27 +857,54 @@ func TestProxyDropsHeadersConnectionNames(t *testing.T) {
 
 // A stream's headers reach the caller while its upstream is still silent
 // (a reasoning model thinking before its first event), and its events
-// after them as they come.
+// after them as they come: when the upstream sent nothing yet, and when
+// what it sent with its headers writes the caller nothing (part of the
+// first event, a comment).
 func TestProxyStreamHeadersBeforeFirstEvent(t *testing.T) {
-	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(http.StatusOK)
-		http.NewResponseController(w).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		io.WriteString(w, chatStreamUsage)
-	}))
-	defer up.Close()
-	l := &memLedger{}
-	_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+	firstEnd := strings.Index(chatStreamUsage, "\n\n") + 2
+	for _, tc := range []struct {
+		name        string
+		first, rest string
+	}{
+		{"nothing", "", chatStreamUsage},
+		{"part of an event", chatStreamUsage[:firstEnd-12], chatStreamUsage[firstEnd-12:]},
+		{"a comment", ": keep-alive\n\n", chatStreamUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, tc.first)
+				http.NewResponseController(w).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				io.WriteString(w, tc.rest)
+			}))
+			defer up.Close()
+			l := &memLedger{}
+			_, srv := newTestProxy(t, l, map[string]string{"openai": up.URL + "/v1"})
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions",
+				strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			resp := headersWhileSilent(t, req, release)
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if want := tc.first + tc.rest; resp.StatusCode != 200 || string(body) != want {
+				t.Errorf("stream = %d\n%s\nwant 200 and\n%s", resp.StatusCode, body, want)
+			}
+		})
+	}
+}
 
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions",
-		strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Authorization", "Bearer "+testToken)
+// headersWhileSilent sends req and returns its response once its headers
+// came, failing t if they don't while the upstream waits on release;
+// release is closed either way.
+func headersWhileSilent(t *testing.T, req *http.Request, release chan struct{}) *http.Response {
+	t.Helper()
 	type result struct {
 		resp *http.Response
 		err  error
@@ -898,11 +925,7 @@ func TestProxyStreamHeadersBeforeFirstEvent(t *testing.T) {
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
-	defer res.resp.Body.Close()
-	body, _ := io.ReadAll(res.resp.Body)
-	if res.resp.StatusCode != 200 || string(body) != chatStreamUsage {
-		t.Errorf("stream = %d\n%s\nwant 200 and\n%s", res.resp.StatusCode, body, chatStreamUsage)
-	}
+	return res.resp
 }
 
 // The header lists deleted with deleteHeaders are written canonical, so

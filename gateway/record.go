@@ -184,7 +184,10 @@ type Ledger interface {
 	Hold(ctx context.Context, h Hold) error
 	// Settle replaces the hold named by r.ID (if any) with the actual cost
 	// in r and appends r to the ledger, exactly once: a second Settle of
-	// the same ID is a no-op.
+	// the same ID is a no-op. The proxy gives it a context with no
+	// deadline, as an answer already sent is never left unbilled for
+	// time; it tries an erring Settle twice more, then leaves the hold
+	// to be charged at the next start.
 	Settle(ctx context.Context, r Record) error
 }
 

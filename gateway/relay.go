@@ -538,40 +538,13 @@ func (p *Proxy) settleNow(r Record) {
 	r.Error = p.redactor().redact(r.Error)
 	var err error
 	for i := 0; i < 3; i++ {
-		err = p.Ledger.Settle(p.settleContext(), r)
+		err = p.Ledger.Settle(context.Background(), r)
 		if err == nil {
 			return
 		}
 		time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)
 	}
 	p.logf("sluice: settle %s: %v (its hold stays open and is charged at start-up)", r.ID, err)
-}
-
-// settleTimeout bounds one try at a settlement.
-const settleTimeout = 10 * time.Second
-
-// settleContext is the context of a try at a settlement: one that ends
-// within settleTimeout, and no sooner than a second before it. The
-// settlements begun within that second share it; a context and a timer
-// of its own for each was a measurable part of the request path.
-func (p *Proxy) settleContext() context.Context {
-	now := time.Now()
-	if sc := p.settleCtx.Load(); sc != nil && sc.deadline.Sub(now) >= settleTimeout-time.Second {
-		return sc.ctx
-	}
-	deadline := now.Add(settleTimeout)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	p.settleCtx.Store(&sharedDeadline{ctx: ctx, deadline: deadline, cancel: cancel})
-	return ctx
-}
-
-// A sharedDeadline is a context ending at deadline, shared by the
-// settlements begun near the same time. Nothing cancels it before its
-// deadline, when its own timer releases it.
-type sharedDeadline struct {
-	ctx      context.Context
-	deadline time.Time
-	cancel   context.CancelFunc
 }
 
 var errIdle = errors.New("upstream sent nothing for too long")
@@ -879,9 +852,16 @@ type flushReader struct {
 	rc      *http.ResponseController
 	dirty   bool         // written to the client since the last flush
 	headers *heldHeaders // the response's headers, until the first read returns
+	unsent  bool         // the headers, taken from the timer, are not flushed yet
 }
 
 func (f *flushReader) Read(b []byte) (int, error) {
+	if f.unsent {
+		// The first read wrote the client nothing (part of an event, a
+		// comment a translated stream drops): the headers leave before
+		// the next wait on the upstream, not with the first event.
+		f.dirty = true
+	}
 	if err := f.flush(); err != nil {
 		return 0, err
 	}
@@ -889,7 +869,7 @@ func (f *flushReader) Read(b []byte) (int, error) {
 	if f.headers != nil {
 		// Nothing is written to the client before this read returns:
 		// from here only this goroutine flushes.
-		f.headers.take()
+		f.unsent = !f.headers.take()
 		f.headers = nil
 	}
 	return n, err
@@ -910,8 +890,9 @@ const headerWait = time.Millisecond
 type heldHeaders struct {
 	t     *time.Timer
 	rc    *http.ResponseController
-	mu    sync.Mutex // guards taken, and the response while the timer flushes
+	mu    sync.Mutex // guards taken and sent, and the response while the timer flushes
 	taken bool
+	sent  bool // the timer flushed the headers
 }
 
 // holdHeaders flushes rc's headers in d unless take is called first.
@@ -925,21 +906,23 @@ func (h *heldHeaders) send() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.taken {
-		h.taken = true
+		h.taken, h.sent = true, true
 		h.rc.Flush()
 	}
 }
 
 // take stops the timer: from its return the handler writes and flushes
-// alone. It may be called more than once.
-func (h *heldHeaders) take() {
+// alone. It reports whether the timer flushed the headers. It may be
+// called more than once.
+func (h *heldHeaders) take() (sent bool) {
 	if h.t.Stop() {
 		h.taken = true // the timer will not run
-		return
+		return false
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.taken = true
-	h.mu.Unlock()
+	return h.sent
 }
 
 // flush sends what was written to the client; its error is a
@@ -948,7 +931,7 @@ func (f *flushReader) flush() error {
 	if !f.dirty {
 		return nil
 	}
-	f.dirty = false
+	f.dirty, f.unsent = false, false
 	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return &clientWriteError{err}
 	}

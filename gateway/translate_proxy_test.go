@@ -232,3 +232,35 @@ func TestProxyTranslatedStreamCut(t *testing.T) {
 		t.Errorf("records %+v (open holds %d), want one cut gemini row at its 1,290 input tokens", recs, open)
 	}
 }
+
+// A translated stream's headers reach the caller while the provider,
+// having sent a comment the translation drops, is silent before its first
+// event.
+func TestProxyTranslatedStreamHeadersBeforeFirstEvent(t *testing.T) {
+	release := make(chan struct{})
+	up := nativeUpstream(t, "gemini", &upstreamSeen{}, func(w http.ResponseWriter, r *http.Request, m map[string]any) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, ": keep-alive\n\n")
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(readTestdata(t, "gemini/stream_generate_content.sse"))
+	})
+	// The recorded stream reports more than this request is held for:
+	// the hold grows as it does.
+	_, srv := newTestProxy(t, extLedger{&memLedger{}}, map[string]string{"gemini": up.URL})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages",
+		strings.NewReader(`{"model":"gemini-2.5-flash","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("X-Api-Key", testToken)
+	req.Header.Set("Anthropic-Version", "2023-06-01")
+	resp := headersWhileSilent(t, req, release)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "event: message_stop") {
+		t.Errorf("stream = %d\n%s\nwant 200 and an Anthropic stream to its message_stop", resp.StatusCode, body)
+	}
+}
