@@ -411,6 +411,17 @@ func (t *Prices) All() []Price {
 // provider (Ollama) is free: with no row of its own it gets a zero price
 // with Source "local, free".
 func (t *Prices) Lookup(provider, model string) (Price, bool) {
+	p, ok := t.lookupShared(provider, model)
+	if ok {
+		p = p.clone()
+	}
+	return p, ok
+}
+
+// lookupShared is Lookup without the copy: the row returned shares its
+// slices with the table, so the caller must not change them. The request
+// path reads its row only.
+func (t *Prices) lookupShared(provider, model string) (Price, bool) {
 	prov := strings.ToLower(strings.TrimSpace(provider))
 	id := priceModelID(prov, model)
 	if id == "" {
@@ -436,7 +447,8 @@ func (t *Prices) Lookup(provider, model string) (Price, bool) {
 	return Price{}, false
 }
 
-// find applies Lookup's rules 1 to 3 to one provider's rows.
+// find applies Lookup's rules 1 to 3 to one provider's rows. The row it
+// returns shares its slices with the table.
 func (t *Prices) find(prov, id string) (Price, bool) {
 	x := t.byProv[prov]
 	if x == nil {
@@ -444,11 +456,11 @@ func (t *Prices) find(prov, id string) (Price, bool) {
 	}
 	for cand := id; ; {
 		if i, ok := x.exact[cand]; ok {
-			return t.rows[i].clone(), true
+			return t.rows[i], true
 		}
 		for _, pp := range x.prefixes {
 			if priceMatchesPrefix(pp.prefix, cand) {
-				return t.rows[pp.row].clone(), true
+				return t.rows[pp.row], true
 			}
 		}
 		next, ok := snapshotBase(cand)
@@ -458,7 +470,7 @@ func (t *Prices) find(prov, id string) (Price, bool) {
 		cand = next
 	}
 	if x.catchAll >= 0 {
-		p := t.rows[x.catchAll].clone()
+		p := t.rows[x.catchAll]
 		p.Model = id
 		return p, true
 	}

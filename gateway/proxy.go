@@ -714,7 +714,7 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 // admit estimates the worst-case cost of x and holds it, or returns the
 // failure that says why the request must not go upstream.
 func (p *Proxy) admit(x *exchange) *failure {
-	x.row, x.priced = p.Prices().Lookup(x.provider.Name, x.rec.Model)
+	x.row, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
 	at := x.start.In(p.location())
 	x.price = x.row.At(at)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
