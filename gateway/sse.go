@@ -93,6 +93,13 @@ func (r *sseReader) Next() (streamEvent, error) {
 	// allocation per event, or none when the reader lends its buffer.
 	// Its lines then all end before the buffer does, so line never
 	// fills (and so never moves) the buffer until the event is read.
+	if r.start == r.end && r.err == nil {
+		// Nothing buffered: line would read first thing anyway, and an
+		// event that arrives whole in one read (as a stream's events
+		// mostly do) then takes the path below.
+		scan := r.start
+		r.fill(&scan, maxEventSize) // errEventTooLarge needs a full buffer
+	}
 	from := r.start
 	if i := bytes.Index(r.buf[r.start:r.end], eventEnd); i >= 0 {
 		if r.lend {
