@@ -86,6 +86,22 @@ func FuzzEventReader(f *testing.F) {
 		if !bytes.Equal(raw, in) {
 			t.Fatalf("Raw of all events = %q, want the input %q", raw, in)
 		}
+		// A reader that lends its buffer gives the same events, each
+		// valid until the next call.
+		own := newSSEReader(&chunkReader{b: in, sizes: sizes})
+		lend := newSSEReader(&chunkReader{b: in, sizes: sizes})
+		lend.lend = true
+		for {
+			want, werr := own.Next()
+			got, gerr := lend.Next()
+			if werr != gerr || got.Name != want.Name || !bytes.Equal(got.Raw, want.Raw) ||
+				!bytes.Equal(got.Data, want.Data) || (got.Data == nil) != (want.Data == nil) {
+				t.Fatalf("lent event %+q, %v; want %+q, %v", got, gerr, want, werr)
+			}
+			if werr != nil {
+				break
+			}
+		}
 	})
 }
 

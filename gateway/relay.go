@@ -287,6 +287,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	fl := &flushReader{r: body, rc: rc, headers: holdHeaders(rc, headerWait)}
 	defer fl.headers.take()
 	er := newSSEReader(fl)
+	// Each event is metered and written before the next is read, and
+	// neither the meter nor the writer keeps its bytes: the reader may
+	// lend them. A translator may keep parts of an event for later.
+	er.lend = tr == nil
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode

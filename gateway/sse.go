@@ -56,6 +56,10 @@ type sseReader struct {
 	err   error // the error that ended the input, returned once the buffer is drained
 	first bool  // no line read yet: a leading byte-order mark is ignored
 	burst bool  // the last read filled all the room it was given
+	// lend makes an event that is buffered whole when Next starts (the
+	// usual case) a slice of the reader's buffer rather than a copy:
+	// its Raw and Data are then valid only until the next call to Next.
+	lend bool
 }
 
 // newSSEReader returns an sseReader reading from r.
@@ -75,18 +79,27 @@ func newSSEReader(r io.Reader) *sseReader {
 // errEventTooLarge.
 //
 // The returned Event's slices are the caller's: the reader keeps no
-// reference to them. Data may share memory with Raw.
+// reference to them, unless lend is set (then they are valid until the
+// next call). Data may share memory with Raw.
 func (r *sseReader) Next() (streamEvent, error) {
 	var (
 		ev      streamEvent
 		data    []byte
 		hasData bool
+		lent    bool
 	)
 	// When the whole event is buffered already (the usual case), Raw is
 	// made its exact size and a single data line is a slice of it: one
-	// allocation per event.
+	// allocation per event, or none when the reader lends its buffer.
+	// Its lines then all end before the buffer does, so line never
+	// fills (and so never moves) the buffer until the event is read.
+	from := r.start
 	if i := bytes.Index(r.buf[r.start:r.end], eventEnd); i >= 0 {
-		ev.Raw = make([]byte, 0, i+len(eventEnd))
+		if r.lend {
+			lent = true
+		} else {
+			ev.Raw = make([]byte, 0, i+len(eventEnd))
+		}
 	}
 	for {
 		line, err := r.line(maxEventSize - len(ev.Raw))
@@ -95,9 +108,15 @@ func (r *sseReader) Next() (streamEvent, error) {
 			return streamEvent{}, err
 		}
 		if len(line) > 0 {
-			ev.Raw = append(ev.Raw, line...)
-			// line as copied into Raw: slices of it outlive the buffer.
-			line = ev.Raw[len(ev.Raw)-len(line):]
+			if lent {
+				// The lines so far, as they lie in the buffer; capped
+				// so that an append by the caller copies.
+				ev.Raw = r.buf[from:r.start:r.start]
+			} else {
+				ev.Raw = append(ev.Raw, line...)
+				// line as copied into Raw: slices of it outlive the buffer.
+				line = ev.Raw[len(ev.Raw)-len(line):]
+			}
 			content := trimEOL(line)
 			if r.first {
 				content = bytes.TrimPrefix(content, []byte("\uFEFF"))

@@ -285,6 +285,28 @@ func TestEventReaderOwnsNothing(t *testing.T) {
 	}
 }
 
+// TestEventReaderLends checks that a reader that lends its buffer gives
+// the events an owning one gives, and that an append to a lent event
+// never writes into the buffer.
+func TestEventReaderLends(t *testing.T) {
+	const s = "data: first\n\nevent: x\ndata: a\ndata: b\n\n: ping\n\ndata: last"
+	own := newSSEReader(strings.NewReader(s))
+	lend := newSSEReader(strings.NewReader(s))
+	lend.lend = true
+	for {
+		want, werr := own.Next()
+		got, gerr := lend.Next()
+		if werr != gerr || got.Name != want.Name || string(got.Raw) != string(want.Raw) || string(got.Data) != string(want.Data) {
+			t.Fatalf("lent event %+q, %v; want %+q, %v", got, gerr, want, werr)
+		}
+		if werr != nil {
+			break
+		}
+		_ = append(got.Raw, "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"...)
+		_ = append(got.Data, "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"...)
+	}
+}
+
 // TestEventReaderTrickled: events read from a buffer that holds them
 // whole are the events read as their bytes trickle in one at a time, for
 // random streams of fields, comments, blank lines and line endings of
