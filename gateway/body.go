@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,9 +119,8 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 	// the request path.
 	gate := p.gate()
 	deadline := time.Now().Add(timeout)
-	var held int64
-	var once sync.Once
-	release = func() { once.Do(func() { gate.release(held) }) }
+	h := &bodyHold{gate: gate}
+	release = h.release
 	grow := func(n int64) *failure {
 		if !gate.tryAcquire(n) {
 			wait, cancel := context.WithDeadline(r.Context(), deadline)
@@ -132,7 +132,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 					"Sluice is holding as many request bodies as its memory limit allows; try again in a moment").with("Connection", "close")
 			}
 		}
-		held += n
+		h.held += n
 		return nil
 	}
 
@@ -212,6 +212,21 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 				return nil, release, fail(http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error()).blocked(ReasonRequest)
 			}
 		}
+	}
+}
+
+// bodyHold is the room one request body holds in its gate. Its release
+// gives the room back once, however often it is called (the handler and
+// the transport both call it); a call after the first returns at once.
+type bodyHold struct {
+	gate *bodyGate
+	held int64 // written only before the hold is shared
+	done atomic.Bool
+}
+
+func (h *bodyHold) release() {
+	if h.done.CompareAndSwap(false, true) {
+		h.gate.release(h.held)
 	}
 }
 
