@@ -120,11 +120,11 @@ func jsonStr(raw json.RawMessage) string {
 	return s
 }
 
-// worstUsages appends to us[:0] the usages whose dearest cost bounds a
-// request with in input and out output tokens: every input token at each
-// input rate that can apply, every output token at each output rate, and
-// the tool calls and tier the request asks for. A plain request has 8.
-func (b billing) worstUsages(us []Usage, in, out int64) []Usage {
+// worstUsages returns the usages whose dearest cost bounds a request with
+// in input and out output tokens: every input token at each input rate
+// that can apply, every output token at each output rate, and the tool
+// calls and tier the request asks for.
+func (b billing) worstUsages(in, out int64) []Usage {
 	base := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
 	if b.codeExec {
 		base.CodeExecutionCalls = 1
@@ -136,10 +136,8 @@ func (b billing) worstUsages(us []Usage, in, out int64) []Usage {
 			n *= 2
 		}
 	}
-	if cap(us) < n {
-		us = make([]Usage, 0, n)
-	}
-	us = append(us[:0], base)
+	us := make([]Usage, 1, n)
+	us[0] = base
 	add := func(f func(u *Usage)) {
 		for _, u := range us {
 			f(&u)

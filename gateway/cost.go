@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"iter"
 	"math/big"
 	"strconv"
 	"strings"
@@ -542,24 +541,19 @@ func (p Price) At(t time.Time) Price {
 	return p
 }
 
-// alternatives yields the rows a request made at t may be charged at:
+// alternatives returns the rows a request made at t may be charged at:
 // p at t's date without a time-of-day window, and with each window. A
 // worst case takes the dearest.
-func (p Price) alternatives(t time.Time) iter.Seq[Price] {
-	return func(yield func(Price) bool) {
-		day := p
-		day.Windows = nil
-		if !yield(day.At(t)) {
-			return
-		}
-		for _, w := range p.Windows {
-			alt := p.At(t)
-			alt.SetRates(w.Rates)
-			if !yield(alt) {
-				return
-			}
-		}
+func (p Price) alternatives(t time.Time) []Price {
+	day := p
+	day.Windows = nil
+	out := []Price{day.At(t)}
+	for _, w := range p.Windows {
+		alt := p.At(t)
+		alt.SetRates(w.Rates)
+		out = append(out, alt)
 	}
+	return out
 }
 
 // inWindow reports whether hm (HH:MM) is in [from, to), wrapping past

@@ -31,7 +31,7 @@ func TestCostMatchesParts(t *testing.T) {
 	n := 0
 	for _, row := range DefaultPrices().All() {
 		for _, at := range when {
-			for alt := range row.alternatives(at) {
+			for _, alt := range row.alternatives(at) {
 				for _, u := range usages {
 					var want Money
 					for _, c := range alt.costParts(u) {
@@ -82,7 +82,7 @@ func TestPricesAllMatchesExplain(t *testing.T) {
 	var fast, slow int
 	for _, row := range DefaultPrices().All() {
 		for _, at := range when {
-			for alt := range row.alternatives(at) {
+			for _, alt := range row.alternatives(at) {
 				for _, u := range usages {
 					unpriced := false
 					for _, l := range alt.Explain(u) {

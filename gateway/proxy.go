@@ -853,9 +853,8 @@ func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (M
 	// The usages differ only in how their tokens split, never in their
 	// input tokens, service tier, region or speed: one resolution of
 	// each row's rates prices them all.
-	var buf [8]Usage
-	us := b.worstUsages(buf[:0], in, out)
-	for alt := range row.alternatives(t) {
+	us := b.worstUsages(in, out)
+	for _, alt := range row.alternatives(t) {
 		r, _ := alt.resolveRates(us[0], max(us[0].InputTokens, 0), false)
 		for _, u := range us {
 			if c := alt.costWith(u, &r); c > worst {
