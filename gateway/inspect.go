@@ -145,25 +145,32 @@ func bodyError(body []byte) error {
 	return fmt.Errorf("%w: the body is not valid JSON", errBadBody)
 }
 
+// plainCount reads b when it is a plain count: 1 to 18 decimal digits
+// and nothing else (no sign, fraction or exponent), which no int64
+// overflows.
+func plainCount(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	n := int64(0)
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 // count reads a JSON number as a token count: rounded up, at least 0, at
 // most maxTokens; anything else is 0.
 func count(v jsonValue) int64 {
 	if len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9') {
 		return 0
 	}
-	if len(v) <= 18 {
-		// A plain integer, as nearly every count is: no string to parse.
-		n := int64(0)
-		for _, c := range v {
-			if c < '0' || c > '9' {
-				n = -1
-				break
-			}
-			n = n*10 + int64(c-'0')
-		}
-		if n >= 0 {
-			return min(n, maxTokens)
-		}
+	// A plain integer, as nearly every count is: no string to parse.
+	if n, ok := plainCount(v); ok {
+		return min(n, maxTokens)
 	}
 	c, _ := parseCount(string(v))
 	return c

@@ -101,20 +101,10 @@ func members(v []byte, fn func(key, val []byte)) {
 // read decodes val into t as encoding/json does into a tokens field (see
 // UnmarshalJSON), null included.
 func (t *tokens) read(val []byte) {
-	if len(val) > 0 && len(val) <= 18 {
-		// A plain count, as providers write them.
-		n := int64(0)
-		for _, c := range val {
-			if c < '0' || c > '9' {
-				n = -1
-				break
-			}
-			n = n*10 + int64(c-'0')
-		}
-		if n >= 0 {
-			*t = tokens(clampCount(float64(n)))
-			return
-		}
+	// A plain count, as providers write them.
+	if n, ok := plainCount(val); ok {
+		*t = tokens(clampCount(float64(n)))
+		return
 	}
 	t.UnmarshalJSON(val)
 }
