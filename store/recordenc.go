@@ -332,65 +332,30 @@ func appendPrice(b []byte, p *gateway.Price) []byte {
 	if p.WebSearchPerRequest {
 		b = append(b, `,"web_search_per_request":true`...)
 	}
-	if len(p.ServiceTiers) > 0 {
-		b = append(b, `,"service_tiers":[`...)
-		for i := range p.ServiceTiers {
-			st := &p.ServiceTiers[i]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"name":`...)
-			b = appendJSONString(b, st.Name)
-			b = appendRates(b, &st.Rates)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	if len(p.Regions) > 0 {
-		b = append(b, `,"regions":[`...)
-		for i, r := range p.Regions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"name":`...)
-			b = appendJSONString(b, r.Name)
-			b = append(b, `,"multiplier":`...)
-			b = appendJSONString(b, r.Multiplier)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	if len(p.Earlier) > 0 {
-		b = append(b, `,"earlier":[`...)
-		for i := range p.Earlier {
-			d := &p.Earlier[i]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"until":`...)
-			b = appendJSONString(b, d.Until)
-			b = appendRates(b, &d.Rates)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	if len(p.Windows) > 0 {
-		b = append(b, `,"windows":[`...)
-		for i := range p.Windows {
-			w := &p.Windows[i]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"from":`...)
-			b = appendJSONString(b, w.From)
-			b = append(b, `,"to":`...)
-			b = appendJSONString(b, w.To)
-			b = appendOmitString(b, `,"name":`, w.Name)
-			b = appendRates(b, &w.Rates)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendList(b, `,"service_tiers":[`, p.ServiceTiers, func(b []byte, st *gateway.ServiceTier) []byte {
+		b = append(b, `"name":`...)
+		b = appendJSONString(b, st.Name)
+		return appendRates(b, &st.Rates)
+	})
+	b = appendList(b, `,"regions":[`, p.Regions, func(b []byte, r *gateway.Region) []byte {
+		b = append(b, `"name":`...)
+		b = appendJSONString(b, r.Name)
+		b = append(b, `,"multiplier":`...)
+		return appendJSONString(b, r.Multiplier)
+	})
+	b = appendList(b, `,"earlier":[`, p.Earlier, func(b []byte, d *gateway.DatedRates) []byte {
+		b = append(b, `"until":`...)
+		b = appendJSONString(b, d.Until)
+		return appendRates(b, &d.Rates)
+	})
+	b = appendList(b, `,"windows":[`, p.Windows, func(b []byte, w *gateway.WindowRates) []byte {
+		b = append(b, `"from":`...)
+		b = appendJSONString(b, w.From)
+		b = append(b, `,"to":`...)
+		b = appendJSONString(b, w.To)
+		b = appendOmitString(b, `,"name":`, w.Name)
+		return appendRates(b, &w.Rates)
+	})
 	b = appendOmitString(b, `,"applied":`, p.Applied)
 	b = appendOmitInt(b, `,"context_window":`, p.ContextWindow)
 	b = appendOmitInt(b, `,"max_output":`, p.MaxOutput)
@@ -419,27 +384,35 @@ func appendRates(b []byte, r *gateway.Rates) []byte {
 	b = appendOmitMoney(b, `,"output_image":`, r.OutputImage)
 	b = appendOmitMoney(b, `,"output_video":`, r.OutputVideo)
 	b = appendOmitMoney(b, `,"reasoning":`, r.Reasoning)
-	if len(r.Tiers) > 0 {
-		b = append(b, `,"tiers":[`...)
-		for i := range r.Tiers {
-			t := &r.Tiers[i]
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"above_input_tokens":`...)
-			b = strconv.AppendInt(b, t.AboveInputTokens, 10)
-			b = appendOmitMoney(b, `,"input":`, t.Input)
-			b = appendOmitMoney(b, `,"output":`, t.Output)
-			b = appendOmitMoney(b, `,"cached_input":`, t.CachedInput)
-			b = appendOmitMoney(b, `,"cache_write":`, t.CacheWrite)
-			b = appendOmitMoney(b, `,"cache_write_1h":`, t.CacheWrite1h)
-			b = appendOmitMoney(b, `,"input_audio":`, t.InputAudio)
-			b = appendOmitMoney(b, `,"cached_input_audio":`, t.CachedInputAudio)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+	return appendList(b, `,"tiers":[`, r.Tiers, func(b []byte, t *gateway.Tier) []byte {
+		b = append(b, `"above_input_tokens":`...)
+		b = strconv.AppendInt(b, t.AboveInputTokens, 10)
+		b = appendOmitMoney(b, `,"input":`, t.Input)
+		b = appendOmitMoney(b, `,"output":`, t.Output)
+		b = appendOmitMoney(b, `,"cached_input":`, t.CachedInput)
+		b = appendOmitMoney(b, `,"cache_write":`, t.CacheWrite)
+		b = appendOmitMoney(b, `,"cache_write_1h":`, t.CacheWrite1h)
+		b = appendOmitMoney(b, `,"input_audio":`, t.InputAudio)
+		return appendOmitMoney(b, `,"cached_input_audio":`, t.CachedInputAudio)
+	})
+}
+
+// appendList appends a non-empty list of objects s as json.Marshal
+// writes it under omitempty: open (the member's name and '['), then each
+// element's members as one writes them, in braces, commas between;
+// nothing for an empty list.
+func appendList[T any](b []byte, open string, s []T, one func([]byte, *T) []byte) []byte {
+	if len(s) == 0 {
+		return b
 	}
-	return b
+	b = append(b, open...)
+	for i := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(one(append(b, '{'), &s[i]), '}')
+	}
+	return append(b, ']')
 }
 
 // appendMoney appends m as its MarshalText, quoted (digits, '-' and '.',
