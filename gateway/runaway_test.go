@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -399,4 +401,62 @@ func TestGuardRepeatCounts(t *testing.T) {
 			t.Fatalf("request %d: repeat = %d since %v, want %d since %v", i, n, first, len(ts), ts[0])
 		}
 	}
+}
+
+// distinctFingerprint is the i-th of a run of distinct fingerprints, as
+// a load of different requests makes them.
+func distinctFingerprint(i uint64) [32]byte {
+	var fp [32]byte
+	for j := range 4 {
+		i = i*0x9e3779b97f4a7c15 + 0x632be59bd9b4e5f5
+		binary.LittleEndian.PutUint64(fp[j*8:], i^i>>29)
+	}
+	return fp
+}
+
+// BenchmarkGuardRepeat: the loop guard's count of a request, each with a
+// fingerprint of its own, arriving at 9,000 a second (what bench/run.sh
+// drives at 64 connections), so that the guard's memory grows to the
+// window's million fingerprints and is forgotten as the window moves.
+// Run it long enough to pass a window: -benchtime=3000000x.
+func BenchmarkGuardRepeat(b *testing.B) {
+	var g guard
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	const step = time.Second / 9000
+	b.ReportAllocs()
+	var i uint64
+	for b.Loop() {
+		i++
+		now = now.Add(step)
+		if n, _ := g.repeat(distinctFingerprint(i), now, DefaultLoopLimit, DefaultLoopWindow); n != 1 {
+			b.Fatalf("request %d counted %d times, want 1", i, n)
+		}
+	}
+}
+
+// BenchmarkGuardMillion: the heap the loop guard holds after a million
+// distinct requests within one window, and how long a full collection
+// takes with it live (most of it the marking of what the guard holds).
+func BenchmarkGuardMillion(b *testing.B) {
+	const n = 1_000_000
+	var heap, gc float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		g := new(guard)
+		now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		for i := range uint64(n) {
+			g.repeat(distinctFingerprint(i), now.Add(time.Duration(i)*time.Microsecond), DefaultLoopLimit, DefaultLoopWindow)
+		}
+		runtime.GC()
+		start := time.Now()
+		runtime.GC()
+		gc += float64(time.Since(start).Microseconds()) / 1000
+		runtime.ReadMemStats(&after)
+		heap += float64(after.HeapInuse-before.HeapInuse) / (1 << 20)
+		runtime.KeepAlive(g)
+	}
+	b.ReportMetric(heap/float64(b.N), "heap-MB")
+	b.ReportMetric(gc/float64(b.N), "gc-ms")
 }
