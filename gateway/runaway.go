@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -97,28 +98,50 @@ func (p Pause) covers(token string) bool { return p.Token == "" || p.Token == to
 // recent admissions by token, and the streams open now. Safe for
 // concurrent use.
 type guard struct {
-	mu      sync.Mutex // guards the fields below
-	repeats map[[32]byte]repeat
-	minute  map[string][]time.Time // token → admissions in the last minute
-	flights map[*flight]struct{}
-	swept   time.Time
+	mu sync.Mutex // guards the fields below
+	// cur and prev are the requests counted in this generation of the
+	// loop guard's memory and in the one before. A generation lasts at
+	// least a loop window; forgetting drops prev whole, once nothing in
+	// it is within the window, rather than walking a million
+	// fingerprints with every request waiting on mu.
+	cur, prev generation
+	base      time.Time              // the origin of seen.at: the first request's time
+	since     int64                  // when cur began, as seen.at
+	minute    map[string][]time.Time // token → admissions in the last minute
+	flights   map[*flight]struct{}
 }
 
-// repeat is the recent sending times of one fingerprint, oldest first,
-// at most the loop limit of them: first alone, as most requests are sent
-// once, or times.
-type repeat struct {
-	first time.Time   // the one time, while times is nil
-	times []time.Time // the times, once there were two within the window
+// generation is the requests counted during one period of a loop window
+// or more, by fingerprint key (see fingerprintKey). Its maps hold no
+// pointers but many's slices, so the collector does not scan the million
+// entries a busy window leaves in once: nearly every request is sent
+// once, and many holds only the few sent again within the window.
+type generation struct {
+	once   map[uint64]seen   // key → when it was sent, or manyTimes
+	many   map[uint64][]seen // key → its times, oldest first, when once says manyTimes
+	newest int64             // the latest seen.at counted in it
 }
 
-// last is the latest time r holds.
-func (r repeat) last() time.Time {
-	if n := len(r.times); n > 0 {
-		return r.times[n-1]
-	}
-	return r.first
-}
+// seen is when a request was sent: at, in nanoseconds since guard.base
+// on the clock the guard is given (monotonic, as time.Now's readings
+// compare), which the window is measured on, and wall, in Unix
+// nanoseconds, which the loop message shows.
+type seen struct{ at, wall int64 }
+
+// manyTimes in seen.at says the times are in generation.many. Time.Sub
+// saturates there only for a time 292 years before the guard's first.
+const manyTimes = math.MinInt64
+
+// fingerprintKey is the key of fingerprint fp in the loop guard's
+// memory: its first 64 bits. Two different requests share a key with
+// odds of 2⁻⁶⁴; a request is looked up among at most the two
+// generations' keys, about 2 million at 9,000 requests a second, so a
+// false match has odds near 10⁻¹³ a request — once in about 30 years of
+// that load without a pause. And a false match only adds one to another
+// request's count: it refuses nothing unless that one is itself at the
+// loop limit. The fingerprint hashes the token in, so a caller who
+// crafted a collision (2³² tries) could only refuse their own requests.
+func fingerprintKey(fp [32]byte) uint64 { return binary.LittleEndian.Uint64(fp[:8]) }
 
 // flight is a request being relayed, which a pause may cut.
 type flight struct {
@@ -205,49 +228,93 @@ func loopMessage(token, provider, model, path, desc string, fp [32]byte, n int, 
 // many were sent within window, this one included (at most limit+1), and
 // when the first of them was.
 func (g *guard) repeat(fp [32]byte, now time.Time, limit int, window time.Duration) (int, time.Time) {
+	k := fingerprintKey(fp)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.repeats == nil {
-		g.repeats = make(map[[32]byte]repeat)
+	if g.cur.once == nil {
+		g.base = now
+		g.cur = generation{once: make(map[uint64]seen), newest: math.MinInt64}
+		g.prev.newest = math.MinInt64
 	}
-	g.sweep(now, window)
-	from := now.Add(-window)
-	r := g.repeats[fp]
-	if r.times == nil && !r.first.After(from) {
-		// None within the window (or none at all): now alone, with
-		// nothing allocated.
-		g.repeats[fp] = repeat{first: now}
+	t := seen{at: int64(now.Sub(g.base)), wall: now.UnixNano()}
+	g.rotate(t.at, now, window)
+	from := t.at - int64(window)
+	gen := &g.cur
+	s, ok := gen.once[k]
+	if !ok {
+		gen = &g.prev
+		s, ok = gen.once[k]
+	}
+	if !ok || s.at != manyTimes && s.at <= from {
+		// None within the window (or none at all): now alone.
+		g.cur.once[k] = t
+		g.cur.newest = max(g.cur.newest, t.at)
 		return 1, now
 	}
-	ts := r.times
-	if ts == nil {
-		ts = []time.Time{r.first}
+	n, first := g.again(k, gen, s, t, limit, from)
+	if n == 1 {
+		return 1, now
+	}
+	return n, time.Unix(0, first.wall)
+}
+
+// again counts a request with key k sent at t, which gen (g.cur, or
+// g.prev when g.cur has no k) holds as s: sent once within the window,
+// or sent more times, kept in gen.many. It returns how many were sent
+// since from, t included (at most limit+1), and the first of them.
+// Guarded by g.mu.
+func (g *guard) again(k uint64, gen *generation, s, t seen, limit int, from int64) (int, seen) {
+	var ts []seen
+	if s.at == manyTimes {
+		// g.cur takes k over from g.prev, if it was there: g.prev's
+		// entry is not read again, so its times may be moved in place.
+		ts = gen.many[k]
+	} else {
+		ts = make([]seen, 1, 4)
+		ts[0] = s
 	}
 	i := 0
-	for i < len(ts) && !ts[i].After(from) {
+	for i < len(ts) && ts[i].at <= from {
 		i++
 	}
-	ts = append(ts[i:], now)
-	if len(ts) > limit+1 {
-		ts = ts[len(ts)-limit-1:]
+	ts = ts[:copy(ts, ts[i:])]
+	if len(ts) > limit {
+		ts = ts[:copy(ts, ts[len(ts)-limit:])]
 	}
-	g.repeats[fp] = repeat{times: ts}
+	ts = append(ts, t)
+	if len(ts) == 1 {
+		// Alone in the window again. (A stale entry of k in g.cur.many,
+		// left when the clock runs backwards, is not read again.)
+		g.cur.once[k] = t
+	} else {
+		if g.cur.many == nil {
+			g.cur.many = make(map[uint64][]seen)
+		}
+		g.cur.many[k] = ts
+		g.cur.once[k] = seen{at: manyTimes}
+	}
+	g.cur.newest = max(g.cur.newest, t.at)
 	return len(ts), ts[0]
 }
 
-// sweep forgets fingerprints not seen within window, at most once a
-// window. Guarded by g.mu.
-func (g *guard) sweep(now time.Time, window time.Duration) {
-	if now.Sub(g.swept) < window {
+// rotate starts a new generation once g.cur has lasted a window and
+// nothing in g.prev is within the window any more (which, as requests
+// come in order, it is not by then), forgetting g.prev whole, and g.cur
+// too when nothing in it is within the window either (the first request
+// after a quiet spell lets a burst's memory go); and forgets the
+// admissions of tokens that sent none in the last minute. at is now as
+// seen.at. Guarded by g.mu.
+func (g *guard) rotate(at int64, now time.Time, window time.Duration) {
+	from := at - int64(window)
+	if at-g.since < int64(window) || g.prev.newest > from {
 		return
 	}
-	g.swept = now
-	from := now.Add(-window)
-	for fp, r := range g.repeats {
-		if !r.last().After(from) {
-			delete(g.repeats, fp)
-		}
+	g.prev = g.cur
+	if g.prev.newest <= from {
+		g.prev = generation{newest: math.MinInt64}
 	}
+	g.cur = generation{once: make(map[uint64]seen), newest: math.MinInt64}
+	g.since = at
 	for tok, ts := range g.minute {
 		if len(ts) == 0 || !ts[len(ts)-1].After(now.Add(-time.Minute)) {
 			delete(g.minute, tok)

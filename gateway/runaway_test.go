@@ -58,6 +58,7 @@ func chatCall(i int, question string) string {
 
 func TestLoopRefusedOnTheNinth(t *testing.T) {
 	_, url, seen, l, clock := guardRig(t)
+	since := clock.Now().Local().Format("15:04:05") // the first call's time
 	for i := 1; i <= 8; i++ {
 		resp, body := post(t, url+"/v1/chat/completions", auth, chatCall(i, "The build failed. Fix it and try again."))
 		if resp.StatusCode != 200 {
@@ -78,7 +79,7 @@ func TestLoopRefusedOnTheNinth(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Type != string(kindLoop) || e.Error.Code != string(kindLoop) {
 		t.Errorf("loop 429 body %s, want an OpenAI error of type %s", body, kindLoop)
 	}
-	for _, want := range []string{`token "laptop"`, "gpt-4o-mini", "/v1/chat/completions", "The build failed. Fix it and try again.", "9 times", "sluice loop allow laptop", "loop_limit"} {
+	for _, want := range []string{`token "laptop"`, "gpt-4o-mini", "/v1/chat/completions", "The build failed. Fix it and try again.", "9 times since " + since, "sluice loop allow laptop", "loop_limit"} {
 		if !strings.Contains(e.Error.Message, want) {
 			t.Errorf("loop message %q does not say %q", e.Error.Message, want)
 		}
@@ -459,4 +460,101 @@ func BenchmarkGuardMillion(b *testing.B) {
 	}
 	b.ReportMetric(heap/float64(b.N), "heap-MB")
 	b.ReportMetric(gc/float64(b.N), "gc-ms")
+}
+
+// A fingerprint sent just before the guard's memory starts a new
+// generation still counts just after; one older than the window does
+// not, and what is older than the window is forgotten whole.
+func TestGuardRepeatAcrossRotation(t *testing.T) {
+	const limit, window = 3, 10 * time.Second
+	var g guard
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	old, edge, other, gone := distinctFingerprint(1), distinctFingerprint(2), distinctFingerprint(3), distinctFingerprint(4)
+	steps := []struct {
+		fp    [32]byte
+		at    time.Duration // since t0
+		n     int
+		first time.Duration
+	}{
+		{old, 0, 1, 0},
+		{gone, 0, 1, 0},
+		{edge, window - 1, 1, window - 1}, // the last nanosecond of the first generation
+		{other, window, 1, window},        // starts the second
+		{edge, window + 1, 2, window - 1}, // just after: the one before counts
+		{old, window + 1, 1, window + 1},  // sent a window and a nanosecond ago: it does not
+		{edge, 2*window - 1, 2, window + 1},
+		{other, 2*window - 1, 2, window},
+		{edge, 2*window + 1, 2, 2*window - 1}, // a third generation; window+1 has left the window
+	}
+	for i, s := range steps {
+		n, first := g.repeat(s.fp, t0.Add(s.at), limit, window)
+		if n != s.n || !first.Equal(t0.Add(s.first)) {
+			t.Errorf("step %d: repeat at t0+%v = %d since t0+%v, want %d since t0+%v", i, s.at, n, first.Sub(t0), s.n, s.first)
+		}
+	}
+	// The first generation is forgotten: gone is in neither map.
+	_, inCur := g.cur.once[fingerprintKey(gone)]
+	_, inPrev := g.prev.once[fingerprintKey(gone)]
+	if inCur || inPrev || len(g.cur.once)+len(g.prev.once) != 4 {
+		t.Errorf("two windows on, the guard holds %d+%d fingerprints (the first generation's among them: %v), want 1+3", len(g.cur.once), len(g.prev.once), inCur || inPrev)
+	}
+	// After a quiet spell of a window, the next request lets the rest go.
+	if n, _ := g.repeat(edge, t0.Add(3*window+2), limit, window); n != 1 || len(g.cur.once)+len(g.prev.once) != 1 {
+		t.Errorf("after a window of quiet: repeat = %d with %d+%d fingerprints held, want 1 with 1+0", n, len(g.cur.once), len(g.prev.once))
+	}
+}
+
+// The rare fingerprint sent more than once within the window keeps its
+// times apart, at most limit+1 of them, carries them into the next
+// generation, and goes back to a single time once they leave the window.
+func TestGuardRepeatManyTimes(t *testing.T) {
+	const limit, window = 3, 10 * time.Second
+	var g guard
+	fp := distinctFingerprint(7)
+	k := fingerprintKey(fp)
+	t0 := time.Now() // with a monotonic reading, as the proxy's clock has
+	for i, want := range []struct {
+		at    time.Duration
+		n     int
+		first time.Duration
+	}{
+		{0, 1, 0},
+		{1 * time.Second, 2, 0},
+		{2 * time.Second, 3, 0},
+		{3 * time.Second, 4, 0},
+		{4 * time.Second, 4, 1 * time.Second},                   // at most limit+1 kept
+		{11500 * time.Millisecond, 4, 2 * time.Second},          // across a rotation; 1s has left the window
+		{13 * time.Second, 3, 4 * time.Second},                  // 2s and 3s have too
+		{23500 * time.Millisecond, 1, 23500 * time.Millisecond}, // all of them have
+		{24 * time.Second, 2, 23500 * time.Millisecond},
+	} {
+		n, first := g.repeat(fp, t0.Add(want.at), limit, window)
+		if n != want.n || !first.Equal(t0.Add(want.first)) {
+			t.Errorf("send %d at t0+%v: repeat = %d since t0+%v, want %d since t0+%v", i, want.at, n, first.Sub(t0), want.n, want.first)
+		}
+		if want.at == 23500*time.Millisecond {
+			if s := g.cur.once[k]; s.at == manyTimes || len(g.cur.many) != 0 {
+				t.Errorf("send %d, alone in the window: still kept as many times (%d in many)", i, len(g.cur.many))
+			}
+		}
+	}
+	if s := g.cur.once[k]; s.at != manyTimes || len(g.cur.many[k]) != 2 {
+		t.Errorf("after two sends within the window: once %+v, many %v, want its two times in many", s, g.cur.many[k])
+	}
+}
+
+// The previous generation is kept while anything in it is within the
+// window, as it can be when the window shrinks while requests race.
+func TestGuardRepeatKeepsPreviousInWindow(t *testing.T) {
+	var g guard
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	fp := distinctFingerprint(9)
+	g.repeat(distinctFingerprint(8), t0, 3, 20*time.Second)
+	g.repeat(fp, t0.Add(9*time.Second), 3, 20*time.Second)
+	// A request that read the clock earlier, under a window cut to 5s,
+	// starts a new generation; fp, sent later, goes to the previous one.
+	g.repeat(distinctFingerprint(10), t0.Add(8*time.Second), 3, 5*time.Second)
+	if n, first := g.repeat(fp, t0.Add(13500*time.Millisecond), 3, 5*time.Second); n != 2 || !first.Equal(t0.Add(9*time.Second)) {
+		t.Errorf("repeat 4.5s after the first = %d since t0+%v, want 2 since t0+9s", n, first.Sub(t0))
+	}
 }
