@@ -164,20 +164,20 @@ func (db *DB) foldLocked(holds bool) error {
 		return nil
 	}
 	err := db.commits.do(func(tx *bolt.Tx) error {
+		sb := db.newSettleBatch(tx, len(batch))
 		// Holds first: a hold settled in this batch is then deleted.
 		for i, h := range open {
-			if err := foldHold(tx, h, enc[i]); err != nil {
+			if err := sb.hold(h, enc[i]); err != nil {
 				return err
 			}
 		}
-		// The rollups are written once, after the last settlement.
-		var sums rollupSums
 		for _, p := range batch {
-			if _, _, err := db.settleTx(tx, p.r, p.data, p.loc, &sums); err != nil {
+			if _, _, err := sb.settle(p.r, p.data, p.loc); err != nil {
 				return fmt.Errorf("fold settlement %s: %w", p.r.ID, err)
 			}
 		}
-		if err := sums.write(tx); err != nil {
+		// The rollups are written once, after the last settlement.
+		if err := sb.finish(); err != nil {
 			return fmt.Errorf("fold settlements' rollups: %w", err)
 		}
 		return nil

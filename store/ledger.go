@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -423,22 +425,100 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	return r, true, db.applySettled([]gateway.Record{r}), nil
 }
 
-// settleTx writes r in tx unless its ID is already in the log, and returns
-// the record as written. It is idempotent, as a batched write must be.
+// settleBatch writes settlements (and, before them, holds) in one
+// transaction: a fold, the journal read back at Open, Recover. It looks
+// up the buckets once, and with cursors it keeps, so that a lookup
+// allocates nothing; it asks the holds and deferrals buckets whether they
+// are empty once, rather than looking up each settlement's hold in them
+// (a hold nearly always lived in the journal only); it raises logTop once,
+// at finish, to the greatest ID it wrote.
 //
-// data is r as JSON, or nil to encode it here. What r adds to the
-// rollups is added to sums, which the caller writes to tx after its last
-// settlement.
-func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location, sums *rollupSums) (gateway.Record, bool, error) {
+// A batch lives for one run of a write function: a function the
+// committer runs again makes a new one.
+type settleBatch struct {
+	db *DB
+	tx *bolt.Tx
+
+	records, ids       *bolt.Bucket
+	idc, holdc, deferc *bolt.Cursor
+	// holdsState and deferredState say what the batch knows of whether
+	// those buckets are empty.
+	holdsState, deferredState bucketState
+
+	top  string // logTop, and the greatest ID written since
+	keys []byte // room for record keys, which bbolt keeps until commit
+	sums rollupSums
+}
+
+type bucketState uint8
+
+const (
+	bucketUnknown  bucketState = iota // not looked at yet
+	bucketEmpty                       // empty, and the batch put nothing in it
+	bucketNotEmpty                    // has keys, or may have
+)
+
+// newSettleBatch starts a batch of about n settlements in tx.
+func (db *DB) newSettleBatch(tx *bolt.Tx, n int) *settleBatch {
+	b := &settleBatch{
+		db:      db,
+		tx:      tx,
+		records: tx.Bucket(bucketRecords),
+		ids:     tx.Bucket(bucketRecordIDs),
+		idc:     tx.Bucket(bucketRecordIDs).Cursor(),
+		holdc:   tx.Bucket(bucketHolds).Cursor(),
+		deferc:  tx.Bucket(bucketDeferred).Cursor(),
+		keys:    make([]byte, 0, 16*max(n, 1)),
+	}
+	if top := db.logTop.Load(); top != nil {
+		b.top = *top
+	}
+	// Records and their IDs are keyed by time (a request ID sorts by
+	// time too), so nearly every one goes at the end of its bucket: fill
+	// the pages a fold writes there, rather than split them half empty.
+	b.records.FillPercent, b.ids.FillPercent = appendFill, appendFill
+	return b
+}
+
+// hold puts h, encoded as data, in the holds bucket, as foldHold does.
+func (b *settleBatch) hold(h gateway.Hold, data []byte) error {
+	b.holdsState = bucketNotEmpty
+	return foldHold(b.tx, h, data)
+}
+
+// has reports whether c's bucket holds key, looking only if state says
+// the bucket may have keys; it returns the key's value, and leaves c at
+// the key.
+func has(c *bolt.Cursor, state *bucketState, key []byte) []byte {
+	if *state == bucketUnknown {
+		*state = bucketNotEmpty
+		if k, _ := c.First(); k == nil {
+			*state = bucketEmpty
+		}
+	}
+	if *state == bucketEmpty {
+		return nil
+	}
+	if k, v := c.Seek(key); bytes.Equal(k, key) {
+		return v
+	}
+	return nil
+}
+
+// settle writes r unless its ID is already in the log, and returns the
+// record as written. data is r as JSON, or nil to encode it here; loc is
+// the time zone of the rollups. It is idempotent, as a batched write must
+// be.
+func (b *settleBatch) settle(r gateway.Record, data []byte, loc *time.Location) (gateway.Record, bool, error) {
 	id := []byte(r.ID)
-	ids := tx.Bucket(bucketRecordIDs)
 	// An ID above logTop is not in the log (see inLog): a fold's records
 	// nearly all are, and need not be looked up.
-	if top := db.logTop.Load(); top != nil && r.ID <= *top && ids.Get(id) != nil {
-		return r, false, nil
+	if b.top != "" && r.ID <= b.top {
+		if k, _ := b.idc.Seek(id); bytes.Equal(k, id) {
+			return r, false, nil
+		}
 	}
-	holds := tx.Bucket(bucketHolds)
-	if v := holds.Get(id); v != nil {
+	if v := has(b.holdc, &b.holdsState, id); v != nil {
 		if r.Held == 0 {
 			var h gateway.Hold
 			if err := json.Unmarshal(v, &h); err != nil {
@@ -446,19 +526,17 @@ func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Loc
 			}
 			r.Held, data = h.Amount, nil
 		}
-		if err := holds.Delete(id); err != nil {
+		// The cursor is at the hold; Bucket.Delete would keep id.
+		if err := b.holdc.Delete(); err != nil {
 			return r, false, err
 		}
 	}
-	if err := deleteDeferredTx(tx, id); err != nil {
-		return r, false, err
+	if has(b.deferc, &b.deferredState, id) != nil {
+		if err := b.deferc.Delete(); err != nil {
+			return r, false, err
+		}
 	}
-	records := tx.Bucket(bucketRecords)
-	// Records and their IDs are keyed by time (a request ID sorts by
-	// time too), so nearly every one goes at the end of its bucket: fill
-	// the pages a fold writes there, rather than split them half empty.
-	records.FillPercent, ids.FillPercent = appendFill, appendFill
-	seq, err := records.NextSequence()
+	seq, err := b.records.NextSequence()
 	if err != nil {
 		return r, false, err
 	}
@@ -467,16 +545,35 @@ func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Loc
 			return r, false, err
 		}
 	}
-	key := recordKey(r.Time, seq)
-	db.raiseLogTop(r.ID)
-	if err := records.Put(key, data); err != nil {
+	// bbolt keeps the key, as the ID's value, until the commit: it is cut
+	// from room that lives as long.
+	if cap(b.keys)-len(b.keys) < 16 {
+		b.keys = make([]byte, 0, 16*64)
+	}
+	n := len(b.keys)
+	b.keys = binary.BigEndian.AppendUint64(b.keys, timeBits(r.Time))
+	b.keys = binary.BigEndian.AppendUint64(b.keys, seq)
+	key := b.keys[n : n+16 : n+16]
+	if err := b.records.Put(key, data); err != nil {
 		return r, false, err
 	}
-	if err := ids.Put(id, key); err != nil {
+	if err := b.ids.Put(id, key); err != nil {
 		return r, false, err
 	}
-	sums.add(r, loc)
+	if r.ID > b.top {
+		b.top = r.ID
+	}
+	b.sums.add(r, loc)
 	return r, true, nil
+}
+
+// finish writes the rollups of the batch's settlements and raises logTop
+// to its greatest ID, before the transaction commits (see raiseLogTop).
+func (b *settleBatch) finish() error {
+	if b.top != "" {
+		b.db.raiseLogTop(b.top)
+	}
+	return b.sums.write(b.tx)
 }
 
 // appendFill is the FillPercent of the buckets settlements are
@@ -588,7 +685,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 	var recs []gateway.Record
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		recs = recs[:0]
-		var sums rollupSums
+		batch := db.newSettleBatch(tx, len(claimed))
 		holds := tx.Bucket(bucketHolds)
 		for _, id := range claimed {
 			var h gateway.Hold
@@ -599,7 +696,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 			if !ok {
 				continue
 			}
-			rec, applied, err := db.settleTx(tx, crashedRecord(h), nil, loc, &sums)
+			rec, applied, err := batch.settle(crashedRecord(h), nil, loc)
 			if err != nil {
 				return err
 			}
@@ -607,7 +704,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 				recs = append(recs, rec)
 			}
 		}
-		return sums.write(tx)
+		return batch.finish()
 	})
 	if err != nil {
 		return nil, nil, err
