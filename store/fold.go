@@ -43,11 +43,11 @@ type pendingRecord struct {
 }
 
 // pend queues a settlement whose journal entry is on disk. The journal's
-// leader calls it (see journalOp.durable), so no fold that starts the
+// leader calls it (see journal.settled), so no fold that starts the
 // journal over can miss it.
-func (db *DB) pend(p pendingRecord) {
+func (db *DB) pend(p *pendingRecord) {
 	db.pendMu.Lock()
-	db.pending = append(db.pending, p)
+	db.pending = append(db.pending, *p)
 	n := len(db.pending)
 	db.pendMu.Unlock()
 	if n == 1 || n >= foldBatch {

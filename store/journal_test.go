@@ -28,7 +28,7 @@ func TestJournalEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"one", "two", "three"} {
-		if err := j.append([]byte(p), nil); err != nil {
+		if err := j.append([]byte(p)); err != nil {
 			t.Fatalf("append(%s) = %v", p, err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestJournalEntries(t *testing.T) {
 	if err := j.reset(); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.append([]byte("x"), nil); err != nil {
+	if err := j.append([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(); !slices.Equal(got, []string{"x"}) {
@@ -309,8 +309,13 @@ func TestJournalLazyEntries(t *testing.T) {
 	j.lazyWait = time.Hour
 	var durable sync.WaitGroup
 	durable.Add(1)
+	j.settled = func(p *pendingRecord) {
+		if p.r.ID == "s" {
+			durable.Done()
+		}
+	}
 	lazyDone := make(chan error, 1)
-	go func() { lazyDone <- j.appendLazy([]byte("settled"), durable.Done) }()
+	go func() { lazyDone <- j.appendLazy([]byte("settled"), &pendingRecord{r: gateway.Record{ID: "s"}}) }()
 	for {
 		j.mu.Lock()
 		queued := len(j.queue)
@@ -321,7 +326,7 @@ func TestJournalLazyEntries(t *testing.T) {
 		time.Sleep(100 * time.Microsecond)
 	}
 	before := j.syncs.Load()
-	if err := j.append([]byte("hold"), nil); err != nil {
+	if err := j.append([]byte("hold")); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-lazyDone; err != nil {

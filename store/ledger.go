@@ -276,7 +276,7 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 		err = fmt.Errorf("already settled: %w", ErrExists)
 	}
 	if err == nil {
-		err = db.journal.append(data, nil)
+		err = db.journal.append(data)
 	}
 	if err != nil {
 		db.unreserve(h.ID)
@@ -417,7 +417,7 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 		db.unclaim(r.ID)
 		return r, false, nil, err
 	}
-	err = db.journal.appendLazy(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
+	err = db.journal.appendLazy(entry, &pendingRecord{r: r, data: data, loc: loc})
 	if err != nil {
 		db.unclaim(r.ID)
 		return r, false, nil, err
@@ -831,7 +831,7 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 	if err == nil {
 		// A later entry of the same hold with a higher amount wins when
 		// the journal is read back.
-		err = db.journal.append(data, nil)
+		err = db.journal.append(data)
 	}
 	if err == nil {
 		db.mu.Lock()

@@ -184,6 +184,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	j.fold = func() error { return db.fold(true) }
+	j.settled = db.pend
 	db.journal = j
 	if err := db.init(entries); err != nil {
 		bdb.Close()
