@@ -311,7 +311,9 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 		return nil, nil, fmt.Errorf("hold %s: already open: %w", h.ID, ErrExists)
 	}
 	var (
-		applies []*budgetState
+		// Room for the budgets that apply to most holds, on the stack.
+		room    [4]*budgetState
+		applies = room[:0]
 		evs     []BudgetEvent
 	)
 	adm := gateway.Admission{Now: now, Want: h.Amount}
@@ -329,10 +331,10 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 	if refusal := adm.Refusal(); refusal != nil {
 		return refusal, evs, nil
 	}
-	oh := &openHold{h: h}
-	for _, st := range applies {
+	oh := &openHold{h: h, budgets: make([]string, len(applies))}
+	for i, st := range applies {
 		st.held += h.Amount
-		oh.budgets = append(oh.budgets, st.b.ID)
+		oh.budgets[i] = st.b.ID
 	}
 	db.holds[h.ID] = oh
 	return nil, evs, nil
@@ -405,12 +407,13 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	if ok, err := db.claim(r.ID); err != nil || !ok {
 		return r, false, nil, err
 	}
-	db.mu.Lock()
-	oh, open := db.holds[r.ID]
-	db.mu.Unlock()
-	if r.Held == 0 && open {
+	if r.Held == 0 {
 		// The hold may be only in the journal: take its amount from memory.
-		r.Held = oh.h.Amount
+		db.mu.Lock()
+		if oh, open := db.holds[r.ID]; open {
+			r.Held = oh.h.Amount
+		}
+		db.mu.Unlock()
 	}
 	entry, data, err := encodeRecordEntry(r)
 	if err != nil {
