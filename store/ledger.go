@@ -377,31 +377,37 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 		r.Cost = 0
 	}
 
-	rec, applied, evs, err := db.settle(r)
+	settled, evs, err := db.settle(&r)
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", r.ID, err)
 	}
-	if applied {
-		db.publish(rec)
+	if settled != nil {
+		db.publish(settled...)
 		db.fire(evs)
 	}
 	return nil
 }
 
-// settle writes r and applies it in memory, holding settleMu shared from
-// the write until memory agrees with the file.
+// settle writes *r and applies it in memory, holding settleMu shared from
+// the write until memory agrees with the file. It fills in r.Held from an
+// open hold and returns the record as written, a slice of one, or nil if
+// the ID was settled already.
 //
 // r is written as an entry of the hold journal, which shares its
 // fdatasync with every hold and settlement written meanwhile, and folded
 // into the log and the rollups later (see fold.go); what reads them folds
 // first. The ID is claimed before the write, so that a second settlement
 // of it, concurrent or later, does nothing.
-func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []BudgetEvent, err error) {
+//
+// The record goes in and out by pointer and slice, never as a copy on the
+// stack: a request's handler may settle its own record, and its stack
+// must stay within 16 KB (gateway's TestHandlerStack).
+func (db *DB) settle(r *gateway.Record) (settled []gateway.Record, evs []BudgetEvent, err error) {
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
 	if ok, err := db.claim(r.ID); err != nil || !ok {
-		return r, false, nil, err
+		return nil, nil, err
 	}
 	db.mu.Lock()
 	oh, open := db.holds[r.ID]
@@ -413,14 +419,15 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	entry, data, err := encodeRecordEntry(r)
 	if err != nil {
 		db.unclaim(r.ID)
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	err = db.journal.appendLazy(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
+	one := []gateway.Record{*r} // on the heap: the journal's pending entry keeps it
+	err = db.journal.appendLazy(entry, func() { db.pend(pendingRecord{r: one[0], data: data, loc: loc}) })
 	if err != nil {
 		db.unclaim(r.ID)
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	return r, true, db.applySettled([]gateway.Record{r}), nil
+	return one, db.applySettled(one), nil
 }
 
 // settleTx writes r in tx unless its ID is already in the log, and returns
