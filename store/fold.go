@@ -37,8 +37,8 @@ const (
 
 // pendingRecord is a settlement on disk in the journal, not yet in bbolt.
 type pendingRecord struct {
-	r    gateway.Record
-	data []byte // r as JSON, what the log keeps
+	r    *gateway.Record // the settlement's own copy, which the fold may fill in
+	data []byte          // r as JSON, what the log keeps
 	loc  *time.Location
 }
 
@@ -172,7 +172,7 @@ func (db *DB) foldLocked(holds bool) error {
 			}
 		}
 		for _, p := range batch {
-			if _, _, err := sb.settle(p.r, p.data, p.loc); err != nil {
+			if _, err := sb.settle(p.r, p.data, p.loc); err != nil {
 				return fmt.Errorf("fold settlement %s: %w", p.r.ID, err)
 			}
 		}

@@ -315,7 +315,7 @@ func TestJournalLazyEntries(t *testing.T) {
 		}
 	}
 	lazyDone := make(chan error, 1)
-	go func() { lazyDone <- j.appendLazy([]byte("settled"), &pendingRecord{r: gateway.Record{ID: "s"}}) }()
+	go func() { lazyDone <- j.appendLazy([]byte("settled"), &pendingRecord{r: &gateway.Record{ID: "s"}}) }()
 	for {
 		j.mu.Lock()
 		queued := len(j.queue)

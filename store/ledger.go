@@ -71,7 +71,7 @@ func (st *budgetState) slide(now time.Time) {
 // settledAt is when r's spend counts for a rolling budget: when the
 // request ended, so that a long stream's cost does not age out as it
 // settles.
-func settledAt(r gateway.Record) time.Time {
+func settledAt(r *gateway.Record) time.Time {
 	return r.Time.Add(time.Duration(r.LatencyMS) * time.Millisecond)
 }
 
@@ -381,31 +381,37 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 		r.Cost = 0
 	}
 
-	rec, applied, evs, err := db.settle(r)
+	settled, evs, err := db.settle(&r)
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", r.ID, err)
 	}
-	if applied {
-		db.publish(rec)
+	if settled != nil {
+		db.publish(settled...)
 		db.fire(evs)
 	}
 	return nil
 }
 
-// settle writes r and applies it in memory, holding settleMu shared from
-// the write until memory agrees with the file.
+// settle writes *r and applies it in memory, holding settleMu shared from
+// the write until memory agrees with the file. It fills in r.Held from an
+// open hold and returns the record as written, a slice of one, or nil if
+// the ID was settled already.
 //
 // r is written as an entry of the hold journal, which shares its
 // fdatasync with every hold and settlement written meanwhile, and folded
 // into the log and the rollups later (see fold.go); what reads them folds
 // first. The ID is claimed before the write, so that a second settlement
 // of it, concurrent or later, does nothing.
-func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []BudgetEvent, err error) {
+//
+// The record goes in and out by pointer and slice, never as a copy on the
+// stack: a request's handler may settle its own record, and its stack
+// must stay within 16 KB (gateway's TestHandlerStack).
+func (db *DB) settle(r *gateway.Record) (settled []gateway.Record, evs []BudgetEvent, err error) {
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
 	if ok, err := db.claim(r.ID); err != nil || !ok {
-		return r, false, nil, err
+		return nil, nil, err
 	}
 	if r.Held == 0 {
 		// The hold may be only in the journal: take its amount from memory.
@@ -418,14 +424,15 @@ func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []
 	entry, data, err := encodeRecordEntry(r)
 	if err != nil {
 		db.unclaim(r.ID)
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	err = db.journal.appendLazy(entry, &pendingRecord{r: r, data: data, loc: loc})
+	one := []gateway.Record{*r} // on the heap: the journal's pending entry keeps it
+	err = db.journal.appendLazy(entry, &pendingRecord{r: &one[0], data: data, loc: loc})
 	if err != nil {
 		db.unclaim(r.ID)
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	return r, true, db.applySettled([]gateway.Record{r}), nil
+	return one, db.applySettled(one), nil
 }
 
 // settleBatch writes settlements (and, before them, holds) in one
@@ -508,44 +515,48 @@ func has(c *bolt.Cursor, state *bucketState, key []byte) []byte {
 	return nil
 }
 
-// settle writes r unless its ID is already in the log, and returns the
-// record as written. data is r as JSON, or nil to encode it here; loc is
-// the time zone of the rollups. It is idempotent, as a batched write must
-// be.
-func (b *settleBatch) settle(r gateway.Record, data []byte, loc *time.Location) (gateway.Record, bool, error) {
+// settle writes *r unless its ID is already in the log, and reports
+// whether it did; it fills in r.Held from a hold in bbolt. data is r as
+// JSON, or nil to encode it here; loc is the time zone of the rollups. It
+// is idempotent, as a batched write must be.
+func (b *settleBatch) settle(r *gateway.Record, data []byte, loc *time.Location) (bool, error) {
 	id := []byte(r.ID)
 	// An ID above logTop is not in the log (see inLog): a fold's records
 	// nearly all are, and need not be looked up.
 	if b.top != "" && r.ID <= b.top {
 		if k, _ := b.idc.Seek(id); bytes.Equal(k, id) {
-			return r, false, nil
+			return false, nil
 		}
 	}
 	if v := has(b.holdc, &b.holdsState, id); v != nil {
 		if r.Held == 0 {
 			var h gateway.Hold
 			if err := json.Unmarshal(v, &h); err != nil {
-				return r, false, fmt.Errorf("decode hold: %w", err)
+				return false, fmt.Errorf("decode hold: %w", err)
 			}
-			r.Held, data = h.Amount, nil
+			// A copy: *r may have been published as settled.
+			held := new(gateway.Record)
+			*held = *r
+			held.Held = h.Amount
+			r, data = held, nil
 		}
 		// The cursor is at the hold; Bucket.Delete would keep id.
 		if err := b.holdc.Delete(); err != nil {
-			return r, false, err
+			return false, err
 		}
 	}
 	if has(b.deferc, &b.deferredState, id) != nil {
 		if err := b.deferc.Delete(); err != nil {
-			return r, false, err
+			return false, err
 		}
 	}
 	seq, err := b.records.NextSequence()
 	if err != nil {
-		return r, false, err
+		return false, err
 	}
 	if data == nil {
-		if data, err = encodeRecord(r); err != nil {
-			return r, false, err
+		if _, data, err = encodeRecordEntry(r); err != nil {
+			return false, err
 		}
 	}
 	// bbolt keeps the key, as the ID's value, until the commit: it is cut
@@ -558,16 +569,16 @@ func (b *settleBatch) settle(r gateway.Record, data []byte, loc *time.Location) 
 	b.keys = binary.BigEndian.AppendUint64(b.keys, seq)
 	key := b.keys[n : n+16 : n+16]
 	if err := b.records.Put(key, data); err != nil {
-		return r, false, err
+		return false, err
 	}
 	if err := b.ids.Put(id, key); err != nil {
-		return r, false, err
+		return false, err
 	}
 	if r.ID > b.top {
 		b.top = r.ID
 	}
 	b.sums.add(r, loc)
-	return r, true, nil
+	return true, nil
 }
 
 // finish writes the rollups of the batch's settlements and raises logTop
@@ -590,7 +601,8 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var evs []BudgetEvent
-	for _, r := range recs {
+	for i := range recs {
+		r := &recs[i] // not a copy of the record on the stack
 		db.forgetDeferred(r.ID)
 		if oh, ok := db.holds[r.ID]; ok {
 			delete(db.holds, r.ID)
@@ -699,7 +711,8 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 			if !ok {
 				continue
 			}
-			rec, applied, err := batch.settle(crashedRecord(h), nil, loc)
+			rec := crashedRecord(h)
+			applied, err := batch.settle(&rec, nil, loc)
 			if err != nil {
 				return err
 			}

@@ -63,7 +63,7 @@ func (r *rollup) add(o rollup) {
 	r.Cost += o.Cost
 }
 
-func recordRollup(r gateway.Record) rollup {
+func recordRollup(r *gateway.Record) rollup {
 	ru := rollup{Requests: 1, Usage: r.Usage, Cost: r.Cost}
 	switch {
 	case !r.Outcome.Forwarded():
@@ -134,7 +134,7 @@ type rollupSums struct {
 }
 
 // add adds r, whose day is taken in loc.
-func (s *rollupSums) add(r gateway.Record, loc *time.Location) {
+func (s *rollupSums) add(r *gateway.Record, loc *time.Location) {
 	day := s.dayOf(r.Time, loc)
 	ru := recordRollup(r)
 	if s.days == nil {

@@ -228,7 +228,7 @@ func (db *DB) init(journaled [][]byte) error {
 				if err := json.Unmarshal(data[1:], &r); err != nil || r.ID == "" {
 					return fmt.Errorf("hold journal: malformed settlement %.80q", data)
 				}
-				if _, _, err := batch.settle(r, data[1:], loc); err != nil {
+				if _, err := batch.settle(&r, data[1:], loc); err != nil {
 					return err
 				}
 				continue
@@ -289,7 +289,7 @@ func backfillMinutes(tx *bolt.Tx, now time.Time) error {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("decode record: %w", err)
 		}
-		sums.add(r, time.UTC)
+		sums.add(&r, time.UTC)
 	}
 	// Only the minutes: the log's records are in the rollups already.
 	sums.days, sums.prompts = nil, nil
