@@ -88,7 +88,7 @@ func (p *Proxy) deferHold(x *exchange, status int, id string) {
 	x.rec.Cost = x.hold.Amount
 	x.rec.Estimated = true
 	x.rec.Error = "background response: its usage could not be waited for; charged the amount held for it"
-	p.settle(x.rec)
+	p.settle(&x.rec)
 }
 
 // readBack looks at a read-back of a deferred background response and
@@ -138,5 +138,5 @@ func (p *Proxy) settleDeferred(rec Record, u Usage, atHold bool) {
 	if rec.Status == 0 {
 		rec.Status = http.StatusOK
 	}
-	p.settle(rec)
+	p.settle(&rec)
 }

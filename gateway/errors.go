@@ -161,7 +161,7 @@ func (p *Proxy) record(r *http.Request, x *exchange, f *failure) {
 		return
 	}
 	x.rec.Status, x.rec.Outcome, x.rec.Reason = f.status, f.outcome, f.reason
-	p.settle(x.rec)
+	p.settle(&x.rec)
 }
 
 // Blocked requests are logged at most blockedRowsPerSecond a second on

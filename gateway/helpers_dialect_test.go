@@ -1,6 +1,9 @@
 package gateway
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // dialectByName is the built-in dialect named name, or nil.
 func dialectByName(name string) dialect { return dialectNamed(builtinDialects, name) }
@@ -68,4 +71,12 @@ func allEndpoints() []testEndpoint {
 		}
 	}
 	return out
+}
+
+// sameMeter reports whether two meters noted the same of their streams;
+// the buffer an edited event was written in is no part of that.
+func sameMeter(a, b *streamMeter) bool {
+	x, y := *a, *b
+	x.edited, y.edited = nil, nil
+	return reflect.DeepEqual(x, y)
 }

@@ -909,7 +909,7 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		// A content delta like the hundreds before it: nothing to read,
 		// so nothing to decode (or allocate) for it.
 		if m.HideUsage && bytes.Contains(data, usageNull) {
-			return stripNullMember(ev, "usage")
+			return m.stripUsage(ev)
 		}
 		return ev.Raw
 	}
@@ -955,9 +955,19 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return nil // the usage-only chunk the caller did not ask for
 	}
 	if c.usage != nil && !usageSet {
-		return stripNullMember(ev, "usage")
+		return m.stripUsage(ev)
 	}
 	return ev.Raw
+}
+
+// stripUsage returns ev without the "usage":null member HideUsage hides.
+func (m *streamMeter) stripUsage(ev streamEvent) []byte {
+	out, ok := stripNullMember(ev.Data, ev.Raw, ev.Name, "usage", m.edited)
+	if !ok {
+		return ev.Raw
+	}
+	m.edited = out
+	return out
 }
 
 // responsesEvent notes a Responses API event of type typ.

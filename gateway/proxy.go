@@ -532,15 +532,7 @@ func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide b
 	// A read-back of a background response Sluice holds for is watched
 	// for the finished response's usage.
 	if rt.Op != "" {
-		if dl, ok := p.Ledger.(Deferrer); ok {
-			rec, found, err := dl.Deferred(r.Context(), x.provider.Name+"/"+rt.ID)
-			if err != nil {
-				p.logf("sluice: deferred %s/%s: %v", x.provider.Name, rt.ID, err)
-			}
-			if found {
-				x.deferred = &rec
-			}
-		}
+		p.findDeferred(r.Context(), x)
 	}
 
 	// Estimate and hold before a byte goes upstream.
@@ -557,6 +549,27 @@ func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide b
 		return nil, false, fail(http.StatusBadGateway, kindUpstream, "Sluice could not build the upstream request: "+err.Error())
 	}
 	return out, hide, nil
+}
+
+// findDeferred sets x.deferred to the record the ledger keeps deferred
+// for the background response x reads back, if there is one. It is
+// attempt's but a function of its own, so that the record it reads is off
+// the stack when attempt goes on to hold: a handler's stack must stay
+// within 16 KB (TestHandlerStack).
+//
+//go:noinline
+func (p *Proxy) findDeferred(ctx context.Context, x *exchange) {
+	dl, ok := p.Ledger.(Deferrer)
+	if !ok {
+		return
+	}
+	rec, found, err := dl.Deferred(ctx, x.provider.Name+"/"+x.route.ID)
+	if err != nil {
+		p.logf("sluice: deferred %s/%s: %v", x.provider.Name, x.route.ID, err)
+	}
+	if found {
+		x.deferred = &rec
+	}
 }
 
 // authenticate checks the caller's credential against the route, from the

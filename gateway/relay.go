@@ -449,17 +449,27 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 		x.rec.ResponseBody = p.redactor().loggedBody(x.respBody)
 	}
 	defer func() { x.call.report(x.rec) }()
+	p.setCost(x, end, outcome, u)
+	p.settle(&x.rec)
+}
+
+// setCost sets the cost of x's record, which used u and ended at end with
+// outcome. It is finish's but a function of its own, so that the prices
+// it copies are off the stack by the time the record is settled, which
+// the handler may do itself, down to the ledger's write: a handler's stack
+// must stay within 16 KB (TestHandlerStack).
+//
+//go:noinline
+func (p *Proxy) setCost(x *exchange, end time.Time, outcome Outcome, u Usage) {
 	switch {
 	case x.route.Free || x.provider.Keyless:
 		x.rec.Cost = 0
 	case x.priced:
-		price := x.price
+		price := &x.price
 		if len(x.row.Windows) > 0 {
 			// A request that spans the edge of a time-of-day window is
 			// charged at the dearer side.
-			if later := x.row.At(end.In(p.location())); later.Cost(u) > price.Cost(u) {
-				price = later
-			}
+			price = p.dearerAtEnd(x, end, u)
 		}
 		x.rec.Cost = price.Cost(u)
 		if unknown := price.Unpriced(u); len(unknown) > 0 {
@@ -473,7 +483,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 			x.rec.Unpriced = unknown
 			x.rec.Estimated = true
 		}
-		rates := price
+		rates := *price
 		rates.Match = nil
 		x.rec.Rates = &rates
 		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
@@ -486,7 +496,16 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 		// understated.
 		x.rec.Cost = x.hold.Amount
 	}
-	p.settle(x.rec)
+}
+
+// dearerAtEnd is x's price, or the price of its row at end if that
+// charges u more.
+func (p *Proxy) dearerAtEnd(x *exchange, end time.Time, u Usage) *Price {
+	later := x.row.At(end.In(p.location()))
+	if later.Cost(u) > x.price.Cost(u) {
+		return &later
+	}
+	return &x.price
 }
 
 // settle records r once the answer has gone: the handler returns at once,
@@ -496,7 +515,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 // written the request's hold stays reserved, so a budget never counts less
 // than was spent; a crash before it is written charges the hold at the
 // next start. Wait waits for the settlements under way.
-func (p *Proxy) settle(r Record) {
+func (p *Proxy) settle(r *Record) {
 	if r.Prompt != "" || r.Outcome == OutcomeRefused || r.Outcome == OutcomeBlocked {
 		// A prompt's caller reads the log back as soon as it has its
 		// answer (sluice prompt run, then sluice log), and so does one
@@ -513,11 +532,12 @@ func (p *Proxy) settle(r Record) {
 		p.background.Add(-1)
 		return
 	}
+	rec := *r // the caller's record is the caller's again once settle returns
 	p.settling.Add(1)
 	go func() {
 		defer p.settling.Done()
 		defer p.background.Add(-1)
-		p.settleNow(r)
+		p.settleNow(&rec)
 	}()
 }
 
@@ -537,12 +557,17 @@ func (p *Proxy) Wait() { p.settling.Wait() }
 
 // settleNow records r, retrying a little: money is never dropped on the
 // floor. A hold that still cannot be settled stays open and becomes a
-// charge at its held amount at the next start.
-func (p *Proxy) settleNow(r Record) {
+// charge at its held amount at the next start. r's error is redacted in
+// place.
+//
+// r is a pointer, as settle's is, so that the handler that settles its
+// own record holds no copy of it in each frame down to the ledger's
+// write: a handler's stack must stay within 16 KB (TestHandlerStack).
+func (p *Proxy) settleNow(r *Record) {
 	r.Error = p.redactor().redact(r.Error)
 	var err error
 	for i := 0; i < 3; i++ {
-		err = p.Ledger.Settle(context.Background(), r)
+		err = p.Ledger.Settle(context.Background(), *r)
 		if err == nil {
 			return
 		}

@@ -161,6 +161,9 @@ type streamMeter struct {
 	// tier is the service tier the stream reported, where it reports it
 	// apart from its usage.
 	tier string
+	// edited holds the last event HideUsage edited: what relay returns
+	// is handed on before the next event, so one buffer serves them all.
+	edited []byte
 }
 
 // newStreamMeter returns a meter for a stream in dialect d on route rt;
@@ -170,7 +173,8 @@ func newStreamMeter(d dialect, rt route, hide bool) *streamMeter {
 }
 
 // relay notes ev and returns the bytes to pass to the client: ev.Raw, or
-// with HideUsage an edited copy, or nil to drop the event.
+// with HideUsage an edited copy (good until the next call), or nil to
+// drop the event.
 func (m *streamMeter) relay(ev streamEvent) []byte {
 	out := ev.Raw
 	if len(ev.Data) > 0 {
@@ -246,71 +250,119 @@ func isPresent(raw json.RawMessage) bool {
 	return len(t) > 0 && !bytes.Equal(t, []byte("null"))
 }
 
-// stripNullMember returns ev.Raw without the top-level member key of its
-// JSON data, keeping every other byte as it came.
-func stripNullMember(ev streamEvent, key string) []byte {
-	ms, _, _, ok := objectMembers(ev.Data)
+// stripNullMember writes over buf the event raw (whose data is data and
+// whose name is name) without the last top-level member key of its JSON
+// data, and the comma that joined it to a neighbour, keeping every other
+// byte as it came. ok is false, and nothing written, when the data is no
+// object or has no such member. A caller that hands each event on before
+// the next can keep one buffer for a whole stream.
+func stripNullMember(data, raw []byte, name, key string, buf []byte) (out []byte, ok bool) {
+	from, to, ok := memberCut(data, key)
 	if !ok {
-		return ev.Raw
+		return nil, false
 	}
-	i := lastMember(ms, key)
-	if i < 0 {
-		return ev.Raw
-	}
-	data := removeMember(ev.Data, ms, i)
-	if raw, ok := replaceData(ev.Raw, data); ok {
-		return raw
+	if at, end, one := dataLine(raw); one {
+		out = append(buf[:0], raw[:at]...)
+		out = append(append(out, data[:from]...), data[to:]...)
+		return append(out, raw[end:]...), true
 	}
 	// The data came in several lines; one does as well.
-	var b bytes.Buffer
-	if ev.Name != "" {
-		b.WriteString("event: " + ev.Name + "\n")
+	out = buf[:0]
+	if name != "" {
+		out = append(append(append(out, "event: "...), name...), '\n')
 	}
-	b.WriteString("data: ")
-	b.Write(data)
-	b.WriteString("\n\n")
-	return b.Bytes()
+	out = append(out, "data: "...)
+	out = append(append(out, data[:from]...), data[to:]...)
+	return append(out, "\n\n"...), true
 }
 
-// replaceData returns a copy of raw whose one data line carries data
-// instead; ok is false unless raw has exactly one data line.
-func replaceData(raw, data []byte) ([]byte, bool) {
-	from, to, n := 0, 0, 0
-	for off := 0; off < len(raw); {
-		end := off
-		for end < len(raw) && raw[end] != '\n' && raw[end] != '\r' {
-			end++
+// memberCut finds the last top-level member named key of the JSON object
+// in b and returns the bytes to cut to remove it: the member and the
+// comma before it, or after it when it comes first. ok is false when b
+// is no object or has no such member. It walks only the object's
+// structure: pass it data whose members are already known well formed.
+func memberCut(b []byte, key string) (from, to int, ok bool) {
+	i := spaceEnd(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return 0, 0, false
+	}
+	i = spaceEnd(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return 0, 0, false
+	}
+	prevEnd := -1  // the end of the member before the one at i
+	found := false // the last match so far is the member before i
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, 0, false
 		}
-		line := raw[off:end]
-		if name, value := splitFieldSafe(line); name == "data" {
-			n++
-			from, to = end-len(value), end
+		ks := i
+		ke, err := stringEnd(b, i)
+		if err != nil {
+			return 0, 0, false
+		}
+		if found {
+			// The match was first: cut it up to this member's key.
+			to, found = ks, false
+		}
+		j := spaceEnd(b, ke)
+		if j >= len(b) || b[j] != ':' {
+			return 0, 0, false
+		}
+		ve, err := valueEndDepth(b, spaceEnd(b, j+1), 1)
+		if err != nil {
+			return 0, 0, false
+		}
+		if keyIs(b[ks:ke], key) {
+			ok = true
+			if prevEnd >= 0 {
+				from, to = prevEnd, ve
+			} else {
+				from, to, found = ks, ve, true
+			}
+		}
+		prevEnd = ve
+		i = spaceEnd(b, ve)
+		if i >= len(b) {
+			return 0, 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = spaceEnd(b, i+1)
+		case '}':
+			return from, to, ok
+		default:
+			return 0, 0, false
+		}
+	}
+}
+
+// dataLine returns where in raw the value of its one data line starts
+// and ends; ok is false unless raw has exactly one.
+func dataLine(raw []byte) (at, end int, ok bool) {
+	n := 0
+	for off := 0; off < len(raw); {
+		eol := off
+		for eol < len(raw) && raw[eol] != '\n' && raw[eol] != '\r' {
+			eol++
+		}
+		if line := raw[off:eol]; len(line) > 0 {
+			if name, value := splitField(line); string(name) == "data" {
+				n++
+				at, end = eol-len(value), eol
+			}
 		}
 		// Step over the line ending.
 		switch {
-		case end < len(raw) && raw[end] == '\r' && end+1 < len(raw) && raw[end+1] == '\n':
-			off = end + 2
-		case end < len(raw):
-			off = end + 1
+		case eol < len(raw) && raw[eol] == '\r' && eol+1 < len(raw) && raw[eol+1] == '\n':
+			off = eol + 2
+		case eol < len(raw):
+			off = eol + 1
 		default:
-			off = end
+			off = eol
 		}
 	}
-	if n != 1 {
-		return nil, false
-	}
-	out := make([]byte, 0, len(raw)-(to-from)+len(data))
-	out = append(out, raw[:from]...)
-	out = append(out, data...)
-	return append(out, raw[to:]...), true
-}
-
-func splitFieldSafe(line []byte) (string, []byte) {
-	if len(line) == 0 {
-		return "", nil
-	}
-	name, value := splitField(line)
-	return string(name), value
+	return at, end, n == 1
 }
 
 func mustJSON(v any) []byte {
@@ -325,7 +377,7 @@ func mustJSON(v any) []byte {
 // member is one member of a JSON object, by byte offsets into the
 // document: its key's opening quote, and its value.
 type member struct {
-	key              string
+	key              []byte // decoded
 	keyStart         int
 	valStart, valEnd int
 }
@@ -351,10 +403,7 @@ func objectMembers(b []byte) (ms []member, open, close int, ok bool) {
 		if keyEnd < 0 {
 			return nil, 0, 0, false
 		}
-		var key string
-		if json.Unmarshal(b[i:keyEnd], &key) != nil {
-			return nil, 0, 0, false
-		}
+		key := rawText(b[i:keyEnd])
 		j := skipSpace(b, keyEnd)
 		if j >= len(b) || b[j] != ':' {
 			return nil, 0, 0, false
@@ -385,28 +434,11 @@ func objectMembers(b []byte) (ms []member, open, close int, ok bool) {
 // parsers keep the last of duplicates), or -1.
 func lastMember(ms []member, key string) int {
 	for i := len(ms) - 1; i >= 0; i-- {
-		if ms[i].key == key {
+		if string(ms[i].key) == key {
 			return i
 		}
 	}
 	return -1
-}
-
-// removeMember returns a copy of b without member i of ms, and without the
-// comma that joined it to its neighbour.
-func removeMember(b []byte, ms []member, i int) []byte {
-	var from, to int
-	switch {
-	case i > 0:
-		from, to = ms[i-1].valEnd, ms[i].valEnd
-	case len(ms) > 1:
-		from, to = ms[0].keyStart, ms[1].keyStart
-	default:
-		from, to = ms[0].keyStart, ms[0].valEnd
-	}
-	out := make([]byte, 0, len(b)-(to-from))
-	out = append(out, b[:from]...)
-	return append(out, b[to:]...)
 }
 
 func skipSpace(b []byte, i int) int {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -413,5 +414,94 @@ func TestStreamMeterCutNumbersResponses(t *testing.T) {
 	}
 	if len(evs) != 1 || json.Unmarshal(evs[0].Data, &d) != nil || d.Seq != 8 {
 		t.Errorf("Cut after sequence 7 = %q, want sequence_number 8", evs)
+	}
+}
+
+// TestStripNullMemberMatchesReference checks stripNullMember against the
+// copy-per-step reference in usageref_test.go: the same bytes for member
+// lists of every shape (the member first, last, alone, repeated, spelt
+// with escapes, with white space anywhere) and for events framed in one
+// data line, with CRLF, around other fields, or in several data lines.
+func TestStripNullMemberMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 11))
+	keys := []string{`"usage"`, `"usag\u0065"`, `"Usage"`, `"id"`, `"choices"`, `"usage "`, `"x"`}
+	vals := []string{`null`, `1`, `"usage"`, `{"usage":null}`, `[null,{}]`, `""`, `{"a":[1,{"b":"\"}"}]}`}
+	sp := func() string { return []string{"", "", " ", "\n", " \t"}[r.IntN(5)] }
+	var buf []byte
+	for n := range 40_000 {
+		var b strings.Builder
+		b.WriteString(sp() + "{" + sp())
+		for i := range r.IntN(5) {
+			if i > 0 {
+				b.WriteString(sp() + "," + sp())
+			}
+			b.WriteString(keys[r.IntN(len(keys))] + sp() + ":" + sp() + vals[r.IntN(len(vals))])
+		}
+		b.WriteString(sp() + "}" + sp())
+		data := b.String()
+		var raw string
+		ev := streamEvent{Data: []byte(data)}
+		switch n % 4 {
+		case 0:
+			raw = "data: " + data + "\n\n"
+		case 1:
+			raw = "id: 7\r\ndata:" + data + "\r\n: note\r\n\r\n"
+		case 2:
+			ev.Name = "chunk"
+			raw = "event: chunk\ndata: " + data + "\nretry: 5\n\n"
+		default:
+			// Several data lines, the data they make joined by newlines.
+			half := strings.Index(data, ",")
+			if half < 0 {
+				raw = "data: " + data + "\n\n"
+				break
+			}
+			ev.Name = "chunk"
+			raw = "event: chunk\ndata: " + data[:half] + "\ndata: " + data[half:] + "\n\n"
+			ev.Data = []byte(data[:half] + "\n" + data[half:])
+		}
+		ev.Raw = []byte(raw)
+		if !json.Valid(ev.Data) {
+			continue
+		}
+		want := refStripNullMember(ev, "usage")
+		got, ok := stripNullMember(ev.Data, ev.Raw, ev.Name, "usage", buf)
+		if !ok {
+			got = ev.Raw
+		} else {
+			buf = got
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("stripNullMember(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// TestHideUsageReusesBuffer checks that a meter hiding usage writes the
+// events it edits over one buffer, yet every event handed on is whole
+// before the next, and that the events it leaves alone are the reader's
+// own bytes.
+func TestHideUsageReusesBuffer(t *testing.T) {
+	m := meterFor(dialectOpenAI, "openai.chat", true)
+	first := `{"id":"a","model":"m","choices":[{"delta":{"content":"hi"}}],"usage":null}`
+	m.relay(streamEvent{Data: []byte(first), Raw: []byte("data: " + first + "\n\n")})
+	for i := range 50 {
+		text := strings.Repeat("x", i)
+		data := `{"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"` + text + `"}}],"usage":null}`
+		got := m.relay(streamEvent{Data: []byte(data), Raw: []byte("data: " + data + "\n\n")})
+		if want := `data: {"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"` + text + `"}}]}` + "\n\n"; string(got) != want {
+			t.Fatalf("event %d relayed %q, want %q", i, got, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		data := `{"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}`
+		m.relay(streamEvent{Data: []byte(data), Raw: []byte("data: " + data + "\n\n")})
+	}); allocs > 2 {
+		t.Errorf("an edited event costs %v allocations, want none beyond the test's own two", allocs)
+	}
+	plain := `{"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"y"}}]}`
+	raw := []byte("data: " + plain + "\n\n")
+	if got := m.relay(streamEvent{Data: []byte(plain), Raw: raw}); &got[0] != &raw[0] {
+		t.Errorf("an event with nothing to hide was copied")
 	}
 }

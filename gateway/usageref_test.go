@@ -582,7 +582,7 @@ func refOpenAIEvent(m *streamMeter, ev streamEvent) []byte {
 		// A content delta like the hundreds before it: nothing to read,
 		// so nothing to decode (or allocate) for it.
 		if m.HideUsage && bytes.Contains(data, usageNull) {
-			return stripNullMember(ev, "usage")
+			return refStripNullMember(ev, "usage")
 		}
 		return ev.Raw
 	}
@@ -629,7 +629,7 @@ func refOpenAIEvent(m *streamMeter, ev streamEvent) []byte {
 		return nil // the usage-only chunk the caller did not ask for
 	}
 	if c.Usage != nil && !usageSet {
-		return stripNullMember(ev, "usage")
+		return refStripNullMember(ev, "usage")
 	}
 	return ev.Raw
 }
@@ -710,4 +710,88 @@ func jsonFieldNames(t reflect.Type) [][]byte {
 func isEmptyArray(raw json.RawMessage) bool {
 	var a []json.RawMessage
 	return isPresent(raw) && json.Unmarshal(raw, &a) == nil && len(a) == 0
+}
+
+// refStripNullMember is stripNullMember as it was, through objectMembers
+// and a copy per step: the reference it must agree with.
+func refStripNullMember(ev streamEvent, key string) []byte {
+	ms, _, _, ok := objectMembers(ev.Data)
+	if !ok {
+		return ev.Raw
+	}
+	i := lastMember(ms, key)
+	if i < 0 {
+		return ev.Raw
+	}
+	data := refRemoveMember(ev.Data, ms, i)
+	if raw, ok := refReplaceData(ev.Raw, data); ok {
+		return raw
+	}
+	// The data came in several lines; one does as well.
+	var b bytes.Buffer
+	if ev.Name != "" {
+		b.WriteString("event: " + ev.Name + "\n")
+	}
+	b.WriteString("data: ")
+	b.Write(data)
+	b.WriteString("\n\n")
+	return b.Bytes()
+}
+
+// refReplaceData returns a copy of raw whose one data line carries data
+// instead; ok is false unless raw has exactly one data line.
+func refReplaceData(raw, data []byte) ([]byte, bool) {
+	from, to, n := 0, 0, 0
+	for off := 0; off < len(raw); {
+		end := off
+		for end < len(raw) && raw[end] != '\n' && raw[end] != '\r' {
+			end++
+		}
+		line := raw[off:end]
+		if name, value := refSplitFieldSafe(line); name == "data" {
+			n++
+			from, to = end-len(value), end
+		}
+		// Step over the line ending.
+		switch {
+		case end < len(raw) && raw[end] == '\r' && end+1 < len(raw) && raw[end+1] == '\n':
+			off = end + 2
+		case end < len(raw):
+			off = end + 1
+		default:
+			off = end
+		}
+	}
+	if n != 1 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(raw)-(to-from)+len(data))
+	out = append(out, raw[:from]...)
+	out = append(out, data...)
+	return append(out, raw[to:]...), true
+}
+
+func refSplitFieldSafe(line []byte) (string, []byte) {
+	if len(line) == 0 {
+		return "", nil
+	}
+	name, value := splitField(line)
+	return string(name), value
+}
+
+// refRemoveMember returns a copy of b without member i of ms, and without the
+// comma that joined it to its neighbour.
+func refRemoveMember(b []byte, ms []member, i int) []byte {
+	var from, to int
+	switch {
+	case i > 0:
+		from, to = ms[i-1].valEnd, ms[i].valEnd
+	case len(ms) > 1:
+		from, to = ms[0].keyStart, ms[1].keyStart
+	default:
+		from, to = ms[0].keyStart, ms[0].valEnd
+	}
+	out := make([]byte, 0, len(b)-(to-from))
+	out = append(out, b[:from]...)
+	return append(out, b[to:]...)
 }

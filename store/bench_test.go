@@ -101,7 +101,7 @@ func BenchmarkFold(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			db.pend(pendingRecord{r: r, data: data, loc: loc})
+			db.pend(&pendingRecord{r: &r, data: data, loc: loc})
 		}
 	}
 	pages := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetWrite() }

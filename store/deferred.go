@@ -137,15 +137,6 @@ func (db *DB) forgetDeferred(id string) {
 	delete(db.deferred, id)
 }
 
-// deleteDeferredTx removes r's deferral, if any, in tx.
-func deleteDeferredTx(tx *bolt.Tx, id []byte) error {
-	b := tx.Bucket(bucketDeferred)
-	if b == nil || b.Get(id) == nil {
-		return nil
-	}
-	return b.Delete(id)
-}
-
 // loadDeferred reads the deferrals in memory; their holds are not
 // orphans: Recover leaves them to Expire.
 func (db *DB) loadDeferred(tx *bolt.Tx) error {

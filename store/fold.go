@@ -37,17 +37,17 @@ const (
 
 // pendingRecord is a settlement on disk in the journal, not yet in bbolt.
 type pendingRecord struct {
-	r    gateway.Record
-	data []byte // r as JSON, what the log keeps
+	r    *gateway.Record // the settlement's own copy, which the fold may fill in
+	data []byte          // r as JSON, what the log keeps
 	loc  *time.Location
 }
 
 // pend queues a settlement whose journal entry is on disk. The journal's
-// leader calls it (see journalOp.durable), so no fold that starts the
+// leader calls it (see journal.settled), so no fold that starts the
 // journal over can miss it.
-func (db *DB) pend(p pendingRecord) {
+func (db *DB) pend(p *pendingRecord) {
 	db.pendMu.Lock()
-	db.pending = append(db.pending, p)
+	db.pending = append(db.pending, *p)
 	n := len(db.pending)
 	db.pendMu.Unlock()
 	if n == 1 || n >= foldBatch {
@@ -164,20 +164,20 @@ func (db *DB) foldLocked(holds bool) error {
 		return nil
 	}
 	err := db.commits.do(func(tx *bolt.Tx) error {
+		sb := db.newSettleBatch(tx, len(batch))
 		// Holds first: a hold settled in this batch is then deleted.
 		for i, h := range open {
-			if err := foldHold(tx, h, enc[i]); err != nil {
+			if err := sb.hold(h, enc[i]); err != nil {
 				return err
 			}
 		}
-		// The rollups are written once, after the last settlement.
-		var sums rollupSums
 		for _, p := range batch {
-			if _, _, err := db.settleTx(tx, p.r, p.data, p.loc, &sums); err != nil {
+			if _, err := sb.settle(p.r, p.data, p.loc); err != nil {
 				return fmt.Errorf("fold settlement %s: %w", p.r.ID, err)
 			}
 		}
-		if err := sums.write(tx); err != nil {
+		// The rollups are written once, after the last settlement.
+		if err := sb.finish(); err != nil {
 			return fmt.Errorf("fold settlements' rollups: %w", err)
 		}
 		return nil

@@ -46,6 +46,11 @@ type journal struct {
 	// fold puts every hold open in memory into bbolt and returns once
 	// that is on disk; the journal calls it before starting over.
 	fold func() error
+	// settled is given each settlement appended with appendLazy once its
+	// entry is on disk, by the leader, before any later batch is written:
+	// a fold that starts the journal over sees what it did. It must not
+	// keep the pointer.
+	settled func(*pendingRecord)
 
 	mu    sync.Mutex // guards queue, busy and lazy
 	queue []*journalOp
@@ -72,11 +77,42 @@ type journal struct {
 
 type journalOp struct {
 	payload []byte
-	// durable, if not nil, is called by the leader once the entry is on
-	// disk, before any later batch is written: a fold that starts the
-	// journal over sees what it did.
-	durable func()
-	done    chan journalResult // buffered: a lead signal, then the result
+	// settlement is the settlement the entry holds, if settles: the
+	// leader hands it to journal.settled.
+	settlement pendingRecord
+	settles    bool
+	done       chan journalResult // buffered: a lead signal, then the result
+}
+
+// journalOps keeps ops, with their channels, for appends to come: every
+// request appends twice.
+var journalOps = sync.Pool{New: func() any { return &journalOp{done: make(chan journalResult, 1)} }}
+
+// newOp returns an op for payload from journalOps.
+func newOp(payload []byte) *journalOp {
+	op := journalOps.Get().(*journalOp)
+	op.payload = payload
+	return op
+}
+
+// wait waits for op's result, leading the batch it is in if lead says
+// it is to or it is given the lead, and gives op back to journalOps: the
+// leader, and the queue, are done with it once it has its result.
+func (j *journal) wait(op *journalOp, lead bool) error {
+	r := journalResult{lead: lead}
+	if !lead {
+		r = <-op.done
+	}
+	if r.lead {
+		j.lead()
+		r = <-op.done
+	}
+	op.payload = nil
+	if op.settles {
+		op.settlement, op.settles = pendingRecord{}, false
+	}
+	journalOps.Put(op)
+	return r.err
 }
 
 type journalResult struct {
@@ -170,25 +206,15 @@ func (j *journal) reset() error {
 
 // append writes payload as an entry and returns once it is on disk,
 // sharing the write and its fdatasync with every append that arrives
-// while another batch is being written. If durable is not nil, it runs
-// once the entry is on disk, before the journal can be folded and started
-// over (see journalOp.durable).
-func (j *journal) append(payload []byte, durable func()) error {
-	op := &journalOp{payload: payload, durable: durable, done: make(chan journalResult, 1)}
+// while another batch is being written.
+func (j *journal) append(payload []byte) error {
+	op := newOp(payload)
 	j.mu.Lock()
 	j.queue = append(j.queue, op)
-	if j.busy {
-		j.mu.Unlock()
-		r := <-op.done
-		if !r.lead {
-			return r.err
-		}
-	} else {
-		j.busy = true
-		j.mu.Unlock()
-	}
-	j.lead()
-	return (<-op.done).err
+	lead := !j.busy
+	j.busy = true
+	j.mu.Unlock()
+	return j.wait(op, lead)
 }
 
 // lazyDelay is how long an entry appended with appendLazy waits for an
@@ -201,20 +227,21 @@ const lazyDelay = 2 * time.Millisecond
 // on disk its hold stays reserved, and a crash meanwhile charges the
 // hold. Joining the next request's hold, it shares that hold's
 // fdatasync instead of making the hold wait behind one of its own.
-func (j *journal) appendLazy(payload []byte, durable func()) error {
-	op := &journalOp{payload: payload, durable: durable, done: make(chan journalResult, 1)}
+//
+// settlement, if not nil, is what the entry settles: it is copied, and
+// handed to journal.settled once the entry is on disk.
+func (j *journal) appendLazy(payload []byte, settlement *pendingRecord) error {
+	op := newOp(payload)
+	if settlement != nil {
+		op.settlement, op.settles = *settlement, true
+	}
 	j.mu.Lock()
 	j.queue = append(j.queue, op)
 	if !j.busy && j.lazy == nil {
 		j.lazy = time.AfterFunc(j.lazyWait, j.kick)
 	}
 	j.mu.Unlock()
-	r := <-op.done
-	if !r.lead {
-		return r.err
-	}
-	j.lead()
-	return (<-op.done).err
+	return j.wait(op, false)
 }
 
 // kick starts a batch for the entries waiting, if no leader has.
@@ -247,8 +274,8 @@ func (j *journal) lead() {
 
 	err := j.write(batch)
 	for _, op := range batch {
-		if err == nil && op.durable != nil {
-			op.durable()
+		if err == nil && op.settles {
+			j.settled(&op.settlement)
 		}
 		op.done <- journalResult{err: err}
 	}
@@ -296,13 +323,14 @@ func (j *journal) write(batch []*journalOp) error {
 	}
 	j.buf = j.buf[:0]
 	for _, op := range batch {
-		var e [journalEntry]byte
-		binary.LittleEndian.PutUint32(e[0:], uint32(len(op.payload)))
-		binary.LittleEndian.PutUint64(e[8:], j.epoch)
-		sum := crc32.Update(crc32.Checksum(e[8:16], crcTable), crcTable, op.payload)
-		binary.LittleEndian.PutUint32(e[4:], sum)
-		j.buf = append(j.buf, e[:]...)
+		// The entry's head is written in place in buf, where the
+		// checksum reads it.
+		at := len(j.buf)
+		j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(len(op.payload)))
+		j.buf = binary.LittleEndian.AppendUint32(j.buf, 0)
+		j.buf = binary.LittleEndian.AppendUint64(j.buf, j.epoch)
 		j.buf = append(j.buf, op.payload...)
+		binary.LittleEndian.PutUint32(j.buf[at+4:], crc32.Checksum(j.buf[at+8:], crcTable))
 	}
 	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
 		return fmt.Errorf("write hold journal: %w", err)

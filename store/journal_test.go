@@ -28,7 +28,7 @@ func TestJournalEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"one", "two", "three"} {
-		if err := j.append([]byte(p), nil); err != nil {
+		if err := j.append([]byte(p)); err != nil {
 			t.Fatalf("append(%s) = %v", p, err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestJournalEntries(t *testing.T) {
 	if err := j.reset(); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.append([]byte("x"), nil); err != nil {
+	if err := j.append([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(); !slices.Equal(got, []string{"x"}) {
@@ -309,8 +309,13 @@ func TestJournalLazyEntries(t *testing.T) {
 	j.lazyWait = time.Hour
 	var durable sync.WaitGroup
 	durable.Add(1)
+	j.settled = func(p *pendingRecord) {
+		if p.r.ID == "s" {
+			durable.Done()
+		}
+	}
 	lazyDone := make(chan error, 1)
-	go func() { lazyDone <- j.appendLazy([]byte("settled"), durable.Done) }()
+	go func() { lazyDone <- j.appendLazy([]byte("settled"), &pendingRecord{r: &gateway.Record{ID: "s"}}) }()
 	for {
 		j.mu.Lock()
 		queued := len(j.queue)
@@ -321,7 +326,7 @@ func TestJournalLazyEntries(t *testing.T) {
 		time.Sleep(100 * time.Microsecond)
 	}
 	before := j.syncs.Load()
-	if err := j.append([]byte("hold"), nil); err != nil {
+	if err := j.append([]byte("hold")); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-lazyDone; err != nil {
@@ -351,5 +356,120 @@ func TestJournalLazyEntries(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"settled", "hold", "alone"}) {
 		t.Errorf("entries %q, want settled, hold, alone", got)
+	}
+}
+
+// TestFoldDeletesHoldsInBolt: a settlement folded into the log deletes
+// its hold and its deferral from bbolt when they are there (a hold the
+// journal folded as it started over, a deferred one), and looks for none
+// that never left the journal; a restart then finds nothing open.
+func TestFoldDeletesHoldsInBolt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	db := openAt(t, path, Options{})
+	ctx := context.Background()
+	now := time.Now()
+	hold := func(id string) {
+		t.Helper()
+		if err := db.Hold(ctx, gateway.Hold{ID: id, Time: now, Provider: "openai", Model: "gpt-4o", Amount: cents(10)}); err != nil {
+			t.Fatalf("Hold(%s) = %v", id, err)
+		}
+	}
+	settle := func(id string, cost gateway.Money) {
+		t.Helper()
+		r := gateway.Record{ID: id, Time: now, Provider: "openai", Model: "gpt-4o", Status: 200, Outcome: gateway.OutcomeOK, Cost: cost, Priced: true}
+		if err := db.Settle(ctx, r); err != nil {
+			t.Fatalf("Settle(%s) = %v", id, err)
+		}
+	}
+	hold("a")
+	hold("b")
+	hold("c")
+	db.journal.limit = db.journal.off // the next append folds a, b and c into bbolt
+	hold("d")
+	db.journal.limit = 0
+	rec := gateway.Record{ID: "c", Time: now, Provider: "openai", Model: "gpt-4o", Status: 200, Outcome: gateway.OutcomeOK}
+	if err := db.Defer(ctx, "openai/resp_c", rec, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	hold("e") // only ever in the journal
+	settle("a", cents(1))
+	settle("e", cents(2))
+	if err := db.flush(); err != nil {
+		t.Fatal(err)
+	}
+	settle("b", cents(3))
+	settle("c", cents(4))
+	settle("d", cents(5))
+	db.Close()
+
+	db = openAt(t, path, Options{})
+	if n, err := db.Recover(ctx); err != nil || n != 0 {
+		t.Fatalf("Recover() = %d, %v; want nothing charged", n, err)
+	}
+	if db.OpenHolds() != 0 || db.Deferrals() != 0 {
+		t.Errorf("after a restart %d holds and %d deferrals open, want none", db.OpenHolds(), db.Deferrals())
+	}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketHolds, bucketDeferred} {
+			if k, _ := tx.Bucket(b).Cursor().First(); k != nil {
+				t.Errorf("bucket %s still has %q", b, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := db.Records(LogQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]gateway.Money{"a": cents(1), "b": cents(3), "c": cents(4), "d": cents(5), "e": cents(2)}
+	for _, r := range recs {
+		if r.Cost != want[r.ID] || r.Held != cents(10) {
+			t.Errorf("record %s costs %s held %s, want %s held %s", r.ID, r.Cost, r.Held, want[r.ID], cents(10))
+		}
+		delete(want, r.ID)
+	}
+	for id := range want {
+		t.Errorf("settlement %s was lost", id)
+	}
+}
+
+// TestJournalReadBackDeletesItsHolds: read back at Open, a hold in the
+// journal that is settled later in it leaves nothing open, though the
+// settlement before it found no hold at all.
+func TestJournalReadBackDeletesItsHolds(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	db.stopFolder() // nothing is folded but by a flush
+	ctx := context.Background()
+	now := time.Now()
+	refused := gateway.Record{ID: "a", Time: now, Provider: "openai", Model: "gpt-4o", Status: 429, Outcome: gateway.OutcomeRefused}
+	if err := db.Settle(ctx, refused); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Hold(ctx, gateway.Hold{ID: "b", Time: now, Provider: "openai", Model: "gpt-4o", Amount: cents(10)}); err != nil {
+		t.Fatal(err)
+	}
+	r := gateway.Record{ID: "b", Time: now, Provider: "openai", Model: "gpt-4o", Status: 200, Outcome: gateway.OutcomeOK, Cost: cents(4), Priced: true}
+	if err := db.Settle(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+
+	db2 := openAt(t, crashCopy(t, db), Options{})
+	if n, err := db2.Recover(ctx); err != nil || n != 0 {
+		t.Fatalf("Recover() = %d, %v; want nothing charged", n, err)
+	}
+	if n := db2.OpenHolds(); n != 0 {
+		t.Errorf("%d holds open after the journal was read back, want none", n)
+	}
+	recs, err := db2.Records(LogQuery{Limit: 10})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("Records() = %d records, %v; want 2", len(recs), err)
+	}
+	for _, rec := range recs {
+		if rec.ID == "b" && (rec.Cost != cents(4) || rec.Held != cents(10)) {
+			t.Errorf("record b costs %s held %s, want %s held %s", rec.Cost, rec.Held, cents(4), cents(10))
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -69,7 +71,7 @@ func (st *budgetState) slide(now time.Time) {
 // settledAt is when r's spend counts for a rolling budget: when the
 // request ended, so that a long stream's cost does not age out as it
 // settles.
-func settledAt(r gateway.Record) time.Time {
+func settledAt(r *gateway.Record) time.Time {
 	return r.Time.Add(time.Duration(r.LatencyMS) * time.Millisecond)
 }
 
@@ -274,7 +276,7 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 		err = fmt.Errorf("already settled: %w", ErrExists)
 	}
 	if err == nil {
-		err = db.journal.append(data, nil)
+		err = db.journal.append(data)
 	}
 	if err != nil {
 		db.unreserve(h.ID)
@@ -309,7 +311,9 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 		return nil, nil, fmt.Errorf("hold %s: already open: %w", h.ID, ErrExists)
 	}
 	var (
-		applies []*budgetState
+		// Room for the budgets that apply to most holds, on the stack.
+		room    [4]*budgetState
+		applies = room[:0]
 		evs     []BudgetEvent
 	)
 	adm := gateway.Admission{Now: now, Want: h.Amount}
@@ -327,10 +331,10 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 	if refusal := adm.Refusal(); refusal != nil {
 		return refusal, evs, nil
 	}
-	oh := &openHold{h: h}
-	for _, st := range applies {
+	oh := &openHold{h: h, budgets: make([]string, len(applies))}
+	for i, st := range applies {
 		st.held += h.Amount
-		oh.budgets = append(oh.budgets, st.b.ID)
+		oh.budgets[i] = st.b.ID
 	}
 	db.holds[h.ID] = oh
 	return nil, evs, nil
@@ -377,106 +381,213 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 		r.Cost = 0
 	}
 
-	rec, applied, evs, err := db.settle(r)
+	settled, evs, err := db.settle(&r)
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", r.ID, err)
 	}
-	if applied {
-		db.publish(rec)
+	if settled != nil {
+		db.publish(settled...)
 		db.fire(evs)
 	}
 	return nil
 }
 
-// settle writes r and applies it in memory, holding settleMu shared from
-// the write until memory agrees with the file.
+// settle writes *r and applies it in memory, holding settleMu shared from
+// the write until memory agrees with the file. It fills in r.Held from an
+// open hold and returns the record as written, a slice of one, or nil if
+// the ID was settled already.
 //
 // r is written as an entry of the hold journal, which shares its
 // fdatasync with every hold and settlement written meanwhile, and folded
 // into the log and the rollups later (see fold.go); what reads them folds
 // first. The ID is claimed before the write, so that a second settlement
 // of it, concurrent or later, does nothing.
-func (db *DB) settle(r gateway.Record) (rec gateway.Record, applied bool, evs []BudgetEvent, err error) {
+//
+// The record goes in and out by pointer and slice, never as a copy on the
+// stack: a request's handler may settle its own record, and its stack
+// must stay within 16 KB (gateway's TestHandlerStack).
+func (db *DB) settle(r *gateway.Record) (settled []gateway.Record, evs []BudgetEvent, err error) {
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
 	if ok, err := db.claim(r.ID); err != nil || !ok {
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	db.mu.Lock()
-	oh, open := db.holds[r.ID]
-	db.mu.Unlock()
-	if r.Held == 0 && open {
+	if r.Held == 0 {
 		// The hold may be only in the journal: take its amount from memory.
-		r.Held = oh.h.Amount
+		db.mu.Lock()
+		if oh, open := db.holds[r.ID]; open {
+			r.Held = oh.h.Amount
+		}
+		db.mu.Unlock()
 	}
 	entry, data, err := encodeRecordEntry(r)
 	if err != nil {
 		db.unclaim(r.ID)
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	err = db.journal.appendLazy(entry, func() { db.pend(pendingRecord{r: r, data: data, loc: loc}) })
+	one := []gateway.Record{*r} // on the heap: the journal's pending entry keeps it
+	err = db.journal.appendLazy(entry, &pendingRecord{r: &one[0], data: data, loc: loc})
 	if err != nil {
 		db.unclaim(r.ID)
-		return r, false, nil, err
+		return nil, nil, err
 	}
-	return r, true, db.applySettled([]gateway.Record{r}), nil
+	return one, db.applySettled(one), nil
 }
 
-// settleTx writes r in tx unless its ID is already in the log, and returns
-// the record as written. It is idempotent, as a batched write must be.
+// settleBatch writes settlements (and, before them, holds) in one
+// transaction: a fold, the journal read back at Open, Recover. It looks
+// up the buckets once, and with cursors it keeps, so that a lookup
+// allocates nothing; it asks the holds and deferrals buckets whether they
+// are empty once, rather than looking up each settlement's hold in them
+// (a hold nearly always lived in the journal only); it raises logTop once,
+// at finish, to the greatest ID it wrote.
 //
-// data is r as JSON, or nil to encode it here. What r adds to the
-// rollups is added to sums, which the caller writes to tx after its last
-// settlement.
-func (db *DB) settleTx(tx *bolt.Tx, r gateway.Record, data []byte, loc *time.Location, sums *rollupSums) (gateway.Record, bool, error) {
-	id := []byte(r.ID)
-	ids := tx.Bucket(bucketRecordIDs)
-	// An ID above logTop is not in the log (see inLog): a fold's records
-	// nearly all are, and need not be looked up.
-	if top := db.logTop.Load(); top != nil && r.ID <= *top && ids.Get(id) != nil {
-		return r, false, nil
+// A batch lives for one run of a write function: a function the
+// committer runs again makes a new one.
+type settleBatch struct {
+	db *DB
+	tx *bolt.Tx
+
+	records, ids       *bolt.Bucket
+	idc, holdc, deferc *bolt.Cursor
+	// holdsState and deferredState say what the batch knows of whether
+	// those buckets are empty.
+	holdsState, deferredState bucketState
+
+	top  string // logTop, and the greatest ID written since
+	keys []byte // room for record keys, which bbolt keeps until commit
+	sums rollupSums
+}
+
+type bucketState uint8
+
+const (
+	bucketUnknown  bucketState = iota // not looked at yet
+	bucketEmpty                       // empty, and the batch put nothing in it
+	bucketNotEmpty                    // has keys, or may have
+)
+
+// newSettleBatch starts a batch of about n settlements in tx.
+func (db *DB) newSettleBatch(tx *bolt.Tx, n int) *settleBatch {
+	b := &settleBatch{
+		db:      db,
+		tx:      tx,
+		records: tx.Bucket(bucketRecords),
+		ids:     tx.Bucket(bucketRecordIDs),
+		idc:     tx.Bucket(bucketRecordIDs).Cursor(),
+		holdc:   tx.Bucket(bucketHolds).Cursor(),
+		deferc:  tx.Bucket(bucketDeferred).Cursor(),
+		keys:    make([]byte, 0, 16*max(n, 1)),
 	}
-	holds := tx.Bucket(bucketHolds)
-	if v := holds.Get(id); v != nil {
-		if r.Held == 0 {
-			var h gateway.Hold
-			if err := json.Unmarshal(v, &h); err != nil {
-				return r, false, fmt.Errorf("decode hold: %w", err)
-			}
-			r.Held, data = h.Amount, nil
-		}
-		if err := holds.Delete(id); err != nil {
-			return r, false, err
-		}
+	if top := db.logTop.Load(); top != nil {
+		b.top = *top
 	}
-	if err := deleteDeferredTx(tx, id); err != nil {
-		return r, false, err
-	}
-	records := tx.Bucket(bucketRecords)
 	// Records and their IDs are keyed by time (a request ID sorts by
 	// time too), so nearly every one goes at the end of its bucket: fill
 	// the pages a fold writes there, rather than split them half empty.
-	records.FillPercent, ids.FillPercent = appendFill, appendFill
-	seq, err := records.NextSequence()
-	if err != nil {
-		return r, false, err
-	}
-	if data == nil {
-		if data, err = encodeRecord(r); err != nil {
-			return r, false, err
+	b.records.FillPercent, b.ids.FillPercent = appendFill, appendFill
+	return b
+}
+
+// hold puts h, encoded as data, in the holds bucket, as foldHold does.
+func (b *settleBatch) hold(h gateway.Hold, data []byte) error {
+	b.holdsState = bucketNotEmpty
+	return foldHold(b.tx, h, data)
+}
+
+// has reports whether c's bucket holds key, looking only if state says
+// the bucket may have keys; it returns the key's value, and leaves c at
+// the key.
+func has(c *bolt.Cursor, state *bucketState, key []byte) []byte {
+	if *state == bucketUnknown {
+		*state = bucketNotEmpty
+		if k, _ := c.First(); k == nil {
+			*state = bucketEmpty
 		}
 	}
-	key := recordKey(r.Time, seq)
-	db.raiseLogTop(r.ID)
-	if err := records.Put(key, data); err != nil {
-		return r, false, err
+	if *state == bucketEmpty {
+		return nil
 	}
-	if err := ids.Put(id, key); err != nil {
-		return r, false, err
+	if k, v := c.Seek(key); bytes.Equal(k, key) {
+		return v
 	}
-	sums.add(r, loc)
-	return r, true, nil
+	return nil
+}
+
+// settle writes *r unless its ID is already in the log, and reports
+// whether it did; it fills in r.Held from a hold in bbolt. data is r as
+// JSON, or nil to encode it here; loc is the time zone of the rollups. It
+// is idempotent, as a batched write must be.
+func (b *settleBatch) settle(r *gateway.Record, data []byte, loc *time.Location) (bool, error) {
+	id := []byte(r.ID)
+	// An ID above logTop is not in the log (see inLog): a fold's records
+	// nearly all are, and need not be looked up.
+	if b.top != "" && r.ID <= b.top {
+		if k, _ := b.idc.Seek(id); bytes.Equal(k, id) {
+			return false, nil
+		}
+	}
+	if v := has(b.holdc, &b.holdsState, id); v != nil {
+		if r.Held == 0 {
+			var h gateway.Hold
+			if err := json.Unmarshal(v, &h); err != nil {
+				return false, fmt.Errorf("decode hold: %w", err)
+			}
+			// A copy: *r may have been published as settled.
+			held := new(gateway.Record)
+			*held = *r
+			held.Held = h.Amount
+			r, data = held, nil
+		}
+		// The cursor is at the hold; Bucket.Delete would keep id.
+		if err := b.holdc.Delete(); err != nil {
+			return false, err
+		}
+	}
+	if has(b.deferc, &b.deferredState, id) != nil {
+		if err := b.deferc.Delete(); err != nil {
+			return false, err
+		}
+	}
+	seq, err := b.records.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	if data == nil {
+		if _, data, err = encodeRecordEntry(r); err != nil {
+			return false, err
+		}
+	}
+	// bbolt keeps the key, as the ID's value, until the commit: it is cut
+	// from room that lives as long.
+	if cap(b.keys)-len(b.keys) < 16 {
+		b.keys = make([]byte, 0, 16*64)
+	}
+	n := len(b.keys)
+	b.keys = binary.BigEndian.AppendUint64(b.keys, timeBits(r.Time))
+	b.keys = binary.BigEndian.AppendUint64(b.keys, seq)
+	key := b.keys[n : n+16 : n+16]
+	if err := b.records.Put(key, data); err != nil {
+		return false, err
+	}
+	if err := b.ids.Put(id, key); err != nil {
+		return false, err
+	}
+	if r.ID > b.top {
+		b.top = r.ID
+	}
+	b.sums.add(r, loc)
+	return true, nil
+}
+
+// finish writes the rollups of the batch's settlements and raises logTop
+// to its greatest ID, before the transaction commits (see raiseLogTop).
+func (b *settleBatch) finish() error {
+	if b.top != "" {
+		b.db.raiseLogTop(b.top)
+	}
+	return b.sums.write(b.tx)
 }
 
 // appendFill is the FillPercent of the buckets settlements are
@@ -490,7 +601,8 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var evs []BudgetEvent
-	for _, r := range recs {
+	for i := range recs {
+		r := &recs[i] // not a copy of the record on the stack
 		db.forgetDeferred(r.ID)
 		if oh, ok := db.holds[r.ID]; ok {
 			delete(db.holds, r.ID)
@@ -588,7 +700,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 	var recs []gateway.Record
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		recs = recs[:0]
-		var sums rollupSums
+		batch := db.newSettleBatch(tx, len(claimed))
 		holds := tx.Bucket(bucketHolds)
 		for _, id := range claimed {
 			var h gateway.Hold
@@ -599,7 +711,8 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 			if !ok {
 				continue
 			}
-			rec, applied, err := db.settleTx(tx, crashedRecord(h), nil, loc, &sums)
+			rec := crashedRecord(h)
+			applied, err := batch.settle(&rec, nil, loc)
 			if err != nil {
 				return err
 			}
@@ -607,7 +720,7 @@ func (db *DB) chargeOrphans() ([]gateway.Record, []BudgetEvent, error) {
 				recs = append(recs, rec)
 			}
 		}
-		return sums.write(tx)
+		return batch.finish()
 	})
 	if err != nil {
 		return nil, nil, err
@@ -734,7 +847,7 @@ func (db *DB) Extend(ctx context.Context, id string, amount gateway.Money) error
 	if err == nil {
 		// A later entry of the same hold with a higher amount wins when
 		// the journal is read back.
-		err = db.journal.append(data, nil)
+		err = db.journal.append(data)
 	}
 	if err == nil {
 		db.mu.Lock()

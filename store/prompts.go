@@ -223,11 +223,10 @@ func (db *DB) Prompts(ctx context.Context) ([]gateway.Prompt, error) { return db
 
 var _ gateway.PromptSource = (*DB)(nil)
 
-func promptRollupKey(day, prompt string) []byte {
-	k := make([]byte, 0, len(day)+1+len(prompt))
-	k = append(k, day...)
-	k = append(k, 0)
-	return append(k, prompt...)
+func appendPromptRollupKey(b []byte, day, prompt string) []byte {
+	b = append(b, day...)
+	b = append(b, 0)
+	return append(b, prompt...)
 }
 
 // promptWindowSpend sums what calls to prompt cost on the days from first

@@ -193,10 +193,10 @@ func encodeRecord(r gateway.Record) ([]byte, error) {
 
 // encodeRecordEntry is r as a journal entry: recordEntry, then r as the
 // log keeps it (JSON), which it returns too, sharing the entry's bytes.
-func encodeRecordEntry(r gateway.Record) (entry, data []byte, err error) {
-	b := make([]byte, 1, 1+recordSizeHint(&r))
+func encodeRecordEntry(r *gateway.Record) (entry, data []byte, err error) {
+	b := make([]byte, 1, 1+recordSizeHint(r))
 	b[0] = recordEntry
-	if entry, err = appendRecordJSON(b, &r); err != nil {
+	if entry, err = appendRecordJSON(b, r); err != nil {
 		return nil, nil, err
 	}
 	return entry, entry[1:], nil

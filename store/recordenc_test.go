@@ -115,7 +115,7 @@ func checkEncodeRecord(t *testing.T, rec gateway.Record) {
 	if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
 		t.Fatalf("encodeRecord(%+v) =\n%s, %v; want\n%s, %v", rec, got, err, want, wantErr)
 	}
-	entry, data, err := encodeRecordEntry(rec)
+	entry, data, err := encodeRecordEntry(&rec)
 	if wantErr != nil {
 		if err == nil {
 			t.Fatalf("encodeRecordEntry(%+v) = %s, nil; want an error", rec, entry)
@@ -190,7 +190,7 @@ func BenchmarkEncodeRecord(b *testing.B) {
 		LatencyMS: 1, UpstreamID: "req_bench", Held: 3_000_000_000, PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := encodeRecordEntry(r); err != nil {
+		if _, _, err := encodeRecordEntry(&r); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -20,15 +20,16 @@ import (
 
 const dayLayout = "2006-01-02"
 
-func rollupKey(day, provider, model, token string) []byte {
-	k := make([]byte, 0, len(day)+len(provider)+len(model)+len(token)+3)
-	k = append(k, day...)
-	k = append(k, 0)
-	k = append(k, provider...)
-	k = append(k, 0)
-	k = append(k, model...)
-	k = append(k, 0)
-	return append(k, token...)
+// appendRollupKey appends the rollup key of day, provider, model and
+// token to b.
+func appendRollupKey(b []byte, day, provider, model, token string) []byte {
+	b = append(b, day...)
+	b = append(b, 0)
+	b = append(b, provider...)
+	b = append(b, 0)
+	b = append(b, model...)
+	b = append(b, 0)
+	return append(b, token...)
 }
 
 // splitRollupKey returns the parts of a rollup key. The strings are copies.
@@ -62,7 +63,7 @@ func (r *rollup) add(o rollup) {
 	r.Cost += o.Cost
 }
 
-func recordRollup(r gateway.Record) rollup {
+func recordRollup(r *gateway.Record) rollup {
 	ru := rollup{Requests: 1, Usage: r.Usage, Cost: r.Cost}
 	switch {
 	case !r.Outcome.Forwarded():
@@ -113,44 +114,79 @@ func decodeRollup(b []byte) (rollup, error) {
 // rollups and the spend by minute, so that a transaction settling many of
 // them (a fold) reads and writes each key once rather than once per
 // settlement. The zero value is empty and ready to use.
+//
+// A settlement whose keys are already there adds to their sums without
+// allocating: the maps hold pointers, and keys are built in scratch and
+// looked up before any is copied into a string.
 type rollupSums struct {
-	days    map[string]rollup        // rollupKey → sum
-	prompts map[string]rollup        // promptRollupKey → sum
-	minutes map[string]gateway.Money // minuteKey → spend
-	latest  time.Time                // the latest minute added
+	days    map[string]*rollup        // rollupKey → sum
+	prompts map[string]*rollup        // promptRollupKey → sum
+	minutes map[string]*gateway.Money // minuteKey → spend
+	latest  time.Time                 // the latest minute added
+
+	// The day of the last record added, as a key writes it, by its date
+	// in dayLoc.
+	dayLoc     *time.Location
+	dayY, dayD int
+	dayM       time.Month
+	day        string
+	scratch    []byte
 }
 
 // add adds r, whose day is taken in loc.
-func (s *rollupSums) add(r gateway.Record, loc *time.Location) {
-	day := r.Time.In(loc).Format(dayLayout)
+func (s *rollupSums) add(r *gateway.Record, loc *time.Location) {
+	day := s.dayOf(r.Time, loc)
 	ru := recordRollup(r)
 	if s.days == nil {
-		s.days = make(map[string]rollup)
+		s.days = make(map[string]*rollup)
 	}
-	addSum(s.days, string(rollupKey(day, r.Provider, r.Model, r.Token)), ru)
+	s.scratch = appendRollupKey(s.scratch[:0], day, r.Provider, r.Model, r.Token)
+	addSum(s.days, s.scratch, ru)
 	if r.Prompt != "" {
 		// Records made for no prompt are not counted by prompt.
 		if s.prompts == nil {
-			s.prompts = make(map[string]rollup)
+			s.prompts = make(map[string]*rollup)
 		}
-		addSum(s.prompts, string(promptRollupKey(day, r.Prompt)), ru)
+		s.scratch = appendPromptRollupKey(s.scratch[:0], day, r.Prompt)
+		addSum(s.prompts, s.scratch, ru)
 	}
 	if r.Cost != 0 && r.Outcome.Forwarded() {
 		t := settledAt(r)
 		if s.minutes == nil {
-			s.minutes = make(map[string]gateway.Money)
+			s.minutes = make(map[string]*gateway.Money)
 		}
-		s.minutes[string(minuteKey(t, r.Provider, r.Model, r.Token, r.Prompt))] += r.Cost
+		s.scratch = appendMinuteKey(s.scratch[:0], t, r.Provider, r.Model, r.Token, r.Prompt)
+		if sum := s.minutes[string(s.scratch)]; sum != nil {
+			*sum += r.Cost
+		} else {
+			cost := r.Cost
+			s.minutes[string(s.scratch)] = &cost
+		}
 		if t.After(s.latest) {
 			s.latest = t
 		}
 	}
 }
 
-func addSum(m map[string]rollup, key string, ru rollup) {
-	sum := m[key]
-	sum.add(ru)
-	m[key] = sum
+// dayOf is t's day in loc as a rollup key writes it. The settlements of
+// a fold nearly all fall on one day: it is formatted once.
+func (s *rollupSums) dayOf(t time.Time, loc *time.Location) string {
+	y, m, d := t.In(loc).Date()
+	if s.day == "" || loc != s.dayLoc || y != s.dayY || m != s.dayM || d != s.dayD {
+		s.day = t.In(loc).Format(dayLayout)
+		s.dayLoc, s.dayY, s.dayM, s.dayD = loc, y, m, d
+	}
+	return s.day
+}
+
+func addSum(m map[string]*rollup, key []byte, ru rollup) {
+	if sum := m[string(key)]; sum != nil {
+		sum.add(ru)
+		return
+	}
+	sum := new(rollup)
+	*sum = ru
+	m[string(key)] = sum
 }
 
 // write adds the sums to what tx holds, and deletes the minutes that have
@@ -167,7 +203,7 @@ func (s *rollupSums) write(tx *bolt.Tx) error {
 	}
 	b := tx.Bucket(bucketMinutes)
 	for key, spend := range s.minutes {
-		sum := spend
+		sum := *spend
 		if v := b.Get([]byte(key)); v != nil {
 			old, n := binary.Varint(v)
 			if n <= 0 {
@@ -190,9 +226,9 @@ func (s *rollupSums) write(tx *bolt.Tx) error {
 }
 
 // addRollups adds each sum to the rollup under its key in b.
-func addRollups(b *bolt.Bucket, sums map[string]rollup) error {
-	for key, sum := range sums {
-		k := []byte(key)
+func addRollups(b *bolt.Bucket, sums map[string]*rollup) error {
+	for key, p := range sums {
+		k, sum := []byte(key), *p
 		if v := b.Get(k); v != nil {
 			old, err := decodeRollup(v)
 			if err != nil {
@@ -374,13 +410,15 @@ func (db *DB) Spend(q SpendQuery) ([]SpendRow, error) {
 // window.
 const minuteKeep = gateway.MaxRolling
 
-func minuteKey(t time.Time, provider, model, token, prompt string) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(provider)+len(model)+len(token)+len(prompt)+4), uint64(t.Unix()/60))
-	for _, s := range []string{provider, model, token, prompt} {
-		k = append(k, 0)
-		k = append(k, s...)
+// appendMinuteKey appends the minute key of t, provider, model, token
+// and prompt to b.
+func appendMinuteKey(b []byte, t time.Time, provider, model, token, prompt string) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix()/60))
+	for _, s := range [...]string{provider, model, token, prompt} {
+		b = append(b, 0)
+		b = append(b, s...)
 	}
-	return k
+	return b
 }
 
 // minuteSpend returns the spend by minute from from on of the records b

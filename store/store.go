@@ -184,6 +184,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	j.fold = func() error { return db.fold(true) }
+	j.settled = db.pend
 	db.journal = j
 	if err := db.init(entries); err != nil {
 		bdb.Close()
@@ -219,14 +220,15 @@ func (db *DB) init(journaled [][]byte) error {
 		if err != nil {
 			return err
 		}
-		var sums rollupSums // of the journal's settlements, written after them
+		// The journal's settlements' rollups are written after them.
+		batch := db.newSettleBatch(tx, len(journaled))
 		for _, data := range journaled {
 			if data[0] == recordEntry {
 				var r gateway.Record
 				if err := json.Unmarshal(data[1:], &r); err != nil || r.ID == "" {
 					return fmt.Errorf("hold journal: malformed settlement %.80q", data)
 				}
-				if _, _, err := db.settleTx(tx, r, data[1:], loc, &sums); err != nil {
+				if _, err := batch.settle(&r, data[1:], loc); err != nil {
 					return err
 				}
 				continue
@@ -235,11 +237,11 @@ func (db *DB) init(journaled [][]byte) error {
 			if err := json.Unmarshal(data, &h); err != nil || h.ID == "" {
 				return fmt.Errorf("hold journal: malformed entry %.80q", data)
 			}
-			if err := foldHold(tx, h, data); err != nil {
+			if err := batch.hold(h, data); err != nil {
 				return err
 			}
 		}
-		if err := sums.write(tx); err != nil {
+		if err := batch.finish(); err != nil {
 			return err
 		}
 		if noMinutes {
@@ -287,7 +289,7 @@ func backfillMinutes(tx *bolt.Tx, now time.Time) error {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("decode record: %w", err)
 		}
-		sums.add(r, time.UTC)
+		sums.add(&r, time.UTC)
 	}
 	// Only the minutes: the log's records are in the rollups already.
 	sums.days, sums.prompts = nil, nil
