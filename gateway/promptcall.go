@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // PromptSource gives the prompts served at /p/. Implementations must be
@@ -95,13 +96,34 @@ const (
 // take) is answered in the prompt endpoint's error shape and leaves a
 // blocked row, rate-limited with every other.
 func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c, ok := ps.take(w, r); ok {
+		ps.call(w, r, c)
+	}
+}
+
+// promptCallIn is a prompt call taken: the prompt, its rendered request,
+// and how the caller asked.
+type promptCallIn struct {
+	pr     Prompt
+	preq   promptRequest
+	stream bool
+	cred   string
+}
+
+// take reads and checks a call to a prompt and renders its request; ok is
+// false once it has answered the caller itself (a refusal, or the
+// OpenAPI document).
+//
+// It is never inlined, and ServeHTTP keeps only its result: the provider
+// request that follows runs on the handler's stack, which must stay within
+// 16 KB (TestHandlerStack), and what take needs does not stay on it.
+//
+//go:noinline
+func (ps *Prompts) take(w http.ResponseWriter, r *http.Request) (c *promptCallIn, ok bool) {
 	p := ps.Proxy
 	start := p.now()
 	var token, prompt string // what the row of a refusal names, once known
-	refuse := func(f *failure) {
-		x := &exchange{start: start, rec: Record{ID: NewID(start), Time: start, Token: token, Prompt: prompt}}
-		p.fail(w, r, promptShape{}, x, f)
-	}
+	refuse := func(f *failure) { ps.refuse(w, r, start, token, prompt, f) }
 	// unread refuses before the body is read (see Proxy.fail).
 	unread := func(f *failure) {
 		f.unread = true
@@ -109,26 +131,26 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f := p.guard(r); f != nil {
 		refuse(f)
-		return
+		return nil, false
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, PromptPrefix)
 	if !ok || strings.Contains(name, "/") || name == "" {
 		unread(fail(http.StatusNotFound, kindNotFound,
 			"prompt endpoints are POST /p/NAME; GET /p/openapi.json describes them").blocked(ReasonRoute))
-		return
+		return nil, false
 	}
 	if name == "openapi.json" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			unread(fail(http.StatusMethodNotAllowed, kindInvalid, "use GET").blocked(ReasonRoute).with("Allow", "GET"))
-			return
+			return nil, false
 		}
 		ps.serveOpenAPI(w, r)
-		return
+		return nil, false
 	}
 	if r.Method != http.MethodPost {
 		unread(fail(http.StatusMethodNotAllowed, kindInvalid,
 			"call a prompt with POST /p/"+name+" and its inputs as a JSON object (or text/plain as the input \"text\")").blocked(ReasonRoute).with("Allow", "POST"))
-		return
+		return nil, false
 	}
 
 	// Authenticate before reading the body, as provider routes do.
@@ -136,7 +158,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !IsLocalToken(cred) {
 		unread(fail(http.StatusUnauthorized, kindAuth,
 			"a prompt endpoint takes a local token: send Authorization: Bearer sk-sluice-… (make one with `sluice token new NAME`)").blocked(ReasonAuth))
-		return
+		return nil, false
 	}
 	token, err := p.token(r.Context(), cred)
 	if err != nil {
@@ -145,7 +167,7 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			unread(fail(http.StatusServiceUnavailable, kindUnavailable, "Sluice could not check its token: "+err.Error()).because(err))
 		}
-		return
+		return nil, false
 	}
 
 	pr, err := ps.Source.Prompt(r.Context(), name)
@@ -153,10 +175,10 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrNoPrompt) {
 			unread(fail(http.StatusNotFound, kindNotFound,
 				fmt.Sprintf("no prompt %q: define it with `sluice prompt set %s --model MODEL --template TEXT` (or in the Prompts page)", name, name)).blocked(ReasonRoute))
-			return
+			return nil, false
 		}
 		unread(fail(http.StatusServiceUnavailable, kindUnavailable, "Sluice could not read the prompt: "+err.Error()).because(err))
-		return
+		return nil, false
 	}
 	prompt = pr.Name
 
@@ -166,18 +188,18 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	if f != nil {
 		refuse(f)
-		return
+		return nil, false
 	}
 	inputs, err := promptInputs(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		refuse(fail(http.StatusBadRequest, kindInvalid, err.Error()).blocked(ReasonRequest))
-		return
+		return nil, false
 	}
 	system, user, err := pr.render(inputs)
 	release() // the rendered request is counted when the proxy reads it
 	if err != nil {
 		refuse(fail(http.StatusBadRequest, kindMissingInput, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRequest))
-		return
+		return nil, false
 	}
 	stream := false
 	switch strings.ToLower(r.URL.Query().Get("stream")) {
@@ -186,38 +208,67 @@ func (ps *Prompts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		stream = true
 	default:
 		refuse(fail(http.StatusBadRequest, kindInvalid, "stream is true or false").blocked(ReasonRequest))
-		return
+		return nil, false
 	}
 	preq, err := providerRequest(p.dialectList(), pr, system, user, stream, p.providerTable(), p.Prices())
 	if err != nil {
 		// The prompt's model has no provider that can carry it.
 		refuse(fail(http.StatusBadGateway, kindInvalid, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRoute))
-		return
+		return nil, false
 	}
-	ps.call(w, r, pr, preq, stream, cred)
+	return &promptCallIn{pr: pr, preq: preq, stream: stream, cred: cred}, true
+}
+
+// refuse answers a prompt call that never reached the proxy with f, in
+// the prompt endpoint's shape, and leaves its row.
+//
+// It is never inlined: its exchange lives on its stack, and ServeHTTP,
+// which refuses at a dozen places, had a copy of it at each, 40 KB of
+// stack in all, which every call to a prompt paid for.
+//
+//go:noinline
+func (ps *Prompts) refuse(w http.ResponseWriter, r *http.Request, start time.Time, token, prompt string, f *failure) {
+	x := &exchange{start: start, rec: Record{ID: NewID(start), Time: start, Token: token, Prompt: prompt}}
+	ps.Proxy.fail(w, r, promptShape{}, x, f)
 }
 
 // call sends the rendered prompt through the proxy and answers the caller.
-func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, pr Prompt, preq promptRequest, stream bool, cred string) {
+func (ps *Prompts) call(w http.ResponseWriter, r *http.Request, c *promptCallIn) {
+	if cw, pc := ps.send(w, r, c); cw != nil {
+		ps.reply(w, r, c, cw, pc)
+	}
+}
+
+// send serves c's request through the proxy, capturing its answer; nil
+// when it could not be made (the caller has been answered). Its frame is
+// on the stack under the whole provider request: keep it small.
+func (ps *Prompts) send(w http.ResponseWriter, r *http.Request, c *promptCallIn) (*captureWriter, *promptCall) {
 	p := ps.Proxy
-	pc := &promptCall{name: pr.Name}
+	preq := &c.preq
+	pc := &promptCall{name: c.pr.Name}
 	ctx := context.WithValue(r.Context(), promptCallKey{}, pc)
 	target := &url.URL{Path: preq.path, RawQuery: preq.query}
 	in, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(preq.body))
 	if err != nil {
 		p.fail(w, r, promptShape{}, nil, fail(http.StatusInternalServerError, kindInvalid, "Sluice could not make the prompt's request").because(err))
-		return
+		return nil, nil
 	}
 	in.Host = r.Host
 	in.RemoteAddr = r.RemoteAddr
 	in.Header = preq.header
-	in.Header.Set("Authorization", "Bearer "+cred)
+	in.Header.Set("Authorization", "Bearer "+c.cred)
 	if ua := r.Header.Get("User-Agent"); ua != "" {
 		in.Header.Set("User-Agent", ua)
 	}
 
-	cw := &captureWriter{header: http.Header{}, client: w, stream: stream, dialect: preq.dialect}
+	cw := &captureWriter{header: http.Header{}, client: w, stream: c.stream, dialect: preq.dialect}
 	p.ServeHTTP(cw, in)
+	return cw, pc
+}
+
+// reply answers the caller of c from what the proxy answered.
+func (ps *Prompts) reply(w http.ResponseWriter, r *http.Request, c *promptCallIn, cw *captureWriter, pc *promptCall) {
+	pr, stream := c.pr, c.stream
 	rec, _ := pc.record()
 
 	if cw.streaming {

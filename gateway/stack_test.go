@@ -146,9 +146,12 @@ func serveUnderStackLimit(t *testing.T) {
 	if _, err := db.PutBudget(gateway.Budget{Name: "day", Limit: 1000 * gateway.Dollar, Period: gateway.PeriodDay}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.PutPrompt(gateway.Prompt{Name: "hello", Model: "gpt-4.1-mini", Template: "Say hello {{n}}.", MaxTokens: 256}); err != nil {
+		t.Fatal(err)
+	}
 	p := &gateway.Proxy{Ledger: db, Tokens: db, Keys: fixedKeys{"openai": "sk-upstream"}, Logf: t.Logf}
 	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"openai": up.URL + "/v1"}))
-	srv := httptest.NewServer(appLike(p))
+	srv := httptest.NewServer(appLike(p, &gateway.Prompts{Proxy: p, Source: db}))
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	defer tr.CloseIdleConnections()
@@ -161,6 +164,9 @@ func serveUnderStackLimit(t *testing.T) {
 		want, unwanted   string
 	}{
 		{name: "JSON", path: "/v1/chat/completions", body: chat + `}`, want: `"object": "chat.completion"`},
+		// A prompt endpoint's call, answered whole and streamed.
+		{name: "prompt", path: "/p/hello", body: `{"n":"%d"}`, want: `"output":"The function returns early`},
+		{name: "prompt streamed", path: "/p/hello?stream=true", body: `{"n":"%d"}`, stream: true, want: "event: done"},
 		{name: "stream", path: "/v1/chat/completions", body: chat + `,"stream":true,"stream_options":{"include_usage":true}}`,
 			stream: true, want: `"prompt_tokens":1536`},
 		// The SDKs' default: Sluice asks for the usage and hides it.
@@ -254,15 +260,22 @@ func serveUnderStackLimit(t *testing.T) {
 		}
 	}
 
-	run(0)
+	streams := 0
+	for kind, k := range kinds {
+		if !k.stream {
+			run(kind)
+		}
+	}
 	done.Wait()
 	var idle, open runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&idle)
-	for kind := 1; kind < len(kinds); kind++ {
-		run(kind)
+	for kind, k := range kinds {
+		if k.stream {
+			run(kind)
+			streams += each
+		}
 	}
-	streams := (len(kinds) - 1) * each
 	waited := make(chan struct{})
 	go func() { held.Wait(); close(waited) }()
 	select {
@@ -298,15 +311,17 @@ func serveUnderStackLimit(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("%d JSON requests and %d streams of %d kinds served with stacks of at most %d KB", each, streams, len(kinds)-1, handlerStack>>10)
+	t.Logf("%d requests answered whole and %d streams, of %d kinds, served with stacks of at most %d KB", len(kinds)*each-streams, streams, len(kinds), handlerStack>>10)
 }
 
 // appLike wraps p as the app serves it: a handler counting the requests
 // in flight around a ServeMux whose catch-all hands each request to the
-// proxy, so that the frames above the proxy's are those of the binary.
-func appLike(p *gateway.Proxy) http.Handler {
+// proxy, and prompt calls to ps, so that the frames above the proxy's are
+// those of the binary.
+func appLike(p *gateway.Proxy, ps *gateway.Prompts) http.Handler {
 	var inflight sync.WaitGroup
 	mux := http.NewServeMux()
+	mux.Handle(gateway.PromptPrefix, ps)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.ServeHTTP(w, r)
 	}))
