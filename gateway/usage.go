@@ -266,27 +266,41 @@ func stripNullMember(data, raw []byte, name, key string, buf []byte) (out []byte
 		out = append(append(out, data[:from]...), data[to:]...)
 		return append(out, raw[end:]...), true
 	}
-	// The data came in several lines; one does as well.
+	// The data came in several lines: it goes out in as many data
+	// lines as the edited data has (a client joins them with newlines
+	// again), rather than as one that a newline would cut short.
 	out = buf[:0]
 	if name != "" {
 		out = append(append(append(out, "event: "...), name...), '\n')
 	}
 	out = append(out, "data: "...)
-	out = append(append(out, data[:from]...), data[to:]...)
+	for _, part := range [2][]byte{data[:from], data[to:]} {
+		for {
+			nl := bytes.IndexByte(part, '\n')
+			if nl < 0 {
+				out = append(out, part...)
+				break
+			}
+			out = append(append(out, part[:nl]...), "\ndata: "...)
+			part = part[nl+1:]
+		}
+	}
 	return append(out, "\n\n"...), true
 }
 
 // memberCut finds the last top-level member named key of the JSON object
 // in b and returns the bytes to cut to remove it: the member and the
 // comma before it, or after it when it comes first. ok is false when b
-// is no object or has no such member. It walks only the object's
-// structure: pass it data whose members are already known well formed.
+// is no object or has no such member. It checks keys as encoding/json
+// would decode them but walks values only as far as finding their ends,
+// as objectMembers does: a chunk from the plain-chunk path is never
+// decoded, and one with, say, a raw tab in a string is still stripped.
 func memberCut(b []byte, key string) (from, to int, ok bool) {
-	i := spaceEnd(b, 0)
+	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return 0, 0, false
 	}
-	i = spaceEnd(b, i+1)
+	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return 0, 0, false
 	}
@@ -305,12 +319,12 @@ func memberCut(b []byte, key string) (from, to int, ok bool) {
 			// The match was first: cut it up to this member's key.
 			to, found = ks, false
 		}
-		j := spaceEnd(b, ke)
+		j := skipSpace(b, ke)
 		if j >= len(b) || b[j] != ':' {
 			return 0, 0, false
 		}
-		ve, err := valueEndDepth(b, spaceEnd(b, j+1), 1)
-		if err != nil {
+		ve := skipValue(b, skipSpace(b, j+1))
+		if ve < 0 {
 			return 0, 0, false
 		}
 		if keyIs(b[ks:ke], key) {
@@ -322,13 +336,13 @@ func memberCut(b []byte, key string) (from, to int, ok bool) {
 			}
 		}
 		prevEnd = ve
-		i = spaceEnd(b, ve)
+		i = skipSpace(b, ve)
 		if i >= len(b) {
 			return 0, 0, false
 		}
 		switch b[i] {
 		case ',':
-			i = spaceEnd(b, i+1)
+			i = skipSpace(b, i+1)
 		case '}':
 			return from, to, ok
 		default:

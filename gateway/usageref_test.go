@@ -715,7 +715,7 @@ func isEmptyArray(raw json.RawMessage) bool {
 // refStripNullMember is stripNullMember as it was, through objectMembers
 // and a copy per step: the reference it must agree with.
 func refStripNullMember(ev streamEvent, key string) []byte {
-	ms, _, _, ok := objectMembers(ev.Data)
+	ms, _, _, ok := refObjectMembers(ev.Data)
 	if !ok {
 		return ev.Raw
 	}
@@ -794,4 +794,22 @@ func refRemoveMember(b []byte, ms []member, i int) []byte {
 	out := make([]byte, 0, len(b)-(to-from))
 	out = append(out, b[:from]...)
 	return append(out, b[to:]...)
+}
+
+// refObjectMembers is objectMembers as it was, with each key decoded by
+// encoding/json.
+func refObjectMembers(b []byte) (ms []member, open, close int, ok bool) {
+	ms, open, close, ok = objectMembers(b)
+	if !ok {
+		return nil, 0, 0, false
+	}
+	for i := range ms {
+		var key string
+		end := skipString(b, ms[i].keyStart)
+		if json.Unmarshal(b[ms[i].keyStart:end], &key) != nil {
+			return nil, 0, 0, false
+		}
+		ms[i].key = []byte(key)
+	}
+	return ms, open, close, true
 }

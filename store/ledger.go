@@ -516,7 +516,9 @@ func has(c *bolt.Cursor, state *bucketState, key []byte) []byte {
 }
 
 // settle writes *r unless its ID is already in the log, and reports
-// whether it did; it fills in r.Held from a hold in bbolt. data is r as
+// whether it did. Where r.Held is 0 and a hold of r's is in bbolt, the
+// record written carries the hold's amount; *r itself, which may be
+// published already, is not changed. data is r as
 // JSON, or nil to encode it here; loc is the time zone of the rollups. It
 // is idempotent, as a batched write must be.
 func (b *settleBatch) settle(r *gateway.Record, data []byte, loc *time.Location) (bool, error) {
