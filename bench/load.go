@@ -42,13 +42,14 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// chatBody is a chat request whose question carries n, so that no two
-// requests of a run are the same (Sluice's loop guard refuses a client
-// that keeps sending one request).
+// chatBody is a chat request whose question carries this run's tag and
+// n, so that no two requests are the same, in one run or in the next
+// against the same gateway (Sluice's loop guard refuses a client that
+// keeps sending one request).
 func chatBody(stream bool, user string, n int64) []byte {
 	b := `{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,` +
 		`"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello and offer help in one sentence. (` +
-		strconv.FormatInt(n, 10) + `)"}]`
+		runTag + " " + strconv.FormatInt(n, 10) + `)"}]`
 	if stream {
 		b += `,"stream":true,"stream_options":{"include_usage":true}`
 	}
@@ -262,3 +263,15 @@ func holdStreams(client *http.Client, url, key string, n int) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
+
+// runTag tells this run's requests from an earlier run's: the clock's
+// nanoseconds in letters from g to z. The loop guard's fingerprint
+// disregards what looks like a Unix time or a hex id (long runs of
+// digits or hex digits), so neither would do.
+var runTag = func() string {
+	var b []byte
+	for x := uint64(time.Now().UnixNano()); x > 0; x /= 20 {
+		b = append(b, 'g'+byte(x%20))
+	}
+	return string(b)
+}()
