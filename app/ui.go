@@ -413,10 +413,11 @@ func (s *Service) RecordDetail(ctx context.Context, id string) (RecordDetail, er
 		d.Price = r.Rates
 		d.Lines = r.Rates.Explain(r.Usage)
 	case r.Priced && r.Cost > 0:
-		if p, ok := t.Lookup(r.Provider, r.Model); ok && p.At(r.Time.In(s.location())).Cost(r.Usage) == r.Cost {
-			p = p.At(r.Time.In(s.location()))
-			d.Price = &p
-			d.Lines = p.Explain(r.Usage)
+		if p, ok := t.Lookup(r.Provider, r.Model); ok {
+			if p = p.At(r.Time.In(s.location())); p.Cost(r.Usage) == r.Cost {
+				d.Price = &p
+				d.Lines = p.Explain(r.Usage)
+			}
 		}
 	}
 	if len(r.Unpriced) > 0 && len(d.Lines) > 0 {

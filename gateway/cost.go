@@ -72,7 +72,13 @@ type CostLine struct {
 // Counts that contradict each other (more cached tokens than input
 // tokens) are charged as reported rather than netted to less. The result
 // saturates at the largest Money instead of wrapping.
-func (p Price) Cost(u Usage) Money {
+//
+// Cost and the methods it calls take a *Price, though they change
+// nothing: a Price is some 360 bytes, and a copy of it in each frame of
+// a request's deepest calls (finish, setCost, Unpriced, pricesAll,
+// resolveRates) left the handler within a kilobyte of its 16 KB stack
+// (TestHandlerStack).
+func (p *Price) Cost(u Usage) Money {
 	r, _ := p.resolveRates(u, max(u.InputTokens, 0), false)
 	return p.costWith(u, &r)
 }
@@ -81,7 +87,7 @@ func (p Price) Cost(u Usage) Money {
 // any usage with u's input tokens, service tier, region and speed): the
 // sum of the Amounts of costParts(u) that are known, without building
 // them.
-func (p Price) costWith(u Usage, r *[nRates]rate) Money {
+func (p *Price) costWith(u Usage, r *[nRates]rate) Money {
 	n := tokenCounts(u)
 	var total Money
 	for i := range n {
@@ -105,7 +111,7 @@ func (p Price) costWith(u Usage, r *[nRates]rate) Money {
 // modality of token, and per kind of tool call, that u has; the Amounts
 // add up to Cost(u). Lines the table cannot price are marked Unpriced.
 // It returns nil for a zero u.
-func (p Price) Explain(u Usage) []CostLine {
+func (p *Price) Explain(u Usage) []CostLine {
 	var lines []CostLine
 	for _, c := range p.costParts(u) {
 		if c.tokens == 0 && c.calls == 0 && !c.surcharge {
@@ -127,7 +133,7 @@ func (p Price) Explain(u Usage) []CostLine {
 
 // Unpriced returns, for each part of u that p cannot price, what it is
 // and why; nil when p prices all of u.
-func (p Price) Unpriced(u Usage) []string {
+func (p *Price) Unpriced(u Usage) []string {
 	if p.pricesAll(u) {
 		return nil // what nearly every request finds, without Explain's lines
 	}
@@ -150,7 +156,7 @@ func (p Price) Unpriced(u Usage) []string {
 
 // pricesAll reports that p prices every part of u: that Explain(u) has no
 // line marked Unpriced. False means it may have one.
-func (p Price) pricesAll(u Usage) bool {
+func (p *Price) pricesAll(u Usage) bool {
 	if u.CodeExecutionCalls > 0 || u.WebSearchCalls > 0 && p.WebSearch <= 0 {
 		return false
 	}
@@ -221,7 +227,7 @@ func tokenCounts(u Usage) [nRates]int64 {
 }
 
 // costParts splits u into the lines Cost charges, with the rate of each.
-func (p Price) costParts(u Usage) []costPart {
+func (p *Price) costParts(u Usage) []costPart {
 	n := tokenCounts(u)
 	r, extra := p.resolveRates(u, max(u.InputTokens, 0), true)
 	tok := func(kind, modality string, n int64, i int) costPart {
@@ -316,7 +322,7 @@ var standardRegions = map[string]bool{"": true, "global": true, "not_available":
 // region; and, with notes, lines for surcharges the table cannot price
 // and each rate's note. Without notes it leaves both out (what Cost
 // needs), and the values and ok of the rates are the same.
-func (p Price) resolveRates(u Usage, in int64, notes bool) ([nRates]rate, []costPart) {
+func (p *Price) resolveRates(u Usage, in int64, notes bool) ([nRates]rate, []costPart) {
 	var r [nRates]rate
 	var extra []costPart
 	v := [nRates]Money{p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h, p.InputAudio,
@@ -451,7 +457,7 @@ func tierFor(tiers []Tier, in int64) *Tier {
 	return tier
 }
 
-func (p Price) serviceTier(name string) (ServiceTier, bool) {
+func (p *Price) serviceTier(name string) (ServiceTier, bool) {
 	for _, st := range p.ServiceTiers {
 		if strings.EqualFold(st.Name, name) {
 			return st, true
@@ -460,7 +466,7 @@ func (p Price) serviceTier(name string) (ServiceTier, bool) {
 	return ServiceTier{}, false
 }
 
-func (p Price) regionMultiplier(geo string) string {
+func (p *Price) regionMultiplier(geo string) string {
 	for _, rg := range p.Regions {
 		if strings.EqualFold(rg.Name, geo) {
 			return rg.Multiplier
@@ -470,7 +476,7 @@ func (p Price) regionMultiplier(geo string) string {
 }
 
 // region returns the multiplier of geo as a fraction.
-func (p Price) region(geo string) (num, den int64, ok bool) {
+func (p *Price) region(geo string) (num, den int64, ok bool) {
 	m := p.regionMultiplier(geo)
 	if m == "" {
 		return 0, 0, false

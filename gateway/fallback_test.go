@@ -214,7 +214,8 @@ func TestFallbackBeforeFirstByte(t *testing.T) {
 						t.Errorf("timed-out attempt's status %d, want 504", failed.Status)
 					}
 				}
-				want := gateway.PriceForTest(t, "mistral", "mistral-small-latest").Cost(gateway.Usage{InputTokens: backIn, OutputTokens: backOut})
+				back := gateway.PriceForTest(t, "mistral", "mistral-small-latest")
+				want := back.Cost(gateway.Usage{InputTokens: backIn, OutputTokens: backOut})
 				if served.Provider != "mistral" || served.Model != "mistral-small-latest" || served.Outcome != gateway.OutcomeOK || served.Status != 200 ||
 					served.InputTokens != backIn || served.OutputTokens != backOut || served.Cost != want || served.Cost == 0 ||
 					served.Alias != "smart" || served.Routed != gateway.RoutedFallback || served.Attempt != 2 || served.After != failed.ID ||
