@@ -291,41 +291,16 @@ func stripNullMember(data, raw []byte, name, key string, buf []byte) (out []byte
 // memberCut finds the last top-level member named key of the JSON object
 // in b and returns the bytes to cut to remove it: the member and the
 // comma before it, or after it when it comes first. ok is false when b
-// is no object or has no such member. It checks keys as encoding/json
-// would decode them but walks values only as far as finding their ends,
-// as objectMembers does: a chunk from the plain-chunk path is never
-// decoded, and one with, say, a raw tab in a string is still stripped.
+// is no object or has no such member. It walks b as eachMember does: a
+// chunk from the plain-chunk path is never decoded, and one with, say, a
+// raw tab in a string is still stripped.
 func memberCut(b []byte, key string) (from, to int, ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return 0, 0, false
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return 0, 0, false
-	}
-	prevEnd := -1  // the end of the member before the one at i
-	found := false // the last match so far is the member before i
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return 0, 0, false
-		}
-		ks := i
-		ke, err := stringEnd(b, i)
-		if err != nil {
-			return 0, 0, false
-		}
+	prevEnd := -1  // the end of the member before this one
+	found := false // the last match so far is the member before this one
+	_, _, whole := eachMember(b, func(ks, ke, vs, ve int) {
 		if found {
 			// The match was first: cut it up to this member's key.
 			to, found = ks, false
-		}
-		j := skipSpace(b, ke)
-		if j >= len(b) || b[j] != ':' {
-			return 0, 0, false
-		}
-		ve := skipValue(b, skipSpace(b, j+1))
-		if ve < 0 {
-			return 0, 0, false
 		}
 		if keyIs(b[ks:ke], key) {
 			ok = true
@@ -336,19 +311,8 @@ func memberCut(b []byte, key string) (from, to int, ok bool) {
 			}
 		}
 		prevEnd = ve
-		i = skipSpace(b, ve)
-		if i >= len(b) {
-			return 0, 0, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return from, to, ok
-		default:
-			return 0, 0, false
-		}
-	}
+	})
+	return from, to, ok && whole
 }
 
 // dataLine returns where in raw the value of its one data line starts
@@ -400,48 +364,63 @@ type member struct {
 // the offsets of its opening and closing braces. It checks the structure
 // it walks, not every value: pass it JSON already known to be valid.
 func objectMembers(b []byte) (ms []member, open, close int, ok bool) {
+	open, close, ok = eachMember(b, func(ks, ke, vs, ve int) {
+		ms = append(ms, member{key: rawText(b[ks:ke]), keyStart: ks, valStart: vs, valEnd: ve})
+	})
+	if !ok {
+		return nil, 0, 0, false
+	}
+	return ms, open, close, true
+}
+
+// eachMember calls fn with the offsets of each top-level member of the
+// JSON object in b: where its key starts and ends (quotes included) and
+// where its value does. It checks keys as encoding/json reads them, but
+// steps over values only as far as finding their ends. It returns the
+// offsets of the object's braces; ok is false when b is no object, fn
+// having been called for the members before the fault.
+func eachMember(b []byte, fn func(ks, ke, vs, ve int)) (open, close int, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil, 0, 0, false
+		return 0, 0, false
 	}
 	open = i
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return nil, open, i, true
+		return open, i, true
 	}
 	for i < len(b) {
 		if b[i] != '"' {
-			return nil, 0, 0, false
+			return 0, 0, false
 		}
-		keyEnd := skipString(b, i)
-		if keyEnd < 0 {
-			return nil, 0, 0, false
+		ke, err := stringEnd(b, i)
+		if err != nil {
+			return 0, 0, false
 		}
-		key := rawText(b[i:keyEnd])
-		j := skipSpace(b, keyEnd)
+		j := skipSpace(b, ke)
 		if j >= len(b) || b[j] != ':' {
-			return nil, 0, 0, false
+			return 0, 0, false
 		}
 		vs := skipSpace(b, j+1)
 		ve := skipValue(b, vs)
 		if ve < 0 {
-			return nil, 0, 0, false
+			return 0, 0, false
 		}
-		ms = append(ms, member{key: key, keyStart: i, valStart: vs, valEnd: ve})
+		fn(i, ke, vs, ve)
 		i = skipSpace(b, ve)
 		if i >= len(b) {
-			return nil, 0, 0, false
+			return 0, 0, false
 		}
 		switch b[i] {
 		case ',':
 			i = skipSpace(b, i+1)
 		case '}':
-			return ms, open, i, true
+			return open, i, true
 		default:
-			return nil, 0, 0, false
+			return 0, 0, false
 		}
 	}
-	return nil, 0, 0, false
+	return 0, 0, false
 }
 
 // lastMember returns the index of the last member named key (JSON
