@@ -82,3 +82,56 @@ func TestClientLeavingIsNotUpstreamFailure(t *testing.T) {
 		t.Errorf("upstream received %d requests and saw %d given up; want each of the 2 once, given up", n, c)
 	}
 }
+
+// TestClientLeavingAfterTheLastEvent: a client that closes its connection
+// as soon as it has a stream's final event (Codex does, on
+// response.completed) has had the whole answer. When the upstream has not
+// closed its side yet, the cancellation that follows must not make the
+// request a canceled one charged at a guess: it is served, and charged
+// the usage the provider reported.
+func TestClientLeavingAfterTheLastEvent(t *testing.T) {
+	const stream = `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
+		`data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}` + "\n\n" +
+		"data: [DONE]\n\n"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, stream)
+		w.(http.Flusher).Flush()
+		// The answer is whole, but the connection stays open until the
+		// request is given up.
+		<-r.Context().Done()
+	}))
+	defer up.Close()
+	g := newRig(t, up, 100*gateway.Dollar, func(p *gateway.Proxy) { p.IdleTimeout = time.Minute })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := g.client.Do(g.request(ctx, "leave-after-done", true, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), "data: [DONE]") {
+		n, err := resp.Body.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("stream ended before its last event: %v\n%s", err, got)
+		}
+	}
+	cancel()
+	resp.Body.Close()
+
+	recs, open := g.settled(t, 1)
+	if len(recs) != 1 || open != 0 {
+		t.Fatalf("%d records, %d holds open; want 1 and 0", len(recs), open)
+	}
+	r := recs[0]
+	want := gateway.PriceForTest(t, "openai", "gpt-4o-mini")
+	if r.Outcome != gateway.OutcomeOK || r.Status != 200 || r.Estimated ||
+		r.Usage.InputTokens != 9 || r.Usage.OutputTokens != 2 || r.Cost != want.Cost(gateway.Usage{InputTokens: 9, OutputTokens: 2}) {
+		t.Errorf("record of a stream whose client left after its last event: outcome %q, status %d, estimated %v, usage %d in %d out, cost %s, error %q; want ok, 200, the reported 9 in 2 out and their cost",
+			r.Outcome, r.Status, r.Estimated, r.Usage.InputTokens, r.Usage.OutputTokens, r.Cost, r.Error)
+	}
+}

@@ -330,6 +330,14 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 				fl.dirty = true
 			}
 		}
+		if err != nil && err != io.EOF && m.Done && tr == nil && !isClientWrite(err) {
+			// The stream's final event has gone to the client (each
+			// read from upstream follows a flush that succeeded): the
+			// answer is whole, however the wait for the upstream to
+			// close ended. A client that closes on the final event
+			// (Codex does) cancels that wait.
+			err = io.EOF
+		}
 		if err == io.EOF {
 			if tr != nil {
 				// The answer's last events, held back for its usage.
@@ -391,7 +399,9 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	u := m.Usage
 	x.reported = u
 	switch {
-	case outcome != OutcomeOK:
+	case outcome != OutcomeOK && !(m.Done && !u.IsZero()):
+		// Where the provider finished the answer, it reported what it
+		// bills, whether or not the client stayed for all of it.
 		u = floorUsage(x, u, m.Relayed)
 	case u.IsZero() && !x.route.Free:
 		// A whole stream without its usage event: never $0.
@@ -613,6 +623,12 @@ func interruption(ctx context.Context, err error) (outcome Outcome, msg string) 
 		return OutcomeCanceled, "client went away: " + we.err.Error()
 	}
 	return OutcomeCut, "upstream connection broke: " + err.Error()
+}
+
+// isClientWrite reports whether err is a failed write to the client.
+func isClientWrite(err error) bool {
+	var we *clientWriteError
+	return errors.As(err, &we)
 }
 
 func statusFor(outcome Outcome, status int) int {
