@@ -257,11 +257,18 @@ func TestDashboardAPI(t *testing.T) {
 	g := startTest(t)
 	db := g.Service.DB
 	now := time.Now()
+	// Two requests in the last minutes, both today: in a day's first
+	// minutes, between its midnight and now.
+	first, second := now.Add(-2*time.Minute), now.Add(-time.Minute)
+	local := now.In(g.Service.location())
+	if midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, local.Location()); first.Before(midnight) {
+		first, second = midnight, midnight.Add(now.Sub(midnight)/2)
+	}
 	recs := []gateway.Record{
-		{ID: gateway.NewID(now.Add(-2 * time.Minute)), Time: now.Add(-2 * time.Minute), Token: "ci", Provider: "openai", Model: "gpt-4o-mini",
+		{ID: gateway.NewID(first), Time: first, Token: "ci", Provider: "openai", Model: "gpt-4o-mini",
 			Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK, Priced: true,
 			Usage: gateway.Usage{InputTokens: 1000, OutputTokens: 100}, Cost: 210 * gateway.Microdollar},
-		{ID: gateway.NewID(now.Add(-time.Minute)), Time: now.Add(-time.Minute), Token: "ci", Provider: "anthropic", Model: "claude-sonnet-4-5",
+		{ID: gateway.NewID(second), Time: second, Token: "ci", Provider: "anthropic", Model: "claude-sonnet-4-5",
 			Route: "anthropic.messages", Status: 402, Outcome: gateway.OutcomeRefused, Budget: "daily", Held: gateway.Dollar, Remaining: new(gateway.Money),
 			Error: "Sluice budget \"daily\" would be exceeded"},
 	}
