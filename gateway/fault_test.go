@@ -89,6 +89,17 @@ func (g *rig) request(ctx context.Context, marker string, stream bool, maxTokens
 	return req
 }
 
+// settledOne waits for the record of the rig's one request and fails t
+// unless it is the only one and no hold is left open.
+func (g *rig) settledOne(t *testing.T) gateway.Record {
+	t.Helper()
+	recs, open := g.settled(t, 1)
+	if len(recs) != 1 || open != 0 {
+		t.Fatalf("%d records and %d open holds, want 1 and 0", len(recs), open)
+	}
+	return recs[0]
+}
+
 // settled waits until the ledger has want records and no open hold (a
 // request settles just after its answer reaches the client, or after the
 // proxy notices the client left), or until ten seconds have passed, and
@@ -752,11 +763,7 @@ func TestFaultCanceledLongStreamWithinHold(t *testing.T) {
 	cancel()
 	resp.Body.Close()
 
-	recs, open := g.settled(t, 1)
-	if len(recs) != 1 || open != 0 {
-		t.Fatalf("%d records and %d open holds, want 1 and 0", len(recs), open)
-	}
-	r := recs[0]
+	r := g.settledOne(t)
 	if r.Cost <= 0 || r.Cost > r.Held {
 		t.Errorf("stream left after %d bytes: record %s charged %v for %d output tokens, held %v; want more than 0 and no more than the hold",
 			n, r.Outcome, r.Cost, r.OutputTokens, r.Held)
