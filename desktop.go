@@ -33,6 +33,7 @@ func (c *cli) desktop(args []string) error {
 		return err
 	}
 	var wctx atomic.Pointer[context.Context]
+	var quitting atomic.Bool
 	notify := func(n app.Notice) {
 		app.NotifyNative(n)
 		if ctx := wctx.Load(); ctx != nil {
@@ -88,15 +89,22 @@ func (c *cli) desktop(args []string) error {
 			}()
 		},
 		OnBeforeClose: func(ctx context.Context) bool {
-			if g == nil {
-				return false // the gateway is another process's
+			// Every quit, from the window, a signal or the code above,
+			// comes here on a goroutine of its own, and each that returns
+			// false calls gtk_main_quit. A signal asks twice (Wails' own
+			// handler and c.ctx), and a second call made as the main loop
+			// ends crashes GTK: only the first quit goes on.
+			if quitting.Load() {
+				return true
 			}
-			set, err := g.Service.Settings(ctx)
-			if err == nil && set.CloseAction == store.CloseHide && c.ctx.Err() == nil {
-				runtime.WindowHide(ctx)
-				return true // keep running: the gateway serves on
+			if g != nil { // else the gateway is another process's
+				set, err := g.Service.Settings(ctx)
+				if err == nil && set.CloseAction == store.CloseHide && c.ctx.Err() == nil {
+					runtime.WindowHide(ctx)
+					return true // keep running: the gateway serves on
+				}
 			}
-			return false
+			return quitting.Swap(true)
 		},
 		SingleInstanceLock: &options.SingleInstanceLock{
 			UniqueId: "dev.sluice.desktop." + hex.EncodeToString(id[:8]),
