@@ -29,52 +29,38 @@ const maxToolCallsBound = 50
 // call costs the model: it writes the call (a query in JSON) as output.
 const toolCallOutputTokens = 10
 
-// inspectBilling reads the billing of a request body of dialect d whose
-// output is bounded by outBound tokens. It runs on every metered request:
-// each dialect's billing first looks for the members its own fees sit in
-// (feeMembers) and reads nothing more of a body that names none.
-func inspectBilling(d dialect, body []byte, outBound int64) billing {
-	return d.billing(body, outBound)
+// feeInput is what a dialect's billing reads of a request body:
+// inspectRequest's walk of it. The body needs no search of its own: a
+// body whose top-level members include none of those the format's fees
+// sit in, and whose walk saw no audio part, bills at no rate or fee
+// beyond its tokens, and its billing decodes nothing.
+type feeInput struct {
+	// top are the body's top-level members, in order, duplicates and
+	// all (get reads the last, as a decoder keeps); names decoded.
+	top jsonObject
+	// marks are the audio parts the walk saw, anywhere in the body.
+	marks bodyMarks
+	// body is the whole body, one JSON object.
+	body []byte
 }
 
-// feeMembers is the test a dialect's billing makes before it reads a
-// body: whether body holds any of names (the format's fee members, as
-// JSON spells them), and then its members; ok is false, after a few byte
-// searches and no decoding, for a body that names none, and for a body
-// that is not a JSON object.
-func feeMembers(body []byte, names [][]byte) (top map[string]json.RawMessage, ok bool) {
-	for _, n := range names {
-		if bytes.Contains(body, n) {
-			top = topMembers(body)
-			return top, top != nil
+// hasAny reports whether o has a member called any of names, whatever
+// its value (null too).
+func (o jsonObject) hasAny(names []string) bool {
+	for _, m := range o {
+		for _, n := range names {
+			if string(m.name) == n {
+				return true
+			}
 		}
 	}
-	return nil, false
-}
-
-// topMembers decodes a JSON object's members, nil for any other body. (A
-// function of its own, so that a body feeMembers lets go costs no
-// allocation.)
-//
-// It reads the members with the scanner, as json.Unmarshal would decode
-// them (names unescaped, the last of duplicates kept), without decoding
-// the values: each is the body's own bytes.
-func topMembers(body []byte) map[string]json.RawMessage {
-	top := make(map[string]json.RawMessage)
-	err := scanObject(body, func(key, val []byte) bool {
-		top[string(rawText(key))] = val
-		return true
-	})
-	if err != nil {
-		return nil
-	}
-	return top
+	return false
 }
 
 // objects decodes a JSON array of objects (a body's tools), nil for
 // anything else.
 //
-// It reads raw (a value of a body topMembers read, so well formed) with
+// It reads raw (a value of a well-formed body's member) with
 // the scanner, as json.Unmarshal would decode it, its error ignored: an
 // element that is not an object is a nil map, anything but an array nil.
 func objects(raw json.RawMessage) []map[string]json.RawMessage {

@@ -136,12 +136,11 @@ func BenchmarkWorstCost(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello."}]}`)
 	p := &Proxy{}
 	rt, _ := parseRoute("POST", "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
-	info, err := inspectRequest(builtinDialects, rt.dialect, rt, body)
+	info, bill, err := inspectRequest(builtinDialects, rt.dialect, rt, body)
 	if err != nil {
 		b.Fatal(err)
 	}
 	pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
-	bill := inspectBilling(rt.dialect, body, info.MaxOutput)
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -62,7 +62,7 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		info, err := inspectRequest(p.dialectList(), rt.dialect, rt, body)
+		info, bill, err := inspectRequest(p.dialectList(), rt.dialect, rt, body)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,7 +71,6 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		if !ok {
 			b.Fatal("no price")
 		}
-		bill := inspectBilling(rt.dialect, body, info.MaxOutput)
 		if c, _ := worstCost(pr, time.Now(), info, bill, rt); c <= 0 {
 			b.Fatal("no cost")
 		}

@@ -606,13 +606,13 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	rt, d := x.route, x.route.dialect
 	model := rt.Model
 	if rt.metered() {
-		info, err := inspectRequest(p.dialectList(), d, rt, body)
+		info, bill, err := inspectRequest(p.dialectList(), d, rt, body)
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
 		x.info = info
 		x.inspected = body
-		x.billing = inspectBilling(d, body, info.MaxOutput)
+		x.billing = bill
 		if model == "" {
 			model = info.Model
 		}

@@ -364,7 +364,7 @@ func TestFingerprintOfInspectedBody(t *testing.T) {
 	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, DefaultProviders(), builtinDialects)
 	n := 0
 	for _, body := range scanCorpus(t) {
-		if _, err := inspectRequest(builtinDialects, rt.dialect, rt, body); err != nil {
+		if _, _, err := inspectRequest(builtinDialects, rt.dialect, rt, body); err != nil {
 			continue
 		}
 		n++
