@@ -106,41 +106,70 @@ func jsonStr(raw json.RawMessage) string {
 	return s
 }
 
-// worstUsages returns the usages whose dearest cost bounds a request with
-// in input and out output tokens: every input token at each input rate
-// that can apply, every output token at each output rate, and the tool
-// calls and tier the request asks for.
-func (b billing) worstUsages(in, out int64) []Usage {
-	base := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
-	if b.codeExec {
-		base.CodeExecutionCalls = 1
-	}
-	// Each add doubles the usages: size the slice once.
-	n := 8
-	for _, more := range [...]bool{b.audioIn, b.audioOut, b.imageOut} {
-		if more {
-			n *= 2
-		}
-	}
-	us := make([]Usage, 1, n)
-	us[0] = base
-	add := func(f func(u *Usage)) {
-		for _, u := range us {
-			f(&u)
-			us = append(us, u)
-		}
-	}
-	add(func(u *Usage) { u.CacheWriteTokens = in })
-	add(func(u *Usage) { u.CacheWriteTokens, u.CacheWrite1hTokens = in, in })
+// The ways a request's tokens can split that a price row may charge
+// more for than plain text: its worst case is the dearest of every
+// combination of those that apply to it (worstVariants).
+const (
+	worstCacheWrite   = 1 << iota // every input token written to the cache
+	worstCacheWrite1h             // every input token written to the one-hour cache
+	worstAudioIn                  // every input token not written to a cache is audio
+	worstReasoning                // every output token is reasoning
+	worstAudioOut                 // every output token is audio
+	worstImageOut                 // every output token is an image
+)
+
+// worstVariants is the set of the ways b's tokens can split: the cache
+// writes and reasoning, for any request; audio and images where b says
+// so.
+func (b billing) worstVariants() uint8 {
+	v := uint8(worstCacheWrite | worstCacheWrite1h | worstReasoning)
 	if b.audioIn {
-		add(func(u *Usage) { u.InputAudioTokens = in - u.CacheWriteTokens })
+		v |= worstAudioIn
 	}
-	add(func(u *Usage) { u.ReasoningTokens = out })
 	if b.audioOut {
-		add(func(u *Usage) { u.ReasoningTokens, u.OutputAudioTokens = 0, out })
+		v |= worstAudioOut
 	}
 	if b.imageOut {
-		add(func(u *Usage) { u.ReasoningTokens, u.OutputImageTokens = 0, out })
+		v |= worstImageOut
 	}
-	return us
+	return v
+}
+
+// worstDuplicate reports whether the usage of the set of variants v is
+// that of a smaller set: the one-hour cache write writes every input
+// token to the cache already, and audio or image output leaves no output
+// token to reasoning.
+func worstDuplicate(v uint8) bool {
+	return v&(worstCacheWrite|worstCacheWrite1h) == worstCacheWrite|worstCacheWrite1h ||
+		v&worstReasoning != 0 && v&(worstAudioOut|worstImageOut) != 0
+}
+
+// worstUsage is the usage of a request with in input and out output
+// tokens, split as the set of variants v says, with the tool calls and
+// tier b asks for. Every usage of a subset of b.worstVariants() bounds
+// the request's cost at some row: its worst case is their dearest.
+func (b billing) worstUsage(in, out int64, v uint8) Usage {
+	u := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
+	if b.codeExec {
+		u.CodeExecutionCalls = 1
+	}
+	switch {
+	case v&worstCacheWrite1h != 0:
+		u.CacheWriteTokens, u.CacheWrite1hTokens = in, in
+	case v&worstCacheWrite != 0:
+		u.CacheWriteTokens = in
+	}
+	if v&worstAudioIn != 0 {
+		u.InputAudioTokens = in - u.CacheWriteTokens
+	}
+	if v&worstAudioOut != 0 {
+		u.OutputAudioTokens = out
+	}
+	if v&worstImageOut != 0 {
+		u.OutputImageTokens = out
+	}
+	if v&(worstAudioOut|worstImageOut) == 0 && v&worstReasoning != 0 {
+		u.ReasoningTokens = out
+	}
+	return u
 }

@@ -606,15 +606,14 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	rt, d := x.route, x.route.dialect
 	model := rt.Model
 	if rt.metered() {
-		info, bill, err := inspectRequest(p.dialectList(), d, rt, body)
+		var err error
+		x.info, x.billing, err = inspectRequest(p.dialectList(), d, rt, body)
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
-		x.info = info
 		x.inspected = body
-		x.billing = bill
 		if model == "" {
-			model = info.Model
+			model = x.info.Model
 		}
 		if model == "" {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "the request names no model").blocked(ReasonRequest)
@@ -865,13 +864,23 @@ func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (M
 	var worst Money
 	// The usages differ only in how their tokens split, never in their
 	// input tokens, service tier, region or speed: one resolution of
-	// each row's rates prices them all.
-	us := b.worstUsages(in, out)
-	for _, alt := range row.alternatives(t) {
-		r, _ := alt.resolveRates(us[0], max(us[0].InputTokens, 0), false)
-		for _, u := range us {
-			if c := alt.costWith(u, &r); c > worst {
-				worst = c
+	// each row's rates prices them all. Each is made as it is priced,
+	// and each alternative row too: nothing is allocated, and the frame
+	// holds one of each (TestHandlerStack).
+	all := b.worstVariants()
+	for i := range row.windows() {
+		alt := row.alternative(t, i)
+		u := b.worstUsage(in, out, 0)
+		r, _ := alt.resolveRates(u, max(u.InputTokens, 0), false)
+		for v := all; ; v = (v - 1) & all {
+			if !worstDuplicate(v) {
+				u = b.worstUsage(in, out, v)
+				if c := alt.costWith(u, &r); c > worst {
+					worst = c
+				}
+			}
+			if v == 0 {
+				break
 			}
 		}
 	}
