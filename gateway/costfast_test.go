@@ -254,7 +254,7 @@ func BenchmarkWorstCost(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello."}]}`)
 	p := &Proxy{}
 	rt, _ := parseRoute("POST", "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
-	info, bill, err := inspectRequest(builtinDialects, rt.dialect, rt, body)
+	info, bill, err := inspectRequest(builtinDialects, rt.dialect, rt, body, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -104,7 +104,10 @@ var errBadBody = errors.New("request body is not a JSON object")
 // The same walk gives the body's billing (dialect.billing): the members
 // its fees sit in are read from the top-level members the walk keeps,
 // without searching the body again.
-func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo, billing, error) {
+//
+// With canon, the walk writes the body's canonical form for its loop
+// fingerprint there, as fpCanon.value would (see fpCanon.sum).
+func inspectRequest(ds []dialect, d dialect, rt route, body []byte, canon *fpCanon) (requestInfo, billing, error) {
 	start := spaceEnd(body, 0)
 	if start >= len(body) || body[start] != '{' {
 		return requestInfo{}, billing{}, bodyError(body)
@@ -115,6 +118,7 @@ func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
 	w.ds = partReaders(ds, d)
+	w.canon = canon
 	w.object(body, start)
 	top := jsonObject(w.ms)
 	info, s := d.inspect(rt, top)
@@ -261,6 +265,10 @@ type bodyWalk struct {
 	noted []inputScan
 	// marks are the string values seen that billing looks for.
 	marks bodyMarks
+	// canon, when set, is written the canonical form of the body for its
+	// loop fingerprint as the walk goes (the bytes fpCanon.value writes);
+	// nil while the walk is inside a member the fingerprint leaves out.
+	canon *fpCanon
 }
 
 // bodyMarks are what a walk saw among a body's member values that billing
@@ -305,19 +313,25 @@ func (w *bodyWalk) value(b []byte, i int) int {
 		w.ms, w.noted = w.ms[:n], w.noted[:n]
 		return end
 	case '[':
+		if w.canon != nil {
+			w.canon.punct('[')
+		}
 		i = spaceEnd(b, i+1)
-		if b[i] == ']' {
-			return i + 1
-		}
-		for {
+		for b[i] != ']' {
 			i = spaceEnd(b, w.value(b, i))
-			if b[i] == ']' {
-				return i + 1
+			if b[i] == ',' {
+				i = spaceEnd(b, i+1)
 			}
-			i = spaceEnd(b, i+1) // past ','
 		}
+		if w.canon != nil {
+			w.canon.punct(']')
+		}
+		return i + 1
 	}
 	end, _ := valueEnd(b, i) // a string, number or literal
+	if w.canon != nil {
+		w.canon.scalar(b[i:end])
+	}
 	return end
 }
 
@@ -327,13 +341,29 @@ func (w *bodyWalk) value(b []byte, i int) int {
 func (w *bodyWalk) object(b []byte, i int) int {
 	base := len(w.ms)
 	var names map[string]int // for an object of many members
+	c := w.canon
+	var cbase, cfrom int
+	if c != nil {
+		cbase, cfrom = c.open()
+	}
 	i = spaceEnd(b, i+1)
 	for b[i] != '}' {
 		ke, _ := stringEnd(b, i)
 		name := rawText(b[i:ke])
 		vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
 		before := w.parts
-		ve := w.value(b, vs)
+		var ve int
+		if c != nil && !perCallMember(string(name)) {
+			start := c.name(name)
+			ve = w.value(b, vs)
+			c.member(name, start)
+		} else {
+			// A member the fingerprint leaves out is walked for its
+			// parts all the same.
+			w.canon = nil
+			ve = w.value(b, vs)
+			w.canon = c
+		}
 		w.mark(b[vs:ve])
 		noted := w.parts.minus(before)
 		// A later member overrides an earlier one of its name: what
@@ -372,6 +402,9 @@ func (w *bodyWalk) object(b []byte, i int) int {
 	typ, _ := m.get("type").text()
 	for _, d := range w.ds {
 		d.part(typ, m, &w.parts)
+	}
+	if c != nil {
+		c.close(cbase, cfrom)
 	}
 	return i + 1
 }

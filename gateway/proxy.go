@@ -355,6 +355,10 @@ type exchange struct {
 	flight flight
 	// inspected is the body inspectRequest read, one JSON object.
 	inspected []byte
+	// canon holds the canonical form of inspected for the loop
+	// fingerprint, written as it was read, until the runaway guard takes
+	// it; nil when it was not asked for.
+	canon *fpCanon
 	// cancel cancels the context of the attempt's upstream request, made
 	// by outbound; relay calls it once the attempt is over.
 	cancel context.CancelCauseFunc
@@ -606,12 +610,21 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	rt, d := x.route, x.route.dialect
 	model := rt.Model
 	if rt.metered() {
+		// The runaway guard fingerprints the body of a first attempt: its
+		// canonical form is written in the walk that inspects it.
+		var canon *fpCanon
+		if x.rec.Attempt <= 1 && !p.Policy().Loop.Off {
+			canon = fpCanons.Get().(*fpCanon)
+		}
 		var err error
-		x.info, x.billing, err = inspectRequest(p.dialectList(), d, rt, body)
+		x.info, x.billing, err = inspectRequest(p.dialectList(), d, rt, body, canon)
 		if err != nil {
+			if canon != nil {
+				canon.put()
+			}
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
-		x.inspected = body
+		x.inspected, x.canon = body, canon
 		if model == "" {
 			model = x.info.Model
 		}

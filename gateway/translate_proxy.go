@@ -156,7 +156,7 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		return nil, f
 	}
 	nrt.Provider = prov.Name
-	info, bill, err := inspectRequest(p.dialectList(), td, nrt, out)
+	info, bill, err := inspectRequest(p.dialectList(), td, nrt, out, nil)
 	if err != nil {
 		return nil, refuse(err)
 	}
