@@ -71,7 +71,7 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		if !ok {
 			b.Fatal("no price")
 		}
-		if c, _ := worstCost(pr, time.Now(), info, bill, rt); c <= 0 {
+		if c, _ := worstCost(&pr, time.Now(), &info, &bill, &rt); c <= 0 {
 			b.Fatal("no cost")
 		}
 	}
