@@ -63,29 +63,44 @@ func TestInspectBilling(t *testing.T) {
 func inspectBilling(d dialect, body []byte, outBound int64) billing {
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
-	w.object(body, spaceEnd(body, 0))
+	w.object(body, spaceEnd(body, 0), 0)
 	return d.billing(feeInput{top: jsonObject(w.ms), marks: w.marks, body: body}, outBound)
 }
 
 // walkedTop is the top-level members of body that a walk reads
 // (feeInput.top), the last of duplicates, as a map; nil for a body that
-// is not one JSON object.
+// the walk finds is not one JSON object.
 func walkedTop(body []byte) map[string]json.RawMessage {
 	i := spaceEnd(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil
 	}
-	if end, err := valueEnd(body, i); err != nil || spaceEnd(body, end) != len(body) {
-		return nil
-	}
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
-	w.object(body, i)
+	if end := w.object(body, i, 0); end < 0 || spaceEnd(body, end) != len(body) {
+		return nil
+	}
 	top := make(map[string]json.RawMessage)
 	for _, m := range w.ms {
 		top[string(m.name)] = json.RawMessage(m.val)
 	}
 	return top
+}
+
+// The walk takes a body nested as deep as encoding/json does, and no
+// deeper.
+func TestWalkNestingLimit(t *testing.T) {
+	for _, depth := range []int{maxScanDepth - 1, maxScanDepth, maxScanDepth + 1} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := map[string]string{"[": "]", `{"a":`: "}"}[open]
+			// depth values nested, the outermost the body's object.
+			body := `{"a":` + strings.Repeat(open, depth-1) + "1" + strings.Repeat(close, depth-1) + "}"
+			got := walkedTop([]byte(body)) != nil
+			if want := json.Valid([]byte(body)); got != want {
+				t.Errorf("walk of %d nested %q: read %v, json.Valid %v", depth, open, got, want)
+			}
+		}
+	}
 }
 
 // refBilling is billing as it was read before the walk fed it: the body
