@@ -208,22 +208,32 @@ func (p *Proxy) SetProviders(ps map[string]Provider) {
 		p.providers.Store(nil)
 		return
 	}
-	p.providers.Store(&providerSet{table: ps, redactor: newRedactor(ps)})
+	p.providers.Store(&providerSet{table: ps, redactor: newRedactor(ps), prefixes: newPrefixIndex(ps)})
 }
 
-// A providerSet is a provider table and the redactor of its keys.
+// A providerSet is a provider table, the redactor of its keys and the
+// index of its model prefixes.
 type providerSet struct {
 	table    map[string]Provider
 	redactor *redactor
+	prefixes prefixIndex
 }
 
 // providerTable returns the providers served.
 func (p *Proxy) providerTable() map[string]Provider {
-	if ps := p.providers.Load(); ps != nil {
-		return ps.table
-	}
-	return defaultProviders
+	return p.providerSet().table
 }
+
+// providerSet returns the providers served, with what is made of them.
+func (p *Proxy) providerSet() *providerSet {
+	if ps := p.providers.Load(); ps != nil {
+		return ps
+	}
+	return &builtinProviderSet
+}
+
+// builtinProviderSet is the providerSet of defaultProviders.
+var builtinProviderSet = providerSet{table: defaultProviders, redactor: builtinRedactor, prefixes: newPrefixIndex(defaultProviders)}
 
 // redactor returns the redactor of the keys of the providers served.
 func (p *Proxy) redactor() *redactor {
@@ -434,7 +444,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // read.
 func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (out *http.Request, hide bool, release func(), f *failure) {
 	ds := p.dialectList()
-	providers := p.providerTable()
+	set := p.providerSet()
+	providers := set.table
 	// The dialect of an early refusal: a path with dot segments or
 	// doubled slashes, refused below, is answered as its clean form would
 	// be.
@@ -495,7 +506,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if x.logBodies {
 		x.rec.RequestBody = p.redactor().loggedBody(body)
 	}
-	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, route: rt, token: x.rec.Token}
+	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, prefixes: set.prefixes, route: rt, token: x.rec.Token}
 	out, hide, f = p.attempt(r, x)
 	return out, hide, release, f
 }
@@ -508,8 +519,9 @@ type attemptInput struct {
 	cred      string
 	bearer    bool
 	providers map[string]Provider
-	route     route  // the route as parsed
-	token     string // the local token's name, once authenticated
+	prefixes  prefixIndex // of providers
+	route     route       // the route as parsed
+	token     string      // the local token's name, once authenticated
 }
 
 // attempt takes a read request on to the request that goes upstream:
@@ -652,12 +664,12 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	if x.alias == nil && rt.metered() && !rt.prefixed && provName != "" {
 		// A model of another provider, named on a route of this format
 		// whose own provider would serve it otherwise.
-		if mp, um, ok := modelProvider(model, nil, providers, p.Prices()); ok {
+		if mp, um, ok := modelProvider(model, nil, providers, x.in.prefixes, p.Prices()); ok {
 			provName, model = mp, um
 		}
 	}
 	if provName == "" {
-		provName, model = routeModel(model, d, providers, p.Prices())
+		provName, model = routeModel(model, d, providers, x.in.prefixes, p.Prices())
 	}
 	return p.aim(r, x, body, Target{Provider: provName, Model: model}, providers)
 }
