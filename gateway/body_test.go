@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -538,5 +540,76 @@ func BenchmarkJSONValues(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		jsonValues(body)
+	}
+}
+
+// countingConn counts the writes made to a connection.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestBodySentInOneWrite: a request goes upstream in one write, headers
+// and body together, and its body's room in the gate comes back once it
+// has gone, before the answer.
+func TestBodySentInOneWrite(t *testing.T) {
+	var p *Proxy
+	held := make(chan int64, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		// The transport says it wrote the request a moment after the
+		// bytes left.
+		g := p.gate()
+		var used int64
+		for range 100 {
+			g.mu.Lock()
+			used = g.used
+			g.mu.Unlock()
+			if used == 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		held <- used
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, chatBody)
+	}))
+	defer up.Close()
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	var writes atomic.Int64
+	tr := NewTransport(0)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, &writes}, nil
+	}
+	defer tr.CloseIdleConnections()
+	p.Transport = tr
+	// Larger than the transport's 1 KiB write buffer, headers and all.
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("hi ", 1000) + `"}]}`
+	resp, got := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, got)
+	}
+	if used := <-held; used != 0 {
+		t.Errorf("gate holds %d bytes once the body has gone upstream, want 0", used)
+	}
+	small := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	writes.Store(0)
+	resp, got = post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, small)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, got)
+	}
+	<-held
+	if n := writes.Load(); n != 1 {
+		t.Errorf("a small request went upstream in %d writes, want 1 (headers and body together)", n)
 	}
 }
