@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"mime"
 	"net/http"
 	"os"
@@ -299,8 +300,13 @@ func jsonValues(b []byte) int64 {
 	for i := 0; i < len(b); i++ {
 		if in {
 			// Text, eight bytes at a time while none of them ends the
-			// string or starts an escape: most of a long body.
-			for i+8 <= len(b) && !stringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			// string or starts an escape (most of a long body), then
+			// straight to the first that may.
+			for i+8 <= len(b) {
+				if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
 				i += 8
 			}
 			if i >= len(b) {

@@ -536,10 +536,18 @@ func TestJSONValuesMatchesByteWalk(t *testing.T) {
 // BenchmarkJSONValues: counting the values of a long conversation's body
 // before it is read, as every request body is counted.
 func BenchmarkJSONValues(b *testing.B) {
-	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		jsonValues(body)
+	for _, c := range []struct{ name, body string }{
+		{"long", chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200))},
+		// bench/run.sh's request: short strings, keys above all.
+		{"chat", `{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello and offer help in one sentence. (run 1)"}]}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			body := []byte(c.body)
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				jsonValues(body)
+			}
+		})
 	}
 }
 
