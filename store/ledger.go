@@ -421,7 +421,7 @@ func (db *DB) settle(r *gateway.Record) (settled []gateway.Record, evs []BudgetE
 		}
 		db.mu.Unlock()
 	}
-	entry, data, err := encodeRecordEntry(r)
+	entry, data, err := encodeRecordEntry(r, &db.prices)
 	if err != nil {
 		db.unclaim(r.ID)
 		return nil, nil, err
@@ -557,7 +557,7 @@ func (b *settleBatch) settle(r *gateway.Record, data []byte, loc *time.Location)
 		return false, err
 	}
 	if data == nil {
-		if _, data, err = encodeRecordEntry(r); err != nil {
+		if _, data, err = encodeRecordEntry(r, &b.db.prices); err != nil {
 			return false, err
 		}
 	}

@@ -188,15 +188,16 @@ var recordShapesKnown = sync.OnceValue(func() bool {
 
 // encodeRecord is r as the log keeps it: what json.Marshal writes.
 func encodeRecord(r gateway.Record) ([]byte, error) {
-	return appendRecordJSON(make([]byte, 0, recordSizeHint(&r)), &r)
+	return appendRecordJSON(make([]byte, 0, recordSizeHint(&r)), &r, nil)
 }
 
 // encodeRecordEntry is r as a journal entry: recordEntry, then r as the
 // log keeps it (JSON), which it returns too, sharing the entry's bytes.
-func encodeRecordEntry(r *gateway.Record) (entry, data []byte, err error) {
+// prices, if not nil, gives the JSON of a price row written before.
+func encodeRecordEntry(r *gateway.Record, prices *priceJSONs) (entry, data []byte, err error) {
 	b := make([]byte, 1, 1+recordSizeHint(r))
 	b[0] = recordEntry
-	if entry, err = appendRecordJSON(b, r); err != nil {
+	if entry, err = appendRecordJSON(b, r, prices); err != nil {
 		return nil, nil, err
 	}
 	return entry, entry[1:], nil
@@ -215,16 +216,17 @@ func recordSizeHint(r *gateway.Record) int {
 	return n
 }
 
-// appendRecordJSON appends r as json.Marshal writes it.
-func appendRecordJSON(b []byte, r *gateway.Record) ([]byte, error) {
+// appendRecordJSON appends r as json.Marshal writes it, taking its price
+// row's JSON from prices where it can (prices may be nil).
+func appendRecordJSON(b []byte, r *gateway.Record, prices *priceJSONs) ([]byte, error) {
 	if !recordShapesKnown() || !plainTime(r.Time) {
 		data, err := json.Marshal(*r) // a copy: r itself does not escape
 		return append(b, data...), err
 	}
-	return appendRecord(b, r), nil
+	return appendRecord(b, r, prices), nil
 }
 
-func appendRecord(b []byte, r *gateway.Record) []byte {
+func appendRecord(b []byte, r *gateway.Record, prices *priceJSONs) []byte {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, r.ID)
 	b = append(b, `,"time":"`...)
@@ -299,7 +301,7 @@ func appendRecord(b []byte, r *gateway.Record) []byte {
 	b = appendOmitString(b, `,"price":`, r.PriceRef)
 	if r.Rates != nil {
 		b = append(b, `,"rates":`...)
-		b = appendPrice(b, r.Rates)
+		b = prices.append(b, r.Rates)
 	}
 	b = appendOmitString(b, `,"alias":`, r.Alias)
 	b = appendOmitString(b, `,"routed":`, r.Routed)
@@ -311,6 +313,114 @@ func appendRecord(b []byte, r *gateway.Record) []byte {
 	b = appendOmitString(b, `,"request_body":`, r.RequestBody)
 	b = appendOmitString(b, `,"response_body":`, r.ResponseBody)
 	return append(b, '}')
+}
+
+// priceJSONs remembers the JSON of the price rows records were written
+// with. Every priced record carries its row, and nearly every request is
+// priced by one of a few rows: writing the row's JSON again, with its
+// lists of tiers, was some 40% of the cost of encoding a record; finding
+// the row written before and comparing it costs a fraction of that.
+//
+// Only appendRecord uses it, so only for the shapes it knows
+// (recordShapesKnown), whose every field samePrice compares. The zero
+// value is ready; a priceJSONs is safe for concurrent use.
+type priceJSONs struct {
+	mu   sync.Mutex // guards rows
+	rows map[priceKey]*priceJSON
+}
+
+// priceKey names a price row; samePrice says whether it is the same.
+type priceKey struct{ provider, model, applied string }
+
+// priceJSON is a price row and its JSON. Neither changes once made: p is
+// a deep copy, which no caller holds.
+type priceJSON struct {
+	p    gateway.Price
+	json []byte
+}
+
+// maxPriceJSONs bounds the rows remembered; past it they are forgotten
+// all at once.
+const maxPriceJSONs = 256
+
+// append appends p as appendPrice does; c may be nil.
+func (c *priceJSONs) append(b []byte, p *gateway.Price) []byte {
+	if c == nil {
+		return appendPrice(b, p)
+	}
+	k := priceKey{p.Provider, p.Model, p.Applied}
+	c.mu.Lock()
+	known := c.rows[k]
+	c.mu.Unlock()
+	if known != nil && samePrice(&known.p, p) {
+		return append(b, known.json...)
+	}
+	n := len(b)
+	b = appendPrice(b, p)
+	known = &priceJSON{p: clonePrice(p), json: slices.Clone(b[n:])}
+	c.mu.Lock()
+	if c.rows == nil || len(c.rows) >= maxPriceJSONs {
+		c.rows = make(map[priceKey]*priceJSON)
+	}
+	c.rows[k] = known
+	c.mu.Unlock()
+	return b
+}
+
+// samePrice reports whether a and b are written alike: every field
+// equal, a nil list and an empty one alike (omitempty drops both).
+func samePrice(a, b *gateway.Price) bool {
+	return a.Provider == b.Provider && a.Model == b.Model && slices.Equal(a.Match, b.Match) &&
+		a.Input == b.Input && a.Output == b.Output && a.CachedInput == b.CachedInput &&
+		a.CacheWrite == b.CacheWrite && a.CacheWrite1h == b.CacheWrite1h &&
+		a.InputAudio == b.InputAudio && a.CachedInputAudio == b.CachedInputAudio &&
+		a.InputImage == b.InputImage && a.InputVideo == b.InputVideo &&
+		a.OutputAudio == b.OutputAudio && a.OutputImage == b.OutputImage && a.OutputVideo == b.OutputVideo &&
+		a.Reasoning == b.Reasoning && slices.Equal(a.Tiers, b.Tiers) &&
+		a.WebSearch == b.WebSearch && a.WebSearchPerRequest == b.WebSearchPerRequest &&
+		slices.EqualFunc(a.ServiceTiers, b.ServiceTiers, func(x, y gateway.ServiceTier) bool {
+			return x.Name == y.Name && sameRates(&x.Rates, &y.Rates)
+		}) &&
+		slices.Equal(a.Regions, b.Regions) &&
+		slices.EqualFunc(a.Earlier, b.Earlier, func(x, y gateway.DatedRates) bool {
+			return x.Until == y.Until && sameRates(&x.Rates, &y.Rates)
+		}) &&
+		slices.EqualFunc(a.Windows, b.Windows, func(x, y gateway.WindowRates) bool {
+			return x.From == y.From && x.To == y.To && x.Name == y.Name && sameRates(&x.Rates, &y.Rates)
+		}) &&
+		a.Applied == b.Applied && a.ContextWindow == b.ContextWindow && a.MaxOutput == b.MaxOutput &&
+		a.Source == b.Source && a.Updated == b.Updated
+}
+
+// sameRates is samePrice for gateway.Rates.
+func sameRates(a, b *gateway.Rates) bool {
+	return a.Input == b.Input && a.Output == b.Output && a.CachedInput == b.CachedInput &&
+		a.CacheWrite == b.CacheWrite && a.CacheWrite1h == b.CacheWrite1h &&
+		a.InputAudio == b.InputAudio && a.CachedInputAudio == b.CachedInputAudio &&
+		a.InputImage == b.InputImage && a.InputVideo == b.InputVideo &&
+		a.OutputAudio == b.OutputAudio && a.OutputImage == b.OutputImage && a.OutputVideo == b.OutputVideo &&
+		a.Reasoning == b.Reasoning && slices.Equal(a.Tiers, b.Tiers)
+}
+
+// clonePrice is a copy of *p that shares no list with it.
+func clonePrice(p *gateway.Price) gateway.Price {
+	c := *p
+	c.Match = slices.Clone(p.Match)
+	c.Tiers = slices.Clone(p.Tiers)
+	c.ServiceTiers = slices.Clone(p.ServiceTiers)
+	for i := range c.ServiceTiers {
+		c.ServiceTiers[i].Tiers = slices.Clone(c.ServiceTiers[i].Tiers)
+	}
+	c.Regions = slices.Clone(p.Regions)
+	c.Earlier = slices.Clone(p.Earlier)
+	for i := range c.Earlier {
+		c.Earlier[i].Tiers = slices.Clone(c.Earlier[i].Tiers)
+	}
+	c.Windows = slices.Clone(p.Windows)
+	for i := range c.Windows {
+		c.Windows[i].Tiers = slices.Clone(c.Windows[i].Tiers)
+	}
+	return c
 }
 
 // appendPrice appends p as json.Marshal writes it.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -115,16 +116,94 @@ func checkEncodeRecord(t *testing.T, rec gateway.Record) {
 	if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
 		t.Fatalf("encodeRecord(%+v) =\n%s, %v; want\n%s, %v", rec, got, err, want, wantErr)
 	}
-	entry, data, err := encodeRecordEntry(&rec)
-	if wantErr != nil {
-		if err == nil {
-			t.Fatalf("encodeRecordEntry(%+v) = %s, nil; want an error", rec, entry)
+	// Through prices too, twice: the second time its price row, if it
+	// has one, is known (and a row with the same name but other rates,
+	// from an earlier call, is told apart).
+	for _, prices := range []*priceJSONs{nil, &checkPrices, &checkPrices} {
+		entry, data, err := encodeRecordEntry(&rec, prices)
+		if wantErr != nil {
+			if err == nil {
+				t.Fatalf("encodeRecordEntry(%+v) = %s, nil; want an error", rec, entry)
+			}
+			return
+		}
+		if err != nil || entry[0] != recordEntry || !bytes.Equal(entry[1:], want) || !bytes.Equal(data, want) {
+			t.Fatalf("encodeRecordEntry(%+v) = %q, %q, %v; want %q", rec, entry, data, err, append([]byte{recordEntry}, want...))
+		}
+	}
+}
+
+// checkPrices is the price rows checkEncodeRecord has written, kept
+// from one record to the next as a DB keeps them.
+var checkPrices priceJSONs
+
+// TestSamePrice changes each field of random price rows, one at a time,
+// down to the rates of their nested lists, and checks that samePrice
+// tells the row apart from its copy: a field it missed would have a
+// record carry the JSON of another row's rates.
+func TestSamePrice(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		var p gateway.Price
+		fillRandom(t, r, reflect.ValueOf(&p).Elem(), 0)
+		c := clonePrice(&p)
+		if !samePrice(&p, &c) || !reflect.DeepEqual(p, c) {
+			t.Fatalf("clonePrice(%+v) = %+v, not the same", p, c)
+		}
+		changeEach(t, reflect.ValueOf(&c).Elem(), "Price", func(field string) {
+			if samePrice(&p, &c) {
+				t.Fatalf("samePrice says a row whose %s changed is the same: teach it that field", field)
+			}
+		})
+		if !samePrice(&p, &c) {
+			t.Fatalf("samePrice(%+v, its copy changed and changed back) = false", p)
+		}
+	}
+	// A nil list and an empty one are written alike.
+	a, b := gateway.Price{Tiers: []gateway.Tier{}}, gateway.Price{}
+	if !samePrice(&a, &b) {
+		t.Error("samePrice(empty tiers, nil tiers) = false, want true: both are written without tiers")
+	}
+}
+
+// changeEach changes each leaf of v in turn (in place, which v must
+// own), calls check, and changes it back.
+func changeEach(t *testing.T, v reflect.Value, path string, check func(string)) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				changeEach(t, v.Field(i), path+"."+v.Type().Field(i).Name, check)
+			}
+		}
+		return
+	case reflect.Slice:
+		for i := range v.Len() {
+			changeEach(t, v.Index(i), fmt.Sprintf("%s[%d]", path, i), check)
+		}
+		if v.Len() > 0 {
+			old := v.Interface()
+			v.Set(v.Slice(0, v.Len()-1))
+			check(path + " (one element fewer)")
+			v.Set(reflect.ValueOf(old))
 		}
 		return
 	}
-	if err != nil || entry[0] != recordEntry || !bytes.Equal(entry[1:], want) || !bytes.Equal(data, want) {
-		t.Fatalf("encodeRecordEntry(%+v) = %q, %q, %v; want %q", rec, entry, data, err, append([]byte{recordEntry}, want...))
+	old := reflect.New(v.Type()).Elem()
+	old.Set(v)
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Bool:
+		v.SetBool(!v.Bool())
+	case reflect.Int, reflect.Int64:
+		v.SetInt(v.Int() + 1)
+	default:
+		t.Fatalf("changeEach: a %s at %s: teach it that kind", v.Type(), path)
 	}
+	check(path)
+	v.Set(old)
 }
 
 // TestEncodeRecordIsJSON checks that the record encoder writes what
@@ -188,10 +267,20 @@ func BenchmarkEncodeRecord(b *testing.B) {
 	r := gateway.Record{ID: "0187a1b2c3d4e5f600000001", Time: now, Token: "ci", Provider: "openai", Model: "gpt-4o-mini", Route: "openai.chat",
 		Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: 1234567, Priced: true,
 		LatencyMS: 1, UpstreamID: "req_bench", Held: 3_000_000_000, PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := encodeRecordEntry(&r); err != nil {
-			b.Fatal(err)
-		}
+	// "first" writes the price row; "again" finds its JSON in prices, as
+	// nearly every settlement does.
+	var prices priceJSONs
+	for _, c := range []struct {
+		name   string
+		prices *priceJSONs
+	}{{"first", nil}, {"again", &prices}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := encodeRecordEntry(&r, c.prices); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

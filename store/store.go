@@ -111,6 +111,7 @@ type DB struct {
 	tokens map[string]*tokenEntry // by SHA-256 of the secret
 
 	aliases aliasCache
+	prices  priceJSONs // the JSON of price rows settled records carry
 
 	subMu  sync.Mutex // guards subs and closed
 	subs   map[*Feed]struct{}
