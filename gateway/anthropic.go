@@ -138,17 +138,17 @@ func (anthropicDialect) imageTokens(string) int64 { return 5_000 }
 
 // anthropicFeeMembers are the members Anthropic's fees beyond tokens sit
 // in: the region, the output speed and server-side tools.
-var anthropicFeeMembers = [][]byte{[]byte(`"inference_geo"`), []byte(`"speed"`), []byte(`"tools"`)}
+var anthropicFeeMembers = []string{"inference_geo", "speed", "tools"}
 
-func (anthropicDialect) billing(body []byte, outBound int64) billing {
+func (anthropicDialect) billing(in feeInput, outBound int64) billing {
 	var b billing
-	top, ok := feeMembers(body, anthropicFeeMembers)
-	if !ok {
+	top := in.top
+	if !top.hasAny(anthropicFeeMembers) {
 		return b
 	}
-	b.geo = jsonStr(top["inference_geo"])
-	b.speed = jsonStr(top["speed"])
-	for _, t := range objects(top["tools"]) {
+	b.geo = jsonStr(json.RawMessage(top.get("inference_geo")))
+	b.speed = jsonStr(json.RawMessage(top.get("speed")))
+	for _, t := range objects(json.RawMessage(top.get("tools"))) {
 		typ := jsonStr(t["type"])
 		switch {
 		case strings.HasPrefix(typ, "web_search_"):

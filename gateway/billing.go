@@ -29,52 +29,38 @@ const maxToolCallsBound = 50
 // call costs the model: it writes the call (a query in JSON) as output.
 const toolCallOutputTokens = 10
 
-// inspectBilling reads the billing of a request body of dialect d whose
-// output is bounded by outBound tokens. It runs on every metered request:
-// each dialect's billing first looks for the members its own fees sit in
-// (feeMembers) and reads nothing more of a body that names none.
-func inspectBilling(d dialect, body []byte, outBound int64) billing {
-	return d.billing(body, outBound)
+// feeInput is what a dialect's billing reads of a request body:
+// inspectRequest's walk of it. The body needs no search of its own: a
+// body whose top-level members include none of those the format's fees
+// sit in, and whose walk saw no audio part, bills at no rate or fee
+// beyond its tokens, and its billing decodes nothing.
+type feeInput struct {
+	// top are the body's top-level members, in order, duplicates and
+	// all (get reads the last, as a decoder keeps); names decoded.
+	top jsonObject
+	// marks are the audio parts the walk saw, anywhere in the body.
+	marks bodyMarks
+	// body is the whole body, one JSON object.
+	body []byte
 }
 
-// feeMembers is the test a dialect's billing makes before it reads a
-// body: whether body holds any of names (the format's fee members, as
-// JSON spells them), and then its members; ok is false, after a few byte
-// searches and no decoding, for a body that names none, and for a body
-// that is not a JSON object.
-func feeMembers(body []byte, names [][]byte) (top map[string]json.RawMessage, ok bool) {
-	for _, n := range names {
-		if bytes.Contains(body, n) {
-			top = topMembers(body)
-			return top, top != nil
+// hasAny reports whether o has a member called any of names, whatever
+// its value (null too).
+func (o jsonObject) hasAny(names []string) bool {
+	for _, m := range o {
+		for _, n := range names {
+			if string(m.name) == n {
+				return true
+			}
 		}
 	}
-	return nil, false
-}
-
-// topMembers decodes a JSON object's members, nil for any other body. (A
-// function of its own, so that a body feeMembers lets go costs no
-// allocation.)
-//
-// It reads the members with the scanner, as json.Unmarshal would decode
-// them (names unescaped, the last of duplicates kept), without decoding
-// the values: each is the body's own bytes.
-func topMembers(body []byte) map[string]json.RawMessage {
-	top := make(map[string]json.RawMessage)
-	err := scanObject(body, func(key, val []byte) bool {
-		top[string(rawText(key))] = val
-		return true
-	})
-	if err != nil {
-		return nil
-	}
-	return top
+	return false
 }
 
 // objects decodes a JSON array of objects (a body's tools), nil for
 // anything else.
 //
-// It reads raw (a value of a body topMembers read, so well formed) with
+// It reads raw (a value of a well-formed body's member) with
 // the scanner, as json.Unmarshal would decode it, its error ignored: an
 // element that is not an object is a nil map, anything but an array nil.
 func objects(raw json.RawMessage) []map[string]json.RawMessage {
@@ -120,41 +106,70 @@ func jsonStr(raw json.RawMessage) string {
 	return s
 }
 
-// worstUsages returns the usages whose dearest cost bounds a request with
-// in input and out output tokens: every input token at each input rate
-// that can apply, every output token at each output rate, and the tool
-// calls and tier the request asks for.
-func (b billing) worstUsages(in, out int64) []Usage {
-	base := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
-	if b.codeExec {
-		base.CodeExecutionCalls = 1
-	}
-	// Each add doubles the usages: size the slice once.
-	n := 8
-	for _, more := range [...]bool{b.audioIn, b.audioOut, b.imageOut} {
-		if more {
-			n *= 2
-		}
-	}
-	us := make([]Usage, 1, n)
-	us[0] = base
-	add := func(f func(u *Usage)) {
-		for _, u := range us {
-			f(&u)
-			us = append(us, u)
-		}
-	}
-	add(func(u *Usage) { u.CacheWriteTokens = in })
-	add(func(u *Usage) { u.CacheWriteTokens, u.CacheWrite1hTokens = in, in })
+// The ways a request's tokens can split that a price row may charge
+// more for than plain text: its worst case is the dearest of every
+// combination of those that apply to it (worstVariants).
+const (
+	worstCacheWrite   = 1 << iota // every input token written to the cache
+	worstCacheWrite1h             // every input token written to the one-hour cache
+	worstAudioIn                  // every input token not written to a cache is audio
+	worstReasoning                // every output token is reasoning
+	worstAudioOut                 // every output token is audio
+	worstImageOut                 // every output token is an image
+)
+
+// worstVariants is the set of the ways b's tokens can split: the cache
+// writes and reasoning, for any request; audio and images where b says
+// so.
+func (b billing) worstVariants() uint8 {
+	v := uint8(worstCacheWrite | worstCacheWrite1h | worstReasoning)
 	if b.audioIn {
-		add(func(u *Usage) { u.InputAudioTokens = in - u.CacheWriteTokens })
+		v |= worstAudioIn
 	}
-	add(func(u *Usage) { u.ReasoningTokens = out })
 	if b.audioOut {
-		add(func(u *Usage) { u.ReasoningTokens, u.OutputAudioTokens = 0, out })
+		v |= worstAudioOut
 	}
 	if b.imageOut {
-		add(func(u *Usage) { u.ReasoningTokens, u.OutputImageTokens = 0, out })
+		v |= worstImageOut
 	}
-	return us
+	return v
+}
+
+// worstDuplicate reports whether the usage of the set of variants v is
+// that of a smaller set: the one-hour cache write writes every input
+// token to the cache already, and audio or image output leaves no output
+// token to reasoning.
+func worstDuplicate(v uint8) bool {
+	return v&(worstCacheWrite|worstCacheWrite1h) == worstCacheWrite|worstCacheWrite1h ||
+		v&worstReasoning != 0 && v&(worstAudioOut|worstImageOut) != 0
+}
+
+// worstUsage is the usage of a request with in input and out output
+// tokens, split as the set of variants v says, with the tool calls and
+// tier b asks for. Every usage of a subset of b.worstVariants() bounds
+// the request's cost at some row: its worst case is their dearest.
+func (b billing) worstUsage(in, out int64, v uint8) Usage {
+	u := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
+	if b.codeExec {
+		u.CodeExecutionCalls = 1
+	}
+	switch {
+	case v&worstCacheWrite1h != 0:
+		u.CacheWriteTokens, u.CacheWrite1hTokens = in, in
+	case v&worstCacheWrite != 0:
+		u.CacheWriteTokens = in
+	}
+	if v&worstAudioIn != 0 {
+		u.InputAudioTokens = in - u.CacheWriteTokens
+	}
+	if v&worstAudioOut != 0 {
+		u.OutputAudioTokens = out
+	}
+	if v&worstImageOut != 0 {
+		u.OutputImageTokens = out
+	}
+	if v&(worstAudioOut|worstImageOut) == 0 && v&worstReasoning != 0 {
+		u.ReasoningTokens = out
+	}
+	return u
 }

@@ -551,15 +551,28 @@ func (p Price) At(t time.Time) Price {
 // p at t's date without a time-of-day window, and with each window. A
 // worst case takes the dearest.
 func (p Price) alternatives(t time.Time) []Price {
-	day := p
-	day.Windows = nil
-	out := []Price{day.At(t)}
-	for _, w := range p.Windows {
-		alt := p.At(t)
-		alt.SetRates(w.Rates)
-		out = append(out, alt)
+	var out []Price
+	for i := range p.windows() {
+		out = append(out, p.alternative(t, i))
 	}
 	return out
+}
+
+// windows is how many alternatives p has: p at its date, and one for
+// each time-of-day window.
+func (p *Price) windows() int { return 1 + len(p.Windows) }
+
+// alternative is the ith of p's alternatives at t: p at t's date without
+// a time-of-day window for 0, and with the (i-1)th window for the rest.
+func (p *Price) alternative(t time.Time, i int) Price {
+	if i == 0 {
+		day := *p
+		day.Windows = nil
+		return day.At(t)
+	}
+	alt := p.At(t)
+	alt.SetRates(p.Windows[i-1].Rates)
+	return alt
 }
 
 // inWindow reports whether hm (HH:MM) is in [from, to), wrapping past

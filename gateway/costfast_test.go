@@ -105,6 +105,124 @@ func TestPricesAllMatchesExplain(t *testing.T) {
 	}
 }
 
+// TestWorstCostMatchesUsages: worstCost, which makes each usage and each
+// alternative row as it prices it, is the dearest cost of every usage
+// the request's tokens can split into (refWorstUsages) at every
+// alternative of the row, for every row of the table, billings that take
+// every variant, and bounds that take every tier.
+func TestWorstCostMatchesUsages(t *testing.T) {
+	bills := []billing{
+		{}, {audioIn: true}, {audioOut: true}, {imageOut: true},
+		{audioIn: true, audioOut: true, imageOut: true},
+		{audioIn: true, imageOut: true, tier: "priority", webSearch: 7, codeExec: true},
+		{tier: "flex", geo: "us", speed: "fast"}, {geo: "mars", webSearch: 1},
+	}
+	infos := []requestInfo{
+		{InputBound: 1000, MaxOutput: 100, Choices: 1},
+		{InputBound: 300_000, MaxOutput: 0, Choices: 3},
+		{InputBound: 10, InputUnbounded: true, MaxOutput: 1 << 40, Choices: 1},
+	}
+	routes := []route{{Name: routeOpenAIChat}, {Name: routeOpenAIEmbeddings, embeds: true}}
+	when := []time.Time{time.Date(2024, 1, 1, 3, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 17, 30, 0, 0, time.UTC)}
+	// Rows where each way of splitting the tokens is the dearest, at its
+	// date, before it or in a time-of-day window.
+	m := perMillion
+	rows := append(DefaultPrices().All(),
+		Price{Model: "reasoning-dearest", Input: m(1), Output: m(2), Reasoning: m(90), OutputAudio: m(3), OutputImage: m(4)},
+		Price{Model: "image-dearest", Input: m(1), Output: m(2), Reasoning: m(3), OutputAudio: m(4), OutputImage: m(90)},
+		Price{Model: "audio-out-dearest", Input: m(1), Output: m(2), Reasoning: m(3), OutputAudio: m(90), OutputImage: m(4)},
+		Price{Model: "1h-write-dearest", Input: m(1), Output: m(2), CacheWrite: m(5), CacheWrite1h: m(90), InputAudio: m(3)},
+		Price{Model: "write-dearest", Input: m(1), Output: m(2), CacheWrite: m(90), CacheWrite1h: m(5), InputAudio: m(3)},
+		Price{Model: "audio-in-dearest", Input: m(1), Output: m(2), CacheWrite: m(5), CacheWrite1h: m(6), InputAudio: m(90)},
+		Price{Model: "windows", Input: m(1), Output: m(2), CacheWrite: m(5), ContextWindow: 500_000, MaxOutput: 8000,
+			Earlier: []DatedRates{{Until: "2025-01-01", Rates: Rates{Input: m(7), Output: m(8), Reasoning: m(70)}}},
+			Windows: []WindowRates{
+				{From: "16:00", To: "18:00", Rates: Rates{Input: m(1), Output: m(1), OutputImage: m(200)}},
+				{From: "02:00", To: "04:00", Rates: Rates{Input: m(3), Output: m(3), InputAudio: m(300), CacheWrite1h: m(100)}},
+			}},
+	)
+	n := 0
+	for _, row := range rows {
+		for _, at := range when {
+			for _, b := range bills {
+				for _, info := range infos {
+					for _, rt := range routes {
+						got, gotOut := worstCost(row, at, info, b, rt)
+						want, wantOut := refWorstCost(row, at, info, b, rt)
+						if got != want || gotOut != wantOut {
+							t.Fatalf("worstCost(%s at %v, %+v, %+v, %s) = %d, %d; every usage's dearest %d, %d",
+								row.Ref(), at, info, b, rt.Name, got, gotOut, want, wantOut)
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no rows")
+	}
+}
+
+// refWorstCost is worstCost as the dearest Cost of refWorstUsages at
+// each of the row's alternatives.
+func refWorstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (Money, int64) {
+	out := info.MaxOutput
+	if out <= 0 || (row.MaxOutput > 0 && out > row.MaxOutput) {
+		out = row.MaxOutput
+	}
+	if out <= 0 {
+		out = defaultMaxOutput
+	}
+	out *= max(info.Choices, 1)
+	if rt.embeds {
+		out = 0
+	}
+	in := info.InputBound
+	if info.InputUnbounded && row.ContextWindow > in {
+		in = row.ContextWindow
+	}
+	var worst Money
+	for _, alt := range row.alternatives(t) {
+		for _, u := range refWorstUsages(b, in, out) {
+			worst = max(worst, alt.Cost(u))
+		}
+	}
+	return worst, out
+}
+
+// refWorstUsages are the usages whose dearest cost bounds a request with
+// in input and out output tokens: every input token at each input rate
+// that can apply, every output token at each output rate, and the tool
+// calls and tier the request asks for; each way of splitting them
+// doubles the usages.
+func refWorstUsages(b billing, in, out int64) []Usage {
+	base := Usage{InputTokens: in, OutputTokens: out, ServiceTier: b.tier, InferenceGeo: b.geo, Speed: b.speed, WebSearchCalls: b.webSearch}
+	if b.codeExec {
+		base.CodeExecutionCalls = 1
+	}
+	us := []Usage{base}
+	add := func(f func(u *Usage)) {
+		for _, u := range us {
+			f(&u)
+			us = append(us, u)
+		}
+	}
+	add(func(u *Usage) { u.CacheWriteTokens = in })
+	add(func(u *Usage) { u.CacheWriteTokens, u.CacheWrite1hTokens = in, in })
+	if b.audioIn {
+		add(func(u *Usage) { u.InputAudioTokens = in - u.CacheWriteTokens })
+	}
+	add(func(u *Usage) { u.ReasoningTokens = out })
+	if b.audioOut {
+		add(func(u *Usage) { u.ReasoningTokens, u.OutputAudioTokens = 0, out })
+	}
+	if b.imageOut {
+		add(func(u *Usage) { u.ReasoningTokens, u.OutputImageTokens = 0, out })
+	}
+	return us
+}
+
 // BenchmarkUnpriced: asking whether a plain usage is priced whole, as
 // every settlement does.
 func BenchmarkUnpriced(b *testing.B) {
@@ -136,12 +254,11 @@ func BenchmarkWorstCost(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello."}]}`)
 	p := &Proxy{}
 	rt, _ := parseRoute("POST", "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
-	info, err := inspectRequest(builtinDialects, rt.dialect, rt, body)
+	info, bill, err := inspectRequest(builtinDialects, rt.dialect, rt, body, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	pr, _ := p.Prices().Lookup("openai", "gpt-4o-mini")
-	bill := inspectBilling(rt.dialect, body, info.MaxOutput)
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -63,10 +63,11 @@ type dialect interface {
 	imageTokens(model string) int64
 	// billing reads the rates and fees a request body whose output is
 	// bounded by outBound tokens can be billed at beyond its tokens (see
-	// searchBound). It runs on every metered request: a body that names
-	// none of the members the format's fees sit in must be let go at the
-	// cost of a few byte searches (feeMembers), before any decoding.
-	billing(body []byte, outBound int64) billing
+	// searchBound), from inspectRequest's walk of it. It runs on every
+	// metered request: a body whose top-level members include none of
+	// those the format's fees sit in (and that holds no audio part) must
+	// be let go without a search of the body or any decoding.
+	billing(in feeInput, outBound int64) billing
 	// prepare returns the body to send upstream: a stream whose usage is
 	// reported only when asked asks for it. hide says the caller had not
 	// asked, so the meter hides what it was not going to see.

@@ -79,18 +79,16 @@ func (parrotDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inpu
 
 func (parrotDialect) imageTokens(string) int64 { return 1000 }
 
-// parrotFeeMembers: a parrot may look words up in its dictionary
+// parrotBilling: a parrot may look words up in its dictionary
 // ("lookups": at most N), each lookup billed apart from its tokens, at
 // the price row's per-call fee.
-var parrotFeeMembers = [][]byte{[]byte(`"lookups"`)}
-
-func (parrotDialect) billing(body []byte, outBound int64) billing {
-	top, ok := feeMembers(body, parrotFeeMembers)
-	if !ok {
+func (parrotDialect) billing(in feeInput, outBound int64) billing {
+	lookups := in.top.get("lookups")
+	if lookups == nil {
 		return billing{}
 	}
 	var n tokens
-	json.Unmarshal(top["lookups"], &n)
+	json.Unmarshal(lookups, &n)
 	return billing{webSearch: searchBound(int64(n), outBound)}
 }
 

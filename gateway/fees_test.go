@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +53,217 @@ func TestInspectBilling(t *testing.T) {
 	for _, tt := range tests {
 		if got := inspectBilling(dialectByName(tt.dialect), []byte(tt.body), tt.out); got != tt.want {
 			t.Errorf("%s: inspectBilling = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// inspectBilling is the billing of a request body (one JSON object) of
+// dialect d whose output is bounded by outBound tokens, read from the
+// walk inspectRequest makes.
+func inspectBilling(d dialect, body []byte, outBound int64) billing {
+	w := walks.Get().(*bodyWalk)
+	defer w.release()
+	w.object(body, spaceEnd(body, 0))
+	return d.billing(feeInput{top: jsonObject(w.ms), marks: w.marks, body: body}, outBound)
+}
+
+// walkedTop is the top-level members of body that a walk reads
+// (feeInput.top), the last of duplicates, as a map; nil for a body that
+// is not one JSON object.
+func walkedTop(body []byte) map[string]json.RawMessage {
+	i := spaceEnd(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil
+	}
+	if end, err := valueEnd(body, i); err != nil || spaceEnd(body, end) != len(body) {
+		return nil
+	}
+	w := walks.Get().(*bodyWalk)
+	defer w.release()
+	w.object(body, i)
+	top := make(map[string]json.RawMessage)
+	for _, m := range w.ms {
+		top[string(m.name)] = json.RawMessage(m.val)
+	}
+	return top
+}
+
+// refBilling is billing as it was read before the walk fed it: the body
+// searched for each format's fee members and audio parts as bytes and
+// regular expressions, and its top-level members decoded by
+// encoding/json.
+func refBilling(d dialect, body []byte, outBound int64) billing {
+	var b billing
+	var top map[string]json.RawMessage
+	decoded := func(needles ...string) bool {
+		for _, n := range needles {
+			if bytes.Contains(body, []byte(n)) {
+				return json.Unmarshal(body, &top) == nil
+			}
+		}
+		return false
+	}
+	switch d.info().name {
+	case dialectOpenAI:
+		if !decoded(`"input_audio"`, `"modalities"`, `"service_tier"`, `"tools"`, `"web_search_options"`) {
+			return b
+		}
+		b.audioIn = regexp.MustCompile(`:\s*"input_audio"`).Match(body)
+		var ms []string
+		_ = json.Unmarshal(top["modalities"], &ms)
+		for _, m := range ms {
+			if m == "audio" {
+				b.audioOut = true
+			}
+		}
+		b.tier = jsonStr(top["service_tier"])
+		var maxCalls tokens
+		_ = json.Unmarshal(top["max_tool_calls"], &maxCalls)
+		var tools []map[string]json.RawMessage
+		_ = json.Unmarshal(top["tools"], &tools)
+		for _, t := range tools {
+			switch typ := jsonStr(t["type"]); {
+			case strings.HasPrefix(typ, "web_search"):
+				b.webSearch = searchBound(int64(maxCalls), outBound)
+			case typ == "code_interpreter":
+				b.codeExec = true
+			}
+		}
+		if _, ok := top["web_search_options"]; ok && b.webSearch == 0 {
+			b.webSearch = 1
+		}
+	case dialectAnthropic:
+		if !decoded(`"inference_geo"`, `"speed"`, `"tools"`) {
+			return b
+		}
+		b.geo = jsonStr(top["inference_geo"])
+		b.speed = jsonStr(top["speed"])
+		var tools []map[string]json.RawMessage
+		_ = json.Unmarshal(top["tools"], &tools)
+		for _, t := range tools {
+			typ := jsonStr(t["type"])
+			switch {
+			case strings.HasPrefix(typ, "web_search_"):
+				var maxUses tokens
+				_ = json.Unmarshal(t["max_uses"], &maxUses)
+				b.webSearch += searchBound(int64(maxUses), outBound)
+			case strings.HasPrefix(typ, "code_execution_"):
+				b.codeExec = true
+			}
+		}
+	case dialectGemini:
+		if !decoded(`"audio/`, `odalities"`, `"tools"`) {
+			return b
+		}
+		b.audioIn = regexp.MustCompile(`"mime_?[tT]ype"\s*:\s*"audio/`).Match(body)
+		gc := top["generationConfig"]
+		if gc == nil {
+			gc = top["generation_config"]
+		}
+		var cfg map[string]json.RawMessage
+		_ = json.Unmarshal(gc, &cfg)
+		mods := cfg["responseModalities"]
+		if mods == nil {
+			mods = cfg["response_modalities"]
+		}
+		var ms []string
+		_ = json.Unmarshal(mods, &ms)
+		for _, m := range ms {
+			switch strings.ToUpper(m) {
+			case "AUDIO":
+				b.audioOut = true
+			case "IMAGE":
+				b.imageOut = true
+			}
+		}
+		var tools []map[string]json.RawMessage
+		_ = json.Unmarshal(top["tools"], &tools)
+		for _, t := range tools {
+			for k := range t {
+				switch k {
+				case "googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval":
+					b.webSearch = searchBound(0, outBound)
+				}
+			}
+		}
+	default:
+		panic("no reference billing for " + d.info().name)
+	}
+	return b
+}
+
+// Billing read from the walk is billing as the byte searches read it, on
+// every recorded payload and every body of TestInspectBilling, in every
+// built-in format. (The one difference: a fee member whose name the body
+// spells with escapes, which the searches missed and a provider decodes,
+// is read now; TestBillingEscapedNames.)
+func TestBillingMatchesSearch(t *testing.T) {
+	bodies := scanCorpus(t)
+	for _, s := range billingBodies {
+		bodies = append(bodies, []byte(s))
+	}
+	n := 0
+	for _, body := range bodies {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) != nil || m == nil {
+			continue
+		}
+		n++
+		for _, name := range []string{dialectOpenAI, dialectAnthropic, dialectGemini} {
+			d := dialectByName(name)
+			for _, out := range []int64{0, 100, 4096} {
+				if got, want := inspectBilling(d, body, out), refBilling(d, body, out); got != want {
+					t.Errorf("%s billing(%.200q, %d) = %+v, want %+v", name, body, out, got, want)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d bodies compared", n)
+	}
+}
+
+// billingBodies are bodies with fees and audio in odd places, for
+// TestBillingMatchesSearch.
+var billingBodies = []string{
+	`{"model":"m","tools":null,"service_tier":null,"modalities":null}`,
+	`{"model":"m","web_search_options":null}`,
+	`{"model":"m","web_search_options":{}, "tools":[{"type":"web_search"}],"max_tool_calls":3}`,
+	`{"tools":[1,"x",{"type":"code_interpreter"},{"type":"web_search_preview"}],"max_tool_calls":"7"}`,
+	`{"tools":[{"type":"web_search"}],"tools":[]}`,
+	`{"service_tier":"flex","service_tier":"priority","modalities":["audio"],"modalities":["text"]}`,
+	`{"messages":[{"content":[{"type" : "input_audio","input_audio":{"data":"QUJD"}}]}]}`,
+	`{"messages":[{"content":[{"format":"input_audio"}]}]}`,
+	`{"messages":[{"content":["input_audio",{"input_audio":"x"}]}]}`,
+	`{"messages":[{"content":"{\"type\":\"input_audio\"}"}]}`,
+	`{"x":"input_audio\u0022","y":"\"input_audio\""}`,
+	`{"contents":[{"parts":[{"inline_data":{"mime_type":"audio/wav","data":"AA"}}]}]}`,
+	`{"contents":[{"parts":[{"fileData":{"mimetype" :  "audio/ogg"}}]}]}`,
+	`{"contents":[{"parts":[{"fileData":{"type":"audio/ogg","mime":"audio/x"}}]}]}`,
+	`{"contents":[{"parts":[{"fileData":{"x\"mime_type":"audio/ogg"}}]}]}`,
+	`{"contents":[],"generationConfig":{"maxOutputTokens":10}}`,
+	`{"contents":[],"generationConfig":null,"generation_config":{"response_modalities":["AUDIO"]}}`,
+	`{"contents":[],"generationConfig":{"responseModalities":["image"],"responseModalities":["TEXT"]}}`,
+	`{"contents":[],"generation_config":{"responseModalities":null,"response_modalities":["IMAGE"]}}`,
+	`{"contents":[],"tools":[{"google_search_retrieval":{}},{"codeExecution":{}}]}`,
+	`{"inference_geo":"eu","speed":"fast","tools":[{"type":"web_search_20250305","max_uses":2},{"type":"web_search_20250305"},{"type":"code_execution_20250825"}]}`,
+	`{"inference_geo":7,"speed":null}`,
+}
+
+// A fee member named with escapes is the member a provider decodes: read
+// as such.
+func TestBillingEscapedNames(t *testing.T) {
+	for _, tt := range []struct {
+		dialect, body string
+		want          billing
+	}{
+		{dialectOpenAI, `{"model":"gpt-5","tool\u0073":[{"type":"web_search"}],"max_tool_calls":2,"input":"hi"}`, billing{webSearch: 2}},
+		{dialectOpenAI, `{"model":"gpt-5","service\u005ftier":"priority","input":"hi"}`, billing{tier: "priority"}},
+		{dialectAnthropic, `{"model":"claude-opus-4-6","sp\u0065ed":"fast","messages":[]}`, billing{speed: "fast"}},
+		{dialectGemini, `{"contents":[],"generationConfig":{"responseM\u006fdalities":["AUDIO"]}}`, billing{audioOut: true}},
+	} {
+		if got := inspectBilling(dialectByName(tt.dialect), []byte(tt.body), 100); got != tt.want {
+			t.Errorf("%s billing(%s) = %+v, want %+v", tt.dialect, tt.body, got, tt.want)
 		}
 	}
 }

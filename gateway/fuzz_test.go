@@ -201,6 +201,8 @@ func FuzzInspect(f *testing.F) {
 			}
 		}
 
+		checkInspectedFingerprint(t, body)
+
 		for _, rq := range plainRequests(text) {
 			info, err := inspectFor(rq.dialect, rq.route, rq.body)
 			if err != nil {

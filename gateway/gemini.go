@@ -123,31 +123,30 @@ func (geminiDialect) inspect(rt route, obj jsonObject) (info requestInfo, s inpu
 func (geminiDialect) imageTokens(string) int64 { return 16_400 }
 
 // geminiAudioPart is an audio part of a request body, matched as JSON
-// structure.
+// structure. The walk marks a body that may hold one (markAudioMIME: a
+// member value starting "audio/), which is the only body it is matched
+// in.
 var geminiAudioPart = regexp.MustCompile(`"mime_?[tT]ype"\s*:\s*"audio/`)
 
-// geminiFeeMembers are what Gemini's fees beyond tokens show in: an
-// audio part's MIME type, the output modalities and the tools (Google
+// billing reads audio in (an audio part's MIME type), the output
+// modalities (generationConfig.responseModalities) and the tools (Google
 // Search).
-var geminiFeeMembers = [][]byte{[]byte(`"audio/`), []byte(`odalities"`), []byte(`"tools"`)}
-
-func (geminiDialect) billing(body []byte, outBound int64) billing {
+func (geminiDialect) billing(in feeInput, outBound int64) billing {
 	var b billing
-	top, ok := feeMembers(body, geminiFeeMembers)
-	if !ok {
+	top := in.top
+	gc := top.get("generationConfig")
+	if gc == nil {
+		gc = top.get("generation_config")
+	}
+	mods := gc.get("responseModalities")
+	if mods == nil {
+		mods = gc.get("response_modalities")
+	}
+	tools := top.get("tools")
+	if mods == nil && tools == nil && in.marks&markAudioMIME == 0 {
 		return b
 	}
-	b.audioIn = bytes.Contains(body, []byte(`"audio/`)) && geminiAudioPart.Match(body)
-	gc := top["generationConfig"]
-	if gc == nil {
-		gc = top["generation_config"]
-	}
-	var cfg map[string]json.RawMessage
-	_ = json.Unmarshal(gc, &cfg)
-	mods := cfg["responseModalities"]
-	if mods == nil {
-		mods = cfg["response_modalities"]
-	}
+	b.audioIn = in.marks&markAudioMIME != 0 && geminiAudioPart.Match(in.body)
 	var ms []string
 	_ = json.Unmarshal(mods, &ms)
 	for _, m := range ms {
@@ -158,7 +157,7 @@ func (geminiDialect) billing(body []byte, outBound int64) billing {
 			b.imageOut = true
 		}
 	}
-	for _, t := range objects(top["tools"]) {
+	for _, t := range objects(json.RawMessage(tools)) {
 		for k := range t {
 			switch k {
 			case "googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval":

@@ -25,7 +25,8 @@ func testRoute(d, name string) route {
 
 // inspectFor inspects body as a request of dialect d on route name.
 func inspectFor(d, name string, body []byte) (requestInfo, error) {
-	return inspectRequest(builtinDialects, dialectByName(d), testRoute(d, name), body)
+	info, _, err := inspectRequest(builtinDialects, dialectByName(d), testRoute(d, name), body, nil)
+	return info, err
 }
 
 // usageFor reads the usage of an answer of dialect d on route name.

@@ -62,7 +62,7 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		info, err := inspectRequest(p.dialectList(), rt.dialect, rt, body)
+		info, bill, err := inspectRequest(p.dialectList(), rt.dialect, rt, body, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,10 +71,34 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		if !ok {
 			b.Fatal("no price")
 		}
-		bill := inspectBilling(rt.dialect, body, info.MaxOutput)
 		if c, _ := worstCost(pr, time.Now(), info, bill, rt); c <= 0 {
 			b.Fatal("no cost")
 		}
+	}
+}
+
+// BenchmarkInspectAndFingerprint: what the request path reads of a chat
+// request's body (what bench/run.sh sends) in its one walk: its bounds,
+// its billing and its loop fingerprint.
+func BenchmarkInspectAndFingerprint(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,"messages":[` +
+		`{"role":"system","content":"You are a helpful assistant."},` +
+		`{"role":"user","content":"Say hello and offer help in one sentence. (mhqzkrtwxy 1234)"}]}`)
+	p := &Proxy{}
+	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
+	want := fingerprint("bench", "gpt-4o-mini", string(rt.Name), body)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := fpCanons.Get().(*fpCanon)
+		info, _, err := inspectRequest(p.dialectList(), rt.dialect, rt, body, c)
+		if err != nil || info.MaxOutput != 256 {
+			b.Fatal(info, err)
+		}
+		if fp := c.sum("bench", "gpt-4o-mini", string(rt.Name), nil); fp != want {
+			b.Fatal("fingerprint differs")
+		}
+		c.put()
 	}
 }
 

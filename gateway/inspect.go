@@ -100,19 +100,29 @@ var errBadBody = errors.New("request body is not a JSON object")
 // It reads the body with the scanner (jsonscan.go) in one walk, building
 // nothing but the list of the members of the objects it is inside: what
 // encoding/json would have decoded into maps is read in place.
-func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo, error) {
+//
+// The same walk gives the body's billing (dialect.billing): the members
+// its fees sit in are read from the top-level members the walk keeps,
+// without searching the body again.
+//
+// With canon, the walk writes the body's canonical form for its loop
+// fingerprint there, as fpCanon.value would (see fpCanon.sum).
+func inspectRequest(ds []dialect, d dialect, rt route, body []byte, canon *fpCanon) (requestInfo, billing, error) {
 	start := spaceEnd(body, 0)
 	if start >= len(body) || body[start] != '{' {
-		return requestInfo{}, bodyError(body)
+		return requestInfo{}, billing{}, bodyError(body)
 	}
 	if end, err := valueEnd(body, start); err != nil || spaceEnd(body, end) != len(body) {
-		return requestInfo{}, bodyError(body)
+		return requestInfo{}, billing{}, bodyError(body)
 	}
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
 	w.ds = partReaders(ds, d)
+	w.canon = canon
 	w.object(body, start)
-	info, s := d.inspect(rt, jsonObject(w.ms))
+	top := jsonObject(w.ms)
+	info, s := d.inspect(rt, top)
+	bill := d.billing(feeInput{top: top, marks: w.marks, body: body}, info.MaxOutput)
 	s.add(w.parts)
 	info.Choices = min(max(info.Choices, 1), maxChoices)
 
@@ -122,7 +132,7 @@ func inspectRequest(ds []dialect, d dialect, rt route, body []byte) (requestInfo
 	bound = addTokens(bound, requestOverhead+s.overhead)
 	info.InputBound = bound
 	info.InputUnbounded = s.unbounded > 0
-	return info, nil
+	return info, bill, nil
 }
 
 // bodyError says why body is not one JSON object, in encoding/json's
@@ -253,6 +263,37 @@ type bodyWalk struct {
 	// noted is, for each of ms, what the parts inside its value noted:
 	// taken back when a later member of the same name overrides it.
 	noted []inputScan
+	// marks are the string values seen that billing looks for.
+	marks bodyMarks
+	// canon, when set, is written the canonical form of the body for its
+	// loop fingerprint as the walk goes (the bytes fpCanon.value writes);
+	// nil while the walk is inside a member the fingerprint leaves out.
+	canon *fpCanon
+}
+
+// bodyMarks are what a walk saw among a body's member values that billing
+// reads (feeInput): audio parts, as the formats spell them. Every member
+// counts, wherever it is and whether or not a later one overrides it.
+type bodyMarks uint8
+
+const (
+	// markInputAudio: a member whose value is the string "input_audio",
+	// written without escapes (OpenAI's audio part).
+	markInputAudio bodyMarks = 1 << iota
+	// markAudioMIME: a member whose value is a string starting "audio/,
+	// written without escapes (a MIME type: Gemini's audio parts).
+	markAudioMIME
+)
+
+// mark notes what the member value v (well-formed JSON) is of bodyMarks.
+func (w *bodyWalk) mark(v []byte) {
+	switch {
+	case len(v) < 8 || v[0] != '"':
+	case string(v) == `"input_audio"`:
+		w.marks |= markInputAudio
+	case string(v[:7]) == `"audio/`:
+		w.marks |= markAudioMIME
+	}
 }
 
 var walks = sync.Pool{New: func() any { return new(bodyWalk) }}
@@ -272,19 +313,25 @@ func (w *bodyWalk) value(b []byte, i int) int {
 		w.ms, w.noted = w.ms[:n], w.noted[:n]
 		return end
 	case '[':
+		if w.canon != nil {
+			w.canon.punct('[')
+		}
 		i = spaceEnd(b, i+1)
-		if b[i] == ']' {
-			return i + 1
-		}
-		for {
+		for b[i] != ']' {
 			i = spaceEnd(b, w.value(b, i))
-			if b[i] == ']' {
-				return i + 1
+			if b[i] == ',' {
+				i = spaceEnd(b, i+1)
 			}
-			i = spaceEnd(b, i+1) // past ','
 		}
+		if w.canon != nil {
+			w.canon.punct(']')
+		}
+		return i + 1
 	}
 	end, _ := valueEnd(b, i) // a string, number or literal
+	if w.canon != nil {
+		w.canon.scalar(b[i:end])
+	}
 	return end
 }
 
@@ -294,13 +341,30 @@ func (w *bodyWalk) value(b []byte, i int) int {
 func (w *bodyWalk) object(b []byte, i int) int {
 	base := len(w.ms)
 	var names map[string]int // for an object of many members
+	c := w.canon
+	var cbase, cfrom int
+	if c != nil {
+		cbase, cfrom = c.open()
+	}
 	i = spaceEnd(b, i+1)
 	for b[i] != '}' {
 		ke, _ := stringEnd(b, i)
 		name := rawText(b[i:ke])
 		vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
 		before := w.parts
-		ve := w.value(b, vs)
+		var ve int
+		if c != nil && !perCallMember(string(name)) {
+			start := c.name(name)
+			ve = w.value(b, vs)
+			c.member(name, start)
+		} else {
+			// A member the fingerprint leaves out is walked for its
+			// parts all the same.
+			w.canon = nil
+			ve = w.value(b, vs)
+			w.canon = c
+		}
+		w.mark(b[vs:ve])
 		noted := w.parts.minus(before)
 		// A later member overrides an earlier one of its name: what
 		// the earlier one's value noted is taken back.
@@ -338,6 +402,9 @@ func (w *bodyWalk) object(b []byte, i int) int {
 	typ, _ := m.get("type").text()
 	for _, d := range w.ds {
 		d.part(typ, m, &w.parts)
+	}
+	if c != nil {
+		c.close(cbase, cfrom)
 	}
 	return i + 1
 }

@@ -309,7 +309,7 @@ func checkSameInspection(t *testing.T, body []byte) {
 	for _, r := range routes {
 		d := dialectByName(r.dialect)
 		rt := testRoute(r.dialect, r.route)
-		got, gerr := inspectRequest(builtinDialects, d, rt, body)
+		got, _, gerr := inspectRequest(builtinDialects, d, rt, body, nil)
 		want, werr := refInspect(d, rt, body)
 		if (gerr == nil) != (werr == nil) || gerr != nil && (!errors.Is(gerr, errBadBody) || gerr.Error() != werr.Error()) {
 			t.Fatalf("inspectRequest(%s, %q) error = %v, want %v", r.route, body, gerr, werr)

@@ -157,13 +157,13 @@ func checkScan(t *testing.T, body []byte) {
 	}
 	var m map[string]json.RawMessage
 	merr := json.Unmarshal(body, &m)
-	top := topMembers(body)
+	top := walkedTop(body)
 	if (top == nil) != (m == nil) || len(top) != len(m) {
-		t.Fatalf("topMembers(%.120q) = %d members, json.Unmarshal %d (%v)", body, len(top), len(m), merr)
+		t.Fatalf("walkedTop(%.120q) = %d members, json.Unmarshal %d (%v)", body, len(top), len(m), merr)
 	}
 	for k, v := range m {
 		if string(top[k]) != string(v) {
-			t.Fatalf("topMembers(%.120q): member %q = %q, json.Unmarshal's %q", body, k, top[k], v)
+			t.Fatalf("walkedTop(%.120q): member %q = %q, json.Unmarshal's %q", body, k, top[k], v)
 		}
 		var want []map[string]json.RawMessage
 		_ = json.Unmarshal(v, &want)

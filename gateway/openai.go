@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/bits"
 	"net/http"
-	"regexp"
 	"strings"
 )
 
@@ -174,33 +173,32 @@ func (openAIDialect) imageTokens(model string) int64 {
 	return 16_400
 }
 
-// openAIAudioPart is an audio part of a request body, matched as JSON
-// structure: inside a string value a quote is escaped, so text that
-// merely mentions it ("what does input_audio do?") does not match.
-var openAIAudioPart = regexp.MustCompile(`:\s*"input_audio"`)
-
 // openAIFeeMembers are the members OpenAI's fees beyond tokens sit in:
-// audio in and out, the service tier and the built-in tools.
-var openAIFeeMembers = [][]byte{[]byte(`"input_audio"`), []byte(`"modalities"`), []byte(`"service_tier"`), []byte(`"tools"`), []byte(`"web_search_options"`)}
+// the output modalities (audio), the service tier and the built-in
+// tools. An audio part in the input is a markInputAudio.
+var openAIFeeMembers = []string{"modalities", "service_tier", "tools", "web_search_options"}
 
-func (openAIDialect) billing(body []byte, outBound int64) billing {
+// billing reads audio in (a part {"type":"input_audio"}: markInputAudio,
+// which as JSON structure text that mentions it does not make), audio
+// out, the service tier and the built-in tools billed per call.
+func (openAIDialect) billing(in feeInput, outBound int64) billing {
 	var b billing
-	top, ok := feeMembers(body, openAIFeeMembers)
-	if !ok {
+	b.audioIn = in.marks&markInputAudio != 0
+	top := in.top
+	if !top.hasAny(openAIFeeMembers) {
 		return b
 	}
-	b.audioIn = bytes.Contains(body, []byte(`"input_audio"`)) && openAIAudioPart.Match(body)
 	var ms []string
-	_ = json.Unmarshal(top["modalities"], &ms)
+	_ = json.Unmarshal(top.get("modalities"), &ms)
 	for _, m := range ms {
 		if m == "audio" {
 			b.audioOut = true
 		}
 	}
-	b.tier = jsonStr(top["service_tier"])
+	b.tier = jsonStr(json.RawMessage(top.get("service_tier")))
 	var maxCalls tokens
-	_ = json.Unmarshal(top["max_tool_calls"], &maxCalls)
-	for _, t := range objects(top["tools"]) {
+	_ = json.Unmarshal(top.get("max_tool_calls"), &maxCalls)
+	for _, t := range objects(json.RawMessage(top.get("tools"))) {
 		switch typ := jsonStr(t["type"]); {
 		case strings.HasPrefix(typ, "web_search"):
 			b.webSearch = searchBound(int64(maxCalls), outBound)
@@ -209,7 +207,7 @@ func (openAIDialect) billing(body []byte, outBound int64) billing {
 		}
 	}
 	// Chat Completions search models search once per request.
-	if _, ok := top["web_search_options"]; ok && b.webSearch == 0 {
+	if top.get("web_search_options") != nil && b.webSearch == 0 {
 		b.webSearch = 1
 	}
 	return b

@@ -356,6 +356,10 @@ type exchange struct {
 	flight flight
 	// inspected is the body inspectRequest read, one JSON object.
 	inspected []byte
+	// canon holds the canonical form of inspected for the loop
+	// fingerprint, written as it was read, until the runaway guard takes
+	// it; nil when it was not asked for.
+	canon *fpCanon
 	// cancel cancels the context of the attempt's upstream request, made
 	// by outbound; relay calls it once the attempt is over.
 	cancel context.CancelCauseFunc
@@ -608,15 +612,23 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	rt, d := x.route, x.route.dialect
 	model := rt.Model
 	if rt.metered() {
-		info, err := inspectRequest(p.dialectList(), d, rt, body)
+		// The runaway guard fingerprints the body of a first attempt: its
+		// canonical form is written in the walk that inspects it.
+		var canon *fpCanon
+		if x.rec.Attempt <= 1 && !p.Policy().Loop.Off {
+			canon = fpCanons.Get().(*fpCanon)
+		}
+		var err error
+		x.info, x.billing, err = inspectRequest(p.dialectList(), d, rt, body, canon)
 		if err != nil {
+			if canon != nil {
+				canon.put()
+			}
 			return nil, fail(http.StatusBadRequest, kindInvalid, "Sluice could not read this request: "+err.Error()).blocked(ReasonRequest)
 		}
-		x.info = info
-		x.inspected = body
-		x.billing = inspectBilling(d, body, info.MaxOutput)
+		x.inspected, x.canon = body, canon
 		if model == "" {
-			model = info.Model
+			model = x.info.Model
 		}
 		if model == "" {
 			return nil, fail(http.StatusBadRequest, kindInvalid, "the request names no model").blocked(ReasonRequest)
@@ -867,13 +879,23 @@ func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (M
 	var worst Money
 	// The usages differ only in how their tokens split, never in their
 	// input tokens, service tier, region or speed: one resolution of
-	// each row's rates prices them all.
-	us := b.worstUsages(in, out)
-	for _, alt := range row.alternatives(t) {
-		r, _ := alt.resolveRates(us[0], max(us[0].InputTokens, 0), false)
-		for _, u := range us {
-			if c := alt.costWith(u, &r); c > worst {
-				worst = c
+	// each row's rates prices them all. Each is made as it is priced,
+	// and each alternative row too: nothing is allocated, and the frame
+	// holds one of each (TestHandlerStack).
+	all := b.worstVariants()
+	for i := range row.windows() {
+		alt := row.alternative(t, i)
+		u := b.worstUsage(in, out, 0)
+		r, _ := alt.resolveRates(u, max(u.InputTokens, 0), false)
+		for v := all; ; v = (v - 1) & all {
+			if !worstDuplicate(v) {
+				u = b.worstUsage(in, out, v)
+				if c := alt.costWith(u, &r); c > worst {
+					worst = c
+				}
+			}
+			if v == 0 {
+				break
 			}
 		}
 	}

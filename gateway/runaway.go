@@ -165,8 +165,18 @@ func (p *Proxy) runaway(x *exchange, body []byte) *failure {
 		}
 	}
 	g := &p.runaways
+	canon := x.canon
+	if canon != nil {
+		x.canon = nil
+		defer canon.put()
+	}
 	if x.route.metered() && !pol.Loop.Off && !(pol.Loop.Allowed[token].After(now)) {
-		fp := fingerprintOf(token, x.rec.Model, string(x.route.Name), body, x.isInspected(body))
+		var fp [32]byte
+		if canon != nil && x.isInspected(body) {
+			fp = canon.sum(token, x.rec.Model, string(x.route.Name), nil)
+		} else {
+			fp = fingerprintOf(token, x.rec.Model, string(x.route.Name), body, x.isInspected(body))
+		}
 		if n, first := g.repeat(fp, now, pol.Loop.limit(), pol.Loop.window()); n > pol.Loop.limit() {
 			msg := loopMessage(token, x.rec.Provider, x.rec.Model, x.route.Path, bodyWords(x.route.dialect.info(), body), fp, n, first, pol.Loop)
 			return fail(http.StatusTooManyRequests, kindLoop, msg).refused(ReasonLoop)
@@ -401,14 +411,15 @@ func (p *Proxy) CutStreams(token string) int {
 // different page, a different question) are different requests however
 // fast they come. A body that is not JSON counts as its bytes.
 
-var perCallMembers = map[string]bool{
-	"id": true, "user": true, "metadata": true, "timestamp": true, "created": true,
-	"created_at": true, "nonce": true, "idempotency_key": true, "safety_identifier": true,
-	"prompt_cache_key": true,
-}
-
+// perCallMember reports whether an object member called name is one the
+// loop fingerprint leaves out.
 func perCallMember(name string) bool {
-	return perCallMembers[name] || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID")
+	switch name {
+	case "id", "user", "metadata", "timestamp", "created", "created_at", "nonce",
+		"idempotency_key", "safety_identifier", "prompt_cache_key":
+		return true
+	}
+	return strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID")
 }
 
 // fingerprint returns the loop fingerprint of a request. It hashes the
@@ -429,25 +440,34 @@ func fingerprint(token, model, route string, body []byte) [32]byte {
 func fingerprintOf(token, model, route string, body []byte, object bool) [32]byte {
 	c := fpCanons.Get().(*fpCanon)
 	defer c.put()
-	for _, s := range []string{token, model, route} {
-		c.str(s)
+	i := spaceEnd(body, 0)
+	if !object {
+		if _, err := valueEnd(body, i); err != nil {
+			// Not JSON: the bytes are the request.
+			return c.sum(token, model, route, body)
+		}
+	}
+	c.value(body, i)
+	return c.sum(token, model, route, nil)
+}
+
+// sum is the fingerprint of a request with token, model and route whose
+// body's canonical form c holds, followed by raw: the digest of the three
+// strings, each with its length before it, the form and raw.
+func (c *fpCanon) sum(token, model, route string, raw []byte) [32]byte {
+	c.scratch = c.scratch[:0]
+	for _, s := range [...]string{token, model, route} {
+		c.scratch = binary.AppendUvarint(c.scratch, uint64(len(s)))
+		c.scratch = append(c.scratch, s...)
 	}
 	c.d.Reset()
-	i := spaceEnd(body, 0)
-	if object {
-		c.value(body, i)
-		c.d.Write(c.out)
-	} else if _, err := valueEnd(body, i); err != nil {
-		// Not JSON: the bytes are the request.
-		c.d.Write(c.out)
-		c.d.Write(body)
-	} else {
-		c.value(body, i)
-		c.d.Write(c.out)
-	}
-	var out [32]byte
-	c.d.Sum(out[:0])
-	return out
+	c.d.Write(c.scratch)
+	c.d.Write(c.out)
+	c.d.Write(raw)
+	// Summed into a buffer of c's: a digest behind an interface makes
+	// any buffer passed to Sum escape.
+	c.scratch = c.d.Sum(c.scratch[:0])
+	return [32]byte(c.scratch)
 }
 
 // fpCanons are fingerprint's digests and buffers, reused: a digest and
@@ -458,12 +478,15 @@ var fpCanons = sync.Pool{New: func() any { return &fpCanon{d: sha256.New()} }}
 // maxPooledCanon is the largest buffer kept for the next fingerprint.
 const maxPooledCanon = 1 << 20
 
-// fpCanon writes a body's canonical form for its fingerprint.
+// fpCanon writes a body's canonical form for its fingerprint: in a walk
+// of its own (value), or in inspectRequest's (bodyWalk), to the same
+// bytes.
 type fpCanon struct {
 	d       hash.Hash
 	out     []byte     // the canonical form so far
 	members []fpMember // the members of the objects being written, innermost last
 	scratch []byte     // an object's members while they are put in order
+	text    []byte     // a string's text with what changes per call replaced
 }
 
 // fpMember is an object member whose name and value are written at
@@ -474,22 +497,19 @@ type fpMember struct {
 }
 
 func (c *fpCanon) put() {
-	c.out, c.scratch = c.out[:0], c.scratch[:0]
+	c.out, c.scratch, c.text = c.out[:0], c.scratch[:0], c.text[:0]
 	if cap(c.out) > maxPooledCanon {
 		c.out = nil
 	}
 	if cap(c.scratch) > maxPooledCanon {
 		c.scratch = nil
 	}
+	if cap(c.text) > maxPooledCanon {
+		c.text = nil
+	}
 	clear(c.members[:cap(c.members)])
 	c.members = c.members[:0]
 	fpCanons.Put(c)
-}
-
-// str writes s with its length before it.
-func (c *fpCanon) str(s string) {
-	c.out = binary.AppendUvarint(c.out, uint64(len(s)))
-	c.out = append(c.out, s...)
 }
 
 // bytes writes b with its length before it, as str does.
@@ -540,31 +560,68 @@ func (c *fpCanon) value(b []byte, i int) int {
 		}
 		c.out = append(c.out, ']')
 		return i + 1
+	}
+	e, _ := valueEnd(b, i)
+	c.scalar(b[i:e])
+	return e
+}
+
+// scalar writes the canonical form of v, a well-formed JSON string,
+// number or literal.
+func (c *fpCanon) scalar(v []byte) {
+	switch v[0] {
 	case '"':
-		e, _ := stringEnd(b, i)
 		c.out = append(c.out, 's')
-		if t := rawText(b[i:e]); hasDigit(t) {
-			c.str(normalizeText(string(t)))
+		if t := rawText(v); hasDigit(t) {
+			c.text = appendNormalized(c.text[:0], t)
+			c.bytes(c.text)
 		} else {
-			c.bytes(t) // what normalizeText leaves as it is
+			c.bytes(t) // what normalizing leaves as it is
 		}
-		return e
 	case 't':
 		c.out = append(c.out, 't')
-		return i + len("true")
 	case 'f':
 		c.out = append(c.out, 'f')
-		return i + len("false")
 	case 'n':
 		c.out = append(c.out, '0')
-		return i + len("null")
 	default:
-		e, _ := numberEnd(b, i)
 		c.out = append(c.out, 'n')
-		c.bytes(b[i:e])
-		return e
+		c.bytes(v)
 	}
 }
+
+// What a walk that is not fpCanon's own (bodyWalk) calls to write an
+// object: open before its members, name before a member's value and
+// member after it, close after its members; punct writes an array's
+// brackets. Kept out of line: the walk recurses, and its frames stay
+// small.
+
+//go:noinline
+func (c *fpCanon) open() (base, from int) {
+	c.out = append(c.out, '{')
+	return len(c.members), len(c.out)
+}
+
+//go:noinline
+func (c *fpCanon) name(name []byte) (start int) {
+	start = len(c.out)
+	c.bytes(name)
+	return start
+}
+
+//go:noinline
+func (c *fpCanon) member(name []byte, start int) {
+	c.members = append(c.members, fpMember{name, start, len(c.out)})
+}
+
+//go:noinline
+func (c *fpCanon) close(base, from int) {
+	c.order(base, from)
+	c.out = append(c.out, '}')
+}
+
+//go:noinline
+func (c *fpCanon) punct(b byte) { c.out = append(c.out, b) }
 
 // order puts the members of the object just written, c.members[base:],
 // whose bytes start at c.out[from:], in the order of their names, keeps
@@ -621,7 +678,11 @@ func normalizeText(s string) string {
 	if !strings.ContainsAny(s, "0123456789") {
 		return s
 	}
-	var b strings.Builder
+	return string(appendNormalized(nil, s))
+}
+
+// appendNormalized appends normalizeText(s) to dst.
+func appendNormalized[T ~string | ~[]byte](dst []byte, s T) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -630,15 +691,15 @@ func normalizeText(s string) string {
 			continue
 		}
 		if n := matchUUID(s[i:]); n > 0 {
-			b.WriteString(s[last:i])
-			b.WriteString("<uuid>")
+			dst = append(dst, s[last:i]...)
+			dst = append(dst, "<uuid>"...)
 			i += n
 			last = i
 			continue
 		}
 		if n := matchDateTime(s[i:]); n > 0 {
-			b.WriteString(s[last:i])
-			b.WriteString("<time>")
+			dst = append(dst, s[last:i]...)
+			dst = append(dst, "<time>"...)
 			i += n
 			last = i
 			continue
@@ -651,17 +712,13 @@ func normalizeText(s string) string {
 			j++
 		}
 		if digits && j-i >= 10 || hexes && j-i >= 16 {
-			b.WriteString(s[last:i])
-			b.WriteString("<n>")
+			dst = append(dst, s[last:i]...)
+			dst = append(dst, "<n>"...)
 			last = j
 		}
 		i = j
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return append(dst, s[last:]...)
 }
 
 func isDigit(c byte) bool   { return c >= '0' && c <= '9' }
@@ -671,7 +728,7 @@ func isHexByte(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 
 func isWord(c byte) bool { return isAlnum(c) || c == '_' }
 
 // matchUUID returns 36 if s starts with a UUID.
-func matchUUID(s string) int {
+func matchUUID[T ~string | ~[]byte](s T) int {
 	if len(s) < 36 {
 		return 0
 	}
@@ -695,7 +752,7 @@ func matchUUID(s string) int {
 
 // matchDateTime returns the length of an ISO 8601 date-time at the start
 // of s ("2026-11-30T10:31", with seconds, fraction and zone if there), or 0.
-func matchDateTime(s string) int {
+func matchDateTime[T ~string | ~[]byte](s T) int {
 	pat := "dddd-dd-ddTdd:dd"
 	if len(s) < len(pat) {
 		return 0

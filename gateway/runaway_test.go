@@ -359,22 +359,58 @@ func waitRecord(t *testing.T, l *memLedger, match func(Record) bool) Record {
 }
 
 // A body inspectRequest read is fingerprinted without checking it again,
-// to the same fingerprint.
+// to the same fingerprint; and so is the canonical form its walk wrote.
 func TestFingerprintOfInspectedBody(t *testing.T) {
-	rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, DefaultProviders(), builtinDialects)
 	n := 0
-	for _, body := range scanCorpus(t) {
-		if _, err := inspectRequest(builtinDialects, rt.dialect, rt, body); err != nil {
-			continue
-		}
-		n++
-		if got, want := fingerprintOf("tok", "m", "r", body, true), fingerprint("tok", "m", "r", body); got != want {
-			t.Errorf("fingerprintOf(%.120q, inspected) differs from fingerprint", body)
+	for _, body := range append(scanCorpus(t), fingerprintBodies()...) {
+		if checkInspectedFingerprint(t, body) {
+			n++
 		}
 	}
 	if n < 10 {
 		t.Fatalf("only %d bodies inspected", n)
 	}
+}
+
+// fingerprintBodies are bodies whose members the fingerprint leaves out
+// or puts in order at several depths, around the parts inspection reads.
+func fingerprintBodies() [][]byte {
+	var out [][]byte
+	for _, s := range []string{
+		`{"z":1,"metadata":{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}},"a":[{"id":"x","b":2,"a":[]}],"user":"u"}`,
+		`{"messages":[{"role":"user","content":[{"type":"input_audio","tool_call_id":"c1","input_audio":{"data":"QUJD","format":"wav"}},{"type":"text","text":"at 2026-11-30T10:31:02Z run 123e4567-e89b-12d3-a456-426614174000 ts 17642304001234"}]}],"b":[[],{},[{}],""],"b":null}`,
+		`{"c":{"y":[1,{"q":true,"p":false}],"x":{"requestId":"r","v":-0.5e3}},"c":{"k":"w"},"a":"\u00e9t\u00e9 0123456789abcdef0123"}`,
+		`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"AAAA"}}]}],"generationConfig":{"maxOutputTokens":9,"sessionId":"s"}}`,
+	} {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+// checkInspectedFingerprint fails t unless the fingerprints of body,
+// when inspectRequest reads it, match fingerprint's, on every route; it
+// reports whether body was read.
+func checkInspectedFingerprint(t *testing.T, body []byte) bool {
+	t.Helper()
+	want := fingerprint("tok", "m", "r", body)
+	read := false
+	for _, r := range routes {
+		c := fpCanons.Get().(*fpCanon)
+		_, _, err := inspectRequest(builtinDialects, dialectByName(r.dialect), testRoute(r.dialect, r.route), body, c)
+		if err != nil {
+			c.put()
+			continue
+		}
+		read = true
+		if got := c.sum("tok", "m", "r", nil); got != want {
+			t.Fatalf("the fingerprint inspectRequest(%s) wrote of %.200q differs from fingerprint", r.route, body)
+		}
+		c.put()
+		if got := fingerprintOf("tok", "m", "r", body, true); got != want {
+			t.Fatalf("fingerprintOf(%.200q, inspected) differs from fingerprint", body)
+		}
+	}
+	return read
 }
 
 // guard.repeat counts as a list of each fingerprint's times within the

@@ -156,7 +156,7 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		return nil, f
 	}
 	nrt.Provider = prov.Name
-	info, err := inspectRequest(p.dialectList(), td, nrt, out)
+	info, bill, err := inspectRequest(p.dialectList(), td, nrt, out, nil)
 	if err != nil {
 		return nil, refuse(err)
 	}
@@ -167,7 +167,7 @@ func (p *Proxy) translate(x *exchange, body []byte, caller callerFormat, target 
 		x.rec.AskedModel = x.in.route.Model
 	}
 	x.route, x.info = nrt, info
-	x.billing = inspectBilling(td, out, info.MaxOutput)
+	x.billing = bill
 	x.rec.Route = string(nrt.Name)
 	return out, nil
 }
