@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"mime"
 	"net/http"
 	"os"
@@ -230,40 +231,6 @@ func (h *bodyHold) release() {
 	}
 }
 
-// sentBody is a request body on its way upstream: once it is read to the
-// end or closed, it drops the bytes and calls sent.
-type sentBody struct {
-	mu   sync.Mutex // guards r: the transport may Close while it Reads
-	r    io.ReadCloser
-	sent func()
-}
-
-func (b *sentBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.r == nil {
-		return 0, io.EOF
-	}
-	n, err := b.r.Read(p)
-	if err == io.EOF {
-		b.r.Close()
-		b.r = nil
-		b.sent()
-	}
-	return n, err
-}
-
-func (b *sentBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.r != nil {
-		b.r.Close()
-		b.r = nil
-	}
-	b.sent()
-	return nil
-}
-
 // bodyTypeProblem says why r's body is not one the route takes, or "":
 // provider routes take JSON (or no Content-Type at all, as some clients
 // send), and OpenAI's file uploads multipart forms. A form or text body,
@@ -333,8 +300,13 @@ func jsonValues(b []byte) int64 {
 	for i := 0; i < len(b); i++ {
 		if in {
 			// Text, eight bytes at a time while none of them ends the
-			// string or starts an escape: most of a long body.
-			for i+8 <= len(b) && !stringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			// string or starts an escape (most of a long body), then
+			// straight to the first that may.
+			for i+8 <= len(b) {
+				if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
 				i += 8
 			}
 			if i >= len(b) {

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -534,9 +536,88 @@ func TestJSONValuesMatchesByteWalk(t *testing.T) {
 // BenchmarkJSONValues: counting the values of a long conversation's body
 // before it is read, as every request body is counted.
 func BenchmarkJSONValues(b *testing.B) {
-	body := []byte(chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200)))
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		jsonValues(body)
+	for _, c := range []struct{ name, body string }{
+		{"long", chatCall(1, strings.Repeat("The build failed at step 12; the log says FAIL at 2026-11-30T10:31:02Z. ", 200))},
+		// bench/run.sh's request: short strings, keys above all.
+		{"chat", `{"model":"gpt-4o-mini","max_tokens":256,"temperature":0.2,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello and offer help in one sentence. (run 1)"}]}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			body := []byte(c.body)
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				jsonValues(body)
+			}
+		})
+	}
+}
+
+// countingConn counts the writes made to a connection.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestBodySentInOneWrite: a request goes upstream in one write, headers
+// and body together, and its body's room in the gate comes back once it
+// has gone, before the answer.
+func TestBodySentInOneWrite(t *testing.T) {
+	var p *Proxy
+	held := make(chan int64, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		// The transport says it wrote the request a moment after the
+		// bytes left.
+		g := p.gate()
+		var used int64
+		for range 100 {
+			g.mu.Lock()
+			used = g.used
+			g.mu.Unlock()
+			if used == 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		held <- used
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, chatBody)
+	}))
+	defer up.Close()
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": up.URL + "/v1"})
+	var writes atomic.Int64
+	tr := NewTransport(0)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, &writes}, nil
+	}
+	defer tr.CloseIdleConnections()
+	p.Transport = tr
+	// Larger than the transport's 1 KiB write buffer, headers and all.
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("hi ", 1000) + `"}]}`
+	resp, got := post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, got)
+	}
+	if used := <-held; used != 0 {
+		t.Errorf("gate holds %d bytes once the body has gone upstream, want 0", used)
+	}
+	small := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	writes.Store(0)
+	resp, got = post(t, srv.URL+"/v1/chat/completions", map[string]string{"Authorization": "Bearer " + testToken}, small)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, got)
+	}
+	<-held
+	if n := writes.Load(); n != 1 {
+		t.Errorf("a small request went upstream in %d writes, want 1 (headers and body together)", n)
 	}
 }

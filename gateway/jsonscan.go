@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -131,7 +132,13 @@ func stringEnd(b []byte, i int) (int, error) {
 	for i++; i < len(b); {
 		// Eight bytes at a time while none of them ends the string,
 		// starts an escape or is a control character: text, mostly.
-		for i+8 <= len(b) && !stringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+		// Eight that hold one go straight to the first of them (most
+		// strings, keys above all, end within eight bytes).
+		for i+8 <= len(b) {
+			if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {
@@ -165,12 +172,19 @@ func stringEnd(b []byte, i int) (int, error) {
 }
 
 // stringSpecial reports whether any of the eight bytes in x is a quote,
-// a backslash or below 0x20 (the bit tricks of "Bit Twiddling Hacks":
-// determine if a word has a zero byte, or a byte less than n).
-func stringSpecial(x uint64) bool {
+// a backslash or below 0x20.
+func stringSpecial(x uint64) bool { return stringSpecials(x) != 0 }
+
+// stringSpecials marks, with its high bit, each of the eight bytes in x
+// (little-endian) that is a quote, a backslash or below 0x20 (the bit
+// tricks of "Bit Twiddling Hacks": determine if a word has a zero byte,
+// or a byte less than n). Above the first byte marked, a byte may be
+// marked that is none of these (a borrow runs on into it); the first
+// byte marked is always one, so the lowest mark finds it.
+func stringSpecials(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	return zero(x^('"'*ones))|zero(x^('\\'*ones))|(x-0x20*ones)&^x&highs != 0
+	return zero(x^('"'*ones)) | zero(x^('\\'*ones)) | (x-0x20*ones)&^x&highs
 }
 
 // numberEnd returns the end of the number that starts at b[i].

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -279,23 +280,31 @@ func TestDecodeMembersMatchesDecodeJSON(t *testing.T) {
 }
 
 // TestStringSpecial: the eight-byte test finds a quote, a backslash or a
-// control character wherever it stands among any other bytes.
+// control character wherever it stands among any other bytes, and its
+// lowest mark is the first of them.
 func TestStringSpecial(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	pick := []byte{0, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0xa2, 0xdc, 0xff, '!', '#', '[', ']'}
 	for range 200_000 {
 		var b [8]byte
-		want := false
+		first := 8
 		for i := range b {
 			if r.IntN(2) == 0 {
 				b[i] = pick[r.IntN(len(pick))]
 			} else {
 				b[i] = byte(r.IntN(256))
 			}
-			want = want || b[i] == '"' || b[i] == '\\' || b[i] < 0x20
+			if first == 8 && (b[i] == '"' || b[i] == '\\' || b[i] < 0x20) {
+				first = i
+			}
 		}
-		if got := stringSpecial(binary.LittleEndian.Uint64(b[:])); got != want {
+		want := first < 8
+		x := binary.LittleEndian.Uint64(b[:])
+		if got := stringSpecial(x); got != want {
 			t.Fatalf("stringSpecial(% x) = %v, want %v", b, got, want)
+		}
+		if got := bits.TrailingZeros64(stringSpecials(x)) >> 3; got != first {
+			t.Fatalf("stringSpecials(% x) marks byte %d first, want %d", b, got, first)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"path"
 	"strconv"
@@ -372,6 +373,9 @@ type exchange struct {
 	// cancel cancels the context of the attempt's upstream request, made
 	// by outbound; relay calls it once the attempt is over.
 	cancel context.CancelCauseFunc
+	// trace tells outbound's sent when the transport has written the
+	// request.
+	trace httptrace.ClientTrace
 	// xl is the translation of a request sent in its provider's format
 	// rather than the caller's, or nil. route, info and billing are then
 	// the provider's.
@@ -419,12 +423,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			p.fail(w, r, x.callerDialect(), x, f)
 			return
-		}
-		// The body's room in the gate is given back once it has gone
-		// upstream for the last time, not when a long stream ends.
-		last := !x.alias.more()
-		if last && out.Body != nil && out.Body != http.NoBody {
-			out.Body, out.GetBody = &sentBody{r: out.Body, sent: release}, nil
 		}
 		if !p.relay(w, r, x, out, hide) {
 			return
@@ -506,7 +504,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if x.logBodies {
 		x.rec.RequestBody = p.redactor().loggedBody(body)
 	}
-	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, prefixes: set.prefixes, route: rt, token: x.rec.Token}
+	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, prefixes: set.prefixes, route: rt, token: x.rec.Token, sent: release}
 	out, hide, f = p.attempt(r, x)
 	return out, hide, release, f
 }
@@ -522,6 +520,10 @@ type attemptInput struct {
 	prefixes  prefixIndex // of providers
 	route     route       // the route as parsed
 	token     string      // the local token's name, once authenticated
+	// sent gives back the body's room in the gate (readBody's release):
+	// outbound has the transport call it once the body has gone
+	// upstream for the last time.
+	sent func()
 }
 
 // attempt takes a read request on to the request that goes upstream:
@@ -977,6 +979,18 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	// the idle timeout, a fallback's first-byte timeout), made here so
 	// that the request is not copied to take it.
 	ctx, cancel := context.WithCancelCause(r.Context())
+	// The body's room in the gate is given back once it has gone
+	// upstream for the last time, not when a long stream ends: the
+	// transport says when it has written the request. The body stays the
+	// bytes.Reader NewRequest takes, which the transport sends with the
+	// headers in one write (a reader of another type has the headers
+	// flushed first, in a write of their own).
+	last := x.in != nil && x.in.sent != nil && len(body) > 0 && !x.alias.more()
+	if last {
+		sent := x.in.sent
+		x.trace = httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent() }}
+		ctx = httptrace.WithClientTrace(ctx, &x.trace)
+	}
 	// The target is set as built, not spelled out and parsed again: a
 	// URL's String, parsed, is the same URL (the path escaped as
 	// EscapedPath escapes it either way), but for an empty port, which
@@ -990,6 +1004,9 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	out.URL, out.Host = target, target.Host
 	x.cancel = cancel
 	out.ContentLength = int64(len(body))
+	if last {
+		out.GetBody = nil
+	}
 	out.Header = r.Header.Clone()
 	// The headers Connection names go first: it is itself stripped.
 	removeConnectionHeaders(out.Header)
