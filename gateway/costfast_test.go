@@ -267,3 +267,36 @@ func BenchmarkWorstCost(b *testing.B) {
 		}
 	}
 }
+
+// The Ref lookupShared gives with a row is the row's own, for every row
+// of the table by its model, a model only a Match or a prefix finds, a
+// provider's catch-all row, a reseller's fallback and a local model.
+func TestLookupSharedRef(t *testing.T) {
+	table := DefaultPrices()
+	catchAll := NewPrices([]Price{{Provider: "acme", Model: "any", Match: []string{"*"}, Updated: "2026-01-02"},
+		{Provider: "acme", Model: "fam", Match: []string{"fam-*"}, Updated: "2026-01-03"}})
+	type q struct {
+		t               *Prices
+		provider, model string
+	}
+	var qs []q
+	for _, r := range table.All() {
+		qs = append(qs, q{table, r.Provider, r.Model}, q{table, r.Provider, r.Model + "-2099-01-01"})
+	}
+	qs = append(qs, q{catchAll, "acme", "whatever-1"}, q{catchAll, "ACME", "fam-7"}, q{catchAll, "acme", "any"},
+		q{table, "openrouter", "openai/gpt-4o-mini"}, q{table, "ollama", "llama3.2"})
+	n := 0
+	for _, c := range qs {
+		p, ref, ok := c.t.lookupShared(c.provider, c.model)
+		if !ok {
+			continue
+		}
+		n++
+		if want := p.Ref(); ref != want {
+			t.Errorf("lookupShared(%q, %q) ref %q, its row's Ref %q", c.provider, c.model, ref, want)
+		}
+	}
+	if n < len(table.All())+4 {
+		t.Fatalf("only %d lookups found a row", n)
+	}
+}

@@ -207,7 +207,8 @@ func addMoney(a, b Money) Money {
 // Prices is a price table. It is immutable once built and safe for
 // concurrent use.
 type Prices struct {
-	rows    []Price // sorted by provider, then model
+	rows    []Price  // sorted by provider, then model
+	refs    []string // the Ref of each of rows, made once: a request records its row's
 	byProv  map[string]*priceIndex
 	version string
 	sources []string
@@ -252,7 +253,10 @@ func NewPrices(rows []Price) *Prices {
 	}
 	sort.SliceStable(kept, func(i, j int) bool { return priceLess(kept[i], kept[j]) })
 
-	t := &Prices{rows: kept, byProv: make(map[string]*priceIndex)}
+	t := &Prices{rows: kept, refs: make([]string, len(kept)), byProv: make(map[string]*priceIndex)}
+	for i, r := range kept {
+		t.refs[i] = r.Ref()
+	}
 	ix := func(prov string) *priceIndex {
 		x := t.byProv[prov]
 		if x == nil {
@@ -411,7 +415,7 @@ func (t *Prices) All() []Price {
 // provider (Ollama) is free: with no row of its own it gets a zero price
 // with Source "local, free".
 func (t *Prices) Lookup(provider, model string) (Price, bool) {
-	p, ok := t.lookupShared(provider, model)
+	p, _, ok := t.lookupShared(provider, model)
 	if ok {
 		p = p.clone()
 	}
@@ -420,47 +424,49 @@ func (t *Prices) Lookup(provider, model string) (Price, bool) {
 
 // lookupShared is Lookup without the copy: the row returned shares its
 // slices with the table, so the caller must not change them. The request
-// path reads its row only.
-func (t *Prices) lookupShared(provider, model string) (Price, bool) {
+// path reads its row only. ref is the row's Ref, made once for a row of
+// the table as it stands.
+func (t *Prices) lookupShared(provider, model string) (p Price, ref string, ok bool) {
 	prov := strings.ToLower(strings.TrimSpace(provider))
 	id := priceModelID(prov, model)
 	if id == "" {
-		return Price{}, false
+		return Price{}, "", false
 	}
-	if p, ok := t.find(prov, id); ok {
-		return p, true
+	if p, ref, ok := t.find(prov, id); ok {
+		return p, ref, true
 	}
 	// Only a miss reads the provider's row: a reseller's or a local
 	// provider's rule applies.
 	def := defaultProviders[prov]
 	if vendor, rest, ok := strings.Cut(id, "/"); ok && def.Resells != nil && !strings.Contains(rest, ":") {
 		if own, ok := def.Resells[vendor]; ok {
-			if p, ok := t.find(own, priceModelID(own, rest)); ok {
+			if p, ref, ok := t.find(own, priceModelID(own, rest)); ok {
 				p.Source = p.Source + " (" + own + "'s own price; no " + prov + " row)"
-				return p, true
+				return p, ref, true
 			}
 		}
 	}
 	if def.Local {
-		return Price{Provider: prov, Model: id, Source: "local, free"}, true
+		p := Price{Provider: prov, Model: id, Source: "local, free"}
+		return p, p.Ref(), true
 	}
-	return Price{}, false
+	return Price{}, "", false
 }
 
 // find applies Lookup's rules 1 to 3 to one provider's rows. The row it
-// returns shares its slices with the table.
-func (t *Prices) find(prov, id string) (Price, bool) {
+// returns shares its slices with the table; ref is its Ref.
+func (t *Prices) find(prov, id string) (Price, string, bool) {
 	x := t.byProv[prov]
 	if x == nil {
-		return Price{}, false
+		return Price{}, "", false
 	}
 	for cand := id; ; {
 		if i, ok := x.exact[cand]; ok {
-			return t.rows[i], true
+			return t.rows[i], t.refs[i], true
 		}
 		for _, pp := range x.prefixes {
 			if priceMatchesPrefix(pp.prefix, cand) {
-				return t.rows[pp.row], true
+				return t.rows[pp.row], t.refs[pp.row], true
 			}
 		}
 		next, ok := snapshotBase(cand)
@@ -472,9 +478,9 @@ func (t *Prices) find(prov, id string) (Price, bool) {
 	if x.catchAll >= 0 {
 		p := t.rows[x.catchAll]
 		p.Model = id
-		return p, true
+		return p, p.Ref(), true
 	}
-	return Price{}, false
+	return Price{}, "", false
 }
 
 // priceModelID normalises a model id for comparison: modelID.

@@ -318,10 +318,12 @@ type exchange struct {
 	info     requestInfo
 	billing  billing
 	// row is the price row found for the model; price is row at the
-	// request's time (dated and time-of-day rates resolved).
-	row    Price
-	price  Price
-	priced bool
+	// request's time (dated and time-of-day rates resolved); priceRef
+	// is the Ref of both.
+	row      Price
+	price    Price
+	priceRef string
+	priced   bool
 	// unpricedHeld is what the hold reserved for parts of the request the
 	// table cannot price (an unknown fee, modality or tier).
 	unpricedHeld Money
@@ -753,7 +755,7 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 // admit estimates the worst-case cost of x and holds it, or returns the
 // failure that says why the request must not go upstream.
 func (p *Proxy) admit(x *exchange) *failure {
-	x.row, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
+	x.row, x.priceRef, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
 	at := x.start.In(p.location())
 	x.price = x.row.At(at)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
@@ -778,7 +780,7 @@ func (p *Proxy) admit(x *exchange) *failure {
 			}
 			pol := p.Policy()
 			if budgeted && !pol.estimatesUnpriced() {
-				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.price.Ref(), unknown
+				x.rec.Priced, x.rec.PriceRef, x.rec.Unpriced = true, x.priceRef, unknown
 				x.rec.Error = "part of this request has no price: " + strings.Join(unknown, "; ")
 				return fail(http.StatusPaymentRequired, kindUnpriced,
 					fmt.Sprintf("Sluice cannot price all of this %s request to %q (%s) and a budget applies, so it cannot promise the budget holds: add the rate with `sluice prices import FILE` (or in the Prices page), or set the unpriced-model policy to estimate", x.provider.Name, x.rec.Model, strings.Join(unknown, "; "))).refused(ReasonUnpriced)
@@ -811,7 +813,7 @@ func (p *Proxy) admit(x *exchange) *failure {
 	x.rec.Estimated = h.Estimated
 	x.rec.Priced = x.priced || x.provider.Keyless
 	if x.priced {
-		x.rec.PriceRef = x.price.Ref()
+		x.rec.PriceRef = x.priceRef
 	}
 	return nil
 }
