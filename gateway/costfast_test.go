@@ -147,7 +147,7 @@ func TestWorstCostMatchesUsages(t *testing.T) {
 			for _, b := range bills {
 				for _, info := range infos {
 					for _, rt := range routes {
-						got, gotOut := worstCost(row, at, info, b, rt)
+						got, gotOut := worstCost(&row, at, &info, &b, &rt)
 						want, wantOut := refWorstCost(row, at, info, b, rt)
 						if got != want || gotOut != wantOut {
 							t.Fatalf("worstCost(%s at %v, %+v, %+v, %s) = %d, %d; every usage's dearest %d, %d",
@@ -262,7 +262,7 @@ func BenchmarkWorstCost(b *testing.B) {
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {
-		if c, _ := worstCost(pr, at, info, bill, rt); c <= 0 {
+		if c, _ := worstCost(&pr, at, &info, &bill, &rt); c <= 0 {
 			b.Fatal("no cost")
 		}
 	}

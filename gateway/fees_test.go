@@ -63,29 +63,44 @@ func TestInspectBilling(t *testing.T) {
 func inspectBilling(d dialect, body []byte, outBound int64) billing {
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
-	w.object(body, spaceEnd(body, 0))
+	w.object(body, spaceEnd(body, 0), 0)
 	return d.billing(feeInput{top: jsonObject(w.ms), marks: w.marks, body: body}, outBound)
 }
 
 // walkedTop is the top-level members of body that a walk reads
 // (feeInput.top), the last of duplicates, as a map; nil for a body that
-// is not one JSON object.
+// the walk finds is not one JSON object.
 func walkedTop(body []byte) map[string]json.RawMessage {
 	i := spaceEnd(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil
 	}
-	if end, err := valueEnd(body, i); err != nil || spaceEnd(body, end) != len(body) {
-		return nil
-	}
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
-	w.object(body, i)
+	if end := w.object(body, i, 0); end < 0 || spaceEnd(body, end) != len(body) {
+		return nil
+	}
 	top := make(map[string]json.RawMessage)
 	for _, m := range w.ms {
 		top[string(m.name)] = json.RawMessage(m.val)
 	}
 	return top
+}
+
+// The walk takes a body nested as deep as encoding/json does, and no
+// deeper.
+func TestWalkNestingLimit(t *testing.T) {
+	for _, depth := range []int{maxScanDepth - 1, maxScanDepth, maxScanDepth + 1} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := map[string]string{"[": "]", `{"a":`: "}"}[open]
+			// depth values nested, the outermost the body's object.
+			body := `{"a":` + strings.Repeat(open, depth-1) + "1" + strings.Repeat(close, depth-1) + "}"
+			got := walkedTop([]byte(body)) != nil
+			if want := json.Valid([]byte(body)); got != want {
+				t.Errorf("walk of %d nested %q: read %v, json.Valid %v", depth, open, got, want)
+			}
+		}
+	}
 }
 
 // refBilling is billing as it was read before the walk fed it: the body
@@ -285,11 +300,11 @@ func TestWorstCostHighestRate(t *testing.T) {
 	// Audio in the body: every input token at gpt-audio's audio rate (32
 	// per M, not 2.5); audio asked for out: every output token at 64.
 	audio := row("openai", "gpt-audio")
-	got, _ := worstCost(audio, now, info, billing{audioIn: true, audioOut: true}, rt)
+	got, _ := worstCost(&audio, now, &info, &billing{audioIn: true, audioOut: true}, &rt)
 	if want := 1000*perMillion(32) + 100*perMillion(64); got != want {
 		t.Errorf("worstCost(gpt-audio, audio in and out) = %s, want %s", got, want)
 	}
-	text, _ := worstCost(audio, now, info, billing{}, rt)
+	text, _ := worstCost(&audio, now, &info, &billing{}, &rt)
 	if want := 1000*perMillion(2.5) + 100*perMillion(10); text != want {
 		t.Errorf("worstCost(gpt-audio, text) = %s, want %s", text, want)
 	}
@@ -297,14 +312,14 @@ func TestWorstCostHighestRate(t *testing.T) {
 	// A bound that crosses 200k input tokens: every token at the tier.
 	pro := row("gemini", "gemini-2.5-pro")
 	long := requestInfo{InputBound: 250_000, MaxOutput: 1000, Choices: 1}
-	got, _ = worstCost(pro, now, long, billing{audioIn: true}, route{Name: "gemini.generateContent"})
+	got, _ = worstCost(&pro, now, &long, &billing{audioIn: true}, &route{Name: "gemini.generateContent"})
 	if want := 250_000*perMillion(2.5) + 1000*perMillion(15); got != want {
 		t.Errorf("worstCost(gemini-2.5-pro, 250k in) = %s, want %s (the long-context tier)", got, want)
 	}
 
 	// Priority asked for: priority rates.
 	mini := row("openai", "gpt-4o-mini")
-	got, _ = worstCost(mini, now, info, billing{tier: "priority"}, rt)
+	got, _ = worstCost(&mini, now, &info, &billing{tier: "priority"}, &rt)
 	if want := 1000*perMillion(0.25) + 100*perMillion(1); got != want {
 		t.Errorf("worstCost(gpt-4o-mini, priority) = %s, want %s", got, want)
 	}
@@ -313,7 +328,7 @@ func TestWorstCostHighestRate(t *testing.T) {
 	// inference at 1.1 times.
 	opus := row("anthropic", "claude-opus-4-6")
 	arInfo := requestInfo{InputBound: 1000, MaxOutput: 100, Choices: 1}
-	got, _ = worstCost(opus, now, arInfo, billing{webSearch: 5, geo: "us"}, route{Name: "anthropic.messages"})
+	got, _ = worstCost(&opus, now, &arInfo, &billing{webSearch: 5, geo: "us"}, &route{Name: "anthropic.messages"})
 	// The dearest input rate is the one-hour cache write: 10 per M, ×1.1.
 	if want := 1000*perMillion(11) + 100*perMillion(27.5) + 5*Dollar/100; got != want {
 		t.Errorf("worstCost(claude-opus-4-6, 5 searches, us) = %s, want %s", got, want)
@@ -323,7 +338,7 @@ func TestWorstCostHighestRate(t *testing.T) {
 	// whatever the time.
 	ds := row("deepseek", "deepseek-chat")
 	offPeak := time.Date(2026, 11, 30, 20, 0, 0, 0, time.UTC)
-	got, _ = worstCost(ds, offPeak, info, billing{}, rt)
+	got, _ = worstCost(&ds, offPeak, &info, &billing{}, &rt)
 	if want := 1000*perMillion(0.27) + 100*perMillion(1.1); got != want {
 		t.Errorf("worstCost(deepseek-chat, off-peak) = %s, want %s (the standard rate)", got, want)
 	}

@@ -66,12 +66,12 @@ func BenchmarkInspectAndEstimate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		prov, model := routeModel(info.Model, rt.dialect, providers, p.Prices())
+		prov, model := routeModel(info.Model, rt.dialect, providers, p.providerSet().prefixes, p.Prices())
 		pr, ok := p.Prices().Lookup(prov, model)
 		if !ok {
 			b.Fatal("no price")
 		}
-		if c, _ := worstCost(pr, time.Now(), info, bill, rt); c <= 0 {
+		if c, _ := worstCost(&pr, time.Now(), &info, &bill, &rt); c <= 0 {
 			b.Fatal("no cost")
 		}
 	}

@@ -97,9 +97,10 @@ var errBadBody = errors.New("request body is not a JSON object")
 // content parts of each of ds, the formats served (partReaders). A body
 // that is not a well-formed JSON object is an error wrapping errBadBody.
 //
-// It reads the body with the scanner (jsonscan.go) in one walk, building
-// nothing but the list of the members of the objects it is inside: what
-// encoding/json would have decoded into maps is read in place.
+// It reads the body with the scanner (jsonscan.go) in one walk, which
+// checks it is JSON as it goes, building nothing but the list of the
+// members of the objects it is inside: what encoding/json would have
+// decoded into maps is read in place.
 //
 // The same walk gives the body's billing (dialect.billing): the members
 // its fees sit in are read from the top-level members the walk keeps,
@@ -112,14 +113,13 @@ func inspectRequest(ds []dialect, d dialect, rt route, body []byte, canon *fpCan
 	if start >= len(body) || body[start] != '{' {
 		return requestInfo{}, billing{}, bodyError(body)
 	}
-	if end, err := valueEnd(body, start); err != nil || spaceEnd(body, end) != len(body) {
-		return requestInfo{}, billing{}, bodyError(body)
-	}
 	w := walks.Get().(*bodyWalk)
 	defer w.release()
 	w.ds = partReaders(ds, d)
 	w.canon = canon
-	w.object(body, start)
+	if end := w.object(body, start, 0); end < 0 || spaceEnd(body, end) != len(body) {
+		return requestInfo{}, billing{}, bodyError(body)
+	}
 	top := jsonObject(w.ms)
 	info, s := d.inspect(rt, top)
 	bill := d.billing(feeInput{top: top, marks: w.marks, body: body}, info.MaxOutput)
@@ -304,41 +304,71 @@ func (w *bodyWalk) release() {
 	walks.Put(w)
 }
 
-// value walks the well-formed value at b[i] and returns its end.
-func (w *bodyWalk) value(b []byte, i int) int {
+// value walks the value at b[i], nested depth deep, and returns its end,
+// or -1 when it is not well-formed JSON (valueEnd's test, as valueEnd
+// would make it, to the same nesting limit). A walk that finds a fault
+// stops there: what it noted is not read.
+func (w *bodyWalk) value(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
 	switch b[i] {
 	case '{':
 		n := len(w.ms)
-		end := w.object(b, i)
+		end := w.object(b, i, depth)
 		w.ms, w.noted = w.ms[:n], w.noted[:n]
 		return end
 	case '[':
+		if depth >= maxScanDepth {
+			return -1
+		}
 		if w.canon != nil {
 			w.canon.punct('[')
 		}
 		i = spaceEnd(b, i+1)
-		for b[i] != ']' {
-			i = spaceEnd(b, w.value(b, i))
-			if b[i] == ',' {
+		if i < len(b) && b[i] == ']' {
+			i++
+		} else {
+			for {
+				if i = w.value(b, i, depth+1); i < 0 {
+					return -1
+				}
+				if i = spaceEnd(b, i); i >= len(b) {
+					return -1
+				}
+				if b[i] == ']' {
+					i++
+					break
+				}
+				if b[i] != ',' {
+					return -1
+				}
 				i = spaceEnd(b, i+1)
 			}
 		}
 		if w.canon != nil {
 			w.canon.punct(']')
 		}
-		return i + 1
+		return i
 	}
-	end, _ := valueEnd(b, i) // a string, number or literal
+	end, err := valueEnd(b, i) // a string, number or literal
+	if err != nil {
+		return -1
+	}
 	if w.canon != nil {
 		w.canon.scalar(b[i:end])
 	}
 	return end
 }
 
-// object walks the well-formed object at b[i], leaving its members as
-// the last of w.ms, and returns its end. Each member's value is walked
-// as it is read, so a body is read once, however deep it nests.
-func (w *bodyWalk) object(b []byte, i int) int {
+// object walks the object at b[i], nested depth deep, leaving its
+// members as the last of w.ms, and returns its end, or -1 when it is not
+// well-formed (see value). Each member's value is walked as it is read,
+// so a body is read once, however deep it nests.
+func (w *bodyWalk) object(b []byte, i, depth int) int {
+	if depth >= maxScanDepth {
+		return -1
+	}
 	base := len(w.ms)
 	var names map[string]int // for an object of many members
 	c := w.canon
@@ -347,22 +377,35 @@ func (w *bodyWalk) object(b []byte, i int) int {
 		cbase, cfrom = c.open()
 	}
 	i = spaceEnd(b, i+1)
-	for b[i] != '}' {
-		ke, _ := stringEnd(b, i)
+	for i >= len(b) || b[i] != '}' {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		ke, err := stringEnd(b, i)
+		if err != nil {
+			return -1
+		}
 		name := rawText(b[i:ke])
-		vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
+		colon := spaceEnd(b, ke)
+		if colon >= len(b) || b[colon] != ':' {
+			return -1
+		}
+		vs := spaceEnd(b, colon+1)
 		before := w.parts
 		var ve int
 		if c != nil && !perCallMember(string(name)) {
 			start := c.name(name)
-			ve = w.value(b, vs)
+			ve = w.value(b, vs, depth+1)
 			c.member(name, start)
 		} else {
 			// A member the fingerprint leaves out is walked for its
 			// parts all the same.
 			w.canon = nil
-			ve = w.value(b, vs)
+			ve = w.value(b, vs, depth+1)
 			w.canon = c
+		}
+		if ve < 0 {
+			return -1
 		}
 		w.mark(b[vs:ve])
 		noted := w.parts.minus(before)
@@ -393,9 +436,15 @@ func (w *bodyWalk) object(b []byte, i int) int {
 		}
 		w.ms = append(w.ms, bodyMember{name: name, val: b[vs:ve]})
 		w.noted = append(w.noted, noted)
-		i = spaceEnd(b, ve)
+		if i = spaceEnd(b, ve); i >= len(b) {
+			return -1
+		}
 		if b[i] == ',' {
-			i = spaceEnd(b, i+1)
+			if i = spaceEnd(b, i+1); i >= len(b) || b[i] != '"' {
+				return -1 // a member must follow
+			}
+		} else if b[i] != '}' {
+			return -1
 		}
 	}
 	m := jsonObject(w.ms[base:])

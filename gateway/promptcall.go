@@ -449,7 +449,7 @@ type promptRequest struct {
 // every provider can be reached in (dialectInfo.compat: OpenAI's). It
 // returns the model as the provider spells it.
 func promptProvider(ds []dialect, model string, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
-	if prov, m, ok := modelProvider(model, nil, providers, prices); ok {
+	if prov, m, ok := modelProvider(model, nil, providers, nil, prices); ok {
 		return prov, m
 	}
 	for _, d := range ds {

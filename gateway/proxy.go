@@ -209,22 +209,32 @@ func (p *Proxy) SetProviders(ps map[string]Provider) {
 		p.providers.Store(nil)
 		return
 	}
-	p.providers.Store(&providerSet{table: ps, redactor: newRedactor(ps)})
+	p.providers.Store(&providerSet{table: ps, redactor: newRedactor(ps), prefixes: newPrefixIndex(ps)})
 }
 
-// A providerSet is a provider table and the redactor of its keys.
+// A providerSet is a provider table, the redactor of its keys and the
+// index of its model prefixes.
 type providerSet struct {
 	table    map[string]Provider
 	redactor *redactor
+	prefixes prefixIndex
 }
 
 // providerTable returns the providers served.
 func (p *Proxy) providerTable() map[string]Provider {
-	if ps := p.providers.Load(); ps != nil {
-		return ps.table
-	}
-	return defaultProviders
+	return p.providerSet().table
 }
+
+// providerSet returns the providers served, with what is made of them.
+func (p *Proxy) providerSet() *providerSet {
+	if ps := p.providers.Load(); ps != nil {
+		return ps
+	}
+	return &builtinProviderSet
+}
+
+// builtinProviderSet is the providerSet of defaultProviders.
+var builtinProviderSet = providerSet{table: defaultProviders, redactor: builtinRedactor, prefixes: newPrefixIndex(defaultProviders)}
 
 // redactor returns the redactor of the keys of the providers served.
 func (p *Proxy) redactor() *redactor {
@@ -432,7 +442,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // read.
 func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (out *http.Request, hide bool, release func(), f *failure) {
 	ds := p.dialectList()
-	providers := p.providerTable()
+	set := p.providerSet()
+	providers := set.table
 	// The dialect of an early refusal: a path with dot segments or
 	// doubled slashes, refused below, is answered as its clean form would
 	// be.
@@ -493,7 +504,7 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if x.logBodies {
 		x.rec.RequestBody = p.redactor().loggedBody(body)
 	}
-	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, route: rt, token: x.rec.Token, sent: release}
+	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, prefixes: set.prefixes, route: rt, token: x.rec.Token, sent: release}
 	out, hide, f = p.attempt(r, x)
 	return out, hide, release, f
 }
@@ -506,8 +517,9 @@ type attemptInput struct {
 	cred      string
 	bearer    bool
 	providers map[string]Provider
-	route     route  // the route as parsed
-	token     string // the local token's name, once authenticated
+	prefixes  prefixIndex // of providers
+	route     route       // the route as parsed
+	token     string      // the local token's name, once authenticated
 	// sent gives back the body's room in the gate (readBody's release):
 	// outbound has the transport call it once the body has gone
 	// upstream for the last time.
@@ -654,12 +666,12 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 	if x.alias == nil && rt.metered() && !rt.prefixed && provName != "" {
 		// A model of another provider, named on a route of this format
 		// whose own provider would serve it otherwise.
-		if mp, um, ok := modelProvider(model, nil, providers, p.Prices()); ok {
+		if mp, um, ok := modelProvider(model, nil, providers, x.in.prefixes, p.Prices()); ok {
 			provName, model = mp, um
 		}
 	}
 	if provName == "" {
-		provName, model = routeModel(model, d, providers, p.Prices())
+		provName, model = routeModel(model, d, providers, x.in.prefixes, p.Prices())
 	}
 	return p.aim(r, x, body, Target{Provider: provName, Model: model}, providers)
 }
@@ -750,7 +762,7 @@ func (p *Proxy) admit(x *exchange) *failure {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
-		h.Amount, x.outBound = worstCost(x.row, at, x.info, x.billing, x.route)
+		h.Amount, x.outBound = worstCost(&x.row, at, &x.info, &x.billing, &x.route)
 		x.outHeld = x.outBound
 		if slice := p.streamSlice(x); slice > 0 && slice < x.outBound {
 			x.sliced, x.slice, x.outHeld = true, slice, slice
@@ -791,47 +803,8 @@ func (p *Proxy) admit(x *exchange) *failure {
 			h.Estimated = true
 		}
 	}
-	err := p.Ledger.Hold(context.Background(), h)
-	var ref *Refusal
-	switch {
-	case errors.As(err, &ref):
-		x.rec.Held = h.Amount
-		x.rec.Budget = ref.Budget
-		rem := ref.Remaining
-		x.rec.Remaining = &rem
-		x.rec.Error = refusalMessage(ref, "")
-		x.rec.Priced = x.priced
-		hint := ""
-		if x.priced && !x.route.embeds {
-			hi := x.info.MaxOutput
-			if hi <= 0 || x.price.MaxOutput > 0 && hi > x.price.MaxOutput {
-				hi = x.price.MaxOutput
-			}
-			if hi <= 0 {
-				hi = defaultMaxOutput
-			}
-			n, ok := affordable(ref.Remaining, func(n int64) Money {
-				info := x.info
-				info.MaxOutput = n
-				c, _ := worstCost(x.row, at, info, x.billing, x.route)
-				return c
-			}, hi-1)
-			// The endpoint names the request's output bound; one that
-			// has none cannot be made smaller.
-			if field := x.route.maxField; ok && field != "" {
-				ns := strconv.FormatInt(n, 10)
-				hint = "A request with " + field + " at most " + ns + " would fit."
-				if isClaudeCode(x.userAgent) {
-					hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + ns + "."
-				}
-			}
-		}
-		f := fail(http.StatusPaymentRequired, kindBudget, refusalMessage(ref, hint)).refused(ReasonBudget)
-		f.ref = ref
-		return f
-	case err != nil:
-		return fail(http.StatusServiceUnavailable, kindUnavailable,
-			"Sluice could not record this request in its ledger, so it was not sent: "+err.Error()).because(fmt.Errorf("hold %s: %w", x.rec.ID, err))
+	if err := p.Ledger.Hold(context.Background(), h); err != nil {
+		return p.holdFailed(x, h, at, err)
 	}
 	x.held, x.hold = true, h
 	x.rec.Held = h.Amount
@@ -843,6 +816,55 @@ func (p *Proxy) admit(x *exchange) *failure {
 	return nil
 }
 
+// holdFailed is the failure of a hold of h for x, made at at, that the
+// ledger refused (a budget: the refusal says what would fit) or could
+// not record. It is admit's, but a function of its own, so that neither
+// its frame nor the refusal its errors.As needs the address of is paid
+// by a hold that succeeds.
+//
+//go:noinline
+func (p *Proxy) holdFailed(x *exchange, h Hold, at time.Time, err error) *failure {
+	var ref *Refusal
+	if !errors.As(err, &ref) {
+		return fail(http.StatusServiceUnavailable, kindUnavailable,
+			"Sluice could not record this request in its ledger, so it was not sent: "+err.Error()).because(fmt.Errorf("hold %s: %w", x.rec.ID, err))
+	}
+	x.rec.Held = h.Amount
+	x.rec.Budget = ref.Budget
+	rem := ref.Remaining
+	x.rec.Remaining = &rem
+	x.rec.Error = refusalMessage(ref, "")
+	x.rec.Priced = x.priced
+	hint := ""
+	if x.priced && !x.route.embeds {
+		hi := x.info.MaxOutput
+		if hi <= 0 || x.price.MaxOutput > 0 && hi > x.price.MaxOutput {
+			hi = x.price.MaxOutput
+		}
+		if hi <= 0 {
+			hi = defaultMaxOutput
+		}
+		n, ok := affordable(ref.Remaining, func(n int64) Money {
+			info := x.info
+			info.MaxOutput = n
+			c, _ := worstCost(&x.row, at, &info, &x.billing, &x.route)
+			return c
+		}, hi-1)
+		// The endpoint names the request's output bound; one that
+		// has none cannot be made smaller.
+		if field := x.route.maxField; ok && field != "" {
+			ns := strconv.FormatInt(n, 10)
+			hint = "A request with " + field + " at most " + ns + " would fit."
+			if isClaudeCode(x.userAgent) {
+				hint += " Claude Code sets it with CLAUDE_CODE_MAX_OUTPUT_TOKENS=" + ns + "."
+			}
+		}
+	}
+	f := fail(http.StatusPaymentRequired, kindBudget, refusalMessage(ref, hint)).refused(ReasonBudget)
+	f.ref = ref
+	return f
+}
+
 // worstCost is the most the request can cost at row, made at t: every
 // input token at the dearest input rate that can apply (a cache write can
 // cost more than plain input, audio more than text; a long-context tier
@@ -850,13 +872,16 @@ func (p *Proxy) admit(x *exchange) *failure {
 // the dearest output rate it can be billed at, the service tier and
 // region it asks for, at whichever time-of-day rate is dearer, and the
 // most server-side tool calls its tool settings allow.
-func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (Money, int64) {
+//
+// It takes its arguments by pointer, changing none of them: they are some
+// 700 bytes, which a copy in the frames of admit and its callers would
+// spend on every handler's stack (TestHandlerStack).
+func worstCost(row *Price, t time.Time, info *requestInfo, b *billing, rt *route) (Money, int64) {
 	// The output and context limits are the row's own: At and
 	// alternatives change only its rates.
-	pr := &row
 	out := info.MaxOutput
-	if out <= 0 || (pr.MaxOutput > 0 && out > pr.MaxOutput) {
-		out = pr.MaxOutput
+	if out <= 0 || (row.MaxOutput > 0 && out > row.MaxOutput) {
+		out = row.MaxOutput
 	}
 	if out <= 0 {
 		out = defaultMaxOutput
@@ -870,11 +895,11 @@ func worstCost(row Price, t time.Time, info requestInfo, b billing, rt route) (M
 		out = 0
 	}
 	in := info.InputBound
-	if info.InputUnbounded && pr.ContextWindow > in {
+	if info.InputUnbounded && row.ContextWindow > in {
 		// Input the body cannot bound (a stored conversation, cached
 		// content, server-side tools): the whole context window may be
 		// read.
-		in = pr.ContextWindow
+		in = row.ContextWindow
 	}
 	var worst Money
 	// The usages differ only in how their tokens split, never in their

@@ -529,7 +529,7 @@ func TestRouteModel(t *testing.T) {
 		{"ollama/llama3.2", "ollama", "llama3.2"},
 	}
 	for _, tt := range tests {
-		p, m := routeModel(tt.model, openAIDialect{}, ps, DefaultPrices())
+		p, m := routeModel(tt.model, openAIDialect{}, ps, nil, DefaultPrices())
 		if p != tt.provider || m != tt.upstream {
 			t.Errorf("routeModel(%q) = %s, %s; want %s, %s", tt.model, p, m, tt.provider, tt.upstream)
 		}

@@ -362,9 +362,9 @@ func targetFrom(base *url.URL, p Provider, d dialect, compat bool, path string, 
 // whose model chooses it (a plain /v1 OpenAI-style request): the one
 // modelProvider names among the providers d reaches, else d's own
 // (dialectInfo.provider). It returns the model as the provider spells
-// it.
-func routeModel(model string, d dialect, providers map[string]Provider, prices *Prices) (provider, upstreamModel string) {
-	if prov, m, ok := modelProvider(model, d, providers, prices); ok {
+// it. ix is providers' prefixIndex, or nil to make it.
+func routeModel(model string, d dialect, providers map[string]Provider, ix prefixIndex, prices *Prices) (provider, upstreamModel string) {
+	if prov, m, ok := modelProvider(model, d, providers, ix, prices); ok {
 		return prov, m
 	}
 	return d.info().provider, model
@@ -379,26 +379,18 @@ func routeModel(model string, d dialect, providers map[string]Provider, prices *
 //
 // d, when not nil, filters the providers: by prefix, those d's requests
 // reach (its own, and those with an endpoint in d's format, compatPath);
-// by the price table, d's own.
-func modelProvider(model string, d dialect, providers map[string]Provider, prices *Prices) (provider, upstreamModel string, ok bool) {
+// by the price table, d's own. ix is providers' prefixIndex, or nil to
+// make it.
+func modelProvider(model string, d dialect, providers map[string]Provider, ix prefixIndex, prices *Prices) (provider, upstreamModel string, ok bool) {
 	if name, rest, found := strings.Cut(model, "/"); found {
 		if p, known := providers[strings.ToLower(strings.TrimSpace(name))]; known && rest != "" {
 			return p.Name, rest, true
 		}
 	}
-	lower := strings.ToLower(strings.TrimSpace(model))
-	best, bestLen := "", 0
-	for _, p := range providers {
-		if d != nil && p.Dialect != d.info().name && d.info().compatPath(p) == "" {
-			continue
-		}
-		for _, pre := range p.Prefixes {
-			if strings.HasPrefix(lower, pre) && len(pre) > bestLen {
-				best, bestLen = p.Name, len(pre)
-			}
-		}
+	if ix == nil {
+		ix = newPrefixIndex(providers)
 	}
-	if best != "" {
+	if best := ix.provider(strings.ToLower(strings.TrimSpace(model)), d); best != "" {
 		return best, model, true
 	}
 	if prices == nil {
@@ -419,6 +411,61 @@ func modelProvider(model string, d dialect, providers map[string]Provider, price
 		}
 	}
 	return found, model, found != ""
+}
+
+// prefixIndex is the model prefixes of a provider table (Provider.
+// Prefixes), the longest first: modelProvider reads the provider of a
+// model by its prefix in it, without walking the table (a map of large
+// values) on every request. It is never changed once made, so it is safe
+// for concurrent use.
+type prefixIndex []providerPrefix
+
+// providerPrefix is one provider's model prefix, with what tells which
+// formats' requests reach the provider.
+type providerPrefix struct {
+	prefix, provider string
+	dialect          string // Provider.Dialect
+	openAIPath       bool   // Provider.OpenAIPath is set
+}
+
+// newPrefixIndex makes the prefixIndex of providers. Of prefixes of the
+// same length, the provider first by name comes first.
+func newPrefixIndex(providers map[string]Provider) prefixIndex {
+	ix := prefixIndex{}
+	for _, p := range providers {
+		for _, pre := range p.Prefixes {
+			ix = append(ix, providerPrefix{prefix: pre, provider: p.Name, dialect: p.Dialect, openAIPath: p.OpenAIPath != ""})
+		}
+	}
+	slices.SortFunc(ix, func(a, b providerPrefix) int {
+		if a, b := len(a.prefix), len(b.prefix); a != b {
+			return b - a
+		}
+		return strings.Compare(a.provider, b.provider)
+	})
+	return ix
+}
+
+// provider is the provider with the longest prefix of the model lower
+// (in lower case) among those d's requests reach (all, when d is nil): its
+// own, and those with an endpoint in d's format (compatPath); "" when no
+// prefix matches.
+func (ix prefixIndex) provider(lower string, d dialect) string {
+	var di *dialectInfo
+	if d != nil {
+		di = d.info()
+	}
+	for i := range ix {
+		e := &ix[i]
+		if len(e.prefix) == 0 || !strings.HasPrefix(lower, e.prefix) {
+			continue
+		}
+		if di != nil && e.dialect != di.name && !(di.compat && e.openAIPath) {
+			continue
+		}
+		return e.provider
+	}
+	return ""
 }
 
 func strconvQuote(s string) string {
