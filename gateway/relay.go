@@ -291,6 +291,10 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	// neither the meter nor the writer keeps its bytes: the reader may
 	// lend them. A translator may keep parts of an event for later.
 	er.lend = tr == nil
+	// Nothing keeps the reader's buffers past the stream, lent or not
+	// (a translator keeps copies).
+	er.pooled = true
+	defer er.release()
 	outcome := OutcomeOK
 	errMsg := ""
 	status := resp.StatusCode

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // streamEvent is one server-sent event block as it came off the wire.
@@ -60,6 +61,54 @@ type sseReader struct {
 	// usual case) a slice of the reader's buffer rather than a copy:
 	// its Raw and Data are then valid only until the next call to Next.
 	lend bool
+	// pooled takes the buffers of the usual sizes from eventBuffers,
+	// and gives back each one the reader moves out of; release gives
+	// back the last.
+	pooled bool
+}
+
+// eventBuffers are sseReaders' buffers of the two sizes a stream's
+// reader mostly has, reused from one stream to the next: made anew, they
+// were the two largest allocations of a relayed stream.
+var eventBuffers = [2]sync.Pool{
+	{New: func() any { return new([initialEventBuffer]byte) }},
+	{New: func() any { return new([burstEventBuffer]byte) }},
+}
+
+// alloc returns a buffer of size bytes, from eventBuffers when the
+// reader is pooled and size is one they keep.
+func (r *sseReader) alloc(size int) []byte {
+	if r.pooled {
+		switch size {
+		case initialEventBuffer:
+			return eventBuffers[0].Get().(*[initialEventBuffer]byte)[:]
+		case burstEventBuffer:
+			return eventBuffers[1].Get().(*[burstEventBuffer]byte)[:]
+		}
+	}
+	return make([]byte, size)
+}
+
+// free gives b back to eventBuffers, when the reader is pooled and b
+// has a size they keep. Nothing may refer to b afterwards: the reader
+// has moved out of it, and no event lent from it is still valid.
+func (r *sseReader) free(b []byte) {
+	if !r.pooled || len(b) != cap(b) {
+		return
+	}
+	switch len(b) {
+	case initialEventBuffer:
+		eventBuffers[0].Put((*[initialEventBuffer]byte)(b))
+	case burstEventBuffer:
+		eventBuffers[1].Put((*[burstEventBuffer]byte)(b))
+	}
+}
+
+// release gives the reader's buffer back to eventBuffers. The reader
+// must not be used afterwards, nor any event it lent.
+func (r *sseReader) release() {
+	r.free(r.buf)
+	r.buf, r.start, r.end = nil, 0, 0
 }
 
 // newSSEReader returns an sseReader reading from r.
@@ -283,9 +332,10 @@ func (r *sseReader) fill(scan *int, limit int) error {
 	}
 	if r.burst && len(r.buf) < burstEventBuffer && limit+2 > len(r.buf) {
 		size := min(burstEventBuffer, limit+2)
-		buf := make([]byte, size)
+		buf := r.alloc(size)
 		r.end = copy(buf, r.buf[r.start:r.end])
 		*scan -= r.start
+		r.free(r.buf)
 		r.start, r.buf = 0, buf
 	}
 	if r.end == len(r.buf) {
@@ -301,8 +351,9 @@ func (r *sseReader) fill(scan *int, limit int) error {
 		if size > limit+2 {
 			size = limit + 2
 		}
-		buf := make([]byte, size)
+		buf := r.alloc(size)
 		copy(buf, r.buf[:r.end])
+		r.free(r.buf)
 		r.buf = buf
 	}
 	for tries := 0; tries < 100; tries++ {
