@@ -621,3 +621,59 @@ func TestBodySentInOneWrite(t *testing.T) {
 		t.Errorf("a small request went upstream in %d writes, want 1 (headers and body together)", n)
 	}
 }
+
+// openStreamTransport is an http.RoundTripper that is not net/http's
+// Transport (it calls no httptrace hook): it reads the request body, then
+// answers with a stream it keeps open until done closes.
+type openStreamTransport struct{ done chan struct{} }
+
+func (rt openStreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	io.ReadAll(r.Body)
+	r.Body.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n")
+		<-rt.done
+		io.WriteString(pw, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\ndata: [DONE]\n\n")
+		pw.Close()
+	}()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
+}
+
+// TestBodyRoomBackWithAnotherTransport: with a Transport of the caller's
+// own, which says nothing as it writes the request, the body's room in
+// the gate still comes back once the request has gone, not when the
+// stream ends.
+func TestBodyRoomBackWithAnotherTransport(t *testing.T) {
+	done := make(chan struct{})
+	defer func() {
+		select {
+		case <-done:
+		default:
+			close(done)
+		}
+	}()
+	p, srv := newTestProxy(t, &memLedger{}, map[string]string{"openai": "http://127.0.0.1:9/v1"})
+	p.Transport = openStreamTransport{done}
+	body := `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"` + strings.Repeat("hi ", 1000) + `"}]}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := resp.Body.Read(make([]byte, 64)); err != nil { // the first event: the stream is under way
+		t.Fatal(err)
+	}
+	g := p.gate()
+	g.mu.Lock()
+	used := g.used
+	g.mu.Unlock()
+	close(done)
+	io.ReadAll(resp.Body)
+	if used != 0 {
+		t.Errorf("mid-stream, the body sent upstream, the gate still holds %d bytes, want 0", used)
+	}
+}

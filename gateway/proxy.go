@@ -537,10 +537,12 @@ func (p *Proxy) attempt(r *http.Request, x *exchange) (out *http.Request, hide b
 	cred, bearer, providers := x.in.cred, x.in.bearer, x.in.providers
 	body, f := p.choose(r, x, x.in.body, providers)
 	if f != nil {
+		x.dropCanon()
 		return nil, false, f
 	}
 	key, f := p.upstreamKey(r.Context(), x, cred, providers)
 	if f != nil {
+		x.dropCanon()
 		return nil, false, f
 	}
 	if x.rec.Attempt <= 1 {
@@ -629,7 +631,7 @@ func (p *Proxy) choose(r *http.Request, x *exchange, body []byte, providers map[
 		// The runaway guard fingerprints the body of a first attempt: its
 		// canonical form is written in the walk that inspects it.
 		var canon *fpCanon
-		if x.rec.Attempt <= 1 && !p.Policy().Loop.Off {
+		if x.rec.Attempt <= 1 && (x.alias == nil || x.alias.i == 0) && !p.Policy().Loop.Off {
 			canon = fpCanons.Get().(*fpCanon)
 		}
 		var err error

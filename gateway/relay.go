@@ -39,6 +39,12 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	}
 
 	resp, err := p.roundTripper().RoundTrip(out)
+	if x.in != nil && x.in.sent != nil && !x.alias.more() {
+		// The body has gone (or never will): its room in the gate goes
+		// back now, if the transport did not say so as it wrote it (a
+		// Transport other than net/http's calls no WroteRequest hook).
+		x.in.sent()
+	}
 	if err == nil && (resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")) {
 		// Its answer's first byte has come: a stream's is its first
 		// event (peekStream, below).

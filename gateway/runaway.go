@@ -496,6 +496,16 @@ type fpMember struct {
 	start, end int
 }
 
+// dropCanon gives back the fingerprint form the inspection wrote for
+// the runaway guard when the guard will not run: the request failed
+// before it.
+func (x *exchange) dropCanon() {
+	if x.canon != nil {
+		x.canon.put()
+		x.canon = nil
+	}
+}
+
 func (c *fpCanon) put() {
 	c.out, c.scratch, c.text = c.out[:0], c.scratch[:0], c.text[:0]
 	if cap(c.out) > maxPooledCanon {
