@@ -98,45 +98,80 @@ func overflowTrace(out []byte) []byte {
 }
 
 // serveUnderStackLimit is TestHandlerStack's child: a Proxy on a real
-// ledger, wrapped as the app wraps it, in front of a fake OpenAI upstream
-// answering with recorded payloads, serves JSON requests, then streams of
-// each kind held open at once after their first events.
+// ledger, wrapped as the app wraps it, in front of fake OpenAI, Anthropic
+// and Gemini upstreams answering with recorded payloads, serves JSON
+// requests of each dialect, then streams of each kind (native, hiding
+// usage, translated, behind an alias whose first target fails) held open
+// at once after their first events.
 func serveUnderStackLimit(t *testing.T) {
-	answer, err := os.ReadFile("testdata/openai/chat.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded, err := os.ReadFile("testdata/openai/chat_stream_usage.sse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := bytes.SplitAfter(recorded, []byte("\n\n"))
-	const before = 3 // events sent before the upstream waits; the third says " capital"
-	head, tail := bytes.Join(events[:before], nil), bytes.Join(events[before:], nil)
 	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("X-Request-Id", "req_0123456789abcdef")
-		if !bytes.Contains(body, []byte(`"stream":true`)) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(answer)
-			return
-		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Write(head)
-		http.NewResponseController(w).Flush()
-		if bytes.Contains(body, []byte("Say hello 0.")) {
-			w.Write(tail) // a warm-up stream does not wait
-			return
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		w.Write(tail)
-	}))
-	defer up.Close()
+	// paused is a fake upstream answering each path's recorded JSON, or
+	// its recorded stream up to the event holding pauseAfter, where it
+	// waits for release. A warm-up request (hello 0) does not wait, and
+	// a request for failModel fails as a provider's outage does.
+	type recorded struct{ json, stream, pauseAfter string }
+	paused := func(paths map[string]recorded, failModel string) *httptest.Server {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Request-Id", "req_0123456789abcdef")
+			if failModel != "" && bytes.Contains(body, []byte(`"model":"`+failModel+`"`)) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, `{"error":{"message":"The server had an error while processing your request.","type":"server_error"}}`)
+				return
+			}
+			rec, ok := paths[r.URL.Path]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			streamed := bytes.Contains(body, []byte(`"stream":true`)) || strings.HasSuffix(r.URL.Path, ":streamGenerateContent")
+			if !streamed {
+				answer, err := os.ReadFile("testdata/" + rec.json)
+				if err != nil {
+					t.Error(err)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(answer)
+				return
+			}
+			events, err := os.ReadFile("testdata/" + rec.stream)
+			if err != nil {
+				t.Error(err)
+			}
+			i := bytes.Index(events, []byte(rec.pauseAfter))
+			if i < 0 {
+				t.Errorf("%s has no %q", rec.stream, rec.pauseAfter)
+				return
+			}
+			cut := i + bytes.Index(events[i:], []byte("\n\n")) + 2
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Write(events[:cut])
+			http.NewResponseController(w).Flush()
+			if !bytes.Contains(body, []byte("hello 0.")) {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			w.Write(events[cut:])
+		}))
+		t.Cleanup(up.Close)
+		return up
+	}
+	openai := paused(map[string]recorded{
+		// The third event says " capital".
+		"/v1/chat/completions": {"openai/chat.json", "openai/chat_stream_usage.sse", `" capital"`},
+		"/v1/responses":        {"openai/responses.json", "openai/responses_stream.sse", "response.output_text.delta"},
+	}, "gpt-4o-mini")
+	anthropic := paused(map[string]recorded{
+		"/v1/messages": {"anthropic/messages.json", "anthropic/messages_stream.sse", "text_delta"},
+	}, "")
+	gemini := paused(map[string]recorded{
+		"/v1beta/models/gemini-2.5-pro:generateContent":       {json: "gemini/generate_content.json"},
+		"/v1beta/models/gemini-2.5-pro:streamGenerateContent": {stream: "gemini/stream_generate_content.sse", pauseAfter: "Matter is usually"},
+	}, "")
 
 	db := openLedger(t)
 	token, err := db.NewToken("stack")
@@ -149,32 +184,58 @@ func serveUnderStackLimit(t *testing.T) {
 	if _, err := db.PutPrompt(gateway.Prompt{Name: "hello", Model: "gpt-4.1-mini", Template: "Say hello {{n}}.", MaxTokens: 256}); err != nil {
 		t.Fatal(err)
 	}
-	p := &gateway.Proxy{Ledger: db, Tokens: db, Keys: fixedKeys{"openai": "sk-upstream"}, Logf: t.Logf}
-	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{"openai": up.URL + "/v1"}))
+	// An alias whose first target's provider fails: each request is
+	// tried there, then served by the fallback.
+	if _, err := db.PutAlias(gateway.Alias{Name: "smart", Target: "openai/gpt-4o-mini", Fallbacks: []string{"openai/gpt-4.1-mini"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := &gateway.Proxy{Ledger: db, Tokens: db, Aliases: db, Logf: t.Logf,
+		Keys: fixedKeys{"openai": "sk-upstream", "anthropic": "sk-ant-upstream", "gemini": "AIza-upstream"}}
+	p.SetProviders(gateway.ConfirmedUpstreams(t, map[string]string{
+		"openai": openai.URL + "/v1", "anthropic": anthropic.URL, "gemini": gemini.URL}))
 	srv := httptest.NewServer(appLike(p, &gateway.Prompts{Proxy: p, Source: db}))
 	defer srv.Close()
-	tr := &http.Transport{MaxIdleConnsPerHost: 256}
+	tr := &http.Transport{MaxIdleConnsPerHost: 1024}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: time.Minute}
 
-	const chat = `{"model":"gpt-4.1-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello %d."}]`
+	const (
+		chat     = `{"model":"gpt-4.1-mini","max_tokens":256,"messages":[{"role":"user","content":"Say hello %d."}]`
+		messages = `{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"Say hello %d."}]`
+		gemini25 = `{"contents":[{"role":"user","parts":[{"text":"Say hello %d."}]}]}`
+		answer   = `{"model":"gpt-5","input":"Say hello %d."`
+		smart    = `{"model":"smart","max_tokens":256,"messages":[{"role":"user","content":"Say hello %d."}]`
+		withUse  = `,"stream":true,"stream_options":{"include_usage":true}}`
+	)
 	kinds := []struct {
 		name, path, body string
 		stream           bool
 		want, unwanted   string
+		fellBack         bool // each request's first target failed and was recorded
 	}{
 		{name: "JSON", path: "/v1/chat/completions", body: chat + `}`, want: `"object": "chat.completion"`},
+		{name: "messages JSON", path: "/v1/messages", body: messages + `}`, want: `"type":"message"`},
+		{name: "generateContent JSON", path: "/v1beta/models/gemini-2.5-pro:generateContent", body: gemini25, want: `"candidates"`},
+		{name: "responses JSON", path: "/v1/responses", body: answer + `}`, want: `"object": "response"`},
+		{name: "alias fallback JSON", path: "/v1/chat/completions", body: smart + `}`, want: `"object": "chat.completion"`, fellBack: true},
 		// A prompt endpoint's call, answered whole and streamed.
 		{name: "prompt", path: "/p/hello", body: `{"n":"%d"}`, want: `"output":"The function returns early`},
 		{name: "prompt streamed", path: "/p/hello?stream=true", body: `{"n":"%d"}`, stream: true, want: "event: done"},
-		{name: "stream", path: "/v1/chat/completions", body: chat + `,"stream":true,"stream_options":{"include_usage":true}}`,
-			stream: true, want: `"prompt_tokens":1536`},
+		{name: "stream", path: "/v1/chat/completions", body: chat + withUse, stream: true, want: `"prompt_tokens":1536`},
 		// The SDKs' default: Sluice asks for the usage and hides it.
 		{name: "stream hiding usage", path: "/v1/chat/completions", body: chat + `,"stream":true}`,
 			stream: true, want: "data: [DONE]", unwanted: `"usage"`},
+		{name: "messages stream", path: "/v1/messages", body: messages + `,"stream":true}`, stream: true, want: "event: message_stop"},
+		{name: "streamGenerateContent", path: "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", body: gemini25,
+			stream: true, want: `"finishReason": "STOP"`},
+		{name: "responses stream", path: "/v1/responses", body: answer + `,"stream":true}`, stream: true, want: "event: response.completed"},
 		{name: "stream translated", path: "/v1/messages",
 			body:   `{"model":"gpt-4.1-mini","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Say hello %d."}]}`,
 			stream: true, want: "event: message_stop"},
+		{name: "stream translated to messages", path: "/v1/chat/completions",
+			body:   `{"model":"claude-sonnet-4-5","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Say hello %d."}]}`,
+			stream: true, want: "data: [DONE]"},
+		{name: "alias fallback stream", path: "/v1/chat/completions", body: smart + withUse, stream: true, want: `"prompt_tokens":1536`, fellBack: true},
 	}
 	const each = 50 // requests of each kind, all at once
 	asked := 0
@@ -241,7 +302,7 @@ func serveUnderStackLimit(t *testing.T) {
 				for {
 					n, err := resp.Body.Read(buf)
 					got = append(got, buf[:n]...)
-					if k.stream && !reached && bytes.Contains(got, []byte(" capital")) {
+					if k.stream && !reached && len(got) > 0 {
 						reached = true
 						held.Done() // the handler relayed the first events and waits for more
 					}
@@ -297,17 +358,22 @@ func serveUnderStackLimit(t *testing.T) {
 	// The settlements run under the limit too.
 	srv.Close()
 	p.Wait()
-	want := len(kinds) * (each + 1) // with the warm-up requests
-	recs, err := db.Records(store.LogQuery{Limit: want + 1})
+	served, failed := len(kinds)*(each+1), 0 // with the warm-up requests
+	for _, k := range kinds {
+		if k.fellBack {
+			failed += each + 1
+		}
+	}
+	recs, err := db.Records(store.LogQuery{Limit: served + failed + 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != want || db.OpenHolds() != 0 {
-		t.Errorf("%d records and %d open holds, want %d and none", len(recs), db.OpenHolds(), want)
+	if len(recs) != served+failed || db.OpenHolds() != 0 {
+		t.Errorf("%d records and %d open holds, want %d and none", len(recs), db.OpenHolds(), served+failed)
 	}
 	for _, r := range recs {
-		if r.Outcome != gateway.OutcomeOK {
-			t.Errorf("record %s ended %s: %s", r.ID, r.Outcome, r.Error)
+		if r.Outcome != gateway.OutcomeOK && r.Model != "gpt-4o-mini" {
+			t.Errorf("record %s of %s ended %s: %s", r.ID, r.Model, r.Outcome, r.Error)
 			break
 		}
 	}
@@ -336,10 +402,13 @@ func appLike(p *gateway.Proxy, ps *gateway.Prompts) http.Handler {
 // header.
 func authorize(req *http.Request, token string) {
 	req.Header.Set("Content-Type", "application/json")
-	if req.URL.Path == "/v1/messages" {
+	switch {
+	case req.URL.Path == "/v1/messages":
 		req.Header.Set("X-Api-Key", token)
 		req.Header.Set("Anthropic-Version", "2023-06-01")
-	} else {
+	case strings.HasPrefix(req.URL.Path, "/v1beta/"):
+		req.Header.Set("X-Goog-Api-Key", token)
+	default:
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 }

@@ -54,6 +54,7 @@ func BenchmarkHoldSettle(b *testing.B) {
 				}
 			}
 			before, syncsBefore := db.commits.txs.Load(), db.journal.syncs.Load()
+			cpu := processCPU()
 			b.ReportAllocs()
 			b.SetParallelism(par) // par × GOMAXPROCS goroutines
 			if par == 1 {
@@ -68,6 +69,7 @@ func BenchmarkHoldSettle(b *testing.B) {
 				})
 			}
 			b.StopTimer()
+			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
 			b.ReportMetric(float64(db.commits.txs.Load()-before)/float64(b.N), "commits/op")
 			b.ReportMetric(float64(db.journal.syncs.Load()-syncsBefore)/float64(b.N), "syncs/op")
@@ -101,21 +103,25 @@ func BenchmarkFold(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			db.pend(&pendingRecord{r: &r, data: data, loc: loc})
+			db.pend(&pendingRecord{r: r, data: data, loc: loc})
 		}
 	}
 	pages := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetWrite() }
 	writes := pages()
+	var cpu time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += foldBatch {
 		b.StopTimer()
 		pend(min(foldBatch, b.N-i), i)
 		b.StartTimer()
+		c := processCPU()
 		if err := db.fold(false); err != nil {
 			b.Fatal(err)
 		}
+		cpu += processCPU() - c
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
 }

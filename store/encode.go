@@ -22,10 +22,18 @@ import (
 // every hold goes through json.Marshal instead: nothing is lost, and
 // TestEncodeHoldIsJSON fails until this learns the field.
 func encodeHold(h gateway.Hold) ([]byte, error) {
+	return appendHold(nil, h)
+}
+
+// appendHold appends encodeHold's bytes to b.
+func appendHold(b []byte, h gateway.Hold) ([]byte, error) {
 	if !holdFieldsKnown() || !plainTime(h.Time) {
-		return json.Marshal(h)
+		data, err := json.Marshal(h)
+		return append(b, data...), err
 	}
-	b := make([]byte, 0, 192+len(h.ID)+len(h.Token)+len(h.Provider)+len(h.Model)+len(h.Route)+len(h.Prompt))
+	if n := 192 + len(h.ID) + len(h.Token) + len(h.Provider) + len(h.Model) + len(h.Route) + len(h.Prompt); cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
+	}
 	b = append(b, `{"ID":`...)
 	b = appendJSONString(b, h.ID)
 	b = append(b, `,"Time":"`...)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -36,11 +37,28 @@ const (
 )
 
 // pendingRecord is a settlement on disk in the journal, not yet in bbolt.
+// It keeps its record by value: the queue's array, used again batch after
+// batch, holds them, where a record of its own on the heap cost every
+// settlement an allocation.
 type pendingRecord struct {
-	r    *gateway.Record // the settlement's own copy, which the fold may fill in
-	data []byte          // r as JSON, what the log keeps
+	r    gateway.Record // the settlement's own copy
+	data []byte         // r as JSON, what the log keeps
 	loc  *time.Location
+	// buf, if not nil, holds data (its journal entry): the fold gives it
+	// back to entryBufs once data is in bbolt.
+	buf *entryBuf
 }
+
+// entryBuf is the buffer a settlement's journal entry is encoded in.
+type entryBuf struct{ b []byte }
+
+// entryBufs keeps the buffers of settlements folded, for settlements to
+// come: every request settles once, and its entry is a kilobyte or so.
+var entryBufs = sync.Pool{New: func() any { return new(entryBuf) }}
+
+// entryBufMax is the largest buffer entryBufs keeps: a record that
+// carries a request or response body may be far larger than most.
+const entryBufMax = 16 << 10
 
 // pend queues a settlement whose journal entry is on disk. The journal's
 // leader calls it (see journal.settled), so no fold that starts the
@@ -171,8 +189,9 @@ func (db *DB) foldLocked(holds bool) error {
 				return err
 			}
 		}
-		for _, p := range batch {
-			if _, err := sb.settle(p.r, p.data, p.loc); err != nil {
+		for i := range batch {
+			p := &batch[i]
+			if _, err := sb.settle(&p.r, p.data, p.loc); err != nil {
 				return fmt.Errorf("fold settlement %s: %w", p.r.ID, err)
 			}
 		}
@@ -189,8 +208,14 @@ func (db *DB) foldLocked(holds bool) error {
 		db.pending = append(batch, db.pending...)
 		return err
 	}
-	for _, p := range batch {
+	for i := range batch {
+		p := &batch[i]
 		delete(db.settling, p.r.ID)
+		// The transaction is over: bbolt no longer reads data.
+		if b := p.buf; b != nil && cap(b.b) <= entryBufMax {
+			b.b = b.b[:0]
+			entryBufs.Put(b)
+		}
 	}
 	if cap(batch) <= 4*foldBatch {
 		// The batch after next fills this one's array instead of growing

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/gateway"
 )
 
 // journal is the hold journal: an append-only file beside the data file
@@ -228,12 +230,15 @@ const lazyDelay = 2 * time.Millisecond
 // hold. Joining the next request's hold, it shares that hold's
 // fdatasync instead of making the hold wait behind one of its own.
 //
-// settlement, if not nil, is what the entry settles: it is copied, and
-// handed to journal.settled once the entry is on disk.
-func (j *journal) appendLazy(payload []byte, settlement *pendingRecord) error {
+// r, if not nil, is the record the entry settles, data its JSON, loc the
+// time zone of its rollups and buf what holds the entry: *r is copied,
+// and handed to journal.settled with the rest once the entry is on disk.
+func (j *journal) appendLazy(payload []byte, r *gateway.Record, data []byte, loc *time.Location, buf *entryBuf) error {
 	op := newOp(payload)
-	if settlement != nil {
-		op.settlement, op.settles = *settlement, true
+	if r != nil {
+		s := &op.settlement
+		s.r, s.data, s.loc, s.buf = *r, data, loc, buf
+		op.settles = true
 	}
 	j.mu.Lock()
 	j.queue = append(j.queue, op)

@@ -315,7 +315,7 @@ func TestJournalLazyEntries(t *testing.T) {
 		}
 	}
 	lazyDone := make(chan error, 1)
-	go func() { lazyDone <- j.appendLazy([]byte("settled"), &pendingRecord{r: &gateway.Record{ID: "s"}}) }()
+	go func() { lazyDone <- j.appendLazy([]byte("settled"), &gateway.Record{ID: "s"}, nil, nil, nil) }()
 	for {
 		j.mu.Lock()
 		queued := len(j.queue)
@@ -340,7 +340,7 @@ func TestJournalLazyEntries(t *testing.T) {
 	// Alone, it is written all the same.
 	j.lazyWait = lazyDelay
 	start := time.Now()
-	if err := j.appendLazy([]byte("alone"), nil); err != nil {
+	if err := j.appendLazy([]byte("alone"), nil, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < lazyDelay {

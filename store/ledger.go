@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/gateway"
@@ -99,7 +100,8 @@ func (st *budgetState) addMinute(t time.Time, cost gateway.Money) {
 // against. Guarded by DB.mu.
 type openHold struct {
 	h       gateway.Hold
-	budgets []string // budget IDs
+	budgets []string  // budget IDs
+	room    [3]string // budgets' array, when there are three or fewer
 }
 
 // BudgetEvent says a budget crossed its soft threshold or hit its limit.
@@ -251,7 +253,16 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 	if h.Time.IsZero() {
 		h.Time = now
 	}
-	data, err := encodeHold(h)
+	// The entry is encoded in a buffer an earlier hold gave back: the
+	// journal is done with it once append returns.
+	buf := holdBufs.Get().(*entryBuf)
+	data, err := appendHold(buf.b[:0], h)
+	defer func() {
+		if cap(data) <= entryBufMax {
+			buf.b = data[:0]
+			holdBufs.Put(buf)
+		}
+	}()
 	if err != nil {
 		return fmt.Errorf("hold %s: %w", h.ID, err)
 	}
@@ -284,6 +295,9 @@ func (db *DB) Hold(ctx context.Context, h gateway.Hold) error {
 	}
 	return nil
 }
+
+// holdBufs keeps the buffers holds are encoded in, for holds to come.
+var holdBufs = sync.Pool{New: func() any { return new(entryBuf) }}
 
 // foldHold puts h, encoded as data, in the holds bucket, unless its
 // request is already in the log or bbolt holds it at an amount as high:
@@ -331,7 +345,14 @@ func (db *DB) reserve(h gateway.Hold, now time.Time) (*gateway.Refusal, []Budget
 	if refusal := adm.Refusal(); refusal != nil {
 		return refusal, evs, nil
 	}
-	oh := &openHold{h: h, budgets: make([]string, len(applies))}
+	// The budget IDs go in the hold's own room when they fit: one
+	// allocation, not two.
+	oh := &openHold{h: h}
+	if len(applies) <= len(oh.room) {
+		oh.budgets = oh.room[:len(applies):len(applies)]
+	} else {
+		oh.budgets = make([]string, len(applies))
+	}
 	for i, st := range applies {
 		st.held += h.Amount
 		oh.budgets[i] = st.b.ID
@@ -381,12 +402,12 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 		r.Cost = 0
 	}
 
-	settled, evs, err := db.settle(&r)
+	applied, evs, err := db.settle(&r)
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", r.ID, err)
 	}
-	if settled != nil {
-		db.publish(settled...)
+	if applied {
+		db.publishRecord(&r)
 		db.fire(evs)
 	}
 	return nil
@@ -394,8 +415,7 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 
 // settle writes *r and applies it in memory, holding settleMu shared from
 // the write until memory agrees with the file. It fills in r.Held from an
-// open hold and returns the record as written, a slice of one, or nil if
-// the ID was settled already.
+// open hold and reports false if the ID was settled already.
 //
 // r is written as an entry of the hold journal, which shares its
 // fdatasync with every hold and settlement written meanwhile, and folded
@@ -406,12 +426,12 @@ func (db *DB) Settle(ctx context.Context, r gateway.Record) error {
 // The record goes in and out by pointer and slice, never as a copy on the
 // stack: a request's handler may settle its own record, and its stack
 // must stay within 16 KB (gateway's TestHandlerStack).
-func (db *DB) settle(r *gateway.Record) (settled []gateway.Record, evs []BudgetEvent, err error) {
+func (db *DB) settle(r *gateway.Record) (applied bool, evs []BudgetEvent, err error) {
 	db.settleMu.RLock()
 	defer db.settleMu.RUnlock()
 	loc := db.location()
 	if ok, err := db.claim(r.ID); err != nil || !ok {
-		return nil, nil, err
+		return false, nil, err
 	}
 	if r.Held == 0 {
 		// The hold may be only in the journal: take its amount from memory.
@@ -421,18 +441,24 @@ func (db *DB) settle(r *gateway.Record) (settled []gateway.Record, evs []BudgetE
 		}
 		db.mu.Unlock()
 	}
-	entry, data, err := encodeRecordEntry(r, &db.prices)
+	// The entry is encoded in a buffer an earlier settlement's fold gave
+	// back, and its record copied into the journal's op, not allocated.
+	buf := entryBufs.Get().(*entryBuf)
+	entry, data, err := appendRecordEntry(buf.b[:0], r, &db.prices)
 	if err != nil {
 		db.unclaim(r.ID)
-		return nil, nil, err
+		entryBufs.Put(buf)
+		return false, nil, err
 	}
-	one := []gateway.Record{*r} // on the heap: the journal's pending entry keeps it
-	err = db.journal.appendLazy(entry, &pendingRecord{r: &one[0], data: data, loc: loc})
+	buf.b = entry
+	err = db.journal.appendLazy(entry, r, data, loc, buf)
 	if err != nil {
+		// The journal is done with the entry: the write failed.
 		db.unclaim(r.ID)
-		return nil, nil, err
+		entryBufs.Put(buf)
+		return false, nil, err
 	}
-	return one, db.applySettled(one), nil
+	return true, db.applyRecord(r), nil
 }
 
 // settleBatch writes settlements (and, before them, holds) in one
@@ -457,6 +483,7 @@ type settleBatch struct {
 
 	top  string // logTop, and the greatest ID written since
 	keys []byte // room for record keys, which bbolt keeps until commit
+	id   []byte // the ID being settled: bbolt copies a key it puts
 	sums rollupSums
 }
 
@@ -522,7 +549,8 @@ func has(c *bolt.Cursor, state *bucketState, key []byte) []byte {
 // JSON, or nil to encode it here; loc is the time zone of the rollups. It
 // is idempotent, as a batched write must be.
 func (b *settleBatch) settle(r *gateway.Record, data []byte, loc *time.Location) (bool, error) {
-	id := []byte(r.ID)
+	b.id = append(b.id[:0], r.ID...)
+	id := b.id
 	// An ID above logTop is not in the log (see inLog): a fold's records
 	// nearly all are, and need not be looked up.
 	if b.top != "" && r.ID <= b.top {
@@ -604,33 +632,47 @@ func (db *DB) applySettled(recs []gateway.Record) []BudgetEvent {
 	defer db.mu.Unlock()
 	var evs []BudgetEvent
 	for i := range recs {
-		r := &recs[i] // not a copy of the record on the stack
-		db.forgetDeferred(r.ID)
-		if oh, ok := db.holds[r.ID]; ok {
-			delete(db.holds, r.ID)
-			delete(db.orphans, r.ID)
-			for _, bid := range oh.budgets {
-				if st, ok := db.budgets[bid]; ok {
-					st.held -= oh.h.Amount
-				}
+		evs = db.applyLocked(&recs[i], now, evs) // not a copy of the record on the stack
+	}
+	return evs
+}
+
+// applyRecord is applySettled of one record.
+func (db *DB) applyRecord(r *gateway.Record) []BudgetEvent {
+	now := db.now()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.applyLocked(r, now, nil)
+}
+
+// applyLocked applies r, db.mu held, and appends the events it earns to
+// evs.
+func (db *DB) applyLocked(r *gateway.Record, now time.Time, evs []BudgetEvent) []BudgetEvent {
+	db.forgetDeferred(r.ID)
+	if oh, ok := db.holds[r.ID]; ok {
+		delete(db.holds, r.ID)
+		delete(db.orphans, r.ID)
+		for _, bid := range oh.budgets {
+			if st, ok := db.budgets[bid]; ok {
+				st.held -= oh.h.Amount
 			}
 		}
-		if r.Cost == 0 || !r.Outcome.Forwarded() {
+	}
+	if r.Cost == 0 || !r.Outcome.Forwarded() {
+		return evs
+	}
+	h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}
+	for _, st := range db.budgets {
+		if !st.b.Applies(h) {
 			continue
 		}
-		h := gateway.Hold{Provider: r.Provider, Model: r.Model, Token: r.Token, Prompt: r.Prompt}
-		for _, st := range db.budgets {
-			if !st.b.Applies(h) {
-				continue
-			}
-			db.roll(st, now)
-			t := r.Time
-			if st.rolling > 0 {
-				t = settledAt(r)
-			}
-			db.addSettled(st, t, r.Cost)
-			evs = append(evs, st.events(now)...)
+		db.roll(st, now)
+		t := r.Time
+		if st.rolling > 0 {
+			t = settledAt(r)
 		}
+		db.addSettled(st, t, r.Cost)
+		evs = append(evs, st.events(now)...)
 	}
 	return evs
 }

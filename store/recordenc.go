@@ -195,8 +195,16 @@ func encodeRecord(r gateway.Record) ([]byte, error) {
 // log keeps it (JSON), which it returns too, sharing the entry's bytes.
 // prices, if not nil, gives the JSON of a price row written before.
 func encodeRecordEntry(r *gateway.Record, prices *priceJSONs) (entry, data []byte, err error) {
-	b := make([]byte, 1, 1+recordSizeHint(r))
-	b[0] = recordEntry
+	return appendRecordEntry(nil, r, prices)
+}
+
+// appendRecordEntry is encodeRecordEntry writing into b's array, if it
+// has room for about the whole entry.
+func appendRecordEntry(b []byte, r *gateway.Record, prices *priceJSONs) (entry, data []byte, err error) {
+	if n := 1 + recordSizeHint(r); cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	b = append(b[:0], recordEntry)
 	if entry, err = appendRecordJSON(b, r, prices); err != nil {
 		return nil, nil, err
 	}

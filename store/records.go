@@ -254,15 +254,20 @@ func (db *DB) Subscribe() *Feed {
 
 // publish hands recs to every feed that has room.
 func (db *DB) publish(recs ...gateway.Record) {
+	for i := range recs {
+		db.publishRecord(&recs[i])
+	}
+}
+
+// publishRecord hands *r to every feed that has room.
+func (db *DB) publishRecord(r *gateway.Record) {
 	db.subMu.Lock()
 	defer db.subMu.Unlock()
 	for f := range db.subs {
-		for _, r := range recs {
-			select {
-			case f.ch <- r:
-			default:
-				f.dropped.Add(1)
-			}
+		select {
+		case f.ch <- *r:
+		default:
+			f.dropped.Add(1)
 		}
 	}
 }
