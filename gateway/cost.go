@@ -79,6 +79,11 @@ type CostLine struct {
 // resolveRates) left the handler within a kilobyte of its 16 KB stack
 // (TestHandlerStack).
 func (p *Price) Cost(u Usage) Money {
+	if u.IsZero() {
+		// What costWith finds, without resolving rates: a stream's
+		// events before its usage are weighed against its hold so.
+		return 0
+	}
 	r, _ := p.resolveRates(u, max(u.InputTokens, 0), false)
 	return p.costWith(u, &r)
 }

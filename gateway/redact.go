@@ -247,6 +247,17 @@ func (r *redactor) secretSpans(s string) [][2]int {
 	if s == "" {
 		return nil
 	}
+	if isKeyWord(s) {
+		// An id, a model name, a key alone: no JSON escape, and none
+		// of what matchers look for (a bearer's space, a member's
+		// quote, a header's ':' or '=', a query's '?'): only keys.
+		return mergeSpans(append(r.prefixedKeys(s), r.unprefixed(s)...))
+	}
+	return r.allSpans(s)
+}
+
+// allSpans is secretSpans, every kind of secret looked for.
+func (r *redactor) allSpans(s string) [][2]int {
 	lower := s
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
@@ -267,6 +278,21 @@ func (r *redactor) secretSpans(s string) [][2]int {
 	for _, m := range matchers {
 		spans = append(spans, m(s, lower)...)
 	}
+	return mergeSpans(spans)
+}
+
+// isKeyWord reports whether s is all letters, digits, '-', '_' and '.'.
+func isKeyWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !shapeBytes[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeSpans sorts spans and merges those that overlap.
+func mergeSpans(spans [][2]int) [][2]int {
 	if len(spans) < 2 {
 		return spans
 	}

@@ -4,7 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -253,6 +256,7 @@ func BenchmarkRedact(b *testing.B) {
 	errText := `{"error":{"message":"Incorrect API key provided: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`
 	for _, bc := range []struct{ name, in string }{
 		{"request id", "req_8f3a2b1c4d5e6f708192a3b4c5d6e7f8"},
+		{"answer id", "chatcmpl-B9MHDbslfB2fQ6Ks2hOQ1d4Xjlhbk"},
 		{"error text", errText},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -281,4 +285,38 @@ func (l *logLines) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestRedactWordsAsEverything: a word (an id, a key alone) is searched
+// for keys only; it finds the spans the search for every kind of secret
+// finds, for keys of every format, ids of every provider, and words that
+// come close to both.
+func TestRedactWordsAsEverything(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	words := []string{
+		"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012", "req_8f3a2b1c4d5e6f708192a3b4c5d6e7f8",
+		"msg_01XFDUDYJgAACzvnptvVoYEL", "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b",
+		"8f1b2c3d4e5f6a7b-AMS", "gpt-4o-mini-2024-07-18", "a", "-", "_.", "sk-", "sk-proj-",
+		"req_sk-proj-" + randFrom(r, urlsafe, 40), "disk-" + randFrom(r, urlsafe, 40),
+		"x." + mistralKey(r) + ".y", randFrom(r, lowerHex, 64) + "-" + randFrom(r, lowerHex, 64),
+	}
+	for _, name := range slices.Sorted(maps.Keys(keyFormats)) {
+		k := keyFormats[name](r)
+		words = append(words, k, "id_"+k, k+"_id", k+"."+k, strings.ToUpper(k), k[:len(k)/2])
+	}
+	for range 2000 {
+		words = append(words, randFrom(r, urlsafe+".", 1+r.Intn(80)))
+	}
+	for _, w := range words {
+		if !isKeyWord(w) {
+			t.Fatalf("isKeyWord(%q) = false", w)
+		}
+		got, want := builtinRedactor.secretSpans(w), builtinRedactor.allSpans(w)
+		if len(got) == 0 && len(want) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("secretSpans(%q) = %v, want %v", w, got, want)
+		}
+	}
 }
