@@ -318,10 +318,11 @@ type exchange struct {
 	compat   bool // an OpenAI-style request to a provider's OpenAI-compatible endpoint
 	info     requestInfo
 	billing  billing
-	// row is the price row found for the model; price is row at the
-	// request's time (dated and time-of-day rates resolved); priceRef
-	// is the Ref of both.
-	row      Price
+	// row is the price row found for the model, the table's own (never
+	// changed: the table is shared), nil when none was; price is row at
+	// the request's time (dated and time-of-day rates resolved);
+	// priceRef is the Ref of both.
+	row      *Price
 	price    Price
 	priceRef string
 	priced   bool
@@ -784,14 +785,20 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 func (p *Proxy) admit(x *exchange) *failure {
 	x.row, x.priceRef, x.rates, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
 	at := x.start.In(p.location())
-	x.price = x.row.At(at)
+	switch {
+	case !x.priced:
+	case len(x.row.Earlier) == 0 && len(x.row.Windows) == 0:
+		x.price = *x.row // the same at any time, without At's copies
+	default:
+		x.price = x.row.At(at)
+	}
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
 		Model: x.rec.Model, Route: string(x.route.Name), Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
-		h.Amount, x.outBound = worstCost(&x.row, at, &x.info, &x.billing, &x.route)
+		h.Amount, x.outBound = worstCost(x.row, at, &x.info, &x.billing, &x.route)
 		x.outHeld = x.outBound
 		if slice := p.streamSlice(x); slice > 0 && slice < x.outBound {
 			x.sliced, x.slice, x.outHeld = true, slice, slice
@@ -876,7 +883,7 @@ func (p *Proxy) holdFailed(x *exchange, h Hold, at time.Time, err error) *failur
 		n, ok := affordable(ref.Remaining, func(n int64) Money {
 			info := x.info
 			info.MaxOutput = n
-			c, _ := worstCost(&x.row, at, &info, &x.billing, &x.route)
+			c, _ := worstCost(x.row, at, &info, &x.billing, &x.route)
 			return c
 		}, hi-1)
 		// The endpoint names the request's output bound; one that

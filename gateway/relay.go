@@ -507,7 +507,7 @@ func (p *Proxy) setCost(x *exchange, end time.Time, outcome Outcome, u Usage) {
 		}
 		if x.rates != nil && price == &x.price && len(x.row.Earlier) == 0 && len(x.row.Windows) == 0 {
 			// The request was priced at the table's row as it stands.
-			x.rec.Rates = x.rates.of(&x.row)
+			x.rec.Rates = x.rates.of(x.row)
 		} else {
 			rates := *price
 			rates.Match = nil
