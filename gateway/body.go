@@ -20,10 +20,11 @@ import (
 // all requests: a request waits for room before its body is read. It is
 // safe for concurrent use.
 type bodyGate struct {
-	mu    sync.Mutex    // guards used and freed
-	max   int64         // bytes that may be held at once
-	used  int64         // bytes held now
-	freed chan struct{} // closed (and replaced) whenever bytes are given back
+	mu      sync.Mutex    // guards used, freed and waiting
+	max     int64         // bytes that may be held at once
+	used    int64         // bytes held now
+	freed   chan struct{} // closed (and replaced) when bytes are given back while a request waits
+	waiting int           // requests waiting on freed
 }
 
 func newBodyGate(max int64) *bodyGate {
@@ -33,19 +34,27 @@ func newBodyGate(max int64) *bodyGate {
 // acquire waits until n bytes fit, or ctx ends. A request larger than the
 // whole gate gets in alone.
 func (g *bodyGate) acquire(ctx context.Context, n int64) error {
+	g.mu.Lock()
 	for {
-		g.mu.Lock()
 		if g.used+n <= g.max || g.used == 0 {
 			g.used += n
 			g.mu.Unlock()
 			return nil
 		}
 		freed := g.freed
+		g.waiting++
 		g.mu.Unlock()
+		var err error
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		g.mu.Lock()
+		g.waiting--
+		if err != nil {
+			g.mu.Unlock()
+			return err
 		}
 	}
 }
@@ -62,15 +71,18 @@ func (g *bodyGate) tryAcquire(n int64) bool {
 	return false
 }
 
-// release gives back n bytes.
+// release gives back n bytes. The requests waiting for room are woken;
+// with none waiting (nearly always), nothing is closed or made.
 func (g *bodyGate) release(n int64) {
 	if n == 0 {
 		return
 	}
 	g.mu.Lock()
 	g.used -= n
-	close(g.freed)
-	g.freed = make(chan struct{})
+	if g.waiting > 0 {
+		close(g.freed)
+		g.freed = make(chan struct{})
+	}
 	g.mu.Unlock()
 }
 
@@ -90,13 +102,13 @@ func (p *Proxy) gate() *bodyGate {
 const trickleRoom = 256 << 10
 
 // readBody reads the request body within the body deadline and the room
-// the body gate gives. On failure it answers the caller itself and
-// returns ok false; otherwise release gives the body's room back, once
-// the body is no longer needed.
-func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), f *failure) {
-	release = func() {}
+// the body gate gives, which h records: h.release gives the body's room
+// back once the body is no longer needed (it may be called whether or
+// not readBody failed). h is the caller's, so that it costs no allocation
+// of its own; it must be zero and must not be copied once filled.
+func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request, h *bodyHold) (body []byte, f *failure) {
 	if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return nil, release, nil
+		return nil, nil
 	}
 	limit := p.MaxBodyBytes
 	if limit <= 0 {
@@ -107,7 +119,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 			fmt.Sprintf("request body is larger than Sluice's limit of %d bytes", limit)).blocked(ReasonRequest).with("Connection", "close")
 	}
 	if r.ContentLength > limit {
-		return nil, release, tooBig()
+		return nil, tooBig()
 	}
 	timeout := p.BodyTimeout
 	if timeout <= 0 {
@@ -120,15 +132,14 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 	// the request path.
 	gate := p.gate()
 	deadline := time.Now().Add(timeout)
-	h := &bodyHold{gate: gate}
-	release = h.release
+	h.gate = gate
 	grow := func(n int64) *failure {
 		if !gate.tryAcquire(n) {
 			wait, cancel := context.WithDeadline(r.Context(), deadline)
 			err := gate.acquire(wait, n)
 			cancel()
 			if err != nil {
-				release()
+				h.release()
 				return fail(http.StatusServiceUnavailable, kindUnavailable,
 					"Sluice is holding as many request bodies as its memory limit allows; try again in a moment").with("Connection", "close")
 			}
@@ -160,7 +171,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 		// Larger than the whole gate: it waits for the gate to be empty
 		// and gets in alone.
 		if f := grow(r.ContentLength); f != nil {
-			return nil, release, f
+			return nil, f
 		}
 		buf = make([]byte, 0, bound)
 	}
@@ -175,7 +186,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 				next = int64(cap(buf)) + 1
 			}
 			if f := grow(next - int64(cap(buf))); f != nil {
-				return nil, release, f
+				return nil, f
 			}
 			nb := make([]byte, len(buf), next)
 			copy(nb, buf)
@@ -189,28 +200,28 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 			// would take more than the gate's whole room is refused.
 			if extra := decodedExtra(r, buf); extra > 0 {
 				if int64(len(buf))+extra > gate.max {
-					release()
-					return nil, release, fail(http.StatusRequestEntityTooLarge, kindTooLarge,
+					h.release()
+					return nil, fail(http.StatusRequestEntityTooLarge, kindTooLarge,
 						fmt.Sprintf("the request body holds about %d JSON values, which would take about %d MB of memory to read, more than Sluice's limit of %d MB for request bodies; send fewer values (long text is fine)",
 							jsonValues(buf), (int64(len(buf))+extra)>>20, gate.max>>20)).blocked(ReasonRequest)
 				}
 				if f := grow(extra); f != nil {
-					return nil, release, f
+					return nil, f
 				}
 			}
-			return buf, release, nil
+			return buf, nil
 		}
 		if err != nil {
-			release()
+			h.release()
 			var mb *http.MaxBytesError
 			switch {
 			case errors.As(err, &mb):
-				return nil, release, tooBig()
+				return nil, tooBig()
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				return nil, release, fail(http.StatusRequestTimeout, kindInvalid,
+				return nil, fail(http.StatusRequestTimeout, kindInvalid,
 					fmt.Sprintf("the request body did not arrive within %s", timeout)).blocked(ReasonRequest).with("Connection", "close")
 			default:
-				return nil, release, fail(http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error()).blocked(ReasonRequest)
+				return nil, fail(http.StatusBadRequest, kindInvalid, "could not read the request body: "+err.Error()).blocked(ReasonRequest)
 			}
 		}
 	}
@@ -219,6 +230,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (body []byte, r
 // bodyHold is the room one request body holds in its gate. Its release
 // gives the room back once, however often it is called (the handler and
 // the transport both call it); a call after the first returns at once.
+// The zero bodyHold holds nothing, and its release does nothing.
 type bodyHold struct {
 	gate *bodyGate
 	held int64 // written only before the hold is shared
@@ -226,7 +238,7 @@ type bodyHold struct {
 }
 
 func (h *bodyHold) release() {
-	if h.done.CompareAndSwap(false, true) {
+	if h.gate != nil && h.done.CompareAndSwap(false, true) {
 		h.gate.release(h.held)
 	}
 }

@@ -325,12 +325,29 @@ func (a *openAIAnswer) read(body []byte) bool {
 				a.groq.read(val)
 			}
 		case 3:
-			readString(val, &a.tier)
+			readTier(val, &a.tier)
 		case 4:
 			a.output.read(val, readOutputKind)
 		}
 		return true
 	}) == nil
+}
+
+// serviceTiers are the service tiers OpenAI's answers name.
+var serviceTiers = []string{"default", "auto", "flex", "scale", "priority"}
+
+// readTier is readString for a service tier: one of serviceTiers, as
+// nearly every answer names, is the table's string, not a copy.
+func readTier(val []byte, s *string) {
+	if len(val) > 2 && val[0] == '"' {
+		for _, t := range serviceTiers {
+			if string(val[1:len(val)-1]) == t {
+				*s = t
+				return
+			}
+		}
+	}
+	readString(val, s)
 }
 
 // openAIGroq is Groq's x_groq member, as far as its usage.

@@ -184,8 +184,9 @@ func (ps *Prompts) take(w http.ResponseWriter, r *http.Request) (c *promptCallIn
 
 	// The body is read as a provider request's is: capped, within a
 	// deadline, counted against the bytes Sluice holds in memory.
-	body, release, f := p.readBody(w, r)
-	defer release()
+	var hold bodyHold
+	body, f := p.readBody(w, r, &hold)
+	defer hold.release()
 	if f != nil {
 		refuse(f)
 		return nil, false
@@ -196,7 +197,7 @@ func (ps *Prompts) take(w http.ResponseWriter, r *http.Request) (c *promptCallIn
 		return nil, false
 	}
 	system, user, err := pr.render(inputs)
-	release() // the rendered request is counted when the proxy reads it
+	hold.release() // the rendered request is counted when the proxy reads it
 	if err != nil {
 		refuse(fail(http.StatusBadRequest, kindMissingInput, "prompt "+pr.Name+": "+err.Error()).blocked(ReasonRequest))
 		return nil, false

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -379,9 +380,18 @@ type exchange struct {
 	// cancel cancels the context of the attempt's upstream request, made
 	// by outbound; relay calls it once the attempt is over.
 	cancel context.CancelCauseFunc
-	// trace tells outbound's sent when the transport has written the
-	// request.
+	// trace gives the body's room back when the transport has written
+	// the request (outbound).
 	trace httptrace.ClientTrace
+	// target and upBody are the URL and the body reader of the
+	// attempt's upstream request, which outbound makes.
+	target url.URL
+	upBody bytes.Reader
+	// idle times the upstream's silences while the answer is relayed;
+	// keep is the answer relayBody keeps to read usage from. Both are
+	// relay's, here to cost no allocations of their own.
+	idle idleReader
+	keep keepWriter
 	// xl is the translation of a request sent in its provider's format
 	// rather than the caller's, or nil. route, info and billing are then
 	// the provider's.
@@ -400,12 +410,16 @@ func (x *exchange) isInspected(body []byte) bool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	p.expireDeferred(start)
-	x := &exchange{start: start, userAgent: r.UserAgent()}
+	// The first attempt's exchange and what every attempt starts from
+	// are made at once, in one allocation.
+	s := &served{}
+	x := &s.first
+	x.start, x.userAgent = start, r.UserAgent()
 	x.rec = Record{ID: NewID(start), Time: start}
-	out, hide, release, f := p.prepare(w, r, x)
-	if release != nil {
-		defer release()
-	}
+	// The body's room is given back when the request is over, if the
+	// transport has not given it back already.
+	defer s.in.hold.release()
+	out, hide, f := p.prepare(w, r, x, &s.in)
 	for {
 		if f != nil && x.alias.skips(x, f) {
 			// This target cannot take the request (no key for its
@@ -440,13 +454,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// served is what ServeHTTP makes for a request: its first attempt's
+// exchange and what every attempt starts from, in one allocation.
+type served struct {
+	first exchange
+	in    attemptInput
+}
+
 // prepare takes a request from its arrival to the request that goes
 // upstream: guard, route, authenticate, read, inspect, choose the
 // provider and its key, the runaway guard, estimate and hold. It returns
 // the failure that stops it, if one does; x.route.dialect is then the
-// dialect to answer in. release gives back the body's room, when it was
-// read.
-func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (out *http.Request, hide bool, release func(), f *failure) {
+// dialect to answer in. in is filled, and becomes x.in, once the body is
+// read; in.hold.release gives back the body's room (which it holds from
+// the moment the body is read, whatever becomes of the request).
+func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange, in *attemptInput) (out *http.Request, hide bool, f *failure) {
 	ds := p.dialectList()
 	set := p.providerSet()
 	providers := set.table
@@ -459,12 +481,12 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	}
 	x.route.dialect = requestDialect(path.Clean(clean), r.Header, providers, ds)
 	if f := p.guard(r); f != nil {
-		return nil, false, nil, f
+		return nil, false, f
 	}
 	if msg := checkRawPath(rawPath(r)); msg != "" {
 		f := fail(http.StatusBadRequest, kindInvalid, "Sluice refuses this path: "+msg).blocked(ReasonRoute)
 		f.unread = true
-		return nil, false, nil, f
+		return nil, false, f
 	}
 	if isWebSocket(r) {
 		if ws, err := parseRoute(http.MethodPost, r.URL.Path, r.Header, providers, ds); err == nil && ws.metered() {
@@ -476,14 +498,14 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 			f := fail(http.StatusUpgradeRequired, kindInvalid,
 				"Sluice does not relay the WebSocket mode: use HTTPS (POST "+r.URL.Path+"), which it meters").blocked(ReasonRoute).with("Connection", "close")
 			f.unread = true
-			return nil, false, nil, f
+			return nil, false, f
 		}
 	}
 	rt, f := parseRoute(r.Method, r.URL.Path, r.Header, providers, ds)
 	x.route = rt
 	x.rec.Route, x.rec.Provider = string(rt.Name), rt.Provider
 	if f != nil {
-		return nil, false, nil, f
+		return nil, false, f
 	}
 
 	// Authenticate from the headers (or Gemini's ?key=) before a byte of
@@ -492,16 +514,16 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	cred, bearer := credential(r, ds)
 	if f := p.authenticate(r.Context(), x, cred, providers); f != nil {
 		f.unread = true
-		return nil, false, nil, f
+		return nil, false, f
 	}
 	if msg := bodyTypeProblem(r, rt); msg != "" {
 		f := fail(http.StatusUnsupportedMediaType, kindInvalid, msg).blocked(ReasonRequest)
 		f.unread = true
-		return nil, false, nil, f
+		return nil, false, f
 	}
-	body, release, f := p.readBody(w, r)
+	body, f := p.readBody(w, r, &in.hold)
 	if f != nil {
-		return nil, false, release, f
+		return nil, false, f
 	}
 
 	x.logBodies = p.Policy().LogBodies
@@ -510,9 +532,9 @@ func (p *Proxy) prepare(w http.ResponseWriter, r *http.Request, x *exchange) (ou
 	if x.logBodies {
 		x.rec.RequestBody = p.redactor().loggedBody(body)
 	}
-	x.in = &attemptInput{body: body, cred: cred, bearer: bearer, providers: providers, prefixes: set.prefixes, route: rt, token: x.rec.Token, sent: release}
-	out, hide, f = p.attempt(r, x)
-	return out, hide, release, f
+	in.body, in.cred, in.bearer, in.providers, in.prefixes, in.route, in.token = body, cred, bearer, providers, set.prefixes, rt, x.rec.Token
+	x.in = in
+	return p.attempt(r, x)
 }
 
 // attemptInput is what each attempt at a request starts from: the body as
@@ -526,10 +548,9 @@ type attemptInput struct {
 	prefixes  prefixIndex // of providers
 	route     route       // the route as parsed
 	token     string      // the local token's name, once authenticated
-	// sent gives back the body's room in the gate (readBody's release):
-	// outbound has the transport call it once the body has gone
-	// upstream for the last time.
-	sent func()
+	// hold is the body's room in the gate: outbound has the transport
+	// give it back once the body has gone upstream for the last time.
+	hold bodyHold
 }
 
 // attempt takes a read request on to the request that goes upstream:
@@ -982,40 +1003,55 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 	if err != nil {
 		return nil, err
 	}
-	target := targetFrom(base, x.provider, x.route.dialect, x.compat, x.route.Path, q)
+	target := &x.target
+	setTarget(target, base, &x.provider, x.route.dialect, x.compat, x.route.Path, q)
 	// The attempt's context, which relay cancels with a cause (a pause,
 	// the idle timeout, a fallback's first-byte timeout), made here so
 	// that the request is not copied to take it.
 	ctx, cancel := context.WithCancelCause(r.Context())
 	// The body's room in the gate is given back once it has gone
 	// upstream for the last time, not when a long stream ends: the
-	// transport says when it has written the request. The body stays the
-	// bytes.Reader NewRequest takes, which the transport sends with the
-	// headers in one write (a reader of another type has the headers
-	// flushed first, in a write of their own).
-	last := x.in != nil && x.in.sent != nil && len(body) > 0 && !x.alias.more()
+	// transport says when it has written the request. The body stays a
+	// bytes.Reader, as NewRequest would have it, which the transport
+	// sends with the headers in one write (a reader of another type has
+	// the headers flushed first, in a write of their own).
+	last := x.in != nil && len(body) > 0 && !x.alias.more()
 	if last {
-		sent := x.in.sent
-		x.trace = httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent() }}
+		hold := &x.in.hold
+		x.trace = httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { hold.release() }}
 		ctx = httptrace.WithClientTrace(ctx, &x.trace)
 	}
-	// The target is set as built, not spelled out and parsed again: a
-	// URL's String, parsed, is the same URL (the path escaped as
-	// EscapedPath escapes it either way), but for an empty port, which
-	// NewRequest drops from Host.
-	out, err := http.NewRequestWithContext(ctx, r.Method, "", bytes.NewReader(body))
-	if err != nil {
-		cancel(nil)
-		return nil, err
-	}
+	// The request is made as NewRequestWithContext makes it, without
+	// what it makes only for it to be replaced: a URL parsed from a
+	// string, an empty header, the reader and a GetBody for a last
+	// attempt, which is never sent again. The target is set as built,
+	// not spelled out and parsed again: a URL's String, parsed, is the
+	// same URL (the path escaped as EscapedPath escapes it either way),
+	// but for an empty port, which NewRequest drops from Host.
 	target.Host = strings.TrimSuffix(target.Host, ":")
-	out.URL, out.Host = target, target.Host
-	x.cancel = cancel
-	out.ContentLength = int64(len(body))
-	if last {
-		out.GetBody = nil
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
 	}
-	out.Header = r.Header.Clone()
+	var rd io.ReadCloser = http.NoBody
+	if len(body) > 0 {
+		x.upBody.Reset(body)
+		rd = io.NopCloser(&x.upBody)
+	}
+	out := (&http.Request{Method: method, URL: target, Host: target.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: r.Header.Clone(), Body: rd, ContentLength: int64(len(body))}).WithContext(ctx)
+	if !last {
+		// An attempt that may be made again (the transport retries a
+		// request whose connection died before it was answered).
+		out.GetBody = func() (io.ReadCloser, error) {
+			if len(body) == 0 {
+				return http.NoBody, nil
+			}
+			return io.NopCloser(bytes.NewReader(body)), nil
+		}
+	}
+	x.cancel = cancel
 	// The headers Connection names go first: it is itself stripped.
 	removeConnectionHeaders(out.Header)
 	deleteHeaders(out.Header, strippedRequestHeaders)

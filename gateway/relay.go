@@ -39,11 +39,11 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	}
 
 	resp, err := p.roundTripper().RoundTrip(out)
-	if x.in != nil && x.in.sent != nil && !x.alias.more() {
+	if x.in != nil && !x.alias.more() {
 		// The body has gone (or never will): its room in the gate goes
 		// back now, if the transport did not say so as it wrote it (a
 		// Transport other than net/http's calls no WroteRequest hook).
-		x.in.sent()
+		x.in.hold.release()
 	}
 	if err == nil && (resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")) {
 		// Its answer's first byte has come: a stream's is its first
@@ -80,7 +80,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	if idle <= 0 {
 		idle = 5 * time.Minute
 	}
-	body := newIdleReader(resp.Body, idle, func() { cancel(errIdle) })
+	body := &x.idle
+	body.start(resp.Body, idle, func() { cancel(errIdle) })
 	defer body.stop()
 
 	h := w.Header()
@@ -180,7 +181,8 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 	var dst io.Writer = w
 	var kw *keepWriter
 	if x.route.metered() || x.deferred != nil {
-		kw = &keepWriter{w: w}
+		kw = &x.keep
+		kw.w = w
 		kw.kept.buf = &kw.buf
 		kw.kept.max = maxMeteredBody
 		if n := resp.ContentLength; n > 0 {
@@ -910,10 +912,10 @@ type idleReader struct {
 	t  *time.Timer
 }
 
-func newIdleReader(r io.Reader, d time.Duration, onIdle func()) *idleReader {
-	ir := &idleReader{r: r, d: d}
+// start starts ir reading r, with its timer; ir must be new.
+func (ir *idleReader) start(r io.Reader, d time.Duration, onIdle func()) {
+	ir.r, ir.d = r, d
 	ir.t = time.AfterFunc(d, onIdle)
-	return ir
 }
 
 func (ir *idleReader) Read(b []byte) (int, error) {

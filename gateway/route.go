@@ -190,7 +190,13 @@ func parseDialectRoute(d dialect, method, path string) (route, *failure) {
 		}
 		r := route{dialect: d, Name: e.name, Free: e.free, Op: e.op, ID: vals.id, answers: e.answers,
 			embeds: e.embeds, events: e.events, upload: e.upload, maxField: e.max, needsResponses: e.needsResponses}
-		r.Path = "/" + version + fillPattern(e.pattern, vals)
+		if n := 1 + len(version); rest == e.pattern && len(path) == n+len(rest) && path[0] == '/' && path[1:n] == version && path[n:] == rest {
+			// A path with no placeholders, spelled as the route is:
+			// the route's path is the caller's, already made.
+			r.Path = path
+		} else {
+			r.Path = "/" + version + fillPattern(e.pattern, vals)
+		}
 		if vals.model != "" && e.name != "" {
 			r.Model, r.Stream = vals.model, e.streams
 		}
@@ -338,24 +344,25 @@ func upstreamTarget(p Provider, d dialect, compat bool, path string, q url.Value
 	if err != nil {
 		return nil, err
 	}
-	return targetFrom(base, p, d, compat, path, q), nil
+	u := new(url.URL)
+	setTarget(u, base, &p, d, compat, path, q)
+	return u, nil
 }
 
-// targetFrom is upstreamTarget with p's base URL parsed already, as base;
-// base is not changed.
-func targetFrom(base *url.URL, p Provider, d dialect, compat bool, path string, q url.Values) *url.URL {
+// setTarget sets u to upstreamTarget's URL, with p's base URL parsed
+// already, as base (which is not changed).
+func setTarget(u, base *url.URL, p *Provider, d dialect, compat bool, path string, q url.Values) {
 	prefix := strings.TrimRight(base.Path, "/")
 	if compat {
-		prefix += d.info().compatPath(p)
+		prefix += d.info().compatPath(*p)
 	}
 	path = d.info().upstreamPath(path)
-	u := *base
+	*u = *base
 	u.Path = prefix + path
 	u.RawPath = ""
 	u.RawQuery = q.Encode()
 	u.Fragment, u.RawFragment = "", ""
 	u.User = nil
-	return &u
 }
 
 // routeModel picks the provider for a request on a route of dialect d

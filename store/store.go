@@ -138,6 +138,15 @@ type DB struct {
 	closeErr  error
 }
 
+// pageSize is the page size of a new data file; a file keeps the size it
+// was made with. Nearly all that is written goes at the end of the log, a
+// fold's few hundred records at a time, and bbolt writes each page of a
+// commit with a write call of its own: in pages of 32 KB rather than the
+// 4 KB of the OS page, a fold makes an eighth of the calls, and the
+// kernel copies the same bytes in larger pieces (BenchmarkFold: about 14%
+// less CPU per settlement).
+const pageSize = 32 << 10
+
 // Open opens the data file at path, creating it (and its directory) if
 // needed. It does not recover holds left open by a crash: the caller must
 // call Recover before serving requests.
@@ -151,7 +160,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, PageSize: pageSize})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
