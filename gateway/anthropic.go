@@ -167,13 +167,13 @@ func (anthropicDialect) prepare(rt route, info requestInfo, body []byte) ([]byte
 }
 
 // usage reads a Messages answer; counting tokens is free.
-func (anthropicDialect) usage(rt route, body []byte) (Usage, string, bool) {
+func (anthropicDialect) usage(rt route, body []byte) (Usage, []byte, bool) {
 	var a anthropicAnswer
 	if !a.read(body) {
-		return Usage{}, "", false
+		return Usage{}, nil, false
 	}
 	if rt.Free {
-		return Usage{}, "", true
+		return Usage{}, nil, true
 	}
 	var c anthropicCounts
 	if a.usageSet {
@@ -190,7 +190,7 @@ func (anthropicDialect) usage(rt route, body []byte) (Usage, string, bool) {
 // anthropicAnswer is what metering reads of a whole Messages answer: its
 // model, usage, and which of its content blocks ran code.
 type anthropicAnswer struct {
-	model    string
+	model    []byte // raw
 	usage    anthropicUsage
 	usageSet bool
 	content  slots // per block, blockServerTool and blockCodeName set as it says
@@ -203,7 +203,7 @@ func (a *anthropicAnswer) read(body []byte) bool {
 	return scanObject(body, func(key, val []byte) bool {
 		switch fieldIndex(key, anthropicAnswerFields) {
 		case 0:
-			readString(val, &a.model)
+			readRaw(val, &a.model)
 		case 1:
 			if openPtr(&a.usageSet, &a.usage, val) {
 				a.usage.read(val)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -287,7 +288,7 @@ func TestLookupSharedRef(t *testing.T) {
 		q{table, "openrouter", "openai/gpt-4o-mini"}, q{table, "ollama", "llama3.2"})
 	n := 0
 	for _, c := range qs {
-		p, ref, ok := c.t.lookupShared(c.provider, c.model)
+		p, ref, _, ok := c.t.lookupShared(c.provider, c.model)
 		if !ok {
 			continue
 		}
@@ -298,5 +299,53 @@ func TestLookupSharedRef(t *testing.T) {
 	}
 	if n < len(table.All())+4 {
 		t.Fatalf("only %d lookups found a row", n)
+	}
+}
+
+// A record's rates are its row's as it stands, without the Match list:
+// for a row with neither dated rates nor time-of-day windows, one Price
+// shared by every record charged at it; for one with either, the rates
+// in force, the record's own.
+func TestRecordRatesShared(t *testing.T) {
+	p := &Proxy{}
+	table := p.Prices()
+	now := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
+	u := Usage{InputTokens: 1000, OutputTokens: 100}
+	shared, own := 0, 0
+	for _, r := range table.All() {
+		charge := func() *Price {
+			x := &exchange{provider: Provider{Name: r.Provider}, priced: true, start: now}
+			var ok bool
+			x.row, x.priceRef, x.rates, ok = table.lookupShared(r.Provider, r.Model)
+			if !ok {
+				t.Fatalf("lookupShared(%q, %q) found no row", r.Provider, r.Model)
+			}
+			x.price = x.row.At(now)
+			p.setCost(x, now, OutcomeOK, u)
+			want := x.price
+			want.Match = nil
+			if !reflect.DeepEqual(*x.rec.Rates, want) {
+				t.Fatalf("%s/%s: record's rates %+v, want %+v", r.Provider, r.Model, *x.rec.Rates, want)
+			}
+			if x.rec.Rates.Cost(u) != x.rec.Cost {
+				t.Fatalf("%s/%s: rates cost %d, record %d", r.Provider, r.Model, x.rec.Rates.Cost(u), x.rec.Cost)
+			}
+			return x.rec.Rates
+		}
+		a, b := charge(), charge()
+		if len(r.Earlier) == 0 && len(r.Windows) == 0 {
+			shared++
+			if a != b {
+				t.Errorf("%s/%s: two records charged at the row have rates of their own", r.Provider, r.Model)
+			}
+		} else {
+			own++
+			if a == b {
+				t.Errorf("%s/%s, dated or windowed: two records share rates", r.Provider, r.Model)
+			}
+		}
+	}
+	if shared == 0 || own == 0 {
+		t.Fatalf("%d rows shared their rates and %d did not: the table should have both", shared, own)
 	}
 }

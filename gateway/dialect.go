@@ -76,8 +76,11 @@ type dialect interface {
 	// Reading the answer.
 
 	// usage reads the usage a whole (non-stream) answer reports, and the
-	// model it names; ok is false when it reports none.
-	usage(rt route, body []byte) (u Usage, model string, ok bool)
+	// model it names, as the raw JSON string in body (quotes included;
+	// nil when it names none): a caller that wants it unquotes it,
+	// which the request path, knowing its model, rarely does. ok is
+	// false when it reports none.
+	usage(rt route, body []byte) (u Usage, model []byte, ok bool)
 	// meter returns the state that follows one stream on rt event by
 	// event.
 	meter(rt route) eventMeter

@@ -112,13 +112,17 @@ func (c parrotCounts) usage() (Usage, bool) {
 	return Usage{InputTokens: deref(c.Heard), OutputTokens: deref(c.Said), WebSearchCalls: deref(c.Looked)}.normalize(), true
 }
 
-func (parrotDialect) usage(rt route, body []byte) (Usage, string, bool) {
+func (parrotDialect) usage(rt route, body []byte) (Usage, []byte, bool) {
 	var c parrotCounts
 	if !decodeJSON(body, &c) {
-		return Usage{}, "", false
+		return Usage{}, nil, false
 	}
 	u, ok := c.usage()
-	return u, c.Bird, ok
+	var model []byte
+	if c.Bird != "" {
+		model, _ = json.Marshal(c.Bird) // raw, as the answer names it
+	}
+	return u, model, ok
 }
 
 type parrotMeter struct{}

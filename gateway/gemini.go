@@ -176,7 +176,7 @@ func (geminiDialect) prepare(rt route, info requestInfo, body []byte) ([]byte, b
 // read without alt=sse (a JSON array of responses); counting tokens is
 // free, and embeddings report no usage (the caller charges its
 // estimate).
-func (geminiDialect) usage(rt route, body []byte) (Usage, string, bool) {
+func (geminiDialect) usage(rt route, body []byte) (Usage, []byte, bool) {
 	var c geminiCounts
 	var model []byte
 	add := func(r *geminiResponse) {
@@ -190,7 +190,7 @@ func (geminiDialect) usage(rt route, body []byte) (Usage, string, bool) {
 	}
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
 		if end, err := valueEnd(t, 0); err != nil || end != len(t) {
-			return Usage{}, "", false
+			return Usage{}, nil, false
 		}
 		// As encoding/json decodes it into a []geminiResponse: each
 		// element afresh, one that is not an object as an empty one.
@@ -205,14 +205,17 @@ func (geminiDialect) usage(rt route, body []byte) (Usage, string, bool) {
 	} else {
 		var r geminiResponse
 		if scanObject(body, r.read) != nil {
-			return Usage{}, "", false
+			return Usage{}, nil, false
 		}
 		add(&r)
 	}
 	if rt.Free {
-		return Usage{}, "", true
+		return Usage{}, nil, true
 	}
-	return c.usage(), unquoteOrEmpty(model), c.seen
+	if len(model) < 2 {
+		model = nil
+	}
+	return c.usage(), model, c.seen
 }
 
 // unquoteOrEmpty is unquote for a raw string that may be absent.

@@ -31,7 +31,8 @@ func inspectFor(d, name string, body []byte) (requestInfo, error) {
 
 // usageFor reads the usage of an answer of dialect d on route name.
 func usageFor(d, name string, body []byte) (Usage, string, bool) {
-	return dialectByName(d).usage(testRoute(d, name), body)
+	u, model, ok := dialectByName(d).usage(testRoute(d, name), body)
+	return u, unquoteOrEmpty(model), ok
 }
 
 // meterFor is a stream meter for dialect d on route name.

@@ -340,6 +340,7 @@ func BenchmarkServeJSON(b *testing.B) {
 	w := &statusWriter{h: http.Header{}}
 	n := 0
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		n++
 		for i, k := digits+7, n; i >= digits; i, k = i-1, k/10 {

@@ -270,10 +270,10 @@ func addStreamUsage(body []byte) ([]byte, error) {
 
 // usage reads a Chat Completions, Completions, Embeddings or Responses
 // answer; Groq's x_groq usage stands in when usage is missing.
-func (openAIDialect) usage(rt route, body []byte) (Usage, string, bool) {
+func (openAIDialect) usage(rt route, body []byte) (Usage, []byte, bool) {
 	var a openAIAnswer
 	if !a.read(body) {
-		return Usage{}, "", false
+		return Usage{}, nil, false
 	}
 	var u Usage
 	ok := false
@@ -299,12 +299,13 @@ func (openAIDialect) usage(rt route, body []byte) (Usage, string, bool) {
 // model, usage (or Groq's x_groq.usage), service tier and the kinds of a
 // Responses answer's output items.
 type openAIAnswer struct {
-	model, tier string
-	usage       openAIUsage
-	usageSet    bool
-	groq        openAIGroq
-	groqSet     bool
-	output      slots // outputWebSearch, outputCodeInterpreter or 0, per item
+	model    []byte // raw
+	tier     string
+	usage    openAIUsage
+	usageSet bool
+	groq     openAIGroq
+	groqSet  bool
+	output   slots // outputWebSearch, outputCodeInterpreter or 0, per item
 }
 
 var openAIAnswerFields = []string{"model", "usage", "x_groq", "service_tier", "output"}
@@ -315,7 +316,7 @@ func (a *openAIAnswer) read(body []byte) bool {
 	return scanObject(body, func(key, val []byte) bool {
 		switch fieldIndex(key, openAIAnswerFields) {
 		case 0:
-			readString(val, &a.model)
+			readRaw(val, &a.model)
 		case 1:
 			if openPtr(&a.usageSet, &a.usage, val) {
 				a.usage.read(val)

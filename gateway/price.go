@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 //go:generate go run ./internal/pricegen -genai ../../shared/data/genai-prices.json -litellm ../../shared/data/litellm-model-prices.json -out prices.json
@@ -207,11 +208,30 @@ func addMoney(a, b Money) Money {
 // Prices is a price table. It is immutable once built and safe for
 // concurrent use.
 type Prices struct {
-	rows    []Price  // sorted by provider, then model
-	refs    []string // the Ref of each of rows, made once: a request records its row's
+	rows    []Price       // sorted by provider, then model
+	refs    []string      // the Ref of each of rows, made once: a request records its row's
+	rates   []sharedRates // of each of rows
 	byProv  map[string]*priceIndex
 	version string
 	sources []string
+}
+
+// sharedRates is a row's rates as a record keeps them (Record.Rates: the
+// row without its Match list), made when a request is first charged at
+// the row and shared, never changed, by the records of every request
+// charged at it after: a copy for each was an allocation of every
+// request. It is safe for concurrent use.
+type sharedRates struct{ p atomic.Pointer[Price] }
+
+// of returns the rates of row, which must be the row s belongs to.
+func (s *sharedRates) of(row *Price) *Price {
+	if p := s.p.Load(); p != nil {
+		return p
+	}
+	r := *row
+	r.Match = nil
+	s.p.CompareAndSwap(nil, &r)
+	return s.p.Load()
 }
 
 // priceIndex finds rows of one provider by model id.
@@ -253,7 +273,7 @@ func NewPrices(rows []Price) *Prices {
 	}
 	sort.SliceStable(kept, func(i, j int) bool { return priceLess(kept[i], kept[j]) })
 
-	t := &Prices{rows: kept, refs: make([]string, len(kept)), byProv: make(map[string]*priceIndex)}
+	t := &Prices{rows: kept, refs: make([]string, len(kept)), rates: make([]sharedRates, len(kept)), byProv: make(map[string]*priceIndex)}
 	for i, r := range kept {
 		t.refs[i] = r.Ref()
 	}
@@ -415,7 +435,7 @@ func (t *Prices) All() []Price {
 // provider (Ollama) is free: with no row of its own it gets a zero price
 // with Source "local, free".
 func (t *Prices) Lookup(provider, model string) (Price, bool) {
-	p, _, ok := t.lookupShared(provider, model)
+	p, _, _, ok := t.lookupShared(provider, model)
 	if ok {
 		p = p.clone()
 	}
@@ -425,48 +445,50 @@ func (t *Prices) Lookup(provider, model string) (Price, bool) {
 // lookupShared is Lookup without the copy: the row returned shares its
 // slices with the table, so the caller must not change them. The request
 // path reads its row only. ref is the row's Ref, made once for a row of
-// the table as it stands.
-func (t *Prices) lookupShared(provider, model string) (p Price, ref string, ok bool) {
+// the table as it stands; rates are its shared rates when p is the
+// table's row as it stands (not a rule's row made for model), else nil.
+func (t *Prices) lookupShared(provider, model string) (p Price, ref string, rates *sharedRates, ok bool) {
 	prov := strings.ToLower(strings.TrimSpace(provider))
 	id := priceModelID(prov, model)
 	if id == "" {
-		return Price{}, "", false
+		return Price{}, "", nil, false
 	}
-	if p, ref, ok := t.find(prov, id); ok {
-		return p, ref, true
+	if p, ref, rates, ok := t.find(prov, id); ok {
+		return p, ref, rates, true
 	}
 	// Only a miss reads the provider's row: a reseller's or a local
 	// provider's rule applies.
 	def := defaultProviders[prov]
 	if vendor, rest, ok := strings.Cut(id, "/"); ok && def.Resells != nil && !strings.Contains(rest, ":") {
 		if own, ok := def.Resells[vendor]; ok {
-			if p, ref, ok := t.find(own, priceModelID(own, rest)); ok {
+			if p, ref, _, ok := t.find(own, priceModelID(own, rest)); ok {
 				p.Source = p.Source + " (" + own + "'s own price; no " + prov + " row)"
-				return p, ref, true
+				return p, ref, nil, true
 			}
 		}
 	}
 	if def.Local {
 		p := Price{Provider: prov, Model: id, Source: "local, free"}
-		return p, p.Ref(), true
+		return p, p.Ref(), nil, true
 	}
-	return Price{}, "", false
+	return Price{}, "", nil, false
 }
 
 // find applies Lookup's rules 1 to 3 to one provider's rows. The row it
-// returns shares its slices with the table; ref is its Ref.
-func (t *Prices) find(prov, id string) (Price, string, bool) {
+// returns shares its slices with the table; ref is its Ref, and rates
+// its shared rates when it is the table's row unchanged.
+func (t *Prices) find(prov, id string) (Price, string, *sharedRates, bool) {
 	x := t.byProv[prov]
 	if x == nil {
-		return Price{}, "", false
+		return Price{}, "", nil, false
 	}
 	for cand := id; ; {
 		if i, ok := x.exact[cand]; ok {
-			return t.rows[i], t.refs[i], true
+			return t.rows[i], t.refs[i], &t.rates[i], true
 		}
 		for _, pp := range x.prefixes {
 			if priceMatchesPrefix(pp.prefix, cand) {
-				return t.rows[pp.row], t.refs[pp.row], true
+				return t.rows[pp.row], t.refs[pp.row], &t.rates[pp.row], true
 			}
 		}
 		next, ok := snapshotBase(cand)
@@ -478,9 +500,9 @@ func (t *Prices) find(prov, id string) (Price, string, bool) {
 	if x.catchAll >= 0 {
 		p := t.rows[x.catchAll]
 		p.Model = id
-		return p, p.Ref(), true
+		return p, p.Ref(), nil, true
 	}
-	return Price{}, "", false
+	return Price{}, "", nil, false
 }
 
 // priceModelID normalises a model id for comparison: modelID.

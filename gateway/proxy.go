@@ -325,6 +325,10 @@ type exchange struct {
 	price    Price
 	priceRef string
 	priced   bool
+	// rates are row's rates as a record keeps them, shared with every
+	// request charged at the row, or nil when row is not the table's
+	// own (lookupShared).
+	rates *sharedRates
 	// unpricedHeld is what the hold reserved for parts of the request the
 	// table cannot price (an unknown fee, modality or tier).
 	unpricedHeld Money
@@ -782,7 +786,7 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 // admit estimates the worst-case cost of x and holds it, or returns the
 // failure that says why the request must not go upstream.
 func (p *Proxy) admit(x *exchange) *failure {
-	x.row, x.priceRef, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
+	x.row, x.priceRef, x.rates, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
 	at := x.start.In(p.location())
 	x.price = x.row.At(at)
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,

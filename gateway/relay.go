@@ -230,11 +230,11 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 				return
 			}
 		}
-		var model string
+		var model []byte
 		var ok bool
 		u, model, ok = x.route.dialect.usage(x.route, kept())
-		if ok && model != "" && x.rec.Model == "" {
-			x.rec.Model = model
+		if ok && x.rec.Model == "" {
+			x.rec.Model = unquoteOrEmpty(model)
 		}
 		switch {
 		case ok || status >= 300 || x.route.Free:
@@ -522,9 +522,14 @@ func (p *Proxy) setCost(x *exchange, end time.Time, outcome Outcome, u Usage) {
 			x.rec.Unpriced = unknown
 			x.rec.Estimated = true
 		}
-		rates := *price
-		rates.Match = nil
-		x.rec.Rates = &rates
+		if x.rates != nil && price == &x.price && len(x.row.Earlier) == 0 && len(x.row.Windows) == 0 {
+			// The request was priced at the table's row as it stands.
+			x.rec.Rates = x.rates.of(&x.row)
+		} else {
+			rates := *price
+			rates.Match = nil
+			x.rec.Rates = &rates
+		}
 		if x.rec.Estimated && x.held && x.hold.Amount > 0 && x.rec.Cost > x.hold.Amount {
 			// A guess never charges past the worst case the request was
 			// admitted for, nor below what the provider itself reported.

@@ -81,7 +81,7 @@ func usageCorpus(t testing.TB) [][]byte {
 // checkOpenAIUsage fails t when the readers differ on body.
 func checkOpenAIUsage(t *testing.T, body []byte) {
 	t.Helper()
-	u, model, ok := openAIDialect{}.usage(route{}, body)
+	u, model, ok := openAIUsageOf(body)
 	ru, rmodel, rok := refOpenAIUsage(body)
 	if u != ru || model != rmodel || ok != rok {
 		t.Fatalf("openAI usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
@@ -291,12 +291,16 @@ func BenchmarkAnswerUsage(b *testing.B) {
 }
 
 func anthropicUsageOf(body []byte) (Usage, string, bool) {
-	return anthropicDialect{}.usage(route{}, body)
+	u, model, ok := anthropicDialect{}.usage(route{}, body)
+	return u, unquoteOrEmpty(model), ok
 }
 
 func anthropicRefUsageOf(body []byte) (Usage, string, bool) { return refAnthropicUsage(route{}, body) }
 
-func geminiUsageOf(body []byte) (Usage, string, bool) { return geminiDialect{}.usage(route{}, body) }
+func geminiUsageOf(body []byte) (Usage, string, bool) {
+	u, model, ok := geminiDialect{}.usage(route{}, body)
+	return u, unquoteOrEmpty(model), ok
+}
 
 func geminiRefUsageOf(body []byte) (Usage, string, bool) { return refGeminiAnswerUsage(route{}, body) }
 
@@ -342,7 +346,10 @@ func BenchmarkGeminiStreamMeter(b *testing.B) {
 	})
 }
 
-func openAIUsageOf(body []byte) (Usage, string, bool) { return openAIDialect{}.usage(route{}, body) }
+func openAIUsageOf(body []byte) (Usage, string, bool) {
+	u, model, ok := openAIDialect{}.usage(route{}, body)
+	return u, unquoteOrEmpty(model), ok
+}
 
 func checkPlainChunk(t *testing.T, data []byte) {
 	t.Helper()
@@ -397,7 +404,8 @@ func BenchmarkPlainChunk(b *testing.B) {
 func checkAnthropicUsage(t *testing.T, body []byte) {
 	t.Helper()
 	for _, rt := range []route{{}, {Free: true}} {
-		u, model, ok := anthropicDialect{}.usage(rt, body)
+		u, raw, ok := anthropicDialect{}.usage(rt, body)
+		model := unquoteOrEmpty(raw)
 		ru, rmodel, rok := refAnthropicUsage(rt, body)
 		if u != ru || model != rmodel || ok != rok {
 			t.Fatalf("anthropic usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
@@ -482,7 +490,8 @@ var anthropicGenNames = []string{"model", "usage", "content", "type", "name", "m
 func checkGeminiUsage(t *testing.T, body []byte) {
 	t.Helper()
 	for _, rt := range []route{{}, {Free: true}} {
-		u, model, ok := geminiDialect{}.usage(rt, body)
+		u, raw, ok := geminiDialect{}.usage(rt, body)
+		model := unquoteOrEmpty(raw)
 		ru, rmodel, rok := refGeminiAnswerUsage(rt, body)
 		if u != ru || model != rmodel || ok != rok {
 			t.Fatalf("gemini usage(%.300q)\n = %+v, %q, %v\nwant %+v, %q, %v", body, u, model, ok, ru, rmodel, rok)
