@@ -46,8 +46,8 @@ import (
 type journal struct {
 	f *os.File
 	// ring, if not nil, makes the entries durable instead of fdatasync:
-	// the same sync, without a P blocked in it (see syncRing). Owned by
-	// the leader of the moment.
+	// the same sync, without a P blocked in it (see syncRing). Set at
+	// open.
 	ring *syncRing
 
 	// fold puts every hold open in memory into bbolt and returns once
@@ -370,16 +370,13 @@ func (j *journal) write(batch []*journalOp) error {
 }
 
 // datasync makes what was written to the file durable: through the ring
-// if there is one, else, or if the ring fails, with fdatasync.
+// if there is one, else, or if the ring fails (and from then on), with
+// fdatasync.
 func (j *journal) datasync() error {
 	if j.ring != nil {
-		err := j.ring.datasync(j.f)
-		if !errors.Is(err, errRing) {
+		if err := j.ring.datasync(j.f); !errors.Is(err, errRing) {
 			return err
 		}
-		// The ring is broken: fdatasync from now on.
-		j.ring.close()
-		j.ring = nil
 	}
 	return fdatasync(j.f)
 }
