@@ -360,6 +360,10 @@ type exchange struct {
 	costed    Usage
 	cost      Money
 	costKnown bool
+	// settleAfter: the record is counted among the settlements in
+	// flight and is to be written once the handler has returned
+	// (Proxy.settleLater), as relayStream found before its last write.
+	settleAfter bool
 	// call is the prompt endpoint call this request carries, or nil.
 	call *promptCall
 	// deferred is the record of a background response waiting on the

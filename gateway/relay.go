@@ -354,7 +354,8 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			if tr != nil {
 				// The answer's last events, held back for its usage.
 				if tbuf = tr.end(tbuf[:0]); len(tbuf) > 0 {
-					writeFlush(w, rc, tbuf)
+					w.Write(tbuf)
+					fl.dirty = true
 				}
 			}
 			if !m.Done && m.ErrorMessage == "" && x.route.metered() {
@@ -378,10 +379,22 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 		}
 	}
 	// The last events go out before the settlement, which may wait for
-	// the ledger's disk.
-	if err := fl.flush(); err != nil && outcome == OutcomeOK {
-		outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+err.Error()
-		status = 499
+	// the ledger's disk; or, when it will be written once the handler
+	// has returned, with the end of the response, in one write: they
+	// wait on nothing but that return.
+	x.settleAfter = x.deferred == nil && !x.info.Background && x.rec.Prompt == "" && p.settleLater()
+	if !x.settleAfter {
+		if err := fl.flush(); err != nil && outcome == OutcomeOK {
+			outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+err.Error()
+			status = 499
+		}
+	} else if fl.dirty && ctx.Err() != nil && outcome == OutcomeOK {
+		// The client left before the last events went: the write
+		// that sends them would fail.
+		if o, _ := interruption(ctx, nil); o == OutcomeCanceled {
+			outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+context.Cause(ctx).Error()
+			status = 499
+		}
 	}
 	if m.ErrorMessage != "" && outcome == OutcomeOK {
 		outcome, errMsg = OutcomeError, m.ErrorMessage
@@ -472,6 +485,10 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 	}
 	defer func() { x.call.report(x.rec) }()
 	p.setCost(x, end, outcome, u)
+	if x.settleAfter {
+		p.settleAfter(&x.rec)
+		return
+	}
 	p.settle(&x.rec)
 }
 
@@ -559,6 +576,26 @@ func (p *Proxy) settle(r *Record) {
 		p.background.Add(-1)
 		return
 	}
+	p.settleAfter(r)
+}
+
+// settleLater reports whether a record the handler settles next (one
+// that is not a prompt's, nor refused or blocked) will be written after
+// the handler returns, and if so counts it among the settlements in
+// flight: the handler must then settle it with settleAfter. A handler
+// that knows it will not wait on the ledger's disk can leave the last
+// of its answer to go with the end of the response.
+func (p *Proxy) settleLater() bool {
+	if p.background.Add(1) > maxBackgroundSettles {
+		p.background.Add(-1)
+		return false
+	}
+	return true
+}
+
+// settleAfter writes r once the handler has returned; r is counted in
+// p.background already.
+func (p *Proxy) settleAfter(r *Record) {
 	rec := *r // the caller's record is the caller's again once settle returns
 	p.settling.Add(1)
 	go func() {
@@ -998,14 +1035,6 @@ func (f *flushReader) flush() error {
 		return &clientWriteError{err}
 	}
 	return nil
-}
-
-// writeFlush writes b to the client and flushes it at once.
-func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
-	if _, err := w.Write(b); err != nil {
-		return err
-	}
-	return rc.Flush()
 }
 
 // relayTranslatedBody answers a translated request whose answer is not a
