@@ -125,3 +125,22 @@ func BenchmarkFold(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
 }
+
+// BenchmarkToken measures finding a request's local token by its secret,
+// which every request through the gateway does.
+//
+//	go test -run '^$' -bench Token -benchmem ./store
+func BenchmarkToken(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	secret, err := db.NewToken("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if name, err := db.Token(ctx, secret); err != nil || name != "bench" {
+			b.Fatalf("Token = %q, %v", name, err)
+		}
+	}
+}

@@ -97,13 +97,24 @@ func plainTime(t time.Time) bool {
 	return t.Year() >= 0 && t.Year() <= 9999 && off%60 == 0 && off > -24*3600 && off < 24*3600
 }
 
+// jsonPlain says which bytes encoding/json writes in a string as they
+// are: printable ASCII but '"', '\\', '<', '>' and '&'. One look-up a byte
+// is about twice as fast as the comparisons it stands for, on the dozen
+// strings of every record.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as encoding/json writes a string: quoted,
 // with '<', '>' and '&' escaped as well as what JSON requires, and
 // invalid UTF-8 replaced. Only a string of plain printable ASCII is
 // written here; any other goes through encoding/json.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			q, _ := json.Marshal(s)
 			return append(b, q...)
 		}

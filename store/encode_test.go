@@ -56,3 +56,16 @@ func TestEncodeHoldIsJSON(t *testing.T) {
 		}
 	}
 }
+
+// appendJSONString writes every byte as encoding/json does, alone and
+// among plain ones.
+func TestAppendJSONStringEveryByte(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string([]byte{byte(c)}), "id-" + string([]byte{byte(c)}) + "-x"} {
+			want, _ := json.Marshal(s)
+			if got := appendJSONString([]byte("prefix"), s); string(got) != "prefix"+string(want) {
+				t.Errorf("appendJSONString(%q) = %s, want %s", s, got[len("prefix"):], want)
+			}
+		}
+	}
+}

@@ -46,8 +46,8 @@ import (
 type journal struct {
 	f *os.File
 	// ring, if not nil, makes the entries durable instead of fdatasync:
-	// the same sync, without a P blocked in it (see syncRing). Owned by
-	// the leader of the moment.
+	// the same sync, without a P blocked in it (see syncRing). Set at
+	// open.
 	ring *syncRing
 
 	// fold puts every hold open in memory into bbolt and returns once
@@ -59,12 +59,15 @@ type journal struct {
 	// keep the pointer.
 	settled func(*pendingRecord)
 
-	mu    sync.Mutex // guards queue, busy and lazy
+	mu    sync.Mutex // guards queue, busy, lazy and armed
 	queue []*journalOp
 	busy  bool // a leader is writing or has been chosen
 	// lazy starts a batch for entries that may wait (appendLazy) when no
-	// other entry has come to start one; nil when not armed.
-	lazy *time.Timer
+	// other entry has come to start one. It is made the first time it is
+	// needed and reset after: under load it is armed and stopped every
+	// few batches. armed says it is set to fire.
+	lazy  *time.Timer
+	armed bool
 	// lazyWait is how long that timer waits: lazyDelay, longer in tests
 	// that must see an entry still waiting.
 	lazyWait time.Duration
@@ -249,8 +252,13 @@ func (j *journal) appendLazy(payload []byte, r *gateway.Record, data []byte, loc
 	}
 	j.mu.Lock()
 	j.queue = append(j.queue, op)
-	if !j.busy && j.lazy == nil {
-		j.lazy = time.AfterFunc(j.lazyWait, j.kick)
+	if !j.busy && !j.armed {
+		j.armed = true
+		if j.lazy == nil {
+			j.lazy = time.AfterFunc(j.lazyWait, j.kick)
+		} else {
+			j.lazy.Reset(j.lazyWait)
+		}
 	}
 	j.mu.Unlock()
 	return j.wait(op, false)
@@ -259,7 +267,10 @@ func (j *journal) appendLazy(payload []byte, r *gateway.Record, data []byte, loc
 // kick starts a batch for the entries waiting, if no leader has.
 func (j *journal) kick() {
 	j.mu.Lock()
-	j.lazy = nil
+	// A kick that fired as lead stopped the timer finds the queue taken
+	// or a leader busy; one that fired as it was armed again starts the
+	// batch a little early. Either way, nothing waits unled.
+	j.armed = false
 	if j.busy || len(j.queue) == 0 {
 		j.mu.Unlock()
 		return
@@ -277,10 +288,10 @@ func (j *journal) lead() {
 	j.mu.Lock()
 	batch := j.queue
 	j.queue = nil
-	if j.lazy != nil {
+	if j.armed {
 		// The lazy entries waiting go in this batch.
 		j.lazy.Stop()
-		j.lazy = nil
+		j.armed = false
 	}
 	j.mu.Unlock()
 
@@ -359,16 +370,13 @@ func (j *journal) write(batch []*journalOp) error {
 }
 
 // datasync makes what was written to the file durable: through the ring
-// if there is one, else, or if the ring fails, with fdatasync.
+// if there is one, else, or if the ring fails (and from then on), with
+// fdatasync.
 func (j *journal) datasync() error {
 	if j.ring != nil {
-		err := j.ring.datasync(j.f)
-		if !errors.Is(err, errRing) {
+		if err := j.ring.datasync(j.f); !errors.Is(err, errRing) {
 			return err
 		}
-		// The ring is broken: fdatasync from now on.
-		j.ring.close()
-		j.ring = nil
 	}
 	return fdatasync(j.f)
 }

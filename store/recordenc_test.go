@@ -268,17 +268,24 @@ func BenchmarkEncodeRecord(b *testing.B) {
 		Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: 1234567, Priced: true,
 		LatencyMS: 1, UpstreamID: "req_bench", Held: 3_000_000_000, PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
 	// "first" writes the price row; "again" finds its JSON in prices, as
-	// nearly every settlement does.
+	// nearly every settlement does; "reused" does too, in a buffer used
+	// again, as Settle encodes (entryBufs).
 	var prices priceJSONs
 	for _, c := range []struct {
 		name   string
 		prices *priceJSONs
-	}{{"first", nil}, {"again", &prices}} {
+		reuse  bool
+	}{{"first", nil, false}, {"again", &prices, false}, {"reused", &prices, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
+			var buf []byte
 			for b.Loop() {
-				if _, _, err := encodeRecordEntry(&r, c.prices); err != nil {
+				entry, _, err := appendRecordEntry(buf, &r, c.prices)
+				if err != nil {
 					b.Fatal(err)
+				}
+				if c.reuse {
+					buf = entry[:0]
 				}
 			}
 		})

@@ -29,9 +29,14 @@ import (
 // IORING_FSYNC_DATASYNC is vfs_fsync_range(file, 0, LLONG_MAX, 1), the
 // call fdatasync makes.
 //
-// A syncRing is safe for concurrent use; syncs are made one at a time.
+// A syncRing is safe for concurrent use; syncs are made one at a time,
+// and close waits for the one under way.
 type syncRing struct {
 	mu sync.Mutex // guards everything below and the rings' memory
+
+	// broken is set when the ring failed, or was closed: every sync
+	// after fails with errRing at once, and its caller calls fdatasync.
+	broken bool
 
 	fd  int      // the io_uring
 	ev  *os.File // eventfd the ring signals each completion on, pollable
@@ -149,6 +154,9 @@ func (r *syncRing) datasync(f *os.File) error {
 func (r *syncRing) sync(fd int32) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.broken {
+		return fmt.Errorf("%w: failed before, or closed", errRing)
+	}
 	r.seq++
 	tail := atomic.LoadUint32(r.sqTail)
 	i := tail & *r.sqMask
@@ -167,12 +175,11 @@ func (r *syncRing) sync(fd int32) error {
 			continue
 		}
 		if errno != 0 {
-			// Not submitted: take the entry back.
-			atomic.StoreUint32(r.sqTail, tail)
+			r.broken = true
 			return fmt.Errorf("%w: io_uring_enter: %w", errRing, errno)
 		}
 		if n != 1 {
-			atomic.StoreUint32(r.sqTail, tail)
+			r.broken = true
 			return fmt.Errorf("%w: io_uring_enter submitted %d entries, want 1", errRing, n)
 		}
 		break
@@ -196,25 +203,37 @@ func (r *syncRing) sync(fd int32) error {
 		// Wait for the ring to signal a completion; the poller parks
 		// this goroutine meanwhile.
 		if _, err := r.ev.Read(buf[:]); err != nil {
+			r.broken = true
 			return fmt.Errorf("%w: wait: %w", errRing, err)
 		}
 	}
 }
 
+// close releases the ring, once the sync under way, if any, is done.
+// Syncs after it fail with errRing.
 func (r *syncRing) close() error {
 	if r == nil {
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.broken = true
 	var errs []error
 	if r.ev != nil {
 		errs = append(errs, r.ev.Close())
+		r.ev = nil
 	}
 	if r.sqe != nil {
 		errs = append(errs, unix.Munmap(r.sqe))
+		r.sqe = nil
 	}
 	if r.mem != nil {
 		errs = append(errs, unix.Munmap(r.mem))
+		r.mem = nil
 	}
-	errs = append(errs, unix.Close(r.fd))
+	if r.fd >= 0 {
+		errs = append(errs, unix.Close(r.fd))
+		r.fd = -1
+	}
 	return errors.Join(errs...)
 }

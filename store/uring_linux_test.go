@@ -46,6 +46,17 @@ func TestSyncRing(t *testing.T) {
 	if err := r.datasync(f); err != nil {
 		t.Errorf("datasync after a failed sync = %v", err)
 	}
+	// Closed (twice: the second does nothing), it syncs no more, and says
+	// the failure is its own.
+	if err := r.close(); err != nil {
+		t.Errorf("close() = %v", err)
+	}
+	if err := r.close(); err != nil {
+		t.Errorf("close() again = %v", err)
+	}
+	if err := r.datasync(f); !errors.Is(err, errRing) {
+		t.Errorf("datasync after close = %v, want errRing", err)
+	}
 }
 
 // A journal whose ring fails syncs with fdatasync instead, and from then
@@ -74,8 +85,11 @@ func TestJournalRingFails(t *testing.T) {
 	if err := j.append([]byte("after")); err != nil {
 		t.Fatalf("append with a broken ring = %v, want nil (fdatasync instead)", err)
 	}
-	if j.ring != nil {
-		t.Errorf("the journal kept its broken ring")
+	j.ring.mu.Lock()
+	broken := j.ring.broken
+	j.ring.mu.Unlock()
+	if !broken {
+		t.Errorf("the ring is not marked broken after failing")
 	}
 	if err := j.append([]byte("later")); err != nil {
 		t.Fatal(err)
