@@ -251,7 +251,7 @@ func bodyTypeProblem(r *http.Request, rt route) string {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
 		return ""
 	}
-	ct := r.Header.Get("Content-Type")
+	ct := headerValue(r.Header, "Content-Type")
 	if ct == "" {
 		return ""
 	}
@@ -296,7 +296,7 @@ const decodedValueBytes = 128
 // decodedValueBytes for each value it holds. A multipart upload is not
 // decoded as JSON.
 func decodedExtra(r *http.Request, body []byte) int64 {
-	if mt, _ := mediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+	if mt, _ := mediaType(headerValue(r.Header, "Content-Type")); mt == "multipart/form-data" {
 		return 0
 	}
 	return jsonValues(body) * decodedValueBytes

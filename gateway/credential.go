@@ -27,7 +27,7 @@ var credentialParams = []string{"key", "api_key", "api-key", "apikey", "access_t
 // the dialects ds puts it, and whether it came in the Authorization
 // header.
 func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
-	if a := r.Header.Get("Authorization"); a != "" {
+	if a := headerValue(r.Header, "Authorization"); a != "" {
 		if scheme, k, ok := strings.Cut(strings.TrimSpace(a), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			if k = strings.TrimSpace(k); k != "" {
 				return k, true
@@ -36,7 +36,7 @@ func credential(r *http.Request, ds []dialect) (key string, bearer bool) {
 	}
 	for _, d := range ds {
 		for _, h := range d.info().keyHeaders {
-			if k := strings.TrimSpace(r.Header.Get(h)); k != "" {
+			if k := strings.TrimSpace(headerValue(r.Header, h)); k != "" {
 				return k, false
 			}
 		}
@@ -160,9 +160,7 @@ func lowerASCII(c byte) byte {
 func stripCredentials(h http.Header, ds []dialect) {
 	deleteHeaders(h, credentialHeaders)
 	for _, d := range ds {
-		for _, k := range d.info().keyHeaders {
-			h.Del(k)
-		}
+		deleteHeaders(h, d.info().keyHeaders)
 	}
 	for k, vs := range h {
 		for _, v := range vs {

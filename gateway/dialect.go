@@ -271,11 +271,13 @@ func (di *dialectInfo) setKey(h http.Header, key string, bearer bool) {
 	if key == "" {
 		return
 	}
+	// As h.Set does, without canonicalizing keys that are canonical
+	// (TestHeaderListsCanonical).
 	if di.keyHeader == "" || bearer && hasPrefixIn(key, di.bearerKeys) {
-		h.Set("Authorization", "Bearer "+key)
+		h["Authorization"] = []string{"Bearer " + key}
 		return
 	}
-	h.Set(di.keyHeader, key)
+	h[di.keyHeader] = []string{key}
 }
 
 func hasPrefixIn(s string, prefixes []string) bool {

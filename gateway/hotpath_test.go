@@ -125,7 +125,7 @@ func BenchmarkRelayStream(b *testing.B) {
 			rt, _ := parseRoute(http.MethodPost, "/v1/chat/completions", nil, p.providerTable(), builtinDialects)
 			prov := p.providerTable()["openai"]
 			relay := func(s []byte) {
-				x := &exchange{route: rt, provider: prov, price: pr, priced: true, held: true,
+				x := &exchange{route: rt, provider: prov, row: &pr, price: pr, priced: true, held: true,
 					hold: Hold{ID: "h", Amount: Dollar}, start: time.Now(), rec: Record{ID: "h"}}
 				if c.sliced {
 					x.sliced, x.slice, x.outHeld, x.outBound = true, DefaultStreamSlice, DefaultStreamSlice, 16384

@@ -436,22 +436,23 @@ func (t *Prices) All() []Price {
 // with Source "local, free".
 func (t *Prices) Lookup(provider, model string) (Price, bool) {
 	p, _, _, ok := t.lookupShared(provider, model)
-	if ok {
-		p = p.clone()
+	if !ok {
+		return Price{}, false
 	}
-	return p, ok
+	return p.clone(), true
 }
 
-// lookupShared is Lookup without the copy: the row returned shares its
-// slices with the table, so the caller must not change them. The request
+// lookupShared is Lookup without the copy: the row returned is the
+// table's own (or, for a row a rule makes for model, one that shares its
+// slices with the table), so the caller must not change it. The request
 // path reads its row only. ref is the row's Ref, made once for a row of
 // the table as it stands; rates are its shared rates when p is the
 // table's row as it stands (not a rule's row made for model), else nil.
-func (t *Prices) lookupShared(provider, model string) (p Price, ref string, rates *sharedRates, ok bool) {
+func (t *Prices) lookupShared(provider, model string) (p *Price, ref string, rates *sharedRates, ok bool) {
 	prov := strings.ToLower(strings.TrimSpace(provider))
 	id := priceModelID(prov, model)
 	if id == "" {
-		return Price{}, "", nil, false
+		return nil, "", nil, false
 	}
 	if p, ref, rates, ok := t.find(prov, id); ok {
 		return p, ref, rates, true
@@ -462,33 +463,34 @@ func (t *Prices) lookupShared(provider, model string) (p Price, ref string, rate
 	if vendor, rest, ok := strings.Cut(id, "/"); ok && def.Resells != nil && !strings.Contains(rest, ":") {
 		if own, ok := def.Resells[vendor]; ok {
 			if p, ref, _, ok := t.find(own, priceModelID(own, rest)); ok {
-				p.Source = p.Source + " (" + own + "'s own price; no " + prov + " row)"
-				return p, ref, nil, true
+				r := *p
+				r.Source = r.Source + " (" + own + "'s own price; no " + prov + " row)"
+				return &r, ref, nil, true
 			}
 		}
 	}
 	if def.Local {
-		p := Price{Provider: prov, Model: id, Source: "local, free"}
+		p := &Price{Provider: prov, Model: id, Source: "local, free"}
 		return p, p.Ref(), nil, true
 	}
-	return Price{}, "", nil, false
+	return nil, "", nil, false
 }
 
 // find applies Lookup's rules 1 to 3 to one provider's rows. The row it
-// returns shares its slices with the table; ref is its Ref, and rates
-// its shared rates when it is the table's row unchanged.
-func (t *Prices) find(prov, id string) (Price, string, *sharedRates, bool) {
+// returns is the table's, or shares its slices with the table; ref is its
+// Ref, and rates its shared rates when it is the table's row unchanged.
+func (t *Prices) find(prov, id string) (*Price, string, *sharedRates, bool) {
 	x := t.byProv[prov]
 	if x == nil {
-		return Price{}, "", nil, false
+		return nil, "", nil, false
 	}
 	for cand := id; ; {
 		if i, ok := x.exact[cand]; ok {
-			return t.rows[i], t.refs[i], &t.rates[i], true
+			return &t.rows[i], t.refs[i], &t.rates[i], true
 		}
 		for _, pp := range x.prefixes {
 			if priceMatchesPrefix(pp.prefix, cand) {
-				return t.rows[pp.row], t.refs[pp.row], &t.rates[pp.row], true
+				return &t.rows[pp.row], t.refs[pp.row], &t.rates[pp.row], true
 			}
 		}
 		next, ok := snapshotBase(cand)
@@ -500,9 +502,9 @@ func (t *Prices) find(prov, id string) (Price, string, *sharedRates, bool) {
 	if x.catchAll >= 0 {
 		p := t.rows[x.catchAll]
 		p.Model = id
-		return p, p.Ref(), nil, true
+		return &p, p.Ref(), nil, true
 	}
-	return Price{}, "", nil, false
+	return nil, "", nil, false
 }
 
 // priceModelID normalises a model id for comparison: modelID.

@@ -318,10 +318,11 @@ type exchange struct {
 	compat   bool // an OpenAI-style request to a provider's OpenAI-compatible endpoint
 	info     requestInfo
 	billing  billing
-	// row is the price row found for the model; price is row at the
-	// request's time (dated and time-of-day rates resolved); priceRef
-	// is the Ref of both.
-	row      Price
+	// row is the price row found for the model, the table's own (never
+	// changed: the table is shared), nil when none was; price is row at
+	// the request's time (dated and time-of-day rates resolved);
+	// priceRef is the Ref of both.
+	row      *Price
 	price    Price
 	priceRef string
 	priced   bool
@@ -418,7 +419,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// are made at once, in one allocation.
 	s := &served{}
 	x := &s.first
-	x.start, x.userAgent = start, r.UserAgent()
+	x.start, x.userAgent = start, headerValue(r.Header, "User-Agent")
 	x.rec = Record{ID: NewID(start), Time: start}
 	// The body's room is given back when the request is over, if the
 	// transport has not given it back already.
@@ -788,14 +789,20 @@ func (p *Proxy) key(ctx context.Context, provider string) (string, error) {
 func (p *Proxy) admit(x *exchange) *failure {
 	x.row, x.priceRef, x.rates, x.priced = p.Prices().lookupShared(x.provider.Name, x.rec.Model)
 	at := x.start.In(p.location())
-	x.price = x.row.At(at)
+	switch {
+	case !x.priced:
+	case len(x.row.Earlier) == 0 && len(x.row.Windows) == 0:
+		x.price = *x.row // the same at any time, without At's copies
+	default:
+		x.price = x.row.At(at)
+	}
 	h := Hold{ID: x.rec.ID, Time: x.start, Token: x.rec.Token, Provider: x.provider.Name,
 		Model: x.rec.Model, Route: string(x.route.Name), Stream: x.rec.Stream, Prompt: x.rec.Prompt}
 	switch {
 	case x.route.Free, x.provider.Keyless:
 		// Nothing to hold: free routes and local models cost nothing.
 	case x.priced:
-		h.Amount, x.outBound = worstCost(&x.row, at, &x.info, &x.billing, &x.route)
+		h.Amount, x.outBound = worstCost(x.row, at, &x.info, &x.billing, &x.route)
 		x.outHeld = x.outBound
 		if slice := p.streamSlice(x); slice > 0 && slice < x.outBound {
 			x.sliced, x.slice, x.outHeld = true, slice, slice
@@ -880,7 +887,7 @@ func (p *Proxy) holdFailed(x *exchange, h Hold, at time.Time, err error) *failur
 		n, ok := affordable(ref.Remaining, func(n int64) Money {
 			info := x.info
 			info.MaxOutput = n
-			c, _ := worstCost(&x.row, at, &info, &x.billing, &x.route)
+			c, _ := worstCost(x.row, at, &info, &x.billing, &x.route)
 			return c
 		}, hi-1)
 		// The endpoint names the request's output bound; one that
@@ -1066,8 +1073,8 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 		x.route.dialect.(translatingDialect).targetHeaders(out.Header)
 	}
 	x.route.dialect.info().setKey(out.Header, key, bearer)
-	if out.Header.Get("User-Agent") == "" {
-		out.Header.Set("User-Agent", "sluice")
+	if headerValue(out.Header, "User-Agent") == "" {
+		out.Header["User-Agent"] = []string{"sluice"}
 	}
 	return out, nil
 }
@@ -1102,6 +1109,17 @@ func rawPath(r *http.Request) string {
 		return r.URL.EscapedPath()
 	}
 	return raw
+}
+
+// headerValue is h.Get(k) for a key k in canonical form (a constant, or
+// a list TestHeaderListsCanonical checks): Get canonicalizes the key it
+// is given, every time, which was a measurable part of a request that
+// reads ten headers.
+func headerValue(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // strippedRequestHeaders never go upstream: hop-by-hop headers, what
@@ -1156,8 +1174,8 @@ func (p *Proxy) guard(r *http.Request) *failure {
 	if len(p.AllowedHosts) > 0 && !containsFold(p.AllowedHosts, r.Host) {
 		return refuse(fmt.Sprintf("Sluice does not answer for host %q; use %s", r.Host, p.AllowedHosts[0]))
 	}
-	origin := r.Header.Get("Origin")
-	site := r.Header.Get("Sec-Fetch-Site")
+	origin := headerValue(r.Header, "Origin")
+	site := headerValue(r.Header, "Sec-Fetch-Site")
 	if origin == "" && (site == "" || site == "none") {
 		return nil // not a browser, or a user typing a URL
 	}

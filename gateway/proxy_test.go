@@ -928,11 +928,23 @@ func headersWhileSilent(t *testing.T, req *http.Request, release chan struct{}) 
 	return res.resp
 }
 
-// The header lists deleted with deleteHeaders are written canonical, so
-// that deleting them as written is what Header.Del would do.
+// The header names deleted with deleteHeaders, read with headerValue or
+// set directly are written canonical, so that using them as written is
+// what Header's Del, Get and Set would do.
 func TestHeaderListsCanonical(t *testing.T) {
-	for name, ks := range map[string][]string{"strippedRequestHeaders": strippedRequestHeaders,
-		"strippedResponseHeaders": strippedResponseHeaders, "credentialHeaders": credentialHeaders} {
+	lists := map[string][]string{"strippedRequestHeaders": strippedRequestHeaders,
+		"strippedResponseHeaders": strippedResponseHeaders, "credentialHeaders": credentialHeaders}
+	for _, d := range builtinDialects {
+		// Read with headerValue, deleted and set without Header's
+		// canonicalizing.
+		di := d.info()
+		lists[di.name+" keyHeaders"] = di.keyHeaders
+		lists[di.name+" requestIDHeaders"] = di.requestIDHeaders
+		if di.keyHeader != "" {
+			lists[di.name+" keyHeader"] = []string{di.keyHeader}
+		}
+	}
+	for name, ks := range lists {
 		for _, k := range ks {
 			if c := http.CanonicalHeaderKey(k); c != k {
 				t.Errorf("%s holds %q, want it canonical: %q", name, k, c)

@@ -45,7 +45,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 		// Transport other than net/http's calls no WroteRequest hook).
 		x.in.hold.release()
 	}
-	if err == nil && (resp.StatusCode >= 300 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")) {
+	if err == nil && (resp.StatusCode >= 300 || !strings.HasPrefix(headerValue(resp.Header, "Content-Type"), "text/event-stream")) {
 		// Its answer's first byte has come: a stream's is its first
 		// event (peekStream, below).
 		firstByte()
@@ -91,7 +91,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	removeConnectionHeaders(h) // before Connection itself goes
 	deleteHeaders(h, strippedResponseHeaders)
 
-	mt, _ := mediaType(resp.Header.Get("Content-Type"))
+	mt, _ := mediaType(headerValue(resp.Header, "Content-Type"))
 	sse := mt == "text/event-stream"
 	var reader io.Reader = body
 	if sse && resp.StatusCode < 300 && x.alias.more() && x.route.metered() {
@@ -524,7 +524,7 @@ func (p *Proxy) setCost(x *exchange, end time.Time, outcome Outcome, u Usage) {
 		}
 		if x.rates != nil && price == &x.price && len(x.row.Earlier) == 0 && len(x.row.Windows) == 0 {
 			// The request was priced at the table's row as it stands.
-			x.rec.Rates = x.rates.of(&x.row)
+			x.rec.Rates = x.rates.of(x.row)
 		} else {
 			rates := *price
 			rates.Match = nil
@@ -798,11 +798,11 @@ func (p *Proxy) upstreamRequestID(x *exchange, h http.Header) string {
 		}
 	}
 	for _, k := range d.info().requestIDHeaders {
-		if v := h.Get(k); v != "" {
+		if v := headerValue(h, k); v != "" {
 			return p.redactor().providerID(v)
 		}
 	}
-	return p.redactor().providerID(h.Get("Cf-Ray"))
+	return p.redactor().providerID(headerValue(h, "Cf-Ray"))
 }
 
 // maxProviderID is the longest id of a request or an answer the record

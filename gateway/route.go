@@ -326,7 +326,7 @@ func cutSegment(path string) (first, rest string, ok bool) {
 
 // isWebSocket reports whether r asks to upgrade to a WebSocket.
 func isWebSocket(r *http.Request) bool {
-	for _, v := range r.Header.Values("Upgrade") {
+	for _, v := range r.Header["Upgrade"] { // Values, without canonicalizing the key
 		for _, p := range strings.Split(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(p), "websocket") {
 				return true

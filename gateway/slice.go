@@ -53,7 +53,7 @@ func (p *Proxy) streamSlice(x *exchange) int64 {
 func (p *Proxy) sliceCost(x *exchange, out int64) Money {
 	info := x.info
 	info.MaxOutput, info.Choices = out, 1
-	c, _ := worstCost(&x.row, x.start.In(p.location()), &info, &x.billing, &x.route)
+	c, _ := worstCost(x.row, x.start.In(p.location()), &info, &x.billing, &x.route)
 	return c
 }
 
