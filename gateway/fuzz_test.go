@@ -91,12 +91,22 @@ func FuzzEventReader(f *testing.F) {
 		own := newSSEReader(&chunkReader{b: in, sizes: sizes})
 		lend := newSSEReader(&chunkReader{b: in, sizes: sizes})
 		lend.lend = true
+		// And so does one set up as relayStream sets its own: lending,
+		// its buffers pooled, its first read a burst's.
+		relayed := newSSEReader(&chunkReader{b: in, sizes: sizes})
+		relayed.lend, relayed.pooled, relayed.burst = true, true, true
+		defer relayed.release()
 		for {
 			want, werr := own.Next()
 			got, gerr := lend.Next()
 			if werr != gerr || got.Name != want.Name || !bytes.Equal(got.Raw, want.Raw) ||
 				!bytes.Equal(got.Data, want.Data) || (got.Data == nil) != (want.Data == nil) {
 				t.Fatalf("lent event %+q, %v; want %+q, %v", got, gerr, want, werr)
+			}
+			got, gerr = relayed.Next()
+			if werr != gerr || got.Name != want.Name || !bytes.Equal(got.Raw, want.Raw) ||
+				!bytes.Equal(got.Data, want.Data) || (got.Data == nil) != (want.Data == nil) {
+				t.Fatalf("relayed event %+q, %v; want %+q, %v", got, gerr, want, werr)
 			}
 			if werr != nil {
 				break

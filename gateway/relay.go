@@ -298,6 +298,11 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	// Nothing keeps the reader's buffers past the stream, lent or not
 	// (a translator keeps copies).
 	er.pooled = true
+	// The first read is given room for all the events that came with
+	// the headers, which are waiting in the transport (most of a short
+	// answer's, when it was quick): they leave in one write with the
+	// headers, not in the first kilobyte's and then the rest's.
+	er.burst = true
 	defer er.release()
 	outcome := OutcomeOK
 	errMsg := ""
@@ -328,7 +333,9 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 			}
 			if len(b) > 0 {
 				if x.rec.TTFBMS == 0 {
-					x.rec.TTFBMS = p.now().Sub(x.start).Milliseconds()
+					// Once: a first byte within the first millisecond
+					// counts as 1 ms, as 0 is none (finish).
+					x.rec.TTFBMS = max(p.now().Sub(x.start).Milliseconds(), 1)
 				}
 				if _, werr := w.Write(b); werr != nil {
 					outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+werr.Error()

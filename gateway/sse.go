@@ -56,14 +56,18 @@ type sseReader struct {
 	end   int
 	err   error // the error that ended the input, returned once the buffer is drained
 	first bool  // no line read yet: a leading byte-order mark is ignored
-	burst bool  // the last read filled all the room it was given
+	// burst: the last read filled all the room it was given, so more
+	// is likely waiting; the next read is given burstEventBuffer. Set
+	// before the first read, that read is given it too.
+	burst bool
 	// lend makes an event that is buffered whole when Next starts (the
 	// usual case) a slice of the reader's buffer rather than a copy:
 	// its Raw and Data are then valid only until the next call to Next.
 	lend bool
 	// pooled takes the buffers of the usual sizes from eventBuffers,
 	// and gives back each one the reader moves out of; release gives
-	// back the last.
+	// back the last. A pooled reader goes back to initialEventBuffer
+	// after a burst, before the read that may wait for the next events.
 	pooled bool
 }
 
@@ -320,6 +324,16 @@ func (r *sseReader) line(limit int) ([]byte, error) {
 // It records the error that ends the input in r.err rather than
 // returning it; it returns only errEventTooLarge.
 func (r *sseReader) fill(scan *int, limit int) error {
+	if r.pooled && !r.burst && len(r.buf) > initialEventBuffer && r.end-r.start <= initialEventBuffer/2 && limit+2 >= initialEventBuffer {
+		// The last read took all there was: this one may wait for the
+		// upstream's next events, which a stream waits for in the
+		// smaller buffer.
+		buf := r.alloc(initialEventBuffer)
+		r.end = copy(buf, r.buf[r.start:r.end])
+		*scan -= r.start
+		r.free(r.buf)
+		r.start, r.buf = 0, buf
+	}
 	// Move the buffered bytes to the front when less than half the
 	// buffer is left to read into (a read that small would send its
 	// events on in a write of their own), and only past what was

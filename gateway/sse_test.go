@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -346,6 +347,84 @@ func BenchmarkEventReader(b *testing.B) {
 		for {
 			if _, err := er.Next(); err != nil {
 				break
+			}
+		}
+	}
+}
+
+// roomReader hands out its input in reads of the sizes in sizes,
+// cycling, each at most the room it is given, and notes that room.
+type roomReader struct {
+	b     []byte
+	sizes []int
+	rooms []int
+}
+
+func (r *roomReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	r.rooms = append(r.rooms, len(p))
+	n := min(r.sizes[(len(r.rooms)-1)%len(r.sizes)], len(p), len(r.b))
+	copy(p, r.b[:n])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// TestEventReaderWaitsSmall: a reader set up as relayStream's gives its
+// first read room for a burst (the events that came with the headers),
+// and goes back to its small buffer before each read that follows one
+// that took less than its room (the read that may wait on the
+// upstream): an open stream waits holding no more. Its events are an
+// owning reader's, small and large, however the input is split.
+func TestEventReaderWaitsSmall(t *testing.T) {
+	stream := func(largest int) string {
+		var s strings.Builder
+		for i := range 80 {
+			fmt.Fprintf(&s, "data: {\"n\":%d,\"text\":%q}\n\n", i, strings.Repeat("x", i*i%largest))
+		}
+		s.WriteString("data: [DONE]\n\n")
+		return s.String()
+	}
+	small, large := stream(200), stream(700)+"data: "+strings.Repeat("y", 9000)+"\n\n"
+	for _, in := range []string{small, large} {
+		for _, sizes := range [][]int{{1 << 20}, {5000, 10}, {3000, 7, 900}, {4096, 4096, 1}, {1}, {1500}} {
+			src := &roomReader{b: []byte(in), sizes: sizes}
+			er := newSSEReader(src)
+			er.lend, er.pooled, er.burst = true, true, true
+			want, werr := readAll(strings.NewReader(in))
+			var got []streamEvent
+			var err error
+			for {
+				var ev streamEvent
+				if ev, err = er.Next(); err != nil {
+					break
+				}
+				ev.Raw, ev.Data = bytes.Clone(ev.Raw), bytes.Clone(ev.Data)
+				got = append(got, ev)
+			}
+			er.release()
+			if err != werr || len(got) != len(want) {
+				t.Fatalf("sizes %v: %d events, %v; want %d, %v", sizes, len(got), err, len(want), werr)
+			}
+			for i := range want {
+				if got[i].Name != want[i].Name || string(got[i].Raw) != string(want[i].Raw) || string(got[i].Data) != string(want[i].Data) {
+					t.Fatalf("sizes %v: event %d = %+q, want %+q", sizes, i, got[i], want[i])
+				}
+			}
+			if src.rooms[0] != burstEventBuffer {
+				t.Errorf("sizes %v: first read given %d bytes of room, want %d", sizes, src.rooms[0], burstEventBuffer)
+			}
+			if in != small {
+				continue
+			}
+			// Every event is smaller than half the small buffer: so is
+			// what is left of one when a read comes short.
+			for i := 1; i < len(src.rooms); i++ {
+				if took := sizes[(i-1)%len(sizes)]; took < src.rooms[i-1] && src.rooms[i] > initialEventBuffer {
+					t.Errorf("sizes %v: read %d given %d bytes of room after one that took %d of %d, want at most %d",
+						sizes, i, src.rooms[i], took, src.rooms[i-1], initialEventBuffer)
+				}
 			}
 		}
 	}

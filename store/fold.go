@@ -60,6 +60,14 @@ var entryBufs = sync.Pool{New: func() any { return new(entryBuf) }}
 // carries a request or response body may be far larger than most.
 const entryBufMax = 16 << 10
 
+// putEntryBuf gives b back to entryBufs, unless it grew too large to keep.
+func putEntryBuf(b *entryBuf) {
+	if cap(b.b) <= entryBufMax {
+		b.b = b.b[:0]
+		entryBufs.Put(b)
+	}
+}
+
 // pend queues a settlement whose journal entry is on disk. The journal's
 // leader calls it (see journal.settled), so no fold that starts the
 // journal over can miss it.
@@ -212,9 +220,8 @@ func (db *DB) foldLocked(holds bool) error {
 		p := &batch[i]
 		delete(db.settling, p.r.ID)
 		// The transaction is over: bbolt no longer reads data.
-		if b := p.buf; b != nil && cap(b.b) <= entryBufMax {
-			b.b = b.b[:0]
-			entryBufs.Put(b)
+		if p.buf != nil {
+			putEntryBuf(p.buf)
 		}
 	}
 	if cap(batch) <= 4*foldBatch {

@@ -447,7 +447,7 @@ func (db *DB) settle(r *gateway.Record) (applied bool, evs []BudgetEvent, err er
 	entry, data, err := appendRecordEntry(buf.b[:0], r, &db.prices)
 	if err != nil {
 		db.unclaim(r.ID)
-		entryBufs.Put(buf)
+		putEntryBuf(buf)
 		return false, nil, err
 	}
 	buf.b = entry
@@ -455,7 +455,7 @@ func (db *DB) settle(r *gateway.Record) (applied bool, evs []BudgetEvent, err er
 	if err != nil {
 		// The journal is done with the entry: the write failed.
 		db.unclaim(r.ID)
-		entryBufs.Put(buf)
+		putEntryBuf(buf)
 		return false, nil, err
 	}
 	return true, db.applyRecord(r), nil

@@ -195,10 +195,17 @@ func (r *syncRing) sync(fd int32) error {
 			if user != r.seq {
 				continue // cannot happen: one sync at a time
 			}
-			if res < 0 {
-				return syscall.Errno(-res)
+			switch errno := syscall.Errno(-res); {
+			case res >= 0:
+				return nil
+			case errno == syscall.EINTR, errno == syscall.EAGAIN, errno == syscall.ECANCELED:
+				// The ring's worker was interrupted or the request
+				// canceled, not the sync failed: fdatasync instead.
+				r.broken = true
+				return fmt.Errorf("%w: fsync: %w", errRing, errno)
+			default:
+				return errno
 			}
-			return nil
 		}
 		// Wait for the ring to signal a completion; the poller parks
 		// this goroutine meanwhile.
