@@ -154,15 +154,21 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// stripCredentials removes from h every header that carries a key: the
-// known credential headers, those of the dialects ds, and any other whose
-// value holds a local token.
-func stripCredentials(h http.Header, ds []dialect) {
-	deleteHeaders(h, credentialHeaders)
-	for _, d := range ds {
-		deleteHeaders(h, d.info().keyHeaders)
-	}
+// stripRequestHeaders removes from h, a copy of the caller's headers,
+// every header that must not go upstream: those its Connection header
+// names, strippedRequestHeaders, and every header that carries a key
+// (the known credential headers, those of the dialects ds, and any other
+// whose value holds a local token). It looks at each header of h once,
+// rather than deleting each name of the lists from h: a request has a
+// few headers, and deleting the 30-odd names, each hashed, was a
+// measurable part of a request.
+func stripRequestHeaders(h http.Header, ds []dialect) {
+	removeConnectionHeaders(h)
 	for k, vs := range h {
+		if requestStripped[k] || isKeyHeader(k, ds) {
+			delete(h, k)
+			continue
+		}
 		for _, v := range vs {
 			if holdsLocalToken(v) {
 				delete(h, k)
@@ -170,6 +176,34 @@ func stripCredentials(h http.Header, ds []dialect) {
 			}
 		}
 	}
+}
+
+// requestStripped holds the names of strippedRequestHeaders and
+// credentialHeaders, canonical as h's keys are.
+var requestStripped = headerSet(strippedRequestHeaders, credentialHeaders)
+
+// headerSet is the set of the names in lists.
+func headerSet(lists ...[]string) map[string]bool {
+	s := make(map[string]bool)
+	for _, l := range lists {
+		for _, k := range l {
+			s[k] = true
+		}
+	}
+	return s
+}
+
+// isKeyHeader reports whether k is a header one of the dialects ds reads
+// a key from.
+func isKeyHeader(k string, ds []dialect) bool {
+	for _, d := range ds {
+		for _, kh := range d.info().keyHeaders {
+			if k == kh {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // outboundQuery is the caller's query without a credential of any kind,

@@ -1063,10 +1063,7 @@ func (p *Proxy) outbound(r *http.Request, x *exchange, body []byte, key string, 
 		}
 	}
 	x.cancel = cancel
-	// The headers Connection names go first: it is itself stripped.
-	removeConnectionHeaders(out.Header)
-	deleteHeaders(out.Header, strippedRequestHeaders)
-	stripCredentials(out.Header, p.dialectList())
+	stripRequestHeaders(out.Header, p.dialectList())
 	// The route's dialect is the provider's, or the one its compatible
 	// endpoint speaks: it says where the key goes.
 	if x.xl != nil {
@@ -1143,8 +1140,14 @@ func deleteHeaders(h http.Header, ks []string) {
 	}
 }
 
-func removeConnectionHeaders(h http.Header) {
-	for _, f := range h["Connection"] {
+// removeConnectionHeaders deletes from h the headers its Connection
+// header names (hop-by-hop, for this connection only).
+func removeConnectionHeaders(h http.Header) { removeNamed(h, h["Connection"]) }
+
+// removeNamed deletes from h the headers the Connection header values
+// conn name.
+func removeNamed(h http.Header, conn []string) {
+	for _, f := range conn {
 		for sf := range strings.SplitSeq(f, ",") {
 			if sf = strings.TrimSpace(sf); sf != "" {
 				h.Del(sf)
@@ -1152,6 +1155,30 @@ func removeConnectionHeaders(h http.Header) {
 		}
 	}
 }
+
+// copyResponseHeaders copies the upstream's headers src to dst, the
+// caller's, without strippedResponseHeaders and the headers src's
+// Connection names. Into an empty dst (as every answer's are), it copies
+// what is kept rather than deleting each name of the list after.
+func copyResponseHeaders(dst, src http.Header) {
+	if len(dst) > 0 {
+		for k, vs := range src {
+			dst[k] = vs
+		}
+		removeConnectionHeaders(dst) // before Connection itself goes
+		deleteHeaders(dst, strippedResponseHeaders)
+		return
+	}
+	for k, vs := range src {
+		if !responseStripped[k] {
+			dst[k] = vs
+		}
+	}
+	removeNamed(dst, src["Connection"])
+}
+
+// responseStripped holds the names of strippedResponseHeaders.
+var responseStripped = headerSet(strippedResponseHeaders)
 
 // strippedResponseHeaders never go back to the caller: hop-by-hop headers,
 // upstream cookies and CORS grants (Sluice grants no browser access).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -986,6 +987,65 @@ func TestOutboundURLAsParsed(t *testing.T) {
 		if out.URL.String() != want.URL.String() || out.URL.RequestURI() != want.URL.RequestURI() || out.Host != want.Host || out.URL.Host != want.URL.Host {
 			t.Errorf("outbound(%s, %s) = %s (request line %s, Host %s), want %s (%s, %s)", c.base, c.path,
 				out.URL, out.URL.RequestURI(), out.Host, want.URL, want.URL.RequestURI(), want.Host)
+		}
+	}
+}
+
+// stripRequestHeaders and copyResponseHeaders, which look at each header
+// once, leave what deleting every name of the lists did: a header the
+// Connection header names, one of the lists (credentials and each
+// dialect's key header among them) or one holding a local token goes;
+// every other stays, with its values.
+func TestHeaderStripping(t *testing.T) {
+	all := http.Header{"Connection": {"X-Hop, keep-alive", "X-Hop2"}, "X-Hop": {"1"}, "X-Hop2": {"2"}, "Keep-Alive": {"timeout=5"},
+		"X-Stainless-Lang": {"python"}, "User-Agent": {"OpenAI/Python 1.99.0"}, "Content-Type": {"application/json"},
+		"X-Custom": {"plain", "Bearer " + testToken}, "X-Other": {"fine"}, "Openai-Organization": {"org-1"},
+		"Set-Cookie": {"a=b"}, "Alt-Svc": {"h3"}, "Access-Control-Allow-Origin": {"*"}, "X-Request-Id": {"req_1"}}
+	for _, lists := range [][]string{strippedRequestHeaders, credentialHeaders, strippedResponseHeaders} {
+		for _, k := range lists {
+			if _, ok := all[k]; !ok {
+				all[k] = []string{"v-" + k}
+			}
+		}
+	}
+	for _, d := range builtinDialects {
+		for _, k := range d.info().keyHeaders {
+			all[k] = []string{"k-" + k}
+		}
+	}
+
+	want := all.Clone()
+	removeConnectionHeaders(want)
+	deleteHeaders(want, strippedRequestHeaders)
+	deleteHeaders(want, credentialHeaders)
+	for _, d := range builtinDialects {
+		deleteHeaders(want, d.info().keyHeaders)
+	}
+	for k, vs := range want {
+		if slices.ContainsFunc(vs, holdsLocalToken) {
+			delete(want, k)
+		}
+	}
+	got := all.Clone()
+	stripRequestHeaders(got, builtinDialects)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("stripRequestHeaders left %v, want %v", got, want)
+	}
+	if len(want) == 0 || want.Get("X-Other") != "fine" {
+		t.Fatalf("nothing kept: %v", want)
+	}
+
+	for _, before := range []http.Header{{}, {"X-Sluice-Note": {"set before"}, "Set-Cookie": {"x=y"}}} {
+		want := before.Clone()
+		for k, vs := range all {
+			want[k] = vs
+		}
+		removeConnectionHeaders(want)
+		deleteHeaders(want, strippedResponseHeaders)
+		got := before.Clone()
+		copyResponseHeaders(got, all)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("copyResponseHeaders into %v gave %v, want %v", before, got, want)
 		}
 	}
 }

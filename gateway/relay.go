@@ -85,11 +85,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *exchange, out *
 	defer body.stop()
 
 	h := w.Header()
-	for k, vs := range resp.Header {
-		h[k] = vs
-	}
-	removeConnectionHeaders(h) // before Connection itself goes
-	deleteHeaders(h, strippedResponseHeaders)
+	copyResponseHeaders(h, resp.Header)
 
 	mt, _ := mediaType(headerValue(resp.Header, "Content-Type"))
 	sse := mt == "text/event-stream"
