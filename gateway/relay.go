@@ -261,13 +261,15 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *exchange, resp *http.Respons
 // relayStream passes an SSE answer through event by event, flushing each
 // at once, while metering it.
 func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Response, body io.Reader, ctx context.Context, hideUsage bool) {
-	rc := http.NewResponseController(w)
+	s := &streamParts{rc: *http.NewResponseController(w)}
+	rc := &s.rc
 	rt := x.route
 	if x.deferred != nil {
 		// A background response's stream, resumed (starting_after).
 		rt.Name = rt.answers
 	}
-	m := newStreamMeter(x.route.dialect, rt, hideUsage)
+	s.m = makeStreamMeter(x.route.dialect, rt, hideUsage)
+	m := &s.m
 	// A translated stream is metered as the provider sent it and
 	// written, event by event, as the caller's format says it.
 	var tr *streamTranslator
@@ -288,9 +290,12 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	// headers go with the first events when the upstream sent them
 	// together (in one write less), and on their own once the upstream
 	// is silent for headerWait.
-	fl := &flushReader{r: body, rc: rc, headers: holdHeaders(rc, headerWait)}
-	defer fl.headers.take()
-	er := newSSEReader(fl)
+	fl := &s.fl
+	fl.r, fl.rc, fl.headers = body, rc, &s.headers
+	s.headers.hold(rc, headerWait)
+	defer s.headers.take()
+	er := &s.er
+	er.init(fl)
 	// Each event is metered and written before the next is read, and
 	// neither the meter nor the writer keeps its bytes: the reader may
 	// lend them. A translator may keep parts of an event for later.
@@ -513,7 +518,11 @@ func (p *Proxy) setCost(x *exchange, end time.Time, outcome Outcome, u Usage) {
 			// charged at the dearer side.
 			price = p.dearerAtEnd(x, end, u)
 		}
-		x.rec.Cost = price.Cost(u)
+		if price == &x.price && x.costKnown && u == x.costed {
+			x.rec.Cost = x.cost // priced already, as a stream's events were
+		} else {
+			x.rec.Cost = price.Cost(u)
+		}
 		if unknown := price.Unpriced(u); len(unknown) > 0 {
 			// Partially priced: the unpriced-model policy charges the
 			// part the table cannot price, never $0 for it.
@@ -984,6 +993,16 @@ func (f *flushReader) Read(b []byte) (int, error) {
 // gets them this much later; its first event is not delayed.
 const headerWait = time.Millisecond
 
+// streamParts are what relayStream keeps for one stream, made in one
+// allocation rather than one each.
+type streamParts struct {
+	rc      http.ResponseController
+	headers heldHeaders
+	fl      flushReader
+	er      sseReader
+	m       streamMeter
+}
+
 // heldHeaders are a response's headers, written but not flushed: they
 // are flushed by a timer unless the handler takes them first.
 //
@@ -997,11 +1016,11 @@ type heldHeaders struct {
 	sent  bool // the timer flushed the headers
 }
 
-// holdHeaders flushes rc's headers in d unless take is called first.
-func holdHeaders(rc *http.ResponseController, d time.Duration) *heldHeaders {
-	h := &heldHeaders{rc: rc}
+// hold flushes rc's headers in d unless take is called first. h must
+// be new.
+func (h *heldHeaders) hold(rc *http.ResponseController, d time.Duration) {
+	h.rc = rc
 	h.t = time.AfterFunc(d, h.send)
-	return h
 }
 
 func (h *heldHeaders) send() {

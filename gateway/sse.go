@@ -117,7 +117,14 @@ func (r *sseReader) release() {
 
 // newSSEReader returns an sseReader reading from r.
 func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{r: r, first: true}
+	er := new(sseReader)
+	er.init(r)
+	return er
+}
+
+// init makes a new r read from src.
+func (r *sseReader) init(src io.Reader) {
+	r.r, r.first = src, true
 }
 
 // Next returns the next event.

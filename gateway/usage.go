@@ -120,8 +120,8 @@ func isObject(b []byte) bool {
 
 // streamMeter follows one server-sent event stream of a dialect, event by
 // event, noting the usage, model and outcome the provider reports while
-// handing each event on. Make one with newStreamMeter. A streamMeter is
-// not safe for concurrent use.
+// handing each event on. Make one with newStreamMeter or makeStreamMeter.
+// A streamMeter is not safe for concurrent use.
 type streamMeter struct {
 	d  dialect
 	rt route
@@ -169,7 +169,13 @@ type streamMeter struct {
 // newStreamMeter returns a meter for a stream in dialect d on route rt;
 // hide sets HideUsage.
 func newStreamMeter(d dialect, rt route, hide bool) *streamMeter {
-	return &streamMeter{d: d, rt: rt, em: d.meter(rt), HideUsage: hide}
+	m := makeStreamMeter(d, rt, hide)
+	return &m
+}
+
+// makeStreamMeter is newStreamMeter's meter, as a value.
+func makeStreamMeter(d dialect, rt route, hide bool) streamMeter {
+	return streamMeter{d: d, rt: rt, em: d.meter(rt), HideUsage: hide}
 }
 
 // relay notes ev and returns the bytes to pass to the client: ev.Raw, or
