@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"mime"
 	"net/http"
 	"os"
@@ -314,13 +312,7 @@ func jsonValues(b []byte) int64 {
 			// Text, eight bytes at a time while none of them ends the
 			// string or starts an escape (most of a long body), then
 			// straight to the first that may.
-			for i+8 <= len(b) {
-				if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-					i += bits.TrailingZeros64(m) >> 3
-					break
-				}
-				i += 8
-			}
+			i = plainEnd(b, i)
 			if i >= len(b) {
 				break
 			}

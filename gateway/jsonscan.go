@@ -135,13 +135,7 @@ func stringEnd(b []byte, i int) (int, error) {
 		// starts an escape or is a control character: text, mostly.
 		// Eight that hold one go straight to the first of them (most
 		// strings, keys above all, end within eight bytes).
-		for i+8 <= len(b) {
-			if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		i = plainEnd(b, i)
 		if i >= len(b) {
 			break
 		}
@@ -175,6 +169,20 @@ func stringEnd(b []byte, i int) (int, error) {
 // stringSpecial reports whether any of the eight bytes in x is a quote,
 // a backslash or below 0x20.
 func stringSpecial(x uint64) bool { return stringSpecials(x) != 0 }
+
+// plainEnd returns where, from b[i], the first byte that may end a JSON
+// string, start an escape or be a control character is, reading eight
+// bytes at a time: the index of the first byte stringSpecials marks, or
+// where fewer than eight bytes are left to read.
+func plainEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
+}
 
 // stringSpecials marks, with its high bit, each of the eight bytes in x
 // (little-endian) that is a quote, a backslash or below 0x20 (the bit
@@ -374,13 +382,7 @@ func knownStringEnd(b []byte, i int) int {
 	for i++; i < len(b); {
 		// As stringEnd: eight bytes at a time while none of them ends
 		// the string or starts an escape.
-		for i+8 <= len(b) {
-			if m := stringSpecials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		i = plainEnd(b, i)
 		if i >= len(b) {
 			break
 		}
