@@ -391,6 +391,11 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *exchange, resp *http.Respo
 	// has returned, with the end of the response, in one write: they
 	// wait on nothing but that return.
 	x.settleAfter = x.deferred == nil && !x.info.Background && x.rec.Prompt == "" && p.settleLater()
+	if x.settleAfter {
+		// The settlement's place is taken: should the record never reach
+		// finish (a panic on the way), it is given back.
+		defer p.unsettled(x)
+	}
 	if !x.settleAfter {
 		if err := fl.flush(); err != nil && outcome == OutcomeOK {
 			outcome, errMsg = OutcomeCanceled, "client went away mid-stream: "+err.Error()
@@ -494,6 +499,7 @@ func (p *Proxy) finish(x *exchange, status int, outcome Outcome, u Usage, errMsg
 	defer func() { x.call.report(x.rec) }()
 	p.setCost(x, end, outcome, u)
 	if x.settleAfter {
+		x.settleAfter = false // its place goes with it
 		p.settleAfter(&x.rec)
 		return
 	}
@@ -603,6 +609,15 @@ func (p *Proxy) settleLater() bool {
 		return false
 	}
 	return true
+}
+
+// unsettled gives back the place settleLater took for x's record if
+// finish did not hand the record on.
+func (p *Proxy) unsettled(x *exchange) {
+	if x.settleAfter {
+		x.settleAfter = false
+		p.background.Add(-1)
+	}
 }
 
 // settleAfter writes r once the handler has returned; r is counted in
