@@ -124,6 +124,63 @@ func BenchmarkFold(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
+	b.ReportMetric(float64(pages()-writes)*float64(db.bolt.Info().PageSize)/float64(b.N), "written-B/op")
+}
+
+// BenchmarkFoldOne measures the fold of a lone developer's ledger: one
+// settlement to a transaction, as the folder makes them when requests
+// come one at a time (it folds foldDelay after the first settlement, and
+// every read folds first), on a file that already holds 20,000 records.
+// Each such commit rewrites a few pages whatever their size: written-B/op
+// is what reaches the disk per fold (every byte fdatasync'd), the cost of
+// larger pages that BenchmarkFold's full batches do not show.
+//
+//	go test -run '^$' -bench Fold -benchmem ./store
+func BenchmarkFoldOne(b *testing.B) {
+	db, _ := openTest(b, Options{})
+	db.stopFolder() // the benchmark folds
+	rates := gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
+		CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
+	loc := db.location()
+	start := time.Now().Add(-48 * time.Hour)
+	seq := 0
+	pend := func() {
+		t := start.Add(time.Duration(seq) * time.Second)
+		r := gateway.Record{ID: fmt.Sprintf("%016x%08x", t.UnixNano(), seq), Time: t, Token: fmt.Sprintf("tok%d", seq%7), Provider: "openai",
+			Model: []string{"gpt-4o-mini", "gpt-4o", "o3"}[seq%3], Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK,
+			Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: cents(1), Held: cents(3), Priced: true, LatencyMS: 1,
+			UpstreamID: "req_bench", PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
+		seq++
+		data, err := encodeRecord(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.pend(&pendingRecord{r: r, data: data, loc: loc})
+	}
+	for seq < 20_000 {
+		for range foldBatch {
+			pend()
+		}
+		if err := db.fold(false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pages := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetWrite() }
+	writes := pages()
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		pend()
+		c := processCPU()
+		if err := db.fold(false); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU() - c
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
+	b.ReportMetric(float64(pages()-writes)*float64(db.bolt.Info().PageSize)/float64(b.N), "written-B/op")
 }
 
 // BenchmarkToken measures finding a request's local token by its secret,

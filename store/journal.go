@@ -156,8 +156,16 @@ func openJournal(path string) (*journal, [][]byte, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	// Without a ring, as where the kernel refuses one, fdatasync.
-	j.ring, _ = newSyncRing()
+	// Without a ring, as where the kernel refuses one, fdatasync. A ring
+	// must first sync the journal once: one that cannot (an io_uring that
+	// refuses the operation, as an emulated or restricted one may) would
+	// otherwise fail every hold, while fdatasync works.
+	if j.ring, _ = newSyncRing(); j.ring != nil {
+		if err := j.ring.datasync(f); err != nil {
+			j.ring.close()
+			j.ring = nil
+		}
+	}
 	return j, entries, nil
 }
 

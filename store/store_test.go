@@ -153,47 +153,58 @@ func TestOpenNotADataFile(t *testing.T) {
 	}
 }
 
-// A new file has pages of pageSize; one made with the OS's page size
-// keeps it, and takes holds, settlements and folds as before.
+// A new file has pages of pageSize; one made with other pages (the OS's
+// 4 KB, as before pageSize was set, or the 32 KB of some earlier builds)
+// keeps them, and takes holds, settlements and folds as before.
 func TestPageSize(t *testing.T) {
 	db, _ := openTest(t, Options{})
 	if got := db.bolt.Info().PageSize; got != pageSize {
 		t.Errorf("new file's page size = %d, want %d", got, pageSize)
 	}
 
-	path := filepath.Join(t.TempDir(), "old.db")
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, PageSize: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	old := openAt(t, path, Options{})
-	if got := old.bolt.Info().PageSize; got != 4096 {
-		t.Errorf("old file's page size = %d, want 4096", got)
-	}
-	ctx := context.Background()
-	n := foldBatch + foldBatch/2 // one fold of a full batch, and more
-	for i := range n {
-		id := fmt.Sprintf("r%06d", i)
-		mustHold(t, old, gateway.Hold{ID: id, Amount: cents(2)})
-		mustSettle(t, old, gateway.Record{ID: id, Cost: cents(1), Outcome: gateway.OutcomeOK})
-	}
-	if err := old.flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Check(); err != nil {
-		t.Errorf("Check() = %v", err)
-	}
-	recs, err := old.Records(LogQuery{Limit: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != n {
-		t.Errorf("%d records in the log, want %d", len(recs), n)
-	}
-	if n, err := old.Recover(ctx); err != nil || n != 0 {
-		t.Errorf("Recover() = %d, %v; want 0, nil", n, err)
+	for _, size := range []int{4 << 10, 32 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "old.db")
+			bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, PageSize: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bdb.Close(); err != nil {
+				t.Fatal(err)
+			}
+			old := openAt(t, path, Options{})
+			if got := old.bolt.Info().PageSize; got != size {
+				t.Errorf("old file's page size = %d, want %d", got, size)
+			}
+			ctx := context.Background()
+			n := foldBatch + foldBatch/2 // one fold of a full batch, and more
+			for i := range n {
+				id := fmt.Sprintf("r%06d", i)
+				mustHold(t, old, gateway.Hold{ID: id, Amount: cents(2)})
+				mustSettle(t, old, gateway.Record{ID: id, Cost: cents(1), Outcome: gateway.OutcomeOK})
+			}
+			if err := old.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Check(); err != nil {
+				t.Errorf("Check() = %v", err)
+			}
+			recs, err := old.Records(LogQuery{Limit: 5000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != n {
+				t.Errorf("%d records in the log, want %d", len(recs), n)
+			}
+			if n, err := old.Recover(ctx); err != nil || n != 0 {
+				t.Errorf("Recover() = %d, %v; want 0, nil", n, err)
+			}
+			if err := old.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := openAt(t, path, Options{}).bolt.Info().PageSize; got != size {
+				t.Errorf("page size once reopened = %d, want %d", got, size)
+			}
+		})
 	}
 }

@@ -195,17 +195,7 @@ func (r *syncRing) sync(fd int32) error {
 			if user != r.seq {
 				continue // cannot happen: one sync at a time
 			}
-			switch errno := syscall.Errno(-res); {
-			case res >= 0:
-				return nil
-			case errno == syscall.EINTR, errno == syscall.EAGAIN, errno == syscall.ECANCELED:
-				// The ring's worker was interrupted or the request
-				// canceled, not the sync failed: fdatasync instead.
-				r.broken = true
-				return fmt.Errorf("%w: fsync: %w", errRing, errno)
-			default:
-				return errno
-			}
+			return r.completed(res)
 		}
 		// Wait for the ring to signal a completion; the poller parks
 		// this goroutine meanwhile.
@@ -215,6 +205,48 @@ func (r *syncRing) sync(fd int32) error {
 		}
 	}
 }
+
+// ringResult, if set, stands in for the kernel's answer to a sync: tests
+// set it to give the ring a completion result it cannot be made to give.
+var ringResult atomic.Pointer[func(res int32) int32]
+
+// completed returns what the completion result res of a sync means; r.mu
+// is held. An errno that says the ring did not run the fsync (it was
+// interrupted or canceled, or the ring refused the operation: an
+// io_uring emulated or restricted by policy, as in some sandboxes, may
+// answer EINVAL, EOPNOTSUPP or ENOSYS, and an interrupted worker may leak
+// a kernel-internal restart code) marks the ring broken and wraps
+// errRing: fdatasync is then called instead, now and from then on. Any
+// other errno, EIO foremost, is the fsync's own and is returned as is: a
+// failed fsync has consumed the file's writeback error, and an fdatasync
+// after it would report success for data that never reached the disk.
+func (r *syncRing) completed(res int32) error {
+	if f := ringResult.Load(); f != nil {
+		res = (*f)(res)
+	}
+	if res >= 0 {
+		return nil
+	}
+	switch errno := syscall.Errno(-res); errno {
+	case syscall.EINTR, syscall.EAGAIN, syscall.ECANCELED,
+		syscall.EINVAL, syscall.EOPNOTSUPP, syscall.ENOSYS,
+		errRestartSys, errRestartNoIntr, errRestartNoHand, errRestartBlock:
+		r.broken = true
+		return fmt.Errorf("%w: fsync: %w", errRing, errno)
+	default:
+		return errno
+	}
+}
+
+// The kernel's internal restart codes (include/linux/errno.h), which a
+// completion should never carry, and if it does, means the fsync was
+// interrupted.
+const (
+	errRestartSys    = syscall.Errno(512)
+	errRestartNoIntr = syscall.Errno(513)
+	errRestartNoHand = syscall.Errno(514)
+	errRestartBlock  = syscall.Errno(516)
+)
 
 // close releases the ring, once the sync under way, if any, is done.
 // Syncs after it fail with errRing.

@@ -107,3 +107,83 @@ func TestJournalRingFails(t *testing.T) {
 		t.Errorf("entries = %q, want %q", entries, want)
 	}
 }
+
+// setRingResult makes every sync through a ring complete with res, as a
+// kernel would answer, whatever the fsync did, until the test ends.
+func setRingResult(t *testing.T, res syscall.Errno) {
+	t.Helper()
+	f := func(int32) int32 { return -int32(res) }
+	ringResult.Store(&f)
+	t.Cleanup(func() { ringResult.Store(nil) })
+}
+
+// An io_uring that refuses the fsync (an emulated or restricted one, or
+// a worker that leaks a restart code) costs the journal its ring, not
+// its holds: at open, where it cannot sync the journal once, and later,
+// where a sync's completion says the fsync did not run. A failed fsync
+// (EIO) is the journal's own error and keeps the ring: after it the file
+// has no writeback error left for fdatasync to report.
+func TestJournalRingRefuses(t *testing.T) {
+	newRingOrSkip(t) // the kernel gives rings here
+	open := func() *journal {
+		t.Helper()
+		j, _, err := openJournal(filepath.Join(t.TempDir(), "j.holds"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { j.close() })
+		j.fold = func() error { return nil }
+		if err := j.reset(); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	broken := func(j *journal) bool {
+		j.ring.mu.Lock()
+		defer j.ring.mu.Unlock()
+		return j.ring.broken
+	}
+
+	t.Run("at open", func(t *testing.T) {
+		setRingResult(t, syscall.EINVAL)
+		j := open()
+		if j.ring != nil {
+			t.Errorf("the journal kept a ring that cannot sync it")
+		}
+		if err := j.append([]byte("held")); err != nil {
+			t.Errorf("append = %v, want nil (fdatasync)", err)
+		}
+	})
+
+	for _, errno := range []syscall.Errno{syscall.EINVAL, syscall.EOPNOTSUPP, syscall.ENOSYS, errRestartSys, syscall.EINTR, syscall.ECANCELED} {
+		t.Run("later "+errno.Error(), func(t *testing.T) {
+			j := open()
+			if j.ring == nil {
+				t.Fatal("no ring after a sync through it worked")
+			}
+			setRingResult(t, errno)
+			for i := range 3 {
+				if err := j.append([]byte("held")); err != nil {
+					t.Fatalf("append #%d = %v, want nil (fdatasync)", i, err)
+				}
+			}
+			if !broken(j) {
+				t.Errorf("the ring is kept after %v", errno)
+			}
+		})
+	}
+
+	t.Run("EIO", func(t *testing.T) {
+		j := open()
+		if j.ring == nil {
+			t.Fatal("no ring after a sync through it worked")
+		}
+		setRingResult(t, syscall.EIO)
+		if err := j.append([]byte("lost")); !errors.Is(err, syscall.EIO) || errors.Is(err, errRing) {
+			t.Errorf("append = %v, want the fsync's EIO", err)
+		}
+		if broken(j) {
+			t.Errorf("the ring is dropped after the fsync's own error, for an fdatasync that would report none")
+		}
+	})
+}
