@@ -3,6 +3,9 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -124,4 +127,144 @@ func BenchmarkShownBytes(b *testing.B) {
 	for b.Loop() {
 		sp.bytes(data)
 	}
+}
+
+// shownBytesByRawText is shownSpec.bytes as it was before nameText: every
+// key and type decoded by rawText. The count must not change (the shown
+// bytes grow a sliced stream's hold), so the two are compared.
+func shownBytesByRawText(sp *shownSpec, data []byte) int64 {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return 0
+	}
+	var typ, member []byte
+	typed := false
+	if scanObject(data, func(key, val []byte) bool {
+		switch name := rawText(key); {
+		case string(name) == "type":
+			typed, typ = true, nil
+			if val[0] == '"' {
+				typ = rawText(val)
+			}
+		case sp.member != "" && string(name) == sp.member:
+			member = val
+		}
+		return true
+	}) != nil {
+		return 0
+	}
+	if !typed {
+		return stringBytesByRawText(member, sp.skip)
+	}
+	if sp.deltaSuffix == "" || !bytes.HasSuffix(typ, []byte(sp.deltaSuffix)) {
+		return 0
+	}
+	var n int64
+	scanMembers(data, func(key, val []byte) bool {
+		if !sp.skip[string(rawText(key))] {
+			n += stringBytesByRawText(val, sp.skip)
+		}
+		return true
+	})
+	return n
+}
+
+func stringBytesByRawText(raw []byte, skip map[string]bool) int64 {
+	if len(raw) == 0 {
+		return 0
+	}
+	var n int64
+	switch raw[0] {
+	case '"':
+		n = stringLen(raw)
+	case '[':
+		scanArray(raw, func(elem []byte) bool {
+			n += stringBytesByRawText(elem, skip)
+			return true
+		})
+	case '{':
+		scanMembers(raw, func(key, val []byte) bool {
+			if !skip[string(rawText(key))] {
+				n += stringBytesByRawText(val, skip)
+			}
+			return true
+		})
+	}
+	return n
+}
+
+// shownEvents are the data of every event in the recorded streams of
+// testdata/, and events whose names and types are escaped or not UTF-8.
+func shownEvents(t testing.TB) [][]byte {
+	var events [][]byte
+	err := filepath.WalkDir("testdata", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if data, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+				events = append(events, data)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) < 50 {
+		t.Fatalf("%d events in testdata's streams, want the recorded streams'", len(events))
+	}
+	for _, ev := range []string{
+		`{"\u0074ype":"content_block_delta","delta":{"text":"abc"}}`,
+		`{"type":"content_block_\u0064elta","delta":{"text":"abc"}}`,
+		`{"type":"x_delta","\u0069ndex":"abc","delta":"de"}`,
+		`{"\u0063hoices":[{"delta":{"content":"xyz","r\u006fle":"assistant"}}]}`,
+		"{\"type\xff\":\"x_delta\",\"delta\":\"ab\"}",
+		"{\"type\":\"x_delta\xff\",\"delta\":\"ab\"}",
+		"{\"type\":\"\xffdelta\",\"delta\":\"ab\"}",
+		"{\"choices\":[{\"role\xc3\":\"ab\",\"\xe9index\":\"cd\"}]}",
+		`{"type":"x_delta","type":"y","delta":"ab"}`,
+		`{"choices":[{"delta":{"content":"a"}}],"choices":[{"delta":{"content":"bc"}}]}`,
+		`{"type":"x\\delta","delta":"ab"}`,
+	} {
+		events = append(events, []byte(ev))
+	}
+	return events
+}
+
+func TestShownBytesUnchanged(t *testing.T) {
+	counted := 0
+	for _, d := range []dialect{openAIDialect{}, anthropicDialect{}, geminiDialect{}} {
+		sp := &d.info().output
+		for _, ev := range shownEvents(t) {
+			got, want := sp.bytes(ev), shownBytesByRawText(sp, ev)
+			if got != want {
+				t.Errorf("%s.shown(%s) = %d, before %d", d.info().name, ev, got, want)
+			}
+			if got > 0 {
+				counted++
+			}
+		}
+	}
+	if counted == 0 {
+		t.Fatal("no event counted any output")
+	}
+}
+
+func FuzzShownBytes(f *testing.F) {
+	for _, ev := range shownEvents(f) {
+		f.Add(ev)
+	}
+	f.Fuzz(func(t *testing.T, ev []byte) {
+		for _, d := range []dialect{openAIDialect{}, anthropicDialect{}, geminiDialect{}} {
+			sp := &d.info().output
+			if got, want := sp.bytes(ev), shownBytesByRawText(sp, ev); got != want {
+				t.Errorf("%s.shown(%q) = %d, before %d", d.info().name, ev, got, want)
+			}
+		}
+	})
 }

@@ -150,11 +150,11 @@ func (sp *shownSpec) bytes(data []byte) int64 {
 	var typ, member []byte
 	typed := false
 	if scanObject(data, func(key, val []byte) bool {
-		switch name := rawText(key); {
+		switch name := nameText(key); {
 		case string(name) == "type":
 			typed, typ = true, nil
 			if val[0] == '"' {
-				typ = rawText(val)
+				typ = nameText(val)
 			}
 		case sp.member != "" && string(name) == sp.member:
 			member = val
@@ -171,12 +171,28 @@ func (sp *shownSpec) bytes(data []byte) int64 {
 	}
 	var n int64
 	scanMembers(data, func(key, val []byte) bool {
-		if !sp.skip[string(rawText(key))] {
+		if !sp.skip[string(nameText(key))] {
 			n += stringBytes(val, sp.skip)
 		}
 		return true
 	})
 	return n
+}
+
+// nameText is rawText for comparing with ASCII names (the type, member
+// and skip names of a shownSpec, and its delta suffix): a string with no
+// escape is its own bytes, not checked for UTF-8 first. Invalid UTF-8,
+// which rawText turns to U+FFFD, matches no ASCII name either way: both
+// are the same bytes where ASCII and other bytes elsewhere. An event's
+// keys are short: a byte loop finds an escape sooner than a call.
+func nameText(s []byte) []byte {
+	in := s[1 : len(s)-1]
+	for _, c := range in {
+		if c == '\\' {
+			return rawText(s)
+		}
+	}
+	return in
 }
 
 // stringBytes sums the decoded lengths of the strings in raw, one JSON
@@ -196,7 +212,7 @@ func stringBytes(raw []byte, skip map[string]bool) int64 {
 		})
 	case '{':
 		scanMembers(raw, func(key, val []byte) bool {
-			if !skip[string(rawText(key))] {
+			if !skip[string(nameText(key))] {
 				n += stringBytes(val, skip)
 			}
 			return true
