@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // openAIDialect is OpenAI's API, spoken by OpenAI and by every
@@ -937,14 +938,18 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		o.responsesEvent(m, &c, t)
 		return ev.Raw
 	}
-	if len(c.id) > 2 && m.UpstreamID == "" {
-		setText(&m.UpstreamID, c.id)
-	}
-	if len(c.model) > 2 {
-		setText(&m.Model, c.model)
-	}
-	if len(c.tier) > 2 {
-		setText(&m.tier, c.tier)
+	if m.UpstreamID == "" && m.Model == "" && m.tier == "" && setFirstTexts(m, &c) {
+		// The first chunk: its id, model and tier kept in one string.
+	} else {
+		if len(c.id) > 2 && m.UpstreamID == "" {
+			setText(&m.UpstreamID, c.id)
+		}
+		if len(c.model) > 2 {
+			setText(&m.Model, c.model)
+		}
+		if len(c.tier) > 2 {
+			setText(&m.tier, c.tier)
+		}
 	}
 	if isPresent(c.err) {
 		m.ErrorMessage = openAIError(c.err).text()
@@ -974,6 +979,46 @@ func (o openAIMeter) event(m *streamMeter, ev streamEvent) []byte {
 		return m.stripUsage(ev)
 	}
 	return ev.Raw
+}
+
+// setFirstTexts keeps the id, model and service tier of the first chunk
+// of a stream, the meter holding none yet, in one allocation: what
+// setText keeps of each, when each is a string whose text is its bytes
+// (no escape, valid UTF-8) or absent. It reports false, keeping nothing,
+// otherwise.
+func setFirstTexts(m *streamMeter, c *openAIChunk) bool {
+	n := 0
+	for _, v := range [...][]byte{c.id, c.model, c.tier} {
+		if len(v) == 0 {
+			continue
+		}
+		in := v[1 : len(v)-1]
+		if containsByte(in, '\\') || !utf8.Valid(in) {
+			return false
+		}
+		n += len(in)
+	}
+	if n == 0 {
+		return true
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, v := range [...][]byte{c.id, c.model, c.tier} {
+		if len(v) > 2 {
+			b.Write(v[1 : len(v)-1])
+		}
+	}
+	all := b.String()
+	take := func(v []byte) string {
+		if len(v) <= 2 {
+			return ""
+		}
+		s := all[:len(v)-2]
+		all = all[len(v)-2:]
+		return s
+	}
+	m.UpstreamID, m.Model, m.tier = take(c.id), take(c.model), take(c.tier)
+	return true
 }
 
 // stripUsage returns ev without the "usage":null member HideUsage hides.

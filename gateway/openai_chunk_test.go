@@ -106,6 +106,8 @@ var openAIChunkSeeds = []string{
 	`{"TYPE":"response.completed","Response":{"usage":{"input_tokens":1}}}`, `{"type":"response.completed","type":5}`,
 	`{"id":"c","model":"m","service_tier":"priority","usage":{"prompt_tokens":1,"completion_tokens":1}}`,
 	`{"type":"response.in_progress","sequence_number":9}`, `{"type":"response.in_progress","sequence_number":2}`,
+	`{"id":"c\u0031","model":"m","service_tier":""}`, `{"id":"","model":"\u006d","service_tier":"flex"}`,
+	"{\"id\":\"c\xff\",\"model\":\"m\"}", `{"model":"m","id":5,"service_tier":"auto"}`,
 }
 
 func FuzzChatChunk(f *testing.F) {
