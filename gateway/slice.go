@@ -169,14 +169,7 @@ func (sp *shownSpec) bytes(data []byte) int64 {
 	if sp.deltaSuffix == "" || !bytes.HasSuffix(typ, []byte(sp.deltaSuffix)) {
 		return 0
 	}
-	var n int64
-	scanMembers(data, func(key, val []byte) bool {
-		if !sp.skip[string(nameText(key))] {
-			n += stringBytes(val, sp.skip)
-		}
-		return true
-	})
-	return n
+	return stringBytes(data, sp.skip)
 }
 
 // nameText is rawText for comparing with ASCII names (the type, member
@@ -201,24 +194,54 @@ func stringBytes(raw []byte, skip map[string]bool) int64 {
 	if len(raw) == 0 {
 		return 0
 	}
-	var n int64
-	switch raw[0] {
-	case '"':
-		n = stringLen(raw)
-	case '[':
-		scanArray(raw, func(elem []byte) bool {
-			n += stringBytes(elem, skip)
-			return true
-		})
-	case '{':
-		scanMembers(raw, func(key, val []byte) bool {
-			if !skip[string(nameText(key))] {
-				n += stringBytes(val, skip)
-			}
-			return true
-		})
-	}
+	n, _ := countValue(raw, 0, skip)
 	return n
+}
+
+// countValue is stringBytes of the well-formed value at b[i], and where
+// that value ends: one walk over it, where finding each element's end
+// first (scanArray, scanMembers) read every level again for each level
+// above it. A skipped member's value is passed over as knownEnd finds it.
+func countValue(b []byte, i int, skip map[string]bool) (int64, int) {
+	var n int64
+	switch b[i] {
+	case '"':
+		e := knownStringEnd(b, i)
+		return stringLen(b[i:e]), e
+	case '[':
+		if i = spaceEnd(b, i+1); b[i] == ']' {
+			return 0, i + 1
+		}
+		for {
+			m, e := countValue(b, i, skip)
+			n += m
+			if i = spaceEnd(b, e); b[i] == ']' {
+				return n, i + 1
+			}
+			i = spaceEnd(b, i+1) // past ','
+		}
+	case '{':
+		if i = spaceEnd(b, i+1); b[i] == '}' {
+			return 0, i + 1
+		}
+		for {
+			ke := knownStringEnd(b, i)
+			vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
+			var ve int
+			if skip[string(nameText(b[i:ke]))] {
+				ve = knownEnd(b, vs)
+			} else {
+				var m int64
+				m, ve = countValue(b, vs, skip)
+				n += m
+			}
+			if i = spaceEnd(b, ve); b[i] == '}' {
+				return n, i + 1
+			}
+			i = spaceEnd(b, i+1) // past ','
+		}
+	}
+	return 0, knownEnd(b, i)
 }
 
 // stringLen is the length of the string encoding/json decodes the raw
