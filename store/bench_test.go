@@ -89,21 +89,12 @@ func BenchmarkHoldSettle(b *testing.B) {
 func BenchmarkFold(b *testing.B) {
 	db, _ := openTest(b, Options{})
 	db.stopFolder() // the benchmark folds
-	rates := gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
-		CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
 	loc := db.location()
 	start := time.Now()
 	pend := func(n, seq int) {
 		for i := range n {
 			t := start.Add(time.Duration(seq+i) * time.Microsecond)
-			r := gateway.Record{ID: fmt.Sprintf("%016x%08x", t.UnixNano(), seq+i), Time: t, Token: "ci", Provider: "openai", Model: "gpt-4o-mini",
-				Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20},
-				Cost: cents(1), Held: cents(3), Priced: true, LatencyMS: 1, UpstreamID: "req_bench", PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
-			data, err := encodeRecord(r)
-			if err != nil {
-				b.Fatal(err)
-			}
-			db.pend(&pendingRecord{r: r, data: data, loc: loc})
+			pendBench(b, db, foldRecord(t, seq+i, "ci", "gpt-4o-mini"), loc)
 		}
 	}
 	pages := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetWrite() }
@@ -122,9 +113,37 @@ func BenchmarkFold(b *testing.B) {
 		cpu += processCPU() - c
 	}
 	b.StopTimer()
+	reportFold(b, db, cpu, pages()-writes)
+}
+
+// foldRates is the price row of the fold benchmarks' records.
+var foldRates = gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
+	CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
+
+// foldRecord is a settled chat request of the fold benchmarks, the seq'th
+// made at t.
+func foldRecord(t time.Time, seq int, token, model string) gateway.Record {
+	return gateway.Record{ID: fmt.Sprintf("%016x%08x", t.UnixNano(), seq), Time: t, Token: token, Provider: "openai", Model: model,
+		Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK, Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20},
+		Cost: cents(1), Held: cents(3), Priced: true, LatencyMS: 1, UpstreamID: "req_bench", PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &foldRates}
+}
+
+// pendBench queues r as a settlement on disk in the journal, as the
+// journal's leader does.
+func pendBench(b *testing.B, db *DB, r gateway.Record, loc *time.Location) {
+	data, err := encodeRecord(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.pend(&pendingRecord{r: r, data: data, loc: loc})
+}
+
+// reportFold reports a fold benchmark's process CPU, pages and bytes
+// written per settlement folded.
+func reportFold(b *testing.B, db *DB, cpu time.Duration, pages int64) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
-	b.ReportMetric(float64(pages()-writes)*float64(db.bolt.Info().PageSize)/float64(b.N), "written-B/op")
+	b.ReportMetric(float64(pages)/float64(b.N), "pages/op")
+	b.ReportMetric(float64(pages)*float64(db.bolt.Info().PageSize)/float64(b.N), "written-B/op")
 }
 
 // BenchmarkFoldOne measures the fold of a lone developer's ledger: one
@@ -139,23 +158,13 @@ func BenchmarkFold(b *testing.B) {
 func BenchmarkFoldOne(b *testing.B) {
 	db, _ := openTest(b, Options{})
 	db.stopFolder() // the benchmark folds
-	rates := gateway.Price{Provider: "openai", Model: "gpt-4o-mini", Input: gateway.Dollar * 15 / 100, Output: gateway.Dollar * 60 / 100,
-		CachedInput: gateway.Dollar * 75 / 1000, ContextWindow: 128_000, MaxOutput: 16_384, Source: "bench", Updated: "2026-11-30"}
 	loc := db.location()
 	start := time.Now().Add(-48 * time.Hour)
 	seq := 0
 	pend := func() {
 		t := start.Add(time.Duration(seq) * time.Second)
-		r := gateway.Record{ID: fmt.Sprintf("%016x%08x", t.UnixNano(), seq), Time: t, Token: fmt.Sprintf("tok%d", seq%7), Provider: "openai",
-			Model: []string{"gpt-4o-mini", "gpt-4o", "o3"}[seq%3], Route: "openai.chat", Status: 200, Outcome: gateway.OutcomeOK,
-			Usage: gateway.Usage{InputTokens: 24, OutputTokens: 20}, Cost: cents(1), Held: cents(3), Priced: true, LatencyMS: 1,
-			UpstreamID: "req_bench", PriceRef: "openai/gpt-4o-mini@2026-11-30", Rates: &rates}
+		pendBench(b, db, foldRecord(t, seq, fmt.Sprintf("tok%d", seq%7), []string{"gpt-4o-mini", "gpt-4o", "o3"}[seq%3]), loc)
 		seq++
-		data, err := encodeRecord(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		db.pend(&pendingRecord{r: r, data: data, loc: loc})
 	}
 	for seq < 20_000 {
 		for range foldBatch {
@@ -178,9 +187,7 @@ func BenchmarkFoldOne(b *testing.B) {
 		}
 		cpu += processCPU() - c
 	}
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(pages()-writes)/float64(b.N), "pages/op")
-	b.ReportMetric(float64(pages()-writes)*float64(db.bolt.Info().PageSize)/float64(b.N), "written-B/op")
+	reportFold(b, db, cpu, pages()-writes)
 }
 
 // BenchmarkToken measures finding a request's local token by its secret,
