@@ -97,7 +97,7 @@ var openAIInfo = dialectInfo{
 	modelMember:      "model",
 	// A chat or completions chunk's choices; a Responses *.delta event.
 	output: shownSpec{deltaSuffix: "delta", member: "choices", skip: map[string]bool{"type": true, "id": true, "item_id": true,
-		"role": true, "obfuscation": true, "model": true, "object": true, "finish_reason": true, "logprobs": true, "index": true}},
+		"role": true, "obfuscation": true, "model": true, "object": true, "finish_reason": true, "logprobs": true, "index": true}}.indexed(),
 }
 
 func (openAIDialect) info() *dialectInfo { return &openAIInfo }

@@ -230,10 +230,99 @@ func shownEvents(t testing.TB) [][]byte {
 		`{"type":"x_delta","type":"y","delta":"ab"}`,
 		`{"choices":[{"delta":{"content":"a"}}],"choices":[{"delta":{"content":"bc"}}]}`,
 		`{"type":"x\\delta","delta":"ab"}`,
+		// The type after other members, or more than once.
+		`{"index":0,"type":"content_block_delta","delta":{"type":"text_delta","text":"abc"}}`,
+		`{"delta":{"text":"abc"},"type":"content_block_delta"}`,
+		`{"choices":[{"delta":{"content":"ab"}}],"type":"x_delta","delta":"cd"}`,
+		`{"type":"x_delta","choices":[{"delta":{"content":"ab"}}],"type":7}`,
+		`{"type":null,"delta":"ab","type":"x_delta"}`,
+		// White space everywhere it may be, and where it may not.
+		" { \"type\" : \"x_delta\" , \"delta\" : [ \"ab\" , { \"t\" : \"c\" } ] } ",
+		"{\"choices\":[{\"delta\":{\"content\":\"ab\"}}]}\v",
+		"{\"choices\" \v:[]}",
+		`{"choices":[{"delta":{"content":"ab"}}]} x`,
+		`{"choices":[{"delta":{"content":"ab"}}]}}`,
+		`{} x`,
+		`{"type":"x_delta","delta":"ab"}{}`,
+		// Names and text of eight bytes and more, escaped and not.
+		`{"type":"response.reasoning_summary_text.delta","sequence_number":12,"item_id":"rs_0123456789","delta":"a longer piece of text"}`,
+		`{"choices":[{"delta":{"content_longer_than_eight":"abcdefghij","content\u0020x":"k"}}]}`,
 	} {
 		events = append(events, []byte(ev))
 	}
 	return events
+}
+
+// TestShownBytesDepth checks the count at the scanner's depth limit and
+// past it, in arrays and objects: in the output member, in members only
+// checked (at the top, and skipped inside the output) and in typed
+// events. What nests deeper than maxScanDepth is malformed, as scanObject
+// finds it, and carries nothing. (The implementation kept in the test
+// takes seconds on such events: it walks each level again for each level
+// above it.)
+func TestShownBytesDepth(t *testing.T) {
+	sp := &openAIInfo.output
+	for depth := maxScanDepth - 3; depth <= maxScanDepth; depth++ {
+		arrays := strings.Repeat("[", depth) + `"x"` + strings.Repeat("]", depth)
+		objects := strings.Repeat(`{"a":`, depth) + `"x"` + strings.Repeat("}", depth)
+		for _, deep := range []string{arrays, objects} {
+			for _, tt := range []struct {
+				ev    string
+				above int   // the levels above the deep value's first
+				want  int64 // the count when the deep value is within the limit
+			}{
+				{`{"choices":` + deep + `}`, 0, 1},
+				{`{"id":` + deep + `,"choices":[{"delta":{"content":"ab"}}]}`, 0, 2},
+				{`{"choices":[{"index":` + deep + `,"delta":{"content":"ab"}}]}`, 2, 2},
+				{`{"type":"x_delta","delta":` + deep + `}`, 0, 1},
+				{`{"type":"x_delta","index":` + deep + `,"delta":"ab"}`, 0, 2},
+				{`{"type":"x_delta","delta":{"index":` + deep + `,"text":"ab"}}`, 1, 2},
+				{`{"delta":` + deep + `,"type":"x_delta"}`, 0, 1},
+			} {
+				want := tt.want
+				if tt.above+depth > maxScanDepth-1 {
+					want = 0
+				}
+				if got := sp.bytes([]byte(tt.ev)); got != want {
+					t.Errorf("shown(%.40s...) nested %d deep = %d, want %d", tt.ev, tt.above+depth, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestShownSpecSkips checks that a spec's skip names, indexed by length,
+// are the names of its skip map: every name of every event, and each
+// name of the map, is skipped by one as by the other.
+func TestShownSpecSkips(t *testing.T) {
+	names := map[string]bool{"": true, "a": true, "typ": true, "types": true, "content_longer_than_eight": true}
+	for _, ev := range shownEvents(t) {
+		scanObject(bytes.TrimSpace(ev), func(key, val []byte) bool {
+			names[string(rawText(key))] = true
+			jsonValue(val).keys(func(name []byte) { names[string(name)] = true })
+			return true
+		})
+	}
+	for _, d := range []dialect{anthropicDialect{}, geminiDialect{}, openAIDialect{}, parrotDialect{}} {
+		sp := &d.info().output
+		if len(sp.skip) > 0 && sp.skipByLen == nil {
+			t.Errorf("%s: skip names not indexed", d.info().name)
+		}
+		unindexed := *sp
+		unindexed.skipByLen = nil
+		for name := range sp.skip {
+			names[name] = true
+		}
+		for name := range names {
+			want := sp.skip[name]
+			if got := sp.skips([]byte(name)); got != want {
+				t.Errorf("%s: skips(%q) = %v, want %v", d.info().name, name, got, want)
+			}
+			if got := unindexed.skips([]byte(name)); got != want {
+				t.Errorf("%s unindexed: skips(%q) = %v, want %v", d.info().name, name, got, want)
+			}
+		}
+	}
 }
 
 func TestShownBytesUnchanged(t *testing.T) {

@@ -136,40 +136,265 @@ type shownSpec struct {
 	member string
 	// skip are the members whose strings are not generated output.
 	skip map[string]bool
+	// skipByLen holds skip's names by their length, as indexed makes
+	// it; nil in a spec made without it, whose names are looked up in
+	// skip itself (see skips).
+	skipByLen [][]string
+}
+
+// indexed returns sp with its skip names indexed by length. Every key of
+// an event is looked up in skip: hashing it, as a map does, costs more
+// than comparing it with the few names of its length, when it has any.
+func (sp shownSpec) indexed() shownSpec {
+	sp.skipByLen = nil
+	for name, skipped := range sp.skip {
+		if !skipped {
+			continue
+		}
+		for len(sp.skipByLen) <= len(name) {
+			sp.skipByLen = append(sp.skipByLen, nil)
+		}
+		sp.skipByLen[len(name)] = append(sp.skipByLen[len(name)], name)
+	}
+	return sp
+}
+
+// skips reports whether the member called name is left out of the count:
+// skip[name].
+func (sp *shownSpec) skips(name []byte) bool {
+	if sp.skipByLen == nil {
+		return sp.skip[string(name)]
+	}
+	if len(name) >= len(sp.skipByLen) {
+		return false
+	}
+	for _, s := range sp.skipByLen[len(name)] {
+		if s == string(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // bytes counts the bytes of generated output an event's data carries: the
 // length of its strings as encoding/json decodes them. It reads the data
 // with the scanner, in place: an event costs no allocation to count. A
 // member named twice is counted twice (an upper bound, as the count is).
+// Data that is not one well-formed JSON object carries none.
 func (sp *shownSpec) bytes(data []byte) int64 {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return 0
 	}
-	var typ, member []byte
-	typed := false
-	if scanObject(data, func(key, val []byte) bool {
-		switch name := nameText(key); {
-		case string(name) == "type":
-			typed, typ = true, nil
-			if val[0] == '"' {
-				typ = nameText(val)
-			}
-		case sp.member != "" && string(name) == sp.member:
-			member = val
+	var ev shownEvent
+	if !ev.read(sp, data) {
+		return 0
+	}
+	switch {
+	case !ev.typed:
+		return ev.member
+	case sp.deltaSuffix == "" || !bytes.HasSuffix(ev.typ, []byte(sp.deltaSuffix)):
+		return 0
+	case ev.early:
+		// Members came before the type, uncounted: count the whole
+		// event again, known well formed now.
+		return stringBytes(data, sp.skip)
+	}
+	return ev.total
+}
+
+// shownEvent is what one walk over an event's data finds for bytes.
+type shownEvent struct {
+	// typed: the event has a member "type"; typ is the text of the last
+	// one, nil when it is not a string.
+	typed bool
+	typ   []byte
+	// member is the count of the last member named as the spec's member.
+	member int64
+	// total is the count of the members not skipped, from the first
+	// "type" on; early says members came before it, which total misses.
+	// A typed event's output is in all its members, but which event is
+	// typed is known only once its type is found, first in nearly all.
+	total int64
+	early bool
+}
+
+// read walks the object data (no white space around it) once, checking
+// it as scanObject does and counting as it goes: the strings of the
+// output member, and those of every member once the event is known to
+// be typed. The other members are only checked. It reports whether data
+// is well formed.
+func (ev *shownEvent) read(sp *shownSpec, data []byte) bool {
+	i := spaceEnd(data, 1)
+	if i < len(data) && data[i] == '}' {
+		return spaceEnd(data, i+1) == len(data)
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return false
 		}
-		return true
-	}) != nil {
-		return 0
+		ke, name, err := keyEnd(data, i)
+		if err != nil {
+			return false
+		}
+		isType := string(name) == "type"
+		isMember := !isType && sp.member != "" && string(name) == sp.member
+		tally := ev.typed || isType
+		if !tally {
+			ev.early = true
+		} else if sp.skips(name) {
+			tally = false
+		}
+		if i = spaceEnd(data, ke); i >= len(data) || data[i] != ':' {
+			return false
+		}
+		vs := spaceEnd(data, i+1)
+		var n int64
+		var ve int
+		if tally || isMember {
+			n, ve, err = sp.countedEnd(data, vs, 1)
+		} else {
+			ve, err = valueEndDepth(data, vs, 1)
+		}
+		if err != nil {
+			return false
+		}
+		switch {
+		case isType:
+			ev.typed, ev.typ = true, nil
+			if data[vs] == '"' {
+				ev.typ = nameText(data[vs:ve])
+			}
+		case isMember:
+			ev.member = n
+		}
+		if tally {
+			ev.total += n
+		}
+		if i = spaceEnd(data, ve); i >= len(data) {
+			return false
+		}
+		if data[i] == '}' {
+			return spaceEnd(data, i+1) == len(data)
+		}
+		if data[i] != ',' {
+			return false
+		}
+		i = spaceEnd(data, i+1)
 	}
-	if !typed {
-		return stringBytes(member, sp.skip)
+}
+
+// countedEnd is valueEndDepth that also counts: stringBytes of the value
+// at b[i], found as the value is checked, in one walk. Members in skip
+// are checked and not counted.
+func (sp *shownSpec) countedEnd(b []byte, i, depth int) (int64, int, error) {
+	if i >= len(b) {
+		return 0, i, errScan
 	}
-	if sp.deltaSuffix == "" || !bytes.HasSuffix(typ, []byte(sp.deltaSuffix)) {
-		return 0
+	switch b[i] {
+	case '"':
+		e, err := stringEnd(b, i)
+		if err != nil {
+			return 0, e, err
+		}
+		return stringLen(b[i:e]), e, nil
+	case '[':
+		return sp.countedArrayEnd(b, i, depth)
+	case '{':
+		return sp.countedObjectEnd(b, i, depth)
 	}
-	return stringBytes(data, sp.skip)
+	// A number, a literal, or no value: nothing to count.
+	e, err := valueEndDepth(b, i, depth)
+	return 0, e, err
+}
+
+// countedArrayEnd is countedEnd of the array at b[i].
+func (sp *shownSpec) countedArrayEnd(b []byte, i, depth int) (int64, int, error) {
+	if depth >= maxScanDepth {
+		return 0, i, errScan
+	}
+	if i = spaceEnd(b, i+1); i < len(b) && b[i] == ']' {
+		return 0, i + 1, nil
+	}
+	var n int64
+	for {
+		m, e, err := sp.countedEnd(b, i, depth+1)
+		if err != nil {
+			return 0, e, err
+		}
+		n += m
+		if i = spaceEnd(b, e); i >= len(b) {
+			return 0, i, errScan
+		}
+		if b[i] == ']' {
+			return n, i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, i, errScan
+		}
+		i = spaceEnd(b, i+1)
+	}
+}
+
+// countedObjectEnd is countedEnd of the object at b[i].
+func (sp *shownSpec) countedObjectEnd(b []byte, i, depth int) (int64, int, error) {
+	if depth >= maxScanDepth {
+		return 0, i, errScan
+	}
+	if i = spaceEnd(b, i+1); i < len(b) && b[i] == '}' {
+		return 0, i + 1, nil
+	}
+	var n int64
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, i, errScan
+		}
+		ke, name, err := keyEnd(b, i)
+		if err != nil {
+			return 0, ke, err
+		}
+		skipped := sp.skips(name)
+		if i = spaceEnd(b, ke); i >= len(b) || b[i] != ':' {
+			return 0, i, errScan
+		}
+		var m int64
+		var ve int
+		if skipped {
+			ve, err = valueEndDepth(b, spaceEnd(b, i+1), depth+1)
+		} else {
+			m, ve, err = sp.countedEnd(b, spaceEnd(b, i+1), depth+1)
+		}
+		if err != nil {
+			return 0, ve, err
+		}
+		n += m
+		if i = spaceEnd(b, ve); i >= len(b) {
+			return 0, i, errScan
+		}
+		if b[i] == '}' {
+			return n, i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, i, errScan
+		}
+		i = spaceEnd(b, i+1)
+	}
+}
+
+// keyEnd is stringEnd of the member name whose quote is at b[i], and the
+// name's nameText. A name is most often plain (no escape, no control
+// character) and short: when the first byte plainEnd stops at is a
+// quote, that quote ends the name, and the name is its own bytes, with
+// no second look for an escape.
+func keyEnd(b []byte, i int) (int, []byte, error) {
+	if e := plainEnd(b, i+1); e < len(b) && b[e] == '"' {
+		return e + 1, b[i+1 : e], nil
+	}
+	e, err := stringEnd(b, i)
+	if err != nil {
+		return e, nil, err
+	}
+	return e, nameText(b[i:e]), nil
 }
 
 // nameText is rawText for comparing with ASCII names (the type, member
