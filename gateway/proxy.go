@@ -360,6 +360,11 @@ type exchange struct {
 	costed    Usage
 	cost      Money
 	costKnown bool
+	// ceiling and ceilingCost remember the last usage sliceCovers priced:
+	// a sliced stream's usage with its output at outHeld.
+	ceiling      Usage
+	ceilingCost  Money
+	ceilingKnown bool
 	// settleAfter: the record is counted among the settlements in
 	// flight and is to be written once the handler has returned
 	// (Proxy.settleLater), as relayStream found before its last write.

@@ -71,6 +71,9 @@ func (p *Proxy) growHold(x *exchange, u Usage, shown int64, flush func() error) 
 	}
 	if x.sliced {
 		u.OutputTokens = max(u.OutputTokens, shown)
+		if u.OutputTokens <= x.outHeld && sliceCovers(x, u) {
+			return ""
+		}
 	}
 	if !x.costKnown || u != x.costed {
 		x.costed, x.cost, x.costKnown = u, x.price.Cost(u), true
@@ -91,6 +94,33 @@ func (p *Proxy) growHold(x *exchange, u Usage, shown int64, flush func() error) 
 	}
 	want := max(x.price.Cost(next), p.sliceCost(x, next.OutputTokens)+x.unpricedHeld)
 	return p.extend(x, want, next.OutputTokens, flush)
+}
+
+// sliceCovers reports whether x's hold covers u even with its output
+// raised to all the hold covers, x.outHeld: then growHold has nothing to
+// do, as u, with no more output, costs no more. The ceiling is priced
+// again only when u's other counts or outHeld change, a few times a
+// stream, where u itself changes with every event (the shown bytes raise
+// its output).
+//
+// u costs no more than its ceiling because Price.Cost never falls as
+// output tokens grow, all else the same: the rates are chosen by input
+// tokens (a long-context tier), service tier, region and speed, never by
+// output; each count of output tokenCounts makes (text, reasoning, audio,
+// image, video) never falls as output grows; and mulMoney and addMoney
+// never fall as a count grows (a rate at or below zero charges nothing;
+// both saturate rather than wrap). The price is x.price, the row at the
+// stream's start, which growHold prices every event at (time-of-day
+// windows come in only at settlement), and the hold compared is the one
+// growHold compares, the part held for what has no price included. When
+// the ceiling costs more than is held, growHold prices u as before.
+func sliceCovers(x *exchange, u Usage) bool {
+	ceiling := u
+	ceiling.OutputTokens = x.outHeld
+	if !x.ceilingKnown || ceiling != x.ceiling {
+		x.ceiling, x.ceilingCost, x.ceilingKnown = ceiling, x.price.Cost(ceiling), true
+	}
+	return x.ceilingCost <= x.hold.Amount
 }
 
 // extend asks the ledger to raise x's hold to amount, covering out output
