@@ -65,9 +65,17 @@ function logRows() {
   return page.getByRole('table', { name: 'Requests' }).locator('tbody tr');
 }
 
-/** newestID waits for the log to load and returns the id of its first row, or null when it is empty. */
+/**
+ * newestID waits for the log to load and returns the id of its first row,
+ * or null when it is empty. It waits for the Requests page itself: go()
+ * may return while the page it left is still shown, and a log not yet
+ * drawn would read as empty, so that any row found later seems new.
+ */
 async function newestID() {
-  await page.waitForFunction(() => !document.querySelector('.page-requests .table-host .loading'));
+  await page.waitForFunction(() => {
+    const host = document.querySelector('.page-requests .table-host');
+    return host !== null && !host.querySelector('.loading');
+  });
   const first = page.locator('.page-requests tbody tr[data-id]').first();
   return (await first.count()) ? first.getAttribute('data-id') : null;
 }
