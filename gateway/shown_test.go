@@ -357,3 +357,38 @@ func FuzzShownBytes(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCountedEnd holds the counting walk to the scanner it copies:
+// countedEnd accepts exactly what valueEndDepth accepts, at any depth,
+// ends where it ends, and counts what stringBytes counts. Both are
+// linear, so unlike FuzzShownBytes it can explore deep nesting.
+func FuzzCountedEnd(f *testing.F) {
+	for _, ev := range shownEvents(f) {
+		f.Add(ev, uint16(0))
+	}
+	for _, s := range []string{`{"a":[1,"b",{"c":"d"}]}`, `[[["x"]]]`, `{"index":"abc","t":"\u00e9"}`, `"ab\`, `{"a" 1}`, `[1,]`, `tru`, `-1.5e3`} {
+		f.Add([]byte(s), uint16(0))
+		f.Add([]byte(s), uint16(maxScanDepth-2))
+	}
+	specs := []*shownSpec{&openAIInfo.output, &anthropicInfo.output, &geminiInfo.output,
+		{member: "choices", skip: map[string]bool{"index": true, "": true}}} // the last not indexed
+	f.Fuzz(func(t *testing.T, b []byte, d uint16) {
+		depth := int(d) % (maxScanDepth + 2)
+		for _, sp := range specs {
+			n, e, err := sp.countedEnd(b, 0, depth)
+			we, werr := valueEndDepth(b, 0, depth)
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("depth %d: countedEnd(%q) error %v, valueEndDepth error %v", depth, b, err, werr)
+			}
+			if err != nil {
+				continue
+			}
+			if e != we {
+				t.Fatalf("countedEnd(%q) ends at %d, valueEndDepth at %d", b, e, we)
+			}
+			if want := stringBytes(b[:e], sp.skip); n != want {
+				t.Fatalf("countedEnd(%q) = %d, stringBytes %d", b, n, want)
+			}
+		}
+	})
+}
