@@ -73,6 +73,13 @@ type CostLine struct {
 // tokens) are charged as reported rather than netted to less. The result
 // saturates at the largest Money instead of wrapping.
 //
+// Cost never falls as u.OutputTokens grows with the rest of u the same:
+// no rate is chosen by output, and no count of tokens falls as output
+// grows. A sliced stream's hold relies on it (sliceCovers): a rate or a
+// count that broke it would let a stream pass its hold unnoticed.
+// TestCostGrowsWithOutput checks it; a new rate, tier or count belongs
+// in its randomRow too.
+//
 // Cost and the methods it calls take a *Price, though they change
 // nothing: a Price is some 360 bytes, and a copy of it in each frame of
 // a request's deepest calls (finish, setCost, Unpriced, pricesAll,
@@ -200,7 +207,8 @@ type costPart struct {
 }
 
 // tokenCounts splits u's tokens by the rate each is charged at, indexed
-// like the rates resolveRates returns.
+// like the rates resolveRates returns. No count may fall as
+// u.OutputTokens grows (see Cost).
 func tokenCounts(u Usage) [nRates]int64 {
 	in := max(u.InputTokens, 0)
 	cached := max(u.CachedInputTokens, 0)
@@ -326,7 +334,8 @@ var standardRegions = map[string]bool{"": true, "global": true, "not_available":
 // in input tokens, after service tier, long-context tier, fallbacks and
 // region; and, with notes, lines for surcharges the table cannot price
 // and each rate's note. Without notes it leaves both out (what Cost
-// needs), and the values and ok of the rates are the same.
+// needs), and the values and ok of the rates are the same. It never
+// reads u's output tokens (see Cost).
 func (p *Price) resolveRates(u Usage, in int64, notes bool) ([nRates]rate, []costPart) {
 	var r [nRates]rate
 	var extra []costPart

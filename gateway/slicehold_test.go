@@ -59,7 +59,10 @@ func (l *extendLog) Extend(_ context.Context, id string, amount Money) error {
 // randomRow is a price row with rates drawn from a few, zero (no rate,
 // or a fallback to another) among them, and at times long-context
 // tiers, service tiers, regions, a web search fee and a rate below zero,
-// which a table refuses but Cost must still weigh the same.
+// which a table refuses but Cost must still weigh the same. A rate,
+// tier or count Cost learns must be drawn here too, or
+// TestCostGrowsWithOutput cannot see whether it keeps Cost from falling
+// as output grows.
 func randomRow(r *rand.Rand) Price {
 	rate := func() Money {
 		switch r.IntN(8) {
