@@ -63,7 +63,7 @@ var anthropicInfo = dialectInfo{
 	requestIDHeaders: []string{"Request-Id"},
 	modelMember:      "model",
 	// content_block_delta (and message_delta, which carries none).
-	output: shownSpec{deltaSuffix: "delta", skip: map[string]bool{"type": true, "index": true, "signature": true, "stop_reason": true}}.indexed(),
+	output: shownSpec{deltaSuffix: "delta", skip: newNameSet("type", "index", "signature", "stop_reason")},
 }
 
 func (anthropicDialect) info() *dialectInfo { return &anthropicInfo }

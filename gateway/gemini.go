@@ -68,7 +68,7 @@ var geminiInfo = dialectInfo{
 	textMembers:  []string{"parts", "text"},
 
 	requestIDHeaders: []string{"X-Goog-Request-Id"},
-	output:           shownSpec{member: "candidates", skip: map[string]bool{"role": true, "finishReason": true, "thoughtSignature": true, "index": true}}.indexed(),
+	output:           shownSpec{member: "candidates", skip: newNameSet("role", "finishReason", "thoughtSignature", "index")},
 }
 
 func (geminiDialect) info() *dialectInfo { return &geminiInfo }

@@ -96,8 +96,8 @@ var openAIInfo = dialectInfo{
 	requestIDHeaders: []string{"X-Request-Id"},
 	modelMember:      "model",
 	// A chat or completions chunk's choices; a Responses *.delta event.
-	output: shownSpec{deltaSuffix: "delta", member: "choices", skip: map[string]bool{"type": true, "id": true, "item_id": true,
-		"role": true, "obfuscation": true, "model": true, "object": true, "finish_reason": true, "logprobs": true, "index": true}}.indexed(),
+	output: shownSpec{deltaSuffix: "delta", member: "choices", skip: newNameSet("type", "id", "item_id",
+		"role", "obfuscation", "model", "object", "finish_reason", "logprobs", "index")},
 }
 
 func (openAIDialect) info() *dialectInfo { return &openAIInfo }

@@ -86,7 +86,7 @@ func shownByDecoding(sp *shownSpec, data []byte) int64 {
 			}
 		case map[string]any:
 			for k, x := range v {
-				if !sp.skip[k] {
+				if !sp.skip.has([]byte(k)) {
 					n += walk(x)
 				}
 			}
@@ -108,7 +108,7 @@ func shownByDecoding(sp *shownSpec, data []byte) int64 {
 		}
 		var n int64
 		for k, v := range ev {
-			if !sp.skip[k] {
+			if !sp.skip.has([]byte(k)) {
 				n += decoded(v)
 			}
 		}
@@ -161,7 +161,7 @@ func shownBytesByRawText(sp *shownSpec, data []byte) int64 {
 	}
 	var n int64
 	scanMembers(data, func(key, val []byte) bool {
-		if !sp.skip[string(rawText(key))] {
+		if !sp.skip.has(rawText(key)) {
 			n += stringBytesByRawText(val, sp.skip)
 		}
 		return true
@@ -169,7 +169,7 @@ func shownBytesByRawText(sp *shownSpec, data []byte) int64 {
 	return n
 }
 
-func stringBytesByRawText(raw []byte, skip map[string]bool) int64 {
+func stringBytesByRawText(raw []byte, skip nameSet) int64 {
 	if len(raw) == 0 {
 		return 0
 	}
@@ -184,7 +184,7 @@ func stringBytesByRawText(raw []byte, skip map[string]bool) int64 {
 		})
 	case '{':
 		scanMembers(raw, func(key, val []byte) bool {
-			if !skip[string(rawText(key))] {
+			if !skip.has(rawText(key)) {
 				n += stringBytesByRawText(val, skip)
 			}
 			return true
@@ -291,10 +291,9 @@ func TestShownBytesDepth(t *testing.T) {
 	}
 }
 
-// TestShownSpecSkips checks that a spec's skip names, indexed by length,
-// are the names of its skip map: every name of every event, and each
-// name of the map, is skipped by one as by the other.
-func TestShownSpecSkips(t *testing.T) {
+// TestNameSet checks a set of names against a map of them: every name of
+// every recorded event, and names of lengths the set has and lacks.
+func TestNameSet(t *testing.T) {
 	names := map[string]bool{"": true, "a": true, "typ": true, "types": true, "content_longer_than_eight": true}
 	for _, ev := range shownEvents(t) {
 		scanObject(bytes.TrimSpace(ev), func(key, val []byte) bool {
@@ -303,23 +302,26 @@ func TestShownSpecSkips(t *testing.T) {
 			return true
 		})
 	}
-	for _, d := range []dialect{anthropicDialect{}, geminiDialect{}, openAIDialect{}, parrotDialect{}} {
-		sp := &d.info().output
-		if len(sp.skip) > 0 && sp.skipByLen == nil {
-			t.Errorf("%s: skip names not indexed", d.info().name)
+	sets := [][]string{nil, {""}, {"a", "b", "typ"}, {"type", "index", "content_longer_than_eight"}}
+	for _, d := range []dialect{anthropicDialect{}, geminiDialect{}, openAIDialect{}} {
+		var list []string
+		for _, same := range d.info().output.skip {
+			list = append(list, same...)
 		}
-		unindexed := *sp
-		unindexed.skipByLen = nil
-		for name := range sp.skip {
+		if len(list) == 0 {
+			t.Errorf("%s: no skip names", d.info().name)
+		}
+		sets = append(sets, list)
+	}
+	for _, list := range sets {
+		set, want := newNameSet(list...), map[string]bool{}
+		for _, name := range list {
+			want[name] = true
 			names[name] = true
 		}
 		for name := range names {
-			want := sp.skip[name]
-			if got := sp.skips([]byte(name)); got != want {
-				t.Errorf("%s: skips(%q) = %v, want %v", d.info().name, name, got, want)
-			}
-			if got := unindexed.skips([]byte(name)); got != want {
-				t.Errorf("%s unindexed: skips(%q) = %v, want %v", d.info().name, name, got, want)
+			if got := set.has([]byte(name)); got != want[name] {
+				t.Errorf("newNameSet(%q).has(%q) = %v, want %v", list, name, got, want[name])
 			}
 		}
 	}
@@ -371,7 +373,7 @@ func FuzzCountedEnd(f *testing.F) {
 		f.Add([]byte(s), uint16(maxScanDepth-2))
 	}
 	specs := []*shownSpec{&openAIInfo.output, &anthropicInfo.output, &geminiInfo.output,
-		{member: "choices", skip: map[string]bool{"index": true, "": true}}} // the last not indexed
+		{member: "choices", skip: newNameSet("index", "")}}
 	f.Fuzz(func(t *testing.T, b []byte, d uint16) {
 		depth := int(d) % (maxScanDepth + 2)
 		for _, sp := range specs {

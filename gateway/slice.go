@@ -165,41 +165,34 @@ type shownSpec struct {
 	// chunk's choices, Gemini's candidates); "" for none.
 	member string
 	// skip are the members whose strings are not generated output.
-	skip map[string]bool
-	// skipByLen holds skip's names by their length, as indexed makes
-	// it; nil in a spec made without it, whose names are looked up in
-	// skip itself (see skips).
-	skipByLen [][]string
+	skip nameSet
 }
 
-// indexed returns sp with its skip names indexed by length. Every key of
-// an event is looked up in skip: hashing it, as a map does, costs more
-// than comparing it with the few names of its length, when it has any.
-func (sp shownSpec) indexed() shownSpec {
-	sp.skipByLen = nil
-	for name, skipped := range sp.skip {
-		if !skipped {
-			continue
+// nameSet is a few member names, kept by their length: every key of an
+// event is looked up in a spec's skip names, and comparing it with the
+// few names of its length, when there are any, costs less than hashing
+// it as a map would.
+type nameSet [][]string
+
+// newNameSet returns the set of names.
+func newNameSet(names ...string) nameSet {
+	var s nameSet
+	for _, name := range names {
+		for len(s) <= len(name) {
+			s = append(s, nil)
 		}
-		for len(sp.skipByLen) <= len(name) {
-			sp.skipByLen = append(sp.skipByLen, nil)
-		}
-		sp.skipByLen[len(name)] = append(sp.skipByLen[len(name)], name)
+		s[len(name)] = append(s[len(name)], name)
 	}
-	return sp
+	return s
 }
 
-// skips reports whether the member called name is left out of the count:
-// skip[name].
-func (sp *shownSpec) skips(name []byte) bool {
-	if sp.skipByLen == nil {
-		return sp.skip[string(name)]
-	}
-	if len(name) >= len(sp.skipByLen) {
+// has reports whether name is in s.
+func (s nameSet) has(name []byte) bool {
+	if len(name) >= len(s) {
 		return false
 	}
-	for _, s := range sp.skipByLen[len(name)] {
-		if s == string(name) {
+	for _, n := range s[len(name)] {
+		if n == string(name) {
 			return true
 		}
 	}
@@ -272,7 +265,7 @@ func (ev *shownEvent) read(sp *shownSpec, data []byte) bool {
 		tally := ev.typed || isType
 		if !tally {
 			ev.early = true
-		} else if sp.skips(name) {
+		} else if sp.skip.has(name) {
 			tally = false
 		}
 		if i = spaceEnd(data, ke); i >= len(data) || data[i] != ':' {
@@ -383,7 +376,7 @@ func (sp *shownSpec) countedObjectEnd(b []byte, i, depth int) (int64, int, error
 		if err != nil {
 			return 0, ke, err
 		}
-		skipped := sp.skips(name)
+		skipped := sp.skip.has(name)
 		if i = spaceEnd(b, ke); i >= len(b) || b[i] != ':' {
 			return 0, i, errScan
 		}
@@ -445,7 +438,7 @@ func nameText(s []byte) []byte {
 
 // stringBytes sums the decoded lengths of the strings in raw, one JSON
 // value known well formed (or nil), members in skip left out.
-func stringBytes(raw []byte, skip map[string]bool) int64 {
+func stringBytes(raw []byte, skip nameSet) int64 {
 	if len(raw) == 0 {
 		return 0
 	}
@@ -457,7 +450,7 @@ func stringBytes(raw []byte, skip map[string]bool) int64 {
 // that value ends: one walk over it, where finding each element's end
 // first (scanArray, scanMembers) read every level again for each level
 // above it. A skipped member's value is passed over as knownEnd finds it.
-func countValue(b []byte, i int, skip map[string]bool) (int64, int) {
+func countValue(b []byte, i int, skip nameSet) (int64, int) {
 	var n int64
 	switch b[i] {
 	case '"':
@@ -483,7 +476,7 @@ func countValue(b []byte, i int, skip map[string]bool) (int64, int) {
 			ke := knownStringEnd(b, i)
 			vs := spaceEnd(b, spaceEnd(b, ke)+1) // past ':'
 			var ve int
-			if skip[string(nameText(b[i:ke]))] {
+			if skip.has(nameText(b[i:ke])) {
 				ve = knownEnd(b, vs)
 			} else {
 				var m int64
