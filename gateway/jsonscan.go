@@ -72,17 +72,11 @@ func valueEndDepth(b []byte, i, depth int) (int, error) {
 			if i, err = valueEndDepth(b, spaceEnd(b, i+1), depth+1); err != nil {
 				return i, err
 			}
+			var last bool
+			if i, last, err = nextElement(b, i, '}'); err != nil || last {
+				return i, err
+			}
 			i = spaceEnd(b, i)
-			if i >= len(b) {
-				return i, errScan
-			}
-			if b[i] == '}' {
-				return i + 1, nil
-			}
-			if b[i] != ',' {
-				return i, errScan
-			}
-			i = spaceEnd(b, i+1)
 		}
 	case c == '[':
 		if depth >= maxScanDepth {
@@ -97,17 +91,11 @@ func valueEndDepth(b []byte, i, depth int) (int, error) {
 			if i, err = valueEndDepth(b, i, depth+1); err != nil {
 				return i, err
 			}
+			var last bool
+			if i, last, err = nextElement(b, i, ']'); err != nil || last {
+				return i, err
+			}
 			i = spaceEnd(b, i)
-			if i >= len(b) {
-				return i, errScan
-			}
-			if b[i] == ']' {
-				return i + 1, nil
-			}
-			if b[i] != ',' {
-				return i, errScan
-			}
-			i = spaceEnd(b, i+1)
 		}
 	case c == 't':
 		return literalEnd(b, i, "true")
@@ -119,6 +107,19 @@ func valueEndDepth(b []byte, i, depth int) (int, error) {
 		return numberEnd(b, i)
 	}
 	return i, errScan
+}
+
+// nextElement reads what follows an element of an object or array that
+// ends at b[e], close being the container's last byte: white space, then
+// close or a comma. It returns the index past that byte, last true for
+// close; the next element may start with white space. Anything else is
+// errScan.
+func nextElement(b []byte, e int, close byte) (i int, last bool, err error) {
+	i = spaceEnd(b, e)
+	if i < len(b) && (b[i] == close || b[i] == ',') {
+		return i + 1, b[i] == close, nil
+	}
+	return i, false, errScan
 }
 
 func literalEnd(b []byte, i int, lit string) (int, error) {
@@ -270,18 +271,14 @@ func scanObject(b []byte, fn func(key, val []byte) bool) error {
 			if call {
 				call = fn(b[ks:ke], b[vs:ve])
 			}
-			i = spaceEnd(b, ve)
-			if i >= len(b) {
-				return errScan
+			var last bool
+			if i, last, err = nextElement(b, ve, '}'); err != nil {
+				return err
 			}
-			if b[i] == '}' {
-				i++
+			if last {
 				break
 			}
-			if b[i] != ',' {
-				return errScan
-			}
-			i = spaceEnd(b, i+1)
+			i = spaceEnd(b, i)
 		}
 	}
 	if spaceEnd(b, i) != len(b) {

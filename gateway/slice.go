@@ -294,16 +294,14 @@ func (ev *shownEvent) read(sp *shownSpec, data []byte) bool {
 		if tally {
 			ev.total += n
 		}
-		if i = spaceEnd(data, ve); i >= len(data) {
+		var last bool
+		if i, last, err = nextElement(data, ve, '}'); err != nil {
 			return false
 		}
-		if data[i] == '}' {
-			return spaceEnd(data, i+1) == len(data)
+		if last {
+			return spaceEnd(data, i) == len(data)
 		}
-		if data[i] != ',' {
-			return false
-		}
-		i = spaceEnd(data, i+1)
+		i = spaceEnd(data, i)
 	}
 }
 
@@ -346,16 +344,13 @@ func (sp *shownSpec) countedArrayEnd(b []byte, i, depth int) (int64, int, error)
 			return 0, e, err
 		}
 		n += m
-		if i = spaceEnd(b, e); i >= len(b) {
-			return 0, i, errScan
+		var last bool
+		if i, last, err = nextElement(b, e, ']'); err != nil {
+			return 0, i, err
+		} else if last {
+			return n, i, nil
 		}
-		if b[i] == ']' {
-			return n, i + 1, nil
-		}
-		if b[i] != ',' {
-			return 0, i, errScan
-		}
-		i = spaceEnd(b, i+1)
+		i = spaceEnd(b, i)
 	}
 }
 
@@ -391,16 +386,13 @@ func (sp *shownSpec) countedObjectEnd(b []byte, i, depth int) (int64, int, error
 			return 0, ve, err
 		}
 		n += m
-		if i = spaceEnd(b, ve); i >= len(b) {
-			return 0, i, errScan
+		var last bool
+		if i, last, err = nextElement(b, ve, '}'); err != nil {
+			return 0, i, err
+		} else if last {
+			return n, i, nil
 		}
-		if b[i] == '}' {
-			return n, i + 1, nil
-		}
-		if b[i] != ',' {
-			return 0, i, errScan
-		}
-		i = spaceEnd(b, i+1)
+		i = spaceEnd(b, i)
 	}
 }
 
